@@ -216,7 +216,8 @@ int keys_load(const char *path, uint8_t ret_master[KEYS_MASTER_SIZE], const char
         if (!path || !ret_master)
                 return keys_fail(ret_why, -EINVAL, "invalid arguments");
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO planted at path must not hang us in open(). */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) {
                 r = -errno;
                 return keys_fail(ret_why, r, "cannot open: %s", strerror(-r));
@@ -277,7 +278,7 @@ int keys_from_key_file(const char *path, uint8_t ret_master[KEYS_MASTER_SIZE])
         if (!path || !ret_master)
                 return -EINVAL;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)

@@ -243,6 +243,11 @@ Test(keys, load_reports_missing_file_and_directories)
         cr_assert_eq(chmod(dir, 0700), 0);
         cr_assert_eq(keys_load(dir, m, &why), -EINVAL);
         cr_assert_str_eq(why, "not a regular file");
+        /* A FIFO must neither hang open() nor be read. */
+        cr_assert_eq(mkfifo(path, 0600), 0);
+        cr_assert_eq(keys_load(path, m, &why), -EINVAL);
+        cr_assert_str_eq(why, "not a regular file");
+        cr_assert_eq(keys_from_key_file(path, m), -EINVAL);
 }
 
 Test(keys, key_file_is_sha256_of_contents)
