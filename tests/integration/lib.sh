@@ -96,3 +96,63 @@ stop_chuted() {
 }
 
 ctl() { "$CHUTECTL" "$@"; }
+
+# ---- helpers shared by the chuted/chutectl suites ------------------------
+
+# rc_is "description" WANT command...: ok when the command exits with WANT;
+# its stdout and stderr are kept in $T_TMP/last.out and last.err.
+rc_is() {
+    local desc=$1 want=$2 rc=0; shift 2
+    "$@" >"$T_TMP/last.out" 2>"$T_TMP/last.err" || rc=$?
+    if [ "$rc" -eq "$want" ]; then ok "$desc"; else
+        not_ok "$desc"; diag "exit status $rc, want $want: $*"
+        head -c 2000 "$T_TMP/last.err" | sed 's/^/#   err: /'
+        head -c 2000 "$T_TMP/last.out" | sed 's/^/#   out: /'
+    fi
+}
+# json_valid FILE: FILE holds exactly one JSON document
+json_valid() { python3 -c 'import json,sys; json.load(open(sys.argv[1], "rb"))' "$1"; }
+# jq_is "description" FILE FILTER: ok when `jq -e FILTER` is true on FILE
+jq_is() {
+    if jq -e "$3" "$2" >/dev/null 2>&1; then ok "$1"; else
+        not_ok "$1"; diag "jq -e '$3' is false on:"; head -c 1500 "$2" | sed 's/^/#   /'; echo
+    fi
+}
+# node_conf NAME SECTION "key = value"...: append a section to NAME's config
+node_conf() {
+    local name=$1 section=$2; shift 2
+    [ -d "$T_TMP/$name" ] || node_init "$name"
+    { echo "[$section]"; printf '%s\n' "$@"; } >> "$T_TMP/$name/chuted.conf"
+}
+# pid_gone PID: the process has exited (zombies count as gone)
+pid_gone() {
+    local st
+    [ -r "/proc/$1/stat" ] || return 0
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
+}
+# wait_gone PID SECONDS: 0 when PID exits within SECONDS; then reaps it and
+# leaves its exit status in WAIT_RC
+wait_gone() {
+    local pid=$1 deadline=$(( $(date +%s%N) + $2 * 1000000000 ))
+    WAIT_RC=
+    while ! pid_gone "$pid"; do
+        [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+        sleep 0.05
+    done
+    WAIT_RC=0; wait "$pid" 2>/dev/null || WAIT_RC=$?
+    return 0
+}
+# vm_hwm_kib PID: peak resident set size of PID in KiB
+vm_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# need CMD...: skip the whole script unless every command exists
+need() {
+    local c
+    for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip_all "$c is not installed"; done
+}
+# chuted_alive "description": ok when the current CHUTED_PID still runs
+chuted_alive() {
+    if pid_gone "$CHUTED_PID"; then not_ok "$1"; diag "chuted exited; log tail:"
+        tail -20 "$NODE_DIR/chuted.log" | sed 's/^/#   /'
+    else ok "$1"; fi
+}

@@ -1,0 +1,214 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# chutectl against a real chuted: version, id (stable across a restart), key
+# export/import, exit statuses (0 ok, 1 failed, 2 usage, 3 no daemon), --json
+# documents, add/paths/remove, config errors as FILE:LINE and clean SIGTERM.
+. "$(dirname "$0")/lib.sh"
+need jq python3
+
+norm_code() { tr -d ' \n-' | tr a-z A-Z; }
+
+# ---- start, state, version ------------------------------------------------
+node_init a
+STATE=$NODE_DIR/state
+if start_chuted a; then ok "chuted starts and answers status"; else not_ok "chuted starts and answers status"; done_testing; exit; fi
+A_PID=$CHUTED_PID
+A_SOCK=$CHUTE_SOCKET
+if [ -f "$STATE/master.key" ] && [ "$(stat -c %a "$STATE/master.key")" = 400 ]; then
+    ok "first start creates the master secret, mode 0400"
+else not_ok "first start creates the master secret, mode 0400"; ls -la "$STATE" | sed 's/^/#   /'; fi
+
+want_version=$("$CHUTED" --version | awk '{ print $NF }')
+rc_is "chutectl version" 0 ctl version
+if grep -qF "$want_version" "$T_TMP/last.out"; then ok "version names $want_version"; else not_ok "version names $want_version"; sed 's/^/#   /' "$T_TMP/last.out"; fi
+rc_is "chutectl --json version" 0 ctl --json version
+cp "$T_TMP/last.out" "$T_TMP/version.json"
+jq_is "version --json has .version = $want_version" "$T_TMP/version.json" ".version == \"$want_version\""
+
+# ---- socket selection: CHUTE_SOCKET, --socket, exit 3 ---------------------
+rc_is "--socket beats CHUTE_SOCKET" 0 env CHUTE_SOCKET="$T_TMP/nowhere.sock" "$CHUTECTL" --socket "$A_SOCK" status
+rc_is "CHUTE_SOCKET alone selects the daemon" 0 env CHUTE_SOCKET="$A_SOCK" "$CHUTECTL" status
+rc_is "no daemon at CHUTE_SOCKET: exit 3" 3 env CHUTE_SOCKET="$T_TMP/nowhere.sock" "$CHUTECTL" status
+if [ -s "$T_TMP/last.err" ]; then ok "no daemon: a message on stderr"; else not_ok "no daemon: a message on stderr"; fi
+rc_is "no daemon at --socket: exit 3" 3 "$CHUTECTL" --socket "$T_TMP/nowhere.sock" id
+: > "$T_TMP/plain-file"
+rc_is "--socket naming a plain file: exit 3" 3 "$CHUTECTL" --socket "$T_TMP/plain-file" status
+
+# ---- usage errors: exit 2 ---------------------------------------------------
+rc_is "unknown verb: exit 2" 2 ctl frobnicate
+rc_is "no verb: exit 2" 2 ctl
+rc_is "unknown option: exit 2" 2 ctl --no-such-option status
+rc_is "add without PATH: exit 2" 2 ctl add
+rc_is "cat without SNAP:PATH: exit 2" 2 ctl cat
+rc_is "restore without TARGET: exit 2" 2 ctl restore latest
+rc_is "diff with one snapshot: exit 2" 2 ctl diff latest
+rc_is "key import without CODE: exit 2" 2 ctl key import
+rc_is "unknown verb without a daemon is still a usage error (2)" 2 "$CHUTECTL" --socket "$T_TMP/nowhere.sock" frobnicate
+
+# ---- id and key export ----------------------------------------------------------
+rc_is "chutectl id" 0 ctl id
+id_text=$(cat "$T_TMP/last.out")
+rc_is "chutectl --json id" 0 ctl --json id
+cp "$T_TMP/last.out" "$T_TMP/id.json"
+jq_is "id --json is {\"id\": non-empty string}" "$T_TMP/id.json" '(.id | type == "string") and (.id | length > 0)'
+id_a=$(jq -r .id "$T_TMP/id.json" 2>/dev/null)
+if [ -n "$id_a" ] && printf '%s' "$id_text" | grep -qF "$id_a"; then ok "id text shows the --json id"; else not_ok "id text shows the --json id"; diag "text: $id_text"; diag "json: $id_a"; fi
+
+rc_is "chutectl key export" 0 ctl key export
+code_text=$(norm_code < "$T_TMP/last.out")
+rc_is "chutectl --json key export" 0 ctl --json key export
+cp "$T_TMP/last.out" "$T_TMP/code.json"
+jq_is "key export --json is {\"code\": string}" "$T_TMP/code.json" '.code | type == "string" and length >= 50'
+code_a=$(jq -r .code "$T_TMP/code.json" 2>/dev/null)
+is "key export text and --json show the same code" "$code_text" "$(printf '%s' "$code_a" | norm_code)"
+
+# ---- --json documents ------------------------------------------------------------
+rc_is "status --json" 0 ctl --json status
+cp "$T_TMP/last.out" "$T_TMP/status.json"
+check "status --json parses" json_valid "$T_TMP/status.json"
+jq_is "status --json has version, state, roots, objects, packs, stored_bytes" "$T_TMP/status.json" \
+    '(.version | type == "string") and (.state | type == "string") and (.roots | type == "array")
+     and (.objects | type == "number") and (.packs | type == "number") and (.stored_bytes | type == "number")'
+
+# ---- add / paths / remove ----------------------------------------------------------
+R1=$T_TMP/root1
+R2=$T_TMP/root\ two
+mkdir -p "$R1/sub" "$R2"
+echo hello > "$R1/hello.txt"
+echo skipped > "$R1/junk.tmp"
+echo kept > "$R1/sub/kept"
+echo two > "$R2/file"
+rc_is "add a root with --exclude" 0 ctl add "$R1" --exclude '*.tmp'
+rc_is "add a second root (name with a space)" 0 ctl add "$R2"
+rc_is "add a missing directory fails (1)" 1 ctl add "$T_TMP/does-not-exist"
+rc_is "paths" 0 ctl paths
+if grep -qxF "$R1" "$T_TMP/last.out" && grep -qxF "$R2" "$T_TMP/last.out"; then ok "paths lists both roots, one per line"; else not_ok "paths lists both roots, one per line"; sed 's/^/#   /' "$T_TMP/last.out"; fi
+rc_is "paths --json" 0 ctl --json paths
+cp "$T_TMP/last.out" "$T_TMP/paths.json"
+jq_is "paths --json names both roots" "$T_TMP/paths.json" "any(.. | strings; . == \"$R1\") and any(.. | strings; . == \"$R2\")"
+rc_is "status --json after add" 0 ctl --json status
+cp "$T_TMP/last.out" "$T_TMP/status2.json"
+jq_is "status --json roots carry path, state, last_snapshot, pending" "$T_TMP/status2.json" \
+    "(.roots | length == 2) and (.roots | map(.path) | sort == ([\"$R1\", \"$R2\"] | sort))
+     and all(.roots[]; has(\"state\") and has(\"last_snapshot\") and has(\"pending\"))"
+rc_is "remove the second root" 0 ctl remove "$R2"
+rc_is "paths after remove" 0 ctl paths
+if grep -qxF "$R1" "$T_TMP/last.out" && ! grep -qF "$R2" "$T_TMP/last.out"; then ok "paths no longer lists the removed root"; else not_ok "paths no longer lists the removed root"; sed 's/^/#   /' "$T_TMP/last.out"; fi
+rc_is "remove a path that is not a root fails (1)" 1 ctl remove "$T_TMP/does-not-exist"
+
+# ---- snapshot, exclude, cat, key import refused ---------------------------------------
+rc_is "snapshot --json ROOT" 0 ctl --json snapshot "$R1"
+cp "$T_TMP/last.out" "$T_TMP/snap.json"
+jq_is "snapshot --json: {id, time, root, files, bytes, new_bytes, files_read, errors}" "$T_TMP/snap.json" \
+    "type == \"object\" and (.id | type == \"string\") and (.root == \"$R1\")
+     and (.time | test(\"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$\"))
+     and (.files | type == \"number\") and (.bytes | type == \"number\") and (.new_bytes | type == \"number\")
+     and (.files_read | type == \"number\") and .errors == 0"
+snap_id=$(jq -r .id "$T_TMP/snap.json" 2>/dev/null)
+rc_is "snapshot (text) prints the new id" 0 ctl snapshot "$R1"
+snap2_id=$(tr -d ' \n' < "$T_TMP/last.out")
+if [ -n "$snap2_id" ] && [ "$snap2_id" != "$snap_id" ]; then ok "a second snapshot has its own id"; else not_ok "a second snapshot has its own id"; diag "first '$snap_id', second '$snap2_id'"; fi
+rc_is "snapshots --json" 0 ctl --json snapshots
+cp "$T_TMP/last.out" "$T_TMP/snaps.json"
+jq_is "snapshots --json: an array of {id, time, root, files, bytes, new_bytes}, both ids" "$T_TMP/snaps.json" \
+    "type == \"array\" and length == 2 and all(.[]; has(\"id\") and has(\"time\") and has(\"root\") and has(\"files\") and has(\"bytes\") and has(\"new_bytes\"))
+     and (map(.id) | index([\"$snap_id\"]) != null)"
+rc_is "snapshots --root ROOT --json" 0 ctl --json snapshots --root "$R1"
+cp "$T_TMP/last.out" "$T_TMP/snaps-root.json"
+jq_is "snapshots --root lists that root's snapshots" "$T_TMP/snaps-root.json" "length == 2 and all(.[]; .root == \"$R1\")"
+rc_is "snapshots --root of a path with none" 0 ctl --json snapshots --root "$R2"
+cp "$T_TMP/last.out" "$T_TMP/snaps-none.json"
+jq_is "... is an empty array" "$T_TMP/snaps-none.json" 'type == "array" and length == 0'
+
+rc_is "cat latest:hello.txt" 0 ctl cat latest:hello.txt
+is "cat prints the file's content" "$(cat "$T_TMP/last.out")" hello
+rc_is "cat SNAP-ID-PREFIX:sub/kept" 0 ctl cat "${snap_id:0:12}:sub/kept"
+is "cat by id prefix prints the content" "$(cat "$T_TMP/last.out")" kept
+rc_is "cat of a missing path: exit 1" 1 ctl cat latest:no-such-file
+rc_is "cat of an unknown snapshot: exit 1" 1 ctl cat ffffffffffffffff:hello.txt
+rc_is "ls --json latest" 0 ctl --json ls latest
+cp "$T_TMP/last.out" "$T_TMP/ls.json"
+jq_is "ls --json: hello.txt and sub, not the excluded junk.tmp" "$T_TMP/ls.json" \
+    'type == "array" and (map(.name) | sort == ["hello.txt", "sub"])'
+
+rc_is "key import refused once snapshots exist (1)" 1 ctl key import "$code_a"
+rc_is "key export unchanged after the refused import" 0 ctl --json key export
+is "... same code" "$(jq -r .code "$T_TMP/last.out" 2>/dev/null)" "$code_a"
+
+# ---- id stable across a restart; SIGTERM exits 0 within 5 s ---------------------------
+kill -TERM "$A_PID"
+t0=$(date +%s%N)
+if wait_gone "$A_PID" 5; then ok "SIGTERM: chuted exits within 5 s ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"; else not_ok "SIGTERM: chuted exits within 5 s"; fi
+is "SIGTERM: exit status 0" "${WAIT_RC:-none}" 0
+rc_is "after stop: exit 3" 3 ctl status
+if start_chuted a; then ok "restart on the same state dir"; else not_ok "restart on the same state dir"; fi
+rc_is "id after restart" 0 ctl --json id
+is "the node id is the same after a restart" "$(jq -r .id "$T_TMP/last.out" 2>/dev/null)" "$id_a"
+rc_is "snapshots after restart" 0 ctl --json snapshots
+jq_is "... still lists both snapshots" "$T_TMP/last.out" 'length == 2'
+kill -INT "$CHUTED_PID"
+if wait_gone "$CHUTED_PID" 5; then ok "SIGINT: chuted exits within 5 s"; else not_ok "SIGINT: chuted exits within 5 s"; fi
+is "SIGINT: exit status 0" "${WAIT_RC:-none}" 0
+
+# ---- key import on a node without snapshots ----------------------------------------------
+if start_chuted b; then ok "a second node starts"; else not_ok "a second node starts"; fi
+rc_is "node b: id" 0 ctl --json id
+id_b=$(jq -r .id "$T_TMP/last.out" 2>/dev/null)
+if [ -n "$id_b" ] && [ "$id_b" != "$id_a" ]; then ok "a new node has its own id"; else not_ok "a new node has its own id"; fi
+rc_is "key import CODE on a node without snapshots" 0 ctl key import "$code_a"
+rc_is "node b: key export after import" 0 ctl --json key export
+is "node b now has node a's master secret" "$(jq -r .code "$T_TMP/last.out" 2>/dev/null)" "$code_a"
+stop_chuted b || true
+start_chuted b || true
+rc_is "node b: id after import and restart" 0 ctl --json id
+is "node b's id is node a's id (identity follows the secret)" "$(jq -r .id "$T_TMP/last.out" 2>/dev/null)" "$id_a"
+rc_is "key import of a damaged code fails (1)" 1 ctl key import "AAAA-BBBB-CCCC"
+stop_chuted b || true
+
+# ---- command line without a config file -----------------------------------------------
+mkdir -p "$T_TMP/c/run"
+"$CHUTED" --state-dir "$T_TMP/c/state" --socket "$T_TMP/c/run/c.sock" --log-level info \
+    >"$T_TMP/c/log" 2>&1 &
+C_PID=$!
+T_PIDS+=("$C_PID")
+for _ in $(seq 1 100); do "$CHUTECTL" --socket "$T_TMP/c/run/c.sock" status >/dev/null 2>&1 && break; sleep 0.1; done
+rc_is "--state-dir and --socket on the command line" 0 "$CHUTECTL" --socket "$T_TMP/c/run/c.sock" status
+if [ -f "$T_TMP/c/state/master.key" ]; then ok "--state-dir holds the master secret"; else not_ok "--state-dir holds the master secret"; fi
+kill -TERM "$C_PID"; wait_gone "$C_PID" 5 || true
+
+# ---- config errors: FILE:LINE on stderr, non-zero exit --------------------------------------
+bad_config() { # bad_config NAME LINE-NUMBER-OF-THE-BAD-LINE: lines on stdin
+    local f=$T_TMP/$1.conf want=$2 rc=0
+    cat > "$f"
+    timeout 10 "$CHUTED" --config "$f" >"$T_TMP/$1.out" 2>"$T_TMP/$1.err" || rc=$?
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then ok "$1: chuted refuses to start (exit $rc)"; else not_ok "$1: chuted refuses to start (exit $rc)"; fi
+    if grep -qF "$f:$want:" "$T_TMP/$1.err"; then ok "$1: stderr says $f:$want:"; else
+        not_ok "$1: stderr says $f:$want:"; sed 's/^/#   /' "$T_TMP/$1.err" | head -5; fi
+}
+mkdir -p "$T_TMP/bad/state" "$T_TMP/bad/run"
+bad_config unknown-key 4 <<EOC
+[daemon]
+state_dir = $T_TMP/bad/state
+socket = $T_TMP/bad/run/s.sock
+no_such_key = 1
+EOC
+bad_config bad-value 5 <<EOC
+# a comment
+[daemon]
+state_dir = $T_TMP/bad/state
+socket = $T_TMP/bad/run/s.sock
+log_level = loudest
+EOC
+bad_config no-equals 4 <<EOC
+[daemon]
+state_dir = $T_TMP/bad/state
+socket = $T_TMP/bad/run/s.sock
+this line has no equals sign
+EOC
+if [ ! -e "$T_TMP/bad/run/s.sock" ]; then ok "a refused config leaves no socket behind"; else not_ok "a refused config leaves no socket behind"; fi
+rc=0; timeout 10 "$CHUTED" --config "$T_TMP/missing.conf" \
+    --state-dir "$T_TMP/bad/state" --socket "$T_TMP/bad/run/s.sock" >/dev/null 2>"$T_TMP/missing.err" || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -qF "$T_TMP/missing.conf" "$T_TMP/missing.err"; then
+    ok "--config of a missing file: non-zero exit naming the file"; else not_ok "--config of a missing file: non-zero exit naming the file (exit $rc)"; fi
+
+done_testing
