@@ -137,14 +137,21 @@ int parse_bool(const char *s)
         return -EINVAL;
 }
 
-/* value/unit with one decimal, rounded to nearest; ".0" dropped. */
+/* value/unit with one decimal, rounded to nearest; ".0" dropped. Callers
+ * size buf for their unit range; a longer result is cut, never overrun. */
 static void format_tenths(char *buf, size_t size, uint64_t tenths, const char *sep, const char *unit)
 {
+        char tmp[64];
+        size_t n;
+
         if (tenths % 10 == 0)
-                snprintf(buf, size, "%" PRIu64 "%s%s", tenths / 10, sep, unit);
+                snprintf(tmp, sizeof(tmp), "%" PRIu64 "%s%s", tenths / 10, sep, unit);
         else
-                snprintf(buf, size, "%" PRIu64 ".%u%s%s", tenths / 10, (unsigned)(tenths % 10), sep,
-                         unit);
+                snprintf(tmp, sizeof(tmp), "%" PRIu64 ".%u%s%s", tenths / 10, (unsigned)(tenths % 10),
+                         sep, unit);
+        n = MIN(strlen(tmp), size - 1);
+        memcpy(buf, tmp, n);
+        buf[n] = '\0';
 }
 
 static uint64_t round_tenths(uint64_t v, uint64_t unit)

@@ -290,3 +290,51 @@ Test(config, add_watch)
         cr_assert_eq(c.n_watch, 2);
         config_done(&c);
 }
+
+/* etc/chuted.conf is all comments: with every "#key" uncommented it must
+ * parse and give back the built-in defaults (so the sample cannot lie). */
+Test(config, sample_file_matches_defaults)
+{
+        const char *srcdir = getenv("CHUTE_SRCDIR");
+        char path[4096], *line = NULL, *text = NULL, *error = NULL;
+        size_t size = 0, text_len = 0, uncommented = 0;
+        struct config defaults, c;
+        FILE *f, *out;
+
+        snprintf(path, sizeof(path), "%s/etc/chuted.conf", srcdir ? srcdir : ".");
+        f = fopen(path, "re");
+        cr_assert_not_null(f, "cannot open %s", path);
+        out = open_memstream(&text, &text_len);
+        while (getline(&line, &size, f) > 0) {
+                /* "#key = value" -> "key = value"; prose comments ("# ...") stay. */
+                if (line[0] == '#' && line[1] >= 'a' && line[1] <= 'z' && strstr(line, " = ")) {
+                        if (strncmp(line, "#path", 5) == 0 || strncmp(line, "#key_file", 9) == 0)
+                                continue; /* no default value */
+                        fputs(line + 1, out);
+                        uncommented++;
+                } else
+                        fputs(line, out);
+        }
+        fclose(out);
+        fclose(f);
+        free(line);
+        cr_assert_eq(uncommented, 11, "%zu keys with defaults in the sample", uncommented);
+
+        config_init_defaults(&defaults, 0);
+        config_init_defaults(&c, 0);
+        cr_assert_eq(config_load_string(&c, text, path, &error), 0, "%s", error ? error : "");
+        cr_assert_str_eq(c.state_dir, defaults.state_dir);
+        cr_assert_str_eq(c.socket_path, defaults.socket_path);
+        cr_assert_str_eq(c.socket_group, defaults.socket_group);
+        cr_assert_eq(c.log_level, defaults.log_level);
+        cr_assert_eq(c.workers, defaults.workers);
+        cr_assert_eq(c.cipher, defaults.cipher);
+        cr_assert_eq(c.compression_level, defaults.compression_level);
+        cr_assert_eq(c.one_file_system, defaults.one_file_system);
+        cr_assert_eq(c.quiet_period_ns, defaults.quiet_period_ns);
+        cr_assert_eq(c.max_delay_ns, defaults.max_delay_ns);
+        cr_assert_eq(c.rescan_interval_ns, defaults.rescan_interval_ns);
+        free(text);
+        config_done(&c);
+        config_done(&defaults);
+}
