@@ -15,8 +15,8 @@ void cmd_id(struct request *r)
         if (!m)
                 return;
         struct msg_map b = msg_body(m);
-        msg_map_set_bytes(&b, CTL_K_ID, r->daemon->node_id, sizeof(r->daemon->node_id));
+        msg_map_set_bytes(&b, CTL_KEY_ID, r->daemon->node_id, sizeof(r->daemon->node_id));
         gethostname(host, sizeof(host) - 1);
-        msg_map_set_text(&b, CTL_K_NAME, host);
+        msg_map_set_text(&b, CTL_KEY_NAME, host);
         request_reply(r, m);
 }

@@ -31,7 +31,7 @@ void cmd_key_export(struct request *r)
         if (!m)
                 return;
         struct msg_map b = msg_body(m);
-        msg_map_set_text(&b, CTL_K_CODE, code);
+        msg_map_set_text(&b, CTL_KEY_CODE, code);
         log_notice("The recovery code was exported to uid %u", (unsigned)r->uid);
         request_reply(r, m);
 }
@@ -43,21 +43,21 @@ void cmd_key_import(struct request *r)
         uint8_t master[32];
         struct index_stats st;
 
-        if (msg_map_get_text_dup(&r->args, CTL_K_CODE, &code) < 0) {
-                request_error(r, CTL_S_BAD_REQUEST, "key import needs a recovery code");
+        if (msg_map_get_text_dup(&r->args, CTL_KEY_CODE, &code) < 0) {
+                request_error(r, CTL_STATUS_BAD_REQUEST, "key import needs a recovery code");
                 return;
         }
         int k = recovery_decode(code, master);
         if (k == -EBADMSG) {
-                request_error(r, CTL_S_BAD_REQUEST, "the recovery code's checksum does not match: check for a mistyped character");
+                request_error(r, CTL_STATUS_BAD_REQUEST, "the recovery code's checksum does not match: check for a mistyped character");
                 return;
         }
         if (k < 0) {
-                request_error(r, CTL_S_BAD_REQUEST, "not a recovery code: wrong length or a character outside A-Z and 2-7");
+                request_error(r, CTL_STATUS_BAD_REQUEST, "not a recovery code: wrong length or a character outside A-Z and 2-7");
                 return;
         }
         if (d->config.key_file) {
-                request_error(r, CTL_S_DENIED, "this node derives its key from key_file %s; edit the configuration instead",
+                request_error(r, CTL_STATUS_DENIED, "this node derives its key from key_file %s; edit the configuration instead",
                               d->config.key_file);
                 return;
         }
@@ -67,7 +67,7 @@ void cmd_key_import(struct request *r)
                 return;
         }
         if (st.n_snapshots > 0 || st.n_objects > 0) {
-                request_error(r, CTL_S_EXISTS,
+                request_error(r, CTL_STATUS_EXISTS,
                               "this node already has %llu snapshot(s) under its own key; import a key only on a new node",
                               (unsigned long long)st.n_snapshots);
                 return;
@@ -91,7 +91,7 @@ void cmd_key_import(struct request *r)
         if (asprintf(&path, "%s/master.key", d->config.state_dir) < 0 ||
             asprintf(&tmp, "%s/master.key.import", d->config.state_dir) < 0) {
                 identity_free(id);
-                request_error(r, CTL_S_INTERNAL, "out of memory");
+                request_error(r, CTL_STATUS_INTERNAL, "out of memory");
                 return;
         }
         unlink(tmp);

@@ -12,10 +12,10 @@
 void cmd_log_level(struct request *r)
 {
         _cleanup_free_ char *level = NULL;
-        if (msg_map_get_text_dup(&r->args, CTL_K_LEVEL, &level) >= 0) {
+        if (msg_map_get_text_dup(&r->args, CTL_KEY_LEVEL, &level) >= 0) {
                 int l = log_level_from_string(level);
                 if (l < 0) {
-                        request_error(r, CTL_S_BAD_REQUEST, "unknown log level \"%s\" (err, warning, notice, info, debug)",
+                        request_error(r, CTL_STATUS_BAD_REQUEST, "unknown log level \"%s\" (err, warning, notice, info, debug)",
                                       level);
                         return;
                 }
@@ -26,6 +26,6 @@ void cmd_log_level(struct request *r)
         if (!m)
                 return;
         struct msg_map b = msg_body(m);
-        msg_map_set_text(&b, CTL_K_LEVEL, log_level_to_string(log_get_level()));
+        msg_map_set_text(&b, CTL_KEY_LEVEL, log_level_to_string(log_get_level()));
         request_reply(r, m);
 }

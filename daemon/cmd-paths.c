@@ -17,12 +17,12 @@ void cmd_paths(struct request *r)
         struct msg_map b = msg_body(m);
         for (struct root *root = r->daemon->roots; root; root = root->next) {
                 struct msg_map item;
-                if (msg_map_append_map(&b, CTL_K_ROOTS, &item) < 0)
+                if (msg_map_append_map(&b, CTL_KEY_ROOTS, &item) < 0)
                         break;
-                msg_map_set_bytes(&item, CTL_K_PATH, root->path, strlen(root->path));
-                msg_map_set_text(&item, CTL_K_STATE, root_state_name(root->state));
+                msg_map_set_bytes(&item, CTL_KEY_PATH, root->path, strlen(root->path));
+                msg_map_set_text(&item, CTL_KEY_STATE, root_state_name(root->state));
                 if (root->last_snapshot_ns)
-                        msg_map_set_int(&item, CTL_K_TIME, root->last_snapshot_ns);
+                        msg_map_set_int(&item, CTL_KEY_TIME, root->last_snapshot_ns);
                 for (const char *p = root->excludes; *p;) {
                         const char *nl = strchr(p, '\n');
                         size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -30,7 +30,7 @@ void cmd_paths(struct request *r)
                         if (len > 0 && len < sizeof(pat)) {
                                 memcpy(pat, p, len);
                                 pat[len] = '\0';
-                                msg_map_append_text(&item, CTL_K_EXCLUDES, pat);
+                                msg_map_append_text(&item, CTL_KEY_EXCLUDES, pat);
                         }
                         p += len + (nl ? 1 : 0);
                 }

@@ -14,16 +14,16 @@
 void cmd_remove(struct request *r)
 {
         int k;
-        _cleanup_free_ char *path = cmd_get_path(r, CTL_K_PATH, true, &k);
+        _cleanup_free_ char *path = cmd_get_path(r, CTL_KEY_PATH, true, &k);
         if (!path)
                 return;
         k = root_remove(r->daemon, path);
         if (k == -ENOENT) {
-                request_error(r, CTL_S_NOT_FOUND, "%s is not a watched path (see chutectl paths)", path);
+                request_error(r, CTL_STATUS_NOT_FOUND, "%s is not a watched path (see chutectl paths)", path);
                 return;
         }
         if (k == -EBUSY) {
-                request_error(r, CTL_S_BUSY, "a snapshot of %s is running; try again when it ends", path);
+                request_error(r, CTL_STATUS_BUSY, "a snapshot of %s is running; try again when it ends", path);
                 return;
         }
         if (k < 0) {

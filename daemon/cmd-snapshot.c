@@ -17,23 +17,23 @@ void cmd_snapshot(struct request *r)
 {
         struct daemon *d = r->daemon;
         int k;
-        _cleanup_free_ char *path = cmd_get_path(r, CTL_K_PATH, false, &k);
+        _cleanup_free_ char *path = cmd_get_path(r, CTL_KEY_PATH, false, &k);
         if (k < 0)
                 return;
         struct root *root = NULL;
         if (path) {
                 root = root_containing(d, path);
                 if (!root) {
-                        request_error(r, CTL_S_NOT_FOUND, "%s is not inside a watched path (see chutectl paths)", path);
+                        request_error(r, CTL_STATUS_NOT_FOUND, "%s is not inside a watched path (see chutectl paths)", path);
                         return;
                 }
         } else if (d->roots && !d->roots->next) {
                 root = d->roots;
         } else if (!d->roots) {
-                request_error(r, CTL_S_NOT_FOUND, "nothing is watched yet: chutectl add PATH");
+                request_error(r, CTL_STATUS_NOT_FOUND, "nothing is watched yet: chutectl add PATH");
                 return;
         } else {
-                request_error(r, CTL_S_BAD_REQUEST, "several paths are watched: say which (chutectl snapshot PATH)");
+                request_error(r, CTL_STATUS_BAD_REQUEST, "several paths are watched: say which (chutectl snapshot PATH)");
                 return;
         }
         if (root->state == ROOT_UNAVAILABLE) {
@@ -42,7 +42,7 @@ void cmd_snapshot(struct request *r)
         }
         k = root_snapshot(root, r);
         if (k == -ESHUTDOWN)
-                request_error(r, CTL_S_BUSY, "chuted is stopping");
+                request_error(r, CTL_STATUS_BUSY, "chuted is stopping");
         else if (k < 0)
                 request_error_errno(r, k, "cannot start a snapshot of %s", root->path);
 }

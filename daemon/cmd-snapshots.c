@@ -29,7 +29,7 @@ void cmd_snapshots(struct request *r)
         struct daemon *d = r->daemon;
         int k;
         int64_t root_id = -1;
-        _cleanup_free_ char *path = cmd_get_path(r, CTL_K_PATH, false, &k);
+        _cleanup_free_ char *path = cmd_get_path(r, CTL_KEY_PATH, false, &k);
         if (k < 0)
                 return;
         if (path) {
@@ -38,7 +38,7 @@ void cmd_snapshots(struct request *r)
                 if (k < 0) {
                         struct root *root = root_containing(d, path);
                         if (!root) {
-                                request_error(r, CTL_S_NOT_FOUND, "%s is not a watched path", path);
+                                request_error(r, CTL_STATUS_NOT_FOUND, "%s is not a watched path", path);
                                 return;
                         }
                         root_id = root->id;

@@ -23,34 +23,34 @@ void cmd_status(struct request *r)
         if (!m)
                 return;
         struct msg_map b = msg_body(m);
-        msg_map_set_text(&b, CTL_K_VERSION, PACKAGE_VERSION);
-        msg_map_set_uint(&b, CTL_K_UPTIME, (uint64_t)((now_ns() - d->start_ns) / 1000000000));
+        msg_map_set_text(&b, CTL_KEY_VERSION, PACKAGE_VERSION);
+        msg_map_set_uint(&b, CTL_KEY_UPTIME, (uint64_t)((now_ns() - d->start_ns) / 1000000000));
         bool busy = root_busy(d);
-        msg_map_set_text(&b, CTL_K_STATE, d->stopping ? "stopping" : busy ? "backing up" : "idle");
+        msg_map_set_text(&b, CTL_KEY_STATE, d->stopping ? "stopping" : busy ? "backing up" : "idle");
         uint64_t pending = 0;
         for (struct root *root = d->roots; root; root = root->next) {
                 struct msg_map item;
-                if (msg_map_append_map(&b, CTL_K_ROOTS, &item) < 0)
+                if (msg_map_append_map(&b, CTL_KEY_ROOTS, &item) < 0)
                         break;
-                msg_map_set_bytes(&item, CTL_K_PATH, root->path, strlen(root->path));
-                msg_map_set_text(&item, CTL_K_STATE, root_state_name(root->state));
+                msg_map_set_bytes(&item, CTL_KEY_PATH, root->path, strlen(root->path));
+                msg_map_set_text(&item, CTL_KEY_STATE, root_state_name(root->state));
                 if (root->last_snapshot_ns) {
-                        msg_map_set_int(&item, CTL_K_TIME, root->last_snapshot_ns);
-                        msg_map_set_bytes(&item, CTL_K_ID, root->last_snapshot.bytes, OID_SIZE);
+                        msg_map_set_int(&item, CTL_KEY_TIME, root->last_snapshot_ns);
+                        msg_map_set_bytes(&item, CTL_KEY_ID, root->last_snapshot.bytes, OID_SIZE);
                 }
-                msg_map_set_uint(&item, CTL_K_PENDING, root->pending);
+                msg_map_set_uint(&item, CTL_KEY_PENDING, root->pending);
                 if (root->running) {
-                        msg_map_set_uint(&item, CTL_K_FILES,
+                        msg_map_set_uint(&item, CTL_KEY_FILES,
                                          __atomic_load_n(&root->progress_files, __ATOMIC_RELAXED));
-                        msg_map_set_uint(&item, CTL_K_BYTES,
+                        msg_map_set_uint(&item, CTL_KEY_BYTES,
                                          __atomic_load_n(&root->progress_bytes, __ATOMIC_RELAXED));
                 }
                 pending += root->pending;
         }
-        msg_map_set_uint(&b, CTL_K_PENDING, pending);
-        msg_map_set_uint(&b, CTL_K_OBJECTS, st.n_objects);
-        msg_map_set_uint(&b, CTL_K_PACKS, st.n_packs);
-        msg_map_set_uint(&b, CTL_K_BYTES, st.pack_bytes);
-        msg_map_set_uint(&b, CTL_K_SNAPSHOT_COUNT, st.n_snapshots);
+        msg_map_set_uint(&b, CTL_KEY_PENDING, pending);
+        msg_map_set_uint(&b, CTL_KEY_OBJECTS, st.n_objects);
+        msg_map_set_uint(&b, CTL_KEY_PACKS, st.n_packs);
+        msg_map_set_uint(&b, CTL_KEY_BYTES, st.pack_bytes);
+        msg_map_set_uint(&b, CTL_KEY_SNAPSHOT_COUNT, st.n_snapshots);
         request_reply(r, m);
 }

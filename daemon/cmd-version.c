@@ -11,7 +11,7 @@ void cmd_version(struct request *r)
         if (!m)
                 return;
         struct msg_map b = msg_body(m);
-        msg_map_set_text(&b, CTL_K_VERSION, PACKAGE_VERSION);
-        msg_map_set_uint(&b, CTL_K_PROTOCOL, CTL_PROTOCOL_VERSION);
+        msg_map_set_text(&b, CTL_KEY_VERSION, PACKAGE_VERSION);
+        msg_map_set_uint(&b, CTL_KEY_PROTOCOL, CTL_PROTOCOL_VERSION);
         request_reply(r, m);
 }

@@ -7,21 +7,21 @@
 #include "log.h"
 
 static const struct command commands[] = {
-        {CTL_T_STATUS, cmd_status, true},
-        {CTL_T_VERSION, cmd_version, true},
-        {CTL_T_ID, cmd_id, true},
-        {CTL_T_KEY_EXPORT, cmd_key_export, false},
-        {CTL_T_KEY_IMPORT, cmd_key_import, false},
-        {CTL_T_LOG_LEVEL, cmd_log_level, false},
-        {CTL_T_ADD, cmd_add, false},
-        {CTL_T_REMOVE, cmd_remove, false},
-        {CTL_T_PATHS, cmd_paths, true},
-        {CTL_T_SNAPSHOT, cmd_snapshot, false},
-        {CTL_T_SNAPSHOTS, cmd_snapshots, true},
-        {CTL_T_LS, cmd_ls, true},
-        {CTL_T_CAT, cmd_cat, false},
-        {CTL_T_DIFF, cmd_diff, true},
-        {CTL_T_RESTORE, cmd_restore, false},
+        {CTL_TYPE_STATUS, cmd_status, true},
+        {CTL_TYPE_VERSION, cmd_version, true},
+        {CTL_TYPE_ID, cmd_id, true},
+        {CTL_TYPE_KEY_EXPORT, cmd_key_export, false},
+        {CTL_TYPE_KEY_IMPORT, cmd_key_import, false},
+        {CTL_TYPE_LOG_LEVEL, cmd_log_level, false},
+        {CTL_TYPE_ADD, cmd_add, false},
+        {CTL_TYPE_REMOVE, cmd_remove, false},
+        {CTL_TYPE_PATHS, cmd_paths, true},
+        {CTL_TYPE_SNAPSHOT, cmd_snapshot, false},
+        {CTL_TYPE_SNAPSHOTS, cmd_snapshots, true},
+        {CTL_TYPE_LS, cmd_ls, true},
+        {CTL_TYPE_CAT, cmd_cat, false},
+        {CTL_TYPE_DIFF, cmd_diff, true},
+        {CTL_TYPE_RESTORE, cmd_restore, false},
 };
 
 void commands_dispatch(struct request *r)
@@ -33,6 +33,6 @@ void commands_dispatch(struct request *r)
                         commands[i].run(r);
                         return;
                 }
-        request_error(r, CTL_S_UNSUPPORTED, "request \"%s\" is not supported by this chuted",
+        request_error(r, CTL_STATUS_UNSUPPORTED, "request \"%s\" is not supported by this chuted",
                       msg_type_name(&ctl_schema, r->type));
 }

@@ -9,7 +9,7 @@
 #include "request.h"
 
 struct command {
-        uint32_t type;          /* CTL_T_* */
+        uint32_t type;          /* CTL_TYPE_* */
         void (*run)(struct request *r);
         bool read_only;         /* may be allowed to wider audiences */
 };

@@ -128,7 +128,7 @@ static void client_dispatch(struct client *c, uint8_t *body, size_t len)
                 return;
         }
         if (msg_schema_type(&ctl_schema, msg_type(m))->kind != MSG_KIND_REQUEST) {
-                client_send_raw(c, msg_new_error(&ctl_schema, msg_reqid(m), CTL_S_BAD_REQUEST,
+                client_send_raw(c, msg_new_error(&ctl_schema, msg_reqid(m), CTL_STATUS_BAD_REQUEST,
                                                  "only requests may be sent to chuted"));
                 msg_free(m);
                 return;
@@ -140,7 +140,7 @@ static void client_dispatch(struct client *c, uint8_t *body, size_t len)
                         break;
                 }
         if (slot == CLIENT_MAX_REQUESTS) {
-                client_send_raw(c, msg_new_error(&ctl_schema, msg_reqid(m), CTL_S_BUSY,
+                client_send_raw(c, msg_new_error(&ctl_schema, msg_reqid(m), CTL_STATUS_BUSY,
                                                  "too many requests in flight on this connection"));
                 msg_free(m);
                 return;
@@ -172,7 +172,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
                 if (r == -EMSGSIZE) {
                         log_debug("Control frame of %zu bytes from pid %d is over the limit, closing",
                                   body_len, (int)c->pid);
-                        client_send_raw(c, msg_new_error(&ctl_schema, 0, CTL_S_TOO_LARGE,
+                        client_send_raw(c, msg_new_error(&ctl_schema, 0, CTL_STATUS_TOO_LARGE,
                                                          "frame larger than the control protocol allows"));
                         c->closing = true;
                         break;

@@ -44,7 +44,7 @@ void request_unref(struct request *r)
         free(r);
 }
 
-struct msg *request_result(struct request *r) { return msg_new(&ctl_schema, CTL_T_RESULT, r->reqid); }
+struct msg *request_result(struct request *r) { return msg_new(&ctl_schema, CTL_TYPE_RESULT, r->reqid); }
 
 static void send_msg(struct request *r, struct msg *m, bool final)
 {
@@ -77,20 +77,20 @@ static uint32_t status_of_errno(int error)
 {
         switch (error) {
         case -ENOENT:
-                return CTL_S_NOT_FOUND;
+                return CTL_STATUS_NOT_FOUND;
         case -EEXIST:
-                return CTL_S_EXISTS;
+                return CTL_STATUS_EXISTS;
         case -ENOTUNIQ:
-                return CTL_S_AMBIGUOUS;
+                return CTL_STATUS_AMBIGUOUS;
         case -EBUSY:
-                return CTL_S_BUSY;
+                return CTL_STATUS_BUSY;
         case -EACCES:
         case -EPERM:
-                return CTL_S_DENIED;
+                return CTL_STATUS_DENIED;
         case -EINVAL:
-                return CTL_S_BAD_REQUEST;
+                return CTL_STATUS_BAD_REQUEST;
         default:
-                return CTL_S_INTERNAL;
+                return CTL_STATUS_INTERNAL;
         }
 }
 
@@ -111,15 +111,15 @@ void request_progress(struct request *r, const char *phase, uint64_t done, uint6
 {
         if (r->gone)
                 return;
-        struct msg *m = msg_new(&ctl_schema, CTL_T_PROGRESS, r->reqid);
+        struct msg *m = msg_new(&ctl_schema, CTL_TYPE_PROGRESS, r->reqid);
         if (!m)
                 return;
         struct msg_map b = msg_body(m);
-        msg_map_set_text(&b, CTL_K_PHASE, phase);
-        msg_map_set_uint(&b, CTL_K_DONE, done);
+        msg_map_set_text(&b, CTL_KEY_PHASE, phase);
+        msg_map_set_uint(&b, CTL_KEY_DONE, done);
         if (total)
-                msg_map_set_uint(&b, CTL_K_TOTAL, total);
-        msg_map_set_uint(&b, CTL_K_BYTES, bytes);
+                msg_map_set_uint(&b, CTL_KEY_TOTAL, total);
+        msg_map_set_uint(&b, CTL_KEY_BYTES, bytes);
         send_msg(r, m, false);
 }
 

@@ -307,17 +307,17 @@ static void reply_snapshot(struct request *req, struct root *root, const struct 
         if (!m)
                 return;
         struct msg_map body = msg_body(m), item;
-        if (msg_map_append_map(&body, CTL_K_SNAPSHOTS, &item) >= 0) {
-                msg_map_set_bytes(&item, CTL_K_ID, job->id.bytes, OID_SIZE);
-                msg_map_set_int(&item, CTL_K_TIME, job->time_ns);
-                msg_map_set_bytes(&item, CTL_K_ROOT, root->path, strlen(root->path));
-                msg_map_set_bytes(&item, CTL_K_TREE, job->tree.bytes, OID_SIZE);
-                msg_map_set_uint(&item, CTL_K_FILES, job->stats.files);
-                msg_map_set_uint(&item, CTL_K_DIRS, job->stats.dirs);
-                msg_map_set_uint(&item, CTL_K_BYTES, job->stats.bytes);
-                msg_map_set_uint(&item, CTL_K_NEW_BYTES, job->stats.new_bytes);
-                msg_map_set_uint(&item, CTL_K_FILES_READ, job->stats.files_read);
-                msg_map_set_uint(&item, CTL_K_ERRORS, job->stats.errors);
+        if (msg_map_append_map(&body, CTL_KEY_SNAPSHOTS, &item) >= 0) {
+                msg_map_set_bytes(&item, CTL_KEY_ID, job->id.bytes, OID_SIZE);
+                msg_map_set_int(&item, CTL_KEY_TIME, job->time_ns);
+                msg_map_set_bytes(&item, CTL_KEY_ROOT, root->path, strlen(root->path));
+                msg_map_set_bytes(&item, CTL_KEY_TREE, job->tree.bytes, OID_SIZE);
+                msg_map_set_uint(&item, CTL_KEY_FILES, job->stats.files);
+                msg_map_set_uint(&item, CTL_KEY_DIRS, job->stats.dirs);
+                msg_map_set_uint(&item, CTL_KEY_BYTES, job->stats.bytes);
+                msg_map_set_uint(&item, CTL_KEY_NEW_BYTES, job->stats.new_bytes);
+                msg_map_set_uint(&item, CTL_KEY_FILES_READ, job->stats.files_read);
+                msg_map_set_uint(&item, CTL_KEY_ERRORS, job->stats.errors);
         }
         request_reply(req, m);
 }
@@ -353,11 +353,11 @@ static void snapshot_done(void *userdata)
                                   job->error_text[0] ? job->error_text : strerror(-job->error));
                 for (size_t i = 0; i < root->n_waiters; i++) {
                         if (cancel)
-                                request_error(root->waiters[i], CTL_S_BUSY,
+                                request_error(root->waiters[i], CTL_STATUS_BUSY,
                                               "the snapshot of %s was interrupted: chuted is stopping",
                                               root->path);
                         else
-                                request_error(root->waiters[i], CTL_S_FAILED, "snapshot of %s failed: %s",
+                                request_error(root->waiters[i], CTL_STATUS_FAILED, "snapshot of %s failed: %s",
                                               root->path,
                                               job->error_text[0] ? job->error_text : strerror(-job->error));
                 }
