@@ -107,7 +107,7 @@ void request_error_errno(struct request *r, int error, const char *fmt, ...)
 }
 
 void request_progress(struct request *r, const char *phase, uint64_t done, uint64_t total,
-                      uint64_t bytes)
+                      uint64_t files)
 {
         if (r->gone)
                 return;
@@ -119,7 +119,7 @@ void request_progress(struct request *r, const char *phase, uint64_t done, uint6
         msg_map_set_uint(&b, CTL_KEY_DONE, done);
         if (total)
                 msg_map_set_uint(&b, CTL_KEY_TOTAL, total);
-        msg_map_set_uint(&b, CTL_KEY_BYTES, bytes);
+        msg_map_set_uint(&b, CTL_KEY_FILES, files);
         send_msg(r, m, false);
 }
 

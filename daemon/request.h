@@ -56,9 +56,9 @@ void request_error(struct request *r, uint32_t status, const char *fmt, ...)
 /* Map -errno to a status and send the final ERROR "what: strerror". */
 void request_error_errno(struct request *r, int error, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
-/* Send a PROGRESS message: phase, done, total (0 = unknown), bytes. */
+/* Send a PROGRESS message: phase, bytes done, bytes in all (0 = unknown), files done. */
 void request_progress(struct request *r, const char *phase, uint64_t done, uint64_t total,
-                      uint64_t bytes);
+                      uint64_t files);
 /* Send a non-final message (taken), e.g. DATA. */
 void request_send(struct request *r, struct msg *m);
 /* Bytes waiting to reach the client (flow control for DATA). */
