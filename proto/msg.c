@@ -531,44 +531,19 @@ __attribute__((format(printf, 4, 5))) static int decode_fail(struct msg_error *e
         return r;
 }
 
-/* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points over U+10FFFF. */
-static bool utf8_valid(const uint8_t *p, size_t n)
+/* Best effort on a body the strict decoder refuses: if it starts like an
+ * envelope, the request id, so the error reply can name the request. */
+static void salvage_reqid(const uint8_t *buf, size_t len, struct msg_error *e)
 {
-        size_t i = 0;
+        struct cbor_check_reader r;
+        uint64_t n, reqid;
 
-        while (i < n) {
-                uint8_t c = p[i];
-                size_t len;
-                uint8_t lo = 0x80, hi = 0xbf;
-
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf)
-                        len = 2;
-                else if (c >= 0xe0 && c <= 0xef)
-                        len = 3;
-                else if (c >= 0xf0 && c <= 0xf4)
-                        len = 4;
-                else
-                        return false;
-                if (c == 0xe0)
-                        lo = 0xa0;
-                else if (c == 0xed)
-                        hi = 0x9f;
-                else if (c == 0xf0)
-                        lo = 0x90;
-                else if (c == 0xf4)
-                        hi = 0x8f;
-                if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
-                        return false;
-                for (size_t j = 2; j < len; j++)
-                        if (p[i + j] < 0x80 || p[i + j] > 0xbf)
-                                return false;
-                i += len;
-        }
-        return true;
+        cbor_check_reader_init(&r, buf, len);
+        if (cbor_check_read_array(&r, &n) < 0 || n != 4 || cbor_check_skip(&r) < 0 ||
+            cbor_check_skip(&r) < 0 || cbor_check_read_uint(&r, &reqid) < 0)
+                return;
+        e->have_reqid = true;
+        e->reqid = reqid;
 }
 
 static int check_map(const struct msg_schema *s, const cbor_item_t *map, struct msg_error *e);
@@ -599,11 +574,8 @@ static int check_value(const struct msg_schema *s, const struct msg_key_def *kd,
                 ok = cbor_isa_bytestring(item) && cbor_bytestring_is_definite(item);
                 break;
         case MSG_VALUE_TEXT:
+                /* UTF-8 is checked for every text by cbor_check_load */
                 ok = cbor_isa_string(item) && cbor_string_is_definite(item);
-                if (ok && !utf8_valid(cbor_string_handle(item), cbor_string_length(item)))
-                        return decode_fail(e, -EBADMSG, s->status_bad_request,
-                                           "key %" PRIu32 " (%s) is not valid UTF-8",
-                                           kd->number, kd->name);
                 break;
         case MSG_VALUE_ARRAY:
                 ok = cbor_isa_array(item) && cbor_array_is_definite(item);
@@ -673,11 +645,15 @@ int msg_decode(const struct msg_schema *s, const uint8_t *buf, size_t len, struc
         int r;
 
         memset(e, 0, sizeof(*e));
-        if (len > s->max_body)
+        if (len > s->max_body) {
+                salvage_reqid(buf, len, e);
                 return decode_fail(e, -EMSGSIZE, s->status_too_large,
                                    "%s message of %zu bytes is over the limit of %zu bytes",
                                    s->name, len, s->max_body);
+        }
         r = cbor_check_load(buf, len, &s->limits, &root);
+        if (r < 0)
+                salvage_reqid(buf, len, e);
         if (r == -E2BIG)
                 return decode_fail(e, -EBADMSG, s->status_bad_request,
                                    "%s message is over the nesting, item count or string "
@@ -688,8 +664,8 @@ int msg_decode(const struct msg_schema *s, const uint8_t *buf, size_t len, struc
         if (r < 0)
                 return decode_fail(e, -EBADMSG, s->status_bad_request,
                                    "%s message is not exactly one well-formed CBOR item "
-                                   "(truncated, trailing bytes, indefinite length or a "
-                                   "value of no allowed type)",
+                                   "(truncated, trailing bytes, indefinite length, "
+                                   "invalid UTF-8 or a value of no allowed type)",
                                    s->name);
 
         if (!cbor_isa_array(root) || cbor_array_size(root) != 4) {
