@@ -145,6 +145,11 @@ uint32_t msg_type(const struct msg *m)
         return m->type->number;
 }
 
+enum msg_kind msg_kind(const struct msg *m)
+{
+        return m->type->kind;
+}
+
 uint64_t msg_reqid(const struct msg *m)
 {
         return m->reqid;
@@ -356,6 +361,8 @@ struct msg *msg_new_error(const struct msg_schema *s, uint64_t reqid, uint32_t s
 
         if (!m)
                 return NULL;
+        if (!message)
+                message = msg_status_name(s, status) ?: "error";
         body = msg_body(m);
         if (msg_map_set_uint(&body, s->key_status, status) < 0 ||
             msg_map_set_text(&body, s->key_message, message) < 0 ||

@@ -13,6 +13,7 @@
 #include <cbor.h>
 
 #include "cbor-check.h"
+#include "cleanup.h"
 
 /* CBOR type of a body value, as a .def file names it. */
 enum msg_value {
@@ -131,7 +132,8 @@ const char *msg_value_name(enum msg_value v);
 struct msg *msg_new(const struct msg_schema *s, uint32_t type, uint64_t reqid);
 /* Free a message and every map handle into it; NULL is fine. */
 void msg_free(struct msg *m);
-/* Error reply: status and message (a C string) for reqid, or NULL. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct msg *, msg_free)
+/* Error reply: status and message (a C string; NULL: the status name) for reqid, or NULL. */
 struct msg *msg_new_error(const struct msg_schema *s, uint64_t reqid, uint32_t status,
                           const char *message);
 /* Error reply for a body msg_decode refused, with its status, sentence and reqid (0 if unread). */
@@ -162,6 +164,8 @@ int msg_map_append_uint(struct msg_map *map, uint32_t key, uint64_t value);
 struct msg_map msg_body(struct msg *m);
 /* Header fields. */
 uint32_t msg_type(const struct msg *m);
+/* Kind of m's type: a daemon refuses what is not a request. */
+enum msg_kind msg_kind(const struct msg *m);
 uint64_t msg_reqid(const struct msg *m);
 uint64_t msg_version(const struct msg *m);
 const struct msg_schema *msg_schema(const struct msg *m);

@@ -739,6 +739,19 @@ Test(ctl, error_reply_round_trips)
         ctl_msg_free(m);
 }
 
+Test(ctl, error_reply_without_message_uses_the_status_name)
+{
+        _cleanup_(msg_freep) struct msg *m = ctl_msg_error(3, CTL_STATUS_BUSY, NULL);
+        _cleanup_(msg_freep) struct msg *d = round_trip(m);
+        const char *t;
+        size_t n;
+
+        cr_assert_eq(msg_kind(d), MSG_KIND_REPLY);
+        cr_assert_eq(ctl_msg_get_text(d, CTL_KEY_MESSAGE, &t, &n), 0);
+        cr_assert_eq(n, strlen(ctl_status_name(CTL_STATUS_BUSY)));
+        cr_assert_eq(memcmp(t, ctl_status_name(CTL_STATUS_BUSY), n), 0);
+}
+
 Test(ctl, status_names)
 {
         cr_assert_str_eq(ctl_status_name(CTL_STATUS_OK), "success");
