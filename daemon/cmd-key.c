@@ -96,7 +96,7 @@ void cmd_key_import(struct request *r)
         }
         unlink(tmp);
         uint8_t check[32];
-        k = keys_create_with(tmp, master);
+        k = keys_create_from(tmp, master);
         if (k >= 0 && rename(tmp, path) < 0)
                 k = -errno;
         if (k >= 0)

@@ -263,7 +263,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
                 return;
         }
         if (!peer_allowed(s, cred.uid, cred.gid)) {
-                log_event(LOG_WARNING, MSGID_CLIENT_DENIED, NULL,
+                log_event(LOG_WARNING, MSGID_CONTROL_DENIED, NULL,
                           "Control client pid %d uid %u denied: not root, the daemon's user or in its group",
                           (int)cred.pid, (unsigned)cred.uid);
                 close(fd);

@@ -19,6 +19,8 @@
 #define MSGID_DAEMON_STARTED "2c41b0faf6c946b9814cbdd22b22a27a"
 #define MSGID_DAEMON_STOPPING "40db4b0d850644b7be1cf5abea86ecd5"
 /* Attached to every message at LOG_ERR or worse that carries no other id. */
+#define MSGID_ROOT_ADDED "8b0f3c1e5a7d4f62a9e1c4b7d2f60a13"
+#define MSGID_ROOT_REMOVED "c3d94e7a1b2f4c5d8e6a0f9b7c1d2e34"
 #define MSGID_ERROR "17cfc4b9d14542edac4e0d62168b39c9"
 
 /* A NULL-terminated "KEY=value" list for log_event:
@@ -57,6 +59,8 @@ int log_internal(int level, int error, const char *message_id, const char *const
 #define log_info_errno(r, ...) log_full_errno(LOG_INFO, (r), __VA_ARGS__)
 #define log_notice_errno(r, ...) log_full_errno(LOG_NOTICE, (r), __VA_ARGS__)
 #define log_warning_errno(r, ...) log_full_errno(LOG_WARNING, (r), __VA_ARGS__)
+/* Log "out of memory" at error level and return -ENOMEM. */
+#define log_oom() log_error_errno(-ENOMEM, "Out of memory")
 #define log_error_errno(r, ...) log_full_errno(LOG_ERR, (r), __VA_ARGS__)
 
 /* A structured event: MESSAGE_ID plus "KEY=value" fields (CHUTE_ROOT=,

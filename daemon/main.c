@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "ctl-server.h"
 #include "daemon.h"
+#include "crypto.h"
 #include "identity.h"
 #include "index.h"
 #include "log.h"

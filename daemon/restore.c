@@ -153,14 +153,14 @@ static void set_meta_path(struct state *s, int dirfd, const char *name, const ch
 }
 
 /* Remove what is at dirfd/name (for --overwrite), recursively for dirs. */
-static int remove_at(int dirfd, const char *name)
+static int remove_at(int parent, const char *name)
 {
         struct stat st;
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(st.st_mode))
-                return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
-        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                return unlinkat(parent, name, 0) < 0 ? -errno : 0;
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         DIR *d = fdopendir(fd);
@@ -176,7 +176,7 @@ static int remove_at(int dirfd, const char *name)
         closedir(d);
         if (r < 0)
                 return r;
-        return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+        return unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
 static const char *hardlink_find(struct state *s, uint64_t group)
