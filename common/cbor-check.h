@@ -36,6 +36,9 @@ int cbor_check_validate(const uint8_t *buf, size_t len, const struct cbor_check_
 int cbor_check_load(const uint8_t *buf, size_t len, const struct cbor_check_limits *lim,
                     cbor_item_t **ret);
 
+/* True when s is strict UTF-8 (RFC 3629: no overlongs, surrogates, > U+10FFFF). */
+bool cbor_check_utf8_valid(const uint8_t *s, size_t len);
+
 /* ---- strict accessors on loaded items (wrong type: -EBADMSG) ---- */
 
 /* Unsigned integer (major type 0). */
