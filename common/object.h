@@ -89,7 +89,7 @@ struct object_entry {
 struct object_tree {
         struct object_entry *entries; /* sorted by raw name bytes, strictly increasing */
         size_t n_entries;
-        size_t allocated;
+        size_t allocated; /* capacity of entries, kept by object_tree_append */
 };
 
 struct object_list {
