@@ -78,7 +78,7 @@ static int head_read(const uint8_t *buf, size_t len, size_t *pos, struct head *r
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points
  * above U+10FFFF. RFC 8949 requires text strings to be valid UTF-8. */
-static bool utf8_valid(const uint8_t *s, size_t len)
+bool cbor_check_utf8_valid(const uint8_t *s, size_t len)
 {
         size_t i = 0;
 
@@ -153,7 +153,7 @@ static int walk_item(struct walk *w, size_t depth)
                         return -EBADMSG;
                 if (h.value > w->lim->max_string)
                         return -E2BIG;
-                if (h.major == MAJOR_TEXT && !utf8_valid(w->buf + w->pos, h.value))
+                if (h.major == MAJOR_TEXT && !cbor_check_utf8_valid(w->buf + w->pos, h.value))
                         return -EBADMSG;
                 w->pos += h.value;
                 return 0;
@@ -508,7 +508,7 @@ static int reader_string(struct cbor_check_reader *r, uint8_t major, size_t max,
                 return k;
         if (h.major != major || h.value > r->len - pos || h.value > max)
                 return -EBADMSG;
-        if (major == MAJOR_TEXT && !utf8_valid(r->buf + pos, h.value))
+        if (major == MAJOR_TEXT && !cbor_check_utf8_valid(r->buf + pos, h.value))
                 return -EBADMSG;
         *ret = r->buf + pos;
         *ret_len = h.value;

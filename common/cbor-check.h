@@ -28,13 +28,16 @@ struct cbor_check_limits {
 extern const struct cbor_check_limits cbor_check_default_limits;
 
 /* Walk buf without allocating: exactly one well-formed definite-length item
- * within lim, no trailing bytes. 0, -EBADMSG (malformed, truncated, trailing, invalid UTF-8 text,
+ * within lim (NULL: cbor_check_default_limits), no trailing bytes. 0, -EBADMSG (malformed, truncated, trailing, invalid UTF-8 text,
  * indefinite length, disallowed tag/float/simple value) or -E2BIG (a limit). */
 int cbor_check_validate(const uint8_t *buf, size_t len, const struct cbor_check_limits *lim);
 /* cbor_check_validate, then cbor_load; *ret is a new reference (cbor_decref it).
  * -EBADMSG, -E2BIG or -ENOMEM. */
 int cbor_check_load(const uint8_t *buf, size_t len, const struct cbor_check_limits *lim,
                     cbor_item_t **ret);
+
+/* True when s is strict UTF-8 (RFC 3629: no overlongs, surrogates, > U+10FFFF). */
+bool cbor_check_utf8_valid(const uint8_t *s, size_t len);
 
 /* ---- strict accessors on loaded items (wrong type: -EBADMSG) ---- */
 
