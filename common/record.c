@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cleanup.h"
 #include "record.h"
 
 /* Offsets inside a record. */
@@ -135,19 +134,14 @@ int record_seal(enum crypto_cipher cipher, const uint8_t enc_key[CRYPTO_KEY_SIZE
         return 0;
 }
 
-int record_open(const uint8_t enc_key[CRYPTO_KEY_SIZE], const struct oid *id, const void *record,
-                size_t len, enum object_type *ret_type, void *out, size_t cap, size_t *ret_len)
+/* Decrypt into plain[len - 30] and unpack it into out; the caller wipes plain. */
+static int record_open_into(const uint8_t enc_key[CRYPTO_KEY_SIZE], const struct oid *id,
+                            const uint8_t *rec, size_t len, uint8_t *plain,
+                            enum object_type *ret_type, void *out, size_t cap, size_t *ret_len)
 {
-        const uint8_t *rec = record;
-        _cleanup_free_ uint8_t *plain = NULL;
         uint8_t mask[2], aad[OID_SIZE + 2], version, cipher, type, flags;
-        size_t plain_len, payload_len, n;
+        size_t plain_len = len - CRYPTO_NONCE_SIZE - 2 - CRYPTO_TAG_SIZE, payload_len, n;
         int r;
-
-        if (!enc_key || !id || (!record && len > 0) || (!out && cap > 0))
-                return -EINVAL;
-        if (len < RECORD_OVERHEAD)
-                return -EBADMSG;
 
         r = record_mask(enc_key, rec + RECORD_OFF_NONCE, mask);
         if (r < 0)
@@ -157,17 +151,11 @@ int record_open(const uint8_t enc_key[CRYPTO_KEY_SIZE], const struct oid *id, co
         if (version != RECORD_VERSION || !crypto_cipher_valid(cipher))
                 return -EBADMSG;
 
-        /* The caller holds the record in memory, so this is bounded by it. */
-        plain_len = len - CRYPTO_NONCE_SIZE - 2 - CRYPTO_TAG_SIZE;
-        plain = malloc(plain_len);
-        if (!plain)
-                return -ENOMEM;
-
         record_aad(id, version, cipher, aad);
         r = crypto_aead_open(cipher, enc_key, rec + RECORD_OFF_NONCE, aad, sizeof(aad),
                              rec + RECORD_OFF_PLAIN, plain_len, rec + len - CRYPTO_TAG_SIZE, plain);
         if (r < 0)
-                return r == -EBADMSG ? -EBADMSG : r;
+                return r;
 
         type = plain[0];
         flags = plain[1];
@@ -187,11 +175,33 @@ int record_open(const uint8_t enc_key[CRYPTO_KEY_SIZE], const struct oid *id, co
                 n = payload_len;
         }
 
-        crypto_wipe(plain, plain_len);
         if (ret_type)
                 *ret_type = type;
         *ret_len = n;
         return 0;
+}
+
+int record_open(const uint8_t enc_key[CRYPTO_KEY_SIZE], const struct oid *id, const void *record,
+                size_t len, enum object_type *ret_type, void *out, size_t cap, size_t *ret_len)
+{
+        uint8_t *plain;
+        size_t plain_len;
+        int r;
+
+        if (!enc_key || !id || !ret_len || (!record && len > 0) || (!out && cap > 0))
+                return -EINVAL;
+        if (len < RECORD_OVERHEAD)
+                return -EBADMSG;
+
+        /* The caller holds the record in memory, so this is bounded by it. */
+        plain_len = len - CRYPTO_NONCE_SIZE - 2 - CRYPTO_TAG_SIZE;
+        plain = malloc(plain_len);
+        if (!plain)
+                return -ENOMEM;
+        r = record_open_into(enc_key, id, record, len, plain, ret_type, out, cap, ret_len);
+        crypto_wipe(plain, plain_len);
+        free(plain);
+        return r;
 }
 
 int record_open_verify(const uint8_t enc_key[CRYPTO_KEY_SIZE], const uint8_t id_key[CRYPTO_KEY_SIZE],
