@@ -274,3 +274,158 @@ Test(pack, full_pack_at_target)
         cr_assert_eq(pack_read_header_buffer(bytes, size, pack_key, &entries, &n), 0);
         cr_assert_eq(n, 16);
 }
+
+/* Forgeries made with the right key, so the AEAD passes and only the
+ * reader's own checks stand between them and the caller. */
+static void be_put(uint8_t *p, uint64_t v, int bytes)
+{
+        for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+                p[i] = (uint8_t) v;
+}
+
+static uint64_t be_get(const uint8_t *p, int bytes)
+{
+        uint64_t v = 0;
+
+        for (int i = 0; i < bytes; i++)
+                v = v << 8 | p[i];
+        return v;
+}
+
+static void trailer_forge(uint8_t *bytes, uint64_t size, uint64_t header_off, uint64_t header_len,
+                          uint32_t reserved)
+{
+        uint8_t *t = bytes + size - PACK_TRAILER_SIZE, pt[16];
+
+        be_put(pt, header_off, 8);
+        be_put(pt + 8, header_len, 4);
+        be_put(pt + 12, reserved, 4);
+        cr_assert_eq(crypto_aead_seal(t[44], pack_key, t, t + 44, 12, pt, sizeof(pt), t + 12, t + 28), 0);
+}
+
+static void trailer_read(const uint8_t *bytes, uint64_t size, uint64_t *ret_off, uint64_t *ret_len)
+{
+        const uint8_t *t = bytes + size - PACK_TRAILER_SIZE;
+        uint8_t pt[16];
+
+        cr_assert_eq(crypto_aead_open(t[44], pack_key, t, t + 44, 12, t + 12, 16, t + 28, pt), 0);
+        *ret_off = be_get(pt, 8);
+        *ret_len = be_get(pt + 8, 4);
+}
+
+/* Decrypt the header, let edit change its plaintext, encrypt it again. */
+static void header_forge(uint8_t *bytes, uint64_t size, void (*edit)(uint8_t *plain, size_t len))
+{
+        static const char aad[] = "chute pack header v1";
+        uint64_t off, len;
+        uint8_t *h, *plain, cipher = bytes[size - PACK_TRAILER_SIZE + 44];
+
+        trailer_read(bytes, size, &off, &len);
+        h = bytes + off;
+        plain = malloc(len - 28);
+        cr_assert_eq(crypto_aead_open(cipher, pack_key, h, aad, sizeof(aad) - 1, h + 12, len - 28,
+                                      h + len - 16, plain),
+                     0);
+        edit(plain, len - 28);
+        cr_assert_eq(crypto_aead_seal(cipher, pack_key, h, aad, sizeof(aad) - 1, plain, len - 28,
+                                      h + 12, h + len - 16),
+                     0);
+        free(plain);
+}
+
+static void edit_count_huge(uint8_t *p, size_t len)
+{
+        (void) len;
+        be_put(p, 0xffffffffu, 4);
+}
+
+static void edit_overlap(uint8_t *p, size_t len)
+{
+        (void) len;
+        /* entry 1 starts one byte before entry 0 ends */
+        be_put(p + 4 + 48 + 40, be_get(p + 4 + 40, 8) + be_get(p + 4 + 36, 4) - 1, 8);
+}
+
+static void edit_offset_outside(uint8_t *p, size_t len)
+{
+        be_put(p + len - 8, UINT64_C(1) << 40, 8); /* last entry's offset */
+}
+
+static void edit_length_outside(uint8_t *p, size_t len)
+{
+        be_put(p + len - 12, 0xffffffffu, 4); /* last entry's length */
+}
+
+static void edit_length_tiny(uint8_t *p, size_t len)
+{
+        (void) len;
+        be_put(p + 4 + 36, RECORD_MIN_SIZE - 1, 4);
+}
+
+static void edit_type(uint8_t *p, size_t len)
+{
+        (void) len;
+        p[4 + 32] = 0;
+}
+
+static void edit_reserved(uint8_t *p, size_t len)
+{
+        (void) len;
+        p[4 + 34] = 1;
+}
+
+static void edit_nothing(uint8_t *p, size_t len)
+{
+        (void) p;
+        (void) len;
+}
+
+Test(pack, forged_trailer_and_header_rejected)
+{
+        void (*edits[])(uint8_t *, size_t) = { edit_count_huge,     edit_overlap,     edit_offset_outside,
+                                               edit_length_outside, edit_length_tiny, edit_type,
+                                               edit_reserved };
+        struct oid ids[10], pack_id;
+        uint64_t size, off, len;
+        _cleanup_free_ uint8_t *bytes = pack_make(CRYPTO_CIPHER_AES256_GCM, 10, 0, -1, ids, &pack_id, &size);
+        _cleanup_free_ uint8_t *copy = malloc(size);
+        struct pack_entry *entries = NULL;
+        size_t n;
+
+        trailer_read(bytes, size, &off, &len);
+        cr_assert_eq(len, pack_header_size(10));
+
+        /* The forging helpers themselves keep a pack readable. */
+        memcpy(copy, bytes, size);
+        trailer_forge(copy, size, off, len, 0);
+        header_forge(copy, size, edit_nothing);
+        cr_assert_eq(pack_read_header_buffer(copy, size, pack_key, &entries, &n), 0);
+        cr_assert_eq(n, 10);
+        free(entries);
+        entries = NULL;
+
+        uint64_t bad[][3] = {
+                { size, len, 0 },                          /* header past the end */
+                { size - PACK_TRAILER_SIZE - len + 1, len, 0 }, /* header overlapping the trailer */
+                { UINT64_MAX - 10, len, 0 },               /* offset overflow */
+                { off, len - 1, 0 },                       /* not 32 + 48n */
+                { off, 0, 0 },                             /* shorter than any header */
+                { off, 0xffffffffu, 0 },                   /* huge */
+                { off, len, 1 },                           /* reserved bits */
+                { off + 1, len, 0 },                       /* wrong place: tag fails */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                memcpy(copy, bytes, size);
+                trailer_forge(copy, size, bad[i][0], bad[i][1], (uint32_t) bad[i][2]);
+                cr_assert_eq(pack_read_header_buffer(copy, size, pack_key, &entries, &n), -EBADMSG,
+                             "forged trailer %zu accepted", i);
+                cr_assert_null(entries);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(edits); i++) {
+                memcpy(copy, bytes, size);
+                header_forge(copy, size, edits[i]);
+                cr_assert_eq(pack_read_header_buffer(copy, size, pack_key, &entries, &n), -EBADMSG,
+                             "forged header %zu accepted", i);
+                cr_assert_null(entries);
+        }
+}
