@@ -1529,7 +1529,7 @@ static int hex_nibble(char c)
 int index_snapshot_find_prefix(struct index *idx, const char *prefix, struct index_snapshot *ret)
 {
         _cleanup_finalize_ sqlite3_stmt *s = NULL;
-        uint8_t lo[OID_SIZE] = { 0 }, hi[OID_SIZE];
+        uint8_t lo[OID_SIZE] = { 0 }, hi[OID_SIZE + 1];
         size_t len, nbytes;
         int r, carry = 1;
 
@@ -1545,8 +1545,9 @@ int index_snapshot_find_prefix(struct index *idx, const char *prefix, struct ind
                         return -EINVAL;
                 lo[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
         }
-        /* Ids in [lo, hi) over the first nbytes bytes start with the prefix;
-         * hi is lo plus one unit in the last prefix nibble (none on overflow). */
+        /* Ids in [lo, hi) start with the prefix: lo is the prefix bytes (an odd
+         * last nibble padded with 0), hi is lo plus one unit in the last
+         * prefix nibble. BLOBs compare as memcmp, then shorter first. */
         nbytes = (len + 1) / 2;
         memcpy(hi, lo, nbytes);
         for (size_t i = nbytes; i-- > 0 && carry;) {
@@ -1557,14 +1558,18 @@ int index_snapshot_find_prefix(struct index *idx, const char *prefix, struct ind
                 carry = v > 0xff;
         }
 
+        if (carry) {
+                /* prefix of all f: 33 bytes of 0xff sort after every id */
+                memset(hi, 0xff, sizeof(hi));
+        }
+
         r = index_prepare(idx, "SELECT " SNAPSHOT_COLUMNS " FROM snapshots "
-                               "WHERE id >= ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id LIMIT 2",
+                               "WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 2",
                           &s);
         if (r < 0)
                 return r;
         sqlite3_bind_blob(s, 1, lo, (int)nbytes, SQLITE_STATIC);
-        if (!carry)
-                sqlite3_bind_blob(s, 2, hi, (int)nbytes, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, hi, carry ? (int)sizeof(hi) : (int)nbytes, SQLITE_STATIC);
         r = step_row(idx, s);
         if (r <= 0)
                 return r < 0 ? r : -ENOENT;
