@@ -137,6 +137,8 @@ typedef int (*index_hosted_cb)(const struct index_hosted *hosted, void *userdata
 
 /* --- connection --- */
 
+/* A struct index is one SQLite connection, used by one thread at a time. */
+
 /* Open (creating and migrating unless INDEX_READONLY) the index at path.
  * -EPROTONOSUPPORT if the db is newer than this code, -EBADMSG if not SQLite,
  * -EROFS if read-only and the schema needs a migration. */

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -897,6 +898,49 @@ Test(index, crash_after_commit_keeps_committed_pack)
         cr_assert_eq(sql_int("SELECT count(*) FROM objects"), 80);
         assert_consistent(idx);
         index_close(idx);
+}
+
+/* A child commits packs as fast as it can and is SIGKILLed at a random
+ * moment, five times over: every reopen finds a consistent index holding
+ * whole packs only, and never fewer than before. */
+Test(index, sigkill_during_commits_leaves_whole_packs)
+{
+        int64_t last = 0;
+
+        index_close(open_rw());
+        for (int round = 0; round < 5; round++) {
+                pid_t pid = fork();
+                cr_assert_geq(pid, 0);
+                if (pid == 0) {
+                        struct index *idx = NULL;
+                        struct index_pack_entry e[20];
+
+                        if (index_open(dbpath, 0, &idx) < 0)
+                                _exit(2);
+                        for (uint32_t i = (uint32_t)round * 100000;; i++) {
+                                struct oid pack = make_oid(i, 0x5a);
+
+                                make_entries(e, 20, i * 20, 6);
+                                if (index_pack_commit(idx, &pack, 4096, e, 20) < 0)
+                                        _exit(3);
+                        }
+                }
+                usleep(20000 + (useconds_t)(rand() % 50000));
+                cr_assert_eq(kill(pid, SIGKILL), 0);
+                int status;
+                cr_assert_eq(waitpid(pid, &status, 0), pid);
+                cr_assert(WIFSIGNALED(status), "child exited early: %d", status);
+
+                struct index *idx = open_rw();
+                struct index_stats st;
+                assert_consistent(idx);
+                cr_assert_eq(index_stats(idx, &st), 0);
+                cr_assert_eq(st.n_objects, st.n_packs * 20);
+                cr_assert_geq((int64_t)st.n_packs, last);
+                last = (int64_t)st.n_packs;
+                index_close(idx);
+        }
+        cr_assert_gt(last, 0);
 }
 
 /* A full dump of the objects table as text, in id order. */
