@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* Object ids (keyed HMAC over type and plaintext) and their text form. */
+#include "oid.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "crypto.h"
+
+int oid_compute(const uint8_t id_key[32], enum object_type type, const void *buf, size_t len,
+                struct oid *ret)
+{
+        uint8_t t = (uint8_t)type;
+        struct crypto_piece pieces[] = {{&t, 1}, {buf, len}};
+
+        if (!oid_type_valid(type))
+                return -EINVAL;
+        return crypto_hmac_sha256(id_key, 32, pieces, 2, ret->bytes);
+}
+
+int oid_type_valid(int type) { return type >= OBJECT_DATA && type <= OBJECT_SNAPSHOT; }
+
+const char *oid_type_name(int type)
+{
+        static const char *const names[] = {
+                [OBJECT_DATA] = "data",
+                [OBJECT_LIST] = "list",
+                [OBJECT_TREE] = "tree",
+                [OBJECT_SNAPSHOT] = "snapshot",
+        };
+        return oid_type_valid(type) ? names[type] : NULL;
+}
+
+void oid_to_hex(const struct oid *id, char ret[OID_HEX_SIZE])
+{
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < OID_SIZE; i++) {
+                ret[2 * i] = digits[id->bytes[i] >> 4];
+                ret[2 * i + 1] = digits[id->bytes[i] & 15];
+        }
+        ret[2 * OID_SIZE] = '\0';
+}
+
+static int hex_value(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+int oid_from_hex(const char *hex, struct oid *ret)
+{
+        struct oid id;
+
+        if (strlen(hex) != 2 * OID_SIZE)
+                return -EINVAL;
+        for (size_t i = 0; i < OID_SIZE; i++) {
+                int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                        return -EINVAL;
+                id.bytes[i] = (uint8_t)(hi << 4 | lo);
+        }
+        *ret = id;
+        return 0;
+}
+
+int oid_cmp(const struct oid *a, const struct oid *b) { return memcmp(a->bytes, b->bytes, OID_SIZE); }
+
+int oid_is_null(const struct oid *id)
+{
+        for (size_t i = 0; i < OID_SIZE; i++)
+                if (id->bytes[i])
+                        return 0;
+        return 1;
+}
