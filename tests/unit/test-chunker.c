@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/chunker.h"
-#include "common/cleanup.h"
-#include "common/crypto.h"
+#include "chunker.h"
+#include "cleanup.h"
+#include "crypto.h"
 
 #define MIB ((size_t)1024 * 1024)
 
