@@ -3,6 +3,7 @@
  * (RFC 4231), HKDF-SHA256 (RFC 5869), and AEAD round trips and tampering. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "crypto.h"
