@@ -72,7 +72,7 @@ static unsigned __int128 chunker_expected_excess(const struct chunker_params *p,
         return sum;
 }
 
-/* Largest small threshold whose expected chunk size stays at or below avg. */
+/* The smallest small threshold whose expected chunk size is at most avg. */
 static void chunker_tune(struct chunker *c, size_t spacing)
 {
         const struct chunker_params *p = &c->params;
