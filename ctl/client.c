@@ -199,6 +199,9 @@ int client_call(struct client *c, struct msg *request, const struct client_handl
                                 return fail(c, -EBADMSG,
                                             "malformed reply from chuted: unexpected data");
                         k = h->data(m, h->userdata);
+                        if (k == -EBADMSG)
+                                return fail(c, k, "malformed reply from chuted: "
+                                                  "data this request does not expect");
                         if (k < 0)
                                 return fail(c, k, "%s", strerror(-k));
                         break;

@@ -36,6 +36,11 @@ static int diff_collect(json_t *arr, struct msg *m)
 
 static int diff_data(struct msg *m, void *userdata)
 {
+        struct msg_map body = msg_body(m);
+        size_t n;
+
+        if (msg_map_get_count(&body, CTL_KEY_ENTRIES, &n) < 0)
+                return -EBADMSG; /* a DATA of a listing carries entries */
         return diff_collect(userdata, m);
 }
 

@@ -4,6 +4,7 @@
  * "ls -l" or as a JSON array. */
 #include "verb.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,11 @@ static int ls_collect(struct ls_state *s, struct msg *m)
 
 static int ls_data(struct msg *m, void *userdata)
 {
+        struct msg_map body = msg_body(m);
+        size_t n;
+
+        if (msg_map_get_count(&body, CTL_KEY_ENTRIES, &n) < 0)
+                return -EBADMSG; /* a DATA of a listing carries entries */
         return ls_collect(userdata, m);
 }
 
