@@ -385,7 +385,8 @@ static int64_t now_ns(void)
 
 void output_progress_init(struct output_progress *p, int fd)
 {
-        *p = (struct output_progress){ .enabled = isatty(fd) == 1 };
+        /* rates count from here: the request is sent right after */
+        *p = (struct output_progress){ .enabled = isatty(fd) == 1, .start_ns = now_ns() };
 }
 
 /* Append to buf (of len, holding *n bytes) what fits. */
@@ -422,7 +423,7 @@ void output_progress_format(char *buf, size_t len, const char *phase, size_t pha
         if (total >= done && total > 0)
                 appendf(buf, len, &n, " of %s (%d%%)", output_size(total, b),
                         (int)(done * 100 / total));
-        if (elapsed_ns >= NSEC_PER_SEC / 2 && rate_done > 0) {
+        if (elapsed_ns >= NSEC_PER_SEC / 4 && rate_done > 0) {
                 uint64_t rate = (uint64_t)((double)rate_done * NSEC_PER_SEC / (double)elapsed_ns);
                 appendf(buf, len, &n, ", %s/s", output_size(rate, r));
                 if (total > done && rate > 0)
@@ -439,10 +440,6 @@ void output_progress_update(struct output_progress *p, const char *phase, size_t
 
         if (!p->enabled)
                 return;
-        if (!p->start_ns) {
-                p->start_ns = t;
-                p->start_done = done;
-        }
         /* phases come from the daemon: keep only printable ASCII of them */
         char ph[32];
         size_t pl = 0;

@@ -62,11 +62,11 @@ void output_table_done(struct output_table *t);
 struct output_progress {
         bool enabled;
         bool shown;
-        int64_t start_ns;
-        uint64_t start_done;
+        int64_t start_ns;    /* CLOCK_MONOTONIC when the display was set up */
+        uint64_t start_done; /* bytes done then (0) */
 };
 
-/* Enable the display when fd is a terminal. */
+/* Enable the display when fd is a terminal; rates count from now. */
 void output_progress_init(struct output_progress *p, int fd);
 /* Redraw: phase, files done, bytes done of total (0 = unknown), rate, ETA. */
 void output_progress_update(struct output_progress *p, const char *phase, size_t phase_len,
