@@ -42,6 +42,7 @@ enum {
         SNAP_PARENT = 4,
         SNAP_STATS = 5,
         SNAP_TAGS = 6,
+        SNAP_ROOT_ENTRY = 7,
 };
 
 enum {
@@ -460,6 +461,9 @@ static bool snapshot_valid(const struct object_snapshot *s)
                 return false;
         if (s->n_tags > OBJECT_TAGS_MAX || (s->n_tags > 0 && !s->tags))
                 return false;
+        if (s->has_root_entry && (!entry_valid(&s->root_entry) || s->root_entry.kind != OBJECT_KIND_DIR ||
+                                  oid_cmp(&s->root_entry.subtree, &s->tree)))
+                return false;
         for (size_t i = 0; i < s->n_tags; i++)
                 if (!text_valid(s->tags[i], OBJECT_TAG_MAX))
                         return false;
@@ -474,7 +478,7 @@ int object_snapshot_encode(const struct object_snapshot *s, uint8_t **ret, size_
         if (!s || !snapshot_valid(s))
                 return -EINVAL;
         st = &s->stats;
-        enc_map(&enc, 5 + s->has_parent + (s->n_tags > 0));
+        enc_map(&enc, 5 + s->has_parent + (s->n_tags > 0) + s->has_root_entry);
         enc_uint(&enc, SNAP_TIME);
         enc_int(&enc, s->time_ns);
         enc_uint(&enc, SNAP_HOSTNAME);
@@ -506,6 +510,10 @@ int object_snapshot_encode(const struct object_snapshot *s, uint8_t **ret, size_
                 enc_array(&enc, s->n_tags);
                 for (size_t i = 0; i < s->n_tags; i++)
                         enc_text(&enc, s->tags[i]);
+        }
+        if (s->has_root_entry) {
+                enc_uint(&enc, SNAP_ROOT_ENTRY);
+                enc_entry(&enc, &s->root_entry);
         }
         return enc_finish(&enc, ret, ret_len);
 }
@@ -979,6 +987,10 @@ static int read_snapshot(struct cbor_check_reader *r, struct object_snapshot *s)
                                         s->n_tags++;
                         }
                         break;
+                case SNAP_ROOT_ENTRY:
+                        k = read_entry(r, &s->root_entry);
+                        s->has_root_entry = true; /* freed with the snapshot either way */
+                        break;
                 default:
                         k = cbor_check_skip(r);
                         break;
@@ -1109,5 +1121,7 @@ void object_snapshot_free(struct object_snapshot *s)
         for (size_t i = 0; i < s->n_tags; i++)
                 free(s->tags[i]);
         free(s->tags);
+        if (s->has_root_entry)
+                object_entry_done(&s->root_entry);
         free(s);
 }

@@ -117,6 +117,10 @@ struct object_snapshot {
         struct object_snapshot_stats stats;
         char **tags;
         size_t n_tags;
+        /* metadata of the root directory itself (kind dir, subtree = tree);
+         * its name is informational: the root's base name, or "root" */
+        bool has_root_entry;
+        struct object_entry root_entry;
 };
 
 /* Compare two names as trees order them: memcmp, the shorter first on a common prefix. */

@@ -131,7 +131,7 @@ void cmd_restore(struct request *r)
         bool overwrite = false;
         msg_map_get_bool(&r->args, CTL_KEY_OVERWRITE, &overwrite);
         job->daemon = d;
-        job->tree = s.tree;
+        job->snapshot = s.id;
         job->overwrite = overwrite;
         index_snapshot_done(&s);
         rr->r = request_ref(r);

@@ -398,13 +398,21 @@ void restore_run(struct restore_job *job)
         struct object_entry *e = NULL;
         int tfd = -1, r;
 
-        r = snaptree_resolve(job->daemon->repo, &job->tree, job->relpath, &t, &e);
+        struct object_snapshot *snap = NULL;
+        r = snaptree_load_snapshot(job->daemon->repo, &job->snapshot, &snap);
+        if (r < 0) {
+                job_fail(job, r, "cannot read the snapshot object: %s", strerror(-r));
+                return;
+        }
+        r = snaptree_resolve(job->daemon->repo, &snap->tree, job->relpath, &t, &e);
         if (r == -ENOENT || r == -ENOTDIR) {
                 job_fail(job, -ENOENT, "%s is not in that snapshot", job->relpath);
+                object_snapshot_free(snap);
                 return;
         }
         if (r < 0) {
                 job_fail(job, r, "cannot read the snapshot: %s", strerror(-r));
+                object_snapshot_free(snap);
                 return;
         }
         if (!GROW(s.trees, s.n_trees, s.cap_trees)) {
@@ -514,7 +522,10 @@ void restore_run(struct restore_job *job)
         }
         if (e && e->kind == OBJECT_KIND_DIR)
                 set_meta_fd(&s, tfd, job->target, e);
+        else if (!e && snap->has_root_entry)
+                set_meta_fd(&s, tfd, job->target, &snap->root_entry);
 out:
+        object_snapshot_free(snap);
         if (tfd >= 0)
                 close(tfd);
         for (size_t i = 0; i < s.n_files; i++) {

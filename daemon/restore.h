@@ -14,7 +14,7 @@ struct daemon;
 
 struct restore_job {
         struct daemon *daemon;
-        struct oid tree;     /* root tree of the snapshot */
+        struct oid snapshot; /* the snapshot object */
         char *relpath;       /* path inside the snapshot, "" for all */
         char *target;
         bool overwrite;

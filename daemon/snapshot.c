@@ -1043,6 +1043,20 @@ void snapshot_run(struct snapshot_job *job)
                 cc.parent = &parent.id;
         }
         snap.stats = job->stats;
+        {
+                const char *base = strrchr(job->path, '/');
+                base = base && base[1] ? base + 1 : "root";
+                r = entry_from_stat(&w, base, &rst, &snap.root_entry);
+                if (r >= 0)
+                        r = read_xattrs(job->path, &snap.root_entry);
+                if (r < 0) {
+                        job_fail(job, r, "cannot read the metadata of %s", job->path);
+                        goto out;
+                }
+                snap.root_entry.nlink = 0;
+                snap.root_entry.subtree = job->tree;
+                snap.has_root_entry = true;
+        }
         _cleanup_free_ uint8_t *buf = NULL;
         size_t len;
         r = object_snapshot_encode(&snap, &buf, &len);
@@ -1067,6 +1081,8 @@ void snapshot_run(struct snapshot_job *job)
         if (r < 0)
                 job_fail(job, r, "cannot commit the snapshot to the index: %s", strerror(-r));
 out:
+        if (snap.has_root_entry)
+                object_entry_done(&snap.root_entry);
         free(cc.removed);
         if (have_parent)
                 index_snapshot_done(&parent);

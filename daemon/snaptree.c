@@ -11,6 +11,16 @@
 #include "cleanup.h"
 #include "repo.h"
 
+int snaptree_load_snapshot(struct repo *r, const struct oid *id, struct object_snapshot **ret)
+{
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len;
+        int k = repo_get(r, id, OBJECT_SNAPSHOT, 0, &buf, &len);
+        if (k < 0)
+                return k;
+        return object_snapshot_decode(buf, len, ret);
+}
+
 int snaptree_load(struct repo *r, const struct oid *id, struct object_tree **ret)
 {
         _cleanup_free_ uint8_t *buf = NULL;

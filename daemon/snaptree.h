@@ -11,6 +11,8 @@
 
 struct repo;
 
+/* Load and decode snapshot object id. */
+int snaptree_load_snapshot(struct repo *r, const struct oid *id, struct object_snapshot **ret);
 /* Load and decode tree object id. */
 int snaptree_load(struct repo *r, const struct oid *id, struct object_tree **ret);
 /* The entry named name in t (binary search), or NULL. */

@@ -892,3 +892,41 @@ Test(object, kind_names)
         cr_assert_null(object_kind_name(0));
         cr_assert_null(object_kind_name(8));
 }
+
+Test(object, snapshot_root_entry_round_trip)
+{
+        struct object_snapshot s = {0};
+        uint8_t *buf = NULL;
+        size_t len;
+        struct object_snapshot *back = NULL;
+
+        s.time_ns = 1700000000123456789;
+        s.hostname = (char *)"host";
+        s.root = (uint8_t *)"/srv/data";
+        s.root_len = 9;
+        memset(s.tree.bytes, 0x42, OID_SIZE);
+        s.has_root_entry = true;
+        s.root_entry.name = (uint8_t *)"data";
+        s.root_entry.name_len = 4;
+        s.root_entry.kind = OBJECT_KIND_DIR;
+        s.root_entry.mode = 01750;
+        s.root_entry.uid = 1000;
+        s.root_entry.gid = 100;
+        s.root_entry.mtime_ns = 1600000000987654321;
+        s.root_entry.subtree = s.tree;
+        cr_assert_eq(object_snapshot_encode(&s, &buf, &len), 0);
+        cr_assert_eq(object_snapshot_decode(buf, len, &back), 0);
+        cr_assert(back->has_root_entry);
+        cr_assert_eq(back->root_entry.mode, 01750);
+        cr_assert_eq(back->root_entry.mtime_ns, 1600000000987654321);
+        cr_assert_eq(oid_cmp(&back->root_entry.subtree, &s.tree), 0);
+        object_snapshot_free(back);
+        free(buf);
+
+        /* a root entry that does not point at the snapshot's tree is refused */
+        s.root_entry.subtree.bytes[0] ^= 1;
+        cr_assert_eq(object_snapshot_encode(&s, &buf, &len), -EINVAL);
+        s.root_entry.subtree.bytes[0] ^= 1;
+        s.root_entry.kind = OBJECT_KIND_FILE;
+        cr_assert_eq(object_snapshot_encode(&s, &buf, &len), -EINVAL);
+}
