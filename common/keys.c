@@ -126,18 +126,30 @@ static int keys_fsync_parent(const char *path)
 
 int keys_create(const char *path, uint8_t ret_master[KEYS_MASTER_SIZE])
 {
-        _cleanup_free_ char *tmp = NULL;
-        uint8_t master[KEYS_MASTER_SIZE], image[KEYS_FILE_SIZE];
-        int fd = -1, r;
+        uint8_t master[KEYS_MASTER_SIZE];
 
         if (!path || !ret_master)
+                return -EINVAL;
+        int r = crypto_random(master, sizeof master);
+        if (r >= 0)
+                r = keys_create_from(path, master);
+        if (r >= 0)
+                memcpy(ret_master, master, sizeof master);
+        crypto_wipe(master, sizeof master);
+        return r;
+}
+
+int keys_create_from(const char *path, const uint8_t master[KEYS_MASTER_SIZE])
+{
+        _cleanup_free_ char *tmp = NULL;
+        uint8_t image[KEYS_FILE_SIZE];
+        int fd = -1, r;
+
+        if (!path || !master)
                 return -EINVAL;
         if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
                 return -ENOMEM;
 
-        r = crypto_random(master, sizeof master);
-        if (r < 0)
-                goto out;
         r = keys_file_image(master, image);
         if (r < 0)
                 goto out;
@@ -178,7 +190,6 @@ int keys_create(const char *path, uint8_t ret_master[KEYS_MASTER_SIZE])
                 (void) unlink(path);
                 goto out;
         }
-        memcpy(ret_master, master, sizeof master);
         r = 0;
         goto out;
 
@@ -187,7 +198,6 @@ out_unlink:
                 close(fd);
         (void) unlink(tmp);
 out:
-        crypto_wipe(master, sizeof master);
         crypto_wipe(image, sizeof image);
         return r;
 }

@@ -33,6 +33,8 @@ int keys_derive(const uint8_t master[KEYS_MASTER_SIZE], struct keys *ret);
  * -EEXIST if path exists, never overwrites) and return the secret. */
 int keys_create(const char *path, uint8_t ret_master[KEYS_MASTER_SIZE]);
 
+/* Write the given master secret as a new file at path, like keys_create. */
+int keys_create_from(const char *path, const uint8_t master[KEYS_MASTER_SIZE]);
 /* Load a master secret file. On failure *ret_why (if not NULL) points to a
  * sentence saying what is wrong, valid until the next keys_ call in this
  * thread: -EPERM group/other permissions, -EMSGSIZE wrong length, -EPROTO bad

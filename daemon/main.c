@@ -1,16 +1,378 @@
 /* SPDX-License-Identifier: MIT */
-/* chuted entry point (placeholder until the daemon lands). */
+/* chuted: parse the command line and config, then bring the daemon up in
+ * order (log, state dir, keys, identity, loop, workers, repository, roots,
+ * control socket, signals, READY=1) and down in reverse. Runs in the
+ * foreground; systemd (or the user) supervises it. */
 #include "config.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+#include <systemd/sd-daemon.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "ctl-server.h"
+#include "daemon.h"
+#include "crypto.h"
+#include "identity.h"
+#include "index.h"
+#include "log.h"
+#include "notify.h"
+#include "repo.h"
+#include "root.h"
+#include "workers.h"
+
+int64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t monotonic_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f, "usage: chuted [OPTIONS]\n"
+                   "\n"
+                   "Continuous, encrypted, deduplicated backup daemon. Runs in the foreground.\n"
+                   "\n"
+                   "  -c, --config FILE      configuration file (default /etc/chute/chuted.conf as root,\n"
+                   "                         $XDG_CONFIG_HOME/chute/chuted.conf otherwise)\n"
+                   "  -d, --state-dir DIR    state directory (index, keys, packs)\n"
+                   "  -s, --socket PATH      control socket\n"
+                   "  -l, --log-level LEVEL  err, warning, notice, info or debug\n"
+                   "  -w, --watch DIR        watch DIR (added as a root at start; repeatable)\n"
+                   "      --user             user-mode defaults even when run as root\n"
+                   "  -h, --help             this help\n"
+                   "  -V, --version          print the version\n"
+                   "\n"
+                   "See chuted(8) and chuted.conf(5).\n");
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int dirname_mkdir(const char *file, mode_t mode)
+{
+        _cleanup_free_ char *p = strdup(file);
+        if (!p)
+                return -ENOMEM;
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p)
+                return 0;
+        *slash = '\0';
+        return mkdir_p(p, mode);
+}
+
+/* Load the master secret (key file, or master.key in the state dir, created
+ * on first start) and derive every key and the identity. */
+static int setup_keys(struct daemon *d)
+{
+        uint8_t master[32];
+        int r;
+
+        if (d->config.key_file) {
+                r = keys_from_key_file(d->config.key_file, master);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot derive the master secret from key file %s",
+                                               d->config.key_file);
+        } else {
+                _cleanup_free_ char *path = NULL;
+                const char *why = NULL;
+                if (asprintf(&path, "%s/master.key", d->config.state_dir) < 0)
+                        return log_oom();
+                r = keys_load(path, master, &why);
+                if (r == -ENOENT) {
+                        r = keys_create(path, master);
+                        if (r < 0)
+                                return log_error_errno(r, "Cannot create the master secret %s", path);
+                        log_notice("Created a new master secret in %s; save the recovery code now "
+                                   "(chutectl key export)", path);
+                } else if (r < 0) {
+                        log_error("Refusing master secret %s: %s", path, why ? why : strerror(-r));
+                        return r;
+                }
+        }
+        r = keys_derive(master, &d->keys);
+        crypto_wipe(master, sizeof(master));
+        if (r < 0)
+                return log_error_errno(r, "Cannot derive keys");
+        r = identity_new(d->keys.identity_seed, &d->identity);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build the node identity");
+        identity_node_id(d->identity, d->node_id);
+        return 0;
+}
+
+void daemon_stop(struct daemon *d)
+{
+        if (d->stopping)
+                return;
+        d->stopping = true;
+        notify_stopping();
+        log_event(LOG_INFO, MSGID_DAEMON_STOPPING, NULL, "Stopping");
+        root_stop_all(d);
+        /* Give work in flight a moment; the loop exits when it is done or at 4 s. */
+        struct timeval tv = {4, 0};
+        event_base_loopexit(d->base, &tv);
+        if (!root_busy(d))
+                event_base_loopexit(d->base, NULL);
+}
+
+void daemon_update_status(struct daemon *d)
+{
+        char line[256];
+        root_status_line(d, line, sizeof(line));
+        notify_status("%s", line);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+        struct daemon *d = arg;
+        if (sig == SIGHUP) {
+                notify_reloading();
+                log_info("Reloading the configuration");
+                struct config fresh;
+                _cleanup_free_ char *error = NULL;
+                config_init_defaults(&fresh, getuid());
+                const char *file = d->config_file ? d->config_file : config_default_path(getuid());
+                int r = config_load_file(&fresh, file, d->config_file != NULL, &error);
+                if (r < 0) {
+                        log_error("Keeping the old configuration: %s", error ? error : strerror(-r));
+                } else {
+                        /* paths that are open cannot change without a restart */
+                        log_set_level(fresh.log_level);
+                        d->config.log_level = fresh.log_level;
+                        d->config.quiet_period_ns = fresh.quiet_period_ns;
+                        d->config.max_delay_ns = fresh.max_delay_ns;
+                        d->config.rescan_interval_ns = fresh.rescan_interval_ns;
+                        d->config.compression_level = fresh.compression_level;
+                        repo_set_compression(d->repo, fresh.compression_level);
+                }
+                config_done(&fresh);
+                notify_ready_after_reload();
+                daemon_update_status(d);
+                return;
+        }
+        log_info("Received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        daemon_stop(d);
+}
 
 int main(int argc, char **argv)
 {
-        if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-                printf("chuted %s\n", PACKAGE_VERSION);
-                return 0;
+        static const struct option options[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"state-dir", required_argument, NULL, 'd'},
+                {"socket", required_argument, NULL, 's'},
+                {"log-level", required_argument, NULL, 'l'},
+                {"watch", required_argument, NULL, 'w'},
+                {"user", no_argument, NULL, 'U'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
+                {},
+        };
+        struct daemon d = {.start_ns = now_ns()};
+        const char *opt_state = NULL, *opt_socket = NULL, *opt_level = NULL;
+        char **opt_watch = calloc((size_t)argc + 1, sizeof(char *));
+        size_t n_watch = 0;
+        bool user_mode = false;
+        int c, r, level = -1;
+
+        if (!opt_watch)
+                return 1;
+        while ((c = getopt_long(argc, argv, "c:d:s:l:w:hV", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        d.config_file = optarg;
+                        break;
+                case 'd':
+                        opt_state = optarg;
+                        break;
+                case 's':
+                        opt_socket = optarg;
+                        break;
+                case 'l':
+                        opt_level = optarg;
+                        level = log_level_from_string(optarg);
+                        if (level < 0) {
+                                fprintf(stderr, "chuted: bad log level \"%s\" (err, warning, notice, info, debug)\n",
+                                        optarg);
+                                return 2;
+                        }
+                        break;
+                case 'w':
+                        opt_watch[n_watch++] = optarg;
+                        break;
+                case 'U':
+                        user_mode = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case 'V':
+                        printf("chuted %s\n", PACKAGE_VERSION);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
         }
-        printf("usage: chuted [--config FILE] [--state-dir DIR] [--socket PATH] [--log-level LEVEL]\n");
-        return argc > 1 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+        if (optind < argc) {
+                fprintf(stderr, "chuted: unexpected argument \"%s\"\n", argv[optind]);
+                usage(stderr);
+                return 2;
+        }
+
+        uid_t mode_uid = user_mode && getuid() == 0 ? 65534 : getuid();
+        config_init_defaults(&d.config, mode_uid);
+        if (user_mode && getuid() == 0) {
+                /* root asked for user-mode paths: keep them, but it is still root */
+                d.config.system_mode = 0;
+        }
+        {
+                _cleanup_free_ char *error = NULL;
+                const char *file = d.config_file ? d.config_file : config_default_path(mode_uid);
+                r = config_load_file(&d.config, file, d.config_file != NULL, &error);
+                if (r < 0) {
+                        fprintf(stderr, "chuted: %s\n", error ? error : strerror(-r));
+                        return 1;
+                }
+        }
+        if (opt_state) {
+                free(d.config.state_dir);
+                d.config.state_dir = strdup(opt_state);
+        }
+        if (opt_socket) {
+                free(d.config.socket_path);
+                d.config.socket_path = strdup(opt_socket);
+        }
+        if (opt_level)
+                d.config.log_level = level;
+        for (size_t i = 0; i < n_watch; i++)
+                config_add_watch(&d.config, opt_watch[i]);
+        free(opt_watch);
+
+        log_open("chuted");
+        log_set_level(d.config.log_level);
+
+        r = mkdir_p(d.config.state_dir, 0700);
+        if (r < 0) {
+                log_error_errno(r, "Cannot create the state directory %s", d.config.state_dir);
+                goto out;
+        }
+        r = setup_keys(&d);
+        if (r < 0)
+                goto out;
+
+        evthread_use_pthreads();
+        d.base = event_base_new();
+        if (!d.base) {
+                r = log_oom();
+                goto out;
+        }
+        r = workers_new(d.base, d.config.workers, &d.workers);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start the worker pool");
+                goto out;
+        }
+        r = repo_open(&d, &d.repo);
+        if (r < 0)
+                goto out;
+        d.index = repo_index(d.repo);
+        r = root_start_all(&d);
+        if (r < 0)
+                goto out;
+
+        gid_t gid = (gid_t)-1;
+        if (d.config.socket_group && *d.config.socket_group) {
+                struct group *g = getgrnam(d.config.socket_group);
+                if (g)
+                        gid = g->gr_gid;
+        }
+        int n_fds = sd_listen_fds(1);
+        if (n_fds == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0) {
+                r = ctl_server_new_fd(&d, SD_LISTEN_FDS_START, getuid(), gid, &d.ctl);
+        } else {
+                r = dirname_mkdir(d.config.socket_path, 0755);
+                if (r >= 0)
+                        r = ctl_server_new(&d, d.config.socket_path, getuid(), gid, &d.ctl);
+        }
+        if (r < 0) {
+                log_error_errno(r, "Cannot listen on the control socket %s", d.config.socket_path);
+                goto out;
+        }
+
+        signal(SIGPIPE, SIG_IGN);
+        d.sig_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
+        d.sig_int = evsignal_new(d.base, SIGINT, on_signal, &d);
+        d.sig_hup = evsignal_new(d.base, SIGHUP, on_signal, &d);
+        if (!d.sig_term || !d.sig_int || !d.sig_hup || evsignal_add(d.sig_term, NULL) < 0 ||
+            evsignal_add(d.sig_int, NULL) < 0 || evsignal_add(d.sig_hup, NULL) < 0) {
+                r = log_oom();
+                goto out;
+        }
+
+        notify_watchdog_start(d.base);
+        notify_ready();
+        daemon_update_status(&d);
+        {
+                _cleanup_free_ char *id = NULL;
+                identity_format_id(d.node_id, &id);
+                log_event(LOG_INFO, MSGID_DAEMON_STARTED, NULL,
+                          "chuted %s started: node %s, state %s, socket %s, %u workers", PACKAGE_VERSION,
+                          id ? id : "?", d.config.state_dir, d.config.socket_path,
+                          workers_count(d.workers));
+        }
+        event_base_dispatch(d.base);
+        r = 0;
+out:
+        notify_watchdog_stop();
+        if (d.sig_hup)
+                event_free(d.sig_hup);
+        if (d.sig_int)
+                event_free(d.sig_int);
+        if (d.sig_term)
+                event_free(d.sig_term);
+        ctl_server_free(d.ctl);
+        root_stop_all(&d);
+        workers_free(d.workers); /* waits for running jobs */
+        root_free_all(&d);
+        repo_close(d.repo);
+        if (d.base)
+                event_base_free(d.base);
+        identity_free(d.identity);
+        keys_wipe(&d.keys);
+        config_done(&d.config);
+        return r < 0 ? 1 : 0;
 }

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/* The SQLite index (DESIGN §6): one struct index per connection, the schema and
+ * its numbered migrations, and every query the daemon makes. SQLite result
+ * codes become -errno here and nowhere else. It owns no pack bytes: reading
+ * packs for a reindex is common/reindex.c. Never logs; index_last_error()
+ * gives SQLite's message for the caller to log. Format: docs/index.md. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cleanup.h"
+#include "oid.h"
+
+/* Highest schema version this code knows (PRAGMA user_version). */
+#define INDEX_SCHEMA_VERSION 1
+
+enum index_open_flags {
+        INDEX_READONLY = 1 << 0, /* read-only connection (workers); no migration */
+};
+
+enum index_replica_state {
+        INDEX_REPLICA_PENDING = 0, /* also what a missing row means */
+        INDEX_REPLICA_UPLOADED = 1,
+        INDEX_REPLICA_VERIFIED = 2,
+};
+
+struct index;
+
+/* A watched root. Owned strings when filled by index_root_get(); borrowed
+ * (valid during the callback only) when passed to a foreach callback. */
+struct index_root {
+        int64_t id;
+        char *path;     /* absolute path, bytes as on disk */
+        char *excludes; /* newline-separated patterns, "" for none */
+        int one_fs;     /* do not cross filesystem boundaries */
+        int state;      /* opaque to the index; the daemon's root state */
+        int64_t created_ns;
+};
+
+/* One file cache entry (the path is the key, passed separately). */
+struct index_file {
+        uint64_t dev;
+        uint64_t ino;
+        uint64_t size;
+        int64_t mtime_ns;
+        int64_t ctime_ns;
+        uint32_t mode;
+        void *content; /* opaque encoded content reference; owned by get */
+        size_t content_len;
+};
+
+/* One object row: where an object lives. */
+struct index_object {
+        struct oid id;
+        int type; /* enum object_type */
+        struct oid pack;
+        uint64_t offset;
+        uint32_t length;
+};
+
+/* One entry of a pack header, as index_pack_commit() takes them. */
+struct index_pack_entry {
+        struct oid id;
+        int type;
+        uint64_t offset;
+        uint32_t length;
+};
+
+struct index_pack {
+        struct oid id;
+        uint64_t size;
+        uint32_t n_objects;
+        int64_t created_ns;
+        int local; /* 1 = present in the local pack dir, 0 = evicted */
+};
+
+struct index_store {
+        int64_t id;
+        char *name;
+        char *kind;   /* "local", "peer", "s3" */
+        char *config; /* opaque to the index */
+};
+
+struct index_replica {
+        struct oid pack;
+        int64_t store_id;
+        int state; /* enum index_replica_state */
+        int64_t updated_ns;
+};
+
+/* A snapshot row. parent all-zero means none. hostname and tags are owned
+ * when filled by a get/find function, borrowed in callbacks. */
+struct index_snapshot {
+        struct oid id;
+        int64_t root_id;
+        int64_t time_ns;
+        struct oid tree;
+        struct oid parent;
+        char *hostname;
+        char *tags; /* opaque text, "" for none */
+        uint64_t files;
+        uint64_t dirs;
+        uint64_t bytes;
+        uint64_t new_bytes;
+        uint64_t errors;
+        uint64_t files_read;
+};
+
+struct index_hosted {
+        struct oid peer;
+        struct oid pack;
+        uint64_t size;
+        int64_t created_ns;
+};
+
+struct index_stats {
+        uint64_t n_objects;
+        uint64_t n_packs;
+        uint64_t pack_bytes;  /* sum of pack sizes */
+        uint64_t local_bytes; /* sum of sizes of packs present locally */
+        uint64_t n_snapshots;
+        uint64_t n_roots;
+        uint64_t hosted_bytes;
+};
+
+/* Callbacks for the foreach functions: return 0 to go on; any other value
+ * stops the iteration and is returned by the foreach function. A callback may
+ * call other functions of the same index (listings use their own statement). */
+typedef int (*index_root_cb)(const struct index_root *root, void *userdata);
+typedef int (*index_file_cb)(const char *path, const struct index_file *file, void *userdata);
+typedef int (*index_object_cb)(const struct index_object *object, void *userdata);
+typedef int (*index_pack_cb)(const struct index_pack *pack, void *userdata);
+typedef int (*index_store_cb)(const struct index_store *store, void *userdata);
+typedef int (*index_snapshot_cb)(const struct index_snapshot *snapshot, void *userdata);
+typedef int (*index_hosted_cb)(const struct index_hosted *hosted, void *userdata);
+
+/* --- connection --- */
+
+/* A struct index is one SQLite connection, used by one thread at a time. */
+
+/* Open (creating and migrating unless INDEX_READONLY) the index at path.
+ * -EPROTONOSUPPORT if the db is newer than this code, -EBADMSG if not SQLite,
+ * -EROFS if read-only and the schema needs a migration. */
+int index_open(const char *path, unsigned flags, struct index **ret);
+/* Close the connection, rolling back an open transaction; accepts NULL. */
+void index_close(struct index *idx);
+/* SQLite's message for the last failure on this connection (for logging). */
+const char *index_last_error(struct index *idx);
+/* The schema version of the open db. */
+int index_schema_version(struct index *idx);
+
+/* Begin a transaction; nests (inner levels are savepoints). */
+int index_begin(struct index *idx);
+/* Commit the innermost level; if the outer COMMIT fails it is rolled back. */
+int index_commit(struct index *idx);
+/* Roll back the innermost level. */
+int index_rollback(struct index *idx);
+
+/* --- roots --- */
+
+/* Add a root; -EEXIST if the path is already a root. */
+int index_root_add(struct index *idx, const char *path, const char *excludes, int one_fs,
+                   int64_t *ret_id);
+/* Fill ret (owned strings) for the root with this id; -ENOENT if none. */
+int index_root_get(struct index *idx, int64_t id, struct index_root *ret);
+/* Fill ret (owned strings) for the root with this path; -ENOENT if none. */
+int index_root_find(struct index *idx, const char *path, struct index_root *ret);
+/* Set a root's excludes, one_fs and state; -ENOENT if none. */
+int index_root_update(struct index *idx, int64_t id, const char *excludes, int one_fs, int state);
+/* Remove a root and its file cache (snapshots stay); -ENOENT if none. */
+int index_root_remove(struct index *idx, int64_t id);
+/* Call cb for every root, by id. */
+int index_root_foreach(struct index *idx, index_root_cb cb, void *userdata);
+/* Free the strings of a root filled by a get function. */
+void index_root_done(struct index_root *root);
+
+/* --- file cache --- */
+
+/* Look up (root, path); fills ret with owned content; -ENOENT if none. */
+int index_file_get(struct index *idx, int64_t root_id, const char *path, struct index_file *ret);
+/* Insert or replace (root, path). Wrap many in index_begin/commit. */
+int index_file_put(struct index *idx, int64_t root_id, const char *path,
+                   const struct index_file *file);
+/* Put n entries in one transaction. */
+int index_file_put_batch(struct index *idx, int64_t root_id, const char *const *paths,
+                         const struct index_file *files, size_t n);
+/* Delete path and everything under path + "/"; "" deletes the whole root.
+ * Returns the number of rows deleted. */
+int index_file_delete_prefix(struct index *idx, int64_t root_id, const char *prefix);
+/* Delete the whole file cache of a root; returns the number of rows deleted. */
+int index_file_delete_root(struct index *idx, int64_t root_id);
+/* Call cb for path and every entry under path + "/" ("" = all), by path bytes. */
+int index_file_foreach(struct index *idx, int64_t root_id, const char *prefix, index_file_cb cb,
+                       void *userdata);
+/* Free the content of a file entry filled by index_file_get(). */
+void index_file_done(struct index_file *file);
+
+/* --- objects and packs --- */
+
+/* Fill ret with where object id lives; -ENOENT if unknown. */
+int index_object_lookup(struct index *idx, const struct oid *id, struct index_object *ret);
+/* 1 if object id is known, 0 if not, -errno on failure (the hot path). */
+int index_object_exists(struct index *idx, const struct oid *id);
+/* Add n object rows in one transaction; an id already present keeps its
+ * existing row. Their packs must exist. */
+int index_object_add_batch(struct index *idx, const struct index_object *objects, size_t n);
+/* Call cb for every object, by id. */
+int index_object_foreach(struct index *idx, index_object_cb cb, void *userdata);
+/* Call cb for every object of one type, by id (e.g. OBJECT_SNAPSHOT after a
+ * reindex, to rebuild the snapshot rows). */
+int index_object_foreach_type(struct index *idx, int type, index_object_cb cb, void *userdata);
+/* Call cb for every object of one pack, by offset. */
+int index_object_foreach_in_pack(struct index *idx, const struct oid *pack, index_object_cb cb,
+                                 void *userdata);
+
+/* Record a sealed, fsync'ed local pack and all its objects in ONE transaction
+ * (a savepoint if one is open). Idempotent for the same pack. */
+int index_pack_commit(struct index *idx, const struct oid *pack_id, uint64_t size,
+                      const struct index_pack_entry *entries, size_t n);
+/* As index_pack_commit with explicit created_ns (0 = now) and local flag. */
+int index_pack_add(struct index *idx, const struct oid *pack_id, uint64_t size, int64_t created_ns,
+                   int local, const struct index_pack_entry *entries, size_t n);
+/* Fill ret for pack id; -ENOENT if unknown. */
+int index_pack_lookup(struct index *idx, const struct oid *id, struct index_pack *ret);
+/* Mark a pack present (1) or evicted (0) locally; -ENOENT if unknown. */
+int index_pack_set_local(struct index *idx, const struct oid *id, int local);
+/* Delete a pack with its objects and replica rows; -ENOENT if unknown. */
+int index_pack_delete(struct index *idx, const struct oid *id);
+/* Call cb for every pack, by id. */
+int index_pack_foreach(struct index *idx, index_pack_cb cb, void *userdata);
+
+/* --- stores and replicas --- */
+
+/* Add a store; -EEXIST if the name is taken. */
+int index_store_add(struct index *idx, const char *name, const char *kind, const char *config,
+                    int64_t *ret_id);
+/* Fill ret (owned strings) for the store named name; -ENOENT if none. */
+int index_store_find(struct index *idx, const char *name, struct index_store *ret);
+/* Remove a store and its replica rows; -ENOENT if none. */
+int index_store_remove(struct index *idx, int64_t id);
+/* Call cb for every store, by id. */
+int index_store_foreach(struct index *idx, index_store_cb cb, void *userdata);
+/* Free the strings of a store filled by index_store_find(). */
+void index_store_done(struct index_store *store);
+
+/* Set (insert or update) the state of pack on store, stamped now. */
+int index_replica_set(struct index *idx, const struct oid *pack, int64_t store_id, int state);
+/* Return the state of pack on store (PENDING if no row), or -errno. */
+int index_replica_get(struct index *idx, const struct oid *pack, int64_t store_id);
+/* Return how many stores hold pack in at least state min_state, or -errno. */
+int index_replica_count(struct index *idx, const struct oid *pack, int min_state);
+/* Call cb for every pack not yet uploaded to store (no row or PENDING), by id. */
+int index_replica_foreach_pending(struct index *idx, int64_t store_id, index_pack_cb cb,
+                                  void *userdata);
+
+/* --- snapshots --- */
+
+/* Add a snapshot row; -EEXIST if the id is present. */
+int index_snapshot_add(struct index *idx, const struct index_snapshot *snapshot);
+/* Fill ret (owned strings) for snapshot id; -ENOENT if unknown. */
+int index_snapshot_get(struct index *idx, const struct oid *id, struct index_snapshot *ret);
+/* Find the snapshot whose hex id starts with prefix (1-64 hex digits, either
+ * case): -ENOENT none, -ENOTUNIQ several, -EINVAL not hex. */
+int index_snapshot_find_prefix(struct index *idx, const char *prefix, struct index_snapshot *ret);
+/* Fill ret with the newest snapshot of root; -ENOENT if none. */
+int index_snapshot_latest(struct index *idx, int64_t root_id, struct index_snapshot *ret);
+/* Delete a snapshot row; -ENOENT if unknown. */
+int index_snapshot_delete(struct index *idx, const struct oid *id);
+/* Call cb for the snapshots of root (root_id < 0: all), oldest first. */
+int index_snapshot_foreach(struct index *idx, int64_t root_id, index_snapshot_cb cb,
+                           void *userdata);
+/* Free the strings of a snapshot filled by a get/find function. */
+void index_snapshot_done(struct index_snapshot *snapshot);
+
+/* --- packs hosted for peers --- */
+
+/* Record (or re-record, keeping created_ns) a pack hosted for peer. */
+int index_hosted_add(struct index *idx, const struct oid *peer, const struct oid *pack,
+                     uint64_t size);
+/* Fill ret for (peer, pack); -ENOENT if not hosted. */
+int index_hosted_get(struct index *idx, const struct oid *peer, const struct oid *pack,
+                     struct index_hosted *ret);
+/* Forget a hosted pack; -ENOENT if not hosted. */
+int index_hosted_remove(struct index *idx, const struct oid *peer, const struct oid *pack);
+/* Bytes and pack count hosted for peer (for its quota). */
+int index_hosted_usage(struct index *idx, const struct oid *peer, uint64_t *ret_bytes,
+                       uint64_t *ret_count);
+/* Call cb for every pack hosted for peer, by pack id. */
+int index_hosted_foreach(struct index *idx, const struct oid *peer, index_hosted_cb cb,
+                         void *userdata);
+
+/* --- small state --- */
+
+/* Fetch a value (malloc'd, NUL-terminated beyond len); -ENOENT if unset. */
+int index_kv_get(struct index *idx, const char *key, void **ret_value, size_t *ret_len);
+/* Set a value. */
+int index_kv_set(struct index *idx, const char *key, const void *value, size_t len);
+/* Fetch an integer value; -ENOENT if unset, -EINVAL if not an integer. */
+int index_kv_get_int(struct index *idx, const char *key, int64_t *ret);
+/* Set an integer value. */
+int index_kv_set_int(struct index *idx, const char *key, int64_t value);
+/* Delete a key; -ENOENT if unset. */
+int index_kv_delete(struct index *idx, const char *key);
+
+/* Counts for status. */
+int index_stats(struct index *idx, struct index_stats *ret);
+
+/* --- reindex (rebuild packs and objects from the packs alone) --- */
+
+/* Open the reindex transaction: clear objects, start marking packs. Then call
+ * index_pack_add/commit for every pack found, then index_reindex_end(). */
+int index_reindex_begin(struct index *idx);
+/* Drop packs (with their replica rows) not seen since begin and commit;
+ * commit=0 rolls everything back. Snapshot rows are untouched: the daemon
+ * rebuilds them afterwards (see docs/index.md, "snapshot hook"). */
+int index_reindex_end(struct index *idx, int commit);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct index *, index_close);

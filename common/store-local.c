@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: MIT */
+/* The local directory store: DIR/xx/<hex id> for visible packs (two-hex-digit
+ * fan-out), DIR/tmp/<hex id>.part for partial uploads. Commit = hash check,
+ * fsync, rename, fsync of the directory. Holds only an fd of DIR, so it is
+ * safe to call from several threads on different packs. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "pack.h"
+#include "store-local.h"
+
+#define IO_CHUNK (256 * 1024)
+
+struct store_local {
+        struct store base;
+        int dir_fd;
+};
+
+static const struct store_ops store_local_ops;
+
+/* "ab" + '/' + 64 hex + ".part" + NUL */
+#define LOCAL_PATH_SIZE (4 + 2 * OID_SIZE + 6)
+
+static struct store_local *to_local(struct store *s)
+{
+        return (struct store_local *) s;
+}
+
+static void pack_path(const struct oid *id, char ret[LOCAL_PATH_SIZE])
+{
+        char hex[OID_HEX_SIZE];
+
+        oid_to_hex(id, hex);
+        snprintf(ret, LOCAL_PATH_SIZE, "%.2s/%s", hex, hex);
+}
+
+static void partial_path(const struct oid *id, char ret[LOCAL_PATH_SIZE])
+{
+        char hex[OID_HEX_SIZE];
+
+        oid_to_hex(id, hex);
+        snprintf(ret, LOCAL_PATH_SIZE, "tmp/%s.part", hex);
+}
+
+static void fanout_name(const struct oid *id, char ret[3])
+{
+        char hex[OID_HEX_SIZE];
+
+        oid_to_hex(id, hex);
+        ret[0] = hex[0];
+        ret[1] = hex[1];
+        ret[2] = '\0';
+}
+
+static int fsync_dir_at(int dir_fd, const char *name)
+{
+        _cleanup_close_ int fd = -1;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return fsync(fd) < 0 ? -errno : 0;
+}
+
+/* Create the fan-out directory of id if needed (fsyncing DIR when it is new). */
+static int make_fanout(struct store_local *l, const struct oid *id)
+{
+        char name[3];
+
+        fanout_name(id, name);
+        if (mkdirat(l->dir_fd, name, 0700) < 0) {
+                if (errno == EEXIST)
+                        return 0;
+                return -errno;
+        }
+        return fsync(l->dir_fd) < 0 ? -errno : 0;
+}
+
+static int read_exact(int fd, void *buf, size_t len, uint64_t offset)
+{
+        uint8_t *p = buf;
+
+        while (len > 0) {
+                ssize_t k = pread(fd, p, len, (off_t) offset);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO; /* shrank under us */
+                p += k;
+                len -= (size_t) k;
+                offset += (uint64_t) k;
+        }
+        return 0;
+}
+
+static int write_exact(int fd, const void *buf, size_t len, uint64_t offset)
+{
+        const uint8_t *p = buf;
+
+        while (len > 0) {
+                ssize_t k = pwrite(fd, p, len, (off_t) offset);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO;
+                p += k;
+                len -= (size_t) k;
+                offset += (uint64_t) k;
+        }
+        return 0;
+}
+
+static int local_stat(struct store *s, const struct oid *pack_id, uint64_t *ret_size)
+{
+        char path[LOCAL_PATH_SIZE];
+        struct stat st;
+
+        pack_path(pack_id, path);
+        if (fstatat(to_local(s)->dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADMSG;
+        if (ret_size)
+                *ret_size = (uint64_t) st.st_size;
+        return 0;
+}
+
+static int local_put(struct store *s, const struct oid *pack_id, uint64_t offset, const void *buf,
+                     size_t len)
+{
+        struct store_local *l = to_local(s);
+        _cleanup_close_ int fd = -1;
+        char path[LOCAL_PATH_SIZE];
+        struct stat st;
+        int r;
+
+        if (!pack_id || (!buf && len > 0))
+                return -EINVAL;
+        if (offset > PACK_MAX_SIZE || len > PACK_MAX_SIZE - offset)
+                return -EFBIG;
+        r = local_stat(s, pack_id, NULL);
+        if (r >= 0)
+                return -EEXIST;
+        if (r != -ENOENT)
+                return r;
+
+        partial_path(pack_id, path);
+        fd = openat(l->dir_fd, path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (offset > (uint64_t) st.st_size)
+                return -EINVAL; /* would leave a hole: resume from partial_size */
+        r = write_exact(fd, buf, len, offset);
+        if (r < 0)
+                return r;
+        /* Durable before we say so: partial_size must never over-report. */
+        return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+static int local_partial_size(struct store *s, const struct oid *pack_id, uint64_t *ret_size)
+{
+        char path[LOCAL_PATH_SIZE];
+        struct stat st;
+
+        if (!pack_id || !ret_size)
+                return -EINVAL;
+        partial_path(pack_id, path);
+        if (fstatat(to_local(s)->dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                *ret_size = 0;
+                return 0;
+        }
+        *ret_size = (uint64_t) st.st_size;
+        return 0;
+}
+
+static int local_put_commit(struct store *s, const struct oid *pack_id, uint64_t total_size)
+{
+        struct store_local *l = to_local(s);
+        char path[LOCAL_PATH_SIZE], final[LOCAL_PATH_SIZE], fanout[3];
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        uint64_t size;
+        int r;
+
+        if (!pack_id)
+                return -EINVAL;
+        partial_path(pack_id, path);
+        fd = openat(l->dir_fd, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                /* A retried commit whose first attempt succeeded. */
+                r = local_stat(s, pack_id, &size);
+                if (r < 0)
+                        return r;
+                return size == total_size ? 0 : -EEXIST;
+        }
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((uint64_t) st.st_size < total_size)
+                return -ENODATA;
+        if ((uint64_t) st.st_size > total_size) {
+                (void) unlinkat(l->dir_fd, path, 0);
+                return -EBADMSG;
+        }
+        r = pack_verify_fd(fd, pack_id);
+        if (r == -EBADMSG) {
+                (void) unlinkat(l->dir_fd, path, 0);
+                return r;
+        }
+        if (r < 0)
+                return r;
+        if (fsync(fd) < 0)
+                return -errno;
+
+        r = make_fanout(l, pack_id);
+        if (r < 0)
+                return r;
+        pack_path(pack_id, final);
+        if (renameat(l->dir_fd, path, l->dir_fd, final) < 0)
+                return -errno;
+        fanout_name(pack_id, fanout);
+        r = fsync_dir_at(l->dir_fd, fanout);
+        if (r < 0)
+                return r;
+        return fsync_dir_at(l->dir_fd, "tmp");
+}
+
+static int local_get(struct store *s, const struct oid *pack_id, uint64_t offset, size_t len,
+                     void *buf)
+{
+        char path[LOCAL_PATH_SIZE];
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (!pack_id || (!buf && len > 0))
+                return -EINVAL;
+        pack_path(pack_id, path);
+        fd = openat(to_local(s)->dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (offset > (uint64_t) st.st_size || len > (uint64_t) st.st_size - offset)
+                return -ERANGE;
+        return read_exact(fd, buf, len, offset);
+}
+
+static int local_list(struct store *s, store_list_fn fn, void *userdata)
+{
+        struct store_local *l = to_local(s);
+
+        if (!fn)
+                return -EINVAL;
+        for (unsigned prefix = 0; prefix < 256; prefix++) {
+                char name[3];
+                DIR *d;
+                struct dirent *de;
+                int fd, r = 0;
+
+                snprintf(name, sizeof(name), "%02x", prefix);
+                fd = openat(l->dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return -errno;
+                }
+                d = fdopendir(fd);
+                if (!d) {
+                        r = -errno;
+                        close(fd);
+                        return r;
+                }
+                while ((de = readdir(d))) {
+                        char hex[OID_HEX_SIZE];
+                        struct oid id;
+                        struct stat st;
+
+                        /* Only canonical names of this fan-out dir; skip strays. */
+                        if (oid_from_hex(de->d_name, &id) < 0)
+                                continue;
+                        oid_to_hex(&id, hex);
+                        if (strcmp(hex, de->d_name) != 0 || strncmp(hex, name, 2) != 0)
+                                continue;
+                        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                            !S_ISREG(st.st_mode))
+                                continue;
+                        r = fn(userdata, &id, (uint64_t) st.st_size);
+                        if (r < 0)
+                                break;
+                }
+                closedir(d);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int local_del(struct store *s, const struct oid *pack_id)
+{
+        struct store_local *l = to_local(s);
+        char path[LOCAL_PATH_SIZE], fanout[3];
+        bool found = false;
+
+        if (!pack_id)
+                return -EINVAL;
+        pack_path(pack_id, path);
+        if (unlinkat(l->dir_fd, path, 0) >= 0) {
+                int r;
+
+                found = true;
+                fanout_name(pack_id, fanout);
+                r = fsync_dir_at(l->dir_fd, fanout);
+                if (r < 0)
+                        return r;
+        } else if (errno != ENOENT)
+                return -errno;
+
+        partial_path(pack_id, path);
+        if (unlinkat(l->dir_fd, path, 0) >= 0)
+                found = true;
+        else if (errno != ENOENT)
+                return -errno;
+
+        return found ? 0 : -ENOENT;
+}
+
+static int local_prove(struct store *s, const struct oid *pack_id, const void *nonce,
+                       size_t nonce_len, uint8_t ret_digest[CRYPTO_SHA256_SIZE])
+{
+        char path[LOCAL_PATH_SIZE];
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ uint8_t *buf = NULL;
+        struct crypto_sha256 *h = NULL;
+        uint64_t offset = 0;
+        int r;
+
+        if (!pack_id || (!nonce && nonce_len > 0) || !ret_digest)
+                return -EINVAL;
+        pack_path(pack_id, path);
+        fd = openat(to_local(s)->dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        buf = malloc(IO_CHUNK);
+        if (!buf)
+                return -ENOMEM;
+        r = crypto_sha256_new(&h);
+        if (r < 0)
+                return r;
+        r = crypto_sha256_update(h, nonce, nonce_len);
+        while (r >= 0) {
+                ssize_t k = pread(fd, buf, IO_CHUNK, (off_t) offset);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                if (k == 0)
+                        break;
+                r = crypto_sha256_update(h, buf, (size_t) k);
+                offset += (uint64_t) k;
+        }
+        if (r < 0) {
+                crypto_sha256_free(h);
+                return r;
+        }
+        return crypto_sha256_final(h, ret_digest);
+}
+
+static void local_free(struct store *s)
+{
+        struct store_local *l = to_local(s);
+
+        if (!l)
+                return;
+        if (l->dir_fd >= 0)
+                close(l->dir_fd);
+        free(l);
+}
+
+static const struct store_ops store_local_ops = {
+        .kind = "local",
+        .put = local_put,
+        .put_commit = local_put_commit,
+        .partial_size = local_partial_size,
+        .get = local_get,
+        .stat = local_stat,
+        .list = local_list,
+        .del = local_del,
+        .prove = local_prove,
+        .free = local_free,
+};
+
+int store_local_new(const char *dir, struct store **ret)
+{
+        struct store_local *l;
+        int r;
+
+        if (!dir || !ret)
+                return -EINVAL;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->base.ops = &store_local_ops;
+        l->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (l->dir_fd < 0) {
+                r = -errno;
+                local_free(&l->base);
+                return r;
+        }
+        if (mkdirat(l->dir_fd, "tmp", 0700) < 0 && errno != EEXIST) {
+                r = -errno;
+                local_free(&l->base);
+                return r;
+        }
+        *ret = &l->base;
+        return 0;
+}
+
+int store_local_gc_partials(struct store *s, uint64_t max_age_sec)
+{
+        struct store_local *l;
+        struct dirent *de;
+        struct timespec now;
+        DIR *d;
+        int fd, removed = 0, r = 0;
+
+        if (!s || s->ops != &store_local_ops)
+                return -EINVAL;
+        l = to_local(s);
+        if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+                return -errno;
+        fd = openat(l->dir_fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                if (st.st_mtime > now.tv_sec || (uint64_t) (now.tv_sec - st.st_mtime) < max_age_sec)
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+                        if (errno != ENOENT) {
+                                r = -errno;
+                                break;
+                        }
+                        continue;
+                }
+                removed++;
+        }
+        closedir(d);
+        return r < 0 ? r : removed;
+}
+
+int store_local_tmpfile(struct store *s, int *ret_fd)
+{
+        int fd;
+
+        if (!s || s->ops != &store_local_ops || !ret_fd)
+                return -EINVAL;
+        fd = openat(to_local(s)->dir_fd, "tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
+int store_local_link(struct store *s, int fd, const struct oid *pack_id)
+{
+        struct store_local *l;
+        char proc[64], final[LOCAL_PATH_SIZE], fanout[3];
+        int r;
+
+        if (!s || s->ops != &store_local_ops || fd < 0 || !pack_id)
+                return -EINVAL;
+        l = to_local(s);
+        if (fsync(fd) < 0)
+                return -errno;
+        r = pack_verify_fd(fd, pack_id);
+        if (r < 0)
+                return r;
+        r = make_fanout(l, pack_id);
+        if (r < 0)
+                return r;
+        pack_path(pack_id, final);
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, l->dir_fd, final, AT_SYMLINK_FOLLOW) < 0) {
+                if (errno == EEXIST)
+                        return 0; /* same id, same bytes */
+                return -errno;
+        }
+        fanout_name(pack_id, fanout);
+        return fsync_dir_at(l->dir_fd, fanout);
+}

@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT */
+/* Text tables, the --json printer, human sizes and times, and the progress
+ * line of chutectl; see output.h. Nothing here knows the protocol. */
+#include "output.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NSEC_PER_SEC INT64_C(1000000000)
+
+const char *output_size(uint64_t bytes, char buf[OUTPUT_SIZE_MAX])
+{
+        static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+        double v = (double)bytes;
+        size_t u = 0;
+
+        if (bytes < 1024) {
+                snprintf(buf, OUTPUT_SIZE_MAX, "%" PRIu64 " B", bytes);
+                return buf;
+        }
+        v /= 1024;
+        while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+                v /= 1024;
+                u++;
+        }
+        if (v < 99.95)
+                snprintf(buf, OUTPUT_SIZE_MAX, "%.1f %s", v, units[u]);
+        else
+                snprintf(buf, OUTPUT_SIZE_MAX, "%.0f %s", v, units[u]);
+        return buf;
+}
+
+/* Seconds and nanoseconds of ns, rounding towards minus infinity. */
+static void split_ns(int64_t ns, time_t *ret_sec, long *ret_nsec)
+{
+        int64_t sec = ns / NSEC_PER_SEC, rem = ns % NSEC_PER_SEC;
+
+        if (rem < 0) {
+                rem += NSEC_PER_SEC;
+                sec--;
+        }
+        *ret_sec = (time_t)sec;
+        *ret_nsec = (long)rem;
+}
+
+const char *output_time_local(int64_t ns, char buf[OUTPUT_TIME_MAX])
+{
+        struct tm tm;
+        time_t sec;
+        long nsec;
+
+        split_ns(ns, &sec, &nsec);
+        if (!localtime_r(&sec, &tm) || !strftime(buf, OUTPUT_TIME_MAX, "%Y-%m-%d %H:%M:%S", &tm))
+                snprintf(buf, OUTPUT_TIME_MAX, "@%" PRId64, ns / NSEC_PER_SEC);
+        return buf;
+}
+
+const char *output_time_rfc3339(int64_t ns, char buf[OUTPUT_TIME_MAX])
+{
+        struct tm tm;
+        time_t sec;
+        long nsec;
+        char base[32];
+
+        split_ns(ns, &sec, &nsec);
+        if (!gmtime_r(&sec, &tm) || !strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm))
+                snprintf(base, sizeof(base), "1970-01-01T00:00:00");
+        snprintf(buf, OUTPUT_TIME_MAX, "%s.%09ldZ", base, nsec);
+        return buf;
+}
+
+const char *output_duration(uint64_t s, char buf[OUTPUT_TIME_MAX])
+{
+        if (s < 60)
+                snprintf(buf, OUTPUT_TIME_MAX, "%" PRIu64 "s", s);
+        else if (s < 3600)
+                snprintf(buf, OUTPUT_TIME_MAX, "%" PRIu64 "m %02" PRIu64 "s", s / 60, s % 60);
+        else if (s < 86400)
+                snprintf(buf, OUTPUT_TIME_MAX, "%" PRIu64 "h %02" PRIu64 "m", s / 3600,
+                         s % 3600 / 60);
+        else
+                snprintf(buf, OUTPUT_TIME_MAX, "%" PRIu64 "d %02" PRIu64 "h", s / 86400,
+                         s % 86400 / 3600);
+        return buf;
+}
+
+const char *output_mode(const char *kind, uint32_t mode, char buf[11])
+{
+        static const struct {
+                const char *kind;
+                char c;
+        } kinds[] = { { "file", '-' },    { "dir", 'd' },    { "symlink", 'l' },
+                      { "fifo", 'p' },    { "char", 'c' },   { "chardev", 'c' },
+                      { "block", 'b' },   { "blockdev", 'b' }, { "socket", 's' } };
+        static const char rwx[] = "rwxrwxrwx";
+
+        buf[0] = '?';
+        for (size_t i = 0; kind && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+                if (!strcmp(kind, kinds[i].kind))
+                        buf[0] = kinds[i].c;
+        for (int i = 0; i < 9; i++)
+                buf[1 + i] = mode & (1u << (8 - i)) ? rwx[i] : '-';
+        if (mode & 04000)
+                buf[3] = mode & 0100 ? 's' : 'S';
+        if (mode & 02000)
+                buf[6] = mode & 0010 ? 's' : 'S';
+        if (mode & 01000)
+                buf[9] = mode & 0001 ? 't' : 'T';
+        buf[10] = '\0';
+        return buf;
+}
+
+/* ---- JSON ---- */
+
+json_t *output_json_bytes(const void *p, size_t len)
+{
+        return json_stringn_nocheck(len ? p : "", len);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s[0] starts none. */
+static size_t utf8_valid(const unsigned char *s, size_t len)
+{
+        unsigned char c = s[0];
+        size_t need;
+        unsigned char lo = 0x80, hi = 0xbf;
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                need = 1;
+        else if (c >= 0xe0 && c <= 0xef) {
+                need = 2;
+                if (c == 0xe0)
+                        lo = 0xa0;
+                else if (c == 0xed)
+                        hi = 0x9f; /* no surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+                need = 3;
+                if (c == 0xf0)
+                        lo = 0x90;
+                else if (c == 0xf4)
+                        hi = 0x8f;
+        } else
+                return 0;
+        if (len < need + 1)
+                return 0;
+        if (s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t i = 2; i <= need; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        return need + 1;
+}
+
+int output_json_string(FILE *f, const char *str, size_t len)
+{
+        const unsigned char *s = (const unsigned char *)str;
+        size_t i = 0;
+
+        fputc('"', f);
+        while (i < len) {
+                unsigned char c = s[i];
+                size_t n = utf8_valid(s + i, len - i);
+
+                if (n == 0) {
+                        fprintf(f, "\\udc%02x", c);
+                        i++;
+                        continue;
+                }
+                if (n > 1) {
+                        fwrite(s + i, 1, n, f);
+                        i += n;
+                        continue;
+                }
+                switch (c) {
+                case '"':
+                        fputs("\\\"", f);
+                        break;
+                case '\\':
+                        fputs("\\\\", f);
+                        break;
+                case '\b':
+                        fputs("\\b", f);
+                        break;
+                case '\f':
+                        fputs("\\f", f);
+                        break;
+                case '\n':
+                        fputs("\\n", f);
+                        break;
+                case '\r':
+                        fputs("\\r", f);
+                        break;
+                case '\t':
+                        fputs("\\t", f);
+                        break;
+                default:
+                        if (c < 0x20 || c == 0x7f)
+                                fprintf(f, "\\u%04x", c);
+                        else
+                                fputc(c, f);
+                }
+                i++;
+        }
+        fputc('"', f);
+        return ferror(f) ? -EIO : 0;
+}
+
+static void indent(FILE *f, int depth)
+{
+        fputc('\n', f);
+        for (int i = 0; i < depth; i++)
+                fputs("  ", f);
+}
+
+static void print_value(FILE *f, const json_t *v, int depth)
+{
+        size_t i, n;
+        const char *key;
+        json_t *item;
+
+        switch (json_typeof(v)) {
+        case JSON_OBJECT:
+                if (json_object_size(v) == 0) {
+                        fputs("{}", f);
+                        break;
+                }
+                fputc('{', f);
+                n = 0;
+                json_object_foreach((json_t *)v, key, item) {
+                        if (n++)
+                                fputc(',', f);
+                        indent(f, depth + 1);
+                        output_json_string(f, key, strlen(key));
+                        fputs(": ", f);
+                        print_value(f, item, depth + 1);
+                }
+                indent(f, depth);
+                fputc('}', f);
+                break;
+        case JSON_ARRAY:
+                if (json_array_size(v) == 0) {
+                        fputs("[]", f);
+                        break;
+                }
+                fputc('[', f);
+                json_array_foreach(v, i, item) {
+                        if (i)
+                                fputc(',', f);
+                        indent(f, depth + 1);
+                        print_value(f, item, depth + 1);
+                }
+                indent(f, depth);
+                fputc(']', f);
+                break;
+        case JSON_STRING:
+                output_json_string(f, json_string_value(v), json_string_length(v));
+                break;
+        case JSON_INTEGER:
+                fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                break;
+        case JSON_REAL:
+                fprintf(f, "%.17g", json_real_value(v));
+                break;
+        case JSON_TRUE:
+                fputs("true", f);
+                break;
+        case JSON_FALSE:
+                fputs("false", f);
+                break;
+        case JSON_NULL:
+                fputs("null", f);
+                break;
+        }
+}
+
+int output_json_print(FILE *f, const json_t *doc)
+{
+        if (!doc)
+                return -ENOMEM;
+        print_value(f, doc, 0);
+        fputc('\n', f);
+        return ferror(f) ? -EIO : 0;
+}
+
+/* ---- tables ---- */
+
+size_t output_width(const char *s)
+{
+        size_t w = 0;
+
+        for (; *s; s++)
+                if (((unsigned char)*s & 0xc0) != 0x80)
+                        w++;
+        return w;
+}
+
+void output_table_init(struct output_table *t, size_t n_columns, const char *const *headers,
+                       const enum output_align *align)
+{
+        *t = (struct output_table){ .n_columns = n_columns, .headers = headers, .align = align };
+}
+
+int output_table_add(struct output_table *t, const char *const *cells)
+{
+        char **v = realloc(t->cells, (t->n_rows + 1) * t->n_columns * sizeof(*v));
+
+        if (!v)
+                return -ENOMEM;
+        t->cells = v;
+        v += t->n_rows * t->n_columns;
+        for (size_t i = 0; i < t->n_columns; i++) {
+                v[i] = strdup(cells[i] ? cells[i] : "");
+                if (!v[i]) {
+                        while (i > 0)
+                                free(v[--i]);
+                        return -ENOMEM;
+                }
+        }
+        t->n_rows++;
+        return 0;
+}
+
+static void print_cell(FILE *f, const char *s, size_t width, enum output_align align, bool last)
+{
+        size_t w = output_width(s), pad = width > w ? width - w : 0;
+
+        if (align == OUTPUT_RIGHT)
+                fprintf(f, "%*s", (int)pad, "");
+        fputs(s, f);
+        if (align == OUTPUT_LEFT && !last)
+                fprintf(f, "%*s", (int)pad, "");
+        if (!last)
+                fputs("  ", f);
+}
+
+void output_table_print(const struct output_table *t, FILE *f)
+{
+        size_t width[16] = { 0 };
+        size_t nc = t->n_columns < 16 ? t->n_columns : 16;
+
+        for (size_t c = 0; c < nc; c++) {
+                width[c] = output_width(t->headers[c]);
+                for (size_t r = 0; r < t->n_rows; r++) {
+                        size_t w = output_width(t->cells[r * t->n_columns + c]);
+                        if (w > width[c])
+                                width[c] = w;
+                }
+        }
+        for (size_t c = 0; c < nc; c++)
+                print_cell(f, t->headers[c], width[c], t->align ? t->align[c] : OUTPUT_LEFT,
+                           c + 1 == nc);
+        fputc('\n', f);
+        for (size_t r = 0; r < t->n_rows; r++) {
+                for (size_t c = 0; c < nc; c++)
+                        print_cell(f, t->cells[r * t->n_columns + c], width[c],
+                                   t->align ? t->align[c] : OUTPUT_LEFT, c + 1 == nc);
+                fputc('\n', f);
+        }
+}
+
+void output_table_done(struct output_table *t)
+{
+        for (size_t i = 0; i < t->n_rows * t->n_columns; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        t->cells = NULL;
+        t->n_rows = 0;
+}
+
+/* ---- progress ---- */
+
+static int64_t now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+void output_progress_init(struct output_progress *p, int fd)
+{
+        /* rates count from here: the request is sent right after */
+        *p = (struct output_progress){ .enabled = isatty(fd) == 1, .start_ns = now_ns() };
+}
+
+/* Append to buf (of len, holding *n bytes) what fits. */
+static void appendf(char *buf, size_t len, size_t *n, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static void appendf(char *buf, size_t len, size_t *n, const char *fmt, ...)
+{
+        va_list ap;
+        int k;
+
+        if (*n + 1 >= len)
+                return;
+        va_start(ap, fmt);
+        k = vsnprintf(buf + *n, len - *n, fmt, ap);
+        va_end(ap);
+        if (k > 0)
+                *n = (size_t)k < len - *n ? *n + (size_t)k : len - 1;
+}
+
+void output_progress_format(char *buf, size_t len, const char *phase, size_t phase_len,
+                            uint64_t files, uint64_t done, uint64_t total, uint64_t rate_done,
+                            int64_t elapsed_ns)
+{
+        char a[OUTPUT_SIZE_MAX], b[OUTPUT_SIZE_MAX], r[OUTPUT_SIZE_MAX], eta[OUTPUT_TIME_MAX];
+        size_t n = 0;
+
+        if (len == 0)
+                return;
+        buf[0] = '\0';
+        if (phase_len)
+                appendf(buf, len, &n, "%.*s: ", (int)(phase_len > 24 ? 24 : phase_len), phase);
+        appendf(buf, len, &n, "%" PRIu64 " files, %s", files, output_size(done, a));
+        if (total >= done && total > 0)
+                appendf(buf, len, &n, " of %s (%d%%)", output_size(total, b),
+                        (int)(done * 100 / total));
+        if (elapsed_ns >= NSEC_PER_SEC / 4 && rate_done > 0) {
+                uint64_t rate = (uint64_t)((double)rate_done * NSEC_PER_SEC / (double)elapsed_ns);
+                appendf(buf, len, &n, ", %s/s", output_size(rate, r));
+                if (total > done && rate > 0)
+                        appendf(buf, len, &n, ", ETA %s",
+                                output_duration((total - done + rate - 1) / rate, eta));
+        }
+}
+
+void output_progress_update(struct output_progress *p, const char *phase, size_t phase_len,
+                            uint64_t files, uint64_t done, uint64_t total)
+{
+        char line[160];
+        int64_t t = now_ns();
+
+        if (!p->enabled)
+                return;
+        /* phases come from the daemon: keep only printable ASCII of them */
+        char ph[32];
+        size_t pl = 0;
+        for (size_t i = 0; i < phase_len && pl < sizeof(ph) - 1; i++)
+                if (phase[i] >= 0x20 && phase[i] < 0x7f)
+                        ph[pl++] = phase[i];
+        output_progress_format(line, sizeof(line), ph, pl, files, done, total,
+                               done >= p->start_done ? done - p->start_done : 0,
+                               t - p->start_ns);
+        fprintf(stderr, "\r\033[K%s", line);
+        fflush(stderr);
+        p->shown = true;
+}
+
+void output_progress_clear(struct output_progress *p)
+{
+        if (!p->shown)
+                return;
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        p->shown = false;
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* chutectl id (this node's id, grouped base32) and key export / key import
+ * (the recovery code of the master secret). */
+#include "verb.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "identity.h"
+
+/* Ask for the node id; *ret grouped base32 (new string). Exit status. */
+static int fetch_id(struct verb_context *c, char **ret, char **ret_name)
+{
+        _cleanup_(msg_freep) struct msg *reply = NULL;
+        const uint8_t *id;
+        size_t len;
+        int ex = verb_call(c, verb_request(c, CTL_TYPE_ID), NULL, &reply);
+
+        if (ex != EXIT_OK)
+                return ex;
+        if (ctl_msg_get_bytes(reply, CTL_KEY_ID, &id, &len) < 0 || len != IDENTITY_ID_SIZE)
+                return verb_fail("malformed reply from chuted: no %d-byte node id", IDENTITY_ID_SIZE);
+        if (identity_format_id(id, ret) < 0)
+                return verb_fail("out of memory");
+        if (ret_name) {
+                struct msg_map body = msg_body(reply);
+                *ret_name = verb_dup_bytes(&body, CTL_KEY_NAME);
+        }
+        return EXIT_OK;
+}
+
+int verb_id(struct verb_context *c, int argc, char **argv)
+{
+        _cleanup_free_ char *id = NULL, *name = NULL;
+        int ex = verb_no_args(argc, argv);
+
+        if (ex == EXIT_OK)
+                ex = verb_connect(c, false);
+        if (ex == EXIT_OK)
+                ex = fetch_id(c, &id, &name);
+        if (ex != EXIT_OK)
+                return ex;
+        if (c->json) {
+                json_t *o = json_object();
+                if (o) {
+                        json_object_set_new(o, "id", json_string(id));
+                        json_object_set_new(o, "name", name && *name ? output_json_bytes(name, strlen(name))
+                                                                     : json_null());
+                }
+                return verb_json(o);
+        }
+        printf("%s\n", id);
+        return verb_flush();
+}
+
+static int key_export(struct verb_context *c)
+{
+        _cleanup_(msg_freep) struct msg *reply = NULL;
+        _cleanup_free_ char *code = NULL;
+        struct msg_map body;
+        int ex = verb_connect(c, false);
+
+        if (ex == EXIT_OK)
+                ex = verb_call(c, verb_request(c, CTL_TYPE_KEY_EXPORT), NULL, &reply);
+        if (ex != EXIT_OK)
+                return ex;
+        body = msg_body(reply);
+        if (msg_map_get_text_dup(&body, CTL_KEY_CODE, &code) < 0 || !*code)
+                return verb_fail("malformed reply from chuted: no recovery code");
+        if (c->json) {
+                json_t *o = json_object();
+                if (o)
+                        json_object_set_new(o, "code", json_string(code));
+                return verb_json(o);
+        }
+        printf("%s\n", code);
+        ex = verb_flush();
+        if (isatty(STDOUT_FILENO))
+                fputs("Keep this code secret and safe: it restores every backup of this node.\n",
+                      stderr);
+        return ex;
+}
+
+/* The code may arrive as one argument or as its groups in several. */
+static int key_import(struct verb_context *c, int argc, char **argv, int first)
+{
+        _cleanup_(msg_freep) struct msg *reply = NULL;
+        _cleanup_free_ char *code = NULL, *id = NULL;
+        size_t len = 0;
+        int ex;
+
+        if (first >= argc)
+                return verb_usage("key import needs the recovery CODE");
+        for (int i = first; i < argc; i++) {
+                if (argv[i][0] == '-' && argv[i][1])
+                        return verb_usage("key import: unknown option %s", argv[i]);
+                len += strlen(argv[i]) + 1;
+        }
+        code = calloc(1, len);
+        if (!code)
+                return verb_fail("out of memory");
+        for (int i = first; i < argc; i++) {
+                if (i > first)
+                        strcat(code, " ");
+                strcat(code, argv[i]);
+        }
+        ex = verb_connect(c, false);
+        if (ex != EXIT_OK)
+                return ex;
+        struct msg *m = verb_request(c, CTL_TYPE_KEY_IMPORT);
+        if (m && ctl_msg_set_text(m, CTL_KEY_CODE, code) < 0) {
+                msg_free(m);
+                return verb_fail("cannot build the request");
+        }
+        ex = verb_call(c, m, NULL, &reply);
+        if (ex == EXIT_OK)
+                ex = fetch_id(c, &id, NULL);
+        if (ex != EXIT_OK)
+                return ex;
+        if (c->json) {
+                json_t *o = json_object();
+                if (o)
+                        json_object_set_new(o, "id", json_string(id));
+                return verb_json(o);
+        }
+        printf("Imported the master secret; this node's id is now %s\n", id);
+        return verb_flush();
+}
+
+int verb_key(struct verb_context *c, int argc, char **argv)
+{
+        if (argc < 2)
+                return verb_usage("key needs a sub-verb: key export, or key import CODE");
+        if (!strcmp(argv[1], "export")) {
+                if (argc > 2)
+                        return verb_usage("key export takes no arguments");
+                return key_export(c);
+        }
+        if (!strcmp(argv[1], "import"))
+                return key_import(c, argc, argv, 2);
+        return verb_usage("unknown sub-verb \"key %s\" (export, import)", argv[1]);
+}

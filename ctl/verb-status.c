@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* chutectl status: the daemon's state, its store counters and one line per
+ * watched root (text), or the status JSON object. */
+#include "verb.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *status_json(struct msg *reply)
+{
+        struct msg_map body = msg_body(reply), item;
+        json_t *o = json_object(), *roots = json_array();
+        size_t n = 0;
+
+        if (!o || !roots) {
+                json_decref(o);
+                json_decref(roots);
+                return NULL;
+        }
+        json_object_set_new(o, "version", verb_json_str(&body, CTL_KEY_VERSION));
+        json_object_set_new(o, "state", verb_json_str(&body, CTL_KEY_STATE));
+        json_object_set_new(o, "uptime", verb_json_uint(&body, CTL_KEY_UPTIME));
+        msg_map_get_count(&body, CTL_KEY_ROOTS, &n);
+        for (size_t i = 0; i < n; i++) {
+                json_t *r = json_object();
+                if (!r || msg_map_get_map_at(&body, CTL_KEY_ROOTS, i, &item) < 0) {
+                        json_decref(r);
+                        continue;
+                }
+                json_object_set_new(r, "path", verb_json_str(&item, CTL_KEY_PATH));
+                json_object_set_new(r, "state", verb_json_str(&item, CTL_KEY_STATE));
+                json_object_set_new(r, "last_snapshot", verb_json_time(&item, CTL_KEY_TIME));
+                json_object_set_new(r, "pending", verb_json_uint(&item, CTL_KEY_PENDING));
+                json_array_append_new(roots, r);
+        }
+        json_object_set_new(o, "roots", roots);
+        json_object_set_new(o, "objects", verb_json_uint(&body, CTL_KEY_OBJECTS));
+        json_object_set_new(o, "packs", verb_json_uint(&body, CTL_KEY_PACKS));
+        json_object_set_new(o, "stored_bytes", verb_json_uint(&body, CTL_KEY_BYTES));
+        json_object_set_new(o, "snapshots", verb_json_uint(&body, CTL_KEY_SNAPSHOT_COUNT));
+        return o;
+}
+
+static int status_text(struct msg *reply)
+{
+        static const char *const headers[] = { "PATH", "STATE", "LAST SNAPSHOT", "PENDING" };
+        static const enum output_align align[] = { OUTPUT_LEFT, OUTPUT_LEFT, OUTPUT_LEFT,
+                                                   OUTPUT_RIGHT };
+        struct msg_map body = msg_body(reply), item;
+        _cleanup_free_ char *version = verb_dup_bytes(&body, CTL_KEY_VERSION);
+        _cleanup_free_ char *state = verb_dup_bytes(&body, CTL_KEY_STATE);
+        char up[OUTPUT_TIME_MAX], stored[OUTPUT_SIZE_MAX];
+        struct output_table t;
+        size_t n = 0;
+        int ex = EXIT_OK;
+
+        printf("chuted %s: %s, up %s\n", version ?: "?", state ?: "?",
+               output_duration(verb_uint(&body, CTL_KEY_UPTIME, 0), up));
+        printf("%" PRIu64 " snapshots, %" PRIu64 " objects in %" PRIu64 " packs, %s stored\n",
+               verb_uint(&body, CTL_KEY_SNAPSHOT_COUNT, 0), verb_uint(&body, CTL_KEY_OBJECTS, 0),
+               verb_uint(&body, CTL_KEY_PACKS, 0),
+               output_size(verb_uint(&body, CTL_KEY_BYTES, 0), stored));
+        msg_map_get_count(&body, CTL_KEY_ROOTS, &n);
+        if (n == 0) {
+                printf("\nNothing is watched yet: chutectl add PATH\n");
+                return verb_flush();
+        }
+        putchar('\n');
+        output_table_init(&t, 4, headers, align);
+        for (size_t i = 0; i < n && ex == EXIT_OK; i++) {
+                char when[OUTPUT_TIME_MAX] = "never", pending[24];
+                int64_t ns;
+                if (msg_map_get_map_at(&body, CTL_KEY_ROOTS, i, &item) < 0)
+                        continue;
+                _cleanup_free_ char *path = verb_dup_bytes(&item, CTL_KEY_PATH);
+                _cleanup_free_ char *rstate = verb_dup_bytes(&item, CTL_KEY_STATE);
+                if (msg_map_get_int(&item, CTL_KEY_TIME, &ns) >= 0)
+                        output_time_local(ns, when);
+                snprintf(pending, sizeof(pending), "%" PRIu64, verb_uint(&item, CTL_KEY_PENDING, 0));
+                const char *cells[] = { path, rstate, when, pending };
+                if (output_table_add(&t, cells) < 0)
+                        ex = verb_fail("out of memory");
+        }
+        if (ex == EXIT_OK)
+                output_table_print(&t, stdout);
+        output_table_done(&t);
+        return ex == EXIT_OK ? verb_flush() : ex;
+}
+
+int verb_status(struct verb_context *c, int argc, char **argv)
+{
+        _cleanup_(msg_freep) struct msg *reply = NULL;
+        int ex = verb_no_args(argc, argv);
+
+        if (ex == EXIT_OK)
+                ex = verb_connect(c, false);
+        if (ex == EXIT_OK)
+                ex = verb_call(c, verb_request(c, CTL_TYPE_STATUS), NULL, &reply);
+        if (ex != EXIT_OK)
+                return ex;
+        return c->json ? verb_json(status_json(reply)) : status_text(reply);
+}

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/* ls: list a directory of a snapshot (or one entry), optionally recursive.
+ * The trees are read on a worker; entries go out in DATA messages of a
+ * bounded size, then an empty RESULT, so a huge directory never makes one
+ * oversized frame. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "cmd-util.h"
+#include "commands.h"
+#include "ctl.h"
+#include "daemon.h"
+#include "index.h"
+#include "repo.h"
+#include "snaptree.h"
+#include "workers.h"
+
+/* Entries per message: well under the 1 MiB frame cap even with long names. */
+#define LS_BATCH 500
+
+struct ls_job {
+        struct request *r;
+        struct oid tree;
+        char *relpath;
+        bool recursive;
+        int error;
+        char error_text[200];
+        struct msg **msgs; /* DATA messages, then the RESULT */
+        size_t n_msgs;
+        struct msg *cur;
+        size_t in_cur;
+};
+
+static int ls_push(struct ls_job *j, struct msg *m)
+{
+        if (!m)
+                return -ENOMEM;
+        struct msg **v = realloc(j->msgs, (j->n_msgs + 1) * sizeof(*v));
+        if (!v) {
+                msg_free(m);
+                return -ENOMEM;
+        }
+        j->msgs = v;
+        j->msgs[j->n_msgs++] = m;
+        return 0;
+}
+
+/* The entries travel in DATA messages; the RESULT closes the listing. */
+static int ls_finish(struct ls_job *j)
+{
+        if (j->cur) {
+                int k = ls_push(j, j->cur);
+                j->cur = NULL;
+                if (k < 0)
+                        return k;
+        }
+        return ls_push(j, request_result(j->r));
+}
+
+static int ls_add(struct ls_job *j, const char *path, const struct object_entry *e)
+{
+        if (!j->cur) {
+                j->cur = msg_new(&ctl_schema, CTL_TYPE_DATA, j->r->reqid);
+                if (!j->cur)
+                        return -ENOMEM;
+        }
+        struct msg_map b = msg_body(j->cur), item;
+        int k = msg_map_append_map(&b, CTL_KEY_ENTRIES, &item);
+        if (k < 0)
+                return k;
+        msg_map_set_bytes(&item, CTL_KEY_PATH, path, strlen(path));
+        msg_map_set_text(&item, CTL_KEY_KIND, object_kind_name(e->kind));
+        msg_map_set_uint(&item, CTL_KEY_MODE, e->mode);
+        msg_map_set_uint(&item, CTL_KEY_UID, e->uid);
+        msg_map_set_uint(&item, CTL_KEY_GID, e->gid);
+        if (e->user)
+                msg_map_set_text(&item, CTL_KEY_USER, e->user);
+        if (e->group)
+                msg_map_set_text(&item, CTL_KEY_GROUP, e->group);
+        msg_map_set_int(&item, CTL_KEY_MTIME, e->mtime_ns);
+        msg_map_set_uint(&item, CTL_KEY_SIZE, e->size);
+        if (e->kind == OBJECT_KIND_SYMLINK)
+                msg_map_set_bytes(&item, CTL_KEY_LINK_TARGET, e->target, e->target_len);
+        if (++j->in_cur >= LS_BATCH) {
+                k = ls_push(j, j->cur);
+                j->cur = NULL;
+                j->in_cur = 0;
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+static int ls_tree(struct ls_job *j, const struct object_tree *t, const char *prefix)
+{
+        for (size_t i = 0; i < t->n_entries; i++) {
+                const struct object_entry *e = &t->entries[i];
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s%s%s", prefix, *prefix ? "/" : "", (const char *)e->name) < 0)
+                        return -ENOMEM;
+                int k = ls_add(j, path, e);
+                if (k < 0)
+                        return k;
+                if (j->recursive && e->kind == OBJECT_KIND_DIR) {
+                        struct object_tree *sub = NULL;
+                        k = snaptree_load(j->r->daemon->repo, &e->subtree, &sub);
+                        if (k >= 0)
+                                k = ls_tree(j, sub, path);
+                        object_tree_free(sub);
+                        if (k < 0)
+                                return k;
+                }
+        }
+        return 0;
+}
+
+static void ls_work(void *userdata)
+{
+        struct ls_job *j = userdata;
+        struct object_tree *t = NULL;
+        struct object_entry *e = NULL;
+        int k = snaptree_resolve(j->r->daemon->repo, &j->tree, j->relpath, &t, &e);
+        if (k >= 0) {
+                if (e && e->kind != OBJECT_KIND_DIR) {
+                        k = ls_add(j, (const char *)e->name, e);
+                } else if (e) {
+                        struct object_tree *sub = NULL;
+                        k = snaptree_load(j->r->daemon->repo, &e->subtree, &sub);
+                        if (k >= 0)
+                                k = ls_tree(j, sub, "");
+                        object_tree_free(sub);
+                } else {
+                        k = ls_tree(j, t, "");
+                }
+        }
+        object_tree_free(t);
+        if (k >= 0)
+                k = ls_finish(j);
+        j->error = k < 0 ? k : 0;
+}
+
+static void ls_done(void *userdata)
+{
+        struct ls_job *j = userdata;
+        if (j->error) {
+                for (size_t i = 0; i < j->n_msgs; i++)
+                        msg_free(j->msgs[i]);
+                if (j->error == -ENOENT)
+                        request_error(j->r, CTL_STATUS_NOT_FOUND, "%s is not in that snapshot", j->relpath);
+                else if (j->error == -ENOTDIR)
+                        request_error(j->r, CTL_STATUS_NOT_FOUND, "a component of %s is not a directory in that snapshot",
+                                      j->relpath);
+                else
+                        request_error_errno(j->r, j->error, "cannot read the snapshot");
+        } else {
+                for (size_t i = 0; i + 1 < j->n_msgs; i++)
+                        request_send(j->r, j->msgs[i]);
+                request_reply(j->r, j->msgs[j->n_msgs - 1]);
+        }
+        msg_free(j->cur);
+        free(j->msgs);
+        free(j->relpath);
+        request_unref(j->r);
+        free(j);
+}
+
+void cmd_ls(struct request *r)
+{
+        struct daemon *d = r->daemon;
+        _cleanup_free_ char *snap = NULL;
+        int k;
+        _cleanup_free_ char *path = cmd_get_path(r, CTL_KEY_PATH, false, &k);
+        if (k < 0)
+                return;
+        if (msg_map_get_text_dup(&r->args, CTL_KEY_SNAPSHOT, &snap) < 0) {
+                request_error(r, CTL_STATUS_BAD_REQUEST, "ls needs a snapshot");
+                return;
+        }
+        struct index_snapshot s;
+        if (cmd_resolve_snapshot(r, snap, path, &s) < 0)
+                return;
+        struct index_root ir;
+        const char *rel = "";
+        k = index_root_get(d->index, s.root_id, &ir);
+        if (k >= 0 && path) {
+                rel = snaptree_relpath(ir.path, path);
+                if (!rel) {
+                        request_error(r, CTL_STATUS_NOT_FOUND, "%s is not inside %s, the root of that snapshot", path,
+                                      ir.path);
+                        index_root_done(&ir);
+                        index_snapshot_done(&s);
+                        return;
+                }
+        }
+        struct ls_job *j = calloc(1, sizeof(*j));
+        if (j)
+                j->relpath = strdup(rel);
+        if (k >= 0)
+                index_root_done(&ir);
+        if (!j || !j->relpath) {
+                free(j);
+                index_snapshot_done(&s);
+                request_error(r, CTL_STATUS_INTERNAL, "out of memory");
+                return;
+        }
+        bool rec = false;
+        msg_map_get_bool(&r->args, CTL_KEY_RECURSIVE, &rec);
+        j->recursive = rec;
+        j->tree = s.tree;
+        j->r = request_ref(r);
+        index_snapshot_done(&s);
+        if (workers_submit(d->workers, ls_work, ls_done, j) < 0) {
+                j->error = -ENOMEM;
+                ls_done(j);
+        }
+}

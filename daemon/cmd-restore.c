@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/* restore: put a snapshot (or SNAP:PATH) at a target path, reporting
+ * progress every quarter second while a worker does the job (restore.c). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "cleanup.h"
+#include "cmd-util.h"
+#include "commands.h"
+#include "ctl.h"
+#include "daemon.h"
+#include "index.h"
+#include "log.h"
+#include "restore.h"
+#include "snaptree.h"
+#include "workers.h"
+
+struct restore_req {
+        struct request *r;
+        struct restore_job *job;
+        struct event *timer;
+};
+
+static void restore_tick(evutil_socket_t fd, short what, void *userdata)
+{
+        struct restore_req *rr = userdata;
+        struct restore_job *job = rr->job;
+        if (rr->r->gone) {
+                __atomic_store_n(&job->gone, true, __ATOMIC_RELAXED);
+                return;
+        }
+        request_progress(rr->r, "restoring", __atomic_load_n(&job->bytes, __ATOMIC_RELAXED),
+                         __atomic_load_n(&job->total_bytes, __ATOMIC_RELAXED),
+                         __atomic_load_n(&job->files, __ATOMIC_RELAXED));
+}
+
+static void restore_work(void *userdata)
+{
+        struct restore_req *rr = userdata;
+        restore_run(rr->job);
+}
+
+static void restore_done(void *userdata)
+{
+        struct restore_req *rr = userdata;
+        struct restore_job *job = rr->job;
+        struct request *r = rr->r;
+
+        if (rr->timer)
+                event_free(rr->timer);
+        if (job->error) {
+                uint32_t status = job->error == -EEXIST   ? CTL_STATUS_EXISTS
+                                  : job->error == -ENOENT ? CTL_STATUS_NOT_FOUND
+                                  : job->error == -ENOTDIR ? CTL_STATUS_BAD_REQUEST
+                                                          : CTL_STATUS_FAILED;
+                request_error(r, status, "%s", job->error_text);
+        } else if (job->gone || r->gone) {
+                log_info("Restore to %s abandoned: the client went away", job->target);
+        } else {
+                struct msg *m = request_result(r);
+                if (m) {
+                        struct msg_map b = msg_body(m);
+                        msg_map_set_uint(&b, CTL_KEY_FILES, job->files);
+                        msg_map_set_uint(&b, CTL_KEY_BYTES, job->bytes);
+                        msg_map_set_uint(&b, CTL_KEY_ERRORS, job->errors);
+                }
+                log_info("Restored %llu files (%llu bytes) to %s, %llu errors", (unsigned long long)job->files,
+                         (unsigned long long)job->bytes, job->target, (unsigned long long)job->errors);
+                request_reply(r, m);
+        }
+        request_unref(r);
+        restore_job_free(job);
+        free(rr);
+}
+
+void cmd_restore(struct request *r)
+{
+        struct daemon *d = r->daemon;
+        _cleanup_free_ char *snap = NULL;
+        int k;
+        _cleanup_free_ char *path = cmd_get_path(r, CTL_KEY_PATH, false, &k);
+        if (k < 0)
+                return;
+        _cleanup_free_ char *target = cmd_get_path(r, CTL_KEY_TARGET, true, &k);
+        if (!target)
+                return;
+        if (target[0] != '/') {
+                request_error(r, CTL_STATUS_BAD_REQUEST, "the target %s is not an absolute path", target);
+                return;
+        }
+        if (msg_map_get_text_dup(&r->args, CTL_KEY_SNAPSHOT, &snap) < 0) {
+                request_error(r, CTL_STATUS_BAD_REQUEST, "restore needs a snapshot");
+                return;
+        }
+        struct index_snapshot s;
+        if (cmd_resolve_snapshot(r, snap, path, &s) < 0)
+                return;
+        const char *rel = "";
+        struct index_root ir = {0};
+        bool have_root = index_root_get(d->index, s.root_id, &ir) >= 0;
+        if (path) {
+                rel = have_root ? snaptree_relpath(ir.path, path) : NULL;
+                if (!rel) {
+                        request_error(r, CTL_STATUS_NOT_FOUND, "%s is not inside the root of that snapshot", path);
+                        if (have_root)
+                                index_root_done(&ir);
+                        index_snapshot_done(&s);
+                        return;
+                }
+        }
+        struct restore_req *rr = calloc(1, sizeof(*rr));
+        struct restore_job *job = calloc(1, sizeof(*job));
+        if (job) {
+                job->relpath = strdup(rel);
+                job->target = strdup(target);
+        }
+        if (have_root)
+                index_root_done(&ir);
+        if (!rr || !job || !job->relpath || !job->target) {
+                free(rr);
+                restore_job_free(job);
+                index_snapshot_done(&s);
+                request_error(r, CTL_STATUS_INTERNAL, "out of memory");
+                return;
+        }
+        bool overwrite = false;
+        msg_map_get_bool(&r->args, CTL_KEY_OVERWRITE, &overwrite);
+        job->daemon = d;
+        job->snapshot = s.id;
+        job->overwrite = overwrite;
+        index_snapshot_done(&s);
+        rr->r = request_ref(r);
+        rr->job = job;
+        rr->timer = event_new(d->base, -1, EV_PERSIST, restore_tick, rr);
+        if (rr->timer) {
+                struct timeval tv = {0, 250000};
+                event_add(rr->timer, &tv);
+        }
+        if (workers_submit(d->workers, restore_work, restore_done, rr) < 0) {
+                job->error = -ENOMEM;
+                snprintf(job->error_text, sizeof(job->error_text), "out of memory");
+                restore_done(rr);
+        }
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* status: the daemon's state, each root's state, and repository totals. */
+#include "config.h"
+
+#include <string.h>
+
+#include "commands.h"
+#include "ctl.h"
+#include "daemon.h"
+#include "index.h"
+#include "root.h"
+
+void cmd_status(struct request *r)
+{
+        struct daemon *d = r->daemon;
+        struct index_stats st = {0};
+        int k = index_stats(d->index, &st);
+        if (k < 0) {
+                request_error_errno(r, k, "cannot read the index");
+                return;
+        }
+        struct msg *m = request_result(r);
+        if (!m)
+                return;
+        struct msg_map b = msg_body(m);
+        msg_map_set_text(&b, CTL_KEY_VERSION, PACKAGE_VERSION);
+        msg_map_set_uint(&b, CTL_KEY_UPTIME, (uint64_t)((now_ns() - d->start_ns) / 1000000000));
+        bool busy = root_busy(d);
+        msg_map_set_text(&b, CTL_KEY_STATE, d->stopping ? "stopping" : busy ? "backing up" : "idle");
+        uint64_t pending = 0;
+        for (struct root *root = d->roots; root; root = root->next) {
+                struct msg_map item;
+                if (msg_map_append_map(&b, CTL_KEY_ROOTS, &item) < 0)
+                        break;
+                msg_map_set_bytes(&item, CTL_KEY_PATH, root->path, strlen(root->path));
+                msg_map_set_text(&item, CTL_KEY_STATE, root_state_name(root->state));
+                if (root->last_snapshot_ns) {
+                        msg_map_set_int(&item, CTL_KEY_TIME, root->last_snapshot_ns);
+                        msg_map_set_bytes(&item, CTL_KEY_ID, root->last_snapshot.bytes, OID_SIZE);
+                }
+                msg_map_set_uint(&item, CTL_KEY_PENDING, root->pending);
+                if (root->running) {
+                        msg_map_set_uint(&item, CTL_KEY_FILES,
+                                         __atomic_load_n(&root->progress_files, __ATOMIC_RELAXED));
+                        msg_map_set_uint(&item, CTL_KEY_BYTES,
+                                         __atomic_load_n(&root->progress_bytes, __ATOMIC_RELAXED));
+                }
+                pending += root->pending;
+        }
+        msg_map_set_uint(&b, CTL_KEY_PENDING, pending);
+        msg_map_set_uint(&b, CTL_KEY_OBJECTS, st.n_objects);
+        msg_map_set_uint(&b, CTL_KEY_PACKS, st.n_packs);
+        msg_map_set_uint(&b, CTL_KEY_BYTES, st.pack_bytes);
+        msg_map_set_uint(&b, CTL_KEY_SNAPSHOT_COUNT, st.n_snapshots);
+        request_reply(r, m);
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers for request handlers; see cmd-util.h. */
+#include "config.h"
+
+#include "cmd-util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "root.h"
+
+char *cmd_get_path(struct request *r, uint32_t key, bool required, int *ret_error)
+{
+        const uint8_t *p;
+        size_t len;
+        *ret_error = 0;
+        int k = msg_map_get_bytes(&r->args, key, &p, &len);
+        if (k == -ENOENT && !required)
+                return NULL;
+        if (k < 0 || len == 0 || memchr(p, '\0', len) || len > 4096) {
+                request_error(r, CTL_STATUS_BAD_REQUEST, "a path must be 1 to 4096 bytes without NUL");
+                *ret_error = -EINVAL;
+                return NULL;
+        }
+        char *s = strndup((const char *)p, len);
+        if (!s) {
+                request_error(r, CTL_STATUS_INTERNAL, "out of memory");
+                *ret_error = -ENOMEM;
+        }
+        return s;
+}
+
+int cmd_resolve_snapshot(struct request *r, const char *snap, const char *path,
+                         struct index_snapshot *ret)
+{
+        struct daemon *d = r->daemon;
+        int k;
+
+        if (!strcmp(snap, "latest")) {
+                struct root *root = NULL;
+                if (path)
+                        root = root_containing(d, path);
+                else if (d->roots && !d->roots->next)
+                        root = d->roots;
+                if (!root && path) {
+                        /* a root that is no longer watched: find it in the index */
+                        struct index_root ir;
+                        if (index_root_find(d->index, path, &ir) >= 0) {
+                                k = index_snapshot_latest(d->index, ir.id, ret);
+                                index_root_done(&ir);
+                                if (k >= 0)
+                                        return 0;
+                        }
+                        request_error(r, CTL_STATUS_NOT_FOUND, "%s is not inside a watched path", path);
+                        return -ENOENT;
+                }
+                if (!root) {
+                        request_error(r, CTL_STATUS_AMBIGUOUS,
+                                      "\"latest\" needs a path when several paths are watched (latest:PATH)");
+                        return -EINVAL;
+                }
+                k = index_snapshot_latest(d->index, root->id, ret);
+                if (k == -ENOENT)
+                        request_error(r, CTL_STATUS_NOT_FOUND, "%s has no snapshot yet", root->path);
+                else if (k < 0)
+                        request_error_errno(r, k, "cannot read snapshots");
+                return k;
+        }
+        k = index_snapshot_find_prefix(d->index, snap, ret);
+        if (k == -ENOENT)
+                request_error(r, CTL_STATUS_NOT_FOUND, "no snapshot with id %s", snap);
+        else if (k == -ENOTUNIQ)
+                request_error(r, CTL_STATUS_AMBIGUOUS, "several snapshots start with %s: type more of the id", snap);
+        else if (k == -EINVAL)
+                request_error(r, CTL_STATUS_BAD_REQUEST, "\"%s\" is neither \"latest\" nor a snapshot id", snap);
+        else if (k < 0)
+                request_error_errno(r, k, "cannot read snapshots");
+        return k;
+}
+
+int cmd_add_snapshot_item(struct request *r, struct msg_map *map, const struct index_snapshot *s)
+{
+        struct msg_map item;
+        int k = msg_map_append_map(map, CTL_KEY_SNAPSHOTS, &item);
+        if (k < 0)
+                return k;
+        struct index_root ir;
+        msg_map_set_bytes(&item, CTL_KEY_ID, s->id.bytes, OID_SIZE);
+        msg_map_set_int(&item, CTL_KEY_TIME, s->time_ns);
+        if (index_root_get(r->daemon->index, s->root_id, &ir) >= 0) {
+                msg_map_set_bytes(&item, CTL_KEY_ROOT, ir.path, strlen(ir.path));
+                index_root_done(&ir);
+        }
+        msg_map_set_bytes(&item, CTL_KEY_TREE, s->tree.bytes, OID_SIZE);
+        if (!oid_is_null(&s->parent))
+                msg_map_set_bytes(&item, CTL_KEY_PARENT, s->parent.bytes, OID_SIZE);
+        if (s->hostname)
+                msg_map_set_text(&item, CTL_KEY_HOSTNAME, s->hostname);
+        msg_map_set_uint(&item, CTL_KEY_FILES, s->files);
+        msg_map_set_uint(&item, CTL_KEY_DIRS, s->dirs);
+        msg_map_set_uint(&item, CTL_KEY_BYTES, s->bytes);
+        msg_map_set_uint(&item, CTL_KEY_NEW_BYTES, s->new_bytes);
+        msg_map_set_uint(&item, CTL_KEY_FILES_READ, s->files_read);
+        msg_map_set_uint(&item, CTL_KEY_ERRORS, s->errors);
+        return 0;
+}

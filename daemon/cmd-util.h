@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers shared by the request handlers: reading path arguments,
+ * resolving SNAP references, filling common reply maps. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "index.h"
+#include "request.h"
+
+struct root;
+
+/* The PATH-like bytes argument key as a new C string; NULL when absent
+ * (ret_error then 0) or bad (*ret_error < 0, an ERROR was sent). */
+char *cmd_get_path(struct request *r, uint32_t key, bool required, int *ret_error);
+/* Resolve a SNAP argument ("latest" or a hex id prefix) for path (may be
+ * NULL: with one root, that root); sends the ERROR itself on failure. */
+int cmd_resolve_snapshot(struct request *r, const char *snap, const char *path,
+                         struct index_snapshot *ret);
+/* Append one snapshot row to the SNAPSHOTS array of map. */
+int cmd_add_snapshot_item(struct request *r, struct msg_map *map, const struct index_snapshot *s);

@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: MIT */
+/* The config file: one table of [section] keys with a parser each, fed by
+ * inih through our own line reader (which counts lines, strips indentation so
+ * inih's multi-line continuation never surprises anyone, rejects unknown
+ * sections and over-long lines, and stops at the first error). */
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "crypto.h"
+#include "parse.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+static char *xstrdup(const char *s)
+{
+        char *p = strdup(s);
+        if (!p)
+                abort();
+        return p;
+}
+
+static char *xjoin(const char *a, const char *b)
+{
+        char *p;
+        if (asprintf(&p, "%s%s", a, b) < 0)
+                abort();
+        return p;
+}
+
+/* An absolute directory from the environment, or NULL (XDG says ignore relative ones). */
+static const char *env_dir(const char *name)
+{
+        const char *e = getenv(name);
+        return e && e[0] == '/' ? e : NULL;
+}
+
+static const char *home_dir(uid_t uid)
+{
+        const char *e = env_dir("HOME");
+        struct passwd *pw;
+
+        if (e)
+                return e;
+        pw = getpwuid(uid);
+        if (pw && pw->pw_dir && pw->pw_dir[0] == '/')
+                return pw->pw_dir;
+        return "/";
+}
+
+/* "/home/a" + "/.local/state/chute" without doubling the slash for "/". */
+static char *path_join(const char *dir, const char *rest)
+{
+        return xjoin(strcmp(dir, "/") == 0 ? "" : dir, rest);
+}
+
+void config_init_defaults(struct config *c, uid_t uid)
+{
+        *c = (struct config){
+                .system_mode = uid == 0,
+                .log_level = LOG_INFO,
+                .workers = 0,
+                .cipher = 0,
+                .compression_level = 3,
+                .one_file_system = 1,
+                .socket_group = xstrdup("chute"),
+                .quiet_period_ns = 2 * NSEC_PER_SEC,
+                .max_delay_ns = 60 * NSEC_PER_SEC,
+                .rescan_interval_ns = NSEC_PER_HOUR,
+        };
+        if (uid == 0) {
+                c->state_dir = xstrdup("/var/lib/chute");
+                c->socket_path = xstrdup("/run/chute/chuted.sock");
+                return;
+        }
+        const char *state = env_dir("XDG_STATE_HOME");
+        c->state_dir = state ? path_join(state, "/chute")
+                             : path_join(home_dir(uid), "/.local/state/chute");
+        const char *runtime = env_dir("XDG_RUNTIME_DIR");
+        c->socket_path = runtime ? path_join(runtime, "/chute/chuted.sock")
+                                 : path_join(c->state_dir, "/chuted.sock");
+}
+
+const char *config_default_path(uid_t uid)
+{
+        static char buf[PATH_MAX];
+        const char *dir;
+
+        if (uid == 0)
+                return SYSCONFDIR "/chute/chuted.conf";
+        dir = env_dir("XDG_CONFIG_HOME");
+        if (dir)
+                snprintf(buf, sizeof(buf), "%s/chute/chuted.conf", dir);
+        else
+                snprintf(buf, sizeof(buf), "%s/.config/chute/chuted.conf",
+                         strcmp(home_dir(uid), "/") == 0 ? "" : home_dir(uid));
+        return buf;
+}
+
+void config_done(struct config *c)
+{
+        free(c->file);
+        free(c->state_dir);
+        free(c->socket_path);
+        free(c->key_file);
+        free(c->socket_group);
+        for (size_t i = 0; i < c->n_watch; i++)
+                free(c->watch[i]);
+        free(c->watch);
+        *c = (struct config){ 0 };
+}
+
+int config_add_watch(struct config *c, const char *path)
+{
+        char **w, *p;
+
+        if (!path || path[0] != '/')
+                return -EINVAL;
+        for (size_t i = 0; i < c->n_watch; i++)
+                if (strcmp(c->watch[i], path) == 0)
+                        return 0;
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        w = reallocarray(c->watch, c->n_watch + 1, sizeof(*w));
+        if (!w) {
+                free(p);
+                return -ENOMEM;
+        }
+        w[c->n_watch++] = p;
+        c->watch = w;
+        return 0;
+}
+
+int log_level_from_string(const char *s)
+{
+        static const struct {
+                const char *name;
+                int level;
+        } names[] = {
+                { "err", LOG_ERR },         { "error", LOG_ERR },   { "warning", LOG_WARNING },
+                { "warn", LOG_WARNING },    { "notice", LOG_NOTICE }, { "info", LOG_INFO },
+                { "debug", LOG_DEBUG },
+        };
+
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strcasecmp(s, names[i].name) == 0)
+                        return names[i].level;
+        if (s[0] >= '0' + LOG_ERR && s[0] <= '0' + LOG_DEBUG && s[1] == '\0')
+                return s[0] - '0';
+        return -EINVAL;
+}
+
+/* ---- the file ------------------------------------------------------------ */
+
+struct parse_state {
+        struct config *config;
+        const char *name;       /* file name for messages */
+        FILE *file;             /* either a file ... */
+        const char *text;       /* ... or the rest of a string */
+        char *line_buf;         /* getline buffer for file */
+        size_t line_size;
+        unsigned line;          /* current line number, 1-based */
+        char *error;            /* first error, "FILE:LINE: ..." */
+        unsigned error_line;
+        int error_code;
+        int read_errno;         /* getline failure other than end of file */
+};
+
+static int fail(struct parse_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct parse_state *st, const char *fmt, ...)
+{
+        _cleanup_free_ char *what = NULL;
+        va_list ap;
+        int r;
+
+        if (st->error_code)
+                return st->error_code;
+        va_start(ap, fmt);
+        r = vasprintf(&what, fmt, ap);
+        va_end(ap);
+        st->error_line = st->line;
+        st->error_code = -EINVAL;
+        if (r < 0 || asprintf(&st->error, "%s:%u: %s", st->name, st->line, what) < 0) {
+                st->error = NULL;
+                st->error_code = -ENOMEM;
+        }
+        return st->error_code;
+}
+
+struct key;
+typedef int (*key_parser)(struct parse_state *st, const struct key *k, const char *value);
+
+struct key {
+        const char *section;
+        const char *name;
+        key_parser parse;
+        size_t offset;          /* of the field in struct config */
+};
+
+#define FIELD(c, k, type) ((type *)((char *)(c) + (k)->offset))
+
+static int parse_path(struct parse_state *st, const struct key *k, const char *value)
+{
+        char **field = FIELD(st->config, k, char *);
+        char *p;
+
+        if (value[0] != '/')
+                return fail(st, "%s must be an absolute path, not \"%s\"", k->name, value);
+        p = strdup(value);
+        if (!p)
+                return fail(st, "out of memory");
+        free(*field);
+        *field = p;
+        return 0;
+}
+
+static int parse_watch_path(struct parse_state *st, const struct key *k, const char *value)
+{
+        int r;
+
+        if (value[0] != '/')
+                return fail(st, "%s must be an absolute path, not \"%s\"", k->name, value);
+        r = config_add_watch(st->config, value);
+        if (r < 0)
+                return fail(st, "out of memory");
+        return 0;
+}
+
+static int parse_group(struct parse_state *st, const struct key *k, const char *value)
+{
+        char **field = FIELD(st->config, k, char *);
+        char *p;
+
+        if (strpbrk(value, " \t:/") || strlen(value) > 32)
+                return fail(st, "bad group name \"%s\" for %s", value, k->name);
+        p = strdup(value);
+        if (!p)
+                return fail(st, "out of memory");
+        free(*field);
+        *field = p;
+        return 0;
+}
+
+static int parse_log_level(struct parse_state *st, const struct key *k, const char *value)
+{
+        int level = log_level_from_string(value);
+
+        if (level < 0)
+                return fail(st, "bad log level \"%s\" for %s (err, warning, notice, info or debug)",
+                            value, k->name);
+        *FIELD(st->config, k, int) = level;
+        return 0;
+}
+
+/* A decimal integer in [0, max]. */
+static int parse_range(const char *value, unsigned max, unsigned *ret)
+{
+        unsigned long v = 0;
+
+        if (!*value)
+                return -EINVAL;
+        for (const char *p = value; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned)(*p - '0');
+                if (v > max)
+                        return -ERANGE;
+        }
+        *ret = (unsigned)v;
+        return 0;
+}
+
+static int parse_workers(struct parse_state *st, const struct key *k, const char *value)
+{
+        unsigned v;
+
+        if (parse_range(value, CONFIG_WORKERS_MAX, &v) < 0)
+                return fail(st, "bad value \"%s\" for %s (0 for one per core, up to %d)", value,
+                            k->name, CONFIG_WORKERS_MAX);
+        *FIELD(st->config, k, unsigned) = v;
+        return 0;
+}
+
+static int parse_compression(struct parse_state *st, const struct key *k, const char *value)
+{
+        unsigned v;
+
+        if (parse_range(value, CONFIG_COMPRESSION_MAX, &v) < 0)
+                return fail(st, "bad value \"%s\" for %s (0 to %d)", value, k->name,
+                            CONFIG_COMPRESSION_MAX);
+        *FIELD(st->config, k, int) = (int)v;
+        return 0;
+}
+
+static int parse_cipher(struct parse_state *st, const struct key *k, const char *value)
+{
+        int cipher;
+
+        if (strcasecmp(value, "auto") == 0)
+                cipher = 0;
+        else if (strcasecmp(value, "aes-256-gcm") == 0)
+                cipher = CRYPTO_CIPHER_AES256_GCM;
+        else if (strcasecmp(value, "chacha20-poly1305") == 0)
+                cipher = CRYPTO_CIPHER_CHACHA20_POLY1305;
+        else
+                return fail(st, "unknown cipher \"%s\" for %s (auto, aes-256-gcm or chacha20-poly1305)",
+                            value, k->name);
+        *FIELD(st->config, k, int) = cipher;
+        return 0;
+}
+
+static int parse_boolean(struct parse_state *st, const struct key *k, const char *value)
+{
+        int b = parse_bool(value);
+
+        if (b < 0)
+                return fail(st, "bad boolean \"%s\" for %s (yes or no)", value, k->name);
+        *FIELD(st->config, k, int) = b;
+        return 0;
+}
+
+static int parse_duration(struct parse_state *st, const struct key *k, const char *value)
+{
+        uint64_t ns;
+
+        if (parse_duration_ns(value, &ns) < 0)
+                return fail(st, "bad duration \"%s\" for %s", value, k->name);
+        if (ns == 0 && strcmp(k->name, "quiet_period") != 0)
+                return fail(st, "%s must be longer than 0", k->name);
+        *FIELD(st->config, k, uint64_t) = ns;
+        return 0;
+}
+
+#define KEY(sec, nm, fn, field) { sec, nm, fn, offsetof(struct config, field) }
+static const struct key keys[] = {
+        KEY("daemon", "state_dir", parse_path, state_dir),
+        KEY("daemon", "socket", parse_path, socket_path),
+        KEY("daemon", "log_level", parse_log_level, log_level),
+        KEY("daemon", "workers", parse_workers, workers),
+        KEY("daemon", "cipher", parse_cipher, cipher),
+        KEY("daemon", "compression_level", parse_compression, compression_level),
+        KEY("daemon", "key_file", parse_path, key_file),
+        KEY("daemon", "socket_group", parse_group, socket_group),
+        KEY("backup", "one_file_system", parse_boolean, one_file_system),
+        KEY("watch", "quiet_period", parse_duration, quiet_period_ns),
+        KEY("watch", "max_delay", parse_duration, max_delay_ns),
+        KEY("watch", "rescan_interval", parse_duration, rescan_interval_ns),
+        KEY("watch", "path", parse_watch_path, watch),
+};
+#undef KEY
+
+static const char *const sections[] = { "daemon", "backup", "watch" };
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+        struct parse_state *st = user;
+
+        if (st->error_code)
+                return 0;
+        if (!section[0])
+                return fail(st, "key \"%s\" outside any section", name), 0;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                if (strcmp(keys[i].section, section) != 0 || strcmp(keys[i].name, name) != 0)
+                        continue;
+                if (!value[0])
+                        return fail(st, "empty value for %s", name), 0;
+                return keys[i].parse(st, &keys[i], value) < 0 ? 0 : 1;
+        }
+        return fail(st, "unknown key \"%s\" in [%s]", name, section), 0;
+}
+
+/* Next physical line (with its '\n' if any) as a pointer into a buffer; NULL at the end. */
+static const char *next_line(struct parse_state *st, size_t *ret_len)
+{
+        if (st->file) {
+                errno = 0;
+                ssize_t n = getline(&st->line_buf, &st->line_size, st->file);
+                if (n < 0) {
+                        if (ferror(st->file))
+                                st->read_errno = errno ? errno : EIO;
+                        return NULL;
+                }
+                *ret_len = (size_t)n;
+                return st->line_buf;
+        }
+        if (!st->text || !*st->text)
+                return NULL;
+        const char *start = st->text, *nl = strchr(start, '\n');
+        size_t n = nl ? (size_t)(nl - start) + 1 : strlen(start);
+        st->text += n;
+        *ret_len = n;
+        return start;
+}
+
+/* inih's fgets-style reader: one physical line per call, so inih's line
+ * numbers and ours agree. Returning NULL ends the parse (EOF or first error). */
+static char *reader(char *str, int num, void *stream)
+{
+        struct parse_state *st = stream;
+        const char *line;
+        size_t len;
+
+        if (st->error_code)
+                return NULL;
+        line = next_line(st, &len);
+        if (!line)
+                return NULL;
+        st->line++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                len--;
+        /* Indentation is cosmetic here: never a continuation line. */
+        while (len > 0 && (*line == ' ' || *line == '\t')) {
+                line++;
+                len--;
+        }
+        if (memchr(line, '\0', len)) {
+                fail(st, "NUL byte in line");
+                return NULL;
+        }
+        if (len + 3 > (size_t)num) {
+                fail(st, "line too long (more than %d characters)", num - 3);
+                return NULL;
+        }
+        if (len > 0 && line[0] == '[') {
+                const char *end = memchr(line, ']', len);
+                if (end) {
+                        size_t n = (size_t)(end - line - 1);
+                        bool known = false;
+                        for (size_t i = 0; i < ELEMENTSOF(sections); i++)
+                                if (strlen(sections[i]) == n && memcmp(sections[i], line + 1, n) == 0)
+                                        known = true;
+                        if (!known) {
+                                fail(st, "unknown section [%.*s]", (int)n, line + 1);
+                                return NULL;
+                        }
+                }
+        }
+        memcpy(str, line, len);
+        str[len] = '\n';
+        str[len + 1] = '\0';
+        return str;
+}
+
+static int load(struct parse_state *st, char **ret_error)
+{
+        int r = ini_parse_stream(reader, st, handler, st);
+
+        free(st->line_buf);
+        st->line_buf = NULL;
+        if (r > 0 && (!st->error_code || (unsigned)r < st->error_line)) {
+                /* inih's own syntax error, before any of ours. */
+                free(st->error);
+                st->error = NULL;
+                st->error_code = -EINVAL;
+                if (asprintf(&st->error, "%s:%d: syntax error, expected \"[section]\" or \"key = value\"",
+                             st->name, r) < 0) {
+                        st->error = NULL;
+                        st->error_code = -ENOMEM;
+                }
+        } else if (r < 0 && !st->error_code) {
+                st->error_code = -ENOMEM;
+        }
+        if (st->error_code) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(st->error);
+                free(st->error);
+                return st->error_code;
+        }
+        return 0;
+}
+
+int config_load_string(struct config *c, const char *text, const char *name, char **ret_error)
+{
+        struct parse_state st = { .config = c, .name = name ? name : "<string>", .text = text };
+        return load(&st, ret_error);
+}
+
+int config_load_file(struct config *c, const char *path, int must_exist, char **ret_error)
+{
+        _cleanup_fclose_ FILE *f = NULL;
+        char *file;
+        int r;
+
+        f = fopen(path, "re");
+        if (!f) {
+                r = -errno;
+                if (r == -ENOENT && !must_exist)
+                        return 0;
+                if (ret_error && asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        file = strdup(path);
+        if (!file)
+                return -ENOMEM;
+        free(c->file);
+        c->file = file;
+
+        struct parse_state st = { .config = c, .name = path, .file = f };
+        r = load(&st, ret_error);
+        if (r == 0 && st.read_errno) {
+                r = -st.read_errno;
+                if (ret_error && asprintf(ret_error, "%s: %s", path, strerror(st.read_errno)) < 0)
+                        *ret_error = NULL;
+        }
+        return r;
+}

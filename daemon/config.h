@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* chuted's settings: built-in defaults chosen by uid (system or user mode),
+ * then the INI config file (inih), then command-line options applied by main.
+ * Owns parsing and validation with FILE:LINE messages; applies nothing itself.
+ * Note: this is daemon/config.h; autoconf's config.h is force-included (-include). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct config {
+        char *file;              /* config file read, NULL when built-in defaults only */
+        int system_mode;         /* 1 when running as root */
+        char *state_dir;         /* index.db, master.key, packs/ */
+        char *socket_path;       /* control socket */
+        int log_level;           /* syslog level number LOG_ERR..LOG_DEBUG */
+        unsigned workers;        /* 0 = number of online cores */
+        int cipher;              /* 0 = auto, else enum crypto_cipher */
+        int compression_level;   /* zstd level, 0 = no compression; default 3 */
+        char *key_file;          /* NULL = master secret in state_dir/master.key */
+        int one_file_system;     /* default for new roots: 1 */
+        char *socket_group;      /* group admitted on the control socket, default "chute" */
+        uint64_t quiet_period_ns, max_delay_ns, rescan_interval_ns; /* [watch] 2s, 60s, 1h */
+        char **watch;            /* roots to add at start: [watch] path = ... and --watch */
+        size_t n_watch;
+};
+
+#define CONFIG_WORKERS_MAX 1024
+#define CONFIG_COMPRESSION_MAX 19
+
+/* Fill c with the built-in defaults for uid: root gets /var/lib/chute and
+ * /run/chute/chuted.sock, others $XDG_STATE_HOME/chute (~/.local/state/chute)
+ * and $XDG_RUNTIME_DIR/chute/chuted.sock (state_dir/chuted.sock without it).
+ * Aborts on out-of-memory (startup only). */
+void config_init_defaults(struct config *c, uid_t uid);
+/* SYSCONFDIR/chute/chuted.conf for root, else $XDG_CONFIG_HOME/chute/chuted.conf
+ * (~/.config/chute/chuted.conf). Static buffer: not reentrant. */
+const char *config_default_path(uid_t uid);
+/* Read path over c. A missing file is fine when !must_exist. On failure
+ * *ret_error gets "FILE:LINE: what is wrong" (caller frees) and c may be half
+ * updated: load into a fresh struct and swap when reloading. -EINVAL for bad
+ * content, -errno when the file cannot be read. */
+int config_load_file(struct config *c, const char *path, int must_exist, char **ret_error);
+/* The same over text, with name standing for the file name in messages (tests). */
+int config_load_string(struct config *c, const char *text, const char *name, char **ret_error);
+/* Add an absolute path to the roots watched at start (duplicates ignored). */
+int config_add_watch(struct config *c, const char *path);
+/* Free everything c owns and zero it. */
+void config_done(struct config *c);
+/* "err", "warning", "notice", "info", "debug" or a syslog number 3..7 -> LOG_*; -EINVAL. */
+int log_level_from_string(const char *s);

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's shared state: configuration, event loop, worker pool, keys,
+ * identity, the repository (index, packs, local store) and the watched
+ * roots. main.c builds it in order and tears it down in reverse; every
+ * other daemon module gets it through a request or a callback. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "keys.h"
+
+struct identity;
+struct index;
+struct repo;
+struct ctl_server;
+struct workers;
+struct root;
+
+struct daemon {
+        struct config config;
+        const char *config_file;   /* --config, or NULL for the default path */
+        struct event_base *base;
+        struct workers *workers;
+        struct keys keys;
+        struct identity *identity;
+        uint8_t node_id[32];
+        struct repo *repo;
+        struct index *index;       /* the loop thread's connection */
+        struct ctl_server *ctl;
+        struct root *roots;        /* watched roots (daemon/root.c) */
+        struct event *sig_term, *sig_int, *sig_hup;
+        int64_t start_ns;
+        bool stopping;
+};
+
+/* Nanoseconds since the epoch, CLOCK_REALTIME. */
+int64_t now_ns(void);
+/* Nanoseconds, CLOCK_MONOTONIC. */
+int64_t monotonic_ns(void);
+/* Ask the loop to stop after the work in flight is finished or abandoned. */
+void daemon_stop(struct daemon *d);
+/* One-line summary for sd_notify STATUS= and logs. */
+void daemon_update_status(struct daemon *d);

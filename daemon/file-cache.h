@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* The content reference kept in the file cache (index table file_cache,
+ * column content): what a file's tree entry needs to be rebuilt without
+ * reading the file again. A small versioned binary format, validated on
+ * decode (the index is local state, but damage must not crash us). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "object.h"
+
+/* The stat fields that say a file is unchanged. */
+struct file_cache_entry {
+        uint64_t dev;
+        uint64_t ino;
+        uint64_t size;
+        int64_t mtime_ns;
+        int64_t ctime_ns;
+        uint32_t mode;
+};
+
+/* Encode e's content (extents or list id, and size) into a new buffer. */
+int file_cache_encode(const struct object_entry *e, uint8_t **ret, size_t *ret_len);
+/* Decode into e's content fields (extents/list/size); -EBADMSG if damaged. */
+int file_cache_decode(const void *buf, size_t len, struct object_entry *e);

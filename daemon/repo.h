@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* The node's repository: the SQLite index, the local pack directory (a
+ * local store) and the open pack. repo_put stores an object once (dedupe
+ * on keyed ids), sealing and committing packs as they fill; repo_get reads
+ * an object back and verifies its tag and id. Both are thread-safe and meant
+ * for worker threads; repo_index() is the loop thread's own connection. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oid.h"
+
+struct daemon;
+struct index;
+struct store;
+struct repo;
+
+/* Open (creating) the index and pack directory under the state dir,
+ * clean up what a crash left behind, and load the known object ids. */
+int repo_open(struct daemon *d, struct repo **ret);
+/* Seal nothing, free everything (an open pack is abandoned: its objects were
+ * never referenced by a committed snapshot). NULL is fine. */
+void repo_close(struct repo *r);
+/* The loop thread's read-write index connection. */
+struct index *repo_index(struct repo *r);
+/* The local pack store. */
+struct store *repo_store(struct repo *r);
+/* zstd level for new records (0 = off). */
+void repo_set_compression(struct repo *r, int level);
+
+/* Store payload as an object of type unless it exists; *ret_id is its id,
+ * *ret_added (if not NULL) the bytes this added to the repository (0 for a
+ * duplicate). The object is durable only after repo_flush. */
+int repo_put(struct repo *r, enum object_type type, const void *payload, size_t len,
+             struct oid *ret_id, uint64_t *ret_added);
+/* Seal the open pack (if any), fsync it and commit it to the index. */
+int repo_flush(struct repo *r);
+/* 1 when the object is known (committed or in the open pack), else 0. */
+int repo_has(struct repo *r, const struct oid *id);
+
+/* Read object id, check it is of type (0 = any) and that its tag and id
+ * verify; *ret is malloc'ed. size_hint: expected payload size, 0 = unknown.
+ * -ENOENT unknown object, -EBADMSG damaged. */
+int repo_get(struct repo *r, const struct oid *id, enum object_type type, size_t size_hint,
+             uint8_t **ret, size_t *ret_len);
+
+/* Run fn with the writer connection held (for commits of snapshot rows and
+ * the file cache, which must follow repo_flush). */
+int repo_with_writer(struct repo *r, int (*fn)(struct index *wr, void *userdata), void *userdata);
+/* Borrow a read-only index connection for a worker thread; give it back. */
+struct index *repo_reader_get(struct repo *r);
+void repo_reader_put(struct repo *r, struct index *idx);
+
+/* Counters for status and bench. */
+struct repo_stats {
+        uint64_t packs_sealed;
+        uint64_t objects_added;
+        uint64_t bytes_added;
+};
+void repo_get_stats(struct repo *r, struct repo_stats *ret);

@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: MIT */
+/* Restore (see restore.h). Phase 1 walks the snapshot's trees and creates
+ * every directory, symlink, device, fifo and empty file, and the hard links,
+ * relative to directory fds; phase 2 writes file contents and their
+ * metadata in parallel on the worker pool, verifying every object; phase 3
+ * sets directory metadata deepest first, so creating entries does not
+ * disturb the restored mtimes. */
+#include "config.h"
+
+#include "restore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "log.h"
+#include "repo.h"
+#include "snaptree.h"
+#include "workers.h"
+
+struct state;
+
+struct file_item {
+        struct restore_job *job;
+        struct state *state;
+        const struct object_entry *e;
+        char *path; /* full path of the created file */
+};
+
+struct dir_item {
+        const struct object_entry *e; /* NULL for the target itself */
+        char *path;
+};
+
+struct hardlink {
+        uint64_t group;
+        char *path;
+};
+
+struct state {
+        struct restore_job *job;
+        struct object_tree **trees; /* kept alive: items point into them */
+        size_t n_trees, cap_trees;
+        struct file_item **files;
+        size_t n_files, cap_files;
+        struct dir_item *dirs;
+        size_t n_dirs, cap_dirs;
+        struct hardlink *links;
+        size_t n_links, cap_links;
+        bool root_user;
+};
+
+#define GROW(arr, n, cap)                                                   \
+        ({                                                                  \
+                int _ok = 1;                                                \
+                if ((n) == (cap)) {                                         \
+                        size_t _c = (cap) ? 2 * (cap) : 64;                 \
+                        void *_p = realloc((arr), _c * sizeof(*(arr)));     \
+                        if (_p) {                                           \
+                                (arr) = _p;                                 \
+                                (cap) = _c;                                 \
+                        } else                                              \
+                                _ok = 0;                                    \
+                }                                                           \
+                _ok;                                                        \
+        })
+
+static void job_fail(struct restore_job *job, int error, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void job_fail(struct restore_job *job, int error, const char *fmt, ...)
+{
+        if (job->error)
+                return;
+        job->error = error;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(job->error_text, sizeof(job->error_text), fmt, ap);
+        va_end(ap);
+}
+
+static bool stop(const struct restore_job *job)
+{
+        return job->error || __atomic_load_n(&job->gone, __ATOMIC_RELAXED) || job->daemon->stopping;
+}
+
+static void warn(struct restore_job *job, int error, const char *what, const char *path)
+{
+        log_warning_errno(error, "Restore: cannot %s %s", what, path);
+        __atomic_add_fetch(&job->errors, 1, __ATOMIC_RELAXED);
+}
+
+static void set_xattrs_fd(struct restore_job *job, int fd, const char *path, const struct object_entry *e)
+{
+        for (size_t i = 0; i < e->n_xattrs; i++)
+                if (fsetxattr(fd, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].value_len, 0) < 0)
+                        warn(job, -errno, "set extended attribute on", path);
+}
+
+/* Owner, mode, xattrs and times of an entry that is not a symlink, via fd. */
+static void set_meta_fd(struct state *s, int fd, const char *path, const struct object_entry *e)
+{
+        struct restore_job *job = s->job;
+        if (s->root_user && fchown(fd, e->uid, e->gid) < 0)
+                warn(job, -errno, "set the owner of", path);
+        set_xattrs_fd(job, fd, path, e);
+        if (fchmod(fd, e->mode) < 0)
+                warn(job, -errno, "set the mode of", path);
+        struct timespec ts[2] = {
+                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
+                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
+        };
+        if (e->mtime_ns < 0 && ts[0].tv_nsec != 0) {
+                ts[0].tv_sec -= 1;
+                ts[0].tv_nsec += 1000000000;
+                ts[1] = ts[0];
+        }
+        if (futimens(fd, ts) < 0)
+                warn(job, -errno, "set the times of", path);
+}
+
+static void set_meta_path(struct state *s, int dirfd, const char *name, const char *path,
+                          const struct object_entry *e)
+{
+        struct restore_job *job = s->job;
+        bool link = e->kind == OBJECT_KIND_SYMLINK;
+        if (s->root_user && fchownat(dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+                warn(job, -errno, "set the owner of", path);
+        for (size_t i = 0; i < e->n_xattrs; i++)
+                if (lsetxattr(path, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].value_len, 0) < 0)
+                        warn(job, -errno, "set extended attribute on", path);
+        if (!link && fchmodat(dirfd, name, e->mode, 0) < 0)
+                warn(job, -errno, "set the mode of", path);
+        struct timespec ts[2] = {
+                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
+                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
+        };
+        if (e->mtime_ns < 0 && ts[0].tv_nsec != 0) {
+                ts[0].tv_sec -= 1;
+                ts[0].tv_nsec += 1000000000;
+                ts[1] = ts[0];
+        }
+        if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                warn(job, -errno, "set the times of", path);
+}
+
+/* Remove what is at dirfd/name (for --overwrite), recursively for dirs. */
+static int remove_at(int parent, const char *name)
+{
+        struct stat st;
+        if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlinkat(parent, name, 0) < 0 ? -errno : 0;
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return -errno;
+        }
+        struct dirent *de;
+        int r = 0;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && r >= 0)
+                        r = remove_at(dirfd(d), de->d_name);
+        closedir(d);
+        if (r < 0)
+                return r;
+        return unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+
+static const char *hardlink_find(struct state *s, uint64_t group)
+{
+        for (size_t i = 0; i < s->n_links; i++)
+                if (s->links[i].group == group)
+                        return s->links[i].path;
+        return NULL;
+}
+
+static int restore_tree(struct state *s, int dirfd, const char *dirpath, const struct object_tree *t);
+
+/* Create one entry named name in dirfd (full path path). */
+static int restore_entry(struct state *s, int dirfd, const char *name, const char *path,
+                         const struct object_entry *e)
+{
+        struct restore_job *job = s->job;
+        int r;
+
+        if (s->job->overwrite) {
+                struct stat st;
+                if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    !(e->kind == OBJECT_KIND_DIR && S_ISDIR(st.st_mode))) {
+                        r = remove_at(dirfd, name);
+                        if (r < 0)
+                                return warn(job, r, "replace", path), 0;
+                }
+        }
+        if (e->hardlink && e->kind != OBJECT_KIND_DIR) {
+                const char *first = hardlink_find(s, e->hardlink);
+                if (first) {
+                        if (linkat(AT_FDCWD, first, dirfd, name, 0) < 0)
+                                warn(job, -errno, "create the hard link", path);
+                        return 0;
+                }
+                if (!GROW(s->links, s->n_links, s->cap_links))
+                        return -ENOMEM;
+                s->links[s->n_links].group = e->hardlink;
+                s->links[s->n_links].path = strdup(path);
+                if (!s->links[s->n_links].path)
+                        return -ENOMEM;
+                s->n_links++;
+        }
+        switch (e->kind) {
+        case OBJECT_KIND_DIR: {
+                if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+                        return warn(job, -errno, "create directory", path), 0;
+                int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return warn(job, -errno, "open directory", path), 0;
+                if (!GROW(s->dirs, s->n_dirs, s->cap_dirs)) {
+                        close(fd);
+                        return -ENOMEM;
+                }
+                s->dirs[s->n_dirs].e = e;
+                s->dirs[s->n_dirs].path = strdup(path);
+                if (!s->dirs[s->n_dirs].path) {
+                        close(fd);
+                        return -ENOMEM;
+                }
+                s->n_dirs++;
+                job->dirs++;
+                struct object_tree *sub = NULL;
+                r = snaptree_load(job->daemon->repo, &e->subtree, &sub);
+                if (r < 0) {
+                        close(fd);
+                        job_fail(job, r, "cannot read the tree of %s: %s", path, strerror(-r));
+                        return r;
+                }
+                if (!GROW(s->trees, s->n_trees, s->cap_trees)) {
+                        object_tree_free(sub);
+                        close(fd);
+                        return -ENOMEM;
+                }
+                s->trees[s->n_trees++] = sub;
+                r = restore_tree(s, fd, path, sub);
+                close(fd);
+                return r;
+        }
+        case OBJECT_KIND_FILE: {
+                int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd < 0)
+                        return warn(job, -errno, "create file", path), 0;
+                close(fd);
+                struct file_item *it = calloc(1, sizeof(*it));
+                if (!it || !GROW(s->files, s->n_files, s->cap_files)) {
+                        free(it);
+                        return -ENOMEM;
+                }
+                it->job = job;
+                it->state = s;
+                it->e = e;
+                it->path = strdup(path);
+                if (!it->path) {
+                        free(it);
+                        return -ENOMEM;
+                }
+                s->files[s->n_files++] = it;
+                job->total_files++;
+                job->total_bytes += e->size;
+                return 0;
+        }
+        case OBJECT_KIND_SYMLINK:
+                if (symlinkat((const char *)e->target, dirfd, name) < 0)
+                        return warn(job, -errno, "create symlink", path), 0;
+                set_meta_path(s, dirfd, name, path, e);
+                return 0;
+        case OBJECT_KIND_FIFO:
+        case OBJECT_KIND_CHARDEV:
+        case OBJECT_KIND_BLOCKDEV:
+        case OBJECT_KIND_SOCKET: {
+                mode_t type = e->kind == OBJECT_KIND_FIFO      ? S_IFIFO
+                              : e->kind == OBJECT_KIND_CHARDEV ? S_IFCHR
+                              : e->kind == OBJECT_KIND_BLOCKDEV ? S_IFBLK
+                                                                : S_IFSOCK;
+                if (mknodat(dirfd, name, type | 0600, (dev_t)e->rdev) < 0)
+                        return warn(job, -errno, "create special file", path), 0;
+                set_meta_path(s, dirfd, name, path, e);
+                return 0;
+        }
+        }
+        return 0;
+}
+
+static int restore_tree(struct state *s, int dirfd, const char *dirpath, const struct object_tree *t)
+{
+        for (size_t i = 0; i < t->n_entries && !stop(s->job); i++) {
+                const struct object_entry *e = &t->entries[i];
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s", dirpath, (const char *)e->name) < 0)
+                        return -ENOMEM;
+                int r = restore_entry(s, dirfd, (const char *)e->name, path, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void write_file(void *arg)
+{
+        struct file_item *it = arg;
+        struct restore_job *job = it->job;
+        const struct object_extent *ext;
+        size_t n;
+        struct object_list *list = NULL;
+        uint64_t off = 0;
+
+        if (stop(job))
+                return;
+        int fd = open(it->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                warn(job, -errno, "open", it->path);
+                return;
+        }
+        int r = snaptree_extents(job->daemon->repo, it->e, &ext, &n, &list);
+        for (size_t i = 0; r >= 0 && i < n && !stop(job); i++) {
+                if (ext[i].hole) {
+                        off += ext[i].length;
+                        continue;
+                }
+                _cleanup_free_ uint8_t *buf = NULL;
+                size_t len;
+                r = repo_get(job->daemon->repo, &ext[i].id, OBJECT_DATA, (size_t)ext[i].length, &buf, &len);
+                if (r >= 0 && len != ext[i].length)
+                        r = -EBADMSG;
+                for (size_t done = 0; r >= 0 && done < len;) {
+                        ssize_t w = pwrite(fd, buf + done, len - done, (off_t)(off + done));
+                        if (w < 0) {
+                                if (errno != EINTR)
+                                        r = -errno;
+                                continue;
+                        }
+                        done += (size_t)w;
+                }
+                off += ext[i].length;
+                __atomic_add_fetch(&job->bytes, ext[i].length, __ATOMIC_RELAXED);
+        }
+        object_list_free(list);
+        if (r >= 0 && ftruncate(fd, (off_t)it->e->size) < 0)
+                r = -errno;
+        if (r == -EBADMSG || r == -ENOENT) {
+                job_fail(job, r, "%s: the backup data is %s", it->path,
+                         r == -ENOENT ? "missing from the repository" : "damaged (verification failed)");
+        } else if (r == -ENOSPC || r == -EIO || r == -EDQUOT || r == -ENOMEM) {
+                job_fail(job, r, "cannot write %s: %s", it->path, strerror(-r));
+        } else if (r < 0) {
+                warn(job, r, "write", it->path);
+        } else {
+                set_meta_fd(it->state, fd, it->path, it->e);
+                __atomic_add_fetch(&job->files, 1, __ATOMIC_RELAXED);
+        }
+        close(fd);
+}
+
+static bool dir_empty(int fd)
+{
+        int fd2 = dup(fd);
+        DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
+        if (!d) {
+                if (fd2 >= 0)
+                        close(fd2);
+                return false;
+        }
+        struct dirent *de;
+        bool empty = true;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                        empty = false;
+                        break;
+                }
+        closedir(d);
+        return empty;
+}
+
+void restore_run(struct restore_job *job)
+{
+        struct state s = {.job = job, .root_user = geteuid() == 0};
+        struct object_tree *t = NULL;
+        struct object_entry *e = NULL;
+        int tfd = -1, r;
+
+        struct object_snapshot *snap = NULL;
+        r = snaptree_load_snapshot(job->daemon->repo, &job->snapshot, &snap);
+        if (r < 0) {
+                job_fail(job, r, "cannot read the snapshot object: %s", strerror(-r));
+                return;
+        }
+        r = snaptree_resolve(job->daemon->repo, &snap->tree, job->relpath, &t, &e);
+        if (r == -ENOENT || r == -ENOTDIR) {
+                job_fail(job, -ENOENT, "%s is not in that snapshot", job->relpath);
+                object_snapshot_free(snap);
+                return;
+        }
+        if (r < 0) {
+                job_fail(job, r, "cannot read the snapshot: %s", strerror(-r));
+                object_snapshot_free(snap);
+                return;
+        }
+        if (!GROW(s.trees, s.n_trees, s.cap_trees)) {
+                object_tree_free(t);
+                job_fail(job, -ENOMEM, "out of memory");
+                return;
+        }
+        s.trees[s.n_trees++] = t;
+
+        struct stat st;
+        bool exists = stat(job->target, &st) == 0;
+        if (e && e->kind != OBJECT_KIND_DIR) {
+                /* a single entry: TARGET is its new path, or a directory to put it in */
+                _cleanup_free_ char *dir = NULL, *path = NULL;
+                const char *name;
+                if (exists && S_ISDIR(st.st_mode)) {
+                        dir = strdup(job->target);
+                        name = (const char *)e->name;
+                } else {
+                        dir = strdup(job->target);
+                        char *slash = dir ? strrchr(dir, '/') : NULL;
+                        if (!dir) {
+                                job_fail(job, -ENOMEM, "out of memory");
+                                goto out;
+                        }
+                        if (slash == dir) {
+                                name = job->target + 1;
+                                dir[1] = '\0';
+                        } else if (slash) {
+                                *slash = '\0';
+                                name = job->target + (slash - dir) + 1;
+                        } else {
+                                free(dir);
+                                dir = strdup(".");
+                                name = job->target;
+                        }
+                }
+                tfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (tfd < 0) {
+                        job_fail(job, -errno, "cannot open %s: %s", dir, strerror(errno));
+                        goto out;
+                }
+                if (asprintf(&path, "%s/%s", dir, name) < 0) {
+                        job_fail(job, -ENOMEM, "out of memory");
+                        goto out;
+                }
+                if (!job->overwrite && faccessat(tfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+                        job_fail(job, -EEXIST, "%s exists: use --overwrite to replace it", path);
+                        goto out;
+                }
+                r = restore_entry(&s, tfd, name, path, e);
+        } else {
+                if (!exists) {
+                        if (mkdir(job->target, 0700) < 0) {
+                                job_fail(job, -errno, "cannot create %s: %s", job->target, strerror(errno));
+                                goto out;
+                        }
+                } else if (!S_ISDIR(st.st_mode)) {
+                        job_fail(job, -ENOTDIR, "%s exists and is not a directory", job->target);
+                        goto out;
+                }
+                tfd = open(job->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (tfd < 0) {
+                        job_fail(job, -errno, "cannot open %s: %s", job->target, strerror(errno));
+                        goto out;
+                }
+                if (exists && !job->overwrite && !dir_empty(tfd)) {
+                        job_fail(job, -EEXIST, "%s is not empty: restore into a new or empty directory, or use --overwrite",
+                                 job->target);
+                        goto out;
+                }
+                if (e) {
+                        struct object_tree *sub = NULL;
+                        r = snaptree_load(job->daemon->repo, &e->subtree, &sub);
+                        if (r < 0) {
+                                job_fail(job, r, "cannot read the snapshot: %s", strerror(-r));
+                                goto out;
+                        }
+                        if (!GROW(s.trees, s.n_trees, s.cap_trees)) {
+                                object_tree_free(sub);
+                                job_fail(job, -ENOMEM, "out of memory");
+                                goto out;
+                        }
+                        s.trees[s.n_trees++] = sub;
+                        t = sub;
+                }
+                r = restore_tree(&s, tfd, job->target, t);
+        }
+        if (r < 0) {
+                job_fail(job, r, "restore failed: %s", strerror(-r));
+                goto out;
+        }
+        if (stop(job))
+                goto out;
+
+        workers_run_parallel(job->daemon->workers, write_file, (void **)s.files, s.n_files);
+        if (stop(job))
+                goto out;
+        for (size_t i = s.n_dirs; i-- > 0;) {
+                int fd = open(s.dirs[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                        warn(job, -errno, "open directory", s.dirs[i].path);
+                        continue;
+                }
+                set_meta_fd(&s, fd, s.dirs[i].path, s.dirs[i].e);
+                close(fd);
+        }
+        if (e && e->kind == OBJECT_KIND_DIR)
+                set_meta_fd(&s, tfd, job->target, e);
+        else if (!e && snap->has_root_entry)
+                set_meta_fd(&s, tfd, job->target, &snap->root_entry);
+out:
+        object_snapshot_free(snap);
+        if (tfd >= 0)
+                close(tfd);
+        for (size_t i = 0; i < s.n_files; i++) {
+                free(s.files[i]->path);
+                free(s.files[i]);
+        }
+        free(s.files);
+        for (size_t i = 0; i < s.n_dirs; i++)
+                free(s.dirs[i].path);
+        free(s.dirs);
+        for (size_t i = 0; i < s.n_links; i++)
+                free(s.links[i].path);
+        free(s.links);
+        for (size_t i = 0; i < s.n_trees; i++)
+                object_tree_free(s.trees[i]);
+        free(s.trees);
+}
+
+void restore_job_free(struct restore_job *job)
+{
+        if (!job)
+                return;
+        free(job->relpath);
+        free(job->target);
+        free(job);
+}

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/* Watched roots in memory and the scheduling of their snapshots (see
+ * root.h). One snapshot per root at a time: a request that arrives while
+ * one runs is answered by the next run, which starts as soon as the
+ * current one ends, so it sees every change made before it was asked. */
+#include "config.h"
+
+#include "root.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "ctl.h"
+#include "daemon.h"
+#include "index.h"
+#include "log.h"
+#include "repo.h"
+#include "request.h"
+#include "snapshot.h"
+#include "workers.h"
+
+const char *root_state_name(enum root_state s)
+{
+        switch (s) {
+        case ROOT_IDLE:
+                return "idle";
+        case ROOT_SCANNING:
+                return "scanning";
+        case ROOT_BACKING_UP:
+                return "backing up";
+        case ROOT_UNAVAILABLE:
+                return "unavailable";
+        }
+        return "unknown";
+}
+
+static void root_free(struct root *root)
+{
+        for (size_t i = 0; i < root->n_waiters; i++)
+                request_unref(root->waiters[i]);
+        for (size_t i = 0; i < root->n_next_waiters; i++)
+                request_unref(root->next_waiters[i]);
+        free(root->waiters);
+        free(root->next_waiters);
+        free(root->path);
+        free(root->excludes);
+        free(root);
+}
+
+static struct root *root_new(struct daemon *d, const struct index_root *ir)
+{
+        struct root *root = calloc(1, sizeof(*root));
+        if (!root)
+                return NULL;
+        root->daemon = d;
+        root->id = ir->id;
+        root->path = strdup(ir->path);
+        root->excludes = strdup(ir->excludes ? ir->excludes : "");
+        root->one_fs = ir->one_fs;
+        if (!root->path || !root->excludes) {
+                root_free(root);
+                return NULL;
+        }
+        struct index_snapshot s;
+        if (index_snapshot_latest(d->index, root->id, &s) >= 0) {
+                root->last_snapshot_ns = s.time_ns;
+                root->last_snapshot = s.id;
+                index_snapshot_done(&s);
+        }
+        struct stat st;
+        if (stat(root->path, &st) < 0 || !S_ISDIR(st.st_mode))
+                root->state = ROOT_UNAVAILABLE;
+        return root;
+}
+
+static void root_link(struct daemon *d, struct root *root)
+{
+        struct root **p = &d->roots;
+        while (*p)
+                p = &(*p)->next;
+        *p = root;
+}
+
+static int load_cb(const struct index_root *ir, void *userdata)
+{
+        struct daemon *d = userdata;
+        struct root *root = root_new(d, ir);
+        if (!root)
+                return -ENOMEM;
+        root_link(d, root);
+        return 0;
+}
+
+int root_start_all(struct daemon *d)
+{
+        int r = index_root_foreach(d->index, load_cb, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load the watched roots from the index");
+        for (size_t i = 0; i < d->config.n_watch; i++) {
+                char *abs = realpath(d->config.watch[i], NULL);
+                if (!abs) {
+                        log_warning_errno(-errno, "Cannot watch %s, ignoring", d->config.watch[i]);
+                        continue;
+                }
+                if (!root_find(d, abs)) {
+                        r = root_add(d, abs, "", NULL);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot watch %s, ignoring", abs);
+                }
+                free(abs);
+        }
+        return 0;
+}
+
+void root_stop_all(struct daemon *d)
+{
+        for (struct root *root = d->roots; root; root = root->next)
+                __atomic_store_n(&root->cancel, 1, __ATOMIC_RELAXED);
+}
+
+bool root_busy(struct daemon *d)
+{
+        for (struct root *root = d->roots; root; root = root->next)
+                if (root->running)
+                        return true;
+        return false;
+}
+
+void root_free_all(struct daemon *d)
+{
+        while (d->roots) {
+                struct root *next = d->roots->next;
+                root_free(d->roots);
+                d->roots = next;
+        }
+}
+
+void root_status_line(struct daemon *d, char *buf, size_t len)
+{
+        unsigned n = 0, running = 0;
+        int64_t last = 0;
+        for (struct root *root = d->roots; root; root = root->next) {
+                n++;
+                running += root->running;
+                if (root->last_snapshot_ns > last)
+                        last = root->last_snapshot_ns;
+        }
+        if (last) {
+                int64_t ago = (now_ns() - last) / 1000000000;
+                snprintf(buf, len, "%u root%s, %s, last snapshot %llds ago", n, n == 1 ? "" : "s",
+                         running ? "backing up" : "idle", (long long)ago);
+        } else {
+                snprintf(buf, len, "%u root%s, %s, no snapshot yet", n, n == 1 ? "" : "s",
+                         running ? "backing up" : "idle");
+        }
+}
+
+struct root *root_find(struct daemon *d, const char *path)
+{
+        for (struct root *root = d->roots; root; root = root->next)
+                if (!strcmp(root->path, path))
+                        return root;
+        return NULL;
+}
+
+struct root *root_containing(struct daemon *d, const char *path)
+{
+        struct root *best = NULL;
+        size_t best_len = 0;
+        for (struct root *root = d->roots; root; root = root->next) {
+                size_t l = strlen(root->path);
+                bool inside = !strncmp(path, root->path, l) &&
+                              (path[l] == '\0' || path[l] == '/' || (l == 1 && root->path[0] == '/'));
+                if (inside && l >= best_len) {
+                        best = root;
+                        best_len = l;
+                }
+        }
+        return best;
+}
+
+struct root *root_by_id(struct daemon *d, int64_t id)
+{
+        for (struct root *root = d->roots; root; root = root->next)
+                if (root->id == id)
+                        return root;
+        return NULL;
+}
+
+int root_add(struct daemon *d, const char *path, const char *excludes, struct root **ret)
+{
+        struct stat st;
+        if (path[0] != '/')
+                return -EINVAL;
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        if (root_find(d, path))
+                return -EEXIST;
+        int64_t id;
+        int r = index_root_add(d->index, path, excludes ? excludes : "", d->config.one_file_system, &id);
+        if (r < 0)
+                return r;
+        struct index_root ir = {.id = id,
+                                .path = (char *)path,
+                                .excludes = (char *)(excludes ? excludes : ""),
+                                .one_fs = d->config.one_file_system};
+        struct root *root = root_new(d, &ir);
+        if (!root)
+                return -ENOMEM;
+        root_link(d, root);
+        log_event(LOG_INFO, MSGID_ROOT_ADDED, LOG_FIELDS("CHUTE_ROOT", path), "Watching %s", path);
+        if (ret)
+                *ret = root;
+        return 0;
+}
+
+int root_remove(struct daemon *d, const char *path)
+{
+        struct root **p = &d->roots;
+        while (*p && strcmp((*p)->path, path))
+                p = &(*p)->next;
+        if (!*p)
+                return -ENOENT;
+        struct root *root = *p;
+        if (root->running)
+                return -EBUSY;
+        int r = index_root_remove(d->index, root->id);
+        if (r < 0)
+                return r;
+        *p = root->next;
+        log_event(LOG_INFO, MSGID_ROOT_REMOVED, LOG_FIELDS("CHUTE_ROOT", path),
+                  "Stopped watching %s (its snapshots are kept)", path);
+        root_free(root);
+        return 0;
+}
+
+struct run {
+        struct root *root;
+        struct snapshot_job *job;
+};
+
+static void snapshot_done(void *userdata);
+
+static void snapshot_work(void *userdata)
+{
+        struct run *run = userdata;
+        snapshot_run(run->job);
+}
+
+static int start_run(struct root *root)
+{
+        struct daemon *d = root->daemon;
+        struct run *run = calloc(1, sizeof(*run));
+        struct snapshot_job *job = calloc(1, sizeof(*job));
+        if (!run || !job) {
+                free(run);
+                free(job);
+                return -ENOMEM;
+        }
+        job->daemon = d;
+        job->root_id = root->id;
+        job->path = strdup(root->path);
+        job->excludes = strdup(root->excludes);
+        job->one_fs = root->one_fs;
+        job->cancel = &root->cancel;
+        job->progress_files = &root->progress_files;
+        job->progress_bytes = &root->progress_bytes;
+        if (!job->path || !job->excludes) {
+                snapshot_job_free(job);
+                free(run);
+                return -ENOMEM;
+        }
+        run->root = root;
+        run->job = job;
+        /* the waiters queued so far belong to this run */
+        free(root->waiters);
+        root->waiters = root->next_waiters;
+        root->n_waiters = root->n_next_waiters;
+        root->next_waiters = NULL;
+        root->n_next_waiters = 0;
+        root->running = true;
+        root->again = false;
+        root->state = ROOT_BACKING_UP;
+        root->progress_files = root->progress_bytes = 0;
+        int r = workers_submit(d->workers, snapshot_work, snapshot_done, run);
+        if (r < 0) {
+                root->running = false;
+                root->state = ROOT_IDLE;
+                snapshot_job_free(job);
+                free(run);
+                return r;
+        }
+        daemon_update_status(d);
+        return 0;
+}
+
+static void reply_snapshot(struct request *req, struct root *root, const struct snapshot_job *job)
+{
+        struct msg *m = request_result(req);
+        if (!m)
+                return;
+        struct msg_map body = msg_body(m), item;
+        if (msg_map_append_map(&body, CTL_KEY_SNAPSHOTS, &item) >= 0) {
+                msg_map_set_bytes(&item, CTL_KEY_ID, job->id.bytes, OID_SIZE);
+                msg_map_set_int(&item, CTL_KEY_TIME, job->time_ns);
+                msg_map_set_bytes(&item, CTL_KEY_ROOT, root->path, strlen(root->path));
+                msg_map_set_bytes(&item, CTL_KEY_TREE, job->tree.bytes, OID_SIZE);
+                msg_map_set_uint(&item, CTL_KEY_FILES, job->stats.files);
+                msg_map_set_uint(&item, CTL_KEY_DIRS, job->stats.dirs);
+                msg_map_set_uint(&item, CTL_KEY_BYTES, job->stats.bytes);
+                msg_map_set_uint(&item, CTL_KEY_NEW_BYTES, job->stats.new_bytes);
+                msg_map_set_uint(&item, CTL_KEY_FILES_READ, job->stats.files_read);
+                msg_map_set_uint(&item, CTL_KEY_ERRORS, job->stats.errors);
+        }
+        request_reply(req, m);
+}
+
+static void snapshot_done(void *userdata)
+{
+        struct run *run = userdata;
+        struct root *root = run->root;
+        struct snapshot_job *job = run->job;
+        struct daemon *d = root->daemon;
+        char hex[OID_HEX_SIZE];
+
+        root->running = false;
+        root->state = ROOT_IDLE;
+        if (job->error == 0 && !oid_is_null(&job->id)) {
+                root->last_snapshot_ns = job->time_ns;
+                root->last_snapshot = job->id;
+                root->pending = 0;
+                oid_to_hex(&job->id, hex);
+                log_event(LOG_INFO, MSGID_SNAPSHOT_TAKEN,
+                          LOG_FIELDS("CHUTE_ROOT", root->path, "CHUTE_SNAPSHOT", hex),
+                          "Snapshot %.12s of %s: %llu files (%llu read), %llu bytes, %llu new, %llu errors", hex,
+                          root->path, (unsigned long long)job->stats.files,
+                          (unsigned long long)job->stats.files_read, (unsigned long long)job->stats.bytes,
+                          (unsigned long long)job->stats.new_bytes, (unsigned long long)job->stats.errors);
+                for (size_t i = 0; i < root->n_waiters; i++)
+                        reply_snapshot(root->waiters[i], root, job);
+        } else {
+                bool cancel = root->cancel || d->stopping;
+                if (!cancel)
+                        log_event(LOG_ERR, MSGID_SNAPSHOT_FAILED, LOG_FIELDS("CHUTE_ROOT", root->path),
+                                  "Snapshot of %s failed: %s", root->path,
+                                  job->error_text[0] ? job->error_text : strerror(-job->error));
+                for (size_t i = 0; i < root->n_waiters; i++) {
+                        if (cancel)
+                                request_error(root->waiters[i], CTL_STATUS_BUSY,
+                                              "the snapshot of %s was interrupted: chuted is stopping",
+                                              root->path);
+                        else
+                                request_error(root->waiters[i], CTL_STATUS_FAILED, "snapshot of %s failed: %s",
+                                              root->path,
+                                              job->error_text[0] ? job->error_text : strerror(-job->error));
+                }
+                if (!cancel && (job->error == -ENOENT || job->error == -ENOTDIR))
+                        root->state = ROOT_UNAVAILABLE;
+        }
+        for (size_t i = 0; i < root->n_waiters; i++)
+                request_unref(root->waiters[i]);
+        root->n_waiters = 0;
+        snapshot_job_free(job);
+        free(run);
+        if (d->stopping) {
+                if (!root_busy(d))
+                        event_base_loopexit(d->base, NULL);
+                return;
+        }
+        if (root->again || root->n_next_waiters > 0) {
+                int r = start_run(root);
+                if (r < 0)
+                        log_error_errno(r, "Cannot start the next snapshot of %s", root->path);
+        }
+        daemon_update_status(d);
+}
+
+int root_snapshot(struct root *root, struct request *waiter)
+{
+        if (root->daemon->stopping)
+                return -ESHUTDOWN;
+        if (waiter) {
+                struct request **v = realloc(root->next_waiters, (root->n_next_waiters + 1) * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                root->next_waiters = v;
+                root->next_waiters[root->n_next_waiters++] = request_ref(waiter);
+        }
+        if (root->running) {
+                root->again = true;
+                return 0;
+        }
+        return start_run(root);
+}

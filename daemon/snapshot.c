@@ -1,0 +1,1107 @@
+/* SPDX-License-Identifier: MIT */
+/* Snapshot of one root (see snapshot.h). Three phases on the job's thread:
+ * walk (lstat every entry, reuse content of files the cache says are
+ * unchanged), read (changed files, in parallel on the worker pool, biggest
+ * first), and assemble (trees bottom-up, the snapshot object, flush the
+ * open pack, then commit the file cache and snapshot row in one
+ * transaction). A crash anywhere before that commit leaves no reference to
+ * anything half-written. */
+#include "config.h"
+
+#include "snapshot.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "chunker.h"
+#include "cleanup.h"
+#include "daemon.h"
+#include "file-cache.h"
+#include "index.h"
+#include "log.h"
+#include "repo.h"
+#include "workers.h"
+
+/* How often a file that changes while read is read again. */
+#define READ_ATTEMPTS 3
+/* Read granularity. */
+#define READ_STEP (1u << 20)
+
+struct dnode {
+        struct object_tree *tree;
+        struct dnode **children; /* by entry index; NULL for non-dirs */
+        char *relpath;           /* "" for the root */
+        struct oid id;
+};
+
+struct file_item {
+        struct snapshot_job *job;
+        struct dnode *dir;
+        size_t index;            /* entry index in dir->tree */
+        char *relpath;
+        struct stat st;          /* from the walk */
+        bool read_ok;
+        struct file_cache_entry cache; /* what to store in the file cache */
+};
+
+struct walk {
+        struct snapshot_job *job;
+        struct repo *repo;
+        dev_t root_dev;
+        void *cache;             /* tsearch tree of struct cache_node, from the file cache */
+        void *owners;            /* uid/gid -> name */
+        void *links;             /* (dev, ino) -> hardlink group */
+        uint64_t next_link_group;
+        struct file_item **items;
+        size_t n_items, cap_items;
+        struct dnode *root;
+};
+
+struct cache_node {
+        char *path;
+        struct index_file file;
+        bool seen;
+};
+
+struct owner_node {
+        uint64_t key; /* (is_group << 32) | id */
+        char *name;
+};
+
+struct link_node {
+        dev_t dev;
+        ino_t ino;
+        uint64_t group;
+};
+
+static int cache_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct cache_node *)a)->path, ((const struct cache_node *)b)->path);
+}
+
+static int owner_cmp(const void *a, const void *b)
+{
+        uint64_t x = ((const struct owner_node *)a)->key, y = ((const struct owner_node *)b)->key;
+        return x < y ? -1 : x > y;
+}
+
+static int link_cmp(const void *a, const void *b)
+{
+        const struct link_node *x = a, *y = b;
+        if (x->dev != y->dev)
+                return x->dev < y->dev ? -1 : 1;
+        if (x->ino != y->ino)
+                return x->ino < y->ino ? -1 : 1;
+        return 0;
+}
+
+static void job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
+{
+        if (job->error)
+                return;
+        job->error = error;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(job->error_text, sizeof(job->error_text), fmt, ap);
+        va_end(ap);
+}
+
+static bool cancelled(const struct snapshot_job *job)
+{
+        return job->error || (job->cancel && __atomic_load_n(job->cancel, __ATOMIC_RELAXED));
+}
+
+static char *path_join(const char *a, const char *b)
+{
+        char *p = NULL;
+        if (!*a)
+                return strdup(b);
+        if (asprintf(&p, "%s/%s", a, b) < 0)
+                return NULL;
+        return p;
+}
+
+static char *full_path(const struct snapshot_job *job, const char *relpath)
+{
+        char *p = NULL;
+        if (!*relpath)
+                return strdup(job->path);
+        if (asprintf(&p, "%s/%s", job->path, relpath) < 0)
+                return NULL;
+        return p;
+}
+
+static char *owner_name(struct walk *w, uint32_t id, bool group)
+{
+        struct owner_node key = {.key = (uint64_t)group << 32 | id};
+        struct owner_node **found = tfind(&key, &w->owners, owner_cmp);
+        if (found)
+                return (*found)->name ? strdup((*found)->name) : NULL;
+
+        struct owner_node *n = calloc(1, sizeof(*n));
+        if (!n)
+                return NULL;
+        n->key = key.key;
+        char buf[4096];
+        if (group) {
+                struct group g, *res = NULL;
+                if (getgrgid_r(id, &g, buf, sizeof(buf), &res) == 0 && res)
+                        n->name = strdup(g.gr_name);
+        } else {
+                struct passwd p, *res = NULL;
+                if (getpwuid_r(id, &p, buf, sizeof(buf), &res) == 0 && res)
+                        n->name = strdup(p.pw_name);
+        }
+        if (!tsearch(n, &w->owners, owner_cmp)) {
+                free(n->name);
+                free(n);
+                return NULL;
+        }
+        return n->name ? strdup(n->name) : NULL;
+}
+
+static int read_xattrs(const char *path, struct object_entry *e)
+{
+        ssize_t n = llistxattr(path, NULL, 0);
+        if (n <= 0)
+                return n < 0 && errno != ENOTSUP && errno != ENODATA ? -errno : 0;
+        _cleanup_free_ char *names = malloc((size_t)n);
+        if (!names)
+                return -ENOMEM;
+        n = llistxattr(path, names, (size_t)n);
+        if (n < 0)
+                return -errno;
+        size_t count = 0;
+        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1)
+                count++;
+        if (count == 0)
+                return 0;
+        if (count > OBJECT_XATTRS_MAX)
+                return -E2BIG;
+        e->xattrs = calloc(count, sizeof(*e->xattrs));
+        if (!e->xattrs)
+                return -ENOMEM;
+        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
+                const char *name = names + i;
+                ssize_t vl = lgetxattr(path, name, NULL, 0);
+                if (vl < 0)
+                        continue; /* vanished meanwhile */
+                if ((size_t)vl > OBJECT_XATTR_VALUE_MAX)
+                        return -E2BIG;
+                struct object_xattr *x = &e->xattrs[e->n_xattrs];
+                x->value = malloc(vl ? (size_t)vl : 1);
+                x->name = strdup(name);
+                if (!x->value || !x->name) {
+                        free(x->value);
+                        free(x->name);
+                        return -ENOMEM;
+                }
+                vl = lgetxattr(path, name, x->value, (size_t)vl);
+                if (vl < 0) {
+                        free(x->value);
+                        free(x->name);
+                        continue;
+                }
+                x->value_len = (size_t)vl;
+                e->n_xattrs++;
+        }
+        return 0;
+}
+
+static enum object_kind kind_of(mode_t m)
+{
+        switch (m & S_IFMT) {
+        case S_IFREG:
+                return OBJECT_KIND_FILE;
+        case S_IFDIR:
+                return OBJECT_KIND_DIR;
+        case S_IFLNK:
+                return OBJECT_KIND_SYMLINK;
+        case S_IFIFO:
+                return OBJECT_KIND_FIFO;
+        case S_IFCHR:
+                return OBJECT_KIND_CHARDEV;
+        case S_IFBLK:
+                return OBJECT_KIND_BLOCKDEV;
+        case S_IFSOCK:
+                return OBJECT_KIND_SOCKET;
+        default:
+                return 0;
+        }
+}
+
+static int64_t ts_ns(struct timespec ts) { return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec; }
+
+/* Fill the metadata part of an entry from a stat. */
+static int entry_from_stat(struct walk *w, const char *name, const struct stat *st,
+                           struct object_entry *e)
+{
+        e->name_len = strlen(name);
+        e->name = malloc(e->name_len + 1);
+        if (!e->name)
+                return -ENOMEM;
+        memcpy(e->name, name, e->name_len + 1);
+        e->kind = kind_of(st->st_mode);
+        e->mode = st->st_mode & 07777;
+        e->uid = st->st_uid;
+        e->gid = st->st_gid;
+        e->user = owner_name(w, st->st_uid, false);
+        e->group = owner_name(w, st->st_gid, true);
+        e->mtime_ns = ts_ns(st->st_mtim);
+        e->ctime_ns = ts_ns(st->st_ctim);
+        e->nlink = st->st_nlink;
+        if (e->kind == OBJECT_KIND_FILE)
+                e->size = (uint64_t)st->st_size;
+        if (e->kind == OBJECT_KIND_CHARDEV || e->kind == OBJECT_KIND_BLOCKDEV)
+                e->rdev = st->st_rdev;
+        if (e->kind != OBJECT_KIND_DIR && st->st_nlink > 1) {
+                struct link_node key = {.dev = st->st_dev, .ino = st->st_ino};
+                struct link_node **found = tfind(&key, &w->links, link_cmp);
+                if (found) {
+                        e->hardlink = (*found)->group;
+                } else {
+                        struct link_node *n = malloc(sizeof(*n));
+                        if (!n)
+                                return -ENOMEM;
+                        *n = key;
+                        n->group = ++w->next_link_group;
+                        if (!tsearch(n, &w->links, link_cmp)) {
+                                free(n);
+                                return -ENOMEM;
+                        }
+                        e->hardlink = n->group;
+                }
+        }
+        return 0;
+}
+
+static int add_item(struct walk *w, struct file_item *it)
+{
+        if (w->n_items == w->cap_items) {
+                size_t cap = w->cap_items ? 2 * w->cap_items : 1024;
+                struct file_item **n = realloc(w->items, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                w->items = n;
+                w->cap_items = cap;
+        }
+        w->items[w->n_items++] = it;
+        return 0;
+}
+
+static bool cache_matches(const struct index_file *c, const struct stat *st)
+{
+        return c->dev == (uint64_t)st->st_dev && c->ino == (uint64_t)st->st_ino &&
+               c->size == (uint64_t)st->st_size && c->mtime_ns == ts_ns(st->st_mtim) &&
+               c->ctime_ns == ts_ns(st->st_ctim);
+}
+
+static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath);
+
+/* Decide what to do with one file entry: reuse cached content or queue a read. */
+static int plan_file(struct walk *w, struct dnode *dn, size_t index, const char *relpath,
+                     const struct stat *st)
+{
+        struct snapshot_job *job = w->job;
+        struct object_entry *e = &dn->tree->entries[index];
+        struct cache_node key = {.path = (char *)relpath};
+        struct cache_node **found = tfind(&key, &w->cache, cache_cmp);
+
+        job->stats.files++;
+        job->stats.bytes += (uint64_t)st->st_size;
+        if (found) {
+                (*found)->seen = true;
+                if (cache_matches(&(*found)->file, st) &&
+                    file_cache_decode((*found)->file.content, (*found)->file.content_len, e) >= 0 &&
+                    e->size == (uint64_t)st->st_size)
+                        return 0;
+                /* stale or undecodable: read it again */
+                free(e->extents);
+                e->extents = NULL;
+                e->n_extents = 0;
+                e->has_list = false;
+                e->size = (uint64_t)st->st_size;
+        }
+        struct file_item *it = calloc(1, sizeof(*it));
+        if (!it)
+                return -ENOMEM;
+        it->job = job;
+        it->dir = dn;
+        it->index = index;
+        it->st = *st;
+        it->relpath = strdup(relpath);
+        if (!it->relpath) {
+                free(it);
+                return -ENOMEM;
+        }
+        return add_item(w, it);
+}
+
+static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath)
+{
+        struct snapshot_job *job = w->job;
+        struct dnode *dn = calloc(1, sizeof(*dn));
+        if (!dn)
+                return NULL;
+        dn->tree = object_tree_new();
+        dn->relpath = strdup(relpath);
+        if (!dn->tree || !dn->relpath)
+                goto oom;
+
+        int fd2 = dup(dirfd);
+        DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
+        if (!dir) {
+                if (fd2 >= 0)
+                        close(fd2);
+                log_warning_errno(-errno, "Cannot list %s/%s, recording it empty", job->path, relpath);
+                job->stats.errors++;
+                return dn;
+        }
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno != ENOENT) { /* ENOENT: deleted meanwhile, not an error */
+                                log_warning_errno(-errno, "Cannot stat %s/%s%s%s, skipping", job->path,
+                                                  relpath, *relpath ? "/" : "", de->d_name);
+                                job->stats.errors++;
+                        }
+                        continue;
+                }
+                if (!kind_of(st.st_mode))
+                        continue;
+                struct object_entry e = {0};
+                if (entry_from_stat(w, de->d_name, &st, &e) < 0) {
+                        object_entry_done(&e);
+                        closedir(dir);
+                        goto oom;
+                }
+                _cleanup_free_ char *child_rel = path_join(relpath, de->d_name);
+                _cleanup_free_ char *child_full = child_rel ? full_path(job, child_rel) : NULL;
+                if (!child_full) {
+                        object_entry_done(&e);
+                        closedir(dir);
+                        goto oom;
+                }
+                int r = read_xattrs(child_full, &e);
+                if (r < 0 && r != -ENOENT) {
+                        log_warning_errno(r, "Cannot read extended attributes of %s, storing without them",
+                                          child_full);
+                        job->stats.errors++;
+                }
+                if (e.kind == OBJECT_KIND_SYMLINK) {
+                        char target[PATH_MAX + 1];
+                        ssize_t n = readlinkat(dirfd, de->d_name, target, sizeof(target) - 1);
+                        if (n < 0) {
+                                log_warning_errno(-errno, "Cannot read symlink %s, skipping", child_full);
+                                job->stats.errors++;
+                                object_entry_done(&e);
+                                continue;
+                        }
+                        e.target = malloc((size_t)n + 1);
+                        if (!e.target) {
+                                object_entry_done(&e);
+                                closedir(dir);
+                                goto oom;
+                        }
+                        memcpy(e.target, target, (size_t)n);
+                        e.target[n] = '\0';
+                        e.target_len = (size_t)n;
+                }
+                if (object_tree_append(dn->tree, &e) < 0) {
+                        object_entry_done(&e);
+                        closedir(dir);
+                        goto oom;
+                }
+        }
+        closedir(dir);
+        object_tree_sort(dn->tree);
+
+        dn->children = calloc(dn->tree->n_entries ? dn->tree->n_entries : 1, sizeof(*dn->children));
+        if (!dn->children)
+                goto oom;
+        for (size_t i = 0; i < dn->tree->n_entries && !cancelled(job); i++) {
+                struct object_entry *e = &dn->tree->entries[i];
+                _cleanup_free_ char *child_rel = path_join(relpath, (const char *)e->name);
+                if (!child_rel)
+                        goto oom;
+                struct stat st;
+                if (fstatat(dirfd, (const char *)e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    kind_of(st.st_mode) != e->kind) {
+                        /* vanished or replaced since the listing: keep the entry as listed,
+                         * without content (the next snapshot will see the change) */
+                        if (e->kind == OBJECT_KIND_FILE) {
+                                e->size = 0;
+                        } else if (e->kind == OBJECT_KIND_DIR) {
+                                dn->children[i] = calloc(1, sizeof(struct dnode));
+                                if (!dn->children[i] || !(dn->children[i]->tree = object_tree_new()))
+                                        goto oom;
+                                dn->children[i]->relpath = strdup(child_rel);
+                        }
+                        continue;
+                }
+                if (e->kind == OBJECT_KIND_DIR) {
+                        if (job->one_fs && st.st_dev != w->root_dev) {
+                                /* a mount point: recorded, not entered */
+                                dn->children[i] = calloc(1, sizeof(struct dnode));
+                                if (!dn->children[i] || !(dn->children[i]->tree = object_tree_new()))
+                                        goto oom;
+                                dn->children[i]->relpath = strdup(child_rel);
+                                continue;
+                        }
+                        int cfd = openat(dirfd, (const char *)e->name,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cfd < 0) {
+                                log_warning_errno(-errno, "Cannot open directory %s/%s, recording it empty",
+                                                  job->path, child_rel);
+                                job->stats.errors++;
+                                dn->children[i] = calloc(1, sizeof(struct dnode));
+                                if (!dn->children[i] || !(dn->children[i]->tree = object_tree_new()))
+                                        goto oom;
+                                dn->children[i]->relpath = strdup(child_rel);
+                                continue;
+                        }
+                        dn->children[i] = walk_dir(w, cfd, child_rel);
+                        close(cfd);
+                        if (!dn->children[i])
+                                goto oom;
+                        job->stats.dirs++;
+                } else if (e->kind == OBJECT_KIND_FILE) {
+                        if (plan_file(w, dn, i, child_rel, &st) < 0)
+                                goto oom;
+                }
+        }
+        return dn;
+oom:
+        job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
+        return dn;
+}
+
+/* ---- reading files (worker threads) ---- */
+
+struct reader {
+        struct chunker *chunker;
+        uint8_t *buf;
+        size_t cap;
+};
+
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static void reader_free(void *p)
+{
+        struct reader *rd = p;
+        if (!rd)
+                return;
+        chunker_free(rd->chunker);
+        free(rd->buf);
+        free(rd);
+}
+
+static void reader_key_init(void) { pthread_key_create(&reader_key, reader_free); }
+
+static struct reader *reader_get(const struct keys *keys)
+{
+        pthread_once(&reader_once, reader_key_init);
+        struct reader *rd = pthread_getspecific(reader_key);
+        if (rd)
+                return rd;
+        rd = calloc(1, sizeof(*rd));
+        if (!rd)
+                return NULL;
+        rd->cap = 2 * CHUNKER_MAX_SIZE_DEFAULT;
+        rd->buf = malloc(rd->cap);
+        if (!rd->buf || chunker_new(keys->cdc_key, NULL, &rd->chunker) < 0) {
+                reader_free(rd);
+                return NULL;
+        }
+        pthread_setspecific(reader_key, rd);
+        return rd;
+}
+
+struct extents {
+        struct object_extent *v;
+        size_t n, cap;
+};
+
+static int extents_add(struct extents *x, const struct oid *id, uint64_t len, bool hole)
+{
+        if (x->n > 0 && hole && x->v[x->n - 1].hole) {
+                x->v[x->n - 1].length += len;
+                return 0;
+        }
+        if (x->n == x->cap) {
+                size_t cap = x->cap ? 2 * x->cap : 8;
+                struct object_extent *n = realloc(x->v, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                x->v = n;
+                x->cap = cap;
+        }
+        struct object_extent *e = &x->v[x->n++];
+        memset(e, 0, sizeof(*e));
+        if (id)
+                e->id = *id;
+        e->length = len;
+        e->hole = hole;
+        return 0;
+}
+
+static int store_chunk(struct file_item *it, const uint8_t *p, size_t len, struct extents *x)
+{
+        struct snapshot_job *job = it->job;
+        struct oid id;
+        uint64_t added = 0;
+        int r = repo_put(job->daemon->repo, OBJECT_DATA, p, len, &id, &added);
+        if (r < 0)
+                return r;
+        __atomic_add_fetch(&job->stats.new_bytes, added, __ATOMIC_RELAXED);
+        __atomic_add_fetch(job->progress_bytes, len, __ATOMIC_RELAXED);
+        return extents_add(x, &id, len, false);
+}
+
+/* Chunk and store the bytes of fd from offset start to end. */
+static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t start, uint64_t end,
+                       struct extents *x)
+{
+        size_t fill = 0, scan = 0, begin = 0;
+        uint64_t pos = start;
+        bool eof = false;
+
+        chunker_reset(rd->chunker);
+        while (!cancelled(it->job)) {
+                if (!eof && rd->cap - fill < READ_STEP && begin > 0) {
+                        memmove(rd->buf, rd->buf + begin, fill - begin);
+                        fill -= begin;
+                        scan -= begin;
+                        begin = 0;
+                }
+                if (!eof && fill < rd->cap) {
+                        size_t want = MIN(rd->cap - fill, (size_t)(end - pos));
+                        ssize_t n = want ? pread(fd, rd->buf + fill, want, (off_t)pos) : 0;
+                        if (n < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        if (n == 0)
+                                eof = true;
+                        fill += (size_t)n;
+                        pos += (uint64_t)n;
+                }
+                size_t cut = scan < fill ? chunker_scan(rd->chunker, rd->buf + scan, fill - scan)
+                                         : CHUNKER_NEED_MORE;
+                if (cut != CHUNKER_NEED_MORE) {
+                        int r = store_chunk(it, rd->buf + begin, scan + cut - begin, x);
+                        if (r < 0)
+                                return r;
+                        begin = scan = scan + cut;
+                        continue;
+                }
+                scan = fill;
+                if (eof) {
+                        if (fill > begin) {
+                                int r = store_chunk(it, rd->buf + begin, fill - begin, x);
+                                if (r < 0)
+                                        return r;
+                        }
+                        return 0;
+                }
+        }
+        return -ECANCELED;
+}
+
+/* Read a whole file into extents, following its holes. */
+static int read_content(struct file_item *it, struct reader *rd, int fd, uint64_t size,
+                        bool sparse, struct extents *x)
+{
+        if (!sparse)
+                return read_region(it, rd, fd, 0, size, x);
+        uint64_t pos = 0;
+        while (pos < size) {
+                off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+                if (data < 0) {
+                        if (errno == ENXIO) /* only a hole up to the end */
+                                data = (off_t)size;
+                        else if (errno == EINVAL) /* no SEEK_DATA here */
+                                return read_region(it, rd, fd, pos, size, x);
+                        else
+                                return -errno;
+                }
+                if ((uint64_t)data > size)
+                        data = (off_t)size;
+                if ((uint64_t)data > pos) {
+                        int r = extents_add(x, NULL, (uint64_t)data - pos, true);
+                        if (r < 0)
+                                return r;
+                        pos = (uint64_t)data;
+                }
+                if (pos >= size)
+                        break;
+                off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
+                if (hole < 0)
+                        return -errno;
+                if ((uint64_t)hole > size)
+                        hole = (off_t)size;
+                int r = read_region(it, rd, fd, pos, (uint64_t)hole, x);
+                if (r < 0)
+                        return r;
+                pos = (uint64_t)hole;
+        }
+        return 0;
+}
+
+static bool same_version(const struct stat *a, const struct stat *b)
+{
+        return a->st_size == b->st_size && ts_ns(a->st_mtim) == ts_ns(b->st_mtim) &&
+               ts_ns(a->st_ctim) == ts_ns(b->st_ctim) && a->st_ino == b->st_ino;
+}
+
+static void read_item(void *arg)
+{
+        struct file_item *it = arg;
+        struct snapshot_job *job = it->job;
+        struct object_entry *e = &it->dir->tree->entries[it->index];
+        _cleanup_free_ char *path = full_path(job, it->relpath);
+        struct reader *rd = reader_get(&job->daemon->keys);
+        struct extents x = {0};
+        int r = 0;
+
+        if (cancelled(job))
+                return;
+        if (!path || !rd) {
+                job_fail(job, -ENOMEM, "out of memory");
+                return;
+        }
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOATIME);
+        if (fd < 0 && errno == EPERM)
+                fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+                r = -errno;
+                goto unreadable;
+        }
+        struct stat before = it->st, after;
+        for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+                if (fstat(fd, &before) < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (!S_ISREG(before.st_mode)) {
+                        r = -EINVAL;
+                        break;
+                }
+                x.n = 0;
+                bool sparse = (uint64_t)before.st_blocks * 512 < (uint64_t)before.st_size;
+                r = read_content(it, rd, fd, (uint64_t)before.st_size, sparse, &x);
+                if (r < 0)
+                        break;
+                if (fstat(fd, &after) < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (same_version(&before, &after))
+                        break;
+                if (attempt == READ_ATTEMPTS - 1) {
+                        log_warning("%s kept changing while it was read; storing it as read", path);
+                        before = after;
+                }
+        }
+        close(fd);
+        if (r == -ECANCELED) {
+                free(x.v);
+                return;
+        }
+        if (r < 0)
+                goto unreadable;
+
+        uint64_t size = 0;
+        for (size_t i = 0; i < x.n; i++)
+                size += x.v[i].length;
+        e->size = size;
+        e->mtime_ns = ts_ns(before.st_mtim);
+        e->ctime_ns = ts_ns(before.st_ctim);
+        if (x.n > OBJECT_INLINE_EXTENTS_MAX) {
+                struct object_list list = {.extents = x.v, .n_extents = x.n};
+                _cleanup_free_ uint8_t *buf = NULL;
+                size_t len;
+                uint64_t added = 0;
+                r = object_list_encode(&list, &buf, &len);
+                if (r >= 0)
+                        r = repo_put(job->daemon->repo, OBJECT_LIST, buf, len, &e->list, &added);
+                if (r < 0) {
+                        free(x.v);
+                        job_fail(job, r, "cannot store the extent list of %s", path);
+                        return;
+                }
+                __atomic_add_fetch(&job->stats.new_bytes, added, __ATOMIC_RELAXED);
+                e->has_list = true;
+                free(x.v);
+        } else {
+                e->extents = x.v;
+                e->n_extents = x.n;
+        }
+        it->cache.dev = (uint64_t)before.st_dev;
+        it->cache.ino = (uint64_t)before.st_ino;
+        it->cache.size = (uint64_t)before.st_size;
+        it->cache.mtime_ns = ts_ns(before.st_mtim);
+        it->cache.ctime_ns = ts_ns(before.st_ctim);
+        it->cache.mode = before.st_mode;
+        it->read_ok = true;
+        __atomic_add_fetch(&job->stats.files_read, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(job->progress_files, 1, __ATOMIC_RELAXED);
+        return;
+
+unreadable:
+        free(x.v);
+        if (r == -ENOMEM || r == -ENOSPC || r == -EIO) {
+                job_fail(job, r, "cannot store %s: %s", path, strerror(-r));
+                return;
+        }
+        log_warning_errno(r, "Cannot read %s, it is left out of this snapshot", path);
+        __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
+        e->kind = 0; /* dropped when the tree is assembled */
+}
+
+static int item_size_cmp(const void *a, const void *b)
+{
+        const struct file_item *x = *(struct file_item *const *)a, *y = *(struct file_item *const *)b;
+        return x->st.st_size < y->st.st_size ? 1 : x->st.st_size > y->st.st_size ? -1 : 0;
+}
+
+/* ---- assembling ---- */
+
+/* Remove entries marked dropped (kind 0) keeping order. */
+static void tree_compact(struct dnode *dn)
+{
+        size_t j = 0;
+        for (size_t i = 0; i < dn->tree->n_entries; i++) {
+                if (dn->tree->entries[i].kind == 0) {
+                        object_entry_done(&dn->tree->entries[i]);
+                        continue;
+                }
+                if (j != i) {
+                        dn->tree->entries[j] = dn->tree->entries[i];
+                        dn->children[j] = dn->children[i];
+                }
+                j++;
+        }
+        dn->tree->n_entries = j;
+}
+
+static int store_tree(struct walk *w, struct dnode *dn)
+{
+        struct snapshot_job *job = w->job;
+        for (size_t i = 0; i < dn->tree->n_entries; i++)
+                if (dn->children && dn->children[i]) {
+                        int r = store_tree(w, dn->children[i]);
+                        if (r < 0)
+                                return r;
+                }
+        if (dn->children)
+                tree_compact(dn);
+        for (size_t i = 0; i < dn->tree->n_entries; i++)
+                if (dn->children && dn->children[i])
+                        dn->tree->entries[i].subtree = dn->children[i]->id;
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len;
+        uint64_t added = 0;
+        int r = object_tree_encode(dn->tree, &buf, &len);
+        if (r < 0) {
+                job_fail(job, r, "cannot encode the tree of %s/%s", job->path, dn->relpath);
+                return r;
+        }
+        r = repo_put(w->repo, OBJECT_TREE, buf, len, &dn->id, &added);
+        if (r < 0) {
+                job_fail(job, r, "cannot store the tree of %s/%s", job->path, dn->relpath);
+                return r;
+        }
+        job->stats.new_bytes += added;
+        return 0;
+}
+
+static void dnode_free(struct dnode *dn)
+{
+        if (!dn)
+                return;
+        if (dn->children)
+                for (size_t i = 0; i < dn->tree->n_entries; i++)
+                        dnode_free(dn->children[i]);
+        free(dn->children);
+        object_tree_free(dn->tree);
+        free(dn->relpath);
+        free(dn);
+}
+
+static int load_cache_cb(const char *path, const struct index_file *file, void *userdata)
+{
+        struct walk *w = userdata;
+        struct cache_node *n = calloc(1, sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        n->path = strdup(path);
+        n->file = *file;
+        n->file.content = malloc(file->content_len ? file->content_len : 1);
+        if (!n->path || !n->file.content) {
+                free(n->path);
+                free(n->file.content);
+                free(n);
+                return -ENOMEM;
+        }
+        memcpy(n->file.content, file->content, file->content_len);
+        if (!tsearch(n, &w->cache, cache_cmp)) {
+                free(n->path);
+                free(n->file.content);
+                free(n);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void cache_node_free(void *p)
+{
+        struct cache_node *n = p;
+        free(n->path);
+        free(n->file.content);
+        free(n);
+}
+
+static void owner_node_free(void *p)
+{
+        struct owner_node *n = p;
+        free(n->name);
+        free(n);
+}
+
+struct commit_ctx {
+        struct walk *w;
+        struct object_snapshot *snap;
+        const struct oid *parent;
+        char **removed;
+        size_t n_removed;
+};
+
+static __thread struct commit_ctx *collect_ctx;
+
+static void collect_unseen(const void *nodep, VISIT which, int depth)
+{
+        if (which != postorder && which != leaf)
+                return;
+        struct cache_node *n = *(struct cache_node *const *)nodep;
+        struct commit_ctx *c = collect_ctx;
+        if (n->seen || !c)
+                return;
+        char **v = realloc(c->removed, (c->n_removed + 1) * sizeof(char *));
+        if (!v)
+                return;
+        c->removed = v;
+        c->removed[c->n_removed++] = n->path;
+}
+
+static int commit_cb(struct index *wr, void *userdata)
+{
+        struct commit_ctx *c = userdata;
+        struct walk *w = c->w;
+        struct snapshot_job *job = w->job;
+        int r = index_begin(wr);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < w->n_items; i++) {
+                struct file_item *it = w->items[i];
+                if (!it->read_ok)
+                        continue;
+                struct object_entry *e = &it->dir->tree->entries[it->index];
+                _cleanup_free_ uint8_t *blob = NULL;
+                size_t blob_len;
+                r = file_cache_encode(e, &blob, &blob_len);
+                if (r < 0)
+                        goto fail;
+                struct index_file f = {
+                        .dev = it->cache.dev,
+                        .ino = it->cache.ino,
+                        .size = it->cache.size,
+                        .mtime_ns = it->cache.mtime_ns,
+                        .ctime_ns = it->cache.ctime_ns,
+                        .mode = it->cache.mode,
+                        .content = blob,
+                        .content_len = blob_len,
+                };
+                r = index_file_put(wr, job->root_id, it->relpath, &f);
+                if (r < 0)
+                        goto fail;
+        }
+        for (size_t i = 0; i < c->n_removed; i++) {
+                r = index_file_delete_prefix(wr, job->root_id, c->removed[i]);
+                if (r < 0)
+                        goto fail;
+        }
+        struct index_snapshot row = {
+                .id = job->id,
+                .root_id = job->root_id,
+                .time_ns = job->time_ns,
+                .tree = job->tree,
+                .hostname = c->snap->hostname,
+                .tags = (char *)"",
+                .files = job->stats.files,
+                .dirs = job->stats.dirs,
+                .bytes = job->stats.bytes,
+                .new_bytes = job->stats.new_bytes,
+                .errors = job->stats.errors,
+                .files_read = job->stats.files_read,
+        };
+        if (c->parent)
+                row.parent = *c->parent;
+        r = index_snapshot_add(wr, &row);
+        if (r < 0)
+                goto fail;
+        return index_commit(wr);
+fail:
+        index_rollback(wr);
+        return r;
+}
+
+void snapshot_run(struct snapshot_job *job)
+{
+        struct daemon *d = job->daemon;
+        struct walk w = {.job = job, .repo = d->repo};
+        struct object_snapshot snap = {0};
+        struct commit_ctx cc = {.w = &w, .snap = &snap};
+        struct index_snapshot parent = {0};
+        bool have_parent = false;
+        char hostname[256] = "";
+        int r;
+
+        job->time_ns = now_ns();
+        int rootfd = open(job->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat rst;
+        if (rootfd < 0 || fstat(rootfd, &rst) < 0) {
+                job_fail(job, -errno, "cannot open %s: %s", job->path, strerror(errno));
+                if (rootfd >= 0)
+                        close(rootfd);
+                return;
+        }
+        w.root_dev = rst.st_dev;
+
+        struct index *rd = repo_reader_get(d->repo);
+        if (!rd) {
+                close(rootfd);
+                job_fail(job, -ENOMEM, "cannot open the index");
+                return;
+        }
+        r = index_file_foreach(rd, job->root_id, "", load_cache_cb, &w);
+        if (r >= 0 && index_snapshot_latest(rd, job->root_id, &parent) >= 0)
+                have_parent = true;
+        repo_reader_put(d->repo, rd);
+        if (r < 0) {
+                close(rootfd);
+                job_fail(job, r, "cannot read the file cache: %s", strerror(-r));
+                goto out;
+        }
+
+        /* phase 1: walk */
+        w.root = walk_dir(&w, rootfd, "");
+        close(rootfd);
+        if (cancelled(job) || !w.root)
+                goto out;
+
+        /* phase 2: read changed files, biggest first, on every worker */
+        qsort(w.items, w.n_items, sizeof(*w.items), item_size_cmp);
+        workers_run_parallel(d->workers, read_item, (void **)w.items, w.n_items);
+        if (cancelled(job))
+                goto out;
+
+        /* phase 3: trees, snapshot object, flush, commit */
+        r = store_tree(&w, w.root);
+        if (r < 0)
+                goto out;
+        job->tree = w.root->id;
+        gethostname(hostname, sizeof(hostname) - 1);
+        snap.time_ns = job->time_ns;
+        snap.hostname = hostname;
+        snap.root = (uint8_t *)job->path;
+        snap.root_len = strlen(job->path);
+        snap.tree = job->tree;
+        if (have_parent) {
+                snap.has_parent = true;
+                snap.parent = parent.id;
+                cc.parent = &parent.id;
+        }
+        snap.stats = job->stats;
+        {
+                const char *base = strrchr(job->path, '/');
+                base = base && base[1] ? base + 1 : "root";
+                r = entry_from_stat(&w, base, &rst, &snap.root_entry);
+                if (r >= 0)
+                        r = read_xattrs(job->path, &snap.root_entry);
+                if (r < 0) {
+                        job_fail(job, r, "cannot read the metadata of %s", job->path);
+                        goto out;
+                }
+                snap.root_entry.nlink = 0;
+                snap.root_entry.subtree = job->tree;
+                snap.has_root_entry = true;
+        }
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len;
+        r = object_snapshot_encode(&snap, &buf, &len);
+        if (r < 0) {
+                job_fail(job, r, "cannot encode the snapshot");
+                goto out;
+        }
+        r = repo_put(d->repo, OBJECT_SNAPSHOT, buf, len, &job->id, NULL);
+        if (r < 0) {
+                job_fail(job, r, "cannot store the snapshot: %s", strerror(-r));
+                goto out;
+        }
+        r = repo_flush(d->repo);
+        if (r < 0) {
+                job_fail(job, r, "cannot write packs: %s", strerror(-r));
+                goto out;
+        }
+        collect_ctx = &cc;
+        twalk(w.cache, collect_unseen);
+        collect_ctx = NULL;
+        r = repo_with_writer(d->repo, commit_cb, &cc);
+        if (r < 0)
+                job_fail(job, r, "cannot commit the snapshot to the index: %s", strerror(-r));
+out:
+        if (snap.has_root_entry)
+                object_entry_done(&snap.root_entry);
+        free(cc.removed);
+        if (have_parent)
+                index_snapshot_done(&parent);
+        for (size_t i = 0; i < w.n_items; i++) {
+                free(w.items[i]->relpath);
+                free(w.items[i]);
+        }
+        free(w.items);
+        dnode_free(w.root);
+        tdestroy(w.cache, cache_node_free);
+        tdestroy(w.owners, owner_node_free);
+        tdestroy(w.links, free);
+}
+
+void snapshot_job_free(struct snapshot_job *job)
+{
+        if (!job)
+                return;
+        free(job->path);
+        free(job->excludes);
+        free(job);
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* Taking a snapshot of one root: walk it (stat only, using the file cache to
+ * skip unchanged files), read changed files on the worker pool (chunk, id,
+ * compress, encrypt into packs), encode the trees bottom-up, store the
+ * snapshot object, then commit the file cache and the snapshot row. Runs on
+ * a worker thread; owns no loop state. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "object.h"
+#include "oid.h"
+
+struct daemon;
+struct root;
+
+struct snapshot_job {
+        /* inputs, copied from the root on the loop thread */
+        struct daemon *daemon;
+        int64_t root_id;
+        char *path;
+        char *excludes;
+        int one_fs;
+        const int *cancel;         /* stop early when it becomes non-zero */
+        uint64_t *progress_files;  /* updated as files are done (racy counters, display only) */
+        uint64_t *progress_bytes;
+        /* outputs */
+        int error;                 /* 0 or -errno */
+        char error_text[256];
+        struct oid id;             /* the new snapshot */
+        struct oid tree;
+        int64_t time_ns;
+        struct object_snapshot_stats stats;
+};
+
+/* Run the whole snapshot (blocking, on a worker thread). */
+void snapshot_run(struct snapshot_job *job);
+/* Free the job's inputs. */
+void snapshot_job_free(struct snapshot_job *job);

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/* A fixed pool of pthreads with one job queue. Finished jobs go onto a done
+ * list and an eventfd wakes the loop, which runs their done callbacks. The
+ * pool owns no job data: the submitter's userdata carries everything. */
+#include "workers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+struct job {
+        workers_work_fn work;
+        workers_done_fn done;
+        void *userdata;
+        struct job *next;
+        /* for workers_run_parallel: a counter and condition to wake the waiter */
+        struct parallel *parallel;
+};
+
+struct parallel {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        size_t left;
+};
+
+struct workers {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        struct job *head, *tail;   /* queued */
+        struct job *done_head;     /* finished, waiting for the loop */
+        unsigned running, queued;
+        int stopping;
+        pthread_t *threads;
+        unsigned n_threads;
+        int efd;
+        struct event *ev;
+};
+
+static void *worker_main(void *arg)
+{
+        struct workers *w = arg;
+
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                while (!w->head && !w->stopping)
+                        pthread_cond_wait(&w->cond, &w->lock);
+                if (!w->head)
+                        break;
+                struct job *j = w->head;
+                w->head = j->next;
+                if (!w->head)
+                        w->tail = NULL;
+                w->queued--;
+                w->running++;
+                pthread_mutex_unlock(&w->lock);
+
+                j->work(j->userdata);
+
+                if (j->parallel) {
+                        struct parallel *p = j->parallel;
+                        free(j);
+                        pthread_mutex_lock(&p->lock);
+                        if (--p->left == 0)
+                                pthread_cond_signal(&p->cond);
+                        pthread_mutex_unlock(&p->lock);
+                        pthread_mutex_lock(&w->lock);
+                        w->running--;
+                        continue;
+                }
+                pthread_mutex_lock(&w->lock);
+                w->running--;
+                j->next = w->done_head;
+                w->done_head = j;
+                uint64_t one = 1;
+                ssize_t n = write(w->efd, &one, sizeof(one));
+                (void)n; /* eventfd write fails only on overflow: the loop is awake then */
+        }
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+/* Run the done callbacks in submission order. */
+static void run_done(struct workers *w)
+{
+        pthread_mutex_lock(&w->lock);
+        struct job *list = w->done_head, *rev = NULL;
+        w->done_head = NULL;
+        pthread_mutex_unlock(&w->lock);
+        while (list) {
+                struct job *next = list->next;
+                list->next = rev;
+                rev = list;
+                list = next;
+        }
+        while (rev) {
+                struct job *next = rev->next;
+                if (rev->done)
+                        rev->done(rev->userdata);
+                free(rev);
+                rev = next;
+        }
+}
+
+static void on_eventfd(evutil_socket_t fd, short what, void *arg)
+{
+        uint64_t v;
+        ssize_t n = read(fd, &v, sizeof(v));
+        (void)n;
+        run_done(arg);
+}
+
+int workers_new(struct event_base *base, unsigned n, struct workers **ret)
+{
+        struct workers *w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        if (n == 0) {
+                long c = sysconf(_SC_NPROCESSORS_ONLN);
+                n = c > 0 ? (unsigned)c : 1;
+        }
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->cond, NULL);
+        w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->efd < 0) {
+                int r = -errno;
+                free(w);
+                return r;
+        }
+        w->ev = event_new(base, w->efd, EV_READ | EV_PERSIST, on_eventfd, w);
+        if (!w->ev || event_add(w->ev, NULL) < 0) {
+                workers_free(w);
+                return -ENOMEM;
+        }
+        w->threads = calloc(n, sizeof(pthread_t));
+        if (!w->threads) {
+                workers_free(w);
+                return -ENOMEM;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                int r = pthread_create(&w->threads[i], NULL, worker_main, w);
+                if (r != 0) {
+                        workers_free(w);
+                        return -r;
+                }
+                w->n_threads++;
+        }
+        *ret = w;
+        return 0;
+}
+
+static void enqueue(struct workers *w, struct job *j)
+{
+        pthread_mutex_lock(&w->lock);
+        if (w->tail)
+                w->tail->next = j;
+        else
+                w->head = j;
+        w->tail = j;
+        w->queued++;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+int workers_submit(struct workers *w, workers_work_fn work, workers_done_fn done, void *userdata)
+{
+        struct job *j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->work = work;
+        j->done = done;
+        j->userdata = userdata;
+        enqueue(w, j);
+        return 0;
+}
+
+int workers_call_on_loop(struct workers *w, workers_done_fn fn, void *userdata)
+{
+        struct job *j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->done = fn;
+        j->userdata = userdata;
+        pthread_mutex_lock(&w->lock);
+        j->next = w->done_head;
+        w->done_head = j;
+        uint64_t one = 1;
+        ssize_t n = write(w->efd, &one, sizeof(one));
+        (void)n;
+        pthread_mutex_unlock(&w->lock);
+        return 0;
+}
+
+int workers_run_parallel(struct workers *w, workers_work_fn fn, void **items, size_t n)
+{
+        struct parallel p = {.left = n};
+        size_t queued = 0;
+
+        pthread_mutex_init(&p.lock, NULL);
+        pthread_cond_init(&p.cond, NULL);
+        for (size_t i = 0; i < n; i++) {
+                struct job *j = calloc(1, sizeof(*j));
+                if (!j) {
+                        /* run the rest here */
+                        for (size_t k = i; k < n; k++)
+                                fn(items[k]);
+                        pthread_mutex_lock(&p.lock);
+                        p.left -= n - i;
+                        pthread_mutex_unlock(&p.lock);
+                        break;
+                }
+                j->work = fn;
+                j->userdata = items[i];
+                j->parallel = &p;
+                enqueue(w, j);
+                queued++;
+        }
+        /* Help: run our own queued items here rather than just wait, so that
+         * callers on pool threads cannot deadlock the pool. */
+        for (;;) {
+                struct job *mine = NULL, **pp;
+                pthread_mutex_lock(&w->lock);
+                for (pp = &w->head; *pp; pp = &(*pp)->next)
+                        if ((*pp)->parallel == &p) {
+                                mine = *pp;
+                                *pp = mine->next;
+                                w->queued--;
+                                break;
+                        }
+                if (mine) {
+                        w->tail = NULL;
+                        for (struct job *t = w->head; t; t = t->next)
+                                w->tail = t;
+                }
+                pthread_mutex_unlock(&w->lock);
+                if (!mine)
+                        break;
+                mine->work(mine->userdata);
+                free(mine);
+                pthread_mutex_lock(&p.lock);
+                p.left--;
+                pthread_mutex_unlock(&p.lock);
+        }
+        pthread_mutex_lock(&p.lock);
+        while (p.left > 0)
+                pthread_cond_wait(&p.cond, &p.lock);
+        pthread_mutex_unlock(&p.lock);
+        pthread_mutex_destroy(&p.lock);
+        pthread_cond_destroy(&p.cond);
+        return (int)MIN(queued, (size_t)INT32_MAX);
+}
+
+unsigned workers_count(const struct workers *w) { return w->n_threads; }
+
+unsigned workers_busy(const struct workers *w)
+{
+        struct workers *m = (struct workers *)w;
+        pthread_mutex_lock(&m->lock);
+        unsigned n = m->running + m->queued;
+        pthread_mutex_unlock(&m->lock);
+        return n;
+}
+
+void workers_free(struct workers *w)
+{
+        if (!w)
+                return;
+        pthread_mutex_lock(&w->lock);
+        w->stopping = 1;
+        /* jobs that never started: hand them to done as if finished */
+        struct job *q = w->head;
+        w->head = w->tail = NULL;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        for (unsigned i = 0; i < w->n_threads; i++)
+                pthread_join(w->threads[i], NULL);
+        while (q) {
+                struct job *next = q->next;
+                q->next = w->done_head;
+                w->done_head = q;
+                q = next;
+        }
+        run_done(w);
+        if (w->ev)
+                event_free(w->ev);
+        if (w->efd >= 0)
+                close(w->efd);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        free(w->threads);
+        free(w);
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* The worker pool: threads that run CPU and disk heavy jobs (reading,
+ * chunking, hashing, compressing, encrypting, restoring) off the event loop,
+ * and hand each finished job back to the loop thread through an eventfd. */
+#pragma once
+
+#include <event2/event.h>
+
+struct workers;
+
+/* Runs on a worker thread. */
+typedef void (*workers_work_fn)(void *userdata);
+/* Runs on the loop thread after the work function returned (may be NULL). */
+typedef void (*workers_done_fn)(void *userdata);
+
+/* Start n threads (0 = number of online cores) reporting back to base. */
+int workers_new(struct event_base *base, unsigned n, struct workers **ret);
+/* Queue a job; work runs on some thread, then done on the loop thread. */
+int workers_submit(struct workers *w, workers_work_fn work, workers_done_fn done, void *userdata);
+/* From any thread: run fn(userdata) on the loop thread soon. */
+int workers_call_on_loop(struct workers *w, workers_done_fn fn, void *userdata);
+/* Run fn(userdata) on a pool thread and wait for it (for callers that are
+ * themselves on a worker thread and want to fan out; never from the loop). */
+int workers_run_parallel(struct workers *w, workers_work_fn fn, void **items, size_t n);
+/* Number of threads. */
+unsigned workers_count(const struct workers *w);
+/* Jobs queued or running. */
+unsigned workers_busy(const struct workers *w);
+/* Stop: wait for running jobs, run done callbacks of finished ones, free.
+ * Queued jobs that never started get their done callback too. */
+void workers_free(struct workers *w);

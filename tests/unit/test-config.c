@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for daemon/config.c: defaults for root and users (XDG variables),
+ * every key, repeated paths, and the exact FILE:LINE message of each error. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "parse.h"
+
+static void clear_xdg(void)
+{
+        unsetenv("XDG_STATE_HOME");
+        unsetenv("XDG_RUNTIME_DIR");
+        unsetenv("XDG_CONFIG_HOME");
+}
+
+Test(config, defaults_root)
+{
+        struct config c;
+
+        setenv("XDG_STATE_HOME", "/nowhere/state", 1);
+        config_init_defaults(&c, 0);
+        cr_assert_eq(c.system_mode, 1);
+        cr_assert_str_eq(c.state_dir, "/var/lib/chute");
+        cr_assert_str_eq(c.socket_path, "/run/chute/chuted.sock");
+        cr_assert_null(c.file);
+        cr_assert_eq(c.log_level, LOG_INFO);
+        cr_assert_eq(c.workers, 0);
+        cr_assert_eq(c.cipher, 0);
+        cr_assert_eq(c.compression_level, 3);
+        cr_assert_null(c.key_file);
+        cr_assert_eq(c.one_file_system, 1);
+        cr_assert_str_eq(c.socket_group, "chute");
+        cr_assert_eq(c.quiet_period_ns, 2 * NSEC_PER_SEC);
+        cr_assert_eq(c.max_delay_ns, 60 * NSEC_PER_SEC);
+        cr_assert_eq(c.rescan_interval_ns, 3600 * NSEC_PER_SEC);
+        cr_assert_eq(c.n_watch, 0);
+        cr_assert_str_eq(config_default_path(0), SYSCONFDIR "/chute/chuted.conf");
+        config_done(&c);
+        cr_assert_null(c.state_dir);
+}
+
+Test(config, defaults_user_xdg)
+{
+        struct config c;
+
+        setenv("HOME", "/home/ann", 1);
+        setenv("XDG_STATE_HOME", "/x/state", 1);
+        setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+        setenv("XDG_CONFIG_HOME", "/x/config", 1);
+        config_init_defaults(&c, 1000);
+        cr_assert_eq(c.system_mode, 0);
+        cr_assert_str_eq(c.state_dir, "/x/state/chute");
+        cr_assert_str_eq(c.socket_path, "/run/user/1000/chute/chuted.sock");
+        cr_assert_str_eq(config_default_path(1000), "/x/config/chute/chuted.conf");
+        config_done(&c);
+}
+
+Test(config, defaults_user_without_xdg)
+{
+        struct config c;
+
+        clear_xdg();
+        setenv("HOME", "/home/ann", 1);
+        config_init_defaults(&c, 1000);
+        cr_assert_str_eq(c.state_dir, "/home/ann/.local/state/chute");
+        cr_assert_str_eq(c.socket_path, "/home/ann/.local/state/chute/chuted.sock");
+        cr_assert_str_eq(config_default_path(1000), "/home/ann/.config/chute/chuted.conf");
+        config_done(&c);
+
+        /* Relative XDG values are ignored, as the XDG spec says. */
+        setenv("XDG_STATE_HOME", "relative/state", 1);
+        setenv("XDG_RUNTIME_DIR", "run", 1);
+        config_init_defaults(&c, 1000);
+        cr_assert_str_eq(c.state_dir, "/home/ann/.local/state/chute");
+        cr_assert_str_eq(c.socket_path, "/home/ann/.local/state/chute/chuted.sock");
+        config_done(&c);
+}
+
+Test(config, every_key)
+{
+        struct config c;
+        char *error = NULL;
+        const char *text =
+                "# a comment\n"
+                "; another\n"
+                "[daemon]\n"
+                "state_dir = /srv/chute\n"
+                "socket = /run/c.sock\n"
+                "log_level = debug\n"
+                "workers = 6\n"
+                "cipher = chacha20-poly1305\n"
+                "compression_level = 19\n"
+                "key_file = /etc/chute/master.key\n"
+                "socket_group = backup\n"
+                "\n"
+                "[backup]\n"
+                "  one_file_system = no\n"
+                "[watch]\n"
+                "quiet_period = 500ms\n"
+                "max_delay = 2m\n"
+                "rescan_interval = 1.5h ; inline comment\n"
+                "path = /home\n"
+                "\tpath = /srv/data with space\n"
+                "path = /home\n";
+
+        clear_xdg();
+        setenv("HOME", "/home/ann", 1);
+        config_init_defaults(&c, 1000);
+        cr_assert_eq(config_load_string(&c, text, "t.conf", &error), 0, "%s", error ? error : "");
+        cr_assert_null(error);
+        cr_assert_str_eq(c.state_dir, "/srv/chute");
+        cr_assert_str_eq(c.socket_path, "/run/c.sock");
+        cr_assert_eq(c.log_level, LOG_DEBUG);
+        cr_assert_eq(c.workers, 6);
+        cr_assert_eq(c.cipher, CRYPTO_CIPHER_CHACHA20_POLY1305);
+        cr_assert_eq(c.compression_level, 19);
+        cr_assert_str_eq(c.key_file, "/etc/chute/master.key");
+        cr_assert_str_eq(c.socket_group, "backup");
+        cr_assert_eq(c.one_file_system, 0);
+        cr_assert_eq(c.quiet_period_ns, 500 * NSEC_PER_MSEC);
+        cr_assert_eq(c.max_delay_ns, 120 * NSEC_PER_SEC);
+        cr_assert_eq(c.rescan_interval_ns, 5400 * NSEC_PER_SEC);
+        cr_assert_eq(c.n_watch, 2, "duplicate path kept: %zu", c.n_watch);
+        cr_assert_str_eq(c.watch[0], "/home");
+        cr_assert_str_eq(c.watch[1], "/srv/data with space");
+
+        /* A second file overrides single keys and adds roots. */
+        cr_assert_eq(config_load_string(&c, "[daemon]\ncipher = aes-256-gcm\nlog_level = 4\n"
+                                            "compression_level = 0\n[watch]\npath = /etc\n",
+                                        "u.conf", &error), 0);
+        cr_assert_eq(c.cipher, CRYPTO_CIPHER_AES256_GCM);
+        cr_assert_eq(c.log_level, LOG_WARNING);
+        cr_assert_eq(c.compression_level, 0);
+        cr_assert_eq(c.n_watch, 3);
+        cr_assert_str_eq(c.watch[2], "/etc");
+        config_done(&c);
+}
+
+static void expect_error(const char *text, const char *message)
+{
+        struct config c;
+        char *error = NULL;
+
+        config_init_defaults(&c, 0);
+        cr_assert_eq(config_load_string(&c, text, "x.conf", &error), -EINVAL, "accepted: %s", text);
+        cr_assert_not_null(error);
+        cr_assert_str_eq(error, message);
+        free(error);
+        config_done(&c);
+}
+
+Test(config, errors)
+{
+        expect_error("[daemon]\nstate_dir = /a\n\n\n\n\ncompresion_level = 3\n",
+                     "x.conf:7: unknown key \"compresion_level\" in [daemon]");
+        expect_error("[watch]\n\nquiet_period = 2 parsecs\n",
+                     "x.conf:3: bad duration \"2 parsecs\" for quiet_period");
+        expect_error("[watch]\nmax_delay = 0\n", "x.conf:2: max_delay must be longer than 0");
+        expect_error("[daemon]\nstate_dir = var/lib/chute\n",
+                     "x.conf:2: state_dir must be an absolute path, not \"var/lib/chute\"");
+        expect_error("[watch]\npath = home\n",
+                     "x.conf:2: path must be an absolute path, not \"home\"");
+        expect_error("[daemon]\nkey_file = ./k\n",
+                     "x.conf:2: key_file must be an absolute path, not \"./k\"");
+        expect_error("[daemon]\nsocket =\n", "x.conf:2: empty value for socket");
+        expect_error("[daemons]\nworkers = 1\n", "x.conf:1: unknown section [daemons]");
+        expect_error("\n[nothing]\n", "x.conf:2: unknown section [nothing]");
+        expect_error("workers = 1\n", "x.conf:1: key \"workers\" outside any section");
+        expect_error("[backup]\nworkers = 1\n", "x.conf:2: unknown key \"workers\" in [backup]");
+        expect_error("[daemon]\nlog_level = loud\n",
+                     "x.conf:2: bad log level \"loud\" for log_level (err, warning, notice, info or debug)");
+        expect_error("[daemon]\nlog_level = 9\n",
+                     "x.conf:2: bad log level \"9\" for log_level (err, warning, notice, info or debug)");
+        expect_error("[daemon]\nworkers = -1\n",
+                     "x.conf:2: bad value \"-1\" for workers (0 for one per core, up to 1024)");
+        expect_error("[daemon]\nworkers = 99999999999999999999\n",
+                     "x.conf:2: bad value \"99999999999999999999\" for workers (0 for one per core, up to 1024)");
+        expect_error("[daemon]\ncompression_level = 20\n",
+                     "x.conf:2: bad value \"20\" for compression_level (0 to 19)");
+        expect_error("[daemon]\ncipher = rot13\n",
+                     "x.conf:2: unknown cipher \"rot13\" for cipher (auto, aes-256-gcm or chacha20-poly1305)");
+        expect_error("[daemon]\nsocket_group = a b\n",
+                     "x.conf:2: bad group name \"a b\" for socket_group");
+        expect_error("[backup]\none_file_system = maybe\n",
+                     "x.conf:2: bad boolean \"maybe\" for one_file_system (yes or no)");
+        /* inih's own syntax errors, in the same FILE:LINE form. */
+        expect_error("[daemon]\nworkers 4\n",
+                     "x.conf:2: syntax error, expected \"[section]\" or \"key = value\"");
+        expect_error("[daemon\nworkers = 4\n",
+                     "x.conf:1: syntax error, expected \"[section]\" or \"key = value\"");
+        /* The first error wins, whichever kind it is. */
+        expect_error("[daemon]\nbogus\nworkers = x\n",
+                     "x.conf:2: syntax error, expected \"[section]\" or \"key = value\"");
+        expect_error("[daemon]\nworkers = x\nbogus\n",
+                     "x.conf:2: bad value \"x\" for workers (0 for one per core, up to 1024)");
+}
+
+Test(config, long_line_is_an_error_not_a_split)
+{
+        char text[600];
+
+        memcpy(text, "[watch]\npath = /", 16);
+        memset(text + 16, 'a', 400);
+        strcpy(text + 416, "\n");
+        expect_error(text, "x.conf:2: line too long (more than 197 characters)");
+}
+
+Test(config, files)
+{
+        char dir[] = "/tmp/chute-config-XXXXXX", path[64], *error = NULL;
+        struct config c;
+        FILE *f;
+
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/chuted.conf", dir);
+        config_init_defaults(&c, 0);
+
+        /* Missing: fine unless it must exist. */
+        cr_assert_eq(config_load_file(&c, path, 0, &error), 0);
+        cr_assert_null(c.file);
+        cr_assert_str_eq(c.state_dir, "/var/lib/chute");
+        cr_assert_eq(config_load_file(&c, path, 1, &error), -ENOENT);
+        cr_assert_not_null(error);
+        cr_assert(strstr(error, "No such file"), "%s", error);
+        free(error);
+        error = NULL;
+
+        f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fputs("[daemon]\r\nworkers = 3\r\n[watch]\nquiet_period = 1\n", f);
+        fclose(f);
+        cr_assert_eq(config_load_file(&c, path, 1, &error), 0, "%s", error ? error : "");
+        cr_assert_str_eq(c.file, path);
+        cr_assert_eq(c.workers, 3);
+        cr_assert_eq(c.quiet_period_ns, NSEC_PER_SEC);
+
+        f = fopen(path, "w");
+        fputs("[daemon]\nworkers = 3\nnope = 1\n", f);
+        fclose(f);
+        cr_assert_eq(config_load_file(&c, path, 1, &error), -EINVAL);
+        char want[128];
+        snprintf(want, sizeof(want), "%s:3: unknown key \"nope\" in [daemon]", path);
+        cr_assert_str_eq(error, want);
+        free(error);
+        error = NULL;
+
+        /* A directory is not a config file. */
+        cr_assert_lt(config_load_file(&c, dir, 1, &error), 0);
+        cr_assert_not_null(error);
+        free(error);
+
+        config_done(&c);
+        unlink(path);
+        rmdir(dir);
+}
+
+Test(config, log_level_names)
+{
+        cr_assert_eq(log_level_from_string("err"), LOG_ERR);
+        cr_assert_eq(log_level_from_string("error"), LOG_ERR);
+        cr_assert_eq(log_level_from_string("warning"), LOG_WARNING);
+        cr_assert_eq(log_level_from_string("NOTICE"), LOG_NOTICE);
+        cr_assert_eq(log_level_from_string("info"), LOG_INFO);
+        cr_assert_eq(log_level_from_string("debug"), LOG_DEBUG);
+        cr_assert_eq(log_level_from_string("3"), LOG_ERR);
+        cr_assert_eq(log_level_from_string("7"), LOG_DEBUG);
+        cr_assert_eq(log_level_from_string("2"), -EINVAL);
+        cr_assert_eq(log_level_from_string("8"), -EINVAL);
+        cr_assert_eq(log_level_from_string("77"), -EINVAL);
+        cr_assert_eq(log_level_from_string(""), -EINVAL);
+        cr_assert_eq(log_level_from_string("verbose"), -EINVAL);
+}
+
+Test(config, add_watch)
+{
+        struct config c;
+
+        config_init_defaults(&c, 0);
+        cr_assert_eq(config_add_watch(&c, "relative"), -EINVAL);
+        cr_assert_eq(config_add_watch(&c, "/a"), 0);
+        cr_assert_eq(config_add_watch(&c, "/a"), 0);
+        cr_assert_eq(config_add_watch(&c, "/b"), 0);
+        cr_assert_eq(c.n_watch, 2);
+        config_done(&c);
+}
+
+/* etc/chuted.conf is all comments: with every "#key" uncommented it must
+ * parse and give back the built-in defaults (so the sample cannot lie). */
+Test(config, sample_file_matches_defaults)
+{
+        const char *srcdir = getenv("CHUTE_SRCDIR");
+        char path[4096], *line = NULL, *text = NULL, *error = NULL;
+        size_t size = 0, text_len = 0, uncommented = 0;
+        struct config defaults, c;
+        FILE *f, *out;
+
+        snprintf(path, sizeof(path), "%s/etc/chuted.conf", srcdir ? srcdir : ".");
+        f = fopen(path, "re");
+        cr_assert_not_null(f, "cannot open %s", path);
+        out = open_memstream(&text, &text_len);
+        while (getline(&line, &size, f) > 0) {
+                /* "#key = value" -> "key = value"; prose comments ("# ...") stay. */
+                if (line[0] == '#' && line[1] >= 'a' && line[1] <= 'z' && strstr(line, " = ")) {
+                        if (strncmp(line, "#path", 5) == 0 || strncmp(line, "#key_file", 9) == 0)
+                                continue; /* no default value */
+                        fputs(line + 1, out);
+                        uncommented++;
+                } else
+                        fputs(line, out);
+        }
+        fclose(out);
+        fclose(f);
+        free(line);
+        cr_assert_eq(uncommented, 11, "%zu keys with defaults in the sample", uncommented);
+
+        config_init_defaults(&defaults, 0);
+        config_init_defaults(&c, 0);
+        cr_assert_eq(config_load_string(&c, text, path, &error), 0, "%s", error ? error : "");
+        cr_assert_str_eq(c.state_dir, defaults.state_dir);
+        cr_assert_str_eq(c.socket_path, defaults.socket_path);
+        cr_assert_str_eq(c.socket_group, defaults.socket_group);
+        cr_assert_eq(c.log_level, defaults.log_level);
+        cr_assert_eq(c.workers, defaults.workers);
+        cr_assert_eq(c.cipher, defaults.cipher);
+        cr_assert_eq(c.compression_level, defaults.compression_level);
+        cr_assert_eq(c.one_file_system, defaults.one_file_system);
+        cr_assert_eq(c.quiet_period_ns, defaults.quiet_period_ns);
+        cr_assert_eq(c.max_delay_ns, defaults.max_delay_ns);
+        cr_assert_eq(c.rescan_interval_ns, defaults.rescan_interval_ns);
+        free(text);
+        config_done(&c);
+        config_done(&defaults);
+}
