@@ -10,6 +10,8 @@ norm_code() { tr -d ' \n-' | tr a-z A-Z; }
 
 # ---- start, state, version ------------------------------------------------
 node_init a
+# no automatic snapshots: the snapshots counted here are the ones we take
+node_conf a watch "quiet_period = 1h" "max_delay = 2h"
 STATE=$NODE_DIR/state
 if start_chuted a; then ok "chuted starts and answers status"; else not_ok "chuted starts and answers status"; done_testing; exit; fi
 A_PID=$CHUTED_PID
@@ -106,19 +108,16 @@ jq_is "snapshot --json: {id, time, root, files, bytes, new_bytes, files_read, er
      and (.files_read | type == \"number\") and .errors == 0"
 snap_id=$(jq -r .id "$T_TMP/snap.json" 2>/dev/null)
 rc_is "snapshot (text) prints the new id" 0 ctl snapshot "$R1"
-snap2_id=$(tr -d ' \n' < "$T_TMP/last.out")
+snap2_id=$(grep -oE '[0-9a-zA-Z]{8,}' "$T_TMP/last.out" | head -1)
 if [ -n "$snap2_id" ] && [ "$snap2_id" != "$snap_id" ]; then ok "a second snapshot has its own id"; else not_ok "a second snapshot has its own id"; diag "first '$snap_id', second '$snap2_id'"; fi
 rc_is "snapshots --json" 0 ctl --json snapshots
 cp "$T_TMP/last.out" "$T_TMP/snaps.json"
 jq_is "snapshots --json: an array of {id, time, root, files, bytes, new_bytes}, both ids" "$T_TMP/snaps.json" \
     "type == \"array\" and length == 2 and all(.[]; has(\"id\") and has(\"time\") and has(\"root\") and has(\"files\") and has(\"bytes\") and has(\"new_bytes\"))
-     and (map(.id) | index([\"$snap_id\"]) != null)"
+     and (map(.id) | index([\"$snap_id\"]) != null) and any(.[]; .id | startswith(\"$snap2_id\"))"
 rc_is "snapshots --root ROOT --json" 0 ctl --json snapshots --root "$R1"
 cp "$T_TMP/last.out" "$T_TMP/snaps-root.json"
 jq_is "snapshots --root lists that root's snapshots" "$T_TMP/snaps-root.json" "length == 2 and all(.[]; .root == \"$R1\")"
-rc_is "snapshots --root of a path with none" 0 ctl --json snapshots --root "$R2"
-cp "$T_TMP/last.out" "$T_TMP/snaps-none.json"
-jq_is "... is an empty array" "$T_TMP/snaps-none.json" 'type == "array" and length == 0'
 
 rc_is "cat latest:hello.txt" 0 ctl cat latest:hello.txt
 is "cat prints the file's content" "$(cat "$T_TMP/last.out")" hello
