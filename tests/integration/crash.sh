@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 need jq sqlite3 sha256sum
 
-MB=${CHUTE_CRASH_MB:-256}     # about a second of snapshot work on 2 cores
+MB=${CHUTE_CRASH_MB:-128}     # about a second of snapshot work on 2 cores
 KILLS=${CHUTE_CRASH_KILLS:-20}
 SRC=$T_TMP/src
 mkdir -p "$SRC/small"
@@ -20,7 +20,7 @@ for i in $(seq 1 50); do head -c $((i * 997)) /dev/urandom > "$SRC/small/s$i"; d
 diag "source: $(du -sh "$SRC" | cut -f1)"
 
 # state_tmp DIR: files that look like temporary or partial state
-state_tmp() { find "$1" -type f \( -ipath '*tmp*' -o -ipath '*partial*' -o -name '*.part' -o -name '*.new' -o -name '*~' \) 2>/dev/null; }
+state_tmp() { (cd "$1" && find . -type f \( -ipath '*tmp*' -o -ipath '*partial*' -o -name '*.part' -o -name '*.new' -o -name '*~' \) 2>/dev/null); }
 # pack_files DIR / pack_bytes DIR: pack files (anything under a directory or
 # name containing "pack") and their total size
 pack_files() { find "$1" -type f -path '*pack*' 2>/dev/null; }
