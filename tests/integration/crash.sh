@@ -34,6 +34,10 @@ rc_is "add the tree" 0 ctl add "$SRC"
 
 completed=0 integrity_bad=0 restart_bad=0 counts=""
 for k in $(seq 1 "$KILLS"); do
+    # work for every round, even after a snapshot completed: new data to
+    # pack, and new mtimes on everything so the rest is read again
+    head -c $((4 * 1024 * 1024)) /dev/urandom > "$SRC/small/new$k"
+    touch "$SRC"/big*
     ctl snapshot "$SRC" >/dev/null 2>&1 &
     cpid=$!
     ms=$(( RANDOM % 451 + 50 ))

@@ -24,6 +24,15 @@ t_cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    if [ "$T_FAILED" -gt 0 ]; then
+        local log
+        for log in "$T_TMP"/*/chuted.log; do
+            [ -f "$log" ] || continue
+            echo "# ---- last lines of $log"
+            tail -15 "$log" | sed 's/^/#   /'
+        done
+    fi
+    if [ -n "${CHUTE_KEEP_TMP:-}" ]; then echo "# kept $T_TMP"; return; fi
     chmod -R u+rwx "$T_TMP" 2>/dev/null || true
     rm -rf "$T_TMP"
 }
