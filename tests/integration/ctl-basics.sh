@@ -145,6 +145,27 @@ rc_is "id after restart" 0 ctl --json id
 is "the node id is the same after a restart" "$(jq -r .id "$T_TMP/last.out" 2>/dev/null)" "$id_a"
 rc_is "snapshots after restart" 0 ctl --json snapshots
 jq_is "... still lists both snapshots" "$T_TMP/last.out" 'length == 2'
+rc_is "status --json after snapshots" 0 ctl --json status
+cp "$T_TMP/last.out" "$T_TMP/status3.json"
+jq_is "status --json: the root's last_snapshot is set" "$T_TMP/status3.json" \
+    "(.roots | map(select(.path == \"$R1\"))[0].last_snapshot) != null"
+
+# ---- diff ---------------------------------------------------------------------------------
+echo changed > "$R1/hello.txt"
+echo new > "$R1/new.txt"
+rm "$R1/sub/kept"
+rc_is "snapshot after changes" 0 ctl --json snapshot "$R1"
+snap3_id=$(jq -r 'if type == "array" then .[0].id else .id end' "$T_TMP/last.out" 2>/dev/null)
+rc_is "diff SNAP1 SNAP2" 0 ctl diff "$snap_id" "$snap3_id"
+cp "$T_TMP/last.out" "$T_TMP/diff.txt"
+for f in hello.txt new.txt sub/kept; do
+    if grep -qF "$f" "$T_TMP/diff.txt"; then ok "diff names $f"; else not_ok "diff names $f"; sed 's/^/#   /' "$T_TMP/diff.txt"; fi
+done
+if grep -qF junk.tmp "$T_TMP/diff.txt"; then not_ok "diff does not name unchanged files"; else ok "diff does not name unchanged files"; fi
+rc_is "diff --json" 0 ctl --json diff "$snap_id" "$snap3_id"
+check "diff --json parses" json_valid "$T_TMP/last.out"
+rc_is "diff of an unknown snapshot fails (1)" 1 ctl diff "$snap_id" ffffffffffffffff
+
 kill -INT "$CHUTED_PID"
 if wait_gone "$CHUTED_PID" 5; then ok "SIGINT: chuted exits within 5 s"; else not_ok "SIGINT: chuted exits within 5 s"; fi
 is "SIGINT: exit status 0" "${WAIT_RC:-none}" 0
