@@ -526,7 +526,7 @@ static struct reader *reader_get(const struct keys *keys)
         rd = calloc(1, sizeof(*rd));
         if (!rd)
                 return NULL;
-        rd->cap = 2 * CHUNKER_MAX_SIZE_DEFAULT;
+        rd->cap = 3 * CHUNKER_MAX_SIZE_DEFAULT;
         rd->buf = malloc(rd->cap);
         if (!rd->buf || chunker_new(keys->cdc_key, NULL, &rd->chunker) < 0) {
                 reader_free(rd);
@@ -587,7 +587,11 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
 
         chunker_reset(rd->chunker);
         while (!cancelled(it->job)) {
-                if (!eof && rd->cap - fill < READ_STEP && begin > 0) {
+                /* Compact once the consumed part is two thirds of the buffer:
+                 * at most half a byte moved per byte consumed. A cut always
+                 * comes within max_size of begin, so a full buffer never
+                 * stalls the scan. */
+                if (!eof && begin >= rd->cap - rd->cap / 3) {
                         memmove(rd->buf, rd->buf + begin, fill - begin);
                         fill -= begin;
                         scan -= begin;
@@ -988,6 +992,7 @@ void snapshot_run(struct snapshot_job *job)
         int r;
 
         job->time_ns = now_ns();
+        uint64_t failures_before = repo_failures(d->repo);
         int rootfd = open(job->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct stat rst;
         if (rootfd < 0 || fstat(rootfd, &rst) < 0) {
@@ -1014,17 +1019,20 @@ void snapshot_run(struct snapshot_job *job)
                 goto out;
         }
 
+        int64_t t0 = monotonic_ns(), t1, t2, t3, t4;
         /* phase 1: walk */
         w.root = walk_dir(&w, rootfd, "");
         close(rootfd);
         if (cancelled(job) || !w.root)
                 goto out;
 
+        t1 = monotonic_ns();
         /* phase 2: read changed files, biggest first, on every worker */
         qsort(w.items, w.n_items, sizeof(*w.items), item_size_cmp);
         workers_run_parallel(d->workers, read_item, (void **)w.items, w.n_items);
         if (cancelled(job))
                 goto out;
+        t2 = monotonic_ns();
 
         /* phase 3: trees, snapshot object, flush, commit */
         r = store_tree(&w, w.root);
@@ -1069,7 +1077,10 @@ void snapshot_run(struct snapshot_job *job)
                 job_fail(job, r, "cannot store the snapshot: %s", strerror(-r));
                 goto out;
         }
+        t3 = monotonic_ns();
         r = repo_flush(d->repo);
+        if (r >= 0 && repo_failures(d->repo) != failures_before)
+                r = -EIO;
         if (r < 0) {
                 job_fail(job, r, "cannot write packs: %s", strerror(-r));
                 goto out;
@@ -1077,9 +1088,13 @@ void snapshot_run(struct snapshot_job *job)
         collect_ctx = &cc;
         twalk(w.cache, collect_unseen);
         collect_ctx = NULL;
+        t4 = monotonic_ns();
         r = repo_with_writer(d->repo, commit_cb, &cc);
         if (r < 0)
                 job_fail(job, r, "cannot commit the snapshot to the index: %s", strerror(-r));
+        log_debug("Snapshot of %s: walk %.3fs, read %.3fs (%zu files), trees %.3fs, packs durable %.3fs, "
+                  "commit %.3fs", job->path, (t1 - t0) / 1e9, (t2 - t1) / 1e9, w.n_items, (t3 - t2) / 1e9,
+                  (t4 - t3) / 1e9, (monotonic_ns() - t4) / 1e9);
 out:
         if (snap.has_root_entry)
                 object_entry_done(&snap.root_entry);
