@@ -526,7 +526,7 @@ static struct reader *reader_get(const struct keys *keys)
         rd = calloc(1, sizeof(*rd));
         if (!rd)
                 return NULL;
-        rd->cap = 3 * CHUNKER_MAX_SIZE_DEFAULT;
+        rd->cap = 2 * CHUNKER_MAX_SIZE_DEFAULT;
         rd->buf = malloc(rd->cap);
         if (!rd->buf || chunker_new(keys->cdc_key, NULL, &rd->chunker) < 0) {
                 reader_free(rd);
@@ -587,11 +587,11 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
 
         chunker_reset(rd->chunker);
         while (!cancelled(it->job)) {
-                /* Compact once the consumed part is two thirds of the buffer:
-                 * at most half a byte moved per byte consumed. A cut always
+                /* Compact once the consumed part is half of the buffer:
+                 * at most one byte moved per byte consumed. A cut always
                  * comes within max_size of begin, so a full buffer never
                  * stalls the scan. */
-                if (!eof && begin >= rd->cap - rd->cap / 3) {
+                if (!eof && begin >= rd->cap / 2) {
                         memmove(rd->buf, rd->buf + begin, fill - begin);
                         fill -= begin;
                         scan -= begin;
