@@ -214,3 +214,43 @@ Test(record, forged_plaintexts_rejected)
         n = record_forge(&id, OBJECT_DATA, 0x02, "abc", 3, rec); /* unknown flag */
         cr_assert_eq(record_open(enc_key, &id, rec, n, NULL, out, sizeof(out), &got), -EBADMSG);
 }
+
+Test(record, compression_round_trip_and_bounds)
+{
+        static uint8_t payload[1 << 20], out[1 << 20];
+        uint8_t *rec;
+        struct oid id;
+        size_t n, got;
+        enum object_type type;
+
+        /* Compressible: a record much smaller than the payload, still exact. */
+        for (size_t i = 0; i < sizeof(payload); i++)
+                payload[i] = (uint8_t) "chute compresses text well\n"[i % 27];
+        n = seal(CRYPTO_CIPHER_CHACHA20_POLY1305, OBJECT_DATA, payload, sizeof(payload), &id, &rec);
+        cr_assert_lt(n, sizeof(payload) / 8);
+        cr_assert_eq(record_open_verify(enc_key, id_key, &id, rec, n, &type, out, sizeof(out), &got), 0);
+        cr_assert_eq(got, sizeof(payload));
+        cr_assert(memcmp(out, payload, got) == 0);
+        /* Decompression is bounded by the caller's buffer. */
+        cr_assert_eq(record_open(enc_key, &id, rec, n, NULL, out, sizeof(out) - 1, &got), -ENOBUFS);
+        free(rec);
+
+        /* Without the option nothing is compressed. */
+        rec = malloc(record_bound(sizeof(payload)));
+        cr_assert_eq(record_seal(CRYPTO_CIPHER_AES256_GCM, enc_key, &id, OBJECT_DATA, payload,
+                                 sizeof(payload), 0, rec, record_bound(sizeof(payload)), &n),
+                     0);
+        cr_assert_eq(n, record_bound(sizeof(payload)));
+        free(rec);
+}
+
+Test(record, corrupt_compressed_payload_rejected)
+{
+        uint8_t rec[256], out[64];
+        struct oid id = {};
+        size_t n, got;
+
+        /* Authentic record, zstd flag set, body not a zstd frame. */
+        n = record_forge(&id, OBJECT_DATA, RECORD_FLAG_ZSTD, "not zstd at all", 15, rec);
+        cr_assert_eq(record_open(enc_key, &id, rec, n, NULL, out, sizeof(out), &got), -EBADMSG);
+}
