@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress.h"
 #include "record.h"
 
 /* Offsets inside a record. */
@@ -40,33 +41,23 @@ static void record_aad(const struct oid *id, uint8_t version, uint8_t cipher,
         ret_aad[OID_SIZE + 1] = cipher;
 }
 
-/* ---- SEAM(compress): wire to common/compress.h when it lands on main. ----
- * Until then nothing is compressed (the RECORD_FLAG_ZSTD bit is never set by
- * record_seal) and a record carrying the bit is refused with -EOPNOTSUPP. */
-
-/* Compress src[len] into dst[cap]; -ENOSPC when the result would not fit. */
+/* Compress src[len] into dst[cap]; -ENOSPC when the result would not fit
+ * (compress.c also skips data that a sample shows to be incompressible). */
 static int record_compress(const void *src, size_t len, void *dst, size_t cap, size_t *ret_len)
 {
-        (void) src;
-        (void) len;
-        (void) dst;
-        (void) cap;
-        (void) ret_len;
-        return -EOPNOTSUPP;
+        int r = compress_maybe(src, len, COMPRESS_LEVEL_DEFAULT, dst, cap, ret_len);
+
+        if (r < 0)
+                return r;
+        return r ? 0 : -ENOSPC;
 }
 
 /* Decompress src[len] into dst[cap], never writing past cap (-ENOBUFS) and
  * -EBADMSG on a corrupt frame. */
 static int record_decompress(const void *src, size_t len, void *dst, size_t cap, size_t *ret_len)
 {
-        (void) src;
-        (void) len;
-        (void) dst;
-        (void) cap;
-        (void) ret_len;
-        return -EOPNOTSUPP;
+        return decompress(src, len, dst, cap, ret_len);
 }
-/* ---- end SEAM(compress) ---- */
 
 size_t record_bound(size_t len)
 {
