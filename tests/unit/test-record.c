@@ -76,6 +76,28 @@ Test(record, round_trip_chacha)
         round_trip(CRYPTO_CIPHER_CHACHA20_POLY1305, 1 << 20);
 }
 
+Test(record, compressible_payload_is_compressed)
+{
+        size_t len = 1 << 20, n, got = 0;
+        uint8_t *payload = malloc(len), *rec, *out = malloc(len);
+        enum object_type type = 0;
+        struct oid id;
+
+        for (size_t i = 0; i < len; i++)
+                payload[i] = "chute compresses text, "[i % 23];
+        n = seal(CRYPTO_CIPHER_AES256_GCM, OBJECT_DATA, payload, len, &id, &rec);
+        cr_assert_lt(n, len / 8, "record of %zu bytes for %zu repetitive ones", n, len);
+        cr_assert_eq(record_open_verify(enc_key, id_key, &id, rec, n, &type, out, len, &got), 0);
+        cr_assert_eq(got, len);
+        cr_assert_arr_eq(out, payload, len);
+        /* Too small an output buffer: refused before decompressing. */
+        cr_assert_eq(record_open_verify(enc_key, id_key, &id, rec, n, &type, out, len - 1, &got),
+                     -ENOBUFS);
+        free(payload);
+        free(out);
+        free(rec);
+}
+
 Test(record, flipped_bits_rejected)
 {
         static const char text[] = "a small tree object, or what stands for one here";
