@@ -98,7 +98,8 @@ if [ "$tmp_n" -le 2 ]; then ok "temporary files left in the state dir: $tmp_n"; 
 packs=$(pack_files "$STATE" | wc -l) clean_packs=$(pack_files "$CLEAN" | wc -l)
 bytes=$(pack_bytes "$STATE") clean_bytes=$(pack_bytes "$CLEAN")
 diag "packs: $packs files, $bytes bytes; clean node: $clean_packs files, $clean_bytes bytes"
-if [ "$clean_packs" -gt 0 ] && [ "$packs" -le $((clean_packs * 5 / 4 + 4)) ]; then ok "pack files stay bounded ($packs vs $clean_packs)"; else
+# a few more (smaller) packs than a clean run are fine; one per kill is a leak
+if [ "$clean_packs" -gt 0 ] && [ "$packs" -le $((clean_packs + KILLS / 4 + 4)) ]; then ok "pack files stay bounded ($packs vs $clean_packs)"; else
     not_ok "pack files stay bounded ($packs vs $clean_packs clean)"; fi
 if [ "${clean_bytes:-0}" -gt 0 ] && [ "$bytes" -le $((clean_bytes * 5 / 4 + 16 * 1024 * 1024)) ]; then ok "pack bytes stay bounded"; else
     not_ok "pack bytes stay bounded ($bytes vs $clean_bytes clean)"; fi
