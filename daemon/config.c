@@ -79,6 +79,7 @@ void config_init_defaults(struct config *c, uid_t uid)
                 .quiet_period_ns = 2 * NSEC_PER_SEC,
                 .max_delay_ns = 60 * NSEC_PER_SEC,
                 .rescan_interval_ns = NSEC_PER_HOUR,
+                .poll_interval_ns = 5 * 60 * NSEC_PER_SEC,
                 .retention_auto = 1,
         };
         retention_policy_default(&c->retention);
@@ -387,6 +388,7 @@ static const struct key keys[] = {
         KEY("watch", "quiet_period", parse_duration, quiet_period_ns),
         KEY("watch", "max_delay", parse_duration, max_delay_ns),
         KEY("watch", "rescan_interval", parse_duration, rescan_interval_ns),
+        KEY("watch", "poll_interval", parse_duration, poll_interval_ns),
         KEY("watch", "path", parse_watch_path, watch),
         KEY("retention", "keep_within", parse_keep_within, retention.keep_within_ns),
         KEY("retention", "keep_last", parse_keep_count, retention.keep_last),

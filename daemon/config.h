@@ -24,6 +24,7 @@ struct config {
         int one_file_system;     /* default for new roots: 1 */
         char *socket_group;      /* group admitted on the control socket, default "chute" */
         uint64_t quiet_period_ns, max_delay_ns, rescan_interval_ns; /* [watch] 2s, 60s, 1h */
+        uint64_t poll_interval_ns;  /* [watch] rescans of roots without inotify watches, 5m */
         char **watch;            /* roots to add at start: [watch] path = ... and --watch */
         size_t n_watch;
         struct retention_policy retention; /* [retention]: 1h, hourly 48, daily 30, weekly 52, monthly all */

@@ -30,6 +30,7 @@
 #include "notify.h"
 #include "repo.h"
 #include "root.h"
+#include "watch.h"
 #include "workers.h"
 
 int64_t now_ns(void)
@@ -310,6 +311,11 @@ int main(int argc, char **argv)
         if (r < 0)
                 goto out;
         d.index = repo_index(d.repo);
+        r = watch_new(&d, &d.watch);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up inotify");
+                goto out;
+        }
         r = root_start_all(&d);
         if (r < 0)
                 goto out;
@@ -368,6 +374,7 @@ out:
         root_stop_all(&d);
         workers_free(d.workers); /* waits for running jobs */
         root_free_all(&d);
+        watch_free(d.watch);
         repo_close(d.repo);
         if (d.base)
                 event_base_free(d.base);

@@ -357,7 +357,7 @@ Test(config, sample_file_matches_defaults)
         fclose(out);
         fclose(f);
         free(line);
-        cr_assert_eq(uncommented, 19, "%zu keys with defaults in the sample", uncommented);
+        cr_assert_eq(uncommented, 20, "%zu keys with defaults in the sample", uncommented);
 
         config_init_defaults(&defaults, 0);
         config_init_defaults(&c, 0);
@@ -373,6 +373,7 @@ Test(config, sample_file_matches_defaults)
         cr_assert_eq(c.quiet_period_ns, defaults.quiet_period_ns);
         cr_assert_eq(c.max_delay_ns, defaults.max_delay_ns);
         cr_assert_eq(c.rescan_interval_ns, defaults.rescan_interval_ns);
+        cr_assert_eq(c.poll_interval_ns, defaults.poll_interval_ns);
         cr_assert_eq(memcmp(&c.retention, &defaults.retention, sizeof(c.retention)), 0);
         cr_assert_eq(c.retention_auto, defaults.retention_auto);
         free(text);
