@@ -141,6 +141,7 @@ is "keep-within 1d: removed 0" "$(py 'd["removed"]' "$T_TMP/out")" 0
 # several roots: the policy needs --root
 rc_is "add a second root" 0 ctl add "$OTHER"
 rc_is "snapshot it" 0 ctl snapshot "$OTHER"
+echo changed > "$OTHER/file"
 rc_is "snapshot it again" 0 ctl snapshot "$OTHER"
 rc_is "policy without --root is ambiguous with two roots" 1 ctl forget --keep-last 1
 rc_is "forget --root PATH --keep-last 1" 0 ctl --json forget --root "$OTHER" --keep-last 1
