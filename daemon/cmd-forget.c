@@ -185,6 +185,8 @@ static void forget_policy(struct request *r, const char *path, const struct rete
                                           retention_reasons_format(plan.verdicts[i].reasons, why));
                         continue;
                 }
+                if (n == plan.n_forget)
+                        continue;
                 rows[n] = &plan.rows[i];
                 ids[n++] = plan.rows[i].id;
         }

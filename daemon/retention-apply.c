@@ -233,7 +233,7 @@ int retention_apply_root(struct daemon *d, struct root *root)
                         retention_apply_plan_done(&plan);
                         return log_oom();
                 }
-                for (size_t i = 0; i < plan.n; i++)
+                for (size_t i = 0; i < plan.n && n < plan.n_forget; i++)
                         if (!plan.verdicts[i].reasons)
                                 ids[n++] = plan.verdicts[i].id;
         }

@@ -137,6 +137,8 @@ rc_is "an empty policy is refused" 1 ctl forget --keep-last 0
 is "two snapshots after the refusals" "$(count)" 2
 rc_is "--keep-within covering everything removes nothing" 0 ctl --json forget --keep-within 1d --keep-yearly unlimited
 is "keep-within 1d: removed 0" "$(py 'd["removed"]' "$T_TMP/out")" 0
+rc_is "--keep-last -1 (unlimited) --dry-run" 0 ctl --json forget --keep-last -1 --dry-run
+is "keep-last -1: removed 0" "$(py 'd["removed"]' "$T_TMP/out")" 0
 
 # several roots: the policy needs --root
 rc_is "add a second root" 0 ctl add "$OTHER"
