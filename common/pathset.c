@@ -41,7 +41,8 @@ void pathset_freeze(struct pathset *s)
 {
         if (s->frozen)
                 return;
-        qsort(s->paths, s->n, sizeof(*s->paths), cmp);
+        if (s->n > 1)
+                qsort(s->paths, s->n, sizeof(*s->paths), cmp);
         size_t j = 0;
         for (size_t i = 0; i < s->n; i++) {
                 if (j > 0 && !strcmp(s->paths[j - 1], s->paths[i])) {

@@ -229,6 +229,7 @@ int main(int argc, char **argv)
                         if (level < 0) {
                                 fprintf(stderr, "chuted: bad log level \"%s\" (err, warning, notice, info, debug)\n",
                                         optarg);
+                                free(opt_watch);
                                 return 2;
                         }
                         break;
@@ -240,18 +241,22 @@ int main(int argc, char **argv)
                         break;
                 case 'h':
                         usage(stdout);
+                        free(opt_watch);
                         return 0;
                 case 'V':
                         printf("chuted %s\n", PACKAGE_VERSION);
+                        free(opt_watch);
                         return 0;
                 default:
                         usage(stderr);
+                        free(opt_watch);
                         return 2;
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, "chuted: unexpected argument \"%s\"\n", argv[optind]);
                 usage(stderr);
+                free(opt_watch);
                 return 2;
         }
 
@@ -267,6 +272,8 @@ int main(int argc, char **argv)
                 r = config_load_file(&d.config, file, d.config_file != NULL, &error);
                 if (r < 0) {
                         fprintf(stderr, "chuted: %s\n", error ? error : strerror(-r));
+                        free(opt_watch);
+                        config_done(&d.config);
                         return 1;
                 }
         }

@@ -1142,7 +1142,8 @@ void snapshot_run(struct snapshot_job *job)
 
         t1 = monotonic_ns();
         /* phase 2: read changed files, biggest first, on every worker */
-        qsort(w.items, w.n_items, sizeof(*w.items), item_size_cmp);
+        if (w.n_items > 1)
+                qsort(w.items, w.n_items, sizeof(*w.items), item_size_cmp);
         workers_run_parallel(d->workers, read_item, (void **)w.items, w.n_items);
         if (cancelled(job))
                 goto out;
