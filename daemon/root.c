@@ -21,6 +21,7 @@
 #include "log.h"
 #include "repo.h"
 #include "request.h"
+#include "retention-apply.h"
 #include "snapshot.h"
 #include "watch.h"
 #include "workers.h"
@@ -423,6 +424,7 @@ static void snapshot_done(void *userdata)
                           (unsigned long long)job->stats.new_bytes, (unsigned long long)job->stats.errors);
                 for (size_t i = 0; i < root->n_waiters; i++)
                         reply_snapshot(root->waiters[i], root, job);
+                retention_apply_root(d, root);
         } else {
                 bool cancel = root->cancel || d->stopping;
                 bool gone = job->error == -ENOENT || job->error == -ENOTDIR;
@@ -450,9 +452,6 @@ static void snapshot_done(void *userdata)
                                 root->first_event_ns = root->last_event_ns = monotonic_ns();
                         arm_debounce(root, (int64_t)d->config.max_delay_ns);
                 }
-        }
-        if (job->error == 0 && run->automatic) {
-                /* what arrived during the run waits for its own quiet period */
         }
         for (size_t i = 0; i < root->n_waiters; i++)
                 request_unref(root->waiters[i]);
