@@ -14,14 +14,28 @@ T_FAILED=0
 T_PIDS=()
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/chute-test.XXXXXX")
 
+# t_our_child PID: PID is still a child of this script, not yet reaped. A pid
+# that was reaped (stop_chuted, wait) may since belong to another process,
+# e.g. a chuted of a test running in parallel: never signal it.
+t_our_child() {
+    local ppid
+    ppid=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f2)
+    [ "$ppid" = "$$" ]
+}
+
 t_cleanup() {
-    local pid
+    local pid st
     for pid in "${T_PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
+        t_our_child "$pid" && kill -TERM "$pid" 2>/dev/null
     done
     for pid in "${T_PIDS[@]}"; do
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
+        t_our_child "$pid" || continue
+        for _ in $(seq 1 50); do
+            st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
+            [ -n "$st" ] && [ "$st" != Z ] || break
+            sleep 0.1
+        done
+        t_our_child "$pid" && kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null || true
     done
     if [ "$T_FAILED" -gt 0 ]; then
@@ -98,6 +112,7 @@ start_chuted() {
 stop_chuted() {
     local name=$1 sig=${2:-TERM} pid
     pid=$(cat "$T_TMP/$name/pid")
+    t_our_child "$pid" || return 1
     kill "-$sig" "$pid" 2>/dev/null || true
     local rc=0
     wait "$pid" 2>/dev/null || rc=$?
