@@ -2,6 +2,9 @@
 # Integration test harness: TAP output, temporary directories, real chuted
 # processes on their own state dir and socket, and cleanup by pid on any exit.
 # Source it from a test script:  . "$(dirname "$0")/lib.sh"
+# Environment: CHUTE_BUILDDIR (binaries, e.g. an --enable-asan build tree),
+# CHUTE_KEEP_TMP=1 keeps the temporary directory; failed scripts print the
+# tail of every node's chuted.log.
 
 set -u
 : "${CHUTE_BUILDDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
