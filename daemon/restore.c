@@ -396,6 +396,7 @@ void restore_run(struct restore_job *job)
         struct object_entry *e = NULL;
         int tfd = -1, r;
 
+        int64_t t0 = monotonic_ns();
         struct object_snapshot *snap = NULL;
         r = snaptree_load_snapshot(job->daemon->repo, &job->snapshot, &snap);
         if (r < 0) {
@@ -506,9 +507,11 @@ void restore_run(struct restore_job *job)
         if (stop(job))
                 goto out;
 
+        int64_t t1 = monotonic_ns();
         workers_run_parallel(job->daemon->workers, write_file, (void **)s.files, s.n_files);
         if (stop(job))
                 goto out;
+        int64_t t2 = monotonic_ns();
         for (size_t i = s.n_dirs; i-- > 0;) {
                 int fd = open(s.dirs[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0) {
@@ -522,6 +525,8 @@ void restore_run(struct restore_job *job)
                 set_meta_fd(&s, tfd, job->target, e);
         else if (!e && snap->has_root_entry)
                 set_meta_fd(&s, tfd, job->target, &snap->root_entry);
+        log_debug("Restore to %s: create %.3fs, contents %.3fs (%zu files), directories %.3fs", job->target,
+                  (t1 - t0) / 1e9, (t2 - t1) / 1e9, s.n_files, (monotonic_ns() - t2) / 1e9);
 out:
         object_snapshot_free(snap);
         if (tfd >= 0)
