@@ -87,7 +87,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "NA"; exit } if 
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" | tee -a "$RAW" >&2; }
 
 # ---- chute ----------------------------------------------------------------------------
-CST=$STATE/chute; CSOCK=$STATE/chute.sock; CCONF=$STATE/chuted.conf
+CST=$STATE/chute; CSOCK=$STATE/chute.sock; CCONF=$STATE/daemon.conf
 DPID=
 ctl() { "$CHUTECTL" --socket "$CSOCK" "$@"; }
 
@@ -95,7 +95,7 @@ chute_start() {
         # Watching (when it exists) must not snapshot behind the benchmark's back: the
         # config pushes the quiet period and the max delay out of the measured window.
         printf '[watch]\nquiet_period = 1h\nmax_delay = 1h\nrescan_interval = 1d\n' >"$CCONF"
-        "$CHUTED" -c "$CCONF" -d "$CST" -s "$CSOCK" --log-level info >>"$STATE/chuted.log" 2>&1 &
+        "$DAEMON" -c "$CCONF" -d "$CST" -s "$CSOCK" --log-level info >>"$STATE/chuted.log" 2>&1 &
         DPID=$!
         local i
         for i in $(seq 100); do
@@ -113,6 +113,21 @@ chute_stop() {
         DPID=
 }
 
+# chute_failed WHAT OUTFILE: keep the evidence, restart chuted on the same state
+FAILS=0
+chute_failed() {
+        local rc=running
+        FAILS=$((FAILS + 1))
+        [ "$FAILS" -le 5 ] || die "chuted failed $FAILS times, giving up"
+        if ! kill -0 "$DPID" 2>/dev/null; then wait "$DPID" 2>/dev/null && rc=0 || rc=$?; fi
+        {
+                echo "== $1 failed: $(cat "$2"); chuted exit status: $rc; its log ends with:"
+                tail -5 "$STATE/chuted.log"
+        } | tee -a "$RES/compare-$STAMP-failures.txt" >&2
+        DPID=
+        chute_stop; chute_start
+}
+
 cpu_ticks() { sed 's/.*) //' "/proc/$DPID/stat" | awk '{ print $12, $13 }'; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$DPID/status"; }
 
@@ -125,8 +140,10 @@ chute_measure() {
         echo 5 >"/proc/$DPID/clear_refs" 2>/dev/null || true   # reset VmHWM to current RSS
         read -r u0 s0 < <(cpu_ticks)
         t0=$(now_ns)
-        ctl snapshot >"$STATE/out-chute-$phase-$run.txt" 2>&1 ||
-                die "chutectl snapshot failed ($phase $run): $(cat "$STATE/out-chute-$phase-$run.txt")"
+        if ! ctl snapshot >"$STATE/out-chute-$phase-$run.txt" 2>&1; then
+                chute_failed "chutectl snapshot ($phase $run)" "$STATE/out-chute-$phase-$run.txt"
+                return 1
+        fi
         t1=$(now_ns)
         read -r u1 s1 < <(cpu_ticks)
         after=$(dusb "$CST/packs")
@@ -208,6 +225,9 @@ trap 'exit 130' INT TERM
 install_deps
 build_chute
 [ -x "$MKCORPUS" ] || die "no $MKCORPUS (set BENCH_SHARED)"
+# On a shared machine other sessions may signal every process called "chuted": run a copy
+# under another name (and no "chuted" in its arguments).
+mkdir -p "$WORK/bin"; cp "$CHUTED" "$WORK/bin/chute-benchd"; DAEMON=$WORK/bin/chute-benchd
 TOOLS=(restic-auto)
 [ "$RESTIC_OFF" = 1 ] && TOOLS+=(restic-off)
 [ "$BORG" = 1 ] && TOOLS+=(borg-lz4)
@@ -229,7 +249,9 @@ for r in $(seq "$RUNS"); do
         chute_stop; rm -rf "$CST"; mkdir -p "$CST"
         chute_start
         ctl add "$CORPUS" >/dev/null
-        chute_measure init "$r"
+        until chute_measure init "$r"; do
+                chute_stop; rm -rf "$CST"; mkdir -p "$CST"; chute_start; ctl add "$CORPUS" >/dev/null
+        done
         for t in "${TOOLS[@]}"; do
                 tool_init "$t"; warm_corpus
                 tool_measure "$t" init "$r" "$(tool_backup_cmd "$t" init)"
@@ -239,7 +261,7 @@ done
 log "no-op backups (chuted restarted before each)"
 for r in $(seq "$RUNS"); do
         chute_stop; chute_start
-        chute_measure noop "$r"
+        until chute_measure noop "$r"; do :; done
         for t in "${TOOLS[@]}"; do
                 warm_corpus
                 tool_measure "$t" noop "$r" "$(tool_backup_cmd "$t" noop)"
@@ -249,7 +271,7 @@ done
 log "mutate rounds (make-corpus.sh mutate corpus ROUND, then each tool backs up)"
 for r in $(seq "$RUNS"); do
         (cd "$WORK" && "$MKCORPUS" mutate corpus "$r" 42)
-        chute_measure mutate "$r"
+        until chute_measure mutate "$r"; do :; done
         for t in "${TOOLS[@]}"; do
                 warm_corpus
                 tool_measure "$t" mutate "$r" "$(tool_backup_cmd "$t" mut$r)"
@@ -265,8 +287,10 @@ for r in $(seq "$RUNS"); do
         rm -rf "${TMPFS:?}"/*; warm_dir "$CST"; sync
         echo 5 >"/proc/$DPID/clear_refs" 2>/dev/null || true
         t0=$(now_ns)
-        ctl restore latest "$TMPFS/chute" >"$STATE/out-chute-restore-$r.txt" 2>&1 ||
-                die "chutectl restore failed: $(cat "$STATE/out-chute-restore-$r.txt")"
+        until ctl restore latest "$TMPFS/chute" >"$STATE/out-chute-restore-$r.txt" 2>&1; do
+                chute_failed "chutectl restore ($r)" "$STATE/out-chute-restore-$r.txt"
+                rm -rf "${TMPFS:?}"/*; sync; t0=$(now_ns)
+        done
         t1=$(now_ns)
         row chute restore "$r" "$(secs "$t0" "$t1")" NA NA "$(hwm_kb)" "$(dusb "$CST/packs")" 0
         if [ "$r" = "$RUNS" ]; then
