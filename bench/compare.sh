@@ -128,6 +128,7 @@ chute_failed() {
         chute_stop; chute_start
 }
 
+ticks() { awk -v a="$1" -v b="$2" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }'; }
 cpu_ticks() { sed 's/.*) //' "/proc/$DPID/stat" | awk '{ print $12, $13 }'; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$DPID/status"; }
 
@@ -222,6 +223,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- run ------------------------------------------------------------------------------
+if [ "${1:-}" = --table ]; then   # re-print the table of an earlier run from its TSV
+        RAW=$2; TABLE=/dev/null; trap - EXIT
+        read -r STAMP SCALE RUNS CORPUS_BYTES < <(awk '/^# compare.sh/ { print $3, $5, $7, $9; exit }' "$RAW")
+        mapfile -t TOOLS < <(awk -F'\t' '$1 ~ /^(restic|borg)-/ && !s[$1]++ { print $1 }' "$RAW")
+        VERIFY=$(awk '/^# restore check:/ { sub(/^# restore check: /, ""); print }' "$RAW")
+        SKIP_RUN=1
+fi
+if [ -z "${SKIP_RUN:-}" ]; then
 install_deps
 build_chute
 [ -x "$MKCORPUS" ] || die "no $MKCORPUS (set BENCH_SHARED)"
@@ -286,13 +295,16 @@ for r in $(seq "$RUNS"); do
         # chute: restore latest into a fresh dir (state re-read into the page cache first)
         rm -rf "${TMPFS:?}"/*; warm_dir "$CST"; sync
         echo 5 >"/proc/$DPID/clear_refs" 2>/dev/null || true
+        read -r u0 s0 < <(cpu_ticks)
         t0=$(now_ns)
         until ctl restore latest "$TMPFS/chute" >"$STATE/out-chute-restore-$r.txt" 2>&1; do
                 chute_failed "chutectl restore ($r)" "$STATE/out-chute-restore-$r.txt"
                 rm -rf "${TMPFS:?}"/*; sync; t0=$(now_ns)
         done
         t1=$(now_ns)
-        row chute restore "$r" "$(secs "$t0" "$t1")" NA NA "$(hwm_kb)" "$(dusb "$CST/packs")" 0
+        read -r u1 s1 < <(cpu_ticks)
+        row chute restore "$r" "$(secs "$t0" "$t1")" "$(ticks "$u0" "$u1")" "$(ticks "$s0" "$s1")" \
+                "$(hwm_kb)" "$(dusb "$CST/packs")" 0
         if [ "$r" = "$RUNS" ]; then
                 if sums "$TMPFS/chute" | cmp -s - "$STATE/corpus.sum"; then VERIFY+="chute: restore verified; "
                 else VERIFY+="chute: RESTORE MISMATCH; "; sums "$TMPFS/chute" >"$RES/compare-$STAMP-chute-restore.sum"; fi
@@ -307,6 +319,8 @@ for r in $(seq "$RUNS"); do
         done
 done
 rm -rf "${TMPFS:?}"/*
+echo "# restore check: $VERIFY" >>"$RAW"
+fi
 
 # ---- table ----------------------------------------------------------------------------
 # med CONFIG PHASE COLUMN (1-based TSV column)
@@ -314,33 +328,44 @@ med() { awk -F'\t' -v c="$1" -v p="$2" -v k="$3" '$1 == c && $2 == p { print $k 
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "NA" || v == "") print "-"; else printf f, v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NA" || b == "NA" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'; }
 
-{
+print_table() {
+local t cols hdr=()
 echo "compare.sh $STAMP: corpus $(fmt "$CORPUS_BYTES" "%d") bytes (scale $SCALE, seed 42), $RUNS runs, medians, page cache warm"
-echo "ratio = restic-auto / chute for times (>1: chute faster), chute / restic-auto for bytes and RSS"
-cols="%-26s %12s %12s"; hdr=("phase" "chute" "restic-auto")
-for t in "${TOOLS[@]:1}"; do cols+=" %12s"; hdr+=("$t"); done
-cols+=" %9s %-14s %s\n"; hdr+=("ratio" "target" "verdict")
+echo "r:TOOL = TOOL / chute for times (>1: chute faster), chute / TOOL for bytes and RSS; verdicts against restic-auto"
+cols="%-25s %11s"; hdr=("phase" "chute")
+for t in "${TOOLS[@]}"; do cols+=" %11s"; hdr+=("$t"); done
+for t in "${TOOLS[@]}"; do cols+=" %8s"; hdr+=("r:${t#restic-}"); done
+cols+="  %-13s %s\n"; hdr+=("target" "verdict")
 # shellcheck disable=SC2059
 printf "$cols" "${hdr[@]}"
 line() {  # LABEL COLUMN PHASE FORMAT KIND(time|bytes|rss|tinfo|binfo) GOAL
-        local label=$1 col=$2 phase=$3 f=$4 kind=$5 goal=$6 c a vals=() t r verdict
+        local label=$1 col=$2 phase=$3 f=$4 kind=$5 goal=$6 c a o vals=() rs=() verdict=""
         c=$(med chute "$phase" "$col")
+        [ "$kind" = rss ] && { c=$(med chute init 7); }
         for t in "${TOOLS[@]}"; do vals+=("$(fmt "$(med "$t" "$phase" "$col")" "$f")"); done
+        for t in "${TOOLS[@]}"; do
+                o=$(med "$t" "$phase" "$col")
+                case $kind in
+                time | tinfo) rs+=("$(ratio "$o" "$c")") ;;
+                *) rs+=("$(ratio "$c" "$o")") ;;
+                esac
+        done
         a=$(med restic-auto "$phase" "$col")
         case $kind in
-        time) r=$(ratio "$a" "$c"); verdict=$(awk -v a="$a" -v c="$c" -v g="$goal" 'BEGIN { if (c + 0 == 0) print "-"; else print (a / c >= g ? "MET" : "not met") }'); goal=">= ${goal}x" ;;
-        bytes) r=$(ratio "$c" "$a"); verdict=$(awk -v a="$a" -v c="$c" 'BEGIN { print (c <= a ? "MET" : "not met") }'); goal="<= restic" ;;
-        rss) r=$(ratio "$c" "$(med restic-auto init 7)"); verdict=$(awk -v c="$c" -v g="$goal" 'BEGIN { print (c / 1024 <= g ? "MET" : "not met") }'); goal="<= ${goal} MiB" ;;
-        tinfo) r=$(ratio "$a" "$c"); verdict=""; goal="" ;;
-        *) r=$(ratio "$c" "$a"); verdict=""; goal="" ;;
+        time) verdict=$(awk -v a="$a" -v c="$c" -v g="$goal" 'BEGIN { if (c + 0 == 0) print "-"; else print (a / c >= g ? "MET" : "not met") }'); goal=">= ${goal}x" ;;
+        bytes) verdict=$(awk -v a="$a" -v c="$c" 'BEGIN { print (c <= a ? "MET" : "not met") }'); goal="<= restic" ;;
+        rss) verdict=$(awk -v c="$c" -v g="$goal" 'BEGIN { print (c / 1024 <= g ? "MET" : "not met") }'); goal="<= ${goal} MiB" ;;
+        *) goal="" ;;
         esac
         # shellcheck disable=SC2059
-        printf "$cols" "$label" "$(fmt "$c" "$f")" "${vals[@]}" "$r" "$goal" "$verdict"
+        printf "$cols" "$label" "$(fmt "$c" "$f")" "${vals[@]}" "${rs[@]}" "$goal" "$verdict"
 }
 line "initial wall (s)" 4 init "%.2f" time 4
-printf "$cols" "initial MiB/s" \
-        "$(awk -v b="$CORPUS_BYTES" -v s="$(med chute init 4)" 'BEGIN { printf "%.0f", b / s / 1048576 }')" \
-        $(for t in "${TOOLS[@]}"; do awk -v b="$CORPUS_BYTES" -v s="$(med "$t" init 4)" 'BEGIN { printf "%.0f ", b / s / 1048576 }'; done) "" "" ""
+mibs=()
+for t in chute "${TOOLS[@]}"; do mibs+=("$(awk -v b="$CORPUS_BYTES" -v s="$(med "$t" init 4)" 'BEGIN { if (s + 0 > 0) printf "%.0f", b / s / 1048576; else print "-" }')"); done
+for t in "${TOOLS[@]}"; do mibs+=(""); done
+# shellcheck disable=SC2059
+printf "$cols" "initial MiB/s" "${mibs[@]}" "" ""
 line "initial cpu user (s)" 5 init "%.2f" tinfo 0
 line "initial cpu sys (s)" 6 init "%.2f" tinfo 0
 line "initial repo bytes" 8 init "%d" binfo 0
@@ -348,9 +373,11 @@ line "no-op after restart (s)" 4 noop "%.3f" time 8
 line "mutate round wall (s)" 4 mutate "%.3f" tinfo 0
 line "mutate round bytes added" 9 mutate "%d" bytes 0
 line "restore to tmpfs (s)" 4 restore "%.2f" time 3
+line "restore cpu user (s)" 5 restore "%.2f" tinfo 0
 line "initial peak RSS (kB)" 7 init "%d" rss 64
-echo "restore check: $VERIFY"
+echo "restore check: ${VERIFY:-not recorded}"
 echo "chute rows: wall of 'chutectl snapshot'/'restore'; cpu and peak RSS (VmHWM, reset before each run) of chuted"
 echo "restic/borg rows: /usr/bin/time -v of the command; bytes = du -sb of packs/ (chute) or the repo"
 echo "raw rows: $RAW"
-} | tee "$TABLE"
+}
+print_table | tee "$TABLE"
