@@ -104,7 +104,7 @@ wait_snap() {
         local n=$1 deadline=$(( $(date +%s) + $2 ))
         while [ "$(date +%s)" -lt "$deadline" ]; do
                 [ "$(nsnaps)" -gt "$n" ] && return 0
-                sleep 0.02
+                sleep 0.05
         done
         return 1
 }
@@ -116,11 +116,15 @@ wait_quiet() {
 }
 # phase_sum ROOT FROM_LINE: sum of the phases of the first phase line after FROM_LINE
 phase_sum() {
-        tail -n +"$(($2 + 1))" "$DLOG" | grep -m1 "Snapshot of $1: walk" |
-                awk '{ s = 0; n = 0
-                       for (i = 1; i <= NF; i++) if ($i ~ /^(walk|read|trees|durable|commit)$/) {
-                               v = $(i + 1); sub(/s,?$/, "", v); s += v; n++ }
-                       if (n) printf "%.3f", s }'
+        # "Snapshot of ROOT: walk ..." or "Snapshot of ROOT (incremental): walk ..."
+        tail -n +"$(($2 + 1))" "$DLOG" | awk -v pre="Snapshot of $1" '
+                index($0, pre ":") || index($0, pre " (") {
+                        if ($0 !~ /: walk [0-9.]+s/) next
+                        s = 0; n = 0
+                        for (i = 1; i <= NF; i++) if ($i ~ /^(walk|read|trees|durable|commit)$/) {
+                                v = $(i + 1); sub(/s,?$/, "", v); s += v; n++ }
+                        if (n) printf "%.3f", s
+                        exit }'
 }
 # change_done ROOT N_BEFORE LINE_BEFORE T_END PART RUN: wait for or trigger the snapshot
 MODE=
@@ -177,7 +181,7 @@ gen_tree() {  # DIR: NFILES files of 200..8000 bytes of text in 25 x 10 dirs (+2
 }
 
 part_a() {
-        local tree=$CW/a/tree n line t0 t1 r f
+        local tree=$CW/a/tree n line t0 t1 r f p
         mkdir -p "$CW/a"
         log "(a) generating $NFILES small files"
         gen_tree "$tree"
@@ -211,7 +215,8 @@ part_a() {
                 line=$(wc -l <"$DLOG"); sync
                 t0=$(now_ns); ctl snapshot >/dev/null; t1=$(now_ns)
                 row a chute noop "$r" "$(secs "$t0" "$t1")"
-                row a chute noop-processing "$r" "$(phase_sum "$tree" "$line")"
+                p=$(phase_sum "$tree" "$line")
+                row a chute noop-processing "$r" "${p:-NA}"
         done
         chute_stop
 }
@@ -258,7 +263,10 @@ say "continuous.sh $STAMP: runs $RUNS, nfiles $NFILES, scale $SCALE, chuted $CHU
 part_a
 part_b
 
-v() { awk -F'\t' -v p="$1" -v c="$2" -v w="$3" '$1 == p && $2 == c && $3 == w && $5 != "NA" { print $5 }' "$RAW" | median; }
+v() {  # PART CONFIG WHAT: median, times to the ms, bytes as integers
+        awk -F'\t' -v p="$1" -v c="$2" -v w="$3" '$1 == p && $2 == c && $3 == w && $5 != "NA" { print $5 }' "$RAW" |
+                median | awk -v w="$3" '{ if ($1 == "NA") print; else if (w ~ /bytes/) printf "%d\n", $1; else printf "%.3f\n", $1 }'
+}
 say ""
 say "mode: $MODE ($( [ "$MODE" = watch ] && echo "chuted snapshotted by itself after its quiet period" ||
         echo "no watching yet: snapshots triggered with chutectl snapshot"))"
