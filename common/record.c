@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress.h"
 #include "record.h"
 
 /* Offsets inside a record. */
@@ -40,33 +41,16 @@ static void record_aad(const struct oid *id, uint8_t version, uint8_t cipher,
         ret_aad[OID_SIZE + 1] = cipher;
 }
 
-/* ---- SEAM(compress): wire to common/compress.h when it lands on main. ----
- * Until then nothing is compressed (the RECORD_FLAG_ZSTD bit is never set by
- * record_seal) and a record carrying the bit is refused with -EOPNOTSUPP. */
-
-/* Compress src[len] into dst[cap]; -ENOSPC when the result would not fit. */
+/* Compress src[len] into dst[cap] with zstd; -ENOSPC when it does not pay
+ * (compress_maybe keeps only output of at most 7/8 of the input). */
 static int record_compress(const void *src, size_t len, void *dst, size_t cap, size_t *ret_len)
 {
-        (void) src;
-        (void) len;
-        (void) dst;
-        (void) cap;
-        (void) ret_len;
-        return -EOPNOTSUPP;
-}
+        int r = compress_maybe(src, len, COMPRESS_LEVEL_DEFAULT, dst, cap, ret_len);
 
-/* Decompress src[len] into dst[cap], never writing past cap (-ENOBUFS) and
- * -EBADMSG on a corrupt frame. */
-static int record_decompress(const void *src, size_t len, void *dst, size_t cap, size_t *ret_len)
-{
-        (void) src;
-        (void) len;
-        (void) dst;
-        (void) cap;
-        (void) ret_len;
-        return -EOPNOTSUPP;
+        if (r < 0)
+                return r;
+        return r == 1 ? 0 : -ENOSPC;
 }
-/* ---- end SEAM(compress) ---- */
 
 size_t record_bound(size_t len)
 {
@@ -165,7 +149,7 @@ static int record_open_into(const uint8_t enc_key[CRYPTO_KEY_SIZE], const struct
 
         payload_len = plain_len - RECORD_PLAIN_HEADER;
         if (flags & RECORD_FLAG_ZSTD) {
-                r = record_decompress(plain + RECORD_PLAIN_HEADER, payload_len, out, cap, &n);
+                r = decompress(plain + RECORD_PLAIN_HEADER, payload_len, out, cap, &n);
                 if (r < 0)
                         return r;
         } else {

@@ -499,21 +499,12 @@ int store_local_tmpfile(struct store *s, int *ret_fd)
         return 0;
 }
 
-int store_local_link(struct store *s, int fd, const struct oid *pack_id)
+/* Link fd into place as pack_id; the caller has made it durable and knows
+ * its hash. The fan-out directory is fsync'ed so the name survives too. */
+static int link_into_place(struct store_local *l, int fd, const struct oid *pack_id)
 {
-        struct store_local *l;
         char proc[64], final[LOCAL_PATH_SIZE], fanout[3];
-        int r;
-
-        if (!s || s->ops != &store_local_ops || fd < 0 || !pack_id)
-                return -EINVAL;
-        l = to_local(s);
-        if (fsync(fd) < 0)
-                return -errno;
-        r = pack_verify_fd(fd, pack_id);
-        if (r < 0)
-                return r;
-        r = make_fanout(l, pack_id);
+        int r = make_fanout(l, pack_id);
         if (r < 0)
                 return r;
         pack_path(pack_id, final);
@@ -525,4 +516,27 @@ int store_local_link(struct store *s, int fd, const struct oid *pack_id)
         }
         fanout_name(pack_id, fanout);
         return fsync_dir_at(l->dir_fd, fanout);
+}
+
+int store_local_link(struct store *s, int fd, const struct oid *pack_id)
+{
+        int r;
+
+        if (!s || s->ops != &store_local_ops || fd < 0 || !pack_id)
+                return -EINVAL;
+        if (fsync(fd) < 0)
+                return -errno;
+        r = pack_verify_fd(fd, pack_id);
+        if (r < 0)
+                return r;
+        return link_into_place(to_local(s), fd, pack_id);
+}
+
+int store_local_link_trusted(struct store *s, int fd, const struct oid *pack_id)
+{
+        if (!s || s->ops != &store_local_ops || fd < 0 || !pack_id)
+                return -EINVAL;
+        if (fdatasync(fd) < 0)
+                return -errno;
+        return link_into_place(to_local(s), fd, pack_id);
 }
