@@ -98,6 +98,18 @@ static void warn(struct restore_job *job, int error, const char *what, const cha
         __atomic_add_fetch(&job->errors, 1, __ATOMIC_RELAXED);
 }
 
+/* atime and mtime both set to the recorded mtime (ns, may be before 1970). */
+static void mtime_times(int64_t ns, struct timespec ts[2])
+{
+        ts[0].tv_sec = ns / 1000000000;
+        ts[0].tv_nsec = ns % 1000000000;
+        if (ts[0].tv_nsec < 0) {
+                ts[0].tv_sec -= 1;
+                ts[0].tv_nsec += 1000000000;
+        }
+        ts[1] = ts[0];
+}
+
 static void set_xattrs_fd(struct restore_job *job, int fd, const char *path, const struct object_entry *e)
 {
         for (size_t i = 0; i < e->n_xattrs; i++)
@@ -114,15 +126,8 @@ static void set_meta_fd(struct state *s, int fd, const char *path, const struct 
         set_xattrs_fd(job, fd, path, e);
         if (fchmod(fd, e->mode) < 0)
                 warn(job, -errno, "set the mode of", path);
-        struct timespec ts[2] = {
-                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
-                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
-        };
-        if (e->mtime_ns < 0 && ts[0].tv_nsec != 0) {
-                ts[0].tv_sec -= 1;
-                ts[0].tv_nsec += 1000000000;
-                ts[1] = ts[0];
-        }
+        struct timespec ts[2];
+        mtime_times(e->mtime_ns, ts);
         if (futimens(fd, ts) < 0)
                 warn(job, -errno, "set the times of", path);
 }
@@ -139,15 +144,8 @@ static void set_meta_path(struct state *s, int dirfd, const char *name, const ch
                         warn(job, -errno, "set extended attribute on", path);
         if (!link && fchmodat(dirfd, name, e->mode, 0) < 0)
                 warn(job, -errno, "set the mode of", path);
-        struct timespec ts[2] = {
-                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
-                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
-        };
-        if (e->mtime_ns < 0 && ts[0].tv_nsec != 0) {
-                ts[0].tv_sec -= 1;
-                ts[0].tv_nsec += 1000000000;
-                ts[1] = ts[0];
-        }
+        struct timespec ts[2];
+        mtime_times(e->mtime_ns, ts);
         if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
                 warn(job, -errno, "set the times of", path);
 }
@@ -398,6 +396,7 @@ void restore_run(struct restore_job *job)
         struct object_entry *e = NULL;
         int tfd = -1, r;
 
+        int64_t t0 = monotonic_ns();
         struct object_snapshot *snap = NULL;
         r = snaptree_load_snapshot(job->daemon->repo, &job->snapshot, &snap);
         if (r < 0) {
@@ -508,9 +507,11 @@ void restore_run(struct restore_job *job)
         if (stop(job))
                 goto out;
 
+        int64_t t1 = monotonic_ns();
         workers_run_parallel(job->daemon->workers, write_file, (void **)s.files, s.n_files);
         if (stop(job))
                 goto out;
+        int64_t t2 = monotonic_ns();
         for (size_t i = s.n_dirs; i-- > 0;) {
                 int fd = open(s.dirs[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0) {
@@ -524,6 +525,8 @@ void restore_run(struct restore_job *job)
                 set_meta_fd(&s, tfd, job->target, e);
         else if (!e && snap->has_root_entry)
                 set_meta_fd(&s, tfd, job->target, &snap->root_entry);
+        log_debug("Restore to %s: create %.3fs, contents %.3fs (%zu files), directories %.3fs", job->target,
+                  (t1 - t0) / 1e9, (t2 - t1) / 1e9, s.n_files, (monotonic_ns() - t2) / 1e9);
 out:
         object_snapshot_free(snap);
         if (tfd >= 0)

@@ -393,6 +393,12 @@ static struct dnode *dnode_empty(const char *relpath)
         return dn;
 }
 
+static int listed_cmp(const void *a, const void *b)
+{
+        const struct object_entry *x = a, *y = b; /* e is the first member */
+        return object_name_cmp(x->name, x->name_len, y->name, y->name_len);
+}
+
 /* List directory relpath (open as dirfd) into a new dnode. prev is the same
  * directory's tree in the parent snapshot (NULL if none or a full walk);
  * force: everything below must be listed again. */
@@ -400,6 +406,13 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                               const struct object_tree *prev, bool force)
 {
         struct snapshot_job *job = w->job;
+        /* entries with the lstat taken while listing, sorted together */
+        struct listed {
+                struct object_entry e;
+                struct stat st;
+        } *v = NULL;
+        size_t nv = 0, capv = 0;
+        struct stat *stats = NULL;
         struct dnode *dn = dnode_empty(relpath);
         if (!dn)
                 goto oom;
@@ -432,14 +445,14 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                 if (entry_from_stat(w, de->d_name, &st, &e) < 0) {
                         object_entry_done(&e);
                         closedir(dir);
-                        goto oom;
+                        goto oom_list;
                 }
                 _cleanup_free_ char *child_rel = path_join(relpath, de->d_name);
                 _cleanup_free_ char *child_full = child_rel ? full_path(job, child_rel) : NULL;
                 if (!child_full) {
                         object_entry_done(&e);
                         closedir(dir);
-                        goto oom;
+                        goto oom_list;
                 }
                 int r = read_xattrs(child_full, &e);
                 if (r < 0 && r != -ENOENT) {
@@ -461,20 +474,46 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                         if (!e.target) {
                                 object_entry_done(&e);
                                 closedir(dir);
-                                goto oom;
+                                goto oom_list;
                         }
                         memcpy(e.target, target, (size_t)n);
                         e.target[n] = '\0';
                         e.target_len = (size_t)n;
                 }
-                if (object_tree_append(dn->tree, &e) < 0) {
-                        object_entry_done(&e);
-                        closedir(dir);
+                if (nv == capv) {
+                        size_t cap = capv ? 2 * capv : 64;
+                        struct listed *nvv = realloc(v, cap * sizeof(*nvv));
+                        if (!nvv) {
+                                object_entry_done(&e);
+                                closedir(dir);
+                                goto oom_list;
+                        }
+                        v = nvv;
+                        capv = cap;
+                }
+                v[nv].e = e;
+                v[nv].st = st;
+                nv++;
+        }
+        closedir(dir);
+        if (nv > 1)
+                qsort(v, nv, sizeof(*v), listed_cmp);
+        stats = malloc((nv ? nv : 1) * sizeof(*stats));
+        if (!stats)
+                goto oom_list;
+        for (size_t i = 0; i < nv; i++) {
+                stats[i] = v[i].st;
+                if (object_tree_append(dn->tree, &v[i].e) < 0) {
+                        for (size_t k = i; k < nv; k++)
+                                object_entry_done(&v[k].e);
+                        free(v);
+                        free(stats);
                         goto oom;
                 }
         }
-        closedir(dir);
-        object_tree_sort(dn->tree);
+        free(v);
+        v = NULL;
+        object_tree_sort(dn->tree); /* sorts the xattrs; the names are in order already */
         count_direct(job, dn->tree, 1);
 
         if (prev) {
@@ -501,19 +540,7 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                 _cleanup_free_ char *child_rel = path_join(relpath, (const char *)e->name);
                 if (!child_rel)
                         goto oom;
-                struct stat st;
-                if (fstatat(dirfd, (const char *)e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    kind_of(st.st_mode) != e->kind) {
-                        /* vanished or replaced since the listing: keep the entry as listed,
-                         * without content (the next snapshot will see the change) */
-                        if (e->kind == OBJECT_KIND_FILE) {
-                                job->stats.bytes -= e->size;
-                                e->size = 0;
-                        } else if (e->kind == OBJECT_KIND_DIR && !(dn->children[i] = dnode_empty(child_rel))) {
-                                goto oom;
-                        }
-                        continue;
-                }
+                const struct stat st = stats[i];
                 if (e->kind == OBJECT_KIND_DIR) {
                         const struct object_entry *old =
                                 prev ? snaptree_find(prev, e->name, e->name_len) : NULL;
@@ -561,8 +588,16 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                                 goto oom;
                 }
         }
+        free(stats);
+        return dn;
+oom_list:
+        for (size_t k = 0; k < nv; k++)
+                object_entry_done(&v[k].e);
+        free(v);
+        job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
         return dn;
 oom:
+        free(stats);
         job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
         return dn;
 }
