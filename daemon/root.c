@@ -528,10 +528,10 @@ static void note_change(struct root *root)
         root->last_event_ns = now;
         if (!root->first_event_ns)
                 root->first_event_ns = now;
-        if (root->debounce && !evtimer_pending(root->debounce, NULL) && !root->running)
+        /* During a run the timer waits too: the next run is due only after its
+         * own quiet period (or max_delay), counted from these changes. */
+        if (root->debounce && !evtimer_pending(root->debounce, NULL))
                 arm_debounce(root, (int64_t)root->daemon->config.quiet_period_ns);
-        else if (root->running)
-                root->again = true;
 }
 
 void root_mark_dirty(struct root *root, const char *relpath, bool deep)

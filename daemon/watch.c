@@ -194,8 +194,17 @@ static void handle(struct watch *w, const struct inotify_event *ev)
 {
         if (ev->mask & IN_Q_OVERFLOW) {
                 log_warning("The inotify event queue overflowed: every watched root is rescanned");
-                for (struct root *root = w->daemon->roots; root; root = root->next)
+                for (struct root *root = w->daemon->roots; root; root = root->next) {
+                        if (root->state == ROOT_UNAVAILABLE || root->polling)
+                                continue;
+                        /* lost events may hide new and renamed directories: watch
+                         * the tree again (existing watches keep their descriptors
+                         * and get their current paths) */
+                        struct stat st;
+                        if (stat(root->path, &st) == 0 && watch_tree(w, root, "", st.st_dev) == -ENOSPC)
+                                root_set_polling(root);
                         root_mark_full(root);
+                }
                 return;
         }
         if (ev->wd < 0 || (size_t)ev->wd >= w->cap || !w->by_wd[ev->wd])
