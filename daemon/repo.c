@@ -637,15 +637,85 @@ void repo_reader_put(struct repo *r, struct index *idx)
         index_close(idx);
 }
 
+/* A read connection pinned to a worker thread with a read transaction kept
+ * open for a while: a lookup per object otherwise pays SQLite's lock
+ * round trips every time. Refreshed when older than PIN_NS, and whenever a
+ * lookup misses (the object may have been committed since). */
+#define PIN_NS (500 * 1000 * 1000)
+struct pinned {
+        struct repo *repo;
+        struct index *idx;
+        int64_t since_ns;
+};
+static pthread_key_t pinned_key;
+static pthread_once_t pinned_once = PTHREAD_ONCE_INIT;
+
+static void pinned_free(void *arg)
+{
+        struct pinned *p = arg;
+        if (!p)
+                return;
+        if (p->idx) {
+                index_commit(p->idx);
+                index_close(p->idx);
+        }
+        free(p);
+}
+
+static void pinned_key_init(void) { pthread_key_create(&pinned_key, pinned_free); }
+
+static struct index *pinned_reader(struct repo *r, bool refresh)
+{
+        pthread_once(&pinned_once, pinned_key_init);
+        struct pinned *p = pthread_getspecific(pinned_key);
+        if (!p) {
+                p = calloc(1, sizeof(*p));
+                if (!p)
+                        return NULL;
+                pthread_setspecific(pinned_key, p);
+        }
+        if (p->idx && p->repo != r) { /* a repository closed and opened again */
+                pinned_free(p);
+                p = calloc(1, sizeof(*p));
+                if (!p)
+                        return NULL;
+                pthread_setspecific(pinned_key, p);
+        }
+        int64_t now = monotonic_ns();
+        if (p->idx && (refresh || now - p->since_ns > PIN_NS)) {
+                index_commit(p->idx);
+                if (index_begin(p->idx) < 0) {
+                        index_close(p->idx);
+                        p->idx = NULL;
+                }
+                p->since_ns = now;
+        }
+        if (!p->idx) {
+                if (index_open(r->index_path, INDEX_READONLY, &p->idx) < 0)
+                        return NULL;
+                if (index_begin(p->idx) < 0) {
+                        index_close(p->idx);
+                        p->idx = NULL;
+                        return NULL;
+                }
+                p->repo = r;
+                p->since_ns = now;
+        }
+        return p->idx;
+}
+
 int repo_get(struct repo *r, const struct oid *id, enum object_type type, size_t size_hint,
              uint8_t **ret, size_t *ret_len)
 {
         struct index_object o;
-        struct index *idx = repo_reader_get(r);
+        struct index *idx = pinned_reader(r, false);
         if (!idx)
                 return -EIO;
         int k = index_object_lookup(idx, id, &o);
-        repo_reader_put(r, idx);
+        if (k == -ENOENT) {
+                idx = pinned_reader(r, true);
+                k = idx ? index_object_lookup(idx, id, &o) : -EIO;
+        }
         if (k < 0)
                 return k;
         if (type && o.type != (int)type)

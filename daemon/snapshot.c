@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chunker.h"
@@ -39,6 +40,21 @@
 
 /* How often a file that changes while read is read again. */
 #define READ_ATTEMPTS 3
+/* Files changed this close to being read are read again next time: file
+ * systems stamp times from the coarse clock, so a change within the same
+ * tick leaves them unchanged. A few ticks, at least 20 ms. */
+static int64_t racy_ns(void)
+{
+        static int64_t ns;
+        if (!__atomic_load_n(&ns, __ATOMIC_RELAXED)) {
+                struct timespec res;
+                int64_t v = 20 * 1000 * 1000;
+                if (clock_getres(CLOCK_REALTIME_COARSE, &res) == 0 && res.tv_sec == 0 && 4 * res.tv_nsec > v)
+                        v = 4 * res.tv_nsec;
+                __atomic_store_n(&ns, v, __ATOMIC_RELAXED);
+        }
+        return ns;
+}
 /* Read granularity. */
 #define READ_STEP (1u << 20)
 
@@ -810,6 +826,7 @@ static void read_item(void *arg)
                 goto unreadable;
         }
         struct stat before = it->st, after;
+        int64_t read_start = now_ns();
         for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
                 if (fstat(fd, &before) < 0) {
                         r = -errno;
@@ -874,6 +891,11 @@ static void read_item(void *arg)
         it->cache.size = (uint64_t)before.st_size;
         it->cache.mtime_ns = ts_ns(before.st_mtim);
         it->cache.ctime_ns = ts_ns(before.st_ctim);
+        /* "Racily clean": a file changed in the same timestamp tick as we read
+         * it could change again without its times moving. Such an entry must
+         * not let the next snapshot skip the file (0 never matches a ctime). */
+        if (ts_ns(before.st_ctim) >= read_start - racy_ns() || ts_ns(before.st_mtim) >= read_start - racy_ns())
+                it->cache.ctime_ns = 0;
         it->cache.mode = before.st_mode;
         it->read_ok = true;
         __atomic_add_fetch(&job->stats.files_read, 1, __ATOMIC_RELAXED);
