@@ -135,6 +135,7 @@ static void cat_done(void *userdata)
         j->busy = false;
         if (r->gone) {
                 r->on_writable = NULL;
+                r->on_gone = NULL;
                 r->state = NULL;
                 request_unref(r);
                 cat_free(j);
@@ -151,6 +152,7 @@ static void cat_done(void *userdata)
                 else
                         request_error_errno(r, j->error, "cannot read %s from the snapshot", j->relpath);
                 r->on_writable = NULL;
+                r->on_gone = NULL;
                 r->state = NULL;
                 request_unref(r);
                 cat_free(j);
@@ -167,6 +169,7 @@ static void cat_done(void *userdata)
                 }
                 request_reply(r, m);
                 r->on_writable = NULL;
+                r->on_gone = NULL;
                 r->state = NULL;
                 request_unref(r);
                 cat_free(j);
@@ -190,6 +193,18 @@ static void cat_writable(struct request *r)
 {
         if (r->state)
                 cat_next(r->state);
+}
+
+/* The client left while we waited for it to drain: nothing is on the
+ * workers, so end here (a busy job ends in cat_done instead). */
+static void cat_gone(struct request *r)
+{
+        struct cat_job *j = r->state;
+        if (!j || j->busy)
+                return;
+        r->state = NULL;
+        cat_free(j);
+        request_unref(r);
 }
 
 void cmd_cat(struct request *r)
@@ -236,5 +251,6 @@ void cmd_cat(struct request *r)
         j->r = request_ref(r);
         r->state = j;
         r->on_writable = cat_writable;
+        r->on_gone = cat_gone;
         cat_next(j);
 }

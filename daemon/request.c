@@ -130,8 +130,12 @@ size_t request_pending(struct request *r)
 
 void request_cancel(struct request *r)
 {
+        void (*gone)(struct request *) = r->on_gone;
         r->gone = true;
         r->ops = NULL;
         r->frontend = NULL;
         r->on_writable = NULL;
+        r->on_gone = NULL;
+        if (gone)
+                gone(r);
 }

@@ -38,6 +38,8 @@ struct request {
         void *frontend;
         /* called (on the loop) when the client can take more DATA */
         void (*on_writable)(struct request *r);
+        /* called (on the loop) once when the client goes away mid-request */
+        void (*on_gone)(struct request *r);
         void *state; /* the handler's own state for long requests */
 };
 
