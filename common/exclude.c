@@ -34,8 +34,8 @@ enum token_op {
 
 struct token {
         uint8_t op;
-        uint8_t byte;
-        uint8_t set[32]; /* bit per byte value, for TOKEN_SET */
+        uint8_t byte;  /* TOKEN_BYTE */
+        uint16_t set;  /* TOKEN_SET: index in segment.sets */
 };
 
 struct segment {
@@ -44,6 +44,7 @@ struct segment {
         size_t literal_len;
         struct token *tokens; /* GLOB */
         size_t n_tokens;
+        uint8_t (*sets)[32]; /* GLOB: bit per byte value, one per '[...]' */
 };
 
 struct pattern {
@@ -187,13 +188,15 @@ static void segment_done(struct segment *s)
 {
         free(s->literal);
         free(s->tokens);
+        free(s->sets);
 }
 
 /* Compile one '/'-free piece of a pattern. Returns NULL or a reason. */
 static const char *segment_compile(const uint8_t *p, size_t n, struct segment *ret, int *ret_errno)
 {
         _cleanup_free_ struct token *tokens = NULL;
-        size_t n_tokens = 0, n_stars = 0, n_other = 0;
+        _cleanup_free_ uint8_t(*sets)[32] = NULL;
+        size_t n_tokens = 0, n_stars = 0, n_other = 0, n_sets = 0, max_sets = 0;
         const char *reason;
 
         *ret_errno = 0;
@@ -203,8 +206,11 @@ static const char *segment_compile(const uint8_t *p, size_t n, struct segment *r
                         ret->kind = SEGMENT_DOUBLESTAR; /* "**", "***", ...: a whole name */
                         return NULL;
                 }
+        for (size_t i = 0; i < n; i++)
+                max_sets += p[i] == '[';
         tokens = calloc(n ? n : 1, sizeof(*tokens));
-        if (!tokens) {
+        sets = max_sets ? calloc(max_sets, sizeof(*sets)) : NULL;
+        if (!tokens || (max_sets && !sets)) {
                 *ret_errno = -ENOMEM;
                 return NULL;
         }
@@ -226,7 +232,8 @@ static const char *segment_compile(const uint8_t *p, size_t n, struct segment *r
                         break;
                 case '[':
                         t->op = TOKEN_SET;
-                        reason = bracket_compile(p, n, &i, t->set);
+                        t->set = (uint16_t)n_sets;
+                        reason = bracket_compile(p, n, &i, sets[n_sets++]);
                         if (reason)
                                 return reason;
                         n_other++;
@@ -273,6 +280,7 @@ static const char *segment_compile(const uint8_t *p, size_t n, struct segment *r
         ret->kind = SEGMENT_GLOB;
         ret->tokens = TAKE_PTR(tokens);
         ret->n_tokens = n_tokens;
+        ret->sets = TAKE_PTR(sets);
         return NULL;
 }
 
@@ -293,6 +301,10 @@ static int pattern_compile(const uint8_t *p, size_t n, struct pattern *ret, cons
         int r = 0;
 
         *ret_reason = NULL;
+        if (n > EXCLUDE_PATTERN_MAX) {
+                *ret_reason = "pattern too long";
+                return 0;
+        }
         if (memchr(p, '\0', n)) {
                 *ret_reason = "NUL byte in pattern";
                 return 0;
@@ -396,7 +408,7 @@ static int layer_parse(struct exclude *ex, const char *text, size_t len, bool st
                        struct exclude_error *error)
 {
         const uint8_t *t = (const uint8_t *)text;
-        size_t max = 0, n_bad = 0;
+        size_t allocated = 0, n_bad = 0;
         unsigned line = 0;
         int r;
 
@@ -404,14 +416,6 @@ static int layer_parse(struct exclude *ex, const char *text, size_t len, bool st
                 return -EFBIG;
         if (len >= 3 && memcmp(t, "\xef\xbb\xbf", 3) == 0)
                 t += 3, len -= 3; /* UTF-8 byte order mark, as git */
-        for (size_t i = 0; i < len; i++)
-                if (t[i] == '\n')
-                        max++;
-        max++;
-        ex->patterns = calloc(max, sizeof(*ex->patterns));
-        if (!ex->patterns)
-                return -ENOMEM;
-
         for (size_t pos = 0; pos < len;) {
                 const uint8_t *nl = memchr(t + pos, '\n', len - pos);
                 size_t end = nl ? (size_t)(nl - t) : len, n = end - pos, keep;
@@ -440,6 +444,15 @@ static int layer_parse(struct exclude *ex, const char *text, size_t len, bool st
                 if (n == 0)
                         continue;
 
+                if (ex->n_patterns == allocated) {
+                        size_t want = allocated ? 2 * allocated : 16;
+                        struct pattern *grown = realloc(ex->patterns, want * sizeof(*grown));
+
+                        if (!grown)
+                                return -ENOMEM;
+                        ex->patterns = grown;
+                        allocated = want;
+                }
                 r = pattern_compile(p, n, &ex->patterns[ex->n_patterns], &reason);
                 if (r < 0)
                         return r;
@@ -555,8 +568,10 @@ bool exclude_is_empty(const struct exclude *ex)
 
 /* ---- matching ----------------------------------------------------------- */
 
-static bool glob_match(const struct token *t, size_t nt, const uint8_t *s, size_t n)
+static bool glob_match(const struct segment *g, const uint8_t *s, size_t n)
 {
+        const struct token *t = g->tokens;
+        size_t nt = g->n_tokens;
         size_t ti = 0, si = 0, star_ti = SIZE_MAX, star_si = 0;
 
         while (si < n) {
@@ -569,7 +584,7 @@ static bool glob_match(const struct token *t, size_t nt, const uint8_t *s, size_
                                 continue;
                         }
                         if (k->op == TOKEN_ONE || (k->op == TOKEN_BYTE && k->byte == s[si]) ||
-                            (k->op == TOKEN_SET && set_has(k->set, s[si]))) {
+                            (k->op == TOKEN_SET && set_has(g->sets[k->set], s[si]))) {
                                 ti++;
                                 si++;
                                 continue;
@@ -599,7 +614,7 @@ static bool segment_match(const struct segment *g, const uint8_t *s, size_t n)
         case SEGMENT_ANY:
                 return true;
         case SEGMENT_GLOB:
-                return glob_match(g->tokens, g->n_tokens, s, n);
+                return glob_match(g, s, n);
         case SEGMENT_DOUBLESTAR:
         case SEGMENT_TAIL:
                 break;

@@ -12,8 +12,10 @@
 #define EXCLUDE_CACHEDIR_TAG_NAME "CACHEDIR.TAG"
 #define EXCLUDE_CACHEDIR_SIGNATURE "Signature: 8a477f597d28d172789f06886806bc55"
 #define EXCLUDE_CACHEDIR_SIGNATURE_LEN 43
-/* Largest pattern text accepted (a .chuteignore or the root's list). */
-#define EXCLUDE_TEXT_MAX (1024 * 1024)
+/* Largest pattern text accepted (a .chuteignore or the root's list), and
+ * longest line (longer ones are bad lines: no path is that long). */
+#define EXCLUDE_TEXT_MAX (256 * 1024)
+#define EXCLUDE_PATTERN_MAX 4096
 
 /* A matcher: the root's patterns plus the .chuteignore layers down to one
  * directory. Immutable once built and reference counted (atomically), so it

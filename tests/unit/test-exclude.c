@@ -272,6 +272,41 @@ Test(exclude, too_big)
         free(text);
 }
 
+Test(exclude, long_lines)
+{
+        size_t n = 0, line = EXCLUDE_PATTERN_MAX - 1; /* "a/a/.../a" */
+        char *text = malloc(EXCLUDE_TEXT_MAX + 1);
+        struct exclude *root = NULL, *ex = NULL;
+        struct exclude_error error = {};
+        int r;
+
+        cr_assert_not_null(text);
+        /* one line just too long, then as many lines at the limit as fit */
+        memset(text, 'x', EXCLUDE_PATTERN_MAX + 1);
+        n = EXCLUDE_PATTERN_MAX + 1;
+        text[n++] = '\n';
+        while (n + line + 1 <= EXCLUDE_TEXT_MAX) {
+                for (size_t i = 0; i < line; i++)
+                        text[n + i] = i % 2 ? '/' : 'a';
+                n += line;
+                text[n++] = '\n';
+        }
+        text[n] = '\0';
+        cr_assert_eq(exclude_new(NULL, NULL, &root), 0);
+        r = exclude_child(root, "", text, n, &error, &ex);
+        cr_assert_eq(r, 1);
+        cr_assert_eq(error.line, 1);
+        cr_assert_str_eq(error.reason, "pattern too long");
+        cr_assert_not(exclude_match(ex, "a/a/a", false));
+        /* the first long line, as a path, matches itself */
+        text[EXCLUDE_PATTERN_MAX + 2 + line] = '\0';
+        cr_assert(exclude_match(ex, text + EXCLUDE_PATTERN_MAX + 2, false));
+        exclude_free(ex);
+        cr_assert_eq(exclude_new(text, &error, &ex), -EINVAL);
+        exclude_free(root);
+        free(text);
+}
+
 static struct exclude *child(const struct exclude *parent, const char *dir, const char *text)
 {
         struct exclude *ex = NULL;
