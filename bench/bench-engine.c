@@ -20,6 +20,8 @@
 #include "compress.h"
 #include "crypto.h"
 #include "oid.h"
+#include "pack.h"
+#include "record.h"
 
 #define MIB ((size_t)1024 * 1024)
 #define BENCH_BUF (64 * MIB)          /* primitives run over this many bytes */
@@ -30,7 +32,6 @@
 #define PIPELINE_PIECE (256 * MIB)   /* input generated in pieces this size */
 #define PIPELINE_FILE (32 * MIB)     /* each piece is cut into files this size */
 #define PIPELINE_READ (256 * 1024)   /* read() size */
-#define PIPELINE_PACK (16 * MIB)     /* pack target size */
 
 static uint8_t key32[32] = "bench-engine-key-0123456789abcde";
 static uint8_t key16[16] = "bench-cdc-key-01";
@@ -266,7 +267,7 @@ struct pipeline {
         size_t n_files;
         size_t next_file; /* atomic */
         enum crypto_cipher cipher;
-        bool pack_stand_in; /* hash and copy sealed records as pack.c does */
+        bool pack; /* append records to packs (in memory) */
 };
 
 struct worker_stats {
@@ -278,13 +279,9 @@ struct worker {
         struct pipeline *pl;
         struct worker_stats stats;
         pthread_t thread;
-        uint8_t *cbuf, *ebuf;
-        size_t cbuf_cap;
-        /* TODO(pack): replace this stand-in by common/pack.h's writer once it
-         * is on main: pack_writer_add(), pack_writer_seal() at PACK_TARGET_SIZE. */
-        uint8_t *pack;
-        size_t pack_len;
-        struct crypto_sha256 *pack_hash;
+        uint8_t *record;
+        size_t record_cap;
+        struct pack_writer *pack; /* in memory, NULL until the first record */
 };
 
 static void die_on(const char *what, int r)
@@ -293,50 +290,47 @@ static void die_on(const char *what, int r)
                 die(what, r);
 }
 
-/* Stand-in for the pack writer: what pack.c does per record in memory mode
- * (SHA-256 of the pack bytes for its id, and a copy into the pack buffer). */
-static void pipeline_pack_add(struct worker *w, const void *record, size_t len)
+/* Seal the current pack (its id is SHA-256 of the sealed bytes) and drop it. */
+static void pipeline_pack_seal(struct worker *w)
 {
-        uint8_t digest[CRYPTO_SHA256_SIZE];
+        uint8_t *bytes = NULL;
+        struct oid pack_id;
+        uint64_t size;
 
-        if (!w->pack_hash)
-                die_on("crypto_sha256_new", crypto_sha256_new(&w->pack_hash));
-        die_on("crypto_sha256_update", crypto_sha256_update(w->pack_hash, record, len));
-        memcpy(w->pack + w->pack_len, record, len);
-        w->pack_len += len;
-        if (w->pack_len >= PIPELINE_PACK) {
-                die_on("crypto_sha256_final", crypto_sha256_final(w->pack_hash, digest));
-                w->pack_hash = NULL;
-                w->pack_len = 0;
-                w->stats.packs++;
-        }
+        if (!w->pack)
+                return;
+        die_on("pack_writer_seal", pack_writer_seal(w->pack, &pack_id, &size, &bytes));
+        free(bytes);
+        pack_writer_free(w->pack);
+        w->pack = NULL;
+        w->stats.packs++;
 }
 
-/* One chunk: object id, maybe compress, encrypt, (pack). */
+static void pipeline_pack_add(struct worker *w, const struct oid *id, size_t len)
+{
+        if (w->pack && pack_writer_would_overflow(w->pack, len) && pack_writer_count(w->pack) > 0)
+                pipeline_pack_seal(w);
+        if (!w->pack)
+                die_on("pack_writer_new",
+                       pack_writer_new(w->pl->cipher, key32, -1, &w->pack));
+        die_on("pack_writer_add", pack_writer_add(w->pack, id, OBJECT_DATA, w->record, len));
+        if (pack_writer_full(w->pack))
+                pipeline_pack_seal(w);
+}
+
+/* One chunk: object id, record (compress if it pays, encrypt), pack. */
 static void pipeline_chunk(struct worker *w, const uint8_t *data, size_t len)
 {
-        uint8_t nonce[CRYPTO_NONCE_SIZE];
-        const uint8_t *payload = data;
         struct oid id;
-        size_t plen = len, clen;
-        int r;
+        size_t rlen;
 
         die_on("oid_compute", oid_compute(key32, OBJECT_DATA, data, len, &id));
-        r = compress_maybe(data, len, COMPRESS_LEVEL_DEFAULT, w->cbuf, w->cbuf_cap, &clen);
-        die_on("compress_maybe", r);
-        if (r > 0) {
-                payload = w->cbuf;
-                plen = clen;
+        die_on("record_seal", record_seal(w->pl->cipher, key32, &id, OBJECT_DATA, data, len,
+                                          RECORD_SEAL_COMPRESS, w->record, w->record_cap, &rlen));
+        if (rlen < len + RECORD_OVERHEAD)
                 w->stats.compressed++;
-        }
-        /* Record: nonce || ciphertext || tag, as in a pack. */
-        die_on("crypto_random", crypto_random(nonce, sizeof(nonce)));
-        memcpy(w->ebuf, nonce, sizeof(nonce));
-        die_on("crypto_aead_seal",
-               crypto_aead_seal(w->pl->cipher, key32, nonce, id.bytes, sizeof(id.bytes), payload,
-                                plen, w->ebuf + sizeof(nonce), w->ebuf + sizeof(nonce) + plen));
-        if (w->pl->pack_stand_in)
-                pipeline_pack_add(w, w->ebuf, sizeof(nonce) + plen + CRYPTO_TAG_SIZE);
+        if (w->pl->pack)
+                pipeline_pack_add(w, &id, rlen);
         w->stats.chunks++;
         w->stats.bytes += len;
 }
@@ -352,11 +346,9 @@ static void *pipeline_worker(void *arg)
         size_t f;
         int r;
 
-        w->cbuf_cap = compress_bound(cap);
-        w->cbuf = malloc(w->cbuf_cap);
-        w->ebuf = malloc(w->cbuf_cap + 64);
-        w->pack = malloc(PIPELINE_PACK + w->cbuf_cap + 64);
-        if (!buf || !w->cbuf || !w->ebuf || !w->pack)
+        w->record_cap = record_bound(cap);
+        w->record = malloc(w->record_cap);
+        if (!buf || !w->record)
                 die("malloc", ENOMEM);
         r = chunker_new(key16, NULL, &c);
         if (r < 0)
@@ -400,10 +392,8 @@ static void *pipeline_worker(void *arg)
         }
         chunker_free(c);
         compress_thread_done();
-        crypto_sha256_free(w->pack_hash);
-        free(w->cbuf);
-        free(w->ebuf);
-        free(w->pack);
+        pipeline_pack_seal(w);
+        free(w->record);
         w->stats.cpu_seconds = now_cpu() - cpu_start;
         return NULL;
 }
@@ -528,15 +518,15 @@ int main(int argc, char **argv)
                 fill_random(pl.pieces[i], PIPELINE_PIECE);
         }
         pl.cipher = crypto_cipher_default();
-        printf("pipeline read -> chunk -> id (HMAC) -> compress -> encrypt (%s), %zu MiB "
-               "random in %zu MiB files, best of %d\n",
+        printf("pipeline read -> chunk -> id (HMAC) -> record (compress, encrypt with %s), "
+               "%zu MiB random in %zu MiB files, best of %d\n",
                crypto_cipher_name(pl.cipher), PIPELINE_TOTAL / MIB, PIPELINE_FILE / MIB,
                PIPELINE_TRIALS);
         for (int with_pack = 0; with_pack <= 1; with_pack++) {
-                pl.pack_stand_in = with_pack;
-                printf(with_pack ? " + pack append, STAND-IN (TODO(pack): common/pack.h not on main "
-                                   "yet): SHA-256 + copy of each record, 16 MiB packs\n"
-                                 : " without pack append\n");
+                pl.pack = with_pack;
+                printf(with_pack ? " -> pack append (pack_writer in memory, sealed at %u MiB: "
+                                   "one more SHA-256 pass for the pack id)\n"
+                                 : " without packs\n", PACK_TARGET_SIZE / (1u << 20));
                 one = pipeline_run(&pl, 1, &st, &one_cpu);
                 printf("  %-10s wall %5.0f MB/s, CPU time %5.0f MB/s  (%zu chunks, mean %.2f MiB, "
                        "%zu compressed, %zu packs)\n", "1 thread", one, one_cpu, st.chunks,

@@ -464,7 +464,7 @@ int index_open(const char *path, unsigned flags, struct index **ret)
                  * docs/index.md). The larger cache and checkpoint interval
                  * cut write amplification of random-id inserts ~2x. */
                 r = exec_sql(idx, "PRAGMA synchronous = FULL;"
-                                  "PRAGMA cache_size = -65536;"
+                                  "PRAGMA cache_size = -4096;"
                                   "PRAGMA wal_autocheckpoint = 16384;"
                                   "PRAGMA journal_size_limit = 67108864;");
                 if (r < 0)

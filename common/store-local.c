@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,9 +22,25 @@
 
 #define IO_CHUNK (256 * 1024)
 
+/* Open pack files kept for reads: restores read thousands of small
+ * objects, and an open/fstat/close per object is most of their cost. */
+#define FD_CACHE_SIZE 32
+
+struct fd_slot {
+        struct oid id;
+        int fd;          /* -1: empty */
+        uint64_t size;
+        unsigned refs;   /* readers using fd right now */
+        uint64_t used;   /* LRU clock */
+        bool dead;       /* deleted: close once refs drops to 0 */
+};
+
 struct store_local {
         struct store base;
         int dir_fd;
+        pthread_mutex_t fd_lock;
+        struct fd_slot fds[FD_CACHE_SIZE];
+        uint64_t clock;
 };
 
 static const struct store_ops store_local_ops;
@@ -248,24 +265,108 @@ static int local_put_commit(struct store *s, const struct oid *pack_id, uint64_t
         return fsync_dir_at(l->dir_fd, "tmp");
 }
 
+/* An fd for reading pack_id (cached); *ret_slot is the slot to release, or
+ * NULL when the fd is a private one to close. */
+static int fd_acquire(struct store_local *l, const struct oid *pack_id, int *ret_fd, uint64_t *ret_size,
+                      struct fd_slot **ret_slot)
+{
+        struct fd_slot *victim = NULL;
+        char path[LOCAL_PATH_SIZE];
+        struct stat st;
+
+        pthread_mutex_lock(&l->fd_lock);
+        for (size_t i = 0; i < FD_CACHE_SIZE; i++) {
+                struct fd_slot *f = &l->fds[i];
+                if (f->fd >= 0 && !f->dead && !oid_cmp(&f->id, pack_id)) {
+                        f->refs++;
+                        f->used = ++l->clock;
+                        *ret_fd = f->fd;
+                        *ret_size = f->size;
+                        *ret_slot = f;
+                        pthread_mutex_unlock(&l->fd_lock);
+                        return 0;
+                }
+                if (f->refs == 0 && (!victim || f->fd < 0 || (victim->fd >= 0 && f->used < victim->used)))
+                        victim = f;
+        }
+        pack_path(pack_id, path);
+        int fd = openat(l->dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                int r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                pthread_mutex_unlock(&l->fd_lock);
+                return r;
+        }
+        if (victim) {
+                if (victim->fd >= 0)
+                        close(victim->fd);
+                victim->id = *pack_id;
+                victim->fd = fd;
+                victim->size = (uint64_t)st.st_size;
+                victim->refs = 1;
+                victim->dead = false;
+                victim->used = ++l->clock;
+        }
+        pthread_mutex_unlock(&l->fd_lock);
+        *ret_fd = fd;
+        *ret_size = (uint64_t)st.st_size;
+        *ret_slot = victim;
+        return 0;
+}
+
+static void fd_release(struct store_local *l, int fd, struct fd_slot *slot)
+{
+        if (!slot) {
+                close(fd);
+                return;
+        }
+        pthread_mutex_lock(&l->fd_lock);
+        if (--slot->refs == 0 && slot->dead) {
+                close(slot->fd);
+                slot->fd = -1;
+                slot->dead = false;
+        }
+        pthread_mutex_unlock(&l->fd_lock);
+}
+
+/* Forget a cached fd of a pack that is deleted or replaced. */
+static void fd_forget(struct store_local *l, const struct oid *pack_id)
+{
+        pthread_mutex_lock(&l->fd_lock);
+        for (size_t i = 0; i < FD_CACHE_SIZE; i++) {
+                struct fd_slot *f = &l->fds[i];
+                if (f->fd < 0 || oid_cmp(&f->id, pack_id))
+                        continue;
+                if (f->refs > 0) {
+                        f->dead = true;
+                } else {
+                        close(f->fd);
+                        f->fd = -1;
+                }
+        }
+        pthread_mutex_unlock(&l->fd_lock);
+}
+
 static int local_get(struct store *s, const struct oid *pack_id, uint64_t offset, size_t len,
                      void *buf)
 {
-        char path[LOCAL_PATH_SIZE];
-        _cleanup_close_ int fd = -1;
-        struct stat st;
+        struct store_local *l = to_local(s);
+        struct fd_slot *slot;
+        uint64_t size;
+        int fd, r;
 
         if (!pack_id || (!buf && len > 0))
                 return -EINVAL;
-        pack_path(pack_id, path);
-        fd = openat(to_local(s)->dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (offset > (uint64_t) st.st_size || len > (uint64_t) st.st_size - offset)
-                return -ERANGE;
-        return read_exact(fd, buf, len, offset);
+        r = fd_acquire(l, pack_id, &fd, &size, &slot);
+        if (r < 0)
+                return r;
+        if (offset > size || len > size - offset)
+                r = -ERANGE;
+        else
+                r = read_exact(fd, buf, len, offset);
+        fd_release(l, fd, slot);
+        return r;
 }
 
 static int local_list(struct store *s, store_list_fn fn, void *userdata)
@@ -326,6 +427,7 @@ static int local_del(struct store *s, const struct oid *pack_id)
 
         if (!pack_id)
                 return -EINVAL;
+        fd_forget(l, pack_id);
         pack_path(pack_id, path);
         if (unlinkat(l->dir_fd, path, 0) >= 0) {
                 int r;
@@ -397,6 +499,10 @@ static void local_free(struct store *s)
 
         if (!l)
                 return;
+        for (size_t i = 0; i < FD_CACHE_SIZE; i++)
+                if (l->fds[i].fd >= 0)
+                        close(l->fds[i].fd);
+        pthread_mutex_destroy(&l->fd_lock);
         if (l->dir_fd >= 0)
                 close(l->dir_fd);
         free(l);
@@ -428,6 +534,9 @@ int store_local_new(const char *dir, struct store **ret)
         if (!l)
                 return -ENOMEM;
         l->base.ops = &store_local_ops;
+        pthread_mutex_init(&l->fd_lock, NULL);
+        for (size_t i = 0; i < FD_CACHE_SIZE; i++)
+                l->fds[i].fd = -1;
         l->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (l->dir_fd < 0) {
                 r = -errno;
@@ -499,21 +608,12 @@ int store_local_tmpfile(struct store *s, int *ret_fd)
         return 0;
 }
 
-int store_local_link(struct store *s, int fd, const struct oid *pack_id)
+/* Link fd into place as pack_id; the caller has made it durable and knows
+ * its hash. The fan-out directory is fsync'ed so the name survives too. */
+static int link_into_place(struct store_local *l, int fd, const struct oid *pack_id)
 {
-        struct store_local *l;
         char proc[64], final[LOCAL_PATH_SIZE], fanout[3];
-        int r;
-
-        if (!s || s->ops != &store_local_ops || fd < 0 || !pack_id)
-                return -EINVAL;
-        l = to_local(s);
-        if (fsync(fd) < 0)
-                return -errno;
-        r = pack_verify_fd(fd, pack_id);
-        if (r < 0)
-                return r;
-        r = make_fanout(l, pack_id);
+        int r = make_fanout(l, pack_id);
         if (r < 0)
                 return r;
         pack_path(pack_id, final);
@@ -525,4 +625,27 @@ int store_local_link(struct store *s, int fd, const struct oid *pack_id)
         }
         fanout_name(pack_id, fanout);
         return fsync_dir_at(l->dir_fd, fanout);
+}
+
+int store_local_link(struct store *s, int fd, const struct oid *pack_id)
+{
+        int r;
+
+        if (!s || s->ops != &store_local_ops || fd < 0 || !pack_id)
+                return -EINVAL;
+        if (fsync(fd) < 0)
+                return -errno;
+        r = pack_verify_fd(fd, pack_id);
+        if (r < 0)
+                return r;
+        return link_into_place(to_local(s), fd, pack_id);
+}
+
+int store_local_link_trusted(struct store *s, int fd, const struct oid *pack_id)
+{
+        if (!s || s->ops != &store_local_ops || fd < 0 || !pack_id)
+                return -EINVAL;
+        if (fdatasync(fd) < 0)
+                return -errno;
+        return link_into_place(to_local(s), fd, pack_id);
 }

@@ -26,6 +26,9 @@ static const struct verb verbs[] = {
         { "cat", verb_cat, "cat SNAP:PATH" },
         { "restore", verb_restore, "restore SNAP[:PATH] TARGET [--overwrite]" },
         { "diff", verb_diff, "diff SNAP1 SNAP2 [PATH]" },
+        { "forget", verb_forget,
+          "forget [SNAP] [--root PATH] [--keep-last|-hourly|-daily|-weekly|-monthly|-yearly N]\n"
+          "         [--keep-within DURATION] [--dry-run]" },
         { "id", verb_id, "id" },
         { "key", verb_key, "key export | key import CODE" },
         { "log-level", verb_log_level, "log-level [LEVEL]" },

@@ -33,6 +33,7 @@ static json_t *status_json(struct msg *reply)
                 json_object_set_new(r, "state", verb_json_str(&item, CTL_KEY_STATE));
                 json_object_set_new(r, "last_snapshot", verb_json_time(&item, CTL_KEY_TIME));
                 json_object_set_new(r, "pending", verb_json_uint(&item, CTL_KEY_PENDING));
+                json_object_set_new(r, "watches", verb_json_uint(&item, CTL_KEY_WATCHES));
                 json_array_append_new(roots, r);
         }
         json_object_set_new(o, "roots", roots);
@@ -45,9 +46,9 @@ static json_t *status_json(struct msg *reply)
 
 static int status_text(struct msg *reply)
 {
-        static const char *const headers[] = { "PATH", "STATE", "LAST SNAPSHOT", "PENDING" };
+        static const char *const headers[] = { "PATH", "STATE", "LAST SNAPSHOT", "PENDING", "WATCHES" };
         static const enum output_align align[] = { OUTPUT_LEFT, OUTPUT_LEFT, OUTPUT_LEFT,
-                                                   OUTPUT_RIGHT };
+                                                   OUTPUT_RIGHT, OUTPUT_RIGHT };
         struct msg_map body = msg_body(reply), item;
         _cleanup_free_ char *version = verb_dup_bytes(&body, CTL_KEY_VERSION);
         _cleanup_free_ char *state = verb_dup_bytes(&body, CTL_KEY_STATE);
@@ -68,9 +69,9 @@ static int status_text(struct msg *reply)
                 return verb_flush();
         }
         putchar('\n');
-        output_table_init(&t, 4, headers, align);
+        output_table_init(&t, 5, headers, align);
         for (size_t i = 0; i < n && ex == EXIT_OK; i++) {
-                char when[OUTPUT_TIME_MAX] = "never", pending[24];
+                char when[OUTPUT_TIME_MAX] = "never", pending[24], watches[24];
                 int64_t ns;
                 if (msg_map_get_map_at(&body, CTL_KEY_ROOTS, i, &item) < 0)
                         continue;
@@ -79,7 +80,8 @@ static int status_text(struct msg *reply)
                 if (msg_map_get_int(&item, CTL_KEY_TIME, &ns) >= 0)
                         output_time_local(ns, when);
                 snprintf(pending, sizeof(pending), "%" PRIu64, verb_uint(&item, CTL_KEY_PENDING, 0));
-                const char *cells[] = { path, rstate, when, pending };
+                snprintf(watches, sizeof(watches), "%" PRIu64, verb_uint(&item, CTL_KEY_WATCHES, 0));
+                const char *cells[] = { path, rstate, when, pending, watches };
                 if (output_table_add(&t, cells) < 0)
                         ex = verb_fail("out of memory");
         }

@@ -91,6 +91,7 @@ int verb_ls(struct verb_context *c, int argc, char **argv);
 int verb_cat(struct verb_context *c, int argc, char **argv);
 int verb_restore(struct verb_context *c, int argc, char **argv);
 int verb_diff(struct verb_context *c, int argc, char **argv);
+int verb_forget(struct verb_context *c, int argc, char **argv);
 int verb_id(struct verb_context *c, int argc, char **argv);
 int verb_key(struct verb_context *c, int argc, char **argv);
 int verb_log_level(struct verb_context *c, int argc, char **argv);

@@ -18,53 +18,24 @@
 #include "snaptree.h"
 #include "workers.h"
 
-#define DIFF_BATCH 500
-
 struct diff_job {
         struct request *r;
         struct oid a, b;
         int error;
-        struct msg **msgs;
-        size_t n_msgs;
-        struct msg *cur;
-        size_t in_cur;
+        struct cmd_listing out;
 };
-
-static int diff_push(struct diff_job *j, struct msg *m)
-{
-        if (!m)
-                return -ENOMEM;
-        struct msg **v = realloc(j->msgs, (j->n_msgs + 1) * sizeof(*v));
-        if (!v) {
-                msg_free(m);
-                return -ENOMEM;
-        }
-        j->msgs = v;
-        j->msgs[j->n_msgs++] = m;
-        return 0;
-}
 
 static int diff_add(struct diff_job *j, const char *path, const char *change, const struct object_entry *e)
 {
-        if (!j->cur) {
-                j->cur = msg_new(&ctl_schema, CTL_TYPE_DATA, j->r->reqid);
-                if (!j->cur)
-                        return -ENOMEM;
-        }
-        struct msg_map b = msg_body(j->cur), item;
-        int k = msg_map_append_map(&b, CTL_KEY_ENTRIES, &item);
+        struct msg_map item;
+        int k = cmd_listing_item(&j->out, &item);
         if (k < 0)
                 return k;
         msg_map_set_bytes(&item, CTL_KEY_PATH, path, strlen(path));
         msg_map_set_text(&item, CTL_KEY_CHANGE, change);
         msg_map_set_text(&item, CTL_KEY_KIND, object_kind_name(e->kind));
         msg_map_set_uint(&item, CTL_KEY_SIZE, e->size);
-        if (++j->in_cur >= DIFF_BATCH) {
-                k = diff_push(j, j->cur);
-                j->cur = NULL;
-                j->in_cur = 0;
-        }
-        return k;
+        return 0;
 }
 
 static bool same_content(const struct object_entry *x, const struct object_entry *y)
@@ -185,29 +156,19 @@ static void diff_work(void *userdata)
 {
         struct diff_job *j = userdata;
         int k = diff_trees(j, &j->a, &j->b, "");
-        if (k >= 0 && j->cur) {
-                k = diff_push(j, j->cur);
-                j->cur = NULL;
-        }
         if (k >= 0)
-                k = diff_push(j, request_result(j->r));
+                k = cmd_listing_finish(&j->out, j->r);
         j->error = k < 0 ? k : 0;
 }
 
 static void diff_done(void *userdata)
 {
         struct diff_job *j = userdata;
-        if (j->error) {
-                for (size_t i = 0; i < j->n_msgs; i++)
-                        msg_free(j->msgs[i]);
+        if (j->error)
                 request_error_errno(j->r, j->error, "cannot compare the snapshots");
-        } else {
-                for (size_t i = 0; i + 1 < j->n_msgs; i++)
-                        request_send(j->r, j->msgs[i]);
-                request_reply(j->r, j->msgs[j->n_msgs - 1]);
-        }
-        msg_free(j->cur);
-        free(j->msgs);
+        else
+                cmd_listing_send(&j->out, j->r);
+        cmd_listing_done(&j->out);
         request_unref(j->r);
         free(j);
 }
@@ -243,6 +204,7 @@ void cmd_diff(struct request *r)
         index_snapshot_done(&sa);
         index_snapshot_done(&sb);
         j->r = request_ref(r);
+        j->out.reqid = r->reqid;
         if (workers_submit(r->daemon->workers, diff_work, diff_done, j) < 0) {
                 j->error = -ENOMEM;
                 diff_done(j);

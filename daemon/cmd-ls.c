@@ -19,57 +19,19 @@
 #include "snaptree.h"
 #include "workers.h"
 
-/* Entries per message: well under the 1 MiB frame cap even with long names. */
-#define LS_BATCH 500
-
 struct ls_job {
         struct request *r;
         struct oid tree;
         char *relpath;
         bool recursive;
         int error;
-        char error_text[200];
-        struct msg **msgs; /* DATA messages, then the RESULT */
-        size_t n_msgs;
-        struct msg *cur;
-        size_t in_cur;
+        struct cmd_listing out;
 };
-
-static int ls_push(struct ls_job *j, struct msg *m)
-{
-        if (!m)
-                return -ENOMEM;
-        struct msg **v = realloc(j->msgs, (j->n_msgs + 1) * sizeof(*v));
-        if (!v) {
-                msg_free(m);
-                return -ENOMEM;
-        }
-        j->msgs = v;
-        j->msgs[j->n_msgs++] = m;
-        return 0;
-}
-
-/* The entries travel in DATA messages; the RESULT closes the listing. */
-static int ls_finish(struct ls_job *j)
-{
-        if (j->cur) {
-                int k = ls_push(j, j->cur);
-                j->cur = NULL;
-                if (k < 0)
-                        return k;
-        }
-        return ls_push(j, request_result(j->r));
-}
 
 static int ls_add(struct ls_job *j, const char *path, const struct object_entry *e)
 {
-        if (!j->cur) {
-                j->cur = msg_new(&ctl_schema, CTL_TYPE_DATA, j->r->reqid);
-                if (!j->cur)
-                        return -ENOMEM;
-        }
-        struct msg_map b = msg_body(j->cur), item;
-        int k = msg_map_append_map(&b, CTL_KEY_ENTRIES, &item);
+        struct msg_map item;
+        int k = cmd_listing_item(&j->out, &item);
         if (k < 0)
                 return k;
         msg_map_set_bytes(&item, CTL_KEY_PATH, path, strlen(path));
@@ -85,13 +47,6 @@ static int ls_add(struct ls_job *j, const char *path, const struct object_entry 
         msg_map_set_uint(&item, CTL_KEY_SIZE, e->size);
         if (e->kind == OBJECT_KIND_SYMLINK)
                 msg_map_set_bytes(&item, CTL_KEY_LINK_TARGET, e->target, e->target_len);
-        if (++j->in_cur >= LS_BATCH) {
-                k = ls_push(j, j->cur);
-                j->cur = NULL;
-                j->in_cur = 0;
-                if (k < 0)
-                        return k;
-        }
         return 0;
 }
 
@@ -139,7 +94,7 @@ static void ls_work(void *userdata)
         }
         object_tree_free(t);
         if (k >= 0)
-                k = ls_finish(j);
+                k = cmd_listing_finish(&j->out, j->r);
         j->error = k < 0 ? k : 0;
 }
 
@@ -147,8 +102,6 @@ static void ls_done(void *userdata)
 {
         struct ls_job *j = userdata;
         if (j->error) {
-                for (size_t i = 0; i < j->n_msgs; i++)
-                        msg_free(j->msgs[i]);
                 if (j->error == -ENOENT)
                         request_error(j->r, CTL_STATUS_NOT_FOUND, "%s is not in that snapshot", j->relpath);
                 else if (j->error == -ENOTDIR)
@@ -157,12 +110,9 @@ static void ls_done(void *userdata)
                 else
                         request_error_errno(j->r, j->error, "cannot read the snapshot");
         } else {
-                for (size_t i = 0; i + 1 < j->n_msgs; i++)
-                        request_send(j->r, j->msgs[i]);
-                request_reply(j->r, j->msgs[j->n_msgs - 1]);
+                cmd_listing_send(&j->out, j->r);
         }
-        msg_free(j->cur);
-        free(j->msgs);
+        cmd_listing_done(&j->out);
         free(j->relpath);
         request_unref(j->r);
         free(j);
@@ -212,6 +162,7 @@ void cmd_ls(struct request *r)
         j->recursive = rec;
         j->tree = s.tree;
         j->r = request_ref(r);
+        j->out.reqid = r->reqid;
         index_snapshot_done(&s);
         if (workers_submit(d->workers, ls_work, ls_done, j) < 0) {
                 j->error = -ENOMEM;

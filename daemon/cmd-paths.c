@@ -20,7 +20,7 @@ void cmd_paths(struct request *r)
                 if (msg_map_append_map(&b, CTL_KEY_ROOTS, &item) < 0)
                         break;
                 msg_map_set_bytes(&item, CTL_KEY_PATH, root->path, strlen(root->path));
-                msg_map_set_text(&item, CTL_KEY_STATE, root_state_name(root->state));
+                msg_map_set_text(&item, CTL_KEY_STATE, root_status_name(root));
                 if (root->last_snapshot_ns)
                         msg_map_set_int(&item, CTL_KEY_TIME, root->last_snapshot_ns);
                 for (const char *p = root->excludes; *p;) {

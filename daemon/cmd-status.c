@@ -33,12 +33,13 @@ void cmd_status(struct request *r)
                 if (msg_map_append_map(&b, CTL_KEY_ROOTS, &item) < 0)
                         break;
                 msg_map_set_bytes(&item, CTL_KEY_PATH, root->path, strlen(root->path));
-                msg_map_set_text(&item, CTL_KEY_STATE, root_state_name(root->state));
+                msg_map_set_text(&item, CTL_KEY_STATE, root_status_name(root));
                 if (root->last_snapshot_ns) {
                         msg_map_set_int(&item, CTL_KEY_TIME, root->last_snapshot_ns);
                         msg_map_set_bytes(&item, CTL_KEY_ID, root->last_snapshot.bytes, OID_SIZE);
                 }
                 msg_map_set_uint(&item, CTL_KEY_PENDING, root->pending);
+                msg_map_set_uint(&item, CTL_KEY_WATCHES, root->watches > 0 ? (uint64_t)root->watches : 0);
                 if (root->running) {
                         msg_map_set_uint(&item, CTL_KEY_FILES,
                                          __atomic_load_n(&root->progress_files, __ATOMIC_RELAXED));

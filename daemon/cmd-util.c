@@ -107,3 +107,69 @@ int cmd_add_snapshot_item(struct request *r, struct msg_map *map, const struct i
         msg_map_set_uint(&item, CTL_KEY_ERRORS, s->errors);
         return 0;
 }
+
+static int listing_push(struct cmd_listing *l, struct msg *m)
+{
+        if (!m)
+                return -ENOMEM;
+        struct msg **v = realloc(l->msgs, (l->n_msgs + 1) * sizeof(*v));
+        if (!v) {
+                msg_free(m);
+                return -ENOMEM;
+        }
+        l->msgs = v;
+        l->msgs[l->n_msgs++] = m;
+        return 0;
+}
+
+int cmd_listing_item(struct cmd_listing *l, struct msg_map *ret_item)
+{
+        if (l->cur && l->in_cur >= CMD_LISTING_BATCH) {
+                int k = listing_push(l, l->cur);
+                l->cur = NULL;
+                l->in_cur = 0;
+                if (k < 0)
+                        return k;
+        }
+        if (!l->cur) {
+                l->cur = msg_new(&ctl_schema, CTL_TYPE_DATA, l->reqid);
+                if (!l->cur)
+                        return -ENOMEM;
+        }
+        struct msg_map b = msg_body(l->cur);
+        int k = msg_map_append_map(&b, CTL_KEY_ENTRIES, ret_item);
+        if (k >= 0)
+                l->in_cur++;
+        return k;
+}
+
+int cmd_listing_finish(struct cmd_listing *l, struct request *r)
+{
+        if (l->cur) {
+                int k = listing_push(l, l->cur);
+                l->cur = NULL;
+                if (k < 0)
+                        return k;
+        }
+        return listing_push(l, request_result(r));
+}
+
+void cmd_listing_send(struct cmd_listing *l, struct request *r)
+{
+        for (size_t i = 0; i + 1 < l->n_msgs; i++)
+                request_send(r, l->msgs[i]);
+        if (l->n_msgs > 0)
+                request_reply(r, l->msgs[l->n_msgs - 1]);
+        free(l->msgs);
+        l->msgs = NULL;
+        l->n_msgs = 0;
+}
+
+void cmd_listing_done(struct cmd_listing *l)
+{
+        for (size_t i = 0; i < l->n_msgs; i++)
+                msg_free(l->msgs[i]);
+        free(l->msgs);
+        msg_free(l->cur);
+        memset(l, 0, sizeof(*l));
+}

@@ -19,3 +19,22 @@ int cmd_resolve_snapshot(struct request *r, const char *snap, const char *path,
                          struct index_snapshot *ret);
 /* Append one snapshot row to the SNAPSHOTS array of map. */
 int cmd_add_snapshot_item(struct request *r, struct msg_map *map, const struct index_snapshot *s);
+
+/* A long listing (ls, diff) built on a worker: ENTRIES maps in DATA messages
+ * of at most CMD_LISTING_BATCH items, then an empty RESULT. */
+#define CMD_LISTING_BATCH 500
+struct cmd_listing {
+        uint64_t reqid;
+        struct msg **msgs;
+        size_t n_msgs;
+        struct msg *cur;
+        size_t in_cur;
+};
+/* A handle on a new ENTRIES map to fill. */
+int cmd_listing_item(struct cmd_listing *l, struct msg_map *ret_item);
+/* Queue the RESULT that ends the listing. */
+int cmd_listing_finish(struct cmd_listing *l, struct request *r);
+/* On the loop: send everything (or, after error < 0, an ERROR instead). */
+void cmd_listing_send(struct cmd_listing *l, struct request *r);
+/* Free what was not sent. */
+void cmd_listing_done(struct cmd_listing *l);

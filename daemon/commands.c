@@ -22,6 +22,7 @@ static const struct command commands[] = {
         {CTL_TYPE_CAT, cmd_cat, false},
         {CTL_TYPE_DIFF, cmd_diff, true},
         {CTL_TYPE_RESTORE, cmd_restore, false},
+        {CTL_TYPE_FORGET, cmd_forget, false},
 };
 
 void commands_dispatch(struct request *r)

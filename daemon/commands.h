@@ -33,3 +33,4 @@ void cmd_ls(struct request *r);
 void cmd_cat(struct request *r);
 void cmd_diff(struct request *r);
 void cmd_restore(struct request *r);
+void cmd_forget(struct request *r);

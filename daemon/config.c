@@ -79,7 +79,10 @@ void config_init_defaults(struct config *c, uid_t uid)
                 .quiet_period_ns = 2 * NSEC_PER_SEC,
                 .max_delay_ns = 60 * NSEC_PER_SEC,
                 .rescan_interval_ns = NSEC_PER_HOUR,
+                .poll_interval_ns = 5 * 60 * NSEC_PER_SEC,
+                .retention_auto = 1,
         };
+        retention_policy_default(&c->retention);
         if (uid == 0) {
                 c->state_dir = xstrdup("/var/lib/chute");
                 c->socket_path = xstrdup("/run/chute/chuted.sock");
@@ -346,6 +349,31 @@ static int parse_duration(struct parse_state *st, const struct key *k, const cha
         return 0;
 }
 
+/* A [retention] count: N >= 0, or "unlimited" / -1 (RETENTION_UNLIMITED). */
+static int parse_keep_count(struct parse_state *st, const struct key *k, const char *value)
+{
+        unsigned v;
+
+        if (strcasecmp(value, "unlimited") == 0 || strcmp(value, "-1") == 0)
+                v = (unsigned)-1;
+        else if (parse_range(value, CONFIG_KEEP_MAX, &v) < 0)
+                return fail(st, "bad value \"%s\" for %s (0 to %d, or unlimited)", value, k->name,
+                            CONFIG_KEEP_MAX);
+        *FIELD(st->config, k, int) = v == (unsigned)-1 ? RETENTION_UNLIMITED : (int)v;
+        return 0;
+}
+
+/* keep_within: a duration, 0 for off. */
+static int parse_keep_within(struct parse_state *st, const struct key *k, const char *value)
+{
+        uint64_t ns;
+
+        if (parse_duration_ns(value, &ns) < 0 || ns > INT64_MAX / 2)
+                return fail(st, "bad duration \"%s\" for %s", value, k->name);
+        *FIELD(st->config, k, int64_t) = (int64_t)ns;
+        return 0;
+}
+
 #define KEY(sec, nm, fn, field) { sec, nm, fn, offsetof(struct config, field) }
 static const struct key keys[] = {
         KEY("daemon", "state_dir", parse_path, state_dir),
@@ -360,11 +388,20 @@ static const struct key keys[] = {
         KEY("watch", "quiet_period", parse_duration, quiet_period_ns),
         KEY("watch", "max_delay", parse_duration, max_delay_ns),
         KEY("watch", "rescan_interval", parse_duration, rescan_interval_ns),
+        KEY("watch", "poll_interval", parse_duration, poll_interval_ns),
         KEY("watch", "path", parse_watch_path, watch),
+        KEY("retention", "keep_within", parse_keep_within, retention.keep_within_ns),
+        KEY("retention", "keep_last", parse_keep_count, retention.keep_last),
+        KEY("retention", "keep_hourly", parse_keep_count, retention.keep_hourly),
+        KEY("retention", "keep_daily", parse_keep_count, retention.keep_daily),
+        KEY("retention", "keep_weekly", parse_keep_count, retention.keep_weekly),
+        KEY("retention", "keep_monthly", parse_keep_count, retention.keep_monthly),
+        KEY("retention", "keep_yearly", parse_keep_count, retention.keep_yearly),
+        KEY("retention", "auto", parse_boolean, retention_auto),
 };
 #undef KEY
 
-static const char *const sections[] = { "daemon", "backup", "watch" };
+static const char *const sections[] = { "daemon", "backup", "watch", "retention" };
 
 static int handler(void *user, const char *section, const char *name, const char *value)
 {

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "retention.h"
+
 struct config {
         char *file;              /* config file read, NULL when built-in defaults only */
         int system_mode;         /* 1 when running as root */
@@ -22,12 +24,16 @@ struct config {
         int one_file_system;     /* default for new roots: 1 */
         char *socket_group;      /* group admitted on the control socket, default "chute" */
         uint64_t quiet_period_ns, max_delay_ns, rescan_interval_ns; /* [watch] 2s, 60s, 1h */
+        uint64_t poll_interval_ns;  /* [watch] rescans of roots without inotify watches, 5m */
         char **watch;            /* roots to add at start: [watch] path = ... and --watch */
         size_t n_watch;
+        struct retention_policy retention; /* [retention]: 1h, hourly 48, daily 30, weekly 52, monthly all */
+        int retention_auto;      /* [retention] auto: apply it after every snapshot, default 1 */
 };
 
 #define CONFIG_WORKERS_MAX 1024
 #define CONFIG_COMPRESSION_MAX 19
+#define CONFIG_KEEP_MAX 1000000 /* largest [retention] count other than unlimited */
 
 /* Fill c with the built-in defaults for uid: root gets /var/lib/chute and
  * /run/chute/chuted.sock, others $XDG_STATE_HOME/chute (~/.local/state/chute)

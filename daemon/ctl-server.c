@@ -7,6 +7,7 @@
 #include "ctl-server.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ struct client {
         pid_t pid;
         struct request *requests[CLIENT_MAX_REQUESTS];
         bool closing; /* close once the output is written */
+        bool denied;  /* not allowed: answer DENIED, then close */
 };
 
 static void client_free(struct client *c)
@@ -122,6 +124,17 @@ static void client_dispatch(struct client *c, uint8_t *body, size_t len)
         struct msg *m = NULL;
         struct msg_error e = {0};
         int r = msg_decode(&ctl_schema, body, len, &m, &e);
+        if (c->denied) {
+                char text[160];
+                snprintf(text, sizeof(text),
+                         "permission denied: uid %u is not root, chuted's user or in its group",
+                         (unsigned)c->uid);
+                client_send_raw(c, msg_new_error(&ctl_schema, r >= 0 ? msg_reqid(m) : e.reqid,
+                                                 CTL_STATUS_DENIED, text));
+                msg_free(m);
+                c->closing = true;
+                return;
+        }
         if (r < 0) {
                 log_debug("Bad control request from pid %d: %s", (int)c->pid, e.text);
                 client_send_raw(c, msg_new_decode_error(&ctl_schema, &e));
@@ -262,13 +275,11 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
                 close(fd);
                 return;
         }
-        if (!peer_allowed(s, cred.uid, cred.gid)) {
+        bool denied = !peer_allowed(s, cred.uid, cred.gid);
+        if (denied)
                 log_event(LOG_WARNING, MSGID_CONTROL_DENIED, NULL,
                           "Control client pid %d uid %u denied: not root, the daemon's user or in its group",
                           (int)cred.pid, (unsigned)cred.uid);
-                close(fd);
-                return;
-        }
         struct client *c = calloc(1, sizeof(*c));
         if (!c) {
                 close(fd);
@@ -283,6 +294,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         c->server = s;
         c->uid = cred.uid;
         c->pid = cred.pid;
+        c->denied = denied;
         c->next = s->clients;
         if (s->clients)
                 s->clients->prev = c;

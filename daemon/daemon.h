@@ -19,6 +19,7 @@ struct repo;
 struct ctl_server;
 struct workers;
 struct root;
+struct watch;
 
 struct daemon {
         struct config config;
@@ -31,6 +32,7 @@ struct daemon {
         struct repo *repo;
         struct index *index;       /* the loop thread's connection */
         struct ctl_server *ctl;
+        struct watch *watch;       /* inotify (daemon/watch.c) */
         struct root *roots;        /* watched roots (daemon/root.c) */
         struct event *sig_term, *sig_int, *sig_hup;
         int64_t start_ns;

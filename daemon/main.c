@@ -30,6 +30,7 @@
 #include "notify.h"
 #include "repo.h"
 #include "root.h"
+#include "watch.h"
 #include "workers.h"
 
 int64_t now_ns(void)
@@ -228,6 +229,7 @@ int main(int argc, char **argv)
                         if (level < 0) {
                                 fprintf(stderr, "chuted: bad log level \"%s\" (err, warning, notice, info, debug)\n",
                                         optarg);
+                                free(opt_watch);
                                 return 2;
                         }
                         break;
@@ -239,18 +241,22 @@ int main(int argc, char **argv)
                         break;
                 case 'h':
                         usage(stdout);
+                        free(opt_watch);
                         return 0;
                 case 'V':
                         printf("chuted %s\n", PACKAGE_VERSION);
+                        free(opt_watch);
                         return 0;
                 default:
                         usage(stderr);
+                        free(opt_watch);
                         return 2;
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, "chuted: unexpected argument \"%s\"\n", argv[optind]);
                 usage(stderr);
+                free(opt_watch);
                 return 2;
         }
 
@@ -266,6 +272,8 @@ int main(int argc, char **argv)
                 r = config_load_file(&d.config, file, d.config_file != NULL, &error);
                 if (r < 0) {
                         fprintf(stderr, "chuted: %s\n", error ? error : strerror(-r));
+                        free(opt_watch);
+                        config_done(&d.config);
                         return 1;
                 }
         }
@@ -310,6 +318,11 @@ int main(int argc, char **argv)
         if (r < 0)
                 goto out;
         d.index = repo_index(d.repo);
+        r = watch_new(&d, &d.watch);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up inotify");
+                goto out;
+        }
         r = root_start_all(&d);
         if (r < 0)
                 goto out;
@@ -368,6 +381,7 @@ out:
         root_stop_all(&d);
         workers_free(d.workers); /* waits for running jobs */
         root_free_all(&d);
+        watch_free(d.watch);
         repo_close(d.repo);
         if (d.base)
                 event_base_free(d.base);

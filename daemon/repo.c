@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The repository (see repo.h). Objects are sealed as records in parallel,
- * appended to one open pack under a lock; a full pack is sealed into an
- * anonymous file, fsync'ed and linked into the pack directory, and only
- * then committed to the index, so the index never references bytes that are
- * not durable. On open, packs present on disk but missing from the index
- * (a crash between link and commit) are re-indexed from their headers. */
+/* The repository (see repo.h). Objects are sealed as records in parallel
+ * and appended to one of several open packs (one per worker, so appending,
+ * hashing and writing never serialise the workers). A full pack is sealed
+ * into its anonymous file and its writeback started; sealed packs are made
+ * durable in batches (fdatasync, link into the pack directory, fsync the
+ * directory) and only then committed to the index in one transaction, so
+ * the index never references bytes that are not durable. On open, packs
+ * present on disk but missing from the index (a crash between link and
+ * commit) are re-indexed from their headers. */
 #include "config.h"
 
 #include "repo.h"
@@ -32,6 +35,30 @@
 /* Largest object payload repo_get will decompress into. */
 #define REPO_GET_MAX (256u << 20)
 
+/* A pack being filled; owned by one thread at a time (busy). */
+struct open_pack {
+        struct pack_writer *pw;
+        int fd;
+        struct oid *ids; /* objects in it, to forget if it fails */
+        size_t n_ids, cap_ids;
+        bool busy;
+};
+
+/* A sealed pack waiting to be made durable and committed. */
+struct sealed_pack {
+        int fd;
+        struct oid id;
+        uint64_t size;
+        struct oid *ids;
+        size_t n_ids;
+};
+
+/* Open packs: one per worker plus one for the loop-side callers. */
+#define REPO_MAX_SLOTS 64
+/* The committer thread makes sealed packs durable once this many wait, and
+ * writers wait while four times as many do (the disk is behind). */
+#define REPO_PENDING_BATCH 8
+
 struct repo {
         struct daemon *daemon;
         const struct keys *keys;
@@ -42,14 +69,23 @@ struct repo {
         struct index *index; /* loop thread */
         struct store *local;
 
-        pthread_mutex_t lock; /* everything below until readers */
-        struct index *wr;
+        pthread_mutex_t lock; /* known, slots' busy flags, pending, stats */
+        pthread_cond_t slot_free;
         struct idset known;
-        struct pack_writer *pw;
-        int pw_fd;
-        struct oid *open_ids; /* ids in the open pack, to forget if it fails */
-        size_t n_open_ids, cap_open_ids;
+        struct open_pack slots[REPO_MAX_SLOTS];
+        size_t n_slots;
+        struct sealed_pack *pending;
+        size_t n_pending, cap_pending;
         struct repo_stats stats;
+        uint64_t failures;
+
+        pthread_mutex_t commit_lock; /* the writer connection */
+        struct index *wr;
+
+        pthread_t committer;         /* commits batches in the background */
+        bool committer_started, committer_stop;
+        pthread_cond_t commit_wanted; /* with lock */
+        pthread_cond_t commit_done;   /* with lock */
 
         pthread_mutex_t readers_lock;
         struct index *readers[REPO_READERS];
@@ -57,6 +93,8 @@ struct repo {
 };
 
 /* Per-thread buffer for sealing records. */
+static void *committer_main(void *arg);
+
 static pthread_key_t seal_key;
 static pthread_once_t seal_once = PTHREAD_ONCE_INIT;
 struct seal_buf {
@@ -160,8 +198,14 @@ int repo_open(struct daemon *d, struct repo **ret)
         r->keys = &d->keys;
         r->cipher = d->config.cipher ? (enum crypto_cipher)d->config.cipher : crypto_cipher_default();
         r->compression = d->config.compression_level;
-        r->pw_fd = -1;
+        r->n_slots = MIN((size_t)REPO_MAX_SLOTS, (size_t)(d->config.workers ? d->config.workers : 64) + 1);
+        for (size_t i = 0; i < REPO_MAX_SLOTS; i++)
+                r->slots[i].fd = -1;
         pthread_mutex_init(&r->lock, NULL);
+        pthread_cond_init(&r->slot_free, NULL);
+        pthread_cond_init(&r->commit_wanted, NULL);
+        pthread_cond_init(&r->commit_done, NULL);
+        pthread_mutex_init(&r->commit_lock, NULL);
         pthread_mutex_init(&r->readers_lock, NULL);
         idset_init(&r->known);
         if (asprintf(&r->pack_dir, "%s/packs", d->config.state_dir) < 0 ||
@@ -198,6 +242,12 @@ int repo_open(struct daemon *d, struct repo **ret)
                 log_error_errno(k, "Cannot load object ids from %s", r->index_path);
                 goto fail;
         }
+        k = pthread_create(&r->committer, NULL, committer_main, r);
+        if (k != 0) {
+                k = log_error_errno(-k, "Cannot start the pack committer thread");
+                goto fail;
+        }
+        r->committer_started = true;
         log_debug("Repository open: %zu objects, cipher %s", r->known.n, crypto_cipher_name(r->cipher));
         *ret = r;
         return 0;
@@ -210,19 +260,37 @@ void repo_close(struct repo *r)
 {
         if (!r)
                 return;
-        pack_writer_free(r->pw);
-        if (r->pw_fd >= 0)
-                close(r->pw_fd);
+        if (r->committer_started) {
+                pthread_mutex_lock(&r->lock);
+                r->committer_stop = true;
+                pthread_cond_signal(&r->commit_wanted);
+                pthread_mutex_unlock(&r->lock);
+                pthread_join(r->committer, NULL);
+        }
+        for (size_t i = 0; i < REPO_MAX_SLOTS; i++) {
+                pack_writer_free(r->slots[i].pw);
+                if (r->slots[i].fd >= 0)
+                        close(r->slots[i].fd);
+                free(r->slots[i].ids);
+        }
+        for (size_t i = 0; i < r->n_pending; i++) {
+                close(r->pending[i].fd);
+                free(r->pending[i].ids);
+        }
+        free(r->pending);
         for (size_t i = 0; i < r->n_readers; i++)
                 index_close(r->readers[i]);
         index_close(r->wr);
         index_close(r->index);
         store_free(r->local);
         idset_done(&r->known);
-        free(r->open_ids);
         free(r->pack_dir);
         free(r->index_path);
         pthread_mutex_destroy(&r->lock);
+        pthread_cond_destroy(&r->slot_free);
+        pthread_cond_destroy(&r->commit_wanted);
+        pthread_cond_destroy(&r->commit_done);
+        pthread_mutex_destroy(&r->commit_lock);
         pthread_mutex_destroy(&r->readers_lock);
         free(r);
 }
@@ -237,66 +305,186 @@ void repo_set_compression(struct repo *r, int level)
         pthread_mutex_unlock(&r->lock);
 }
 
-/* Forget the ids of the open pack (it failed) and drop it. */
-static void abandon_locked(struct repo *r)
+/* Forget ids whose pack failed (caller holds r->lock). */
+static void forget_locked(struct repo *r, const struct oid *ids, size_t n)
 {
-        for (size_t i = 0; i < r->n_open_ids; i++)
-                idset_remove(&r->known, &r->open_ids[i]);
-        r->n_open_ids = 0;
-        pack_writer_free(r->pw);
-        r->pw = NULL;
-        if (r->pw_fd >= 0)
-                close(r->pw_fd);
-        r->pw_fd = -1;
+        for (size_t i = 0; i < n; i++)
+                idset_remove(&r->known, &ids[i]);
+        r->failures++;
 }
 
-static int seal_locked(struct repo *r)
+/* Drop a slot's pack after a failure (the slot is ours: busy). */
+static void slot_abandon(struct repo *r, struct open_pack *p)
 {
-        struct oid pack_id;
-        uint64_t size;
-        struct pack_entry *entries = NULL;
-        size_t n = 0;
-        char hex[OID_HEX_SIZE];
+        pthread_mutex_lock(&r->lock);
+        forget_locked(r, p->ids, p->n_ids);
+        pthread_mutex_unlock(&r->lock);
+        p->n_ids = 0;
+        pack_writer_free(p->pw);
+        p->pw = NULL;
+        if (p->fd >= 0)
+                close(p->fd);
+        p->fd = -1;
+}
 
-        if (!r->pw)
+/* Seal the slot's pack and queue it for commit (the slot is ours: busy). */
+static int slot_seal(struct repo *r, struct open_pack *p)
+{
+        struct sealed_pack sp = {.fd = p->fd};
+        if (!p->pw)
                 return 0;
-        int k = pack_writer_seal(r->pw, &pack_id, &size, NULL);
-        if (k >= 0)
-                k = store_local_link(r->local, r->pw_fd, &pack_id);
-        if (k >= 0)
-                k = pack_read_header_fd(r->pw_fd, size, r->keys->pack_key, &entries, &n);
+        int k = pack_writer_seal(p->pw, &sp.id, &sp.size, NULL);
+        pack_writer_free(p->pw);
+        p->pw = NULL;
         if (k < 0) {
-                abandon_locked(r);
+                slot_abandon(r, p);
                 return k;
         }
-        _cleanup_free_ struct index_pack_entry *ie = calloc(n ? n : 1, sizeof(*ie));
-        if (!ie) {
+        /* start writing it out now; the commit waits for it later */
+        sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        sp.ids = p->ids;
+        sp.n_ids = p->n_ids;
+        p->ids = NULL;
+        p->n_ids = p->cap_ids = 0;
+        p->fd = -1;
+        pthread_mutex_lock(&r->lock);
+        if (r->n_pending == r->cap_pending) {
+                size_t cap = r->cap_pending ? 2 * r->cap_pending : 16;
+                struct sealed_pack *v = realloc(r->pending, cap * sizeof(*v));
+                if (!v) {
+                        forget_locked(r, sp.ids, sp.n_ids);
+                        pthread_mutex_unlock(&r->lock);
+                        close(sp.fd);
+                        free(sp.ids);
+                        return -ENOMEM;
+                }
+                r->pending = v;
+                r->cap_pending = cap;
+        }
+        r->pending[r->n_pending++] = sp;
+        r->stats.packs_sealed++;
+        pthread_mutex_unlock(&r->lock);
+        return 0;
+}
+
+/* Make every sealed pack durable, link it and commit it to the index. */
+static int commit_pending(struct repo *r)
+{
+        pthread_mutex_lock(&r->commit_lock);
+        pthread_mutex_lock(&r->lock);
+        struct sealed_pack *v = r->pending;
+        size_t n = r->n_pending;
+        r->pending = NULL;
+        r->n_pending = r->cap_pending = 0;
+        pthread_cond_broadcast(&r->commit_done);
+        pthread_mutex_unlock(&r->lock);
+
+        int k = 0;
+        size_t done = 0;
+        for (; done < n && k >= 0; done++)
+                k = store_local_link_trusted(r->local, v[done].fd, &v[done].id);
+        if (k >= 0)
+                k = index_begin(r->wr);
+        for (size_t i = 0; i < n && k >= 0; i++) {
+                struct pack_entry *entries = NULL;
+                size_t ne = 0;
+                k = pack_read_header_fd(v[i].fd, v[i].size, r->keys->pack_key, &entries, &ne);
+                if (k < 0)
+                        break;
+                struct index_pack_entry *ie = calloc(ne ? ne : 1, sizeof(*ie));
+                if (!ie) {
+                        free(entries);
+                        k = -ENOMEM;
+                        break;
+                }
+                for (size_t e = 0; e < ne; e++) {
+                        ie[e].id = entries[e].id;
+                        ie[e].type = entries[e].type;
+                        ie[e].offset = entries[e].offset;
+                        ie[e].length = entries[e].length;
+                }
                 free(entries);
-                abandon_locked(r);
-                return -ENOMEM;
+                k = index_pack_commit(r->wr, &v[i].id, v[i].size, ie, ne);
+                free(ie);
+                if (k >= 0) {
+                        char hex[OID_HEX_SIZE];
+                        oid_to_hex(&v[i].id, hex);
+                        log_debug("Pack %s: %zu objects, %llu bytes", hex, ne, (unsigned long long)v[i].size);
+                }
+        }
+        if (k >= 0)
+                k = index_commit(r->wr);
+        else if (done > 0 || n > 0)
+                index_rollback(r->wr);
+        pthread_mutex_unlock(&r->commit_lock);
+        if (k < 0) {
+                /* linked packs are re-indexed at the next start */
+                log_error_errno(k, "Cannot commit %zu pack(s) to the index", n);
+                pthread_mutex_lock(&r->lock);
+                for (size_t i = 0; i < n; i++)
+                        forget_locked(r, v[i].ids, v[i].n_ids);
+                pthread_mutex_unlock(&r->lock);
         }
         for (size_t i = 0; i < n; i++) {
-                ie[i].id = entries[i].id;
-                ie[i].type = entries[i].type;
-                ie[i].offset = entries[i].offset;
-                ie[i].length = entries[i].length;
+                close(v[i].fd);
+                free(v[i].ids);
         }
-        free(entries);
-        k = index_pack_commit(r->wr, &pack_id, size, ie, n);
-        if (k < 0) {
-                /* the pack is on disk: the next start re-indexes it */
-                abandon_locked(r);
-                return k;
+        free(v);
+        return k;
+}
+
+static struct open_pack *slot_acquire(struct repo *r)
+{
+        pthread_mutex_lock(&r->lock);
+        for (;;) {
+                struct open_pack *best = NULL;
+                for (size_t i = 0; i < r->n_slots; i++) {
+                        struct open_pack *p = &r->slots[i];
+                        if (p->busy)
+                                continue;
+                        if (p->pw) { /* prefer filling an open pack */
+                                best = p;
+                                break;
+                        }
+                        if (!best)
+                                best = p;
+                }
+                if (best) {
+                        best->busy = true;
+                        pthread_mutex_unlock(&r->lock);
+                        return best;
+                }
+                pthread_cond_wait(&r->slot_free, &r->lock);
         }
-        oid_to_hex(&pack_id, hex);
-        log_debug("Sealed pack %s: %zu objects, %llu bytes", hex, n, (unsigned long long)size);
-        r->stats.packs_sealed++;
-        r->n_open_ids = 0;
-        pack_writer_free(r->pw);
-        r->pw = NULL;
-        close(r->pw_fd);
-        r->pw_fd = -1;
-        return 0;
+}
+
+static void slot_release(struct repo *r, struct open_pack *p)
+{
+        pthread_mutex_lock(&r->lock);
+        p->busy = false;
+        pthread_cond_signal(&r->slot_free);
+        if (r->n_pending >= REPO_PENDING_BATCH)
+                pthread_cond_signal(&r->commit_wanted);
+        while (r->n_pending >= 4 * REPO_PENDING_BATCH && r->committer_started)
+                pthread_cond_wait(&r->commit_done, &r->lock);
+        pthread_mutex_unlock(&r->lock);
+}
+
+static void *committer_main(void *arg)
+{
+        struct repo *r = arg;
+        pthread_mutex_lock(&r->lock);
+        while (!r->committer_stop) {
+                if (r->n_pending < REPO_PENDING_BATCH) {
+                        pthread_cond_wait(&r->commit_wanted, &r->lock);
+                        continue;
+                }
+                pthread_mutex_unlock(&r->lock);
+                commit_pending(r);
+                pthread_mutex_lock(&r->lock);
+        }
+        pthread_mutex_unlock(&r->lock);
+        return NULL;
 }
 
 int repo_put(struct repo *r, enum object_type type, const void *payload, size_t len,
@@ -327,41 +515,54 @@ int repo_put(struct repo *r, enum object_type type, const void *payload, size_t 
         else
                 k = record_seal(r->cipher, r->keys->enc_key, &id, type, payload, len,
                                 compress ? RECORD_SEAL_COMPRESS : 0, buf, record_bound(len), &rlen);
-
-        pthread_mutex_lock(&r->lock);
-        if (k >= 0 && r->pw && pack_writer_count(r->pw) > 0 && pack_writer_would_overflow(r->pw, rlen))
-                k = seal_locked(r);
-        if (k >= 0 && !r->pw) {
-                k = store_local_tmpfile(r->local, &r->pw_fd);
-                if (k >= 0) {
-                        k = pack_writer_new(r->cipher, r->keys->pack_key, r->pw_fd, &r->pw);
-                        if (k < 0) {
-                                close(r->pw_fd);
-                                r->pw_fd = -1;
-                        }
-                }
-        }
-        if (k >= 0 && r->n_open_ids == r->cap_open_ids) {
-                size_t cap = r->cap_open_ids ? 2 * r->cap_open_ids : 256;
-                struct oid *v = realloc(r->open_ids, cap * sizeof(*v));
-                if (!v)
-                        k = -ENOMEM;
-                else {
-                        r->open_ids = v;
-                        r->cap_open_ids = cap;
-                }
-        }
-        if (k >= 0)
-                k = pack_writer_add(r->pw, &id, (uint8_t)type, buf, rlen);
         if (k < 0) {
+                pthread_mutex_lock(&r->lock);
                 idset_remove(&r->known, &id);
                 pthread_mutex_unlock(&r->lock);
                 return k;
         }
-        r->open_ids[r->n_open_ids++] = id;
-        r->stats.objects_added++;
-        r->stats.bytes_added += rlen;
+
+        struct open_pack *p = slot_acquire(r);
+        if (p->pw && pack_writer_count(p->pw) > 0 && pack_writer_would_overflow(p->pw, rlen))
+                k = slot_seal(r, p);
+        if (k >= 0 && !p->pw) {
+                k = store_local_tmpfile(r->local, &p->fd);
+                if (k >= 0) {
+                        k = pack_writer_new(r->cipher, r->keys->pack_key, p->fd, &p->pw);
+                        if (k < 0) {
+                                close(p->fd);
+                                p->fd = -1;
+                        }
+                }
+        }
+        if (k >= 0 && p->n_ids == p->cap_ids) {
+                size_t cap = p->cap_ids ? 2 * p->cap_ids : 256;
+                struct oid *v = realloc(p->ids, cap * sizeof(*v));
+                if (!v)
+                        k = -ENOMEM;
+                else {
+                        p->ids = v;
+                        p->cap_ids = cap;
+                }
+        }
+        if (k >= 0) {
+                k = pack_writer_add(p->pw, &id, (uint8_t)type, buf, rlen);
+                if (k < 0)
+                        slot_abandon(r, p);
+        }
+        if (k >= 0)
+                p->ids[p->n_ids++] = id;
+        slot_release(r, p);
+        pthread_mutex_lock(&r->lock);
+        if (k < 0) {
+                idset_remove(&r->known, &id);
+        } else {
+                r->stats.objects_added++;
+                r->stats.bytes_added += rlen;
+        }
         pthread_mutex_unlock(&r->lock);
+        if (k < 0)
+                return k;
         *ret_id = id;
         if (ret_added)
                 *ret_added = rlen;
@@ -370,10 +571,32 @@ int repo_put(struct repo *r, enum object_type type, const void *payload, size_t 
 
 int repo_flush(struct repo *r)
 {
+        int k = 0;
+        for (size_t i = 0; i < r->n_slots; i++) {
+                struct open_pack *p = &r->slots[i];
+                pthread_mutex_lock(&r->lock);
+                while (p->busy)
+                        pthread_cond_wait(&r->slot_free, &r->lock);
+                p->busy = true;
+                pthread_mutex_unlock(&r->lock);
+                int s = slot_seal(r, p);
+                if (s < 0 && k >= 0)
+                        k = s;
+                pthread_mutex_lock(&r->lock);
+                p->busy = false;
+                pthread_cond_broadcast(&r->slot_free);
+                pthread_mutex_unlock(&r->lock);
+        }
+        int c = commit_pending(r);
+        return k < 0 ? k : c;
+}
+
+uint64_t repo_failures(struct repo *r)
+{
         pthread_mutex_lock(&r->lock);
-        int k = seal_locked(r);
+        uint64_t f = r->failures;
         pthread_mutex_unlock(&r->lock);
-        return k;
+        return f;
 }
 
 int repo_has(struct repo *r, const struct oid *id)
@@ -414,15 +637,85 @@ void repo_reader_put(struct repo *r, struct index *idx)
         index_close(idx);
 }
 
+/* A read connection pinned to a worker thread with a read transaction kept
+ * open for a while: a lookup per object otherwise pays SQLite's lock
+ * round trips every time. Refreshed when older than PIN_NS, and whenever a
+ * lookup misses (the object may have been committed since). */
+#define PIN_NS (500 * 1000 * 1000)
+struct pinned {
+        struct repo *repo;
+        struct index *idx;
+        int64_t since_ns;
+};
+static pthread_key_t pinned_key;
+static pthread_once_t pinned_once = PTHREAD_ONCE_INIT;
+
+static void pinned_free(void *arg)
+{
+        struct pinned *p = arg;
+        if (!p)
+                return;
+        if (p->idx) {
+                index_commit(p->idx);
+                index_close(p->idx);
+        }
+        free(p);
+}
+
+static void pinned_key_init(void) { pthread_key_create(&pinned_key, pinned_free); }
+
+static struct index *pinned_reader(struct repo *r, bool refresh)
+{
+        pthread_once(&pinned_once, pinned_key_init);
+        struct pinned *p = pthread_getspecific(pinned_key);
+        if (!p) {
+                p = calloc(1, sizeof(*p));
+                if (!p)
+                        return NULL;
+                pthread_setspecific(pinned_key, p);
+        }
+        if (p->idx && p->repo != r) { /* a repository closed and opened again */
+                pinned_free(p);
+                p = calloc(1, sizeof(*p));
+                if (!p)
+                        return NULL;
+                pthread_setspecific(pinned_key, p);
+        }
+        int64_t now = monotonic_ns();
+        if (p->idx && (refresh || now - p->since_ns > PIN_NS)) {
+                index_commit(p->idx);
+                if (index_begin(p->idx) < 0) {
+                        index_close(p->idx);
+                        p->idx = NULL;
+                }
+                p->since_ns = now;
+        }
+        if (!p->idx) {
+                if (index_open(r->index_path, INDEX_READONLY, &p->idx) < 0)
+                        return NULL;
+                if (index_begin(p->idx) < 0) {
+                        index_close(p->idx);
+                        p->idx = NULL;
+                        return NULL;
+                }
+                p->repo = r;
+                p->since_ns = now;
+        }
+        return p->idx;
+}
+
 int repo_get(struct repo *r, const struct oid *id, enum object_type type, size_t size_hint,
              uint8_t **ret, size_t *ret_len)
 {
         struct index_object o;
-        struct index *idx = repo_reader_get(r);
+        struct index *idx = pinned_reader(r, false);
         if (!idx)
                 return -EIO;
         int k = index_object_lookup(idx, id, &o);
-        repo_reader_put(r, idx);
+        if (k == -ENOENT) {
+                idx = pinned_reader(r, true);
+                k = idx ? index_object_lookup(idx, id, &o) : -EIO;
+        }
         if (k < 0)
                 return k;
         if (type && o.type != (int)type)
@@ -462,9 +755,9 @@ int repo_get(struct repo *r, const struct oid *id, enum object_type type, size_t
 
 int repo_with_writer(struct repo *r, int (*fn)(struct index *wr, void *userdata), void *userdata)
 {
-        pthread_mutex_lock(&r->lock);
+        pthread_mutex_lock(&r->commit_lock);
         int k = fn(r->wr, userdata);
-        pthread_mutex_unlock(&r->lock);
+        pthread_mutex_unlock(&r->commit_lock);
         return k;
 }
 

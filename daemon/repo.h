@@ -36,6 +36,9 @@ int repo_put(struct repo *r, enum object_type type, const void *payload, size_t 
              struct oid *ret_id, uint64_t *ret_added);
 /* Seal the open pack (if any), fsync it and commit it to the index. */
 int repo_flush(struct repo *r);
+/* Number of packs that failed since the repository was opened: a snapshot
+ * that saw it change may reference objects that were never stored. */
+uint64_t repo_failures(struct repo *r);
 /* 1 when the object is known (committed or in the open pack), else 0. */
 int repo_has(struct repo *r, const struct oid *id);
 

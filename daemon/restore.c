@@ -46,6 +46,12 @@ struct hardlink {
         char *path;
 };
 
+/* A hard link to a file, made once the file has been written. */
+struct deferred_link {
+        const char *target; /* borrowed from the hardlink list */
+        char *path;
+};
+
 struct state {
         struct restore_job *job;
         struct object_tree **trees; /* kept alive: items point into them */
@@ -56,6 +62,8 @@ struct state {
         size_t n_dirs, cap_dirs;
         struct hardlink *links;
         size_t n_links, cap_links;
+        struct deferred_link *deferred;
+        size_t n_deferred, cap_deferred;
         bool root_user;
 };
 
@@ -98,6 +106,18 @@ static void warn(struct restore_job *job, int error, const char *what, const cha
         __atomic_add_fetch(&job->errors, 1, __ATOMIC_RELAXED);
 }
 
+/* atime and mtime both set to the recorded mtime (ns, may be before 1970). */
+static void mtime_times(int64_t ns, struct timespec ts[2])
+{
+        ts[0].tv_sec = ns / 1000000000;
+        ts[0].tv_nsec = ns % 1000000000;
+        if (ts[0].tv_nsec < 0) {
+                ts[0].tv_sec -= 1;
+                ts[0].tv_nsec += 1000000000;
+        }
+        ts[1] = ts[0];
+}
+
 static void set_xattrs_fd(struct restore_job *job, int fd, const char *path, const struct object_entry *e)
 {
         for (size_t i = 0; i < e->n_xattrs; i++)
@@ -109,20 +129,13 @@ static void set_xattrs_fd(struct restore_job *job, int fd, const char *path, con
 static void set_meta_fd(struct state *s, int fd, const char *path, const struct object_entry *e)
 {
         struct restore_job *job = s->job;
-        if (s->root_user && fchown(fd, e->uid, e->gid) < 0)
+        if (s->root_user && (e->uid != 0 || e->gid != 0) && fchown(fd, e->uid, e->gid) < 0)
                 warn(job, -errno, "set the owner of", path);
         set_xattrs_fd(job, fd, path, e);
         if (fchmod(fd, e->mode) < 0)
                 warn(job, -errno, "set the mode of", path);
-        struct timespec ts[2] = {
-                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
-                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
-        };
-        if (e->mtime_ns < 0 && ts[0].tv_nsec != 0) {
-                ts[0].tv_sec -= 1;
-                ts[0].tv_nsec += 1000000000;
-                ts[1] = ts[0];
-        }
+        struct timespec ts[2];
+        mtime_times(e->mtime_ns, ts);
         if (futimens(fd, ts) < 0)
                 warn(job, -errno, "set the times of", path);
 }
@@ -139,15 +152,8 @@ static void set_meta_path(struct state *s, int dirfd, const char *name, const ch
                         warn(job, -errno, "set extended attribute on", path);
         if (!link && fchmodat(dirfd, name, e->mode, 0) < 0)
                 warn(job, -errno, "set the mode of", path);
-        struct timespec ts[2] = {
-                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
-                {.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
-        };
-        if (e->mtime_ns < 0 && ts[0].tv_nsec != 0) {
-                ts[0].tv_sec -= 1;
-                ts[0].tv_nsec += 1000000000;
-                ts[1] = ts[0];
-        }
+        struct timespec ts[2];
+        mtime_times(e->mtime_ns, ts);
         if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
                 warn(job, -errno, "set the times of", path);
 }
@@ -207,6 +213,17 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
         }
         if (e->hardlink && e->kind != OBJECT_KIND_DIR) {
                 const char *first = hardlink_find(s, e->hardlink);
+                if (first && e->kind == OBJECT_KIND_FILE) {
+                        /* the file is created and written in the parallel phase */
+                        if (!GROW(s->deferred, s->n_deferred, s->cap_deferred))
+                                return -ENOMEM;
+                        s->deferred[s->n_deferred].target = first;
+                        s->deferred[s->n_deferred].path = strdup(path);
+                        if (!s->deferred[s->n_deferred].path)
+                                return -ENOMEM;
+                        s->n_deferred++;
+                        return 0;
+                }
                 if (first) {
                         if (linkat(AT_FDCWD, first, dirfd, name, 0) < 0)
                                 warn(job, -errno, "create the hard link", path);
@@ -257,10 +274,7 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                 return r;
         }
         case OBJECT_KIND_FILE: {
-                int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-                if (fd < 0)
-                        return warn(job, -errno, "create file", path), 0;
-                close(fd);
+                /* created and written in the parallel phase */
                 struct file_item *it = calloc(1, sizeof(*it));
                 if (!it || !GROW(s->files, s->n_files, s->cap_files)) {
                         free(it);
@@ -319,16 +333,16 @@ static void write_file(void *arg)
 {
         struct file_item *it = arg;
         struct restore_job *job = it->job;
-        const struct object_extent *ext;
-        size_t n;
+        const struct object_extent *ext = NULL;
+        size_t n = 0;
         struct object_list *list = NULL;
         uint64_t off = 0;
 
         if (stop(job))
                 return;
-        int fd = open(it->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = open(it->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
-                warn(job, -errno, "open", it->path);
+                warn(job, -errno, "create file", it->path);
                 return;
         }
         int r = snaptree_extents(job->daemon->repo, it->e, &ext, &n, &list);
@@ -354,9 +368,10 @@ static void write_file(void *arg)
                 off += ext[i].length;
                 __atomic_add_fetch(&job->bytes, ext[i].length, __ATOMIC_RELAXED);
         }
-        object_list_free(list);
-        if (r >= 0 && ftruncate(fd, (off_t)it->e->size) < 0)
+        /* a trailing hole: set the size (data writes already did otherwise) */
+        if (r >= 0 && n > 0 && ext[n - 1].hole && ftruncate(fd, (off_t)it->e->size) < 0)
                 r = -errno;
+        object_list_free(list);
         if (r == -EBADMSG || r == -ENOENT) {
                 job_fail(job, r, "%s: the backup data is %s", it->path,
                          r == -ENOENT ? "missing from the repository" : "damaged (verification failed)");
@@ -398,6 +413,7 @@ void restore_run(struct restore_job *job)
         struct object_entry *e = NULL;
         int tfd = -1, r;
 
+        int64_t t0 = monotonic_ns();
         struct object_snapshot *snap = NULL;
         r = snaptree_load_snapshot(job->daemon->repo, &job->snapshot, &snap);
         if (r < 0) {
@@ -508,9 +524,14 @@ void restore_run(struct restore_job *job)
         if (stop(job))
                 goto out;
 
+        int64_t t1 = monotonic_ns();
         workers_run_parallel(job->daemon->workers, write_file, (void **)s.files, s.n_files);
         if (stop(job))
                 goto out;
+        for (size_t i = 0; i < s.n_deferred; i++)
+                if (link(s.deferred[i].target, s.deferred[i].path) < 0)
+                        warn(job, -errno, "create the hard link", s.deferred[i].path);
+        int64_t t2 = monotonic_ns();
         for (size_t i = s.n_dirs; i-- > 0;) {
                 int fd = open(s.dirs[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0) {
@@ -524,6 +545,8 @@ void restore_run(struct restore_job *job)
                 set_meta_fd(&s, tfd, job->target, e);
         else if (!e && snap->has_root_entry)
                 set_meta_fd(&s, tfd, job->target, &snap->root_entry);
+        log_debug("Restore to %s: create %.3fs, contents %.3fs (%zu files), directories %.3fs", job->target,
+                  (t1 - t0) / 1e9, (t2 - t1) / 1e9, s.n_files, (monotonic_ns() - t2) / 1e9);
 out:
         object_snapshot_free(snap);
         if (tfd >= 0)
@@ -539,6 +562,9 @@ out:
         for (size_t i = 0; i < s.n_links; i++)
                 free(s.links[i].path);
         free(s.links);
+        for (size_t i = 0; i < s.n_deferred; i++)
+                free(s.deferred[i].path);
+        free(s.deferred);
         for (size_t i = 0; i < s.n_trees; i++)
                 object_tree_free(s.trees[i]);
         free(s.trees);

@@ -21,8 +21,16 @@
 #include "log.h"
 #include "repo.h"
 #include "request.h"
+#include "retention-apply.h"
 #include "snapshot.h"
+#include "watch.h"
 #include "workers.h"
+
+/* While a root is unavailable, look for it again this often. */
+#define ROOT_RETRY_SEC 5
+
+static int start_run(struct root *root, bool automatic);
+static void root_watch_start(struct root *root);
 
 const char *root_state_name(enum root_state s)
 {
@@ -41,6 +49,15 @@ const char *root_state_name(enum root_state s)
 
 static void root_free(struct root *root)
 {
+        if (root->debounce)
+                event_free(root->debounce);
+        if (root->rescan)
+                event_free(root->rescan);
+        if (root->retry)
+                event_free(root->retry);
+        pathset_done(&root->dirty);
+        pathset_done(&root->deep);
+        free(root->last_dirty);
         for (size_t i = 0; i < root->n_waiters; i++)
                 request_unref(root->waiters[i]);
         for (size_t i = 0; i < root->n_next_waiters; i++)
@@ -62,6 +79,8 @@ static struct root *root_new(struct daemon *d, const struct index_root *ir)
         root->path = strdup(ir->path);
         root->excludes = strdup(ir->excludes ? ir->excludes : "");
         root->one_fs = ir->one_fs;
+        pathset_init(&root->dirty);
+        pathset_init(&root->deep);
         if (!root->path || !root->excludes) {
                 root_free(root);
                 return NULL;
@@ -114,13 +133,30 @@ int root_start_all(struct daemon *d)
                 }
                 free(abs);
         }
+        /* Watch, then scan: what changed while chuted was down becomes a
+         * snapshot (none is made when nothing changed). */
+        for (struct root *root = d->roots; root; root = root->next)
+                if (!root->rescan) { /* root_add started the ones it added */
+                        root_watch_start(root);
+                        if (root->state != ROOT_UNAVAILABLE) {
+                                root->full = true;
+                                start_run(root, true);
+                        }
+                }
         return 0;
 }
 
 void root_stop_all(struct daemon *d)
 {
-        for (struct root *root = d->roots; root; root = root->next)
+        for (struct root *root = d->roots; root; root = root->next) {
                 __atomic_store_n(&root->cancel, 1, __ATOMIC_RELAXED);
+                if (root->debounce)
+                        event_del(root->debounce);
+                if (root->rescan)
+                        event_del(root->rescan);
+                if (root->retry)
+                        event_del(root->retry);
+        }
 }
 
 bool root_busy(struct daemon *d)
@@ -216,6 +252,17 @@ int root_add(struct daemon *d, const char *path, const char *excludes, struct ro
                 return -ENOMEM;
         root_link(d, root);
         log_event(LOG_INFO, MSGID_ROOT_ADDED, LOG_FIELDS("CHUTE_ROOT", path), "Watching %s", path);
+        if (d->base && d->watch) {
+                root_watch_start(root);
+                root->full = true;
+                root->first_event_ns = root->last_event_ns = monotonic_ns();
+                if (root->debounce) {
+                        /* the first snapshot comes after the quiet period, like any change */
+                        struct timeval tv = {(time_t)(d->config.quiet_period_ns / 1000000000),
+                                             (suseconds_t)(d->config.quiet_period_ns % 1000000000 / 1000)};
+                        event_add(root->debounce, &tv);
+                }
+        }
         if (ret)
                 *ret = root;
         return 0;
@@ -234,6 +281,7 @@ int root_remove(struct daemon *d, const char *path)
         int r = index_root_remove(d->index, root->id);
         if (r < 0)
                 return r;
+        watch_root_stop(d->watch, root);
         *p = root->next;
         log_event(LOG_INFO, MSGID_ROOT_REMOVED, LOG_FIELDS("CHUTE_ROOT", path),
                   "Stopped watching %s (its snapshots are kept)", path);
@@ -244,6 +292,7 @@ int root_remove(struct daemon *d, const char *path)
 struct run {
         struct root *root;
         struct snapshot_job *job;
+        bool automatic;
 };
 
 static void snapshot_done(void *userdata);
@@ -254,7 +303,7 @@ static void snapshot_work(void *userdata)
         snapshot_run(run->job);
 }
 
-static int start_run(struct root *root)
+static int start_run(struct root *root, bool automatic)
 {
         struct daemon *d = root->daemon;
         struct run *run = calloc(1, sizeof(*run));
@@ -277,14 +326,33 @@ static int start_run(struct root *root)
                 free(run);
                 return -ENOMEM;
         }
+        /* An automatic run covers the changes seen so far; a requested one
+         * walks everything (it must catch what inotify cannot see). */
+        job->full = !automatic || root->full;
+        job->skip_if_unchanged = automatic;
+        pathset_merge(&job->dirty, &root->dirty);
+        pathset_merge(&job->deep, &root->deep);
+        free(root->last_dirty);
+        root->last_dirty = NULL;
+        root->full = false;
+        root->first_event_ns = root->last_event_ns = 0;
+        root->pending = 0;
+        if (root->debounce)
+                event_del(root->debounce);
         run->root = root;
         run->job = job;
-        /* the waiters queued so far belong to this run */
+        run->automatic = automatic;
+        /* the requests queued so far are answered by this run */
         free(root->waiters);
-        root->waiters = root->next_waiters;
-        root->n_waiters = root->n_next_waiters;
-        root->next_waiters = NULL;
-        root->n_next_waiters = 0;
+        root->waiters = NULL;
+        root->n_waiters = 0;
+        if (!automatic) {
+                root->waiters = root->next_waiters;
+                root->n_waiters = root->n_next_waiters;
+                root->next_waiters = NULL;
+                root->n_next_waiters = 0;
+                root->next_manual = false;
+        }
         root->running = true;
         root->again = false;
         root->state = ROOT_BACKING_UP;
@@ -322,6 +390,16 @@ static void reply_snapshot(struct request *req, struct root *root, const struct 
         request_reply(req, m);
 }
 
+static void arm_debounce(struct root *root, int64_t delay_ns)
+{
+        if (!root->debounce)
+                return;
+        if (delay_ns < 0)
+                delay_ns = 0;
+        struct timeval tv = {(time_t)(delay_ns / 1000000000), (suseconds_t)(delay_ns % 1000000000 / 1000)};
+        event_add(root->debounce, &tv);
+}
+
 static void snapshot_done(void *userdata)
 {
         struct run *run = userdata;
@@ -332,10 +410,11 @@ static void snapshot_done(void *userdata)
 
         root->running = false;
         root->state = ROOT_IDLE;
-        if (job->error == 0 && !oid_is_null(&job->id)) {
+        if (job->error == 0 && job->unchanged) {
+                log_debug("Nothing changed in %s since its last snapshot", root->path);
+        } else if (job->error == 0 && !oid_is_null(&job->id)) {
                 root->last_snapshot_ns = job->time_ns;
                 root->last_snapshot = job->id;
-                root->pending = 0;
                 oid_to_hex(&job->id, hex);
                 log_event(LOG_INFO, MSGID_SNAPSHOT_TAKEN,
                           LOG_FIELDS("CHUTE_ROOT", root->path, "CHUTE_SNAPSHOT", hex),
@@ -345,8 +424,10 @@ static void snapshot_done(void *userdata)
                           (unsigned long long)job->stats.new_bytes, (unsigned long long)job->stats.errors);
                 for (size_t i = 0; i < root->n_waiters; i++)
                         reply_snapshot(root->waiters[i], root, job);
+                retention_apply_root(d, root);
         } else {
                 bool cancel = root->cancel || d->stopping;
+                bool gone = job->error == -ENOENT || job->error == -ENOTDIR;
                 if (!cancel)
                         log_event(LOG_ERR, MSGID_SNAPSHOT_FAILED, LOG_FIELDS("CHUTE_ROOT", root->path),
                                   "Snapshot of %s failed: %s", root->path,
@@ -361,8 +442,16 @@ static void snapshot_done(void *userdata)
                                               root->path,
                                               job->error_text[0] ? job->error_text : strerror(-job->error));
                 }
-                if (!cancel && (job->error == -ENOENT || job->error == -ENOTDIR))
-                        root->state = ROOT_UNAVAILABLE;
+                if (!cancel && gone)
+                        root_gone(root);
+                else if (!cancel && run->automatic) {
+                        /* try again later, with everything it had to do */
+                        root->full = true;
+                        root->pending++;
+                        if (!root->first_event_ns)
+                                root->first_event_ns = root->last_event_ns = monotonic_ns();
+                        arm_debounce(root, (int64_t)d->config.max_delay_ns);
+                }
         }
         for (size_t i = 0; i < root->n_waiters; i++)
                 request_unref(root->waiters[i]);
@@ -374,10 +463,16 @@ static void snapshot_done(void *userdata)
                         event_base_loopexit(d->base, NULL);
                 return;
         }
-        if (root->again || root->n_next_waiters > 0) {
-                int r = start_run(root);
+        if (root->n_next_waiters > 0 || root->next_manual) {
+                int r = start_run(root, false);
                 if (r < 0)
                         log_error_errno(r, "Cannot start the next snapshot of %s", root->path);
+        } else if (root->again) {
+                int r = start_run(root, true);
+                if (r < 0)
+                        log_error_errno(r, "Cannot start the next snapshot of %s", root->path);
+        } else if (root->first_event_ns && root->debounce && !evtimer_pending(root->debounce, NULL)) {
+                arm_debounce(root, 0); /* the callback decides how long is left */
         }
         daemon_update_status(d);
 }
@@ -394,8 +489,175 @@ int root_snapshot(struct root *root, struct request *waiter)
                 root->next_waiters[root->n_next_waiters++] = request_ref(waiter);
         }
         if (root->running) {
-                root->again = true;
+                root->next_manual = true;
                 return 0;
         }
-        return start_run(root);
+        return start_run(root, false);
+}
+
+/* ---- continuous protection ---- */
+
+static void on_debounce(evutil_socket_t fd, short what, void *arg)
+{
+        struct root *root = arg;
+        struct daemon *d = root->daemon;
+        if (!root->first_event_ns || d->stopping || root->state == ROOT_UNAVAILABLE)
+                return;
+        int64_t now = monotonic_ns();
+        int64_t quiet_left = root->last_event_ns + (int64_t)d->config.quiet_period_ns - now;
+        int64_t max_left = root->first_event_ns + (int64_t)d->config.max_delay_ns - now;
+        if (quiet_left > 0 && max_left > 0) {
+                arm_debounce(root, MIN(quiet_left, max_left));
+                return;
+        }
+        if (root->running) {
+                root->again = true;
+                return;
+        }
+        int r = start_run(root, true);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start a snapshot of %s, retrying", root->path);
+                arm_debounce(root, (int64_t)d->config.quiet_period_ns);
+        }
+}
+
+static void note_change(struct root *root)
+{
+        int64_t now = monotonic_ns();
+        root->pending++;
+        root->last_event_ns = now;
+        if (!root->first_event_ns)
+                root->first_event_ns = now;
+        /* During a run the timer waits too: the next run is due only after its
+         * own quiet period (or max_delay), counted from these changes. */
+        if (root->debounce && !evtimer_pending(root->debounce, NULL))
+                arm_debounce(root, (int64_t)root->daemon->config.quiet_period_ns);
+}
+
+void root_mark_dirty(struct root *root, const char *relpath, bool deep)
+{
+        if (root->state == ROOT_UNAVAILABLE)
+                return;
+        if (deep || !root->last_dirty || strcmp(root->last_dirty, relpath)) {
+                if (pathset_add(deep ? &root->deep : &root->dirty, relpath) < 0) {
+                        root->full = true; /* out of memory: fall back to a full walk */
+                } else if (!deep) {
+                        free(root->last_dirty);
+                        root->last_dirty = strdup(relpath);
+                }
+        }
+        note_change(root);
+}
+
+void root_mark_full(struct root *root)
+{
+        if (root->state == ROOT_UNAVAILABLE)
+                return;
+        root->full = true;
+        note_change(root);
+}
+
+static void on_rescan(evutil_socket_t fd, short what, void *arg)
+{
+        struct root *root = arg;
+        if (root->state == ROOT_UNAVAILABLE || root->daemon->stopping)
+                return;
+        log_debug("Periodic rescan of %s", root->path);
+        root->full = true;
+        if (root->running) {
+                root->again = true;
+                return;
+        }
+        int r = start_run(root, true);
+        if (r < 0)
+                log_error_errno(r, "Cannot start a rescan of %s", root->path);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+        struct root *root = arg;
+        struct stat st;
+        if (root->state != ROOT_UNAVAILABLE || stat(root->path, &st) < 0 || !S_ISDIR(st.st_mode))
+                return;
+        event_del(root->retry);
+        log_event(LOG_NOTICE, MSGID_ROOT_UNAVAILABLE, LOG_FIELDS("CHUTE_ROOT", root->path),
+                  "%s is back; watching it again", root->path);
+        root->state = ROOT_IDLE;
+        root_watch_start(root);
+        if (root->state != ROOT_UNAVAILABLE)
+                root_mark_full(root);
+}
+
+void root_gone(struct root *root)
+{
+        struct daemon *d = root->daemon;
+        if (root->state == ROOT_UNAVAILABLE)
+                return;
+        log_event(LOG_WARNING, MSGID_ROOT_UNAVAILABLE, LOG_FIELDS("CHUTE_ROOT", root->path),
+                  "%s is gone (deleted, moved or unmounted); its snapshots are kept, and it is watched "
+                  "again when it comes back", root->path);
+        watch_root_stop(d->watch, root);
+        root->state = ROOT_UNAVAILABLE;
+        root->polling = false;
+        if (root->debounce)
+                event_del(root->debounce);
+        if (root->retry) {
+                struct timeval tv = {ROOT_RETRY_SEC, 0};
+                event_add(root->retry, &tv);
+        }
+        daemon_update_status(d);
+}
+
+static void arm_rescan(struct root *root)
+{
+        struct daemon *d = root->daemon;
+        uint64_t ns = d->config.rescan_interval_ns;
+        if (root->polling && ns > d->config.poll_interval_ns)
+                ns = d->config.poll_interval_ns;
+        struct timeval tv = {(time_t)(ns / 1000000000), (suseconds_t)(ns % 1000000000 / 1000)};
+        if (root->rescan)
+                event_add(root->rescan, &tv);
+}
+
+void root_set_polling(struct root *root)
+{
+        if (root->polling)
+                return;
+        watch_root_stop(root->daemon->watch, root);
+        root->polling = true;
+        arm_rescan(root);
+}
+
+static void root_watch_start(struct root *root)
+{
+        struct daemon *d = root->daemon;
+        if (!root->debounce)
+                root->debounce = evtimer_new(d->base, on_debounce, root);
+        if (!root->rescan)
+                root->rescan = event_new(d->base, -1, EV_PERSIST, on_rescan, root);
+        if (!root->retry)
+                root->retry = event_new(d->base, -1, EV_PERSIST, on_retry, root);
+        int r = watch_root_start(d->watch, root);
+        if (r == -ENOSPC) {
+                root->polling = true;
+        } else if (r == -ENOENT || r == -ENOTDIR) {
+                root->state = ROOT_IDLE; /* so that root_gone logs it */
+                root_gone(root);
+                return;
+        } else if (r < 0) {
+                log_warning_errno(r, "Cannot watch %s; it is rescanned periodically instead", root->path);
+                root->polling = true;
+        } else {
+                root->polling = false;
+        }
+        arm_rescan(root);
+}
+
+const char *root_status_name(const struct root *root)
+{
+        if (root->state == ROOT_UNAVAILABLE)
+                return "unavailable";
+        if (root->running)
+                return root->state == ROOT_SCANNING ? "scanning" : "backing up";
+        return root->polling ? "polling" : "watching";
 }

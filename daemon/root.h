@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "oid.h"
+#include "pathset.h"
 
 struct daemon;
 struct request;
@@ -30,15 +31,28 @@ struct root {
         int one_fs;
         enum root_state state;
         bool running;          /* a snapshot job is on the workers */
-        bool again;            /* another snapshot was asked for meanwhile */
+        bool again;            /* an automatic run is due when this one ends */
+        bool next_manual;      /* a requested (full) run is due when this one ends */
         int cancel;            /* set to stop the running job early (read by workers) */
         struct request **waiters, **next_waiters; /* answered when the run ends */
         size_t n_waiters, n_next_waiters;
         int64_t last_snapshot_ns;
         struct oid last_snapshot;
-        uint64_t pending;      /* changes seen since the last snapshot */
+        uint64_t pending;      /* change events seen since the last snapshot */
         /* progress of the running snapshot, written by the job */
         uint64_t progress_files, progress_bytes;
+
+        /* continuous protection */
+        int watches;           /* inotify watches held (watch.c) */
+        bool polling;          /* no watches (limit hit): periodic rescans instead */
+        bool full;             /* the next automatic run walks everything */
+        struct pathset dirty;  /* directories changed since the last run started */
+        struct pathset deep;   /* directories changed below which everything is listed */
+        char *last_dirty;      /* the last directory added, to skip repeats cheaply */
+        int64_t first_event_ns, last_event_ns; /* of the changes not yet snapshotted */
+        struct event *debounce;  /* quiet period / maximum delay */
+        struct event *rescan;    /* periodic full rescan (or polling) */
+        struct event *retry;     /* while unavailable: look for the directory again */
 };
 
 /* Load roots from the index and add the configured ones. */
@@ -63,5 +77,15 @@ struct root *root_containing(struct daemon *d, const char *path);
 struct root *root_by_id(struct daemon *d, int64_t id);
 /* Human name of a state: "idle", "scanning", "backing up", "unavailable". */
 const char *root_state_name(enum root_state s);
-/* Take a snapshot of root now; waiter (may be NULL) gets the RESULT or ERROR. */
+/* Take a snapshot of root now (a full walk); waiter (may be NULL) gets the RESULT or ERROR. */
 int root_snapshot(struct root *root, struct request *waiter);
+/* Directory relpath of root changed (deep: and what is below it may have). */
+void root_mark_dirty(struct root *root, const char *relpath, bool deep);
+/* Everything may have changed (event queue overflow): full rescan soon. */
+void root_mark_full(struct root *root);
+/* The root directory was deleted, moved away or unmounted. */
+void root_gone(struct root *root);
+/* No more inotify watches can be had: fall back to periodic rescans. */
+void root_set_polling(struct root *root);
+/* "watching", "polling", "scanning", "backing up", "unavailable". */
+const char *root_status_name(const struct root *root);

@@ -24,9 +24,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chunker.h"
+#include "pathset.h"
+#include "snaptree.h"
 #include "cleanup.h"
 #include "daemon.h"
 #include "file-cache.h"
@@ -37,10 +40,26 @@
 
 /* How often a file that changes while read is read again. */
 #define READ_ATTEMPTS 3
+/* Files changed this close to being read are read again next time: file
+ * systems stamp times from the coarse clock, so a change within the same
+ * tick leaves them unchanged. A few ticks, at least 20 ms. */
+static int64_t racy_ns(void)
+{
+        static int64_t ns;
+        if (!__atomic_load_n(&ns, __ATOMIC_RELAXED)) {
+                struct timespec res;
+                int64_t v = 20 * 1000 * 1000;
+                if (clock_getres(CLOCK_REALTIME_COARSE, &res) == 0 && res.tv_sec == 0 && 4 * res.tv_nsec > v)
+                        v = 4 * res.tv_nsec;
+                __atomic_store_n(&ns, v, __ATOMIC_RELAXED);
+        }
+        return ns;
+}
 /* Read granularity. */
 #define READ_STEP (1u << 20)
 
 struct dnode {
+        bool reused;             /* unchanged since the parent snapshot: id is its old tree */
         struct object_tree *tree;
         struct dnode **children; /* by entry index; NULL for non-dirs */
         char *relpath;           /* "" for the root */
@@ -61,10 +80,12 @@ struct walk {
         struct snapshot_job *job;
         struct repo *repo;
         dev_t root_dev;
-        void *cache;             /* tsearch tree of struct cache_node, from the file cache */
+        void *cache;             /* full walks: tsearch tree of struct cache_node, the whole file cache */
+        struct index *reader;    /* incremental walks: file cache looked up per file */
+        bool incremental;        /* reuse clean subtrees of the parent snapshot */
+        const struct pathset *dirty, *deep;
+        struct pathset removed;  /* incremental: paths gone since the parent snapshot */
         void *owners;            /* uid/gid -> name */
-        void *links;             /* (dev, ino) -> hardlink group */
-        uint64_t next_link_group;
         struct file_item **items;
         size_t n_items, cap_items;
         struct dnode *root;
@@ -81,12 +102,6 @@ struct owner_node {
         char *name;
 };
 
-struct link_node {
-        dev_t dev;
-        ino_t ino;
-        uint64_t group;
-};
-
 static int cache_cmp(const void *a, const void *b)
 {
         return strcmp(((const struct cache_node *)a)->path, ((const struct cache_node *)b)->path);
@@ -96,16 +111,6 @@ static int owner_cmp(const void *a, const void *b)
 {
         uint64_t x = ((const struct owner_node *)a)->key, y = ((const struct owner_node *)b)->key;
         return x < y ? -1 : x > y;
-}
-
-static int link_cmp(const void *a, const void *b)
-{
-        const struct link_node *x = a, *y = b;
-        if (x->dev != y->dev)
-                return x->dev < y->dev ? -1 : 1;
-        if (x->ino != y->ino)
-                return x->ino < y->ino ? -1 : 1;
-        return 0;
 }
 
 static void job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
@@ -270,22 +275,11 @@ static int entry_from_stat(struct walk *w, const char *name, const struct stat *
         if (e->kind == OBJECT_KIND_CHARDEV || e->kind == OBJECT_KIND_BLOCKDEV)
                 e->rdev = st->st_rdev;
         if (e->kind != OBJECT_KIND_DIR && st->st_nlink > 1) {
-                struct link_node key = {.dev = st->st_dev, .ino = st->st_ino};
-                struct link_node **found = tfind(&key, &w->links, link_cmp);
-                if (found) {
-                        e->hardlink = (*found)->group;
-                } else {
-                        struct link_node *n = malloc(sizeof(*n));
-                        if (!n)
-                                return -ENOMEM;
-                        *n = key;
-                        n->group = ++w->next_link_group;
-                        if (!tsearch(n, &w->links, link_cmp)) {
-                                free(n);
-                                return -ENOMEM;
-                        }
-                        e->hardlink = n->group;
-                }
+                /* A group number derived from the inode, so that subtrees reused
+                 * from an earlier snapshot keep consistent groups. */
+                uint64_t g = ((uint64_t)st->st_dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)st->st_ino;
+                g ^= g >> 31;
+                e->hardlink = g ? g : 1;
         }
         return 0;
 }
@@ -311,7 +305,24 @@ static bool cache_matches(const struct index_file *c, const struct stat *st)
                c->ctime_ns == ts_ns(st->st_ctim);
 }
 
-static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath);
+static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
+                              const struct object_tree *prev, bool force);
+
+/* Is the file unchanged according to cache entry c? Then take its content. */
+static bool reuse_cached(const struct index_file *c, const struct stat *st, struct object_entry *e)
+{
+        if (!cache_matches(c, st))
+                return false;
+        if (file_cache_decode(c->content, c->content_len, e) < 0)
+                return false;
+        if (e->size == (uint64_t)st->st_size)
+                return true;
+        free(e->extents);
+        e->extents = NULL;
+        e->n_extents = 0;
+        e->has_list = false;
+        return false;
+}
 
 /* Decide what to do with one file entry: reuse cached content or queue a read. */
 static int plan_file(struct walk *w, struct dnode *dn, size_t index, const char *relpath,
@@ -319,24 +330,25 @@ static int plan_file(struct walk *w, struct dnode *dn, size_t index, const char 
 {
         struct snapshot_job *job = w->job;
         struct object_entry *e = &dn->tree->entries[index];
-        struct cache_node key = {.path = (char *)relpath};
-        struct cache_node **found = tfind(&key, &w->cache, cache_cmp);
 
-        job->stats.files++;
-        job->stats.bytes += (uint64_t)st->st_size;
-        if (found) {
-                (*found)->seen = true;
-                if (cache_matches(&(*found)->file, st) &&
-                    file_cache_decode((*found)->file.content, (*found)->file.content_len, e) >= 0 &&
-                    e->size == (uint64_t)st->st_size)
-                        return 0;
-                /* stale or undecodable: read it again */
-                free(e->extents);
-                e->extents = NULL;
-                e->n_extents = 0;
-                e->has_list = false;
-                e->size = (uint64_t)st->st_size;
+        if (w->cache) {
+                struct cache_node key = {.path = (char *)relpath};
+                struct cache_node **found = tfind(&key, &w->cache, cache_cmp);
+                if (found) {
+                        (*found)->seen = true;
+                        if (reuse_cached(&(*found)->file, st, e))
+                                return 0;
+                }
+        } else if (w->reader) {
+                struct index_file f;
+                if (index_file_get(w->reader, job->root_id, relpath, &f) >= 0) {
+                        bool reused = reuse_cached(&f, st, e);
+                        index_file_done(&f);
+                        if (reused)
+                                return 0;
+                }
         }
+        e->size = (uint64_t)st->st_size;
         struct file_item *it = calloc(1, sizeof(*it));
         if (!it)
                 return -ENOMEM;
@@ -352,15 +364,73 @@ static int plan_file(struct walk *w, struct dnode *dn, size_t index, const char 
         return add_item(w, it);
 }
 
-static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath)
+/* Add (sign 1) or take away (sign -1) the counts of t's direct entries. */
+static void count_direct(struct snapshot_job *job, const struct object_tree *t, int sign)
 {
-        struct snapshot_job *job = w->job;
+        for (size_t i = 0; i < t->n_entries; i++) {
+                const struct object_entry *e = &t->entries[i];
+                if (e->kind == OBJECT_KIND_DIR) {
+                        job->stats.dirs += (uint64_t)(int64_t)sign;
+                } else if (e->kind == OBJECT_KIND_FILE) {
+                        job->stats.files += (uint64_t)(int64_t)sign;
+                        job->stats.bytes += (uint64_t)((int64_t)sign * (int64_t)e->size);
+                }
+        }
+}
+
+/* Take away everything below an old directory that is gone (recursively). */
+static int uncount_subtree(struct walk *w, const struct oid *id)
+{
+        struct object_tree *t = NULL;
+        int r = snaptree_load(w->repo, id, &t);
+        if (r < 0)
+                return r;
+        count_direct(w->job, t, -1);
+        for (size_t i = 0; i < t->n_entries && r >= 0; i++)
+                if (t->entries[i].kind == OBJECT_KIND_DIR)
+                        r = uncount_subtree(w, &t->entries[i].subtree);
+        object_tree_free(t);
+        return r;
+}
+
+static struct dnode *dnode_empty(const char *relpath)
+{
         struct dnode *dn = calloc(1, sizeof(*dn));
         if (!dn)
                 return NULL;
         dn->tree = object_tree_new();
         dn->relpath = strdup(relpath);
-        if (!dn->tree || !dn->relpath)
+        if (!dn->tree || !dn->relpath) {
+                object_tree_free(dn->tree);
+                free(dn->relpath);
+                free(dn);
+                return NULL;
+        }
+        return dn;
+}
+
+static int listed_cmp(const void *a, const void *b)
+{
+        const struct object_entry *x = a, *y = b; /* e is the first member */
+        return object_name_cmp(x->name, x->name_len, y->name, y->name_len);
+}
+
+/* List directory relpath (open as dirfd) into a new dnode. prev is the same
+ * directory's tree in the parent snapshot (NULL if none or a full walk);
+ * force: everything below must be listed again. */
+static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
+                              const struct object_tree *prev, bool force)
+{
+        struct snapshot_job *job = w->job;
+        /* entries with the lstat taken while listing, sorted together */
+        struct listed {
+                struct object_entry e;
+                struct stat st;
+        } *v = NULL;
+        size_t nv = 0, capv = 0;
+        struct stat *stats = NULL;
+        struct dnode *dn = dnode_empty(relpath);
+        if (!dn)
                 goto oom;
 
         int fd2 = dup(dirfd);
@@ -391,14 +461,14 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath)
                 if (entry_from_stat(w, de->d_name, &st, &e) < 0) {
                         object_entry_done(&e);
                         closedir(dir);
-                        goto oom;
+                        goto oom_list;
                 }
                 _cleanup_free_ char *child_rel = path_join(relpath, de->d_name);
                 _cleanup_free_ char *child_full = child_rel ? full_path(job, child_rel) : NULL;
                 if (!child_full) {
                         object_entry_done(&e);
                         closedir(dir);
-                        goto oom;
+                        goto oom_list;
                 }
                 int r = read_xattrs(child_full, &e);
                 if (r < 0 && r != -ENOENT) {
@@ -409,8 +479,9 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath)
                 if (e.kind == OBJECT_KIND_SYMLINK) {
                         char target[PATH_MAX + 1];
                         ssize_t n = readlinkat(dirfd, de->d_name, target, sizeof(target) - 1);
-                        if (n < 0) {
-                                log_warning_errno(-errno, "Cannot read symlink %s, skipping", child_full);
+                        if (n <= 0) {
+                                log_warning_errno(n < 0 ? -errno : -EINVAL, "Cannot read symlink %s, skipping",
+                                                  child_full);
                                 job->stats.errors++;
                                 object_entry_done(&e);
                                 continue;
@@ -419,20 +490,63 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath)
                         if (!e.target) {
                                 object_entry_done(&e);
                                 closedir(dir);
-                                goto oom;
+                                goto oom_list;
                         }
                         memcpy(e.target, target, (size_t)n);
                         e.target[n] = '\0';
                         e.target_len = (size_t)n;
                 }
-                if (object_tree_append(dn->tree, &e) < 0) {
-                        object_entry_done(&e);
-                        closedir(dir);
+                if (nv == capv) {
+                        size_t cap = capv ? 2 * capv : 64;
+                        struct listed *nvv = realloc(v, cap * sizeof(*nvv));
+                        if (!nvv) {
+                                object_entry_done(&e);
+                                closedir(dir);
+                                goto oom_list;
+                        }
+                        v = nvv;
+                        capv = cap;
+                }
+                v[nv].e = e;
+                v[nv].st = st;
+                nv++;
+        }
+        closedir(dir);
+        if (nv > 1)
+                qsort(v, nv, sizeof(*v), listed_cmp);
+        stats = malloc((nv ? nv : 1) * sizeof(*stats));
+        if (!stats)
+                goto oom_list;
+        for (size_t i = 0; i < nv; i++) {
+                stats[i] = v[i].st;
+                if (object_tree_append(dn->tree, &v[i].e) < 0) {
+                        for (size_t k = i; k < nv; k++)
+                                object_entry_done(&v[k].e);
+                        free(v);
+                        free(stats);
                         goto oom;
                 }
         }
-        closedir(dir);
-        object_tree_sort(dn->tree);
+        free(v);
+        v = NULL;
+        object_tree_sort(dn->tree); /* sorts the xattrs; the names are in order already */
+        count_direct(job, dn->tree, 1);
+
+        if (prev) {
+                /* what the parent snapshot had here and is gone now */
+                count_direct(job, prev, -1);
+                for (size_t i = 0; i < prev->n_entries; i++) {
+                        const struct object_entry *old = &prev->entries[i];
+                        const struct object_entry *now = snaptree_find(dn->tree, old->name, old->name_len);
+                        if (now && now->kind == old->kind)
+                                continue;
+                        _cleanup_free_ char *gone = path_join(relpath, (const char *)old->name);
+                        if (!gone || pathset_add(&w->removed, gone) < 0)
+                                goto oom;
+                        if (old->kind == OBJECT_KIND_DIR && uncount_subtree(w, &old->subtree) < 0)
+                                job->stats.errors++;
+                }
+        }
 
         dn->children = calloc(dn->tree->n_entries ? dn->tree->n_entries : 1, sizeof(*dn->children));
         if (!dn->children)
@@ -442,54 +556,64 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath)
                 _cleanup_free_ char *child_rel = path_join(relpath, (const char *)e->name);
                 if (!child_rel)
                         goto oom;
-                struct stat st;
-                if (fstatat(dirfd, (const char *)e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    kind_of(st.st_mode) != e->kind) {
-                        /* vanished or replaced since the listing: keep the entry as listed,
-                         * without content (the next snapshot will see the change) */
-                        if (e->kind == OBJECT_KIND_FILE) {
-                                e->size = 0;
-                        } else if (e->kind == OBJECT_KIND_DIR) {
-                                dn->children[i] = calloc(1, sizeof(struct dnode));
-                                if (!dn->children[i] || !(dn->children[i]->tree = object_tree_new()))
-                                        goto oom;
-                                dn->children[i]->relpath = strdup(child_rel);
-                        }
-                        continue;
-                }
+                const struct stat st = stats[i];
                 if (e->kind == OBJECT_KIND_DIR) {
+                        const struct object_entry *old =
+                                prev ? snaptree_find(prev, e->name, e->name_len) : NULL;
+                        if (old && old->kind != OBJECT_KIND_DIR)
+                                old = NULL;
+                        bool child_force = force || (w->deep && pathset_has(w->deep, child_rel));
                         if (job->one_fs && st.st_dev != w->root_dev) {
                                 /* a mount point: recorded, not entered */
-                                dn->children[i] = calloc(1, sizeof(struct dnode));
-                                if (!dn->children[i] || !(dn->children[i]->tree = object_tree_new()))
+                                if (!(dn->children[i] = dnode_empty(child_rel)))
                                         goto oom;
-                                dn->children[i]->relpath = strdup(child_rel);
                                 continue;
                         }
+                        if (old && !child_force && !pathset_has(w->dirty, child_rel) &&
+                            !pathset_has_below(w->dirty, child_rel) && !pathset_has_below(w->deep, child_rel)) {
+                                /* unchanged since the parent snapshot: keep its tree */
+                                if (!(dn->children[i] = calloc(1, sizeof(struct dnode))))
+                                        goto oom;
+                                dn->children[i]->reused = true;
+                                dn->children[i]->id = old->subtree;
+                                continue;
+                        }
+                        struct object_tree *old_tree = NULL;
+                        if (old && !child_force && snaptree_load(w->repo, &old->subtree, &old_tree) < 0)
+                                old_tree = NULL; /* then it is listed as new */
+                        if (old && !old_tree && uncount_subtree(w, &old->subtree) < 0)
+                                job->stats.errors++;
                         int cfd = openat(dirfd, (const char *)e->name,
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (cfd < 0) {
                                 log_warning_errno(-errno, "Cannot open directory %s/%s, recording it empty",
                                                   job->path, child_rel);
                                 job->stats.errors++;
-                                dn->children[i] = calloc(1, sizeof(struct dnode));
-                                if (!dn->children[i] || !(dn->children[i]->tree = object_tree_new()))
+                                object_tree_free(old_tree);
+                                if (!(dn->children[i] = dnode_empty(child_rel)))
                                         goto oom;
-                                dn->children[i]->relpath = strdup(child_rel);
                                 continue;
                         }
-                        dn->children[i] = walk_dir(w, cfd, child_rel);
+                        dn->children[i] = walk_dir(w, cfd, child_rel, old_tree, child_force);
                         close(cfd);
+                        object_tree_free(old_tree);
                         if (!dn->children[i])
                                 goto oom;
-                        job->stats.dirs++;
                 } else if (e->kind == OBJECT_KIND_FILE) {
                         if (plan_file(w, dn, i, child_rel, &st) < 0)
                                 goto oom;
                 }
         }
+        free(stats);
+        return dn;
+oom_list:
+        for (size_t k = 0; k < nv; k++)
+                object_entry_done(&v[k].e);
+        free(v);
+        job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
         return dn;
 oom:
+        free(stats);
         job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
         return dn;
 }
@@ -587,7 +711,11 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
 
         chunker_reset(rd->chunker);
         while (!cancelled(it->job)) {
-                if (!eof && rd->cap - fill < READ_STEP && begin > 0) {
+                /* Compact once the consumed part is half of the buffer:
+                 * at most one byte moved per byte consumed. A cut always
+                 * comes within max_size of begin, so a full buffer never
+                 * stalls the scan. */
+                if (!eof && begin >= rd->cap / 2) {
                         memmove(rd->buf, rd->buf + begin, fill - begin);
                         fill -= begin;
                         scan -= begin;
@@ -698,6 +826,7 @@ static void read_item(void *arg)
                 goto unreadable;
         }
         struct stat before = it->st, after;
+        int64_t read_start = now_ns();
         for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
                 if (fstat(fd, &before) < 0) {
                         r = -errno;
@@ -762,6 +891,11 @@ static void read_item(void *arg)
         it->cache.size = (uint64_t)before.st_size;
         it->cache.mtime_ns = ts_ns(before.st_mtim);
         it->cache.ctime_ns = ts_ns(before.st_ctim);
+        /* "Racily clean": a file changed in the same timestamp tick as we read
+         * it could change again without its times moving. Such an entry must
+         * not let the next snapshot skip the file (0 never matches a ctime). */
+        if (ts_ns(before.st_ctim) >= read_start - racy_ns() || ts_ns(before.st_mtim) >= read_start - racy_ns())
+                it->cache.ctime_ns = 0;
         it->cache.mode = before.st_mode;
         it->read_ok = true;
         __atomic_add_fetch(&job->stats.files_read, 1, __ATOMIC_RELAXED);
@@ -776,6 +910,8 @@ unreadable:
         }
         log_warning_errno(r, "Cannot read %s, it is left out of this snapshot", path);
         __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&job->stats.files, 1, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&job->stats.bytes, e->size, __ATOMIC_RELAXED);
         e->kind = 0; /* dropped when the tree is assembled */
 }
 
@@ -808,6 +944,8 @@ static void tree_compact(struct dnode *dn)
 static int store_tree(struct walk *w, struct dnode *dn)
 {
         struct snapshot_job *job = w->job;
+        if (dn->reused)
+                return 0;
         for (size_t i = 0; i < dn->tree->n_entries; i++)
                 if (dn->children && dn->children[i]) {
                         int r = store_tree(w, dn->children[i]);
@@ -840,7 +978,7 @@ static void dnode_free(struct dnode *dn)
 {
         if (!dn)
                 return;
-        if (dn->children)
+        if (dn->children && dn->tree)
                 for (size_t i = 0; i < dn->tree->n_entries; i++)
                         dnode_free(dn->children[i]);
         free(dn->children);
@@ -922,6 +1060,17 @@ static int commit_cb(struct index *wr, void *userdata)
         int r = index_begin(wr);
         if (r < 0)
                 return r;
+        /* forget what is gone first: a path may be gone as a file and back as a directory */
+        for (size_t i = 0; i < c->n_removed; i++) {
+                r = index_file_delete_prefix(wr, job->root_id, c->removed[i]);
+                if (r < 0)
+                        goto fail;
+        }
+        for (size_t i = 0; i < w->removed.n; i++) {
+                r = index_file_delete_prefix(wr, job->root_id, w->removed.paths[i]);
+                if (r < 0)
+                        goto fail;
+        }
         for (size_t i = 0; i < w->n_items; i++) {
                 struct file_item *it = w->items[i];
                 if (!it->read_ok)
@@ -946,34 +1095,45 @@ static int commit_cb(struct index *wr, void *userdata)
                 if (r < 0)
                         goto fail;
         }
-        for (size_t i = 0; i < c->n_removed; i++) {
-                r = index_file_delete_prefix(wr, job->root_id, c->removed[i]);
+        if (!job->unchanged) {
+                struct index_snapshot row = {
+                        .id = job->id,
+                        .root_id = job->root_id,
+                        .time_ns = job->time_ns,
+                        .tree = job->tree,
+                        .hostname = c->snap->hostname,
+                        .tags = (char *)"",
+                        .files = job->stats.files,
+                        .dirs = job->stats.dirs,
+                        .bytes = job->stats.bytes,
+                        .new_bytes = job->stats.new_bytes,
+                        .errors = job->stats.errors,
+                        .files_read = job->stats.files_read,
+                };
+                if (c->parent)
+                        row.parent = *c->parent;
+                r = index_snapshot_add(wr, &row);
                 if (r < 0)
                         goto fail;
         }
-        struct index_snapshot row = {
-                .id = job->id,
-                .root_id = job->root_id,
-                .time_ns = job->time_ns,
-                .tree = job->tree,
-                .hostname = c->snap->hostname,
-                .tags = (char *)"",
-                .files = job->stats.files,
-                .dirs = job->stats.dirs,
-                .bytes = job->stats.bytes,
-                .new_bytes = job->stats.new_bytes,
-                .errors = job->stats.errors,
-                .files_read = job->stats.files_read,
-        };
-        if (c->parent)
-                row.parent = *c->parent;
-        r = index_snapshot_add(wr, &row);
-        if (r < 0)
-                goto fail;
         return index_commit(wr);
 fail:
         index_rollback(wr);
         return r;
+}
+
+/* Same root entry metadata (the tree ids are compared separately)? */
+static bool root_entry_same(const struct object_entry *a, const struct object_entry *b)
+{
+        if (a->mode != b->mode || a->uid != b->uid || a->gid != b->gid || a->mtime_ns != b->mtime_ns ||
+            a->n_xattrs != b->n_xattrs)
+                return false;
+        for (size_t i = 0; i < a->n_xattrs; i++)
+                if (strcmp(a->xattrs[i].name, b->xattrs[i].name) ||
+                    a->xattrs[i].value_len != b->xattrs[i].value_len ||
+                    memcmp(a->xattrs[i].value, b->xattrs[i].value, a->xattrs[i].value_len))
+                        return false;
+        return true;
 }
 
 void snapshot_run(struct snapshot_job *job)
@@ -981,13 +1141,17 @@ void snapshot_run(struct snapshot_job *job)
         struct daemon *d = job->daemon;
         struct walk w = {.job = job, .repo = d->repo};
         struct object_snapshot snap = {0};
+        struct object_snapshot *prev_snap = NULL;
+        struct object_tree *prev_root = NULL;
         struct commit_ctx cc = {.w = &w, .snap = &snap};
         struct index_snapshot parent = {0};
         bool have_parent = false;
         char hostname[256] = "";
         int r;
 
+        pathset_init(&w.removed);
         job->time_ns = now_ns();
+        uint64_t failures_before = repo_failures(d->repo);
         int rootfd = open(job->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct stat rst;
         if (rootfd < 0 || fstat(rootfd, &rst) < 0) {
@@ -998,33 +1162,49 @@ void snapshot_run(struct snapshot_job *job)
         }
         w.root_dev = rst.st_dev;
 
-        struct index *rd = repo_reader_get(d->repo);
-        if (!rd) {
+        w.reader = repo_reader_get(d->repo);
+        if (!w.reader) {
                 close(rootfd);
                 job_fail(job, -ENOMEM, "cannot open the index");
                 return;
         }
-        r = index_file_foreach(rd, job->root_id, "", load_cache_cb, &w);
-        if (r >= 0 && index_snapshot_latest(rd, job->root_id, &parent) >= 0)
+        if (index_snapshot_latest(w.reader, job->root_id, &parent) >= 0)
                 have_parent = true;
-        repo_reader_put(d->repo, rd);
-        if (r < 0) {
-                close(rootfd);
-                job_fail(job, r, "cannot read the file cache: %s", strerror(-r));
-                goto out;
+        /* Incremental: reuse the parent snapshot's trees outside the dirty
+         * directories. It needs the parent's objects to be readable. */
+        if (have_parent && !job->full && snaptree_load_snapshot(d->repo, &parent.id, &prev_snap) >= 0 &&
+            snaptree_load(d->repo, &prev_snap->tree, &prev_root) >= 0) {
+                w.incremental = true;
+                w.dirty = &job->dirty;
+                w.deep = &job->deep;
+                pathset_freeze(&job->dirty);
+                pathset_freeze(&job->deep);
+                job->stats = prev_snap->stats;
+                job->stats.new_bytes = job->stats.files_read = job->stats.errors = 0;
+        } else {
+                r = index_file_foreach(w.reader, job->root_id, "", load_cache_cb, &w);
+                if (r < 0) {
+                        close(rootfd);
+                        job_fail(job, r, "cannot read the file cache: %s", strerror(-r));
+                        goto out;
+                }
         }
 
+        int64_t t0 = monotonic_ns(), t1, t2, t3, t4;
         /* phase 1: walk */
-        w.root = walk_dir(&w, rootfd, "");
+        w.root = walk_dir(&w, rootfd, "", prev_root, w.incremental && pathset_has(&job->deep, ""));
         close(rootfd);
         if (cancelled(job) || !w.root)
                 goto out;
 
+        t1 = monotonic_ns();
         /* phase 2: read changed files, biggest first, on every worker */
-        qsort(w.items, w.n_items, sizeof(*w.items), item_size_cmp);
+        if (w.n_items > 1)
+                qsort(w.items, w.n_items, sizeof(*w.items), item_size_cmp);
         workers_run_parallel(d->workers, read_item, (void **)w.items, w.n_items);
         if (cancelled(job))
                 goto out;
+        t2 = monotonic_ns();
 
         /* phase 3: trees, snapshot object, flush, commit */
         r = store_tree(&w, w.root);
@@ -1057,33 +1237,56 @@ void snapshot_run(struct snapshot_job *job)
                 snap.root_entry.subtree = job->tree;
                 snap.has_root_entry = true;
         }
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t len;
-        r = object_snapshot_encode(&snap, &buf, &len);
-        if (r < 0) {
-                job_fail(job, r, "cannot encode the snapshot");
-                goto out;
+        if (job->skip_if_unchanged && have_parent) {
+                if (!prev_snap)
+                        snaptree_load_snapshot(d->repo, &parent.id, &prev_snap);
+                if (prev_snap && !oid_cmp(&prev_snap->tree, &job->tree) && prev_snap->has_root_entry &&
+                    root_entry_same(&prev_snap->root_entry, &snap.root_entry))
+                        job->unchanged = true;
         }
-        r = repo_put(d->repo, OBJECT_SNAPSHOT, buf, len, &job->id, NULL);
-        if (r < 0) {
-                job_fail(job, r, "cannot store the snapshot: %s", strerror(-r));
-                goto out;
+        if (!job->unchanged) {
+                _cleanup_free_ uint8_t *buf = NULL;
+                size_t len;
+                r = object_snapshot_encode(&snap, &buf, &len);
+                if (r < 0) {
+                        job_fail(job, r, "cannot encode the snapshot");
+                        goto out;
+                }
+                r = repo_put(d->repo, OBJECT_SNAPSHOT, buf, len, &job->id, NULL);
+                if (r < 0) {
+                        job_fail(job, r, "cannot store the snapshot: %s", strerror(-r));
+                        goto out;
+                }
         }
+        t3 = monotonic_ns();
         r = repo_flush(d->repo);
+        if (r >= 0 && repo_failures(d->repo) != failures_before)
+                r = -EIO;
         if (r < 0) {
                 job_fail(job, r, "cannot write packs: %s", strerror(-r));
                 goto out;
         }
-        collect_ctx = &cc;
-        twalk(w.cache, collect_unseen);
-        collect_ctx = NULL;
+        if (w.cache) {
+                collect_ctx = &cc;
+                twalk(w.cache, collect_unseen);
+                collect_ctx = NULL;
+        }
+        t4 = monotonic_ns();
         r = repo_with_writer(d->repo, commit_cb, &cc);
         if (r < 0)
                 job_fail(job, r, "cannot commit the snapshot to the index: %s", strerror(-r));
+        log_debug("Snapshot of %s (%s%s): walk %.3fs, read %.3fs (%zu files), trees %.3fs, packs durable %.3fs, "
+                  "commit %.3fs", job->path, w.incremental ? "incremental" : "full",
+                  job->unchanged ? ", unchanged" : "", (t1 - t0) / 1e9, (t2 - t1) / 1e9, w.n_items,
+                  (t3 - t2) / 1e9, (t4 - t3) / 1e9, (monotonic_ns() - t4) / 1e9);
 out:
         if (snap.has_root_entry)
                 object_entry_done(&snap.root_entry);
+        object_snapshot_free(prev_snap);
+        object_tree_free(prev_root);
+        repo_reader_put(d->repo, w.reader);
         free(cc.removed);
+        pathset_done(&w.removed);
         if (have_parent)
                 index_snapshot_done(&parent);
         for (size_t i = 0; i < w.n_items; i++) {
@@ -1094,13 +1297,14 @@ out:
         dnode_free(w.root);
         tdestroy(w.cache, cache_node_free);
         tdestroy(w.owners, owner_node_free);
-        tdestroy(w.links, free);
 }
 
 void snapshot_job_free(struct snapshot_job *job)
 {
         if (!job)
                 return;
+        pathset_done(&job->dirty);
+        pathset_done(&job->deep);
         free(job->path);
         free(job->excludes);
         free(job);

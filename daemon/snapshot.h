@@ -11,6 +11,7 @@
 
 #include "object.h"
 #include "oid.h"
+#include "pathset.h"
 
 struct daemon;
 struct root;
@@ -22,12 +23,17 @@ struct snapshot_job {
         char *path;
         char *excludes;
         int one_fs;
+        bool full;                 /* walk everything (else reuse clean subtrees of the parent) */
+        bool skip_if_unchanged;    /* automatic runs: no new snapshot when nothing changed */
+        struct pathset dirty;      /* directories whose listing changed */
+        struct pathset deep;       /* directories below which everything must be listed */
         const int *cancel;         /* stop early when it becomes non-zero */
         uint64_t *progress_files;  /* updated as files are done (racy counters, display only) */
         uint64_t *progress_bytes;
         /* outputs */
         int error;                 /* 0 or -errno */
         char error_text[256];
+        bool unchanged;            /* skip_if_unchanged and nothing changed: no snapshot */
         struct oid id;             /* the new snapshot */
         struct oid tree;
         int64_t time_ns;

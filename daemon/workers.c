@@ -222,20 +222,20 @@ int workers_run_parallel(struct workers *w, workers_work_fn fn, void **items, si
         /* Help: run our own queued items here rather than just wait, so that
          * callers on pool threads cannot deadlock the pool. */
         for (;;) {
-                struct job *mine = NULL, **pp;
+                struct job *mine = NULL, *prev = NULL;
                 pthread_mutex_lock(&w->lock);
-                for (pp = &w->head; *pp; pp = &(*pp)->next)
-                        if ((*pp)->parallel == &p) {
-                                mine = *pp;
-                                *pp = mine->next;
+                for (struct job *j = w->head; j; prev = j, j = j->next)
+                        if (j->parallel == &p) {
+                                mine = j;
+                                if (prev)
+                                        prev->next = j->next;
+                                else
+                                        w->head = j->next;
+                                if (w->tail == j)
+                                        w->tail = prev;
                                 w->queued--;
                                 break;
                         }
-                if (mine) {
-                        w->tail = NULL;
-                        for (struct job *t = w->head; t; t = t->next)
-                                w->tail = t;
-                }
                 pthread_mutex_unlock(&w->lock);
                 if (!mine)
                         break;

@@ -5,8 +5,7 @@
  * what the readers accept. Build by hand:
  *   clang -g -fsanitize=fuzzer,address,undefined -include config.h -Icommon \
  *         tests/fuzz/fuzz-pack.c common/pack.c common/record.c common/oid.c \
- *         common/crypto.c -lcrypto -lzstd -o fuzz-pack
- * (add common/compress.c once records use it) */
+ *         common/crypto.c common/compress.c -lcrypto -lzstd -o fuzz-pack */
 #include <stdlib.h>
 #include <string.h>
 

@@ -92,6 +92,10 @@ stop_chuted() {
     kill "-$sig" "$pid" 2>/dev/null || true
     local rc=0
     wait "$pid" 2>/dev/null || rc=$?
+    # reaped: its pid may be reused by anyone now, so cleanup must not kill it
+    local p keep=()
+    for p in "${T_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    T_PIDS=("${keep[@]}")
     return $rc
 }
 

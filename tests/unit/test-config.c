@@ -41,6 +41,14 @@ Test(config, defaults_root)
         cr_assert_eq(c.max_delay_ns, 60 * NSEC_PER_SEC);
         cr_assert_eq(c.rescan_interval_ns, 3600 * NSEC_PER_SEC);
         cr_assert_eq(c.n_watch, 0);
+        cr_assert_eq(c.retention.keep_within_ns, 3600 * NSEC_PER_SEC);
+        cr_assert_eq(c.retention.keep_last, 0);
+        cr_assert_eq(c.retention.keep_hourly, 48);
+        cr_assert_eq(c.retention.keep_daily, 30);
+        cr_assert_eq(c.retention.keep_weekly, 52);
+        cr_assert_eq(c.retention.keep_monthly, RETENTION_UNLIMITED);
+        cr_assert_eq(c.retention.keep_yearly, 0);
+        cr_assert_eq(c.retention_auto, 1);
         cr_assert_str_eq(config_default_path(0), SYSCONFDIR "/chute/chuted.conf");
         config_done(&c);
         cr_assert_null(c.state_dir);
@@ -108,7 +116,16 @@ Test(config, every_key)
                 "rescan_interval = 1.5h ; inline comment\n"
                 "path = /home\n"
                 "\tpath = /srv/data with space\n"
-                "path = /home\n";
+                "path = /home\n"
+                "[retention]\n"
+                "keep_within = 0\n"
+                "keep_last = 5\n"
+                "keep_hourly = unlimited\n"
+                "keep_daily = -1\n"
+                "keep_weekly = 0\n"
+                "keep_monthly = 1000000\n"
+                "keep_yearly = UNLIMITED\n"
+                "auto = no\n";
 
         clear_xdg();
         setenv("HOME", "/home/ann", 1);
@@ -130,6 +147,16 @@ Test(config, every_key)
         cr_assert_eq(c.n_watch, 2, "duplicate path kept: %zu", c.n_watch);
         cr_assert_str_eq(c.watch[0], "/home");
         cr_assert_str_eq(c.watch[1], "/srv/data with space");
+        cr_assert_eq(c.retention.keep_within_ns, 0);
+        cr_assert_eq(c.retention.keep_last, 5);
+        cr_assert_eq(c.retention.keep_hourly, RETENTION_UNLIMITED);
+        cr_assert_eq(c.retention.keep_daily, RETENTION_UNLIMITED);
+        cr_assert_eq(c.retention.keep_weekly, 0);
+        cr_assert_eq(c.retention.keep_monthly, 1000000);
+        cr_assert_eq(c.retention.keep_yearly, RETENTION_UNLIMITED);
+        cr_assert_eq(c.retention_auto, 0);
+        cr_assert_eq(config_load_string(&c, "[retention]\nkeep_within = 7d\n", "r.conf", &error), 0);
+        cr_assert_eq(c.retention.keep_within_ns, 7 * NSEC_PER_DAY);
 
         /* A second file overrides single keys and adds roots. */
         cr_assert_eq(config_load_string(&c, "[daemon]\ncipher = aes-256-gcm\nlog_level = 4\n"
@@ -190,6 +217,18 @@ Test(config, errors)
                      "x.conf:2: bad group name \"a b\" for socket_group");
         expect_error("[backup]\none_file_system = maybe\n",
                      "x.conf:2: bad boolean \"maybe\" for one_file_system (yes or no)");
+        expect_error("[retention]\nkeep_daily = -2\n",
+                     "x.conf:2: bad value \"-2\" for keep_daily (0 to 1000000, or unlimited)");
+        expect_error("[retention]\nkeep_last = many\n",
+                     "x.conf:2: bad value \"many\" for keep_last (0 to 1000000, or unlimited)");
+        expect_error("[retention]\nkeep_weekly = 1000001\n",
+                     "x.conf:2: bad value \"1000001\" for keep_weekly (0 to 1000000, or unlimited)");
+        expect_error("[retention]\nkeep_within = forever\n",
+                     "x.conf:2: bad duration \"forever\" for keep_within");
+        expect_error("[retention]\nauto = sometimes\n",
+                     "x.conf:2: bad boolean \"sometimes\" for auto (yes or no)");
+        expect_error("[retention]\nkeep_minutely = 5\n",
+                     "x.conf:2: unknown key \"keep_minutely\" in [retention]");
         /* inih's own syntax errors, in the same FILE:LINE form. */
         expect_error("[daemon]\nworkers 4\n",
                      "x.conf:2: syntax error, expected \"[section]\" or \"key = value\"");
@@ -318,7 +357,7 @@ Test(config, sample_file_matches_defaults)
         fclose(out);
         fclose(f);
         free(line);
-        cr_assert_eq(uncommented, 11, "%zu keys with defaults in the sample", uncommented);
+        cr_assert_eq(uncommented, 20, "%zu keys with defaults in the sample", uncommented);
 
         config_init_defaults(&defaults, 0);
         config_init_defaults(&c, 0);
@@ -334,6 +373,9 @@ Test(config, sample_file_matches_defaults)
         cr_assert_eq(c.quiet_period_ns, defaults.quiet_period_ns);
         cr_assert_eq(c.max_delay_ns, defaults.max_delay_ns);
         cr_assert_eq(c.rescan_interval_ns, defaults.rescan_interval_ns);
+        cr_assert_eq(c.poll_interval_ns, defaults.poll_interval_ns);
+        cr_assert_eq(memcmp(&c.retention, &defaults.retention, sizeof(c.retention)), 0);
+        cr_assert_eq(c.retention_auto, defaults.retention_auto);
         free(text);
         config_done(&c);
         config_done(&defaults);

@@ -76,6 +76,28 @@ Test(record, round_trip_chacha)
         round_trip(CRYPTO_CIPHER_CHACHA20_POLY1305, 1 << 20);
 }
 
+Test(record, compressible_payload_is_compressed)
+{
+        size_t len = 1 << 20, n, got = 0;
+        uint8_t *payload = malloc(len), *rec, *out = malloc(len);
+        enum object_type type = 0;
+        struct oid id;
+
+        for (size_t i = 0; i < len; i++)
+                payload[i] = "chute compresses text, "[i % 23];
+        n = seal(CRYPTO_CIPHER_AES256_GCM, OBJECT_DATA, payload, len, &id, &rec);
+        cr_assert_lt(n, len / 8, "record of %zu bytes for %zu repetitive ones", n, len);
+        cr_assert_eq(record_open_verify(enc_key, id_key, &id, rec, n, &type, out, len, &got), 0);
+        cr_assert_eq(got, len);
+        cr_assert_arr_eq(out, payload, len);
+        /* Too small an output buffer: refused before decompressing. */
+        cr_assert_eq(record_open_verify(enc_key, id_key, &id, rec, n, &type, out, len - 1, &got),
+                     -ENOBUFS);
+        free(payload);
+        free(out);
+        free(rec);
+}
+
 Test(record, flipped_bits_rejected)
 {
         static const char text[] = "a small tree object, or what stands for one here";
@@ -212,5 +234,45 @@ Test(record, forged_plaintexts_rejected)
         n = record_forge(&id, 5, 0, "abc", 3, rec);
         cr_assert_eq(record_open(enc_key, &id, rec, n, NULL, out, sizeof(out), &got), -EBADMSG);
         n = record_forge(&id, OBJECT_DATA, 0x02, "abc", 3, rec); /* unknown flag */
+        cr_assert_eq(record_open(enc_key, &id, rec, n, NULL, out, sizeof(out), &got), -EBADMSG);
+}
+
+Test(record, compression_round_trip_and_bounds)
+{
+        static uint8_t payload[1 << 20], out[1 << 20];
+        uint8_t *rec;
+        struct oid id;
+        size_t n, got;
+        enum object_type type;
+
+        /* Compressible: a record much smaller than the payload, still exact. */
+        for (size_t i = 0; i < sizeof(payload); i++)
+                payload[i] = (uint8_t) "chute compresses text well\n"[i % 27];
+        n = seal(CRYPTO_CIPHER_CHACHA20_POLY1305, OBJECT_DATA, payload, sizeof(payload), &id, &rec);
+        cr_assert_lt(n, sizeof(payload) / 8);
+        cr_assert_eq(record_open_verify(enc_key, id_key, &id, rec, n, &type, out, sizeof(out), &got), 0);
+        cr_assert_eq(got, sizeof(payload));
+        cr_assert(memcmp(out, payload, got) == 0);
+        /* Decompression is bounded by the caller's buffer. */
+        cr_assert_eq(record_open(enc_key, &id, rec, n, NULL, out, sizeof(out) - 1, &got), -ENOBUFS);
+        free(rec);
+
+        /* Without the option nothing is compressed. */
+        rec = malloc(record_bound(sizeof(payload)));
+        cr_assert_eq(record_seal(CRYPTO_CIPHER_AES256_GCM, enc_key, &id, OBJECT_DATA, payload,
+                                 sizeof(payload), 0, rec, record_bound(sizeof(payload)), &n),
+                     0);
+        cr_assert_eq(n, record_bound(sizeof(payload)));
+        free(rec);
+}
+
+Test(record, corrupt_compressed_payload_rejected)
+{
+        uint8_t rec[256], out[64];
+        struct oid id = {};
+        size_t n, got;
+
+        /* Authentic record, zstd flag set, body not a zstd frame. */
+        n = record_forge(&id, OBJECT_DATA, RECORD_FLAG_ZSTD, "not zstd at all", 15, rec);
         cr_assert_eq(record_open(enc_key, &id, rec, n, NULL, out, sizeof(out), &got), -EBADMSG);
 }

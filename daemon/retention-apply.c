@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/* Retention in the daemon (see retention-apply.h): plans from the index
+ * rows, forgetting in one transaction with the pending-prune bookkeeping,
+ * and the rate-limited automatic run after snapshots. */
+#include "config.h"
+
+#include "retention-apply.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "log.h"
+#include "root.h"
+
+/* Automatic retention runs at most this often per root. */
+#define AUTO_INTERVAL_NS (60 * INT64_C(1000000000))
+/* Roots remembered for the rate limit; with more, the oldest entry is
+ * reused and a root may be looked at a little more often. */
+#define AUTO_SLOTS 64
+
+struct collect {
+        struct retention_apply_plan *plan;
+        size_t cap;
+        bool rows; /* keep full rows, not only id and time */
+};
+
+static int collect_cb(const struct index_snapshot *s, void *userdata)
+{
+        struct collect *c = userdata;
+        struct retention_apply_plan *p = c->plan;
+
+        if (p->n == c->cap) {
+                size_t cap = c->cap ? c->cap * 2 : 64;
+                struct retention_snapshot *v = reallocarray(p->verdicts, cap, sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                p->verdicts = v;
+                if (c->rows) {
+                        struct index_snapshot *r = reallocarray(p->rows, cap, sizeof(*r));
+                        if (!r)
+                                return -ENOMEM;
+                        p->rows = r;
+                }
+                c->cap = cap;
+        }
+        p->verdicts[p->n] = (struct retention_snapshot){ .id = s->id, .time_ns = s->time_ns };
+        if (c->rows) {
+                struct index_snapshot *r = &p->rows[p->n];
+                *r = *s;
+                r->tags = NULL;
+                r->hostname = s->hostname ? strdup(s->hostname) : NULL;
+                if (s->hostname && !r->hostname)
+                        return -ENOMEM;
+        }
+        p->n++;
+        return 0;
+}
+
+static int plan_build(struct daemon *d, int64_t root_id, const struct retention_policy *policy,
+                      int64_t now, bool rows, struct retention_apply_plan *ret)
+{
+        struct retention_apply_plan plan = { 0 };
+        struct collect c = { .plan = &plan, .rows = rows };
+        int k = retention_policy_check(policy);
+
+        if (k < 0)
+                return k;
+        k = index_snapshot_foreach(d->index, root_id, collect_cb, &c);
+        if (k >= 0)
+                k = retention_select(policy, now, plan.verdicts, plan.n);
+        if (k < 0) {
+                retention_apply_plan_done(&plan);
+                return k;
+        }
+        plan.n_forget = (size_t)k;
+        *ret = plan;
+        return 0;
+}
+
+int retention_apply_plan(struct daemon *d, int64_t root_id, const struct retention_policy *policy,
+                         int64_t now, struct retention_apply_plan *ret)
+{
+        return plan_build(d, root_id, policy, now, true, ret);
+}
+
+void retention_apply_plan_done(struct retention_apply_plan *plan)
+{
+        if (plan->rows)
+                for (size_t i = 0; i < plan->n; i++)
+                        index_snapshot_done(&plan->rows[i]);
+        free(plan->rows);
+        free(plan->verdicts);
+        *plan = (struct retention_apply_plan){ 0 };
+}
+
+/* After snapshots were deleted: roots whose newest snapshot went get the
+ * newest remaining one (or none). */
+static void refresh_roots(struct daemon *d, const struct oid *ids, size_t n)
+{
+        for (struct root *root = d->roots; root; root = root->next) {
+                bool gone = false;
+                for (size_t i = 0; i < n && !gone; i++)
+                        gone = oid_cmp(&root->last_snapshot, &ids[i]) == 0;
+                if (!gone)
+                        continue;
+                struct index_snapshot s;
+                if (index_snapshot_latest(d->index, root->id, &s) >= 0) {
+                        root->last_snapshot_ns = s.time_ns;
+                        root->last_snapshot = s.id;
+                        index_snapshot_done(&s);
+                } else {
+                        root->last_snapshot_ns = 0;
+                        memset(&root->last_snapshot, 0, sizeof(root->last_snapshot));
+                }
+        }
+}
+
+int retention_apply_forget(struct daemon *d, const char *root_path, const struct oid *ids, size_t n,
+                           const char *why)
+{
+        int64_t forgotten = 0, since;
+        size_t deleted = 0;
+        int k;
+
+        if (n == 0)
+                return 0;
+        k = index_begin(d->index);
+        if (k < 0)
+                goto fail;
+        for (size_t i = 0; i < n; i++) {
+                k = index_snapshot_delete(d->index, &ids[i]);
+                if (k == -ENOENT)
+                        continue; /* forgotten meanwhile */
+                if (k < 0)
+                        goto rollback;
+                deleted++;
+        }
+        k = index_kv_get_int(d->index, RETENTION_KV_FORGOTTEN, &forgotten);
+        if (k < 0 && k != -ENOENT && k != -EINVAL)
+                goto rollback;
+        if (k < 0 || forgotten < 0)
+                forgotten = 0;
+        forgotten += (int64_t)deleted;
+        k = index_kv_set_int(d->index, RETENTION_KV_FORGOTTEN, forgotten);
+        if (k < 0)
+                goto rollback;
+        k = index_kv_get_int(d->index, RETENTION_KV_PENDING_SINCE, &since);
+        if (k == -ENOENT || k == -EINVAL)
+                k = index_kv_set_int(d->index, RETENTION_KV_PENDING_SINCE, now_ns());
+        if (k < 0)
+                goto rollback;
+        k = index_commit(d->index);
+        if (k < 0)
+                goto fail;
+        refresh_roots(d, ids, n);
+        if (deleted == 0)
+                return 0;
+        log_info("Forgot %zu snapshot%s of %s (%s); prune pending: %lld snapshots forgotten", deleted,
+                 deleted == 1 ? "" : "s", root_path ? root_path : "a root no longer watched", why,
+                 (long long)forgotten);
+        daemon_update_status(d);
+        return deleted > INT32_MAX ? INT32_MAX : (int)deleted;
+
+rollback:
+        index_rollback(d->index);
+fail:
+        log_debug("index: %s", index_last_error(d->index));
+        return log_error_errno(k, "Cannot forget snapshots of %s (%s)",
+                               root_path ? root_path : "a root no longer watched", why);
+}
+
+struct auto_slot {
+        int64_t root_id;
+        int64_t last_ns; /* monotonic; 0 = free slot */
+};
+
+static struct auto_slot auto_slots[AUTO_SLOTS];
+
+/* True (and the root's slot stamped now) when root_id may run now. */
+static bool auto_due(int64_t root_id, int64_t now)
+{
+        struct auto_slot *slot = NULL, *oldest = &auto_slots[0];
+
+        for (size_t i = 0; i < AUTO_SLOTS; i++) {
+                struct auto_slot *s = &auto_slots[i];
+                if (s->last_ns && s->root_id == root_id) {
+                        slot = s;
+                        break;
+                }
+                if (!s->last_ns) {
+                        if (oldest->last_ns)
+                                oldest = s;
+                } else if (oldest->last_ns && s->last_ns < oldest->last_ns)
+                        oldest = s;
+        }
+        if (slot && now - slot->last_ns < AUTO_INTERVAL_NS)
+                return false;
+        if (!slot)
+                slot = oldest;
+        *slot = (struct auto_slot){ .root_id = root_id, .last_ns = now ? now : 1 };
+        return true;
+}
+
+int retention_apply_root(struct daemon *d, struct root *root)
+{
+        static bool warned_empty;
+        struct retention_apply_plan plan = { 0 };
+        _cleanup_free_ struct oid *ids = NULL;
+        size_t n = 0;
+        int k;
+
+        if (!d->config.retention_auto || !auto_due(root->id, monotonic_ns()))
+                return 0;
+        k = plan_build(d, root->id, &d->config.retention, now_ns(), false, &plan);
+        if (k == -EINVAL) {
+                if (!warned_empty)
+                        log_warning("The [retention] policy turns every rule off, not forgetting any snapshot "
+                                    "(set auto = no in [retention] to turn automatic retention off)");
+                warned_empty = true;
+                return 0;
+        }
+        if (k < 0) {
+                log_debug("index: %s", index_last_error(d->index));
+                return log_warning_errno(k, "Cannot apply retention to %s, trying again later", root->path);
+        }
+        if (plan.n_forget > 0) {
+                ids = calloc(plan.n_forget, sizeof(*ids));
+                if (!ids) {
+                        retention_apply_plan_done(&plan);
+                        return log_oom();
+                }
+                for (size_t i = 0; i < plan.n && n < plan.n_forget; i++)
+                        if (!plan.verdicts[i].reasons)
+                                ids[n++] = plan.verdicts[i].id;
+        }
+        retention_apply_plan_done(&plan);
+        return n > 0 ? retention_apply_forget(d, root->path, ids, n, "retention") : 0;
+}
