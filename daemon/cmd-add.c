@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "ctl.h"
 #include "daemon.h"
+#include "exclude.h"
 #include "root.h"
 
 void cmd_add(struct request *r)
@@ -52,6 +53,15 @@ void cmd_add(struct request *r)
                 msg_map_get_text_at(&r->args, CTL_KEY_EXCLUDES, i, &p, &len);
                 strncat(excludes, p, len);
                 strcat(excludes, "\n");
+        }
+        struct exclude *check = NULL;
+        struct exclude_error xerr = {0};
+        k = exclude_new(excludes, &xerr, &check);
+        exclude_free(check);
+        if (k < 0) {
+                request_error(r, CTL_STATUS_BAD_REQUEST, "bad exclude pattern #%u: %s", xerr.line,
+                              xerr.reason ? xerr.reason : strerror(-k));
+                return;
         }
         struct root *inside = root_containing(r->daemon, real);
         if (inside && strcmp(inside->path, real)) {

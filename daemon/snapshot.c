@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "chunker.h"
+#include "exclude.h"
 #include "pathset.h"
 #include "snaptree.h"
 #include "cleanup.h"
@@ -86,6 +87,7 @@ struct walk {
         const struct pathset *dirty, *deep;
         struct pathset removed;  /* incremental: paths gone since the parent snapshot */
         void *owners;            /* uid/gid -> name */
+        struct exclude *excludes; /* the root's patterns */
         struct file_item **items;
         size_t n_items, cap_items;
         struct dnode *root;
@@ -306,7 +308,7 @@ static bool cache_matches(const struct index_file *c, const struct stat *st)
 }
 
 static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
-                              const struct object_tree *prev, bool force);
+                              const struct object_tree *prev, bool force, const struct exclude *ex);
 
 /* Is the file unchanged according to cache entry c? Then take its content. */
 static bool reuse_cached(const struct index_file *c, const struct stat *st, struct object_entry *e)
@@ -418,8 +420,48 @@ static int listed_cmp(const void *a, const void *b)
 /* List directory relpath (open as dirfd) into a new dnode. prev is the same
  * directory's tree in the parent snapshot (NULL if none or a full walk);
  * force: everything below must be listed again. */
+/* The layered matcher for directory relpath: its .chuteignore over ex. */
+static struct exclude *dir_excludes(struct walk *w, int dirfd, const char *relpath, const struct exclude *ex)
+{
+        struct exclude *here = NULL;
+        _cleanup_close_ int fd = openat(dirfd, EXCLUDE_FILE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return exclude_ref(ex);
+        if (st.st_size > EXCLUDE_TEXT_MAX) {
+                log_warning("%s/%s%s" EXCLUDE_FILE_NAME " is larger than %d bytes, ignoring it", w->job->path,
+                            relpath, *relpath ? "/" : "", EXCLUDE_TEXT_MAX);
+                return exclude_ref(ex);
+        }
+        _cleanup_free_ char *text = malloc((size_t)st.st_size + 1);
+        ssize_t n = text ? pread(fd, text, (size_t)st.st_size, 0) : -1;
+        if (n < 0)
+                return exclude_ref(ex);
+        struct exclude_error err = {0};
+        int r = exclude_child(ex, relpath, text, (size_t)n, &err, &here);
+        if (r < 0)
+                return exclude_ref(ex);
+        if (r > 0)
+                log_warning("%s/%s%s" EXCLUDE_FILE_NAME ":%u: %s; that line is ignored%s", w->job->path, relpath,
+                            *relpath ? "/" : "", err.line, err.reason, r > 1 ? " (and more bad lines)" : "");
+        return here;
+}
+
+/* A directory tagged as a cache (https://bford.info/cachedir/) is left out. */
+static bool has_cachedir_tag(int dirfd, const char *name)
+{
+        char path[4096];
+        char buf[EXCLUDE_CACHEDIR_SIGNATURE_LEN];
+        snprintf(path, sizeof(path), "%s/" EXCLUDE_CACHEDIR_TAG_NAME, name);
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+                return false;
+        ssize_t n = pread(fd, buf, sizeof(buf), 0);
+        return n > 0 && exclude_cachedir_tag_valid(buf, (size_t)n);
+}
+
 static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
-                              const struct object_tree *prev, bool force)
+                              const struct object_tree *prev, bool force, const struct exclude *ex)
 {
         struct snapshot_job *job = w->job;
         /* entries with the lstat taken while listing, sorted together */
@@ -429,6 +471,8 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
         } *v = NULL;
         size_t nv = 0, capv = 0;
         struct stat *stats = NULL;
+        struct exclude *here = dir_excludes(w, dirfd, relpath, ex);
+        bool filtering = here && !exclude_is_empty(here);
         struct dnode *dn = dnode_empty(relpath);
         if (!dn)
                 goto oom;
@@ -440,6 +484,7 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                         close(fd2);
                 log_warning_errno(-errno, "Cannot list %s/%s, recording it empty", job->path, relpath);
                 job->stats.errors++;
+                exclude_free(here);
                 return dn;
         }
         struct dirent *de;
@@ -457,6 +502,17 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                 }
                 if (!kind_of(st.st_mode))
                         continue;
+                if (filtering || S_ISDIR(st.st_mode)) {
+                        _cleanup_free_ char *rel = path_join(relpath, de->d_name);
+                        if (!rel) {
+                                closedir(dir);
+                                goto oom_list;
+                        }
+                        if (filtering && exclude_match(here, rel, S_ISDIR(st.st_mode)))
+                                continue;
+                        if (S_ISDIR(st.st_mode) && has_cachedir_tag(dirfd, de->d_name))
+                                continue;
+                }
                 struct object_entry e = {0};
                 if (entry_from_stat(w, de->d_name, &st, &e) < 0) {
                         object_entry_done(&e);
@@ -594,7 +650,7 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                                         goto oom;
                                 continue;
                         }
-                        dn->children[i] = walk_dir(w, cfd, child_rel, old_tree, child_force);
+                        dn->children[i] = walk_dir(w, cfd, child_rel, old_tree, child_force, here);
                         close(cfd);
                         object_tree_free(old_tree);
                         if (!dn->children[i])
@@ -605,15 +661,18 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                 }
         }
         free(stats);
+        exclude_free(here);
         return dn;
 oom_list:
         for (size_t k = 0; k < nv; k++)
                 object_entry_done(&v[k].e);
         free(v);
+        exclude_free(here);
         job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
         return dn;
 oom:
         free(stats);
+        exclude_free(here);
         job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
         return dn;
 }
@@ -1190,9 +1249,17 @@ void snapshot_run(struct snapshot_job *job)
                 }
         }
 
+        struct exclude_error xerr = {0};
+        r = exclude_new(job->excludes, &xerr, &w.excludes);
+        if (r < 0) {
+                close(rootfd);
+                job_fail(job, r, "bad exclude pattern on line %u: %s", xerr.line,
+                         xerr.reason ? xerr.reason : strerror(-r));
+                goto out;
+        }
         int64_t t0 = monotonic_ns(), t1, t2, t3, t4;
         /* phase 1: walk */
-        w.root = walk_dir(&w, rootfd, "", prev_root, w.incremental && pathset_has(&job->deep, ""));
+        w.root = walk_dir(&w, rootfd, "", prev_root, w.incremental && pathset_has(&job->deep, ""), w.excludes);
         close(rootfd);
         if (cancelled(job) || !w.root)
                 goto out;
@@ -1297,6 +1364,7 @@ out:
         dnode_free(w.root);
         tdestroy(w.cache, cache_node_free);
         tdestroy(w.owners, owner_node_free);
+        exclude_free(w.excludes);
 }
 
 void snapshot_job_free(struct snapshot_job *job)
