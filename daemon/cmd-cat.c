@@ -209,43 +209,18 @@ static void cat_gone(struct request *r)
 
 void cmd_cat(struct request *r)
 {
-        struct daemon *d = r->daemon;
-        _cleanup_free_ char *snap = NULL;
-        int k;
-        _cleanup_free_ char *path = cmd_get_path(r, CTL_KEY_PATH, true, &k);
-        if (!path)
-                return;
-        if (msg_map_get_text_dup(&r->args, CTL_KEY_SNAPSHOT, &snap) < 0) {
-                request_error(r, CTL_STATUS_BAD_REQUEST, "cat needs a snapshot");
-                return;
-        }
         struct index_snapshot s;
-        if (cmd_resolve_snapshot(r, snap, path, &s) < 0)
+        char *rel;
+        if (cmd_snapshot_path(r, "cat", true, &s, &rel) < 0)
                 return;
-        struct index_root ir;
-        k = index_root_get(d->index, s.root_id, &ir);
-        if (k < 0) {
-                index_snapshot_done(&s);
-                request_error_errno(r, k, "cannot find the root of that snapshot");
-                return;
-        }
-        const char *rel = snaptree_relpath(ir.path, path);
-        if (!rel) {
-                request_error(r, CTL_STATUS_NOT_FOUND, "%s is not inside %s, the root of that snapshot", path, ir.path);
-                index_root_done(&ir);
-                index_snapshot_done(&s);
-                return;
-        }
         struct cat_job *j = calloc(1, sizeof(*j));
-        if (j)
-                j->relpath = strdup(rel);
-        index_root_done(&ir);
-        if (!j || !j->relpath) {
-                free(j);
+        if (!j) {
+                free(rel);
                 index_snapshot_done(&s);
                 request_error(r, CTL_STATUS_INTERNAL, "out of memory");
                 return;
         }
+        j->relpath = rel;
         j->tree = s.tree;
         index_snapshot_done(&s);
         j->r = request_ref(r);

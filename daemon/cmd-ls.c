@@ -121,42 +121,18 @@ static void ls_done(void *userdata)
 void cmd_ls(struct request *r)
 {
         struct daemon *d = r->daemon;
-        _cleanup_free_ char *snap = NULL;
-        int k;
-        _cleanup_free_ char *path = cmd_get_path(r, CTL_KEY_PATH, false, &k);
-        if (k < 0)
-                return;
-        if (msg_map_get_text_dup(&r->args, CTL_KEY_SNAPSHOT, &snap) < 0) {
-                request_error(r, CTL_STATUS_BAD_REQUEST, "ls needs a snapshot");
-                return;
-        }
         struct index_snapshot s;
-        if (cmd_resolve_snapshot(r, snap, path, &s) < 0)
+        char *rel;
+        if (cmd_snapshot_path(r, "ls", false, &s, &rel) < 0)
                 return;
-        struct index_root ir;
-        const char *rel = "";
-        k = index_root_get(d->index, s.root_id, &ir);
-        if (k >= 0 && path) {
-                rel = snaptree_relpath(ir.path, path);
-                if (!rel) {
-                        request_error(r, CTL_STATUS_NOT_FOUND, "%s is not inside %s, the root of that snapshot", path,
-                                      ir.path);
-                        index_root_done(&ir);
-                        index_snapshot_done(&s);
-                        return;
-                }
-        }
         struct ls_job *j = calloc(1, sizeof(*j));
-        if (j)
-                j->relpath = strdup(rel);
-        if (k >= 0)
-                index_root_done(&ir);
-        if (!j || !j->relpath) {
-                free(j);
+        if (!j) {
+                free(rel);
                 index_snapshot_done(&s);
                 request_error(r, CTL_STATUS_INTERNAL, "out of memory");
                 return;
         }
+        j->relpath = rel;
         bool rec = false;
         msg_map_get_bool(&r->args, CTL_KEY_RECURSIVE, &rec);
         j->recursive = rec;

@@ -81,11 +81,7 @@ static void restore_done(void *userdata)
 void cmd_restore(struct request *r)
 {
         struct daemon *d = r->daemon;
-        _cleanup_free_ char *snap = NULL;
         int k;
-        _cleanup_free_ char *path = cmd_get_path(r, CTL_KEY_PATH, false, &k);
-        if (k < 0)
-                return;
         _cleanup_free_ char *target = cmd_get_path(r, CTL_KEY_TARGET, true, &k);
         if (!target)
                 return;
@@ -93,35 +89,19 @@ void cmd_restore(struct request *r)
                 request_error(r, CTL_STATUS_BAD_REQUEST, "the target %s is not an absolute path", target);
                 return;
         }
-        if (msg_map_get_text_dup(&r->args, CTL_KEY_SNAPSHOT, &snap) < 0) {
-                request_error(r, CTL_STATUS_BAD_REQUEST, "restore needs a snapshot");
-                return;
-        }
         struct index_snapshot s;
-        if (cmd_resolve_snapshot(r, snap, path, &s) < 0)
+        char *rel;
+        if (cmd_snapshot_path(r, "restore", false, &s, &rel) < 0)
                 return;
-        const char *rel = "";
-        struct index_root ir = {0};
-        bool have_root = index_root_get(d->index, s.root_id, &ir) >= 0;
-        if (path) {
-                rel = have_root ? snaptree_relpath(ir.path, path) : NULL;
-                if (!rel) {
-                        request_error(r, CTL_STATUS_NOT_FOUND, "%s is not inside the root of that snapshot", path);
-                        if (have_root)
-                                index_root_done(&ir);
-                        index_snapshot_done(&s);
-                        return;
-                }
-        }
         struct restore_req *rr = calloc(1, sizeof(*rr));
         struct restore_job *job = calloc(1, sizeof(*job));
         if (job) {
-                job->relpath = strdup(rel);
+                job->relpath = rel;
+                rel = NULL;
                 job->target = strdup(target);
         }
-        if (have_root)
-                index_root_done(&ir);
-        if (!rr || !job || !job->relpath || !job->target) {
+        free(rel);
+        if (!rr || !job || !job->target) {
                 free(rr);
                 restore_job_free(job);
                 index_snapshot_done(&s);

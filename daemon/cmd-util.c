@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "root.h"
+#include "snaptree.h"
 
 char *cmd_get_path(struct request *r, uint32_t key, bool required, int *ret_error)
 {
@@ -172,4 +173,48 @@ void cmd_listing_done(struct cmd_listing *l)
         free(l->msgs);
         msg_free(l->cur);
         memset(l, 0, sizeof(*l));
+}
+
+int cmd_snapshot_path(struct request *r, const char *verb, bool path_required, struct index_snapshot *ret,
+                      char **ret_relpath)
+{
+        struct daemon *d = r->daemon;
+        _cleanup_free_ char *snap = NULL;
+        struct index_snapshot s;
+        struct index_root ir;
+        int k;
+        _cleanup_free_ char *path = cmd_get_path(r, CTL_KEY_PATH, path_required, &k);
+        if (k < 0 || (path_required && !path))
+                return k < 0 ? k : -EINVAL;
+        if (msg_map_get_text_dup(&r->args, CTL_KEY_SNAPSHOT, &snap) < 0) {
+                request_error(r, CTL_STATUS_BAD_REQUEST, "%s needs a snapshot", verb);
+                return -EINVAL;
+        }
+        k = cmd_resolve_snapshot(r, snap, path, &s);
+        if (k < 0)
+                return k;
+        const char *rel = "";
+        bool have_root = index_root_get(d->index, s.root_id, &ir) >= 0;
+        if (path) {
+                rel = have_root ? snaptree_relpath(ir.path, path) : NULL;
+                if (!rel) {
+                        request_error(r, CTL_STATUS_NOT_FOUND, "%s is not inside %s, the root of that snapshot", path,
+                                      have_root ? ir.path : "the root");
+                        if (have_root)
+                                index_root_done(&ir);
+                        index_snapshot_done(&s);
+                        return -ENOENT;
+                }
+        }
+        char *copy = strdup(rel);
+        if (have_root)
+                index_root_done(&ir);
+        if (!copy) {
+                index_snapshot_done(&s);
+                request_error(r, CTL_STATUS_INTERNAL, "out of memory");
+                return -ENOMEM;
+        }
+        *ret = s;
+        *ret_relpath = copy;
+        return 0;
 }

@@ -17,6 +17,11 @@ char *cmd_get_path(struct request *r, uint32_t key, bool required, int *ret_erro
  * NULL: with one root, that root); sends the ERROR itself on failure. */
 int cmd_resolve_snapshot(struct request *r, const char *snap, const char *path,
                          struct index_snapshot *ret);
+/* The SNAPSHOT and PATH arguments of ls, cat and restore: the snapshot and
+ * the path inside it (a new string, "" for its root). Sends the ERROR itself
+ * and returns < 0 on failure. */
+int cmd_snapshot_path(struct request *r, const char *verb, bool path_required, struct index_snapshot *ret,
+                      char **ret_relpath);
 /* Append one snapshot row to the SNAPSHOTS array of map. */
 int cmd_add_snapshot_item(struct request *r, struct msg_map *map, const struct index_snapshot *s);
 
