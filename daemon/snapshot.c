@@ -747,34 +747,77 @@ static int extents_add(struct extents *x, const struct oid *id, uint64_t len, bo
         return 0;
 }
 
-static int store_chunk(struct file_item *it, const uint8_t *p, size_t len, struct extents *x)
-{
-        struct snapshot_job *job = it->job;
+/* One chunk waiting to be stored: its bytes stay in the read buffer until
+ * the batch it belongs to is flushed. */
+struct chunk_task {
+        struct file_item *it;
+        const uint8_t *p;
+        size_t len;
         struct oid id;
+        int r;
+};
+
+/* Chunks cut but not yet stored, at most (a batch fills half the buffer). */
+#define CHUNK_BATCH 32
+
+static void chunk_task_run(void *arg)
+{
+        struct chunk_task *t = arg;
+        struct snapshot_job *job = t->it->job;
         uint64_t added = 0;
-        int r = repo_put(job->daemon->repo, OBJECT_DATA, p, len, &id, &added);
-        if (r < 0)
-                return r;
+        t->r = repo_put(job->daemon->repo, OBJECT_DATA, t->p, t->len, &t->id, &added);
+        if (t->r < 0)
+                return;
         __atomic_add_fetch(&job->stats.new_bytes, added, __ATOMIC_RELAXED);
-        __atomic_add_fetch(job->progress_bytes, len, __ATOMIC_RELAXED);
-        return extents_add(x, &id, len, false);
+        __atomic_add_fetch(job->progress_bytes, t->len, __ATOMIC_RELAXED);
+}
+
+/* Store the batch (in parallel on the pool when there is more than one
+ * chunk: a worker that is busy with its own file leaves them to us), then
+ * record the extents in file order. */
+static int flush_chunks(struct file_item *it, struct chunk_task *tasks, size_t *n, struct extents *x)
+{
+        if (*n == 1) {
+                chunk_task_run(&tasks[0]);
+        } else if (*n > 1) {
+                void *items[CHUNK_BATCH];
+                for (size_t i = 0; i < *n; i++)
+                        items[i] = &tasks[i];
+                workers_run_parallel(it->job->daemon->workers, chunk_task_run, items, *n);
+        }
+        size_t count = *n;
+        *n = 0;
+        for (size_t i = 0; i < count; i++) {
+                if (tasks[i].r < 0)
+                        return tasks[i].r;
+                int r = extents_add(x, &tasks[i].id, tasks[i].len, false);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* Chunk and store the bytes of fd from offset start to end. */
 static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t start, uint64_t end,
                        struct extents *x)
 {
-        size_t fill = 0, scan = 0, begin = 0;
+        struct chunk_task tasks[CHUNK_BATCH];
+        size_t fill = 0, scan = 0, begin = 0, n_tasks = 0;
         uint64_t pos = start;
         bool eof = false;
+        int r;
 
         chunker_reset(rd->chunker);
         while (!cancelled(it->job)) {
                 /* Compact once the consumed part is half of the buffer:
                  * at most one byte moved per byte consumed. A cut always
                  * comes within max_size of begin, so a full buffer never
-                 * stalls the scan. */
+                 * stalls the scan. The pending chunks live in the consumed
+                 * part: store them first. */
                 if (!eof && begin >= rd->cap / 2) {
+                        r = flush_chunks(it, tasks, &n_tasks, x);
+                        if (r < 0)
+                                return r;
                         memmove(rd->buf, rd->buf + begin, fill - begin);
                         fill -= begin;
                         scan -= begin;
@@ -796,20 +839,28 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
                 size_t cut = scan < fill ? chunker_scan(rd->chunker, rd->buf + scan, fill - scan)
                                          : CHUNKER_NEED_MORE;
                 if (cut != CHUNKER_NEED_MORE) {
-                        int r = store_chunk(it, rd->buf + begin, scan + cut - begin, x);
-                        if (r < 0)
-                                return r;
+                        if (n_tasks == CHUNK_BATCH) {
+                                r = flush_chunks(it, tasks, &n_tasks, x);
+                                if (r < 0)
+                                        return r;
+                        }
+                        tasks[n_tasks++] = (struct chunk_task){.it = it, .p = rd->buf + begin,
+                                                               .len = scan + cut - begin};
                         begin = scan = scan + cut;
                         continue;
                 }
                 scan = fill;
                 if (eof) {
                         if (fill > begin) {
-                                int r = store_chunk(it, rd->buf + begin, fill - begin, x);
-                                if (r < 0)
-                                        return r;
+                                if (n_tasks == CHUNK_BATCH) {
+                                        r = flush_chunks(it, tasks, &n_tasks, x);
+                                        if (r < 0)
+                                                return r;
+                                }
+                                tasks[n_tasks++] = (struct chunk_task){.it = it, .p = rd->buf + begin,
+                                                                       .len = fill - begin};
                         }
-                        return 0;
+                        return flush_chunks(it, tasks, &n_tasks, x);
                 }
         }
         return -ECANCELED;
