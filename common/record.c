@@ -99,9 +99,15 @@ static void record_aad(const struct oid *id, uint8_t version, uint8_t cipher,
 
 /* Compress src[len] into dst[cap] with zstd; -ENOSPC when it does not pay
  * (compress_maybe keeps only output of at most 7/8 of the input). */
-static int record_compress(const void *src, size_t len, void *dst, size_t cap, size_t *ret_len)
+/* Metadata (trees, lists, snapshots) is small and repetitive: a stronger
+ * level costs next to nothing there. File content uses the fast default. */
+#define RECORD_METADATA_LEVEL 6
+
+static int record_compress(enum object_type type, const void *src, size_t len, void *dst, size_t cap,
+                           size_t *ret_len)
 {
-        int r = compress_maybe(src, len, COMPRESS_LEVEL_DEFAULT, dst, cap, ret_len);
+        int level = type == OBJECT_DATA ? COMPRESS_LEVEL_DEFAULT : RECORD_METADATA_LEVEL;
+        int r = compress_maybe(src, len, level, dst, cap, ret_len);
 
         if (r < 0)
                 return r;
@@ -144,7 +150,7 @@ int record_seal(enum crypto_cipher cipher, const uint8_t enc_key[CRYPTO_KEY_SIZE
         if ((options & RECORD_SEAL_COMPRESS) && len >= 64) {
                 size_t clen;
 
-                r = record_compress(payload, len, o + RECORD_OFF_PLAIN + RECORD_PLAIN_HEADER,
+                r = record_compress(type, payload, len, o + RECORD_OFF_PLAIN + RECORD_PLAIN_HEADER,
                                     len - len / 8, &clen);
                 if (r >= 0 && clen <= len - len / 8) {
                         flags |= RECORD_FLAG_ZSTD;
