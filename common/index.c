@@ -708,18 +708,22 @@ int index_root_update(struct index *idx, int64_t id, const char *excludes, int o
         return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 
-int index_root_remove(struct index *idx, int64_t id)
+/* Run a statement whose only parameter is a row id: -ENOENT when it changed no row. */
+static int exec_on_id(struct index *idx, const char *sql, int64_t id)
 {
         _cleanup_finalize_ sqlite3_stmt *s = NULL;
-        int r;
-
-        /* The file cache goes with it (ON DELETE CASCADE). */
-        r = index_prepare(idx, "DELETE FROM roots WHERE id = ?1", &s);
+        int r = index_prepare(idx, sql, &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, id);
         r = step_done(idx, s);
         return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+int index_root_remove(struct index *idx, int64_t id)
+{
+        /* The file cache goes with it (ON DELETE CASCADE). */
+        return exec_on_id(idx, "DELETE FROM roots WHERE id = ?1", id);
 }
 
 int index_root_foreach(struct index *idx, index_root_cb cb, void *userdata)
@@ -1318,15 +1322,7 @@ int index_store_find(struct index *idx, const char *name, struct index_store *re
 
 int index_store_remove(struct index *idx, int64_t id)
 {
-        _cleanup_finalize_ sqlite3_stmt *s = NULL;
-        int r;
-
-        r = index_prepare(idx, "DELETE FROM stores WHERE id = ?1", &s);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(s, 1, id);
-        r = step_done(idx, s);
-        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+        return exec_on_id(idx, "DELETE FROM stores WHERE id = ?1", id);
 }
 
 int index_store_foreach(struct index *idx, index_store_cb cb, void *userdata)
