@@ -151,8 +151,16 @@ def serve(sock_path, scenario_file):
     except FileNotFoundError:
         pass
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(sock_path)
+    # bind under a temporary name and rename once listening: the test waits
+    # for the path to appear, and a connect between bind and listen is refused
+    tmp = sock_path + ".tmp"
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    s.bind(tmp)
     s.listen(8)
+    os.rename(tmp, sock_path)
     while True:
         conn, _ = s.accept()
         with conn:
