@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/workers.c: jobs run off the loop, done callbacks run on the loop in
+ * submission order, run_parallel (also nested, from a pool thread) runs every
+ * item exactly once, call_on_loop reaches the loop from any thread. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "workers.h"
+
+struct ctx {
+        struct event_base *base;
+        struct workers *w;
+        pthread_t loop_thread;
+        atomic_int work_count;
+        int done_order[64];
+        int n_done;
+        int expected;
+        bool done_on_loop;
+};
+
+struct job {
+        struct ctx *c;
+        int n;
+        bool work_off_loop;
+};
+
+static void job_work(void *arg)
+{
+        struct job *j = arg;
+        j->work_off_loop = !pthread_equal(pthread_self(), j->c->loop_thread);
+        atomic_fetch_add(&j->c->work_count, 1);
+}
+
+static void job_done(void *arg)
+{
+        struct job *j = arg;
+        struct ctx *c = j->c;
+        c->done_on_loop = c->done_on_loop && pthread_equal(pthread_self(), c->loop_thread);
+        c->done_order[c->n_done++] = j->n;
+        if (c->n_done == c->expected)
+                event_base_loopexit(c->base, NULL);
+}
+
+static void setup(struct ctx *c, unsigned threads)
+{
+        evthread_use_pthreads();
+        c->base = event_base_new();
+        cr_assert_not_null(c->base);
+        c->loop_thread = pthread_self();
+        c->done_on_loop = true;
+        cr_assert_eq(workers_new(c->base, threads, &c->w), 0);
+        cr_assert_eq(workers_count(c->w), threads);
+}
+
+static void teardown_ctx(struct ctx *c)
+{
+        workers_free(c->w);
+        event_base_free(c->base);
+}
+
+Test(workers, jobs_and_done_order)
+{
+        struct ctx c = {0};
+        struct job jobs[40];
+        setup(&c, 3);
+        c.expected = 40;
+        for (int i = 0; i < 40; i++) {
+                jobs[i] = (struct job){.c = &c, .n = i};
+                cr_assert_eq(workers_submit(c.w, job_work, job_done, &jobs[i]), 0);
+        }
+        struct timeval tv = {10, 0};
+        event_base_loopexit(c.base, &tv);
+        event_base_dispatch(c.base);
+        cr_assert_eq(c.n_done, 40);
+        cr_assert_eq(atomic_load(&c.work_count), 40);
+        cr_assert(c.done_on_loop, "done callbacks run on the loop thread");
+        for (int i = 0; i < 40; i++)
+                cr_assert(jobs[i].work_off_loop, "work runs on a pool thread");
+        teardown_ctx(&c);
+}
+
+struct item {
+        atomic_int runs;
+};
+
+static void item_run(void *arg)
+{
+        struct item *it = arg;
+        atomic_fetch_add(&it->runs, 1);
+}
+
+struct nested {
+        struct ctx *c;
+        struct item items[200];
+};
+
+/* A job that fans out on the same pool: must not deadlock even when every
+ * thread is such a job. */
+static void nested_work(void *arg)
+{
+        struct nested *n = arg;
+        void *ptrs[200];
+        for (int i = 0; i < 200; i++)
+                ptrs[i] = &n->items[i];
+        workers_run_parallel(n->c->w, item_run, ptrs, 200);
+}
+
+static void nested_done(void *arg)
+{
+        struct nested *n = arg;
+        struct ctx *c = n->c;
+        if (++c->n_done == c->expected)
+                event_base_loopexit(c->base, NULL);
+}
+
+Test(workers, nested_run_parallel_on_a_busy_pool)
+{
+        struct ctx c = {0};
+        static struct nested n[4];
+        setup(&c, 2); /* fewer threads than fanning-out jobs */
+        c.expected = 4;
+        for (int i = 0; i < 4; i++) {
+                n[i].c = &c;
+                for (int k = 0; k < 200; k++)
+                        atomic_store(&n[i].items[k].runs, 0);
+                cr_assert_eq(workers_submit(c.w, nested_work, nested_done, &n[i]), 0);
+        }
+        struct timeval tv = {20, 0};
+        event_base_loopexit(c.base, &tv);
+        event_base_dispatch(c.base);
+        cr_assert_eq(c.n_done, 4, "every job finished (no deadlock)");
+        for (int i = 0; i < 4; i++)
+                for (int k = 0; k < 200; k++)
+                        cr_assert_eq(atomic_load(&n[i].items[k].runs), 1, "item %d/%d ran once", i, k);
+        teardown_ctx(&c);
+}
+
+static struct ctx *posted_ctx;
+
+static void posted(void *arg)
+{
+        struct ctx *c = arg;
+        c->done_on_loop = c->done_on_loop && pthread_equal(pthread_self(), c->loop_thread);
+        if (++c->n_done == c->expected)
+                event_base_loopexit(c->base, NULL);
+}
+
+static void post_from_pool(void *arg)
+{
+        (void)arg;
+        workers_call_on_loop(posted_ctx->w, posted, posted_ctx);
+}
+
+Test(workers, call_on_loop_from_a_pool_thread)
+{
+        struct ctx c = {0};
+        setup(&c, 2);
+        posted_ctx = &c;
+        c.expected = 5 + 5; /* five posted calls and five done callbacks */
+        for (int i = 0; i < 5; i++)
+                cr_assert_eq(workers_submit(c.w, post_from_pool, posted, &c), 0);
+        struct timeval tv = {10, 0};
+        event_base_loopexit(c.base, &tv);
+        event_base_dispatch(c.base);
+        cr_assert_eq(c.n_done, 10);
+        cr_assert(c.done_on_loop);
+        teardown_ctx(&c);
+}
+
+Test(workers, free_runs_done_of_queued_jobs)
+{
+        struct ctx c = {0};
+        struct job jobs[10];
+        setup(&c, 1);
+        c.expected = 1000; /* never reached: the loop is not run */
+        for (int i = 0; i < 10; i++) {
+                jobs[i] = (struct job){.c = &c, .n = i};
+                workers_submit(c.w, job_work, job_done, &jobs[i]);
+        }
+        workers_free(c.w); /* waits for the running one, hands back the rest */
+        c.w = NULL;
+        cr_assert_eq(c.n_done, 10, "every job's done callback ran");
+        event_base_free(c.base);
+}
