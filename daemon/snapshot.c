@@ -29,6 +29,7 @@
 
 #include "chunker.h"
 #include "exclude.h"
+#include "path.h"
 #include "pathset.h"
 #include "snaptree.h"
 #include "cleanup.h"
@@ -131,16 +132,6 @@ static void job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
 static bool cancelled(const struct snapshot_job *job)
 {
         return job->error || (job->cancel && __atomic_load_n(job->cancel, __ATOMIC_RELAXED));
-}
-
-static char *path_join(const char *a, const char *b)
-{
-        char *p = NULL;
-        if (!*a)
-                return strdup(b);
-        if (asprintf(&p, "%s/%s", a, b) < 0)
-                return NULL;
-        return p;
 }
 
 static char *full_path(const struct snapshot_job *job, const char *relpath)
@@ -502,25 +493,22 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                 }
                 if (!kind_of(st.st_mode))
                         continue;
-                if (filtering || S_ISDIR(st.st_mode)) {
-                        _cleanup_free_ char *rel = path_join(relpath, de->d_name);
-                        if (!rel) {
-                                closedir(dir);
-                                goto oom_list;
-                        }
-                        if (filtering && exclude_match(here, rel, S_ISDIR(st.st_mode)))
-                                continue;
-                        if (S_ISDIR(st.st_mode) && has_cachedir_tag(dirfd, de->d_name))
-                                continue;
+                _cleanup_free_ char *child_rel = path_join(relpath, de->d_name);
+                if (!child_rel) {
+                        closedir(dir);
+                        goto oom_list;
                 }
+                if (filtering && exclude_match(here, child_rel, S_ISDIR(st.st_mode)))
+                        continue;
+                if (S_ISDIR(st.st_mode) && has_cachedir_tag(dirfd, de->d_name))
+                        continue;
                 struct object_entry e = {0};
                 if (entry_from_stat(w, de->d_name, &st, &e) < 0) {
                         object_entry_done(&e);
                         closedir(dir);
                         goto oom_list;
                 }
-                _cleanup_free_ char *child_rel = path_join(relpath, de->d_name);
-                _cleanup_free_ char *child_full = child_rel ? full_path(job, child_rel) : NULL;
+                _cleanup_free_ char *child_full = full_path(job, child_rel);
                 if (!child_full) {
                         object_entry_done(&e);
                         closedir(dir);

@@ -22,6 +22,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "log.h"
+#include "path.h"
 #include "root.h"
 
 #define WATCH_MASK                                                                                  \
@@ -90,14 +91,6 @@ static int node_set(struct watch *w, int wd, struct root *root, const char *relp
         return 0;
 }
 
-static char *join(const char *a, const char *b)
-{
-        char *p = NULL;
-        if (!*a)
-                return strdup(b);
-        return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
-}
-
 static void warn_limit(struct watch *w, struct root *root)
 {
         if (w->limit_warned)
@@ -152,7 +145,7 @@ static int watch_tree(struct watch *w, struct root *root, const char *relpath, d
                         continue;
                 if (root->one_fs && st.st_dev != root_dev)
                         continue;
-                _cleanup_free_ char *child = join(relpath, de->d_name);
+                _cleanup_free_ char *child = path_join(relpath, de->d_name);
                 if (!child) {
                         r = -ENOMEM;
                         break;
@@ -238,7 +231,7 @@ static void handle(struct watch *w, const struct inotify_event *ev)
                 deep = true; /* what is excluded below this directory may have changed */
         root_mark_dirty(root, n->relpath, deep);
         if (ev->mask & IN_ISDIR) {
-                _cleanup_free_ char *child = join(n->relpath, ev->name);
+                _cleanup_free_ char *child = path_join(n->relpath, ev->name);
                 if (!child)
                         return;
                 if (ev->mask & IN_MOVED_FROM)
