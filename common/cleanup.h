@@ -53,6 +53,24 @@ static inline void fclosep(FILE **f)
                         func(*p);               \
         }
 
+/* Make room for one more item in a growing array (arr, n items, cap slots):
+ * doubles the capacity (first: the initial one). 1 on success, 0 when out of
+ * memory (the array is left as it was). */
+#define GROW(arr, n, cap, first)                                            \
+        ({                                                                  \
+                int _ok = 1;                                                \
+                if ((n) == (cap)) {                                         \
+                        size_t _c = (cap) ? 2 * (cap) : (first);            \
+                        void *_p = realloc((arr), _c * sizeof(*(arr)));     \
+                        if (_p) {                                           \
+                                (arr) = _p;                                 \
+                                (cap) = _c;                                 \
+                        } else                                              \
+                                _ok = 0;                                    \
+                }                                                           \
+                _ok;                                                        \
+        })
+
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))

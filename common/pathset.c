@@ -3,6 +3,8 @@
  * sorted array: below(p) is the first member >= p + "/" sharing that prefix. */
 #include "pathset.h"
 
+#include "cleanup.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +21,8 @@ void pathset_done(struct pathset *s)
 
 int pathset_add(struct pathset *s, const char *path)
 {
-        if (s->n == s->cap) {
-                size_t cap = s->cap ? 2 * s->cap : 16;
-                char **v = realloc(s->paths, cap * sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                s->paths = v;
-                s->cap = cap;
-        }
+        if (!GROW(s->paths, s->n, s->cap, 16))
+                return -ENOMEM;
         char *p = strdup(path);
         if (!p)
                 return -ENOMEM;
@@ -95,14 +91,8 @@ bool pathset_has_below(const struct pathset *s, const char *path)
 int pathset_merge(struct pathset *dst, struct pathset *src)
 {
         for (size_t i = 0; i < src->n; i++) {
-                if (dst->n == dst->cap) {
-                        size_t cap = dst->cap ? 2 * dst->cap : 16;
-                        char **v = realloc(dst->paths, cap * sizeof(*v));
-                        if (!v)
-                                return -ENOMEM;
-                        dst->paths = v;
-                        dst->cap = cap;
-                }
+                if (!GROW(dst->paths, dst->n, dst->cap, 16))
+                        return -ENOMEM;
                 dst->paths[dst->n++] = src->paths[i];
                 src->paths[i] = NULL;
         }

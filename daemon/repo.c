@@ -348,18 +348,12 @@ static int slot_seal(struct repo *r, struct open_pack *p)
         p->n_ids = p->cap_ids = 0;
         p->fd = -1;
         pthread_mutex_lock(&r->lock);
-        if (r->n_pending == r->cap_pending) {
-                size_t cap = r->cap_pending ? 2 * r->cap_pending : 16;
-                struct sealed_pack *v = realloc(r->pending, cap * sizeof(*v));
-                if (!v) {
-                        forget_locked(r, sp.ids, sp.n_ids);
-                        pthread_mutex_unlock(&r->lock);
-                        close(sp.fd);
-                        free(sp.ids);
-                        return -ENOMEM;
-                }
-                r->pending = v;
-                r->cap_pending = cap;
+        if (!GROW(r->pending, r->n_pending, r->cap_pending, 16)) {
+                forget_locked(r, sp.ids, sp.n_ids);
+                pthread_mutex_unlock(&r->lock);
+                close(sp.fd);
+                free(sp.ids);
+                return -ENOMEM;
         }
         r->pending[r->n_pending++] = sp;
         r->stats.packs_sealed++;
@@ -535,16 +529,8 @@ int repo_put(struct repo *r, enum object_type type, const void *payload, size_t 
                         }
                 }
         }
-        if (k >= 0 && p->n_ids == p->cap_ids) {
-                size_t cap = p->cap_ids ? 2 * p->cap_ids : 256;
-                struct oid *v = realloc(p->ids, cap * sizeof(*v));
-                if (!v)
-                        k = -ENOMEM;
-                else {
-                        p->ids = v;
-                        p->cap_ids = cap;
-                }
-        }
+        if (k >= 0 && !GROW(p->ids, p->n_ids, p->cap_ids, 256))
+                k = -ENOMEM;
         if (k >= 0) {
                 k = pack_writer_add(p->pw, &id, (uint8_t)type, buf, rlen);
                 if (k < 0)

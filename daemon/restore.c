@@ -67,20 +67,6 @@ struct state {
         bool root_user;
 };
 
-#define GROW(arr, n, cap)                                                   \
-        ({                                                                  \
-                int _ok = 1;                                                \
-                if ((n) == (cap)) {                                         \
-                        size_t _c = (cap) ? 2 * (cap) : 64;                 \
-                        void *_p = realloc((arr), _c * sizeof(*(arr)));     \
-                        if (_p) {                                           \
-                                (arr) = _p;                                 \
-                                (cap) = _c;                                 \
-                        } else                                              \
-                                _ok = 0;                                    \
-                }                                                           \
-                _ok;                                                        \
-        })
 
 static void job_fail(struct restore_job *job, int error, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -215,7 +201,7 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                 const char *first = hardlink_find(s, e->hardlink);
                 if (first && e->kind == OBJECT_KIND_FILE) {
                         /* the file is created and written in the parallel phase */
-                        if (!GROW(s->deferred, s->n_deferred, s->cap_deferred))
+                        if (!GROW(s->deferred, s->n_deferred, s->cap_deferred, 64))
                                 return -ENOMEM;
                         s->deferred[s->n_deferred].target = first;
                         s->deferred[s->n_deferred].path = strdup(path);
@@ -229,7 +215,7 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                                 warn(job, -errno, "create the hard link", path);
                         return 0;
                 }
-                if (!GROW(s->links, s->n_links, s->cap_links))
+                if (!GROW(s->links, s->n_links, s->cap_links, 64))
                         return -ENOMEM;
                 s->links[s->n_links].group = e->hardlink;
                 s->links[s->n_links].path = strdup(path);
@@ -244,7 +230,7 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return warn(job, -errno, "open directory", path), 0;
-                if (!GROW(s->dirs, s->n_dirs, s->cap_dirs)) {
+                if (!GROW(s->dirs, s->n_dirs, s->cap_dirs, 64)) {
                         close(fd);
                         return -ENOMEM;
                 }
@@ -263,7 +249,7 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                         job_fail(job, r, "cannot read the tree of %s: %s", path, strerror(-r));
                         return r;
                 }
-                if (!GROW(s->trees, s->n_trees, s->cap_trees)) {
+                if (!GROW(s->trees, s->n_trees, s->cap_trees, 64)) {
                         object_tree_free(sub);
                         close(fd);
                         return -ENOMEM;
@@ -276,7 +262,7 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
         case OBJECT_KIND_FILE: {
                 /* created and written in the parallel phase */
                 struct file_item *it = calloc(1, sizeof(*it));
-                if (!it || !GROW(s->files, s->n_files, s->cap_files)) {
+                if (!it || !GROW(s->files, s->n_files, s->cap_files, 64)) {
                         free(it);
                         return -ENOMEM;
                 }
@@ -431,7 +417,7 @@ void restore_run(struct restore_job *job)
                 object_snapshot_free(snap);
                 return;
         }
-        if (!GROW(s.trees, s.n_trees, s.cap_trees)) {
+        if (!GROW(s.trees, s.n_trees, s.cap_trees, 64)) {
                 object_tree_free(t);
                 job_fail(job, -ENOMEM, "out of memory");
                 return;
@@ -507,7 +493,7 @@ void restore_run(struct restore_job *job)
                                 job_fail(job, r, "cannot read the snapshot: %s", strerror(-r));
                                 goto out;
                         }
-                        if (!GROW(s.trees, s.n_trees, s.cap_trees)) {
+                        if (!GROW(s.trees, s.n_trees, s.cap_trees, 64)) {
                                 object_tree_free(sub);
                                 job_fail(job, -ENOMEM, "out of memory");
                                 goto out;

@@ -279,14 +279,8 @@ static int entry_from_stat(struct walk *w, const char *name, const struct stat *
 
 static int add_item(struct walk *w, struct file_item *it)
 {
-        if (w->n_items == w->cap_items) {
-                size_t cap = w->cap_items ? 2 * w->cap_items : 1024;
-                struct file_item **n = realloc(w->items, cap * sizeof(*n));
-                if (!n)
-                        return -ENOMEM;
-                w->items = n;
-                w->cap_items = cap;
-        }
+        if (!GROW(w->items, w->n_items, w->cap_items, 1024))
+                return -ENOMEM;
         w->items[w->n_items++] = it;
         return 0;
 }
@@ -540,16 +534,10 @@ static struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath,
                         e.target[n] = '\0';
                         e.target_len = (size_t)n;
                 }
-                if (nv == capv) {
-                        size_t cap = capv ? 2 * capv : 64;
-                        struct listed *nvv = realloc(v, cap * sizeof(*nvv));
-                        if (!nvv) {
-                                object_entry_done(&e);
-                                closedir(dir);
-                                goto oom_list;
-                        }
-                        v = nvv;
-                        capv = cap;
+                if (!GROW(v, nv, capv, 64)) {
+                        object_entry_done(&e);
+                        closedir(dir);
+                        goto oom_list;
                 }
                 v[nv].e = e;
                 v[nv].st = st;
@@ -718,14 +706,8 @@ static int extents_add(struct extents *x, const struct oid *id, uint64_t len, bo
                 x->v[x->n - 1].length += len;
                 return 0;
         }
-        if (x->n == x->cap) {
-                size_t cap = x->cap ? 2 * x->cap : 8;
-                struct object_extent *n = realloc(x->v, cap * sizeof(*n));
-                if (!n)
-                        return -ENOMEM;
-                x->v = n;
-                x->cap = cap;
-        }
+        if (!GROW(x->v, x->n, x->cap, 8))
+                return -ENOMEM;
         struct object_extent *e = &x->v[x->n++];
         memset(e, 0, sizeof(*e));
         if (id)
