@@ -3,7 +3,6 @@
  * a key file/device) and HKDF-SHA256 derivation of the subkeys. File format
  * and labels: docs/keys.md. Crypto goes through crypto.h only; this file
  * never logs, it explains refusals through *ret_why. */
-#include "config.h" /* _GNU_SOURCE for asprintf, mkostemp */
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,6 @@
 /* Pack writer (streaming, to an fd or memory) and reader (tail range reads,
  * header checks), Padmé size classes and pack ids. Owns the pack layout of
  * docs/formats.md "Packs"; records are opaque here except for their size. */
-#include "config.h"
 
 #include <endian.h>
 #include <errno.h>

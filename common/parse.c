@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include "cleanup.h"
 #include "parse.h"
@@ -197,4 +198,25 @@ const char *format_duration_ns(uint64_t ns, char buf[static FORMAT_DURATION_MAX]
                 }
         snprintf(buf, FORMAT_DURATION_MAX, "%" PRIu64 "ns", ns);
         return buf;
+}
+
+int parse_log_level(const char *s)
+{
+        static const struct {
+                const char *name;
+                int level;
+        } names[] = {
+                { "err", LOG_ERR },         { "error", LOG_ERR },   { "warning", LOG_WARNING },
+                { "warn", LOG_WARNING },    { "notice", LOG_NOTICE }, { "info", LOG_INFO },
+                { "debug", LOG_DEBUG },
+        };
+
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strcasecmp(s, names[i].name) == 0)
+                        return names[i].level;
+        if (s[0] >= '0' + LOG_ERR && s[0] <= '0' + LOG_DEBUG && s[1] == '\0')
+                return s[0] - '0';
+        return -EINVAL;
 }

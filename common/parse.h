@@ -29,3 +29,5 @@ const char *format_size(uint64_t bytes, char buf[static FORMAT_SIZE_MAX]);
 /* Human duration in one unit that parse_duration_ns reads back ("250ms", "1.5s",
  * "2h", "0"); returns buf. */
 const char *format_duration_ns(uint64_t ns, char buf[static FORMAT_DURATION_MAX]);
+/* "err", "warning", "notice", "info", "debug" or a syslog number 3..7 -> LOG_*; -EINVAL. */
+int parse_log_level(const char *s);

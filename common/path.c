@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Path helpers; see path.h. */
-#include "config.h"
 
 #include "path.h"
 

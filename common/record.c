@@ -2,7 +2,6 @@
 /* Sealing and opening records (one object each): compression decision,
  * header-byte masking, AEAD with AAD = id, and the checks a reader of
  * untrusted bytes needs. Layout: docs/formats.md "Records". */
-#include "config.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -3,7 +3,6 @@
  * store_get range reads (pack_read_header) and index_pack_add it, between
  * index_reindex_begin and index_reindex_end, so the rebuild is atomic.
  * Knows nothing of snapshots (the daemon rebuilds those rows afterwards). */
-#include "config.h"
 
 #include "reindex.h"
 

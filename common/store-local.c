@@ -3,7 +3,6 @@
  * fan-out), DIR/tmp/<hex id>.part for partial uploads. Commit = hash check,
  * fsync, rename, fsync of the directory. Holds only an fd of DIR, so it is
  * safe to call from several threads on different packs. */
-#include "config.h"
 
 #include <dirent.h>
 #include <errno.h>

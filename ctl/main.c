@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* chutectl entry point: global options (anywhere before "--"), the socket
  * choice (--socket, then $CHUTE_SOCKET, then chuted's own default from
- * daemon/config.c), the verb table, help, and dispatch. Each verb lives in
+ * common/defaults.c), the verb table, help, and dispatch. Each verb lives in
  * ctl/verb-*.c; what they share in ctl/verb.c. */
-#include "config.h"
+#include "defaults.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -61,13 +61,7 @@ static int verb_help(struct verb_context *c, int argc, char **argv)
 /* chuted's default socket for this user (root: /run/chute/chuted.sock). */
 static char *default_socket(void)
 {
-        struct config cfg;
-        char *path;
-
-        config_init_defaults(&cfg, getuid());
-        path = TAKE_PTR(cfg.socket_path);
-        config_done(&cfg);
-        return path;
+        return defaults_socket_path(getuid());
 }
 
 int main(int argc, char **argv)

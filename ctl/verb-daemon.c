@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "parse.h"
 
 int verb_log_level(struct verb_context *c, int argc, char **argv)
 {
@@ -26,7 +26,7 @@ int verb_log_level(struct verb_context *c, int argc, char **argv)
                         return verb_usage("log-level takes at most one LEVEL");
                 arg = a.value;
         }
-        if (arg && log_level_from_string(arg) < 0)
+        if (arg && parse_log_level(arg) < 0)
                 return verb_usage("log-level: unknown level \"%s\" (err, warning, notice, info, debug)",
                                   arg);
         ex = verb_connect(c, false);

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* add: start watching a directory (with optional exclude patterns). */
-#include "config.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,6 @@
  * size. A worker reads and verifies a few extents at a time; the next batch
  * is read only when the client has taken most of the previous one, so a
  * slow or vanished client never makes the daemon buffer the whole file. */
-#include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>

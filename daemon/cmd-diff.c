@@ -2,7 +2,6 @@
 /* diff: what changed between two snapshots (added, removed, modified
  * entries, by path). Subtrees with the same id are skipped without being
  * read, so the cost follows the size of the change. */
-#include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,7 +3,6 @@
  * root (KEEP_* from the request, else [retention] of the config), or with
  * DRY_RUN only say what would go. The deciding is common/retention.c, the
  * deleting daemon/retention-apply.c; the data stays in packs until a prune. */
-#include "config.h"
 
 #include <errno.h>
 #include <limits.h>

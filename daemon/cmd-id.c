@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* id: this node's id (SHA-256 of its certificate) and host name. */
-#include "config.h"
-
 #include <unistd.h>
 
 #include "commands.h"

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* key export / key import: the recovery code of the master secret, and
  * replacing the master secret on a node that has no snapshots yet. */
-#include "config.h"
 
 #include <errno.h>
 #include <stdio.h>

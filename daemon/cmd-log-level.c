@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* log-level: report or change the log level at run time. */
-#include "config.h"
+#include "parse.h"
 
 #include <stdlib.h>
 
@@ -13,7 +13,7 @@ void cmd_log_level(struct request *r)
 {
         _cleanup_free_ char *level = NULL;
         if (msg_map_get_text_dup(&r->args, CTL_KEY_LEVEL, &level) >= 0) {
-                int l = log_level_from_string(level);
+                int l = parse_log_level(level);
                 if (l < 0) {
                         request_error(r, CTL_STATUS_BAD_REQUEST, "unknown log level \"%s\" (err, warning, notice, info, debug)",
                                       level);

@@ -3,7 +3,6 @@
  * The trees are read on a worker; entries go out in DATA messages of a
  * bounded size, then an empty RESULT, so a huge directory never makes one
  * oversized frame. */
-#include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* paths: the watched directories with their excludes and last snapshot. */
-#include "config.h"
-
 #include <string.h>
 
 #include "commands.h"

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* remove: stop watching a directory; its snapshots stay. */
-#include "config.h"
-
 #include <errno.h>
 #include <stdlib.h>
 

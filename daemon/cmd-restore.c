@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* restore: put a snapshot (or SNAP:PATH) at a target path, reporting
  * progress every quarter second while a worker does the job (restore.c). */
-#include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* snapshot: take a snapshot now (of one root, or of every root) and answer
  * once it is committed. The work happens in root.c / snapshot.c. */
-#include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* snapshots: list snapshots (of one root or all), oldest first. */
-#include "config.h"
-
 #include <errno.h>
 #include <stdlib.h>
 

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* status: the daemon's state, each root's state, and repository totals. */
-#include "config.h"
-
 #include <string.h>
 
 #include "commands.h"

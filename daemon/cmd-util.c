@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers for request handlers; see cmd-util.h. */
-#include "config.h"
-
 #include "cmd-util.h"
 
 #include <errno.h>

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* version: chuted's package version and control protocol version. */
-#include "config.h"
-
 #include "commands.h"
 #include "ctl.h"
 

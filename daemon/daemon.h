@@ -10,7 +10,7 @@
 
 #include <event2/event.h>
 
-#include "config.h"
+#include "settings.h"
 #include "keys.h"
 
 struct identity;
@@ -22,7 +22,7 @@ struct root;
 struct watch;
 
 struct daemon {
-        struct config config;
+        struct settings config;
         const char *config_file;   /* --config, or NULL for the default path */
         struct event_base *base;
         struct workers *workers;

@@ -3,7 +3,8 @@
  * order (log, state dir, keys, identity, loop, workers, repository, roots,
  * control socket, signals, READY=1) and down in reverse. Runs in the
  * foreground; systemd (or the user) supervises it. */
-#include "config.h"
+#include "parse.h"
+#include "settings.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -164,11 +165,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         if (sig == SIGHUP) {
                 notify_reloading();
                 log_info("Reloading the configuration");
-                struct config fresh;
+                struct settings fresh;
                 _cleanup_free_ char *error = NULL;
-                config_init_defaults(&fresh, getuid());
-                const char *file = d->config_file ? d->config_file : config_default_path(getuid());
-                int r = config_load_file(&fresh, file, d->config_file != NULL, &error);
+                settings_init_defaults(&fresh, getuid());
+                const char *file = d->config_file ? d->config_file : settings_default_path(getuid());
+                int r = settings_load_file(&fresh, file, d->config_file != NULL, &error);
                 if (r < 0) {
                         log_error("Keeping the old configuration: %s", error ? error : strerror(-r));
                 } else {
@@ -181,7 +182,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
                         d->config.compression_level = fresh.compression_level;
                         repo_set_compression(d->repo, fresh.compression_level);
                 }
-                config_done(&fresh);
+                settings_done(&fresh);
                 notify_ready_after_reload();
                 daemon_update_status(d);
                 return;
@@ -225,7 +226,7 @@ int main(int argc, char **argv)
                         break;
                 case 'l':
                         opt_level = optarg;
-                        level = log_level_from_string(optarg);
+                        level = parse_log_level(optarg);
                         if (level < 0) {
                                 fprintf(stderr, "chuted: bad log level \"%s\" (err, warning, notice, info, debug)\n",
                                         optarg);
@@ -261,19 +262,19 @@ int main(int argc, char **argv)
         }
 
         uid_t mode_uid = user_mode && getuid() == 0 ? 65534 : getuid();
-        config_init_defaults(&d.config, mode_uid);
+        settings_init_defaults(&d.config, mode_uid);
         if (user_mode && getuid() == 0) {
                 /* root asked for user-mode paths: keep them, but it is still root */
                 d.config.system_mode = 0;
         }
         {
                 _cleanup_free_ char *error = NULL;
-                const char *file = d.config_file ? d.config_file : config_default_path(mode_uid);
-                r = config_load_file(&d.config, file, d.config_file != NULL, &error);
+                const char *file = d.config_file ? d.config_file : settings_default_path(mode_uid);
+                r = settings_load_file(&d.config, file, d.config_file != NULL, &error);
                 if (r < 0) {
                         fprintf(stderr, "chuted: %s\n", error ? error : strerror(-r));
                         free(opt_watch);
-                        config_done(&d.config);
+                        settings_done(&d.config);
                         return 1;
                 }
         }
@@ -288,7 +289,7 @@ int main(int argc, char **argv)
         if (opt_level)
                 d.config.log_level = level;
         for (size_t i = 0; i < n_watch; i++)
-                config_add_watch(&d.config, opt_watch[i]);
+                settings_add_watch(&d.config, opt_watch[i]);
         free(opt_watch);
 
         log_open("chuted");
@@ -387,6 +388,6 @@ out:
                 event_base_free(d.base);
         identity_free(d.identity);
         keys_wipe(&d.keys);
-        config_done(&d.config);
+        settings_done(&d.config);
         return r < 0 ? 1 : 0;
 }

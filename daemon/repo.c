@@ -8,7 +8,6 @@
  * the index never references bytes that are not durable. On open, packs
  * present on disk but missing from the index (a crash between link and
  * commit) are re-indexed from their headers. */
-#include "config.h"
 
 #include "repo.h"
 

@@ -5,7 +5,6 @@
  * metadata in parallel on the worker pool, verifying every object; phase 3
  * sets directory metadata deepest first, so creating entries does not
  * disturb the restored mtimes. */
-#include "config.h"
 
 #include "restore.h"
 

@@ -2,7 +2,6 @@
 /* Retention in the daemon (see retention-apply.h): plans from the index
  * rows, forgetting in one transaction with the pending-prune bookkeeping,
  * and the rate-limited automatic run after snapshots. */
-#include "config.h"
 
 #include "retention-apply.h"
 

@@ -3,7 +3,6 @@
  * root.h). One snapshot per root at a time: a request that arrives while
  * one runs is answered by the next run, which starts as soon as the
  * current one ends, so it sees every change made before it was asked. */
-#include "config.h"
 
 #include "root.h"
 

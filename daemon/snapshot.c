@@ -6,7 +6,6 @@
  * open pack, then commit the file cache and snapshot row in one
  * transaction). A crash anywhere before that commit leaves no reference to
  * anything half-written. */
-#include "config.h"
 
 #include "snapshot.h"
 

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Reading snapshot trees back; see snaptree.h. */
-#include "config.h"
-
 #include "snaptree.h"
 
 #include <errno.h>

@@ -5,7 +5,6 @@
  * own attribute change dirties its parent (its metadata lives there); a new
  * directory is watched at once and scanned by the next snapshot, which also
  * catches files created in it before its watch existed. */
-#include "config.h"
 
 #include "watch.h"
 

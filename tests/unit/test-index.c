@@ -4,7 +4,6 @@
  * points around a pack commit (child processes that _exit mid-transaction),
  * reindex reproducing the objects table, read-only and concurrent (WAL)
  * connections, hostile files, and bulk insert speed. */
-#include "config.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>

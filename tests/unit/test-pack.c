@@ -2,7 +2,6 @@
 /* Packs: write/seal/read round trips (memory and fd), detection of
  * truncation, flipped bytes, wrong ids and wrong keys, size classes and
  * their overhead. */
-#include "config.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

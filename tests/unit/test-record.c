@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Records: round trips with both ciphers, and rejection of every flipped
  * bit, a wrong id, a wrong key, a truncated record and a too-small buffer. */
-#include "config.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

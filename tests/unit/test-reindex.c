@@ -4,7 +4,6 @@
  * (child killed mid-transaction) is found, bad and truncated packs are
  * skipped and counted, several sources merge, a failed listing changes
  * nothing. */
-#include "config.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -2,7 +2,6 @@
 /* The local directory store: resumable ranged puts across a reopen, commit
  * hash check, ranged gets, stat, list, delete, prove, partial clean-up and
  * linking a pack written by the pack writer. */
-#include "config.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

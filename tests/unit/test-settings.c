@@ -9,7 +9,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "settings.h"
 #include "crypto.h"
 #include "parse.h"
 
@@ -22,10 +22,10 @@ static void clear_xdg(void)
 
 Test(config, defaults_root)
 {
-        struct config c;
+        struct settings c;
 
         setenv("XDG_STATE_HOME", "/nowhere/state", 1);
-        config_init_defaults(&c, 0);
+        settings_init_defaults(&c, 0);
         cr_assert_eq(c.system_mode, 1);
         cr_assert_str_eq(c.state_dir, "/var/lib/chute");
         cr_assert_str_eq(c.socket_path, "/run/chute/chuted.sock");
@@ -49,51 +49,51 @@ Test(config, defaults_root)
         cr_assert_eq(c.retention.keep_monthly, RETENTION_UNLIMITED);
         cr_assert_eq(c.retention.keep_yearly, 0);
         cr_assert_eq(c.retention_auto, 1);
-        cr_assert_str_eq(config_default_path(0), SYSCONFDIR "/chute/chuted.conf");
-        config_done(&c);
+        cr_assert_str_eq(settings_default_path(0), SYSCONFDIR "/chute/chuted.conf");
+        settings_done(&c);
         cr_assert_null(c.state_dir);
 }
 
 Test(config, defaults_user_xdg)
 {
-        struct config c;
+        struct settings c;
 
         setenv("HOME", "/home/ann", 1);
         setenv("XDG_STATE_HOME", "/x/state", 1);
         setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
         setenv("XDG_CONFIG_HOME", "/x/config", 1);
-        config_init_defaults(&c, 1000);
+        settings_init_defaults(&c, 1000);
         cr_assert_eq(c.system_mode, 0);
         cr_assert_str_eq(c.state_dir, "/x/state/chute");
         cr_assert_str_eq(c.socket_path, "/run/user/1000/chute/chuted.sock");
-        cr_assert_str_eq(config_default_path(1000), "/x/config/chute/chuted.conf");
-        config_done(&c);
+        cr_assert_str_eq(settings_default_path(1000), "/x/config/chute/chuted.conf");
+        settings_done(&c);
 }
 
 Test(config, defaults_user_without_xdg)
 {
-        struct config c;
+        struct settings c;
 
         clear_xdg();
         setenv("HOME", "/home/ann", 1);
-        config_init_defaults(&c, 1000);
+        settings_init_defaults(&c, 1000);
         cr_assert_str_eq(c.state_dir, "/home/ann/.local/state/chute");
         cr_assert_str_eq(c.socket_path, "/home/ann/.local/state/chute/chuted.sock");
-        cr_assert_str_eq(config_default_path(1000), "/home/ann/.config/chute/chuted.conf");
-        config_done(&c);
+        cr_assert_str_eq(settings_default_path(1000), "/home/ann/.config/chute/chuted.conf");
+        settings_done(&c);
 
         /* Relative XDG values are ignored, as the XDG spec says. */
         setenv("XDG_STATE_HOME", "relative/state", 1);
         setenv("XDG_RUNTIME_DIR", "run", 1);
-        config_init_defaults(&c, 1000);
+        settings_init_defaults(&c, 1000);
         cr_assert_str_eq(c.state_dir, "/home/ann/.local/state/chute");
         cr_assert_str_eq(c.socket_path, "/home/ann/.local/state/chute/chuted.sock");
-        config_done(&c);
+        settings_done(&c);
 }
 
 Test(config, every_key)
 {
-        struct config c;
+        struct settings c;
         char *error = NULL;
         const char *text =
                 "# a comment\n"
@@ -129,8 +129,8 @@ Test(config, every_key)
 
         clear_xdg();
         setenv("HOME", "/home/ann", 1);
-        config_init_defaults(&c, 1000);
-        cr_assert_eq(config_load_string(&c, text, "t.conf", &error), 0, "%s", error ? error : "");
+        settings_init_defaults(&c, 1000);
+        cr_assert_eq(settings_load_string(&c, text, "t.conf", &error), 0, "%s", error ? error : "");
         cr_assert_null(error);
         cr_assert_str_eq(c.state_dir, "/srv/chute");
         cr_assert_str_eq(c.socket_path, "/run/c.sock");
@@ -155,11 +155,11 @@ Test(config, every_key)
         cr_assert_eq(c.retention.keep_monthly, 1000000);
         cr_assert_eq(c.retention.keep_yearly, RETENTION_UNLIMITED);
         cr_assert_eq(c.retention_auto, 0);
-        cr_assert_eq(config_load_string(&c, "[retention]\nkeep_within = 7d\n", "r.conf", &error), 0);
+        cr_assert_eq(settings_load_string(&c, "[retention]\nkeep_within = 7d\n", "r.conf", &error), 0);
         cr_assert_eq(c.retention.keep_within_ns, 7 * NSEC_PER_DAY);
 
         /* A second file overrides single keys and adds roots. */
-        cr_assert_eq(config_load_string(&c, "[daemon]\ncipher = aes-256-gcm\nlog_level = 4\n"
+        cr_assert_eq(settings_load_string(&c, "[daemon]\ncipher = aes-256-gcm\nlog_level = 4\n"
                                             "compression_level = 0\n[watch]\npath = /etc\n",
                                         "u.conf", &error), 0);
         cr_assert_eq(c.cipher, CRYPTO_CIPHER_AES256_GCM);
@@ -167,20 +167,20 @@ Test(config, every_key)
         cr_assert_eq(c.compression_level, 0);
         cr_assert_eq(c.n_watch, 3);
         cr_assert_str_eq(c.watch[2], "/etc");
-        config_done(&c);
+        settings_done(&c);
 }
 
 static void expect_error(const char *text, const char *message)
 {
-        struct config c;
+        struct settings c;
         char *error = NULL;
 
-        config_init_defaults(&c, 0);
-        cr_assert_eq(config_load_string(&c, text, "x.conf", &error), -EINVAL, "accepted: %s", text);
+        settings_init_defaults(&c, 0);
+        cr_assert_eq(settings_load_string(&c, text, "x.conf", &error), -EINVAL, "accepted: %s", text);
         cr_assert_not_null(error);
         cr_assert_str_eq(error, message);
         free(error);
-        config_done(&c);
+        settings_done(&c);
 }
 
 Test(config, errors)
@@ -254,18 +254,18 @@ Test(config, long_line_is_an_error_not_a_split)
 Test(config, files)
 {
         char dir[] = "/tmp/chute-config-XXXXXX", path[64], *error = NULL;
-        struct config c;
+        struct settings c;
         FILE *f;
 
         cr_assert_not_null(mkdtemp(dir));
         snprintf(path, sizeof(path), "%s/chuted.conf", dir);
-        config_init_defaults(&c, 0);
+        settings_init_defaults(&c, 0);
 
         /* Missing: fine unless it must exist. */
-        cr_assert_eq(config_load_file(&c, path, 0, &error), 0);
+        cr_assert_eq(settings_load_file(&c, path, 0, &error), 0);
         cr_assert_null(c.file);
         cr_assert_str_eq(c.state_dir, "/var/lib/chute");
-        cr_assert_eq(config_load_file(&c, path, 1, &error), -ENOENT);
+        cr_assert_eq(settings_load_file(&c, path, 1, &error), -ENOENT);
         cr_assert_not_null(error);
         cr_assert(strstr(error, "No such file"), "%s", error);
         free(error);
@@ -275,7 +275,7 @@ Test(config, files)
         cr_assert_not_null(f);
         fputs("[daemon]\r\nworkers = 3\r\n[watch]\nquiet_period = 1\n", f);
         fclose(f);
-        cr_assert_eq(config_load_file(&c, path, 1, &error), 0, "%s", error ? error : "");
+        cr_assert_eq(settings_load_file(&c, path, 1, &error), 0, "%s", error ? error : "");
         cr_assert_str_eq(c.file, path);
         cr_assert_eq(c.workers, 3);
         cr_assert_eq(c.quiet_period_ns, NSEC_PER_SEC);
@@ -283,7 +283,7 @@ Test(config, files)
         f = fopen(path, "w");
         fputs("[daemon]\nworkers = 3\nnope = 1\n", f);
         fclose(f);
-        cr_assert_eq(config_load_file(&c, path, 1, &error), -EINVAL);
+        cr_assert_eq(settings_load_file(&c, path, 1, &error), -EINVAL);
         char want[128];
         snprintf(want, sizeof(want), "%s:3: unknown key \"nope\" in [daemon]", path);
         cr_assert_str_eq(error, want);
@@ -291,43 +291,43 @@ Test(config, files)
         error = NULL;
 
         /* A directory is not a config file. */
-        cr_assert_lt(config_load_file(&c, dir, 1, &error), 0);
+        cr_assert_lt(settings_load_file(&c, dir, 1, &error), 0);
         cr_assert_not_null(error);
         free(error);
 
-        config_done(&c);
+        settings_done(&c);
         unlink(path);
         rmdir(dir);
 }
 
 Test(config, log_level_names)
 {
-        cr_assert_eq(log_level_from_string("err"), LOG_ERR);
-        cr_assert_eq(log_level_from_string("error"), LOG_ERR);
-        cr_assert_eq(log_level_from_string("warning"), LOG_WARNING);
-        cr_assert_eq(log_level_from_string("NOTICE"), LOG_NOTICE);
-        cr_assert_eq(log_level_from_string("info"), LOG_INFO);
-        cr_assert_eq(log_level_from_string("debug"), LOG_DEBUG);
-        cr_assert_eq(log_level_from_string("3"), LOG_ERR);
-        cr_assert_eq(log_level_from_string("7"), LOG_DEBUG);
-        cr_assert_eq(log_level_from_string("2"), -EINVAL);
-        cr_assert_eq(log_level_from_string("8"), -EINVAL);
-        cr_assert_eq(log_level_from_string("77"), -EINVAL);
-        cr_assert_eq(log_level_from_string(""), -EINVAL);
-        cr_assert_eq(log_level_from_string("verbose"), -EINVAL);
+        cr_assert_eq(parse_log_level("err"), LOG_ERR);
+        cr_assert_eq(parse_log_level("error"), LOG_ERR);
+        cr_assert_eq(parse_log_level("warning"), LOG_WARNING);
+        cr_assert_eq(parse_log_level("NOTICE"), LOG_NOTICE);
+        cr_assert_eq(parse_log_level("info"), LOG_INFO);
+        cr_assert_eq(parse_log_level("debug"), LOG_DEBUG);
+        cr_assert_eq(parse_log_level("3"), LOG_ERR);
+        cr_assert_eq(parse_log_level("7"), LOG_DEBUG);
+        cr_assert_eq(parse_log_level("2"), -EINVAL);
+        cr_assert_eq(parse_log_level("8"), -EINVAL);
+        cr_assert_eq(parse_log_level("77"), -EINVAL);
+        cr_assert_eq(parse_log_level(""), -EINVAL);
+        cr_assert_eq(parse_log_level("verbose"), -EINVAL);
 }
 
 Test(config, add_watch)
 {
-        struct config c;
+        struct settings c;
 
-        config_init_defaults(&c, 0);
-        cr_assert_eq(config_add_watch(&c, "relative"), -EINVAL);
-        cr_assert_eq(config_add_watch(&c, "/a"), 0);
-        cr_assert_eq(config_add_watch(&c, "/a"), 0);
-        cr_assert_eq(config_add_watch(&c, "/b"), 0);
+        settings_init_defaults(&c, 0);
+        cr_assert_eq(settings_add_watch(&c, "relative"), -EINVAL);
+        cr_assert_eq(settings_add_watch(&c, "/a"), 0);
+        cr_assert_eq(settings_add_watch(&c, "/a"), 0);
+        cr_assert_eq(settings_add_watch(&c, "/b"), 0);
         cr_assert_eq(c.n_watch, 2);
-        config_done(&c);
+        settings_done(&c);
 }
 
 /* etc/chuted.conf is all comments: with every "#key" uncommented it must
@@ -337,7 +337,7 @@ Test(config, sample_file_matches_defaults)
         const char *srcdir = getenv("CHUTE_SRCDIR");
         char path[4096], *line = NULL, *text = NULL, *error = NULL;
         size_t size = 0, text_len = 0, uncommented = 0;
-        struct config defaults, c;
+        struct settings defaults, c;
         FILE *f, *out;
 
         snprintf(path, sizeof(path), "%s/etc/chuted.conf", srcdir ? srcdir : ".");
@@ -359,9 +359,9 @@ Test(config, sample_file_matches_defaults)
         free(line);
         cr_assert_eq(uncommented, 20, "%zu keys with defaults in the sample", uncommented);
 
-        config_init_defaults(&defaults, 0);
-        config_init_defaults(&c, 0);
-        cr_assert_eq(config_load_string(&c, text, path, &error), 0, "%s", error ? error : "");
+        settings_init_defaults(&defaults, 0);
+        settings_init_defaults(&c, 0);
+        cr_assert_eq(settings_load_string(&c, text, path, &error), 0, "%s", error ? error : "");
         cr_assert_str_eq(c.state_dir, defaults.state_dir);
         cr_assert_str_eq(c.socket_path, defaults.socket_path);
         cr_assert_str_eq(c.socket_group, defaults.socket_group);
@@ -377,6 +377,6 @@ Test(config, sample_file_matches_defaults)
         cr_assert_eq(memcmp(&c.retention, &defaults.retention, sizeof(c.retention)), 0);
         cr_assert_eq(c.retention_auto, defaults.retention_auto);
         free(text);
-        config_done(&c);
-        config_done(&defaults);
+        settings_done(&c);
+        settings_done(&defaults);
 }

@@ -16,13 +16,10 @@
 #include <syslog.h>
 
 #include "cleanup.h"
-#include "config.h"
+#include "settings.h"
 #include "crypto.h"
+#include "defaults.h"
 #include "parse.h"
-
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
-#endif
 
 static char *xstrdup(const char *s)
 {
@@ -32,43 +29,9 @@ static char *xstrdup(const char *s)
         return p;
 }
 
-static char *xjoin(const char *a, const char *b)
+void settings_init_defaults(struct settings *c, uid_t uid)
 {
-        char *p;
-        if (asprintf(&p, "%s%s", a, b) < 0)
-                abort();
-        return p;
-}
-
-/* An absolute directory from the environment, or NULL (XDG says ignore relative ones). */
-static const char *env_dir(const char *name)
-{
-        const char *e = getenv(name);
-        return e && e[0] == '/' ? e : NULL;
-}
-
-static const char *home_dir(uid_t uid)
-{
-        const char *e = env_dir("HOME");
-        struct passwd *pw;
-
-        if (e)
-                return e;
-        pw = getpwuid(uid);
-        if (pw && pw->pw_dir && pw->pw_dir[0] == '/')
-                return pw->pw_dir;
-        return "/";
-}
-
-/* "/home/a" + "/.local/state/chute" without doubling the slash for "/". */
-static char *path_join(const char *dir, const char *rest)
-{
-        return xjoin(strcmp(dir, "/") == 0 ? "" : dir, rest);
-}
-
-void config_init_defaults(struct config *c, uid_t uid)
-{
-        *c = (struct config){
+        *c = (struct settings){
                 .system_mode = uid == 0,
                 .log_level = LOG_INFO,
                 .workers = 0,
@@ -83,36 +46,20 @@ void config_init_defaults(struct config *c, uid_t uid)
                 .retention_auto = 1,
         };
         retention_policy_default(&c->retention);
-        if (uid == 0) {
-                c->state_dir = xstrdup("/var/lib/chute");
-                c->socket_path = xstrdup("/run/chute/chuted.sock");
-                return;
-        }
-        const char *state = env_dir("XDG_STATE_HOME");
-        c->state_dir = state ? path_join(state, "/chute")
-                             : path_join(home_dir(uid), "/.local/state/chute");
-        const char *runtime = env_dir("XDG_RUNTIME_DIR");
-        c->socket_path = runtime ? path_join(runtime, "/chute/chuted.sock")
-                                 : path_join(c->state_dir, "/chuted.sock");
+        c->state_dir = defaults_state_dir(uid);
+        c->socket_path = defaults_socket_path(uid);
 }
 
-const char *config_default_path(uid_t uid)
+const char *settings_default_path(uid_t uid)
 {
         static char buf[PATH_MAX];
-        const char *dir;
+        _cleanup_free_ char *p = defaults_config_path(uid);
 
-        if (uid == 0)
-                return SYSCONFDIR "/chute/chuted.conf";
-        dir = env_dir("XDG_CONFIG_HOME");
-        if (dir)
-                snprintf(buf, sizeof(buf), "%s/chute/chuted.conf", dir);
-        else
-                snprintf(buf, sizeof(buf), "%s/.config/chute/chuted.conf",
-                         strcmp(home_dir(uid), "/") == 0 ? "" : home_dir(uid));
+        snprintf(buf, sizeof(buf), "%s", p);
         return buf;
 }
 
-void config_done(struct config *c)
+void settings_done(struct settings *c)
 {
         free(c->file);
         free(c->state_dir);
@@ -122,10 +69,10 @@ void config_done(struct config *c)
         for (size_t i = 0; i < c->n_watch; i++)
                 free(c->watch[i]);
         free(c->watch);
-        *c = (struct config){ 0 };
+        *c = (struct settings){ 0 };
 }
 
-int config_add_watch(struct config *c, const char *path)
+int settings_add_watch(struct settings *c, const char *path)
 {
         char **w, *p;
 
@@ -147,31 +94,10 @@ int config_add_watch(struct config *c, const char *path)
         return 0;
 }
 
-int log_level_from_string(const char *s)
-{
-        static const struct {
-                const char *name;
-                int level;
-        } names[] = {
-                { "err", LOG_ERR },         { "error", LOG_ERR },   { "warning", LOG_WARNING },
-                { "warn", LOG_WARNING },    { "notice", LOG_NOTICE }, { "info", LOG_INFO },
-                { "debug", LOG_DEBUG },
-        };
-
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (strcasecmp(s, names[i].name) == 0)
-                        return names[i].level;
-        if (s[0] >= '0' + LOG_ERR && s[0] <= '0' + LOG_DEBUG && s[1] == '\0')
-                return s[0] - '0';
-        return -EINVAL;
-}
-
 /* ---- the file ------------------------------------------------------------ */
 
 struct parse_state {
-        struct config *config;
+        struct settings *config;
         const char *name;       /* file name for messages */
         FILE *file;             /* either a file ... */
         const char *text;       /* ... or the rest of a string */
@@ -212,7 +138,7 @@ struct key {
         const char *section;
         const char *name;
         key_parser parse;
-        size_t offset;          /* of the field in struct config */
+        size_t offset;          /* of the field in struct settings */
 };
 
 #define FIELD(c, k, type) ((type *)((char *)(c) + (k)->offset))
@@ -238,7 +164,7 @@ static int parse_watch_path(struct parse_state *st, const struct key *k, const c
 
         if (value[0] != '/')
                 return fail(st, "%s must be an absolute path, not \"%s\"", k->name, value);
-        r = config_add_watch(st->config, value);
+        r = settings_add_watch(st->config, value);
         if (r < 0)
                 return fail(st, "out of memory");
         return 0;
@@ -259,9 +185,9 @@ static int parse_group(struct parse_state *st, const struct key *k, const char *
         return 0;
 }
 
-static int parse_log_level(struct parse_state *st, const struct key *k, const char *value)
+static int set_log_level(struct parse_state *st, const struct key *k, const char *value)
 {
-        int level = log_level_from_string(value);
+        int level = parse_log_level(value);
 
         if (level < 0)
                 return fail(st, "bad log level \"%s\" for %s (err, warning, notice, info or debug)",
@@ -292,9 +218,9 @@ static int parse_workers(struct parse_state *st, const struct key *k, const char
 {
         unsigned v;
 
-        if (parse_range(value, CONFIG_WORKERS_MAX, &v) < 0)
+        if (parse_range(value, SETTINGS_WORKERS_MAX, &v) < 0)
                 return fail(st, "bad value \"%s\" for %s (0 for one per core, up to %d)", value,
-                            k->name, CONFIG_WORKERS_MAX);
+                            k->name, SETTINGS_WORKERS_MAX);
         *FIELD(st->config, k, unsigned) = v;
         return 0;
 }
@@ -303,9 +229,9 @@ static int parse_compression(struct parse_state *st, const struct key *k, const 
 {
         unsigned v;
 
-        if (parse_range(value, CONFIG_COMPRESSION_MAX, &v) < 0)
+        if (parse_range(value, SETTINGS_COMPRESSION_MAX, &v) < 0)
                 return fail(st, "bad value \"%s\" for %s (0 to %d)", value, k->name,
-                            CONFIG_COMPRESSION_MAX);
+                            SETTINGS_COMPRESSION_MAX);
         *FIELD(st->config, k, int) = (int)v;
         return 0;
 }
@@ -356,9 +282,9 @@ static int parse_keep_count(struct parse_state *st, const struct key *k, const c
 
         if (strcasecmp(value, "unlimited") == 0 || strcmp(value, "-1") == 0)
                 v = (unsigned)-1;
-        else if (parse_range(value, CONFIG_KEEP_MAX, &v) < 0)
+        else if (parse_range(value, SETTINGS_KEEP_MAX, &v) < 0)
                 return fail(st, "bad value \"%s\" for %s (0 to %d, or unlimited)", value, k->name,
-                            CONFIG_KEEP_MAX);
+                            SETTINGS_KEEP_MAX);
         *FIELD(st->config, k, int) = v == (unsigned)-1 ? RETENTION_UNLIMITED : (int)v;
         return 0;
 }
@@ -374,11 +300,11 @@ static int parse_keep_within(struct parse_state *st, const struct key *k, const 
         return 0;
 }
 
-#define KEY(sec, nm, fn, field) { sec, nm, fn, offsetof(struct config, field) }
+#define KEY(sec, nm, fn, field) { sec, nm, fn, offsetof(struct settings, field) }
 static const struct key keys[] = {
         KEY("daemon", "state_dir", parse_path, state_dir),
         KEY("daemon", "socket", parse_path, socket_path),
-        KEY("daemon", "log_level", parse_log_level, log_level),
+        KEY("daemon", "log_level", set_log_level, log_level),
         KEY("daemon", "workers", parse_workers, workers),
         KEY("daemon", "cipher", parse_cipher, cipher),
         KEY("daemon", "compression_level", parse_compression, compression_level),
@@ -521,13 +447,13 @@ static int load(struct parse_state *st, char **ret_error)
         return 0;
 }
 
-int config_load_string(struct config *c, const char *text, const char *name, char **ret_error)
+int settings_load_string(struct settings *c, const char *text, const char *name, char **ret_error)
 {
         struct parse_state st = { .config = c, .name = name ? name : "<string>", .text = text };
         return load(&st, ret_error);
 }
 
-int config_load_file(struct config *c, const char *path, int must_exist, char **ret_error)
+int settings_load_file(struct settings *c, const char *path, int must_exist, char **ret_error)
 {
         _cleanup_fclose_ FILE *f = NULL;
         char *file;

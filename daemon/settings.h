@@ -11,7 +11,7 @@
 
 #include "retention.h"
 
-struct config {
+struct settings {
         char *file;              /* config file read, NULL when built-in defaults only */
         int system_mode;         /* 1 when running as root */
         char *state_dir;         /* index.db, master.key, packs/ */
@@ -31,28 +31,26 @@ struct config {
         int retention_auto;      /* [retention] auto: apply it after every snapshot, default 1 */
 };
 
-#define CONFIG_WORKERS_MAX 1024
-#define CONFIG_COMPRESSION_MAX 19
-#define CONFIG_KEEP_MAX 1000000 /* largest [retention] count other than unlimited */
+#define SETTINGS_WORKERS_MAX 1024
+#define SETTINGS_COMPRESSION_MAX 19
+#define SETTINGS_KEEP_MAX 1000000 /* largest [retention] count other than unlimited */
 
 /* Fill c with the built-in defaults for uid: root gets /var/lib/chute and
  * /run/chute/chuted.sock, others $XDG_STATE_HOME/chute (~/.local/state/chute)
  * and $XDG_RUNTIME_DIR/chute/chuted.sock (state_dir/chuted.sock without it).
  * Aborts on out-of-memory (startup only). */
-void config_init_defaults(struct config *c, uid_t uid);
+void settings_init_defaults(struct settings *c, uid_t uid);
 /* SYSCONFDIR/chute/chuted.conf for root, else $XDG_CONFIG_HOME/chute/chuted.conf
  * (~/.config/chute/chuted.conf). Static buffer: not reentrant. */
-const char *config_default_path(uid_t uid);
+const char *settings_default_path(uid_t uid);
 /* Read path over c. A missing file is fine when !must_exist. On failure
  * *ret_error gets "FILE:LINE: what is wrong" (caller frees) and c may be half
  * updated: load into a fresh struct and swap when reloading. -EINVAL for bad
  * content, -errno when the file cannot be read. */
-int config_load_file(struct config *c, const char *path, int must_exist, char **ret_error);
+int settings_load_file(struct settings *c, const char *path, int must_exist, char **ret_error);
 /* The same over text, with name standing for the file name in messages (tests). */
-int config_load_string(struct config *c, const char *text, const char *name, char **ret_error);
+int settings_load_string(struct settings *c, const char *text, const char *name, char **ret_error);
 /* Add an absolute path to the roots watched at start (duplicates ignored). */
-int config_add_watch(struct config *c, const char *path);
+int settings_add_watch(struct settings *c, const char *path);
 /* Free everything c owns and zero it. */
-void config_done(struct config *c);
-/* "err", "warning", "notice", "info", "debug" or a syslog number 3..7 -> LOG_*; -EINVAL. */
-int log_level_from_string(const char *s);
+void settings_done(struct settings *c);
