@@ -9,7 +9,7 @@
 # (A certain inotify queue overflow: continuous-overflow.sh.)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/continuous-lib.sh"
-command -v rsync >/dev/null 2>&1 || skip_all "rsync is not installed"
+need rsync
 
 SRC=$(realpath -m "$T_TMP/src")
 mkdir -p "$SRC/flood" "$SRC/other"

@@ -4,7 +4,7 @@
 # snapshot and of the real tree in one comparable form.
 # Source it after lib.sh:  . "$(dirname "$0")/continuous-lib.sh"
 
-command -v python3 >/dev/null 2>&1 || skip_all "python3 is not installed"
+need python3
 
 # now_ms: milliseconds since the epoch
 now_ms() { echo $(($(date +%s%N) / 1000000)); }

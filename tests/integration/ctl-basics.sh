@@ -129,11 +129,8 @@ rc_is "ls --json latest" 0 ctl --json ls latest
 cp "$T_TMP/last.out" "$T_TMP/ls.json"
 jq_is "ls --json lists hello.txt (file) and sub (dir)" "$T_TMP/ls.json" \
     'type == "array" and (map(select(.name == "hello.txt"))[0].kind == "file") and (map(select(.name == "sub"))[0].kind == "dir")'
-# same guard as continuous-exclude.sh: runs by itself once excludes are merged
-if grep -qs 'exclude_new(' "$CHUTE_SRCDIR"/daemon/*.c; then
-    jq_is "ls --json: exactly hello.txt and sub, not the excluded junk.tmp" "$T_TMP/ls.json" \
-        'type == "array" and (map(.name) | sort == ["hello.txt", "sub"])'
-else ok "# SKIP add --exclude: excludes not merged yet (no exclude_new in daemon/)"; fi
+jq_is "ls --json: exactly hello.txt and sub, not the excluded junk.tmp" "$T_TMP/ls.json" \
+    'type == "array" and (map(.name) | sort == ["hello.txt", "sub"])'
 
 rc_is "key import refused once snapshots exist (1)" 1 ctl key import "$code_a"
 rc_is "key export unchanged after the refused import" 0 ctl --json key export

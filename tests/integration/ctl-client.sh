@@ -5,7 +5,7 @@
 # wrong request ids, garbage), streamed cat with offset checks and EPIPE,
 # listings split over DATA frames, and --json paths that are not UTF-8.
 . "$(dirname "$0")/lib.sh"
-command -v python3 >/dev/null || skip_all "python3 is needed for the fake daemon"
+need python3
 
 SOCK=$T_TMP/fake.sock
 SCEN=$T_TMP/scenario

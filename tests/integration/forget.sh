@@ -7,7 +7,7 @@
 # log line. (Automatic retention after snapshots is not tested here.)
 . "$(dirname "$0")/lib.sh"
 
-command -v python3 >/dev/null 2>&1 || skip_all "python3 is not installed"
+need python3
 
 # rc_is "description" WANT command...: ok when the command exits with WANT;
 # its output is kept in $T_TMP/out and $T_TMP/err.

@@ -71,8 +71,9 @@ check() {
 is() {
     if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; diag "got:  '$2'"; diag "want: '$3'"; fi
 }
-# skip_all "reason": the whole script is skipped
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+# bail_out "reason": the whole script fails now (TAP "Bail out!"). There is
+# no skip_all: a test either runs or fails, it never stops testing silently.
+bail_out() { echo "Bail out! $*"; exit 1; }
 done_testing() { echo "1..$T_NUM"; [ "$T_FAILED" -eq 0 ]; }
 
 # node_init NAME: make NAME's directories and a config; sets NODE_DIR
@@ -176,10 +177,11 @@ wait_gone() {
 }
 # vm_hwm_kib PID: peak resident set size of PID in KiB
 vm_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-# need CMD...: skip the whole script unless every command exists
+# need CMD...: fail the whole script unless every command exists (the
+# packages are in quickstart's DEPS list)
 need() {
     local c
-    for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip_all "$c is not installed"; done
+    for c in "$@"; do command -v "$c" >/dev/null 2>&1 || bail_out "$c is not installed (see DEPS in ./quickstart)"; done
 }
 # chuted_alive "description": ok when the current CHUTED_PID still runs
 chuted_alive() {
