@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+/* CODE_FILE, CODE_LINE and CODE_FUNC are the caller's, sent by us: without
+ * this, sd_journal_sendv adds log.c's own as second values of each. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
@@ -65,6 +68,29 @@ int log_to_journal(void)
         return log_journal;
 }
 
+/* Journal names ([A-Z0-9_], not starting with '_' or a digit) and the short
+ * form shown on stderr. */
+static const struct {
+        const char *journal, *text;
+} log_fields[_LOG_FIELD_MAX] = {
+        [LOG_FIELD_ROOT] = { "CHUTE_ROOT", "root" },
+        [LOG_FIELD_SNAPSHOT] = { "CHUTE_SNAPSHOT", "snapshot" },
+        [LOG_FIELD_PEER] = { "CHUTE_PEER", "peer" },
+        [LOG_FIELD_STORE] = { "CHUTE_STORE", "store" },
+};
+
+const char *log_field_name(enum log_field field)
+{
+        if ((unsigned)field >= _LOG_FIELD_MAX)
+                return NULL;
+        return log_fields[field].journal;
+}
+
+/* Each field of a list that can be sent: in range and with a value. */
+#define FOREACH_FIELD(f, fields, i)                                                              \
+        for (size_t i = 0; i < LOG_FIELDS_MAX && (fields) && (unsigned)(fields)[i].field < _LOG_FIELD_MAX; i++) \
+                if (((f) = &(fields)[i])->value)
+
 const char *log_level_to_string(int level)
 {
         static const char *const names[] = {
@@ -110,24 +136,19 @@ static void append(char *buf, size_t size, size_t *len, const char *fmt, ...)
 }
 
 /* "ident[pid]: level: message [root=/home peer=ab12]\n" in one write(2). */
-static void log_write_stderr(int level, const char *message, const char *const *fields)
+static void log_write_stderr(int level, const char *message, const struct log_field_value *fields)
 {
         char line[LOG_LINE_MAX + 512];
+        const struct log_field_value *f;
         size_t len = 0;
         bool bracket = false;
 
         append(line, sizeof(line), &len, "%s[%d]: %s: %s", log_ident, (int)getpid(),
                log_level_to_string(level), message);
-        for (size_t i = 0; fields && fields[i]; i++) {
-                const char *f = fields[i], *eq = strchr(f, '=');
-                if (strncmp(f, "CHUTE_", 6) != 0 || !eq)
-                        continue;
-                append(line, sizeof(line), &len, "%s", bracket ? " " : " [");
+        FOREACH_FIELD(f, fields, i) {
+                append(line, sizeof(line), &len, "%s%s=%s", bracket ? " " : " [", log_fields[f->field].text,
+                       f->value);
                 bracket = true;
-                for (const char *k = f + 6; k < eq && len < sizeof(line) - 1; k++)
-                        line[len++] = (char)(*k >= 'A' && *k <= 'Z' ? *k - 'A' + 'a' : *k);
-                line[len] = '\0';
-                append(line, sizeof(line), &len, "%s", eq);
         }
         if (bracket)
                 append(line, sizeof(line), &len, "]");
@@ -138,14 +159,17 @@ static void log_write_stderr(int level, const char *message, const char *const *
         write_all(STDERR_FILENO, line, len);
 }
 
-static int log_write_journal(int level, int error, const char *message_id, const char *const *fields,
+static int log_write_journal(int level, int error, const char *message_id, const struct log_field_value *fields,
                              const char *file, int line, const char *func, const char *message)
 {
         char priority[16], code_line[32], errno_field[32];
         _cleanup_free_ char *message_field = NULL, *id_field = NULL, *ident_field = NULL,
                             *file_field = NULL, *func_field = NULL;
+        char *field_entries[LOG_FIELDS_MAX];
+        const struct log_field_value *f;
         struct iovec iov[8 + LOG_FIELDS_MAX];
-        size_t n = 0;
+        size_t n = 0, n_entries = 0;
+        int r = -ENOMEM;
 
         if (asprintf(&message_field, "MESSAGE=%s", message) < 0 ||
             asprintf(&ident_field, "SYSLOG_IDENTIFIER=%s", log_ident) < 0 ||
@@ -154,6 +178,11 @@ static int log_write_journal(int level, int error, const char *message_id, const
                 return -ENOMEM;
         if (message_id && asprintf(&id_field, "MESSAGE_ID=%s", message_id) < 0)
                 return -ENOMEM;
+        FOREACH_FIELD(f, fields, i) {
+                if (asprintf(&field_entries[n_entries], "%s=%s", log_fields[f->field].journal, f->value) < 0)
+                        goto out;
+                n_entries++;
+        }
         snprintf(priority, sizeof(priority), "PRIORITY=%d", level);
         snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
 
@@ -170,13 +199,17 @@ static int log_write_journal(int level, int error, const char *message_id, const
                 snprintf(errno_field, sizeof(errno_field), "ERRNO=%d", abs(error));
                 IOV_STR(errno_field);
         }
-        for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++)
-                IOV_STR(fields[i]);
+        for (size_t i = 0; i < n_entries; i++)
+                IOV_STR(field_entries[i]);
 #undef IOV_STR
-        return sd_journal_sendv(iov, (int)n);
+        r = sd_journal_sendv(iov, (int)n);
+out:
+        for (size_t i = 0; i < n_entries; i++)
+                free(field_entries[i]);
+        return r;
 }
 
-int log_internal(int level, int error, const char *message_id, const char *const *fields,
+int log_internal(int level, int error, const char *message_id, const struct log_field_value *fields,
                  const char *file, int line, const char *func, const char *fmt, ...)
 {
         int saved_errno = errno;

@@ -5,27 +5,71 @@
  * and CHUTE_* fields are documented in docs/logging.md. */
 #pragma once
 
+#include <stddef.h>
 #include <syslog.h>
 
-/* One id per event kind, for `journalctl MESSAGE_ID=...`. Never change one. */
+/* One id per event kind, for `journalctl MESSAGE_ID=...`; each is sent by
+ * at least one log_event call and listed in docs/logging.md. Never change one. */
 #define MSGID_SNAPSHOT_TAKEN "62598d05c6e140cea6306ac59e6dcdb3"
 #define MSGID_SNAPSHOT_FAILED "bae2d47e77284a33891b385df25e375d"
-#define MSGID_PACK_SEALED "595c57669b43408a842bbcefb0b9ab2f"
-#define MSGID_PACK_REPLICATED "4a405706421f456a9d7fad61244fe6b0"
-#define MSGID_PEER_CONNECTED "9fa09a813e124a80898f4e6012a2bbe3"
-#define MSGID_PEER_REFUSED "fbfefca07fa64b2f9501b2c368f62554"
+#define MSGID_ROOT_ADDED "8b0f3c1e5a7d4f62a9e1c4b7d2f60a13"
+#define MSGID_ROOT_REMOVED "c3d94e7a1b2f4c5d8e6a0f9b7c1d2e34"
 #define MSGID_ROOT_UNAVAILABLE "0d93d55aab99480a945b6b3547e37459"
 #define MSGID_CONTROL_DENIED "e401feb49df2458292da59b96c1d4bf1"
 #define MSGID_DAEMON_STARTED "2c41b0faf6c946b9814cbdd22b22a27a"
 #define MSGID_DAEMON_STOPPING "40db4b0d850644b7be1cf5abea86ecd5"
 /* Attached to every message at LOG_ERR or worse that carries no other id. */
-#define MSGID_ROOT_ADDED "8b0f3c1e5a7d4f62a9e1c4b7d2f60a13"
-#define MSGID_ROOT_REMOVED "c3d94e7a1b2f4c5d8e6a0f9b7c1d2e34"
 #define MSGID_ERROR "17cfc4b9d14542edac4e0d62168b39c9"
+/* Reserved for the replication milestone (pack sealed, pack replicated, peer
+ * connected, peer refused), not sent yet: never reuse these values.
+ *   595c57669b43408a842bbcefb0b9ab2f 4a405706421f456a9d7fad61244fe6b0
+ *   9fa09a813e124a80898f4e6012a2bbe3 fbfefca07fa64b2f9501b2c368f62554 */
 
-/* A NULL-terminated "KEY=value" list for log_event:
- * log_event(LOG_INFO, MSGID_PEER_CONNECTED, LOG_FIELDS(peer_field), "..."). */
-#define LOG_FIELDS(...) ((const char *[]){ __VA_ARGS__, NULL })
+/* The structured fields a message can carry, by their journal names. The
+ * field API takes this enum, never a string, so no call site can send a
+ * malformed "NAME=value" entry (sd_journal_sendv refuses the whole message). */
+enum log_field {
+        LOG_FIELD_ROOT,     /* CHUTE_ROOT: absolute path of the watched root */
+        LOG_FIELD_SNAPSHOT, /* CHUTE_SNAPSHOT: snapshot id (hex) */
+        LOG_FIELD_PEER,     /* CHUTE_PEER: peer node id */
+        LOG_FIELD_STORE,    /* CHUTE_STORE: store name */
+        _LOG_FIELD_MAX,
+};
+
+/* One field of a message: build it with LOG_ROOT() and friends. */
+struct log_field_value {
+        enum log_field field;
+        const char *value; /* NULL leaves the field out */
+};
+
+#define LOG_ROOT(path) ((struct log_field_value){ LOG_FIELD_ROOT, (path) })
+#define LOG_SNAPSHOT(hex) ((struct log_field_value){ LOG_FIELD_SNAPSHOT, (hex) })
+#define LOG_PEER(id) ((struct log_field_value){ LOG_FIELD_PEER, (id) })
+#define LOG_STORE(name) ((struct log_field_value){ LOG_FIELD_STORE, (name) })
+
+/* The fields of one log_event, terminated for log_internal:
+ *   log_event(LOG_INFO, MSGID_SNAPSHOT_TAKEN, LOG_FIELDS(LOG_ROOT(path), LOG_SNAPSHOT(hex)), "...");
+ * Every argument must be a LOG_ROOT()/LOG_SNAPSHOT()/LOG_PEER()/LOG_STORE()
+ * entry, checked at compile time (_Generic without a default): a string such
+ * as "CHUTE_ROOT" does not compile. One to eight entries. */
+#define LOG_FIELDS(...) \
+        (LOG_FIELDS_CHECK_(__VA_ARGS__), (const struct log_field_value[]){ __VA_ARGS__, { _LOG_FIELD_MAX, NULL } })
+#define LOG_FIELD_CHECK_(x) (void)_Generic((x), struct log_field_value: 0)
+#define LOG_FIELDS_CHECK_(...) \
+        LOG_FIELDS_PICK_(__VA_ARGS__, LOG_FC8_, LOG_FC7_, LOG_FC6_, LOG_FC5_, LOG_FC4_, LOG_FC3_, LOG_FC2_, \
+                         LOG_FC1_, )(__VA_ARGS__)
+#define LOG_FIELDS_PICK_(a1, a2, a3, a4, a5, a6, a7, a8, check, ...) check
+#define LOG_FC1_(x) LOG_FIELD_CHECK_(x)
+#define LOG_FC2_(x, ...) LOG_FIELD_CHECK_(x), LOG_FC1_(__VA_ARGS__)
+#define LOG_FC3_(x, ...) LOG_FIELD_CHECK_(x), LOG_FC2_(__VA_ARGS__)
+#define LOG_FC4_(x, ...) LOG_FIELD_CHECK_(x), LOG_FC3_(__VA_ARGS__)
+#define LOG_FC5_(x, ...) LOG_FIELD_CHECK_(x), LOG_FC4_(__VA_ARGS__)
+#define LOG_FC6_(x, ...) LOG_FIELD_CHECK_(x), LOG_FC5_(__VA_ARGS__)
+#define LOG_FC7_(x, ...) LOG_FIELD_CHECK_(x), LOG_FC6_(__VA_ARGS__)
+#define LOG_FC8_(x, ...) LOG_FIELD_CHECK_(x), LOG_FC7_(__VA_ARGS__)
+
+/* The journal name of a field ("CHUTE_ROOT"), or NULL for a value out of range. */
+const char *log_field_name(enum log_field field);
 
 /* Choose the target (journal if fd 2 is the journal stream, else stderr) and the identifier. */
 void log_open(const char *ident);
@@ -40,7 +84,7 @@ int log_to_journal(void);
 
 /* Log one message; error is a negative (or positive) errno to append as
  * ": strerror" and send as ERRNO=, or 0. Returns -|error|. errno is preserved. */
-int log_internal(int level, int error, const char *message_id, const char *const *fields,
+int log_internal(int level, int error, const char *message_id, const struct log_field_value *fields,
                  const char *file, int line, const char *func, const char *fmt, ...)
         __attribute__((format(printf, 8, 9)));
 
@@ -63,8 +107,7 @@ int log_internal(int level, int error, const char *message_id, const char *const
 #define log_oom() log_error_errno(-ENOMEM, "Out of memory")
 #define log_error_errno(r, ...) log_full_errno(LOG_ERR, (r), __VA_ARGS__)
 
-/* A structured event: MESSAGE_ID plus "KEY=value" fields (CHUTE_ROOT=,
- * CHUTE_SNAPSHOT=, CHUTE_PEER=, CHUTE_STORE=); fields may be NULL. */
+/* A structured event: MESSAGE_ID plus LOG_FIELDS(...) (or NULL for none). */
 #define log_event(level, msgid, fields, ...) \
         log_internal((level), 0, (msgid), (fields), __FILE__, __LINE__, __func__, __VA_ARGS__)
 /* The same, with an errno appended and returned. */

@@ -250,7 +250,7 @@ int root_add(struct daemon *d, const char *path, const char *excludes, struct ro
         if (!root)
                 return -ENOMEM;
         root_link(d, root);
-        log_event(LOG_INFO, MSGID_ROOT_ADDED, LOG_FIELDS("CHUTE_ROOT", path), "Watching %s", path);
+        log_event(LOG_INFO, MSGID_ROOT_ADDED, LOG_FIELDS(LOG_ROOT(path)), "Watching %s", path);
         if (d->base && d->watch) {
                 root_watch_start(root);
                 root->full = true;
@@ -282,7 +282,7 @@ int root_remove(struct daemon *d, const char *path)
                 return r;
         watch_root_stop(d->watch, root);
         *p = root->next;
-        log_event(LOG_INFO, MSGID_ROOT_REMOVED, LOG_FIELDS("CHUTE_ROOT", path),
+        log_event(LOG_INFO, MSGID_ROOT_REMOVED, LOG_FIELDS(LOG_ROOT(path)),
                   "Stopped watching %s (its snapshots are kept)", path);
         root_free(root);
         return 0;
@@ -416,7 +416,7 @@ static void snapshot_done(void *userdata)
                 root->last_snapshot = job->id;
                 oid_to_hex(&job->id, hex);
                 log_event(LOG_INFO, MSGID_SNAPSHOT_TAKEN,
-                          LOG_FIELDS("CHUTE_ROOT", root->path, "CHUTE_SNAPSHOT", hex),
+                          LOG_FIELDS(LOG_ROOT(root->path), LOG_SNAPSHOT(hex)),
                           "Snapshot %.12s of %s: %llu files (%llu read), %llu bytes, %llu new, %llu errors", hex,
                           root->path, (unsigned long long)job->stats.files,
                           (unsigned long long)job->stats.files_read, (unsigned long long)job->stats.bytes,
@@ -428,7 +428,7 @@ static void snapshot_done(void *userdata)
                 bool cancel = root->cancel || d->stopping;
                 bool gone = job->error == -ENOENT || job->error == -ENOTDIR;
                 if (!cancel)
-                        log_event(LOG_ERR, MSGID_SNAPSHOT_FAILED, LOG_FIELDS("CHUTE_ROOT", root->path),
+                        log_event(LOG_ERR, MSGID_SNAPSHOT_FAILED, LOG_FIELDS(LOG_ROOT(root->path)),
                                   "Snapshot of %s failed: %s", root->path,
                                   job->error_text[0] ? job->error_text : strerror(-job->error));
                 for (size_t i = 0; i < root->n_waiters; i++) {
@@ -579,7 +579,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
         if (root->state != ROOT_UNAVAILABLE || stat(root->path, &st) < 0 || !S_ISDIR(st.st_mode))
                 return;
         event_del(root->retry);
-        log_event(LOG_NOTICE, MSGID_ROOT_UNAVAILABLE, LOG_FIELDS("CHUTE_ROOT", root->path),
+        log_event(LOG_NOTICE, MSGID_ROOT_UNAVAILABLE, LOG_FIELDS(LOG_ROOT(root->path)),
                   "%s is back; watching it again", root->path);
         root->state = ROOT_IDLE;
         root_watch_start(root);
@@ -592,7 +592,7 @@ void root_gone(struct root *root)
         struct daemon *d = root->daemon;
         if (root->state == ROOT_UNAVAILABLE)
                 return;
-        log_event(LOG_WARNING, MSGID_ROOT_UNAVAILABLE, LOG_FIELDS("CHUTE_ROOT", root->path),
+        log_event(LOG_WARNING, MSGID_ROOT_UNAVAILABLE, LOG_FIELDS(LOG_ROOT(root->path)),
                   "%s is gone (deleted, moved or unmounted); its snapshots are kept, and it is watched "
                   "again when it comes back", root->path);
         watch_root_stop(d->watch, root);

@@ -99,7 +99,7 @@ static void warn_limit(struct watch *w, struct root *root)
         _cleanup_fclose_ FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "re");
         if (f && fscanf(f, "%ld", &cur) != 1)
                 cur = -1;
-        log_event(LOG_WARNING, MSGID_ROOT_UNAVAILABLE, LOG_FIELDS("CHUTE_ROOT", root->path),
+        log_event(LOG_WARNING, MSGID_ROOT_UNAVAILABLE, LOG_FIELDS(LOG_ROOT(root->path)),
                   "The inotify watch limit is reached (fs.inotify.max_user_watches = %ld) while watching %s; "
                   "it falls back to periodic rescans. Raise the limit with: sysctl fs.inotify.max_user_watches=%ld",
                   cur, root->path, cur > 0 ? cur * 4 : 524288);
