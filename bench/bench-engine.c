@@ -318,6 +318,9 @@ static void pipeline_pack_add(struct worker *w, const struct oid *id, size_t len
                 pipeline_pack_seal(w);
 }
 
+/* chuted's default compression_level (chuted.conf(5)). */
+#define BENCH_COMPRESSION_LEVEL 3
+
 /* One chunk: object id, record (compress if it pays, encrypt), pack. */
 static void pipeline_chunk(struct worker *w, const uint8_t *data, size_t len)
 {
@@ -326,7 +329,7 @@ static void pipeline_chunk(struct worker *w, const uint8_t *data, size_t len)
 
         die_on("oid_compute", oid_compute(key32, OBJECT_DATA, data, len, &id));
         die_on("record_seal", record_seal(w->pl->cipher, key32, &id, OBJECT_DATA, data, len,
-                                          RECORD_SEAL_COMPRESS, w->record, w->record_cap, &rlen));
+                                          BENCH_COMPRESSION_LEVEL, w->record, w->record_cap, &rlen));
         if (rlen < len + RECORD_OVERHEAD)
                 w->stats.compressed++;
         if (w->pl->pack)

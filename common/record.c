@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "compress.h"
 #include "record.h"
 
@@ -96,16 +97,18 @@ static void record_aad(const struct oid *id, uint8_t version, uint8_t cipher,
         ret_aad[OID_SIZE + 1] = cipher;
 }
 
+/* The zstd level for a payload of type at the configured level (0: none). */
+static int record_level(enum object_type type, int level)
+{
+        if (level == 0 || type == OBJECT_DATA)
+                return level;
+        return MAX(level, RECORD_METADATA_LEVEL);
+}
+
 /* Compress src[len] into dst[cap] with zstd; -ENOSPC when it does not pay
  * (compress_maybe keeps only output of at most 7/8 of the input). */
-/* Metadata (trees, lists, snapshots) is small and repetitive: a stronger
- * level costs next to nothing there. File content uses the fast default. */
-#define RECORD_METADATA_LEVEL 6
-
-static int record_compress(enum object_type type, const void *src, size_t len, void *dst, size_t cap,
-                           size_t *ret_len)
+static int record_compress(const void *src, size_t len, int level, void *dst, size_t cap, size_t *ret_len)
 {
-        int level = type == OBJECT_DATA ? COMPRESS_LEVEL_DEFAULT : RECORD_METADATA_LEVEL;
         int r = compress_maybe(src, len, level, dst, cap, ret_len);
 
         if (r < 0)
@@ -127,14 +130,15 @@ size_t record_plain_size(size_t len)
 
 int record_seal(enum crypto_cipher cipher, const uint8_t enc_key[CRYPTO_KEY_SIZE],
                 const struct oid *id, enum object_type type, const void *payload, size_t len,
-                unsigned options, void *out, size_t cap, size_t *ret_len)
+                int level, void *out, size_t cap, size_t *ret_len)
 {
         uint8_t *o = out, mask[2], aad[OID_SIZE + 2];
         uint8_t flags = 0;
         size_t stored = len;
         int r;
 
-        if (!crypto_cipher_valid(cipher) || !oid_type_valid(type) || !id || !enc_key || !out)
+        if (!crypto_cipher_valid(cipher) || !oid_type_valid(type) || !id || !enc_key || !out ||
+            level < 0 || level > RECORD_LEVEL_MAX)
                 return -EINVAL;
         if (len > 0 && !payload)
                 return -EINVAL;
@@ -146,11 +150,11 @@ int record_seal(enum crypto_cipher cipher, const uint8_t enc_key[CRYPTO_KEY_SIZE
                 return r;
 
         /* Compress straight into place; keep it only if it saves >= 1/8. */
-        if ((options & RECORD_SEAL_COMPRESS) && len >= 64) {
+        if (level > 0 && len >= 64) {
                 size_t clen;
 
-                r = record_compress(type, payload, len, o + RECORD_OFF_PLAIN + RECORD_PLAIN_HEADER,
-                                    len - len / 8, &clen);
+                r = record_compress(payload, len, record_level(type, level),
+                                    o + RECORD_OFF_PLAIN + RECORD_PLAIN_HEADER, len - len / 8, &clen);
                 if (r >= 0 && clen <= len - len / 8) {
                         flags |= RECORD_FLAG_ZSTD;
                         stored = clen;

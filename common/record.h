@@ -20,17 +20,24 @@
 /* Plaintext flag bits (second plaintext byte). */
 #define RECORD_FLAG_ZSTD 0x01u
 
-/* record_seal options. */
-#define RECORD_SEAL_COMPRESS 0x01u /* try zstd; kept only if it saves >= 1/8 */
+/* Compression levels for record_seal (chuted.conf compression_level): 0
+ * stores every payload raw; 1..RECORD_LEVEL_MAX is the zstd level for file
+ * content (OBJECT_DATA), and metadata (trees, lists, snapshots: small,
+ * repetitive, read by every ls and restore) is compressed at
+ * MAX(level, RECORD_METADATA_LEVEL). Compressed output is kept only when it
+ * saves at least 1/8. */
+#define RECORD_LEVEL_MAX 19
+#define RECORD_METADATA_LEVEL 6
 
 /* Largest record record_seal can produce for a payload of len bytes. */
 size_t record_bound(size_t len);
 
 /* Seal payload[len] of the given type as object id into out[cap] (cap >=
- * record_bound(len)); *ret_len is the record size. */
+ * record_bound(len)), compressed at level (0..RECORD_LEVEL_MAX, see above;
+ * -EINVAL outside); *ret_len is the record size. */
 int record_seal(enum crypto_cipher cipher, const uint8_t enc_key[CRYPTO_KEY_SIZE],
                 const struct oid *id, enum object_type type, const void *payload, size_t len,
-                unsigned options, void *out, size_t cap, size_t *ret_len);
+                int level, void *out, size_t cap, size_t *ret_len);
 
 /* Open record[len] stored as object id: payload into out[cap], its type and
  * length into ret_*. -EBADMSG on a bad tag, id, cipher, version, type or flags

@@ -491,7 +491,7 @@ int repo_put(struct repo *r, enum object_type type, const void *payload, size_t 
 
         pthread_mutex_lock(&r->lock);
         k = idset_add(&r->known, &id);
-        int compress = r->compression > 0;
+        int level = r->compression;
         pthread_mutex_unlock(&r->lock);
         if (k < 0)
                 return k;
@@ -507,7 +507,7 @@ int repo_put(struct repo *r, enum object_type type, const void *payload, size_t 
                 k = -ENOMEM;
         else
                 k = record_seal(r->cipher, r->keys->enc_key, &id, type, payload, len,
-                                compress ? RECORD_SEAL_COMPRESS : 0, buf, record_bound(len), &rlen);
+                                level, buf, record_bound(len), &rlen);
         if (k < 0) {
                 pthread_mutex_lock(&r->lock);
                 idset_remove(&r->known, &id);

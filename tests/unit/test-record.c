@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Records: round trips with both ciphers, and rejection of every flipped
- * bit, a wrong id, a wrong key, a truncated record and a too-small buffer. */
+ * bit, a wrong id, a wrong key, a truncated record and a too-small buffer;
+ * compression levels (0 raw, higher smaller, metadata at least level 6). */
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -29,7 +30,7 @@ static size_t seal(enum crypto_cipher cipher, enum object_type type, const void 
 
         cr_assert_not_null(rec);
         cr_assert_eq(oid_compute(id_key, type, payload, len, ret_id), 0);
-        cr_assert_eq(record_seal(cipher, enc_key, ret_id, type, payload, len, RECORD_SEAL_COMPRESS,
+        cr_assert_eq(record_seal(cipher, enc_key, ret_id, type, payload, len, 1,
                                  rec, record_bound(len), &n),
                      0);
         cr_assert_leq(n, record_bound(len));
@@ -170,6 +171,91 @@ Test(record, bad_arguments)
         cr_assert_eq(record_seal(CRYPTO_CIPHER_AES256_GCM, enc_key, &id, 9, "x", 1, 0, rec, sizeof(rec),
                                  &n),
                      -EINVAL);
+        cr_assert_eq(record_seal(CRYPTO_CIPHER_AES256_GCM, enc_key, &id, OBJECT_DATA, "x", 1, -1, rec,
+                                 sizeof(rec), &n),
+                     -EINVAL);
+        cr_assert_eq(record_seal(CRYPTO_CIPHER_AES256_GCM, enc_key, &id, OBJECT_DATA, "x", 1,
+                                 RECORD_LEVEL_MAX + 1, rec, sizeof(rec), &n),
+                     -EINVAL);
+}
+
+/* Text from a 400-word vocabulary picked by a fixed LCG: compressible, and
+ * with room for stronger levels to do better than level 1. */
+static void make_text(uint8_t *buf, size_t len)
+{
+        static const char *const syllables[] = { "ka", "lo", "mi", "nu", "pe", "ra", "si", "to", "ve",
+                                                  "zu", "ba", "de", "fo", "gi", "hu", "ja" };
+        uint32_t x = 12345;
+        size_t i = 0;
+
+        while (i < len) {
+                x = x * 1103515245u + 12345u;
+                unsigned word = (x >> 16) % 400, n = 1 + word % 3;
+                for (unsigned k = 0; k < n && i < len; k++) {
+                        const char *sy = syllables[(word >> (k * 2)) % 16];
+                        for (const char *c = sy; *c && i < len; c++)
+                                buf[i++] = (uint8_t)*c;
+                }
+                if (i < len)
+                        buf[i++] = (x >> 8) % 11 == 0 ? '\n' : ' ';
+        }
+}
+
+/* Size of the record for payload at level; it opens back to the payload. */
+static size_t sealed_size(enum object_type type, const uint8_t *payload, size_t len, int level)
+{
+        uint8_t *rec = malloc(record_bound(len)), *out = malloc(len);
+        enum object_type got_type;
+        struct oid id;
+        size_t n = 0, got = 0;
+
+        cr_assert_eq(oid_compute(id_key, type, payload, len, &id), 0);
+        cr_assert_eq(record_seal(CRYPTO_CIPHER_AES256_GCM, enc_key, &id, type, payload, len, level, rec,
+                                 record_bound(len), &n),
+                     0, "level %d", level);
+        cr_assert_eq(record_open_verify(enc_key, id_key, &id, rec, n, &got_type, out, len, &got), 0);
+        cr_assert_eq(got, len);
+        cr_assert_eq(got_type, type);
+        cr_assert_eq(memcmp(out, payload, len), 0);
+        free(rec);
+        free(out);
+        return n;
+}
+
+Test(record, compression_levels)
+{
+        size_t len = 256 * 1024;
+        uint8_t *text = malloc(len);
+        size_t raw, l1, l3, l19;
+
+        make_text(text, len);
+        raw = sealed_size(OBJECT_DATA, text, len, 0);
+        l1 = sealed_size(OBJECT_DATA, text, len, 1);
+        l3 = sealed_size(OBJECT_DATA, text, len, 3);
+        l19 = sealed_size(OBJECT_DATA, text, len, 19);
+        cr_assert_eq(raw, len + RECORD_OVERHEAD, "level 0 stores the payload as it is");
+        cr_assert_lt(l1, len / 2, "level 1 compresses this text (%zu of %zu)", l1, len);
+        cr_assert_lt(l3, l1, "level 3 (%zu) is smaller than level 1 (%zu)", l3, l1);
+        cr_assert_lt(l19, l3, "level 19 (%zu) is smaller than level 3 (%zu)", l19, l3);
+        free(text);
+}
+
+Test(record, metadata_is_compressed_at_least_at_level_6)
+{
+        size_t len = 256 * 1024;
+        uint8_t *text = malloc(len);
+
+        make_text(text, len);
+        /* the same bytes as a tree: level 1 asked, level 6 used */
+        size_t data1 = sealed_size(OBJECT_DATA, text, len, 1), tree1 = sealed_size(OBJECT_TREE, text, len, 1);
+        size_t data6 = sealed_size(OBJECT_DATA, text, len, 6), tree19 = sealed_size(OBJECT_TREE, text, len, 19);
+        size_t data19 = sealed_size(OBJECT_DATA, text, len, 19);
+        cr_assert_lt(tree1, data1, "a tree at level 1 (%zu) is smaller than data at level 1 (%zu)", tree1, data1);
+        cr_assert_eq(tree1, data6, "a tree at level 1 is sealed at level 6");
+        cr_assert_eq(tree19, data19, "a tree at level 19 is sealed at level 19");
+        /* level 0 means no compression for metadata too */
+        cr_assert_eq(sealed_size(OBJECT_SNAPSHOT, text, len, 0), len + RECORD_OVERHEAD);
+        free(text);
 }
 
 Test(record, no_fixed_bytes_at_record_start)
