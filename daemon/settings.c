@@ -36,7 +36,7 @@ void settings_init_defaults(struct settings *c, uid_t uid)
                 .log_level = LOG_INFO,
                 .workers = 0,
                 .cipher = 0,
-                .compression_level = 3,
+                .compression_level = 1,
                 .one_file_system = 1,
                 .socket_group = xstrdup("chute"),
                 .quiet_period_ns = 2 * NSEC_PER_SEC,

@@ -33,7 +33,7 @@ Test(config, defaults_root)
         cr_assert_eq(c.log_level, LOG_INFO);
         cr_assert_eq(c.workers, 0);
         cr_assert_eq(c.cipher, 0);
-        cr_assert_eq(c.compression_level, 3);
+        cr_assert_eq(c.compression_level, 1);
         cr_assert_null(c.key_file);
         cr_assert_eq(c.one_file_system, 1);
         cr_assert_str_eq(c.socket_group, "chute");
