@@ -138,7 +138,9 @@ if cmp -s "$T_TMP/before-b.txt" "$T_TMP/after-b.txt"; then ok "... the state dir
 if [ ! -e "$T_TMP/b/state/master.key" ]; then ok "... no fresh master.key"; else not_ok "... no fresh master.key"; fi
 start_chuted b --no-key || { not_ok "node b --no-key starts"; done_testing; exit; }
 rc_is "node b: a wrong code is refused (1)" 1 ctl key import "$WRONG"
-rc_is "node b: the key_file's code is accepted" 0 ctl key import "$CODE_B"
+printf '%s\n' "$CODE_B" > "$T_TMP/code-b.txt"
+rc_is "node b: the key_file's code is accepted (key import - reads it from stdin)" 0 \
+    sh -c '"$1" key import - < "$2"' sh "$CHUTECTL" "$T_TMP/code-b.txt"
 rc_is "node b: restore latest after import" 0 ctl restore latest "$T_TMP/restored-b"
 check "... restores the root exactly" diff -r "$R" "$T_TMP/restored-b"
 if [ ! -e "$T_TMP/b/state/master.key" ]; then ok "... still no master.key (the key_file stays the source)"; else not_ok "... still no master.key (the key_file stays the source)"; fi
