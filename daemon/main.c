@@ -73,6 +73,15 @@ static void usage(FILE *f)
                    "See chuted(8) and chuted.conf(5).\n");
 }
 
+/* mkdir, then the mode as asked: the umask (077) must not narrow a
+ * directory others need to reach, like the socket's. */
+static int mkdir_mode(const char *path, mode_t mode)
+{
+        if (mkdir(path, mode) < 0)
+                return errno == EEXIST ? 0 : -errno;
+        return chmod(path, mode) < 0 ? -errno : 0;
+}
+
 static int mkdir_p(const char *path, mode_t mode)
 {
         _cleanup_free_ char *p = strdup(path);
@@ -82,13 +91,12 @@ static int mkdir_p(const char *path, mode_t mode)
                 if (*s != '/')
                         continue;
                 *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
+                int r = mkdir_mode(p, 0755);
+                if (r < 0)
+                        return r;
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
+        return mkdir_mode(p, mode);
 }
 
 static int dirname_mkdir(const char *file, mode_t mode)

@@ -94,4 +94,18 @@ else
     if [ "${lck:-0}" -ge 4 ]; then ok "... and locked memory (VmLck ${lck} kB)"; else not_ok "... and locked memory (VmLck ${lck:-?} kB)"; fi
 fi
 stop_chuted a
+
+# ---- umask 077 does not narrow what others must reach --------------------------------
+node_init e
+sed -i "s|^socket = .*|socket = $T_TMP/e/newrun/sub/chuted.sock|" "$T_TMP/e/chuted.conf"
+"$CHUTED" --config "$T_TMP/e/chuted.conf" >"$T_TMP/e/chuted.log" 2>&1 &
+E_PID=$!
+T_PIDS+=("$E_PID")
+echo "$E_PID" > "$T_TMP/e/pid"
+for _ in $(seq 1 100); do "$CHUTECTL" --socket "$T_TMP/e/newrun/sub/chuted.sock" status >/dev/null 2>&1 && break; sleep 0.1; done
+is "a socket directory chuted creates is 0755 despite umask 077" \
+    "$(stat -c %a "$T_TMP/e/newrun" "$T_TMP/e/newrun/sub" 2>&1 | tr '\n' ' ')" "755 755 "
+is "... the socket 0660" "$(stat -c %a "$T_TMP/e/newrun/sub/chuted.sock" 2>&1)" 660
+is "... the state dir 0700" "$(stat -c %a "$T_TMP/e/state" 2>&1)" 700
+stop_chuted e
 done_testing
