@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +53,8 @@ int keys_derive(const uint8_t master[KEYS_MASTER_SIZE], struct keys *ret)
                 r = keys_derive_one(master, KEYS_LABEL_IDENTITY, k.identity_seed,
                                     sizeof k.identity_seed);
         if (r >= 0)
+                r = keys_derive_one(master, KEYS_LABEL_CHECK, k.check, sizeof k.check);
+        if (r >= 0)
                 *ret = k;
         keys_wipe(&k);
         return r < 0 ? r : 0;
@@ -61,6 +64,49 @@ void keys_wipe(struct keys *k)
 {
         if (k)
                 crypto_wipe(k, sizeof *k);
+}
+
+/* Whole pages, so that madvise and mlock cover nothing else. */
+static size_t keys_mapping_size(void)
+{
+        size_t page = (size_t) sysconf(_SC_PAGESIZE);
+
+        return (sizeof(struct keys) + page - 1) / page * page;
+}
+
+int keys_new(struct keys **ret, int *ret_lock_error)
+{
+        size_t size = keys_mapping_size();
+        void *p;
+
+        if (!ret)
+                return -EINVAL;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        if (madvise(p, size, MADV_DONTDUMP) < 0 || madvise(p, size, MADV_DONTFORK) < 0) {
+                int r = -errno;
+
+                munmap(p, size);
+                return r;
+        }
+        if (ret_lock_error)
+                *ret_lock_error = mlock(p, size) < 0 ? -errno : 0;
+        else
+                (void) mlock(p, size);
+        *ret = p;
+        return 0;
+}
+
+void keys_free(struct keys *k)
+{
+        size_t size = keys_mapping_size();
+
+        if (!k)
+                return;
+        crypto_wipe(k, size);
+        (void) munlock(k, size);
+        munmap(k, size);
 }
 
 /* The file image of a master secret. */

@@ -16,6 +16,7 @@
 #define KEYS_LABEL_ENC "chute/v1/enc"
 #define KEYS_LABEL_PACK "chute/v1/pack"
 #define KEYS_LABEL_IDENTITY "chute/v1/node-identity"
+#define KEYS_LABEL_CHECK "chute/v1/key-check"
 
 struct keys {
         uint8_t master[KEYS_MASTER_SIZE];
@@ -24,7 +25,15 @@ struct keys {
         uint8_t enc_key[32];       /* K_enc: object AEAD */
         uint8_t pack_key[32];      /* K_pack: pack headers */
         uint8_t identity_seed[32]; /* seed for identity_new() */
+        uint8_t check[32];         /* key check value: stored in the index, never secret */
 };
+
+/* A zeroed struct keys in memory of its own: excluded from core dumps
+ * (MADV_DONTDUMP) and, where RLIMIT_MEMLOCK allows, locked in RAM.
+ * *ret_lock_error (if not NULL) is 0 when locked, else mlock's -errno. */
+int keys_new(struct keys **ret, int *ret_lock_error);
+/* Wipe, unlock and unmap; NULL is fine. */
+void keys_free(struct keys *k);
 
 /* Derive every subkey from master into *ret (which also gets a copy of master). */
 int keys_derive(const uint8_t master[KEYS_MASTER_SIZE], struct keys *ret);

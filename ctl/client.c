@@ -149,9 +149,14 @@ static int read_msg(struct client *c, struct msg **ret)
         if (!body)
                 return fail(c, -ENOMEM, "out of memory");
         k = read_all(c, body, len, false);
-        if (k < 0)
+        if (k < 0) {
+                explicit_bzero(body, len);
                 return k;
+        }
         k = ctl_msg_decode(body, len, ret, &e);
+        /* the frame may carry a secret (key export); the message decides
+         * for its own copy, the raw bytes go now */
+        explicit_bzero(body, len);
         if (k == -ENOMEM)
                 return fail(c, k, "out of memory");
         if (k < 0)
@@ -173,6 +178,8 @@ int client_call(struct client *c, struct msg *request, const struct client_handl
         if (k < 0)
                 return fail(c, k, "cannot encode the request: %s", strerror(-k));
         k = write_all(c, frame, len);
+        if (msg_is_secret(request))
+                explicit_bzero(frame, len);
         if (k < 0)
                 return k;
         for (;;) {

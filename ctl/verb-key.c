@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* chutectl id (this node's id, grouped base32) and key export / key import
- * (the recovery code of the master secret). */
+ * (the recovery code of the master secret). The code is a secret: every
+ * copy this process makes of it (arguments, buffers, messages) is wiped
+ * after use; `key import -` reads it from stdin, out of sight of ps. */
 #include "verb.h"
 
 #include <stdio.h>
@@ -66,6 +68,7 @@ static int key_export(struct verb_context *c)
                 ex = verb_call(c, verb_request(c, CTL_TYPE_KEY_EXPORT), NULL, &reply);
         if (ex != EXIT_OK)
                 return ex;
+        msg_set_secret(reply);
         body = msg_body(reply);
         if (msg_map_get_text_dup(&body, CTL_KEY_CODE, &code) < 0 || !*code)
                 return verb_fail("malformed reply from chuted: no recovery code");
@@ -73,9 +76,11 @@ static int key_export(struct verb_context *c)
                 json_t *o = json_object();
                 if (o)
                         json_object_set_new(o, "code", json_string(code));
+                explicit_bzero(code, strlen(code));
                 return verb_json(o);
         }
         printf("%s\n", code);
+        explicit_bzero(code, strlen(code));
         ex = verb_flush();
         if (isatty(STDOUT_FILENO))
                 fputs("Keep this code secret and safe: it restores every backup of this node.\n",
@@ -83,33 +88,72 @@ static int key_export(struct verb_context *c)
         return ex;
 }
 
-/* The code may arrive as one argument or as its groups in several. */
+/* Free a string holding a secret, wiped first. */
+static void key_free_secret(char **p)
+{
+        if (*p) {
+                explicit_bzero(*p, strlen(*p));
+                free(*p);
+        }
+}
+
+/* The code from stdin (`key import -`): the first line, at most 256 bytes. */
+static int key_read_stdin(char **ret)
+{
+        char *line = calloc(1, 258);
+        if (!line)
+                return verb_fail("out of memory");
+        if (!fgets(line, 258, stdin)) {
+                free(line);
+                return verb_usage("key import -: no recovery code on stdin");
+        }
+        if (!strchr(line, '\n') && !feof(stdin)) {
+                key_free_secret(&line);
+                return verb_fail("key import -: the line on stdin is too long for a recovery code");
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        *ret = line;
+        return EXIT_OK;
+}
+
+/* The code may arrive as one argument, as its groups in several, or on
+ * stdin ("-"). The arguments are overwritten once copied. */
 static int key_import(struct verb_context *c, int argc, char **argv, int first)
 {
         _cleanup_(msg_freep) struct msg *reply = NULL;
-        _cleanup_free_ char *code = NULL, *id = NULL;
+        _cleanup_(key_free_secret) char *code = NULL;
+        _cleanup_free_ char *id = NULL;
         size_t len = 0;
         int ex;
 
         if (first >= argc)
-                return verb_usage("key import needs the recovery CODE");
-        for (int i = first; i < argc; i++) {
-                if (argv[i][0] == '-' && argv[i][1])
-                        return verb_usage("key import: unknown option %s", argv[i]);
-                len += strlen(argv[i]) + 1;
-        }
-        code = calloc(1, len);
-        if (!code)
-                return verb_fail("out of memory");
-        for (int i = first; i < argc; i++) {
-                if (i > first)
-                        strcat(code, " ");
-                strcat(code, argv[i]);
+                return verb_usage("key import needs the recovery CODE (or - to read it from stdin)");
+        if (argc - first == 1 && !strcmp(argv[first], "-")) {
+                ex = key_read_stdin(&code);
+                if (ex != EXIT_OK)
+                        return ex;
+        } else {
+                for (int i = first; i < argc; i++) {
+                        if (argv[i][0] == '-' && argv[i][1])
+                                return verb_usage("key import: unknown option %s", argv[i]);
+                        len += strlen(argv[i]) + 1;
+                }
+                code = calloc(1, len);
+                if (!code)
+                        return verb_fail("out of memory");
+                for (int i = first; i < argc; i++) {
+                        if (i > first)
+                                strcat(code, " ");
+                        strcat(code, argv[i]);
+                        explicit_bzero(argv[i], strlen(argv[i]));
+                }
         }
         ex = verb_connect(c, false);
         if (ex != EXIT_OK)
                 return ex;
         struct msg *m = verb_request(c, CTL_TYPE_KEY_IMPORT);
+        if (m)
+                msg_set_secret(m);
         if (m && ctl_msg_set_text(m, CTL_KEY_CODE, code) < 0) {
                 msg_free(m);
                 return verb_fail("cannot build the request");

@@ -24,7 +24,10 @@ void cmd_status(struct request *r)
         msg_map_set_text(&b, CTL_KEY_VERSION, PACKAGE_VERSION);
         msg_map_set_uint(&b, CTL_KEY_UPTIME, (uint64_t)((now_ns() - d->start_ns) / 1000000000));
         bool busy = root_busy(d);
-        msg_map_set_text(&b, CTL_KEY_STATE, d->stopping ? "stopping" : busy ? "backing up" : "idle");
+        msg_map_set_text(&b, CTL_KEY_STATE, d->stopping   ? "stopping"
+                                             : !d->have_key ? "no key"
+                                             : busy         ? "backing up"
+                                                            : "idle");
         uint64_t pending = 0;
         for (struct root *root = d->roots; root; root = root->next) {
                 struct msg_map item;

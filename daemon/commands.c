@@ -4,6 +4,7 @@
 
 #include "cleanup.h"
 #include "ctl.h"
+#include "daemon.h"
 #include "log.h"
 
 static const struct command commands[] = {
@@ -25,12 +26,25 @@ static const struct command commands[] = {
         {CTL_TYPE_FORGET, cmd_forget, false},
 };
 
+/* The requests a daemon started with --no-key answers before key import. */
+static bool commands_work_without_key(uint32_t type)
+{
+        return type == CTL_TYPE_STATUS || type == CTL_TYPE_VERSION || type == CTL_TYPE_KEY_IMPORT ||
+               type == CTL_TYPE_LOG_LEVEL;
+}
+
 void commands_dispatch(struct request *r)
 {
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (commands[i].type == r->type) {
                         log_debug("Request %s (id %llu) from uid %u", msg_type_name(&ctl_schema, r->type),
                                   (unsigned long long)r->reqid, (unsigned)r->uid);
+                        if (!r->daemon->have_key && !commands_work_without_key(r->type)) {
+                                request_error(r, CTL_STATUS_FAILED,
+                                              "no key loaded: chuted was started with --no-key; load this "
+                                              "node's recovery code with 'chutectl key import CODE'");
+                                return;
+                        }
                         commands[i].run(r);
                         return;
                 }

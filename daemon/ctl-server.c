@@ -78,15 +78,34 @@ static void client_free(struct client *c)
         free(c);
 }
 
+/* evbuffer cleanup of a reply that carries a secret. */
+static void client_wipe_free(const void *data, size_t len, void *extra)
+{
+        (void)extra;
+        explicit_bzero((void *)data, len);
+        free((void *)data);
+}
+
 static void client_send_raw(struct client *c, struct msg *m)
 {
         _cleanup_free_ uint8_t *buf = NULL;
         size_t len;
         int r = msg_encode(m, &buf, &len);
+        bool secret = msg_is_secret(m);
         msg_free(m);
         if (r < 0) {
                 log_error_errno(r, "Failed to encode a control reply, dropping client");
                 c->closing = true;
+                return;
+        }
+        if (secret) {
+                /* no copy in the output buffer: these bytes are wiped once sent */
+                if (evbuffer_add_reference(bufferevent_get_output(c->bev), buf, len, client_wipe_free, NULL) == 0) {
+                        buf = NULL;
+                        return;
+                }
+                bufferevent_write(c->bev, buf, len);
+                explicit_bzero(buf, len);
                 return;
         }
         bufferevent_write(c->bev, buf, len);
@@ -197,9 +216,13 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
                         c->closing = true;
                         break;
                 }
-                evbuffer_drain(in, FRAME_HEADER_SIZE);
-                evbuffer_remove(in, body, body_len);
+                /* copy out, then wipe: a frame may carry a recovery code */
+                uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_SIZE + body_len));
+                memcpy(body, frame + FRAME_HEADER_SIZE, body_len);
+                explicit_bzero(frame, FRAME_HEADER_SIZE + body_len);
+                evbuffer_drain(in, FRAME_HEADER_SIZE + body_len);
                 client_dispatch(c, body, body_len);
+                explicit_bzero(body, body_len);
                 free(body);
                 if (evbuffer_get_length(bufferevent_get_output(bev)) > CLIENT_OUTPUT_HIGH)
                         break; /* resume when the output drains (write callback) */

@@ -26,11 +26,12 @@ struct daemon {
         const char *config_file;   /* --config, or NULL for the default path */
         struct event_base *base;
         struct workers *workers;
-        struct keys keys;
+        struct keys *keyring;      /* never dumped, locked (keys_new); valid when have_key */
+        bool have_key;             /* false: --no-key mode, waiting for key import */
         struct identity *identity;
         uint8_t node_id[32];
         struct repo *repo;
-        struct index *index;       /* the loop thread's connection */
+        struct index *index;       /* the loop thread's connection (no-key mode: its own) */
         struct ctl_server *ctl;
         struct watch *watch;       /* inotify (daemon/watch.c) */
         struct root *roots;        /* watched roots (daemon/root.c) */
@@ -45,5 +46,10 @@ int64_t now_ns(void);
 int64_t monotonic_ns(void);
 /* Ask the loop to stop after the work in flight is finished or abandoned. */
 void daemon_stop(struct daemon *d);
+/* With the key loaded: open the repository, check the key against it, set
+ * up inotify and start the roots. Undoes what it did when it fails. */
+int daemon_bring_up(struct daemon *d);
+/* Without a key: open only the index (for status and key import). */
+int daemon_open_index_only(struct daemon *d);
 /* One-line summary for sd_notify STATUS= and logs. */
 void daemon_update_status(struct daemon *d);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* chuted: parse the command line and config, then bring the daemon up in
- * order (log, state dir, keys, identity, loop, workers, repository, roots,
- * control socket, signals, READY=1) and down in reverse. Runs in the
- * foreground; systemd (or the user) supervises it. */
+ * order (umask and no core dumps, log, state dir, keys, identity, loop,
+ * workers, repository, roots, control socket, signals, READY=1) and down in
+ * reverse. Without a key (--no-key) the repository and roots wait for key
+ * import. Runs in the foreground; systemd (or the user) supervises it. */
 #include "parse.h"
 #include "settings.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,10 +29,12 @@
 #include "crypto.h"
 #include "identity.h"
 #include "index.h"
+#include "keyring.h"
 #include "log.h"
 #include "notify.h"
 #include "repo.h"
 #include "root.h"
+#include "state-dir.h"
 #include "watch.h"
 #include "workers.h"
 
@@ -61,10 +65,21 @@ static void usage(FILE *f)
                    "  -l, --log-level LEVEL  err, warning, notice, info or debug\n"
                    "  -w, --watch DIR        watch DIR (added as a root at start; repeatable)\n"
                    "      --user             user-mode defaults even when run as root\n"
+                   "      --no-key           when the master secret is missing, start without it and\n"
+                   "                         wait for 'chutectl key import CODE' instead of refusing\n"
                    "  -h, --help             this help\n"
                    "  -V, --version          print the version\n"
                    "\n"
                    "See chuted(8) and chuted.conf(5).\n");
+}
+
+/* mkdir, then the mode as asked: the umask (077) must not narrow a
+ * directory others need to reach, like the socket's. */
+static int mkdir_mode(const char *path, mode_t mode)
+{
+        if (mkdir(path, mode) < 0)
+                return errno == EEXIST ? 0 : -errno;
+        return chmod(path, mode) < 0 ? -errno : 0;
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -76,13 +91,12 @@ static int mkdir_p(const char *path, mode_t mode)
                 if (*s != '/')
                         continue;
                 *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
+                int r = mkdir_mode(p, 0755);
+                if (r < 0)
+                        return r;
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
+        return mkdir_mode(p, mode);
 }
 
 static int dirname_mkdir(const char *file, mode_t mode)
@@ -97,43 +111,47 @@ static int dirname_mkdir(const char *file, mode_t mode)
         return mkdir_p(p, mode);
 }
 
-/* Load the master secret (key file, or master.key in the state dir, created
- * on first start) and derive every key and the identity. */
-static int setup_keys(struct daemon *d)
+int daemon_bring_up(struct daemon *d)
 {
-        uint8_t master[32];
-        int r;
-
-        if (d->config.key_file) {
-                r = keys_from_key_file(d->config.key_file, master);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot derive the master secret from key file %s",
-                                               d->config.key_file);
-        } else {
-                _cleanup_free_ char *path = NULL;
-                const char *why = NULL;
-                if (asprintf(&path, "%s/master.key", d->config.state_dir) < 0)
-                        return log_oom();
-                r = keys_load(path, master, &why);
-                if (r == -ENOENT) {
-                        r = keys_create(path, master);
-                        if (r < 0)
-                                return log_error_errno(r, "Cannot create the master secret %s", path);
-                        log_notice("Created a new master secret in %s; save the recovery code now "
-                                   "(chutectl key export)", path);
-                } else if (r < 0) {
-                        log_error("Refusing master secret %s: %s", path, why ? why : strerror(-r));
-                        return r;
-                }
+        if (d->index && !d->repo) {
+                index_close(d->index); /* the no-key connection */
+                d->index = NULL;
         }
-        r = keys_derive(master, &d->keys);
-        crypto_wipe(master, sizeof(master));
+        int r = repo_open(d, &d->repo);
         if (r < 0)
-                return log_error_errno(r, "Cannot derive keys");
-        r = identity_new(d->keys.identity_seed, &d->identity);
+                return r;
+        d->index = repo_index(d->repo);
+        r = keyring_check_index(d, d->index);
         if (r < 0)
-                return log_error_errno(r, "Cannot build the node identity");
-        identity_node_id(d->identity, d->node_id);
+                goto fail;
+        r = watch_new(d, &d->watch);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up inotify");
+                goto fail;
+        }
+        r = root_start_all(d);
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        root_stop_all(d);
+        root_free_all(d);
+        watch_free(d->watch);
+        d->watch = NULL;
+        repo_close(d->repo);
+        d->repo = NULL;
+        d->index = NULL;
+        return r;
+}
+
+int daemon_open_index_only(struct daemon *d)
+{
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/index.db", d->config.state_dir) < 0)
+                return log_oom();
+        int r = index_open(path, 0, &d->index);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open the index %s", path);
         return 0;
 }
 
@@ -155,6 +173,10 @@ void daemon_stop(struct daemon *d)
 void daemon_update_status(struct daemon *d)
 {
         char line[256];
+        if (!d->have_key) {
+                notify_status("no key loaded: chutectl key import CODE");
+                return;
+        }
         root_status_line(d, line, sizeof(line));
         notify_status("%s", line);
 }
@@ -180,7 +202,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
                         d->config.max_delay_ns = fresh.max_delay_ns;
                         d->config.rescan_interval_ns = fresh.rescan_interval_ns;
                         d->config.compression_level = fresh.compression_level;
-                        repo_set_compression(d->repo, fresh.compression_level);
+                        if (d->repo)
+                                repo_set_compression(d->repo, fresh.compression_level);
                 }
                 settings_done(&fresh);
                 notify_ready_after_reload();
@@ -200,6 +223,7 @@ int main(int argc, char **argv)
                 {"log-level", required_argument, NULL, 'l'},
                 {"watch", required_argument, NULL, 'w'},
                 {"user", no_argument, NULL, 'U'},
+                {"no-key", no_argument, NULL, 'K'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {},
@@ -208,8 +232,14 @@ int main(int argc, char **argv)
         const char *opt_state = NULL, *opt_socket = NULL, *opt_level = NULL;
         char **opt_watch = calloc((size_t)argc + 1, sizeof(char *));
         size_t n_watch = 0;
-        bool user_mode = false;
+        bool user_mode = false, no_key = false;
         int c, r, level = -1;
+
+        /* Secrets: every file chuted creates is private unless it sets a
+         * mode itself (the socket, restored files), and no core dump or
+         * same-user ptrace can read the keys out of the process. */
+        umask(077);
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
         if (!opt_watch)
                 return 1;
@@ -239,6 +269,9 @@ int main(int argc, char **argv)
                         break;
                 case 'U':
                         user_mode = true;
+                        break;
+                case 'K':
+                        no_key = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -300,7 +333,12 @@ int main(int argc, char **argv)
                 log_error_errno(r, "Cannot create the state directory %s", d.config.state_dir);
                 goto out;
         }
-        r = setup_keys(&d);
+        /* Before anything else touches the state dir: a refusal here must
+         * leave it exactly as it was. */
+        r = keyring_setup(&d, no_key);
+        if (r < 0)
+                goto out;
+        r = state_dir_fix_modes(d.config.state_dir);
         if (r < 0)
                 goto out;
 
@@ -315,16 +353,7 @@ int main(int argc, char **argv)
                 log_error_errno(r, "Cannot start the worker pool");
                 goto out;
         }
-        r = repo_open(&d, &d.repo);
-        if (r < 0)
-                goto out;
-        d.index = repo_index(d.repo);
-        r = watch_new(&d, &d.watch);
-        if (r < 0) {
-                log_error_errno(r, "Cannot set up inotify");
-                goto out;
-        }
-        r = root_start_all(&d);
+        r = d.have_key ? daemon_bring_up(&d) : daemon_open_index_only(&d);
         if (r < 0)
                 goto out;
 
@@ -362,10 +391,11 @@ int main(int argc, char **argv)
         daemon_update_status(&d);
         {
                 _cleanup_free_ char *id = NULL;
-                identity_format_id(d.node_id, &id);
+                if (d.have_key)
+                        identity_format_id(d.node_id, &id);
                 log_event(LOG_INFO, MSGID_DAEMON_STARTED, NULL,
                           "chuted %s started: node %s, state %s, socket %s, %u workers", PACKAGE_VERSION,
-                          id ? id : "?", d.config.state_dir, d.config.socket_path,
+                          id ? id : "none (no key loaded)", d.config.state_dir, d.config.socket_path,
                           workers_count(d.workers));
         }
         event_base_dispatch(d.base);
@@ -383,11 +413,14 @@ out:
         workers_free(d.workers); /* waits for running jobs */
         root_free_all(&d);
         watch_free(d.watch);
-        repo_close(d.repo);
+        if (d.repo)
+                repo_close(d.repo);
+        else
+                index_close(d.index); /* no-key mode's own connection */
         if (d.base)
                 event_base_free(d.base);
         identity_free(d.identity);
-        keys_wipe(&d.keys);
+        keys_free(d.keyring);
         settings_done(&d.config);
         return r < 0 ? 1 : 0;
 }

@@ -194,7 +194,7 @@ int repo_open(struct daemon *d, struct repo **ret)
         if (!r)
                 return log_oom();
         r->daemon = d;
-        r->keys = &d->keys;
+        r->keys = d->keyring;
         r->cipher = d->config.cipher ? (enum crypto_cipher)d->config.cipher : crypto_cipher_default();
         r->compression = d->config.compression_level;
         r->n_slots = MIN((size_t)REPO_MAX_SLOTS, (size_t)(d->config.workers ? d->config.workers : 64) + 1);

@@ -887,7 +887,7 @@ static void read_item(void *arg)
         struct snapshot_job *job = it->job;
         struct object_entry *e = &it->dir->tree->entries[it->index];
         _cleanup_free_ char *path = full_path(job, it->relpath);
-        struct reader *rd = reader_get(&job->daemon->keys);
+        struct reader *rd = reader_get(job->daemon->keyring);
         struct extents x = {0};
         int r = 0;
 

@@ -23,6 +23,7 @@ struct msg {
         uint64_t reqid;
         cbor_item_t *body; /* owned reference; indefinite map while building */
         bool built;        /* made by msg_new: setters allowed */
+        bool secret;       /* wipe the strings on free */
 };
 
 /* ---- schema look-ups ---- */
@@ -122,10 +123,60 @@ struct msg *msg_new(const struct msg_schema *s, uint32_t type, uint64_t reqid)
         return m;
 }
 
+/* Overwrite the bytes of every text and byte string under item. */
+static void msg_wipe_item(cbor_item_t *item)
+{
+        switch (cbor_typeof(item)) {
+        case CBOR_TYPE_BYTESTRING:
+                if (cbor_bytestring_is_definite(item)) {
+                        if (cbor_bytestring_handle(item))
+                                explicit_bzero(cbor_bytestring_handle(item), cbor_bytestring_length(item));
+                } else {
+                        for (size_t i = 0; i < cbor_bytestring_chunk_count(item); i++)
+                                msg_wipe_item(cbor_bytestring_chunks_handle(item)[i]);
+                }
+                break;
+        case CBOR_TYPE_STRING:
+                if (cbor_string_is_definite(item)) {
+                        if (cbor_string_handle(item))
+                                explicit_bzero(cbor_string_handle(item), cbor_string_length(item));
+                } else {
+                        for (size_t i = 0; i < cbor_string_chunk_count(item); i++)
+                                msg_wipe_item(cbor_string_chunks_handle(item)[i]);
+                }
+                break;
+        case CBOR_TYPE_ARRAY:
+                for (size_t i = 0; i < cbor_array_size(item); i++)
+                        msg_wipe_item(cbor_array_handle(item)[i]);
+                break;
+        case CBOR_TYPE_MAP:
+                for (size_t i = 0; i < cbor_map_size(item); i++) {
+                        msg_wipe_item(cbor_map_handle(item)[i].key);
+                        msg_wipe_item(cbor_map_handle(item)[i].value);
+                }
+                break;
+        default:
+                break;
+        }
+}
+
+void msg_set_secret(struct msg *m)
+{
+        if (m)
+                m->secret = true;
+}
+
+bool msg_is_secret(const struct msg *m)
+{
+        return m && m->secret;
+}
+
 void msg_free(struct msg *m)
 {
         if (!m)
                 return;
+        if (m->body && m->secret)
+                msg_wipe_item(m->body);
         if (m->body)
                 cbor_decref(&m->body);
         free(m);

@@ -132,6 +132,10 @@ const char *msg_value_name(enum msg_value v);
 struct msg *msg_new(const struct msg_schema *s, uint32_t type, uint64_t reqid);
 /* Free a message and every map handle into it; NULL is fine. */
 void msg_free(struct msg *m);
+/* The message carries a secret (a recovery code): msg_free overwrites every
+ * string in it, and whoever encodes it should wipe the encoded bytes. */
+void msg_set_secret(struct msg *m);
+bool msg_is_secret(const struct msg *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct msg *, msg_free)
 /* Error reply: status and message (a C string; NULL: the status name) for reqid, or NULL. */
 struct msg *msg_new_error(const struct msg_schema *s, uint64_t reqid, uint32_t status,

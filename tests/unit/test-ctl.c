@@ -267,6 +267,56 @@ static bool carries(const struct msg_type_def *t, uint32_t key)
 
 /* ---- round trips ---- */
 
+Test(ctl, secret_messages_are_wiped_on_free)
+{
+        static const char code[] = "ABCD-EFGH-IJKL-MNOP";
+        static const uint8_t zero[sizeof(code) - 1];
+
+        for (int secret = 0; secret <= 1; secret++) {
+                struct msg *m = ctl_msg_new(CTL_TYPE_KEY_IMPORT, 9);
+                cr_assert_not_null(m);
+                cr_assert_eq(ctl_msg_set_text(m, CTL_KEY_CODE, code), 0);
+                struct msg_map b = msg_body(m);
+                cbor_item_t *item = msg_map_get_item(&b, CTL_KEY_CODE);
+                cr_assert_not_null(item);
+                cbor_incref(item); /* outlive the message to look at it */
+                cr_assert_eq(msg_is_secret(m), false);
+                if (secret)
+                        msg_set_secret(m);
+                cr_assert_eq(msg_is_secret(m), (bool)secret);
+                msg_free(m);
+                cr_assert_eq(cbor_string_length(item), sizeof(code) - 1);
+                if (secret)
+                        cr_assert(memcmp(cbor_string_handle(item), zero, sizeof(zero)) == 0,
+                                  "a secret message kept its text after free");
+                else
+                        cr_assert(memcmp(cbor_string_handle(item), code, sizeof(code) - 1) == 0,
+                                  "an ordinary message was wiped");
+                cbor_decref(&item);
+        }
+
+        /* a decoded request, marked by its handler */
+        struct msg *m = ctl_msg_new(CTL_TYPE_KEY_IMPORT, 10);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        cr_assert_eq(ctl_msg_set_text(m, CTL_KEY_CODE, code), 0);
+        cr_assert_eq(ctl_msg_encode(m, &buf, &len), 0);
+        msg_free(m);
+        struct msg_error e;
+        struct msg *d = NULL;
+        cr_assert_eq(ctl_msg_decode(buf + FRAME_HEADER_SIZE, len - FRAME_HEADER_SIZE, &d, &e), 0);
+        free(buf);
+        struct msg_map db = msg_body(d);
+        cbor_item_t *item = msg_map_get_item(&db, CTL_KEY_CODE);
+        cr_assert_not_null(item);
+        cbor_incref(item);
+        msg_set_secret(d);
+        msg_free(d);
+        cr_assert(memcmp(cbor_string_handle(item), zero, sizeof(zero)) == 0,
+                  "a decoded secret message kept its text after free");
+        cbor_decref(&item);
+}
+
 Test(ctl, every_message_type_round_trips)
 {
         size_t requests = 0;

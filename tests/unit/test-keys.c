@@ -4,6 +4,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +75,9 @@ Test(keys, derive_distinct_and_deterministic)
 
         /* Every subkey differs from the master and from each other. */
         const uint8_t *k[] = { a.master, a.id_key, a.cdc_key, a.enc_key, a.pack_key,
-                               a.identity_seed };
-        for (size_t i = 0; i < 6; i++)
-                for (size_t j = i + 1; j < 6; j++)
+                               a.identity_seed, a.check };
+        for (size_t i = 0; i < 7; i++)
+                for (size_t j = i + 1; j < 7; j++)
                         cr_assert(memcmp(k[i], k[j], 16) != 0, "keys %zu and %zu collide", i, j);
 
         /* Each is HKDF-SHA256(salt none, master, label). */
@@ -86,6 +88,12 @@ Test(keys, derive_distinct_and_deterministic)
         cr_assert_eq(crypto_hkdf_sha256(NULL, 0, master, 32, KEYS_LABEL_CDC,
                                         strlen(KEYS_LABEL_CDC), expect, 16), 0);
         cr_assert(memcmp(expect, a.cdc_key, 16) == 0);
+        /* the key check value the index stores: its own label, so it
+         * reveals nothing about the keys that seal data */
+        cr_assert_eq(crypto_hkdf_sha256(NULL, 0, master, 32, KEYS_LABEL_CHECK,
+                                        strlen(KEYS_LABEL_CHECK), expect, 32), 0);
+        cr_assert(memcmp(expect, a.check, 32) == 0);
+        cr_assert(memcmp(a.check, c.check, 32) != 0);
 
         /* Another master gives other keys. */
         cr_assert(memcmp(a.id_key, c.id_key, 32) != 0);
@@ -94,6 +102,52 @@ Test(keys, derive_distinct_and_deterministic)
         keys_wipe(&a);
         static const uint8_t zero[sizeof a];
         cr_assert(memcmp(&a, zero, sizeof a) == 0, "keys_wipe left key material");
+}
+
+/* The VmFlags line of the mapping of /proc/self/smaps that starts at p. */
+static void smaps_flags(const void *p, char *ret, size_t size)
+{
+        char line[512], start[32];
+        bool in = false;
+        FILE *f = fopen("/proc/self/smaps", "r");
+
+        cr_assert_not_null(f);
+        snprintf(start, sizeof start, "%lx-", (unsigned long) (uintptr_t) p);
+        ret[0] = '\0';
+        while (fgets(line, sizeof line, f)) {
+                if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
+                        in = !strncmp(line, start, strlen(start));
+                if (in && !strncmp(line, "VmFlags:", 8)) {
+                        snprintf(ret, size, "%s", line + 8);
+                        break;
+                }
+        }
+        fclose(f);
+}
+
+Test(keys, new_keys_live_in_their_own_undumped_mapping)
+{
+        struct keys *k = NULL;
+        int lock_error = 1;
+        long page = sysconf(_SC_PAGESIZE);
+        char flags[512];
+
+        cr_assert_eq(keys_new(&k, &lock_error), 0);
+        cr_assert_not_null(k);
+        cr_assert_leq(lock_error, 0, "lock_error is 0 or -errno");
+        cr_assert_eq((uintptr_t) k % (uintptr_t) page, 0, "not page-aligned");
+        static const uint8_t zero[sizeof(struct keys)];
+        cr_assert(memcmp(k, zero, sizeof *k) == 0, "keys_new is not zeroed");
+
+        smaps_flags(k, flags, sizeof flags);
+        cr_assert(strstr(flags, " dd") != NULL, "no MADV_DONTDUMP on the keys: VmFlags%s", flags);
+        if (lock_error == 0)
+                cr_assert(strstr(flags, " lo") != NULL, "mlock said yes but VmFlags%s", flags);
+
+        uint8_t master[32] = {7};
+        cr_assert_eq(keys_derive(master, k), 0);
+        keys_free(k);
+        keys_free(NULL);
 }
 
 Test(keys, create_load_round_trip)
