@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Taking a snapshot of one root: walk it (stat only, using the file cache to
- * skip unchanged files), read changed files on the worker pool (chunk, id,
- * compress, encrypt into packs), encode the trees bottom-up, store the
- * snapshot object, then commit the file cache and the snapshot row. Runs on
- * a worker thread; owns no loop state. */
+/* Taking a snapshot of one root: walk it (walk.c: stat only, using the file
+ * cache to skip unchanged files), read changed files on the worker pool
+ * (read.c: chunk, id, compress, encrypt into packs), then here encode the
+ * trees bottom-up, store the snapshot object, and commit the file cache and
+ * the snapshot row. Runs on a worker thread; owns no loop state. */
 #pragma once
 
 #include <stdbool.h>
@@ -42,5 +42,12 @@ struct snapshot_job {
 
 /* Run the whole snapshot (blocking, on a worker thread). */
 void snapshot_run(struct snapshot_job *job);
+/* Record the job's first error (later ones are dropped). */
+void snapshot_job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* True once the job failed or was cancelled: stop early. */
+bool snapshot_cancelled(const struct snapshot_job *job);
+/* The full path of relpath ("" = the root) under the job's root; NULL on ENOMEM. */
+char *snapshot_full_path(const struct snapshot_job *job, const char *relpath);
 /* Free the job's inputs. */
 void snapshot_job_free(struct snapshot_job *job);
