@@ -223,6 +223,18 @@ void snapshot_run(struct snapshot_job *job)
                 return;
         }
         w.root_dev = rst.st_dev;
+        r = own_files_in_state_dir(&job->own, rootfd);
+        if (r != 0) {
+                close(rootfd);
+                if (r > 0)
+                        snapshot_job_fail(job, -EPERM,
+                                          "%s is inside chuted's state directory, which is never backed up",
+                                          job->path);
+                else
+                        snapshot_job_fail(job, r, "cannot tell whether %s is inside chuted's state directory: %s",
+                                          job->path, strerror(-r));
+                return;
+        }
 
         w.reader = repo_reader_get(d->repo);
         if (!w.reader) {

@@ -11,6 +11,7 @@
 
 #include "object.h"
 #include "oid.h"
+#include "own-files.h"
 #include "pathset.h"
 
 struct daemon;
@@ -23,6 +24,7 @@ struct snapshot_job {
         char *path;
         char *excludes;
         int one_fs;
+        struct own_files own;      /* chuted's own files: never part of a snapshot */
         bool full;                 /* walk everything (else reuse clean subtrees of the parent) */
         bool skip_if_unchanged;    /* automatic runs: no new snapshot when nothing changed */
         struct pathset dirty;      /* directories whose listing changed */

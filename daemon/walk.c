@@ -387,6 +387,11 @@ struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const str
                 }
                 if (!kind_of(st.st_mode))
                         continue;
+                if (own_files_has(&job->own, st.st_dev, st.st_ino)) {
+                        log_debug("Leaving out %s/%s%s%s: it is chuted's own", job->path, relpath,
+                                  *relpath ? "/" : "", de->d_name);
+                        continue;
+                }
                 _cleanup_free_ char *child_rel = path_join(relpath, de->d_name);
                 if (!child_rel) {
                         closedir(dir);
