@@ -21,6 +21,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "job-error.h"
 #include "log.h"
 #include "repo.h"
 #include "snaptree.h"
@@ -71,18 +72,16 @@ static void job_fail(struct restore_job *job, int error, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static void job_fail(struct restore_job *job, int error, const char *fmt, ...)
 {
-        if (job->error)
-                return;
-        job->error = error;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(job->error_text, sizeof(job->error_text), fmt, ap);
+        job_error_set(&job->error, job->error_text, sizeof(job->error_text), error, fmt, ap);
         va_end(ap);
 }
 
 static bool stop(const struct restore_job *job)
 {
-        return job->error || __atomic_load_n(&job->gone, __ATOMIC_RELAXED) || job->daemon->stopping;
+        return job_error_get(&job->error) || __atomic_load_n(&job->gone, __ATOMIC_RELAXED) ||
+               __atomic_load_n(&job->daemon->stopping, __ATOMIC_RELAXED);
 }
 
 static void warn(struct restore_job *job, int error, const char *what, const char *path)
@@ -240,7 +239,7 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                         return -ENOMEM;
                 }
                 s->n_dirs++;
-                job->dirs++;
+                __atomic_add_fetch(&job->dirs, 1, __ATOMIC_RELAXED);
                 struct object_tree *sub = NULL;
                 r = snaptree_load(job->daemon->repo, &e->subtree, &sub);
                 if (r < 0) {
@@ -274,8 +273,8 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                         return -ENOMEM;
                 }
                 s->files[s->n_files++] = it;
-                job->total_files++;
-                job->total_bytes += e->size;
+                __atomic_add_fetch(&job->total_files, 1, __ATOMIC_RELAXED);
+                __atomic_add_fetch(&job->total_bytes, e->size, __ATOMIC_RELAXED);
                 return 0;
         }
         case OBJECT_KIND_SYMLINK:

@@ -19,6 +19,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "job-error.h"
 #include "exclude.h"
 #include "index.h"
 #include "log.h"
@@ -29,18 +30,15 @@
 
 void snapshot_job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
 {
-        if (job->error)
-                return;
-        job->error = error;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(job->error_text, sizeof(job->error_text), fmt, ap);
+        job_error_set(&job->error, job->error_text, sizeof(job->error_text), error, fmt, ap);
         va_end(ap);
 }
 
 bool snapshot_cancelled(const struct snapshot_job *job)
 {
-        return job->error || (job->cancel && __atomic_load_n(job->cancel, __ATOMIC_RELAXED));
+        return job_error_get(&job->error) || (job->cancel && __atomic_load_n(job->cancel, __ATOMIC_RELAXED));
 }
 
 char *snapshot_full_path(const struct snapshot_job *job, const char *relpath)

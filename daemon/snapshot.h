@@ -33,7 +33,7 @@ struct snapshot_job {
         uint64_t *progress_files;  /* updated as files are done (racy counters, display only) */
         uint64_t *progress_bytes;
         /* outputs */
-        int error;                 /* 0 or -errno */
+        int error;                 /* 0 or -errno; set once (snapshot_job_fail), atomically */
         char error_text[256];
         bool unchanged;            /* skip_if_unchanged and nothing changed: no snapshot */
         struct oid id;             /* the new snapshot */
