@@ -19,6 +19,7 @@
 #include "chunker.h"
 #include "cleanup.h"
 #include "daemon.h"
+#include "fdpath.h"
 #include "log.h"
 #include "repo.h"
 #include "snapshot.h"
@@ -289,14 +290,17 @@ static void read_item(void *arg)
                 snapshot_job_fail(job, -ENOMEM, "out of memory");
                 return;
         }
-        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOATIME);
-        if (fd < 0 && errno == EPERM)
-                fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        /* Below the root's fd with no symlink at any level: a directory on
+         * the way swapped for a symlink cannot redirect the read. */
+        int fd = fdpath_open(it->rootfd, it->relpath, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_NOATIME, 0);
+        if (fd == -EPERM)
+                fd = fdpath_open(it->rootfd, it->relpath, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
         if (fd < 0) {
-                r = -errno;
+                r = fd;
                 goto unreadable;
         }
         struct stat before = it->st, after;
+        bool refresh = false;
         int64_t read_start = now_ns();
         for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
                 if (fstat(fd, &before) < 0) {
@@ -307,6 +311,11 @@ static void read_item(void *arg)
                         r = -EINVAL;
                         break;
                 }
+                /* Not the inode the walk saw (renamed over), or its metadata
+                 * changed since: the entry must describe what is read. */
+                if (before.st_dev != it->st.st_dev || before.st_ino != it->st.st_ino ||
+                    walk_ts_ns(before.st_ctim) != walk_ts_ns(it->st.st_ctim))
+                        refresh = true;
                 x.n = 0;
                 bool sparse = (uint64_t)before.st_blocks * 512 < (uint64_t)before.st_size;
                 r = read_content(it, rd, fd, (uint64_t)before.st_size, sparse, &x);
@@ -323,14 +332,24 @@ static void read_item(void *arg)
                         before = after;
                 }
         }
-        close(fd);
         if (r == -ECANCELED) {
+                close(fd);
                 free(x.v);
                 return;
         }
+        if (r >= 0 && refresh) {
+                if (before.st_dev != it->st.st_dev || before.st_ino != it->st.st_ino)
+                        log_debug("%s was replaced after it was listed; storing the file found now", path);
+                r = walk_entry_refresh(e, &before, fd);
+                if (r < 0 && r != -ENOMEM) {
+                        log_warning_errno(r, "Cannot read extended attributes of %s, storing without them", path);
+                        __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
+                        r = 0;
+                }
+        }
+        close(fd);
         if (r < 0)
                 goto unreadable;
-
         uint64_t size = 0;
         for (size_t i = 0; i < x.n; i++)
                 size += x.v[i].length;
@@ -392,8 +411,10 @@ static int item_size_cmp(const void *a, const void *b)
         return x->st.st_size < y->st.st_size ? 1 : x->st.st_size > y->st.st_size ? -1 : 0;
 }
 
-void read_files(struct snapshot_job *job, struct file_item **items, size_t n)
+void read_files(struct snapshot_job *job, int rootfd, struct file_item **items, size_t n)
 {
+        for (size_t i = 0; i < n; i++)
+                items[i]->rootfd = rootfd;
         if (n > 1)
                 qsort(items, n, sizeof(*items), item_size_cmp);
         workers_run_parallel(job->daemon->workers, read_item, (void **)items, n);

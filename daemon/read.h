@@ -9,5 +9,6 @@
 struct file_item;
 struct snapshot_job;
 
-/* Read every item (sorts items, biggest first); blocks until all are done. */
-void read_files(struct snapshot_job *job, struct file_item **items, size_t n);
+/* Read every item, each opened below rootfd with no symlink at any level
+ * (sorts items, biggest first); blocks until all are done. */
+void read_files(struct snapshot_job *job, int rootfd, struct file_item **items, size_t n);

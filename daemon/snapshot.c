@@ -26,6 +26,7 @@
 #include "read.h"
 #include "repo.h"
 #include "snaptree.h"
+#include "test-hook.h"
 #include "walk.h"
 
 void snapshot_job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
@@ -212,18 +213,15 @@ void snapshot_run(struct snapshot_job *job)
         pathset_init(&w.removed);
         job->time_ns = now_ns();
         uint64_t failures_before = repo_failures(d->repo);
-        int rootfd = open(job->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int rootfd = open(job->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct stat rst;
         if (rootfd < 0 || fstat(rootfd, &rst) < 0) {
                 snapshot_job_fail(job, -errno, "cannot open %s: %s", job->path, strerror(errno));
-                if (rootfd >= 0)
-                        close(rootfd);
                 return;
         }
         w.root_dev = rst.st_dev;
         r = own_files_in_state_dir(&job->own, rootfd);
         if (r != 0) {
-                close(rootfd);
                 if (r > 0)
                         snapshot_job_fail(job, -EPERM,
                                           "%s is inside chuted's state directory, which is never backed up",
@@ -236,7 +234,6 @@ void snapshot_run(struct snapshot_job *job)
 
         w.reader = repo_reader_get(d->repo);
         if (!w.reader) {
-                close(rootfd);
                 snapshot_job_fail(job, -ENOMEM, "cannot open the index");
                 return;
         }
@@ -256,8 +253,7 @@ void snapshot_run(struct snapshot_job *job)
         } else {
                 r = walk_load_cache(&w);
                 if (r < 0) {
-                        close(rootfd);
-                        snapshot_job_fail(job, r, "cannot read the file cache: %s", strerror(-r));
+                                snapshot_job_fail(job, r, "cannot read the file cache: %s", strerror(-r));
                         goto out;
                 }
         }
@@ -265,7 +261,6 @@ void snapshot_run(struct snapshot_job *job)
         struct exclude_error xerr = {0};
         r = exclude_new(job->excludes, &xerr, &w.excludes);
         if (r < 0) {
-                close(rootfd);
                 snapshot_job_fail(job, r, "bad exclude pattern on line %u: %s", xerr.line,
                          xerr.reason ? xerr.reason : strerror(-r));
                 goto out;
@@ -273,13 +268,13 @@ void snapshot_run(struct snapshot_job *job)
         int64_t t0 = monotonic_ns(), t1, t2, t3, t4;
         /* phase 1: walk */
         w.root = walk_dir(&w, rootfd, "", prev_root, w.incremental && pathset_has(&job->deep, ""), w.excludes);
-        close(rootfd);
         if (snapshot_cancelled(job) || !w.root)
                 goto out;
+        test_hook_pause("snapshot-read");
 
         t1 = monotonic_ns();
         /* phase 2: read changed files, biggest first, on every worker */
-        read_files(job, w.items, w.n_items);
+        read_files(job, rootfd, w.items, w.n_items);
         if (snapshot_cancelled(job))
                 goto out;
         t2 = monotonic_ns();
@@ -306,7 +301,7 @@ void snapshot_run(struct snapshot_job *job)
                 base = base && base[1] ? base + 1 : "root";
                 r = walk_entry_from_stat(&w, base, &rst, &snap.root_entry);
                 if (r >= 0)
-                        r = walk_read_xattrs(job->path, &snap.root_entry);
+                        r = walk_read_xattrs(NULL, rootfd, &snap.root_entry);
                 if (r < 0) {
                         snapshot_job_fail(job, r, "cannot read the metadata of %s", job->path);
                         goto out;

@@ -21,6 +21,7 @@
 
 #include "cleanup.h"
 #include "exclude.h"
+#include "fdpath.h"
 #include "index.h"
 #include "log.h"
 #include "path.h"
@@ -49,6 +50,22 @@ static int owner_cmp(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* The user or group name of id (a new string), NULL if none. Thread-safe. */
+static char *lookup_owner(uint32_t id, bool group)
+{
+        char buf[4096];
+        if (group) {
+                struct group g, *res = NULL;
+                if (getgrgid_r(id, &g, buf, sizeof(buf), &res) == 0 && res)
+                        return strdup(g.gr_name);
+        } else {
+                struct passwd p, *res = NULL;
+                if (getpwuid_r(id, &p, buf, sizeof(buf), &res) == 0 && res)
+                        return strdup(p.pw_name);
+        }
+        return NULL;
+}
+
 static char *owner_name(struct walk *w, uint32_t id, bool group)
 {
         struct owner_node key = {.key = (uint64_t)group << 32 | id};
@@ -60,16 +77,7 @@ static char *owner_name(struct walk *w, uint32_t id, bool group)
         if (!n)
                 return NULL;
         n->key = key.key;
-        char buf[4096];
-        if (group) {
-                struct group g, *res = NULL;
-                if (getgrgid_r(id, &g, buf, sizeof(buf), &res) == 0 && res)
-                        n->name = strdup(g.gr_name);
-        } else {
-                struct passwd p, *res = NULL;
-                if (getpwuid_r(id, &p, buf, sizeof(buf), &res) == 0 && res)
-                        n->name = strdup(p.pw_name);
-        }
+        n->name = lookup_owner(id, group);
         if (!tsearch(n, &w->owners, owner_cmp)) {
                 free(n->name);
                 free(n);
@@ -78,15 +86,30 @@ static char *owner_name(struct walk *w, uint32_t id, bool group)
         return n->name ? strdup(n->name) : NULL;
 }
 
-int walk_read_xattrs(const char *path, struct object_entry *e)
+static ssize_t list_xattrs(const char *path, int fd, char *names, size_t size)
 {
-        ssize_t n = llistxattr(path, NULL, 0);
+        return path ? llistxattr(path, names, size) : flistxattr(fd, names, size);
+}
+
+static ssize_t get_xattr(const char *path, int fd, const char *name, void *value, size_t size)
+{
+        return path ? lgetxattr(path, name, value, size) : fgetxattr(fd, name, value, size);
+}
+
+static int xattr_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct object_xattr *)a)->name, ((const struct object_xattr *)b)->name);
+}
+
+int walk_read_xattrs(const char *path, int fd, struct object_entry *e)
+{
+        ssize_t n = list_xattrs(path, fd, NULL, 0);
         if (n <= 0)
                 return n < 0 && errno != ENOTSUP && errno != ENODATA ? -errno : 0;
         _cleanup_free_ char *names = malloc((size_t)n);
         if (!names)
                 return -ENOMEM;
-        n = llistxattr(path, names, (size_t)n);
+        n = list_xattrs(path, fd, names, (size_t)n);
         if (n < 0)
                 return -errno;
         size_t count = 0;
@@ -101,7 +124,7 @@ int walk_read_xattrs(const char *path, struct object_entry *e)
                 return -ENOMEM;
         for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
                 const char *name = names + i;
-                ssize_t vl = lgetxattr(path, name, NULL, 0);
+                ssize_t vl = get_xattr(path, fd, name, NULL, 0);
                 if (vl < 0)
                         continue; /* vanished meanwhile */
                 if ((size_t)vl > OBJECT_XATTR_VALUE_MAX)
@@ -114,7 +137,7 @@ int walk_read_xattrs(const char *path, struct object_entry *e)
                         free(x->name);
                         return -ENOMEM;
                 }
-                vl = lgetxattr(path, name, x->value, (size_t)vl);
+                vl = get_xattr(path, fd, name, x->value, (size_t)vl);
                 if (vl < 0) {
                         free(x->value);
                         free(x->name);
@@ -149,6 +172,17 @@ static enum object_kind kind_of(mode_t m)
 }
 
 
+/* A group number derived from the inode, so that subtrees reused from an
+ * earlier snapshot keep consistent groups; 0 for a single link. */
+static uint64_t hardlink_group(const struct stat *st)
+{
+        if (st->st_nlink <= 1)
+                return 0;
+        uint64_t g = ((uint64_t)st->st_dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)st->st_ino;
+        g ^= g >> 31;
+        return g ? g : 1;
+}
+
 /* Fill the metadata part of an entry from a stat. */
 int walk_entry_from_stat(struct walk *w, const char *name, const struct stat *st, struct object_entry *e)
 {
@@ -170,14 +204,36 @@ int walk_entry_from_stat(struct walk *w, const char *name, const struct stat *st
                 e->size = (uint64_t)st->st_size;
         if (e->kind == OBJECT_KIND_CHARDEV || e->kind == OBJECT_KIND_BLOCKDEV)
                 e->rdev = st->st_rdev;
-        if (e->kind != OBJECT_KIND_DIR && st->st_nlink > 1) {
-                /* A group number derived from the inode, so that subtrees reused
-                 * from an earlier snapshot keep consistent groups. */
-                uint64_t g = ((uint64_t)st->st_dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)st->st_ino;
-                g ^= g >> 31;
-                e->hardlink = g ? g : 1;
-        }
+        e->hardlink = e->kind != OBJECT_KIND_DIR ? hardlink_group(st) : 0;
         return 0;
+}
+
+int walk_entry_refresh(struct object_entry *e, const struct stat *st, int fd)
+{
+        e->kind = kind_of(st->st_mode);
+        e->mode = st->st_mode & 07777;
+        e->uid = st->st_uid;
+        e->gid = st->st_gid;
+        free(e->user);
+        free(e->group);
+        e->user = lookup_owner(st->st_uid, false);
+        e->group = lookup_owner(st->st_gid, true);
+        e->mtime_ns = walk_ts_ns(st->st_mtim);
+        e->ctime_ns = walk_ts_ns(st->st_ctim);
+        e->nlink = st->st_nlink;
+        e->size = (uint64_t)st->st_size;
+        e->hardlink = hardlink_group(st);
+        for (size_t i = 0; i < e->n_xattrs; i++) {
+                free(e->xattrs[i].name);
+                free(e->xattrs[i].value);
+        }
+        free(e->xattrs);
+        e->xattrs = NULL;
+        e->n_xattrs = 0;
+        int r = walk_read_xattrs(NULL, fd, e);
+        if (e->n_xattrs > 1)
+                qsort(e->xattrs, e->n_xattrs, sizeof(*e->xattrs), xattr_cmp);
+        return r;
 }
 
 static int add_item(struct walk *w, struct file_item *it)
@@ -413,7 +469,10 @@ struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const str
                         closedir(dir);
                         goto oom_list;
                 }
-                int r = walk_read_xattrs(child_full, &e);
+                /* the entry in this directory's fd, not whatever the full path reaches now */
+                char at[PATH_MAX];
+                int r = fdpath_proc(dirfd, de->d_name, at, sizeof(at));
+                r = walk_read_xattrs(r >= 0 ? at : child_full, -1, &e);
                 if (r < 0 && r != -ENOENT) {
                         log_warning_errno(r, "Cannot read extended attributes of %s, storing without them",
                                           child_full);

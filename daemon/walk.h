@@ -38,6 +38,7 @@ struct file_item {
         size_t index;            /* entry index in dir->tree */
         char *relpath;
         struct stat st;          /* from the walk */
+        int rootfd;              /* the root, open for the read phase */
         bool read_ok;
         struct file_cache_entry cache; /* what to store in the file cache */
 };
@@ -70,8 +71,12 @@ struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const str
                        const struct exclude *ex);
 /* Fill the metadata part of an entry from a stat. */
 int walk_entry_from_stat(struct walk *w, const char *name, const struct stat *st, struct object_entry *e);
-/* Read the extended attributes of path (not following a symlink) into e. */
-int walk_read_xattrs(const char *path, struct object_entry *e);
+/* Read the extended attributes of path (not following a symlink), or of
+ * the open file fd when path is NULL, into e. */
+int walk_read_xattrs(const char *path, int fd, struct object_entry *e);
+/* Describe e again from st and its open file fd (a file replaced or changed
+ * after the walk listed it): metadata, owner names, xattrs. Thread-safe. */
+int walk_entry_refresh(struct object_entry *e, const struct stat *st, int fd);
 /* Paths in the file cache the walk did not see (full walks): borrowed from
  * w, valid until walk_done. */
 int walk_unseen(struct walk *w, char ***ret, size_t *ret_n);
