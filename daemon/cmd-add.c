@@ -71,6 +71,12 @@ void cmd_add(struct request *r)
                 request_error(r, CTL_STATUS_EXISTS, "%s is already watched", real);
                 return;
         }
+        if (k == -EPERM) {
+                request_error(r, CTL_STATUS_BAD_REQUEST,
+                              "%s is inside chuted's state directory %s, which is never backed up", real,
+                              r->daemon->config.state_dir);
+                return;
+        }
         if (k == -ENOTDIR) {
                 request_error(r, CTL_STATUS_BAD_REQUEST, "%s is not a directory", real);
                 return;

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,12 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "fdpath.h"
+#include "job-error.h"
 #include "log.h"
 #include "repo.h"
 #include "snaptree.h"
+#include "test-hook.h"
 #include "workers.h"
 
 struct state;
@@ -64,25 +68,31 @@ struct state {
         struct deferred_link *deferred;
         size_t n_deferred, cap_deferred;
         bool root_user;
+        int tfd;                    /* the directory everything is restored below */
+        size_t base_len;            /* paths are "BASE/REL": REL starts here */
 };
+
+/* The part of a full path below s->tfd. */
+static const char *rel_of(const struct state *s, const char *path)
+{
+        return path + s->base_len;
+}
 
 
 static void job_fail(struct restore_job *job, int error, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static void job_fail(struct restore_job *job, int error, const char *fmt, ...)
 {
-        if (job->error)
-                return;
-        job->error = error;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(job->error_text, sizeof(job->error_text), fmt, ap);
+        job_error_set(&job->error, job->error_text, sizeof(job->error_text), error, fmt, ap);
         va_end(ap);
 }
 
 static bool stop(const struct restore_job *job)
 {
-        return job->error || __atomic_load_n(&job->gone, __ATOMIC_RELAXED) || job->daemon->stopping;
+        return job_error_get(&job->error) || __atomic_load_n(&job->gone, __ATOMIC_RELAXED) ||
+               __atomic_load_n(&job->daemon->stopping, __ATOMIC_RELAXED);
 }
 
 static void warn(struct restore_job *job, int error, const char *what, const char *path)
@@ -132,8 +142,11 @@ static void set_meta_path(struct state *s, int dirfd, const char *name, const ch
         bool link = e->kind == OBJECT_KIND_SYMLINK;
         if (s->root_user && fchownat(dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 warn(job, -errno, "set the owner of", path);
+        /* the name in dirfd, not whatever the full path reaches now */
+        char at[PATH_MAX];
+        const char *xpath = e->n_xattrs && fdpath_proc(dirfd, name, at, sizeof(at)) >= 0 ? at : path;
         for (size_t i = 0; i < e->n_xattrs; i++)
-                if (lsetxattr(path, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].value_len, 0) < 0)
+                if (lsetxattr(xpath, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].value_len, 0) < 0)
                         warn(job, -errno, "set extended attribute on", path);
         if (!link && fchmodat(dirfd, name, e->mode, 0) < 0)
                 warn(job, -errno, "set the mode of", path);
@@ -210,8 +223,12 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                         return 0;
                 }
                 if (first) {
-                        if (linkat(AT_FDCWD, first, dirfd, name, 0) < 0)
-                                warn(job, -errno, "create the hard link", path);
+                        const char *first_name;
+                        int pfd = fdpath_open_parent(s->tfd, rel_of(s, first), &first_name);
+                        if (pfd < 0 || linkat(pfd, first_name, dirfd, name, 0) < 0)
+                                warn(job, pfd < 0 ? pfd : -errno, "create the hard link", path);
+                        if (pfd >= 0)
+                                close(pfd);
                         return 0;
                 }
                 if (!GROW(s->links, s->n_links, s->cap_links, 64))
@@ -240,7 +257,7 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                         return -ENOMEM;
                 }
                 s->n_dirs++;
-                job->dirs++;
+                __atomic_add_fetch(&job->dirs, 1, __ATOMIC_RELAXED);
                 struct object_tree *sub = NULL;
                 r = snaptree_load(job->daemon->repo, &e->subtree, &sub);
                 if (r < 0) {
@@ -274,8 +291,8 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                         return -ENOMEM;
                 }
                 s->files[s->n_files++] = it;
-                job->total_files++;
-                job->total_bytes += e->size;
+                __atomic_add_fetch(&job->total_files, 1, __ATOMIC_RELAXED);
+                __atomic_add_fetch(&job->total_bytes, e->size, __ATOMIC_RELAXED);
                 return 0;
         }
         case OBJECT_KIND_SYMLINK:
@@ -325,9 +342,11 @@ static void write_file(void *arg)
 
         if (stop(job))
                 return;
-        int fd = open(it->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        /* below the target's fd with no symlink at any level: a restored
+         * directory swapped for a symlink cannot send the write elsewhere */
+        int fd = fdpath_open(it->state->tfd, rel_of(it->state, it->path), O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (fd < 0) {
-                warn(job, -errno, "create file", it->path);
+                warn(job, fd, "create file", it->path);
                 return;
         }
         int r = snaptree_extents(job->daemon->repo, it->e, &ext, &n, &list);
@@ -460,6 +479,8 @@ void restore_run(struct restore_job *job)
                         job_fail(job, -ENOMEM, "out of memory");
                         goto out;
                 }
+                s.tfd = tfd;
+                s.base_len = strlen(dir) + 1;
                 if (!job->overwrite && faccessat(tfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
                         job_fail(job, -EEXIST, "%s exists: use --overwrite to replace it", path);
                         goto out;
@@ -500,6 +521,8 @@ void restore_run(struct restore_job *job)
                         s.trees[s.n_trees++] = sub;
                         t = sub;
                 }
+                s.tfd = tfd;
+                s.base_len = strlen(job->target) + 1;
                 r = restore_tree(&s, tfd, job->target, t);
         }
         if (r < 0) {
@@ -510,17 +533,24 @@ void restore_run(struct restore_job *job)
                 goto out;
 
         int64_t t1 = monotonic_ns();
+        test_hook_pause("restore-contents");
         workers_run_parallel(job->daemon->workers, write_file, (void **)s.files, s.n_files);
         if (stop(job))
                 goto out;
-        for (size_t i = 0; i < s.n_deferred; i++)
-                if (link(s.deferred[i].target, s.deferred[i].path) < 0)
+        for (size_t i = 0; i < s.n_deferred; i++) {
+                const char *from_name, *to_name;
+                _cleanup_close_ int from = fdpath_open_parent(tfd, rel_of(&s, s.deferred[i].target), &from_name);
+                _cleanup_close_ int to = from < 0 ? -1 : fdpath_open_parent(tfd, rel_of(&s, s.deferred[i].path), &to_name);
+                if (from < 0 || to < 0)
+                        warn(job, from < 0 ? from : to, "create the hard link", s.deferred[i].path);
+                else if (linkat(from, from_name, to, to_name, 0) < 0)
                         warn(job, -errno, "create the hard link", s.deferred[i].path);
+        }
         int64_t t2 = monotonic_ns();
         for (size_t i = s.n_dirs; i-- > 0;) {
-                int fd = open(s.dirs[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int fd = fdpath_open(tfd, rel_of(&s, s.dirs[i].path), O_RDONLY | O_DIRECTORY, 0);
                 if (fd < 0) {
-                        warn(job, -errno, "open directory", s.dirs[i].path);
+                        warn(job, fd, "open directory", s.dirs[i].path);
                         continue;
                 }
                 set_meta_fd(&s, fd, s.dirs[i].path, s.dirs[i].e);

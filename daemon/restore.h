@@ -22,7 +22,7 @@ struct restore_job {
         /* progress and results */
         uint64_t files, bytes, dirs, errors;
         uint64_t total_files, total_bytes;
-        int error;
+        int error;           /* 0 or -errno; set once, atomically (first error wins) */
         char error_text[256];
 };
 

@@ -7,6 +7,7 @@
 #include "root.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "daemon.h"
 #include "index.h"
 #include "log.h"
+#include "own-files.h"
 #include "repo.h"
 #include "request.h"
 #include "retention-apply.h"
@@ -127,7 +129,10 @@ int root_start_all(struct daemon *d)
                 }
                 if (!root_find(d, abs)) {
                         r = root_add(d, abs, "", NULL);
-                        if (r < 0)
+                        if (r == -EPERM)
+                                log_warning("Cannot watch %s: it is inside chuted's state directory %s, which "
+                                            "is never backed up; ignoring it", abs, d->config.state_dir);
+                        else if (r < 0)
                                 log_warning_errno(r, "Cannot watch %s, ignoring", abs);
                 }
                 free(abs);
@@ -238,6 +243,18 @@ int root_add(struct daemon *d, const char *path, const char *excludes, struct ro
                 return -ENOTDIR;
         if (root_find(d, path))
                 return -EEXIST;
+        {
+                struct own_files own;
+                own_files_get(d, &own);
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                int r = own_files_in_state_dir(&own, fd);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return -EPERM;
+        }
         int64_t id;
         int r = index_root_add(d->index, path, excludes ? excludes : "", d->config.one_file_system, &id);
         if (r < 0)
@@ -317,6 +334,7 @@ static int start_run(struct root *root, bool automatic)
         job->path = strdup(root->path);
         job->excludes = strdup(root->excludes);
         job->one_fs = root->one_fs;
+        own_files_get(d, &job->own);
         job->cancel = &root->cancel;
         job->progress_files = &root->progress_files;
         job->progress_bytes = &root->progress_bytes;

@@ -65,7 +65,8 @@ bool root_busy(struct daemon *d);
 void root_free_all(struct daemon *d);
 /* "2 roots, idle, last snapshot 12s ago" for STATUS=. */
 void root_status_line(struct daemon *d, char *buf, size_t len);
-/* Add a root for an absolute, existing directory; -EEXIST, -ENOTDIR, -EINVAL. */
+/* Add a root for an absolute, existing directory; -EEXIST, -ENOTDIR, -EINVAL,
+ * -EPERM (it is chuted's state dir or inside it). */
 int root_add(struct daemon *d, const char *path, const char *excludes, struct root **ret);
 /* Stop watching path (snapshots stay); -ENOENT. */
 int root_remove(struct daemon *d, const char *path);

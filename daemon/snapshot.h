@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Taking a snapshot of one root: walk it (stat only, using the file cache to
- * skip unchanged files), read changed files on the worker pool (chunk, id,
- * compress, encrypt into packs), encode the trees bottom-up, store the
- * snapshot object, then commit the file cache and the snapshot row. Runs on
- * a worker thread; owns no loop state. */
+/* Taking a snapshot of one root: walk it (walk.c: stat only, using the file
+ * cache to skip unchanged files), read changed files on the worker pool
+ * (read.c: chunk, id, compress, encrypt into packs), then here encode the
+ * trees bottom-up, store the snapshot object, and commit the file cache and
+ * the snapshot row. Runs on a worker thread; owns no loop state. */
 #pragma once
 
 #include <stdbool.h>
@@ -11,6 +11,7 @@
 
 #include "object.h"
 #include "oid.h"
+#include "own-files.h"
 #include "pathset.h"
 
 struct daemon;
@@ -23,6 +24,7 @@ struct snapshot_job {
         char *path;
         char *excludes;
         int one_fs;
+        struct own_files own;      /* chuted's own files: never part of a snapshot */
         bool full;                 /* walk everything (else reuse clean subtrees of the parent) */
         bool skip_if_unchanged;    /* automatic runs: no new snapshot when nothing changed */
         struct pathset dirty;      /* directories whose listing changed */
@@ -31,7 +33,7 @@ struct snapshot_job {
         uint64_t *progress_files;  /* updated as files are done (racy counters, display only) */
         uint64_t *progress_bytes;
         /* outputs */
-        int error;                 /* 0 or -errno */
+        int error;                 /* 0 or -errno; set once (snapshot_job_fail), atomically */
         char error_text[256];
         bool unchanged;            /* skip_if_unchanged and nothing changed: no snapshot */
         struct oid id;             /* the new snapshot */
@@ -42,5 +44,12 @@ struct snapshot_job {
 
 /* Run the whole snapshot (blocking, on a worker thread). */
 void snapshot_run(struct snapshot_job *job);
+/* Record the job's first error (later ones are dropped). */
+void snapshot_job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* True once the job failed or was cancelled: stop early. */
+bool snapshot_cancelled(const struct snapshot_job *job);
+/* The full path of relpath ("" = the root) under the job's root; NULL on ENOMEM. */
+char *snapshot_full_path(const struct snapshot_job *job, const char *relpath);
 /* Free the job's inputs. */
 void snapshot_job_free(struct snapshot_job *job);

@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "log.h"
+#include "own-files.h"
 #include "path.h"
 #include "root.h"
 
@@ -32,6 +33,8 @@ struct wnode {
         int wd;
         struct root *root;
         char *relpath; /* "" for the root */
+        char **own;    /* names of chuted's own files in this directory: their events are ignored */
+        size_t n_own;
 };
 
 struct watch {
@@ -41,12 +44,16 @@ struct watch {
         struct wnode **by_wd;
         size_t cap;
         bool limit_warned;
+        struct own_files own; /* as of the last watch_root_start */
 };
 
 static void node_free(struct watch *w, int wd)
 {
         if (wd < 0 || (size_t)wd >= w->cap || !w->by_wd[wd])
                 return;
+        for (size_t i = 0; i < w->by_wd[wd]->n_own; i++)
+                free(w->by_wd[wd]->own[i]);
+        free(w->by_wd[wd]->own);
         free(w->by_wd[wd]->relpath);
         free(w->by_wd[wd]);
         w->by_wd[wd] = NULL;
@@ -90,6 +97,38 @@ static int node_set(struct watch *w, int wd, struct root *root, const char *relp
         return 0;
 }
 
+/* Remember that name in n is one of chuted's own files. */
+static int node_add_own(struct wnode *n, const char *name)
+{
+        for (size_t i = 0; i < n->n_own; i++)
+                if (!strcmp(n->own[i], name))
+                        return 0;
+        char **v = realloc(n->own, (n->n_own + 1) * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        n->own = v;
+        if (!(n->own[n->n_own] = strdup(name)))
+                return -ENOMEM;
+        n->n_own++;
+        return 0;
+}
+
+static bool node_is_own(const struct wnode *n, const char *name)
+{
+        for (size_t i = 0; i < n->n_own; i++)
+                if (!strcmp(n->own[i], name))
+                        return true;
+        return false;
+}
+
+static bool own_ino(const struct watch *w, ino_t ino)
+{
+        for (size_t i = 0; i < w->own.n; i++)
+                if (w->own.v[i].ino == ino)
+                        return true;
+        return false;
+}
+
 static void warn_limit(struct watch *w, struct root *root)
 {
         if (w->limit_warned)
@@ -113,6 +152,9 @@ static int watch_tree(struct watch *w, struct root *root, const char *relpath, d
                 return -ENOMEM;
         if (!full)
                 return -ENOMEM;
+        struct stat self;
+        if (lstat(full, &self) == 0 && own_files_has(&w->own, self.st_dev, self.st_ino))
+                return 0; /* chuted's state dir: never watched */
         int wd = inotify_add_watch(w->fd, full, WATCH_MASK);
         if (wd < 0) {
                 if (errno == ENOSPC) {
@@ -135,11 +177,19 @@ static int watch_tree(struct watch *w, struct root *root, const char *relpath, d
         struct dirent *de;
         r = 0;
         while (r >= 0 && (de = readdir(d))) {
-                if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-                        continue;
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                         continue;
                 struct stat st;
+                if (own_ino(w, de->d_ino)) {
+                        /* maybe chuted's own file (the inode number says so cheaply) */
+                        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            own_files_has(&w->own, st.st_dev, st.st_ino)) {
+                                r = node_add_own(w->by_wd[wd], de->d_name);
+                                continue;
+                        }
+                }
+                if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+                        continue;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
                         continue;
                 if (root->one_fs && st.st_dev != root_dev)
@@ -225,6 +275,8 @@ static void handle(struct watch *w, const struct inotify_event *ev)
                 }
                 return;
         }
+        if (node_is_own(n, ev->name))
+                return; /* chuted's own file changed: nothing to back up */
         bool deep = false;
         if (!strcmp(ev->name, ".chuteignore") || !strcmp(ev->name, "CACHEDIR.TAG"))
                 deep = true; /* what is excluded below this directory may have changed */
@@ -300,6 +352,7 @@ void watch_free(struct watch *w)
 
 int watch_root_start(struct watch *w, struct root *root)
 {
+        own_files_get(w->daemon, &w->own);
         struct stat st;
         if (stat(root->path, &st) < 0)
                 return -errno;

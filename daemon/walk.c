@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: MIT */
+/* The walk of a snapshot (see walk.h): lstat every listed entry relative to
+ * its directory's fd, decide per file between the file cache and a read, per
+ * directory between the parent snapshot's tree and a new listing, and keep
+ * the totals. Runs on the job's thread only; reads no file content. */
+
+#include "walk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "exclude.h"
+#include "fdpath.h"
+#include "index.h"
+#include "log.h"
+#include "path.h"
+#include "snapshot.h"
+#include "snaptree.h"
+
+struct cache_node {
+        char *path;
+        struct index_file file;
+        bool seen;
+};
+
+struct owner_node {
+        uint64_t key; /* (is_group << 32) | id */
+        char *name;
+};
+
+static int cache_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct cache_node *)a)->path, ((const struct cache_node *)b)->path);
+}
+
+static int owner_cmp(const void *a, const void *b)
+{
+        uint64_t x = ((const struct owner_node *)a)->key, y = ((const struct owner_node *)b)->key;
+        return x < y ? -1 : x > y;
+}
+
+/* The user or group name of id (a new string), NULL if none. Thread-safe. */
+static char *lookup_owner(uint32_t id, bool group)
+{
+        char buf[4096];
+        if (group) {
+                struct group g, *res = NULL;
+                if (getgrgid_r(id, &g, buf, sizeof(buf), &res) == 0 && res)
+                        return strdup(g.gr_name);
+        } else {
+                struct passwd p, *res = NULL;
+                if (getpwuid_r(id, &p, buf, sizeof(buf), &res) == 0 && res)
+                        return strdup(p.pw_name);
+        }
+        return NULL;
+}
+
+static char *owner_name(struct walk *w, uint32_t id, bool group)
+{
+        struct owner_node key = {.key = (uint64_t)group << 32 | id};
+        struct owner_node **found = tfind(&key, &w->owners, owner_cmp);
+        if (found)
+                return (*found)->name ? strdup((*found)->name) : NULL;
+
+        struct owner_node *n = calloc(1, sizeof(*n));
+        if (!n)
+                return NULL;
+        n->key = key.key;
+        n->name = lookup_owner(id, group);
+        if (!tsearch(n, &w->owners, owner_cmp)) {
+                free(n->name);
+                free(n);
+                return NULL;
+        }
+        return n->name ? strdup(n->name) : NULL;
+}
+
+static ssize_t list_xattrs(const char *path, int fd, char *names, size_t size)
+{
+        return path ? llistxattr(path, names, size) : flistxattr(fd, names, size);
+}
+
+static ssize_t get_xattr(const char *path, int fd, const char *name, void *value, size_t size)
+{
+        return path ? lgetxattr(path, name, value, size) : fgetxattr(fd, name, value, size);
+}
+
+static int xattr_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct object_xattr *)a)->name, ((const struct object_xattr *)b)->name);
+}
+
+int walk_read_xattrs(const char *path, int fd, struct object_entry *e)
+{
+        ssize_t n = list_xattrs(path, fd, NULL, 0);
+        if (n <= 0)
+                return n < 0 && errno != ENOTSUP && errno != ENODATA ? -errno : 0;
+        _cleanup_free_ char *names = malloc((size_t)n);
+        if (!names)
+                return -ENOMEM;
+        n = list_xattrs(path, fd, names, (size_t)n);
+        if (n < 0)
+                return -errno;
+        size_t count = 0;
+        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1)
+                count++;
+        if (count == 0)
+                return 0;
+        if (count > OBJECT_XATTRS_MAX)
+                return -E2BIG;
+        e->xattrs = calloc(count, sizeof(*e->xattrs));
+        if (!e->xattrs)
+                return -ENOMEM;
+        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
+                const char *name = names + i;
+                ssize_t vl = get_xattr(path, fd, name, NULL, 0);
+                if (vl < 0)
+                        continue; /* vanished meanwhile */
+                if ((size_t)vl > OBJECT_XATTR_VALUE_MAX)
+                        return -E2BIG;
+                struct object_xattr *x = &e->xattrs[e->n_xattrs];
+                x->value = malloc(vl ? (size_t)vl : 1);
+                x->name = strdup(name);
+                if (!x->value || !x->name) {
+                        free(x->value);
+                        free(x->name);
+                        return -ENOMEM;
+                }
+                vl = get_xattr(path, fd, name, x->value, (size_t)vl);
+                if (vl < 0) {
+                        free(x->value);
+                        free(x->name);
+                        continue;
+                }
+                x->value_len = (size_t)vl;
+                e->n_xattrs++;
+        }
+        return 0;
+}
+
+static enum object_kind kind_of(mode_t m)
+{
+        switch (m & S_IFMT) {
+        case S_IFREG:
+                return OBJECT_KIND_FILE;
+        case S_IFDIR:
+                return OBJECT_KIND_DIR;
+        case S_IFLNK:
+                return OBJECT_KIND_SYMLINK;
+        case S_IFIFO:
+                return OBJECT_KIND_FIFO;
+        case S_IFCHR:
+                return OBJECT_KIND_CHARDEV;
+        case S_IFBLK:
+                return OBJECT_KIND_BLOCKDEV;
+        case S_IFSOCK:
+                return OBJECT_KIND_SOCKET;
+        default:
+                return 0;
+        }
+}
+
+
+/* A group number derived from the inode, so that subtrees reused from an
+ * earlier snapshot keep consistent groups; 0 for a single link. */
+static uint64_t hardlink_group(const struct stat *st)
+{
+        if (st->st_nlink <= 1)
+                return 0;
+        uint64_t g = ((uint64_t)st->st_dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)st->st_ino;
+        g ^= g >> 31;
+        return g ? g : 1;
+}
+
+/* Fill the metadata part of an entry from a stat. */
+int walk_entry_from_stat(struct walk *w, const char *name, const struct stat *st, struct object_entry *e)
+{
+        e->name_len = strlen(name);
+        e->name = malloc(e->name_len + 1);
+        if (!e->name)
+                return -ENOMEM;
+        memcpy(e->name, name, e->name_len + 1);
+        e->kind = kind_of(st->st_mode);
+        e->mode = st->st_mode & 07777;
+        e->uid = st->st_uid;
+        e->gid = st->st_gid;
+        e->user = owner_name(w, st->st_uid, false);
+        e->group = owner_name(w, st->st_gid, true);
+        e->mtime_ns = walk_ts_ns(st->st_mtim);
+        e->ctime_ns = walk_ts_ns(st->st_ctim);
+        e->nlink = st->st_nlink;
+        if (e->kind == OBJECT_KIND_FILE)
+                e->size = (uint64_t)st->st_size;
+        if (e->kind == OBJECT_KIND_CHARDEV || e->kind == OBJECT_KIND_BLOCKDEV)
+                e->rdev = st->st_rdev;
+        e->hardlink = e->kind != OBJECT_KIND_DIR ? hardlink_group(st) : 0;
+        return 0;
+}
+
+int walk_entry_refresh(struct object_entry *e, const struct stat *st, int fd)
+{
+        e->kind = kind_of(st->st_mode);
+        e->mode = st->st_mode & 07777;
+        e->uid = st->st_uid;
+        e->gid = st->st_gid;
+        free(e->user);
+        free(e->group);
+        e->user = lookup_owner(st->st_uid, false);
+        e->group = lookup_owner(st->st_gid, true);
+        e->mtime_ns = walk_ts_ns(st->st_mtim);
+        e->ctime_ns = walk_ts_ns(st->st_ctim);
+        e->nlink = st->st_nlink;
+        e->size = (uint64_t)st->st_size;
+        e->hardlink = hardlink_group(st);
+        for (size_t i = 0; i < e->n_xattrs; i++) {
+                free(e->xattrs[i].name);
+                free(e->xattrs[i].value);
+        }
+        free(e->xattrs);
+        e->xattrs = NULL;
+        e->n_xattrs = 0;
+        int r = walk_read_xattrs(NULL, fd, e);
+        if (e->n_xattrs > 1)
+                qsort(e->xattrs, e->n_xattrs, sizeof(*e->xattrs), xattr_cmp);
+        return r;
+}
+
+static int add_item(struct walk *w, struct file_item *it)
+{
+        if (!GROW(w->items, w->n_items, w->cap_items, 1024))
+                return -ENOMEM;
+        w->items[w->n_items++] = it;
+        return 0;
+}
+
+static bool cache_matches(const struct index_file *c, const struct stat *st)
+{
+        return c->dev == (uint64_t)st->st_dev && c->ino == (uint64_t)st->st_ino &&
+               c->size == (uint64_t)st->st_size && c->mtime_ns == walk_ts_ns(st->st_mtim) &&
+               c->ctime_ns == walk_ts_ns(st->st_ctim);
+}
+
+
+/* Is the file unchanged according to cache entry c? Then take its content. */
+static bool reuse_cached(const struct index_file *c, const struct stat *st, struct object_entry *e)
+{
+        if (!cache_matches(c, st))
+                return false;
+        if (file_cache_decode(c->content, c->content_len, e) < 0)
+                return false;
+        if (e->size == (uint64_t)st->st_size)
+                return true;
+        free(e->extents);
+        e->extents = NULL;
+        e->n_extents = 0;
+        e->has_list = false;
+        return false;
+}
+
+/* Decide what to do with one file entry: reuse cached content or queue a read. */
+static int plan_file(struct walk *w, struct dnode *dn, size_t index, const char *relpath,
+                     const struct stat *st)
+{
+        struct snapshot_job *job = w->job;
+        struct object_entry *e = &dn->tree->entries[index];
+
+        if (w->cache) {
+                struct cache_node key = {.path = (char *)relpath};
+                struct cache_node **found = tfind(&key, &w->cache, cache_cmp);
+                if (found) {
+                        (*found)->seen = true;
+                        if (reuse_cached(&(*found)->file, st, e))
+                                return 0;
+                }
+        } else if (w->reader) {
+                struct index_file f;
+                if (index_file_get(w->reader, job->root_id, relpath, &f) >= 0) {
+                        bool reused = reuse_cached(&f, st, e);
+                        index_file_done(&f);
+                        if (reused)
+                                return 0;
+                }
+        }
+        e->size = (uint64_t)st->st_size;
+        struct file_item *it = calloc(1, sizeof(*it));
+        if (!it)
+                return -ENOMEM;
+        it->job = job;
+        it->dir = dn;
+        it->index = index;
+        it->st = *st;
+        it->relpath = strdup(relpath);
+        if (!it->relpath) {
+                free(it);
+                return -ENOMEM;
+        }
+        return add_item(w, it);
+}
+
+/* Add (sign 1) or take away (sign -1) the counts of t's direct entries. */
+static void count_direct(struct snapshot_job *job, const struct object_tree *t, int sign)
+{
+        for (size_t i = 0; i < t->n_entries; i++) {
+                const struct object_entry *e = &t->entries[i];
+                if (e->kind == OBJECT_KIND_DIR) {
+                        job->stats.dirs += (uint64_t)(int64_t)sign;
+                } else if (e->kind == OBJECT_KIND_FILE) {
+                        job->stats.files += (uint64_t)(int64_t)sign;
+                        job->stats.bytes += (uint64_t)((int64_t)sign * (int64_t)e->size);
+                }
+        }
+}
+
+/* Take away everything below an old directory that is gone (recursively). */
+static int uncount_subtree(struct walk *w, const struct oid *id)
+{
+        struct object_tree *t = NULL;
+        int r = snaptree_load(w->repo, id, &t);
+        if (r < 0)
+                return r;
+        count_direct(w->job, t, -1);
+        for (size_t i = 0; i < t->n_entries && r >= 0; i++)
+                if (t->entries[i].kind == OBJECT_KIND_DIR)
+                        r = uncount_subtree(w, &t->entries[i].subtree);
+        object_tree_free(t);
+        return r;
+}
+
+static struct dnode *dnode_empty(const char *relpath)
+{
+        struct dnode *dn = calloc(1, sizeof(*dn));
+        if (!dn)
+                return NULL;
+        dn->tree = object_tree_new();
+        dn->relpath = strdup(relpath);
+        if (!dn->tree || !dn->relpath) {
+                object_tree_free(dn->tree);
+                free(dn->relpath);
+                free(dn);
+                return NULL;
+        }
+        return dn;
+}
+
+static int listed_cmp(const void *a, const void *b)
+{
+        const struct object_entry *x = a, *y = b; /* e is the first member */
+        return object_name_cmp(x->name, x->name_len, y->name, y->name_len);
+}
+
+/* The layered matcher for directory relpath: its .chuteignore over ex. */
+static struct exclude *dir_excludes(struct walk *w, int dirfd, const char *relpath, const struct exclude *ex)
+{
+        struct exclude *here = NULL;
+        _cleanup_close_ int fd = openat(dirfd, EXCLUDE_FILE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return exclude_ref(ex);
+        if (st.st_size > EXCLUDE_TEXT_MAX) {
+                log_warning("%s/%s%s" EXCLUDE_FILE_NAME " is larger than %d bytes, ignoring it", w->job->path,
+                            relpath, *relpath ? "/" : "", EXCLUDE_TEXT_MAX);
+                return exclude_ref(ex);
+        }
+        _cleanup_free_ char *text = malloc((size_t)st.st_size + 1);
+        ssize_t n = text ? pread(fd, text, (size_t)st.st_size, 0) : -1;
+        if (n < 0)
+                return exclude_ref(ex);
+        struct exclude_error err = {0};
+        int r = exclude_child(ex, relpath, text, (size_t)n, &err, &here);
+        if (r < 0)
+                return exclude_ref(ex);
+        if (r > 0)
+                log_warning("%s/%s%s" EXCLUDE_FILE_NAME ":%u: %s; that line is ignored%s", w->job->path, relpath,
+                            *relpath ? "/" : "", err.line, err.reason, r > 1 ? " (and more bad lines)" : "");
+        return here;
+}
+
+/* A directory tagged as a cache (https://bford.info/cachedir/) is left out. */
+static bool has_cachedir_tag(int dirfd, const char *name)
+{
+        char path[4096];
+        char buf[EXCLUDE_CACHEDIR_SIGNATURE_LEN];
+        snprintf(path, sizeof(path), "%s/" EXCLUDE_CACHEDIR_TAG_NAME, name);
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+                return false;
+        ssize_t n = pread(fd, buf, sizeof(buf), 0);
+        return n > 0 && exclude_cachedir_tag_valid(buf, (size_t)n);
+}
+
+/* prev is the same directory's tree in the parent snapshot (NULL if none or a
+ * full walk); force: everything below must be listed again. */
+struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const struct object_tree *prev, bool force,
+                       const struct exclude *ex)
+{
+        struct snapshot_job *job = w->job;
+        /* entries with the lstat taken while listing, sorted together */
+        struct listed {
+                struct object_entry e;
+                struct stat st;
+        } *v = NULL;
+        size_t nv = 0, capv = 0;
+        struct stat *stats = NULL;
+        struct exclude *here = dir_excludes(w, dirfd, relpath, ex);
+        bool filtering = here && !exclude_is_empty(here);
+        struct dnode *dn = dnode_empty(relpath);
+        if (!dn)
+                goto oom;
+
+        int fd2 = dup(dirfd);
+        DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
+        if (!dir) {
+                if (fd2 >= 0)
+                        close(fd2);
+                log_warning_errno(-errno, "Cannot list %s/%s, recording it empty", job->path, relpath);
+                job->stats.errors++;
+                exclude_free(here);
+                return dn;
+        }
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno != ENOENT) { /* ENOENT: deleted meanwhile, not an error */
+                                log_warning_errno(-errno, "Cannot stat %s/%s%s%s, skipping", job->path,
+                                                  relpath, *relpath ? "/" : "", de->d_name);
+                                job->stats.errors++;
+                        }
+                        continue;
+                }
+                if (!kind_of(st.st_mode))
+                        continue;
+                if (own_files_has(&job->own, st.st_dev, st.st_ino)) {
+                        log_debug("Leaving out %s/%s%s%s: it is chuted's own", job->path, relpath,
+                                  *relpath ? "/" : "", de->d_name);
+                        continue;
+                }
+                _cleanup_free_ char *child_rel = path_join(relpath, de->d_name);
+                if (!child_rel) {
+                        closedir(dir);
+                        goto oom_list;
+                }
+                if (filtering && exclude_match(here, child_rel, S_ISDIR(st.st_mode)))
+                        continue;
+                if (S_ISDIR(st.st_mode) && has_cachedir_tag(dirfd, de->d_name))
+                        continue;
+                struct object_entry e = {0};
+                if (walk_entry_from_stat(w, de->d_name, &st, &e) < 0) {
+                        object_entry_done(&e);
+                        closedir(dir);
+                        goto oom_list;
+                }
+                _cleanup_free_ char *child_full = snapshot_full_path(job, child_rel);
+                if (!child_full) {
+                        object_entry_done(&e);
+                        closedir(dir);
+                        goto oom_list;
+                }
+                /* the entry in this directory's fd, not whatever the full path reaches now */
+                char at[PATH_MAX];
+                int r = fdpath_proc(dirfd, de->d_name, at, sizeof(at));
+                r = walk_read_xattrs(r >= 0 ? at : child_full, -1, &e);
+                if (r < 0 && r != -ENOENT) {
+                        log_warning_errno(r, "Cannot read extended attributes of %s, storing without them",
+                                          child_full);
+                        job->stats.errors++;
+                }
+                if (e.kind == OBJECT_KIND_SYMLINK) {
+                        char target[PATH_MAX + 1];
+                        ssize_t n = readlinkat(dirfd, de->d_name, target, sizeof(target) - 1);
+                        if (n <= 0) {
+                                log_warning_errno(n < 0 ? -errno : -EINVAL, "Cannot read symlink %s, skipping",
+                                                  child_full);
+                                job->stats.errors++;
+                                object_entry_done(&e);
+                                continue;
+                        }
+                        e.target = malloc((size_t)n + 1);
+                        if (!e.target) {
+                                object_entry_done(&e);
+                                closedir(dir);
+                                goto oom_list;
+                        }
+                        memcpy(e.target, target, (size_t)n);
+                        e.target[n] = '\0';
+                        e.target_len = (size_t)n;
+                }
+                if (!GROW(v, nv, capv, 64)) {
+                        object_entry_done(&e);
+                        closedir(dir);
+                        goto oom_list;
+                }
+                v[nv].e = e;
+                v[nv].st = st;
+                nv++;
+        }
+        closedir(dir);
+        if (nv > 1)
+                qsort(v, nv, sizeof(*v), listed_cmp);
+        stats = malloc((nv ? nv : 1) * sizeof(*stats));
+        if (!stats)
+                goto oom_list;
+        for (size_t i = 0; i < nv; i++) {
+                stats[i] = v[i].st;
+                if (object_tree_append(dn->tree, &v[i].e) < 0) {
+                        for (size_t k = i; k < nv; k++)
+                                object_entry_done(&v[k].e);
+                        free(v);
+                        free(stats);
+                        goto oom;
+                }
+        }
+        free(v);
+        v = NULL;
+        object_tree_sort(dn->tree); /* sorts the xattrs; the names are in order already */
+        count_direct(job, dn->tree, 1);
+
+        if (prev) {
+                /* what the parent snapshot had here and is gone now */
+                count_direct(job, prev, -1);
+                for (size_t i = 0; i < prev->n_entries; i++) {
+                        const struct object_entry *old = &prev->entries[i];
+                        const struct object_entry *now = snaptree_find(dn->tree, old->name, old->name_len);
+                        if (now && now->kind == old->kind)
+                                continue;
+                        _cleanup_free_ char *gone = path_join(relpath, (const char *)old->name);
+                        if (!gone || pathset_add(&w->removed, gone) < 0)
+                                goto oom;
+                        if (old->kind == OBJECT_KIND_DIR && uncount_subtree(w, &old->subtree) < 0)
+                                job->stats.errors++;
+                }
+        }
+
+        dn->children = calloc(dn->tree->n_entries ? dn->tree->n_entries : 1, sizeof(*dn->children));
+        if (!dn->children)
+                goto oom;
+        for (size_t i = 0; i < dn->tree->n_entries && !snapshot_cancelled(job); i++) {
+                struct object_entry *e = &dn->tree->entries[i];
+                _cleanup_free_ char *child_rel = path_join(relpath, (const char *)e->name);
+                if (!child_rel)
+                        goto oom;
+                const struct stat st = stats[i];
+                if (e->kind == OBJECT_KIND_DIR) {
+                        const struct object_entry *old =
+                                prev ? snaptree_find(prev, e->name, e->name_len) : NULL;
+                        if (old && old->kind != OBJECT_KIND_DIR)
+                                old = NULL;
+                        bool child_force = force || (w->deep && pathset_has(w->deep, child_rel));
+                        if (job->one_fs && st.st_dev != w->root_dev) {
+                                /* a mount point: recorded, not entered */
+                                if (!(dn->children[i] = dnode_empty(child_rel)))
+                                        goto oom;
+                                continue;
+                        }
+                        if (old && !child_force && !pathset_has(w->dirty, child_rel) &&
+                            !pathset_has_below(w->dirty, child_rel) && !pathset_has_below(w->deep, child_rel)) {
+                                /* unchanged since the parent snapshot: keep its tree */
+                                if (!(dn->children[i] = calloc(1, sizeof(struct dnode))))
+                                        goto oom;
+                                dn->children[i]->reused = true;
+                                dn->children[i]->id = old->subtree;
+                                continue;
+                        }
+                        struct object_tree *old_tree = NULL;
+                        if (old && !child_force && snaptree_load(w->repo, &old->subtree, &old_tree) < 0)
+                                old_tree = NULL; /* then it is listed as new */
+                        if (old && !old_tree && uncount_subtree(w, &old->subtree) < 0)
+                                job->stats.errors++;
+                        int cfd = openat(dirfd, (const char *)e->name,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cfd < 0) {
+                                log_warning_errno(-errno, "Cannot open directory %s/%s, recording it empty",
+                                                  job->path, child_rel);
+                                job->stats.errors++;
+                                object_tree_free(old_tree);
+                                if (!(dn->children[i] = dnode_empty(child_rel)))
+                                        goto oom;
+                                continue;
+                        }
+                        dn->children[i] = walk_dir(w, cfd, child_rel, old_tree, child_force, here);
+                        close(cfd);
+                        object_tree_free(old_tree);
+                        if (!dn->children[i])
+                                goto oom;
+                } else if (e->kind == OBJECT_KIND_FILE) {
+                        if (plan_file(w, dn, i, child_rel, &st) < 0)
+                                goto oom;
+                }
+        }
+        free(stats);
+        exclude_free(here);
+        return dn;
+oom_list:
+        for (size_t k = 0; k < nv; k++)
+                object_entry_done(&v[k].e);
+        free(v);
+        exclude_free(here);
+        snapshot_job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
+        return dn;
+oom:
+        free(stats);
+        exclude_free(here);
+        snapshot_job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
+        return dn;
+}
+
+static void dnode_free(struct dnode *dn)
+{
+        if (!dn)
+                return;
+        if (dn->children && dn->tree)
+                for (size_t i = 0; i < dn->tree->n_entries; i++)
+                        dnode_free(dn->children[i]);
+        free(dn->children);
+        object_tree_free(dn->tree);
+        free(dn->relpath);
+        free(dn);
+}
+
+static int load_cache_cb(const char *path, const struct index_file *file, void *userdata)
+{
+        struct walk *w = userdata;
+        struct cache_node *n = calloc(1, sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        n->path = strdup(path);
+        n->file = *file;
+        n->file.content = malloc(file->content_len ? file->content_len : 1);
+        if (!n->path || !n->file.content) {
+                free(n->path);
+                free(n->file.content);
+                free(n);
+                return -ENOMEM;
+        }
+        memcpy(n->file.content, file->content, file->content_len);
+        if (!tsearch(n, &w->cache, cache_cmp)) {
+                free(n->path);
+                free(n->file.content);
+                free(n);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void cache_node_free(void *p)
+{
+        struct cache_node *n = p;
+        free(n->path);
+        free(n->file.content);
+        free(n);
+}
+
+static void owner_node_free(void *p)
+{
+        struct owner_node *n = p;
+        free(n->name);
+        free(n);
+}
+
+struct unseen {
+        char **paths;
+        size_t n, cap;
+        bool failed;
+};
+
+static __thread struct unseen *collect_ctx;
+
+static void collect_unseen(const void *nodep, VISIT which, int depth)
+{
+        if (which != postorder && which != leaf)
+                return;
+        struct cache_node *n = *(struct cache_node *const *)nodep;
+        struct unseen *u = collect_ctx;
+        if (n->seen || !u || u->failed)
+                return;
+        if (!GROW(u->paths, u->n, u->cap, 64)) {
+                u->failed = true;
+                return;
+        }
+        u->paths[u->n++] = n->path;
+}
+
+int walk_load_cache(struct walk *w)
+{
+        return index_file_foreach(w->reader, w->job->root_id, "", load_cache_cb, w);
+}
+
+int walk_unseen(struct walk *w, char ***ret, size_t *ret_n)
+{
+        struct unseen u = {0};
+        if (w->cache) {
+                collect_ctx = &u;
+                twalk(w->cache, collect_unseen);
+                collect_ctx = NULL;
+        }
+        if (u.failed) {
+                free(u.paths);
+                return -ENOMEM;
+        }
+        *ret = u.paths;
+        *ret_n = u.n;
+        return 0;
+}
+
+void walk_done(struct walk *w)
+{
+        pathset_done(&w->removed);
+        for (size_t i = 0; i < w->n_items; i++) {
+                free(w->items[i]->relpath);
+                free(w->items[i]);
+        }
+        free(w->items);
+        dnode_free(w->root);
+        tdestroy(w->cache, cache_node_free);
+        tdestroy(w->owners, owner_node_free);
+        exclude_free(w->excludes);
+}
