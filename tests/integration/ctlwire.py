@@ -86,8 +86,8 @@ def request(typ, rid, body=None):
 
 def connect(path, timeout=10):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)  # blocking: waits while chuted's listen backlog is full
     s.settimeout(timeout)
-    s.connect(path)
     return s
 
 
