@@ -6,7 +6,7 @@
 # test to compare. Independent of chutectl on purpose.
 import os, select, socket, struct, sys, time
 
-VERSION = 1
+VERSION = 2
 T_STATUS, T_SNAPSHOTS, T_CAT = 1, 6, 8
 T_RESULT, T_ERROR, T_PROGRESS, T_DATA = 64, 65, 66, 67
 K_STATUS, K_MESSAGE, K_PATH, K_SNAPSHOT = 1, 2, 3, 5
@@ -209,12 +209,36 @@ def act_slow_cat(path, snap_path, sleep_s):
             return 0
 
 
+def act_snapshots(path):
+    """List snapshots: print how many DATA frames, the largest frame body,
+    the rows in all and the final reply."""
+    s = connect(path, timeout=60)
+    s.sendall(request(T_SNAPSHOTS, 9))
+    frames, rows, largest = 0, 0, 0
+    while True:
+        hdr = recv_exact(s, 4)
+        (n,) = struct.unpack(">I", hdr)
+        largest = max(largest, n)
+        m = dec(recv_exact(s, n))[0]
+        rows += len(m[3].get(K_SNAPSHOTS, []))
+        if m[1] == T_DATA:
+            frames += 1
+            continue
+        print("data frames %d" % frames)
+        print("rows %d" % rows)
+        print("largest frame %d" % largest)
+        print(describe(m))
+        return 0
+
+
 def main():
     what, path = sys.argv[1], sys.argv[2]
     if what == "stranger":
         return act_stranger(path)
     if what == "hold":
         return act_hold(path, int(sys.argv[3]), float(sys.argv[4]))
+    if what == "snapshots":
+        return act_snapshots(path)
     if what == "slow-cat":
         return act_slow_cat(path, sys.argv[3], float(sys.argv[4]))
     print("unknown action", what)
