@@ -6,7 +6,7 @@
 # test to compare. Independent of chutectl on purpose.
 import os, select, socket, struct, sys, time
 
-VERSION = 2
+VERSION = int(os.environ.get("CTLWIRE_VERSION", "2"))
 T_STATUS, T_SNAPSHOTS, T_CAT = 1, 6, 8
 T_RESULT, T_ERROR, T_PROGRESS, T_DATA = 64, 65, 66, 67
 K_STATUS, K_MESSAGE, K_PATH, K_SNAPSHOT = 1, 2, 3, 5
@@ -231,6 +231,30 @@ def act_snapshots(path):
         return 0
 
 
+def act_poll_status(path, out, stop, interval=0.05):
+    """Every interval seconds: connect, send status, wait for its RESULT;
+    append the milliseconds that took (connect included) to out, one a
+    line, until the file stop exists. A failure is written as 'fail'."""
+    rid = 0
+    with open(out, "a") as f:
+        while not os.path.exists(stop):
+            rid += 1
+            t0 = time.monotonic()
+            try:
+                s = connect(path, timeout=30)
+                s.sendall(request(T_STATUS, rid))
+                m = read_msg(s)
+                s.close()
+                ok = m is not None and m[1] == T_RESULT and m[2] == rid
+            except (OSError, EOFError, ValueError):
+                ok = False
+            ms = (time.monotonic() - t0) * 1000
+            f.write("%.2f\n" % ms if ok else "fail\n")
+            f.flush()
+            time.sleep(max(0.0, interval - ms / 1000))
+    return 0
+
+
 def main():
     what, path = sys.argv[1], sys.argv[2]
     if what == "stranger":
@@ -239,6 +263,8 @@ def main():
         return act_hold(path, int(sys.argv[3]), float(sys.argv[4]))
     if what == "snapshots":
         return act_snapshots(path)
+    if what == "poll-status":
+        return act_poll_status(path, sys.argv[3], sys.argv[4])
     if what == "slow-cat":
         return act_slow_cat(path, sys.argv[3], float(sys.argv[4]))
     print("unknown action", what)
