@@ -180,6 +180,17 @@ int client_call(struct client *c, struct msg *request, const struct client_handl
         k = write_all(c, frame, len);
         if (msg_is_secret(request))
                 explicit_bzero(frame, len);
+        if (k == -EPIPE || k == -ECONNRESET) {
+                /* chuted may have refused the connection (permission, too many
+                 * clients) and closed it: its ERROR is still there to read */
+                struct msg *m = NULL;
+                if (read_msg(c, &m) == 0 && msg_type(m) == CTL_TYPE_ERROR && msg_reqid(m) == 0) {
+                        *ret = m;
+                        return 0;
+                }
+                msg_free(m);
+                return fail(c, k, "cannot send the request: %s", strerror(-k));
+        }
         if (k < 0)
                 return k;
         for (;;) {
@@ -188,6 +199,11 @@ int client_call(struct client *c, struct msg *request, const struct client_handl
                 k = read_msg(c, &m);
                 if (k < 0)
                         return k;
+                /* request id 0: about the connection (refused, frame too large) */
+                if (msg_type(m) == CTL_TYPE_ERROR && msg_reqid(m) == 0) {
+                        *ret = TAKE_PTR(m);
+                        return 0;
+                }
                 if (msg_reqid(m) != reqid)
                         return fail(c, -EBADMSG,
                                     "malformed reply from chuted: request id %llu, expected %llu",

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* chutectl snapshot (take one now and wait for it) and snapshots (the
- * list, as a table or a JSON array of snapshot objects). */
+ * list, gathered from DATA messages as they come, as a table or a JSON
+ * array of snapshot objects). */
 #include "verb.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,64 +83,98 @@ int verb_snapshot(struct verb_context *c, int argc, char **argv)
         return ex;
 }
 
-static int snapshots_text(struct msg *reply)
-{
-        static const char *const headers[] = { "ID", "TIME", "ROOT", "FILES", "SIZE", "NEW" };
-        static const enum output_align align[] = { OUTPUT_LEFT,  OUTPUT_LEFT,  OUTPUT_LEFT,
-                                                   OUTPUT_RIGHT, OUTPUT_RIGHT, OUTPUT_RIGHT };
-        struct msg_map body = msg_body(reply), item;
-        struct output_table t;
-        size_t n = 0;
-        int ex = EXIT_OK;
+/* The snapshots list as it arrives: DATA messages with SNAPSHOTS maps, then
+ * a RESULT (which may carry some too). Rows go straight into the JSON
+ * array or the text table, so no message has to be kept. */
+struct snapshots_state {
+        json_t *json; /* --json */
+        struct output_table table;
+        size_t n;
+};
 
-        msg_map_get_count(&body, CTL_KEY_SNAPSHOTS, &n);
-        output_table_init(&t, 6, headers, align);
-        for (size_t i = 0; i < n && ex == EXIT_OK; i++) {
-                char id[13], when[OUTPUT_TIME_MAX] = "?", files[24], size[OUTPUT_SIZE_MAX],
-                        fresh[OUTPUT_SIZE_MAX];
-                int64_t ns;
+static int snapshots_row(struct snapshots_state *s, const struct msg_map *item)
+{
+        char id[13], when[OUTPUT_TIME_MAX] = "?", files[24], size[OUTPUT_SIZE_MAX], fresh[OUTPUT_SIZE_MAX];
+        int64_t ns;
+
+        s->n++;
+        if (s->json)
+                return json_array_append_new(s->json, verb_snapshot_json(item)) < 0 ? -ENOMEM : 0;
+        _cleanup_free_ char *root = verb_dup_bytes(item, CTL_KEY_ROOT);
+        verb_hex(item, CTL_KEY_ID, 12, id, sizeof(id));
+        if (msg_map_get_int(item, CTL_KEY_TIME, &ns) >= 0)
+                output_time_local(ns, when);
+        snprintf(files, sizeof(files), "%" PRIu64, verb_uint(item, CTL_KEY_FILES, 0));
+        const char *cells[] = { id, when, root, files, output_size(verb_uint(item, CTL_KEY_BYTES, 0), size),
+                                output_size(verb_uint(item, CTL_KEY_NEW_BYTES, 0), fresh) };
+        return output_table_add(&s->table, cells);
+}
+
+/* Every SNAPSHOTS map of m's body; -EBADMSG when the key holds something else. */
+static int snapshots_collect(struct snapshots_state *s, struct msg *m)
+{
+        struct msg_map body = msg_body(m), item;
+        size_t n = 0;
+
+        if (msg_map_get_count(&body, CTL_KEY_SNAPSHOTS, &n) == -EBADMSG)
+                return -EBADMSG;
+        for (size_t i = 0; i < n; i++) {
                 if (msg_map_get_map_at(&body, CTL_KEY_SNAPSHOTS, i, &item) < 0)
-                        continue;
-                _cleanup_free_ char *root = verb_dup_bytes(&item, CTL_KEY_ROOT);
-                verb_hex(&item, CTL_KEY_ID, 12, id, sizeof(id));
-                if (msg_map_get_int(&item, CTL_KEY_TIME, &ns) >= 0)
-                        output_time_local(ns, when);
-                snprintf(files, sizeof(files), "%" PRIu64, verb_uint(&item, CTL_KEY_FILES, 0));
-                const char *cells[] = { id, when, root, files,
-                                        output_size(verb_uint(&item, CTL_KEY_BYTES, 0), size),
-                                        output_size(verb_uint(&item, CTL_KEY_NEW_BYTES, 0), fresh) };
-                if (output_table_add(&t, cells) < 0)
-                        ex = verb_fail("out of memory");
+                        return -EBADMSG;
+                int k = snapshots_row(s, &item);
+                if (k < 0)
+                        return k;
         }
-        if (ex == EXIT_OK && n > 0)
-                output_table_print(&t, stdout);
-        else if (ex == EXIT_OK)
-                fputs("No snapshots yet.\n", stdout);
-        output_table_done(&t);
-        return ex == EXIT_OK ? verb_flush() : ex;
+        return 0;
+}
+
+static int snapshots_data(struct msg *m, void *userdata)
+{
+        struct msg_map body = msg_body(m);
+        size_t n;
+
+        if (msg_map_get_count(&body, CTL_KEY_SNAPSHOTS, &n) < 0)
+                return -EBADMSG; /* a DATA of this list carries snapshots */
+        return snapshots_collect(userdata, m);
 }
 
 int verb_snapshots(struct verb_context *c, int argc, char **argv)
 {
+        static const char *const headers[] = { "ID", "TIME", "ROOT", "FILES", "SIZE", "NEW" };
+        static const enum output_align align[] = { OUTPUT_LEFT,  OUTPUT_LEFT,  OUTPUT_LEFT,
+                                                   OUTPUT_RIGHT, OUTPUT_RIGHT, OUTPUT_RIGHT };
         _cleanup_(msg_freep) struct msg *reply = NULL;
         _cleanup_free_ char *path = NULL;
+        struct snapshots_state s = { 0 };
+        struct client_handlers h = { .data = snapshots_data, .userdata = &s };
         int ex = one_path(argc, argv, true, &path);
 
         if (ex == EXIT_OK)
                 ex = verb_connect(c, false);
-        if (ex == EXIT_OK)
-                ex = verb_call(c, path_request(c, CTL_TYPE_SNAPSHOTS, path), NULL, &reply);
         if (ex != EXIT_OK)
                 return ex;
-        if (c->json) {
-                struct msg_map body = msg_body(reply), item;
-                json_t *arr = json_array();
-                size_t n = 0;
-                msg_map_get_count(&body, CTL_KEY_SNAPSHOTS, &n);
-                for (size_t i = 0; arr && i < n; i++)
-                        if (msg_map_get_map_at(&body, CTL_KEY_SNAPSHOTS, i, &item) >= 0)
-                                json_array_append_new(arr, verb_snapshot_json(&item));
-                return verb_json(arr);
+        output_table_init(&s.table, 6, headers, align);
+        if (c->json && !(s.json = json_array())) {
+                output_table_done(&s.table);
+                return verb_fail("out of memory");
         }
-        return snapshots_text(reply);
+        ex = verb_call(c, path_request(c, CTL_TYPE_SNAPSHOTS, path), &h, &reply);
+        if (ex == EXIT_OK) {
+                int k = snapshots_collect(&s, reply);
+                if (k < 0)
+                        ex = verb_fail(k == -ENOMEM ? "out of memory" : "malformed reply from chuted");
+        }
+        if (ex == EXIT_OK && s.json) {
+                ex = verb_json(s.json); /* takes it */
+                s.json = NULL;
+        } else if (ex == EXIT_OK) {
+                if (s.n > 0)
+                        output_table_print(&s.table, stdout);
+                else
+                        fputs("No snapshots yet.\n", stdout);
+                ex = verb_flush();
+        }
+        json_decref(s.json);
+        output_table_done(&s.table);
+        return ex;
 }

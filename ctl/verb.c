@@ -165,50 +165,81 @@ char *verb_path_arg(const char *arg, const char *what)
         return k < 0 ? NULL : p;
 }
 
+struct snap_roots {
+        const char *snap; /* an id prefix, or NULL for every root */
+        enum ctl_key key, path_key; /* ROOTS/PATH of paths, SNAPSHOTS/ROOT of snapshots */
+        char **roots;
+        size_t n;
+};
+
+/* Add the roots of body's key maps (of snapshots matching the prefix). */
+static int snap_roots_collect(struct snap_roots *s, struct msg *m)
+{
+        struct msg_map body = msg_body(m), item;
+        size_t count = 0;
+
+        if (msg_map_get_count(&body, s->key, &count) == -EBADMSG)
+                return -EBADMSG;
+        for (size_t i = 0; i < count; i++) {
+                if (msg_map_get_map_at(&body, s->key, i, &item) < 0)
+                        return -EBADMSG;
+                if (s->snap) {
+                        char hex[65];
+                        verb_hex(&item, CTL_KEY_ID, 64, hex, sizeof(hex));
+                        if (strncmp(hex, s->snap, strlen(s->snap)))
+                                continue;
+                }
+                char *root = verb_dup_bytes(&item, s->path_key);
+                bool dup = !root || !*root;
+                for (size_t j = 0; j < s->n && !dup; j++)
+                        dup = !strcmp(s->roots[j], root);
+                char **v = dup ? NULL : realloc(s->roots, (s->n + 1) * sizeof(*v));
+                if (!v) {
+                        free(root);
+                        continue;
+                }
+                s->roots = v;
+                s->roots[s->n++] = root;
+        }
+        return 0;
+}
+
+static int snap_roots_data(struct msg *m, void *userdata)
+{
+        struct snap_roots *s = userdata;
+        struct msg_map body = msg_body(m);
+        size_t n;
+
+        if (msg_map_get_count(&body, s->key, &n) < 0)
+                return -EBADMSG;
+        return snap_roots_collect(s, m);
+}
+
 /* Roots the daemon knows for snap: the watched ones for "latest" (else
- * those with snapshots), the root of the matching snapshots for an id prefix. */
+ * those with snapshots), the root of the matching snapshots for an id prefix
+ * (the snapshots list comes in DATA messages). */
 static int snap_roots(struct verb_context *c, const char *snap, char ***ret, size_t *ret_n)
 {
         bool latest = !strcmp(snap, "latest");
-        char **roots = NULL;
-        size_t n = 0;
+        struct snap_roots s = { 0 };
         int ex = EXIT_OK;
 
-        for (int pass = latest ? 0 : 1; pass < 2 && n == 0 && ex == EXIT_OK; pass++) {
+        for (int pass = latest ? 0 : 1; pass < 2 && s.n == 0 && ex == EXIT_OK; pass++) {
                 struct msg *reply = NULL;
-                enum ctl_key key = pass == 0 ? CTL_KEY_ROOTS : CTL_KEY_SNAPSHOTS;
+                struct client_handlers h = { .data = snap_roots_data, .userdata = &s };
+                s.snap = latest ? NULL : snap;
+                s.key = pass == 0 ? CTL_KEY_ROOTS : CTL_KEY_SNAPSHOTS;
+                s.path_key = pass == 0 ? CTL_KEY_PATH : CTL_KEY_ROOT;
                 ex = verb_call(c, verb_request(c, pass == 0 ? CTL_TYPE_PATHS : CTL_TYPE_SNAPSHOTS),
-                               NULL, &reply);
+                               pass == 0 ? NULL : &h, &reply);
                 if (ex != EXIT_OK)
                         break;
-                struct msg_map body = msg_body(reply), item;
-                size_t count = 0;
-                msg_map_get_count(&body, key, &count);
-                for (size_t i = 0; i < count; i++) {
-                        if (msg_map_get_map_at(&body, key, i, &item) < 0)
-                                continue;
-                        if (pass == 1) {
-                                char hex[65];
-                                verb_hex(&item, CTL_KEY_ID, 64, hex, sizeof(hex));
-                                if (!latest && strncmp(hex, snap, strlen(snap)))
-                                        continue;
-                        }
-                        char *root = verb_dup_bytes(&item, pass == 0 ? CTL_KEY_PATH : CTL_KEY_ROOT);
-                        bool dup = !root || !*root;
-                        for (size_t j = 0; j < n && !dup; j++)
-                                dup = !strcmp(roots[j], root);
-                        char **v = dup ? NULL : realloc(roots, (n + 1) * sizeof(*v));
-                        if (!v) {
-                                free(root);
-                                continue;
-                        }
-                        roots = v;
-                        roots[n++] = root;
-                }
+                if (snap_roots_collect(&s, reply) < 0)
+                        ex = verb_fail("malformed reply from chuted");
                 msg_free(reply);
         }
-        *ret = roots;
-        *ret_n = n;
+        *ret = s.roots;
+        *ret_n = s.n;
         return ex;
 }
 

@@ -2,11 +2,13 @@
 /* forget: remove one snapshot (SNAPSHOT) or apply a retention policy to one
  * root (KEEP_* from the request, else [retention] of the config), or with
  * DRY_RUN only say what would go. The deciding is common/retention.c, the
- * deleting daemon/retention-apply.c; the data stays in packs until a prune. */
+ * deleting daemon/retention-apply.c, both on a worker; the data stays in
+ * packs until a prune. */
 
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +20,10 @@
 #include "index.h"
 #include "log.h"
 #include "parse.h"
+#include "repo.h"
 #include "retention-apply.h"
 #include "root.h"
+#include "workers.h"
 
 /* At most this many snapshots are listed in the RESULT (REMOVED has the
  * full count), so the reply stays far below the control frame limit. */
@@ -76,46 +80,185 @@ static int request_policy(struct request *r, struct retention_policy *ret)
         return given;
 }
 
-/* The RESULT: REMOVED = n, SNAPSHOTS = up to FORGET_LIST_MAX of rows. */
-static void reply_removed(struct request *r, const struct index_snapshot *const *rows, size_t n)
+/* One forget, planned and applied on a worker: the loop neither reads
+ * thousands of rows nor waits for the index's write lock and fsync. */
+struct forget_job {
+        struct request *r;
+        int64_t root_id;
+        char *root_path; /* NULL: a root no longer watched */
+        bool dry_run;
+        bool one;                  /* forget row, else apply policy */
+        struct index_snapshot row;
+        struct retention_policy policy;
+        int64_t now;
+        /* results */
+        struct oid *ids;
+        size_t n;
+        struct msg *reply;         /* the RESULT, built on the worker */
+        int result;                /* -ECANCELED: never ran */
+        bool plan_failed;
+        int64_t forgotten;
+        char error[256];
+};
+
+/* The RESULT: REMOVED = n, SNAPSHOTS = up to FORGET_LIST_MAX of rows (their
+ * root paths read through idx). */
+static int build_reply(struct forget_job *j, struct index *idx, const struct index_snapshot *const *rows)
 {
-        struct msg *m = request_result(r);
+        struct msg *m = request_result(j->r);
         if (!m)
-                return;
-        struct msg_map body = msg_body(m);
-        int k = msg_map_set_uint(&body, CTL_KEY_REMOVED, n);
-        for (size_t i = 0; k >= 0 && i < n && i < FORGET_LIST_MAX; i++)
-                k = cmd_add_snapshot_item(r, &body, rows[i]);
+                return -ENOMEM;
+        struct msg_map body = msg_body(m), item;
+        int k = msg_map_set_uint(&body, CTL_KEY_REMOVED, j->n);
+        for (size_t i = 0; k >= 0 && i < j->n && i < FORGET_LIST_MAX; i++) {
+                k = msg_map_append_map(&body, CTL_KEY_SNAPSHOTS, &item);
+                if (k >= 0)
+                        k = cmd_snapshot_item(idx, &item, rows[i]);
+        }
         if (k < 0) {
                 msg_free(m);
-                request_error_errno(r, k, "cannot build the reply");
+                return k;
+        }
+        j->reply = m;
+        return 0;
+}
+
+/* The snapshots to forget under j's policy, newest first as restic lists
+ * them; *ret_rows point into plan. */
+static int select_rows(struct forget_job *j, struct retention_apply_plan *plan,
+                       const struct index_snapshot ***ret_rows)
+{
+        const struct index_snapshot **rows = calloc(plan->n_forget + 1, sizeof(*rows));
+        j->ids = calloc(plan->n_forget + 1, sizeof(*j->ids));
+        if (!rows || !j->ids) {
+                free(rows);
+                return -ENOMEM;
+        }
+        for (size_t i = plan->n; i-- > 0;) {
+                char why[RETENTION_REASONS_MAX];
+                if (plan->verdicts[i].reasons) {
+                        if (j->dry_run)
+                                log_debug("forget --dry-run: keep %s snapshot at %lld (%s)", j->root_path,
+                                          (long long)plan->rows[i].time_ns,
+                                          retention_reasons_format(plan->verdicts[i].reasons, why));
+                        continue;
+                }
+                if (j->n == plan->n_forget)
+                        continue;
+                rows[j->n] = &plan->rows[i];
+                j->ids[j->n++] = plan->rows[i].id;
+        }
+        *ret_rows = rows;
+        return 0;
+}
+
+static void forget_work(void *userdata)
+{
+        struct forget_job *j = userdata;
+        struct repo *repo = j->r->daemon->repo;
+        struct retention_apply_plan plan = { 0 };
+        _cleanup_free_ const struct index_snapshot **rows = NULL;
+        const struct index_snapshot *one = &j->row;
+        struct index *idx = repo_reader_get(repo);
+        int k;
+
+        if (!idx) {
+                j->result = -EIO;
+                j->plan_failed = true;
                 return;
         }
-        request_reply(r, m);
+        if (j->one) {
+                j->ids = calloc(1, sizeof(*j->ids));
+                k = j->ids ? 0 : -ENOMEM;
+                if (k >= 0)
+                        j->ids[j->n++] = j->row.id;
+        } else {
+                k = retention_apply_plan(idx, j->root_id, &j->policy, j->now, &plan);
+                if (k < 0) {
+                        snprintf(j->error, sizeof(j->error), "%s", index_last_error(idx));
+                        j->plan_failed = true;
+                }
+                if (k >= 0)
+                        k = select_rows(j, &plan, &rows);
+        }
+        if (k >= 0 && !j->dry_run)
+                k = retention_apply_delete(repo, j->ids, j->n, &j->forgotten, j->error, sizeof(j->error));
+        if (k >= 0) {
+                int b = build_reply(j, idx, j->one ? &one : rows);
+                if (b < 0)
+                        k = b;
+        }
+        retention_apply_plan_done(&plan);
+        repo_reader_put(repo, idx);
+        j->result = k;
+}
+
+static void forget_done(void *userdata)
+{
+        struct forget_job *j = userdata;
+        struct request *r = j->r;
+        const char *what = j->root_path ? j->root_path : "a root no longer watched";
+
+        if (j->result == -ECANCELED) {
+                request_error(r, CTL_STATUS_BUSY, "chuted is stopping: nothing was forgotten");
+        } else if (j->plan_failed) {
+                if (*j->error)
+                        log_debug("index: %s", j->error);
+                request_error_errno(r, j->result, "cannot read the snapshots of %s", what);
+        } else {
+                int k = j->result;
+                if (!j->dry_run)
+                        k = retention_apply_forgotten(r->daemon, j->root_path, j->ids, j->n, j->result,
+                                                      j->forgotten, j->error, "chutectl forget");
+                if (k < 0)
+                        request_error_errno(r, k, j->one ? "cannot forget the snapshot"
+                                                         : "cannot forget snapshots of %s", what);
+                else
+                        request_reply(r, TAKE_PTR(j->reply));
+        }
+        msg_free(j->reply);
+        if (j->one)
+                index_snapshot_done(&j->row);
+        free(j->ids);
+        free(j->root_path);
+        request_unref(r);
+        free(j);
+}
+
+/* Queue j (taken) on a worker. */
+static void forget_start(struct forget_job *j, struct request *r)
+{
+        j->r = request_ref(r);
+        j->result = -ECANCELED;
+        if (workers_submit(r->daemon->workers, forget_work, forget_done, j) < 0) {
+                j->result = -ENOMEM;
+                j->plan_failed = true;
+                forget_done(j);
+        }
 }
 
 static void forget_one(struct request *r, const char *snap, const char *path, bool dry_run)
 {
         struct daemon *d = r->daemon;
-        struct index_snapshot s;
         struct index_root ir = { 0 };
-        int k = cmd_resolve_snapshot(r, snap, path, &s);
+        struct forget_job *j = calloc(1, sizeof(*j));
 
-        if (k < 0)
+        if (!j) {
+                request_error(r, CTL_STATUS_INTERNAL, "out of memory");
                 return;
-        bool have_root = index_root_get(d->index, s.root_id, &ir) >= 0;
-        if (!dry_run) {
-                k = retention_apply_forget(d, have_root ? ir.path : NULL, &s.id, 1, "chutectl forget");
-                if (k < 0)
-                        request_error_errno(r, k, "cannot forget the snapshot");
         }
-        if (k >= 0) {
-                const struct index_snapshot *row = &s;
-                reply_removed(r, &row, 1);
+        if (cmd_resolve_snapshot(r, snap, path, &j->row) < 0) {
+                free(j);
+                return;
         }
-        if (have_root)
+        j->one = true;
+        j->dry_run = dry_run;
+        j->root_id = j->row.root_id;
+        if (index_root_get(d->index, j->row.root_id, &ir) >= 0) {
+                j->root_path = strdup(ir.path);
                 index_root_done(&ir);
-        index_snapshot_done(&s);
+        }
+        forget_start(j, r);
 }
 
 /* The root PATH names, or the only root; NULL after sending the ERROR. */
@@ -145,13 +288,8 @@ static struct root *forget_root(struct request *r, const char *path)
 static void forget_policy(struct request *r, const char *path, const struct retention_policy *policy,
                           bool given, bool dry_run)
 {
-        struct daemon *d = r->daemon;
-        struct retention_apply_plan plan = { 0 };
-        _cleanup_free_ const struct index_snapshot **rows = NULL;
-        _cleanup_free_ struct oid *ids = NULL;
         struct root *root = forget_root(r, path);
-        size_t n = 0;
-        int k;
+        struct forget_job *j;
 
         if (!root)
                 return;
@@ -161,44 +299,17 @@ static void forget_policy(struct request *r, const char *path, const struct rete
                                     : "the [retention] policy of chuted.conf turns every rule off; give --keep-* options");
                 return;
         }
-        k = retention_apply_plan(d, root->id, policy, now_ns(), &plan);
-        if (k < 0) {
-                log_debug("index: %s", index_last_error(d->index));
-                request_error_errno(r, k, "cannot read the snapshots of %s", root->path);
-                return;
-        }
-        rows = calloc(plan.n_forget + 1, sizeof(*rows));
-        ids = calloc(plan.n_forget + 1, sizeof(*ids));
-        if (!rows || !ids) {
-                retention_apply_plan_done(&plan);
+        j = calloc(1, sizeof(*j));
+        if (!j || !(j->root_path = strdup(root->path))) {
+                free(j);
                 request_error(r, CTL_STATUS_INTERNAL, "out of memory");
                 return;
         }
-        /* newest first, as restic lists them */
-        for (size_t i = plan.n; i-- > 0;) {
-                char why[RETENTION_REASONS_MAX];
-                if (plan.verdicts[i].reasons) {
-                        if (dry_run)
-                                log_debug("forget --dry-run: keep %s snapshot at %lld (%s)", root->path,
-                                          (long long)plan.rows[i].time_ns,
-                                          retention_reasons_format(plan.verdicts[i].reasons, why));
-                        continue;
-                }
-                if (n == plan.n_forget)
-                        continue;
-                rows[n] = &plan.rows[i];
-                ids[n++] = plan.rows[i].id;
-        }
-        if (!dry_run && n > 0) {
-                k = retention_apply_forget(d, root->path, ids, n, "chutectl forget");
-                if (k < 0) {
-                        retention_apply_plan_done(&plan);
-                        request_error_errno(r, k, "cannot forget snapshots of %s", root->path);
-                        return;
-                }
-        }
-        reply_removed(r, rows, n);
-        retention_apply_plan_done(&plan);
+        j->root_id = root->id;
+        j->policy = *policy;
+        j->now = now_ns();
+        j->dry_run = dry_run;
+        forget_start(j, r);
 }
 
 void cmd_forget(struct request *r)

@@ -86,10 +86,16 @@ int cmd_add_snapshot_item(struct request *r, struct msg_map *map, const struct i
         int k = msg_map_append_map(map, CTL_KEY_SNAPSHOTS, &item);
         if (k < 0)
                 return k;
+        return cmd_snapshot_item(r->daemon->index, &item, s);
+}
+
+int cmd_snapshot_item(struct index *idx, struct msg_map *map, const struct index_snapshot *s)
+{
+        struct msg_map item = *map;
         struct index_root ir;
         msg_map_set_bytes(&item, CTL_KEY_ID, s->id.bytes, OID_SIZE);
         msg_map_set_int(&item, CTL_KEY_TIME, s->time_ns);
-        if (index_root_get(r->daemon->index, s->root_id, &ir) >= 0) {
+        if (index_root_get(idx, s->root_id, &ir) >= 0) {
                 msg_map_set_bytes(&item, CTL_KEY_ROOT, ir.path, strlen(ir.path));
                 index_root_done(&ir);
         }
@@ -136,7 +142,7 @@ int cmd_listing_item(struct cmd_listing *l, struct msg_map *ret_item)
                         return -ENOMEM;
         }
         struct msg_map b = msg_body(l->cur);
-        int k = msg_map_append_map(&b, CTL_KEY_ENTRIES, ret_item);
+        int k = msg_map_append_map(&b, l->key ? l->key : CTL_KEY_ENTRIES, ret_item);
         if (k >= 0)
                 l->in_cur++;
         return k;

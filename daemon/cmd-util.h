@@ -22,14 +22,18 @@ int cmd_resolve_snapshot(struct request *r, const char *snap, const char *path,
  * and returns < 0 on failure. */
 int cmd_snapshot_path(struct request *r, const char *verb, bool path_required, struct index_snapshot *ret,
                       char **ret_relpath);
+/* Fill item with one snapshot row (its root's path read through idx). */
+int cmd_snapshot_item(struct index *idx, struct msg_map *item, const struct index_snapshot *s);
 /* Append one snapshot row to the SNAPSHOTS array of map. */
 int cmd_add_snapshot_item(struct request *r, struct msg_map *map, const struct index_snapshot *s);
 
-/* A long listing (ls, diff) built on a worker: ENTRIES maps in DATA messages
- * of at most CMD_LISTING_BATCH items, then an empty RESULT. */
+/* A long listing (ls, diff, snapshots) built on a worker: maps under key (0:
+ * ENTRIES) in DATA messages of at most CMD_LISTING_BATCH items, then an empty
+ * RESULT. */
 #define CMD_LISTING_BATCH 500
 struct cmd_listing {
         uint64_t reqid;
+        uint32_t key;
         struct msg **msgs;
         size_t n_msgs;
         struct msg *cur;

@@ -2,28 +2,30 @@
 /* The command table and dispatch; see commands.h. */
 #include "commands.h"
 
+#include <unistd.h>
+
 #include "cleanup.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "log.h"
 
 static const struct command commands[] = {
-        {CTL_TYPE_STATUS, cmd_status, true},
-        {CTL_TYPE_VERSION, cmd_version, true},
-        {CTL_TYPE_ID, cmd_id, true},
-        {CTL_TYPE_KEY_EXPORT, cmd_key_export, false},
-        {CTL_TYPE_KEY_IMPORT, cmd_key_import, false},
-        {CTL_TYPE_LOG_LEVEL, cmd_log_level, false},
-        {CTL_TYPE_ADD, cmd_add, false},
-        {CTL_TYPE_REMOVE, cmd_remove, false},
-        {CTL_TYPE_PATHS, cmd_paths, true},
-        {CTL_TYPE_SNAPSHOT, cmd_snapshot, false},
-        {CTL_TYPE_SNAPSHOTS, cmd_snapshots, true},
-        {CTL_TYPE_LS, cmd_ls, true},
-        {CTL_TYPE_CAT, cmd_cat, false},
-        {CTL_TYPE_DIFF, cmd_diff, true},
-        {CTL_TYPE_RESTORE, cmd_restore, false},
-        {CTL_TYPE_FORGET, cmd_forget, false},
+        {CTL_TYPE_STATUS, cmd_status, COMMAND_READ},
+        {CTL_TYPE_VERSION, cmd_version, COMMAND_READ},
+        {CTL_TYPE_ID, cmd_id, COMMAND_READ},
+        {CTL_TYPE_KEY_EXPORT, cmd_key_export, COMMAND_OWNER},
+        {CTL_TYPE_KEY_IMPORT, cmd_key_import, COMMAND_OWNER},
+        {CTL_TYPE_LOG_LEVEL, cmd_log_level, COMMAND_WRITE},
+        {CTL_TYPE_ADD, cmd_add, COMMAND_WRITE},
+        {CTL_TYPE_REMOVE, cmd_remove, COMMAND_WRITE},
+        {CTL_TYPE_PATHS, cmd_paths, COMMAND_READ},
+        {CTL_TYPE_SNAPSHOT, cmd_snapshot, COMMAND_WRITE},
+        {CTL_TYPE_SNAPSHOTS, cmd_snapshots, COMMAND_READ},
+        {CTL_TYPE_LS, cmd_ls, COMMAND_READ},
+        {CTL_TYPE_CAT, cmd_cat, COMMAND_WRITE},
+        {CTL_TYPE_DIFF, cmd_diff, COMMAND_READ},
+        {CTL_TYPE_RESTORE, cmd_restore, COMMAND_WRITE},
+        {CTL_TYPE_FORGET, cmd_forget, COMMAND_WRITE},
 };
 
 /* The requests a daemon started with --no-key answers before key import. */
@@ -33,12 +35,29 @@ static bool commands_work_without_key(uint32_t type)
                type == CTL_TYPE_LOG_LEVEL;
 }
 
+static bool allowed(const struct command *c, uid_t uid)
+{
+        if (c->access != COMMAND_OWNER)
+                return true; /* the control socket admitted the caller */
+        return uid == 0 || uid == getuid();
+}
+
 void commands_dispatch(struct request *r)
 {
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (commands[i].type == r->type) {
-                        log_debug("Request %s (id %llu) from uid %u", msg_type_name(&ctl_schema, r->type),
-                                  (unsigned long long)r->reqid, (unsigned)r->uid);
+                        const char *name = msg_type_name(&ctl_schema, r->type);
+                        log_debug("Request %s (id %llu) from uid %u", name, (unsigned long long)r->reqid,
+                                  (unsigned)r->uid);
+                        if (!allowed(&commands[i], r->uid)) {
+                                log_notice("Refused %s to uid %u: only root and chuted's user (uid %u) may",
+                                           name, (unsigned)r->uid, (unsigned)getuid());
+                                request_error(r, CTL_STATUS_DENIED,
+                                              "permission denied: %s is only for root and chuted's own user, "
+                                              "not for members of its group",
+                                              name);
+                                return;
+                        }
                         if (!r->daemon->have_key && !commands_work_without_key(r->type)) {
                                 request_error(r, CTL_STATUS_FAILED,
                                               "no key loaded: chuted was started with --no-key; load this "

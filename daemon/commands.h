@@ -8,13 +8,22 @@
 
 #include "request.h"
 
+/* Who may make a request, among those the control socket admits (root,
+ * chuted's user, members of socket_group). */
+enum command_access {
+        COMMAND_READ,  /* reads state; may be allowed to wider audiences */
+        COMMAND_WRITE, /* changes state: anyone admitted */
+        COMMAND_OWNER, /* the master secret: root and chuted's own user only */
+};
+
 struct command {
         uint32_t type;          /* CTL_TYPE_* */
         void (*run)(struct request *r);
-        bool read_only;         /* may be allowed to wider audiences */
+        enum command_access access;
 };
 
-/* Find the handler for r's type and run it; answers UNSUPPORTED when none. */
+/* Find the handler for r's type and run it when r->uid may; answers
+ * UNSUPPORTED when there is none, DENIED when r->uid may not. */
 void commands_dispatch(struct request *r);
 
 /* Handlers (daemon/cmd-*.c). */

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Control socket server. Every connection is a bufferevent; complete frames
- * are decoded strictly and dispatched. A malformed message gets an ERROR
- * reply and the connection lives on; a frame over the size cap gets an ERROR
- * and the connection is closed once it is written. A client that vanishes
- * cancels its requests in flight (they see request->gone). */
+/* Control socket server. A connection is admitted on its peer credentials
+ * and the connection cap before a byte of it is read (else: one ERROR frame
+ * with request id 0, then close); its frames are then decoded strictly and
+ * dispatched. Closes idle connections; a client that vanishes cancels its
+ * requests in flight (they see request->gone). Not the commands themselves. */
 #include "ctl-server.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <grp.h>
-#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +18,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 
 #include "cleanup.h"
@@ -36,14 +36,21 @@
 
 struct client;
 
+/* At most one "connections refused" line per this many ns. */
+#define REFUSED_LOG_INTERVAL_NS (10 * INT64_C(1000000000))
+
 struct ctl_server {
         struct daemon *daemon;
         struct evconnlistener *listener;
         char *path;
         uid_t uid;
-        gid_t gid;
+        gid_t gid;                /* socket_group, resolved at start and reload; -1 = none */
+        unsigned max_clients;     /* [daemon] control_max_clients */
+        uint64_t idle_timeout_ns; /* [daemon] control_idle_timeout; 0 = never */
         struct client *clients;
         unsigned n_clients;
+        uint64_t refused_full;    /* refused at the cap since the last log line */
+        int64_t refused_logged_ns;
 };
 
 struct client {
@@ -53,8 +60,8 @@ struct client {
         uid_t uid;
         pid_t pid;
         struct request *requests[CLIENT_MAX_REQUESTS];
+        struct event *idle; /* closes the connection when nothing happens */
         bool closing; /* close once the output is written */
-        bool denied;  /* not allowed: answer DENIED, then close */
 };
 
 static void client_free(struct client *c)
@@ -74,6 +81,8 @@ static void client_free(struct client *c)
         if (c->next)
                 c->next->prev = c->prev;
         s->n_clients--;
+        if (c->idle)
+                event_free(c->idle);
         bufferevent_free(c->bev);
         free(c);
 }
@@ -84,6 +93,43 @@ static void client_wipe_free(const void *data, size_t len, void *extra)
         (void)extra;
         explicit_bzero((void *)data, len);
         free((void *)data);
+}
+
+static bool client_busy(struct client *c)
+{
+        for (size_t i = 0; i < CLIENT_MAX_REQUESTS; i++)
+                if (c->requests[i])
+                        return true;
+        return evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+}
+
+/* Something happened on c: the idle time starts again. */
+static void client_touch(struct client *c)
+{
+        uint64_t ns = c->server->idle_timeout_ns;
+        if (!c->idle)
+                return;
+        if (ns == 0) {
+                event_del(c->idle);
+                return;
+        }
+        struct timeval tv = {(time_t)(ns / 1000000000), (suseconds_t)(ns % 1000000000 / 1000)};
+        event_add(c->idle, &tv);
+}
+
+static void client_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+        struct client *c = arg;
+        (void)fd;
+        (void)what;
+        /* a long request, a stream of progress or output still draining is not idle */
+        if (client_busy(c)) {
+                client_touch(c);
+                return;
+        }
+        log_debug("Control client pid %d sent no request for %llu s, closing", (int)c->pid,
+                  (unsigned long long)(c->server->idle_timeout_ns / 1000000000));
+        client_free(c);
 }
 
 static void client_send_raw(struct client *c, struct msg *m)
@@ -124,6 +170,7 @@ static void request_send_cb(struct request *r, struct msg *m, bool final)
                                 request_unref(r);
                                 break;
                         }
+                client_touch(c);
         }
 }
 
@@ -143,17 +190,7 @@ static void client_dispatch(struct client *c, uint8_t *body, size_t len)
         struct msg *m = NULL;
         struct msg_error e = {0};
         int r = msg_decode(&ctl_schema, body, len, &m, &e);
-        if (c->denied) {
-                char text[160];
-                snprintf(text, sizeof(text),
-                         "permission denied: uid %u is not root, chuted's user or in its group",
-                         (unsigned)c->uid);
-                client_send_raw(c, msg_new_error(&ctl_schema, r >= 0 ? msg_reqid(m) : e.reqid,
-                                                 CTL_STATUS_DENIED, text));
-                msg_free(m);
-                c->closing = true;
-                return;
-        }
+        client_touch(c);
         if (r < 0) {
                 log_debug("Bad control request from pid %d: %s", (int)c->pid, e.text);
                 client_send_raw(c, msg_new_decode_error(&ctl_schema, &e));
@@ -265,25 +302,50 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
         }
 }
 
-static bool peer_allowed(struct ctl_server *s, uid_t uid, gid_t gid)
+/* 1 when the peer may use the socket: root, the daemon's user, or a member
+ * of the socket group by its primary or supplementary groups as they were
+ * when it connected (SO_PEERGROUPS: no user database lookup on the loop). */
+static int peer_allowed(struct ctl_server *s, int fd, const struct ucred *cred)
 {
-        if (uid == 0 || uid == s->uid)
-                return true;
+        gid_t small[64];
+        _cleanup_free_ gid_t *big = NULL;
+        gid_t *groups = small;
+        socklen_t len = sizeof(small);
+
+        if (cred->uid == 0 || cred->uid == s->uid)
+                return 1;
         if (s->gid == (gid_t)-1)
-                return false;
-        if (gid == s->gid)
-                return true;
-        struct passwd *pw = getpwuid(uid);
-        if (!pw)
-                return false;
-        int n = 64;
-        gid_t groups[64];
-        if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-                return false;
-        for (int i = 0; i < n; i++)
+                return 0;
+        if (cred->gid == s->gid)
+                return 1;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+                if (errno != ERANGE)
+                        return -errno;
+                big = malloc(len ? len : 1);
+                if (!big)
+                        return -ENOMEM;
+                groups = big;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                        return -errno;
+        }
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
                 if (groups[i] == s->gid)
-                        return true;
-        return false;
+                        return 1;
+        return 0;
+}
+
+/* Answer a connection we do not serve with one ERROR frame (request id 0:
+ * nothing of it was read) and close it. The socket is new, so its send
+ * buffer takes the short frame at once. */
+static void refuse(int fd, uint32_t status, const char *text)
+{
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len;
+        struct msg *m = msg_new_error(&ctl_schema, 0, status, text);
+        if (m && msg_encode(m, &buf, &len) >= 0)
+                (void)send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        msg_free(m);
+        close(fd);
 }
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
@@ -292,17 +354,46 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         struct ctl_server *s = arg;
         struct ucred cred = {0};
         socklen_t cl = sizeof(cred);
+        char text[200];
+        (void)sa;
+        (void)len;
 
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
                 log_warning_errno(-errno, "Cannot read control client credentials, closing");
                 close(fd);
                 return;
         }
-        bool denied = !peer_allowed(s, cred.uid, cred.gid);
-        if (denied)
+        int allowed = peer_allowed(s, fd, &cred);
+        if (allowed < 0)
+                log_warning_errno(allowed, "Cannot read the groups of control client pid %d uid %u, refusing",
+                                  (int)cred.pid, (unsigned)cred.uid);
+        if (allowed <= 0) {
                 log_event(LOG_WARNING, MSGID_CONTROL_DENIED, NULL,
                           "Control client pid %d uid %u denied: not root, the daemon's user or in its group",
                           (int)cred.pid, (unsigned)cred.uid);
+                snprintf(text, sizeof(text),
+                         "permission denied: uid %u is not root, chuted's user or in its group",
+                         (unsigned)cred.uid);
+                refuse(fd, CTL_STATUS_DENIED, text);
+                return;
+        }
+        if (s->n_clients >= s->max_clients) {
+                int64_t now = monotonic_ns();
+                s->refused_full++;
+                if (!s->refused_logged_ns || now - s->refused_logged_ns >= REFUSED_LOG_INTERVAL_NS) {
+                        log_warning("%u control connections are open, the most chuted serves "
+                                    "(control_max_clients): refused %llu more, the last from pid %d uid %u",
+                                    s->n_clients, (unsigned long long)s->refused_full, (int)cred.pid,
+                                    (unsigned)cred.uid);
+                        s->refused_full = 0;
+                        s->refused_logged_ns = now;
+                }
+                snprintf(text, sizeof(text),
+                         "chuted has %u control connections open, the most it serves: try again later",
+                         s->n_clients);
+                refuse(fd, CTL_STATUS_BUSY, text);
+                return;
+        }
         struct client *c = calloc(1, sizeof(*c));
         if (!c) {
                 close(fd);
@@ -317,12 +408,17 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         c->server = s;
         c->uid = cred.uid;
         c->pid = cred.pid;
-        c->denied = denied;
         c->next = s->clients;
         if (s->clients)
                 s->clients->prev = c;
         s->clients = c;
         s->n_clients++;
+        c->idle = evtimer_new(evconnlistener_get_base(l), client_idle_cb, c);
+        if (!c->idle) {
+                client_free(c);
+                return;
+        }
+        client_touch(c);
         bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
         bufferevent_setwatermark(c->bev, EV_WRITE, 256 * 1024, 0);
         /* one frame header + body at most is worth reading ahead */
@@ -331,14 +427,40 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         log_debug("Control client pid %d uid %u connected", (int)c->pid, (unsigned)c->uid);
 }
 
-static int server_init(struct daemon *d, int fd, uid_t uid, gid_t gid, struct ctl_server **ret)
+/* The gid of group name, or (gid_t)-1 when name is empty or no such group.
+ * Looked up at start and reload only: NSS may block. */
+static gid_t group_resolve(const char *name)
+{
+        struct group g, *res = NULL;
+        char buf[16384];
+
+        if (!name || !*name)
+                return (gid_t)-1;
+        int k = getgrnam_r(name, &g, buf, sizeof(buf), &res);
+        if (k != 0 || !res) {
+                log_debug("No group %s: only root and uid %u may use the control socket", name,
+                          (unsigned)getuid());
+                return (gid_t)-1;
+        }
+        return res->gr_gid;
+}
+
+static void server_configure(struct ctl_server *s)
+{
+        const struct settings *config = &s->daemon->config;
+        s->gid = group_resolve(config->socket_group);
+        s->max_clients = config->control_max_clients;
+        s->idle_timeout_ns = config->control_idle_timeout_ns;
+}
+
+static int server_init(struct daemon *d, int fd, struct ctl_server **ret)
 {
         struct ctl_server *s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
         s->daemon = d;
-        s->uid = uid;
-        s->gid = gid;
+        s->uid = getuid();
+        server_configure(s);
         s->listener = evconnlistener_new(d->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                          64, fd);
         if (!s->listener) {
@@ -349,7 +471,7 @@ static int server_init(struct daemon *d, int fd, uid_t uid, gid_t gid, struct ct
         return 0;
 }
 
-int ctl_server_new(struct daemon *d, const char *path, uid_t uid, gid_t gid, struct ctl_server **ret)
+int ctl_server_new(struct daemon *d, const char *path, struct ctl_server **ret)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
@@ -375,23 +497,41 @@ int ctl_server_new(struct daemon *d, const char *path, uid_t uid, gid_t gid, str
                 return -errno;
         if (chmod(path, 0660) < 0)
                 return -errno;
-        if (gid != (gid_t)-1 && geteuid() == 0 && chown(path, 0, gid) < 0)
-                return -errno;
         if (listen(fd, 64) < 0)
                 return -errno;
         struct ctl_server *s;
-        r = server_init(d, fd, uid, gid, &s);
+        r = server_init(d, fd, &s);
         if (r < 0)
                 return r;
         TAKE_FD(fd);
         s->path = strdup(path);
+        if (!s->path) {
+                ctl_server_free(s);
+                return -ENOMEM;
+        }
+        if (s->gid != (gid_t)-1 && geteuid() == 0 && chown(path, 0, s->gid) < 0) {
+                r = -errno;
+                ctl_server_free(s);
+                return r;
+        }
         *ret = s;
         return 0;
 }
 
-int ctl_server_new_fd(struct daemon *d, int fd, uid_t uid, gid_t gid, struct ctl_server **ret)
+int ctl_server_new_fd(struct daemon *d, int fd, struct ctl_server **ret)
 {
-        return server_init(d, fd, uid, gid, ret);
+        return server_init(d, fd, ret);
+}
+
+void ctl_server_reload(struct ctl_server *s)
+{
+        gid_t old = s->gid;
+        server_configure(s);
+        if (s->path && s->gid != old && s->gid != (gid_t)-1 && geteuid() == 0 && chown(s->path, 0, s->gid) < 0)
+                log_warning_errno(-errno, "Cannot give the control socket %s to group %s, ignoring", s->path,
+                                  s->daemon->config.socket_group);
+        for (struct client *c = s->clients; c; c = c->next)
+                client_touch(c);
 }
 
 unsigned ctl_server_clients(const struct ctl_server *s) { return s->n_clients; }

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +203,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
                         d->config.compression_level = fresh.compression_level;
                         if (d->repo)
                                 repo_set_compression(d->repo, fresh.compression_level);
+                        char *group = d->config.socket_group;
+                        d->config.socket_group = fresh.socket_group;
+                        fresh.socket_group = group; /* freed with fresh */
+                        d->config.control_max_clients = fresh.control_max_clients;
+                        d->config.control_idle_timeout_ns = fresh.control_idle_timeout_ns;
+                        ctl_server_reload(d->ctl);
                 }
                 settings_done(&fresh);
                 notify_ready_after_reload();
@@ -357,19 +362,13 @@ int main(int argc, char **argv)
         if (r < 0)
                 goto out;
 
-        gid_t gid = (gid_t)-1;
-        if (d.config.socket_group && *d.config.socket_group) {
-                struct group *g = getgrnam(d.config.socket_group);
-                if (g)
-                        gid = g->gr_gid;
-        }
         int n_fds = sd_listen_fds(1);
         if (n_fds == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0) {
-                r = ctl_server_new_fd(&d, SD_LISTEN_FDS_START, getuid(), gid, &d.ctl);
+                r = ctl_server_new_fd(&d, SD_LISTEN_FDS_START, &d.ctl);
         } else {
                 r = dirname_mkdir(d.config.socket_path, 0755);
                 if (r >= 0)
-                        r = ctl_server_new(&d, d.config.socket_path, getuid(), gid, &d.ctl);
+                        r = ctl_server_new(&d, d.config.socket_path, &d.ctl);
         }
         if (r < 0) {
                 log_error_errno(r, "Cannot listen on the control socket %s", d.config.socket_path);

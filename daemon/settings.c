@@ -39,6 +39,8 @@ void settings_init_defaults(struct settings *c, uid_t uid)
                 .compression_level = 1,
                 .one_file_system = 1,
                 .socket_group = xstrdup("chute"),
+                .control_max_clients = 64,
+                .control_idle_timeout_ns = 60 * NSEC_PER_SEC,
                 .quiet_period_ns = 2 * NSEC_PER_SEC,
                 .max_delay_ns = 60 * NSEC_PER_SEC,
                 .rescan_interval_ns = NSEC_PER_HOUR,
@@ -225,6 +227,17 @@ static int parse_workers(struct parse_state *st, const struct key *k, const char
         return 0;
 }
 
+static int parse_control_clients(struct parse_state *st, const struct key *k, const char *value)
+{
+        unsigned v;
+
+        if (parse_range(value, SETTINGS_CONTROL_CLIENTS_MAX, &v) < 0 || v == 0)
+                return fail(st, "bad value \"%s\" for %s (1 to %d)", value, k->name,
+                            SETTINGS_CONTROL_CLIENTS_MAX);
+        *FIELD(st->config, k, unsigned) = v;
+        return 0;
+}
+
 static int parse_compression(struct parse_state *st, const struct key *k, const char *value)
 {
         unsigned v;
@@ -269,7 +282,7 @@ static int parse_duration(struct parse_state *st, const struct key *k, const cha
 
         if (parse_duration_ns(value, &ns) < 0)
                 return fail(st, "bad duration \"%s\" for %s", value, k->name);
-        if (ns == 0 && strcmp(k->name, "quiet_period") != 0)
+        if (ns == 0 && strcmp(k->name, "quiet_period") != 0 && strcmp(k->name, "control_idle_timeout") != 0)
                 return fail(st, "%s must be longer than 0", k->name);
         *FIELD(st->config, k, uint64_t) = ns;
         return 0;
@@ -310,6 +323,8 @@ static const struct key keys[] = {
         KEY("daemon", "compression_level", parse_compression, compression_level),
         KEY("daemon", "key_file", parse_path, key_file),
         KEY("daemon", "socket_group", parse_group, socket_group),
+        KEY("daemon", "control_max_clients", parse_control_clients, control_max_clients),
+        KEY("daemon", "control_idle_timeout", parse_duration, control_idle_timeout_ns),
         KEY("backup", "one_file_system", parse_boolean, one_file_system),
         KEY("watch", "quiet_period", parse_duration, quiet_period_ns),
         KEY("watch", "max_delay", parse_duration, max_delay_ns),

@@ -23,6 +23,8 @@ struct settings {
         char *key_file;          /* NULL = master secret in state_dir/master.key */
         int one_file_system;     /* default for new roots: 1 */
         char *socket_group;      /* group admitted on the control socket, default "chute" */
+        unsigned control_max_clients;     /* control connections served at once, default 64 */
+        uint64_t control_idle_timeout_ns; /* close control connections idle this long; 0 = never; 60s */
         uint64_t quiet_period_ns, max_delay_ns, rescan_interval_ns; /* [watch] 2s, 60s, 1h */
         uint64_t poll_interval_ns;  /* [watch] rescans of roots without inotify watches, 5m */
         char **watch;            /* roots to add at start: [watch] path = ... and --watch */
@@ -33,6 +35,7 @@ struct settings {
 
 #define SETTINGS_WORKERS_MAX 1024
 #define SETTINGS_COMPRESSION_MAX 19
+#define SETTINGS_CONTROL_CLIENTS_MAX 4096
 #define SETTINGS_KEEP_MAX 1000000 /* largest [retention] count other than unlimited */
 
 /* Fill c with the built-in defaults for uid: root gets /var/lib/chute and

@@ -12,8 +12,9 @@
 #include "msg.h"
 
 /* Bump by the rule at the top of proto/ctl.def. */
-#define CTL_PROTOCOL_VERSION 1
-/* Oldest version this side still accepts. */
+#define CTL_PROTOCOL_VERSION 2
+/* Oldest version this side still accepts. Version 2: the snapshots list
+ * comes in DATA messages (key SNAPSHOTS), its RESULT is empty. */
 #define CTL_PROTOCOL_VERSION_MIN 1
 /* Largest frame body (the CBOR item after the 4-byte length). */
 #define CTL_MAX_BODY (1024 * 1024)

@@ -86,7 +86,7 @@ def frame(body):
 
 
 def msg(typ, reqid, body):
-    return frame(enc([1, typ, reqid, {K[k]: v for k, v in body.items()}]))
+    return frame(enc([2, typ, reqid, {K[k]: v for k, v in body.items()}]))
 
 
 def snap(id_byte, root):
@@ -136,7 +136,9 @@ def answer(scenario, typ, reqid):
         return b"".join(msg(DATA, r, {"offset": i * len(piece), "data": piece})
                         for i in range(16)) + msg(RESULT, r, {"size": 16 * len(piece)})
     if scenario == "snapshots":
-        return msg(RESULT, r, {"snapshots": [snap(0xab, b"/r\xff"), snap(0xcd, b"/ok")]})
+        # the list streams in DATA; a RESULT carrying rows is read too
+        return (msg(DATA, r, {"snapshots": [snap(0xab, b"/r\xff")]}) +
+                msg(RESULT, r, {"snapshots": [snap(0xcd, b"/ok")]}))
     if scenario == "ls":
         return (msg(DATA, r, {"entries": [entry(b"a"), entry(b"b\xfe")]}) +
                 msg(DATA, r, {"entries": [entry(b"c")]}) + msg(RESULT, r, {}))

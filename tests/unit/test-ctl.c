@@ -460,8 +460,8 @@ Test(ctl, int_extremes_round_trip)
 
 Test(ctl, encoding_is_minimal_and_definite)
 {
-        static const uint8_t want[] = { 0, 0, 0, 5, 0x84, 0x01, 0x01, 0x07, 0xa0 };
-        static const uint8_t want_add[] = { 0,    0,    0,    8,    0x84, 0x01,
+        static const uint8_t want[] = { 0, 0, 0, 5, 0x84, CTL_PROTOCOL_VERSION, 0x01, 0x07, 0xa0 };
+        static const uint8_t want_add[] = { 0,    0,    0,    8,    0x84, CTL_PROTOCOL_VERSION,
                                             0x02, 0x07, 0xa1, 0x03, 0x41, 'x' };
         _cleanup_free_ uint8_t *buf = NULL, *buf2 = NULL;
         struct msg *m = ctl_msg_new(CTL_TYPE_STATUS, 7);
@@ -545,12 +545,12 @@ Test(ctl, rejects_unsupported_versions_with_the_request_id)
 {
         struct msg_error e;
         struct msg *m = NULL, *reply, *d;
-        static const uint8_t v2[] = { 0x84, 0x02, 0x01, 0x07, 0xa0 };
+        static const uint8_t newer[] = { 0x84, CTL_PROTOCOL_VERSION + 1, 0x01, 0x07, 0xa0 };
         uint64_t u;
 
         BAD(-EPROTONOSUPPORT, CTL_STATUS_UNSUPPORTED_VERSION, "version 0", 0x84, 0x00, 0x01,
             0x07, 0xa0);
-        cr_assert_eq(ctl_msg_decode(v2, sizeof(v2), &m, &e), -EPROTONOSUPPORT);
+        cr_assert_eq(ctl_msg_decode(newer, sizeof(newer), &m, &e), -EPROTONOSUPPORT);
         cr_assert(e.have_reqid);
         cr_assert_eq(e.reqid, 7);
         /* the error reply carries the request id and the version we speak */

@@ -107,6 +107,8 @@ Test(config, every_key)
                 "compression_level = 19\n"
                 "key_file = /etc/chute/master.key\n"
                 "socket_group = backup\n"
+                "control_max_clients = 8\n"
+                "control_idle_timeout = 90s\n"
                 "\n"
                 "[backup]\n"
                 "  one_file_system = no\n"
@@ -140,6 +142,8 @@ Test(config, every_key)
         cr_assert_eq(c.compression_level, 19);
         cr_assert_str_eq(c.key_file, "/etc/chute/master.key");
         cr_assert_str_eq(c.socket_group, "backup");
+        cr_assert_eq(c.control_max_clients, 8);
+        cr_assert_eq(c.control_idle_timeout_ns, 90 * NSEC_PER_SEC);
         cr_assert_eq(c.one_file_system, 0);
         cr_assert_eq(c.quiet_period_ns, 500 * NSEC_PER_MSEC);
         cr_assert_eq(c.max_delay_ns, 120 * NSEC_PER_SEC);
@@ -157,6 +161,8 @@ Test(config, every_key)
         cr_assert_eq(c.retention_auto, 0);
         cr_assert_eq(settings_load_string(&c, "[retention]\nkeep_within = 7d\n", "r.conf", &error), 0);
         cr_assert_eq(c.retention.keep_within_ns, 7 * NSEC_PER_DAY);
+        cr_assert_eq(settings_load_string(&c, "[daemon]\ncontrol_idle_timeout = 0\n", "r.conf", &error), 0);
+        cr_assert_eq(c.control_idle_timeout_ns, 0, "0 turns the idle timeout off");
 
         /* A second file overrides single keys and adds roots. */
         cr_assert_eq(settings_load_string(&c, "[daemon]\ncipher = aes-256-gcm\nlog_level = 4\n"
@@ -215,6 +221,12 @@ Test(config, errors)
                      "x.conf:2: unknown cipher \"rot13\" for cipher (auto, aes-256-gcm or chacha20-poly1305)");
         expect_error("[daemon]\nsocket_group = a b\n",
                      "x.conf:2: bad group name \"a b\" for socket_group");
+        expect_error("[daemon]\ncontrol_max_clients = 0\n",
+                     "x.conf:2: bad value \"0\" for control_max_clients (1 to 4096)");
+        expect_error("[daemon]\ncontrol_max_clients = 4097\n",
+                     "x.conf:2: bad value \"4097\" for control_max_clients (1 to 4096)");
+        expect_error("[daemon]\ncontrol_idle_timeout = soon\n",
+                     "x.conf:2: bad duration \"soon\" for control_idle_timeout");
         expect_error("[backup]\none_file_system = maybe\n",
                      "x.conf:2: bad boolean \"maybe\" for one_file_system (yes or no)");
         expect_error("[retention]\nkeep_daily = -2\n",
@@ -357,7 +369,7 @@ Test(config, sample_file_matches_defaults)
         fclose(out);
         fclose(f);
         free(line);
-        cr_assert_eq(uncommented, 20, "%zu keys with defaults in the sample", uncommented);
+        cr_assert_eq(uncommented, 22, "%zu keys with defaults in the sample", uncommented);
 
         settings_init_defaults(&defaults, 0);
         settings_init_defaults(&c, 0);
@@ -365,6 +377,8 @@ Test(config, sample_file_matches_defaults)
         cr_assert_str_eq(c.state_dir, defaults.state_dir);
         cr_assert_str_eq(c.socket_path, defaults.socket_path);
         cr_assert_str_eq(c.socket_group, defaults.socket_group);
+        cr_assert_eq(c.control_max_clients, defaults.control_max_clients);
+        cr_assert_eq(c.control_idle_timeout_ns, defaults.control_idle_timeout_ns);
         cr_assert_eq(c.log_level, defaults.log_level);
         cr_assert_eq(c.workers, defaults.workers);
         cr_assert_eq(c.cipher, defaults.cipher);

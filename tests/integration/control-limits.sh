@@ -1,0 +1,64 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The control socket's limits: at most control_max_clients (default 64)
+# connections are served at once, the next ones get a BUSY frame (request
+# id 0) and are closed, and chutectl says to try again later; idle
+# connections are closed after control_idle_timeout, after which chutectl
+# works again; a client in the middle of a long request is never idle,
+# even when it reads nothing for several timeouts.
+. "$(dirname "$0")/lib.sh"
+need python3
+WIRE="python3 $CHUTE_SRCDIR/tests/integration/ctlwire.py"
+IDLE=3
+
+SRC=$T_TMP/src
+mkdir -p "$SRC"
+head -c $((24 * 1024 * 1024)) /dev/urandom > "$SRC/big"
+
+node_init n
+cat >> "$NODE_DIR/chuted.conf" <<EOC
+control_idle_timeout = ${IDLE}s
+[watch]
+quiet_period = 1h
+max_delay = 2h
+EOC
+start_chuted n || { not_ok "chuted starts"; done_testing; exit; }
+rc_is "add" 0 ctl add "$SRC"
+rc_is "snapshot" 0 ctl snapshot "$SRC"
+
+# ---- 100 idle connections: 64 served, 36 refused; the daemon closes the 64 when idle ----
+$WIRE hold "$CHUTE_SOCKET" 100 $((IDLE * 10)) > "$T_TMP/hold.out" 2>&1 & hold=$!
+for _ in $(seq 1 100); do grep -q held "$T_TMP/hold.out" 2>/dev/null && break; sleep 0.1; done
+is "64 of 100 connections are served" "$(grep '^open' "$T_TMP/hold.out")" "open 64"
+is "the other 36 get BUSY (status 5) with request id 0 and are closed" \
+    "$(grep '^refused' "$T_TMP/hold.out")" "refused 36: ERROR id=0 status=5"
+rc=0; "$CHUTECTL" status >"$T_TMP/out" 2>"$T_TMP/err" || rc=$?
+is "chutectl status while 64 are open: exit 1" "$rc" 1
+if grep -q "try again later" "$T_TMP/err"; then ok "... saying to try again later"; else
+    not_ok "... saying to try again later"; sed 's/^/#   /' "$T_TMP/err"; fi
+if grep -q "64 control connections are open" "$NODE_DIR/chuted.log"; then ok "the refusals are logged"; else
+    not_ok "the refusals are logged"; fi
+wait "$hold"
+closed=$(sed -n 's/^idle-closed \([0-9]*\) after \([0-9]*\) s$/\1 \2/p' "$T_TMP/hold.out")
+set -- $closed
+is "chuted closes all 64 idle connections" "${1:-none}" 64
+if [ -n "${2:-}" ] && [ "$2" -ge $((IDLE - 1)) ] && [ "$2" -le $((IDLE * 5)) ]; then
+    ok "... after about ${IDLE} s ($2 s)"; else not_ok "... after about ${IDLE} s (${2:-?} s)"; fi
+rc_is "chutectl status works again" 0 ctl status
+
+# ---- the cap frees up as soon as clients close ----
+$WIRE hold "$CHUTE_SOCKET" 64 0 > "$T_TMP/hold2.out" 2>&1 & hold=$!
+for _ in $(seq 1 100); do grep -q held "$T_TMP/hold2.out" 2>/dev/null && break; sleep 0.1; done
+is "64 more connections are served" "$(grep '^open' "$T_TMP/hold2.out")" "open 64"
+rc_is "chutectl status while they are open: exit 1" 1 ctl status
+kill "$hold"; wait "$hold" 2>/dev/null
+ok=0
+for _ in $(seq 1 50); do ctl status >/dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
+is "chutectl status works once they closed" "$ok" 1
+
+# ---- a client reading nothing in the middle of cat is not idle ----
+$WIRE slow-cat "$CHUTE_SOCKET" "latest:$SRC/big" $((IDLE * 3)) > "$T_TMP/cat.out" 2>&1
+is "cat with a reader silent for $((IDLE * 3)) s (3 idle timeouts) gets every byte" \
+    "$(cat "$T_TMP/cat.out")" "$((24 * 1024 * 1024)) bytes, RESULT id=5"
+chuted_alive "chuted still runs"
+done_testing

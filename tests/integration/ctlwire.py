@@ -1,0 +1,274 @@
+# SPDX-License-Identifier: MIT
+# A raw control-protocol client for the integration tests: frames are a
+# 4-byte big-endian length and one CBOR item [version, type, request-id,
+# {body}] with proto/ctl.def numbers. Usage: python3 ctlwire.py ACTION SOCKET
+# [ARGS...]; each action prints what it saw, one fact a line, for the shell
+# test to compare. Independent of chutectl on purpose.
+import os, select, socket, struct, sys, time
+
+VERSION = int(os.environ.get("CTLWIRE_VERSION", "2"))
+T_STATUS, T_SNAPSHOTS, T_CAT = 1, 6, 8
+T_RESULT, T_ERROR, T_PROGRESS, T_DATA = 64, 65, 66, 67
+K_STATUS, K_MESSAGE, K_PATH, K_SNAPSHOT = 1, 2, 3, 5
+K_SNAPSHOTS, K_DATA, K_VERSION = 17, 32, 38
+
+
+def head(major, n):
+    if n < 24:
+        return bytes([major << 5 | n])
+    for ai, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if n < 1 << (8 * size):
+            return bytes([major << 5 | ai]) + n.to_bytes(size, "big")
+    raise ValueError(n)
+
+
+def enc(x):
+    if x is True:
+        return b"\xf5"
+    if x is False:
+        return b"\xf4"
+    if isinstance(x, int):
+        return head(0, x) if x >= 0 else head(1, -1 - x)
+    if isinstance(x, bytes):
+        return head(2, len(x)) + x
+    if isinstance(x, str):
+        return head(3, len(x.encode())) + x.encode()
+    if isinstance(x, list):
+        return head(4, len(x)) + b"".join(enc(i) for i in x)
+    if isinstance(x, dict):
+        return head(5, len(x)) + b"".join(enc(k) + enc(v) for k, v in x.items())
+    raise TypeError(x)
+
+
+def dec(b, i=0):
+    ib = b[i]
+    major, ai = ib >> 5, ib & 31
+    i += 1
+    if ai < 24:
+        n = ai
+    elif ai in (24, 25, 26, 27):
+        size = 1 << (ai - 24)
+        n = int.from_bytes(b[i:i + size], "big")
+        i += size
+    else:
+        raise ValueError("indefinite or reserved length")
+    if major == 0:
+        return n, i
+    if major == 1:
+        return -1 - n, i
+    if major in (2, 3):
+        v = b[i:i + n]
+        return (v if major == 2 else v.decode()), i + n
+    if major == 4:
+        out = []
+        for _ in range(n):
+            v, i = dec(b, i)
+            out.append(v)
+        return out, i
+    if major == 5:
+        out = {}
+        for _ in range(n):
+            k, i = dec(b, i)
+            out[k], i = dec(b, i)
+        return out, i
+    if major == 7:
+        return {20: False, 21: True}.get(ai), i
+    raise ValueError("major %d" % major)
+
+
+def frame(body):
+    return struct.pack(">I", len(body)) + body
+
+
+def request(typ, rid, body=None):
+    return frame(enc([VERSION, typ, rid, body or {}]))
+
+
+def connect(path, timeout=10):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)  # blocking: waits while chuted's listen backlog is full
+    s.settimeout(timeout)
+    return s
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        c = s.recv(n - len(buf))
+        if not c:
+            raise EOFError("connection closed after %d of %d bytes" % (len(buf), n))
+        buf += c
+    return buf
+
+
+def read_msg(s):
+    """One decoded message [version, type, id, body], None at a clean EOF."""
+    try:
+        first = s.recv(4)
+    except ConnectionResetError:
+        return None
+    if not first:
+        return None
+    hdr = first + recv_exact(s, 4 - len(first))
+    (n,) = struct.unpack(">I", hdr)
+    return dec(recv_exact(s, n))[0]
+
+
+def send_ignoring_close(s, data):
+    try:
+        s.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def describe(m):
+    """'ERROR id=R status=S' or 'RESULT id=R' (or 'EOF')."""
+    if m is None:
+        return "EOF"
+    if m[1] == T_ERROR:
+        return "ERROR id=%d status=%d" % (m[2], m[3].get(K_STATUS, -1))
+    return "%s id=%d" % ({T_RESULT: "RESULT", T_DATA: "DATA", T_PROGRESS: "PROGRESS"}.get(m[1], str(m[1])), m[2])
+
+
+def act_stranger(path):
+    """Three connections: silent, garbage, a valid request (id 77); print the
+    first reply of each and whether the connection was then closed."""
+    for what, data in (("silent", b""), ("garbage", os.urandom(64)),
+                       ("valid", request(T_STATUS, 77))):
+        s = connect(path, timeout=5)
+        if data:
+            send_ignoring_close(s, data)
+        try:
+            m = read_msg(s)
+            after = describe(read_msg(s)) if m is not None else "EOF"
+        except socket.timeout:
+            m, after = None, "timeout"
+            print("%s: no reply within 5 s" % what)
+            continue
+        print("%s: %s, then %s" % (what, describe(m), after))
+    return 0
+
+
+def act_hold(path, n, seconds_for_eof):
+    """Open n connections without sending anything; print how many were
+    refused at once (an ERROR with request id 0 and its status), then wait up
+    to seconds_for_eof for chuted to close the others ('idle-closed N after
+    S s'). Prints 'held' once the connections are open, and keeps them open
+    from this side until killed when seconds_for_eof is 0."""
+    socks = [connect(path) for _ in range(n)]
+    time.sleep(1.0)
+    refused, open_ = {}, []
+    for s in socks:
+        r, _, _ = select.select([s], [], [], 0)
+        if r:
+            m = read_msg(s)
+            key = describe(m)
+            refused[key] = refused.get(key, 0) + 1
+            s.close()
+        else:
+            open_.append(s)
+    print("open %d" % len(open_))
+    for key, count in sorted(refused.items()):
+        print("refused %d: %s" % (count, key))
+    print("held")
+    sys.stdout.flush()
+    if seconds_for_eof == 0:
+        time.sleep(3600)
+        return 0
+    start = time.monotonic()
+    closed = 0
+    pending = list(open_)
+    while pending and time.monotonic() - start < seconds_for_eof:
+        r, _, _ = select.select(pending, [], [], 0.2)
+        for s in r:
+            if read_msg(s) is None:
+                closed += 1
+                pending.remove(s)
+    print("idle-closed %d after %.0f s" % (closed, time.monotonic() - start))
+    return 0
+
+
+def act_slow_cat(path, snap_path, sleep_s):
+    """Ask for cat of SNAP:PATH, read nothing for sleep_s seconds, then read
+    everything: print the bytes received and the final reply."""
+    s = connect(path, timeout=30)
+    snap, _, p = snap_path.partition(":")
+    s.sendall(request(T_CAT, 5, {K_SNAPSHOT: snap, K_PATH: p.encode()}))
+    time.sleep(sleep_s)
+    got = 0
+    while True:
+        m = read_msg(s)
+        if m is None:
+            print("EOF after %d bytes" % got)
+            return 0
+        if m[1] == T_DATA:
+            got += len(m[3].get(K_DATA, b""))
+            continue
+        if m[1] in (T_RESULT, T_ERROR):
+            print("%d bytes, %s" % (got, describe(m)))
+            return 0
+
+
+def act_snapshots(path):
+    """List snapshots: print how many DATA frames, the largest frame body,
+    the rows in all and the final reply."""
+    s = connect(path, timeout=60)
+    s.sendall(request(T_SNAPSHOTS, 9))
+    frames, rows, largest = 0, 0, 0
+    while True:
+        hdr = recv_exact(s, 4)
+        (n,) = struct.unpack(">I", hdr)
+        largest = max(largest, n)
+        m = dec(recv_exact(s, n))[0]
+        rows += len(m[3].get(K_SNAPSHOTS, []))
+        if m[1] == T_DATA:
+            frames += 1
+            continue
+        print("data frames %d" % frames)
+        print("rows %d" % rows)
+        print("largest frame %d" % largest)
+        print(describe(m))
+        return 0
+
+
+def act_poll_status(path, out, stop, interval=0.05):
+    """Every interval seconds: connect, send status, wait for its RESULT;
+    append the milliseconds that took (connect included) to out, one a
+    line, until the file stop exists. A failure is written as 'fail'."""
+    rid = 0
+    with open(out, "a") as f:
+        while not os.path.exists(stop):
+            rid += 1
+            t0 = time.monotonic()
+            try:
+                s = connect(path, timeout=30)
+                s.sendall(request(T_STATUS, rid))
+                m = read_msg(s)
+                s.close()
+                ok = m is not None and m[1] == T_RESULT and m[2] == rid
+            except (OSError, EOFError, ValueError):
+                ok = False
+            ms = (time.monotonic() - t0) * 1000
+            f.write("%.2f\n" % ms if ok else "fail\n")
+            f.flush()
+            time.sleep(max(0.0, interval - ms / 1000))
+    return 0
+
+
+def main():
+    what, path = sys.argv[1], sys.argv[2]
+    if what == "stranger":
+        return act_stranger(path)
+    if what == "hold":
+        return act_hold(path, int(sys.argv[3]), float(sys.argv[4]))
+    if what == "snapshots":
+        return act_snapshots(path)
+    if what == "poll-status":
+        return act_poll_status(path, sys.argv[3], sys.argv[4])
+    if what == "slow-cat":
+        return act_slow_cat(path, sys.argv[3], float(sys.argv[4]))
+    print("unknown action", what)
+    return 2
+
+
+sys.exit(main())
