@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The repository façade (see repo.h): opening and closing, and the set of
- * object ids stored or being stored (dedupe). The work is done by the
+/* The repository façade (see repo.h): opening and closing, the set of
+ * object ids stored or being stored (dedupe), and the fence that makes a
+ * duplicate put wait for the put in flight it depends on. The work is done by the
  * packer (seal records, fill packs), the committer (make packs durable,
  * commit them to the index) and the read side (repo-read.c). */
 
@@ -35,8 +36,14 @@ struct repo {
         struct packer *packer;
         struct repo_read *read;
 
-        pthread_mutex_t lock; /* known, stats, failures */
-        struct idset known; /* ids stored, or being stored */
+        /* Ids stored, or being stored. A claim is in flight from the put
+         * that made it until its record is in an open pack: a put of the
+         * same id meanwhile waits for it (put_done), so every put returns
+         * only once its object is in a pack that the next flush commits. */
+        pthread_mutex_t lock; /* known, in_flight, stats, failures */
+        pthread_cond_t put_done;
+        struct idset known;
+        struct idset in_flight;
         struct repo_stats stats;
         uint64_t failures;
 };
@@ -71,7 +78,9 @@ int repo_open(struct daemon *d, struct repo **ret)
         r->keys = &d->keys;
         r->cipher = d->config.cipher ? (enum crypto_cipher)d->config.cipher : crypto_cipher_default();
         pthread_mutex_init(&r->lock, NULL);
+        pthread_cond_init(&r->put_done, NULL);
         idset_init(&r->known);
+        idset_init(&r->in_flight);
         if (asprintf(&r->pack_dir, "%s/packs", d->config.state_dir) < 0 ||
             asprintf(&r->index_path, "%s/index.db", d->config.state_dir) < 0) {
                 repo_close(r);
@@ -145,9 +154,11 @@ void repo_close(struct repo *r)
         index_close(r->index);
         store_free(r->local);
         idset_done(&r->known);
+        idset_done(&r->in_flight);
         free(r->pack_dir);
         free(r->index_path);
         pthread_mutex_destroy(&r->lock);
+        pthread_cond_destroy(&r->put_done);
         free(r);
 }
 
@@ -166,11 +177,19 @@ int repo_put(struct repo *r, enum object_type type, const void *payload, size_t 
                 return k;
 
         pthread_mutex_lock(&r->lock);
+        /* Another put of the same object in flight: wait until it is in a
+         * pack (or failed, and then claim it here). */
+        while (idset_has(&r->in_flight, &id))
+                pthread_cond_wait(&r->put_done, &r->lock);
         k = idset_add(&r->known, &id);
+        if (k > 0 && idset_add(&r->in_flight, &id) < 0) {
+                idset_remove(&r->known, &id);
+                k = -ENOMEM;
+        }
         pthread_mutex_unlock(&r->lock);
         if (k < 0)
                 return k;
-        if (k == 0) { /* known, or being stored by another thread right now */
+        if (k == 0) { /* stored, or in a pack that the next flush commits */
                 *ret_id = id;
                 if (ret_added)
                         *ret_added = 0;
@@ -180,12 +199,14 @@ int repo_put(struct repo *r, enum object_type type, const void *payload, size_t 
         k = packer_add(r->packer, &id, type, payload, len, &rlen);
 
         pthread_mutex_lock(&r->lock);
+        idset_remove(&r->in_flight, &id);
         if (k < 0) {
                 idset_remove(&r->known, &id);
         } else {
                 r->stats.objects_added++;
                 r->stats.bytes_added += rlen;
         }
+        pthread_cond_broadcast(&r->put_done);
         pthread_mutex_unlock(&r->lock);
         if (k < 0)
                 return k;

@@ -31,7 +31,9 @@ void repo_set_compression(struct repo *r, int level);
 
 /* Store payload as an object of type unless it exists; *ret_id is its id,
  * *ret_added (if not NULL) the bytes this added to the repository (0 for a
- * duplicate). The object is durable only after repo_flush. */
+ * duplicate). The object is durable only after repo_flush; a duplicate of
+ * an object another thread is still storing waits for it, so a flush after
+ * any put covers its object (or repo_failures changes). */
 int repo_put(struct repo *r, enum object_type type, const void *payload, size_t len,
              struct oid *ret_id, uint64_t *ret_added);
 /* Seal the open pack (if any), fsync it and commit it to the index. */
