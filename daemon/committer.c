@@ -26,6 +26,10 @@
 /* The thread commits once this many packs wait; writers wait while four
  * times as many do (the disk is behind). */
 #define COMMITTER_BATCH 8
+/* A snapshot commit ends with a checkpoint when the write-ahead log holds at
+ * least this many frames (2 MiB of 4 KiB pages): the log stays small between
+ * snapshots, while a big snapshot's pack commits still share checkpoints. */
+#define COMMITTER_IDLE_CHECKPOINT_FRAMES 512
 
 struct committer {
         struct index *wr;
@@ -283,6 +287,9 @@ int committer_with_writer(struct committer *c, int (*fn)(struct index *wr, void 
         if (c->before_write)
                 c->before_write(c->userdata);
         int k = fn(c->wr, userdata);
+        int m = index_checkpoint(c->wr, COMMITTER_IDLE_CHECKPOINT_FRAMES);
+        if (m < 0)
+                log_debug_errno(m, "Checkpoint of the index failed, ignoring");
         pthread_mutex_unlock(&c->write_lock);
         return k;
 }

@@ -50,5 +50,5 @@ void committer_throttle(struct committer *c);
  * background thread took is committed too. */
 int committer_flush(struct committer *c);
 /* Run fn with the writer connection held (a write transaction that must
- * follow committer_flush). */
+ * follow committer_flush), then checkpoint the index if its log is long. */
 int committer_with_writer(struct committer *c, int (*fn)(struct index *wr, void *userdata), void *userdata);

@@ -48,6 +48,14 @@ struct repo {
         uint64_t failures;
 };
 
+/* Before each write transaction: end idle pinned read transactions, so that
+ * the checkpoint after it can complete and the write-ahead log restart. */
+static void repo_before_write(void *userdata)
+{
+        struct repo *r = userdata;
+        repo_read_release_idle(r->read);
+}
+
 static int known_add_cb(const struct index_object *o, void *userdata)
 {
         return idset_add(userdata, &o->id) < 0 ? -ENOMEM : 0;
@@ -107,7 +115,7 @@ int repo_open(struct daemon *d, struct repo **ret)
                 log_error_errno(k, "Cannot open the index %s", r->index_path);
                 goto fail;
         }
-        k = committer_new(wr, r->local, r->keys, repo_lost, NULL, r, &r->committer);
+        k = committer_new(wr, r->local, r->keys, repo_lost, repo_before_write, r, &r->committer);
         if (k < 0) {
                 log_oom();
                 goto fail;
