@@ -14,6 +14,9 @@
 need jq sqlite3 sha256sum openssl
 
 MB=${CHUTE_CRASH_MB:-50}
+if grep -qa __tsan_init "$CHUTED" && [ -z "${CHUTE_CRASH_MB:-}" ]; then
+    MB=10; diag "ThreadSanitizer build (10x slower): $MB MB files"
+fi
 ROUNDS=${CHUTE_CRASH_ROUNDS:-8}
 A=$T_TMP/a B=$T_TMP/b M=$T_TMP/manifests
 mkdir -p "$A/empty" "$B/empty" "$M"
@@ -44,8 +47,13 @@ fill 0
 start_chuted n || { not_ok "chuted starts"; done_testing; exit; }
 rc_is "add root a" 0 ctl add "$A"
 rc_is "add root b" 0 ctl add "$B"
+t0=$(date +%s%N)
 rc_is "snapshot a" 0 ctl snapshot "$A"
 rc_is "snapshot b" 0 ctl snapshot "$B"
+# kill within twice the time the two snapshots took (a slower build or
+# machine gets later kills, so some rounds still complete)
+span=$(( ($(date +%s%N) - t0) / 1000000 * 2 + 300 ))
+diag "SIGKILL within $span ms of each start"
 stop_chuted n || true
 
 acked="" completed=0 integrity_bad=0 restart_bad=0 counts=""
@@ -57,7 +65,7 @@ for k in $(seq 1 "$ROUNDS"); do
     pa=$!
     ctl --json snapshot "$B" > "$T_TMP/ack.b" 2>/dev/null &
     pb=$!
-    ms=$(( RANDOM % 1200 ))
+    ms=$(( (RANDOM * 32768 + RANDOM) % span ))
     sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
     kill -KILL "$CHUTED_PID"
     wait "$CHUTED_PID" 2>/dev/null
@@ -104,7 +112,7 @@ while read -r id root; do
     rm -rf "$out"
 done < <(jq -r '.[] | "\(.id) \(.root)"' "$T_TMP/snapshots.json")
 diag "restored and compared $n snapshots in $(( $(date +%s) - t0 )) s"
-if [ "$n" -ge 4 ]; then ok "snapshots listed: $n"; else not_ok "snapshots listed: $n (want >= 4)"; fi
+if [ "$n" -gt 2 ]; then ok "snapshots listed: $n (2 before the rounds)"; else not_ok "snapshots listed: $n (want more than the 2 made before the rounds)"; fi
 is "every listed snapshot restores byte-identical to its round's content" "$bad" 0
 
 rc_is "status --json" 0 ctl --json status
