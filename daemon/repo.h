@@ -41,7 +41,7 @@ int repo_flush(struct repo *r);
 /* Number of packs that failed since the repository was opened: a snapshot
  * that saw it change may reference objects that were never stored. */
 uint64_t repo_failures(struct repo *r);
-/* 1 when the object is known (committed or in the open pack), else 0. */
+/* 1 when the object is known (committed, in a pack, or being stored), else 0. */
 int repo_has(struct repo *r, const struct oid *id);
 
 /* Read object id, check it is of type (0 = any) and that its tag and id

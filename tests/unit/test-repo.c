@@ -113,3 +113,64 @@ Test(repo, flush_commits_an_object_another_put_is_still_storing, .init = setup, 
         cr_assert(!oid_cmp(&a.id, &got));
         free(p);
 }
+
+/* A thread that read an object keeps a pinned read transaction; once it is
+ * idle, the next write transaction ends it, so that a checkpoint after that
+ * write completes (the log can restart instead of growing). */
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        int state; /* 0 start, 1 read done, 2 may exit */
+        struct oid id;
+        int r;
+} idle = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {{0}}, 0};
+
+static void *reader_thread(void *arg)
+{
+        uint8_t *buf = NULL;
+        size_t len;
+        idle.r = repo_get(repo, &idle.id, OBJECT_DATA, 0, &buf, &len);
+        free(buf);
+        pthread_mutex_lock(&idle.lock);
+        idle.state = 1;
+        pthread_cond_broadcast(&idle.cond);
+        while (idle.state != 2)
+                pthread_cond_wait(&idle.cond, &idle.lock);
+        pthread_mutex_unlock(&idle.lock);
+        return NULL;
+}
+
+Test(repo, a_write_ends_idle_pinned_read_transactions, .init = setup, .fini = teardown, .timeout = 60)
+{
+        char path[128], data[64];
+        struct oid other;
+        pthread_t t;
+
+        snprintf(data, sizeof(data), "first object");
+        cr_assert_eq(repo_put(repo, OBJECT_DATA, data, strlen(data), &idle.id, NULL), 0);
+        cr_assert_eq(repo_flush(repo), 0);
+        cr_assert_eq(pthread_create(&t, NULL, reader_thread, NULL), 0);
+        pthread_mutex_lock(&idle.lock);
+        while (idle.state != 1)
+                pthread_cond_wait(&idle.cond, &idle.lock);
+        pthread_mutex_unlock(&idle.lock);
+        cr_assert_eq(idle.r, 0, "the reader read the object");
+
+        /* the reader is idle now, its read transaction pinned */
+        snprintf(data, sizeof(data), "second object");
+        cr_assert_eq(repo_put(repo, OBJECT_DATA, data, strlen(data), &other, NULL), 0);
+        cr_assert_eq(repo_flush(repo), 0);
+
+        struct index *idx;
+        snprintf(path, sizeof(path), "%s/index.db", tmpdir);
+        cr_assert_eq(index_open(path, 0, &idx), 0);
+        int k = index_checkpoint(idx, 0);
+        index_close(idx);
+        cr_assert_eq(k, 1, "a checkpoint after the write completes (got %d)", k);
+
+        pthread_mutex_lock(&idle.lock);
+        idle.state = 2;
+        pthread_cond_broadcast(&idle.cond);
+        pthread_mutex_unlock(&idle.lock);
+        pthread_join(t, NULL);
+}
