@@ -150,6 +150,11 @@ const char *index_last_error(struct index *idx);
 /* The schema version of the open db. */
 int index_schema_version(struct index *idx);
 
+/* Checkpoint the write-ahead log without waiting for readers when this
+ * (read-write) connection's last commit left at least min_frames frames in
+ * it: 1 complete (the log restarts, and shrinks, at the next write), 0 not
+ * needed or not complete, -errno. */
+int index_checkpoint(struct index *idx, int min_frames);
 /* Begin a transaction; nests (inner levels are savepoints). */
 int index_begin(struct index *idx);
 /* Commit the innermost level; if the outer COMMIT fails it is rolled back. */

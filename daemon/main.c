@@ -158,7 +158,7 @@ void daemon_stop(struct daemon *d)
 {
         if (d->stopping)
                 return;
-        d->stopping = true;
+        __atomic_store_n(&d->stopping, true, __ATOMIC_RELAXED); /* read by restore workers */
         notify_stopping();
         log_event(LOG_INFO, MSGID_DAEMON_STOPPING, NULL, "Stopping");
         root_stop_all(d);

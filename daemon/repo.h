@@ -31,7 +31,9 @@ void repo_set_compression(struct repo *r, int level);
 
 /* Store payload as an object of type unless it exists; *ret_id is its id,
  * *ret_added (if not NULL) the bytes this added to the repository (0 for a
- * duplicate). The object is durable only after repo_flush. */
+ * duplicate). The object is durable only after repo_flush; a duplicate of
+ * an object another thread is still storing waits for it, so a flush after
+ * any put covers its object (or repo_failures changes). */
 int repo_put(struct repo *r, enum object_type type, const void *payload, size_t len,
              struct oid *ret_id, uint64_t *ret_added);
 /* Seal the open pack (if any), fsync it and commit it to the index. */
@@ -39,7 +41,7 @@ int repo_flush(struct repo *r);
 /* Number of packs that failed since the repository was opened: a snapshot
  * that saw it change may reference objects that were never stored. */
 uint64_t repo_failures(struct repo *r);
-/* 1 when the object is known (committed or in the open pack), else 0. */
+/* 1 when the object is known (committed, in a pack, or being stored), else 0. */
 int repo_has(struct repo *r, const struct oid *id);
 
 /* Read object id, check it is of type (0 = any) and that its tag and id

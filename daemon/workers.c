@@ -33,6 +33,7 @@ struct workers {
         pthread_cond_t cond;
         struct job *head, *tail;   /* queued */
         struct job *done_head;     /* finished, waiting for the loop */
+        struct job *dropped;       /* never started (stopping), newest first */
         unsigned running, queued;
         int stopping;
         pthread_t *threads;
@@ -174,6 +175,14 @@ int workers_submit(struct workers *w, workers_work_fn work, workers_done_fn done
         j->work = work;
         j->done = done;
         j->userdata = userdata;
+        pthread_mutex_lock(&w->lock);
+        if (w->stopping) { /* never started, like the jobs workers_free found queued */
+                j->next = w->dropped;
+                w->dropped = j;
+                pthread_mutex_unlock(&w->lock);
+                return 0;
+        }
+        pthread_mutex_unlock(&w->lock);
         enqueue(w, j);
         return 0;
 }
@@ -271,18 +280,47 @@ void workers_free(struct workers *w)
                 return;
         pthread_mutex_lock(&w->lock);
         w->stopping = 1;
-        /* jobs that never started: hand them to done as if finished */
-        struct job *q = w->head;
-        w->head = w->tail = NULL;
+        /* Jobs that never started are handed to done as if finished. Items
+         * of a running job's run_parallel stay queued: the job waits for
+         * them, and the threads (or the job itself) run them before the
+         * threads exit; dropping them would leave the job, and us joining
+         * its thread, waiting forever. */
+        struct job *keep = NULL, *last = NULL;
+        for (struct job *j = w->head, *next; j; j = next) {
+                next = j->next;
+                j->next = NULL;
+                if (j->parallel) {
+                        if (last)
+                                last->next = j;
+                        else
+                                keep = j;
+                        last = j;
+                } else {
+                        w->queued--;
+                        j->next = w->dropped;
+                        w->dropped = j;
+                }
+        }
+        w->head = keep;
+        w->tail = last;
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
         for (unsigned i = 0; i < w->n_threads; i++)
                 pthread_join(w->threads[i], NULL);
+        /* Dropped jobs' done callbacks run after the finished ones', in
+         * submission order (both lists are newest first). */
+        struct job *q = w->dropped, *rev = NULL;
         while (q) {
                 struct job *next = q->next;
-                q->next = w->done_head;
-                w->done_head = q;
+                q->next = rev;
+                rev = q;
                 q = next;
+        }
+        while (rev) {
+                struct job *next = rev->next;
+                rev->next = w->done_head;
+                w->done_head = rev;
+                rev = next;
         }
         run_done(w);
         if (w->ev)

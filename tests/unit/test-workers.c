@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -184,5 +185,57 @@ Test(workers, free_runs_done_of_queued_jobs)
         workers_free(c.w); /* waits for the running one, hands back the rest */
         c.w = NULL;
         cr_assert_eq(c.n_done, 10, "every job's done callback ran");
+        event_base_free(c.base);
+}
+
+/* A job fanning out slow items is running when the pool is freed (SIGTERM
+ * during a snapshot): the items it still has queued must run (they are
+ * quick once cancelled), not be dropped, or the job never returns and
+ * workers_free waits for its thread forever. */
+#define FAN_ITEMS 60
+static struct {
+        struct workers *w;
+        struct item items[FAN_ITEMS];
+        atomic_int first_ran;
+        atomic_int returned;
+        int done_ran;
+} fan;
+
+static void slow_item(void *arg)
+{
+        struct item *it = arg;
+        atomic_fetch_add(&it->runs, 1);
+        atomic_store(&fan.first_ran, 1);
+        usleep(10 * 1000);
+}
+
+static void fan_work(void *arg)
+{
+        void *ptrs[FAN_ITEMS];
+        for (int i = 0; i < FAN_ITEMS; i++)
+                ptrs[i] = &fan.items[i];
+        workers_run_parallel(fan.w, slow_item, ptrs, FAN_ITEMS);
+        atomic_store(&fan.returned, 1);
+}
+
+static void fan_done(void *arg)
+{
+        fan.done_ran++;
+}
+
+Test(workers, free_while_a_job_waits_for_its_parallel_items, .timeout = 30)
+{
+        struct ctx c = {0};
+        setup(&c, 2);
+        fan.w = c.w;
+        cr_assert_eq(workers_submit(c.w, fan_work, fan_done, NULL), 0);
+        while (!atomic_load(&fan.first_ran)) /* the items are queued now */
+                usleep(1000);
+        workers_free(c.w); /* hung here when it dropped the queued items */
+        c.w = NULL;
+        cr_assert_eq(atomic_load(&fan.returned), 1, "the job's run_parallel returned");
+        cr_assert_eq(fan.done_ran, 1, "the job's done callback ran");
+        for (int i = 0; i < FAN_ITEMS; i++)
+                cr_assert_eq(atomic_load(&fan.items[i].runs), 1, "item %d ran once", i);
         event_base_free(c.base);
 }

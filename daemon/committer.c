@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/* The pack committer (see committer.h). Sealed packs queue up; once
+ * COMMITTER_BATCH wait, the background thread makes them durable and commits
+ * them in one transaction, so the index never references bytes that are not
+ * on disk. A flush commits the rest on the caller's thread. On open, packs
+ * linked but never committed (a crash in between) are re-indexed. */
+
+#include "committer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "index.h"
+#include "keys.h"
+#include "log.h"
+#include "pack.h"
+#include "store-local.h"
+#include "store.h"
+
+/* The thread commits once this many packs wait; writers wait while four
+ * times as many do (the disk is behind). */
+#define COMMITTER_BATCH 8
+/* A snapshot commit ends with a checkpoint when the write-ahead log holds at
+ * least this many frames (2 MiB of 4 KiB pages): the log stays small between
+ * snapshots, while a big snapshot's pack commits still share checkpoints. */
+#define COMMITTER_IDLE_CHECKPOINT_FRAMES 512
+
+struct committer {
+        struct index *wr;
+        struct store *local;
+        const struct keys *keys;
+        committer_lost_fn lost;
+        committer_hook_fn before_write;
+        void *userdata;
+
+        pthread_mutex_t write_lock; /* the writer connection */
+
+        pthread_mutex_t lock; /* pending, stop */
+        pthread_cond_t wanted; /* a batch is ready, or stop */
+        pthread_cond_t taken;  /* pending was emptied */
+        struct sealed_pack *pending;
+        size_t n_pending, cap_pending;
+        pthread_t thread;
+        bool started, stop;
+};
+
+static void sealed_pack_done(struct sealed_pack *sp)
+{
+        if (sp->fd >= 0)
+                close(sp->fd);
+        sp->fd = -1;
+        free(sp->ids);
+        sp->ids = NULL;
+}
+
+int committer_new(struct index *wr, struct store *local, const struct keys *keys, committer_lost_fn lost,
+                  committer_hook_fn before_write, void *userdata, struct committer **ret)
+{
+        struct committer *c = calloc(1, sizeof(*c));
+        if (!c) {
+                index_close(wr);
+                return -ENOMEM;
+        }
+        c->wr = wr;
+        c->local = local;
+        c->keys = keys;
+        c->lost = lost;
+        c->before_write = before_write;
+        c->userdata = userdata;
+        pthread_mutex_init(&c->write_lock, NULL);
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->wanted, NULL);
+        pthread_cond_init(&c->taken, NULL);
+        *ret = c;
+        return 0;
+}
+
+/* Record a pack's objects (read back from its header) in the open transaction. */
+static int commit_pack(struct committer *c, int fd, const struct oid *pack_id, uint64_t size)
+{
+        struct pack_entry *entries = NULL;
+        size_t n = 0;
+        int k = pack_read_header_fd(fd, size, c->keys->pack_key, &entries, &n);
+        if (k < 0)
+                return k;
+        struct index_pack_entry *ie = calloc(n ? n : 1, sizeof(*ie));
+        if (!ie) {
+                free(entries);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                ie[i].id = entries[i].id;
+                ie[i].type = entries[i].type;
+                ie[i].offset = entries[i].offset;
+                ie[i].length = entries[i].length;
+        }
+        free(entries);
+        k = index_pack_commit(c->wr, pack_id, size, ie, n);
+        free(ie);
+        if (k >= 0) {
+                char hex[OID_HEX_SIZE];
+                oid_to_hex(pack_id, hex);
+                log_debug("Pack %s: %zu objects, %llu bytes", hex, n, (unsigned long long)size);
+        }
+        return k;
+}
+
+struct recover_ctx {
+        struct committer *c;
+        const char *pack_dir;
+        unsigned n;
+};
+
+/* Index a pack found on disk (crash between link and commit). */
+static int recover_pack_cb(void *userdata, const struct oid *pack_id, uint64_t size)
+{
+        struct recover_ctx *rc = userdata;
+        struct committer *c = rc->c;
+        struct index_pack p;
+        char hex[OID_HEX_SIZE];
+
+        if (index_pack_lookup(c->wr, pack_id, &p) >= 0)
+                return 0;
+        oid_to_hex(pack_id, hex);
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/%.2s/%s", rc->pack_dir, hex, hex) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                log_warning_errno(-errno, "Cannot open unindexed pack %s, ignoring", path);
+                return 0;
+        }
+        int k = pack_verify_fd(fd, pack_id);
+        if (k >= 0) {
+                k = commit_pack(c, fd, pack_id, size);
+                if (k == -ENOMEM)
+                        return k;
+        }
+        if (k < 0) {
+                log_warning_errno(k, "Unindexed pack %s is damaged or not ours, ignoring", path);
+                return 0;
+        }
+        rc->n++;
+        return 0;
+}
+
+int committer_recover(struct committer *c, const char *pack_dir, unsigned *ret_n)
+{
+        struct recover_ctx rc = {.c = c, .pack_dir = pack_dir};
+        pthread_mutex_lock(&c->write_lock);
+        int k = store_list(c->local, recover_pack_cb, &rc);
+        pthread_mutex_unlock(&c->write_lock);
+        if (k < 0)
+                return k;
+        *ret_n = rc.n;
+        return 0;
+}
+
+/* Make every queued pack durable, link it and commit it to the index. */
+static int commit_pending(struct committer *c)
+{
+        pthread_mutex_lock(&c->write_lock);
+        pthread_mutex_lock(&c->lock);
+        struct sealed_pack *v = c->pending;
+        size_t n = c->n_pending;
+        c->pending = NULL;
+        c->n_pending = c->cap_pending = 0;
+        pthread_cond_broadcast(&c->taken);
+        pthread_mutex_unlock(&c->lock);
+
+        int k = 0;
+        for (size_t i = 0; i < n && k >= 0; i++)
+                k = store_local_link_trusted(c->local, v[i].fd, &v[i].id);
+        if (n > 0 && k >= 0) {
+                if (c->before_write)
+                        c->before_write(c->userdata);
+                k = index_begin(c->wr);
+                for (size_t i = 0; i < n && k >= 0; i++)
+                        k = commit_pack(c, v[i].fd, &v[i].id, v[i].size);
+                if (k >= 0)
+                        k = index_commit(c->wr);
+                else
+                        index_rollback(c->wr);
+        }
+        pthread_mutex_unlock(&c->write_lock);
+        if (k < 0) {
+                /* linked packs are re-indexed at the next start */
+                log_error_errno(k, "Cannot commit %zu pack(s) to the index", n);
+                for (size_t i = 0; i < n; i++)
+                        c->lost(c->userdata, v[i].ids, v[i].n_ids);
+        }
+        for (size_t i = 0; i < n; i++)
+                sealed_pack_done(&v[i]);
+        free(v);
+        return k;
+}
+
+static void *committer_main(void *arg)
+{
+        struct committer *c = arg;
+        pthread_mutex_lock(&c->lock);
+        while (!c->stop) {
+                if (c->n_pending < COMMITTER_BATCH) {
+                        pthread_cond_wait(&c->wanted, &c->lock);
+                        continue;
+                }
+                pthread_mutex_unlock(&c->lock);
+                commit_pending(c);
+                pthread_mutex_lock(&c->lock);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return NULL;
+}
+
+int committer_start(struct committer *c)
+{
+        int k = pthread_create(&c->thread, NULL, committer_main, c);
+        if (k != 0)
+                return -k;
+        c->started = true;
+        return 0;
+}
+
+void committer_free(struct committer *c)
+{
+        if (!c)
+                return;
+        if (c->started) {
+                pthread_mutex_lock(&c->lock);
+                c->stop = true;
+                pthread_cond_broadcast(&c->wanted);
+                pthread_cond_broadcast(&c->taken);
+                pthread_mutex_unlock(&c->lock);
+                pthread_join(c->thread, NULL);
+        }
+        for (size_t i = 0; i < c->n_pending; i++)
+                sealed_pack_done(&c->pending[i]);
+        free(c->pending);
+        index_close(c->wr);
+        pthread_mutex_destroy(&c->write_lock);
+        pthread_mutex_destroy(&c->lock);
+        pthread_cond_destroy(&c->wanted);
+        pthread_cond_destroy(&c->taken);
+        free(c);
+}
+
+int committer_queue(struct committer *c, struct sealed_pack *sp)
+{
+        pthread_mutex_lock(&c->lock);
+        if (!GROW(c->pending, c->n_pending, c->cap_pending, 16)) {
+                pthread_mutex_unlock(&c->lock);
+                c->lost(c->userdata, sp->ids, sp->n_ids);
+                sealed_pack_done(sp);
+                return -ENOMEM;
+        }
+        c->pending[c->n_pending++] = *sp;
+        sp->fd = -1;
+        sp->ids = NULL;
+        if (c->n_pending >= COMMITTER_BATCH)
+                pthread_cond_signal(&c->wanted);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+}
+
+void committer_throttle(struct committer *c)
+{
+        pthread_mutex_lock(&c->lock);
+        while (c->n_pending >= 4 * COMMITTER_BATCH && c->started && !c->stop)
+                pthread_cond_wait(&c->taken, &c->lock);
+        pthread_mutex_unlock(&c->lock);
+}
+
+int committer_flush(struct committer *c)
+{
+        return commit_pending(c);
+}
+
+int committer_with_writer(struct committer *c, int (*fn)(struct index *wr, void *userdata), void *userdata)
+{
+        pthread_mutex_lock(&c->write_lock);
+        if (c->before_write)
+                c->before_write(c->userdata);
+        int k = fn(c->wr, userdata);
+        int m = index_checkpoint(c->wr, COMMITTER_IDLE_CHECKPOINT_FRAMES);
+        if (m < 0)
+                log_debug_errno(m, "Checkpoint of the index failed, ignoring");
+        pthread_mutex_unlock(&c->write_lock);
+        return k;
+}

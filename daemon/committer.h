@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The pack committer: sealed packs wait in a queue until they are made
+ * durable in batches (fdatasync, link into the pack directory, fsync the
+ * directory) and recorded in the index in one transaction, on a background
+ * thread or on a flush. It owns the index's writer connection. It neither
+ * seals packs (packer.c) nor reads them back (repo-read.c). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oid.h"
+
+struct committer;
+struct index;
+struct keys;
+struct store;
+
+/* A sealed pack (an anonymous file) handed to the committer. */
+struct sealed_pack {
+        int fd;
+        struct oid id;
+        uint64_t size;
+        struct oid *ids; /* its objects, reported lost if it fails */
+        size_t n_ids;
+};
+
+/* Objects that will never be committed (their pack failed). */
+typedef void (*committer_lost_fn)(void *userdata, const struct oid *ids, size_t n);
+/* Called with the writer connection held, before each write transaction. */
+typedef void (*committer_hook_fn)(void *userdata);
+
+/* A committer on the writer connection wr (owned from now on, also on
+ * failure) for packs of the local store; not started. */
+int committer_new(struct index *wr, struct store *local, const struct keys *keys, committer_lost_fn lost,
+                  committer_hook_fn before_write, void *userdata, struct committer **ret);
+/* Index packs found in pack_dir but missing from the index (a crash between
+ * link and commit); *ret_n: how many. Call before the first queue. */
+int committer_recover(struct committer *c, const char *pack_dir, unsigned *ret_n);
+/* Start the background thread. */
+int committer_start(struct committer *c);
+/* Stop the thread, abandon queued packs (never referenced by a committed
+ * snapshot), close the writer connection. NULL is fine. */
+void committer_free(struct committer *c);
+/* Queue a sealed pack; ownership moves (on failure its objects are lost). */
+int committer_queue(struct committer *c, struct sealed_pack *sp);
+/* Wait while the disk is far behind (many sealed packs queued). */
+void committer_throttle(struct committer *c);
+/* Commit every pack queued so far on this thread; returns once a batch the
+ * background thread took is committed too. */
+int committer_flush(struct committer *c);
+/* Run fn with the writer connection held (a write transaction that must
+ * follow committer_flush), then checkpoint the index if its log is long. */
+int committer_with_writer(struct committer *c, int (*fn)(struct index *wr, void *userdata), void *userdata);

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* The packer: seals objects into records (zstd, AEAD) and appends them to
+ * one of several open packs, one per thread at a time, so sealing, hashing
+ * and writing run in parallel; full packs are sealed and handed to the
+ * committer. It knows nothing of ids already stored (repo.c decides). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "oid.h"
+
+struct committer;
+struct keys;
+struct packer;
+struct store;
+
+/* Objects appended to a pack that failed: they will never be stored. */
+typedef void (*packer_lost_fn)(void *userdata, const struct oid *ids, size_t n);
+
+/* A packer with n_slots open packs in the local store, sealing with cipher
+ * and compressing at level (0 = off), handing sealed packs to committer. */
+int packer_new(size_t n_slots, enum crypto_cipher cipher, const struct keys *keys, int level,
+               struct store *local, struct committer *committer, packer_lost_fn lost, void *userdata,
+               struct packer **ret);
+/* Abandon open packs (their objects were never committed) and free. NULL is fine. */
+void packer_free(struct packer *p);
+/* zstd level for new records (0 = off). */
+void packer_set_compression(struct packer *p, int level);
+/* Seal payload as the record of object id and append it to an open pack;
+ * *ret_len: the record's size. */
+int packer_add(struct packer *p, const struct oid *id, enum object_type type, const void *payload,
+               size_t len, size_t *ret_len);
+/* Seal every open pack (waiting for packs in use) and queue it for commit. */
+int packer_seal_all(struct packer *p);
+/* Packs sealed so far. */
+uint64_t packer_sealed(struct packer *p);

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* The repository's read side: read-only index connections for worker
+ * threads (a small pool, and one pinned to each thread that reads objects)
+ * and reading an object back from its pack with its tag and id verified.
+ * It never writes the index; the committer asks it to end idle pinned read
+ * transactions so that checkpoints can complete. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oid.h"
+
+struct keys;
+struct index;
+struct repo_read;
+struct store;
+
+/* Readers of the index at index_path, objects in the local store. */
+int repo_read_new(const char *index_path, struct store *local, const struct keys *keys,
+                  struct repo_read **ret);
+/* Close every connection. Threads must not read any more. NULL is fine. */
+void repo_read_free(struct repo_read *rr);
+/* As repo_get (repo.h). */
+int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
+                     uint8_t **ret, size_t *ret_len);
+/* Borrow a read-only connection from the pool; give it back. */
+struct index *repo_read_borrow(struct repo_read *rr);
+void repo_read_return(struct repo_read *rr, struct index *idx);
+/* End the read transaction of every pinned connection not in use right now
+ * (they begin a fresh one at their next lookup): an old read transaction
+ * keeps the write-ahead log from being checkpointed and reset. */
+void repo_read_release_idle(struct repo_read *rr);
