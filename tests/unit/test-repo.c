@@ -30,6 +30,7 @@ int64_t monotonic_ns(void)
 
 static char tmpdir[64];
 static struct daemon d;
+static struct keys keys;
 static struct repo *repo;
 
 static void setup(void)
@@ -42,7 +43,8 @@ static void setup(void)
         d.config.workers = 2;
         d.config.compression_level = 3;
         cr_assert_eq(crypto_random(master, sizeof(master)), 0);
-        cr_assert_eq(keys_derive(master, &d.keys), 0);
+        cr_assert_eq(keys_derive(master, &keys), 0);
+        d.keyring = &keys;
         cr_assert_eq(repo_open(&d, &repo), 0);
 }
 
@@ -95,7 +97,7 @@ Test(repo, flush_commits_an_object_another_put_is_still_storing, .init = setup, 
         cr_assert_not_null(p);
         cr_assert_eq(crypto_random(p, len), 0);
         struct oid id, got;
-        cr_assert_eq(oid_compute(d.keys.id_key, OBJECT_DATA, p, len, &id), 0);
+        cr_assert_eq(oid_compute(keys.id_key, OBJECT_DATA, p, len, &id), 0);
 
         struct put_arg a = {.p = p, .len = len};
         pthread_t t;
