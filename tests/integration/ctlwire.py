@@ -3,7 +3,8 @@
 # 4-byte big-endian length and one CBOR item [version, type, request-id,
 # {body}] with proto/ctl.def numbers. Usage: python3 ctlwire.py ACTION SOCKET
 # [ARGS...]; each action prints what it saw, one fact a line, for the shell
-# test to compare. Independent of chutectl on purpose.
+# test to compare. Independent of chutectl on purpose. fake-chuted.py
+# imports its CBOR and framing (head, enc, dec, frame).
 import os, select, socket, struct, sys, time
 
 VERSION = int(os.environ.get("CTLWIRE_VERSION", "2"))
@@ -271,4 +272,5 @@ def main():
     return 2
 
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,84 +5,19 @@
 #   fake-chuted.py SOCKET SCENARIO-FILE
 # For each connection it reads the scenario name from SCENARIO-FILE and
 # answers every request with that scenario's frames. Plain python3, with
-# just enough CBOR to speak the envelope of docs/protocol.md.
+# the CBOR and framing of ctlwire.py (docs/protocol.md).
 import os
 import socket
 import struct
 import sys
+
+from ctlwire import dec, enc, frame  # same directory: CBOR and framing
 
 RESULT, ERROR, PROGRESS, DATA = 64, 65, 66, 67
 K = dict(status=1, message=2, path=3, id=7, time=8, root=9, files=13, bytes=14,
          new_bytes=15, snapshots=17, entries=18, kind=20, mode=21, size=27,
          offset=31, data=32, phase=33, done=34, total=35, version=38, state=45, uptime=63,
          snapshot_count=69)
-
-
-def head(major, n):
-    if n < 24:
-        return bytes([major << 5 | n])
-    for ai, fmt in ((24, ">B"), (25, ">H"), (26, ">I"), (27, ">Q")):
-        if n < 1 << (8 * struct.calcsize(fmt)):
-            return bytes([major << 5 | ai]) + struct.pack(fmt, n)
-    raise ValueError(n)
-
-
-def enc(v):
-    if v is True:
-        return b"\xf5"
-    if v is False:
-        return b"\xf4"
-    if isinstance(v, int):
-        return head(0, v) if v >= 0 else head(1, -1 - v)
-    if isinstance(v, bytes):
-        return head(2, len(v)) + v
-    if isinstance(v, str):
-        b = v.encode()
-        return head(3, len(b)) + b
-    if isinstance(v, list):
-        return head(4, len(v)) + b"".join(enc(x) for x in v)
-    if isinstance(v, dict):
-        return head(5, len(v)) + b"".join(enc(k) + enc(x) for k, x in v.items())
-    raise TypeError(v)
-
-
-def dec(b, i=0):
-    """Decode one item at b[i:]: (value, next index). Enough for requests."""
-    major, ai = b[i] >> 5, b[i] & 31
-    i += 1
-    if ai < 24:
-        n = ai
-    elif ai in (24, 25, 26, 27):
-        size = 1 << (ai - 24)
-        n = int.from_bytes(b[i:i + size], "big")
-        i += size
-    else:
-        raise ValueError("unsupported")
-    if major == 0:
-        return n, i
-    if major == 1:
-        return -1 - n, i
-    if major in (2, 3):
-        return b[i:i + n], i + n
-    if major == 4:
-        out = []
-        for _ in range(n):
-            x, i = dec(b, i)
-            out.append(x)
-        return out, i
-    if major == 5:
-        out = {}
-        for _ in range(n):
-            k, i = dec(b, i)
-            out[k], i = dec(b, i)
-        return out, i
-    if major == 7:
-        return {20: False, 21: True}.get(ai), i
-    raise ValueError("unsupported")
-
-
-def frame(body):
-    return struct.pack(">I", len(body)) + body
 
 
 def msg(typ, reqid, body):
