@@ -52,18 +52,30 @@ static int hex_value(char c)
         return -1;
 }
 
+int oid_prefix_from_hex(const char *hex, struct oid *ret)
+{
+        struct oid id = { { 0 } };
+        size_t len = strlen(hex);
+
+        if (len == 0 || len > 2 * OID_SIZE)
+                return -EINVAL;
+        for (size_t i = 0; i < len; i++) {
+                int v = hex_value(hex[i]);
+
+                if (v < 0)
+                        return -EINVAL;
+                id.bytes[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
+        }
+        *ret = id;
+        return (int)len;
+}
+
 int oid_from_hex(const char *hex, struct oid *ret)
 {
         struct oid id;
 
-        if (strlen(hex) != 2 * OID_SIZE)
+        if (oid_prefix_from_hex(hex, &id) != 2 * OID_SIZE)
                 return -EINVAL;
-        for (size_t i = 0; i < OID_SIZE; i++) {
-                int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-                if (hi < 0 || lo < 0)
-                        return -EINVAL;
-                id.bytes[i] = (uint8_t)(hi << 4 | lo);
-        }
         *ret = id;
         return 0;
 }

@@ -33,6 +33,10 @@ const char *oid_type_name(int type);
 void oid_to_hex(const struct oid *id, char ret[OID_HEX_SIZE]);
 /* Parse exactly 64 hex digits (either case); -EINVAL otherwise. */
 int oid_from_hex(const char *hex, struct oid *ret);
+/* Parse 1-64 hex digits (either case) into the leading bytes of ret, an odd
+ * last digit into a high nibble, zeros after: the number of digits, or
+ * -EINVAL. */
+int oid_prefix_from_hex(const char *hex, struct oid *ret);
 /* Compare two ids like memcmp. */
 int oid_cmp(const struct oid *a, const struct oid *b);
 /* True when every byte is zero (used as "no id"). */

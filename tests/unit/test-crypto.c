@@ -210,3 +210,29 @@ Test(oid, compute_and_hex)
         cr_assert_eq(oid_compute(key, 9, "x", 1, &c), -EINVAL);
         cr_assert_str_eq(oid_type_name(OBJECT_SNAPSHOT), "snapshot");
 }
+
+Test(oid, hex_prefix)
+{
+        struct oid p, full, before;
+        char hex[OID_HEX_SIZE + 1];
+
+        memset(&p, 0x77, sizeof(p));
+        cr_assert_eq(oid_prefix_from_hex("aB3", &p), 3);
+        cr_assert_eq(p.bytes[0], 0xab);
+        cr_assert_eq(p.bytes[1], 0x30, "an odd last digit is a high nibble");
+        for (size_t i = 2; i < OID_SIZE; i++)
+                cr_assert_eq(p.bytes[i], 0);
+        for (size_t i = 0; i < OID_SIZE; i++)
+                full.bytes[i] = (uint8_t)(i * 37 + 1);
+        oid_to_hex(&full, hex);
+        cr_assert_eq(oid_prefix_from_hex(hex, &p), 64);
+        cr_assert_eq(oid_cmp(&p, &full), 0);
+        before = p;
+        cr_assert_eq(oid_prefix_from_hex("", &p), -EINVAL);
+        cr_assert_eq(oid_prefix_from_hex("12x4", &p), -EINVAL);
+        hex[64] = '0';
+        hex[65] = '\0';
+        cr_assert_eq(oid_prefix_from_hex(hex, &p), -EINVAL, "65 digits");
+        cr_assert_eq(oid_cmp(&p, &before), 0, "untouched on failure");
+        cr_assert_eq(oid_from_hex("abc", &p), -EINVAL, "a prefix is not an id");
+}

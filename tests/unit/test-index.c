@@ -706,6 +706,155 @@ Test(index, kv)
         index_close(idx);
 }
 
+/* ---- what the row mapper stores and reads back ---------------------------- */
+
+/* sql_int's text twin: the first column of the first row, "" if none. */
+static void sql_text(const char *sql, char *ret, size_t size)
+{
+        sqlite3 *db;
+        sqlite3_stmt *s;
+
+        ret[0] = '\0';
+        cr_assert_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+                snprintf(ret, size, "%s", (const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+}
+
+/* Paths are bytes, not text: not UTF-8, control bytes, and ordered by memcmp
+ * ("d/z" 0x7a < "d/\xc3\xa9" < "d/\xff"). */
+Test(index, paths_are_bytes)
+{
+        static const char *const root_path = "/mnt/\xff\xfe\x01 disk";
+        struct index *idx = open_rw();
+        struct index_root root;
+        struct index_file got;
+        char hex[128];
+        int64_t id;
+        int n = 0;
+
+        cr_assert_eq(index_root_add(idx, root_path, "\x80*", 0, &id), 0);
+        cr_assert_eq(index_root_get(idx, id, &root), 0);
+        cr_assert_str_eq(root.path, root_path);
+        cr_assert_str_eq(root.excludes, "\x80*");
+        index_root_done(&root);
+        cr_assert_eq(index_root_find(idx, root_path, &root), 0);
+        cr_assert_eq(root.id, id);
+        index_root_done(&root);
+        cr_assert_eq(index_root_find(idx, "/mnt/\xff\xfe", &root), -ENOENT);
+        cr_assert_eq(index_root_foreach(idx, count_roots, &n), 0);
+        cr_assert_eq(n, 1);
+        sql_text("SELECT hex(path) || ' ' || typeof(path) FROM roots", hex, sizeof(hex));
+        cr_assert_str_eq(hex, "2F6D6E742FFFFE01206469736B blob", "stored as its bytes, no NUL");
+
+        const char *paths[] = { "d/\xff", "d/z", "d/\xc3\xa9", "d/\xff/x", "d\xff", "d" };
+        struct index_file files[ELEMENTSOF(paths)];
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                files[i] = make_file(i);
+        cr_assert_eq(index_file_put_batch(idx, id, paths, files, ELEMENTSOF(paths)), 0);
+        cr_assert_eq(index_file_get(idx, id, "d/\xc3\xa9", &got), 0);
+        cr_assert_eq(got.ino, files[2].ino);
+        index_file_done(&got);
+
+        struct paths seen = { 0 };
+        cr_assert_eq(index_file_foreach(idx, id, "d", collect_path, &seen), 0);
+        cr_assert_eq(seen.n, 5);
+        cr_assert_str_eq(seen.seen[0], "d");
+        cr_assert_str_eq(seen.seen[1], "d/z");
+        cr_assert_str_eq(seen.seen[2], "d/\xc3\xa9");
+        cr_assert_str_eq(seen.seen[3], "d/\xff");
+        cr_assert_str_eq(seen.seen[4], "d/\xff/x");
+        cr_assert_eq(index_file_delete_prefix(idx, id, "d/\xff"), 2);
+        cr_assert_eq(index_file_get(idx, id, "d\xff", &got), 0, "a sibling, not below");
+        index_file_done(&got);
+        index_close(idx);
+}
+
+/* What reaches the table when a value is absent: NULL for no content and no
+ * parent, '' for NULL strings, a zero-length BLOB (not NULL) for an empty kv
+ * value; unsigned 64-bit values bit for bit. Out-parameters stay untouched
+ * when a row is corrupt. */
+Test(index, absent_values_and_untouched_results)
+{
+        struct index *idx = open_rw();
+        struct index_file f = make_file(3), got;
+        struct index_snapshot sn = make_snapshot(H1, 1, 100), sgot;
+        struct index_object o, o_before;
+        struct index_pack_entry e[1];
+        struct oid pack = make_oid(1, 0xaa);
+        char text[128];
+        int64_t root, i = 5;
+        void *v;
+        size_t len;
+        int n = 0;
+
+        cr_assert_eq(index_root_add(idx, "/r", NULL, 0, &root), 0);
+        f.content_len = 0;
+        f.dev = UINT64_MAX;
+        cr_assert_eq(index_file_put(idx, root, "a", &f), 0);
+        sn.hostname = NULL;
+        sn.tags = NULL;
+        cr_assert_eq(index_snapshot_add(idx, &sn), 0);
+        cr_assert_eq(index_kv_set(idx, "empty", NULL, 0), 0);
+        cr_assert_eq(index_store_add(idx, "s", "local", NULL, NULL), 0);
+
+        sql_text("SELECT quote(excludes) FROM roots", text, sizeof(text));
+        cr_assert_str_eq(text, "''");
+        sql_text("SELECT quote(content) || ' ' || dev FROM file_cache", text, sizeof(text));
+        cr_assert_str_eq(text, "NULL -1");
+        sql_text("SELECT quote(parent) || quote(hostname) || quote(tags) FROM snapshots", text,
+                 sizeof(text));
+        cr_assert_str_eq(text, "NULL''''");
+        sql_text("SELECT quote(value) FROM kv WHERE key = 'empty'", text, sizeof(text));
+        cr_assert_str_eq(text, "X''");
+        sql_text("SELECT quote(config) FROM stores", text, sizeof(text));
+        cr_assert_str_eq(text, "''");
+
+        cr_assert_eq(index_file_get(idx, root, "a", &got), 0);
+        cr_assert_null(got.content);
+        cr_assert_eq(got.dev, UINT64_MAX);
+        cr_assert_eq(index_kv_get(idx, "empty", &v, &len), 0);
+        cr_assert_eq(len, 0);
+        cr_assert_not_null(v, "an empty value is \"\", not NULL");
+        cr_assert_eq(((char *)v)[0], '\0');
+        free(v);
+        cr_assert_eq(index_snapshot_get(idx, &sn.id, &sgot), 0);
+        cr_assert(oid_is_null(&sgot.parent));
+        cr_assert_str_eq(sgot.hostname, "");
+        index_snapshot_done(&sgot);
+
+        /* corrupt rows, written behind the index's back */
+        make_entries(e, 1, 0, 1);
+        cr_assert_eq(index_pack_commit(idx, &pack, 100, e, 1), 0);
+        index_close(idx);
+        sql_exec("UPDATE objects SET pack_id = x'0102';"
+                 "UPDATE snapshots SET tree_id = zeroblob(31);"
+                 "INSERT INTO kv (key, value) VALUES ('null', NULL);");
+        idx = open_rw();
+        memset(&o, 0x5a, sizeof(o));
+        o_before = o;
+        cr_assert_eq(index_object_lookup(idx, &e[0].id, &o), -EBADMSG);
+        cr_assert(memcmp(&o, &o_before, sizeof(o)) == 0);
+        cr_assert_eq(index_object_foreach(idx, (index_object_cb)count_cb, &n), -EBADMSG);
+        cr_assert_eq(n, 0);
+        cr_assert_eq(index_object_exists(idx, &e[0].id), 1, "the id itself is fine");
+        memset(&sgot, 0x5a, sizeof(sgot));
+        cr_assert_eq(index_snapshot_get(idx, &sn.id, &sgot), -EBADMSG);
+        cr_assert_eq(index_snapshot_find_prefix(idx, "abc", &sgot), -EBADMSG);
+        cr_assert_eq(index_snapshot_latest(idx, 1, &sgot), -EBADMSG);
+        cr_assert_eq((uintptr_t)sgot.hostname, (uintptr_t)0x5a5a5a5a5a5a5a5aull);
+
+        /* a NULL kv value reads as empty bytes, and is not an integer */
+        cr_assert_eq(index_kv_get(idx, "null", &v, &len), 0);
+        cr_assert_eq(len, 0);
+        free(v);
+        cr_assert_eq(index_kv_get_int(idx, "null", &i), -EINVAL);
+        cr_assert_eq(i, 5);
+        index_close(idx);
+}
+
 Test(index, nested_transactions)
 {
         struct index *idx = open_rw();
