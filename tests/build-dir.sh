@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: MIT
+# Out-of-tree builds of this checkout in another configuration (ASan, fuzz):
+# build_dir_prepare NAME CONFIGURE_ARGS... copies the sources (git's tracked
+# and untracked-but-not-ignored files) to build-NAME/src and configures a
+# VPATH build in build-NAME/obj. The copy is needed because ./quickstart
+# builds in the tree itself, and automake refuses a VPATH build of a tree
+# that is configured in place. Sourced by tests/fuzz/run.sh and .ci/run.
+
+# build_dir_prepare NAME ARGS...: sets BUILD_DIR (the obj dir, configured).
+build_dir_prepare() {
+    local name=$1 top base src
+    shift
+    top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    base=$top/build-$name
+    src=$base/src
+    BUILD_DIR=$base/obj
+    mkdir -p "$src" "$BUILD_DIR"
+    if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        (cd "$top" && git ls-files -z --cached --others --exclude-standard) |
+            rsync -a --from0 --ignore-missing-args --files-from=- "$top"/ "$src"/
+    else
+        rsync -a --exclude='/build-*' --exclude='*.o' --exclude='*.a' --exclude=Makefile \
+            --exclude=config.status --exclude=config.h --exclude=config.log "$top"/ "$src"/
+    fi
+    if [ ! -x "$src/configure" ] || [ "$src/configure.ac" -nt "$src/configure" ] ||
+        [ "$src/Makefile.am" -nt "$src/Makefile.in" ]; then
+        (cd "$src" && autoreconf -fi >/dev/null 2>&1) || { echo "autoreconf failed in $src" >&2; return 1; }
+    fi
+    if [ ! -f "$BUILD_DIR/Makefile" ] || [ "$(cat "$BUILD_DIR/.configure-args" 2>/dev/null)" != "$*" ] ||
+        [ "$src/configure" -nt "$BUILD_DIR/Makefile" ]; then
+        (cd "$BUILD_DIR" && ../src/configure -q "$@") || { echo "configure $* failed in $BUILD_DIR" >&2; return 1; }
+        printf '%s' "$*" > "$BUILD_DIR/.configure-args"
+    fi
+}
