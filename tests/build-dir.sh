@@ -4,7 +4,8 @@
 # and untracked-but-not-ignored files) to build-NAME/src and configures a
 # VPATH build in build-NAME/obj. The copy is needed because ./quickstart
 # builds in the tree itself, and automake refuses a VPATH build of a tree
-# that is configured in place. Sourced by tests/fuzz/run.sh and .ci/run.
+# that is configured in place. build_dir_summarize counts a build's test
+# results. Sourced by tests/fuzz/run.sh and .ci/run.
 
 # build_dir_prepare NAME ARGS...: sets BUILD_DIR (the obj dir, configured).
 build_dir_prepare() {
@@ -31,4 +32,20 @@ build_dir_prepare() {
         (cd "$BUILD_DIR" && ../src/configure -q "$@") || { echo "configure $* failed in $BUILD_DIR" >&2; return 1; }
         printf '%s' "$*" > "$BUILD_DIR/.configure-args"
     fi
+}
+
+# build_dir_summarize DIR: count the results automake's TAP driver wrote to
+# DIR/tests/**/*.trs into SUM_PASS, SUM_FAIL and SUM_SKIP (XFAIL passes).
+build_dir_summarize() {
+    local f line
+    SUM_PASS=0 SUM_FAIL=0 SUM_SKIP=0
+    while IFS= read -r f; do
+        while IFS= read -r line; do
+            case $line in
+                ":test-result: PASS"*|":test-result: XFAIL"*) SUM_PASS=$((SUM_PASS + 1)) ;;
+                ":test-result: SKIP"*) SUM_SKIP=$((SUM_SKIP + 1)) ;;
+                ":test-result: "*) SUM_FAIL=$((SUM_FAIL + 1)) ;;
+            esac
+        done < "$f"
+    done < <(find "$1/tests" -name '*.trs' 2>/dev/null | sort)
 }
