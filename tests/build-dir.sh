@@ -1,11 +1,9 @@
 # SPDX-License-Identifier: MIT
-# Out-of-tree builds of this checkout in another configuration (ASan, fuzz):
-# build_dir_prepare NAME CONFIGURE_ARGS... copies the sources (git's tracked
-# and untracked-but-not-ignored files) to build-NAME/src and configures a
-# VPATH build in build-NAME/obj. The copy is needed because ./quickstart
-# builds in the tree itself, and automake refuses a VPATH build of a tree
-# that is configured in place. build_dir_summarize counts a build's test
-# results. Sourced by tests/fuzz/run.sh and .ci/run.
+# Out-of-tree builds of this checkout in other configurations (ASan, fuzz):
+# a copy of the sources (git's tracked and untracked-but-not-ignored files) in
+# build-NAME/src, built in build-NAME/obj. The copy is needed because automake
+# refuses a VPATH build of a tree configured in place, as ./quickstart leaves
+# it. Sourced by tests/fuzz/run.sh and .ci/run.
 
 # build_dir_prepare NAME ARGS...: sets BUILD_DIR (the obj dir, configured).
 build_dir_prepare() {

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Every committed fuzz corpus file (tests/fuzz/corpus/<target>/) through its
 # target, built without libFuzzer (replay.c): the seeds and the regression
 # inputs of fixed crashes stay decodable without a crash, a leak (under ASan)
