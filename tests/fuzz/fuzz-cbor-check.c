@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for common/cbor-check.c: validate, load, skip and the
- * accessors must agree and never crash. Build by hand:
- *   clang -g -fsanitize=fuzzer,address,undefined -Icommon tests/fuzz/fuzz-cbor-check.c \
- *         common/cbor-check.c -lcbor -o fuzz-cbor-check */
+/* libFuzzer target for common/cbor-check.c, the strict CBOR gate in front of
+ * every object and control decoder: validate, load, skip and the accessors
+ * must agree and never crash. Built by `make fuzz` (docs/fuzzing.md). */
 #include <errno.h>
 #include <stdlib.h>
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target for common/compress.c: decompress() of hostile frames into
  * a buffer of fuzzer-chosen size must stay inside it, and anything
- * compress_maybe() produces must decompress back to the input. */
+ * compress_maybe() produces must decompress back to the input. Input: the
+ * output buffer size (u16, big-endian), then the frame. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

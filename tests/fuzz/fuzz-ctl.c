@@ -2,8 +2,8 @@
 /* libFuzzer target for the control codec: any input is a frame body for
  * ctl_msg_decode and a stream start for frame_peek. A refused body must come
  * with a known status and a sentence; an accepted one must re-encode, decode
- * again and re-encode to the same bytes. Built by configure --enable-fuzz
- * with CC=clang; run: tests/fuzz/fuzz-ctl -max_total_time=60 CORPUS_DIR */
+ * again and re-encode to the same bytes. Built by `make fuzz`; running one
+ * target by hand: docs/fuzzing.md. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
