@@ -241,9 +241,9 @@ static void seeds_records(uint8_t ret_records[][256], size_t ret_len[3])
         static const char text[] = "a record payload that compresses: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
         static const struct { const char *name; enum crypto_cipher cipher; enum object_type type;
-                              size_t len; unsigned opt; } r[] = {
+                              size_t len; int level; } r[] = {
                 { "data", CRYPTO_CIPHER_AES256_GCM, OBJECT_DATA, 40, 0 },
-                { "data-zstd", CRYPTO_CIPHER_CHACHA20_POLY1305, OBJECT_DATA, sizeof(text), RECORD_SEAL_COMPRESS },
+                { "data-zstd", CRYPTO_CIPHER_CHACHA20_POLY1305, OBJECT_DATA, sizeof(text), 3 },
                 { "tree-empty", CRYPTO_CIPHER_AES256_GCM, OBJECT_TREE, 0, 0 },
         };
 
@@ -253,7 +253,7 @@ static void seeds_records(uint8_t ret_records[][256], size_t ret_len[3])
                 char name[64];
 
                 seeds_check(record_seal(r[i].cipher, k->enc_key, harness_record_id(), r[i].type, text,
-                                        r[i].len, r[i].opt, ret_records[i], 256, &len), "record_seal");
+                                        r[i].len, r[i].level, ret_records[i], 256, &len), "record_seal");
                 snprintf(name, sizeof(name), "raw-%s", r[i].name);
                 seeds_write("record", name, 1, &mode, ret_records[i], len);
                 seeds_check(harness_record_plain(ret_records[i], len, &plain, &plain_len), "open");
