@@ -141,8 +141,13 @@ Test(keys, new_keys_live_in_their_own_undumped_mapping)
 
         smaps_flags(k, flags, sizeof flags);
         cr_assert(strstr(flags, " dd") != NULL, "no MADV_DONTDUMP on the keys: VmFlags%s", flags);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        /* the sanitizer runtimes intercept mlock and make it a no-op that succeeds */
+        (void) lock_error;
+#else
         if (lock_error == 0)
                 cr_assert(strstr(flags, " lo") != NULL, "mlock said yes but VmFlags%s", flags);
+#endif
 
         uint8_t master[32] = {7};
         cr_assert_eq(keys_derive(master, k), 0);
