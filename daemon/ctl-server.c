@@ -2,8 +2,9 @@
 /* Control socket server. A connection is admitted on its peer credentials
  * and the connection cap before a byte of it is read (else: one ERROR frame
  * with request id 0, then close); its frames are then decoded strictly and
- * dispatched. Closes idle connections; a client that vanishes cancels its
- * requests in flight (they see request->gone). Not the commands themselves. */
+ * dispatched. Closes idle connections and clients that stop reading their
+ * output; a client that vanishes cancels its requests in flight (they see
+ * request->gone). Not the commands themselves. */
 #include "ctl-server.h"
 
 #include <errno.h>
@@ -61,6 +62,7 @@ struct client {
         pid_t pid;
         struct request *requests[CLIENT_MAX_REQUESTS];
         struct event *idle; /* closes the connection when nothing happens */
+        int64_t output_progress_ns; /* monotonic: output last consumed, or queued into an empty buffer */
         bool closing; /* close once the output is written */
 };
 
@@ -117,18 +119,46 @@ static void client_touch(struct client *c)
         event_add(c->idle, &tv);
 }
 
+/* The output buffer changed: a byte taken by the client, or output queued
+ * when none was waiting, is progress (the stall clock starts again). */
+static void client_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+        struct client *c = arg;
+        (void)buf;
+        if (info->n_deleted > 0 || (info->orig_size == 0 && info->n_added > 0))
+                c->output_progress_ns = monotonic_ns();
+}
+
 static void client_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
         struct client *c = arg;
+        uint64_t timeout = c->server->idle_timeout_ns;
+        size_t pending = evbuffer_get_length(bufferevent_get_output(c->bev));
         (void)fd;
         (void)what;
-        /* a long request, a stream of progress or output still draining is not idle */
+
+        /* output waiting that the client does not read: a stalled client,
+         * closed once none of it was taken for the idle timeout */
+        if (pending > 0 && timeout > 0) {
+                int64_t stalled = monotonic_ns() - c->output_progress_ns;
+                if (stalled >= (int64_t)timeout) {
+                        log_notice("Control client pid %d read none of its %zu bytes of pending output for %llu s, "
+                                   "closing", (int)c->pid, pending, (unsigned long long)(timeout / 1000000000));
+                        client_free(c);
+                        return;
+                }
+                uint64_t left = timeout - (uint64_t)(stalled > 0 ? stalled : 0);
+                struct timeval tv = {(time_t)(left / 1000000000), (suseconds_t)(left % 1000000000 / 1000)};
+                event_add(c->idle, &tv);
+                return;
+        }
+        /* a long request or a stream of progress is not idle */
         if (client_busy(c)) {
                 client_touch(c);
                 return;
         }
         log_debug("Control client pid %d sent no request for %llu s, closing", (int)c->pid,
-                  (unsigned long long)(c->server->idle_timeout_ns / 1000000000));
+                  (unsigned long long)(timeout / 1000000000));
         client_free(c);
 }
 
@@ -419,6 +449,11 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
                 return;
         }
         client_touch(c);
+        c->output_progress_ns = monotonic_ns();
+        if (!evbuffer_add_cb(bufferevent_get_output(c->bev), client_output_cb, c)) {
+                client_free(c);
+                return;
+        }
         bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
         bufferevent_setwatermark(c->bev, EV_WRITE, 256 * 1024, 0);
         /* one frame header + body at most is worth reading ahead */
