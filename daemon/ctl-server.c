@@ -24,6 +24,7 @@
 
 #include "cleanup.h"
 #include "commands.h"
+#include "ctl-access.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "frame.h"
@@ -332,36 +333,23 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
         }
 }
 
-/* 1 when the peer may use the socket: root, the daemon's user, or a member
- * of the socket group by its primary or supplementary groups as they were
- * when it connected (SO_PEERGROUPS: no user database lookup on the loop). */
+/* 1 when the peer may use the socket (ctl-access.c), 0 when not, -errno
+ * when its groups could not be read. Without SO_PEERGROUPS (kernels before
+ * 4.13) the primary gid alone decides; said once at notice level. */
 static int peer_allowed(struct ctl_server *s, int fd, const struct ucred *cred)
 {
-        gid_t small[64];
-        _cleanup_free_ gid_t *big = NULL;
-        gid_t *groups = small;
-        socklen_t len = sizeof(small);
+        static bool said_primary_only;
+        bool primary_only = false;
+        int k = ctl_access_allowed(s->uid, s->gid, cred->uid, cred->gid, ctl_access_peer_groups, &fd,
+                                   &primary_only);
 
-        if (cred->uid == 0 || cred->uid == s->uid)
-                return 1;
-        if (s->gid == (gid_t)-1)
-                return 0;
-        if (cred->gid == s->gid)
-                return 1;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
-                if (errno != ERANGE)
-                        return -errno;
-                big = malloc(len ? len : 1);
-                if (!big)
-                        return -ENOMEM;
-                groups = big;
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-                        return -errno;
+        if (primary_only && !said_primary_only) {
+                log_notice("The kernel does not report a peer's supplementary groups (no SO_PEERGROUPS): "
+                           "members of %s may use the control socket only through their primary group",
+                           s->daemon->config.socket_group);
+                said_primary_only = true;
         }
-        for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                if (groups[i] == s->gid)
-                        return 1;
-        return 0;
+        return k;
 }
 
 /* Answer a connection we do not serve with one ERROR frame (request id 0:
