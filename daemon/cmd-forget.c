@@ -169,19 +169,19 @@ static void forget_work(void *userdata)
                         return; /* reported by retention_apply_forgotten */
                 n = j->forgotten.n;
                 rows = calloc(n + 1, sizeof(*rows));
-                if (!rows) {
-                        j->result = -ENOMEM;
-                        return;
-                }
+                if (!rows)
+                        return; /* forgotten, but no reply: forget_done says so */
                 for (size_t i = 0; i < n; i++)
                         rows[i] = &j->forgotten.rows[i];
         }
 
         struct index *idx = repo_reader_get(repo);
         if (!idx) {
-                j->result = -EIO;
-                j->plan_failed = j->dry_run;
-                return;
+                if (j->dry_run) {
+                        j->result = -EIO;
+                        j->plan_failed = true;
+                }
+                return; /* a real forget is done: forget_done reports the missing reply */
         }
         k = 0;
         if (j->one && j->dry_run) {
@@ -200,7 +200,7 @@ static void forget_work(void *userdata)
                 k = build_reply(j, idx, rows, n);
         retention_apply_plan_done(&plan);
         repo_reader_put(repo, idx);
-        if (k < 0)
+        if (k < 0 && j->dry_run)
                 j->result = k;
         else if (j->dry_run)
                 j->result = (int)(n > INT32_MAX ? INT32_MAX : n);
@@ -224,8 +224,10 @@ static void forget_done(void *userdata)
                         k = retention_apply_forgotten(r->daemon, j->root_path, &j->forgotten, j->result,
                                                       "chutectl forget");
                 if (k >= 0 && !j->reply)
-                        k = -ENOMEM; /* forgotten, but the reply could not be built */
-                if (k < 0)
+                        request_error(r, CTL_STATUS_INTERNAL,
+                                      "forgot %d snapshot%s of %s, but could not build the reply", k,
+                                      k == 1 ? "" : "s", what);
+                else if (k < 0)
                         request_error_errno(r, k, j->one ? "cannot forget the snapshot"
                                                          : "cannot forget snapshots of %s", what);
                 else
