@@ -143,3 +143,29 @@ int index_snapshot_foreach(struct index *idx, int64_t root_id, index_snapshot_cb
                                              INDEX_VALUE_INT64(root_id)),
                                  &snapshot_row, visitor, userdata);
 }
+
+int index_snapshot_page(struct index *idx, int64_t root_id, const struct index_snapshot *after, size_t limit,
+                        index_snapshot_cb cb, void *userdata)
+{
+        const union index_visitor visitor = { .snapshot = cb };
+        static const struct oid none; /* below every id: time_ns INT64_MIN starts at the first row */
+        int64_t t = after ? after->time_ns : INT64_MIN;
+        const struct oid *id = after ? &after->id : &none;
+        int64_t n = limit > INT64_MAX ? INT64_MAX : (int64_t)limit;
+
+        if (root_id < 0)
+                return index_row_foreach(idx,
+                                         INDEX_QUERY("SELECT " SNAPSHOT_COLUMNS " FROM snapshots "
+                                                     "WHERE (time_ns, id) > (?1, ?2) "
+                                                     "ORDER BY time_ns, id LIMIT ?3",
+                                                     INDEX_VALUE_INT64(t), INDEX_VALUE_OID(id),
+                                                     INDEX_VALUE_INT64(n)),
+                                         &snapshot_row, visitor, userdata);
+        return index_row_foreach(idx,
+                                 INDEX_QUERY("SELECT " SNAPSHOT_COLUMNS " FROM snapshots "
+                                             "WHERE root_id = ?1 AND (time_ns, id) > (?2, ?3) "
+                                             "ORDER BY time_ns, id LIMIT ?4",
+                                             INDEX_VALUE_INT64(root_id), INDEX_VALUE_INT64(t),
+                                             INDEX_VALUE_OID(id), INDEX_VALUE_INT64(n)),
+                                 &snapshot_row, visitor, userdata);
+}

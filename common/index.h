@@ -275,6 +275,11 @@ int index_snapshot_delete(struct index *idx, const struct oid *id);
 /* Call cb for the snapshots of root (root_id < 0: all), oldest first. */
 int index_snapshot_foreach(struct index *idx, int64_t root_id, index_snapshot_cb cb,
                            void *userdata);
+/* Call cb for at most limit snapshots of root (root_id < 0: all), oldest
+ * first, starting after the row after (by time, then id; NULL: from the
+ * first): a listing in pages, each its own query. */
+int index_snapshot_page(struct index *idx, int64_t root_id, const struct index_snapshot *after, size_t limit,
+                        index_snapshot_cb cb, void *userdata);
 /* Free the strings of a snapshot filled by a get/find function. */
 void index_snapshot_done(struct index_snapshot *snapshot);
 

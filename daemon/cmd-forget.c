@@ -2,7 +2,8 @@
 /* forget: remove one snapshot (SNAPSHOT) or apply a retention policy to one
  * root (KEEP_* from the request, else [retention] of the config), or with
  * DRY_RUN only say what would go. The deciding is common/retention.c, the
- * deleting daemon/retention-apply.c, both on a worker; the data stays in
+ * reading and deleting (one transaction) daemon/retention-apply.c, both on
+ * a worker; the reply lists the rows actually deleted. The data stays in
  * packs until a prune. */
 
 #include <errno.h>
@@ -81,7 +82,9 @@ static int request_policy(struct request *r, struct retention_policy *ret)
 }
 
 /* One forget, planned and applied on a worker: the loop neither reads
- * thousands of rows nor waits for the index's write lock and fsync. */
+ * thousands of rows nor waits for the index's write lock and fsync. A dry
+ * run plans on a reader connection; a real forget plans and deletes in one
+ * transaction on the writer (retention_apply_forget). */
 struct forget_job {
         struct request *r;
         int64_t root_id;
@@ -92,25 +95,23 @@ struct forget_job {
         struct retention_policy policy;
         int64_t now;
         /* results */
-        struct oid *ids;
-        size_t n;
+        struct retention_apply_result forgotten; /* what a real forget deleted */
         struct msg *reply;         /* the RESULT, built on the worker */
         int result;                /* -ECANCELED: never ran */
         bool plan_failed;
-        int64_t forgotten;
         char error[256];
 };
 
 /* The RESULT: REMOVED = n, SNAPSHOTS = up to FORGET_LIST_MAX of rows (their
  * root paths read through idx). */
-static int build_reply(struct forget_job *j, struct index *idx, const struct index_snapshot *const *rows)
+static int build_reply(struct forget_job *j, struct index *idx, const struct index_snapshot *const *rows, size_t n)
 {
         struct msg *m = request_result(j->r);
         if (!m)
                 return -ENOMEM;
         struct msg_map body = msg_body(m), item;
-        int k = msg_map_set_uint(&body, CTL_KEY_REMOVED, j->n);
-        for (size_t i = 0; k >= 0 && i < j->n && i < FORGET_LIST_MAX; i++) {
+        int k = msg_map_set_uint(&body, CTL_KEY_REMOVED, n);
+        for (size_t i = 0; k >= 0 && i < n && i < FORGET_LIST_MAX; i++) {
                 k = msg_map_append_map(&body, CTL_KEY_SNAPSHOTS, &item);
                 if (k >= 0)
                         k = cmd_snapshot_item(idx, &item, rows[i]);
@@ -123,32 +124,31 @@ static int build_reply(struct forget_job *j, struct index *idx, const struct ind
         return 0;
 }
 
-/* The snapshots to forget under j's policy, newest first as restic lists
- * them; *ret_rows point into plan. */
-static int select_rows(struct forget_job *j, struct retention_apply_plan *plan,
-                       const struct index_snapshot ***ret_rows)
+/* A dry run: the snapshots j's policy would forget, newest first as restic
+ * lists them, read through idx; *ret_rows point into plan. */
+static int dry_run_rows(struct forget_job *j, struct index *idx, struct retention_apply_plan *plan,
+                        const struct index_snapshot ***ret_rows, size_t *ret_n)
 {
+        int k = retention_apply_plan(idx, j->root_id, &j->policy, j->now, plan);
+        if (k < 0)
+                return k;
         const struct index_snapshot **rows = calloc(plan->n_forget + 1, sizeof(*rows));
-        j->ids = calloc(plan->n_forget + 1, sizeof(*j->ids));
-        if (!rows || !j->ids) {
-                free(rows);
+        size_t n = 0;
+        if (!rows)
                 return -ENOMEM;
-        }
         for (size_t i = plan->n; i-- > 0;) {
                 char why[RETENTION_REASONS_MAX];
                 if (plan->verdicts[i].reasons) {
-                        if (j->dry_run)
-                                log_debug("forget --dry-run: keep %s snapshot at %lld (%s)", j->root_path,
-                                          (long long)plan->rows[i].time_ns,
-                                          retention_reasons_format(plan->verdicts[i].reasons, why));
+                        log_debug("forget --dry-run: keep %s snapshot at %lld (%s)", j->root_path,
+                                  (long long)plan->rows[i].time_ns,
+                                  retention_reasons_format(plan->verdicts[i].reasons, why));
                         continue;
                 }
-                if (j->n == plan->n_forget)
-                        continue;
-                rows[j->n] = &plan->rows[i];
-                j->ids[j->n++] = plan->rows[i].id;
+                if (n < plan->n_forget)
+                        rows[n++] = &plan->rows[i];
         }
         *ret_rows = rows;
+        *ret_n = n;
         return 0;
 }
 
@@ -158,39 +158,52 @@ static void forget_work(void *userdata)
         struct repo *repo = j->r->daemon->repo;
         struct retention_apply_plan plan = { 0 };
         _cleanup_free_ const struct index_snapshot **rows = NULL;
-        const struct index_snapshot *one = &j->row;
-        struct index *idx = repo_reader_get(repo);
+        size_t n = 0;
         int k;
 
-        if (!idx) {
-                j->result = -EIO;
-                j->plan_failed = true;
-                return;
+        if (!j->dry_run) {
+                k = retention_apply_forget(repo, j->root_id, &j->policy, j->now, j->one ? &j->row.id : NULL,
+                                           &j->forgotten);
+                j->result = k;
+                if (k < 0)
+                        return; /* reported by retention_apply_forgotten */
+                n = j->forgotten.n;
+                rows = calloc(n + 1, sizeof(*rows));
+                if (!rows)
+                        return; /* forgotten, but no reply: forget_done says so */
+                for (size_t i = 0; i < n; i++)
+                        rows[i] = &j->forgotten.rows[i];
         }
-        if (j->one) {
-                j->ids = calloc(1, sizeof(*j->ids));
-                k = j->ids ? 0 : -ENOMEM;
-                if (k >= 0)
-                        j->ids[j->n++] = j->row.id;
-        } else {
-                k = retention_apply_plan(idx, j->root_id, &j->policy, j->now, &plan);
+
+        struct index *idx = repo_reader_get(repo);
+        if (!idx) {
+                if (j->dry_run) {
+                        j->result = -EIO;
+                        j->plan_failed = true;
+                }
+                return; /* a real forget is done: forget_done reports the missing reply */
+        }
+        k = 0;
+        if (j->one && j->dry_run) {
+                rows = calloc(1, sizeof(*rows));
+                k = rows ? 0 : -ENOMEM;
+                if (rows)
+                        rows[n++] = &j->row;
+        } else if (j->dry_run) {
+                k = dry_run_rows(j, idx, &plan, &rows, &n);
                 if (k < 0) {
                         snprintf(j->error, sizeof(j->error), "%s", index_last_error(idx));
                         j->plan_failed = true;
                 }
-                if (k >= 0)
-                        k = select_rows(j, &plan, &rows);
         }
-        if (k >= 0 && !j->dry_run)
-                k = retention_apply_delete(repo, j->ids, j->n, &j->forgotten, j->error, sizeof(j->error));
-        if (k >= 0) {
-                int b = build_reply(j, idx, j->one ? &one : rows);
-                if (b < 0)
-                        k = b;
-        }
+        if (k >= 0)
+                k = build_reply(j, idx, rows, n);
         retention_apply_plan_done(&plan);
         repo_reader_put(repo, idx);
-        j->result = k;
+        if (k < 0 && j->dry_run)
+                j->result = k;
+        else if (j->dry_run)
+                j->result = (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
 static void forget_done(void *userdata)
@@ -208,9 +221,13 @@ static void forget_done(void *userdata)
         } else {
                 int k = j->result;
                 if (!j->dry_run)
-                        k = retention_apply_forgotten(r->daemon, j->root_path, j->ids, j->n, j->result,
-                                                      j->forgotten, j->error, "chutectl forget");
-                if (k < 0)
+                        k = retention_apply_forgotten(r->daemon, j->root_path, &j->forgotten, j->result,
+                                                      "chutectl forget");
+                if (k >= 0 && !j->reply)
+                        request_error(r, CTL_STATUS_INTERNAL,
+                                      "forgot %d snapshot%s of %s, but could not build the reply", k,
+                                      k == 1 ? "" : "s", what);
+                else if (k < 0)
                         request_error_errno(r, k, j->one ? "cannot forget the snapshot"
                                                          : "cannot forget snapshots of %s", what);
                 else
@@ -219,7 +236,7 @@ static void forget_done(void *userdata)
         msg_free(j->reply);
         if (j->one)
                 index_snapshot_done(&j->row);
-        free(j->ids);
+        retention_apply_result_done(&j->forgotten);
         free(j->root_path);
         request_unref(r);
         free(j);

@@ -170,6 +170,18 @@ void cmd_listing_send(struct cmd_listing *l, struct request *r)
         l->n_msgs = 0;
 }
 
+void cmd_listing_flush(struct cmd_listing *l, struct request *r)
+{
+        for (size_t i = 0; i < l->n_msgs; i++)
+                request_send(r, l->msgs[i]);
+        free(l->msgs);
+        l->msgs = NULL;
+        l->n_msgs = 0;
+        if (l->cur)
+                request_send(r, TAKE_PTR(l->cur));
+        l->in_cur = 0;
+}
+
 void cmd_listing_done(struct cmd_listing *l)
 {
         for (size_t i = 0; i < l->n_msgs; i++)

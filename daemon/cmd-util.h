@@ -45,5 +45,7 @@ int cmd_listing_item(struct cmd_listing *l, struct msg_map *ret_item);
 int cmd_listing_finish(struct cmd_listing *l, struct request *r);
 /* On the loop: send everything (or, after error < 0, an ERROR instead). */
 void cmd_listing_send(struct cmd_listing *l, struct request *r);
+/* On the loop: send the DATA built so far (the listing goes on). */
+void cmd_listing_flush(struct cmd_listing *l, struct request *r);
 /* Free what was not sent. */
 void cmd_listing_done(struct cmd_listing *l);

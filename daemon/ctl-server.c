@@ -2,8 +2,9 @@
 /* Control socket server. A connection is admitted on its peer credentials
  * and the connection cap before a byte of it is read (else: one ERROR frame
  * with request id 0, then close); its frames are then decoded strictly and
- * dispatched. Closes idle connections; a client that vanishes cancels its
- * requests in flight (they see request->gone). Not the commands themselves. */
+ * dispatched. Closes idle connections and clients that stop reading their
+ * output; a client that vanishes cancels its requests in flight (they see
+ * request->gone). Not the commands themselves. */
 #include "ctl-server.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 
 #include "cleanup.h"
 #include "commands.h"
+#include "ctl-access.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "frame.h"
@@ -61,6 +63,7 @@ struct client {
         pid_t pid;
         struct request *requests[CLIENT_MAX_REQUESTS];
         struct event *idle; /* closes the connection when nothing happens */
+        int64_t output_progress_ns; /* monotonic: output last consumed, or queued into an empty buffer */
         bool closing; /* close once the output is written */
 };
 
@@ -117,18 +120,46 @@ static void client_touch(struct client *c)
         event_add(c->idle, &tv);
 }
 
+/* The output buffer changed: a byte taken by the client, or output queued
+ * when none was waiting, is progress (the stall clock starts again). */
+static void client_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+        struct client *c = arg;
+        (void)buf;
+        if (info->n_deleted > 0 || (info->orig_size == 0 && info->n_added > 0))
+                c->output_progress_ns = monotonic_ns();
+}
+
 static void client_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
         struct client *c = arg;
+        uint64_t timeout = c->server->idle_timeout_ns;
+        size_t pending = evbuffer_get_length(bufferevent_get_output(c->bev));
         (void)fd;
         (void)what;
-        /* a long request, a stream of progress or output still draining is not idle */
+
+        /* output waiting that the client does not read: a stalled client,
+         * closed once none of it was taken for the idle timeout */
+        if (pending > 0 && timeout > 0) {
+                int64_t stalled = monotonic_ns() - c->output_progress_ns;
+                if (stalled >= (int64_t)timeout) {
+                        log_notice("Control client pid %d read none of its %zu bytes of pending output for %llu s, "
+                                   "closing", (int)c->pid, pending, (unsigned long long)(timeout / 1000000000));
+                        client_free(c);
+                        return;
+                }
+                uint64_t left = timeout - (uint64_t)(stalled > 0 ? stalled : 0);
+                struct timeval tv = {(time_t)(left / 1000000000), (suseconds_t)(left % 1000000000 / 1000)};
+                event_add(c->idle, &tv);
+                return;
+        }
+        /* a long request or a stream of progress is not idle */
         if (client_busy(c)) {
                 client_touch(c);
                 return;
         }
         log_debug("Control client pid %d sent no request for %llu s, closing", (int)c->pid,
-                  (unsigned long long)(c->server->idle_timeout_ns / 1000000000));
+                  (unsigned long long)(timeout / 1000000000));
         client_free(c);
 }
 
@@ -302,36 +333,23 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
         }
 }
 
-/* 1 when the peer may use the socket: root, the daemon's user, or a member
- * of the socket group by its primary or supplementary groups as they were
- * when it connected (SO_PEERGROUPS: no user database lookup on the loop). */
+/* 1 when the peer may use the socket (ctl-access.c), 0 when not, -errno
+ * when its groups could not be read. Without SO_PEERGROUPS (kernels before
+ * 4.13) the primary gid alone decides; said once at notice level. */
 static int peer_allowed(struct ctl_server *s, int fd, const struct ucred *cred)
 {
-        gid_t small[64];
-        _cleanup_free_ gid_t *big = NULL;
-        gid_t *groups = small;
-        socklen_t len = sizeof(small);
+        static bool said_primary_only;
+        bool primary_only = false;
+        int k = ctl_access_allowed(s->uid, s->gid, cred->uid, cred->gid, ctl_access_peer_groups, &fd,
+                                   &primary_only);
 
-        if (cred->uid == 0 || cred->uid == s->uid)
-                return 1;
-        if (s->gid == (gid_t)-1)
-                return 0;
-        if (cred->gid == s->gid)
-                return 1;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
-                if (errno != ERANGE)
-                        return -errno;
-                big = malloc(len ? len : 1);
-                if (!big)
-                        return -ENOMEM;
-                groups = big;
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-                        return -errno;
+        if (primary_only && !said_primary_only) {
+                log_notice("The kernel does not report a peer's supplementary groups (no SO_PEERGROUPS): "
+                           "members of %s may use the control socket only through their primary group",
+                           s->daemon->config.socket_group);
+                said_primary_only = true;
         }
-        for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                if (groups[i] == s->gid)
-                        return 1;
-        return 0;
+        return k;
 }
 
 /* Answer a connection we do not serve with one ERROR frame (request id 0:
@@ -419,6 +437,11 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
                 return;
         }
         client_touch(c);
+        c->output_progress_ns = monotonic_ns();
+        if (!evbuffer_add_cb(bufferevent_get_output(c->bev), client_output_cb, c)) {
+                client_free(c);
+                return;
+        }
         bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
         bufferevent_setwatermark(c->bev, EV_WRITE, 256 * 1024, 0);
         /* one frame header + body at most is worth reading ahead */

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Retention in the daemon (see retention-apply.h): plans from the index
- * rows, forgetting in one transaction on the writer connection with the
- * pending-prune bookkeeping (on a worker: the loop never waits for the
- * write lock or an fsync), and the rate-limited automatic run after
- * snapshots. */
+ * rows and forgets in one transaction on the writer connection (the plan is
+ * read under the same BEGIN IMMEDIATE as the delete, so concurrent forgets
+ * run as if in sequence), with the pending-prune bookkeeping, on a worker,
+ * and the rate-limited automatic run after snapshots. */
 
 #include "retention-apply.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,7 +30,6 @@
 struct collect {
         struct retention_apply_plan *plan;
         size_t cap;
-        bool rows; /* keep full rows, not only id and time */
 };
 
 static int collect_cb(const struct index_snapshot *s, void *userdata)
@@ -43,32 +43,28 @@ static int collect_cb(const struct index_snapshot *s, void *userdata)
                 if (!v)
                         return -ENOMEM;
                 p->verdicts = v;
-                if (c->rows) {
-                        struct index_snapshot *r = reallocarray(p->rows, cap, sizeof(*r));
-                        if (!r)
-                                return -ENOMEM;
-                        p->rows = r;
-                }
+                struct index_snapshot *r = reallocarray(p->rows, cap, sizeof(*r));
+                if (!r)
+                        return -ENOMEM;
+                p->rows = r;
                 c->cap = cap;
         }
         p->verdicts[p->n] = (struct retention_snapshot){ .id = s->id, .time_ns = s->time_ns };
-        if (c->rows) {
-                struct index_snapshot *r = &p->rows[p->n];
-                *r = *s;
-                r->tags = NULL;
-                r->hostname = s->hostname ? strdup(s->hostname) : NULL;
-                if (s->hostname && !r->hostname)
-                        return -ENOMEM;
-        }
+        struct index_snapshot *r = &p->rows[p->n];
+        *r = *s;
+        r->tags = NULL;
+        r->hostname = s->hostname ? strdup(s->hostname) : NULL;
+        if (s->hostname && !r->hostname)
+                return -ENOMEM;
         p->n++;
         return 0;
 }
 
-static int plan_build(struct index *idx, int64_t root_id, const struct retention_policy *policy,
-                      int64_t now, bool rows, struct retention_apply_plan *ret)
+int retention_apply_plan(struct index *idx, int64_t root_id, const struct retention_policy *policy,
+                         int64_t now, struct retention_apply_plan *ret)
 {
         struct retention_apply_plan plan = { 0 };
-        struct collect c = { .plan = &plan, .rows = rows };
+        struct collect c = { .plan = &plan };
         int k = retention_policy_check(policy);
 
         if (k < 0)
@@ -85,12 +81,6 @@ static int plan_build(struct index *idx, int64_t root_id, const struct retention
         return 0;
 }
 
-int retention_apply_plan(struct index *idx, int64_t root_id, const struct retention_policy *policy,
-                         int64_t now, struct retention_apply_plan *ret)
-{
-        return plan_build(idx, root_id, policy, now, true, ret);
-}
-
 void retention_apply_plan_done(struct retention_apply_plan *plan)
 {
         if (plan->rows)
@@ -103,12 +93,12 @@ void retention_apply_plan_done(struct retention_apply_plan *plan)
 
 /* After snapshots were deleted: roots whose newest snapshot went get the
  * newest remaining one (or none). */
-static void refresh_roots(struct daemon *d, const struct oid *ids, size_t n)
+static void refresh_roots(struct daemon *d, const struct index_snapshot *rows, size_t n)
 {
         for (struct root *root = d->roots; root; root = root->next) {
                 bool gone = false;
                 for (size_t i = 0; i < n && !gone; i++)
-                        gone = oid_cmp(&root->last_snapshot, &ids[i]) == 0;
+                        gone = oid_cmp(&root->last_snapshot, &rows[i].id) == 0;
                 if (!gone)
                         continue;
                 struct index_snapshot s;
@@ -123,92 +113,159 @@ static void refresh_roots(struct daemon *d, const struct oid *ids, size_t n)
         }
 }
 
-struct delete_ctx {
-        const struct oid *ids;
-        size_t n;
-        int deleted;
-        int64_t forgotten;
-        char *error;
-        size_t error_size;
+void retention_apply_result_done(struct retention_apply_result *result)
+{
+        for (size_t i = 0; i < result->n; i++)
+                index_snapshot_done(&result->rows[i]);
+        free(result->rows);
+        result->rows = NULL;
+        result->n = 0;
+}
+
+struct forget_ctx {
+        int64_t root_id;
+        const struct retention_policy *policy;
+        int64_t now;
+        const struct oid *one;
+        struct retention_apply_result *result;
 };
 
-static int delete_in_transaction(struct index *wr, void *userdata)
+/* Delete row (taken) through wr and append it to the result; a row already
+ * gone is freed and skipped. */
+static int forget_row(struct index *wr, struct retention_apply_result *res, struct index_snapshot *row,
+                      size_t cap)
 {
-        struct delete_ctx *c = userdata;
-        int64_t forgotten = 0, since;
-        size_t deleted = 0;
-        int k = index_begin(wr);
+        int k = index_snapshot_delete(wr, &row->id);
 
-        if (k < 0)
-                goto fail;
-        for (size_t i = 0; i < c->n; i++) {
-                k = index_snapshot_delete(wr, &c->ids[i]);
-                if (k == -ENOENT)
-                        continue; /* forgotten meanwhile */
-                if (k < 0)
-                        goto rollback;
-                deleted++;
+        if (k == -ENOENT) {
+                index_snapshot_done(row);
+                return 0;
         }
-        k = index_kv_get_int(wr, RETENTION_KV_FORGOTTEN, &forgotten);
+        if (k < 0) {
+                index_snapshot_done(row);
+                return k;
+        }
+        assert(res->n < cap);
+        res->rows[res->n++] = *row;
+        return 1;
+}
+
+/* What to forget, read through wr inside its transaction: the one row, or
+ * the snapshots of the root the policy does not keep, newest first. */
+static int forget_select(struct index *wr, struct forget_ctx *c)
+{
+        struct retention_apply_result *res = c->result;
+        int k;
+
+        if (c->one) {
+                struct index_snapshot row;
+                k = index_snapshot_get(wr, c->one, &row);
+                if (k == -ENOENT)
+                        return 0; /* forgotten meanwhile */
+                if (k < 0)
+                        return k;
+                res->rows = calloc(1, sizeof(*res->rows));
+                if (!res->rows) {
+                        index_snapshot_done(&row);
+                        return -ENOMEM;
+                }
+                return forget_row(wr, res, &row, 1);
+        }
+
+        struct retention_apply_plan plan = { 0 };
+        k = retention_apply_plan(wr, c->root_id, c->policy, c->now, &plan);
+        if (k < 0)
+                return k;
+        res->rows = calloc(plan.n_forget + 1, sizeof(*res->rows));
+        if (!res->rows)
+                k = -ENOMEM;
+        for (size_t i = plan.n; k >= 0 && i-- > 0;) {
+                if (plan.verdicts[i].reasons || res->n == plan.n_forget)
+                        continue;
+                struct index_snapshot row = plan.rows[i];
+                plan.rows[i].hostname = NULL; /* taken */
+                plan.rows[i].tags = NULL;
+                k = forget_row(wr, res, &row, plan.n_forget);
+        }
+        retention_apply_plan_done(&plan);
+        return k < 0 ? k : 0;
+}
+
+/* Record result's deletions as a pending prune. */
+static int forget_record(struct index *wr, struct retention_apply_result *res)
+{
+        int64_t forgotten = 0, since;
+        int k = index_kv_get_int(wr, RETENTION_KV_FORGOTTEN, &forgotten);
+
         if (k < 0 && k != -ENOENT && k != -EINVAL)
-                goto rollback;
+                return k;
         if (k < 0 || forgotten < 0)
                 forgotten = 0;
-        forgotten += (int64_t)deleted;
+        forgotten += (int64_t)res->n;
         k = index_kv_set_int(wr, RETENTION_KV_FORGOTTEN, forgotten);
         if (k < 0)
-                goto rollback;
+                return k;
         k = index_kv_get_int(wr, RETENTION_KV_PENDING_SINCE, &since);
         if (k == -ENOENT || k == -EINVAL)
                 k = index_kv_set_int(wr, RETENTION_KV_PENDING_SINCE, now_ns());
         if (k < 0)
-                goto rollback;
+                return k;
+        res->forgotten = forgotten;
+        return 0;
+}
+
+static int forget_in_transaction(struct index *wr, void *userdata)
+{
+        struct forget_ctx *c = userdata;
+        struct retention_apply_result *res = c->result;
+        int k = index_begin(wr); /* BEGIN IMMEDIATE: no other writer until the commit */
+
+        if (k < 0)
+                goto fail;
+        k = forget_select(wr, c);
+        if (k >= 0 && res->n > 0)
+                k = forget_record(wr, res);
+        if (k < 0) {
+                snprintf(res->error, sizeof(res->error), "%s", index_last_error(wr));
+                index_rollback(wr);
+                retention_apply_result_done(res);
+                return k;
+        }
         k = index_commit(wr);
         if (k < 0)
                 goto fail;
-        c->deleted = deleted > INT32_MAX ? INT32_MAX : (int)deleted;
-        c->forgotten = forgotten;
-        return c->deleted;
+        return res->n > INT32_MAX ? INT32_MAX : (int)res->n;
 
-rollback:
-        snprintf(c->error, c->error_size, "%s", index_last_error(wr));
-        index_rollback(wr);
-        return k;
 fail:
-        snprintf(c->error, c->error_size, "%s", index_last_error(wr));
+        snprintf(res->error, sizeof(res->error), "%s", index_last_error(wr));
+        retention_apply_result_done(res);
         return k;
 }
 
-int retention_apply_delete(struct repo *repo, const struct oid *ids, size_t n, int64_t *ret_forgotten,
-                           char *error, size_t error_size)
+int retention_apply_forget(struct repo *repo, int64_t root_id, const struct retention_policy *policy,
+                           int64_t now, const struct oid *one, struct retention_apply_result *ret)
 {
-        struct delete_ctx c = { .ids = ids, .n = n, .error = error, .error_size = error_size };
+        struct forget_ctx c = { .root_id = root_id, .policy = policy, .now = now, .one = one, .result = ret };
 
-        if (error_size)
-                *error = '\0';
-        if (n == 0)
-                return 0;
-        int k = repo_with_writer(repo, delete_in_transaction, &c);
-        if (k >= 0 && ret_forgotten)
-                *ret_forgotten = c.forgotten;
-        return k;
+        *ret = (struct retention_apply_result){ 0 };
+        return repo_with_writer(repo, forget_in_transaction, &c);
 }
 
-int retention_apply_forgotten(struct daemon *d, const char *root_path, const struct oid *ids, size_t n,
-                              int deleted, int64_t forgotten, const char *error, const char *why)
+int retention_apply_forgotten(struct daemon *d, const char *root_path, const struct retention_apply_result *result,
+                              int deleted, const char *why)
 {
         const char *what = root_path ? root_path : "a root no longer watched";
 
         if (deleted < 0) {
-                if (error && *error)
-                        log_debug("index: %s", error);
+                if (*result->error)
+                        log_debug("index: %s", result->error);
                 return log_error_errno(deleted, "Cannot forget snapshots of %s (%s)", what, why);
         }
-        refresh_roots(d, ids, n);
+        refresh_roots(d, result->rows, result->n);
         if (deleted == 0)
                 return 0;
         log_info("Forgot %d snapshot%s of %s (%s); prune pending: %lld snapshots forgotten", deleted,
-                 deleted == 1 ? "" : "s", what, why, (long long)forgotten);
+                 deleted == 1 ? "" : "s", what, why, (long long)result->forgotten);
         daemon_update_status(d);
         return deleted;
 }
@@ -245,53 +302,29 @@ static bool auto_due(int64_t root_id, int64_t now)
         return true;
 }
 
-/* Automatic retention of one root: planned and applied on a worker. */
+/* Automatic retention of one root: planned and applied on a worker, in one
+ * transaction on the writer connection. */
 struct auto_job {
         struct daemon *d;
         int64_t root_id;
         char *root_path;
         int64_t now;
-        struct oid *ids;  /* forgotten */
-        size_t n;
+        struct retention_apply_result forgotten;
         int result;       /* snapshots deleted, or -errno; -ECANCELED: never ran */
         bool empty_policy;
-        int64_t forgotten;
-        char error[256];
 };
 
 static void auto_work(void *userdata)
 {
         struct auto_job *j = userdata;
-        struct retention_apply_plan plan = { 0 };
-        struct repo *repo = j->d->repo;
-        struct index *idx = repo_reader_get(repo);
-        int k;
+        const struct retention_policy *policy = &j->d->config.retention;
 
-        if (!idx) {
-                j->result = -EIO;
-                return;
-        }
-        k = plan_build(idx, j->root_id, &j->d->config.retention, j->now, false, &plan);
-        if (k < 0)
-                snprintf(j->error, sizeof(j->error), "%s", index_last_error(idx));
-        repo_reader_put(repo, idx);
-        if (k == -EINVAL) {
+        if (retention_policy_check(policy) < 0) {
                 j->empty_policy = true;
                 j->result = 0;
                 return;
         }
-        if (k >= 0 && plan.n_forget > 0) {
-                j->ids = calloc(plan.n_forget, sizeof(*j->ids));
-                if (!j->ids)
-                        k = -ENOMEM;
-                for (size_t i = 0; j->ids && i < plan.n && j->n < plan.n_forget; i++)
-                        if (!plan.verdicts[i].reasons)
-                                j->ids[j->n++] = plan.verdicts[i].id;
-        }
-        retention_apply_plan_done(&plan);
-        if (k >= 0)
-                k = retention_apply_delete(repo, j->ids, j->n, &j->forgotten, j->error, sizeof(j->error));
-        j->result = k;
+        j->result = retention_apply_forget(j->d->repo, j->root_id, policy, j->now, NULL, &j->forgotten);
 }
 
 static void auto_done(void *userdata)
@@ -306,15 +339,14 @@ static void auto_done(void *userdata)
                 warned_empty = true;
         } else if (j->result == -ECANCELED) {
                 log_debug("Retention of %s was not applied: chuted is stopping", j->root_path);
-        } else if (j->result < 0 && j->n == 0) {
-                if (*j->error)
-                        log_debug("index: %s", j->error);
+        } else if (j->result < 0) {
+                if (*j->forgotten.error)
+                        log_debug("index: %s", j->forgotten.error);
                 log_warning_errno(j->result, "Cannot apply retention to %s, trying again later", j->root_path);
         } else {
-                retention_apply_forgotten(j->d, j->root_path, j->ids, j->n, j->result, j->forgotten, j->error,
-                                          "retention");
+                retention_apply_forgotten(j->d, j->root_path, &j->forgotten, j->result, "retention");
         }
-        free(j->ids);
+        retention_apply_result_done(&j->forgotten);
         free(j->root_path);
         free(j);
 }

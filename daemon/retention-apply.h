@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Retention in the daemon: reading a root's snapshot rows, asking
- * common/retention.c which to keep, and forgetting the rest (deleting their
- * rows in one transaction on the writer connection, off the loop, and
+ * common/retention.c which to keep, and forgetting the rest (reading and
+ * deleting in one transaction on the writer connection, off the loop, and
  * recording that a prune is pending). Used by `chutectl forget`
  * (cmd-forget.c) and automatically after snapshots. Packs are untouched:
  * that is prune's job. */
@@ -37,19 +37,31 @@ int retention_apply_plan(struct index *idx, int64_t root_id, const struct retent
                          int64_t now_ns, struct retention_apply_plan *ret);
 /* Free what a plan owns; accepts a zeroed plan. */
 void retention_apply_plan_done(struct retention_apply_plan *plan);
-/* On a worker thread: delete n snapshot rows in one transaction on the
- * writer connection and add them to the pending prune (*ret_forgotten: the
- * total since the last prune). Returns how many were deleted (ids already
- * gone are skipped), or -errno with nothing deleted and the index's message
- * in error. */
-int retention_apply_delete(struct repo *repo, const struct oid *ids, size_t n, int64_t *ret_forgotten,
-                           char *error, size_t error_size);
-/* On the loop after retention_apply_delete returned deleted: point the
+/* What retention_apply_forget deleted. */
+struct retention_apply_result {
+        struct index_snapshot *rows; /* the rows deleted, newest first; owned */
+        size_t n;
+        int64_t forgotten;           /* snapshots forgotten since the last prune */
+        char error[256];             /* the index's message on failure */
+};
+
+/* On a worker thread, in one transaction on the writer connection (BEGIN
+ * IMMEDIATE, so no other writer runs between the reading and the deleting):
+ * with one, delete that snapshot if it still exists; else read root_id's
+ * snapshots, apply policy at now_ns and delete those it does not keep. The
+ * deleted rows are added to the pending prune and returned in *ret. Returns
+ * how many were deleted, or -errno with nothing deleted and the index's
+ * message in ret->error. */
+int retention_apply_forget(struct repo *repo, int64_t root_id, const struct retention_policy *policy,
+                           int64_t now_ns, const struct oid *one, struct retention_apply_result *ret);
+/* Free the rows of a result; accepts a zeroed one. */
+void retention_apply_result_done(struct retention_apply_result *result);
+/* On the loop after retention_apply_forget returned deleted: point the
  * in-memory roots at their newest remaining snapshot and log one line with
  * why ("retention", "chutectl forget") about the root at root_path (may be
  * NULL), or the failure. Returns deleted. */
-int retention_apply_forgotten(struct daemon *d, const char *root_path, const struct oid *ids, size_t n,
-                              int deleted, int64_t forgotten, const char *error, const char *why);
+int retention_apply_forgotten(struct daemon *d, const char *root_path, const struct retention_apply_result *result,
+                              int deleted, const char *why);
 /* Automatic retention, to call on the loop after each successful snapshot
  * of root: does nothing when [retention] auto = no or when it ran for this
  * root less than a minute ago; else plans and applies the configured policy

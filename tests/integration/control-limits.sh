@@ -4,8 +4,9 @@
 # connections are served at once, the next ones get a BUSY frame (request
 # id 0) and are closed, and chutectl says to try again later; idle
 # connections are closed after control_idle_timeout, after which chutectl
-# works again; a client in the middle of a long request is never idle,
-# even when it reads nothing for several timeouts.
+# works again; a client in the middle of a long request is not idle while
+# it takes its output, but one that takes none of it for the idle timeout
+# (an output stall) is closed.
 . "$(dirname "$0")/lib.sh"
 need python3
 WIRE="python3 $CHUTE_SRCDIR/tests/integration/ctlwire.py"
@@ -56,9 +57,15 @@ ok=0
 for _ in $(seq 1 50); do ctl status >/dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
 is "chutectl status works once they closed" "$ok" 1
 
-# ---- a client reading nothing in the middle of cat is not idle ----
-$WIRE slow-cat "$CHUTE_SOCKET" "latest:$SRC/big" $((IDLE * 3)) > "$T_TMP/cat.out" 2>&1
-is "cat with a reader silent for $((IDLE * 3)) s (3 idle timeouts) gets every byte" \
+# ---- a client pausing mid-cat for less than the timeout is not idle ----
+$WIRE slow-cat "$CHUTE_SOCKET" "latest:$SRC/big" 1.5 > "$T_TMP/cat.out" 2>&1
+is "cat with a reader silent for 1.5 s (half the idle timeout) gets every byte" \
     "$(cat "$T_TMP/cat.out")" "$((24 * 1024 * 1024)) bytes, RESULT id=5"
+# ---- one that takes nothing for 3 timeouts is closed as stalled ----
+$WIRE slow-cat "$CHUTE_SOCKET" "latest:$SRC/big" $((IDLE * 3)) > "$T_TMP/cat.out" 2>&1
+grep -q "^EOF after [0-9]* bytes" "$T_TMP/cat.out" && ok "cat with a reader silent for $((IDLE * 3)) s is closed" ||
+    { not_ok "cat with a reader silent for $((IDLE * 3)) s is closed"; diag "$(cat "$T_TMP/cat.out")"; }
+grep -q "bytes of pending output for $IDLE s, closing" "$NODE_DIR/chuted.log" &&
+    ok "... and chuted says why" || not_ok "... and chuted says why"
 chuted_alive "chuted still runs"
 done_testing

@@ -191,14 +191,18 @@ def act_hold(path, n, seconds_for_eof):
 
 def act_slow_cat(path, snap_path, sleep_s):
     """Ask for cat of SNAP:PATH, read nothing for sleep_s seconds, then read
-    everything: print the bytes received and the final reply."""
+    everything: print the bytes received and the final reply (or 'EOF after
+    N bytes' when chuted closed the connection)."""
     s = connect(path, timeout=30)
     snap, _, p = snap_path.partition(":")
     s.sendall(request(T_CAT, 5, {K_SNAPSHOT: snap, K_PATH: p.encode()}))
     time.sleep(sleep_s)
     got = 0
     while True:
-        m = read_msg(s)
+        try:
+            m = read_msg(s)
+        except (EOFError, ConnectionResetError):
+            m = None  # closed mid-frame
         if m is None:
             print("EOF after %d bytes" % got)
             return 0
@@ -230,6 +234,34 @@ def act_snapshots(path):
         print("largest frame %d" % largest)
         print(describe(m))
         return 0
+
+
+def act_stall_snapshots(path, n, seconds_for_close):
+    """Open n connections, each with a small receive buffer, ask each for
+    the snapshot list and never read a byte. Prints 'held' once the requests
+    are sent, then waits (without reading) up to seconds_for_close for
+    chuted to close them: 'stall-closed K after S s'."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(path)
+        s.sendall(request(T_SNAPSHOTS, 11))
+        socks.append(s)
+    print("held")
+    sys.stdout.flush()
+    p = select.poll()
+    for s in socks:
+        p.register(s, select.POLLRDHUP | select.POLLHUP)
+    start = time.monotonic()
+    closed = set()
+    while len(closed) < n and time.monotonic() - start < seconds_for_close:
+        for fd, ev in p.poll(200):
+            if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
+                closed.add(fd)
+                p.unregister(fd)
+    print("stall-closed %d after %.1f s" % (len(closed), time.monotonic() - start))
+    return 0
 
 
 def act_poll_status(path, out, stop, interval=0.05):
@@ -266,6 +298,8 @@ def main():
         return act_snapshots(path)
     if what == "poll-status":
         return act_poll_status(path, sys.argv[3], sys.argv[4])
+    if what == "stall-snapshots":
+        return act_stall_snapshots(path, int(sys.argv[3]), float(sys.argv[4]))
     if what == "slow-cat":
         return act_slow_cat(path, sys.argv[3], float(sys.argv[4]))
     print("unknown action", what)
