@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* fd-relative path resolution (see fdpath.h). openat2(2) with
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS does it in one call; where the
- * kernel lacks it (before 5.6, or a seccomp filter refuses it) each
- * component is opened in turn with O_NOFOLLOW | O_DIRECTORY. */
+ * kernel lacks it (before 5.6, or a seccomp filter refuses it) or the path
+ * is too long for one call (PATH_MAX), each component is opened in turn
+ * with O_NOFOLLOW | O_DIRECTORY. */
 
 #include "fdpath.h"
 
@@ -15,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "cleanup.h"
 
 static bool no_openat2;
 
@@ -33,29 +36,27 @@ static bool relpath_ok(const char *relpath)
         return true;
 }
 
-/* The fallback: walk the components one openat at a time. */
+/* The fallback: walk the components one openat at a time, in a copy of
+ * relpath cut at each '/', so that a path of any length works (openat2 and
+ * openat refuse one of PATH_MAX bytes or more; each name still has to fit
+ * NAME_MAX, which the kernel checks). */
 static int open_by_components(int dirfd, const char *relpath, int flags, mode_t mode)
 {
+        _cleanup_free_ char *copy = strdup(relpath);
+        if (!copy)
+                return -ENOMEM;
         int cur = -1;
-        const char *p = relpath;
+        char *name = copy;
         for (;;) {
-                const char *slash = strchr(p, '/');
+                char *slash = strchr(name, '/');
                 if (!slash) {
-                        int fd = openat(cur < 0 ? dirfd : cur, p, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+                        int fd = openat(cur < 0 ? dirfd : cur, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
                         int r = fd < 0 ? -errno : fd;
                         if (cur >= 0)
                                 close(cur);
                         return r;
                 }
-                char name[256];
-                size_t n = (size_t)(slash - p);
-                if (n >= sizeof(name)) {
-                        if (cur >= 0)
-                                close(cur);
-                        return -ENAMETOOLONG;
-                }
-                memcpy(name, p, n);
-                name[n] = '\0';
+                *slash = '\0';
                 int next = openat(cur < 0 ? dirfd : cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 int err = errno;
                 struct stat st;
@@ -68,7 +69,7 @@ static int open_by_components(int dirfd, const char *relpath, int flags, mode_t 
                 if (next < 0)
                         return -err;
                 cur = next;
-                p = slash + 1;
+                name = slash + 1;
         }
 }
 
@@ -87,12 +88,15 @@ int fdpath_open(int dirfd, const char *relpath, int flags, mode_t mode)
                 long fd = syscall(SYS_openat2, dirfd, relpath, &how, sizeof(how));
                 if (fd >= 0)
                         return (int)fd;
-                if (errno != ENOSYS && errno != EPERM)
+                if (errno != ENOSYS && errno != EPERM && errno != ENAMETOOLONG)
                         return -errno;
                 if (errno == ENOSYS)
                         __atomic_store_n(&no_openat2, true, __ATOMIC_RELAXED);
                 /* EPERM: a seccomp filter, or the file's own permission (O_NOATIME):
-                 * the component walk tells which */
+                 * the component walk tells which. ENAMETOOLONG: the whole
+                 * path is PATH_MAX or longer (a deep tree), or one name is
+                 * over NAME_MAX: the walk opens one name at a time, and says
+                 * ENAMETOOLONG again only in the second case. */
         }
         return open_by_components(dirfd, relpath, flags, mode);
 }
@@ -109,14 +113,12 @@ int fdpath_open_parent(int dirfd, const char *relpath, const char **ret_name)
                 *ret_name = relpath;
                 return fd;
         }
-        char parent[4096];
-        size_t n = (size_t)(slash - relpath);
-        if (n >= sizeof(parent))
-                return -ENAMETOOLONG;
-        memcpy(parent, relpath, n);
-        parent[n] = '\0';
         if (!relpath_ok(slash + 1))
                 return -EINVAL;
+        /* any length: fdpath_open walks a path past PATH_MAX one name at a time */
+        _cleanup_free_ char *parent = strndup(relpath, (size_t)(slash - relpath));
+        if (!parent)
+                return -ENOMEM;
         int fd = fdpath_open(dirfd, parent, O_RDONLY | O_DIRECTORY, 0);
         if (fd == -ENOTDIR) {
                 /* O_DIRECTORY wins over O_NOFOLLOW: tell a symlink apart */

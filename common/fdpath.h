@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Open relpath ("a/b/c", no "..", no leading "/") below dirfd, with
- * O_NOFOLLOW at every level (ELOOP when any component is a symlink).
+/* Open relpath ("a/b/c", no "..", no leading "/", any length: deeper than
+ * PATH_MAX too) below dirfd, with O_NOFOLLOW at every level (ELOOP when any
+ * component is a symlink, ENAMETOOLONG when one is over NAME_MAX).
  * flags as for openat (O_CLOEXEC is added); mode only with O_CREAT.
  * Returns the fd or -errno. */
 int fdpath_open(int dirfd, const char *relpath, int flags, mode_t mode);

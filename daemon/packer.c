@@ -48,6 +48,13 @@ struct packer {
         uint64_t sealed;
 };
 
+static const struct packer_test_hook *test_hook;
+
+void packer_set_test_hook(const struct packer_test_hook *hook)
+{
+        __atomic_store_n(&test_hook, hook, __ATOMIC_RELEASE);
+}
+
 /* Per-thread buffer for sealing records. */
 static pthread_key_t seal_key;
 static pthread_once_t seal_once = PTHREAD_ONCE_INIT;
@@ -227,6 +234,10 @@ int packer_add(struct packer *p, const struct oid *id, enum object_type type, co
                             level, buf, record_bound(len), &rlen);
         if (k < 0)
                 return k;
+
+        const struct packer_test_hook *hook = __atomic_load_n(&test_hook, __ATOMIC_ACQUIRE);
+        if (hook)
+                hook->before_pack(id, hook->userdata);
 
         struct open_pack *s = slot_acquire(p);
         if (s->pw && pack_writer_count(s->pw) > 0 && pack_writer_would_overflow(s->pw, rlen))

@@ -36,3 +36,14 @@ int packer_add(struct packer *p, const struct oid *id, enum object_type type, co
 int packer_seal_all(struct packer *p);
 /* Packs sealed so far. */
 uint64_t packer_sealed(struct packer *p);
+
+/* Tests only (tests/unit/test-repo.c): before_pack runs in packer_add of
+ * every packer once the record of id is sealed and before it is in an open
+ * pack, on the putting thread, so a test can hold a put exactly there.
+ * Never set in chuted (NULL: one load and a branch). */
+struct packer_test_hook {
+        void (*before_pack)(const struct oid *id, void *userdata);
+        void *userdata;
+};
+/* Install hook (NULL removes it); the struct must outlive its use. */
+void packer_set_test_hook(const struct packer_test_hook *hook);

@@ -175,6 +175,12 @@ wait_gone() {
     WAIT_RC=0; wait "$pid" 2>/dev/null || WAIT_RC=$?
     return 0
 }
+# wait_file SECONDS PATH: 0 once PATH exists (a test pause point's
+# POINT.reached, see daemon/test-hook.h), 1 after SECONDS
+wait_file() {
+    local end=$(( $(date +%s) + $1 ))
+    while [ ! -e "$2" ]; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.05; done
+}
 # vm_hwm_kib PID: peak resident set size of PID in KiB
 vm_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # need CMD...: fail the whole script unless every command exists (the

@@ -30,11 +30,6 @@ node_init n
 node_conf n watch "quiet_period = 1s"
 start_chuted n || { not_ok "chuted starts"; done_testing; exit; }
 
-# wait_file SECONDS PATH: 0 once PATH exists
-wait_file() {
-    local end=$(( $(date +%s) + $1 ))
-    while [ ! -e "$2" ]; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.05; done
-}
 n_snaps() { ctl --json snapshots 2>/dev/null | jq length 2>/dev/null || echo 0; }
 
 # ---- snapshot: the file read is the one described ----

@@ -124,3 +124,113 @@ Test(fdpath, proc_path_reaches_a_name_in_a_directory_fd, .init = setup, .fini = 
         cr_assert(S_ISLNK(st.st_mode), "the name itself, not what it points to");
         cr_assert_eq(fdpath_proc(dirfd_, "a", p, 8), -ENAMETOOLONG);
 }
+
+/* "deep" below dirfd_: 24 directories of 200-byte names, made one mkdirat
+ * at a time (5 KiB, past PATH_MAX), with a file f and a symlink l at the
+ * bottom; the path of the bottom directory goes into rel. */
+#define DEEP_LEVELS 24
+#define DEEP_NAME 200
+static void make_deep(char *rel, size_t size)
+{
+        char name[DEEP_NAME + 1];
+        memset(name, 'd', DEEP_NAME);
+        name[DEEP_NAME] = '\0';
+        int cur = dup(dirfd_);
+        cr_assert_geq(cur, 0);
+        rel[0] = '\0';
+        for (int i = 0; i < DEEP_LEVELS; i++) {
+                name[0] = (char)('a' + i);
+                cr_assert_eq(mkdirat(cur, name, 0755), 0, "mkdirat at level %d: %s", i, strerror(errno));
+                int next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+                cr_assert_geq(next, 0);
+                close(cur);
+                cur = next;
+                size_t n = strlen(rel);
+                snprintf(rel + n, size - n, "%s%s", n ? "/" : "", name);
+        }
+        cr_assert_eq(close(openat(cur, "f", O_WRONLY | O_CREAT, 0644)), 0);
+        cr_assert_eq(symlinkat(".", cur, "l"), 0);
+        close(cur);
+        cr_assert_gt(strlen(rel), PATH_MAX, "the test path is longer than PATH_MAX");
+}
+
+static void check_deep(void)
+{
+        char deep[DEEP_LEVELS * (DEEP_NAME + 1) + 1], p[sizeof(deep) + 64];
+        make_deep(deep, sizeof(deep));
+
+        int fd = fdpath_open(dirfd_, deep, O_RDONLY | O_DIRECTORY, 0);
+        cr_assert_geq(fd, 0, "a directory deeper than PATH_MAX opens: %s", strerror(-fd));
+        struct stat st;
+        cr_assert_eq(fstatat(fd, "f", &st, AT_SYMLINK_NOFOLLOW), 0, "... and it is the bottom one");
+        close(fd);
+
+        snprintf(p, sizeof(p), "%s/f", deep);
+        fd = fdpath_open(dirfd_, p, O_RDONLY, 0);
+        cr_assert_geq(fd, 0, "a file there opens: %s", strerror(-fd));
+        close(fd);
+        snprintf(p, sizeof(p), "%s/new", deep);
+        fd = fdpath_open(dirfd_, p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        cr_assert_geq(fd, 0, "a file there is created: %s", strerror(-fd));
+        close(fd);
+
+        const char *name = NULL;
+        snprintf(p, sizeof(p), "%s/f", deep);
+        fd = fdpath_open_parent(dirfd_, p, &name);
+        cr_assert_geq(fd, 0, "the parent of a file deeper than PATH_MAX opens: %s", strerror(-fd));
+        cr_assert_str_eq(name, "f");
+        cr_assert_eq(linkat(fd, name, fd, "hard", 0), 0, "a hard link is made there");
+        cr_assert_eq(fstatat(fd, "hard", &st, AT_SYMLINK_NOFOLLOW), 0);
+        cr_assert_eq(st.st_nlink, 2);
+        close(fd);
+
+        /* the rules still hold at that depth */
+        snprintf(p, sizeof(p), "%s/l/f", deep);
+        cr_assert_eq(fdpath_open(dirfd_, p, O_RDONLY, 0), -ELOOP, "a symlink deep down");
+        cr_assert_eq(fdpath_open_parent(dirfd_, p, &name), -ELOOP);
+        snprintf(p, sizeof(p), "%s/missing/f", deep);
+        cr_assert_eq(fdpath_open(dirfd_, p, O_RDONLY, 0), -ENOENT);
+        snprintf(p, sizeof(p), "%s/../f", deep);
+        cr_assert_eq(fdpath_open(dirfd_, p, O_RDONLY, 0), -EINVAL);
+}
+
+Test(fdpath, deeper_than_path_max_openat2, .init = setup, .fini = teardown)
+{
+        check_deep();
+}
+
+Test(fdpath, deeper_than_path_max_component_walk, .init = setup, .fini = teardown)
+{
+        fdpath_force_component_walk(1);
+        check_deep();
+}
+
+/* NAME_MAX (255) is the longest name a directory entry can have: one
+ * byte more is ENAMETOOLONG, in the middle of a path or at its end. */
+static void check_name_max(void)
+{
+        char name[NAME_MAX + 2], p[2 * sizeof(name)];
+        memset(name, 'n', NAME_MAX);
+        name[NAME_MAX] = '\0';
+        cr_assert_eq(mkdirat(dirfd_, name, 0755), 0);
+        snprintf(p, sizeof(p), "%s/f", name);
+        int fd = fdpath_open(dirfd_, p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        cr_assert_geq(fd, 0, "a name of NAME_MAX bytes works: %s", strerror(-fd));
+        close(fd);
+        strcat(name, "n");
+        snprintf(p, sizeof(p), "%s/f", name);
+        cr_assert_eq(fdpath_open(dirfd_, p, O_RDONLY, 0), -ENAMETOOLONG);
+        snprintf(p, sizeof(p), "a/%s", name);
+        cr_assert_eq(fdpath_open(dirfd_, p, O_WRONLY | O_CREAT, 0600), -ENAMETOOLONG);
+}
+
+Test(fdpath, name_max_openat2, .init = setup, .fini = teardown)
+{
+        check_name_max();
+}
+
+Test(fdpath, name_max_component_walk, .init = setup, .fini = teardown)
+{
+        fdpath_force_component_walk(1);
+        check_name_max();
+}

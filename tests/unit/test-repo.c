@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* daemon/repo.c and its parts (packer, committer, repo-read): the fence
  * between two puts of the same object (a flush after the second put
- * commits the object the first put is still sealing), and pinned read
+ * commits the object the first put is still sealing, made deterministic by
+ * the packer's test hook), and pinned read
  * transactions that do not hold the write-ahead log once their thread is
  * idle. Real repositories in a temporary directory. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "daemon.h"
 #include "index.h"
 #include "keys.h"
+#include "packer.h"
 #include "repo.h"
 
 /* main.c's clocks, which repo-read.c uses. */
@@ -51,6 +54,7 @@ static void setup(void)
 static void teardown(void)
 {
         char cmd[128];
+        packer_set_test_hook(NULL);
         repo_close(repo);
         repo = NULL;
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
@@ -70,49 +74,105 @@ static int committed(const struct oid *id)
         return k;
 }
 
+/* Holds the put of one id in packer_add, after its id is claimed and
+ * before its record is in an open pack, until the test releases it. */
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        struct oid id;
+        bool reached, released;
+} hold = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {{0}}, false, false};
+
+static void hold_before_pack(const struct oid *id, void *userdata)
+{
+        (void)userdata;
+        if (oid_cmp(id, &hold.id))
+                return;
+        pthread_mutex_lock(&hold.lock);
+        hold.reached = true;
+        pthread_cond_broadcast(&hold.cond);
+        while (!hold.released)
+                pthread_cond_wait(&hold.cond, &hold.lock);
+        pthread_mutex_unlock(&hold.lock);
+}
+
+static const struct packer_test_hook hold_hook = {.before_pack = hold_before_pack};
+
+static void hold_release(void)
+{
+        pthread_mutex_lock(&hold.lock);
+        hold.released = true;
+        pthread_cond_broadcast(&hold.cond);
+        pthread_mutex_unlock(&hold.lock);
+}
+
 struct put_arg {
         const uint8_t *p;
         size_t len;
+        bool flush; /* then repo_flush */
         struct oid id;
-        int r;
-        atomic_int done;
+        uint64_t added;
+        int r, flush_r;
+        atomic_int put_done, flush_done;
 };
 
 static void *put_thread(void *arg)
 {
         struct put_arg *a = arg;
-        a->r = repo_put(repo, OBJECT_DATA, a->p, a->len, &a->id, NULL);
-        atomic_store(&a->done, 1);
+        a->added = 1;
+        a->r = repo_put(repo, OBJECT_DATA, a->p, a->len, &a->id, &a->added);
+        atomic_store(&a->put_done, 1);
+        if (a->flush) {
+                a->flush_r = repo_flush(repo);
+                atomic_store(&a->flush_done, 1);
+        }
         return NULL;
 }
 
-/* Root A's put claims a big object and spends a long while sealing it; root
- * B's put of the same object, then B's flush: the object must be committed
- * when B's flush returns (B's snapshot would reference it next). */
+/* Root A's put claims an object and is held (by the packer's test hook)
+ * before its record is in a pack; root B's put of the same object must wait
+ * for it, and once A goes on, B's flush must commit the object (B's
+ * snapshot references it next). Without the fence B's put returns at once
+ * as a duplicate and its flush commits nothing. */
 Test(repo, flush_commits_an_object_another_put_is_still_storing, .init = setup, .fini = teardown,
-     .timeout = 120)
+     .timeout = 60)
 {
-        size_t len = 48u << 20; /* ~0.1-0.5 s to compress and encrypt */
+        size_t len = 1u << 20;
         uint8_t *p = malloc(len);
         cr_assert_not_null(p);
         cr_assert_eq(crypto_random(p, len), 0);
-        struct oid id, got;
-        cr_assert_eq(oid_compute(keys.id_key, OBJECT_DATA, p, len, &id), 0);
+        cr_assert_eq(oid_compute(keys.id_key, OBJECT_DATA, p, len, &hold.id), 0);
+        packer_set_test_hook(&hold_hook);
 
-        struct put_arg a = {.p = p, .len = len};
-        pthread_t t;
-        cr_assert_eq(pthread_create(&t, NULL, put_thread, &a), 0);
-        while (!repo_has(repo, &id)) /* A has claimed it */
-                sched_yield();
-        cr_assert_eq(atomic_load(&a.done), 0, "A is still storing the object");
-        uint64_t added = 1;
-        cr_assert_eq(repo_put(repo, OBJECT_DATA, p, len, &got, &added), 0);
-        cr_assert_eq(added, 0, "B's put is a duplicate");
-        cr_assert_eq(repo_flush(repo), 0);
-        cr_assert_eq(committed(&id), 0, "the object is committed when B's flush returns");
-        pthread_join(t, NULL);
+        struct put_arg a = {.p = p, .len = len}, b = {.p = p, .len = len, .flush = true};
+        pthread_t ta, tb;
+        cr_assert_eq(pthread_create(&ta, NULL, put_thread, &a), 0);
+        pthread_mutex_lock(&hold.lock);
+        while (!hold.reached)
+                pthread_cond_wait(&hold.cond, &hold.lock);
+        pthread_mutex_unlock(&hold.lock);
+        cr_assert(repo_has(repo, &hold.id), "A has claimed the object");
+        cr_assert_eq(atomic_load(&a.put_done), 0, "A is held before its record is in a pack");
+
+        cr_assert_eq(pthread_create(&tb, NULL, put_thread, &b), 0);
+        /* B must not return while A is held: give it 2 s to show it would */
+        for (int i = 0; i < 200 && !atomic_load(&b.put_done); i++)
+                nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        int b_returned_early = atomic_load(&b.put_done), b_flushed_early = atomic_load(&b.flush_done);
+        hold_release();
+        pthread_join(tb, NULL);
+        pthread_join(ta, NULL);
+        cr_assert_eq(b_returned_early, 0, "B's put waits for A's put in flight (it returned%s while A was held)",
+                     b_flushed_early ? ", and its flush too," : "");
+
         cr_assert_eq(a.r, 0);
-        cr_assert(!oid_cmp(&a.id, &got));
+        cr_assert_gt(a.added, 0, "A's put stored the object");
+        cr_assert_eq(b.r, 0);
+        cr_assert_eq(b.added, 0, "B's put is a duplicate");
+        cr_assert(!oid_cmp(&a.id, &b.id));
+        cr_assert_eq(b.flush_r, 0);
+        /* nothing else flushes: only B's flush can have committed it */
+        cr_assert_eq(committed(&hold.id), 0, "the object is committed when B's flush returns");
         free(p);
 }
 
