@@ -30,7 +30,7 @@ static const struct verb verbs[] = {
           "forget [SNAP] [--root PATH] [--keep-last|-hourly|-daily|-weekly|-monthly|-yearly N]\n"
           "         [--keep-within DURATION] [--dry-run]" },
         { "id", verb_id, "id" },
-        { "key", verb_key, "key export | key import CODE" },
+        { "key", verb_key, "key export | key import [--force] CODE" },
         { "log-level", verb_log_level, "log-level [LEVEL]" },
         { "version", verb_version, "version" },
         { "help", verb_help, "help" },

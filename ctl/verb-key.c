@@ -124,8 +124,13 @@ static int key_import(struct verb_context *c, int argc, char **argv, int first)
         _cleanup_(key_free_secret) char *code = NULL;
         _cleanup_free_ char *id = NULL;
         size_t len = 0;
+        bool force = false;
         int ex;
 
+        if (first < argc && !strcmp(argv[first], "--force")) {
+                force = true; /* the code cannot be checked against the data: accept it */
+                first++;
+        }
         if (first >= argc)
                 return verb_usage("key import needs the recovery CODE (or - to read it from stdin)");
         if (argc - first == 1 && !strcmp(argv[first], "-")) {
@@ -154,7 +159,8 @@ static int key_import(struct verb_context *c, int argc, char **argv, int first)
         struct msg *m = verb_request(c, CTL_TYPE_KEY_IMPORT);
         if (m)
                 msg_set_secret(m);
-        if (m && ctl_msg_set_text(m, CTL_KEY_CODE, code) < 0) {
+        if (m && (ctl_msg_set_text(m, CTL_KEY_CODE, code) < 0 ||
+                  (force && ctl_msg_set_bool(m, CTL_KEY_FORCE, true) < 0))) {
                 msg_free(m);
                 return verb_fail("cannot build the request");
         }
@@ -176,7 +182,7 @@ static int key_import(struct verb_context *c, int argc, char **argv, int first)
 int verb_key(struct verb_context *c, int argc, char **argv)
 {
         if (argc < 2)
-                return verb_usage("key needs a sub-verb: key export, or key import CODE");
+                return verb_usage("key needs a sub-verb: key export, or key import [--force] CODE");
         if (!strcmp(argv[1], "export")) {
                 if (argc > 2)
                         return verb_usage("key export takes no arguments");

@@ -23,6 +23,7 @@
 #include "recovery.h"
 #include "repo.h"
 #include "root.h"
+#include "workers.h"
 
 void cmd_key_export(struct request *r)
 {
@@ -74,22 +75,38 @@ static int key_import_decode(struct request *r, uint8_t master[KEYS_MASTER_SIZE]
         return 0;
 }
 
-/* Running snapshots, which read d->keyring from the workers. */
-static unsigned key_import_running(struct daemon *d)
+/* Why the keys cannot change now, or NULL: running snapshots and worker
+ * jobs (forget, retention, restore, cat, ls, diff) read d->keyring. */
+static const char *key_import_busy(struct daemon *d, char *buf, size_t len)
 {
-        unsigned n = 0;
+        unsigned running = 0;
         for (struct root *root = d->roots; root; root = root->next)
-                n += root->running;
-        return n;
+                running += root->running;
+        if (running > 0) {
+                snprintf(buf, len, "busy: %u snapshot%s running; import the key when chutectl status says idle",
+                         running, running == 1 ? "" : "s");
+                return buf;
+        }
+        unsigned jobs = d->workers ? workers_busy(d->workers) : 0;
+        if (jobs > 0) {
+                snprintf(buf, len,
+                         "busy: %u job%s (restore, cat, ls, diff, forget) running; import the key once they "
+                         "are done",
+                         jobs, jobs == 1 ? "" : "s");
+                return buf;
+        }
+        return NULL;
 }
 
 /* A node with a key: replace it, but only while it holds no data and
- * nothing runs that uses the keys. */
+ * nothing runs that uses the keys. Nothing changes unless every step
+ * works: the new keys are built aside, master.key is replaced last. */
 static void key_import_replace(struct request *r, const uint8_t master[KEYS_MASTER_SIZE])
 {
         struct daemon *d = r->daemon;
         struct index_stats st;
         struct repo_stats rs;
+        char why[160];
 
         if (d->config.key_file) {
                 request_error(r, CTL_STATUS_DENIED,
@@ -97,11 +114,8 @@ static void key_import_replace(struct request *r, const uint8_t master[KEYS_MAST
                               d->config.key_file);
                 return;
         }
-        unsigned running = key_import_running(d);
-        if (running > 0) {
-                request_error(r, CTL_STATUS_BUSY,
-                              "busy: %u snapshot%s running; import the key when chutectl status says idle",
-                              running, running == 1 ? "" : "s");
+        if (key_import_busy(d, why, sizeof(why))) {
+                request_error(r, CTL_STATUS_BUSY, "%s", why);
                 return;
         }
         int k = index_stats(d->index, &st);
@@ -109,6 +123,7 @@ static void key_import_replace(struct request *r, const uint8_t master[KEYS_MAST
                 request_error_errno(r, k, "cannot read the index");
                 return;
         }
+        /* objects_added also counts objects still waiting to be committed */
         repo_get_stats(d->repo, &rs);
         if (st.n_snapshots > 0 || st.n_objects > 0 || rs.objects_added > 0) {
                 request_error(r, CTL_STATUS_EXISTS,
@@ -121,39 +136,71 @@ static void key_import_replace(struct request *r, const uint8_t master[KEYS_MAST
                 request_reply(r, request_result(r));
                 return;
         }
-        k = keyring_write_master(d, master);
+        struct keys *old = NULL;
+        k = keys_new(&old, NULL);
         if (k < 0) {
-                request_error_errno(r, k, "cannot write the master secret");
+                request_error_errno(r, k, "cannot allocate memory for the keys");
                 return;
         }
-        k = keyring_install(d, master);
-        if (k >= 0)
-                k = index_kv_set(d->index, KEYRING_CHECK_KV, d->keyring->check, sizeof(d->keyring->check));
+        memcpy(old->master, d->keyring->master, KEYS_MASTER_SIZE);
+        k = keyring_install(d, master); /* all or nothing */
         if (k < 0) {
-                request_error_errno(r, k, "the new master secret is saved, but loading it failed; restart chuted");
+                keys_free(old);
+                request_error_errno(r, k, "cannot load the new master secret; nothing was changed");
                 return;
         }
+        /* The old check value goes first: were chuted to stop between here
+         * and the end, either key is taken for this empty state at the next
+         * start, and its check value recorded then. */
+        k = index_kv_delete(d->index, KEYRING_CHECK_KV);
+        if (k >= 0 || k == -ENOENT)
+                k = keyring_write_master(d, master);
+        if (k < 0) {
+                int k2 = keyring_install(d, old->master);
+                keys_free(old);
+                if (k2 < 0)
+                        log_error_errno(k2, "Cannot load the previous master secret again");
+                request_error_errno(r, k, "cannot write the master secret; the previous one is kept");
+                return;
+        }
+        keys_free(old);
+        k = index_kv_set(d->index, KEYRING_CHECK_KV, d->keyring->check, sizeof(d->keyring->check));
+        if (k < 0)
+                log_warning_errno(k, "Cannot record the new key check value; it is recorded at the next start");
         log_notice("Imported a master secret from a recovery code; this node's id changed");
         request_reply(r, request_result(r));
 }
 
 /* A node started with --no-key: check the code against the data, save it,
- * load it and start backing up. */
-static void key_import_load(struct request *r, const uint8_t master[KEYS_MASTER_SIZE])
+ * load it and start backing up. force: accept a code that nothing can be
+ * checked on (objects listed, no pack left). */
+static void key_import_load(struct request *r, const uint8_t master[KEYS_MASTER_SIZE], bool force)
 {
         struct daemon *d = r->daemon;
-        struct keys candidate;
+        struct keys *candidate = NULL;
         const char *how = NULL;
+        bool unchecked = false;
 
-        int k = keys_derive(master, &candidate);
+        int k = keys_new(&candidate, NULL);
         if (k >= 0)
-                k = keyring_matches(d, d->index, &candidate, &how);
-        keys_wipe(&candidate);
+                k = keys_derive(master, candidate);
+        if (k >= 0)
+                k = keyring_matches(d, d->index, candidate, &how, &unchecked);
+        keys_free(candidate);
         if (k < 0) {
                 request_error_errno(r, k, "cannot check the key against %s", d->config.state_dir);
                 return;
         }
-        if (k == 0) {
+        if (k == 0 && unchecked && force) {
+                log_warning("Importing a key that nothing could check (%s): --force", how);
+        } else if (k == 0 && unchecked) {
+                request_error(r, CTL_STATUS_FAILED,
+                              "cannot check this recovery code: the index of %s lists backups, but no local pack "
+                              "is left to try it on; if you are sure it is this node's code, run 'chutectl key "
+                              "import --force CODE'; nothing was changed",
+                              d->config.state_dir);
+                return;
+        } else if (k == 0) {
                 log_warning("Refused a key import: the key does not match %s (checked against %s)",
                             d->config.state_dir, how);
                 request_error(r, CTL_STATUS_FAILED,
@@ -162,24 +209,31 @@ static void key_import_load(struct request *r, const uint8_t master[KEYS_MASTER_
                               d->config.state_dir, how);
                 return;
         }
+        /* keys first (nothing on disk changes if that fails), then bring-up,
+         * then master.key: a code that cannot start the node is not saved */
+        k = keyring_install(d, master);
+        if (k < 0) {
+                request_error_errno(r, k, "cannot load the key; nothing was changed");
+                return;
+        }
+        k = daemon_bring_up(d);
+        if (k < 0) {
+                keyring_unload(d);
+                request_error_errno(r, k, "the key matches, but the daemon cannot start with it; still without a key");
+                return;
+        }
         if (!d->config.key_file) {
                 k = keyring_write_master(d, master);
                 if (k < 0) {
-                        request_error_errno(r, k, "cannot write the master secret");
+                        log_error_errno(k, "Cannot save the imported master secret in %s/master.key",
+                                        d->config.state_dir);
+                        request_error_errno(r, k,
+                                            "the key is loaded and backups run, but saving it in %s/master.key "
+                                            "failed: import it again after a restart with --no-key",
+                                            d->config.state_dir);
+                        daemon_update_status(d);
                         return;
                 }
-        }
-        k = keyring_install(d, master);
-        if (k >= 0) {
-                k = daemon_bring_up(d);
-                if (k < 0) {
-                        keyring_unload(d);
-                        (void)daemon_open_index_only(d);
-                }
-        }
-        if (k < 0) {
-                request_error_errno(r, k, "the key matches, but the daemon cannot start with it");
-                return;
         }
         if (d->config.key_file)
                 log_notice("Loaded the master secret from a recovery code (checked against %s); key_file %s is "
@@ -196,12 +250,21 @@ static void key_import_load(struct request *r, const uint8_t master[KEYS_MASTER_
 void cmd_key_import(struct request *r)
 {
         uint8_t master[KEYS_MASTER_SIZE];
+        bool force = false;
 
         if (key_import_decode(r, master) < 0)
                 return;
-        if (r->daemon->have_key)
-                key_import_replace(r, master);
-        else
-                key_import_load(r, master);
+        (void)msg_map_get_bool(&r->args, CTL_KEY_FORCE, &force); /* absent: false */
+        if (r->daemon->stopping) {
+                request_error(r, CTL_STATUS_BUSY, "chuted is stopping; import the key after it starts again");
+        } else if (r->daemon->have_key) {
+                if (force)
+                        request_error(r, CTL_STATUS_BAD_REQUEST,
+                                      "--force only applies to a node started with --no-key");
+                else
+                        key_import_replace(r, master);
+        } else {
+                key_import_load(r, master, force);
+        }
         crypto_wipe(master, sizeof(master));
 }

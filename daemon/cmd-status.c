@@ -12,7 +12,8 @@ void cmd_status(struct request *r)
 {
         struct daemon *d = r->daemon;
         struct index_stats st = {0};
-        int k = index_stats(d->index, &st);
+        /* no index: a --no-key start on a state that has none yet */
+        int k = d->index ? index_stats(d->index, &st) : 0;
         if (k < 0) {
                 request_error_errno(r, k, "cannot read the index");
                 return;

@@ -227,6 +227,8 @@ static void client_dispatch(struct client *c, uint8_t *body, size_t len)
                 client_send_raw(c, msg_new_decode_error(&ctl_schema, &e));
                 return;
         }
+        if (msg_type(m) == CTL_TYPE_KEY_IMPORT)
+                msg_set_secret(m); /* wiped when freed, whatever refuses it */
         if (msg_schema_type(&ctl_schema, msg_type(m))->kind != MSG_KIND_REQUEST) {
                 client_send_raw(c, msg_new_error(&ctl_schema, msg_reqid(m), CTL_STATUS_BAD_REQUEST,
                                                  "only requests may be sent to chuted"));
@@ -257,6 +259,29 @@ static void client_dispatch(struct client *c, uint8_t *body, size_t len)
         request_unref(req);
 }
 
+/* Copy the body of the frame at the head of in to body, wipe the frame in
+ * place, chain by chain (a frame may carry a recovery code, and pulling it
+ * up would free the old chains unwiped), then drain it. -ENOMEM. */
+static int client_take_frame(struct evbuffer *in, uint8_t *body, size_t body_len)
+{
+        size_t total = FRAME_HEADER_SIZE + body_len, pos = 0;
+        int n = evbuffer_peek(in, (ev_ssize_t)total, NULL, NULL, 0);
+        _cleanup_free_ struct evbuffer_iovec *vec = calloc(n > 0 ? (size_t)n : 1, sizeof(*vec));
+        if (!vec)
+                return -ENOMEM;
+        n = evbuffer_peek(in, (ev_ssize_t)total, NULL, vec, n);
+        for (int i = 0; i < n && pos < total; i++) {
+                size_t len = vec[i].iov_len < total - pos ? vec[i].iov_len : total - pos;
+                const uint8_t *p = vec[i].iov_base;
+                for (size_t j = 0; j < len; j++, pos++)
+                        if (pos >= FRAME_HEADER_SIZE)
+                                body[pos - FRAME_HEADER_SIZE] = p[j];
+                explicit_bzero(vec[i].iov_base, len);
+        }
+        evbuffer_drain(in, total);
+        return 0;
+}
+
 static void client_read_cb(struct bufferevent *bev, void *arg)
 {
         struct client *c = arg;
@@ -284,11 +309,11 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
                         c->closing = true;
                         break;
                 }
-                /* copy out, then wipe: a frame may carry a recovery code */
-                uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_SIZE + body_len));
-                memcpy(body, frame + FRAME_HEADER_SIZE, body_len);
-                explicit_bzero(frame, FRAME_HEADER_SIZE + body_len);
-                evbuffer_drain(in, FRAME_HEADER_SIZE + body_len);
+                if (client_take_frame(in, body, body_len) < 0) {
+                        free(body);
+                        c->closing = true;
+                        break;
+                }
                 client_dispatch(c, body, body_len);
                 explicit_bzero(body, body_len);
                 free(body);

@@ -28,6 +28,7 @@ struct daemon {
         struct workers *workers;
         struct keys *keyring;      /* never dumped, locked (keys_new); valid when have_key */
         bool have_key;             /* false: --no-key mode, waiting for key import */
+        uint64_t key_generation;   /* bumped whenever the keys change (atomic) */
         struct identity *identity;
         uint8_t node_id[32];
         struct repo *repo;

@@ -7,6 +7,7 @@
 #include "keyring.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "state-dir.h"
 #include "store-local.h"
 #include "store.h"
+#include "test-hook.h"
 
 /* How many packs a candidate key may try before it is called wrong: one
  * damaged pack must not make the right key look wrong. */
@@ -42,18 +44,30 @@ static char *keyring_master_path(struct daemon *d)
 int keyring_install(struct daemon *d, const uint8_t master[KEYS_MASTER_SIZE])
 {
         struct identity *id = NULL;
-        int r = keys_derive(master, d->keyring);
+        struct keys *fresh = NULL;
+        /* Derive and build the identity aside (in protected memory), then
+         * swap: a failure leaves the loaded keys exactly as they were. */
+        int r = keys_new(&fresh, NULL);
         if (r < 0)
-                return log_error_errno(r, "Cannot derive keys");
-        r = identity_new(d->keyring->identity_seed, &id);
+                return log_error_errno(r, "Cannot allocate memory for the keys");
+        r = keys_derive(master, fresh);
         if (r < 0) {
-                keys_wipe(d->keyring);
+                keys_free(fresh);
+                return log_error_errno(r, "Cannot derive keys");
+        }
+        r = test_hook_fail("key-install") ? -EIO : identity_new(fresh->identity_seed, &id);
+        if (r < 0) {
+                keys_free(fresh);
                 return log_error_errno(r, "Cannot build the node identity");
         }
+        memcpy(d->keyring, fresh, sizeof(*fresh));
+        keys_free(fresh);
         identity_free(d->identity);
         d->identity = id;
         identity_node_id(d->identity, d->node_id);
         d->have_key = true;
+        /* cached key material elsewhere (the readers' chunkers) is rebuilt */
+        __atomic_add_fetch(&d->key_generation, 1, __ATOMIC_RELEASE);
         return 0;
 }
 
@@ -64,6 +78,15 @@ void keyring_unload(struct daemon *d)
         d->identity = NULL;
         memset(d->node_id, 0, sizeof(d->node_id));
         d->have_key = false;
+        __atomic_add_fetch(&d->key_generation, 1, __ATOMIC_RELEASE);
+}
+
+static int keyring_sync_dir(const char *dir)
+{
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                return -errno;
+        return 0;
 }
 
 int keyring_write_master(struct daemon *d, const uint8_t master[KEYS_MASTER_SIZE])
@@ -72,7 +95,8 @@ int keyring_write_master(struct daemon *d, const uint8_t master[KEYS_MASTER_SIZE
         if (!path || asprintf(&tmp, "%s.import", path) < 0)
                 return -ENOMEM;
         (void)unlink(tmp);
-        /* keys_create_from never replaces; rename then does, atomically */
+        /* keys_create_from never replaces; rename then does, atomically,
+         * and the directory's fsync makes the rename survive a crash */
         int r = keys_create_from(tmp, master);
         if (r >= 0 && rename(tmp, path) < 0)
                 r = -errno;
@@ -80,6 +104,9 @@ int keyring_write_master(struct daemon *d, const uint8_t master[KEYS_MASTER_SIZE
                 (void)unlink(tmp);
                 return r;
         }
+        r = keyring_sync_dir(d->config.state_dir);
+        if (r < 0)
+                return r;
         uint8_t check[KEYS_MASTER_SIZE];
         r = keys_load(path, check, NULL);
         if (r >= 0 && memcmp(check, master, sizeof(check)) != 0)
@@ -255,7 +282,7 @@ static int keyring_compare(struct daemon *d, struct index *idx, const struct key
 {
         _cleanup_free_ void *stored = NULL;
         size_t len = 0;
-        int r = index_kv_get(idx, KEYRING_CHECK_KV, &stored, &len);
+        int r = idx ? index_kv_get(idx, KEYRING_CHECK_KV, &stored, &len) : -ENOENT;
         if (r >= 0) {
                 *ret_by = KEYRING_BY_CHECK_VALUE;
                 return len == sizeof(candidate->check) && !memcmp(stored, candidate->check, len);
@@ -269,19 +296,21 @@ static int keyring_compare(struct daemon *d, struct index *idx, const struct key
         }
         if (r != -ENOENT)
                 return r;
-        struct index_stats st;
-        r = index_stats(idx, &st);
+        struct index_stats st = {0};
+        r = idx ? index_stats(idx, &st) : 0; /* no index (a fresh --no-key state): nothing in it */
         if (r < 0)
                 return r;
         *ret_by = st.n_objects > 0 || st.n_snapshots > 0 ? KEYRING_BY_NOTHING : KEYRING_BY_EMPTY;
         return *ret_by == KEYRING_BY_EMPTY;
 }
 
-int keyring_matches(struct daemon *d, struct index *idx, const struct keys *candidate, const char **ret_how)
+int keyring_matches(struct daemon *d, struct index *idx, const struct keys *candidate, const char **ret_how,
+                    bool *ret_unchecked)
 {
         enum keyring_evidence by = KEYRING_BY_NOTHING;
         int r = keyring_compare(d, idx, candidate, &by);
         *ret_how = keyring_evidence_text[by];
+        *ret_unchecked = by == KEYRING_BY_NOTHING;
         return r;
 }
 
@@ -300,8 +329,15 @@ int keyring_check_index(struct daemon *d, struct index *idx)
                           d->config.key_file ? d->config.key_file : "master.key", d->config.state_dir);
                 return -EKEYREJECTED;
         }
+        if (r == 0 && by == KEYRING_BY_PACKS) {
+                log_error("Refusing to start: the master secret (from %s) opens none of the local packs tried in "
+                          "%s/packs, so it is not the one this state directory's backups were made with. Start "
+                          "with the right key_file or master.key, or " KEYRING_HOW_TO_RECOVER,
+                          d->config.key_file ? d->config.key_file : "master.key", d->config.state_dir);
+                return -EKEYREJECTED;
+        }
         if (r == 0) {
-                log_warning("Cannot confirm the master secret: checked against %s, it did not match; "
+                log_warning("Cannot confirm the master secret: checked against %s; "
                             "not recording a key check value",
                             keyring_evidence_text[by]);
                 return 0;

@@ -34,6 +34,7 @@
 #include "repo.h"
 #include "root.h"
 #include "state-dir.h"
+#include "test-hook.h"
 #include "watch.h"
 #include "workers.h"
 
@@ -110,17 +111,18 @@ static int dirname_mkdir(const char *file, mode_t mode)
         return mkdir_p(p, mode);
 }
 
-int daemon_bring_up(struct daemon *d)
+/* How long systemd should wait for a bring-up that blocks the loop (the
+ * repository re-indexes the packs it cannot match to the index). */
+#define BRING_UP_TIMEOUT_USEC (UINT64_C(15) * 60 * 1000000)
+
+static int daemon_bring_up_repo(struct daemon *d)
 {
-        if (d->index && !d->repo) {
-                index_close(d->index); /* the no-key connection */
-                d->index = NULL;
-        }
-        int r = repo_open(d, &d->repo);
+        struct repo *repo = NULL;
+        struct index *nokey = d->index; /* kept until the repository is up */
+        int r = test_hook_fail("bring-up") ? -EIO : repo_open(d, &repo);
         if (r < 0)
                 return r;
-        d->index = repo_index(d->repo);
-        r = keyring_check_index(d, d->index);
+        r = keyring_check_index(d, repo_index(repo));
         if (r < 0)
                 goto fail;
         r = watch_new(d, &d->watch);
@@ -128,18 +130,31 @@ int daemon_bring_up(struct daemon *d)
                 log_error_errno(r, "Cannot set up inotify");
                 goto fail;
         }
+        d->repo = repo;
+        d->index = repo_index(repo);
         r = root_start_all(d);
         if (r < 0)
                 goto fail;
+        /* up: the no-key connection (if any) gives way to the repository's */
+        if (nokey)
+                index_close(nokey);
         return 0;
 fail:
         root_stop_all(d);
         root_free_all(d);
         watch_free(d->watch);
         d->watch = NULL;
-        repo_close(d->repo);
         d->repo = NULL;
-        d->index = NULL;
+        d->index = nokey;
+        repo_close(repo);
+        return r;
+}
+
+int daemon_bring_up(struct daemon *d)
+{
+        notify_long_work_begin(BRING_UP_TIMEOUT_USEC);
+        int r = daemon_bring_up_repo(d);
+        notify_long_work_end();
         return r;
 }
 
@@ -148,6 +163,13 @@ int daemon_open_index_only(struct daemon *d)
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/index.db", d->config.state_dir) < 0)
                 return log_oom();
+        /* No index yet: leave it to the first start with a key, or the
+         * next normal start would take the new index for data. */
+        if (access(path, F_OK) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_error_errno(-errno, "Cannot look up the index %s", path);
+        }
         int r = index_open(path, 0, &d->index);
         if (r < 0)
                 return log_error_errno(r, "Cannot open the index %s", path);
@@ -414,7 +436,7 @@ out:
         watch_free(d.watch);
         if (d.repo)
                 repo_close(d.repo);
-        else
+        else if (d.index)
                 index_close(d.index); /* no-key mode's own connection */
         if (d.base)
                 event_base_free(d.base);

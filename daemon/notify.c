@@ -15,6 +15,7 @@
 #include "notify.h"
 
 static struct event *watchdog_event;
+static uint64_t watchdog_usec; /* the configured WATCHDOG_USEC while armed */
 
 static int notify_send(const char *state)
 {
@@ -76,6 +77,28 @@ int notify_stopping(void)
         return notify_send("STOPPING=1");
 }
 
+int notify_long_work_begin(uint64_t usec)
+{
+        char state[128];
+        if (watchdog_usec > usec)
+                usec = watchdog_usec;
+        if (watchdog_event)
+                snprintf(state, sizeof(state), "WATCHDOG=1\nWATCHDOG_USEC=%" PRIu64 "\nEXTEND_TIMEOUT_USEC=%" PRIu64,
+                         usec, usec);
+        else
+                snprintf(state, sizeof(state), "EXTEND_TIMEOUT_USEC=%" PRIu64, usec);
+        return notify_send(state);
+}
+
+int notify_long_work_end(void)
+{
+        char state[64];
+        if (!watchdog_event)
+                return 0;
+        snprintf(state, sizeof(state), "WATCHDOG=1\nWATCHDOG_USEC=%" PRIu64, watchdog_usec);
+        return notify_send(state);
+}
+
 static void watchdog_cb(evutil_socket_t fd, short what, void *userdata)
 {
         notify_send("WATCHDOG=1");
@@ -94,6 +117,7 @@ int notify_watchdog_start(struct event_base *base)
         if (r == 0 || usec == 0)
                 return 0;
 
+        watchdog_usec = usec;
         struct timeval tv = { .tv_sec = (time_t)(usec / 2 / 1000000),
                               .tv_usec = (suseconds_t)(usec / 2 % 1000000) };
         watchdog_event = event_new(base, -1, EV_PERSIST, watchdog_cb, NULL);

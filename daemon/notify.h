@@ -4,6 +4,8 @@
  * NOTIFY_SOCKET is not set (chuted run by hand). Loop thread only. */
 #pragma once
 
+#include <stdint.h>
+
 struct event_base;
 
 /* READY=1: the index is open and every listener is up. */
@@ -19,5 +21,12 @@ int notify_stopping(void);
 /* When WatchdogSec= is set, send WATCHDOG=1 from the loop every half interval.
  * Returns 1 when armed, 0 when the watchdog is off, -errno on failure. */
 int notify_watchdog_start(struct event_base *base);
+/* Around work that blocks the loop for long (bringing the repository up
+ * after key import): WATCHDOG=1 and, when the watchdog is armed, a watchdog
+ * timeout of at least usec (WATCHDOG_USEC=), plus EXTEND_TIMEOUT_USEC=usec
+ * for a start or stop in progress. notify_long_work_end sends WATCHDOG=1 and
+ * puts the configured watchdog timeout back. */
+int notify_long_work_begin(uint64_t usec);
+int notify_long_work_end(void);
 /* Disarm and free the watchdog timer (safe when never armed). */
 void notify_watchdog_stop(void);

@@ -47,8 +47,12 @@ static int64_t racy_ns(void)
 
 /* ---- reading files (worker threads) ---- */
 
+/* One per worker thread: the read buffer and a chunker, whose PRF holds a
+ * copy of the CDC key. It is rebuilt when the keys change (generation), and
+ * freed, wiped, when the thread exits. */
 struct reader {
         struct chunker *chunker;
+        uint64_t generation;
         uint8_t *buf;
         size_t cap;
 };
@@ -61,25 +65,32 @@ static void reader_free(void *p)
         struct reader *rd = p;
         if (!rd)
                 return;
-        chunker_free(rd->chunker);
+        chunker_free(rd->chunker); /* wipes the chunker and its PRF */
         free(rd->buf);
         free(rd);
 }
 
 static void reader_key_init(void) { pthread_key_create(&reader_key, reader_free); }
 
-static struct reader *reader_get(const struct keys *keys)
+static struct reader *reader_get(struct daemon *d)
 {
         pthread_once(&reader_once, reader_key_init);
+        uint64_t generation = __atomic_load_n(&d->key_generation, __ATOMIC_ACQUIRE);
         struct reader *rd = pthread_getspecific(reader_key);
-        if (rd)
+        if (rd && rd->generation == generation)
                 return rd;
+        if (rd) {
+                /* the keys changed since this thread's last file */
+                pthread_setspecific(reader_key, NULL);
+                reader_free(rd);
+        }
         rd = calloc(1, sizeof(*rd));
         if (!rd)
                 return NULL;
+        rd->generation = generation;
         rd->cap = 2 * CHUNKER_MAX_SIZE_DEFAULT;
         rd->buf = malloc(rd->cap);
-        if (!rd->buf || chunker_new(keys->cdc_key, NULL, &rd->chunker) < 0) {
+        if (!rd->buf || chunker_new(d->keyring->cdc_key, NULL, &rd->chunker) < 0) {
                 reader_free(rd);
                 return NULL;
         }
@@ -280,7 +291,7 @@ static void read_item(void *arg)
         struct snapshot_job *job = it->job;
         struct object_entry *e = &it->dir->tree->entries[it->index];
         _cleanup_free_ char *path = snapshot_full_path(job, it->relpath);
-        struct reader *rd = reader_get(job->daemon->keyring);
+        struct reader *rd = reader_get(job->daemon);
         struct extents x = {0};
         int r = 0;
 

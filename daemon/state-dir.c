@@ -118,19 +118,19 @@ int state_dir_holds_data(const char *dir, char **ret_what)
  * 1 when it changed something. */
 static int state_dir_fix_one(int dir_fd, const char *dir_path, const char *name, bool want_dir, mode_t mode)
 {
-        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (want_dir ? O_DIRECTORY : 0);
-        _cleanup_close_ int fd = openat(dir_fd, name, flags);
         struct stat st;
 
-        if (fd < 0)
-                return errno == ENOENT || errno == ELOOP || errno == ENOTDIR ? 0 : -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
+        /* stat and chmod by name, without opening: a file of mode 0000 or
+         * 0200 cannot be opened for reading, yet is ours to chmod. A symlink
+         * is seen as such (AT_SYMLINK_NOFOLLOW) and left alone; fchmodat
+         * only ever follows the name to the regular file or directory seen. */
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
         if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
                 return 0;
         if ((st.st_mode & 07777) == mode)
                 return 0;
-        if (fchmod(fd, mode) < 0)
+        if (fchmodat(dir_fd, name, mode, 0) < 0)
                 return log_error_errno(-errno, "Cannot set the permissions of %s/%s to %04o", dir_path, name,
                                        (unsigned)mode);
         log_notice("Fixed the permissions of %s/%s: %04o, now %04o", dir_path, name, (unsigned)(st.st_mode & 07777),

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Test pause points (see test-hook.h). The environment is read once; with
+/* Test pause and failure points (see test-hook.h). The environment is read once; with
  * CHUTE_TEST_HOOK_DIR unset a pause point costs one load and a branch. */
 
 #include "test-hook.h"
@@ -39,4 +39,17 @@ void test_hook_pause(const char *point)
         for (int i = 0; i < 6000 && access(wait, F_OK) == 0; i++)
                 nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
         unlink(reached);
+}
+
+bool test_hook_fail(const char *point)
+{
+        pthread_once(&hook_once, hook_init);
+        if (!hook_dir)
+                return false;
+        char fail[4096];
+        snprintf(fail, sizeof(fail), "%s/%s.fail", hook_dir, point);
+        if (access(fail, F_OK) < 0)
+                return false;
+        log_notice("Test hook %s: failing on purpose (%s exists)", point, fail);
+        return true;
 }

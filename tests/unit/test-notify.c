@@ -130,3 +130,29 @@ Test(notify, watchdog)
         event_free(stop);
         event_base_free(base);
 }
+
+Test(notify, long_work)
+{
+        struct event_base *base = event_base_new();
+        char pid[32];
+
+        cr_assert_not_null(base);
+        /* Without the watchdog: only the start/stop timeout is extended. */
+        cr_assert_gt(notify_long_work_begin(90000000), 0);
+        cr_assert_str_eq(next_datagram(), "EXTEND_TIMEOUT_USEC=90000000");
+        cr_assert_eq(notify_long_work_end(), 0);
+        cr_assert_str_eq(next_datagram(), "");
+
+        /* With it: a keep-alive, a longer timeout, and the configured one back. */
+        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+        setenv("WATCHDOG_PID", pid, 1);
+        setenv("WATCHDOG_USEC", "200000", 1);
+        cr_assert_eq(notify_watchdog_start(base), 1);
+        cr_assert_str_eq(next_datagram(), "WATCHDOG=1");
+        cr_assert_gt(notify_long_work_begin(90000000), 0);
+        cr_assert_str_eq(next_datagram(), "WATCHDOG=1\nWATCHDOG_USEC=90000000\nEXTEND_TIMEOUT_USEC=90000000");
+        cr_assert_gt(notify_long_work_end(), 0);
+        cr_assert_str_eq(next_datagram(), "WATCHDOG=1\nWATCHDOG_USEC=200000");
+        notify_watchdog_stop();
+        event_base_free(base);
+}
