@@ -156,6 +156,12 @@ node_conf() {
     [ -d "$T_TMP/$name" ] || node_init "$name"
     { echo "[$section]"; printf '%s\n' "$@"; } >> "$T_TMP/$name/chuted.conf"
 }
+# node_manual NAME: the node takes only the snapshots a test asks for (no
+# automatic snapshots, no automatic retention)
+node_manual() {
+    node_conf "$1" watch "quiet_period = 1h" "max_delay = 2h"
+    node_conf "$1" retention "auto = no"
+}
 # pid_gone PID: the process has exited (zombies count as gone)
 pid_gone() {
     local st

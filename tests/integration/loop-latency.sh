@@ -28,14 +28,7 @@ for i in range(4000):
 echo 0 > "$SMALL/f"
 
 node_init n
-cat >> "$NODE_DIR/chuted.conf" <<EOC
-[watch]
-# no automatic snapshots: every snapshot here is one we take
-quiet_period = 1h
-max_delay = 2h
-[retention]
-auto = no
-EOC
+node_manual n # every snapshot here is one we take
 start_chuted n || { not_ok "chuted starts"; done_testing; exit; }
 rc_is "add the big root" 0 ctl add "$BIG"
 rc_is "add the small root" 0 ctl add "$SMALL"

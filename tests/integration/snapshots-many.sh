@@ -12,14 +12,7 @@ PER_ROOT=1500
 TOTAL=$((ROOTS * PER_ROOT))
 
 node_init n
-cat >> "$NODE_DIR/chuted.conf" <<EOC
-[watch]
-# no automatic snapshots: every snapshot here is one we take
-quiet_period = 1h
-max_delay = 2h
-[retention]
-auto = no
-EOC
+node_manual n # every snapshot here is one we take
 start_chuted n || { not_ok "chuted starts"; done_testing; exit; }
 for r in $(seq 1 $ROOTS); do
     mkdir -p "$T_TMP/root-with-a-longer-name-$r"

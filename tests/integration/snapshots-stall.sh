@@ -16,15 +16,8 @@ SRC=$T_TMP/src
 mkdir -p "$SRC"
 echo 1 > "$SRC/f"
 node_init n
-cat >> "$NODE_DIR/chuted.conf" <<EOC
-[daemon]
-control_idle_timeout = ${TIMEOUT_S}s
-[watch]
-quiet_period = 1h
-max_delay = 2h
-[retention]
-auto = no
-EOC
+node_conf n daemon "control_idle_timeout = ${TIMEOUT_S}s"
+node_manual n
 start_chuted n || { not_ok "chuted starts"; done_testing; exit; }
 rc_is "add the root" 0 ctl add "$SRC"
 rc_is "one real snapshot" 0 ctl snapshot "$SRC"
