@@ -73,6 +73,18 @@ static const char *const index_migrations[INDEX_SCHEMA_VERSION] = {
         "  size INTEGER NOT NULL, created_ns INTEGER NOT NULL,"
         "  PRIMARY KEY (peer_id, pack_id)) WITHOUT ROWID;"
         "CREATE TABLE kv (key TEXT PRIMARY KEY, value) WITHOUT ROWID;",
+        /* 2: peers (approved and pending nodes), deferred deletes of hosted
+         * packs, verification time of replicas */
+        "CREATE TABLE peers ("
+        "  id BLOB PRIMARY KEY CHECK (length(id) = 32),"
+        "  name TEXT UNIQUE, address TEXT,"
+        "  approved INTEGER NOT NULL DEFAULT 0,"
+        "  quota INTEGER NOT NULL DEFAULT 0,"
+        "  delete_delay_ns INTEGER NOT NULL DEFAULT 2592000000000000,"
+        "  first_seen_ns INTEGER NOT NULL, last_seen_ns INTEGER NOT NULL DEFAULT 0,"
+        "  last_address TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
+        "ALTER TABLE hosted ADD COLUMN deleted_ns INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE replicas ADD COLUMN verified_ns INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- errors: the SQLite boundary ----------------------------------------- */

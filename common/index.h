@@ -13,7 +13,7 @@
 #include "oid.h"
 
 /* Highest schema version this code knows (PRAGMA user_version). */
-#define INDEX_SCHEMA_VERSION 1
+#define INDEX_SCHEMA_VERSION 2
 
 enum index_open_flags {
         INDEX_READONLY = 1 << 0, /* read-only connection (workers); no migration */

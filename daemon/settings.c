@@ -46,7 +46,14 @@ void settings_init_defaults(struct settings *c, uid_t uid)
                 .rescan_interval_ns = NSEC_PER_HOUR,
                 .poll_interval_ns = 5 * 60 * NSEC_PER_SEC,
                 .retention_auto = 1,
+                .delete_delay_ns = 30 * 24 * NSEC_PER_HOUR,
+                .peer_window = 8u << 20,
+                .prove_interval_ns = 24 * NSEC_PER_HOUR,
+                .prove_count = 16,
+                .local_copy = SETTINGS_LOCAL_FULL,
+                .cache_size = 1ull << 30,
         };
+        c->peer_listen = xstrdup("0.0.0.0:2001");
         retention_policy_default(&c->retention);
         c->state_dir = defaults_state_dir(uid);
         c->socket_path = defaults_socket_path(uid);
@@ -68,6 +75,8 @@ void settings_done(struct settings *c)
         free(c->socket_path);
         free(c->key_file);
         free(c->socket_group);
+        free(c->peer_listen);
+        free(c->node_name);
         for (size_t i = 0; i < c->n_watch; i++)
                 free(c->watch[i]);
         free(c->watch);
@@ -313,6 +322,98 @@ static int parse_keep_within(struct parse_state *st, const struct key *k, const 
         return 0;
 }
 
+/* listen: "none", or IPV4:PORT / [IPV6]:PORT / HOST:PORT (port 1-65535). */
+static int parse_listen(struct parse_state *st, const struct key *k, const char *value)
+{
+        char **field = FIELD(st->config, k, char *);
+        const char *colon = strrchr(value, ':');
+        unsigned port;
+        char *p = NULL;
+
+        if (strcasecmp(value, "none") != 0) {
+                if (!colon || colon == value || parse_range(colon + 1, 65535, &port) < 0 || port == 0 ||
+                    strpbrk(value, " \t/"))
+                        return fail(st, "bad address \"%s\" for %s (ADDRESS:PORT, or none)", value,
+                                    k->name);
+                p = strdup(value);
+                if (!p)
+                        return fail(st, "out of memory");
+        }
+        free(*field);
+        *field = p;
+        return 0;
+}
+
+/* name: printable text up to SETTINGS_NAME_MAX bytes. */
+static int parse_name(struct parse_state *st, const struct key *k, const char *value)
+{
+        char **field = FIELD(st->config, k, char *);
+        char *p;
+
+        if (!*value || strlen(value) > SETTINGS_NAME_MAX)
+                return fail(st, "bad %s \"%s\" (1 to %d characters)", k->name, value, SETTINGS_NAME_MAX);
+        for (const unsigned char *c = (const unsigned char *)value; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                        return fail(st, "bad %s: control characters are not allowed", k->name);
+        p = strdup(value);
+        if (!p)
+                return fail(st, "out of memory");
+        free(*field);
+        *field = p;
+        return 0;
+}
+
+/* A size ("10G", "512MiB", "0"). */
+static int parse_bytes(struct parse_state *st, const struct key *k, const char *value)
+{
+        uint64_t v;
+
+        if (parse_size(value, &v) < 0)
+                return fail(st, "bad size \"%s\" for %s (e.g. 500M, 20G, 0)", value, k->name);
+        if (strcmp(k->name, "window") == 0 && (v < 65536 || v > (1ull << 30)))
+                return fail(st, "%s must be between 64K and 1G", k->name);
+        *FIELD(st->config, k, uint64_t) = v;
+        return 0;
+}
+
+static int parse_copies(struct parse_state *st, const struct key *k, const char *value)
+{
+        unsigned v;
+
+        if (strcasecmp(value, "all") == 0)
+                v = 0;
+        else if (parse_range(value, SETTINGS_COPIES_MAX, &v) < 0)
+                return fail(st, "bad value \"%s\" for %s (all, or 1 to %d)", value, k->name,
+                            SETTINGS_COPIES_MAX);
+        *FIELD(st->config, k, unsigned) = v;
+        return 0;
+}
+
+static int parse_prove_count(struct parse_state *st, const struct key *k, const char *value)
+{
+        unsigned v;
+
+        if (parse_range(value, SETTINGS_PROVE_COUNT_MAX, &v) < 0)
+                return fail(st, "bad value \"%s\" for %s (0 to %d)", value, k->name,
+                            SETTINGS_PROVE_COUNT_MAX);
+        *FIELD(st->config, k, unsigned) = v;
+        return 0;
+}
+
+static int parse_local_copy(struct parse_state *st, const struct key *k, const char *value)
+{
+        int v;
+
+        if (strcasecmp(value, "full") == 0)
+                v = SETTINGS_LOCAL_FULL;
+        else if (strcasecmp(value, "cache") == 0)
+                v = SETTINGS_LOCAL_CACHE;
+        else
+                return fail(st, "bad value \"%s\" for %s (full or cache)", value, k->name);
+        *FIELD(st->config, k, int) = v;
+        return 0;
+}
+
 #define KEY(sec, nm, fn, field) { sec, nm, fn, offsetof(struct settings, field) }
 static const struct key keys[] = {
         KEY("daemon", "state_dir", parse_path, state_dir),
@@ -339,10 +440,22 @@ static const struct key keys[] = {
         KEY("retention", "keep_monthly", parse_keep_count, retention.keep_monthly),
         KEY("retention", "keep_yearly", parse_keep_count, retention.keep_yearly),
         KEY("retention", "auto", parse_boolean, retention_auto),
+        KEY("peer", "listen", parse_listen, peer_listen),
+        KEY("peer", "name", parse_name, node_name),
+        KEY("peer", "quota", parse_bytes, peer_quota),
+        KEY("peer", "delete_delay", parse_duration, delete_delay_ns),
+        KEY("peer", "window", parse_bytes, peer_window),
+        KEY("replication", "copies", parse_copies, copies),
+        KEY("replication", "upload_limit", parse_bytes, upload_limit),
+        KEY("replication", "download_limit", parse_bytes, download_limit),
+        KEY("replication", "prove_interval", parse_duration, prove_interval_ns),
+        KEY("replication", "prove_count", parse_prove_count, prove_count),
+        KEY("replication", "local_copy", parse_local_copy, local_copy),
+        KEY("replication", "cache_size", parse_bytes, cache_size),
 };
 #undef KEY
 
-static const char *const sections[] = { "daemon", "backup", "watch", "retention" };
+static const char *const sections[] = { "daemon", "backup", "watch", "retention", "peer", "replication" };
 
 static int handler(void *user, const char *section, const char *name, const char *value)
 {

@@ -31,12 +31,34 @@ struct settings {
         size_t n_watch;
         struct retention_policy retention; /* [retention]: 1h, hourly 48, daily 30, weekly 52, monthly all */
         int retention_auto;      /* [retention] auto: apply it after every snapshot, default 1 */
+        /* [peer]: this node as a host for its friends and as their client */
+        char *peer_listen;       /* listen = "ADDRESS:PORT", default "0.0.0.0:2001"; NULL = none */
+        char *node_name;         /* name = told to peers in HELLO, default the host name (NULL) */
+        uint64_t peer_quota;     /* quota = bytes offered to a node `peer approve` admits, default 0 */
+        uint64_t delete_delay_ns; /* delete_delay = how long a deleted hosted pack is kept, 30d */
+        uint64_t peer_window;    /* window = PUT bytes in flight per connection, default 8 MiB */
+        /* [replication]: where sealed packs go */
+        unsigned copies;         /* copies = stores each pack must reach; 0 = all (default) */
+        uint64_t upload_limit;   /* upload_limit = bytes/s over all stores, 0 = none */
+        uint64_t download_limit; /* download_limit = bytes/s over all stores, 0 = none */
+        uint64_t prove_interval_ns; /* prove_interval = time between PROVE rounds, 1d */
+        unsigned prove_count;    /* prove_count = packs challenged per store and round, 16 */
+        int local_copy;          /* local_copy = full | cache (enum settings_local_copy) */
+        uint64_t cache_size;     /* cache_size = local pack bytes kept in cache mode, 1 GiB */
+};
+
+enum settings_local_copy {
+        SETTINGS_LOCAL_FULL = 0,
+        SETTINGS_LOCAL_CACHE = 1,
 };
 
 #define SETTINGS_WORKERS_MAX 1024
 #define SETTINGS_COMPRESSION_MAX 19
 #define SETTINGS_CONTROL_CLIENTS_MAX 4096
 #define SETTINGS_KEEP_MAX 1000000 /* largest [retention] count other than unlimited */
+#define SETTINGS_NAME_MAX 64 /* [peer] name */
+#define SETTINGS_COPIES_MAX 64
+#define SETTINGS_PROVE_COUNT_MAX 100000
 
 /* Fill c with the built-in defaults for uid: root gets /var/lib/chute and
  * /run/chute/chuted.sock, others $XDG_STATE_HOME/chute (~/.local/state/chute)

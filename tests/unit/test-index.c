@@ -122,6 +122,29 @@ Test(index, migrates_from_empty_and_reopens)
         sqlite3_close(db);
 }
 
+Test(index, migrates_version_1_keeping_rows)
+{
+        struct index *idx = open_rw();
+        struct oid peer = { .bytes = { 1 } }, pack = { .bytes = { 2 } };
+        int64_t id;
+
+        cr_assert_eq(index_root_add(idx, "/home/a", "", 0, &id), 0);
+        cr_assert_eq(index_hosted_add(idx, &peer, &pack, 1234), 0);
+        index_close(idx);
+        /* back to what version 1 wrote */
+        sql_exec("DROP TABLE peers; ALTER TABLE hosted DROP COLUMN deleted_ns;"
+                 "ALTER TABLE replicas DROP COLUMN verified_ns; PRAGMA user_version = 1");
+
+        idx = open_rw();
+        cr_assert_eq(index_schema_version(idx), 2);
+        index_close(idx);
+        cr_assert_eq(sql_int("SELECT count(*) FROM roots WHERE CAST(path AS TEXT) = '/home/a'"), 1);
+        cr_assert_eq(sql_int("SELECT deleted_ns FROM hosted WHERE size = 1234"), 0);
+        cr_assert_eq(sql_int("SELECT count(*) FROM peers"), 0);
+        cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info('replicas') "
+                             "WHERE name = 'verified_ns'"), 1);
+}
+
 Test(index, newer_schema_is_refused)
 {
         index_close(open_rw());

@@ -127,7 +127,21 @@ Test(config, every_key)
                 "keep_weekly = 0\n"
                 "keep_monthly = 1000000\n"
                 "keep_yearly = UNLIMITED\n"
-                "auto = no\n";
+                "auto = no\n"
+                "[peer]\n"
+                "listen = 127.0.0.1:4001\n"
+                "name = attic\n"
+                "quota = 20G\n"
+                "delete_delay = 7d\n"
+                "window = 1M\n"
+                "[replication]\n"
+                "copies = 2\n"
+                "upload_limit = 10M\n"
+                "download_limit = 1G\n"
+                "prove_interval = 12h\n"
+                "prove_count = 5\n"
+                "local_copy = cache\n"
+                "cache_size = 2G\n";
 
         clear_xdg();
         setenv("HOME", "/home/ann", 1);
@@ -159,6 +173,22 @@ Test(config, every_key)
         cr_assert_eq(c.retention.keep_monthly, 1000000);
         cr_assert_eq(c.retention.keep_yearly, RETENTION_UNLIMITED);
         cr_assert_eq(c.retention_auto, 0);
+        cr_assert_str_eq(c.peer_listen, "127.0.0.1:4001");
+        cr_assert_str_eq(c.node_name, "attic");
+        cr_assert_eq(c.peer_quota, 20ull << 30);
+        cr_assert_eq(c.delete_delay_ns, 7 * NSEC_PER_DAY);
+        cr_assert_eq(c.peer_window, 1u << 20);
+        cr_assert_eq(c.copies, 2);
+        cr_assert_eq(c.upload_limit, 10u << 20);
+        cr_assert_eq(c.download_limit, 1u << 30);
+        cr_assert_eq(c.prove_interval_ns, 12 * NSEC_PER_HOUR);
+        cr_assert_eq(c.prove_count, 5);
+        cr_assert_eq(c.local_copy, SETTINGS_LOCAL_CACHE);
+        cr_assert_eq(c.cache_size, 2ull << 30);
+        cr_assert_eq(settings_load_string(&c, "[peer]\nlisten = none\n[replication]\ncopies = all\n",
+                                          "n.conf", &error), 0);
+        cr_assert_null(c.peer_listen, "none disables the listener");
+        cr_assert_eq(c.copies, 0);
         cr_assert_eq(settings_load_string(&c, "[retention]\nkeep_within = 7d\n", "r.conf", &error), 0);
         cr_assert_eq(c.retention.keep_within_ns, 7 * NSEC_PER_DAY);
         cr_assert_eq(settings_load_string(&c, "[daemon]\ncontrol_idle_timeout = 0\n", "r.conf", &error), 0);
@@ -241,6 +271,21 @@ Test(config, errors)
                      "x.conf:2: bad boolean \"sometimes\" for auto (yes or no)");
         expect_error("[retention]\nkeep_minutely = 5\n",
                      "x.conf:2: unknown key \"keep_minutely\" in [retention]");
+        expect_error("[peer]\nlisten = 2001\n",
+                     "x.conf:2: bad address \"2001\" for listen (ADDRESS:PORT, or none)");
+        expect_error("[peer]\nlisten = 0.0.0.0:70000\n",
+                     "x.conf:2: bad address \"0.0.0.0:70000\" for listen (ADDRESS:PORT, or none)");
+        expect_error("[peer]\nquota = lots\n",
+                     "x.conf:2: bad size \"lots\" for quota (e.g. 500M, 20G, 0)");
+        expect_error("[peer]\nwindow = 1K\n", "x.conf:2: window must be between 64K and 1G");
+        expect_error("[peer]\nname = 0123456789012345678901234567890123456789012345678901234567890123456789\n",
+                     "x.conf:2: bad name \"0123456789012345678901234567890123456789012345678901234567890123456789\" (1 to 64 characters)");
+        expect_error("[replication]\ncopies = 65\n",
+                     "x.conf:2: bad value \"65\" for copies (all, or 1 to 64)");
+        expect_error("[replication]\nlocal_copy = some\n",
+                     "x.conf:2: bad value \"some\" for local_copy (full or cache)");
+        expect_error("[replication]\nprove_interval = 0\n",
+                     "x.conf:2: prove_interval must be longer than 0");
         /* inih's own syntax errors, in the same FILE:LINE form. */
         expect_error("[daemon]\nworkers 4\n",
                      "x.conf:2: syntax error, expected \"[section]\" or \"key = value\"");
@@ -369,7 +414,7 @@ Test(config, sample_file_matches_defaults)
         fclose(out);
         fclose(f);
         free(line);
-        cr_assert_eq(uncommented, 22, "%zu keys with defaults in the sample", uncommented);
+        cr_assert_eq(uncommented, 34, "%zu keys with defaults in the sample", uncommented);
 
         settings_init_defaults(&defaults, 0);
         settings_init_defaults(&c, 0);
@@ -390,6 +435,17 @@ Test(config, sample_file_matches_defaults)
         cr_assert_eq(c.poll_interval_ns, defaults.poll_interval_ns);
         cr_assert_eq(memcmp(&c.retention, &defaults.retention, sizeof(c.retention)), 0);
         cr_assert_eq(c.retention_auto, defaults.retention_auto);
+        cr_assert_str_eq(c.peer_listen, defaults.peer_listen);
+        cr_assert_eq(c.peer_quota, defaults.peer_quota);
+        cr_assert_eq(c.delete_delay_ns, defaults.delete_delay_ns);
+        cr_assert_eq(c.peer_window, defaults.peer_window);
+        cr_assert_eq(c.copies, defaults.copies);
+        cr_assert_eq(c.upload_limit, defaults.upload_limit);
+        cr_assert_eq(c.download_limit, defaults.download_limit);
+        cr_assert_eq(c.prove_interval_ns, defaults.prove_interval_ns);
+        cr_assert_eq(c.prove_count, defaults.prove_count);
+        cr_assert_eq(c.local_copy, defaults.local_copy);
+        cr_assert_eq(c.cache_size, defaults.cache_size);
         free(text);
         settings_done(&c);
         settings_done(&defaults);
