@@ -10,7 +10,7 @@
 
 #define SNAPSHOT_COLUMNS                                                              \
         "id, root_id, time_ns, tree_id, parent, hostname, tags, files, dirs, bytes, " \
-        "new_bytes, errors, files_read"
+        "new_bytes, errors, files_read, root_path"
 
 static int snapshot_visit(union index_visitor visitor, const void *row, void *userdata)
 {
@@ -31,6 +31,7 @@ static const struct index_column snapshot_columns[] = {
         INDEX_COLUMN_UINT64(struct index_snapshot, new_bytes, 0),
         INDEX_COLUMN_UINT64(struct index_snapshot, errors, 0),
         INDEX_COLUMN_UINT64(struct index_snapshot, files_read, 0),
+        INDEX_COLUMN_PATH(struct index_snapshot, root_path, 0),
 };
 static const struct index_row snapshot_row =
         INDEX_ROW(struct index_snapshot, snapshot_columns, 0, snapshot_visit);
@@ -48,7 +49,7 @@ int index_snapshot_add(struct index *idx, const struct index_snapshot *sn)
                 return -EINVAL;
         r = index_row_put(idx,
                           INDEX_SQL("INSERT INTO snapshots (" SNAPSHOT_COLUMNS ") VALUES "
-                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
                           &snapshot_row, sn);
         return r < 0 ? r : 0;
 }

@@ -89,7 +89,7 @@ struct index_replica {
         int64_t updated_ns;
 };
 
-/* A snapshot row. parent all-zero means none. hostname and tags are owned
+/* A snapshot row. parent all-zero means none. hostname, tags and root_path are owned
  * when filled by a get/find function, borrowed in callbacks. */
 struct index_snapshot {
         struct oid id;
@@ -105,6 +105,7 @@ struct index_snapshot {
         uint64_t new_bytes;
         uint64_t errors;
         uint64_t files_read;
+        char *root_path; /* the watched root's path ("" if unknown) */
 };
 
 struct index_hosted {

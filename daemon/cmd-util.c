@@ -95,7 +95,9 @@ int cmd_snapshot_item(struct index *idx, struct msg_map *map, const struct index
         struct index_root ir;
         msg_map_set_bytes(&item, CTL_KEY_ID, s->id.bytes, OID_SIZE);
         msg_map_set_int(&item, CTL_KEY_TIME, s->time_ns);
-        if (index_root_get(idx, s->root_id, &ir) >= 0) {
+        if (s->root_path && s->root_path[0])
+                msg_map_set_bytes(&item, CTL_KEY_ROOT, s->root_path, strlen(s->root_path));
+        else if (index_root_get(idx, s->root_id, &ir) >= 0) {
                 msg_map_set_bytes(&item, CTL_KEY_ROOT, ir.path, strlen(ir.path));
                 index_root_done(&ir);
         }
