@@ -122,6 +122,33 @@ int index_snapshot_latest(struct index *idx, int64_t root_id, struct index_snaps
                              &snapshot_row, ret);
 }
 
+int index_snapshot_latest_containing(struct index *idx, const char *path,
+                                     struct index_snapshot *ret)
+{
+        int roots = 0, r;
+
+        if (path)
+                /* the deepest root path that is path or one of its parents */
+                return index_row_get(
+                        idx,
+                        INDEX_QUERY("SELECT " SNAPSHOT_COLUMNS " FROM snapshots "
+                                    "WHERE length(root_path) > 0 AND (root_path = ?1 OR "
+                                    "substr(?1, 1, length(root_path) + 1) = CAST(root_path || '/' AS BLOB)) "
+                                    "ORDER BY length(root_path) DESC, time_ns DESC, id DESC LIMIT 1",
+                                    INDEX_VALUE_PATH(path)),
+                        &snapshot_row, ret);
+        r = index_row_get(idx, INDEX_SQL("SELECT count(DISTINCT root_path) FROM snapshots"),
+                          &index_row_int, &roots);
+        if (r < 0)
+                return r;
+        if (roots > 1)
+                return -ENOTUNIQ;
+        return index_row_get(idx,
+                             INDEX_SQL("SELECT " SNAPSHOT_COLUMNS " FROM snapshots "
+                                       "ORDER BY time_ns DESC, id DESC LIMIT 1"),
+                             &snapshot_row, ret);
+}
+
 int index_snapshot_delete(struct index *idx, const struct oid *id)
 {
         return index_row_exec_one(idx, INDEX_QUERY("DELETE FROM snapshots WHERE id = ?1",

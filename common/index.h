@@ -271,6 +271,12 @@ int index_snapshot_get(struct index *idx, const struct oid *id, struct index_sna
 int index_snapshot_find_prefix(struct index *idx, const char *prefix, struct index_snapshot *ret);
 /* Fill ret with the newest snapshot of root; -ENOENT if none. */
 int index_snapshot_latest(struct index *idx, int64_t root_id, struct index_snapshot *ret);
+/* Fill ret with the newest snapshot whose root path is path or contains it
+ * (the deepest such root); path NULL: the newest snapshot when every
+ * snapshot has the same root path, -ENOTUNIQ when they have several.
+ * -ENOENT if none. For roots not watched here (recovered, removed). */
+int index_snapshot_latest_containing(struct index *idx, const char *path,
+                                     struct index_snapshot *ret);
 /* Delete a snapshot row; -ENOENT if unknown. */
 int index_snapshot_delete(struct index *idx, const struct oid *id);
 /* Call cb for the snapshots of root (root_id < 0: all), oldest first. */
