@@ -58,7 +58,9 @@ struct store {
  * pread; the fd is neither moved nor closed). Visible atomically and durable
  * when it returns 0; 0 also when the pack is already there. -EBADMSG when the
  * bytes' SHA-256 is not pack_id (nothing becomes visible); STORE_PUT_TRUSTED
- * lets a store skip that check where it keeps the caller's bytes as they are. */
+ * lets a store skip that check where it keeps the caller's bytes as they are.
+ * The local store may keep an anonymous fd's file itself: write no more to
+ * fd once it is put. */
 static inline int store_put(struct store *s, const struct oid *pack_id, int fd, uint64_t size,
                             unsigned flags)
 {
