@@ -154,7 +154,7 @@ static int recover_pack_cb(void *userdata, const struct oid *pack_id, uint64_t s
         oid_to_hex(pack_id, hex);
         int k = store_prove(c->local, pack_id, NULL, 0, digest);
         if (k < 0) {
-                log_warning_errno(k, "Cannot read unindexed pack %s, ignoring", hex);
+                log_warning_errno(k, "Cannot read unindexed pack %s of the local store, ignoring", hex);
                 return 0;
         }
         if (memcmp(digest, pack_id->bytes, sizeof(digest)) != 0)
@@ -168,7 +168,7 @@ static int recover_pack_cb(void *userdata, const struct oid *pack_id, uint64_t s
                         return k;
         }
         if (k < 0) {
-                log_warning_errno(k, "Unindexed pack %s is damaged or not ours, ignoring", hex);
+                log_warning_errno(k, "Unindexed pack %s of the local store is damaged or not ours, ignoring", hex);
                 return 0;
         }
         rc->n++;
