@@ -160,17 +160,65 @@ static int local_stat(struct store *s, const struct oid *pack_id, uint64_t *ret_
         return 0;
 }
 
-static int local_put_range(struct store *s, const struct oid *pack_id, uint64_t offset, const void *buf,
-                           size_t len)
+/* pwritev all of iov at offset, however short the kernel's writes are. */
+static int writev_exact(int fd, const struct iovec *iov, int iovcnt, uint64_t offset)
+{
+        struct iovec local[64];
+
+        while (iovcnt > 0) {
+                int n = iovcnt < (int)(sizeof(local) / sizeof(local[0])) ? iovcnt
+                                                                         : (int)(sizeof(local) / sizeof(local[0]));
+                size_t want = 0;
+
+                memcpy(local, iov, (size_t)n * sizeof(*iov));
+                for (int i = 0; i < n; i++)
+                        want += local[i].iov_len;
+                struct iovec *v = local;
+                int vn = n;
+                while (want > 0) {
+                        ssize_t w = pwritev(fd, v, vn, (off_t)offset);
+                        if (w < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        if (w == 0)
+                                return -EIO;
+                        offset += (uint64_t)w;
+                        want -= (size_t)w;
+                        while (vn > 0 && (size_t)w >= v->iov_len) {
+                                w -= (ssize_t)v->iov_len;
+                                v++;
+                                vn--;
+                        }
+                        if (vn > 0) {
+                                v->iov_base = (char *)v->iov_base + w;
+                                v->iov_len -= (size_t)w;
+                        }
+                }
+                iov += n;
+                iovcnt -= n;
+        }
+        return 0;
+}
+
+static int local_put_range(struct store *s, const struct oid *pack_id, uint64_t offset,
+                           const struct iovec *iov, int iovcnt)
 {
         struct store_local *l = to_local(s);
         _cleanup_close_ int fd = -1;
         char path[LOCAL_PATH_SIZE];
         struct stat st;
+        uint64_t len = 0;
         int r;
 
-        if (!pack_id || (!buf && len > 0))
+        if (!pack_id || iovcnt < 0 || (iovcnt > 0 && !iov))
                 return -EINVAL;
+        for (int i = 0; i < iovcnt; i++) {
+                if (!iov[i].iov_base && iov[i].iov_len > 0)
+                        return -EINVAL;
+                len += iov[i].iov_len;
+        }
         if (offset > PACK_MAX_SIZE || len > PACK_MAX_SIZE - offset)
                 return -EFBIG;
         r = local_stat(s, pack_id, NULL);
@@ -187,7 +235,7 @@ static int local_put_range(struct store *s, const struct oid *pack_id, uint64_t 
                 return -errno;
         if (offset > (uint64_t) st.st_size)
                 return -EINVAL; /* would leave a hole: resume from partial_size */
-        r = write_exact(fd, buf, len, offset);
+        r = writev_exact(fd, iov, iovcnt, offset);
         if (r < 0)
                 return r;
         /* Durable before we say so: partial_size must never over-report. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "crypto.h"
 #include "oid.h"
@@ -33,8 +34,8 @@ struct store_ops {
          * Visible atomically when it returns 0; 0 also when already there. -EBADMSG hash mismatch. */
         int (*put)(struct store *s, const struct oid *pack_id, int fd, uint64_t size, unsigned flags);
         /* optional (NULL when the kind has no offset-addressed uploads): the peer shape */
-        int (*put_range)(struct store *s, const struct oid *pack_id, uint64_t offset, const void *buf,
-                         size_t len);
+        int (*put_range)(struct store *s, const struct oid *pack_id, uint64_t offset,
+                         const struct iovec *iov, int iovcnt);
         int (*commit)(struct store *s, const struct oid *pack_id, uint64_t total_size);
         int (*partial_size)(struct store *s, const struct oid *pack_id, uint64_t *ret_size);
         int (*get)(struct store *s, const struct oid *pack_id, uint64_t offset, size_t len, void *buf);
@@ -79,9 +80,23 @@ static inline int store_has_ranges(const struct store *s)
 static inline int store_put_range(struct store *s, const struct oid *pack_id, uint64_t offset,
                                   const void *buf, size_t len)
 {
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
         if (!s->ops->put_range)
                 return -EOPNOTSUPP;
-        return s->ops->put_range(s, pack_id, offset, buf, len);
+        return s->ops->put_range(s, pack_id, offset, &iov, 1);
+}
+
+/* As store_put_range with the bytes of iov[0..iovcnt) one after another
+ * (e.g. straight from evbuffer_peek): one write and one sync for them all. */
+static inline int store_put_rangev(struct store *s, const struct oid *pack_id, uint64_t offset,
+                                   const struct iovec *iov, int iovcnt)
+{
+        if (!s->ops->put_range)
+                return -EOPNOTSUPP;
+        if (iovcnt < 0 || (iovcnt > 0 && !iov))
+                return -EINVAL;
+        return s->ops->put_range(s, pack_id, offset, iov, iovcnt);
 }
 
 /* Make the partial upload visible as pack_id once it is total_size bytes and its

@@ -250,6 +250,21 @@ int repo_has(struct repo *r, const struct oid *id)
         return has;
 }
 
+int repo_reload_known(struct repo *r)
+{
+        struct index *rd = repo_read_borrow(r->read);
+        int k;
+
+        if (!rd)
+                return -EIO;
+        /* only ever adds: an id known already stays known */
+        pthread_mutex_lock(&r->lock);
+        k = index_object_foreach(rd, known_add_cb, &r->known);
+        pthread_mutex_unlock(&r->lock);
+        repo_read_return(r->read, rd);
+        return k;
+}
+
 int repo_get(struct repo *r, const struct oid *id, enum object_type type, size_t size_hint,
              uint8_t **ret, size_t *ret_len)
 {
