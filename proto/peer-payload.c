@@ -3,11 +3,18 @@
  * bytes are stepped over, never read), keeps a count of items still to skip
  * instead of recursing, and checks every count and length against the bytes
  * the body has left before using it. The strict checks of the rest of the
- * message are msg_decode's, on the head the caller copies out. */
+ * message are msg_decode's, on the head the caller copies out. Then the send
+ * side: encoding with an empty DATA and rewriting the frame's head. */
 #include "peer-payload.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cbor.h>
+
+#include "cbor-check.h"
+#include "frame.h"
 #include "peer.h"
 
 enum {
@@ -154,4 +161,87 @@ int peer_payload_find(const uint8_t *head, size_t head_len, size_t body_len,
                 .data_len = (size_t)value,
         };
         return 1;
+}
+
+int peer_payload_encode(struct msg *m, bool with_data, uint8_t **ret, size_t *ret_len)
+{
+        struct peer_payload_span span;
+        struct msg_map body;
+        uint8_t *enc;
+        size_t len;
+        int r;
+
+        if (with_data) {
+                body = msg_body(m);
+                r = msg_map_set_bytes(&body, PEER_KEY_DATA, "", 0);
+                if (r < 0)
+                        return r;
+        }
+        r = msg_encode(m, &enc, &len);
+        if (r < 0)
+                return r;
+        if (with_data && (peer_payload_find(enc + FRAME_HEADER_SIZE, len - FRAME_HEADER_SIZE,
+                                           len - FRAME_HEADER_SIZE, &span) != 1 ||
+                         span.data_len != 0)) {
+                free(enc);
+                return -EINVAL; /* DATA was set before, in another place */
+        }
+        *ret = enc;
+        *ret_len = len;
+        return 0;
+}
+
+int peer_payload_frame_head(const uint8_t *frame, size_t frame_len, bool set_reqid, uint64_t reqid,
+                            bool with_data, size_t data_len, uint8_t **ret, size_t *ret_len)
+{
+        const uint8_t *body = frame + FRAME_HEADER_SIZE;
+        size_t body_len, from = 0, tail_end, len;
+        struct peer_payload_span span;
+        struct cbor_check_reader rd;
+        uint64_t n;
+        uint8_t *out;
+
+        if (frame_len <= FRAME_HEADER_SIZE || frame_decode_header(frame) != frame_len - FRAME_HEADER_SIZE)
+                return -EINVAL;
+        body_len = tail_end = frame_len - FRAME_HEADER_SIZE;
+        if (!with_data)
+                data_len = 0;
+        if (with_data) {
+                /* the body ends with DATA, an empty byte string: 0x40 */
+                if (peer_payload_find(body, body_len, body_len, &span) != 1 || span.data_len != 0)
+                        return -EINVAL;
+                tail_end = span.header_offset;
+        }
+        out = malloc(frame_len + PEER_PAYLOAD_HEAD_GROWTH);
+        if (!out)
+                return -ENOMEM;
+        len = FRAME_HEADER_SIZE;
+        if (set_reqid) {
+                cbor_check_reader_init(&rd, body, body_len);
+                if (cbor_check_read_array(&rd, &n) < 0 || n != 4 || cbor_check_read_uint(&rd, &n) < 0 ||
+                    cbor_check_read_uint(&rd, &n) < 0) {
+                        free(out);
+                        return -EINVAL;
+                }
+                memcpy(out + len, body, rd.pos);
+                len += rd.pos;
+                if (cbor_check_read_uint(&rd, &n) < 0 || rd.pos > tail_end) {
+                        free(out);
+                        return -EINVAL;
+                }
+                len += cbor_encode_uint(reqid, out + len, 9);
+                from = rd.pos;
+        }
+        memcpy(out + len, body + from, tail_end - from);
+        len += tail_end - from;
+        if (with_data)
+                len += cbor_encode_bytestring_start(data_len, out + len, 9);
+        if (data_len > PEER_DATA_MAX || len - FRAME_HEADER_SIZE > PEER_MAX_BODY - data_len) {
+                free(out);
+                return -EMSGSIZE;
+        }
+        frame_encode_header((uint32_t)(len - FRAME_HEADER_SIZE + data_len), out);
+        *ret = out;
+        *ret_len = len;
+        return 0;
 }

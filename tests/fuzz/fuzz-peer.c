@@ -5,7 +5,8 @@
  * DATA; else the whole body. Invariants: a cut head answers the same or
  * "need more"; a body that decodes whole also decodes from its head; what
  * decodes re-encodes to bytes that decode and re-encode the same, DATA still
- * last; refusals carry a known status and a sentence. docs/fuzzing.md. */
+ * last, and peer_payload_frame_head puts the bytes back where the walk finds
+ * them; refusals carry a known status and a sentence. docs/fuzzing.md. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,16 @@ static void check_refusal(const struct msg_error *e)
                 abort();
 }
 
-/* Re-encode m, decode, re-encode: the same bytes; with_data: DATA still last. */
-static void check_round_trip(const struct msg *m, bool with_data)
+/* Re-encode m, decode, re-encode: the same bytes; with_data: DATA still last,
+ * and the head made to send data_len bytes after it has them where the walk
+ * looks for them. */
+static void check_round_trip(const struct msg *m, bool with_data, size_t data_len)
 {
         struct peer_payload_span span;
         struct msg *again = NULL;
         struct msg_error e;
-        uint8_t *first = NULL, *second = NULL;
-        size_t first_len, second_len;
+        uint8_t *first = NULL, *second = NULL, *head;
+        size_t first_len, second_len, head_len;
 
         if (msg_encode(m, &first, &first_len) < 0)
                 abort();
@@ -45,6 +48,23 @@ static void check_round_trip(const struct msg *m, bool with_data)
                                             first_len - FRAME_HEADER_SIZE, &span) != 1 ||
                           span.data_len != 0))
                 abort();
+        if (with_data) {
+                int r = peer_payload_frame_head(first, first_len, true, data_len * 31, true, data_len, &head,
+                                                &head_len);
+
+                if (r == -EMSGSIZE && (data_len > PEER_DATA_MAX ||
+                                       data_len + first_len + PEER_PAYLOAD_HEAD_GROWTH > PEER_MAX_BODY))
+                        goto out; /* too much for one frame: refusing is right */
+                if (r < 0)
+                        abort();
+                if (frame_decode_header(head) != head_len - FRAME_HEADER_SIZE + data_len ||
+                    peer_payload_find(head + FRAME_HEADER_SIZE, head_len - FRAME_HEADER_SIZE,
+                                      head_len - FRAME_HEADER_SIZE + data_len, &span) != 1 ||
+                    span.data_offset != head_len - FRAME_HEADER_SIZE || span.data_len != data_len)
+                        abort();
+                free(head);
+        }
+out:
         free(first);
         free(second);
         msg_free(again);
@@ -94,12 +114,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 } else {
                         if (whole && (msg_type(whole) != msg_type(head) || msg_reqid(whole) != msg_reqid(head)))
                                 abort();
-                        check_round_trip(head, true);
+                        check_round_trip(head, true, span.data_len);
                 }
                 free(copy);
         }
         if (whole)
-                check_round_trip(whole, false);
+                check_round_trip(whole, false, 0);
         msg_free(head);
         msg_free(whole);
         return 0;

@@ -450,3 +450,120 @@ Test(peer_payload, truncated_heads)
         for (size_t len = 0; len < full; len++)
                 cr_assert_lt(peer_payload_find(o.buf, len, len, &span), 0, "cut at %zu", len);
 }
+
+/* ---- the send side ---- */
+
+static struct msg *put_without_data(void)
+{
+        uint8_t pack[32];
+        struct msg *m = peer_msg_new(PEER_TYPE_PUT, 0);
+        struct msg_map body = msg_body(m);
+
+        memset(pack, 0x77, sizeof(pack));
+        cr_assert_eq(msg_map_set_bytes(&body, PEER_KEY_PACK, pack, sizeof(pack)), 0);
+        cr_assert_eq(msg_map_set_uint(&body, PEER_KEY_OFFSET, 4096), 0);
+        cr_assert_eq(msg_map_set_uint(&body, PEER_KEY_SIZE, 1u << 24), 0);
+        return m;
+}
+
+Test(peer_payload, frame_head_then_the_bytes_is_the_whole_message)
+{
+        static const size_t sizes[] = { 0, 1, 23, 24, 300, 70000 };
+        static const uint64_t reqids[] = { 0, 23, 24, 65536, 1ull << 40, UINT64_MAX };
+        static uint8_t data[70000];
+        struct msg *m = put_without_data(), *back;
+        uint8_t *enc, *head, *frame;
+        size_t enc_len, head_len;
+        struct msg_error e;
+        struct msg_map body;
+        const uint8_t *p;
+        size_t n;
+
+        for (size_t i = 0; i < sizeof(data); i++)
+                data[i] = (uint8_t)(i * 13 + 1);
+        cr_assert_eq(peer_payload_encode(m, true, &enc, &enc_len), 0);
+        cr_assert_eq(enc[enc_len - 1], 0x40, "DATA is the empty byte string at the end");
+        for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+                for (size_t k = 0; k < sizeof(reqids) / sizeof(reqids[0]); k++) {
+                        cr_assert_eq(peer_payload_frame_head(enc, enc_len, true, reqids[k], true, sizes[s], &head,
+                                                             &head_len),
+                                     0);
+                        cr_assert_leq(head_len, enc_len + PEER_PAYLOAD_HEAD_GROWTH);
+                        cr_assert_eq(frame_decode_header(head), head_len - FRAME_HEADER_SIZE + sizes[s]);
+                        frame = malloc(head_len + sizes[s]);
+                        memcpy(frame, head, head_len);
+                        memcpy(frame + head_len, data, sizes[s]);
+                        cr_assert_eq(msg_decode(&peer_schema, frame + FRAME_HEADER_SIZE,
+                                                head_len - FRAME_HEADER_SIZE + sizes[s], &back, &e),
+                                     0, "%s", e.text);
+                        cr_assert_eq(msg_reqid(back), reqids[k]);
+                        cr_assert_eq(msg_type(back), PEER_TYPE_PUT);
+                        body = msg_body(back);
+                        cr_assert_eq(msg_map_get_bytes(&body, PEER_KEY_DATA, &p, &n), 0);
+                        cr_assert_eq(n, sizes[s]);
+                        cr_assert_eq(memcmp(p, data, n), 0);
+                        cr_assert_eq(msg_map_get_bytes(&body, PEER_KEY_PACK, &p, &n), 0);
+                        cr_assert_eq(p[0], 0x77);
+                        msg_free(back);
+                        free(frame);
+                        free(head);
+                }
+        }
+        /* the largest DATA fits; one byte more does not */
+        cr_assert_eq(peer_payload_frame_head(enc, enc_len, true, 1, true, PEER_DATA_MAX, &head, &head_len), 0);
+        cr_assert_eq(frame_decode_header(head), head_len - FRAME_HEADER_SIZE + PEER_DATA_MAX);
+        free(head);
+        cr_assert_eq(peer_payload_frame_head(enc, enc_len, true, 1, true, PEER_DATA_MAX + 1, &head, &head_len),
+                     -EMSGSIZE);
+        /* the request id kept */
+        cr_assert_eq(peer_payload_frame_head(enc, enc_len, false, 99, true, 0, &head, &head_len), 0);
+        cr_assert_eq(head_len, enc_len);
+        cr_assert_eq(memcmp(head, enc, enc_len), 0);
+        free(head);
+        /* a frame length that does not match, a frame cut short */
+        enc[3]++;
+        cr_assert_eq(peer_payload_frame_head(enc, enc_len, true, 1, true, 0, &head, &head_len), -EINVAL);
+        enc[3]--;
+        cr_assert_eq(peer_payload_frame_head(enc, 3, true, 1, true, 0, &head, &head_len), -EINVAL);
+        free(enc);
+        msg_free(m);
+}
+
+Test(peer_payload, messages_without_data)
+{
+        uint8_t pack[32] = { 1 }, *enc, *head;
+        size_t enc_len, head_len;
+        struct msg *m = peer_msg_new(PEER_TYPE_STAT, 3), *back;
+        struct msg_map body = msg_body(m);
+        struct msg_error e;
+
+        cr_assert_eq(msg_map_set_bytes(&body, PEER_KEY_PACK, pack, sizeof(pack)), 0);
+        /* DATA is not a key of STAT */
+        cr_assert_eq(peer_payload_encode(m, true, &enc, &enc_len), -EINVAL);
+        cr_assert_eq(peer_payload_encode(m, false, &enc, &enc_len), 0);
+        /* no DATA to put bytes after */
+        cr_assert_eq(peer_payload_frame_head(enc, enc_len, true, 1, true, 10, &head, &head_len), -EINVAL);
+        cr_assert_eq(peer_payload_frame_head(enc, enc_len, true, 1000, false, 10, &head, &head_len), 0);
+        cr_assert_eq(frame_decode_header(head), head_len - FRAME_HEADER_SIZE, "data_len ignored without data");
+        cr_assert_eq(msg_decode(&peer_schema, head + FRAME_HEADER_SIZE, head_len - FRAME_HEADER_SIZE, &back, &e), 0,
+                     "%s", e.text);
+        cr_assert_eq(msg_reqid(back), 1000);
+        msg_free(back);
+        free(head);
+        free(enc);
+        msg_free(m);
+}
+
+Test(peer_payload, data_set_before_another_key_is_refused)
+{
+        uint8_t *enc = NULL;
+        size_t enc_len;
+        struct msg *m = put_without_data();
+        struct msg_map body = msg_body(m);
+
+        cr_assert_eq(msg_map_set_bytes(&body, PEER_KEY_DATA, "abc", 3), 0);
+        cr_assert_eq(msg_map_set_bool(&body, PEER_KEY_COMMIT, true), 0);
+        cr_assert_eq(peer_payload_encode(m, true, &enc, &enc_len), -EINVAL);
+        cr_assert_null(enc);
+        msg_free(m);
+}
