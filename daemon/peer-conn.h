@@ -56,8 +56,9 @@ struct peer_conn_handlers {
         void (*request)(struct peer_conn *c, struct msg *req, struct peer_payload *payload,
                         void *userdata);
         /* the connection is gone (EOF, error, protocol violation, timeout): err and one
-         * sentence say why; called once, after every request in flight got its done(),
-         * and never after peer_conn_free. Free the connection (here is fine). */
+         * sentence say why (for a TLS bufferevent's error, tls_last_error says more);
+         * called once, after every request in flight got its done(), and never after
+         * peer_conn_free. Free the connection (here is fine). */
         void (*closed)(struct peer_conn *c, int err, const char *why, void *userdata);
 };
 
