@@ -52,6 +52,10 @@ struct end {
         char suite[64];
         size_t max_ciphertext_queued; /* the socket bufferevent's output, sampled */
         bool free_on_written;   /* free the bev once the output is drained (clean close) */
+        bool hold_input;        /* the read callback leaves the input alone */
+        size_t drain_step;      /* a timer takes this much out of the input per tick */
+        size_t max_input;       /* the most plaintext seen waiting in the input */
+        bool pause_reading;     /* disable EV_READ in the read callback; the next tick reads and enables */
         void (*on_read)(struct end *e);
 };
 
@@ -68,6 +72,10 @@ struct ctx {
         size_t server_send_len;
         bool (*done)(struct ctx *c);
         struct event *sampler;
+        void (*tick)(struct ctx *c); /* on every sampler tick */
+        int phase;
+        int ticks;
+        const uint8_t *payload;
         int accepted;
 };
 
@@ -101,9 +109,41 @@ static void sample(struct end *e)
                 e->max_ciphertext_queued = n;
 }
 
+/* Take up to e->drain_step bytes out of the input, as a slow consumer would. */
+static void slow_drain(struct end *e)
+{
+        struct evbuffer *in;
+        uint8_t buf[65536];
+        size_t want;
+        int n;
+
+        if (!e->drain_step || !e->bev)
+                return;
+        in = bufferevent_get_input(e->bev);
+        if (evbuffer_get_length(in) > e->max_input)
+                e->max_input = evbuffer_get_length(in);
+        want = e->drain_step < sizeof(buf) ? e->drain_step : sizeof(buf);
+        n = evbuffer_remove(in, buf, want);
+        if (n <= 0)
+                return;
+        if (e->got + (size_t) n > e->expect_len || memcmp(e->expect + e->got, buf, (size_t) n) != 0)
+                e->mismatch = true;
+        e->got += (size_t) n;
+}
+
 static void sampler_cb(evutil_socket_t fd, short what, void *arg)
 {
         struct ctx *c = arg;
+        if (c->tick)
+                c->tick(c);
+        if (c->client.pause_reading && c->client.bev && !(bufferevent_get_enabled(c->client.bev) & EV_READ)) {
+                /* read while paused, then resume */
+                c->client.drain_step = 1 << 20;
+                slow_drain(&c->client);
+                c->client.drain_step = 0;
+                bufferevent_enable(c->client.bev, EV_READ);
+        }
+        slow_drain(&c->client);
         sample(&c->server);
         sample(&c->client);
         check_done(c);
@@ -115,7 +155,11 @@ static void end_read(struct bufferevent *bev, void *arg)
         struct evbuffer *in = bufferevent_get_input(bev);
 
         sample(e);
-        if (e->echo) {
+        if (evbuffer_get_length(in) > e->max_input)
+                e->max_input = evbuffer_get_length(in);
+        if (e->hold_input || e->drain_step || e->pause_reading)
+                ; /* the test or the timer reads */
+        else if (e->echo) {
                 evbuffer_add_buffer(bufferevent_get_output(bev), in);
         } else {
                 uint8_t buf[65536];
@@ -127,6 +171,8 @@ static void end_read(struct bufferevent *bev, void *arg)
                         e->got += (size_t) n;
                 }
         }
+        if (e->pause_reading)
+                bufferevent_disable(bev, EV_READ);
         if (e->on_read)
                 e->on_read(e);
         check_done(e->ctx);
@@ -652,6 +698,121 @@ Test(tls, peer_socket_cut_mid_stream, .timeout = 60)
         cr_assert(!c.client.mismatch, "what did arrive is intact");
         cr_assert_str_neq(c.client.error, "no error", "no close_notify was sent");
         cr_log_info("socket cut: %s after %zu bytes", c.client.error, c.client.got);
+        ctx_done(&c);
+        free(payload);
+}
+
+Test(tls, read_high_watermark_with_a_slow_reader, .timeout = 60)
+{
+        struct ctx c;
+        size_t len = 4 * MIB;
+        uint8_t *payload = malloc(len);
+        struct timeval tick = {0, 200};
+
+        cr_assert_not_null(payload);
+        fill_random(payload, len, 9);
+        ctx_init(&c);
+        event_del(c.sampler);
+        cr_assert_eq(event_add(c.sampler, &tick), 0);
+        c.server_send = payload;
+        c.server_send_len = len;
+        connect_client(&c);
+        /* the reader keeps at most 64 KiB of plaintext and takes 32 KiB now and then, outside its read callback */
+        bufferevent_setwatermark(c.client.bev, EV_READ, 0, 64 * 1024);
+        c.client.drain_step = 32 * 1024;
+        c.client.expect = payload;
+        c.client.expect_len = len;
+        c.done = client_got_all;
+        cr_assert(run(&c, 40), "stalled at %zu of %zu bytes", c.client.got, len);
+        cr_assert_eq(c.client.got, len);
+        cr_assert(!c.client.mismatch);
+        /* the high watermark, passed by at most one socket read (128 KiB) and a record */
+        cr_assert_leq(c.client.max_input, 64 * 1024 + 128 * 1024 + 16384, "input held %zu bytes",
+                      c.client.max_input);
+        ctx_done(&c);
+        free(payload);
+}
+
+Test(tls, reading_paused_and_resumed_under_a_high_watermark, .timeout = 60)
+{
+        struct ctx c;
+        size_t len = 4 * MIB;
+        uint8_t *payload = malloc(len);
+
+        cr_assert_not_null(payload);
+        fill_random(payload, len, 11);
+        ctx_init(&c);
+        c.server_send = payload;
+        c.server_send_len = len;
+        connect_client(&c);
+        /* a reader that stops reading at every read callback, later empties the input while
+         * stopped, and starts again */
+        bufferevent_setwatermark(c.client.bev, EV_READ, 0, 20000);
+        c.client.pause_reading = true;
+        c.client.expect = payload;
+        c.client.expect_len = len;
+        c.done = client_got_all;
+        cr_assert(run(&c, 40), "stalled at %zu of %zu bytes", c.client.got, len);
+        cr_assert_eq(c.client.got, len);
+        cr_assert(!c.client.mismatch);
+        ctx_done(&c);
+        free(payload);
+}
+
+/* 64 KiB fill the reader's input exactly (4 full records, nothing left
+ * over), 100 KiB more arrive while it is full, then the reader empties its
+ * input outside its read callback: the 100 KiB must follow. */
+static void watermark_phases(struct ctx *c)
+{
+        struct evbuffer *in;
+
+        if (!c->server.connected || !c->client.bev)
+                return;
+        in = bufferevent_get_input(c->client.bev);
+        switch (c->phase) {
+        case 0:
+                cr_assert_eq(evbuffer_add(bufferevent_get_output(c->server.bev), c->payload, 65536), 0);
+                c->phase++;
+                break;
+        case 1:
+                if (evbuffer_get_length(in) >= 65536) {
+                        cr_assert_eq(evbuffer_add(bufferevent_get_output(c->server.bev), c->payload + 65536,
+                                                  100 * 1024), 0);
+                        c->phase++;
+                        c->ticks = 0;
+                }
+                break;
+        case 2:
+                if (++c->ticks == 50) { /* the 100 KiB sit in the socket bufferevent by now */
+                        cr_assert_eq(evbuffer_get_length(in), 65536, "the watermark held");
+                        c->client.drain_step = 1 << 20;
+                        slow_drain(&c->client);
+                        c->client.hold_input = false; /* and from now on as usual */
+                        c->phase++;
+                }
+                break;
+        }
+}
+
+Test(tls, input_drained_outside_the_read_callback_resumes, .timeout = 30)
+{
+        struct ctx c;
+        size_t len = 65536 + 100 * 1024;
+        uint8_t *payload = malloc(len);
+
+        cr_assert_not_null(payload);
+        fill_random(payload, len, 10);
+        ctx_init(&c);
+        c.payload = payload;
+        c.tick = watermark_phases;
+        connect_client(&c);
+        bufferevent_setwatermark(c.client.bev, EV_READ, 0, 65536);
+        c.client.hold_input = true;
+        c.client.expect = payload;
+        c.client.expect_len = len;
+        c.done = client_got_all;
+        cr_assert(run(&c, 10), "stalled at %zu of %zu bytes (phase %d)", c.client.got, len, c.phase);
+        cr_assert(!c.client.mismatch);
         ctx_done(&c);
         free(payload);
 }
