@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The mbedtls bufferevent: a libevent filter (bufferevent_filter_new) whose
- * input filter drives the handshake and decrypts records, and whose output
- * filter encrypts, with mbedtls' BIO reading and writing the socket
- * bufferevent's evbuffers. The filter forwards the socket's events unchanged,
- * so tls.c puts its own callbacks on the socket bufferevent in front of the
- * filter's: it swallows the socket's CONNECTED, reports EOF only after the
- * last record is decrypted (ERROR when it cuts a record or the handshake), and
- * reports CONNECTED / ERROR / EOF itself, always deferred, so no user callback
- * runs inside mbedtls. mbedtls error codes become -errno here and nowhere else. */
+/* The mbedtls bufferevent (docs/tls.md): a libevent filter whose input filter
+ * runs the handshake and decrypts, and whose output filter encrypts, mbedtls'
+ * BIO reading and writing the socket bufferevent's evbuffers. The filter only
+ * forwards the socket's events, so our callbacks sit on the socket in front of
+ * the filter's and report CONNECTED / EOF / ERROR ourselves, deferred. Not the
+ * pinning (the caller's). mbedtls error codes become -errno here only. */
 #include "tls.h"
 
 #include <errno.h>
@@ -479,7 +476,7 @@ static enum bufferevent_filter_result tls_filter_out(struct evbuffer *src, struc
                         p = t->scratch;
                 }
                 r = mbedtls_ssl_write(&t->ssl, p, len);
-                if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+                if (r == 0 || r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
                         break;
                 if (r < 0) {
                         tls_fail(t, BEV_EVENT_WRITING, EPROTO, r, "TLS write failed");
