@@ -62,8 +62,10 @@ void cmd_peer_add(struct request *r)
         address = cmd_get_text(r, CTL_KEY_ADDRESS, "an address", 255, false, &k);
         if (k < 0)
                 return;
-        if (address && !strcmp(address, "-"))
-                address = mfree(address);
+        if (address && !strcmp(address, "-")) {
+                free(address);
+                address = NULL;
+        }
         if (address && !cmd_peer_address_valid(address)) {
                 request_error(r, CTL_STATUS_BAD_REQUEST,
                               "\"%s\" is not an address: HOST:PORT or [IPV6]:PORT, or - for a peer that only "

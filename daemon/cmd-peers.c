@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "ctl.h"
 #include "daemon.h"
+#include "index.h"
 #include "parse.h"
 #include "peer-server.h"
 
