@@ -46,8 +46,11 @@ void host_job_free(struct host_job *j)
 {
         if (!j)
                 return;
-        if (j->payload)
+        if (j->payload) {
                 evbuffer_free(j->payload);
+                j->s->put_held -= j->len;
+                j->s->host->put_bytes -= j->len;
+        }
         free(j->iov);
         free(j->data);
         free(j->entries);

@@ -31,6 +31,10 @@ struct store_runner;
  * yet sent), and per session; more are answered BUSY. */
 #define PEER_HOST_GET_BYTES (64u * 1024 * 1024)
 #define PEER_HOST_SESSION_GET_BYTES (32u * 1024 * 1024)
+/* PUT payload bytes held (received, not yet on disk) over all sessions; per
+ * session the window plus one largest PUT. More are answered BUSY: a client
+ * that keeps to its window never sees it. */
+#define PEER_HOST_PUT_BYTES (256u * 1024 * 1024)
 /* Uploads of one peer in progress at once; more are answered BUSY. */
 #define PEER_HOST_UPLOADS 256
 /* Seconds between two quota warnings in the log for one peer. */
@@ -75,6 +79,7 @@ struct peer_host {
         struct event *purge_timer;
         bool purging;
         uint64_t get_bytes;     /* GET replies read and not yet sent */
+        uint64_t put_bytes;     /* PUT payloads held */
         struct host_account *accounts;
 };
 
@@ -87,6 +92,7 @@ struct peer_host_session {
         uint64_t max_frame;      /* the peer's largest frame body */
         unsigned jobs;           /* requests on store threads */
         uint64_t get_bytes;
+        uint64_t put_held;       /* PUT payload bytes held */
         char *address;
         char *name;              /* the name it gave in HELLO ("" before) */
         uint64_t requests, put_bytes, sent_bytes;

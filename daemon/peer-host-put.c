@@ -361,6 +361,11 @@ void host_put(struct peer_host_session *s, struct msg *req, struct peer_payload 
         }
         if (host_session_busy(s, reqid))
                 return;
+        if (len && (s->put_held + len > s->host->daemon->config.peer_window + PEER_DATA_MAX ||
+                    s->host->put_bytes + len > PEER_HOST_PUT_BYTES)) {
+                host_error(s, reqid, PEER_STATUS_BUSY, "too many PUT bytes in flight; keep to the window");
+                return;
+        }
         j = host_job_new(s, JOB_PUT, reqid);
         if (!j) {
                 host_error(s, reqid, PEER_STATUS_INTERNAL, "out of memory");
@@ -373,12 +378,14 @@ void host_put(struct peer_host_session *s, struct msg *req, struct peer_payload 
         j->len = len;
         if (len) {
                 /* the bytes stay in the connection's buffer chain: no copy */
+                _cleanup_free_ struct evbuffer_iovec *ev = NULL;
                 int n;
                 j->payload = payload->buf;
                 payload->buf = NULL;
-                _cleanup_free_ struct evbuffer_iovec *ev = NULL;
-                j->payload = payload->buf;
-                payload->buf = NULL;
+                if (j->payload) {
+                        s->put_held += len;
+                        s->host->put_bytes += len;
+                }
                 n = j->payload ? evbuffer_peek(j->payload, (ev_ssize_t)len, NULL, NULL, 0) : -1;
                 ev = n > 0 ? calloc((size_t)n, sizeof(*ev)) : NULL;
                 j->iov = n > 0 ? calloc((size_t)n, sizeof(*j->iov)) : NULL;

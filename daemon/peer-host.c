@@ -462,6 +462,8 @@ static void host_ping(struct peer_host_session *s, struct msg *req)
 
 /* ---- sessions ------------------------------------------------------------------ */
 
+static void host_dispatch(struct peer_host_session *s, struct msg *req, struct peer_payload *payload);
+
 static void on_request(struct peer_conn *c, struct msg *req, struct peer_payload *payload, void *userdata)
 {
         struct peer_host_session *s = userdata;
@@ -470,14 +472,20 @@ static void on_request(struct peer_conn *c, struct msg *req, struct peer_payload
 
         (void)c;
         s->requests++;
-        if (!s->hello && type != PEER_TYPE_HELLO) {
+        if (!s->hello && type != PEER_TYPE_HELLO)
                 host_error(s, reqid, PEER_STATUS_NO_HELLO, "HELLO must come first");
-                return;
-        }
-        if (type != PEER_TYPE_PUT && payload && payload->len) {
+        else if (type != PEER_TYPE_PUT && payload && payload->len)
                 host_error(s, reqid, PEER_STATUS_BAD_REQUEST, "only PUT carries pack bytes");
-                return;
-        }
+        else
+                host_dispatch(s, req, payload);
+        msg_free(req);
+}
+
+static void host_dispatch(struct peer_host_session *s, struct msg *req, struct peer_payload *payload)
+{
+        uint32_t type = msg_type(req);
+        uint64_t reqid = msg_reqid(req);
+
         switch (type) {
         case PEER_TYPE_HELLO:
                 host_hello(s, req);
