@@ -2,8 +2,8 @@
 /* The purge of hosted packs: a pack a peer deleted (or the packs of a
  * removed peer) keeps its bytes until its delete delay has run out; then a
  * store thread deletes them and the loop drops the index rows. It runs at
- * start and then every PEER_HOST_PURGE_INTERVAL_SEC (sooner when the
- * configured delay is shorter), and drops partial uploads nobody resumed. */
+ * start and then every PEER_HOST_PURGE_INTERVAL_SEC (every half delay when
+ * the configured delay is shorter), and drops partial uploads nobody resumed. */
 #include "peer-host-private.h"
 
 #include <dirent.h>
@@ -277,10 +277,11 @@ static void on_purge_timer(evutil_socket_t fd, short what, void *userdata)
         peer_host_purge(userdata);
 }
 
-/* The next run: at once, or after the interval (the configured delay when shorter, 1 s at least). */
+/* The next run: at once, or after the interval (half the configured delay
+ * when that is shorter, 1 s at least: a short delay is kept to closely). */
 static void purge_schedule(struct peer_host *h, bool now)
 {
-        uint64_t sec = h->daemon->config.delete_delay_ns / NSEC_PER_SEC;
+        uint64_t sec = h->daemon->config.delete_delay_ns / NSEC_PER_SEC / 2;
         struct timeval tv = { 0, 0 };
 
         if (!now)

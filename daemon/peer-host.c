@@ -533,7 +533,8 @@ static void on_closed(struct peer_conn *c, int err, const char *why, void *userd
         char in[FORMAT_SIZE_MAX], out[FORMAT_SIZE_MAX];
 
         (void)c;
-        log_event(LOG_INFO, MSGID_PEER_DISCONNECTED, LOG_FIELDS(LOG_PEER(s->account->pretty)),
+        /* a peer going away is normal; a violation or a timeout is worth a notice */
+        log_event(err == 0 || err == -ECONNRESET ? LOG_INFO : LOG_NOTICE, MSGID_PEER_DISCONNECTED, LOG_FIELDS(LOG_PEER(s->account->pretty)),
                   "Peer %s from %s disconnected (%s) after %" PRIu64 " requests, %s received, %s sent",
                   s->account->pretty, s->address, why ? why : err ? strerror(err < 0 ? -err : err) : "closed",
                   s->requests, format_size(s->put_bytes, in), format_size(s->sent_bytes, out));
