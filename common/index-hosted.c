@@ -162,12 +162,13 @@ int index_hosted_page(struct index *idx, const struct oid *peer, const struct oi
 int index_hosted_foreach_expired(struct index *idx, int64_t now_ns, int64_t default_delay_ns,
                                  index_hosted_cb cb, void *userdata)
 {
-        /* a peer's own delay; the default for packs of a removed peer */
+        /* an approved peer's own delay; the default for packs of a removed
+         * peer (which may have come back as a pending node since) */
         return index_row_foreach(idx,
                                  INDEX_QUERY("SELECT h.peer_id, h.pack_id, h.size, h.created_ns, h.deleted_ns "
                                              "FROM hosted h LEFT JOIN peers p ON p.id = h.peer_id "
                                              "WHERE h.deleted_ns > 0 AND "
-                                             " h.deleted_ns <= ?1 - coalesce(p.delete_delay_ns, ?2) "
+                                             " h.deleted_ns <= ?1 - coalesce(CASE WHEN p.approved THEN p.delete_delay_ns END, ?2) "
                                              "ORDER BY h.peer_id, h.pack_id",
                                              INDEX_VALUE_INT64(now_ns), INDEX_VALUE_INT64(default_delay_ns)),
                                  &hosted_row, (union index_visitor){ .hosted = cb }, userdata);

@@ -377,7 +377,7 @@ int index_hosted_foreach(struct index *idx, const struct oid *peer, index_hosted
 int index_hosted_page(struct index *idx, const struct oid *peer, const struct oid *after, size_t limit,
                       index_hosted_cb cb, void *userdata);
 /* Call cb for every marked pack whose delay has run out at now_ns: the
- * peer's delete_delay_ns, default_delay_ns for a peer no longer in peers. */
+ * peer's delete_delay_ns, default_delay_ns for a peer no longer approved. */
 int index_hosted_foreach_expired(struct index *idx, int64_t now_ns, int64_t default_delay_ns,
                                  index_hosted_cb cb, void *userdata);
 

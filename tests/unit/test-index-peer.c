@@ -392,6 +392,11 @@ Test(index_peer, expired_marks_per_peer_delay)
         e.n = 0;
         cr_assert_eq(index_hosted_foreach_expired(idx, t0 + 1000 * SECOND_NS, 100 * SECOND_NS, expired_cb, &e), 0);
         cr_assert_eq(e.n, 3);
+        /* a removed peer that came back as a pending node: still the default delay */
+        cr_assert_eq(index_peer_pending(idx, &gone, "x", 1), 0);
+        e.n = 0;
+        cr_assert_eq(index_hosted_foreach_expired(idx, t0 + 100 * SECOND_NS, 100 * SECOND_NS, expired_cb, &e), 0);
+        cr_assert_eq(e.n, 2, "a pending row has no delay of its own");
         /* an undelete takes it out of the purge */
         cr_assert_eq(index_hosted_unmark(idx, &slow, &p3), 0);
         e.n = 0;
