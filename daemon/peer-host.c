@@ -173,8 +173,17 @@ void host_reply(struct peer_host_session *s, struct msg *reply, void *data, size
                 r = peer_conn_reply(s->conn, reply, data, len, host_data_free, s);
         } else
                 r = peer_conn_reply(s->conn, reply, NULL, 0, NULL, NULL);
-        if (r < 0)
+        msg_free(reply); /* encoded by now */
+        if (r < 0) {
                 log_debug_errno(r, "Cannot answer peer %s", s->account->pretty);
+                if (data) {
+                        /* not taken: data_free will not run */
+                        free(data);
+                        s->get_bytes -= len;
+                        s->host->get_bytes -= len;
+                        host_session_unref(s);
+                }
+        }
 }
 
 void host_error(struct peer_host_session *s, uint64_t reqid, uint32_t status, const char *fmt, ...)
