@@ -82,13 +82,14 @@ node_init() {
     NODE_DIR=$T_TMP/$name
     mkdir -p "$NODE_DIR/state" "$NODE_DIR/run"
     cat > "$NODE_DIR/chuted.conf" <<EOC
-[daemon]
-state_dir = $NODE_DIR/state
-socket = $NODE_DIR/run/chuted.sock
 # no peer listener unless a test asks for one (node_peer_listen): tests run
 # side by side and the default port would be taken by the first
 [peer]
 listen = none
+# [daemon] last: tests append keys to it
+[daemon]
+state_dir = $NODE_DIR/state
+socket = $NODE_DIR/run/chuted.sock
 EOC
 }
 
