@@ -157,6 +157,14 @@ static void print_reply(struct tool *t, struct msg *reply, int err)
                 return;
         }
         printf(",\"ok\":true");
+        if (!strcmp(t->op, "hello")) {
+                /* whom we talk to: the id of the certificate the host presented */
+                uint8_t host[TLS_PEER_ID_SIZE];
+                char *pretty = NULL;
+                if (tls_peer_id(peer_conn_bufferevent(t->conn), host) >= 0 && identity_format_id(host, &pretty) >= 0)
+                        printf(",\"host_id\":\"%s\"", pretty);
+                free(pretty);
+        }
         static const struct {
                 uint32_t key;
                 const char *name;

@@ -186,6 +186,24 @@ rc_is "peer add of a taken name fails" 1 bctl peer add a - "$TOOL_ID"
 rc_is "A: peer remove b" 0 actl peer remove b
 is "A's store row goes with it" "$(sqlite3 "$T_TMP/a/state/index.db" "SELECT count(*) FROM stores WHERE name = 'b'")" 0
 
+# ---- a new node importing a code listens as that node -----------------------------------------
+node_init c
+node_manual c
+node_peer_listen c
+C=127.0.0.1:$PEER_PORT
+start_chuted c || bail_out "C does not start"
+C_SOCK=$CHUTE_SOCKET
+cctl() { "$CHUTECTL" --socket "$C_SOCK" "$@"; }
+rc_is "C: peer add friend - ID" 0 cctl peer add friend - "$TOOL_ID" --quota 1M
+"$TOOL" run "$SEED" "$C" hello > "$T_TMP/steps.json" 2>/dev/null
+C_OLD_ID=$(cctl id)
+step_is "C answers as itself" 1 ".ok and .host_id == \"$C_OLD_ID\""
+actl key export > "$T_TMP/code"
+rc_is "C: key import of A's code" 0 cctl key import - < "$T_TMP/code"
+is "C's id is now A's" "$(cctl id)" "$A_ID"
+"$TOOL" run "$SEED" "$C" hello ping > "$T_TMP/steps.json" 2>/dev/null
+step_is "C listens again, presenting A's identity" 1 ".ok and .host_id == \"$A_ID\""
+
 chuted_alive "B still runs"
 if stop_chuted b; then ok "B stops cleanly"; else not_ok "B stops cleanly"; fi
 done_testing
