@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* chuted: parse the command line and config, then bring the daemon up in
  * order (umask and no core dumps, log, state dir, keys, identity, loop,
- * workers, repository, roots, control socket, signals, READY=1) and down in
- * reverse. Without a key (--no-key) the repository and roots wait for key
- * import. Runs in the foreground; systemd (or the user) supervises it. */
+ * workers, repository, roots, peer hosting and listener, control socket,
+ * signals, READY=1) and down in reverse. Without a key (--no-key) the
+ * repository, roots and peers wait for key import. Runs in the foreground; systemd (or the user) supervises it. */
 #include "parse.h"
 #include "settings.h"
 

@@ -174,7 +174,9 @@ static void put_done(void *userdata)
         if (r >= 0 && j->committed) {
                 int k = index_hosted_add(h->daemon->index, &a->id, &j->pack, j->size);
                 if (k < 0) {
-                        log_error_errno(k, "Cannot record pack %s of peer %s in the index: %s", "?", a->pretty,
+                        char hex[OID_HEX_SIZE];
+                        oid_to_hex(&j->pack, hex);
+                        log_error_errno(k, "Cannot record pack %s of peer %s in the index: %s", hex, a->pretty,
                                         index_last_error(h->daemon->index));
                         r = k;
                 } else if (!up->replace)
