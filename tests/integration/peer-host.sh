@@ -50,6 +50,14 @@ step() { sed -n "${1}p" "$T_TMP/steps.json"; }
 step_is() { local desc=$1 n=$2 filter=$3; step "$n" > "$T_TMP/step.json"; jq_is "$desc" "$T_TMP/step.json" "$filter"; }
 
 grep -q "Listening for peers on 127.0.0.1:$B_PORT" "$B_DIR/chuted.log" && ok "B listens for peers" || not_ok "B listens for peers"
+# a busy peer port stops the start with a clear error, like a busy control socket
+node_init d
+node_peer_listen d "$B_PORT"
+if start_chuted d 2>/dev/null; then not_ok "a node whose peer port is taken does not start"; else
+    ok "a node whose peer port is taken does not start"; fi
+grep -q "Cannot listen for peers on 127.0.0.1:$B_PORT .*Address already in use" "$T_TMP/d/chuted.log" &&
+    ok "... and says why" || not_ok "... and says why"
+CHUTED_PID=$B_PID NODE_DIR=$B_DIR CHUTE_SOCKET=$B_SOCK # chuted_alive's node is B
 A_ID=$(actl id)
 B_ID=$(bctl id)
 [ -n "$A_ID" ] && [ -n "$B_ID" ] && [ "$A_ID" != "$B_ID" ] && ok "A and B have distinct node ids" || not_ok "A and B have distinct node ids"
@@ -204,6 +212,7 @@ is "C's id is now A's" "$(cctl id)" "$A_ID"
 "$TOOL" run "$SEED" "$C" hello ping > "$T_TMP/steps.json" 2>/dev/null
 step_is "C listens again, presenting A's identity" 1 ".ok and .host_id == \"$A_ID\""
 
+CHUTED_PID=$B_PID NODE_DIR=$B_DIR CHUTE_SOCKET=$B_SOCK
 chuted_alive "B still runs"
 if stop_chuted b; then ok "B stops cleanly"; else not_ok "B stops cleanly"; fi
 done_testing
