@@ -96,3 +96,5 @@ int verb_id(struct verb_context *c, int argc, char **argv);
 int verb_key(struct verb_context *c, int argc, char **argv);
 int verb_log_level(struct verb_context *c, int argc, char **argv);
 int verb_version(struct verb_context *c, int argc, char **argv);
+int verb_peer(struct verb_context *c, int argc, char **argv);
+int verb_peers(struct verb_context *c, int argc, char **argv);

@@ -43,3 +43,7 @@ void cmd_cat(struct request *r);
 void cmd_diff(struct request *r);
 void cmd_restore(struct request *r);
 void cmd_forget(struct request *r);
+void cmd_peers(struct request *r);
+void cmd_peer_add(struct request *r);
+void cmd_peer_remove(struct request *r);
+void cmd_peer_approve(struct request *r);
