@@ -7,6 +7,7 @@
  * report when the host closed them. Test code only: never installed.
  *
  *   peer-client-tool id SEED                     print the seed's node id
+ *   (SEED: 64 hex digits, or code:RECOVERY-CODE for the node of that code)
  *   peer-client-tool run SEED HOST:PORT STEP...  steps: hello | ping | usage | list |
  *       put FILE [CHUNK] | get ID OFFSET LENGTH OUT | stat ID | have ID | delete ID |
  *       undelete ID | prove ID FILE | sleep SECONDS | closed SECONDS
@@ -34,6 +35,8 @@
 
 #include "crypto.h"
 #include "identity.h"
+#include "keys.h"
+#include "recovery.h"
 #include "oid.h"
 #include "peer-conn.h"
 #include "peer.h"
@@ -87,8 +90,24 @@ static void json_text(const char *s, size_t len)
         putchar('"');
 }
 
+/* SEED: 64 hex digits, or "code:" and a recovery code (the identity of the
+ * node that code belongs to: the owner, as an attacker holding it would be). */
 static int parse_seed(const char *hex, uint8_t seed[IDENTITY_SEED_SIZE])
 {
+        if (strncmp(hex, "code:", 5) == 0) {
+                uint8_t master[KEYS_MASTER_SIZE];
+                struct keys k;
+                int r = recovery_decode(hex + 5, master);
+
+                if (r >= 0)
+                        r = keys_derive(master, &k);
+                if (r < 0)
+                        return r;
+                memcpy(seed, k.identity_seed, IDENTITY_SEED_SIZE);
+                explicit_bzero(&k, sizeof(k));
+                explicit_bzero(master, sizeof(master));
+                return 0;
+        }
         if (strlen(hex) != 2 * IDENTITY_SEED_SIZE)
                 return -EINVAL;
         for (size_t i = 0; i < IDENTITY_SEED_SIZE; i++) {
