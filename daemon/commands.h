@@ -43,3 +43,4 @@ void cmd_cat(struct request *r);
 void cmd_diff(struct request *r);
 void cmd_restore(struct request *r);
 void cmd_forget(struct request *r);
+void cmd_stores(struct request *r);

@@ -20,6 +20,7 @@ struct ctl_server;
 struct workers;
 struct root;
 struct watch;
+struct replicate;
 
 struct daemon {
         struct settings config;
@@ -36,6 +37,7 @@ struct daemon {
         struct ctl_server *ctl;
         struct watch *watch;       /* inotify (daemon/watch.c) */
         struct root *roots;        /* watched roots (daemon/root.c) */
+        struct replicate *replicate; /* packs to stores (daemon/replicate.c) */
         struct event *sig_term, *sig_int, *sig_hup;
         int64_t start_ns;
         bool stopping;

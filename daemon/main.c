@@ -31,6 +31,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "notify.h"
+#include "replicate.h"
 #include "repo.h"
 #include "root.h"
 #include "state-dir.h"
@@ -132,6 +133,9 @@ static int daemon_bring_up_repo(struct daemon *d)
         }
         d->repo = repo;
         d->index = repo_index(repo);
+        r = replicate_start(d, &d->replicate);
+        if (r < 0)
+                goto fail;
         r = root_start_all(d);
         if (r < 0)
                 goto fail;
@@ -141,6 +145,8 @@ static int daemon_bring_up_repo(struct daemon *d)
         return 0;
 fail:
         root_stop_all(d);
+        replicate_stop(d->replicate);
+        d->replicate = NULL;
         root_free_all(d);
         watch_free(d->watch);
         d->watch = NULL;
@@ -431,6 +437,8 @@ out:
                 event_free(d.sig_term);
         ctl_server_free(d.ctl);
         root_stop_all(&d);
+        replicate_stop(d.replicate); /* before the workers that bring its results to the loop */
+        d.replicate = NULL;
         workers_free(d.workers); /* waits for running jobs */
         root_free_all(&d);
         watch_free(d.watch);
