@@ -10,7 +10,7 @@
 
 #define SNAPSHOT_COLUMNS                                                              \
         "id, root_id, time_ns, tree_id, parent, hostname, tags, files, dirs, bytes, " \
-        "new_bytes, errors, files_read"
+        "new_bytes, errors, files_read, root_path"
 
 static int snapshot_visit(union index_visitor visitor, const void *row, void *userdata)
 {
@@ -31,6 +31,7 @@ static const struct index_column snapshot_columns[] = {
         INDEX_COLUMN_UINT64(struct index_snapshot, new_bytes, 0),
         INDEX_COLUMN_UINT64(struct index_snapshot, errors, 0),
         INDEX_COLUMN_UINT64(struct index_snapshot, files_read, 0),
+        INDEX_COLUMN_PATH(struct index_snapshot, root_path, 0),
 };
 static const struct index_row snapshot_row =
         INDEX_ROW(struct index_snapshot, snapshot_columns, 0, snapshot_visit);
@@ -48,7 +49,7 @@ int index_snapshot_add(struct index *idx, const struct index_snapshot *sn)
                 return -EINVAL;
         r = index_row_put(idx,
                           INDEX_SQL("INSERT INTO snapshots (" SNAPSHOT_COLUMNS ") VALUES "
-                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
                           &snapshot_row, sn);
         return r < 0 ? r : 0;
 }
@@ -118,6 +119,33 @@ int index_snapshot_latest(struct index *idx, int64_t root_id, struct index_snaps
                              INDEX_QUERY("SELECT " SNAPSHOT_COLUMNS " FROM snapshots "
                                          "WHERE root_id = ?1 ORDER BY time_ns DESC, id DESC LIMIT 1",
                                          INDEX_VALUE_INT64(root_id)),
+                             &snapshot_row, ret);
+}
+
+int index_snapshot_latest_containing(struct index *idx, const char *path,
+                                     struct index_snapshot *ret)
+{
+        int roots = 0, r;
+
+        if (path)
+                /* the deepest root path that is path or one of its parents */
+                return index_row_get(
+                        idx,
+                        INDEX_QUERY("SELECT " SNAPSHOT_COLUMNS " FROM snapshots "
+                                    "WHERE length(root_path) > 0 AND (root_path = ?1 OR "
+                                    "substr(?1, 1, length(root_path) + 1) = CAST(root_path || '/' AS BLOB)) "
+                                    "ORDER BY length(root_path) DESC, time_ns DESC, id DESC LIMIT 1",
+                                    INDEX_VALUE_PATH(path)),
+                        &snapshot_row, ret);
+        r = index_row_get(idx, INDEX_SQL("SELECT count(DISTINCT root_path) FROM snapshots"),
+                          &index_row_int, &roots);
+        if (r < 0)
+                return r;
+        if (roots > 1)
+                return -ENOTUNIQ;
+        return index_row_get(idx,
+                             INDEX_SQL("SELECT " SNAPSHOT_COLUMNS " FROM snapshots "
+                                       "ORDER BY time_ns DESC, id DESC LIMIT 1"),
                              &snapshot_row, ret);
 }
 

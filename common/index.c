@@ -74,7 +74,8 @@ static const char *const index_migrations[INDEX_SCHEMA_VERSION] = {
         "  PRIMARY KEY (peer_id, pack_id)) WITHOUT ROWID;"
         "CREATE TABLE kv (key TEXT PRIMARY KEY, value) WITHOUT ROWID;",
         /* 2: peers (approved and pending nodes), deferred deletes of hosted
-         * packs, verification time of replicas */
+         * packs, verification time of replicas, each snapshot's root path
+         * (a recovered or removed root has no roots row) */
         "CREATE TABLE peers ("
         "  id BLOB PRIMARY KEY CHECK (length(id) = 32),"
         "  name TEXT UNIQUE, address TEXT,"
@@ -84,7 +85,10 @@ static const char *const index_migrations[INDEX_SCHEMA_VERSION] = {
         "  first_seen_ns INTEGER NOT NULL, last_seen_ns INTEGER NOT NULL DEFAULT 0,"
         "  last_address TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
         "ALTER TABLE hosted ADD COLUMN deleted_ns INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE replicas ADD COLUMN verified_ns INTEGER NOT NULL DEFAULT 0;",
+        "ALTER TABLE replicas ADD COLUMN verified_ns INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE snapshots ADD COLUMN root_path BLOB NOT NULL DEFAULT x'';"
+        "UPDATE snapshots SET root_path = (SELECT path FROM roots WHERE roots.id = snapshots.root_id)"
+        "  WHERE root_id IN (SELECT id FROM roots);",
 };
 
 /* ---- errors: the SQLite boundary ----------------------------------------- */

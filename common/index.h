@@ -100,7 +100,7 @@ struct index_replica_counts {
         int64_t verified_ns; /* newest PROVE that passed on the store, 0 = none */
 };
 
-/* A snapshot row. parent all-zero means none. hostname and tags are owned
+/* A snapshot row. parent all-zero means none. hostname, tags and root_path are owned
  * when filled by a get/find function, borrowed in callbacks. */
 struct index_snapshot {
         struct oid id;
@@ -116,6 +116,7 @@ struct index_snapshot {
         uint64_t new_bytes;
         uint64_t errors;
         uint64_t files_read;
+        char *root_path; /* the watched root's path ("" if unknown) */
 };
 
 struct index_hosted {
@@ -307,6 +308,12 @@ int index_snapshot_get(struct index *idx, const struct oid *id, struct index_sna
 int index_snapshot_find_prefix(struct index *idx, const char *prefix, struct index_snapshot *ret);
 /* Fill ret with the newest snapshot of root; -ENOENT if none. */
 int index_snapshot_latest(struct index *idx, int64_t root_id, struct index_snapshot *ret);
+/* Fill ret with the newest snapshot whose root path is path or contains it
+ * (the deepest such root); path NULL: the newest snapshot when every
+ * snapshot has the same root path, -ENOTUNIQ when they have several.
+ * -ENOENT if none. For roots not watched here (recovered, removed). */
+int index_snapshot_latest_containing(struct index *idx, const char *path,
+                                     struct index_snapshot *ret);
 /* Delete a snapshot row; -ENOENT if unknown. */
 int index_snapshot_delete(struct index *idx, const struct oid *id);
 /* Call cb for the snapshots of root (root_id < 0: all), oldest first. */

@@ -45,16 +45,26 @@ int cmd_resolve_snapshot(struct request *r, const char *snap, const char *path,
                 else if (d->roots && !d->roots->next)
                         root = d->roots;
                 if (!root && path) {
-                        /* a root that is no longer watched: find it in the index */
-                        struct index_root ir;
-                        if (index_root_find(d->index, path, &ir) >= 0) {
-                                k = index_snapshot_latest(d->index, ir.id, ret);
-                                index_root_done(&ir);
-                                if (k >= 0)
-                                        return 0;
-                        }
+                        /* a root that is no longer watched (removed, or recovered
+                         * from a store): find it by the snapshots' root paths */
+                        k = index_snapshot_latest_containing(d->index, path, ret);
+                        if (k >= 0)
+                                return 0;
                         request_error(r, CTL_STATUS_NOT_FOUND, "%s is not inside a watched path", path);
                         return -ENOENT;
+                }
+                if (!root && !d->roots) {
+                        /* nothing watched (a recovered node): the newest snapshot */
+                        k = index_snapshot_latest_containing(d->index, NULL, ret);
+                        if (k == -ENOTUNIQ)
+                                request_error(r, CTL_STATUS_AMBIGUOUS,
+                                              "\"latest\" needs a path when snapshots of several paths exist "
+                                              "(latest:PATH)");
+                        else if (k == -ENOENT)
+                                request_error(r, CTL_STATUS_NOT_FOUND, "there is no snapshot yet");
+                        else if (k < 0)
+                                request_error_errno(r, k, "cannot read snapshots");
+                        return k;
                 }
                 if (!root) {
                         request_error(r, CTL_STATUS_AMBIGUOUS,
@@ -95,7 +105,9 @@ int cmd_snapshot_item(struct index *idx, struct msg_map *map, const struct index
         struct index_root ir;
         msg_map_set_bytes(&item, CTL_KEY_ID, s->id.bytes, OID_SIZE);
         msg_map_set_int(&item, CTL_KEY_TIME, s->time_ns);
-        if (index_root_get(idx, s->root_id, &ir) >= 0) {
+        if (s->root_path && s->root_path[0])
+                msg_map_set_bytes(&item, CTL_KEY_ROOT, s->root_path, strlen(s->root_path));
+        else if (index_root_get(idx, s->root_id, &ir) >= 0) {
                 msg_map_set_bytes(&item, CTL_KEY_ROOT, ir.path, strlen(ir.path));
                 index_root_done(&ir);
         }
@@ -211,11 +223,12 @@ int cmd_snapshot_path(struct request *r, const char *verb, bool path_required, s
                 return k;
         const char *rel = "";
         bool have_root = index_root_get(d->index, s.root_id, &ir) >= 0;
+        const char *root_path = have_root ? ir.path : s.root_path && s.root_path[0] ? s.root_path : NULL;
         if (path) {
-                rel = have_root ? snaptree_relpath(ir.path, path) : NULL;
+                rel = root_path ? snaptree_relpath(root_path, path) : NULL;
                 if (!rel) {
                         request_error(r, CTL_STATUS_NOT_FOUND, "%s is not inside %s, the root of that snapshot", path,
-                                      have_root ? ir.path : "the root");
+                                      root_path ? root_path : "the root");
                         if (have_root)
                                 index_root_done(&ir);
                         index_snapshot_done(&s);

@@ -54,8 +54,12 @@ static int collect_cb(const struct index_snapshot *s, void *userdata)
         *r = *s;
         r->tags = NULL;
         r->hostname = s->hostname ? strdup(s->hostname) : NULL;
-        if (s->hostname && !r->hostname)
+        r->root_path = s->root_path ? strdup(s->root_path) : NULL;
+        if ((s->hostname && !r->hostname) || (s->root_path && !r->root_path)) {
+                free(r->hostname);
+                free(r->root_path);
                 return -ENOMEM;
+        }
         p->n++;
         return 0;
 }
@@ -185,6 +189,7 @@ static int forget_select(struct index *wr, struct forget_ctx *c)
                 struct index_snapshot row = plan.rows[i];
                 plan.rows[i].hostname = NULL; /* taken */
                 plan.rows[i].tags = NULL;
+                plan.rows[i].root_path = NULL;
                 k = forget_row(wr, res, &row, plan.n_forget);
         }
         retention_apply_plan_done(&plan);

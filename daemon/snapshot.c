@@ -170,6 +170,7 @@ static int commit_cb(struct index *wr, void *userdata)
                         .new_bytes = job->stats.new_bytes,
                         .errors = job->stats.errors,
                         .files_read = job->stats.files_read,
+                        .root_path = (char *)c->snap->root,
                 };
                 if (c->parent)
                         row.parent = *c->parent;

@@ -130,13 +130,21 @@ Test(index, migrates_version_1_keeping_rows)
 
         cr_assert_eq(index_root_add(idx, "/home/a", "", 0, &id), 0);
         cr_assert_eq(index_hosted_add(idx, &peer, &pack, 1234), 0);
+        struct index_snapshot sn = { .id = { .bytes = { 3 } }, .root_id = id, .time_ns = 5,
+                                     .hostname = (char *)"h", .tags = (char *)"" };
+        cr_assert_eq(index_snapshot_add(idx, &sn), 0);
         index_close(idx);
         /* back to what version 1 wrote */
         sql_exec("DROP TABLE peers; ALTER TABLE hosted DROP COLUMN deleted_ns;"
-                 "ALTER TABLE replicas DROP COLUMN verified_ns; PRAGMA user_version = 1");
+                 "ALTER TABLE replicas DROP COLUMN verified_ns;"
+                 "ALTER TABLE snapshots DROP COLUMN root_path; PRAGMA user_version = 1");
 
         idx = open_rw();
         cr_assert_eq(index_schema_version(idx), 2);
+        struct index_snapshot got;
+        cr_assert_eq(index_snapshot_get(idx, &sn.id, &got), 0);
+        cr_assert_str_eq(got.root_path, "/home/a", "root path filled in from roots");
+        index_snapshot_done(&got);
         index_close(idx);
         cr_assert_eq(sql_int("SELECT count(*) FROM roots WHERE CAST(path AS TEXT) = '/home/a'"), 1);
         cr_assert_eq(sql_int("SELECT deleted_ns FROM hosted WHERE size = 1234"), 0);
