@@ -104,3 +104,4 @@ int verb_key(struct verb_context *c, int argc, char **argv);
 int verb_log_level(struct verb_context *c, int argc, char **argv);
 int verb_version(struct verb_context *c, int argc, char **argv);
 int verb_stores(struct verb_context *c, int argc, char **argv);
+int verb_verify(struct verb_context *c, int argc, char **argv);

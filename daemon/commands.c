@@ -27,6 +27,7 @@ static const struct command commands[] = {
         {CTL_TYPE_RESTORE, cmd_restore, COMMAND_WRITE},
         {CTL_TYPE_FORGET, cmd_forget, COMMAND_WRITE},
         {CTL_TYPE_STORES, cmd_stores, COMMAND_READ},
+        {CTL_TYPE_VERIFY, cmd_verify, COMMAND_WRITE},
 };
 
 /* The requests a daemon started with --no-key answers before key import. */

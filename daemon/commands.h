@@ -44,3 +44,4 @@ void cmd_diff(struct request *r);
 void cmd_restore(struct request *r);
 void cmd_forget(struct request *r);
 void cmd_stores(struct request *r);
+void cmd_verify(struct request *r);
