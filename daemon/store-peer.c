@@ -437,8 +437,13 @@ static int peer_put_locked(struct store_peer *p, const struct oid *pack, int fd,
         r = peer_have(p, pack, &visible, &durable);
         if (r < 0)
                 return r;
-        if (visible == size)
-                return 0; /* there already */
+        if (visible == size) {
+                /* there already (its COMMITTED answer may have been lost): nothing to send */
+                pthread_mutex_lock(&p->lock);
+                p->resumed_bytes += size;
+                pthread_mutex_unlock(&p->lock);
+                return 0;
+        }
         if (durable > size)
                 durable = 0; /* not ours to make sense of: start over */
         if (durable > 0) {
