@@ -119,7 +119,7 @@ int reindex_run(struct index *idx, const struct reindex_source *sources, size_t 
         for (size_t s = 0; s < n; s++) {
                 l.source = s;
                 l.local = !!sources[s].local;
-                r = store_list(sources[s].store, listing_add, &l);
+                r = store_list_all(sources[s].store, listing_add, &l);
                 if (r < 0)
                         goto out;
         }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The local directory store: DIR/xx/<hex id> for visible packs (two-hex-digit
- * fan-out), DIR/tmp/<hex id>.part for partial uploads. Commit = hash check,
- * fsync, rename, fsync of the directory. Holds only an fd of DIR, so it is
- * safe to call from several threads on different packs. */
+ * fan-out), DIR/tmp/<hex id>.part for partial uploads. A whole-pack put links
+ * the caller's anonymous file into place when it can, else copies it; commit
+ * = hash check, fsync, rename, fsync of the directory. Holds only an fd of
+ * DIR, so it is safe to call from several threads on different packs. */
 
 #include <dirent.h>
 #include <errno.h>
@@ -159,17 +160,65 @@ static int local_stat(struct store *s, const struct oid *pack_id, uint64_t *ret_
         return 0;
 }
 
-static int local_put(struct store *s, const struct oid *pack_id, uint64_t offset, const void *buf,
-                     size_t len)
+/* pwritev all of iov at offset, however short the kernel's writes are. */
+static int writev_exact(int fd, const struct iovec *iov, int iovcnt, uint64_t offset)
+{
+        struct iovec local[64];
+
+        while (iovcnt > 0) {
+                int n = iovcnt < (int)(sizeof(local) / sizeof(local[0])) ? iovcnt
+                                                                         : (int)(sizeof(local) / sizeof(local[0]));
+                size_t want = 0;
+
+                memcpy(local, iov, (size_t)n * sizeof(*iov));
+                for (int i = 0; i < n; i++)
+                        want += local[i].iov_len;
+                struct iovec *v = local;
+                int vn = n;
+                while (want > 0) {
+                        ssize_t w = pwritev(fd, v, vn, (off_t)offset);
+                        if (w < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        if (w == 0)
+                                return -EIO;
+                        offset += (uint64_t)w;
+                        want -= (size_t)w;
+                        while (vn > 0 && (size_t)w >= v->iov_len) {
+                                w -= (ssize_t)v->iov_len;
+                                v++;
+                                vn--;
+                        }
+                        if (vn > 0) {
+                                v->iov_base = (char *)v->iov_base + w;
+                                v->iov_len -= (size_t)w;
+                        }
+                }
+                iov += n;
+                iovcnt -= n;
+        }
+        return 0;
+}
+
+static int local_put_range(struct store *s, const struct oid *pack_id, uint64_t offset,
+                           const struct iovec *iov, int iovcnt)
 {
         struct store_local *l = to_local(s);
         _cleanup_close_ int fd = -1;
         char path[LOCAL_PATH_SIZE];
         struct stat st;
+        uint64_t len = 0;
         int r;
 
-        if (!pack_id || (!buf && len > 0))
+        if (!pack_id || iovcnt < 0 || (iovcnt > 0 && !iov))
                 return -EINVAL;
+        for (int i = 0; i < iovcnt; i++) {
+                if (!iov[i].iov_base && iov[i].iov_len > 0)
+                        return -EINVAL;
+                len += iov[i].iov_len;
+        }
         if (offset > PACK_MAX_SIZE || len > PACK_MAX_SIZE - offset)
                 return -EFBIG;
         r = local_stat(s, pack_id, NULL);
@@ -186,7 +235,7 @@ static int local_put(struct store *s, const struct oid *pack_id, uint64_t offset
                 return -errno;
         if (offset > (uint64_t) st.st_size)
                 return -EINVAL; /* would leave a hole: resume from partial_size */
-        r = write_exact(fd, buf, len, offset);
+        r = writev_exact(fd, iov, iovcnt, offset);
         if (r < 0)
                 return r;
         /* Durable before we say so: partial_size must never over-report. */
@@ -211,7 +260,7 @@ static int local_partial_size(struct store *s, const struct oid *pack_id, uint64
         return 0;
 }
 
-static int local_put_commit(struct store *s, const struct oid *pack_id, uint64_t total_size)
+static int local_commit(struct store *s, const struct oid *pack_id, uint64_t total_size)
 {
         struct store_local *l = to_local(s);
         char path[LOCAL_PATH_SIZE], final[LOCAL_PATH_SIZE], fanout[3];
@@ -262,6 +311,159 @@ static int local_put_commit(struct store *s, const struct oid *pack_id, uint64_t
         if (r < 0)
                 return r;
         return fsync_dir_at(l->dir_fd, "tmp");
+}
+
+/* Link the anonymous file fd into DIR as path: through /proc/self/fd (any
+ * user), else AT_EMPTY_PATH (needs CAP_DAC_READ_SEARCH). -EXDEV when this
+ * file cannot be linked here (another filesystem, no /proc, an O_EXCL
+ * tmpfile, ...): copy it instead. */
+static int link_fd(struct store_local *l, int fd, const char *path)
+{
+        char proc[64];
+
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, l->dir_fd, path, AT_SYMLINK_FOLLOW) >= 0)
+                return 0;
+        if (errno == EEXIST)
+                return -EEXIST;
+        if (linkat(fd, "", l->dir_fd, path, AT_EMPTY_PATH) >= 0)
+                return 0;
+        switch (errno) {
+        case EEXIST:
+                return -EEXIST;
+        case EXDEV:
+        case ENOENT:
+        case EPERM:
+        case EACCES:
+        case EINVAL:
+        case EOPNOTSUPP:
+                return -EXDEV;
+        default:
+                return -errno;
+        }
+}
+
+/* put of an anonymous file of exactly the pack's size: make its bytes
+ * durable (and check their hash unless trusted), link the file itself into
+ * place, fsync the fan-out directory so the name survives too. */
+static int put_link(struct store_local *l, int fd, const struct oid *pack_id, unsigned flags)
+{
+        char final[LOCAL_PATH_SIZE], fanout[3];
+        int r;
+
+        if (flags & STORE_PUT_TRUSTED) {
+                /* pack_id was computed from these very bytes */
+                if (fdatasync(fd) < 0)
+                        return -errno;
+        } else {
+                if (fsync(fd) < 0)
+                        return -errno;
+                r = pack_verify_fd(fd, pack_id);
+                if (r < 0)
+                        return r;
+        }
+        r = make_fanout(l, pack_id);
+        if (r < 0)
+                return r;
+        pack_path(pack_id, final);
+        r = link_fd(l, fd, final);
+        if (r == -EEXIST)
+                return 0; /* a concurrent put of the same id: same bytes */
+        if (r < 0)
+                return r;
+        fanout_name(pack_id, fanout);
+        return fsync_dir_at(l->dir_fd, fanout);
+}
+
+/* put by copy: the size bytes of fd into a partial upload, hashed on the
+ * way (whatever the flags: these are new bytes), then committed as a ranged
+ * upload is. A failure leaves nothing visible and no partial. */
+static int put_copy(struct store_local *l, int fd, const struct oid *pack_id, uint64_t size)
+{
+        char path[LOCAL_PATH_SIZE], final[LOCAL_PATH_SIZE], fanout[3];
+        _cleanup_free_ uint8_t *buf = NULL;
+        _cleanup_close_ int out = -1;
+        struct crypto_sha256 *h = NULL;
+        struct oid got;
+        uint64_t offset = 0;
+        int r;
+
+        buf = malloc(IO_CHUNK);
+        if (!buf)
+                return -ENOMEM;
+        partial_path(pack_id, path);
+        out = openat(l->dir_fd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (out < 0)
+                return -errno;
+        r = crypto_sha256_new(&h);
+        while (r >= 0 && offset < size) {
+                size_t n = (size_t) MIN((uint64_t) IO_CHUNK, size - offset);
+
+                r = read_exact(fd, buf, n, offset);
+                if (r == -EIO)
+                        r = -ENODATA; /* fewer than size bytes */
+                if (r >= 0)
+                        r = crypto_sha256_update(h, buf, n);
+                if (r >= 0)
+                        r = write_exact(out, buf, n, offset);
+                offset += n;
+        }
+        if (r >= 0) {
+                r = crypto_sha256_final(h, got.bytes);
+                if (r >= 0 && oid_cmp(&got, pack_id) != 0)
+                        r = -EBADMSG;
+        } else
+                crypto_sha256_free(h);
+        if (r >= 0 && fsync(out) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = make_fanout(l, pack_id);
+        if (r < 0) {
+                (void) unlinkat(l->dir_fd, path, 0);
+                return r;
+        }
+        pack_path(pack_id, final);
+        if (renameat(l->dir_fd, path, l->dir_fd, final) < 0) {
+                r = -errno;
+                (void) unlinkat(l->dir_fd, path, 0);
+                return r;
+        }
+        fanout_name(pack_id, fanout);
+        r = fsync_dir_at(l->dir_fd, fanout);
+        if (r < 0)
+                return r;
+        return fsync_dir_at(l->dir_fd, "tmp");
+}
+
+static int local_put(struct store *s, const struct oid *pack_id, int fd, uint64_t size, unsigned flags)
+{
+        struct store_local *l = to_local(s);
+        struct stat st;
+        uint64_t have;
+        int r;
+
+        if (!pack_id || fd < 0 || (flags & ~(unsigned) STORE_PUT_TRUSTED))
+                return -EINVAL;
+        if (size > PACK_MAX_SIZE)
+                return -EFBIG;
+        r = local_stat(s, pack_id, &have);
+        if (r >= 0)
+                return have == size ? 0 : -EEXIST;
+        if (r != -ENOENT)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISREG(st.st_mode) && (uint64_t) st.st_size < size)
+                return -ENODATA;
+        /* An anonymous file (O_TMPFILE) holding exactly the pack: nobody
+         * else can reach it, so it can become the pack itself. A named file
+         * is copied, as its owner may change it later. */
+        if (S_ISREG(st.st_mode) && st.st_nlink == 0 && (uint64_t) st.st_size == size) {
+                r = put_link(l, fd, pack_id, flags);
+                if (r != -EXDEV)
+                        return r;
+        }
+        return put_copy(l, fd, pack_id, size);
 }
 
 /* An fd for reading pack_id (cached); *ret_slot is the slot to release, or
@@ -368,19 +570,61 @@ static int local_get(struct store *s, const struct oid *pack_id, uint64_t offset
         return r;
 }
 
-static int local_list(struct store *s, store_list_fn fn, void *userdata)
+static int oid_cmp_qsort(const void *a, const void *b)
+{
+        return oid_cmp(a, b);
+}
+
+/* The ids named canonically in fan-out directory d (whose name is prefix),
+ * sorted, into *ids (grown as needed). */
+static int fanout_read(DIR *d, const char prefix[3], struct oid **ids, size_t *ret_n, size_t *cap)
+{
+        struct dirent *de;
+        size_t n = 0;
+
+        while ((errno = 0, de = readdir(d))) {
+                char hex[OID_HEX_SIZE];
+                struct oid id;
+
+                /* Only canonical names of this fan-out dir; skip strays. */
+                if (oid_from_hex(de->d_name, &id) < 0)
+                        continue;
+                oid_to_hex(&id, hex);
+                if (strcmp(hex, de->d_name) != 0 || strncmp(hex, prefix, 2) != 0)
+                        continue;
+                if (!GROW(*ids, n, *cap, 64))
+                        return -ENOMEM;
+                (*ids)[n++] = id;
+        }
+        if (errno != 0)
+                return -errno;
+        if (n > 1)
+                qsort(*ids, n, sizeof(**ids), oid_cmp_qsort);
+        *ret_n = n;
+        return 0;
+}
+
+/* Walk the fan-out directories in order from after's (hex order is id
+ * order), sorting the names within each. */
+static int local_list(struct store *s, const struct oid *after, size_t max, store_list_fn fn,
+                      void *userdata, int *ret_more)
 {
         struct store_local *l = to_local(s);
+        _cleanup_free_ struct oid *ids = NULL;
+        size_t cap = 0, listed = 0;
+        int more = 0, r = 0;
 
-        if (!fn)
+        if (!fn || max == 0 || !ret_more)
                 return -EINVAL;
-        for (unsigned prefix = 0; prefix < 256; prefix++) {
+        for (unsigned prefix = after ? after->bytes[0] : 0; prefix < 256 && !more && r >= 0; prefix++) {
                 char name[3];
+                size_t n = 0;
                 DIR *d;
-                struct dirent *de;
-                int fd, r = 0;
+                int fd;
 
-                snprintf(name, sizeof(name), "%02x", prefix);
+                name[0] = "0123456789abcdef"[prefix >> 4];
+                name[1] = "0123456789abcdef"[prefix & 15];
+                name[2] = '\0';
                 fd = openat(l->dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (fd < 0) {
                         if (errno == ENOENT)
@@ -393,28 +637,28 @@ static int local_list(struct store *s, store_list_fn fn, void *userdata)
                         close(fd);
                         return r;
                 }
-                while ((de = readdir(d))) {
+                r = fanout_read(d, name, &ids, &n, &cap);
+                for (size_t i = 0; i < n && r >= 0; i++) {
                         char hex[OID_HEX_SIZE];
-                        struct oid id;
                         struct stat st;
 
-                        /* Only canonical names of this fan-out dir; skip strays. */
-                        if (oid_from_hex(de->d_name, &id) < 0)
+                        if (after && oid_cmp(&ids[i], after) <= 0)
                                 continue;
-                        oid_to_hex(&id, hex);
-                        if (strcmp(hex, de->d_name) != 0 || strncmp(hex, name, 2) != 0)
-                                continue;
-                        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                            !S_ISREG(st.st_mode))
-                                continue;
-                        r = fn(userdata, &id, (uint64_t) st.st_size);
-                        if (r < 0)
+                        oid_to_hex(&ids[i], hex);
+                        if (fstatat(dirfd(d), hex, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                                continue; /* gone since readdir, or not a pack file */
+                        if (listed == max) {
+                                more = 1; /* one past the page: there is more */
                                 break;
+                        }
+                        r = fn(userdata, &ids[i], (uint64_t) st.st_size);
+                        listed++;
                 }
                 closedir(d);
-                if (r < 0)
-                        return r;
         }
+        if (r < 0)
+                return r;
+        *ret_more = more;
         return 0;
 }
 
@@ -510,7 +754,8 @@ static void local_free(struct store *s)
 static const struct store_ops store_local_ops = {
         .kind = "local",
         .put = local_put,
-        .put_commit = local_put_commit,
+        .put_range = local_put_range,
+        .commit = local_commit,
         .partial_size = local_partial_size,
         .get = local_get,
         .stat = local_stat,
@@ -592,59 +837,4 @@ int store_local_gc_partials(struct store *s, uint64_t max_age_sec)
         }
         closedir(d);
         return r < 0 ? r : removed;
-}
-
-int store_local_tmpfile(struct store *s, int *ret_fd)
-{
-        int fd;
-
-        if (!s || s->ops != &store_local_ops || !ret_fd)
-                return -EINVAL;
-        fd = openat(to_local(s)->dir_fd, "tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        *ret_fd = fd;
-        return 0;
-}
-
-/* Link fd into place as pack_id; the caller has made it durable and knows
- * its hash. The fan-out directory is fsync'ed so the name survives too. */
-static int link_into_place(struct store_local *l, int fd, const struct oid *pack_id)
-{
-        char proc[64], final[LOCAL_PATH_SIZE], fanout[3];
-        int r = make_fanout(l, pack_id);
-        if (r < 0)
-                return r;
-        pack_path(pack_id, final);
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        if (linkat(AT_FDCWD, proc, l->dir_fd, final, AT_SYMLINK_FOLLOW) < 0) {
-                if (errno == EEXIST)
-                        return 0; /* same id, same bytes */
-                return -errno;
-        }
-        fanout_name(pack_id, fanout);
-        return fsync_dir_at(l->dir_fd, fanout);
-}
-
-int store_local_link(struct store *s, int fd, const struct oid *pack_id)
-{
-        int r;
-
-        if (!s || s->ops != &store_local_ops || fd < 0 || !pack_id)
-                return -EINVAL;
-        if (fsync(fd) < 0)
-                return -errno;
-        r = pack_verify_fd(fd, pack_id);
-        if (r < 0)
-                return r;
-        return link_into_place(to_local(s), fd, pack_id);
-}
-
-int store_local_link_trusted(struct store *s, int fd, const struct oid *pack_id)
-{
-        if (!s || s->ops != &store_local_ops || fd < 0 || !pack_id)
-                return -EINVAL;
-        if (fdatasync(fd) < 0)
-                return -errno;
-        return link_into_place(to_local(s), fd, pack_id);
 }

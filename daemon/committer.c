@@ -2,8 +2,10 @@
 /* The pack committer (see committer.h). Sealed packs queue up; once
  * COMMITTER_BATCH wait, the background thread makes them durable and commits
  * them in one transaction, so the index never references bytes that are not
- * on disk. A flush commits the rest on the caller's thread. On open, packs
- * linked but never committed (a crash in between) are re-indexed. */
+ * on disk: each pack goes to the local store with store_put (durable when it
+ * returns) before the transaction. A flush commits the rest on the caller's
+ * thread. On open, packs stored but never committed (a crash in between) are
+ * re-indexed. */
 
 #include "committer.h"
 
@@ -13,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -20,7 +23,6 @@
 #include "keys.h"
 #include "log.h"
 #include "pack.h"
-#include "store-local.h"
 #include "store.h"
 
 /* The thread commits once this many packs wait; writers wait while four
@@ -81,27 +83,20 @@ int committer_new(struct index *wr, struct store *local, const struct keys *keys
         return 0;
 }
 
-/* Record a pack's objects (read back from its header) in the open transaction. */
-static int commit_pack(struct committer *c, int fd, const struct oid *pack_id, uint64_t size)
+/* Record a pack's objects (its header entries) in the open transaction. */
+static int commit_pack_entries(struct committer *c, const struct oid *pack_id, uint64_t size,
+                               const struct pack_entry *entries, size_t n)
 {
-        struct pack_entry *entries = NULL;
-        size_t n = 0;
-        int k = pack_read_header_fd(fd, size, c->keys->pack_key, &entries, &n);
-        if (k < 0)
-                return k;
         struct index_pack_entry *ie = calloc(n ? n : 1, sizeof(*ie));
-        if (!ie) {
-                free(entries);
+        if (!ie)
                 return -ENOMEM;
-        }
         for (size_t i = 0; i < n; i++) {
                 ie[i].id = entries[i].id;
                 ie[i].type = entries[i].type;
                 ie[i].offset = entries[i].offset;
                 ie[i].length = entries[i].length;
         }
-        free(entries);
-        k = index_pack_commit(c->wr, pack_id, size, ie, n);
+        int k = index_pack_commit(c->wr, pack_id, size, ie, n);
         free(ie);
         if (k >= 0) {
                 char hex[OID_HEX_SIZE];
@@ -111,50 +106,80 @@ static int commit_pack(struct committer *c, int fd, const struct oid *pack_id, u
         return k;
 }
 
+/* Record a pack's objects (read back from its header in fd). */
+static int commit_pack(struct committer *c, int fd, const struct oid *pack_id, uint64_t size)
+{
+        struct pack_entry *entries = NULL;
+        size_t n = 0;
+        int k = pack_read_header_fd(fd, size, c->keys->pack_key, &entries, &n);
+        if (k < 0)
+                return k;
+        k = commit_pack_entries(c, pack_id, size, entries, n);
+        free(entries);
+        return k;
+}
+
 struct recover_ctx {
         struct committer *c;
-        const char *pack_dir;
         unsigned n;
 };
 
-/* Index a pack found on disk (crash between link and commit). */
+struct store_range {
+        struct store *store;
+        const struct oid *id;
+};
+
+static int store_range_read(void *userdata, uint64_t offset, void *buf, size_t len)
+{
+        struct store_range *sr = userdata;
+        return store_get(sr->store, sr->id, offset, len, buf);
+}
+
+/* Index a pack found in the store but not in the index (a crash between
+ * put and commit): its bytes must hash to its id (prove with no nonce is
+ * the plain SHA-256), its header must open with our key. */
 static int recover_pack_cb(void *userdata, const struct oid *pack_id, uint64_t size)
 {
         struct recover_ctx *rc = userdata;
         struct committer *c = rc->c;
+        struct store_range sr = {.store = c->local, .id = pack_id};
+        struct pack_entry *entries = NULL;
+        uint8_t digest[CRYPTO_SHA256_SIZE];
         struct index_pack p;
         char hex[OID_HEX_SIZE];
+        size_t n = 0;
 
         if (index_pack_lookup(c->wr, pack_id, &p) >= 0)
                 return 0;
         oid_to_hex(pack_id, hex);
-        _cleanup_free_ char *path = NULL;
-        if (asprintf(&path, "%s/%.2s/%s", rc->pack_dir, hex, hex) < 0)
-                return -ENOMEM;
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                log_warning_errno(-errno, "Cannot open unindexed pack %s, ignoring", path);
+        int k = store_prove(c->local, pack_id, NULL, 0, digest);
+        if (k < 0) {
+                log_warning_errno(k, "Cannot read unindexed pack %s of the local store, ignoring", hex);
                 return 0;
         }
-        int k = pack_verify_fd(fd, pack_id);
+        if (memcmp(digest, pack_id->bytes, sizeof(digest)) != 0)
+                k = -EBADMSG;
+        if (k >= 0)
+                k = pack_read_header(store_range_read, &sr, size, c->keys->pack_key, &entries, &n);
         if (k >= 0) {
-                k = commit_pack(c, fd, pack_id, size);
+                k = commit_pack_entries(c, pack_id, size, entries, n);
+                free(entries);
                 if (k == -ENOMEM)
                         return k;
         }
         if (k < 0) {
-                log_warning_errno(k, "Unindexed pack %s is damaged or not ours, ignoring", path);
+                log_warning_errno(k, "Unindexed pack %s of the local store is damaged or not ours, ignoring", hex);
                 return 0;
         }
         rc->n++;
         return 0;
 }
 
-int committer_recover(struct committer *c, const char *pack_dir, unsigned *ret_n)
+int committer_recover(struct committer *c, unsigned *ret_n)
 {
-        struct recover_ctx rc = {.c = c, .pack_dir = pack_dir};
+        struct recover_ctx rc = {.c = c};
         pthread_mutex_lock(&c->write_lock);
-        int k = store_list(c->local, recover_pack_cb, &rc);
+        int k = store_list_all(c->local, recover_pack_cb, &rc);
         pthread_mutex_unlock(&c->write_lock);
         if (k < 0)
                 return k;
@@ -174,9 +199,11 @@ static int commit_pending(struct committer *c)
         pthread_cond_broadcast(&c->taken);
         pthread_mutex_unlock(&c->lock);
 
+        /* Pack bytes durable and visible in the store before the index
+         * commit that references them (store_put returns only then). */
         int k = 0;
         for (size_t i = 0; i < n && k >= 0; i++)
-                k = store_local_link_trusted(c->local, v[i].fd, &v[i].id);
+                k = store_put(c->local, &v[i].id, v[i].fd, v[i].size, STORE_PUT_TRUSTED);
         if (n > 0 && k >= 0) {
                 if (c->before_write)
                         c->before_write(c->userdata);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The pack committer: sealed packs wait in a queue until they are made
- * durable in batches (fdatasync, link into the pack directory, fsync the
- * directory) and recorded in the index in one transaction, on a background
+ * durable in batches (store_put into the local store: fdatasync, link, fsync
+ * the directory) and recorded in the index in one transaction, on a background
  * thread or on a flush. It owns the index's writer connection. It neither
  * seals packs (packer.c) nor reads them back (repo-read.c). */
 #pragma once
@@ -34,9 +34,9 @@ typedef void (*committer_hook_fn)(void *userdata);
  * failure) for packs of the local store; not started. */
 int committer_new(struct index *wr, struct store *local, const struct keys *keys, committer_lost_fn lost,
                   committer_hook_fn before_write, void *userdata, struct committer **ret);
-/* Index packs found in pack_dir but missing from the index (a crash between
- * link and commit); *ret_n: how many. Call before the first queue. */
-int committer_recover(struct committer *c, const char *pack_dir, unsigned *ret_n);
+/* Index packs found in the local store but missing from the index (a crash
+ * between store_put and commit); *ret_n: how many. Call before the first queue. */
+int committer_recover(struct committer *c, unsigned *ret_n);
 /* Start the background thread. */
 int committer_start(struct committer *c);
 /* Stop the thread, abandon queued packs (never referenced by a committed

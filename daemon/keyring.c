@@ -233,12 +233,11 @@ static int keyring_trial_cb(void *userdata, const struct oid *pack_id, uint64_t 
         size_t n = 0;
 
         t->tried++;
-        if (pack_read_header(keyring_read_cb, ctx, size, t->pack_key, &entries, &n) >= 0) {
+        if (!t->opened && pack_read_header(keyring_read_cb, ctx, size, t->pack_key, &entries, &n) >= 0) {
                 free(entries);
                 t->opened = true;
-                return 1;
         }
-        return t->tried >= KEYRING_TRIAL_PACKS ? 1 : 0;
+        return 0;
 }
 
 /* 1 when pack_key opens one of the first few local packs, 0 when none
@@ -252,7 +251,8 @@ static int keyring_opens_a_pack(struct daemon *d, const uint8_t *pack_key)
         int r = store_local_new(dir, &t.store);
         if (r < 0)
                 return r;
-        r = store_list(t.store, keyring_trial_cb, &t);
+        int more;
+        r = store_list(t.store, NULL, KEYRING_TRIAL_PACKS, keyring_trial_cb, &t, &more);
         store_free(t.store);
         if (r < 0)
                 return r;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The packer (see packer.h). Records are sealed without any lock into a
  * per-thread buffer, then appended to a free slot's pack (preferring one
- * already open). A pack about to overflow is sealed into its anonymous file,
- * its writeback started, and queued on the committer; it becomes visible
- * only when the committer links and commits it. */
+ * already open), an anonymous file in the staging directory. A pack about to
+ * overflow is sealed, its writeback started, and queued on the committer; it
+ * becomes visible only when the committer stores and commits it. */
 
 #include "packer.h"
 
@@ -19,7 +19,6 @@
 #include "keys.h"
 #include "pack.h"
 #include "record.h"
-#include "store-local.h"
 
 #define PACKER_MAX_SLOTS 64
 
@@ -35,7 +34,7 @@ struct open_pack {
 struct packer {
         enum crypto_cipher cipher;
         const struct keys *keys;
-        struct store *local;
+        int staging_fd; /* directory of the anonymous pack files */
         struct committer *committer;
         packer_lost_fn lost;
         void *userdata;
@@ -92,16 +91,21 @@ static uint8_t *seal_buffer(size_t need)
 }
 
 int packer_new(size_t n_slots, enum crypto_cipher cipher, const struct keys *keys, int level,
-               struct store *local, struct committer *committer, packer_lost_fn lost, void *userdata,
+               const char *staging_dir, struct committer *committer, packer_lost_fn lost, void *userdata,
                struct packer **ret)
 {
         struct packer *p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
+        p->staging_fd = open(staging_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (p->staging_fd < 0) {
+                int k = -errno;
+                free(p);
+                return k;
+        }
         p->cipher = cipher;
         p->keys = keys;
         p->level = level;
-        p->local = local;
         p->committer = committer;
         p->lost = lost;
         p->userdata = userdata;
@@ -124,9 +128,22 @@ void packer_free(struct packer *p)
                         close(p->slots[i].fd);
                 free(p->slots[i].ids);
         }
+        if (p->staging_fd >= 0)
+                close(p->staging_fd);
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->slot_free);
         free(p);
+}
+
+/* A new anonymous file (O_TMPFILE) for a pack: the store can link it into
+ * place as it is, and a crash leaves nothing behind. */
+static int pack_file_new(struct packer *p, int *ret_fd)
+{
+        int fd = openat(p->staging_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
 }
 
 void packer_set_compression(struct packer *p, int level)
@@ -243,7 +260,7 @@ int packer_add(struct packer *p, const struct oid *id, enum object_type type, co
         if (s->pw && pack_writer_count(s->pw) > 0 && pack_writer_would_overflow(s->pw, rlen))
                 k = slot_seal(p, s);
         if (k >= 0 && !s->pw) {
-                k = store_local_tmpfile(p->local, &s->fd);
+                k = pack_file_new(p, &s->fd);
                 if (k >= 0) {
                         k = pack_writer_new(p->cipher, p->keys->pack_key, s->fd, &s->pw);
                         if (k < 0) {

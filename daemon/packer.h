@@ -14,15 +14,16 @@
 struct committer;
 struct keys;
 struct packer;
-struct store;
 
 /* Objects appended to a pack that failed: they will never be stored. */
 typedef void (*packer_lost_fn)(void *userdata, const struct oid *ids, size_t n);
 
-/* A packer with n_slots open packs in the local store, sealing with cipher
- * and compressing at level (0 = off), handing sealed packs to committer. */
+/* A packer with n_slots open packs, anonymous files in staging_dir (best
+ * on the local store's filesystem, so that storing a pack is a link),
+ * sealing with cipher and compressing at level (0 = off), handing sealed
+ * packs to committer. */
 int packer_new(size_t n_slots, enum crypto_cipher cipher, const struct keys *keys, int level,
-               struct store *local, struct committer *committer, packer_lost_fn lost, void *userdata,
+               const char *staging_dir, struct committer *committer, packer_lost_fn lost, void *userdata,
                struct packer **ret);
 /* Abandon open packs (their objects were never committed) and free. NULL is fine. */
 void packer_free(struct packer *p);

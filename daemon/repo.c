@@ -29,6 +29,7 @@ struct repo {
         const struct keys *keys;
         enum crypto_cipher cipher;
         char *pack_dir;
+        char *staging_dir; /* the packer's anonymous files: pack_dir/tmp */
         char *index_path;
         struct index *index; /* loop thread */
         struct store *local;
@@ -90,6 +91,7 @@ int repo_open(struct daemon *d, struct repo **ret)
         idset_init(&r->known);
         idset_init(&r->in_flight);
         if (asprintf(&r->pack_dir, "%s/packs", d->config.state_dir) < 0 ||
+            asprintf(&r->staging_dir, "%s/packs/tmp", d->config.state_dir) < 0 ||
             asprintf(&r->index_path, "%s/index.db", d->config.state_dir) < 0) {
                 repo_close(r);
                 return log_oom();
@@ -120,7 +122,7 @@ int repo_open(struct daemon *d, struct repo **ret)
                 log_oom();
                 goto fail;
         }
-        k = committer_recover(r->committer, r->pack_dir, &recovered);
+        k = committer_recover(r->committer, &recovered);
         if (k < 0) {
                 log_error_errno(k, "Cannot list the pack directory %s", r->pack_dir);
                 goto fail;
@@ -134,9 +136,9 @@ int repo_open(struct daemon *d, struct repo **ret)
         }
         /* one open pack per worker plus one for the loop-side callers */
         k = packer_new((size_t)(d->config.workers ? d->config.workers : 64) + 1, r->cipher, r->keys,
-                       d->config.compression_level, r->local, r->committer, repo_lost, r, &r->packer);
+                       d->config.compression_level, r->staging_dir, r->committer, repo_lost, r, &r->packer);
         if (k < 0) {
-                log_oom();
+                log_error_errno(k, "Cannot open the pack staging directory %s", r->staging_dir);
                 goto fail;
         }
         k = committer_start(r->committer);
@@ -164,6 +166,7 @@ void repo_close(struct repo *r)
         idset_done(&r->known);
         idset_done(&r->in_flight);
         free(r->pack_dir);
+        free(r->staging_dir);
         free(r->index_path);
         pthread_mutex_destroy(&r->lock);
         pthread_cond_destroy(&r->put_done);
@@ -245,6 +248,21 @@ int repo_has(struct repo *r, const struct oid *id)
         bool has = idset_has(&r->known, id);
         pthread_mutex_unlock(&r->lock);
         return has;
+}
+
+int repo_reload_known(struct repo *r)
+{
+        struct index *rd = repo_read_borrow(r->read);
+        int k;
+
+        if (!rd)
+                return -EIO;
+        /* only ever adds: an id known already stays known */
+        pthread_mutex_lock(&r->lock);
+        k = index_object_foreach(rd, known_add_cb, &r->known);
+        pthread_mutex_unlock(&r->lock);
+        repo_read_return(r->read, rd);
+        return k;
 }
 
 int repo_get(struct repo *r, const struct oid *id, enum object_type type, size_t size_hint,

@@ -41,6 +41,9 @@ int repo_flush(struct repo *r);
 /* Number of packs that failed since the repository was opened: a snapshot
  * that saw it change may reference objects that were never stored. */
 uint64_t repo_failures(struct repo *r);
+/* Learn the ids of objects the index gained behind the repository's back
+ * (a recovery's reindex), so puts deduplicate against them. */
+int repo_reload_known(struct repo *r);
 /* 1 when the object is known (committed, in a pack, or being stored), else 0. */
 int repo_has(struct repo *r, const struct oid *id);
 

@@ -4,14 +4,18 @@
  * commits the object the first put is still sealing, made deterministic by
  * the packer's test hook), and pinned read
  * transactions that do not hold the write-ahead log once their thread is
- * idle. Real repositories in a temporary directory. */
+ * idle, and packs stored but never indexed found again at the next open.
+ * Real repositories in a temporary directory. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +26,7 @@
 #include "keys.h"
 #include "packer.h"
 #include "repo.h"
+#include "store-local.h"
 
 /* main.c's clocks, which repo-read.c uses. */
 int64_t monotonic_ns(void)
@@ -235,4 +240,92 @@ Test(repo, a_write_ends_idle_pinned_read_transactions, .init = setup, .fini = te
         pthread_cond_broadcast(&idle.cond);
         pthread_mutex_unlock(&idle.lock);
         pthread_join(t, NULL);
+}
+
+static char cmd_buf[256];
+
+/* The number a shell command prints. */
+static int command_number(const char *cmd)
+{
+        int n = -1;
+        FILE *f = popen(cmd, "r");
+        cr_assert_not_null(f);
+        cr_assert_eq(fscanf(f, "%d", &n), 1);
+        pclose(f);
+        return n;
+}
+
+/* Bytes of an object through a fresh repo_get. */
+static void assert_object(const struct oid *id, const char *want)
+{
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        cr_assert_eq(repo_get(repo, id, OBJECT_DATA, 0, &buf, &len), 0);
+        cr_assert_eq(len, strlen(want));
+        cr_assert(memcmp(buf, want, len) == 0);
+        free(buf);
+}
+
+/* Packs the committer stored (store_put) but whose index transaction never
+ * happened (here: the index is gone) are found by listing the local store
+ * and re-indexed at the next open; a pack that is not ours, and one whose
+ * bytes do not match its name, are left alone. */
+Test(repo, stored_but_unindexed_packs_are_recovered, .init = setup, .fini = teardown, .timeout = 60)
+{
+        const char *a = "recover me", *b = "and me too";
+        char path[256], packs[160];
+        struct oid ida, idb, foreign, damaged;
+        struct store *s;
+        uint8_t junk[4096];
+        int fd;
+
+        cr_assert_eq(repo_put(repo, OBJECT_DATA, a, strlen(a), &ida, NULL), 0);
+        cr_assert_eq(repo_put(repo, OBJECT_DATA, b, strlen(b), &idb, NULL), 0);
+        cr_assert_eq(repo_flush(repo), 0);
+        cr_assert_eq(committed(&ida), 0);
+        snprintf(cmd_buf, sizeof(cmd_buf), "ls -A '%s/packs/tmp' | wc -l", tmpdir);
+        cr_assert_eq(command_number(cmd_buf), 0, "the packer's anonymous files leave no name behind");
+        repo_close(repo);
+        repo = NULL;
+        static const char *const index_files[] = {"index.db", "index.db-wal", "index.db-shm"};
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(path, sizeof(path), "%s/%s", tmpdir, index_files[i]);
+                cr_assert(unlink(path) == 0 || errno == ENOENT, "%s", path);
+        }
+
+        /* A well-formed pack file of someone else's (random bytes, right name). */
+        snprintf(packs, sizeof(packs), "%s/packs", tmpdir);
+        cr_assert_eq(store_local_new(packs, &s), 0);
+        cr_assert_eq(crypto_random(junk, sizeof(junk)), 0);
+        cr_assert_eq(crypto_sha256(junk, sizeof(junk), foreign.bytes), 0);
+        fd = memfd_create("foreign", MFD_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+        cr_assert_eq(store_put(s, &foreign, fd, sizeof(junk), 0), 0);
+        close(fd);
+        store_free(s);
+        /* A file whose bytes do not hash to its name. */
+        cr_assert_eq(crypto_random(damaged.bytes, sizeof(damaged.bytes)), 0);
+        {
+                char hex[OID_HEX_SIZE];
+                oid_to_hex(&damaged, hex);
+                snprintf(path, sizeof(path), "%s/%.2s", packs, hex);
+                mkdir(path, 0700);
+                snprintf(path, sizeof(path), "%s/%.2s/%s", packs, hex, hex);
+                fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                cr_assert_geq(fd, 0);
+                cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+                close(fd);
+        }
+
+        cr_assert_eq(repo_open(&d, &repo), 0);
+        cr_assert_eq(committed(&ida), 0, "re-indexed from the pack");
+        cr_assert_eq(committed(&idb), 0, "re-indexed from the pack");
+        cr_assert(repo_has(repo, &ida));
+        assert_object(&ida, a);
+        assert_object(&idb, b);
+        struct index_pack p;
+        cr_assert_lt(index_pack_lookup(repo_index(repo), &foreign, &p), 0, "a pack not ours is not indexed");
+        cr_assert_lt(index_pack_lookup(repo_index(repo), &damaged, &p), 0, "a damaged pack is not indexed");
+        cr_assert_eq(store_stat(repo_store(repo), &foreign, NULL), 0, "nor deleted");
 }
