@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -470,20 +471,26 @@ static int peer_put(struct store *s, const struct oid *pack, int fd, uint64_t si
         return r;
 }
 
-/* put_range: one PUT of buf at offset. The protocol wants the whole size in
- * every PUT; a range alone does not know it, so it says offset + len, which
- * the host only checks at COMMIT (commit() sends the real one). */
-static int peer_put_range(struct store *s, const struct oid *pack, uint64_t offset, const void *buf, size_t len)
+/* put_range: one PUT of the bytes of iov at offset. The protocol wants the
+ * whole size in every PUT; a range alone does not know it, so it says
+ * offset + len, which the host only checks at COMMIT (commit() sends the
+ * real one). */
+static int peer_put_range(struct store *s, const struct oid *pack, uint64_t offset, const struct iovec *iov,
+                          int iovcnt)
 {
         struct store_peer *p = to_peer(s);
+        size_t len = 0;
         int r;
 
-        if (len > PEER_DATA_MAX)
-                return -EMSGSIZE;
+        for (int i = 0; i < iovcnt; i++) {
+                if (iov[i].iov_len > PEER_DATA_MAX - len)
+                        return -EMSGSIZE;
+                len += iov[i].iov_len;
+        }
         r = op_enter(p);
         if (r < 0)
                 return r;
-        void *copy = malloc(len ? len : 1);
+        uint8_t *copy = malloc(len ? len : 1);
         struct store_peer_batch *b = batch_new();
         struct msg *req = put_request(pack, offset, offset + len, false);
         if (!copy || !b || !req) {
@@ -493,11 +500,12 @@ static int peer_put_range(struct store *s, const struct oid *pack, uint64_t offs
                 store_peer_unref(p);
                 return -ENOMEM;
         }
-        memcpy(copy, buf, len);
+        for (int i = 0, at = 0; i < iovcnt; at += (int)iov[i].iov_len, i++)
+                memcpy(copy + at, iov[i].iov_base, iov[i].iov_len);
         r = budget_acquire(p, len);
-        if (r >= 0)
+        if (r >= 0) {
                 r = call_post(p, b, req, copy, len, true, false);
-        else {
+        } else {
                 free(copy);
                 msg_free(req);
         }
