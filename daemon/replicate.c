@@ -335,6 +335,8 @@ static void store_fill(struct replicate_store *rs)
                           format_size(rs->upload_bytes - rs->drained_bytes, size));
                 rs->drained_uploads = rs->uploads;
                 rs->drained_bytes = rs->upload_bytes;
+                if (store_is_peer(rs->store))
+                        store_peer_refresh_usage(rs->store); /* status shows what it holds now */
         }
 }
 
