@@ -90,6 +90,8 @@ struct replicate {
         struct daemon *d;
         struct replicate_store *stores;
         struct event *reload_timer;
+        int64_t failed[16]; /* stores rows that would not start: said once */
+        unsigned n_failed;
 };
 
 /* ---- replicate.c ---- */

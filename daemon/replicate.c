@@ -579,12 +579,21 @@ static int reload_one(const struct index_store *row, void *userdata)
         if (rs)
                 store_remove(rl->rep, rs);
         int r = store_start(rl->rep, row);
+        if (r >= 0)
+                return 0;
+        bool said = false;
+        for (unsigned i = 0; i < rl->rep->n_failed && !said; i++)
+                said = rl->rep->failed[i] == row->id;
+        if (!said && rl->rep->n_failed < ELEMENTSOF(rl->rep->failed))
+                rl->rep->failed[rl->rep->n_failed++] = row->id;
+        int level = said ? LOG_DEBUG : LOG_WARNING;
         if (r == -EPROTONOSUPPORT)
-                log_debug("Store %s: kind %s is not supported here, ignoring it", row->name, row->kind);
+                log_full(said ? LOG_DEBUG : LOG_NOTICE, "Store %s: kind %s is not supported by this chuted, ignoring it",
+                         row->name, row->kind);
         else if (r == -EDESTADDRREQ)
-                log_debug("Store %s: the peer has no address to dial, ignoring it", row->name);
-        else if (r < 0)
-                log_warning_errno(r, "Store %s: cannot start it, ignoring it", row->name);
+                log_full(level, "Store %s: its peer has no address to dial, ignoring it", row->name);
+        else
+                log_full_errno(level, r, "Store %s: cannot start it, ignoring it", row->name);
         return 0;
 }
 

@@ -510,7 +510,7 @@ int store_peer_link_start(struct store_peer *p)
         if (r < 0)
                 return r;
         p->retry_timer = evtimer_new(p->ev_base, on_retry, p);
-        p->usage_timer = evtimer_new(p->ev_base, on_usage_timer, p);
+        p->usage_timer = event_new(p->ev_base, -1, EV_PERSIST, on_usage_timer, p);
         if (!p->retry_timer || !p->usage_timer)
                 return -ENOMEM;
         p->backoff_ns = STORE_PEER_BACKOFF_MIN_NS;

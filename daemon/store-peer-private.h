@@ -15,6 +15,7 @@
 #include "store-peer.h"
 
 struct peer_conn;
+struct peer_payload;
 struct store_peer_transport;
 struct workers;
 

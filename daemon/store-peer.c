@@ -79,13 +79,6 @@ static void batch_unref_locked(struct store_peer_batch *b)
         free(b);
 }
 
-static void batch_unref(struct store_peer *p, struct store_peer_batch *b)
-{
-        pthread_mutex_lock(&p->lock);
-        batch_unref_locked(b);
-        pthread_mutex_unlock(&p->lock);
-}
-
 void store_peer_budget_release(struct store_peer *p, size_t len)
 {
         pthread_mutex_lock(&p->lock);
