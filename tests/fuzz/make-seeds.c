@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "harness.h"
 #include "object.h"
+#include "peer.h"
 
 static const char *seeds_dir;
 
@@ -220,6 +221,93 @@ static void seeds_ctl(void)
         }
 }
 
+static void seeds_peer_write(struct msg *m, const char *name)
+{
+        uint8_t *frame;
+        size_t len;
+
+        seeds_check(msg_encode(m, &frame, &len), name);
+        seeds_write("peer", name, 0, NULL, frame + FRAME_HEADER_SIZE, len - FRAME_HEADER_SIZE);
+        free(frame);
+        msg_free(m);
+}
+
+/* One peer request of each type with every field it declares (DATA, last in
+ * peer.def's PUT, carries 100 bytes), and the replies that have structure:
+ * a GET result with DATA, a LIST page of nested maps, HELLO's, an ERROR. */
+static void seeds_peer(void)
+{
+        static const uint8_t id[32] = { 0x42 }, bytes[100] = { 0xda };
+        struct msg_map body, child;
+        struct msg *m;
+
+        for (size_t i = 0; i < peer_schema.n_types; i++) {
+                const struct msg_type_def *td = &peer_schema.types[i];
+
+                if (td->kind != MSG_KIND_REQUEST)
+                        continue;
+                m = peer_msg_new(td->number, 7);
+                if (!m)
+                        exit(1);
+                body = msg_body(m);
+                for (size_t f = 0; f < peer_schema.n_fields; f++) {
+                        const struct msg_field_def *fd = &peer_schema.fields[f];
+                        const struct msg_key_def *kd = msg_schema_key(&peer_schema, fd->key);
+
+                        if (fd->type != td->number || fd->presence == MSG_PRESENCE_REPLY || !kd)
+                                continue;
+                        switch (kd->type) {
+                        case MSG_VALUE_UINT: msg_map_set_uint(&body, kd->number, 1); break;
+                        case MSG_VALUE_INT: msg_map_set_int(&body, kd->number, 1700000000123456789); break;
+                        case MSG_VALUE_BOOL: msg_map_set_bool(&body, kd->number, true); break;
+                        case MSG_VALUE_TEXT: msg_map_set_text(&body, kd->number, "node-a"); break;
+                        case MSG_VALUE_BYTES:
+                                if (kd->number == PEER_KEY_DATA)
+                                        msg_map_set_bytes(&body, kd->number, bytes, sizeof(bytes));
+                                else
+                                        msg_map_set_bytes(&body, kd->number, id, sizeof(id));
+                                break;
+                        case MSG_VALUE_ARRAY:
+                                if (kd->element == MSG_VALUE_TEXT)
+                                        msg_map_append_text(&body, kd->number, "undelete");
+                                else if (kd->element == MSG_VALUE_BYTES)
+                                        msg_map_append_bytes(&body, kd->number, id, sizeof(id));
+                                break;
+                        default:
+                                break;
+                        }
+                }
+                seeds_peer_write(m, td->name);
+        }
+
+        m = peer_msg_new(PEER_TYPE_RESULT, 8);
+        body = msg_body(m);
+        msg_map_set_bytes(&body, PEER_KEY_DATA, bytes, sizeof(bytes));
+        seeds_peer_write(m, "result-get");
+
+        m = peer_msg_new(PEER_TYPE_RESULT, 9);
+        body = msg_body(m);
+        for (int i = 0; i < 3; i++) {
+                seeds_check(msg_map_append_map(&body, PEER_KEY_ENTRIES, &child), "entries");
+                msg_map_set_bytes(&child, PEER_KEY_PACK, id, sizeof(id));
+                msg_map_set_uint(&child, PEER_KEY_SIZE, 1000u << i);
+                if (i == 1)
+                        msg_map_set_int(&child, PEER_KEY_DELETED_AT, 1700000000000000000);
+        }
+        msg_map_set_bool(&body, PEER_KEY_MORE, true);
+        seeds_peer_write(m, "result-list");
+
+        m = peer_msg_new(PEER_TYPE_RESULT, 1);
+        body = msg_body(m);
+        msg_map_set_uint(&body, PEER_KEY_PROTOCOL_MAX, PEER_PROTOCOL_VERSION);
+        msg_map_set_uint(&body, PEER_KEY_QUOTA, 1ull << 40);
+        msg_map_set_uint(&body, PEER_KEY_USED, 123456789);
+        msg_map_set_uint(&body, PEER_KEY_DELETE_DELAY, 30 * 86400);
+        seeds_peer_write(m, "result-hello");
+
+        seeds_peer_write(peer_msg_error(10, PEER_STATUS_QUOTA, "quota exceeded"), "error");
+}
+
 static void seeds_compress(void)
 {
         static const char text[] = "chute chute chute: the same words again and again and again, "
@@ -313,6 +401,7 @@ int main(int argc, char **argv)
         }
         seeds_objects();
         seeds_ctl();
+        seeds_peer();
         seeds_compress();
         seeds_records(records, len);
         seeds_pack(records, len);
