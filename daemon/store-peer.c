@@ -122,14 +122,19 @@ void store_peer_call_finish(struct store_peer_call *call, struct msg *reply, str
         b->outstanding--;
         b->progressed = true;
         if (err < 0) {
+                struct msg_map body = reply ? msg_body(reply) : (struct msg_map){ 0 };
+                const char *text = NULL;
+                size_t len = 0;
+                if (reply)
+                        msg_map_get_text(&body, PEER_KEY_MESSAGE, &text, &len);
                 if (b->error >= 0) {
                         b->error = err;
-                        struct msg_map body = reply ? msg_body(reply) : (struct msg_map){ 0 };
-                        const char *text;
-                        size_t len;
-                        if (reply && msg_map_get_text(&body, PEER_KEY_MESSAGE, &text, &len) >= 0)
+                        if (text)
                                 snprintf(b->message, sizeof(b->message), "%.*s", (int)len, text);
                 }
+                if (reply)
+                        log_debug("Store %s: %s refused: %s (%.*s)", p->name, peer_type_name(call->type) ?: "?",
+                                  strerror(-err), text ? (int)len : 0, text ? text : "");
         } else if (reply) {
                 struct msg_map body = msg_body(reply);
                 uint64_t durable;
