@@ -60,7 +60,8 @@ struct host {
         bool visible;
         uint64_t bytes_received; /* PUT DATA bytes written, over every connection */
         int hellos;
-        struct msg *held; /* FAIL_SILENT: a request never answered */
+        struct msg *held[64]; /* FAIL_SILENT: requests never answered */
+        size_t n_held;
 };
 
 static void host_reply_put(struct host *h, uint64_t reqid, bool committed)
@@ -90,7 +91,8 @@ static void host_put(struct host *h, struct msg *req, struct peer_payload *paylo
         size_t len = payload ? payload->len : 0;
 
         if (h->fail == FAIL_SILENT) {
-                h->held = req;
+                cr_assert_lt(h->n_held, 64);
+                h->held[h->n_held++] = req;
                 return;
         }
         if (h->fail == FAIL_QUOTA) {
@@ -330,7 +332,8 @@ static void teardown(void)
         store = NULL;
         if (host.conn)
                 peer_conn_free(host.conn);
-        msg_free(host.held);
+        for (size_t i = 0; i < host.n_held; i++)
+                msg_free(host.held[i]);
         if (host.listener)
                 evconnlistener_free(host.listener);
         tls_config_free(host.tls);
