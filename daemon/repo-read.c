@@ -43,6 +43,8 @@ struct repo_read {
         char *index_path;
         struct store *local;
         const struct keys *keys;
+        repo_read_fault_fn fault; /* atomic: read by every reading thread */
+        void *fault_userdata;
         uint64_t serial; /* tells this instance from an earlier one at the same address */
 
         pthread_mutex_t pool_lock;
@@ -201,6 +203,12 @@ static int pinned_lookup(struct repo_read *rr, const struct oid *id, struct inde
         return k;
 }
 
+void repo_read_set_fault(struct repo_read *rr, repo_read_fault_fn fn, void *userdata)
+{
+        rr->fault_userdata = userdata;
+        __atomic_store_n(&rr->fault, fn, __ATOMIC_RELEASE);
+}
+
 int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
                      uint8_t **ret, size_t *ret_len)
 {
@@ -215,6 +223,11 @@ int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_typ
         if (!rec)
                 return -ENOMEM;
         k = store_get(rr->local, &o.pack, o.offset, o.length, rec);
+        if (k == -ENOENT) {
+                repo_read_fault_fn fault = __atomic_load_n(&rr->fault, __ATOMIC_ACQUIRE);
+                if (fault)
+                        k = fault(rr->fault_userdata, &o.pack, o.offset, o.length, rec);
+        }
         if (k < 0)
                 return k;
         size_t cap = size_hint ? size_hint : MAX(record_plain_size(o.length), (size_t)4096);

@@ -19,6 +19,14 @@ struct store;
 /* Readers of the index at index_path, objects in the local store. */
 int repo_read_new(const char *index_path, struct store *local, const struct keys *keys,
                   struct repo_read **ret);
+/* Reads a byte range of a pack from somewhere else than the local store
+ * (a chunk fault: the pack was evicted, or not copied here yet); 0 or
+ * -errno, -ENOENT when no store holds it. Called on the reading thread. */
+typedef int (*repo_read_fault_fn)(void *userdata, const struct oid *pack_id, uint64_t offset,
+                                  size_t len, void *buf);
+/* Install (or, with NULL, remove) the chunk fault handler; set it before
+ * readers run or while none does. */
+void repo_read_set_fault(struct repo_read *rr, repo_read_fault_fn fn, void *userdata);
 /* Close every connection. Threads must not read any more. NULL is fine. */
 void repo_read_free(struct repo_read *rr);
 /* As repo_get (repo.h). */

@@ -250,6 +250,13 @@ int repo_has(struct repo *r, const struct oid *id)
         return has;
 }
 
+void repo_set_fault(struct repo *r, int (*fn)(void *userdata, const struct oid *pack_id, uint64_t offset,
+                                              size_t len, void *buf),
+                    void *userdata)
+{
+        repo_read_set_fault(r->read, fn, userdata);
+}
+
 int repo_reload_known(struct repo *r)
 {
         struct index *rd = repo_read_borrow(r->read);

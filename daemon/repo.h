@@ -41,6 +41,10 @@ int repo_flush(struct repo *r);
 /* Number of packs that failed since the repository was opened: a snapshot
  * that saw it change may reference objects that were never stored. */
 uint64_t repo_failures(struct repo *r);
+/* Where reads of packs that are not local go (repo-read.h; NULL: nowhere). */
+void repo_set_fault(struct repo *r, int (*fn)(void *userdata, const struct oid *pack_id, uint64_t offset,
+                                              size_t len, void *buf),
+                    void *userdata);
 /* Learn the ids of objects the index gained behind the repository's back
  * (a recovery's reindex), so puts deduplicate against them. */
 int repo_reload_known(struct repo *r);

@@ -385,4 +385,50 @@ Test(repo, committed_packs_are_told_to_the_hook, .init = setup, .fini = teardown
         cr_assert_eq(repo_put(repo, OBJECT_DATA, "more", 4, &ida, NULL), 0);
         cr_assert_eq(repo_flush(repo), 0);
         cr_assert_eq(told.n, 1, "cleared: no longer told");
+
+/* A chunk fault: the pack is gone from the local store (evicted), the read
+ * goes to the fault handler, which reads the range from another store. */
+struct fault_ctx {
+        struct store *other;
+        unsigned calls;
+};
+
+static int fault_from_other(void *userdata, const struct oid *pack_id, uint64_t offset, size_t len,
+                            void *buf)
+{
+        struct fault_ctx *f = userdata;
+        f->calls++;
+        return store_get(f->other, pack_id, offset, len, buf);
+}
+
+Test(repo, a_pack_not_here_is_read_through_the_fault_handler, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+        const char *a = "evicted but readable";
+        char other_dir[128], cmd[512], hex[OID_HEX_SIZE];
+        struct fault_ctx f = { 0 };
+        struct index_object o;
+        struct oid id;
+        uint8_t *buf = NULL;
+        size_t len;
+
+        cr_assert_eq(repo_put(repo, OBJECT_DATA, a, strlen(a), &id, NULL), 0);
+        cr_assert_eq(repo_flush(repo), 0);
+        cr_assert_eq(index_object_lookup(repo_index(repo), &id, &o), 0);
+        oid_to_hex(&o.pack, hex);
+        /* move the pack to another store, as a replica elsewhere */
+        snprintf(other_dir, sizeof(other_dir), "%s/other", tmpdir);
+        cr_assert_eq(store_local_new(other_dir, &f.other), 0);
+        snprintf(cmd, sizeof(cmd), "mkdir -p '%s/%.2s' && mv '%s/packs/%.2s/%s' '%s/%.2s/'", other_dir, hex,
+                 tmpdir, hex, hex, other_dir, hex);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert_eq(repo_get(repo, &id, OBJECT_DATA, 0, &buf, &len), -ENOENT, "no handler: not found");
+        repo_set_fault(repo, fault_from_other, &f);
+        cr_assert_eq(repo_get(repo, &id, OBJECT_DATA, 0, &buf, &len), 0);
+        cr_assert_eq(len, strlen(a));
+        cr_assert(memcmp(buf, a, len) == 0);
+        cr_assert_eq(f.calls, 1);
+        free(buf);
+        repo_set_fault(repo, NULL, NULL);
+        store_free(f.other);
 }
