@@ -385,6 +385,7 @@ Test(repo, committed_packs_are_told_to_the_hook, .init = setup, .fini = teardown
         cr_assert_eq(repo_put(repo, OBJECT_DATA, "more", 4, &ida, NULL), 0);
         cr_assert_eq(repo_flush(repo), 0);
         cr_assert_eq(told.n, 1, "cleared: no longer told");
+}
 
 /* A chunk fault: the pack is gone from the local store (evicted), the read
  * goes to the fault handler, which reads the range from another store. */
