@@ -81,6 +81,10 @@ struct replicate_store {
         uint64_t drained_uploads; /* uploads when the queue last ran empty */
         uint64_t drained_bytes;
 
+        /* chunk faults: reading threads inside this store's get (under the fault lock) */
+        unsigned readers;
+        bool fault_closed;
+
         /* PROVE (replicate-prove.c) */
         struct event *prove_timer;
         struct replicate_round *round;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,13 @@
 #include "workers.h"
 
 static void store_fill(struct replicate_store *rs);
+
+/* Chunk faults: reading threads walk the store list under this lock; the
+ * loop links and unlinks stores under it too, and unlinks one only once no
+ * reader is inside it. */
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fault_cond = PTHREAD_COND_INITIALIZER;
+static struct replicate *fault_rep; /* under fault_lock */
 
 static void set_error(struct replicate_store *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_error(struct replicate_store *rs, const char *fmt, ...)
@@ -520,8 +528,10 @@ static int store_start(struct replicate *rep, const struct index_store *row)
         r = replicate_prove_start(rs);
         if (r < 0)
                 goto fail;
+        pthread_mutex_lock(&fault_lock);
         rs->next = rep->stores;
         rep->stores = rs;
+        pthread_mutex_unlock(&fault_lock);
         log_info("Store %s (%s%s%s): replicating", rs->name, rs->kind, rs->address ? " at " : "",
                  rs->address ? rs->address : "");
         store_fill(rs);
@@ -554,15 +564,57 @@ static bool store_matches(struct replicate *rep, struct replicate_store *rs, con
         return same;
 }
 
-static void store_remove(struct replicate *rep, struct replicate_store *rs)
+/* Take rs off the list once no reading thread is inside it (a peer store's
+ * calls in flight fail at once after its shutdown). */
+static void store_unlink(struct replicate *rep, struct replicate_store *rs)
 {
+        if (rs->store && store_is_peer(rs->store))
+                store_peer_shutdown(rs->store);
+        pthread_mutex_lock(&fault_lock);
+        rs->fault_closed = true;
+        while (rs->readers > 0)
+                pthread_cond_wait(&fault_cond, &fault_lock);
         for (struct replicate_store **pp = &rep->stores; *pp; pp = &(*pp)->next)
                 if (*pp == rs) {
                         *pp = rs->next;
                         break;
                 }
+        pthread_mutex_unlock(&fault_lock);
+}
+
+static void store_remove(struct replicate *rep, struct replicate_store *rs)
+{
+        store_unlink(rep, rs);
         log_info("Store %s: no longer replicating", rs->name);
         store_stop(rs);
+}
+
+/* The repository's chunk fault handler (a reading thread): the byte range
+ * from the first store that has it. */
+static int replicate_fault(void *userdata, const struct oid *pack, uint64_t offset, size_t len, void *buf)
+{
+        int r = -ENOENT;
+
+        (void)userdata;
+        pthread_mutex_lock(&fault_lock);
+        for (struct replicate_store *rs = fault_rep ? fault_rep->stores : NULL; rs; rs = rs->next) {
+                if (rs->fault_closed)
+                        continue;
+                rs->readers++;
+                pthread_mutex_unlock(&fault_lock);
+                int k = store_get(rs->store, pack, offset, len, buf);
+                pthread_mutex_lock(&fault_lock);
+                if (--rs->readers == 0)
+                        pthread_cond_broadcast(&fault_cond);
+                if (k >= 0) {
+                        r = 0;
+                        break;
+                }
+                if (r == -ENOENT && k != -ENOENT)
+                        r = k; /* a store that might have it could not say */
+        }
+        pthread_mutex_unlock(&fault_lock);
+        return r;
 }
 
 static int reload_one(const struct index_store *row, void *userdata)
@@ -646,6 +698,10 @@ int replicate_start(struct daemon *d, struct replicate **ret)
         }
         d->replicate = rep;
         repo_set_committed(d->repo, on_committed, d);
+        pthread_mutex_lock(&fault_lock);
+        fault_rep = rep;
+        pthread_mutex_unlock(&fault_lock);
+        repo_set_fault(d->repo, replicate_fault, NULL); /* before any reader runs */
         replicate_reload(d);
         *ret = rep;
         return 0;
@@ -659,9 +715,13 @@ void replicate_stop(struct replicate *rep)
                 event_free(rep->reload_timer);
         if (rep->d->repo)
                 repo_set_committed(rep->d->repo, NULL, NULL);
+        pthread_mutex_lock(&fault_lock);
+        if (fault_rep == rep)
+                fault_rep = NULL; /* the handler stays installed and finds nothing */
+        pthread_mutex_unlock(&fault_lock);
         while (rep->stores) {
                 struct replicate_store *rs = rep->stores;
-                rep->stores = rs->next;
+                store_unlink(rep, rs);
                 store_stop(rs);
         }
         if (rep->d->replicate == rep)

@@ -64,6 +64,7 @@ struct store_peer {
         char *id_text; /* the pinned node id, grouped base32 */
         uint8_t node_id[32];
         size_t window;
+        pthread_t loop_thread; /* blocking calls from it would wait for themselves */
 
         /* shared with the store threads, under lock */
         pthread_mutex_t lock;

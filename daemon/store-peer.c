@@ -294,6 +294,8 @@ static int op_enter(struct store_peer *p)
 {
         int r = 0;
 
+        if (pthread_equal(pthread_self(), p->loop_thread))
+                return -EDEADLK;
         pthread_mutex_lock(&p->lock);
         if (p->closing)
                 r = -ECANCELED;
@@ -864,6 +866,7 @@ int store_peer_new(struct daemon *d, const char *name, const uint8_t node_id[32]
         p->ev_base = d->base;
         p->workers = d->workers;
         p->refs = 1;
+        p->loop_thread = pthread_self();
         p->window = d->config.peer_window ? (size_t)d->config.peer_window : PEER_CONN_WINDOW_DEFAULT;
         p->waiting_tail = &p->waiting;
         memcpy(p->node_id, node_id, sizeof(p->node_id));
