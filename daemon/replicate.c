@@ -190,6 +190,11 @@ static void upload_failed(struct replicate_store *rs, const struct upload *u)
                 skip_add(rs, &u->item.id);
                 return;
         }
+        if (rs->quota_paused) {
+                /* the quota is what stops it: keep saying so */
+                log_debug("Store %s: upload of %s failed: %s", rs->name, hex, strerror(-r));
+                return;
+        }
         if (is_transport_error(r)) {
                 struct store_peer_status ps = { 0 };
                 if (store_is_peer(rs->store))
