@@ -122,6 +122,7 @@ union index_visitor {
         index_store_cb store;
         index_snapshot_cb snapshot;
         index_hosted_cb hosted;
+        index_peer_cb peer;
 };
 
 /* The largest row struct (struct index_snapshot is 176 bytes). */

@@ -124,6 +124,33 @@ struct index_hosted {
         struct oid pack;
         uint64_t size;
         int64_t created_ns;
+        int64_t deleted_ns; /* 0 = not marked; else when a DELETE marked it */
+};
+
+/* What a peer's packs take on this node. bytes and packs count marked packs
+ * too (the quota counts them); marked_* are the marked part. */
+struct index_hosted_usage {
+        uint64_t bytes;
+        uint64_t packs;
+        uint64_t marked_bytes;
+        uint64_t marked_packs;
+};
+
+/* Most pending (unapproved) nodes remembered; the least recently seen go. */
+#define INDEX_PEER_PENDING_MAX 32
+
+/* A peer (approved) or a pending node (approved 0, name ""). Owned strings
+ * when filled by a get/find function; borrowed in a foreach callback. */
+struct index_peer {
+        struct oid id;      /* node id: SHA-256 of its certificate */
+        char *name;         /* unique; "" for a pending node */
+        char *address;      /* host:port we dial; "" when it only keeps packs here */
+        int approved;
+        uint64_t quota;     /* bytes it may keep here */
+        int64_t delete_delay_ns; /* how long its marked packs are kept */
+        int64_t first_seen_ns;
+        int64_t last_seen_ns; /* last connection, 0 = never */
+        char *last_address;   /* where it last connected from, "" = never */
 };
 
 struct index_stats {
@@ -146,6 +173,7 @@ typedef int (*index_pack_cb)(const struct index_pack *pack, void *userdata);
 typedef int (*index_store_cb)(const struct index_store *store, void *userdata);
 typedef int (*index_snapshot_cb)(const struct index_snapshot *snapshot, void *userdata);
 typedef int (*index_hosted_cb)(const struct index_hosted *hosted, void *userdata);
+typedef int (*index_peer_cb)(const struct index_peer *peer, void *userdata);
 
 /* --- connection --- */
 
@@ -327,9 +355,40 @@ int index_snapshot_page(struct index *idx, int64_t root_id, const struct index_s
 /* Free the strings of a snapshot filled by a get/find function. */
 void index_snapshot_done(struct index_snapshot *snapshot);
 
+/* --- peers --- */
+
+/* Add an approved peer (address NULL or "": it only keeps packs here); a
+ * pending row of that id becomes it. -EEXIST if the id is already approved
+ * or the name taken, -EINVAL without a name. */
+int index_peer_add(struct index *idx, const struct oid *id, const char *name, const char *address,
+                   uint64_t quota, int64_t delete_delay_ns);
+/* Record that node id connected from address at now_ns: a pending row when
+ * unknown, else its last_seen/last_address. Keeps at most
+ * INDEX_PEER_PENDING_MAX pending rows, dropping the least recently seen. */
+int index_peer_pending(struct index *idx, const struct oid *id, const char *address, int64_t now_ns);
+/* Fill ret (owned strings) for node id; -ENOENT if unknown. */
+int index_peer_get(struct index *idx, const struct oid *id, struct index_peer *ret);
+/* Fill ret (owned strings) for the peer named name; -ENOENT if none. */
+int index_peer_find(struct index *idx, const char *name, struct index_peer *ret);
+/* Approve a pending node under name: -ENOENT unknown, -EALREADY approved
+ * already, -EEXIST name taken. */
+int index_peer_approve(struct index *idx, const struct oid *id, const char *name, uint64_t quota,
+                       int64_t delete_delay_ns);
+/* Set an approved peer's quota; -ENOENT if none. */
+int index_peer_set_quota(struct index *idx, const struct oid *id, uint64_t quota);
+/* Forget a peer or pending node (its hosted packs stay); -ENOENT if none. */
+int index_peer_remove(struct index *idx, const struct oid *id);
+/* Stamp a connection of node id: last_seen_ns, last_address; -ENOENT if none. */
+int index_peer_touch(struct index *idx, const struct oid *id, int64_t now_ns, const char *address);
+/* Call cb for every approved peer (by name), then every pending node (most
+ * recently seen first). */
+int index_peer_foreach(struct index *idx, index_peer_cb cb, void *userdata);
+/* Free the strings of a peer filled by a get/find function. */
+void index_peer_done(struct index_peer *peer);
+
 /* --- packs hosted for peers --- */
 
-/* Record (or re-record, keeping created_ns) a pack hosted for peer. */
+/* Record (or re-record, keeping created_ns and clearing a mark) a pack hosted for peer. */
 int index_hosted_add(struct index *idx, const struct oid *peer, const struct oid *pack,
                      uint64_t size);
 /* Fill ret for (peer, pack); -ENOENT if not hosted. */
@@ -337,12 +396,27 @@ int index_hosted_get(struct index *idx, const struct oid *peer, const struct oid
                      struct index_hosted *ret);
 /* Forget a hosted pack; -ENOENT if not hosted. */
 int index_hosted_remove(struct index *idx, const struct oid *peer, const struct oid *pack);
-/* Bytes and pack count hosted for peer (for its quota). */
-int index_hosted_usage(struct index *idx, const struct oid *peer, uint64_t *ret_bytes,
-                       uint64_t *ret_count);
+/* Mark a hosted pack deleted at now_ns unless marked already; *ret_deleted_ns
+ * is the mark in force. -ENOENT if not hosted. */
+int index_hosted_mark(struct index *idx, const struct oid *peer, const struct oid *pack, int64_t now_ns,
+                      int64_t *ret_deleted_ns);
+/* Mark every unmarked pack of peer (a removed peer); returns how many. */
+int index_hosted_mark_all(struct index *idx, const struct oid *peer, int64_t now_ns);
+/* Clear a mark (marked or not); -ENOENT if not hosted. */
+int index_hosted_unmark(struct index *idx, const struct oid *peer, const struct oid *pack);
+/* Bytes and packs hosted for peer, marked ones included and apart. */
+int index_hosted_usage(struct index *idx, const struct oid *peer, struct index_hosted_usage *ret);
 /* Call cb for every pack hosted for peer, by pack id. */
 int index_hosted_foreach(struct index *idx, const struct oid *peer, index_hosted_cb cb,
                          void *userdata);
+/* Call cb for at most limit packs of peer with id > after (NULL: from the
+ * first), by pack id: one page of a listing. */
+int index_hosted_page(struct index *idx, const struct oid *peer, const struct oid *after, size_t limit,
+                      index_hosted_cb cb, void *userdata);
+/* Call cb for every marked pack whose delay has run out at now_ns: the
+ * peer's delete_delay_ns, default_delay_ns for a peer no longer approved. */
+int index_hosted_foreach_expired(struct index *idx, int64_t now_ns, int64_t default_delay_ns,
+                                 index_hosted_cb cb, void *userdata);
 
 /* --- small state --- */
 

@@ -33,6 +33,11 @@ static const struct verb verbs[] = {
         { "verify", verb_verify, "verify --store NAME" },
         { "id", verb_id, "id" },
         { "key", verb_key, "key export | key import [--force] CODE" },
+        { "peer", verb_peer,
+          "peer add NAME ADDRESS|- ID [--quota SIZE]\n"
+          "  peer remove NAME|ID\n"
+          "  peer approve ID [--name NAME] [--quota SIZE]" },
+        { "peers", verb_peers, "peers" },
         { "log-level", verb_log_level, "log-level [LEVEL]" },
         { "version", verb_version, "version" },
         { "help", verb_help, "help" },

@@ -20,6 +20,7 @@
 #include "index.h"
 #include "keyring.h"
 #include "log.h"
+#include "peer-server.h"
 #include "recovery.h"
 #include "repo.h"
 #include "root.h"
@@ -98,6 +99,13 @@ static const char *key_import_busy(struct daemon *d, char *buf, size_t len)
         return NULL;
 }
 
+/* Listen for peers again, with the identity now loaded (failures are logged). */
+static void key_peers_restart(struct daemon *d)
+{
+        if (!d->peer_server && peer_server_new(d, &d->peer_server) < 0)
+                log_warning("Not listening for peers until chuted is restarted");
+}
+
 /* A node with a key: replace it, but only while it holds no data and
  * nothing runs that uses the keys. Nothing changes unless every step
  * works: the new keys are built aside, master.key is replaced last. */
@@ -143,8 +151,12 @@ static void key_import_replace(struct request *r, const uint8_t master[KEYS_MAST
                 return;
         }
         memcpy(old->master, d->keyring->master, KEYS_MASTER_SIZE);
+        /* the peer listener's TLS holds the identity: closed while it changes */
+        peer_server_free(d->peer_server);
+        d->peer_server = NULL;
         k = keyring_install(d, master); /* all or nothing */
         if (k < 0) {
+                key_peers_restart(d);
                 keys_free(old);
                 request_error_errno(r, k, "cannot load the new master secret; nothing was changed");
                 return;
@@ -160,6 +172,7 @@ static void key_import_replace(struct request *r, const uint8_t master[KEYS_MAST
                 keys_free(old);
                 if (k2 < 0)
                         log_error_errno(k2, "Cannot load the previous master secret again");
+                key_peers_restart(d);
                 request_error_errno(r, k, "cannot write the master secret; the previous one is kept");
                 return;
         }
@@ -168,6 +181,7 @@ static void key_import_replace(struct request *r, const uint8_t master[KEYS_MAST
         if (k < 0)
                 log_warning_errno(k, "Cannot record the new key check value; it is recorded at the next start");
         log_notice("Imported a master secret from a recovery code; this node's id changed");
+        key_peers_restart(d);
         request_reply(r, request_result(r));
 }
 

@@ -2,12 +2,14 @@
 /* Helpers for request handlers; see cmd-util.h. */
 #include "cmd-util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "daemon.h"
+#include "identity.h"
 #include "root.h"
 #include "snaptree.h"
 
@@ -246,4 +248,80 @@ int cmd_snapshot_path(struct request *r, const char *verb, bool path_required, s
         *ret = s;
         *ret_relpath = copy;
         return 0;
+}
+
+int cmd_get_node_id(struct request *r, uint8_t ret[32])
+{
+        _cleanup_free_ char *node = NULL;
+        int k = msg_map_get_text_dup(&r->args, CTL_KEY_NODE, &node);
+
+        if (k < 0) {
+                request_error(r, CTL_STATUS_BAD_REQUEST, "a node id is needed (chutectl id on that node shows it)");
+                return -EINVAL;
+        }
+        if (strlen(node) > 256 || identity_parse_id(node, ret) < 0) {
+                request_error(r, CTL_STATUS_BAD_REQUEST,
+                              "\"%.80s\" is not a node id (52 base32 characters, as chutectl id shows it)", node);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+char *cmd_get_text(struct request *r, uint32_t key, const char *what, size_t max, bool required,
+                   int *ret_error)
+{
+        char *s = NULL;
+        int k = msg_map_get_text_dup(&r->args, key, &s);
+
+        *ret_error = 0;
+        if (k == -ENOENT && !required)
+                return NULL;
+        if (k < 0 || !*s || strlen(s) > max) {
+                free(s);
+                request_error(r, CTL_STATUS_BAD_REQUEST, "%s must be 1 to %zu bytes", what, max);
+                *ret_error = -EINVAL;
+                return NULL;
+        }
+        return s;
+}
+
+bool cmd_peer_name_valid(const char *name)
+{
+        size_t n = strlen(name);
+
+        if (n == 0 || n > 64 || name[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+                        return false;
+        return true;
+}
+
+bool cmd_peer_address_valid(const char *address)
+{
+        const char *colon = strrchr(address, ':'), *host_end = colon;
+        char *end;
+        unsigned long port;
+
+        if (!colon || strlen(address) > 255)
+                return false;
+        errno = 0;
+        port = strtoul(colon + 1, &end, 10);
+        if (errno || *end || colon[1] == '\0' || !isdigit((unsigned char)colon[1]) || port == 0 || port > 65535)
+                return false;
+        if (address[0] == '[') {
+                /* [IPv6]:PORT */
+                if (host_end - address < 3 || host_end[-1] != ']')
+                        return false;
+                for (const char *p = address + 1; p < host_end - 1; p++)
+                        if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
+                                return false;
+                return true;
+        }
+        if (host_end == address)
+                return false;
+        for (const char *p = address; p < host_end; p++)
+                if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+                        return false;
+        return true;
 }

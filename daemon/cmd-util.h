@@ -52,3 +52,15 @@ void cmd_listing_send(struct cmd_listing *l, struct request *r);
 void cmd_listing_flush(struct cmd_listing *l, struct request *r);
 /* Free what was not sent. */
 void cmd_listing_done(struct cmd_listing *l);
+
+/* The NODE argument (a node id as typed: grouped base32) into ret; sends the
+ * ERROR itself and returns < 0 when it is missing or malformed. */
+int cmd_get_node_id(struct request *r, uint8_t ret[32]);
+/* A text argument as a new string of 1..max bytes (NULL when absent and not
+ * required: *ret_error 0); sends the ERROR itself when it is bad. */
+char *cmd_get_text(struct request *r, uint32_t key, const char *what, size_t max, bool required,
+                   int *ret_error);
+/* A peer name: 1..64 letters, digits, '.', '_', '-', not starting with '-'. */
+bool cmd_peer_name_valid(const char *name);
+/* A peer address "HOST:PORT" or "[IPV6]:PORT" (port 1..65535). */
+bool cmd_peer_address_valid(const char *address);

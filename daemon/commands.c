@@ -28,6 +28,11 @@ static const struct command commands[] = {
         {CTL_TYPE_FORGET, cmd_forget, COMMAND_WRITE},
         {CTL_TYPE_STORES, cmd_stores, COMMAND_READ},
         {CTL_TYPE_VERIFY, cmd_verify, COMMAND_WRITE},
+        {CTL_TYPE_PEERS, cmd_peers, COMMAND_READ},
+        /* who may keep packs here and where ours go: the owner's decision */
+        {CTL_TYPE_PEER_ADD, cmd_peer_add, COMMAND_OWNER},
+        {CTL_TYPE_PEER_REMOVE, cmd_peer_remove, COMMAND_OWNER},
+        {CTL_TYPE_PEER_APPROVE, cmd_peer_approve, COMMAND_OWNER},
 };
 
 /* The requests a daemon started with --no-key answers before key import. */

@@ -17,6 +17,8 @@ struct identity;
 struct index;
 struct repo;
 struct ctl_server;
+struct peer_host;
+struct peer_server;
 struct workers;
 struct root;
 struct watch;
@@ -35,6 +37,8 @@ struct daemon {
         struct repo *repo;
         struct index *index;       /* the loop thread's connection (no-key mode: its own) */
         struct ctl_server *ctl;
+        struct peer_host *peer_host;     /* packs kept for peers (daemon/peer-host.c); NULL without a key */
+        struct peer_server *peer_server; /* the peer listener; NULL without a key or with listen = none */
         struct watch *watch;       /* inotify (daemon/watch.c) */
         struct root *roots;        /* watched roots (daemon/root.c) */
         struct replicate *replicate; /* packs to stores (daemon/replicate.c) */

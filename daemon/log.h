@@ -27,10 +27,17 @@
 #define MSGID_DAEMON_STOPPING "40db4b0d850644b7be1cf5abea86ecd5"
 /* Attached to every message at LOG_ERR or worse that carries no other id. */
 #define MSGID_ERROR "17cfc4b9d14542edac4e0d62168b39c9"
-/* Reserved for the replication milestone (pack sealed, pack replicated, peer
- * connected, peer refused), not sent yet: never reuse these values.
- *   595c57669b43408a842bbcefb0b9ab2f 4a405706421f456a9d7fad61244fe6b0
- *   9fa09a813e124a80898f4e6012a2bbe3 fbfefca07fa64b2f9501b2c368f62554 */
+/* Hosting peers' packs (daemon/peer-server.c, peer-host.c, cmd-peer-*.c). */
+#define MSGID_PEER_CONNECTED "9fa09a813e124a80898f4e6012a2bbe3"
+#define MSGID_PEER_REFUSED "fbfefca07fa64b2f9501b2c368f62554"
+#define MSGID_PEER_DISCONNECTED "d408e1f532234e8ab2971ecc13ed07e6"
+#define MSGID_PEER_QUOTA "854531bb40f94a64801f71b8e063ca8d"
+#define MSGID_PEER_ADDED "31b3c58e3be145c2a93023702952cb47"
+#define MSGID_PEER_REMOVED "f413339960194266b0afbbdd7d1b58eb"
+#define MSGID_HOSTED_PURGED "ec84e121288d4f5f8ed212501bf47e42"
+/* Reserved for the replication milestone (pack sealed, pack replicated), not
+ * sent yet: never reuse these values.
+ *   595c57669b43408a842bbcefb0b9ab2f 4a405706421f456a9d7fad61244fe6b0 */
 
 /* The structured fields a message can carry, by their journal names. The
  * field API takes this enum, never a string, so no call site can send a

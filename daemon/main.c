@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* chuted: parse the command line and config, then bring the daemon up in
  * order (umask and no core dumps, log, state dir, keys, identity, loop,
- * workers, repository, roots, control socket, signals, READY=1) and down in
- * reverse. Without a key (--no-key) the repository and roots wait for key
- * import. Runs in the foreground; systemd (or the user) supervises it. */
+ * workers, repository, roots, peer hosting and listener, control socket,
+ * signals, READY=1) and down in reverse. Without a key (--no-key) the
+ * repository, roots and peers wait for key import. Runs in the foreground; systemd (or the user) supervises it. */
 #include "parse.h"
 #include "settings.h"
 
@@ -27,6 +27,8 @@
 #include "daemon.h"
 #include "crypto.h"
 #include "identity.h"
+#include "peer-host.h"
+#include "peer-server.h"
 #include "index.h"
 #include "keyring.h"
 #include "log.h"
@@ -139,11 +141,22 @@ static int daemon_bring_up_repo(struct daemon *d)
         r = root_start_all(d);
         if (r < 0)
                 goto fail;
+        /* friends' packs: hosting, then the listener that admits peers to it */
+        r = peer_host_new(d, &d->peer_host);
+        if (r < 0)
+                goto fail;
+        r = peer_server_new(d, &d->peer_server);
+        if (r < 0)
+                goto fail;
         /* up: the no-key connection (if any) gives way to the repository's */
         if (nokey)
                 index_close(nokey);
         return 0;
 fail:
+        peer_server_free(d->peer_server);
+        d->peer_server = NULL;
+        peer_host_free(d->peer_host);
+        d->peer_host = NULL;
         root_stop_all(d);
         replicate_stop(d->replicate);
         d->replicate = NULL;
@@ -436,6 +449,8 @@ out:
         if (d.sig_term)
                 event_free(d.sig_term);
         ctl_server_free(d.ctl);
+        peer_server_free(d.peer_server);
+        peer_host_free(d.peer_host);
         root_stop_all(&d);
         replicate_stop(d.replicate); /* before the workers that bring its results to the loop */
         d.replicate = NULL;

@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The mbedtls bufferevent: a libevent filter (bufferevent_filter_new) whose
- * input filter drives the handshake and decrypts records, and whose output
- * filter encrypts, with mbedtls' BIO reading and writing the socket
- * bufferevent's evbuffers. The filter forwards the socket's events unchanged,
- * so tls.c puts its own callbacks on the socket bufferevent in front of the
- * filter's: it swallows the socket's CONNECTED, reports EOF only after the
- * last record is decrypted (ERROR when it cuts a record or the handshake), and
- * reports CONNECTED / ERROR / EOF itself, always deferred, so no user callback
- * runs inside mbedtls. mbedtls error codes become -errno here and nowhere else. */
+/* The mbedtls bufferevent (docs/tls.md): a libevent filter whose input filter
+ * runs the handshake and decrypts, and whose output filter encrypts, mbedtls'
+ * BIO reading and writing the socket bufferevent's evbuffers. The filter only
+ * forwards the socket's events, so our callbacks sit on the socket in front of
+ * the filter's and report CONNECTED / EOF / ERROR ourselves, deferred. Not the
+ * pinning (the caller's). mbedtls error codes become -errno here only. */
 #include "tls.h"
 
 #include <errno.h>
@@ -37,10 +34,8 @@
  * HIGH (plus one record) and resumes when the socket has drained to LOW. */
 #define TLS_UNDER_WRITE_HIGH (512u << 10)
 #define TLS_UNDER_WRITE_LOW (256u << 10)
-/* Ciphertext read ahead from the socket while the user's input is full. */
-#define TLS_UNDER_READ_HIGH (512u << 10)
 /* Bytes per read()/write() on the socket (libevent's default is 16 KiB). */
-#define TLS_UNDER_IO_MAX (256u << 10)
+#define TLS_UNDER_IO_MAX (128u << 10)
 
 /* In preference order; both ends send the same list, the server picks the first. */
 static const int tls_suites[] = {
@@ -375,11 +370,13 @@ static void tls_check_eof(struct tls_conn *t)
         }
 }
 
-/* Decrypt into dst until the input runs out or dst_limit is reached; a record
- * is always taken out of mbedtls whole (dst may pass the limit by < 16 KiB),
- * since nothing would call us again for plaintext mbedtls holds. Returns the
- * bytes added (also when the connection ended on the way: t->ended). */
-static size_t tls_decrypt(struct tls_conn *t, struct evbuffer *dst, ev_ssize_t limit)
+/* Decrypt into dst all the ciphertext the socket has given. This passes the
+ * user's read high watermark by up to one socket read (TLS_UNDER_IO_MAX): the
+ * filter stops reading the socket once the input is full, so ciphertext never
+ * waits in the socket bufferevent, where libevent would not look at it again
+ * after a bufferevent_disable/enable(EV_READ) (nor plaintext inside mbedtls).
+ * Returns the bytes added (also when the connection ended on the way: t->ended). */
+static size_t tls_decrypt(struct tls_conn *t, struct evbuffer *dst)
 {
         size_t produced = 0;
 
@@ -387,8 +384,6 @@ static size_t tls_decrypt(struct tls_conn *t, struct evbuffer *dst, ev_ssize_t l
                 struct evbuffer_iovec v[2];
                 int n, k = 0, r = 0;
 
-                if (limit >= 0 && produced >= (size_t) limit && mbedtls_ssl_get_bytes_avail(&t->ssl) == 0)
-                        break;
                 n = evbuffer_reserve_space(dst, TLS_RECORD_MAX, v, 2);
                 if (n <= 0) {
                         tls_fail(t, BEV_EVENT_READING, ENOMEM, 0, "out of memory");
@@ -438,7 +433,7 @@ static enum bufferevent_filter_result tls_filter_in(struct evbuffer *src, struct
         size_t produced = 0;
 
         if (!t->ended && tls_handshake(t) > 0)
-                produced = tls_decrypt(t, dst, limit);
+                produced = tls_decrypt(t, dst);
         tls_check_eof(t);
         if (t->ended)
                 evbuffer_drain(src, evbuffer_get_length(src));
@@ -481,7 +476,7 @@ static enum bufferevent_filter_result tls_filter_out(struct evbuffer *src, struc
                         p = t->scratch;
                 }
                 r = mbedtls_ssl_write(&t->ssl, p, len);
-                if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+                if (r == 0 || r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
                         break;
                 if (r < 0) {
                         tls_fail(t, BEV_EVENT_WRITING, EPROTO, r, "TLS write failed");
@@ -621,7 +616,6 @@ int tls_wrap(struct tls_config *c, struct bufferevent *under, enum tls_role role
         bufferevent_getcb(under, &t->filter_readcb, &t->filter_writecb, &t->filter_eventcb, &t->filter_arg);
         bufferevent_setcb(under, tls_under_read, tls_under_write, tls_under_event, t);
         bufferevent_setwatermark(under, EV_WRITE, TLS_UNDER_WRITE_LOW, TLS_UNDER_WRITE_HIGH);
-        bufferevent_setwatermark(under, EV_READ, 0, TLS_UNDER_READ_HIGH);
         bufferevent_set_max_single_read(under, TLS_UNDER_IO_MAX);
         bufferevent_set_max_single_write(under, TLS_UNDER_IO_MAX);
         bufferevent_enable(bev, EV_READ | EV_WRITE);

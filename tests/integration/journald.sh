@@ -64,6 +64,13 @@ MSGID_CONTROL_DENIED=e401feb49df2458292da59b96c1d4bf1
 MSGID_DAEMON_STARTED=2c41b0faf6c946b9814cbdd22b22a27a
 MSGID_DAEMON_STOPPING=40db4b0d850644b7be1cf5abea86ecd5
 MSGID_ERROR=17cfc4b9d14542edac4e0d62168b39c9
+MSGID_PEER_CONNECTED=9fa09a813e124a80898f4e6012a2bbe3
+MSGID_PEER_REFUSED=fbfefca07fa64b2f9501b2c368f62554
+MSGID_PEER_DISCONNECTED=d408e1f532234e8ab2971ecc13ed07e6
+MSGID_PEER_QUOTA=854531bb40f94a64801f71b8e063ca8d
+MSGID_PEER_ADDED=31b3c58e3be145c2a93023702952cb47
+MSGID_PEER_REMOVED=f413339960194266b0afbbdd7d1b58eb
+MSGID_HOSTED_PURGED=ec84e121288d4f5f8ed212501bf47e42
 SEEN_IDS=()
 
 # start_journal_chuted: chuted for node n with stderr on a journal stream and
@@ -123,6 +130,9 @@ CODE='(.CODE_FILE | type == "string") and (.CODE_FUNC | type == "string") and .S
 node_init n
 # no automatic snapshots: the ones in the journal are the ones asked for
 node_conf n watch "quiet_period = 1h" "max_delay = 2h"
+# a peer listener, and deleted hosted packs purged after 2 s
+node_peer_listen n
+node_conf n peer "delete_delay = 2s"
 R=$(realpath -m "$T_TMP/photos")
 R2=$(realpath -m "$T_TMP/docs")
 mkdir -p "$R/sub" "$R2"
@@ -176,6 +186,28 @@ is "the index now holds the bad pattern" "$(sqlite3 "$NODE_DIR/state/index.db" "
 if start_journal_chuted; then ok "chuted restarts"; else not_ok "chuted restarts"; fi
 rc_is "chutectl snapshot ROOT2 fails (1)" 1 ctl snapshot "$R2"
 event "snapshot failed" "$MSGID_SNAPSHOT_FAILED" CHUTE_ROOT="$R2" -- "$CODE and .CHUTE_ROOT == \"$R2\" and .PRIORITY == \"3\""
+
+# ---- peers: tests/peer-client-tool plays a friend's node ------------------------------------
+TOOL=$CHUTE_BUILDDIR/tests/peer-client-tool
+[ -x "$TOOL" ] || bail_out "$TOOL is not built (make check builds it)"
+SEED=$(printf '%064x' 31337)
+TID=$("$TOOL" id "$SEED")
+UNKNOWN_ID=$("$TOOL" id "$(printf '%064x' 31338)")
+rc_is "chutectl peer add friend - ID --quota 1M" 0 ctl peer add friend - "$TID" --quota 1M
+event "peer added: CHUTE_PEER is its id" "$MSGID_PEER_ADDED" _PID="$CHUTED_PID" CHUTE_PEER="$TID" -- "$CODE and .CHUTE_PEER == \"$TID\""
+head -c 2000000 /dev/urandom > "$T_TMP/too-big"
+head -c 1000 /dev/urandom > "$T_TMP/small"
+SMALL=$(sha256sum "$T_TMP/small" | cut -c1-64)
+"$TOOL" run "$SEED" "127.0.0.1:$PEER_PORT" hello put "$T_TMP/too-big" put "$T_TMP/small" delete "$SMALL" \
+    >"$T_TMP/tool.out" 2>&1
+event "peer connected" "$MSGID_PEER_CONNECTED" _PID="$CHUTED_PID" CHUTE_PEER="$TID" -- "$CODE and .CHUTE_PEER == \"$TID\""
+event "peer over its quota, a warning" "$MSGID_PEER_QUOTA" _PID="$CHUTED_PID" CHUTE_PEER="$TID" -- "$CODE and .PRIORITY == \"4\""
+event "peer disconnected" "$MSGID_PEER_DISCONNECTED" _PID="$CHUTED_PID" CHUTE_PEER="$TID" -- "$CODE"
+event "hosted packs purged after delete_delay" "$MSGID_HOSTED_PURGED" _PID="$CHUTED_PID" CHUTE_PEER="$TID" -- "$CODE"
+"$TOOL" run "$(printf '%064x' 31338)" "127.0.0.1:$PEER_PORT" hello >/dev/null 2>&1
+event "an unknown node refused: journalctl CHUTE_PEER=ID" "$MSGID_PEER_REFUSED" _PID="$CHUTED_PID" CHUTE_PEER="$UNKNOWN_ID" -- "$CODE and .PRIORITY == \"5\""
+rc_is "chutectl peer remove friend" 0 ctl peer remove friend
+event "peer removed" "$MSGID_PEER_REMOVED" _PID="$CHUTED_PID" CHUTE_PEER="$TID" -- "$CODE"
 
 # ---- docs/logging.md lists exactly the ids seen here --------------------------------------
 DOC_IDS=$(grep -oE '^\| [^|]+ \| `[0-9a-f]{32}` \|' "$CHUTE_SRCDIR/docs/logging.md" | grep -oE '[0-9a-f]{32}' | sort -u)

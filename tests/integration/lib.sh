@@ -82,6 +82,11 @@ node_init() {
     NODE_DIR=$T_TMP/$name
     mkdir -p "$NODE_DIR/state" "$NODE_DIR/run"
     cat > "$NODE_DIR/chuted.conf" <<EOC
+# no peer listener unless a test asks for one (node_peer_listen): tests run
+# side by side and the default port would be taken by the first
+[peer]
+listen = none
+# [daemon] last: tests append keys to it
 [daemon]
 state_dir = $NODE_DIR/state
 socket = $NODE_DIR/run/chuted.sock
@@ -155,6 +160,16 @@ node_conf() {
     local name=$1 section=$2; shift 2
     [ -d "$T_TMP/$name" ] || node_init "$name"
     { echo "[$section]"; printf '%s\n' "$@"; } >> "$T_TMP/$name/chuted.conf"
+}
+# free_port: a TCP port on 127.0.0.1 free right now (the kernel's choice)
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# node_peer_listen NAME [PORT]: NAME's chuted listens for peers on
+# 127.0.0.1:PORT (a free port by default); sets PEER_PORT
+node_peer_listen() {
+    PEER_PORT=${2:-$(free_port)}
+    node_conf "$1" peer "listen = 127.0.0.1:$PEER_PORT"
 }
 # node_manual NAME: the node takes only the snapshots a test asks for (no
 # automatic snapshots, no automatic retention)

@@ -20,20 +20,13 @@ wait_until() {
     done
 }
 
-# free_port: a TCP port on 127.0.0.1 nobody listens on right now
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # peer_node NAME: a node that takes only requested snapshots and listens
 # for peers on a free port (in $T_TMP/NAME/port)
 peer_node() {
-    local name=$1 port
-    port=$(free_port)
-    node_init "$name"
-    node_manual "$name"
-    node_conf "$name" peer "listen = 127.0.0.1:$port"
-    echo "$port" > "$T_TMP/$name/port"
+    node_init "$1"
+    node_manual "$1"
+    node_peer_listen "$1"
+    echo "$PEER_PORT" > "$T_TMP/$1/port"
 }
 port_of() { cat "$T_TMP/$1/port"; }
 

@@ -740,7 +740,7 @@ Test(index, hosted_packs)
         struct oid peer = make_oid(1, 50), peer2 = make_oid(2, 50);
         struct oid a = make_oid(1, 60), b = make_oid(2, 60);
         struct index_hosted h;
-        uint64_t bytes, count;
+        struct index_hosted_usage usage;
         int n = 0;
 
         cr_assert_eq(index_hosted_add(idx, &peer, &a, 1000), 0);
@@ -754,15 +754,15 @@ Test(index, hosted_packs)
         cr_assert_eq(index_hosted_add(idx, &peer2, &a, 5), 0);
         cr_assert_eq(index_hosted_get(idx, &peer2, &b, &h), -ENOENT);
 
-        cr_assert_eq(index_hosted_usage(idx, &peer, &bytes, &count), 0);
-        cr_assert_eq(bytes, 1024);
-        cr_assert_eq(count, 2);
+        cr_assert_eq(index_hosted_usage(idx, &peer, &usage), 0);
+        cr_assert_eq(usage.bytes, 1024);
+        cr_assert_eq(usage.packs, 2);
         cr_assert_eq(index_hosted_foreach(idx, &peer, (index_hosted_cb)count_cb, &n), 0);
         cr_assert_eq(n, 2);
         cr_assert_eq(index_hosted_remove(idx, &peer, &a), 0);
         cr_assert_eq(index_hosted_remove(idx, &peer, &a), -ENOENT);
-        cr_assert_eq(index_hosted_usage(idx, &peer, &bytes, &count), 0);
-        cr_assert_eq(bytes, 24);
+        cr_assert_eq(index_hosted_usage(idx, &peer, &usage), 0);
+        cr_assert_eq(usage.bytes, 24);
         struct index_stats st;
         cr_assert_eq(index_stats(idx, &st), 0);
         cr_assert_eq(st.hosted_bytes, 29);

@@ -27,6 +27,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 
+#include "cleanup.h"
 #include "identity.h"
 #include "tls.h"
 
@@ -52,6 +53,9 @@ struct end {
         char suite[64];
         size_t max_ciphertext_queued; /* the socket bufferevent's output, sampled */
         bool free_on_written;   /* free the bev once the output is drained (clean close) */
+        size_t drain_step;      /* a timer takes this much out of the input per tick */
+        size_t max_input;       /* the most plaintext seen waiting in the input */
+        bool pause_reading;     /* disable EV_READ in the read callback; the next tick reads and enables */
         void (*on_read)(struct end *e);
 };
 
@@ -101,9 +105,32 @@ static void sample(struct end *e)
                 e->max_ciphertext_queued = n;
 }
 
+/* Take up to max bytes out of the input and check them against e->expect. */
+static void consume(struct end *e, size_t max)
+{
+        struct evbuffer *in = bufferevent_get_input(e->bev);
+        uint8_t buf[65536];
+        int n;
+
+        if (evbuffer_get_length(in) > e->max_input)
+                e->max_input = evbuffer_get_length(in);
+        while (max > 0 && (n = evbuffer_remove(in, buf, MIN(max, sizeof(buf)))) > 0) {
+                if (e->got + (size_t) n > e->expect_len || memcmp(e->expect + e->got, buf, (size_t) n) != 0)
+                        e->mismatch = true;
+                e->got += (size_t) n;
+                max -= (size_t) n;
+        }
+}
+
 static void sampler_cb(evutil_socket_t fd, short what, void *arg)
 {
         struct ctx *c = arg;
+        if (c->client.pause_reading && c->client.bev && !(bufferevent_get_enabled(c->client.bev) & EV_READ)) {
+                consume(&c->client, SIZE_MAX); /* read while paused, then resume */
+                bufferevent_enable(c->client.bev, EV_READ);
+        }
+        if (c->client.drain_step && c->client.bev)
+                consume(&c->client, c->client.drain_step);
         sample(&c->server);
         sample(&c->client);
         check_done(c);
@@ -115,18 +142,14 @@ static void end_read(struct bufferevent *bev, void *arg)
         struct evbuffer *in = bufferevent_get_input(bev);
 
         sample(e);
-        if (e->echo) {
+        if (e->echo)
                 evbuffer_add_buffer(bufferevent_get_output(bev), in);
-        } else {
-                uint8_t buf[65536];
-                int n;
-                while ((n = evbuffer_remove(in, buf, sizeof(buf))) > 0) {
-                        if (e->got + (size_t) n > e->expect_len ||
-                            memcmp(e->expect + e->got, buf, (size_t) n) != 0)
-                                e->mismatch = true;
-                        e->got += (size_t) n;
-                }
-        }
+        else if (!e->drain_step && !e->pause_reading)
+                consume(e, SIZE_MAX);
+        else if (evbuffer_get_length(in) > e->max_input)
+                e->max_input = evbuffer_get_length(in); /* the timer reads */
+        if (e->pause_reading)
+                bufferevent_disable(bev, EV_READ);
         if (e->on_read)
                 e->on_read(e);
         check_done(e->ctx);
@@ -245,11 +268,16 @@ static bool run(struct ctx *c, int seconds)
         return c->done(c);
 }
 
+static struct sockaddr_in server_address(struct ctx *c)
+{
+        return (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                    .sin_port = htons(c->port)};
+}
+
 /* A TLS client with identity a; returns its bev (connecting). */
 static struct bufferevent *connect_client(struct ctx *c)
 {
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                                  .sin_port = htons(c->port)};
+        struct sockaddr_in sin = server_address(c);
         struct bufferevent *under, *bev = NULL;
 
         under = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -263,8 +291,7 @@ static struct bufferevent *connect_client(struct ctx *c)
 /* A plain blocking TCP socket connected to the server. */
 static int connect_plain(struct ctx *c)
 {
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                                  .sin_port = htons(c->port)};
+        struct sockaddr_in sin = server_address(c);
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         cr_assert_geq(fd, 0);
@@ -318,6 +345,10 @@ Test(tls, not_a_tls_bufferevent, .timeout = 30)
         cr_assert_str_eq(tls_last_error(plain), "not a TLS connection");
         cr_assert_eq(tls_peer_id(NULL, id), -EINVAL);
         bufferevent_free(plain);
+        /* tls_wrap takes the socket bufferevent also when it fails */
+        plain = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+        cr_assert_eq(tls_wrap(NULL, plain, TLS_CLIENT, NULL), -EINVAL);
+        event_base_loop(base, EVLOOP_NONBLOCK);
         event_base_free(base);
 }
 
@@ -584,6 +615,37 @@ Test(tls, free_sends_close_notify, .timeout = 30)
         ctx_done(&c);
 }
 
+static void finish_when_connected(struct bufferevent *bev, short what, void *arg)
+{
+        end_event(bev, what, arg);
+        if (what & BEV_EVENT_CONNECTED) {
+                cr_assert_eq(evbuffer_add(bufferevent_get_output(bev), "x", 1), 0);
+                bufferevent_flush(bev, EV_WRITE, BEV_FINISHED);
+                cr_assert_eq(evbuffer_get_length(bufferevent_get_output(bev)), 0);
+                /* nothing goes after close_notify */
+                cr_assert_eq(evbuffer_add(bufferevent_get_output(bev), "y", 1), 0);
+        }
+}
+
+Test(tls, flush_finished_sends_close_notify, .timeout = 30)
+{
+        struct ctx c;
+
+        ctx_init(&c);
+        connect_client(&c);
+        bufferevent_setcb(c.client.bev, end_read, end_write, finish_when_connected, &c.client);
+        c.server.expect = (const uint8_t *) "x";
+        c.server.expect_len = 1;
+        c.done = server_ended;
+        cr_assert(run(&c, 10));
+        cr_assert_eq(c.server.got, 1, "only what came before close_notify");
+        cr_assert(!c.server.mismatch);
+        cr_assert_eq(c.server.end_events, BEV_EVENT_EOF | BEV_EVENT_READING, "events 0x%x: %s",
+                     c.server.end_events, c.server.error);
+        cr_assert_str_eq(c.server.error, "no error");
+        ctx_done(&c);
+}
+
 static void free_server_after_one_mib(struct end *client)
 {
         struct ctx *c = client->ctx;
@@ -656,6 +718,63 @@ Test(tls, peer_socket_cut_mid_stream, .timeout = 60)
         free(payload);
 }
 
+Test(tls, read_high_watermark_with_a_slow_reader, .timeout = 60)
+{
+        struct ctx c;
+        size_t len = 4 * MIB;
+        uint8_t *payload = malloc(len);
+        struct timeval tick = {0, 200};
+
+        cr_assert_not_null(payload);
+        fill_random(payload, len, 9);
+        ctx_init(&c);
+        event_del(c.sampler);
+        cr_assert_eq(event_add(c.sampler, &tick), 0);
+        c.server_send = payload;
+        c.server_send_len = len;
+        connect_client(&c);
+        /* the reader keeps at most 64 KiB of plaintext and takes 32 KiB now and then, outside its read callback */
+        bufferevent_setwatermark(c.client.bev, EV_READ, 0, 64 * 1024);
+        c.client.drain_step = 32 * 1024;
+        c.client.expect = payload;
+        c.client.expect_len = len;
+        c.done = client_got_all;
+        cr_assert(run(&c, 40), "stalled at %zu of %zu bytes", c.client.got, len);
+        cr_assert_eq(c.client.got, len);
+        cr_assert(!c.client.mismatch);
+        /* the high watermark, passed by at most one socket read (128 KiB) and a record */
+        cr_assert_leq(c.client.max_input, 64 * 1024 + 128 * 1024 + 16384, "input held %zu bytes",
+                      c.client.max_input);
+        ctx_done(&c);
+        free(payload);
+}
+
+Test(tls, reading_paused_and_resumed_under_a_high_watermark, .timeout = 60)
+{
+        struct ctx c;
+        size_t len = 4 * MIB;
+        uint8_t *payload = malloc(len);
+
+        cr_assert_not_null(payload);
+        fill_random(payload, len, 11);
+        ctx_init(&c);
+        c.server_send = payload;
+        c.server_send_len = len;
+        connect_client(&c);
+        /* a reader that stops reading at every read callback, later empties the input while
+         * stopped, and starts again */
+        bufferevent_setwatermark(c.client.bev, EV_READ, 0, 20000);
+        c.client.pause_reading = true;
+        c.client.expect = payload;
+        c.client.expect_len = len;
+        c.done = client_got_all;
+        cr_assert(run(&c, 40), "stalled at %zu of %zu bytes", c.client.got, len);
+        cr_assert_eq(c.client.got, len);
+        cr_assert(!c.client.mismatch);
+        ctx_done(&c);
+        free(payload);
+}
+
 /* A raw mbedtls client with no certificate, on a blocking socket in a thread. */
 struct nocert {
         uint16_t port;
@@ -663,35 +782,25 @@ struct nocert {
         atomic_bool finished;
 };
 
-static int fd_send(void *arg, const unsigned char *buf, size_t len)
-{
-        ssize_t n = send(*(int *) arg, buf, len, MSG_NOSIGNAL);
-        return n < 0 ? MBEDTLS_ERR_NET_SEND_FAILED : (int) n;
-}
-
-static int fd_recv(void *arg, unsigned char *buf, size_t len)
-{
-        ssize_t n = recv(*(int *) arg, buf, len, 0);
-        return n < 0 ? MBEDTLS_ERR_NET_RECV_FAILED : (int) n;
-}
-
 static void *nocert_client(void *arg)
 {
         struct nocert *n = arg;
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                                  .sin_port = htons(n->port)};
+        char port[8];
+        mbedtls_net_context net;
         mbedtls_entropy_context entropy;
         mbedtls_ctr_drbg_context drbg;
         mbedtls_ssl_config conf;
         mbedtls_ssl_context ssl;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        unsigned char buf[16];
         int r;
 
+        mbedtls_net_init(&net);
         mbedtls_entropy_init(&entropy);
         mbedtls_ctr_drbg_init(&drbg);
         mbedtls_ssl_config_init(&conf);
         mbedtls_ssl_init(&ssl);
-        r = connect(fd, (struct sockaddr *) &sin, sizeof(sin));
+        snprintf(port, sizeof(port), "%u", n->port);
+        r = mbedtls_net_connect(&net, "127.0.0.1", port, MBEDTLS_NET_PROTO_TCP);
         if (r == 0)
                 r = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, NULL, 0);
         if (r == 0)
@@ -703,24 +812,18 @@ static void *nocert_client(void *arg)
                 r = mbedtls_ssl_setup(&ssl, &conf);
         }
         if (r == 0) {
-                mbedtls_ssl_set_bio(&ssl, &fd, fd_send, fd_recv, NULL);
-                do
-                        r = mbedtls_ssl_handshake(&ssl);
-                while (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE);
-                if (r == 0) {
-                        /* mbedtls may finish before the server's verdict: wait for it */
-                        unsigned char buf[16];
-                        r = mbedtls_ssl_read(&ssl, buf, sizeof(buf));
-                        if (r >= 0)
-                                r = 1;
-                }
+                mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
+                r = mbedtls_ssl_handshake(&ssl);
+                /* should mbedtls finish first, the server's verdict comes with the next read */
+                if (r == 0 && mbedtls_ssl_read(&ssl, buf, sizeof(buf)) >= 0)
+                        r = 1;
         }
         n->result = r;
         mbedtls_ssl_free(&ssl);
         mbedtls_ssl_config_free(&conf);
         mbedtls_ctr_drbg_free(&drbg);
         mbedtls_entropy_free(&entropy);
-        close(fd);
+        mbedtls_net_free(&net);
         atomic_store(&n->finished, true);
         return NULL;
 }

@@ -1,0 +1,691 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the host side of the peer protocol (daemon/peer-host*.c) on a
+ * real event loop, real store threads and a real index and state directory:
+ * a client peer_conn talks to a hosting session over a socketpair (TLS is
+ * peer-server.c's). HELLO first and version negotiation, PUT by ranges with
+ * resume and commit, GET, STAT, HAVE, LIST, PROVE, quota refusals before any
+ * byte is written, hash mismatches, deferred deletes with undelete and the
+ * purge, a marked pack uploaded again, and one peer never reaching another's
+ * packs. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "crypto.h"
+#include "daemon.h"
+#include "index.h"
+#include "parse.h"
+#include "peer-conn.h"
+#include "peer-host.h"
+#include "peer.h"
+#include "workers.h"
+
+#define MIB (1024u * 1024)
+
+/* The daemon's clock (main.c, not linked here). */
+int64_t now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t monotonic_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static char tmpdir[64];
+static struct daemon d;
+static struct peer_host *host;
+static struct oid owner = { .bytes = { 0xa1, 0xa2 } }, other = { .bytes = { 0xb1, 0xb2 } };
+
+struct client {
+        struct peer_conn *conn;
+        struct peer_host_session *session;
+        int host_closed;
+};
+
+struct call {
+        int done;
+        int err;
+        struct msg *reply;
+        size_t data_len;
+        void *data;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st, (void)flag, (void)ftw;
+        return remove(path);
+}
+
+static void setup(void)
+{
+        char db[128];
+
+        snprintf(tmpdir, sizeof(tmpdir), "/tmp/chute-host-XXXXXX");
+        cr_assert_not_null(mkdtemp(tmpdir));
+        snprintf(db, sizeof(db), "%s/index.db", tmpdir);
+        memset(&d, 0, sizeof(d));
+        d.config.state_dir = tmpdir;
+        d.config.node_name = "test-host";
+        d.config.peer_window = 8 * MIB;
+        d.config.delete_delay_ns = 30 * NSEC_PER_DAY;
+        d.base = event_base_new();
+        cr_assert_not_null(d.base);
+        cr_assert_eq(workers_new(d.base, 2, &d.workers), 0);
+        cr_assert_eq(index_open(db, 0, &d.index), 0);
+        cr_assert_eq(index_peer_add(d.index, &owner, "owner", NULL, 64 * MIB, (int64_t)(30 * NSEC_PER_DAY)), 0);
+        cr_assert_eq(index_peer_add(d.index, &other, "other", NULL, 64 * MIB, (int64_t)(30 * NSEC_PER_DAY)), 0);
+        cr_assert_eq(peer_host_new(&d, &host), 0);
+}
+
+static void teardown(void)
+{
+        peer_host_free(host);
+        workers_free(d.workers);
+        index_close(d.index);
+        event_base_free(d.base);
+        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(peer_host, .init = setup, .fini = teardown, .timeout = 60);
+
+static void loop_once(void)
+{
+        event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+}
+
+static void host_closed(struct peer_host_session *s, int err, const char *why, void *userdata)
+{
+        struct client *c = userdata;
+
+        (void)s, (void)err, (void)why;
+        c->host_closed = 1;
+}
+
+static void client_closed(struct peer_conn *conn, int err, const char *why, void *userdata)
+{
+        (void)conn, (void)err, (void)why, (void)userdata;
+}
+
+/* A client of peer id connected to a hosting session. */
+static struct client *client_new(const struct oid *id)
+{
+        struct client *c = calloc(1, sizeof(*c));
+        static const struct peer_conn_handlers h = { .closed = client_closed };
+        int sv[2];
+
+        cr_assert_not_null(c);
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        struct bufferevent *hb = bufferevent_socket_new(d.base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+        struct bufferevent *cb = bufferevent_socket_new(d.base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+        cr_assert_eq(peer_host_session_new(host, hb, id->bytes, "unit-test", host_closed, c, &c->session), 0);
+        cr_assert_eq(peer_conn_new(d.base, cb, &h, c, &c->conn), 0);
+        return c;
+}
+
+static void client_free(struct client *c)
+{
+        peer_conn_free(c->conn);
+        peer_host_session_free(c->session);
+        free(c);
+}
+
+static void call_done(struct msg *reply, struct peer_payload *payload, int err, void *userdata)
+{
+        struct call *k = userdata;
+
+        k->done = 1;
+        k->err = err;
+        k->reply = reply;
+        if (payload && payload->len) {
+                k->data_len = payload->len;
+                k->data = malloc(payload->len);
+                cr_assert_not_null(k->data);
+                cr_assert_eq(evbuffer_remove(payload->buf, k->data, payload->len), (int)payload->len);
+        }
+}
+
+static void call_done_free(struct call *k)
+{
+        msg_free(k->reply);
+        free(k->data);
+        memset(k, 0, sizeof(*k));
+}
+
+/* Send req (freed) with optional DATA and wait for its answer. */
+static struct call call(struct client *c, struct msg *req, const void *data, size_t len)
+{
+        struct call k = { 0 };
+        int64_t end = monotonic_ns() + 20 * INT64_C(1000000000);
+
+        cr_assert_not_null(req);
+        cr_assert_eq(peer_conn_request(c->conn, req, data, len, NULL, NULL, call_done, &k), 0);
+        msg_free(req);
+        while (!k.done && monotonic_ns() < end)
+                loop_once();
+        cr_assert(k.done, "no answer within 20 s");
+        return k;
+}
+
+static struct msg *req_new(enum peer_type type)
+{
+        return peer_msg_new(type, 0);
+}
+
+static void hello(struct client *c)
+{
+        struct msg *m = req_new(PEER_TYPE_HELLO);
+        struct msg_map b = msg_body(m);
+
+        msg_map_set_uint(&b, PEER_KEY_PROTOCOL_MIN, 1);
+        msg_map_set_uint(&b, PEER_KEY_PROTOCOL_MAX, 1);
+        msg_map_set_uint(&b, PEER_KEY_MAX_FRAME, PEER_MAX_BODY);
+        msg_map_set_text(&b, PEER_KEY_NAME, "unit\ntest");
+        struct call k = call(c, m, NULL, 0);
+        cr_assert_eq(k.err, 0, "hello: %s", strerror(-k.err));
+        call_done_free(&k);
+}
+
+static uint64_t reply_uint(struct call *k, uint32_t key)
+{
+        struct msg_map b = msg_body(k->reply);
+        uint64_t v = UINT64_MAX;
+
+        cr_assert_eq(msg_map_get_uint(&b, key, &v), 0, "key %u missing", key);
+        return v;
+}
+
+static bool reply_bool(struct call *k, uint32_t key)
+{
+        struct msg_map b = msg_body(k->reply);
+        bool v = false;
+
+        msg_map_get_bool(&b, key, &v);
+        return v;
+}
+
+/* Random bytes and their SHA-256 as a pack id. */
+static uint8_t *make_pack(size_t len, struct oid *ret)
+{
+        uint8_t *p = malloc(len);
+
+        cr_assert_not_null(p);
+        for (size_t i = 0; i < len; i++)
+                p[i] = (uint8_t)rand();
+        cr_assert_eq(crypto_sha256(p, len, ret->bytes), 0);
+        return p;
+}
+
+static struct call put(struct client *c, const struct oid *pack, uint64_t size, uint64_t offset, const void *data,
+                       size_t len, bool commit)
+{
+        struct msg *m = req_new(PEER_TYPE_PUT);
+        struct msg_map b = msg_body(m);
+
+        msg_map_set_bytes(&b, PEER_KEY_PACK, pack->bytes, OID_SIZE);
+        msg_map_set_uint(&b, PEER_KEY_OFFSET, offset);
+        msg_map_set_uint(&b, PEER_KEY_SIZE, size);
+        if (commit)
+                msg_map_set_bool(&b, PEER_KEY_COMMIT, true);
+        return call(c, m, data, len);
+}
+
+/* PUT the whole pack in chunks, committing with the last: 0 or the error. */
+static int put_all(struct client *c, const struct oid *pack, const uint8_t *p, size_t len, size_t chunk)
+{
+        for (size_t off = 0; off < len; off += chunk) {
+                size_t n = MIN(chunk, len - off);
+                struct call k = put(c, pack, len, off, p + off, n, off + n == len);
+                int err = k.err;
+                if (!err) {
+                        cr_assert_eq(reply_uint(&k, PEER_KEY_DURABLE), off + n);
+                        cr_assert_eq(reply_bool(&k, PEER_KEY_COMMITTED), off + n == len);
+                }
+                call_done_free(&k);
+                if (err)
+                        return err;
+        }
+        return 0;
+}
+
+static struct call simple(struct client *c, enum peer_type type, const struct oid *pack)
+{
+        struct msg *m = req_new(type);
+        struct msg_map b = msg_body(m);
+
+        if (pack)
+                msg_map_set_bytes(&b, PEER_KEY_PACK, pack->bytes, OID_SIZE);
+        return call(c, m, NULL, 0);
+}
+
+static struct call get(struct client *c, const struct oid *pack, uint64_t offset, uint64_t length)
+{
+        struct msg *m = req_new(PEER_TYPE_GET);
+        struct msg_map b = msg_body(m);
+
+        msg_map_set_bytes(&b, PEER_KEY_PACK, pack->bytes, OID_SIZE);
+        msg_map_set_uint(&b, PEER_KEY_OFFSET, offset);
+        msg_map_set_uint(&b, PEER_KEY_LENGTH, length);
+        return call(c, m, NULL, 0);
+}
+
+static bool pack_file_exists(const struct oid *peer, const struct oid *pack, const char *sub)
+{
+        char hp[OID_HEX_SIZE], hk[OID_HEX_SIZE], path[512];
+        struct stat st;
+
+        oid_to_hex(peer, hp);
+        oid_to_hex(pack, hk);
+        snprintf(path, sizeof(path), "%s/hosted/%s/%s%.2s/%s", tmpdir, hp, sub, hk, hk);
+        return stat(path, &st) == 0;
+}
+
+/* ---- tests ---- */
+
+Test(peer_host, hello_first_and_versions)
+{
+        struct client *c = client_new(&owner);
+        struct call k = simple(c, PEER_TYPE_PING, NULL);
+
+        cr_assert_eq(k.err, -EPROTO, "a PING before HELLO: %s", strerror(-k.err));
+        call_done_free(&k);
+
+        struct msg *m = req_new(PEER_TYPE_HELLO);
+        struct msg_map b = msg_body(m);
+        msg_map_set_uint(&b, PEER_KEY_PROTOCOL_MIN, 5);
+        msg_map_set_uint(&b, PEER_KEY_PROTOCOL_MAX, 9);
+        msg_map_set_uint(&b, PEER_KEY_MAX_FRAME, PEER_MAX_BODY);
+        k = call(c, m, NULL, 0);
+        cr_assert_eq(k.err, -EPROTONOSUPPORT);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_PROTOCOL_MAX), PEER_PROTOCOL_VERSION);
+        call_done_free(&k);
+
+        m = req_new(PEER_TYPE_HELLO);
+        b = msg_body(m);
+        msg_map_set_uint(&b, PEER_KEY_PROTOCOL_MIN, 1);
+        msg_map_set_uint(&b, PEER_KEY_PROTOCOL_MAX, 7);
+        msg_map_set_uint(&b, PEER_KEY_MAX_FRAME, PEER_MAX_BODY);
+        k = call(c, m, NULL, 0);
+        cr_assert_eq(k.err, 0);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_PROTOCOL_MAX), 1, "the highest common version");
+        cr_assert_eq(reply_uint(&k, PEER_KEY_QUOTA), 64 * MIB);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_USED), 0);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_DELETE_DELAY), 30 * 86400);
+        call_done_free(&k);
+
+        m = req_new(PEER_TYPE_HELLO);
+        b = msg_body(m);
+        msg_map_set_uint(&b, PEER_KEY_PROTOCOL_MIN, 1);
+        msg_map_set_uint(&b, PEER_KEY_PROTOCOL_MAX, 1);
+        msg_map_set_uint(&b, PEER_KEY_MAX_FRAME, PEER_MAX_BODY);
+        k = call(c, m, NULL, 0);
+        cr_assert_eq(k.err, -EINVAL, "a second HELLO");
+        call_done_free(&k);
+
+        k = simple(c, PEER_TYPE_PING, NULL);
+        cr_assert_eq(k.err, 0);
+        call_done_free(&k);
+        client_free(c);
+}
+
+Test(peer_host, put_get_stat_list_have_prove)
+{
+        struct client *c = client_new(&owner);
+        struct oid pack;
+        size_t len = 3 * MIB + 123;
+        _cleanup_free_ uint8_t *p = make_pack(len, &pack);
+
+        hello(c);
+        cr_assert_eq(put_all(c, &pack, p, len, MIB), 0);
+        cr_assert(pack_file_exists(&owner, &pack, ""));
+        struct index_hosted row;
+        cr_assert_eq(index_hosted_get(d.index, &owner, &pack, &row), 0);
+        cr_assert_eq(row.size, len);
+
+        /* again: visible, answered at once */
+        struct call k = put(c, &pack, len, 0, p, 10, false);
+        cr_assert_eq(k.err, 0);
+        cr_assert(reply_bool(&k, PEER_KEY_COMMITTED));
+        cr_assert_eq(reply_uint(&k, PEER_KEY_DURABLE), len);
+        call_done_free(&k);
+
+        k = get(c, &pack, MIB - 7, 2 * MIB);
+        cr_assert_eq(k.err, 0);
+        cr_assert_eq(k.data_len, 2 * MIB);
+        cr_assert_eq(memcmp(k.data, p + MIB - 7, 2 * MIB), 0);
+        call_done_free(&k);
+        k = get(c, &pack, len - 10, 11);
+        cr_assert_eq(k.err, -ERANGE, "past the end");
+        call_done_free(&k);
+        k = get(c, &pack, 0, PEER_DATA_MAX + 1);
+        cr_assert_eq(k.err, -EMSGSIZE);
+        call_done_free(&k);
+
+        k = simple(c, PEER_TYPE_STAT, &pack);
+        cr_assert_eq(k.err, 0);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_SIZE), len);
+        call_done_free(&k);
+        struct oid absent = { .bytes = { 9 } };
+        k = simple(c, PEER_TYPE_STAT, &absent);
+        cr_assert_eq(k.err, -ENOENT);
+        call_done_free(&k);
+
+        struct msg *m = req_new(PEER_TYPE_HAVE);
+        struct msg_map b = msg_body(m);
+        msg_map_append_bytes(&b, PEER_KEY_PACKS, pack.bytes, OID_SIZE);
+        msg_map_append_bytes(&b, PEER_KEY_PACKS, absent.bytes, OID_SIZE);
+        k = call(c, m, NULL, 0);
+        cr_assert_eq(k.err, 0);
+        b = msg_body(k.reply);
+        uint64_t v;
+        cr_assert_eq(msg_map_get_uint_at(&b, PEER_KEY_SIZES, 0, &v), 0);
+        cr_assert_eq(v, len);
+        cr_assert_eq(msg_map_get_uint_at(&b, PEER_KEY_SIZES, 1, &v), 0);
+        cr_assert_eq(v, 0);
+        call_done_free(&k);
+
+        k = simple(c, PEER_TYPE_LIST, NULL);
+        cr_assert_eq(k.err, 0);
+        b = msg_body(k.reply);
+        size_t n = 0;
+        cr_assert_eq(msg_map_get_count(&b, PEER_KEY_ENTRIES, &n), 0);
+        cr_assert_eq(n, 1);
+        cr_assert(!reply_bool(&k, PEER_KEY_MORE));
+        call_done_free(&k);
+
+        uint8_t nonce[16] = { 1, 2, 3 }, want[32];
+        uint8_t *both = malloc(sizeof(nonce) + len);
+        memcpy(both, nonce, sizeof(nonce));
+        memcpy(both + sizeof(nonce), p, len);
+        crypto_sha256(both, sizeof(nonce) + len, want);
+        free(both);
+        m = req_new(PEER_TYPE_PROVE);
+        b = msg_body(m);
+        msg_map_set_bytes(&b, PEER_KEY_PACK, pack.bytes, OID_SIZE);
+        msg_map_set_bytes(&b, PEER_KEY_NONCE, nonce, sizeof(nonce));
+        k = call(c, m, NULL, 0);
+        cr_assert_eq(k.err, 0);
+        const uint8_t *digest;
+        size_t dl;
+        b = msg_body(k.reply);
+        cr_assert_eq(msg_map_get_bytes(&b, PEER_KEY_DIGEST, &digest, &dl), 0);
+        cr_assert_eq(dl, 32);
+        cr_assert_eq(memcmp(digest, want, 32), 0);
+        call_done_free(&k);
+
+        k = simple(c, PEER_TYPE_USAGE, NULL);
+        cr_assert_eq(k.err, 0);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_USED), len);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_COUNT), 1);
+        call_done_free(&k);
+        client_free(c);
+}
+
+Test(peer_host, resume_after_a_cut_and_no_holes)
+{
+        struct client *c = client_new(&owner);
+        struct oid pack;
+        size_t len = 2 * MIB;
+        _cleanup_free_ uint8_t *p = make_pack(len, &pack);
+
+        hello(c);
+        struct call k = put(c, &pack, len, 0, p, MIB, false);
+        cr_assert_eq(k.err, 0);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_DURABLE), MIB);
+        call_done_free(&k);
+        k = put(c, &pack, len, MIB + 1, p + MIB + 1, 100, false);
+        cr_assert_eq(k.err, -ERANGE, "a hole is refused");
+        call_done_free(&k);
+        client_free(c);
+
+        /* a new connection learns what is durable and goes on from there */
+        c = client_new(&owner);
+        hello(c);
+        struct msg *m = req_new(PEER_TYPE_HAVE);
+        struct msg_map b = msg_body(m);
+        msg_map_append_bytes(&b, PEER_KEY_PACKS, pack.bytes, OID_SIZE);
+        k = call(c, m, NULL, 0);
+        cr_assert_eq(k.err, 0);
+        b = msg_body(k.reply);
+        uint64_t v;
+        cr_assert_eq(msg_map_get_uint_at(&b, PEER_KEY_PARTIALS, 0, &v), 0);
+        cr_assert_eq(v, MIB);
+        cr_assert_eq(msg_map_get_uint_at(&b, PEER_KEY_SIZES, 0, &v), 0);
+        cr_assert_eq(v, 0);
+        call_done_free(&k);
+        k = simple(c, PEER_TYPE_STAT, &pack);
+        cr_assert_eq(k.err, 0);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_DURABLE), MIB);
+        call_done_free(&k);
+        k = put(c, &pack, len, MIB, p + MIB, MIB, true);
+        cr_assert_eq(k.err, 0);
+        cr_assert(reply_bool(&k, PEER_KEY_COMMITTED));
+        call_done_free(&k);
+        k = get(c, &pack, 0, len);
+        cr_assert_eq(k.err, 0);
+        cr_assert_eq(memcmp(k.data, p, len), 0);
+        call_done_free(&k);
+        client_free(c);
+}
+
+Test(peer_host, mismatch_drops_the_partial)
+{
+        struct client *c = client_new(&owner);
+        struct oid pack;
+        size_t len = 100000;
+        _cleanup_free_ uint8_t *p = make_pack(len, &pack);
+
+        hello(c);
+        p[500] ^= 1;
+        cr_assert_eq(put_all(c, &pack, p, len, 40000), -EBADMSG);
+        cr_assert(!pack_file_exists(&owner, &pack, ""));
+        struct call k = simple(c, PEER_TYPE_STAT, &pack);
+        cr_assert_eq(k.err, -ENOENT, "nothing visible, no partial");
+        call_done_free(&k);
+        struct index_hosted row;
+        cr_assert_eq(index_hosted_get(d.index, &owner, &pack, &row), -ENOENT);
+        p[500] ^= 1;
+        cr_assert_eq(put_all(c, &pack, p, len, 40000), 0, "the right bytes go in afterwards");
+        client_free(c);
+}
+
+Test(peer_host, quota_is_checked_before_the_first_byte)
+{
+        struct client *c = client_new(&owner);
+        struct oid a, b;
+        _cleanup_free_ uint8_t *pa = make_pack(3 * MIB, &a), *pb = make_pack(2 * MIB, &b);
+
+        cr_assert_eq(index_peer_set_quota(d.index, &owner, 4 * MIB), 0);
+        hello(c);
+        cr_assert_eq(put_all(c, &a, pa, 3 * MIB, MIB), 0);
+        struct call k = put(c, &b, 2 * MIB, 0, pb, MIB, false);
+        cr_assert_eq(k.err, -EDQUOT);
+        call_done_free(&k);
+        k = simple(c, PEER_TYPE_STAT, &b);
+        cr_assert_eq(k.err, -ENOENT, "not one byte written");
+        call_done_free(&k);
+        /* marked packs still count */
+        k = simple(c, PEER_TYPE_DELETE, &a);
+        cr_assert_eq(k.err, 0);
+        call_done_free(&k);
+        k = put(c, &b, 2 * MIB, 0, pb, MIB, false);
+        cr_assert_eq(k.err, -EDQUOT, "a marked pack takes its room until purged");
+        call_done_free(&k);
+        cr_assert_eq(index_peer_set_quota(d.index, &owner, 5 * MIB), 0);
+        cr_assert_eq(put_all(c, &b, pb, 2 * MIB, MIB), 0);
+        client_free(c);
+}
+
+static bool purged(const struct oid *pack)
+{
+        struct index_hosted row;
+
+        return index_hosted_get(d.index, &owner, pack, &row) == -ENOENT && !pack_file_exists(&owner, pack, "");
+}
+
+Test(peer_host, delete_marks_undelete_and_purge)
+{
+        struct client *c = client_new(&owner);
+        struct oid pack;
+        size_t len = 5000;
+        _cleanup_free_ uint8_t *p = make_pack(len, &pack);
+
+        hello(c);
+        cr_assert_eq(put_all(c, &pack, p, len, len), 0);
+        int64_t before = now_ns();
+        struct call k = simple(c, PEER_TYPE_DELETE, &pack);
+        cr_assert_eq(k.err, 0);
+        struct msg_map b = msg_body(k.reply);
+        int64_t deleted, purge;
+        cr_assert_eq(msg_map_get_int(&b, PEER_KEY_DELETED_AT, &deleted), 0);
+        cr_assert_eq(msg_map_get_int(&b, PEER_KEY_PURGE_AT, &purge), 0);
+        cr_assert_geq(deleted, before);
+        cr_assert_eq(purge - deleted, (int64_t)(30 * NSEC_PER_DAY));
+        call_done_free(&k);
+        cr_assert(pack_file_exists(&owner, &pack, ""), "a DELETE only marks");
+
+        k = simple(c, PEER_TYPE_USAGE, NULL);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_MARKED), len);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_USED), len);
+        call_done_free(&k);
+        k = simple(c, PEER_TYPE_STAT, &pack);
+        cr_assert_eq(k.err, 0);
+        b = msg_body(k.reply);
+        cr_assert_eq(msg_map_get_int(&b, PEER_KEY_PURGE_AT, &purge), 0);
+        call_done_free(&k);
+        k = get(c, &pack, 0, 10);
+        cr_assert_eq(k.err, 0, "a marked pack can still be read");
+        call_done_free(&k);
+
+        /* the purge leaves packs within their delay alone */
+        peer_host_purge(host);
+        for (int i = 0; i < 200; i++)
+                loop_once();
+        cr_assert(pack_file_exists(&owner, &pack, ""));
+
+        k = simple(c, PEER_TYPE_UNDELETE, &pack);
+        cr_assert_eq(k.err, 0);
+        call_done_free(&k);
+        k = simple(c, PEER_TYPE_USAGE, NULL);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_MARKED), 0);
+        call_done_free(&k);
+
+        /* marked again, with a delay that is over: the purge takes the bytes */
+        k = simple(c, PEER_TYPE_DELETE, &pack);
+        cr_assert_eq(k.err, 0);
+        call_done_free(&k);
+        cr_assert_eq(index_peer_remove(d.index, &owner), 0);
+        cr_assert_eq(index_peer_add(d.index, &owner, "owner", NULL, 64 * MIB, 1), 0);
+        struct timespec ms = { 0, 5 * 1000000 };
+        nanosleep(&ms, NULL);
+        peer_host_purge(host);
+        int64_t end = monotonic_ns() + 10 * INT64_C(1000000000);
+        while (!purged(&pack) && monotonic_ns() < end)
+                loop_once();
+        cr_assert(purged(&pack), "purged after its delay");
+        k = simple(c, PEER_TYPE_UNDELETE, &pack);
+        cr_assert_eq(k.err, -ENOENT, "too late to undelete");
+        call_done_free(&k);
+        k = simple(c, PEER_TYPE_USAGE, NULL);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_USED), 0);
+        call_done_free(&k);
+        client_free(c);
+}
+
+Test(peer_host, marked_pack_uploaded_again_replaces_it)
+{
+        struct client *c = client_new(&owner);
+        struct oid pack;
+        size_t len = 3 * MIB;
+        _cleanup_free_ uint8_t *p = make_pack(len, &pack);
+
+        hello(c);
+        cr_assert_eq(put_all(c, &pack, p, len, MIB), 0);
+        struct call k = simple(c, PEER_TYPE_DELETE, &pack);
+        cr_assert_eq(k.err, 0);
+        call_done_free(&k);
+        /* a bad upload never replaces the marked copy */
+        p[7] ^= 0xff;
+        cr_assert_eq(put_all(c, &pack, p, len, MIB), -EBADMSG);
+        p[7] ^= 0xff;
+        struct index_hosted row;
+        cr_assert_eq(index_hosted_get(d.index, &owner, &pack, &row), 0);
+        cr_assert_neq(row.deleted_ns, 0, "still marked");
+        cr_assert(pack_file_exists(&owner, &pack, ""), "the marked copy is kept");
+        /* a good one does, and clears the mark */
+        cr_assert_eq(put_all(c, &pack, p, len, MIB), 0);
+        cr_assert_eq(index_hosted_get(d.index, &owner, &pack, &row), 0);
+        cr_assert_eq(row.deleted_ns, 0);
+        cr_assert(pack_file_exists(&owner, &pack, ""));
+        cr_assert(!pack_file_exists(&owner, &pack, "replace/"));
+        k = get(c, &pack, 0, len);
+        cr_assert_eq(k.err, 0);
+        cr_assert_eq(memcmp(k.data, p, len), 0);
+        call_done_free(&k);
+        k = simple(c, PEER_TYPE_USAGE, NULL);
+        cr_assert_eq(reply_uint(&k, PEER_KEY_USED), len, "counted once");
+        call_done_free(&k);
+        client_free(c);
+}
+
+Test(peer_host, a_peer_reaches_only_its_own_packs)
+{
+        struct client *a = client_new(&owner), *b = client_new(&other);
+        struct oid pack;
+        size_t len = 1000;
+        _cleanup_free_ uint8_t *p = make_pack(len, &pack);
+
+        hello(a);
+        hello(b);
+        cr_assert_eq(put_all(a, &pack, p, len, len), 0);
+        struct call k = get(b, &pack, 0, 10);
+        cr_assert_eq(k.err, -ENOENT);
+        call_done_free(&k);
+        k = simple(b, PEER_TYPE_DELETE, &pack);
+        cr_assert_eq(k.err, -ENOENT);
+        call_done_free(&k);
+        k = simple(b, PEER_TYPE_LIST, NULL);
+        cr_assert_eq(k.err, 0);
+        struct msg_map m = msg_body(k.reply);
+        size_t n = 0;
+        msg_map_get_count(&m, PEER_KEY_ENTRIES, &n);
+        cr_assert_eq(n, 0);
+        call_done_free(&k);
+        client_free(a);
+        client_free(b);
+}
+
+Test(peer_host, removed_peer_is_denied)
+{
+        struct client *c = client_new(&owner);
+        struct oid pack;
+        _cleanup_free_ uint8_t *p = make_pack(1000, &pack);
+
+        hello(c);
+        cr_assert_eq(index_peer_remove(d.index, &owner), 0);
+        struct call k = put(c, &pack, 1000, 0, p, 1000, true);
+        cr_assert_eq(k.err, -EACCES);
+        call_done_free(&k);
+        client_free(c);
+}
