@@ -71,7 +71,7 @@ window = $w
 [replication]
 prove_count = 0
 EOC
-        cp "$CHUTED" "$RW/chute-benchd"
+        [ -x "$RW/chute-benchd" ] || cp "$CHUTED" "$RW/chute-benchd"
         "$RW/chute-benchd" --config "$d/chuted.conf" --log-level info >>"$d/chuted.log" 2>&1 &
         PID[$n]=$!
         local _
