@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* What store-peer.c (the blocking store_ops, on store threads) and
- * store-peer-link.c (the connection, on the loop) share: the store struct,
- * its lock, and the calls that carry one request from a store thread to the
- * loop and its answer back. Included by those two files only. */
+/* What store-peer.c and store-peer-read.c (the blocking store_ops, on
+ * store threads) and store-peer-link.c (the connection, on the loop) share:
+ * the store struct, its lock, and the calls that carry one request from a
+ * store thread to the loop and its answer back. Included by store-peer*.c
+ * only. */
 #pragma once
 
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include "peer.h"
 #include "store-peer.h"
 
+struct evbuffer;
 struct peer_conn;
 struct peer_payload;
 struct store_peer_transport;
@@ -93,7 +95,23 @@ struct store_peer {
         uint64_t uploaded_bytes;
 };
 
+static inline struct store_peer *to_peer(struct store *s)
+{
+        return (struct store_peer *)s;
+}
+
 /* ---- store-peer.c ---- */
+/* Every op holds a reference while it runs (a store_free racing with a late
+ * op never frees the store under it): 0, -ECANCELED once stopping, -EDEADLK
+ * on the loop thread. store_peer_unref() when done. */
+int store_peer_op_enter(struct store_peer *p);
+/* A request of type (for pack, unless NULL) with an id set by the connection. */
+struct msg *store_peer_request_new(enum peer_type type, const struct oid *pack);
+/* Send req (taken) and wait for its answer: *ret_reply (if not NULL) the
+ * RESULT, *ret_payload (if not NULL) its DATA; -errno of the ERROR or of the
+ * transport otherwise. */
+int store_peer_request(struct store_peer *p, struct msg *req, struct msg **ret_reply,
+                       struct evbuffer **ret_payload);
 /* Drop a reference (any thread); the last one frees the store. */
 void store_peer_unref(struct store_peer *p);
 /* Finish a call on the loop with its reply (taken; may be NULL), payload and
@@ -102,6 +120,20 @@ void store_peer_call_finish(struct store_peer_call *call, struct msg *reply, str
                             int err);
 /* Give back the PUT budget of len bytes (any thread). */
 void store_peer_budget_release(struct store_peer *p, size_t len);
+
+/* ---- store-peer-read.c ---- */
+int store_peer_read_get(struct store *s, const struct oid *pack, uint64_t offset, size_t len, void *buf);
+int store_peer_read_stat(struct store *s, const struct oid *pack, uint64_t *ret_size);
+int store_peer_read_list(struct store *s, const struct oid *after, size_t max, store_list_fn fn, void *userdata,
+                         int *ret_more);
+int store_peer_read_prove(struct store *s, const struct oid *pack, const void *nonce, size_t nonce_len,
+                          uint8_t ret_digest[CRYPTO_SHA256_SIZE]);
+/* One LIST page: fn for the entries (only those marked deleted when marked,
+ * else only the others), *ret_more, *ret_last the last id seen (for the next
+ * page), *ret_n entries seen and *ret_passed those handed to fn. */
+int store_peer_read_list_page(struct store_peer *p, const struct oid *after, size_t max, bool marked,
+                              store_list_fn fn, void *userdata, int *ret_more, struct oid *ret_last,
+                              size_t *ret_n, size_t *ret_passed);
 
 /* ---- store-peer-link.c ---- */
 /* Set up the loop side (timers, the shared transport) and dial. */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The peer store's store_ops, run on store threads: each builds its
- * requests, posts them to the loop (store-peer-link.c sends them) and
- * waits for the answers on the store's condition variable. A put learns the
- * durable part of an earlier upload with HAVE and sends only the rest, in
- * 1 MiB ranges read straight into the buffers the connection sends from,
- * pipelined up to the connection window. */
+ * requests, posts them to the loop (store-peer-link.c sends them) and waits
+ * for the answers on the store's condition variable (the reading calls are
+ * in store-peer-read.c). A put learns the durable part of an earlier upload
+ * with HAVE and sends only the rest, in 1 MiB ranges read straight into the
+ * buffers the connection sends from, pipelined up to the window. */
 #include "store-peer-private.h"
 
 #include <errno.h>
@@ -28,11 +28,6 @@ static const struct store_ops store_peer_ops;
 bool store_is_peer(const struct store *s)
 {
         return s && s->ops == &store_peer_ops;
-}
-
-static struct store_peer *to_peer(struct store *s)
-{
-        return (struct store_peer *)s;
 }
 
 /* ---- references ---------------------------------------------------------- */
@@ -247,9 +242,7 @@ static int batch_wait_locked(struct store_peer *p, struct store_peer_batch *b, u
         return 0;
 }
 
-/* One request and its answer: *ret_reply (if not NULL) the RESULT, *ret_payload
- * (if not NULL) its DATA; -errno of the ERROR or the transport otherwise. */
-static int peer_request(struct store_peer *p, struct msg *req, struct msg **ret_reply,
+int store_peer_request(struct store_peer *p, struct msg *req, struct msg **ret_reply,
                         struct evbuffer **ret_payload)
 {
         struct store_peer_batch *b = batch_new();
@@ -274,7 +267,7 @@ static int peer_request(struct store_peer *p, struct msg *req, struct msg **ret_
         return r;
 }
 
-static struct msg *request_new(enum peer_type type, const struct oid *pack)
+struct msg *store_peer_request_new(enum peer_type type, const struct oid *pack)
 {
         struct msg *m = peer_msg_new(type, 0);
 
@@ -288,9 +281,7 @@ static struct msg *request_new(enum peer_type type, const struct oid *pack)
         return m;
 }
 
-/* Every op holds a reference while it runs, so a store_free racing with a
- * late op never frees the store under it. -ECANCELED once stopping. */
-static int op_enter(struct store_peer *p)
+int store_peer_op_enter(struct store_peer *p)
 {
         int r = 0;
 
@@ -323,7 +314,7 @@ static int peer_have(struct store_peer *p, const struct oid *pack, uint64_t *ret
                 msg_free(req);
                 return r;
         }
-        r = peer_request(p, req, &reply, NULL);
+        r = store_peer_request(p, req, &reply, NULL);
         if (r < 0)
                 return r;
         body = msg_body(reply);
@@ -356,7 +347,7 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t offset)
 
 static struct msg *put_request(const struct oid *pack, uint64_t offset, uint64_t size, bool commit)
 {
-        struct msg *m = request_new(PEER_TYPE_PUT, pack);
+        struct msg *m = store_peer_request_new(PEER_TYPE_PUT, pack);
 
         if (!m)
                 return NULL;
@@ -461,7 +452,7 @@ static int peer_put_locked(struct store_peer *p, const struct oid *pack, int fd,
 static int peer_put(struct store *s, const struct oid *pack, int fd, uint64_t size, unsigned flags)
 {
         struct store_peer *p = to_peer(s);
-        int r = op_enter(p);
+        int r = store_peer_op_enter(p);
 
         (void)flags; /* the host checks every pack's hash at COMMIT */
         if (r < 0)
@@ -487,7 +478,7 @@ static int peer_put_range(struct store *s, const struct oid *pack, uint64_t offs
                         return -EMSGSIZE;
                 len += iov[i].iov_len;
         }
-        r = op_enter(p);
+        r = store_peer_op_enter(p);
         if (r < 0)
                 return r;
         uint8_t *copy = malloc(len ? len : 1);
@@ -524,7 +515,7 @@ static int peer_commit(struct store *s, const struct oid *pack, uint64_t total_s
 {
         struct store_peer *p = to_peer(s);
         bool committed = false;
-        int r = op_enter(p);
+        int r = store_peer_op_enter(p);
 
         if (r < 0)
                 return r;
@@ -539,7 +530,7 @@ static int peer_partial_size(struct store *s, const struct oid *pack, uint64_t *
 {
         struct store_peer *p = to_peer(s);
         uint64_t visible, durable;
-        int r = op_enter(p);
+        int r = store_peer_op_enter(p);
 
         if (r < 0)
                 return r;
@@ -551,174 +542,15 @@ static int peer_partial_size(struct store *s, const struct oid *pack, uint64_t *
         return 0;
 }
 
-static int peer_get_locked(struct store_peer *p, const struct oid *pack, uint64_t offset, size_t len, uint8_t *buf)
-{
-        while (len > 0) {
-                size_t n = len < PEER_DATA_MAX ? len : PEER_DATA_MAX;
-                struct evbuffer *data = NULL;
-                struct msg *req = request_new(PEER_TYPE_GET, pack);
-                int r;
-
-                if (!req)
-                        return -ENOMEM;
-                struct msg_map body = msg_body(req);
-                if (msg_map_set_uint(&body, PEER_KEY_OFFSET, offset) < 0 ||
-                    msg_map_set_uint(&body, PEER_KEY_LENGTH, n) < 0) {
-                        msg_free(req);
-                        return -ENOMEM;
-                }
-                r = peer_request(p, req, NULL, &data);
-                if (r < 0)
-                        return r;
-                /* exactly what was asked, or the host is broken */
-                if (!data || evbuffer_get_length(data) != n) {
-                        if (data)
-                                evbuffer_free(data);
-                        return -EBADMSG;
-                }
-                r = evbuffer_remove(data, buf, n) == (int)n ? 0 : -EIO;
-                evbuffer_free(data);
-                if (r < 0)
-                        return r;
-                buf += n;
-                offset += n;
-                len -= n;
-        }
-        return 0;
-}
-
-static int peer_get(struct store *s, const struct oid *pack, uint64_t offset, size_t len, void *buf)
-{
-        struct store_peer *p = to_peer(s);
-        int r = op_enter(p);
-
-        if (r < 0)
-                return r;
-        r = peer_get_locked(p, pack, offset, len, buf);
-        store_peer_unref(p);
-        return r;
-}
-
-static int peer_stat(struct store *s, const struct oid *pack, uint64_t *ret_size)
-{
-        _cleanup_(msg_freep) struct msg *reply = NULL;
-        struct store_peer *p = to_peer(s);
-        uint64_t size;
-        int64_t deleted;
-        int r = op_enter(p);
-
-        if (r < 0)
-                return r;
-        struct msg *req = request_new(PEER_TYPE_STAT, pack);
-        r = req ? peer_request(p, req, &reply, NULL) : -ENOMEM;
-        store_peer_unref(p);
-        if (r < 0)
-                return r;
-        struct msg_map body = msg_body(reply);
-        if (msg_map_get_int(&body, PEER_KEY_DELETED_AT, &deleted) >= 0 && deleted > 0)
-                return -ENOENT; /* marked deleted: gone as far as we are concerned */
-        if (msg_map_get_uint(&body, PEER_KEY_SIZE, &size) < 0 || size == 0)
-                return -ENOENT; /* only a partial upload */
-        *ret_size = size;
-        return 0;
-}
-
-/* One LIST page: fn for the entries (marked ones only when marked), *ret_more,
- * *ret_last the last id seen (for the next page), *ret_n entries seen and
- * *ret_passed those handed to fn. */
-static int peer_list_page(struct store_peer *p, const struct oid *after, size_t max, bool marked,
-                          store_list_fn fn, void *userdata, int *ret_more, struct oid *ret_last,
-                          size_t *ret_n, size_t *ret_passed)
-{
-        _cleanup_(msg_freep) struct msg *reply = NULL;
-        struct msg *req = request_new(PEER_TYPE_LIST, NULL);
-        size_t n = 0, seen = 0, passed = 0;
-        bool more = false;
-        int r;
-
-        if (!req)
-                return -ENOMEM;
-        struct msg_map body = msg_body(req);
-        if ((after && msg_map_set_bytes(&body, PEER_KEY_AFTER, after->bytes, OID_SIZE) < 0) ||
-            msg_map_set_uint(&body, PEER_KEY_LIMIT, max < PEER_LIST_MAX ? max : PEER_LIST_MAX) < 0) {
-                msg_free(req);
-                return -ENOMEM;
-        }
-        r = peer_request(p, req, &reply, NULL);
-        if (r < 0)
-                return r;
-        body = msg_body(reply);
-        msg_map_get_count(&body, PEER_KEY_ENTRIES, &n);
-        msg_map_get_bool(&body, PEER_KEY_MORE, &more);
-        if (n > PEER_LIST_MAX || n > max)
-                return -EBADMSG;
-        for (size_t i = 0; i < n; i++) {
-                struct msg_map item;
-                const uint8_t *id;
-                size_t id_len;
-                uint64_t size = 0;
-                int64_t deleted = 0;
-                struct oid pack;
-
-                if (msg_map_get_map_at(&body, PEER_KEY_ENTRIES, i, &item) < 0 ||
-                    msg_map_get_bytes(&item, PEER_KEY_PACK, &id, &id_len) < 0 || id_len != OID_SIZE)
-                        return -EBADMSG;
-                memcpy(pack.bytes, id, OID_SIZE);
-                msg_map_get_uint(&item, PEER_KEY_SIZE, &size);
-                msg_map_get_int(&item, PEER_KEY_DELETED_AT, &deleted);
-                if ((after || seen) && oid_cmp(&pack, seen ? ret_last : after) <= 0)
-                        return -EBADMSG; /* ids must increase */
-                *ret_last = pack;
-                seen++;
-                if ((deleted > 0) != marked)
-                        continue;
-                r = fn(userdata, &pack, size);
-                if (r < 0)
-                        return r;
-                passed++;
-        }
-        *ret_more = more && n > 0;
-        *ret_n = seen;
-        *ret_passed = passed;
-        return 0;
-}
-
-static int peer_list(struct store *s, const struct oid *after, size_t max, store_list_fn fn, void *userdata,
-                     int *ret_more)
-{
-        struct store_peer *p = to_peer(s);
-        struct oid last;
-        int more = 0, r;
-
-        if (max == 0)
-                return -EINVAL;
-        r = op_enter(p);
-        if (r < 0)
-                return r;
-        /* pages of marked packs only are skipped: a page of ours is never
-         * empty while there are more */
-        for (;;) {
-                size_t n = 0, passed = 0;
-                r = peer_list_page(p, after, max, false, fn, userdata, &more, &last, &n, &passed);
-                if (r < 0 || passed > 0 || !more)
-                        break;
-                after = &last;
-        }
-        store_peer_unref(p);
-        if (r >= 0)
-                *ret_more = more;
-        return r;
-}
-
 static int peer_simple(struct store *s, enum peer_type type, const struct oid *pack)
 {
         struct store_peer *p = to_peer(s);
-        int r = op_enter(p);
+        int r = store_peer_op_enter(p);
 
         if (r < 0)
                 return r;
-        struct msg *req = request_new(type, pack);
-        r = req ? peer_request(p, req, NULL, NULL) : -ENOMEM;
+        struct msg *req = store_peer_request_new(type, pack);
+        r = req ? store_peer_request(p, req, NULL, NULL) : -ENOMEM;
         store_peer_unref(p);
         return r;
 }
@@ -726,39 +558,6 @@ static int peer_simple(struct store *s, enum peer_type type, const struct oid *p
 static int peer_del(struct store *s, const struct oid *pack)
 {
         return peer_simple(s, PEER_TYPE_DELETE, pack);
-}
-
-static int peer_prove(struct store *s, const struct oid *pack, const void *nonce, size_t nonce_len,
-                      uint8_t ret_digest[CRYPTO_SHA256_SIZE])
-{
-        _cleanup_(msg_freep) struct msg *reply = NULL;
-        struct store_peer *p = to_peer(s);
-        const uint8_t *digest;
-        size_t len;
-        int r;
-
-        if (nonce_len < PEER_NONCE_MIN || nonce_len > PEER_NONCE_MAX)
-                return -EINVAL;
-        r = op_enter(p);
-        if (r < 0)
-                return r;
-        struct msg *req = request_new(PEER_TYPE_PROVE, pack);
-        if (req) {
-                struct msg_map body = msg_body(req);
-                if (msg_map_set_bytes(&body, PEER_KEY_NONCE, nonce, nonce_len) < 0) {
-                        msg_free(req);
-                        req = NULL;
-                }
-        }
-        r = req ? peer_request(p, req, &reply, NULL) : -ENOMEM;
-        store_peer_unref(p);
-        if (r < 0)
-                return r;
-        struct msg_map body = msg_body(reply);
-        if (msg_map_get_bytes(&body, PEER_KEY_DIGEST, &digest, &len) < 0 || len != CRYPTO_SHA256_SIZE)
-                return -EBADMSG;
-        memcpy(ret_digest, digest, CRYPTO_SHA256_SIZE);
-        return 0;
 }
 
 struct undelete_all {
@@ -769,11 +568,11 @@ struct undelete_all {
 static int undelete_one(void *userdata, const struct oid *pack, uint64_t size)
 {
         struct undelete_all *u = userdata;
-        struct msg *req = request_new(PEER_TYPE_UNDELETE, pack);
+        struct msg *req = store_peer_request_new(PEER_TYPE_UNDELETE, pack);
         int r;
 
         (void)size;
-        r = req ? peer_request(u->p, req, NULL, NULL) : -ENOMEM;
+        r = req ? store_peer_request(u->p, req, NULL, NULL) : -ENOMEM;
         if (r == -ENOENT)
                 return 0; /* purged meanwhile */
         if (r < 0)
@@ -792,12 +591,12 @@ int store_peer_undelete_all(struct store *s, uint64_t *ret_count)
 
         if (!store_is_peer(s))
                 return -EINVAL;
-        r = op_enter(p);
+        r = store_peer_op_enter(p);
         if (r < 0)
                 return r;
         while (r >= 0 && more) {
                 size_t n = 0, passed = 0;
-                r = peer_list_page(p, have_last ? &last : NULL, PEER_LIST_MAX, true, undelete_one, &u, &more,
+                r = store_peer_read_list_page(p, have_last ? &last : NULL, PEER_LIST_MAX, true, undelete_one, &u, &more,
                                    &last, &n, &passed);
                 if (r >= 0 && more && n == 0)
                         r = -EBADMSG; /* "more", yet an empty page */
@@ -829,11 +628,11 @@ static const struct store_ops store_peer_ops = {
         .put_range = peer_put_range,
         .commit = peer_commit,
         .partial_size = peer_partial_size,
-        .get = peer_get,
-        .stat = peer_stat,
-        .list = peer_list,
+        .get = store_peer_read_get,
+        .stat = store_peer_read_stat,
+        .list = store_peer_read_list,
         .del = peer_del,
-        .prove = peer_prove,
+        .prove = store_peer_read_prove,
         .free = peer_free,
 };
 
