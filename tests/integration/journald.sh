@@ -245,6 +245,11 @@ rc_is "chutectl peer add x (h's address, another id)" 0 ctl peer add x "127.0.0.
 event "store refused: CHUTE_PEER is the id it presented" "$MSGID_STORE_REFUSED" _PID="$CHUTED_PID" CHUTE_STORE=x -- \
     "$CODE and .CHUTE_PEER == \"$ID_h\" and .PRIORITY == \"4\""
 rc_is "chutectl peer add q ADDRESS ID (q keeps 1 KiB)" 0 ctl peer add q "127.0.0.1:$PORT_q" "$ID_q" --quota 1G
+# the refusal takes a connection and an upload: wait for it (a loaded machine may need more than jfind's 10 s)
+for _ in $(seq 1 150); do
+    ctl --json stores 2>/dev/null | jq -e '.stores[] | select(.name == "q") | .error | test("quota")' >/dev/null 2>&1 && break
+    sleep 0.2
+done
 event "store over its quota, a warning" "$MSGID_STORE_QUOTA" _PID="$CHUTED_PID" CHUTE_STORE=q -- \
     "$CODE and .PRIORITY == \"4\""
 
