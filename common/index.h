@@ -89,6 +89,17 @@ struct index_replica {
         int64_t updated_ns;
 };
 
+/* A store's packs by replica state, for status. */
+struct index_replica_counts {
+        uint64_t pending_packs; /* not on the store and still wanted there (see copies) */
+        uint64_t pending_bytes;
+        uint64_t uploaded_packs; /* state UPLOADED */
+        uint64_t uploaded_bytes;
+        uint64_t verified_packs; /* state VERIFIED */
+        uint64_t verified_bytes;
+        int64_t verified_ns; /* newest PROVE that passed on the store, 0 = none */
+};
+
 /* A snapshot row. parent all-zero means none. hostname, tags and root_path are owned
  * when filled by a get/find function, borrowed in callbacks. */
 struct index_snapshot {
@@ -287,6 +298,32 @@ int index_replica_count(struct index *idx, const struct oid *pack, int min_state
 /* Call cb for every pack not yet uploaded to store (no row or PENDING), by id. */
 int index_replica_foreach_pending(struct index *idx, int64_t store_id, index_pack_cb cb,
                                   void *userdata);
+/* Call cb for at most limit packs pending for store, by id, after the pack
+ * after (NULL: from the first): packs the store does not hold and, unless
+ * copies is 0 (every store), that fewer than copies stores hold. A page is
+ * one query, so a queue of millions is never loaded at once. */
+int index_replica_pending_page(struct index *idx, int64_t store_id, unsigned copies,
+                               const struct oid *after, size_t limit, index_pack_cb cb,
+                               void *userdata);
+/* Call cb for at most limit packs store holds (UPLOADED or VERIFIED), by id,
+ * after the pack after (NULL: from the first). */
+int index_replica_held_page(struct index *idx, int64_t store_id, const struct oid *after,
+                            size_t limit, index_pack_cb cb, void *userdata);
+/* Counts and bytes of store's packs by state (pending as in
+ * index_replica_pending_page with copies), newest verification time. */
+int index_replica_counts(struct index *idx, int64_t store_id, unsigned copies,
+                         struct index_replica_counts *ret);
+/* A PROVE of pack on store passed at verified_ns: state VERIFIED with that
+ * time; -ENOENT unless the store held it (UPLOADED or VERIFIED). */
+int index_replica_set_verified(struct index *idx, const struct oid *pack, int64_t store_id,
+                               int64_t verified_ns);
+/* Back to PENDING with no verification time (a damaged or lost copy to
+ * upload again); 0 also when there was no row. */
+int index_replica_reset(struct index *idx, const struct oid *pack, int64_t store_id);
+/* Up to n distinct packs store holds, picked at random (ret_packs has room
+ * for n); *ret_n how many: all of them when the store holds at most n. */
+int index_replica_random(struct index *idx, int64_t store_id, size_t n, struct oid *ret_packs,
+                         size_t *ret_n);
 
 /* --- snapshots --- */
 

@@ -838,3 +838,18 @@ int store_local_gc_partials(struct store *s, uint64_t max_age_sec)
         closedir(d);
         return r < 0 ? r : removed;
 }
+
+int store_local_open(struct store *s, const struct oid *pack_id, int *ret_fd)
+{
+        char path[LOCAL_PATH_SIZE];
+        int fd;
+
+        if (!s || s->ops != &store_local_ops || !pack_id || !ret_fd)
+                return -EINVAL;
+        pack_path(pack_id, path);
+        fd = openat(to_local(s)->dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}

@@ -29,6 +29,8 @@ static const struct verb verbs[] = {
         { "forget", verb_forget,
           "forget [SNAP] [--root PATH] [--keep-last|-hourly|-daily|-weekly|-monthly|-yearly N]\n"
           "         [--keep-within DURATION] [--dry-run]" },
+        { "stores", verb_stores, "stores" },
+        { "verify", verb_verify, "verify --store NAME" },
         { "id", verb_id, "id" },
         { "key", verb_key, "key export | key import [--force] CODE" },
         { "peer", verb_peer,

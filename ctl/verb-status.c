@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* chutectl status: the daemon's state, its store counters and one line per
- * watched root (text), or the status JSON object. */
+/* chutectl status: the daemon's state, its store counters, one line per
+ * watched root and one per store (text), or the status JSON object. */
 #include "verb.h"
 
 #include <inttypes.h>
@@ -41,6 +41,7 @@ static json_t *status_json(struct msg *reply)
         json_object_set_new(o, "packs", verb_json_uint(&body, CTL_KEY_PACKS));
         json_object_set_new(o, "stored_bytes", verb_json_uint(&body, CTL_KEY_BYTES));
         json_object_set_new(o, "snapshots", verb_json_uint(&body, CTL_KEY_SNAPSHOT_COUNT));
+        json_object_set_new(o, "stores", verb_stores_json(&body));
         return o;
 }
 
@@ -66,6 +67,7 @@ static int status_text(struct msg *reply)
         msg_map_get_count(&body, CTL_KEY_ROOTS, &n);
         if (n == 0) {
                 printf("\nNothing is watched yet: chutectl add PATH\n");
+                verb_stores_lines(&body);
                 return verb_flush();
         }
         putchar('\n');
@@ -88,6 +90,8 @@ static int status_text(struct msg *reply)
         if (ex == EXIT_OK)
                 output_table_print(&t, stdout);
         output_table_done(&t);
+        if (ex == EXIT_OK)
+                verb_stores_lines(&body);
         return ex == EXIT_OK ? verb_flush() : ex;
 }
 

@@ -15,6 +15,7 @@
 #include "identity.h"
 #include "log.h"
 #include "parse.h"
+#include "replicate.h"
 
 /* The stores row of a peer: its name and the node id in hex. */
 static int add_rows(struct index *idx, const struct oid *id, const char *name, const char *address,
@@ -114,6 +115,7 @@ void cmd_peer_add(struct request *r)
         log_event(LOG_NOTICE, MSGID_PEER_ADDED, LOG_FIELDS(LOG_PEER(pretty), LOG_STORE(address ? name : NULL)),
                   "Peer %s (%s) added%s%s, quota %s", name, pretty, address ? " at " : ", keeping its packs only",
                   address ? address : "", format_size(quota, quota_text));
+        replicate_reload(d); /* its store starts uploading now */
         struct msg *m = request_result(r);
         if (!m)
                 return;

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "parse.h"
 #include "peer-server.h"
+#include "replicate.h"
 
 /* The peer named by NODE: a name first, else a node id. Sends the ERROR. */
 static int find_peer(struct request *r, struct index_peer *ret)
@@ -99,6 +100,7 @@ void cmd_peer_remove(struct request *r)
                 return;
         }
         peer_server_forget(d->peer_server, p.id.bytes);
+        replicate_reload(d); /* its store stops now */
         index_hosted_usage(d->index, &p.id, &usage);
         if (p.approved)
                 log_event(LOG_NOTICE, MSGID_PEER_REMOVED, LOG_FIELDS(LOG_PEER(pretty)),

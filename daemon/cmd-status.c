@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* status: the daemon's state, each root's state, and repository totals. */
+/* status: the daemon's state, each root's state, repository totals and
+ * each store's replication state (as stores). */
 #include <string.h>
 
+#include "cmd-util.h"
 #include "commands.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -55,5 +57,11 @@ void cmd_status(struct request *r)
         msg_map_set_uint(&b, CTL_KEY_PACKS, st.n_packs);
         msg_map_set_uint(&b, CTL_KEY_BYTES, st.pack_bytes);
         msg_map_set_uint(&b, CTL_KEY_SNAPSHOT_COUNT, st.n_snapshots);
+        k = cmd_stores_fill(d, &b);
+        if (k < 0) {
+                msg_free(m);
+                request_error_errno(r, k, "cannot read the stores");
+                return;
+        }
         request_reply(r, m);
 }

@@ -8,6 +8,7 @@
 #include "index.h"
 #include "request.h"
 
+struct daemon;
 struct root;
 
 /* The PATH-like bytes argument key as a new C string; NULL when absent
@@ -24,6 +25,8 @@ int cmd_snapshot_path(struct request *r, const char *verb, bool path_required, s
                       char **ret_relpath);
 /* Fill item with one snapshot row (its root's path read through idx). */
 int cmd_snapshot_item(struct index *idx, struct msg_map *item, const struct index_snapshot *s);
+/* Append one map per store (cmd-stores.c) to the STORES array of body. */
+int cmd_stores_fill(struct daemon *d, struct msg_map *body);
 /* Append one snapshot row to the SNAPSHOTS array of map. */
 int cmd_add_snapshot_item(struct request *r, struct msg_map *map, const struct index_snapshot *s);
 

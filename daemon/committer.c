@@ -40,6 +40,8 @@ struct committer {
         committer_lost_fn lost;
         committer_hook_fn before_write;
         void *userdata;
+        committer_committed_fn committed; /* under lock */
+        void *committed_userdata;
 
         pthread_mutex_t write_lock; /* the writer connection */
 
@@ -216,6 +218,14 @@ static int commit_pending(struct committer *c)
                         index_rollback(c->wr);
         }
         pthread_mutex_unlock(&c->write_lock);
+        if (n > 0 && k >= 0) {
+                pthread_mutex_lock(&c->lock);
+                committer_committed_fn committed = c->committed;
+                void *committed_userdata = c->committed_userdata;
+                pthread_mutex_unlock(&c->lock);
+                for (size_t i = 0; committed && i < n; i++)
+                        committed(committed_userdata, &v[i].id, v[i].size);
+        }
         if (k < 0) {
                 /* linked packs are re-indexed at the next start */
                 log_error_errno(k, "Cannot commit %zu pack(s) to the index", n);
@@ -319,4 +329,12 @@ int committer_with_writer(struct committer *c, int (*fn)(struct index *wr, void 
                 log_debug_errno(m, "Checkpoint of the index failed, ignoring");
         pthread_mutex_unlock(&c->write_lock);
         return k;
+}
+
+void committer_set_committed(struct committer *c, committer_committed_fn fn, void *userdata)
+{
+        pthread_mutex_lock(&c->lock);
+        c->committed = fn;
+        c->committed_userdata = userdata;
+        pthread_mutex_unlock(&c->lock);
 }

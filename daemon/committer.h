@@ -29,6 +29,8 @@ struct sealed_pack {
 typedef void (*committer_lost_fn)(void *userdata, const struct oid *ids, size_t n);
 /* Called with the writer connection held, before each write transaction. */
 typedef void (*committer_hook_fn)(void *userdata);
+/* Called after a commit, on the thread that made it, for each pack it put in the index. */
+typedef void (*committer_committed_fn)(void *userdata, const struct oid *pack_id, uint64_t size);
 
 /* A committer on the writer connection wr (owned from now on, also on
  * failure) for packs of the local store; not started. */
@@ -52,3 +54,5 @@ int committer_flush(struct committer *c);
 /* Run fn with the writer connection held (a write transaction that must
  * follow committer_flush), then checkpoint the index if its log is long. */
 int committer_with_writer(struct committer *c, int (*fn)(struct index *wr, void *userdata), void *userdata);
+/* Set (fn NULL: clear) the hook told of every pack committed from now on; any thread. */
+void committer_set_committed(struct committer *c, committer_committed_fn fn, void *userdata);

@@ -22,6 +22,7 @@ struct peer_server;
 struct workers;
 struct root;
 struct watch;
+struct replicate;
 
 struct daemon {
         struct settings config;
@@ -40,6 +41,7 @@ struct daemon {
         struct peer_server *peer_server; /* the peer listener; NULL without a key or with listen = none */
         struct watch *watch;       /* inotify (daemon/watch.c) */
         struct root *roots;        /* watched roots (daemon/root.c) */
+        struct replicate *replicate; /* packs to stores (daemon/replicate.c) */
         struct event *sig_term, *sig_int, *sig_hup;
         int64_t start_ns;
         bool stopping;

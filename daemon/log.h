@@ -28,9 +28,14 @@
 #define MSGID_PEER_ADDED "31b3c58e3be145c2a93023702952cb47"
 #define MSGID_PEER_REMOVED "f413339960194266b0afbbdd7d1b58eb"
 #define MSGID_HOSTED_PURGED "ec84e121288d4f5f8ed212501bf47e42"
-/* Reserved for the replication milestone (pack sealed, pack replicated), not
- * sent yet: never reuse these values.
- *   595c57669b43408a842bbcefb0b9ab2f 4a405706421f456a9d7fad61244fe6b0 */
+/* Replicating our packs to stores (daemon/replicate*.c, store-peer*.c). */
+#define MSGID_PACK_REPLICATED "4a405706421f456a9d7fad61244fe6b0"
+#define MSGID_STORE_CONNECTED "6f1c2b7e9d3a4e58b0c4a1f2d7e96b35"
+#define MSGID_STORE_REFUSED "b2e8d4a61c7f4f0e9a35d6c0e1f7a842"
+#define MSGID_STORE_QUOTA "0c5a9e3f7b1d42c6a8e0f4b2d9c1a375"
+#define MSGID_PACK_DAMAGED "e7d1a0c94b6f4a2d8c3e5b7f0a9d1e62"
+/* Reserved (pack sealed), not sent yet: never reuse it.
+ *   595c57669b43408a842bbcefb0b9ab2f */
 
 /* The structured fields a message can carry, by their journal names. The
  * field API takes this enum, never a string, so no call site can send a

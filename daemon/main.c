@@ -33,6 +33,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "notify.h"
+#include "replicate.h"
 #include "repo.h"
 #include "root.h"
 #include "state-dir.h"
@@ -134,6 +135,9 @@ static int daemon_bring_up_repo(struct daemon *d)
         }
         d->repo = repo;
         d->index = repo_index(repo);
+        r = replicate_start(d, &d->replicate);
+        if (r < 0)
+                goto fail;
         r = root_start_all(d);
         if (r < 0)
                 goto fail;
@@ -154,6 +158,8 @@ fail:
         peer_host_free(d->peer_host);
         d->peer_host = NULL;
         root_stop_all(d);
+        replicate_stop(d->replicate);
+        d->replicate = NULL;
         root_free_all(d);
         watch_free(d->watch);
         d->watch = NULL;
@@ -446,6 +452,8 @@ out:
         peer_server_free(d.peer_server);
         peer_host_free(d.peer_host);
         root_stop_all(&d);
+        replicate_stop(d.replicate); /* before the workers that bring its results to the loop */
+        d.replicate = NULL;
         workers_free(d.workers); /* waits for running jobs */
         root_free_all(&d);
         watch_free(d.watch);

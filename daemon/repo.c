@@ -294,3 +294,9 @@ void repo_get_stats(struct repo *r, struct repo_stats *ret)
         pthread_mutex_unlock(&r->lock);
         ret->packs_sealed = packer_sealed(r->packer);
 }
+
+void repo_set_committed(struct repo *r, void (*fn)(void *userdata, const struct oid *pack_id, uint64_t size),
+                        void *userdata)
+{
+        committer_set_committed(r->committer, fn, userdata);
+}

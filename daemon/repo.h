@@ -71,3 +71,8 @@ struct repo_stats {
         uint64_t bytes_added;
 };
 void repo_get_stats(struct repo *r, struct repo_stats *ret);
+
+/* Call fn(userdata, pack, size) for every pack committed from now on (the
+ * replicator's "pack committed"), on the committing thread; NULL clears it. */
+void repo_set_committed(struct repo *r, void (*fn)(void *userdata, const struct oid *pack_id, uint64_t size),
+                        void *userdata);

@@ -71,6 +71,11 @@ MSGID_PEER_QUOTA=854531bb40f94a64801f71b8e063ca8d
 MSGID_PEER_ADDED=31b3c58e3be145c2a93023702952cb47
 MSGID_PEER_REMOVED=f413339960194266b0afbbdd7d1b58eb
 MSGID_HOSTED_PURGED=ec84e121288d4f5f8ed212501bf47e42
+MSGID_PACK_REPLICATED=4a405706421f456a9d7fad61244fe6b0
+MSGID_STORE_CONNECTED=6f1c2b7e9d3a4e58b0c4a1f2d7e96b35
+MSGID_STORE_REFUSED=b2e8d4a61c7f4f0e9a35d6c0e1f7a842
+MSGID_STORE_QUOTA=0c5a9e3f7b1d42c6a8e0f4b2d9c1a375
+MSGID_PACK_DAMAGED=e7d1a0c94b6f4a2d8c3e5b7f0a9d1e62
 SEEN_IDS=()
 
 # start_journal_chuted: chuted for node n with stderr on a journal stream and
@@ -208,6 +213,45 @@ event "hosted packs purged after delete_delay" "$MSGID_HOSTED_PURGED" _PID="$CHU
 event "an unknown node refused: journalctl CHUTE_PEER=ID" "$MSGID_PEER_REFUSED" _PID="$CHUTED_PID" CHUTE_PEER="$UNKNOWN_ID" -- "$CODE and .PRIORITY == \"5\""
 rc_is "chutectl peer remove friend" 0 ctl peer remove friend
 event "peer removed" "$MSGID_PEER_REMOVED" _PID="$CHUTED_PID" CHUTE_PEER="$TID" -- "$CODE"
+
+# ---- replication: n uploads its packs to two more chuted, h (room) and q (1 KiB) ----------
+N_SOCKET=$CHUTE_SOCKET N_PID=$CHUTED_PID N_DIR=$NODE_DIR
+host_node() {  # NAME: a plain chuted (its log in a file) listening for peers; sets PORT_NAME, ID_NAME
+    node_init "$1"
+    node_peer_listen "$1"
+    start_chuted "$1" || bail_out "chuted $1 did not start"
+    eval "PORT_$1=$PEER_PORT ID_$1=\$(\"\$CHUTECTL\" --json id | jq -r .id)"
+}
+host_node h
+host_node q
+CHUTE_SOCKET=$N_SOCKET CHUTED_PID=$N_PID NODE_DIR=$N_DIR
+export CHUTE_SOCKET
+NID=$(ctl --json id | jq -r .id)
+on_node() { local s=$T_TMP/$1/run/chuted.sock; shift; CHUTE_SOCKET=$s "$CHUTECTL" "$@"; }
+on_node h peer add n - "$NID" --quota 1G >/dev/null
+on_node q peer add n - "$NID" --quota 1K >/dev/null
+rc_is "chutectl peer add h ADDRESS ID" 0 ctl peer add h "127.0.0.1:$PORT_h" "$ID_h" --quota 1G
+event "store connected: CHUTE_STORE and CHUTE_PEER" "$MSGID_STORE_CONNECTED" _PID="$CHUTED_PID" CHUTE_STORE=h -- \
+    "$CODE and .CHUTE_STORE == \"h\" and .CHUTE_PEER == \"$ID_h\""
+event "packs replicated" "$MSGID_PACK_REPLICATED" _PID="$CHUTED_PID" CHUTE_STORE=h -- "$CODE and .PRIORITY == \"6\""
+HOSTED=$(find "$T_TMP/h/state" -path "$T_TMP/h/state/packs" -prune -o -type f -regextype posix-extended \
+    -regex '.*/[0-9a-f]{64}' -print | head -1)
+[ -n "$HOSTED" ] || bail_out "h keeps no pack of n"
+printf 'X' | dd of="$HOSTED" bs=1 seek=100 conv=notrunc 2>/dev/null
+rc_is "chutectl verify --store h finds the damaged pack (1)" 1 ctl verify --store h
+event "pack damaged on a store, a warning" "$MSGID_PACK_DAMAGED" _PID="$CHUTED_PID" CHUTE_STORE=h -- \
+    "$CODE and .PRIORITY == \"4\""
+rc_is "chutectl peer add x (h's address, another id)" 0 ctl peer add x "127.0.0.1:$PORT_h" "$TID" --quota 1G
+event "store refused: CHUTE_PEER is the id it presented" "$MSGID_STORE_REFUSED" _PID="$CHUTED_PID" CHUTE_STORE=x -- \
+    "$CODE and .CHUTE_PEER == \"$ID_h\" and .PRIORITY == \"4\""
+rc_is "chutectl peer add q ADDRESS ID (q keeps 1 KiB)" 0 ctl peer add q "127.0.0.1:$PORT_q" "$ID_q" --quota 1G
+# the refusal takes a connection and an upload: wait for it (a loaded machine may need more than jfind's 10 s)
+for _ in $(seq 1 150); do
+    ctl --json stores 2>/dev/null | jq -e '.stores[] | select(.name == "q") | .error | test("quota")' >/dev/null 2>&1 && break
+    sleep 0.2
+done
+event "store over its quota, a warning" "$MSGID_STORE_QUOTA" _PID="$CHUTED_PID" CHUTE_STORE=q -- \
+    "$CODE and .PRIORITY == \"4\""
 
 # ---- docs/logging.md lists exactly the ids seen here --------------------------------------
 DOC_IDS=$(grep -oE '^\| [^|]+ \| `[0-9a-f]{32}` \|' "$CHUTE_SRCDIR/docs/logging.md" | grep -oE '[0-9a-f]{32}' | sort -u)

@@ -4,7 +4,8 @@
  * commits the object the first put is still sealing, made deterministic by
  * the packer's test hook), and pinned read
  * transactions that do not hold the write-ahead log once their thread is
- * idle, and packs stored but never indexed found again at the next open.
+ * idle, packs stored but never indexed found again at the next open, and
+ * the hook told of every committed pack.
  * Real repositories in a temporary directory. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -328,6 +329,62 @@ Test(repo, stored_but_unindexed_packs_are_recovered, .init = setup, .fini = tear
         cr_assert_lt(index_pack_lookup(repo_index(repo), &foreign, &p), 0, "a pack not ours is not indexed");
         cr_assert_lt(index_pack_lookup(repo_index(repo), &damaged, &p), 0, "a damaged pack is not indexed");
         cr_assert_eq(store_stat(repo_store(repo), &foreign, NULL), 0, "nor deleted");
+}
+
+/* The replicator's hook: every committed pack is told once, after its index
+ * commit, with its id and size, and the local store opens it by id. */
+static struct {
+        pthread_mutex_t lock;
+        struct oid ids[8];
+        uint64_t sizes[8];
+        int n;
+        int indexed; /* how many of them the index had when told */
+} told = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void on_committed(void *userdata, const struct oid *pack, uint64_t size)
+{
+        char path[128];
+        struct index *idx;
+        struct index_pack p;
+        snprintf(path, sizeof(path), "%s/index.db", (const char *)userdata);
+        pthread_mutex_lock(&told.lock);
+        if (told.n < 8) {
+                told.ids[told.n] = *pack;
+                told.sizes[told.n++] = size;
+        }
+        if (index_open(path, INDEX_READONLY, &idx) == 0) {
+                told.indexed += index_pack_lookup(idx, pack, &p) == 0 && p.size == size;
+                index_close(idx);
+        }
+        pthread_mutex_unlock(&told.lock);
+}
+
+Test(repo, committed_packs_are_told_to_the_hook, .init = setup, .fini = teardown, .timeout = 60)
+{
+        const char *a = "replicate me";
+        struct oid ida;
+        struct stat st;
+        int fd = -1;
+
+        repo_set_committed(repo, on_committed, tmpdir);
+        cr_assert_eq(repo_put(repo, OBJECT_DATA, a, strlen(a), &ida, NULL), 0);
+        cr_assert_eq(repo_flush(repo), 0);
+        cr_assert_eq(repo_flush(repo), 0); /* nothing new: nothing told */
+        pthread_mutex_lock(&told.lock);
+        cr_assert_eq(told.n, 1);
+        cr_assert_eq(told.indexed, 1, "told after the pack is in the index, with its size");
+        cr_assert_eq(store_local_open(repo_store(repo), &told.ids[0], &fd), 0);
+        cr_assert_eq(fstat(fd, &st), 0);
+        cr_assert_eq((uint64_t)st.st_size, told.sizes[0]);
+        close(fd);
+        struct oid none = {{0}};
+        cr_assert_eq(store_local_open(repo_store(repo), &none, &fd), -ENOENT);
+        pthread_mutex_unlock(&told.lock);
+
+        repo_set_committed(repo, NULL, NULL);
+        cr_assert_eq(repo_put(repo, OBJECT_DATA, "more", 4, &ida, NULL), 0);
+        cr_assert_eq(repo_flush(repo), 0);
+        cr_assert_eq(told.n, 1, "cleared: no longer told");
 }
 
 /* A chunk fault: the pack is gone from the local store (evicted), the read

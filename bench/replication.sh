@@ -1,0 +1,153 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Issue #9's figure: A -> B replication throughput over loopback TLS, next to
+# the local snapshot throughput of the same data in the same run, and how it
+# scales with the connection window ([peer] window = 1M, 4M, 8M, 32M).
+#
+#   bench/replication.sh [SIZE_MIB=1024] [WINDOWS="1M 4M 8M 32M"]   (also: make bench-replication)
+#
+# The data is SIZE_MIB of random (incompressible) bytes in 64 MiB files,
+# made here. A snapshots it (timed: the local throughput); then, for each
+# window, A is restarted with that window and peered with a fresh B, and the
+# time from `peer add` until A's store B has nothing pending gives the
+# replication throughput (pack bytes / seconds). Needs nothing but this
+# source tree: chuted and chutectl come from an -O2 build of it under
+# $BENCH_DIR/build unless CHUTED and CHUTECTL name binaries.
+# Environment: BENCH_DIR (default /tmp/chute-bench), KEEP=1 keeps the nodes.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+SIZE_MIB=${1:-${SIZE_MIB:-1024}}
+WINDOWS=${2:-${WINDOWS:-1M 4M 8M 32M}}
+WORK=${BENCH_DIR:-/tmp/chute-bench}
+RW=$WORK/replication
+DATA=$RW/data
+
+die() { echo "replication.sh: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+now_ns() { date +%s%N; }
+for c in jq python3; do command -v "$c" >/dev/null || die "$c is needed"; done
+
+binaries() {
+        if [ -n "${CHUTED:-}" ] || [ -n "${CHUTECTL:-}" ]; then
+                [ -x "${CHUTED:-}" ] && [ -x "${CHUTECTL:-}" ] || die "set both CHUTED and CHUTECTL"
+                return 0
+        fi
+        local b=$WORK/build
+        log "building chute -O2 in $b (from $TOP)"
+        mkdir -p "$b"
+        (cd "$TOP" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$b" -xf -
+        if [ ! -f "$b/Makefile" ]; then
+                (cd "$b" && autoreconf -fi >/dev/null 2>&1 && ./configure CFLAGS="-O2 -g" >/dev/null) ||
+                        die "configure failed in $b"
+        fi
+        make -C "$b" -j"$(nproc)" daemon/chuted ctl/chutectl >"$b/make.log" 2>&1 ||
+                die "build failed, see $b/make.log"
+        CHUTED=$b/daemon/chuted
+        CHUTECTL=$b/ctl/chutectl
+}
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+declare -A PID PORT
+# node_start NAME [WINDOW]: chuted for NAME (its state kept across restarts)
+node_start() {
+        local n=$1 w=${2:-8M} d=$RW/$1
+        mkdir -p "$d/state" "$d/run"
+        [ -n "${PORT[$n]:-}" ] || PORT[$n]=$(free_port)
+        cat >"$d/chuted.conf" <<EOC
+[daemon]
+state_dir = $d/state
+socket = $d/run/chuted.sock
+[watch]
+quiet_period = 1h
+max_delay = 2h
+[retention]
+auto = no
+[peer]
+listen = 127.0.0.1:${PORT[$n]}
+window = $w
+[replication]
+prove_count = 0
+EOC
+        [ -x "$RW/chute-benchd" ] || cp "$CHUTED" "$RW/chute-benchd"
+        "$RW/chute-benchd" --config "$d/chuted.conf" --log-level info >>"$d/chuted.log" 2>&1 &
+        PID[$n]=$!
+        local _
+        for _ in $(seq 100); do
+                on "$n" status >/dev/null 2>&1 && return 0
+                kill -0 "${PID[$n]}" 2>/dev/null || die "chuted $n exited at start, see $d/chuted.log"
+                sleep 0.1
+        done
+        die "chuted $n not reachable"
+}
+node_stop() {
+        [ -n "${PID[$1]:-}" ] || return 0
+        kill -TERM "${PID[$1]}" 2>/dev/null || true
+        wait "${PID[$1]}" 2>/dev/null || true
+        PID[$1]=
+}
+on() { local n=$1; shift; "$CHUTECTL" --socket "$RW/$n/run/chuted.sock" "$@"; }
+cleanup() {
+        local n
+        for n in "${!PID[@]}"; do node_stop "$n"; done
+        [ -n "${KEEP:-}" ] || rm -rf "$RW"
+}
+trap cleanup EXIT
+
+binaries
+rm -rf "$RW"
+mkdir -p "$DATA"
+log "making $SIZE_MIB MiB of random data"
+left=$SIZE_MIB; i=0
+while [ "$left" -gt 0 ]; do
+        n=$(( left < 64 ? left : 64 ))
+        head -c $((n * 1024 * 1024)) /dev/urandom >"$DATA/r$i"
+        left=$((left - n)); i=$((i + 1))
+done
+cat "$DATA"/* >/dev/null; sync
+
+node_start A
+on A add "$DATA" >/dev/null
+log "local snapshot of $SIZE_MIB MiB"
+t0=$(now_ns)
+on A snapshot >/dev/null
+t1=$(now_ns)
+LOCAL=$(awk -v b=$((SIZE_MIB * 1024 * 1024)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e9) }')
+PACK_BYTES=$(on A --json status | jq .stored_bytes)
+ID_A=$(on A --json id | jq -r .id)
+
+declare -A RESULT
+round=0
+for w in $WINDOWS; do
+        round=$((round + 1))
+        b=B$round
+        node_stop A
+        node_start A "$w"
+        node_start "$b"
+        ID_B=$(on "$b" --json id | jq -r .id)
+        on "$b" peer add A - "$ID_A" --quota 1T >/dev/null
+        [ "$round" -gt 1 ] && on A peer remove "B$((round - 1))" >/dev/null
+        log "replicating $PACK_BYTES bytes of packs to $b, window $w"
+        t0=$(now_ns)
+        on A peer add "$b" "127.0.0.1:${PORT[$b]}" "$ID_B" --quota 1T >/dev/null
+        while :; do
+                s=$(on A --json stores | jq -r --arg b "$b" '.stores[] | select(.name == $b) | "\(.pending_packs) \(.packs)"')
+                [ "${s%% *}" = 0 ] && [ "${s##* }" != 0 ] && break
+                sleep 0.05
+        done
+        t1=$(now_ns)
+        RESULT[$w]=$(awk -v b="$PACK_BYTES" -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e9) }')
+        node_stop "$b"
+        rm -rf "${RW:?}/$b"
+done
+
+echo
+echo "chute replication, $SIZE_MIB MiB random data ($PACK_BYTES bytes of packs), $(nproc) cores, $(date -u +%F)"
+printf '%-28s %10s %8s\n' "" "MiB/s" "ratio"
+printf '%-28s %10s %8s\n' "local snapshot" "$LOCAL" "1.00"
+for w in $WINDOWS; do
+        printf '%-28s %10s %8s\n' "A -> B over TLS, window $w" "${RESULT[$w]}" \
+                "$(awk -v a="${RESULT[$w]}" -v l="$LOCAL" 'BEGIN { printf "%.2f", a / l }')"
+done

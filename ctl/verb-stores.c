@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/* chutectl stores: where packs are replicated, one line per store (state,
+ * packs held, pending, verification, usage against quota, last error), or
+ * the JSON list; also the store objects and lines of chutectl status. */
+#include "verb.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *json_bool_key(const struct msg_map *item, enum ctl_key key)
+{
+        bool v;
+
+        if (msg_map_get_bool(item, key, &v) < 0)
+                return json_null();
+        return json_boolean(v);
+}
+
+json_t *verb_store_json(const struct msg_map *item)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        json_object_set_new(o, "name", verb_json_str(item, CTL_KEY_NAME));
+        json_object_set_new(o, "kind", verb_json_str(item, CTL_KEY_KIND));
+        json_object_set_new(o, "connected", json_bool_key(item, CTL_KEY_CONNECTED));
+        json_object_set_new(o, "pending_packs", verb_json_uint(item, CTL_KEY_PENDING));
+        json_object_set_new(o, "pending_bytes", verb_json_uint(item, CTL_KEY_PENDING_BYTES));
+        json_object_set_new(o, "packs", verb_json_uint(item, CTL_KEY_PACKS));
+        json_object_set_new(o, "bytes", verb_json_uint(item, CTL_KEY_BYTES));
+        json_object_set_new(o, "verified_packs", verb_json_uint(item, CTL_KEY_VERIFIED));
+        json_object_set_new(o, "uploaded", verb_json_uint(item, CTL_KEY_UPLOADED));
+        json_object_set_new(o, "resumed_bytes", verb_json_uint(item, CTL_KEY_RESUMED_BYTES));
+        json_object_set_new(o, "verified_at", verb_json_time(item, CTL_KEY_VERIFIED_AT));
+        json_object_set_new(o, "used", verb_json_uint(item, CTL_KEY_USED));
+        json_object_set_new(o, "quota", verb_json_uint(item, CTL_KEY_QUOTA));
+        json_object_set_new(o, "error", verb_json_str(item, CTL_KEY_ERROR));
+        return o;
+}
+
+json_t *verb_stores_json(const struct msg_map *body)
+{
+        json_t *arr = json_array();
+        struct msg_map item;
+        size_t n = 0;
+
+        if (!arr)
+                return NULL;
+        msg_map_get_count(body, CTL_KEY_STORES, &n);
+        for (size_t i = 0; i < n; i++)
+                if (msg_map_get_map_at(body, CTL_KEY_STORES, i, &item) >= 0)
+                        json_array_append_new(arr, verb_store_json(&item));
+        return arr;
+}
+
+/* "connected", "offline" or "not running". */
+static const char *store_state(const struct msg_map *item)
+{
+        bool connected = false;
+
+        msg_map_get_bool(item, CTL_KEY_CONNECTED, &connected);
+        if (connected)
+                return "connected";
+        return msg_map_get_uint(item, CTL_KEY_UPLOADED, &(uint64_t){ 0 }) >= 0 ? "offline"
+                                                                             : "not running";
+}
+
+/* "1.2 GiB of 10 GiB", "1.2 GiB", or "-" when the store did not say. */
+static void store_usage(const struct msg_map *item, char *buf, size_t len)
+{
+        char used[OUTPUT_SIZE_MAX], quota[OUTPUT_SIZE_MAX];
+        uint64_t u, q = 0;
+
+        if (msg_map_get_uint(item, CTL_KEY_USED, &u) < 0) {
+                snprintf(buf, len, "-");
+                return;
+        }
+        msg_map_get_uint(item, CTL_KEY_QUOTA, &q);
+        if (q)
+                snprintf(buf, len, "%s of %s", output_size(u, used), output_size(q, quota));
+        else
+                snprintf(buf, len, "%s", output_size(u, used));
+}
+
+static void store_pending(const struct msg_map *item, char *buf, size_t len)
+{
+        char size[OUTPUT_SIZE_MAX];
+
+        snprintf(buf, len, "%" PRIu64 " (%s)", verb_uint(item, CTL_KEY_PENDING, 0),
+                 output_size(verb_uint(item, CTL_KEY_PENDING_BYTES, 0), size));
+}
+
+static void store_verified(const struct msg_map *item, char *buf)
+{
+        int64_t ns;
+
+        if (msg_map_get_int(item, CTL_KEY_VERIFIED_AT, &ns) >= 0)
+                output_time_local(ns, buf);
+        else
+                strcpy(buf, "never");
+}
+
+void verb_stores_lines(const struct msg_map *body)
+{
+        struct msg_map item;
+        size_t n = 0;
+
+        msg_map_get_count(body, CTL_KEY_STORES, &n);
+        if (n == 0)
+                return;
+        printf("\nStores:\n");
+        for (size_t i = 0; i < n; i++) {
+                char pending[64], usage[80], verified[OUTPUT_TIME_MAX];
+                if (msg_map_get_map_at(body, CTL_KEY_STORES, i, &item) < 0)
+                        continue;
+                _cleanup_free_ char *name = verb_dup_bytes(&item, CTL_KEY_NAME);
+                _cleanup_free_ char *kind = verb_dup_bytes(&item, CTL_KEY_KIND);
+                _cleanup_free_ char *error = verb_dup_bytes(&item, CTL_KEY_ERROR);
+                store_pending(&item, pending, sizeof(pending));
+                store_usage(&item, usage, sizeof(usage));
+                store_verified(&item, verified);
+                printf("  %s (%s): %s, %s pending, verified %s, used %s\n", name, kind,
+                       store_state(&item), pending, verified, usage);
+                if (*error)
+                        printf("    error: %s\n", error);
+        }
+}
+
+static int stores_text(struct msg *reply)
+{
+        static const char *const headers[] = { "NAME", "KIND", "STATE", "PACKS", "PENDING",
+                                               "VERIFIED", "USED" };
+        static const enum output_align align[] = { OUTPUT_LEFT,  OUTPUT_LEFT, OUTPUT_LEFT,
+                                                   OUTPUT_RIGHT, OUTPUT_RIGHT, OUTPUT_LEFT,
+                                                   OUTPUT_LEFT };
+        struct msg_map body = msg_body(reply), item;
+        struct output_table t;
+        size_t n = 0;
+        int ex = EXIT_OK;
+
+        msg_map_get_count(&body, CTL_KEY_STORES, &n);
+        if (n == 0) {
+                printf("No stores: packs stay on this node only (chutectl peer add NAME ADDRESS ID)\n");
+                return verb_flush();
+        }
+        output_table_init(&t, 7, headers, align);
+        for (size_t i = 0; i < n && ex == EXIT_OK; i++) {
+                char packs[24], pending[64], usage[80], verified[OUTPUT_TIME_MAX];
+                if (msg_map_get_map_at(&body, CTL_KEY_STORES, i, &item) < 0)
+                        continue;
+                _cleanup_free_ char *name = verb_dup_bytes(&item, CTL_KEY_NAME);
+                _cleanup_free_ char *kind = verb_dup_bytes(&item, CTL_KEY_KIND);
+                snprintf(packs, sizeof(packs), "%" PRIu64, verb_uint(&item, CTL_KEY_PACKS, 0));
+                store_pending(&item, pending, sizeof(pending));
+                store_usage(&item, usage, sizeof(usage));
+                store_verified(&item, verified);
+                const char *cells[] = { name, kind, store_state(&item), packs, pending, verified, usage };
+                if (output_table_add(&t, cells) < 0)
+                        ex = verb_fail("out of memory");
+        }
+        if (ex == EXIT_OK)
+                output_table_print(&t, stdout);
+        output_table_done(&t);
+        for (size_t i = 0; i < n && ex == EXIT_OK; i++) {
+                if (msg_map_get_map_at(&body, CTL_KEY_STORES, i, &item) < 0)
+                        continue;
+                _cleanup_free_ char *name = verb_dup_bytes(&item, CTL_KEY_NAME);
+                _cleanup_free_ char *error = verb_dup_bytes(&item, CTL_KEY_ERROR);
+                if (*error)
+                        printf("%s: %s\n", name, error);
+        }
+        return ex == EXIT_OK ? verb_flush() : ex;
+}
+
+int verb_stores(struct verb_context *c, int argc, char **argv)
+{
+        _cleanup_(msg_freep) struct msg *reply = NULL;
+        int ex = verb_no_args(argc, argv);
+
+        if (ex == EXIT_OK)
+                ex = verb_connect(c, false);
+        if (ex == EXIT_OK)
+                ex = verb_call(c, verb_request(c, CTL_TYPE_STORES), NULL, &reply);
+        if (ex != EXIT_OK)
+                return ex;
+        if (c->json) {
+                struct msg_map body = msg_body(reply);
+                json_t *o = json_object();
+                if (o)
+                        json_object_set_new(o, "stores", verb_stores_json(&body));
+                return verb_json(o);
+        }
+        return stores_text(reply);
+}

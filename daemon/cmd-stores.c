@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* stores: every store packs are replicated to, with the index's counts
+ * (pending, held, verified, newest PROVE) and the replicator's live view
+ * (connected, usage and quota, last error, bytes sent and resumed). The
+ * same maps are the STORES of status. */
+#include <string.h>
+
+#include "cmd-util.h"
+#include "commands.h"
+#include "ctl.h"
+#include "daemon.h"
+#include "index.h"
+#include "replicate.h"
+
+struct stores_fill {
+        struct daemon *d;
+        struct msg_map *body;
+        int error;
+};
+
+static int stores_fill_one(const struct index_store *store, void *userdata)
+{
+        struct stores_fill *f = userdata;
+        struct replicate_store_status live;
+        struct index_replica_counts counts;
+        struct msg_map item;
+        int r;
+
+        r = index_replica_counts(f->d->index, store->id, f->d->config.copies, &counts);
+        if (r < 0) {
+                f->error = r;
+                return r;
+        }
+        bool running = replicate_store_status(f->d, store->id, &live) >= 0;
+        r = msg_map_append_map(f->body, CTL_KEY_STORES, &item);
+        if (r < 0) {
+                f->error = r;
+                return r;
+        }
+        msg_map_set_text(&item, CTL_KEY_NAME, store->name);
+        msg_map_set_text(&item, CTL_KEY_KIND, store->kind);
+        msg_map_set_bool(&item, CTL_KEY_CONNECTED, running && live.connected);
+        msg_map_set_uint(&item, CTL_KEY_PENDING, counts.pending_packs);
+        msg_map_set_uint(&item, CTL_KEY_PENDING_BYTES, counts.pending_bytes);
+        msg_map_set_uint(&item, CTL_KEY_PACKS, counts.uploaded_packs + counts.verified_packs);
+        msg_map_set_uint(&item, CTL_KEY_BYTES, counts.uploaded_bytes + counts.verified_bytes);
+        msg_map_set_uint(&item, CTL_KEY_VERIFIED, counts.verified_packs);
+        if (counts.verified_ns > 0)
+                msg_map_set_int(&item, CTL_KEY_VERIFIED_AT, counts.verified_ns);
+        if (!running) {
+                msg_map_set_text(&item, CTL_KEY_ERROR,
+                                 f->d->repo ? "not running: chuted cannot open this kind of store"
+                                            : "not running: no key loaded");
+                return 0;
+        }
+        msg_map_set_uint(&item, CTL_KEY_UPLOADED, live.uploaded_bytes);
+        msg_map_set_uint(&item, CTL_KEY_RESUMED_BYTES, live.resumed_bytes);
+        if (live.have_usage) {
+                msg_map_set_uint(&item, CTL_KEY_USED, live.used);
+                msg_map_set_uint(&item, CTL_KEY_QUOTA, live.quota);
+        }
+        if (live.error[0])
+                msg_map_set_text(&item, CTL_KEY_ERROR, live.error);
+        return 0;
+}
+
+int cmd_stores_fill(struct daemon *d, struct msg_map *body)
+{
+        struct stores_fill f = { .d = d, .body = body };
+        int r;
+
+        if (!d->index)
+                return 0; /* --no-key start on a state with no index yet */
+        r = index_store_foreach(d->index, stores_fill_one, &f);
+        return f.error < 0 ? f.error : r;
+}
+
+void cmd_stores(struct request *r)
+{
+        struct msg *m = request_result(r);
+        if (!m)
+                return;
+        struct msg_map b = msg_body(m);
+        int k = cmd_stores_fill(r->daemon, &b);
+        if (k < 0) {
+                msg_free(m);
+                request_error_errno(r, k, "cannot read the stores");
+                return;
+        }
+        request_reply(r, m);
+}

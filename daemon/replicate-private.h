@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* What replicate.c (stores, uploads, errors) and replicate-prove.c (PROVE
+ * rounds and verify --store) share: the replicator and its per-store state.
+ * Loop thread only, unless a field says otherwise. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "oid.h"
+#include "replicate.h"
+
+struct store;
+struct store_runner;
+struct replicate_round;
+
+/* Uploads in flight per store (and its threads). */
+#define REPLICATE_PUTS 4
+/* Pending packs read from the index at a time. */
+#define REPLICATE_PAGE 64
+/* New packs queued without a rescan. */
+#define REPLICATE_FRESH_MAX 256
+/* Packs skipped after a failure that is theirs, not the store's. */
+#define REPLICATE_SKIP_MAX 32
+#define REPLICATE_SKIP_NS (3600 * UINT64_C(1000000000))
+/* How often the stores table is read again. */
+#define REPLICATE_RELOAD_NS (5 * UINT64_C(1000000000))
+/* Backoff after a store error. */
+#define REPLICATE_BACKOFF_MIN_NS (1 * UINT64_C(1000000000))
+#define REPLICATE_BACKOFF_MAX_NS (300 * UINT64_C(1000000000))
+/* A store over its quota is tried again after this long at the latest. */
+#define REPLICATE_QUOTA_PAUSE_NS (3600 * UINT64_C(1000000000))
+
+struct replicate_item {
+        struct oid id;
+        uint64_t size;
+};
+
+struct replicate_store {
+        struct replicate *rep;
+        struct replicate_store *next;
+        unsigned refs; /* the list's, one per job on the runner */
+        bool stopped;
+        int64_t id;
+        char *name;
+        char *kind;
+        char *config;
+        char *address; /* peer */
+        struct store *store;
+        struct store_runner *runner;
+
+        /* the queue: a page of pending packs, and new packs since */
+        struct replicate_item page[REPLICATE_PAGE];
+        size_t page_pos, page_len;
+        struct oid cursor;
+        bool have_cursor;
+        bool scan_done;  /* the last page was short: every pending pack was seen */
+        bool rescan;     /* scan from the first pending pack again once this scan is done */
+        struct replicate_item fresh[REPLICATE_FRESH_MAX];
+        size_t fresh_head, fresh_len;
+        struct oid running[REPLICATE_PUTS];
+        unsigned n_running;
+        struct {
+                struct oid id;
+                int64_t until_ns;
+        } skip[REPLICATE_SKIP_MAX];
+        unsigned n_skip;
+
+        /* errors */
+        struct event *retry_timer;
+        uint64_t backoff_ns;
+        bool quota_paused;
+        uint64_t quota_need; /* the size of the pack that did not fit */
+        char error[256];
+
+        /* counters since start */
+        uint64_t uploads;
+        uint64_t upload_bytes;
+        uint64_t drained_uploads; /* uploads when the queue last ran empty */
+        uint64_t drained_bytes;
+
+        /* chunk faults: reading threads inside this store's get (under the fault lock) */
+        unsigned readers;
+        bool fault_closed;
+
+        /* PROVE (replicate-prove.c) */
+        struct event *prove_timer;
+        struct replicate_round *round;
+};
+
+struct replicate {
+        struct daemon *d;
+        struct replicate_store *stores;
+        struct event *reload_timer;
+        int64_t failed[16]; /* stores rows that would not start: said once */
+        unsigned n_failed;
+};
+
+/* ---- replicate.c ---- */
+/* Drop a reference to rs; the last one frees it. */
+void replicate_store_unref(struct replicate_store *rs);
+/* A pack turned out missing or damaged on rs and was deleted there: queue
+ * it again (its replica row is back to pending). */
+void replicate_store_requeue(struct replicate_store *rs, const struct oid *pack, uint64_t size);
+/* The local copy of pack: an fd to read it from (the caller closes it). Any thread. */
+int replicate_open_local(struct replicate *rep, const struct oid *pack, int *ret_fd);
+
+/* ---- replicate-prove.c ---- */
+/* Schedule rs's PROVE rounds (prove_interval after the last one). */
+int replicate_prove_start(struct replicate_store *rs);
+/* Cancel rs's round (its requester hears -ECANCELED) and timer. */
+void replicate_prove_stop(struct replicate_store *rs);

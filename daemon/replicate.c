@@ -1,0 +1,763 @@
+/* SPDX-License-Identifier: MIT */
+/* The replicator: one store and one store runner per row of the stores
+ * table (read again every few seconds and on replicate_reload). Each store
+ * is fed its pending packs from the index a page at a time, new packs as
+ * they are committed, at most REPLICATE_PUTS uploads at once; success sets
+ * the replica state, failures set the store's error and back off (a full
+ * quota pauses the store until its usage shows room). PROVE rounds are in
+ * replicate-prove.c. */
+#include "replicate-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "crypto.h"
+#include "daemon.h"
+#include "index.h"
+#include "log.h"
+#include "parse.h"
+#include "repo.h"
+#include "store-local.h"
+#include "store-peer.h"
+#include "store-runner.h"
+#include "workers.h"
+
+static void store_fill(struct replicate_store *rs);
+
+/* Chunk faults: reading threads walk the store list under this lock; the
+ * loop links and unlinks stores under it too, and unlinks one only once no
+ * reader is inside it. */
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fault_cond = PTHREAD_COND_INITIALIZER;
+static struct replicate *fault_rep; /* under fault_lock */
+
+static void set_error(struct replicate_store *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct replicate_store *rs, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(rs->error, sizeof(rs->error), fmt, ap);
+        va_end(ap);
+}
+
+static struct replicate_store *store_find(struct replicate *rep, int64_t id)
+{
+        for (struct replicate_store *rs = rep->stores; rs; rs = rs->next)
+                if (rs->id == id)
+                        return rs;
+        return NULL;
+}
+
+void replicate_store_unref(struct replicate_store *rs)
+{
+        if (--rs->refs > 0)
+                return;
+        free(rs->name);
+        free(rs->kind);
+        free(rs->config);
+        free(rs->address);
+        free(rs);
+}
+
+int replicate_open_local(struct replicate *rep, const struct oid *pack, int *ret_fd)
+{
+        return store_local_open(repo_store(rep->d->repo), pack, ret_fd);
+}
+
+/* ---- uploads ------------------------------------------------------------------ */
+
+struct upload {
+        struct replicate_store *rs;
+        struct replicate_item item;
+        int result; /* -ECANCELED until work ran */
+        bool local_missing;
+};
+
+static void upload_work(void *userdata)
+{
+        struct upload *u = userdata;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        r = replicate_open_local(u->rs->rep, &u->item.id, &fd);
+        if (r < 0) {
+                u->local_missing = true;
+                u->result = r;
+                return;
+        }
+        u->result = store_put(u->rs->store, &u->item.id, fd, u->item.size, STORE_PUT_TRUSTED);
+}
+
+static bool is_transport_error(int r)
+{
+        return r == -ENOTCONN || r == -ECONNRESET || r == -ETIMEDOUT || r == -ECANCELED ||
+               r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH || r == -EPIPE;
+}
+
+/* Wait before trying rs again: its backoff, then twice as long next time. */
+static void store_back_off(struct replicate_store *rs)
+{
+        uint64_t wait = rs->backoff_ns;
+        uint32_t rnd = 0;
+
+        crypto_random(&rnd, sizeof(rnd));
+        wait = wait / 2 + (uint64_t)((double)(wait / 2) * (rnd / 4294967296.0));
+        struct timeval tv = { .tv_sec = (time_t)(wait / 1000000000),
+                              .tv_usec = (suseconds_t)(wait % 1000000000 / 1000) };
+        rs->backoff_ns = rs->backoff_ns * 2 > REPLICATE_BACKOFF_MAX_NS ? REPLICATE_BACKOFF_MAX_NS
+                                                                       : rs->backoff_ns * 2;
+        evtimer_add(rs->retry_timer, &tv);
+}
+
+/* Drop the queue: the next fill reads the pending packs from the first. */
+static void store_restart_scan(struct replicate_store *rs)
+{
+        rs->page_pos = rs->page_len = 0;
+        rs->have_cursor = false;
+        rs->scan_done = false;
+        rs->rescan = false;
+}
+
+static void skip_add(struct replicate_store *rs, const struct oid *pack)
+{
+        unsigned i = rs->n_skip < REPLICATE_SKIP_MAX ? rs->n_skip++ : 0; /* full: replace the oldest slot */
+
+        rs->skip[i].id = *pack;
+        rs->skip[i].until_ns = monotonic_ns() + (int64_t)REPLICATE_SKIP_NS;
+}
+
+static bool skipped(struct replicate_store *rs, const struct oid *pack)
+{
+        int64_t now = monotonic_ns();
+
+        for (unsigned i = 0; i < rs->n_skip; i++)
+                if (rs->skip[i].until_ns > now && oid_cmp(&rs->skip[i].id, pack) == 0)
+                        return true;
+        return false;
+}
+
+static void quota_error(struct replicate_store *rs)
+{
+        struct replicate_store_status st;
+        char used[FORMAT_SIZE_MAX], quota[FORMAT_SIZE_MAX];
+
+        if (replicate_store_status(rs->rep->d, rs->id, &st) >= 0 && st.have_usage)
+                set_error(rs, "quota exceeded on %s: used %s of %s", rs->name, format_size(st.used, used),
+                          format_size(st.quota, quota));
+        else
+                set_error(rs, "quota exceeded on %s", rs->name);
+}
+
+static void upload_failed(struct replicate_store *rs, const struct upload *u)
+{
+        char hex[OID_HEX_SIZE];
+        int r = u->result;
+
+        oid_to_hex(&u->item.id, hex);
+        if (u->local_missing) {
+                log_warning_errno(r, "Store %s: cannot read pack %s here, skipping it for now", rs->name, hex);
+                skip_add(rs, &u->item.id);
+                return;
+        }
+        if (r == -EDQUOT) {
+                bool first = !rs->quota_paused;
+                rs->quota_paused = true;
+                rs->quota_need = u->item.size;
+                quota_error(rs);
+                if (first) {
+                        struct timeval tv = { .tv_sec = (time_t)(REPLICATE_QUOTA_PAUSE_NS / 1000000000) };
+                        log_event(LOG_WARNING, MSGID_STORE_QUOTA, LOG_FIELDS(LOG_STORE(rs->name)),
+                                  "Store %s: %s; uploads to it pause until it has room", rs->name, rs->error);
+                        evtimer_del(rs->retry_timer);
+                        evtimer_add(rs->retry_timer, &tv);
+                        if (store_is_peer(rs->store))
+                                store_peer_refresh_usage(rs->store);
+                }
+                return;
+        }
+        if (r == -EBADMSG) {
+                /* the store hashed what we sent and it is not the pack: our copy is damaged */
+                log_error("Store %s: pack %s does not match its id (the local copy may be damaged), skipping it",
+                          rs->name, hex);
+                skip_add(rs, &u->item.id);
+                return;
+        }
+        if (rs->quota_paused) {
+                /* the quota is what stops it: keep saying so */
+                log_debug("Store %s: upload of %s failed: %s", rs->name, hex, strerror(-r));
+                return;
+        }
+        if (is_transport_error(r)) {
+                struct store_peer_status ps = { 0 };
+                if (store_is_peer(rs->store))
+                        store_peer_get_status(rs->store, &ps);
+                if (ps.error[0])
+                        set_error(rs, "%s", ps.error);
+                else
+                        set_error(rs, "cannot reach %s: %s", rs->name, strerror(-r));
+                log_debug("Store %s: upload of %s failed: %s", rs->name, hex, strerror(-r));
+        } else {
+                set_error(rs, "upload to %s failed: %s", rs->name, strerror(-r));
+                log_warning_errno(r, "Store %s: upload of pack %s failed, trying again later", rs->name, hex);
+        }
+        if (!evtimer_pending(rs->retry_timer, NULL))
+                store_back_off(rs);
+}
+
+static void upload_done(void *userdata)
+{
+        struct upload *u = userdata;
+        struct replicate_store *rs = u->rs;
+        char hex[OID_HEX_SIZE];
+
+        for (unsigned i = 0; i < rs->n_running; i++)
+                if (oid_cmp(&rs->running[i], &u->item.id) == 0) {
+                        rs->running[i] = rs->running[--rs->n_running];
+                        break;
+                }
+        if (rs->stopped || u->result == -ECANCELED) {
+                free(u);
+                replicate_store_unref(rs);
+                return;
+        }
+        if (u->result >= 0) {
+                /* a peer hash-checks every pack before it makes it visible */
+                int state = store_is_peer(rs->store) ? INDEX_REPLICA_VERIFIED : INDEX_REPLICA_UPLOADED;
+                int r = index_replica_set(rs->rep->d->index, &u->item.id, rs->id, state);
+                oid_to_hex(&u->item.id, hex);
+                if (r < 0 && r != -ENOENT) /* ENOENT: the pack was pruned meanwhile */
+                        log_error_errno(r, "Store %s: cannot record pack %s as uploaded: %s", rs->name, hex,
+                                        index_last_error(rs->rep->d->index));
+                log_debug("Store %s: pack %s replicated (%llu bytes)", rs->name, hex,
+                          (unsigned long long)u->item.size);
+                rs->uploads++;
+                rs->upload_bytes += u->item.size;
+                rs->backoff_ns = REPLICATE_BACKOFF_MIN_NS;
+                if (!rs->quota_paused)
+                        rs->error[0] = '\0';
+        } else {
+                upload_failed(rs, u);
+        }
+        free(u);
+        store_fill(rs);
+        replicate_store_unref(rs);
+}
+
+static bool is_running(const struct replicate_store *rs, const struct oid *pack)
+{
+        for (unsigned i = 0; i < rs->n_running; i++)
+                if (oid_cmp(&rs->running[i], pack) == 0)
+                        return true;
+        return false;
+}
+
+/* Still wanted on rs (not there, not on enough stores), per the index now. */
+static bool still_pending(struct replicate_store *rs, const struct oid *pack)
+{
+        struct index *idx = rs->rep->d->index;
+        unsigned copies = rs->rep->d->config.copies;
+
+        if (index_replica_get(idx, pack, rs->id) >= INDEX_REPLICA_UPLOADED)
+                return false;
+        return copies == 0 || index_replica_count(idx, pack, INDEX_REPLICA_UPLOADED) < (int)copies;
+}
+
+static int page_add(const struct index_pack *pack, void *userdata)
+{
+        struct replicate_store *rs = userdata;
+
+        rs->page[rs->page_len++] = (struct replicate_item){ .id = pack->id, .size = pack->size };
+        rs->cursor = pack->id;
+        rs->have_cursor = true;
+        return 0;
+}
+
+/* The next pack to upload: new packs first, then the pending pages. */
+static bool store_next(struct replicate_store *rs, struct replicate_item *ret)
+{
+        struct index *idx = rs->rep->d->index;
+
+        if (rs->fresh_len > 0) {
+                *ret = rs->fresh[rs->fresh_head];
+                rs->fresh_head = (rs->fresh_head + 1) % REPLICATE_FRESH_MAX;
+                rs->fresh_len--;
+                return true;
+        }
+        while (rs->page_pos == rs->page_len) {
+                if (rs->scan_done) {
+                        if (!rs->rescan)
+                                return false;
+                        store_restart_scan(rs);
+                }
+                rs->page_pos = rs->page_len = 0;
+                int r = index_replica_pending_page(idx, rs->id, rs->rep->d->config.copies,
+                                                   rs->have_cursor ? &rs->cursor : NULL, REPLICATE_PAGE, page_add, rs);
+                if (r < 0) {
+                        log_error_errno(r, "Store %s: cannot read the pending packs: %s", rs->name,
+                                        index_last_error(idx));
+                        rs->scan_done = true;
+                        return false;
+                }
+                if (rs->page_len < REPLICATE_PAGE)
+                        rs->scan_done = true;
+        }
+        *ret = rs->page[rs->page_pos++];
+        return true;
+}
+
+static void store_fill(struct replicate_store *rs)
+{
+        struct replicate_item item;
+
+        if (rs->stopped || rs->quota_paused || evtimer_pending(rs->retry_timer, NULL))
+                return;
+        while (rs->n_running < REPLICATE_PUTS && store_next(rs, &item)) {
+                if (is_running(rs, &item.id) || skipped(rs, &item.id) || !still_pending(rs, &item.id))
+                        continue;
+                struct upload *u = calloc(1, sizeof(*u));
+                if (!u) {
+                        log_oom();
+                        break;
+                }
+                *u = (struct upload){ .rs = rs, .item = item, .result = -ECANCELED };
+                rs->refs++;
+                rs->running[rs->n_running++] = item.id;
+                int r = store_runner_submit(rs->runner, upload_work, upload_done, u);
+                if (r < 0) {
+                        rs->n_running--;
+                        rs->refs--;
+                        free(u);
+                        log_error_errno(r, "Store %s: cannot queue an upload", rs->name);
+                        break;
+                }
+        }
+        if (rs->n_running == 0 && rs->fresh_len == 0 && rs->scan_done && !rs->rescan &&
+            rs->uploads > rs->drained_uploads) {
+                char size[FORMAT_SIZE_MAX];
+                log_event(LOG_INFO, MSGID_PACK_REPLICATED, LOG_FIELDS(LOG_STORE(rs->name)),
+                          "Store %s: %llu packs (%s) replicated, nothing pending", rs->name,
+                          (unsigned long long)(rs->uploads - rs->drained_uploads),
+                          format_size(rs->upload_bytes - rs->drained_bytes, size));
+                rs->drained_uploads = rs->uploads;
+                rs->drained_bytes = rs->upload_bytes;
+                if (store_is_peer(rs->store))
+                        store_peer_refresh_usage(rs->store); /* status shows what it holds now */
+        }
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *userdata)
+{
+        struct replicate_store *rs = userdata;
+
+        (void)fd;
+        (void)what;
+        if (rs->quota_paused) {
+                rs->quota_paused = false; /* an hour passed: try again */
+                rs->error[0] = '\0';
+        }
+        store_restart_scan(rs);
+        store_fill(rs);
+}
+
+static void on_connected(void *userdata)
+{
+        struct replicate_store *rs = userdata;
+
+        if (rs->quota_paused)
+                return;
+        evtimer_del(rs->retry_timer);
+        rs->error[0] = '\0';
+        rs->backoff_ns = REPLICATE_BACKOFF_MIN_NS;
+        store_restart_scan(rs);
+        store_fill(rs);
+}
+
+static void on_usage(void *userdata, uint64_t used, uint64_t quota)
+{
+        struct replicate_store *rs = userdata;
+
+        if (!rs->quota_paused)
+                return;
+        if (quota > used && quota - used >= rs->quota_need) {
+                log_info("Store %s has room again (%llu of %llu bytes used), uploading", rs->name,
+                         (unsigned long long)used, (unsigned long long)quota);
+                rs->quota_paused = false;
+                rs->error[0] = '\0';
+                evtimer_del(rs->retry_timer);
+                store_restart_scan(rs);
+                store_fill(rs);
+        } else {
+                quota_error(rs);
+        }
+}
+
+static const struct store_peer_events peer_events = {
+        .connected = on_connected,
+        .usage = on_usage,
+};
+
+void replicate_store_requeue(struct replicate_store *rs, const struct oid *pack, uint64_t size)
+{
+        if (rs->stopped)
+                return;
+        if (rs->fresh_len < REPLICATE_FRESH_MAX) {
+                rs->fresh[(rs->fresh_head + rs->fresh_len++) % REPLICATE_FRESH_MAX] =
+                        (struct replicate_item){ .id = *pack, .size = size };
+        } else {
+                rs->rescan = true;
+        }
+        store_fill(rs);
+}
+
+struct committed {
+        struct daemon *d;
+        struct oid pack;
+        uint64_t size;
+};
+
+static void committed_on_loop(void *userdata)
+{
+        struct committed *c = userdata;
+
+        replicate_pack_committed(c->d, &c->pack, c->size);
+        free(c);
+}
+
+/* The committer's thread: hand the pack to the loop. */
+static void on_committed(void *userdata, const struct oid *pack, uint64_t size)
+{
+        struct daemon *d = userdata;
+        struct committed *c = malloc(sizeof(*c));
+
+        if (!c)
+                return; /* the next rescan finds it */
+        *c = (struct committed){ .d = d, .pack = *pack, .size = size };
+        if (workers_call_on_loop(d->workers, committed_on_loop, c) < 0)
+                free(c);
+}
+
+void replicate_pack_committed(struct daemon *d, const struct oid *pack, uint64_t size)
+{
+        struct replicate *rep = d->replicate;
+
+        if (!rep)
+                return;
+        for (struct replicate_store *rs = rep->stores; rs; rs = rs->next)
+                replicate_store_requeue(rs, pack, size);
+}
+
+/* ---- stores come and go ------------------------------------------------------------ */
+
+static void store_stop(struct replicate_store *rs)
+{
+        rs->stopped = true;
+        replicate_prove_stop(rs);
+        if (rs->retry_timer) {
+                event_free(rs->retry_timer);
+                rs->retry_timer = NULL;
+        }
+        if (rs->store && store_is_peer(rs->store)) {
+                store_peer_set_events(rs->store, NULL, NULL);
+                store_peer_shutdown(rs->store); /* blocked calls return now */
+        }
+        store_runner_free(rs->runner); /* running jobs finish; their done sees stopped */
+        rs->runner = NULL;
+        store_free(rs->store);
+        rs->store = NULL;
+        replicate_store_unref(rs);
+}
+
+/* Open the store a stores row describes. -EPROTONOSUPPORT for a kind this
+ * chuted cannot open. */
+static int store_open(struct replicate *rep, const struct index_store *row, char **ret_address, struct store **ret)
+{
+        struct index_peer peer;
+        struct oid id;
+        int r;
+
+        if (strcmp(row->kind, "peer") != 0)
+                return -EPROTONOSUPPORT;
+        if (oid_from_hex(row->config, &id) < 0)
+                return -EINVAL;
+        r = index_peer_get(rep->d->index, &id, &peer);
+        if (r < 0)
+                return r;
+        if (!peer.address || !*peer.address) {
+                index_peer_done(&peer);
+                return -EDESTADDRREQ;
+        }
+        r = store_peer_new(rep->d, row->name, id.bytes, peer.address, ret);
+        if (r >= 0)
+                *ret_address = TAKE_PTR(peer.address);
+        index_peer_done(&peer);
+        return r;
+}
+
+static int store_start(struct replicate *rep, const struct index_store *row)
+{
+        struct replicate_store *rs = calloc(1, sizeof(*rs));
+        int r;
+
+        if (!rs)
+                return log_oom();
+        rs->rep = rep;
+        rs->refs = 1;
+        rs->id = row->id;
+        rs->backoff_ns = REPLICATE_BACKOFF_MIN_NS;
+        rs->name = strdup(row->name);
+        rs->kind = strdup(row->kind);
+        rs->config = strdup(row->config);
+        rs->retry_timer = evtimer_new(rep->d->base, on_retry, rs);
+        if (!rs->name || !rs->kind || !rs->config || !rs->retry_timer) {
+                r = log_oom();
+                goto fail;
+        }
+        r = store_open(rep, row, &rs->address, &rs->store);
+        if (r < 0)
+                goto fail;
+        r = store_runner_new(rep->d->workers, row->name, REPLICATE_PUTS, &rs->runner);
+        if (r < 0) {
+                log_error_errno(r, "Store %s: cannot start its threads", row->name);
+                goto fail;
+        }
+        if (store_is_peer(rs->store))
+                store_peer_set_events(rs->store, &peer_events, rs);
+        r = replicate_prove_start(rs);
+        if (r < 0)
+                goto fail;
+        pthread_mutex_lock(&fault_lock);
+        rs->next = rep->stores;
+        rep->stores = rs;
+        pthread_mutex_unlock(&fault_lock);
+        log_info("Store %s (%s%s%s): replicating", rs->name, rs->kind, rs->address ? " at " : "",
+                 rs->address ? rs->address : "");
+        store_fill(rs);
+        return 0;
+fail:
+        store_stop(rs);
+        return r;
+}
+
+struct reload {
+        struct replicate *rep;
+        int64_t seen[256];
+        size_t n_seen;
+        bool overflow;
+};
+
+/* Whether a running store still matches its row (a peer's address may change). */
+static bool store_matches(struct replicate *rep, struct replicate_store *rs, const struct index_store *row)
+{
+        struct index_peer peer;
+        struct oid id;
+        bool same;
+
+        if (strcmp(rs->name, row->name) || strcmp(rs->kind, row->kind) || strcmp(rs->config, row->config))
+                return false;
+        if (!rs->address || oid_from_hex(row->config, &id) < 0 || index_peer_get(rep->d->index, &id, &peer) < 0)
+                return true;
+        same = peer.address && !strcmp(peer.address, rs->address);
+        index_peer_done(&peer);
+        return same;
+}
+
+/* Take rs off the list once no reading thread is inside it (a peer store's
+ * calls in flight fail at once after its shutdown). */
+static void store_unlink(struct replicate *rep, struct replicate_store *rs)
+{
+        if (rs->store && store_is_peer(rs->store))
+                store_peer_shutdown(rs->store);
+        pthread_mutex_lock(&fault_lock);
+        rs->fault_closed = true;
+        while (rs->readers > 0)
+                pthread_cond_wait(&fault_cond, &fault_lock);
+        for (struct replicate_store **pp = &rep->stores; *pp; pp = &(*pp)->next)
+                if (*pp == rs) {
+                        *pp = rs->next;
+                        break;
+                }
+        pthread_mutex_unlock(&fault_lock);
+}
+
+static void store_remove(struct replicate *rep, struct replicate_store *rs)
+{
+        store_unlink(rep, rs);
+        log_info("Store %s: no longer replicating", rs->name);
+        store_stop(rs);
+}
+
+/* The repository's chunk fault handler (a reading thread): the byte range
+ * from the first store that has it. */
+static int replicate_fault(void *userdata, const struct oid *pack, uint64_t offset, size_t len, void *buf)
+{
+        int r = -ENOENT;
+
+        (void)userdata;
+        pthread_mutex_lock(&fault_lock);
+        for (struct replicate_store *rs = fault_rep ? fault_rep->stores : NULL; rs; rs = rs->next) {
+                if (rs->fault_closed)
+                        continue;
+                rs->readers++;
+                pthread_mutex_unlock(&fault_lock);
+                int k = store_get(rs->store, pack, offset, len, buf);
+                pthread_mutex_lock(&fault_lock);
+                if (--rs->readers == 0)
+                        pthread_cond_broadcast(&fault_cond);
+                if (k >= 0) {
+                        r = 0;
+                        break;
+                }
+                if (r == -ENOENT && k != -ENOENT)
+                        r = k; /* a store that might have it could not say */
+        }
+        pthread_mutex_unlock(&fault_lock);
+        return r;
+}
+
+static int reload_one(const struct index_store *row, void *userdata)
+{
+        struct reload *rl = userdata;
+        struct replicate_store *rs = store_find(rl->rep, row->id);
+
+        if (rl->n_seen < ELEMENTSOF(rl->seen))
+                rl->seen[rl->n_seen++] = row->id;
+        else
+                rl->overflow = true;
+        if (rs && store_matches(rl->rep, rs, row))
+                return 0;
+        if (rs)
+                store_remove(rl->rep, rs);
+        int r = store_start(rl->rep, row);
+        if (r >= 0)
+                return 0;
+        bool said = false;
+        for (unsigned i = 0; i < rl->rep->n_failed && !said; i++)
+                said = rl->rep->failed[i] == row->id;
+        if (!said && rl->rep->n_failed < ELEMENTSOF(rl->rep->failed))
+                rl->rep->failed[rl->rep->n_failed++] = row->id;
+        int level = said ? LOG_DEBUG : LOG_WARNING;
+        if (r == -EPROTONOSUPPORT)
+                log_full(said ? LOG_DEBUG : LOG_NOTICE, "Store %s: kind %s is not supported by this chuted, ignoring it",
+                         row->name, row->kind);
+        else if (r == -EDESTADDRREQ)
+                log_full(level, "Store %s: its peer has no address to dial, ignoring it", row->name);
+        else
+                log_full_errno(level, r, "Store %s: cannot start it, ignoring it", row->name);
+        return 0;
+}
+
+void replicate_reload(struct daemon *d)
+{
+        struct replicate *rep = d->replicate;
+        struct reload rl = { .rep = rep };
+        int r;
+
+        if (!rep || d->stopping)
+                return;
+        r = index_store_foreach(d->index, reload_one, &rl);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read the stores: %s", index_last_error(d->index));
+                return;
+        }
+        if (rl.overflow)
+                return; /* too many to tell which are gone; keep them all */
+        for (struct replicate_store *rs = rep->stores, *next; rs; rs = next) {
+                bool seen = false;
+                next = rs->next;
+                for (size_t i = 0; i < rl.n_seen && !seen; i++)
+                        seen = rl.seen[i] == rs->id;
+                if (!seen)
+                        store_remove(rep, rs);
+        }
+}
+
+static void on_reload(evutil_socket_t fd, short what, void *userdata)
+{
+        struct replicate *rep = userdata;
+
+        (void)fd;
+        (void)what;
+        replicate_reload(rep->d);
+}
+
+int replicate_start(struct daemon *d, struct replicate **ret)
+{
+        struct timeval tv = { .tv_sec = (time_t)(REPLICATE_RELOAD_NS / 1000000000) };
+        struct replicate *rep = calloc(1, sizeof(*rep));
+
+        if (!rep)
+                return log_oom();
+        rep->d = d;
+        rep->reload_timer = event_new(d->base, -1, EV_PERSIST, on_reload, rep);
+        if (!rep->reload_timer || event_add(rep->reload_timer, &tv) < 0) {
+                replicate_stop(rep);
+                return log_oom();
+        }
+        d->replicate = rep;
+        repo_set_committed(d->repo, on_committed, d);
+        pthread_mutex_lock(&fault_lock);
+        fault_rep = rep;
+        pthread_mutex_unlock(&fault_lock);
+        repo_set_fault(d->repo, replicate_fault, NULL); /* before any reader runs */
+        replicate_reload(d);
+        *ret = rep;
+        return 0;
+}
+
+void replicate_stop(struct replicate *rep)
+{
+        if (!rep)
+                return;
+        if (rep->reload_timer)
+                event_free(rep->reload_timer);
+        if (rep->d->repo)
+                repo_set_committed(rep->d->repo, NULL, NULL);
+        pthread_mutex_lock(&fault_lock);
+        if (fault_rep == rep)
+                fault_rep = NULL; /* the handler stays installed and finds nothing */
+        pthread_mutex_unlock(&fault_lock);
+        while (rep->stores) {
+                struct replicate_store *rs = rep->stores;
+                store_unlink(rep, rs);
+                store_stop(rs);
+        }
+        if (rep->d->replicate == rep)
+                rep->d->replicate = NULL;
+        free(rep);
+}
+
+int replicate_store_status(struct daemon *d, int64_t store_id, struct replicate_store_status *ret)
+{
+        struct replicate_store *rs = d->replicate ? store_find(d->replicate, store_id) : NULL;
+
+        if (!rs)
+                return -ENOENT;
+        *ret = (struct replicate_store_status){
+                .connected = true,
+                .uploaded_bytes = rs->upload_bytes,
+                .uploads = rs->uploads,
+                .in_flight = rs->n_running,
+        };
+        if (store_is_peer(rs->store)) {
+                struct store_peer_status ps;
+                store_peer_get_status(rs->store, &ps);
+                ret->connected = ps.connected;
+                ret->have_usage = ps.have_usage;
+                ret->used = ps.used;
+                ret->quota = ps.quota;
+                ret->uploaded_bytes = ps.uploaded_bytes;
+                ret->resumed_bytes = ps.resumed_bytes;
+                snprintf(ret->error, sizeof(ret->error), "%s", rs->error[0] ? rs->error : ps.error);
+        } else {
+                snprintf(ret->error, sizeof(ret->error), "%s", rs->error);
+        }
+        return 0;
+}

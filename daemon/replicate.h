@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The replicator (DESIGN §5): which pack goes to which store. One store and
+ * one store runner per row of the stores table; each store is fed its
+ * pending packs from the index a page at a time, a few uploads in flight,
+ * with per-store errors and backoff, and PROVE rounds on random held packs.
+ * It owns the replica state in the index; the stores own the transport. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "oid.h"
+
+struct daemon;
+struct replicate;
+
+/* Start one store per row of the stores table (after the repository is up). */
+int replicate_start(struct daemon *d, struct replicate **ret);
+/* Stop every store (uploads in flight are abandoned and resume next time)
+ * and free; NULL is fine. */
+void replicate_stop(struct replicate *rep);
+/* Read the stores table again now: start stores added since, stop removed
+ * ones (peer add/remove call it; a timer does too). Loop thread. */
+void replicate_reload(struct daemon *d);
+/* A pack was committed to the index: offer it to every store. Loop thread. */
+void replicate_pack_committed(struct daemon *d, const struct oid *pack, uint64_t size);
+
+/* What the replicator knows of one store (for status and stores). */
+struct replicate_store_status {
+        bool connected;          /* a peer store's connection is up (others: true) */
+        bool have_usage;         /* used and quota came from the store */
+        uint64_t used, quota;    /* bytes the store holds for us, bytes it allows (0 = none) */
+        char error[256];         /* the last error, one sentence; "" when none */
+        uint64_t uploaded_bytes; /* pack bytes sent since start */
+        uint64_t resumed_bytes;  /* bytes not sent because the store had them durably */
+        uint64_t uploads;        /* packs uploaded since start */
+        unsigned in_flight;      /* uploads running now */
+};
+/* Fill ret for the store with index id store_id: 0, or -ENOENT when the
+ * replicator does not run it (stopped, or a kind it cannot open). */
+int replicate_store_status(struct daemon *d, int64_t store_id, struct replicate_store_status *ret);
+
+/* Result of a verification round over one store. */
+struct replicate_verify_result {
+        uint64_t packs;  /* packs challenged */
+        uint64_t errors; /* missing or damaged: deleted there and queued again */
+        uint64_t failed; /* not answered (transport errors): nothing changed */
+};
+typedef void (*replicate_verify_done_fn)(int error, const struct replicate_verify_result *result,
+                                         void *userdata);
+/* PROVE every pack the store named name holds, now; done runs on the loop
+ * once (-ENOENT: no such store running, -EBUSY: a round is running). */
+int replicate_verify_store(struct daemon *d, const char *name, replicate_verify_done_fn done,
+                           void *userdata);
