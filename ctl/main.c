@@ -31,6 +31,7 @@ static const struct verb verbs[] = {
           "         [--keep-within DURATION] [--dry-run]" },
         { "stores", verb_stores, "stores" },
         { "verify", verb_verify, "verify --store NAME" },
+        { "recover", verb_recover, "recover STORE" },
         { "id", verb_id, "id" },
         { "key", verb_key, "key export | key import [--force] CODE" },
         { "peer", verb_peer,

@@ -45,6 +45,7 @@ void cmd_restore(struct request *r);
 void cmd_forget(struct request *r);
 void cmd_stores(struct request *r);
 void cmd_verify(struct request *r);
+void cmd_recover(struct request *r);
 void cmd_peers(struct request *r);
 void cmd_peer_add(struct request *r);
 void cmd_peer_remove(struct request *r);

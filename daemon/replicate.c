@@ -622,6 +622,32 @@ static int replicate_fault(void *userdata, const struct oid *pack, uint64_t offs
         return r;
 }
 
+struct store *replicate_store_borrow(struct daemon *d, int64_t store_id, void **ret_token)
+{
+        struct store *s = NULL;
+
+        pthread_mutex_lock(&fault_lock);
+        for (struct replicate_store *rs = d->replicate ? d->replicate->stores : NULL; rs; rs = rs->next)
+                if (rs->id == store_id && !rs->fault_closed && rs->store) {
+                        rs->readers++;
+                        s = rs->store;
+                        *ret_token = rs;
+                        break;
+                }
+        pthread_mutex_unlock(&fault_lock);
+        return s;
+}
+
+void replicate_store_return(void *token)
+{
+        struct replicate_store *rs = token;
+
+        pthread_mutex_lock(&fault_lock);
+        if (--rs->readers == 0)
+                pthread_cond_broadcast(&fault_cond);
+        pthread_mutex_unlock(&fault_lock);
+}
+
 static int reload_one(const struct index_store *row, void *userdata)
 {
         struct reload *rl = userdata;

@@ -25,6 +25,13 @@ void replicate_reload(struct daemon *d);
 /* A pack was committed to the index: offer it to every store. Loop thread. */
 void replicate_pack_committed(struct daemon *d, const struct oid *pack, uint64_t size);
 
+/* The running store of index id store_id for blocking calls from a worker
+ * thread (recover), or NULL; it stays usable until replicate_store_return
+ * (a store removed meanwhile fails its calls at once). Loop thread. */
+struct store *replicate_store_borrow(struct daemon *d, int64_t store_id, void **ret_token);
+/* Give a borrowed store back. Any thread. */
+void replicate_store_return(void *token);
+
 /* What the replicator knows of one store (for status and stores). */
 struct replicate_store_status {
         bool connected;          /* a peer store's connection is up (others: true) */

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/* Disaster recovery from one store (DESIGN §5): undelete what a peer has
+ * marked, copy every pack the store holds into the local pack directory
+ * (hash-checked by the local store), rebuild packs and objects from the
+ * packs alone (reindex_run), then the snapshot rows from the decrypted
+ * snapshot objects. Runs on a worker thread; the request glue is
+ * cmd-recover.c. Never deletes anything. */
+#include "recover.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "index.h"
+#include "object.h"
+#include "reindex.h"
+#include "repo.h"
+#include "store-peer.h"
+#include "store.h"
+
+/* Bytes fetched per GET while copying a pack. */
+#define RECOVER_RANGE (4u << 20)
+
+struct recover_listing {
+        struct oid *ids;
+        uint64_t *sizes;
+        size_t n, cap;
+        struct recover_job *job;
+};
+
+static int listing_add(void *userdata, const struct oid *pack_id, uint64_t size)
+{
+        struct recover_listing *l = userdata;
+
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? 2 * l->cap : 256;
+                struct oid *ids = reallocarray(l->ids, cap, sizeof(*ids));
+                if (!ids)
+                        return -ENOMEM;
+                l->ids = ids;
+                uint64_t *sizes = reallocarray(l->sizes, cap, sizeof(*sizes));
+                if (!sizes)
+                        return -ENOMEM;
+                l->sizes = sizes;
+                l->cap = cap;
+        }
+        l->ids[l->n] = *pack_id;
+        l->sizes[l->n] = size;
+        l->n++;
+        __atomic_add_fetch(&l->job->total_bytes, size, __ATOMIC_RELAXED);
+        return 0;
+}
+
+static void recover_fail(struct recover_job *job, int err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void recover_fail(struct recover_job *job, int err, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (job->error)
+                return;
+        job->error = err < 0 ? err : -EIO;
+        va_start(ap, fmt);
+        vsnprintf(job->error_text, sizeof(job->error_text), fmt, ap);
+        va_end(ap);
+}
+
+/* Copy pack id (size bytes) from the store into the local pack directory. */
+static int recover_copy_pack(struct recover_job *job, const struct oid *id, uint64_t size)
+{
+        _cleanup_free_ uint8_t *buf = NULL;
+        _cleanup_close_ int fd = -1;
+        uint64_t off = 0;
+        int r;
+
+        fd = open(job->staging_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        buf = malloc(RECOVER_RANGE);
+        if (!buf)
+                return -ENOMEM;
+        while (off < size) {
+                size_t n = size - off < RECOVER_RANGE ? (size_t)(size - off) : RECOVER_RANGE;
+
+                if (__atomic_load_n(&job->cancel, __ATOMIC_RELAXED))
+                        return -ECANCELED;
+                r = store_get(job->store, id, off, n, buf);
+                if (r < 0)
+                        return r;
+                for (size_t done = 0; done < n;) {
+                        ssize_t w = pwrite(fd, buf + done, n - done, (off_t)(off + done));
+                        if (w < 0)
+                                return -errno;
+                        done += (size_t)w;
+                }
+                off += n;
+                __atomic_add_fetch(&job->bytes, n, __ATOMIC_RELAXED);
+        }
+        /* not trusted: the local store hashes the bytes against the id */
+        return store_put(job->local, id, fd, size, 0);
+}
+
+static int snapshot_id_cb(const struct index_object *o, void *userdata)
+{
+        return listing_add(userdata, &o->id, 0);
+}
+
+struct snapshot_rows {
+        struct index_snapshot *rows;
+        size_t n;
+        struct recover_job *job;
+};
+
+static int snapshot_rows_write(struct index *wr, void *userdata)
+{
+        struct snapshot_rows *sr = userdata;
+        int r = index_begin(wr);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sr->n; i++) {
+                struct index_root root;
+
+                /* a root watched here under the same path owns the snapshot */
+                if (index_root_find(wr, sr->rows[i].root_path, &root) >= 0) {
+                        sr->rows[i].root_id = root.id;
+                        index_root_done(&root);
+                }
+                r = index_snapshot_add(wr, &sr->rows[i]);
+                if (r == -EEXIST) /* already known */
+                        continue;
+                if (r < 0) {
+                        index_rollback(wr);
+                        return r;
+                }
+                sr->job->snapshots++;
+        }
+        return index_commit(wr);
+}
+
+/* Read every snapshot object the reindex found and add the missing rows. */
+static int recover_snapshots(struct recover_job *job)
+{
+        struct recover_listing ids = { .job = job };
+        struct snapshot_rows sr = { .job = job };
+        struct index *rd = repo_reader_get(job->daemon->repo);
+        int r;
+
+        if (!rd)
+                return -EIO;
+        r = index_object_foreach_type(rd, OBJECT_SNAPSHOT, snapshot_id_cb, &ids);
+        repo_reader_put(job->daemon->repo, rd);
+        if (r < 0)
+                goto out;
+        sr.rows = calloc(ids.n ? ids.n : 1, sizeof(*sr.rows));
+        if (!sr.rows) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < ids.n; i++) {
+                _cleanup_free_ uint8_t *payload = NULL;
+                struct object_snapshot *snap = NULL;
+                size_t len;
+
+                r = repo_get(job->daemon->repo, &ids.ids[i], OBJECT_SNAPSHOT, 0, &payload, &len);
+                if (r >= 0)
+                        r = object_snapshot_decode(payload, len, &snap);
+                if (r < 0) {
+                        job->bad_snapshots++;
+                        continue;
+                }
+                struct index_snapshot *row = &sr.rows[sr.n];
+                *row = (struct index_snapshot){
+                        .id = ids.ids[i],
+                        .root_id = 0, /* no root here yet; the path is kept */
+                        .time_ns = snap->time_ns,
+                        .tree = snap->tree,
+                        .hostname = strdup(snap->hostname ? snap->hostname : ""),
+                        .tags = strdup(""),
+                        .root_path = strdup((const char *)snap->root),
+                        .files = snap->stats.files,
+                        .dirs = snap->stats.dirs,
+                        .bytes = snap->stats.bytes,
+                        .new_bytes = snap->stats.new_bytes,
+                        .errors = snap->stats.errors,
+                        .files_read = snap->stats.files_read,
+                };
+                if (snap->has_parent)
+                        row->parent = snap->parent;
+                object_snapshot_free(snap);
+                sr.n++;
+                if (!row->hostname || !row->tags || !row->root_path) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+        }
+        r = repo_with_writer(job->daemon->repo, snapshot_rows_write, &sr);
+out:
+        for (size_t i = 0; i < sr.n; i++)
+                index_snapshot_done(&sr.rows[i]);
+        free(sr.rows);
+        free(ids.ids);
+        free(ids.sizes);
+        return r;
+}
+
+struct replica_marks {
+        struct recover_listing *listing;
+        int64_t store_id;
+};
+
+/* The packs came from the store: it holds them, nothing to upload again. */
+static int replicas_write(struct index *wr, void *userdata)
+{
+        struct replica_marks *m = userdata;
+        int r = index_begin(wr);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->listing->n; i++) {
+                r = index_replica_set(wr, &m->listing->ids[i], m->store_id, INDEX_REPLICA_VERIFIED);
+                if (r < 0 && r != -ENOENT) {
+                        index_rollback(wr);
+                        return r;
+                }
+        }
+        return index_commit(wr);
+}
+
+struct reindex_call {
+        struct recover_job *job;
+        struct reindex_stats stats;
+};
+
+static int reindex_write(struct index *wr, void *userdata)
+{
+        struct reindex_call *c = userdata;
+        struct reindex_source local = { .store = c->job->local, .local = 1 };
+
+        return reindex_run(wr, &local, 1, c->job->daemon->keyring->pack_key, &c->stats);
+}
+
+void recover_run(struct recover_job *job)
+{
+        struct recover_listing l = { .job = job };
+        struct reindex_call rc = { .job = job };
+        int r;
+
+        if (store_is_peer(job->store)) {
+                r = store_peer_undelete_all(job->store, &job->undeleted);
+                if (r < 0) {
+                        recover_fail(job, r, "cannot undelete the packs marked on %s: %s", job->store_name,
+                                     strerror(-r));
+                        goto out;
+                }
+        }
+        r = store_list_all(job->store, listing_add, &l);
+        if (r < 0) {
+                recover_fail(job, r, "cannot list the packs on %s: %s", job->store_name, strerror(-r));
+                goto out;
+        }
+        for (size_t i = 0; i < l.n; i++) {
+                uint64_t have;
+
+                if (store_stat(job->local, &l.ids[i], &have) >= 0 && have == l.sizes[i]) {
+                        __atomic_add_fetch(&job->bytes, l.sizes[i], __ATOMIC_RELAXED);
+                        continue;
+                }
+                r = recover_copy_pack(job, &l.ids[i], l.sizes[i]);
+                if (r == -EBADMSG || r == -ENOENT || r == -ERANGE) {
+                        /* damaged or vanished on the store: skip it, keep going */
+                        job->bad_packs++;
+                        continue;
+                }
+                if (r < 0) {
+                        char hex[OID_HEX_SIZE];
+                        oid_to_hex(&l.ids[i], hex);
+                        recover_fail(job, r, "cannot copy pack %s from %s: %s", hex, job->store_name,
+                                     strerror(-r));
+                        goto out;
+                }
+                job->packs_copied++;
+        }
+        r = repo_with_writer(job->daemon->repo, reindex_write, &rc);
+        if (r < 0) {
+                recover_fail(job, r, "cannot rebuild the index from the packs: %s",
+                             r == -EBADMSG ? "no pack could be read with this key" : strerror(-r));
+                goto out;
+        }
+        job->packs = rc.stats.packs;
+        job->objects = rc.stats.objects;
+        r = repo_reload_known(job->daemon->repo);
+        if (r < 0) {
+                recover_fail(job, r, "cannot load the recovered object ids: %s", strerror(-r));
+                goto out;
+        }
+        r = recover_snapshots(job);
+        if (r < 0) {
+                recover_fail(job, r, "cannot rebuild the snapshot list: %s", strerror(-r));
+                goto out;
+        }
+        struct replica_marks marks = { .listing = &l, .store_id = job->store_id };
+        r = repo_with_writer(job->daemon->repo, replicas_write, &marks);
+        if (r < 0)
+                recover_fail(job, r, "cannot record the packs held by %s: %s", job->store_name, strerror(-r));
+out:
+        free(l.ids);
+        free(l.sizes);
+}
+
+void recover_job_free(struct recover_job *job)
+{
+        if (!job)
+                return;
+        free(job->store_name);
+        free(job->staging_dir);
+        free(job);
+}
