@@ -140,7 +140,7 @@ Test(config, every_key)
                 "download_limit = 1G\n"
                 "prove_interval = 12h\n"
                 "prove_count = 5\n"
-                "local_copy = cache\n"
+                "local_copy = full\n"
                 "cache_size = 2G\n";
 
         clear_xdg();
@@ -183,7 +183,7 @@ Test(config, every_key)
         cr_assert_eq(c.download_limit, 1u << 30);
         cr_assert_eq(c.prove_interval_ns, 12 * NSEC_PER_HOUR);
         cr_assert_eq(c.prove_count, 5);
-        cr_assert_eq(c.local_copy, SETTINGS_LOCAL_CACHE);
+        cr_assert_eq(c.local_copy, SETTINGS_LOCAL_FULL);
         cr_assert_eq(c.cache_size, 2ull << 30);
         cr_assert_eq(settings_load_string(&c, "[peer]\nlisten = none\n[replication]\ncopies = all\n",
                                           "n.conf", &error), 0);
@@ -284,6 +284,8 @@ Test(config, errors)
                      "x.conf:2: bad value \"65\" for copies (all, or 1 to 64)");
         expect_error("[replication]\nlocal_copy = some\n",
                      "x.conf:2: bad value \"some\" for local_copy (full or cache)");
+        expect_error("[replication]\nlocal_copy = cache\n",
+                     "x.conf:2: local_copy = cache is not available yet: this chuted keeps every pack here (full)");
         expect_error("[replication]\nprove_interval = 0\n",
                      "x.conf:2: prove_interval must be longer than 0");
         /* inih's own syntax errors, in the same FILE:LINE form. */
