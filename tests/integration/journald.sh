@@ -214,7 +214,7 @@ event "an unknown node refused: journalctl CHUTE_PEER=ID" "$MSGID_PEER_REFUSED" 
 rc_is "chutectl peer remove friend" 0 ctl peer remove friend
 event "peer removed" "$MSGID_PEER_REMOVED" _PID="$CHUTED_PID" CHUTE_PEER="$TID" -- "$CODE"
 
-# ---- replication: n uploads its packs to two more chuted, h (room) and q (1 KiB) ----------
+# ---- replication: n uploads its packs to two more chuted, h (room) and q (1 byte) ----------
 N_SOCKET=$CHUTE_SOCKET N_PID=$CHUTED_PID N_DIR=$NODE_DIR
 host_node() {  # NAME: a plain chuted (its log in a file) listening for peers; sets PORT_NAME, ID_NAME
     node_init "$1"
@@ -229,7 +229,7 @@ export CHUTE_SOCKET
 NID=$(ctl --json id | jq -r .id)
 on_node() { local s=$T_TMP/$1/run/chuted.sock; shift; CHUTE_SOCKET=$s "$CHUTECTL" "$@"; }
 on_node h peer add n - "$NID" --quota 1G >/dev/null
-on_node q peer add n - "$NID" --quota 1K >/dev/null
+on_node q peer add n - "$NID" --quota 1 >/dev/null
 rc_is "chutectl peer add h ADDRESS ID" 0 ctl peer add h "127.0.0.1:$PORT_h" "$ID_h" --quota 1G
 event "store connected: CHUTE_STORE and CHUTE_PEER" "$MSGID_STORE_CONNECTED" _PID="$CHUTED_PID" CHUTE_STORE=h -- \
     "$CODE and .CHUTE_STORE == \"h\" and .CHUTE_PEER == \"$ID_h\""
@@ -244,7 +244,7 @@ event "pack damaged on a store, a warning" "$MSGID_PACK_DAMAGED" _PID="$CHUTED_P
 rc_is "chutectl peer add x (h's address, another id)" 0 ctl peer add x "127.0.0.1:$PORT_h" "$TID" --quota 1G
 event "store refused: CHUTE_PEER is the id it presented" "$MSGID_STORE_REFUSED" _PID="$CHUTED_PID" CHUTE_STORE=x -- \
     "$CODE and .CHUTE_PEER == \"$ID_h\" and .PRIORITY == \"4\""
-rc_is "chutectl peer add q ADDRESS ID (q keeps 1 KiB)" 0 ctl peer add q "127.0.0.1:$PORT_q" "$ID_q" --quota 1G
+rc_is "chutectl peer add q ADDRESS ID (q keeps 1 byte: no pack fits)" 0 ctl peer add q "127.0.0.1:$PORT_q" "$ID_q" --quota 1G
 # the refusal takes a connection and an upload: wait for it (a loaded machine may need more than jfind's 10 s)
 for _ in $(seq 1 150); do
     ctl --json stores 2>/dev/null | jq -e '.stores[] | select(.name == "q") | .error | test("quota")' >/dev/null 2>&1 && break
