@@ -97,6 +97,31 @@ static int transport_get(struct daemon *d, struct store_peer_transport **ret)
         return 0;
 }
 
+/* A connection leaves the upload/download rate-limit group when it is freed,
+ * not when libevent finalizes it later: the group may be freed before that
+ * (at shutdown), and libevent asserts that a group it frees has no members. */
+static void link_unlimit(struct bufferevent *bev)
+{
+        for (struct bufferevent *b = bev; b; b = bufferevent_get_underlying(b))
+                bufferevent_remove_from_rate_limit_group(b);
+}
+
+static void link_free_bev(struct bufferevent *bev)
+{
+        if (!bev)
+                return;
+        link_unlimit(bev);
+        bufferevent_free(bev);
+}
+
+static void link_free_conn(struct peer_conn *c)
+{
+        if (!c)
+                return;
+        link_unlimit(peer_conn_bufferevent(c));
+        peer_conn_free(c);
+}
+
 /* ---- state changes ------------------------------------------------------------- */
 
 static void link_dial(struct store_peer *p);
@@ -279,7 +304,7 @@ static void on_conn_closed(struct peer_conn *c, int err, const char *why, void *
         struct store_peer *p = userdata;
 
         (void)err;
-        peer_conn_free(c);
+        link_free_conn(c);
         p->conn = NULL;
         if (p->closing)
                 return;
@@ -307,7 +332,7 @@ static void on_hello(struct msg *reply, struct peer_payload *payload, int err, v
                 set_error(p, "%s at %s refused our HELLO: %.*s", p->name, p->address, text ? (int)len : 0,
                           text ? text : strerror(-err));
                 struct peer_conn *c = TAKE_PTR(p->conn);
-                peer_conn_free(c);
+                link_free_conn(c);
                 link_failed(p);
                 return;
         }
@@ -368,7 +393,7 @@ static void on_tls_event(struct bufferevent *bev, short events, void *userdata)
 
         if (!(events & BEV_EVENT_CONNECTED)) {
                 set_error(p, "TLS with %s failed: %s", p->address, tls_last_error(bev));
-                bufferevent_free(bev);
+                link_free_bev(bev);
                 p->dial_bev = NULL;
                 link_failed(p);
                 return;
@@ -383,7 +408,7 @@ static void on_tls_event(struct bufferevent *bev, short events, void *userdata)
                           r < 0 ? "unknown" : other ? other : "?");
                 set_error(p, "%s at %s presented another certificate (id %s), refusing", p->name, p->address,
                           r < 0 ? "unknown" : other ? other : "?");
-                bufferevent_free(bev);
+                link_free_bev(bev);
                 p->failing = true; /* logged above */
                 link_failed(p);
                 return;
@@ -397,7 +422,7 @@ static void on_tls_event(struct bufferevent *bev, short events, void *userdata)
         if (r < 0) {
                 set_error(p, "cannot start the peer protocol with %s: %s", p->address, strerror(-r));
                 struct peer_conn *c = TAKE_PTR(p->conn);
-                peer_conn_free(c);
+                link_free_conn(c);
                 link_failed(p);
         }
 }
@@ -418,7 +443,7 @@ static void on_dial_event(struct bufferevent *bev, short events, void *userdata)
                         set_error(p, "cannot connect to %s: timed out", p->address);
                 else
                         set_error(p, "cannot connect to %s: %s", p->address, strerror(err ? err : ECONNREFUSED));
-                bufferevent_free(bev);
+                link_free_bev(bev);
                 p->dial_bev = NULL;
                 link_failed(p);
                 return;
@@ -495,7 +520,7 @@ static void link_dial(struct store_peer *p)
             p->dial_bev == bev) {
                 /* refused at once; the event callback (deferred) may not come */
                 set_error(p, "cannot connect to %s: %s", p->address, strerror(errno ? errno : ECONNREFUSED));
-                bufferevent_free(bev);
+                link_free_bev(bev);
                 p->dial_bev = NULL;
                 link_failed(p);
         }
@@ -524,11 +549,11 @@ void store_peer_link_stop(struct store_peer *p)
         struct peer_conn *c = TAKE_PTR(p->conn);
 
         if (p->dial_bev) {
-                bufferevent_free(p->dial_bev);
+                link_free_bev(p->dial_bev);
                 p->dial_bev = NULL;
         }
         p->state = STORE_PEER_DOWN;
-        peer_conn_free(c); /* calls in flight finish with -ECONNRESET */
+        link_free_conn(c); /* calls in flight finish with -ECONNRESET */
         fail_waiting(p, -ECANCELED);
         if (p->retry_timer)
                 evtimer_del(p->retry_timer);

@@ -26,6 +26,11 @@ check "A and B peer with each other" peer_both A B 1G
 uploaded() { local u; u=$(store_field A B uploaded); [ "$u" != null ] && [ "$u" -ge "$1" ]; }
 if wait_until 60 uploaded $((50 * 1024 * 1024)); then ok "the upload is under way"; else
     not_ok "the upload is under way"; on A --json stores | sed 's/^/#   /'; fi
+# kill B while it holds durable bytes of an unfinished pack (a partial
+# upload on disk is fdatasync'ed before B acknowledges it), so that there is
+# something to resume whatever the timing
+b_partial() { [ -n "$(find "$T_TMP/B/state/hosted" -name '*.part' -size +1024k -print -quit 2>/dev/null)" ]; }
+wait_until 60 b_partial || diag "no partial upload of 1 MiB seen on B before the kill"
 stop_chuted B KILL
 before=$(store_field A B uploaded)
 is "B, killed mid-transfer, shows no partial pack" "$(hosted_bad B)" ""
