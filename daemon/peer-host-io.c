@@ -174,11 +174,8 @@ void host_get(struct peer_host_session *s, struct msg *req)
         j->pack = pack;
         j->offset = offset;
         j->len = (size_t)length;
-        if (host_job_submit(j, get_work, get_done) < 0) {
-                host_error(s, reqid, PEER_STATUS_BUSY, "the host is stopping");
-                host_job_free(j);
+        if (!host_job_submit_or_fail(j, get_work, get_done))
                 return;
-        }
         s->get_bytes += length;
         h->get_bytes += length;
 }
