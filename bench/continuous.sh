@@ -56,24 +56,7 @@ install_deps() {
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 }
 
-binaries() {
-        if [ -n "${CHUTED:-}" ] || [ -n "${CHUTECTL:-}" ]; then
-                [ -x "${CHUTED:-}" ] && [ -x "${CHUTECTL:-}" ] || die "set both CHUTED and CHUTECTL"
-                return 0
-        fi
-        local b=$WORK/build
-        log "building chute -O2 in $b (from $TOP)"
-        mkdir -p "$b"
-        (cd "$TOP" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$b" -xf -
-        if [ ! -f "$b/Makefile" ]; then
-                (cd "$b" && autoreconf -fi >/dev/null 2>&1 && ./configure CFLAGS="-O2 -g" >/dev/null) ||
-                        die "configure failed in $b"
-        fi
-        make -C "$b" -j"$(nproc)" daemon/chuted ctl/chutectl >"$b/make.log" 2>&1 ||
-                die "build failed, see $b/make.log"
-        CHUTED=$b/daemon/chuted
-        CHUTECTL=$b/ctl/chutectl
-}
+. "$HERE/build.sh"
 
 # ---- chuted with default settings (own state, socket; debug log for the phase line) ----
 ST=; SOCK=; DLOG=; DPID=
@@ -251,7 +234,7 @@ part_b() {
 
 # ---- run ----------------------------------------------------------------------------------
 install_deps
-binaries
+build_chute
 [ -x "$MKCORPUS" ] || die "no $MKCORPUS (set BENCH_SHARED)"
 rm -rf "$CW"; mkdir -p "$CW/bin"
 # a copy under another name: broad signals aimed at "chuted" on a shared machine miss it

@@ -29,24 +29,7 @@ log() { echo "== $*" >&2; }
 now_ns() { date +%s%N; }
 for c in jq python3; do command -v "$c" >/dev/null || die "$c is needed"; done
 
-binaries() {
-        if [ -n "${CHUTED:-}" ] || [ -n "${CHUTECTL:-}" ]; then
-                [ -x "${CHUTED:-}" ] && [ -x "${CHUTECTL:-}" ] || die "set both CHUTED and CHUTECTL"
-                return 0
-        fi
-        local b=$WORK/build
-        log "building chute -O2 in $b (from $TOP)"
-        mkdir -p "$b"
-        (cd "$TOP" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$b" -xf -
-        if [ ! -f "$b/Makefile" ]; then
-                (cd "$b" && autoreconf -fi >/dev/null 2>&1 && ./configure CFLAGS="-O2 -g" >/dev/null) ||
-                        die "configure failed in $b"
-        fi
-        make -C "$b" -j"$(nproc)" daemon/chuted ctl/chutectl >"$b/make.log" 2>&1 ||
-                die "build failed, see $b/make.log"
-        CHUTED=$b/daemon/chuted
-        CHUTECTL=$b/ctl/chutectl
-}
+. "$HERE/build.sh"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -96,7 +79,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-binaries
+build_chute
 rm -rf "$RW"
 mkdir -p "$DATA"
 log "making $SIZE_MIB MiB of random data"
