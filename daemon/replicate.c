@@ -359,10 +359,8 @@ static void on_retry(evutil_socket_t fd, short what, void *userdata)
 
         (void)fd;
         (void)what;
-        if (rs->quota_paused) {
-                rs->quota_paused = false; /* an hour passed: try again */
-                rs->error[0] = '\0';
-        }
+        if (rs->quota_paused)
+                rs->quota_paused = false; /* an hour passed: try again (the error stays until one succeeds) */
         store_restart_scan(rs);
         store_fill(rs);
 }
@@ -389,8 +387,7 @@ static void on_usage(void *userdata, uint64_t used, uint64_t quota)
         if (quota > used && quota - used >= rs->quota_need) {
                 log_info("Store %s has room again (%llu of %llu bytes used), uploading", rs->name,
                          (unsigned long long)used, (unsigned long long)quota);
-                rs->quota_paused = false;
-                rs->error[0] = '\0';
+                rs->quota_paused = false; /* the error stays until an upload succeeds */
                 evtimer_del(rs->retry_timer);
                 store_restart_scan(rs);
                 store_fill(rs);
