@@ -33,6 +33,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "notify.h"
+#include "cache.h"
 #include "replicate.h"
 #include "repo.h"
 #include "root.h"
@@ -138,6 +139,9 @@ static int daemon_bring_up_repo(struct daemon *d)
         r = replicate_start(d, &d->replicate);
         if (r < 0)
                 goto fail;
+        r = cache_start(d, &d->cache);
+        if (r < 0)
+                goto fail;
         r = root_start_all(d);
         if (r < 0)
                 goto fail;
@@ -158,6 +162,8 @@ fail:
         peer_host_free(d->peer_host);
         d->peer_host = NULL;
         root_stop_all(d);
+        cache_stop(d->cache);
+        d->cache = NULL;
         replicate_stop(d->replicate);
         d->replicate = NULL;
         root_free_all(d);
@@ -455,6 +461,8 @@ out:
         replicate_stop(d.replicate); /* before the workers that bring its results to the loop */
         d.replicate = NULL;
         workers_free(d.workers); /* waits for running jobs */
+        cache_stop(d.cache); /* after the workers: no pass, no read in flight */
+        d.cache = NULL;
         root_free_all(&d);
         watch_free(d.watch);
         if (d.repo)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "cleanup.h"
 #include "crypto.h"
 #include "daemon.h"
@@ -78,7 +79,7 @@ struct upload {
         struct replicate_store *rs;
         struct replicate_item item;
         int result; /* -ECANCELED until work ran */
-        bool local_missing;
+        bool local_missing; /* neither here nor fetched from another store */
 };
 
 static void upload_work(void *userdata)
@@ -88,6 +89,8 @@ static void upload_work(void *userdata)
         int r;
 
         r = replicate_open_local(u->rs->rep, &u->item.id, &fd);
+        if (r == -ENOENT) /* evicted here (local_copy = cache): from a store that holds it */
+                r = replicate_fetch(u->rs->rep, u->rs, &u->item.id, u->item.size, &fd);
         if (r < 0) {
                 u->local_missing = true;
                 u->result = r;
@@ -126,12 +129,33 @@ static void store_restart_scan(struct replicate_store *rs)
         rs->rescan = false;
 }
 
-static void skip_add(struct replicate_store *rs, const struct oid *pack)
+static void skip_add_for(struct replicate_store *rs, const struct oid *pack, uint64_t ns)
 {
         unsigned i = rs->n_skip < REPLICATE_SKIP_MAX ? rs->n_skip++ : 0; /* full: replace the oldest slot */
 
         rs->skip[i].id = *pack;
-        rs->skip[i].until_ns = monotonic_ns() + (int64_t)REPLICATE_SKIP_NS;
+        rs->skip[i].until_ns = monotonic_ns() + (int64_t)ns;
+}
+
+static void skip_add(struct replicate_store *rs, const struct oid *pack)
+{
+        skip_add_for(rs, pack, REPLICATE_SKIP_NS);
+}
+
+/* Said once per pack (and daemon run): no copy of pack anywhere to upload. */
+static void report_lost(struct replicate_store *rs, const struct oid *pack, const char *hex)
+{
+        struct replicate *rep = rs->rep;
+
+        for (unsigned i = 0; i < rep->n_lost; i++)
+                if (oid_cmp(&rep->lost[i], pack) == 0) {
+                        log_debug("Store %s: pack %s is still on no store, skipping it", rs->name, hex);
+                        return;
+                }
+        rep->lost[rep->n_lost++ % ELEMENTSOF(rep->lost)] = *pack;
+        log_error("Store %s: pack %s is not here (evicted) and no other store holds it: it cannot be "
+                  "uploaded, and reads of its data fail",
+                  rs->name, hex);
 }
 
 static bool skipped(struct replicate_store *rs, const struct oid *pack)
@@ -163,8 +187,19 @@ static void upload_failed(struct replicate_store *rs, const struct upload *u)
 
         oid_to_hex(&u->item.id, hex);
         if (u->local_missing) {
-                log_warning_errno(r, "Store %s: cannot read pack %s here, skipping it for now", rs->name, hex);
-                skip_add(rs, &u->item.id);
+                if (r == -ENOENT) {
+                        report_lost(rs, &u->item.id, hex);
+                        skip_add(rs, &u->item.id);
+                } else if (r == -EBADMSG) {
+                        log_warning("Store %s: pack %s is not here and the copy fetched from another store is "
+                                    "damaged, skipping it for now", rs->name, hex);
+                        skip_add(rs, &u->item.id);
+                } else {
+                        /* the store that holds it could not be read: try again soon */
+                        log_info_errno(r, "Store %s: pack %s is not here and could not be fetched from another "
+                                       "store, trying again later", rs->name, hex);
+                        skip_add_for(rs, &u->item.id, REPLICATE_FETCH_RETRY_NS);
+                }
                 return;
         }
         if (r == -EDQUOT) {
@@ -240,6 +275,7 @@ static void upload_done(void *userdata)
                           (unsigned long long)u->item.size);
                 rs->uploads++;
                 rs->upload_bytes += u->item.size;
+                cache_kick(rs->rep->d->cache); /* it may be on enough stores now */
                 rs->backoff_ns = REPLICATE_BACKOFF_MIN_NS;
                 if (!rs->quota_paused)
                         rs->error[0] = '\0';
@@ -593,18 +629,44 @@ static void store_remove(struct replicate *rep, struct replicate_store *rs)
 
 /* The repository's chunk fault handler (a reading thread): the byte range
  * from the first store that has it. */
+struct fault_get {
+        const struct oid *pack;
+        uint64_t offset;
+        size_t len;
+        void *buf;
+};
+
+static int fault_get(struct store *s, void *userdata)
+{
+        struct fault_get *g = userdata;
+
+        return store_get(s, g->pack, g->offset, g->len, g->buf);
+}
+
 static int replicate_fault(void *userdata, const struct oid *pack, uint64_t offset, size_t len, void *buf)
+{
+        struct fault_get g = { .pack = pack, .offset = offset, .len = len, .buf = buf };
+
+        (void)userdata;
+        return replicate_stores_try(NULL, NULL, fault_get, &g);
+}
+
+int replicate_stores_try(struct replicate *rep, const struct replicate_store *skip,
+                         int (*fn)(struct store *s, void *userdata), void *userdata)
 {
         int r = -ENOENT;
 
-        (void)userdata;
         pthread_mutex_lock(&fault_lock);
-        for (struct replicate_store *rs = fault_rep ? fault_rep->stores : NULL; rs; rs = rs->next) {
-                if (rs->fault_closed)
+        if (!rep)
+                rep = fault_rep;
+        else if (rep != fault_rep)
+                rep = NULL; /* stopping */
+        for (struct replicate_store *rs = rep ? rep->stores : NULL; rs; rs = rs->next) {
+                if (rs->fault_closed || rs == skip)
                         continue;
                 rs->readers++;
                 pthread_mutex_unlock(&fault_lock);
-                int k = store_get(rs->store, pack, offset, len, buf);
+                int k = fn(rs->store, userdata);
                 pthread_mutex_lock(&fault_lock);
                 if (--rs->readers == 0)
                         pthread_cond_broadcast(&fault_cond);
@@ -633,6 +695,16 @@ struct store *replicate_store_borrow(struct daemon *d, int64_t store_id, void **
                 }
         pthread_mutex_unlock(&fault_lock);
         return s;
+}
+
+size_t replicate_uploads(struct daemon *d, struct oid *ret, size_t max)
+{
+        size_t n = 0;
+
+        for (struct replicate_store *rs = d->replicate ? d->replicate->stores : NULL; rs; rs = rs->next)
+                for (unsigned i = 0; i < rs->n_running && n < max; i++)
+                        ret[n++] = rs->running[i];
+        return n;
 }
 
 void replicate_store_return(void *token)
