@@ -71,8 +71,9 @@ static int fetch_from(struct store *s, void *userdata)
                         r = pwrite_all(f->fd, f->buf, n, (off_t)off);
         }
         if (r >= 0)
-                r = crypto_sha256_final(h, digest);
-        crypto_sha256_free(h);
+                r = crypto_sha256_final(h, digest); /* frees h */
+        else
+                crypto_sha256_free(h);
         if (r < 0)
                 return r == -ENOENT ? -EIO : r; /* gone halfway: not "nobody has it" */
         return memcmp(digest, f->pack->bytes, sizeof(digest)) == 0 ? 0 : -EBADMSG;
