@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Uploads of packs evicted here (local_copy = cache): the pack is copied
- * from another store that holds it into an anonymous file (O_TMPFILE) in
- * the local store's tmp dir, range by range, hashed on the way, and used
- * only when its SHA-256 is its id. Nothing of it is ever visible locally. */
+/* Packs evicted here (local_copy = cache): for an upload, the pack is
+ * copied from another store that holds it into an anonymous file (O_TMPFILE)
+ * in the local store's tmp dir, range by range, hashed on the way, and used
+ * only when its SHA-256 is its id (nothing of it is ever visible locally);
+ * for a verification, it is read back from the store and hashed. */
 #include "replicate-private.h"
 
 #include <errno.h>
@@ -39,8 +40,8 @@ static int pwrite_all(int fd, const uint8_t *buf, size_t len, off_t off)
 
 struct fetch {
         const struct oid *pack;
-        uint64_t size;
-        int fd;
+        uint64_t size; /* 0: as the store says (the hash decides) */
+        int fd;        /* -1: only check the hash */
         uint8_t *buf;
 };
 
@@ -55,9 +56,9 @@ static int fetch_from(struct store *s, void *userdata)
         r = store_stat(s, f->pack, &size);
         if (r < 0)
                 return r;
-        if (size != f->size)
+        if (f->size && size != f->size)
                 return -EBADMSG; /* not the pack the index knows */
-        if (ftruncate(f->fd, 0) < 0)
+        if (f->fd >= 0 && ftruncate(f->fd, 0) < 0)
                 return -errno;
         r = crypto_sha256_new(&h);
         if (r < 0)
@@ -67,7 +68,7 @@ static int fetch_from(struct store *s, void *userdata)
                 r = store_get(s, f->pack, off, n, f->buf);
                 if (r >= 0)
                         r = crypto_sha256_update(h, f->buf, n);
-                if (r >= 0)
+                if (r >= 0 && f->fd >= 0)
                         r = pwrite_all(f->fd, f->buf, n, (off_t)off);
         }
         if (r >= 0)
@@ -98,4 +99,14 @@ int replicate_fetch(struct replicate *rep, const struct replicate_store *skip, c
                 return r;
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+int replicate_fetch_check(struct store *s, const struct oid *pack, uint64_t size)
+{
+        _cleanup_free_ uint8_t *buf = malloc(FETCH_CHUNK);
+        struct fetch f = { .pack = pack, .size = size, .fd = -1, .buf = buf };
+
+        if (!buf)
+                return -ENOMEM;
+        return fetch_from(s, &f);
 }
