@@ -5,12 +5,12 @@
  * they are committed, at most REPLICATE_PUTS uploads at once; success sets
  * the replica state, failures set the store's error and back off (a full
  * quota pauses the store until its usage shows room). PROVE rounds are in
- * replicate-prove.c. */
+ * replicate-prove.c, reads from stores (faults, evicted packs) in
+ * replicate-read.c. */
 #include "replicate-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +31,6 @@
 #include "workers.h"
 
 static void store_fill(struct replicate_store *rs);
-
-/* Chunk faults: reading threads walk the store list under this lock; the
- * loop links and unlinks stores under it too, and unlinks one only once no
- * reader is inside it. */
-static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t fault_cond = PTHREAD_COND_INITIALIZER;
-static struct replicate *fault_rep; /* under fault_lock */
 
 static void set_error(struct replicate_store *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_error(struct replicate_store *rs, const char *fmt, ...)
@@ -566,10 +559,7 @@ static int store_start(struct replicate *rep, const struct index_store *row)
         r = replicate_prove_start(rs);
         if (r < 0)
                 goto fail;
-        pthread_mutex_lock(&fault_lock);
-        rs->next = rep->stores;
-        rep->stores = rs;
-        pthread_mutex_unlock(&fault_lock);
+        replicate_read_link(rep, rs);
         log_info("Store %s (%s%s%s): replicating", rs->name, rs->kind, rs->address ? " at " : "",
                  rs->address ? rs->address : "");
         store_fill(rs);
@@ -608,16 +598,7 @@ static void store_unlink(struct replicate *rep, struct replicate_store *rs)
 {
         if (rs->store && store_is_peer(rs->store))
                 store_peer_shutdown(rs->store);
-        pthread_mutex_lock(&fault_lock);
-        rs->fault_closed = true;
-        while (rs->readers > 0)
-                pthread_cond_wait(&fault_cond, &fault_lock);
-        for (struct replicate_store **pp = &rep->stores; *pp; pp = &(*pp)->next)
-                if (*pp == rs) {
-                        *pp = rs->next;
-                        break;
-                }
-        pthread_mutex_unlock(&fault_lock);
+        replicate_read_unlink(rep, rs);
 }
 
 static void store_remove(struct replicate *rep, struct replicate_store *rs)
@@ -625,76 +606,6 @@ static void store_remove(struct replicate *rep, struct replicate_store *rs)
         store_unlink(rep, rs);
         log_info("Store %s: no longer replicating", rs->name);
         store_stop(rs);
-}
-
-/* The repository's chunk fault handler (a reading thread): the byte range
- * from the first store that has it. */
-struct fault_get {
-        const struct oid *pack;
-        uint64_t offset;
-        size_t len;
-        void *buf;
-};
-
-static int fault_get(struct store *s, void *userdata)
-{
-        struct fault_get *g = userdata;
-
-        return store_get(s, g->pack, g->offset, g->len, g->buf);
-}
-
-static int replicate_fault(void *userdata, const struct oid *pack, uint64_t offset, size_t len, void *buf)
-{
-        struct fault_get g = { .pack = pack, .offset = offset, .len = len, .buf = buf };
-
-        (void)userdata;
-        return replicate_stores_try(NULL, NULL, fault_get, &g);
-}
-
-int replicate_stores_try(struct replicate *rep, const struct replicate_store *skip,
-                         int (*fn)(struct store *s, void *userdata), void *userdata)
-{
-        int r = -ENOENT;
-
-        pthread_mutex_lock(&fault_lock);
-        if (!rep)
-                rep = fault_rep;
-        else if (rep != fault_rep)
-                rep = NULL; /* stopping */
-        for (struct replicate_store *rs = rep ? rep->stores : NULL; rs; rs = rs->next) {
-                if (rs->fault_closed || rs == skip)
-                        continue;
-                rs->readers++;
-                pthread_mutex_unlock(&fault_lock);
-                int k = fn(rs->store, userdata);
-                pthread_mutex_lock(&fault_lock);
-                if (--rs->readers == 0)
-                        pthread_cond_broadcast(&fault_cond);
-                if (k >= 0) {
-                        r = 0;
-                        break;
-                }
-                if (r == -ENOENT && k != -ENOENT)
-                        r = k; /* a store that might have it could not say */
-        }
-        pthread_mutex_unlock(&fault_lock);
-        return r;
-}
-
-struct store *replicate_store_borrow(struct daemon *d, int64_t store_id, void **ret_token)
-{
-        struct store *s = NULL;
-
-        pthread_mutex_lock(&fault_lock);
-        for (struct replicate_store *rs = d->replicate ? d->replicate->stores : NULL; rs; rs = rs->next)
-                if (rs->id == store_id && !rs->fault_closed && rs->store) {
-                        rs->readers++;
-                        s = rs->store;
-                        *ret_token = rs;
-                        break;
-                }
-        pthread_mutex_unlock(&fault_lock);
-        return s;
 }
 
 size_t replicate_uploads(struct daemon *d, struct oid *ret, size_t max)
@@ -705,16 +616,6 @@ size_t replicate_uploads(struct daemon *d, struct oid *ret, size_t max)
                 for (unsigned i = 0; i < rs->n_running && n < max; i++)
                         ret[n++] = rs->running[i];
         return n;
-}
-
-void replicate_store_return(void *token)
-{
-        struct replicate_store *rs = token;
-
-        pthread_mutex_lock(&fault_lock);
-        if (--rs->readers == 0)
-                pthread_cond_broadcast(&fault_cond);
-        pthread_mutex_unlock(&fault_lock);
 }
 
 static int reload_one(const struct index_store *row, void *userdata)
@@ -798,10 +699,7 @@ int replicate_start(struct daemon *d, struct replicate **ret)
         }
         d->replicate = rep;
         repo_set_committed(d->repo, on_committed, d);
-        pthread_mutex_lock(&fault_lock);
-        fault_rep = rep;
-        pthread_mutex_unlock(&fault_lock);
-        repo_set_fault(d->repo, replicate_fault, NULL); /* before any reader runs */
+        replicate_read_attach(rep); /* before any reader runs */
         replicate_reload(d);
         *ret = rep;
         return 0;
@@ -815,10 +713,7 @@ void replicate_stop(struct replicate *rep)
                 event_free(rep->reload_timer);
         if (rep->d->repo)
                 repo_set_committed(rep->d->repo, NULL, NULL);
-        pthread_mutex_lock(&fault_lock);
-        if (fault_rep == rep)
-                fault_rep = NULL; /* the handler stays installed and finds nothing */
-        pthread_mutex_unlock(&fault_lock);
+        replicate_read_detach(rep);
         while (rep->stores) {
                 struct replicate_store *rs = rep->stores;
                 store_unlink(rep, rs);
