@@ -140,12 +140,12 @@ static void report_lost(struct replicate_store *rs, const struct oid *pack, cons
 {
         struct replicate *rep = rs->rep;
 
-        for (unsigned i = 0; i < rep->n_lost; i++)
+        for (unsigned i = 0; i < rep->n_lost && i < ELEMENTSOF(rep->lost); i++)
                 if (oid_cmp(&rep->lost[i], pack) == 0) {
                         log_debug("Store %s: pack %s is still on no store, skipping it", rs->name, hex);
                         return;
                 }
-        rep->lost[rep->n_lost++ % ELEMENTSOF(rep->lost)] = *pack;
+        rep->lost[rep->n_lost++ % ELEMENTSOF(rep->lost)] = *pack; /* full: the oldest goes */
         log_error("Store %s: pack %s is not here (evicted) and no other store holds it: it cannot be "
                   "uploaded, and reads of its data fail",
                   rs->name, hex);
