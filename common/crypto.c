@@ -5,6 +5,7 @@
 #include "crypto.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -307,6 +308,94 @@ int crypto_aead_open(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZ
 out:
         EVP_CIPHER_CTX_free(ctx);
         return r;
+}
+
+struct crypto_aead {
+        EVP_CIPHER_CTX *ctx;
+        int seal;
+};
+
+int crypto_aead_new(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE], int seal,
+                    struct crypto_aead **ret)
+{
+        const EVP_CIPHER *c = cipher_of(cipher);
+        struct crypto_aead *a;
+
+        if (!c || !ret)
+                return -EINVAL;
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->seal = !!seal;
+        a->ctx = EVP_CIPHER_CTX_new();
+        if (!a->ctx || !EVP_CipherInit_ex(a->ctx, c, NULL, key, NULL, a->seal)) {
+                int r = a->ctx ? -EIO : -ENOMEM;
+                crypto_aead_free(a);
+                return r;
+        }
+        *ret = a;
+        return 0;
+}
+
+int crypto_aead_begin(struct crypto_aead *a, const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad,
+                      size_t aad_len)
+{
+        int n;
+
+        if (aad_len > INT32_MAX)
+                return -EINVAL;
+        /* a new nonce on the same key: the key schedule is kept */
+        if (!EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, nonce, a->seal))
+                return -EIO;
+        if (aad_len > 0 && !EVP_CipherUpdate(a->ctx, NULL, &n, aad, (int)aad_len))
+                return -EIO;
+        return 0;
+}
+
+int crypto_aead_update(struct crypto_aead *a, const void *in, size_t len, void *out)
+{
+        int n;
+
+        for (size_t off = 0; off < len;) {
+                size_t step = MIN(len - off, AEAD_STEP);
+                if (!EVP_CipherUpdate(a->ctx, (uint8_t *)out + off, &n, (const uint8_t *)in + off, (int)step))
+                        return -EIO;
+                off += step;
+        }
+        return 0;
+}
+
+int crypto_aead_finish_seal(struct crypto_aead *a, uint8_t ret_tag[CRYPTO_TAG_SIZE])
+{
+        uint8_t rest[32];
+        int n;
+
+        if (!a->seal)
+                return -EINVAL;
+        if (!EVP_CipherFinal_ex(a->ctx, rest, &n) ||
+            !EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, CRYPTO_TAG_SIZE, ret_tag))
+                return -EIO;
+        return 0;
+}
+
+int crypto_aead_finish_open(struct crypto_aead *a, const uint8_t tag[CRYPTO_TAG_SIZE])
+{
+        uint8_t rest[32];
+        int n;
+
+        if (a->seal)
+                return -EINVAL;
+        if (!EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, CRYPTO_TAG_SIZE, (void *)tag))
+                return -EIO;
+        return EVP_CipherFinal_ex(a->ctx, rest, &n) > 0 ? 0 : -EBADMSG;
+}
+
+void crypto_aead_free(struct crypto_aead *a)
+{
+        if (!a)
+                return;
+        EVP_CIPHER_CTX_free(a->ctx); /* cleanses the key schedule */
+        free(a);
 }
 
 int crypto_random(void *buf, size_t len)
