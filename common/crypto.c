@@ -247,40 +247,37 @@ const char *crypto_cipher_name(int cipher)
 /* EVP_Encrypt/DecryptUpdate take int lengths: feed large buffers in steps. */
 #define AEAD_STEP ((size_t)1 << 30)
 
-int crypto_aead_seal(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE],
-                     const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad, size_t aad_len,
-                     const void *pt, size_t len, void *ct, uint8_t ret_tag[CRYPTO_TAG_SIZE])
+/* One message with a key of its own: seal (tag out) or open (tag in). */
+static int aead_once(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE], int seal,
+                     const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad, size_t aad_len, const void *in,
+                     size_t len, void *out, uint8_t tag[CRYPTO_TAG_SIZE])
 {
         struct crypto_aead *a;
-        int r = crypto_aead_new(cipher, key, 1, &a);
+        int r = crypto_aead_new(cipher, key, seal, &a);
 
         if (r < 0)
                 return r;
         r = crypto_aead_begin(a, nonce, aad, aad_len);
         if (r >= 0)
-                r = crypto_aead_update(a, pt, len, ct);
+                r = crypto_aead_update(a, in, len, out);
         if (r >= 0)
-                r = crypto_aead_finish_seal(a, ret_tag);
+                r = seal ? crypto_aead_finish_seal(a, tag) : crypto_aead_finish_open(a, tag);
         crypto_aead_free(a);
         return r;
+}
+
+int crypto_aead_seal(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE],
+                     const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad, size_t aad_len,
+                     const void *pt, size_t len, void *ct, uint8_t ret_tag[CRYPTO_TAG_SIZE])
+{
+        return aead_once(cipher, key, 1, nonce, aad, aad_len, pt, len, ct, ret_tag);
 }
 
 int crypto_aead_open(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE],
                      const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad, size_t aad_len,
                      const void *ct, size_t len, const uint8_t tag[CRYPTO_TAG_SIZE], void *pt)
 {
-        struct crypto_aead *a;
-        int r = crypto_aead_new(cipher, key, 0, &a);
-
-        if (r < 0)
-                return r;
-        r = crypto_aead_begin(a, nonce, aad, aad_len);
-        if (r >= 0)
-                r = crypto_aead_update(a, ct, len, pt);
-        if (r >= 0)
-                r = crypto_aead_finish_open(a, tag);
-        crypto_aead_free(a);
-        return r;
+        return aead_once(cipher, key, 0, nonce, aad, aad_len, ct, len, pt, (uint8_t *)tag);
 }
 
 struct crypto_aead {
