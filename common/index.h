@@ -158,6 +158,7 @@ struct index_stats {
         uint64_t n_packs;
         uint64_t pack_bytes;  /* sum of pack sizes */
         uint64_t local_bytes; /* sum of sizes of packs present locally */
+        uint64_t n_local_packs; /* packs present locally */
         uint64_t n_snapshots;
         uint64_t n_roots;
         uint64_t hosted_bytes;

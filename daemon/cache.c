@@ -412,28 +412,19 @@ void cache_stop(struct cache *c)
         free(c);
 }
 
-int cache_get_status(struct daemon *d, struct cache *c, struct cache_status *ret)
+void cache_get_status(struct daemon *d, struct cache *c, const struct index_stats *st, struct cache_status *ret)
 {
-        struct index_cache_usage usage;
-        int r;
-
-        if (!d->index)
-                return -ENOENT;
-        r = index_cache_usage(d->index, &usage);
-        if (r < 0)
-                return r;
         *ret = (struct cache_status){
                 .cache_mode = d->config.local_copy == SETTINGS_LOCAL_CACHE,
                 .cache_size = d->config.cache_size,
-                .local_packs = usage.local_packs,
-                .local_bytes = usage.local_bytes,
-                .evicted_packs = usage.evicted_packs,
-                .evicted_bytes = usage.evicted_bytes,
+                .local_packs = st->n_local_packs,
+                .local_bytes = st->local_bytes,
+                .evicted_packs = st->n_packs - MIN(st->n_local_packs, st->n_packs),
+                .evicted_bytes = st->pack_bytes - MIN(st->local_bytes, st->pack_bytes),
         };
         if (c) {
                 ret->pinned_bytes = c->pinned_bytes;
                 ret->evictions = c->evictions;
                 snprintf(ret->error, sizeof(ret->error), "%s", c->error);
         }
-        return 0;
 }

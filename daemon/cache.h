@@ -13,6 +13,7 @@
 
 struct daemon;
 struct cache;
+struct index_stats;
 
 /* Start the cache of d (after the replicator): in cache mode the first pass
  * runs soon; in full mode it only reports. */
@@ -33,5 +34,5 @@ struct cache_status {
         uint64_t evictions;     /* packs evicted since start */
         char error[256];        /* the last problem, "" when none */
 };
-/* Fill ret (loop thread; c NULL: from the index alone). */
-int cache_get_status(struct daemon *d, struct cache *c, struct cache_status *ret);
+/* Fill ret from st, the index's counts, and c (loop thread; NULL: none). */
+void cache_get_status(struct daemon *d, struct cache *c, const struct index_stats *st, struct cache_status *ret);

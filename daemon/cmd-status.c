@@ -60,7 +60,8 @@ void cmd_status(struct request *r)
         msg_map_set_uint(&b, CTL_KEY_BYTES, st.pack_bytes);
         msg_map_set_uint(&b, CTL_KEY_SNAPSHOT_COUNT, st.n_snapshots);
         struct cache_status cs;
-        if (d->index && cache_get_status(d, d->cache, &cs) >= 0) {
+        if (d->index) {
+                cache_get_status(d, d->cache, &st, &cs);
                 msg_map_set_text(&b, CTL_KEY_LOCAL_COPY, cs.cache_mode ? "cache" : "full");
                 msg_map_set_uint(&b, CTL_KEY_LOCAL_PACKS, cs.local_packs);
                 msg_map_set_uint(&b, CTL_KEY_LOCAL_BYTES, cs.local_bytes);

@@ -49,13 +49,14 @@ is "the tree is the original, byte for byte" "$(diff -r "$SRC" "$T_TMP/out" && e
 is "restoring faulted nothing back in" "$(on A --json status | jq .local.evicted_packs)" \
     "$(jq .local.evicted_packs "$T_TMP/status.json")"
 
+is "cat works" "$(on A cat "latest:$SRC/small")" "small file"
+
 stop_chuted B
 check "with B stopped, a no-op snapshot works (trees are here)" on A snapshot
 check "ls works" on A ls "latest:$SRC/d"
 on A --json snapshots > "$T_TMP/snaps.json"
 is "diff of the two snapshots is empty" \
     "$(on A diff "$(jq -r '.[0].id' "$T_TMP/snaps.json")" "$(jq -r '.[1].id' "$T_TMP/snaps.json")" && echo done)" done
-is "cat of a small file works" "$(on A cat "latest:$SRC/small")" "small file"
 on A restore latest "$T_TMP/out2" > "$T_TMP/restore2.out" 2>&1
 rc=$?
 is "a restore needing evicted data fails" "$rc" 1
