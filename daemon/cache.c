@@ -159,6 +159,12 @@ static int candidate_add(const struct index_cache_candidate *cand, void *userdat
         return p->n_items == CACHE_CANDIDATES ? 1 : 0;
 }
 
+static int pass_fail(struct pass *p, const char *what, int r)
+{
+        p->what = what;
+        return r;
+}
+
 static int evict_step(struct pass *p, struct index *idx)
 {
         struct index_cache_usage usage;
@@ -168,11 +174,11 @@ static int evict_step(struct pass *p, struct index *idx)
 
         r = index_cache_usage(idx, &usage);
         if (r < 0)
-                return p->what = "cannot read the packs", r;
+                return pass_fail(p, "cannot read the packs", r);
         p->local_bytes = usage.local_bytes;
         r = index_cache_pinned_bytes(idx, &p->pinned_bytes);
         if (r < 0)
-                return p->what = "cannot read the packs", r;
+                return pass_fail(p, "cannot read the packs", r);
         if (usage.local_bytes <= p->cache_size)
                 return 0;
         /* copies = all: every store; and never fewer than one */
@@ -184,19 +190,19 @@ static int evict_step(struct pass *p, struct index *idx)
                 return -ENOMEM;
         r = index_cache_candidates(idx, need, CACHE_CANDIDATES, candidate_add, p);
         if (r < 0)
-                return p->what = "cannot read the evictable packs", r;
+                return pass_fail(p, "cannot read the evictable packs", r);
         n = cache_plan_choose(p->items, p->n_items, usage.local_bytes, p->cache_size, CACHE_STEP);
         uint64_t left = usage.local_bytes;
         for (size_t i = 0; i < n; i++) {
                 /* the index now, not as the candidates were read: a PROVE may have reset a replica */
                 r = index_cache_held(idx, &p->items[i].id, need);
                 if (r < 0)
-                        return p->what = "cannot read a pack's replicas", r;
+                        return pass_fail(p, "cannot read a pack's replicas", r);
                 if (r == 0)
                         continue;
                 r = store_del(p->local, &p->items[i].id);
                 if (r < 0 && r != -ENOENT)
-                        return p->what = "cannot delete a pack file", r;
+                        return pass_fail(p, "cannot delete a pack file", r);
                 p->evicted[p->n_evicted] = p->items[i].id;
                 p->evicted_size[p->n_evicted++] = p->items[i].size;
                 left -= p->items[i].size < left ? p->items[i].size : left;
