@@ -158,8 +158,9 @@ static size_t limit_window(size_t window, uint64_t upload)
 {
         if (upload == 0 || upload > window / STORE_PEER_LIMIT_WINDOW_S)
                 return window;
-        return upload * STORE_PEER_LIMIT_WINDOW_S > STORE_PEER_RANGE ? (size_t)upload * STORE_PEER_LIMIT_WINDOW_S
-                                                                     : STORE_PEER_RANGE;
+        size_t w = (size_t)upload * STORE_PEER_LIMIT_WINDOW_S;
+
+        return w > STORE_PEER_RANGE ? w : STORE_PEER_RANGE;
 }
 
 /* Put the store's limits on the connection's socket, if it has one. */
