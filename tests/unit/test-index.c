@@ -67,10 +67,12 @@ Test(index, migrates_version_1_keeping_rows)
         /* back to what version 1 wrote */
         sql_exec("DROP TABLE peers; ALTER TABLE hosted DROP COLUMN deleted_ns;"
                  "ALTER TABLE replicas DROP COLUMN verified_ns;"
-                 "ALTER TABLE snapshots DROP COLUMN root_path; PRAGMA user_version = 1");
+                 "ALTER TABLE snapshots DROP COLUMN root_path;"
+                 "ALTER TABLE stores DROP COLUMN upload_limit; ALTER TABLE stores DROP COLUMN download_limit;"
+                 "PRAGMA user_version = 1");
 
         idx = open_rw();
-        cr_assert_eq(index_schema_version(idx), 2);
+        cr_assert_eq(index_schema_version(idx), INDEX_SCHEMA_VERSION);
         struct index_snapshot got;
         cr_assert_eq(index_snapshot_get(idx, &sn.id, &got), 0);
         cr_assert_str_eq(got.root_path, "/home/a", "root path filled in from roots");
@@ -407,7 +409,15 @@ Test(index, stores_and_replicas)
         cr_assert_eq(st.id, s3);
         cr_assert_str_eq(st.kind, "s3");
         cr_assert_str_eq(st.config, "bucket=x");
+        cr_assert_eq(st.upload_limit + st.download_limit, 0, "no limits until set");
         index_store_done(&st);
+        cr_assert_eq(index_store_set_limits(idx, peer, 2u << 20, UINT64_C(5) << 40), 0);
+        cr_assert_eq(index_store_find(idx, "friend", &st), 0);
+        cr_assert_eq(st.upload_limit, 2u << 20);
+        cr_assert_eq(st.download_limit, UINT64_C(5) << 40);
+        index_store_done(&st);
+        cr_assert_eq(index_store_set_limits(idx, 999, 1, 1), -ENOENT);
+        cr_assert_eq(index_store_set_limits(idx, peer, UINT64_MAX, 0), -EINVAL);
         cr_assert_eq(index_store_find(idx, "nope", &st), -ENOENT);
         int n = 0;
         cr_assert_eq(index_store_foreach(idx, (index_store_cb)count_cb, &n), 0);
