@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Issue #9's figure: A -> B replication throughput over loopback TLS, next to
 # the local snapshot throughput of the same data in the same run, and how it
-# scales with the connection window ([peer] window = 1M, 4M, 8M, 32M).
+# scales with the connection window ([peer] window = 1M, 4M, 8M, 32M), and
+# with the 8M window once more with mbedtls sealing the TLS records
+# (CHUTE_TLS_RECORDS=mbedtls) instead of libcrypto, chuted's default.
 #
 #   bench/replication.sh [SIZE_MIB=1024] [WINDOWS="1M 4M 8M 32M"]   (also: make bench-replication)
 #
@@ -34,9 +36,10 @@ for c in jq python3; do command -v "$c" >/dev/null || die "$c is needed"; done
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 declare -A PID PORT
-# node_start NAME [WINDOW]: chuted for NAME (its state kept across restarts)
+# node_start NAME [WINDOW [RECORDS]]: chuted for NAME (its state kept across
+# restarts); RECORDS=mbedtls has mbedtls seal its TLS records
 node_start() {
-        local n=$1 w=${2:-8M} d=$RW/$1
+        local n=$1 w=${2:-8M} records=${3:-libcrypto} d=$RW/$1
         mkdir -p "$d/state" "$d/run"
         [ -n "${PORT[$n]:-}" ] || PORT[$n]=$(free_port)
         cat >"$d/chuted.conf" <<EOC
@@ -55,7 +58,7 @@ window = $w
 prove_count = 0
 EOC
         [ -x "$RW/chute-benchd" ] || cp "$CHUTED" "$RW/chute-benchd"
-        "$RW/chute-benchd" --config "$d/chuted.conf" --log-level info >>"$d/chuted.log" 2>&1 &
+        CHUTE_TLS_RECORDS=$records "$RW/chute-benchd" --config "$d/chuted.conf" --log-level info >>"$d/chuted.log" 2>&1 &
         PID[$n]=$!
         local _
         for _ in $(seq 100); do
@@ -103,16 +106,18 @@ ID_A=$(on A --json id | jq -r .id)
 
 declare -A RESULT
 round=0
-for w in $WINDOWS; do
+for spec in $WINDOWS 8M/mbedtls; do
+        w=${spec%%/*} records=libcrypto
+        [ "$spec" = "$w" ] || records=${spec#*/}
         round=$((round + 1))
         b=B$round
         node_stop A
-        node_start A "$w"
-        node_start "$b"
+        node_start A "$w" "$records"
+        node_start "$b" 8M "$records"
         ID_B=$(on "$b" --json id | jq -r .id)
         on "$b" peer add A - "$ID_A" --quota 1T >/dev/null
         [ "$round" -gt 1 ] && on A peer remove "B$((round - 1))" >/dev/null
-        log "replicating $PACK_BYTES bytes of packs to $b, window $w"
+        log "replicating $PACK_BYTES bytes of packs to $b, window $w, $records records"
         t0=$(now_ns)
         on A peer add "$b" "127.0.0.1:${PORT[$b]}" "$ID_B" --quota 1T >/dev/null
         while :; do
@@ -121,16 +126,19 @@ for w in $WINDOWS; do
                 sleep 0.05
         done
         t1=$(now_ns)
-        RESULT[$w]=$(awk -v b="$PACK_BYTES" -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e9) }')
+        RESULT[$spec]=$(awk -v b="$PACK_BYTES" -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e9) }')
         node_stop "$b"
         rm -rf "${RW:?}/$b"
 done
 
 echo
 echo "chute replication, $SIZE_MIB MiB random data ($PACK_BYTES bytes of packs), $(nproc) cores, $(date -u +%F)"
-printf '%-28s %10s %8s\n' "" "MiB/s" "ratio"
-printf '%-28s %10s %8s\n' "local snapshot" "$LOCAL" "1.00"
-for w in $WINDOWS; do
-        printf '%-28s %10s %8s\n' "A -> B over TLS, window $w" "${RESULT[$w]}" \
-                "$(awk -v a="${RESULT[$w]}" -v l="$LOCAL" 'BEGIN { printf "%.2f", a / l }')"
+printf '%-46s %10s %8s\n' "" "MiB/s" "ratio"
+printf '%-46s %10s %8s\n' "local snapshot" "$LOCAL" "1.00"
+for spec in $WINDOWS 8M/mbedtls; do
+        w=${spec%%/*}
+        label="A -> B over TLS, window $w"
+        [ "$spec" = "$w" ] && label="$label" || label="$label, mbedtls records"
+        printf '%-46s %10s %8s\n' "$label" "${RESULT[$spec]}" \
+                "$(awk -v a="${RESULT[$spec]}" -v l="$LOCAL" 'BEGIN { printf "%.2f", a / l }')"
 done

@@ -72,6 +72,22 @@ int crypto_aead_open(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZ
                      const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad, size_t aad_len,
                      const void *ct, size_t len, const uint8_t tag[CRYPTO_TAG_SIZE], void *pt);
 
+/* One AEAD key for many messages (a direction of a TLS connection): keyed
+ * once; each message is begin (its nonce and AAD), any number of updates
+ * (len bytes of in to out, which may be the same), then finish_seal (the
+ * tag) or finish_open (-EBADMSG when the tag does not match: what was
+ * written to out is then garbage). Not thread-safe. */
+struct crypto_aead;
+int crypto_aead_new(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE], int seal,
+                    struct crypto_aead **ret);
+int crypto_aead_begin(struct crypto_aead *a, const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad,
+                      size_t aad_len);
+int crypto_aead_update(struct crypto_aead *a, const void *in, size_t len, void *out);
+int crypto_aead_finish_seal(struct crypto_aead *a, uint8_t ret_tag[CRYPTO_TAG_SIZE]);
+int crypto_aead_finish_open(struct crypto_aead *a, const uint8_t tag[CRYPTO_TAG_SIZE]);
+/* Free the context and wipe its key (NULL is fine). */
+void crypto_aead_free(struct crypto_aead *a);
+
 /* Fill buf with cryptographically secure random bytes. */
 int crypto_random(void *buf, size_t len);
 

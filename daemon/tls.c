@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The mbedtls bufferevent (docs/tls.md): a libevent filter whose input filter
  * runs the handshake and decrypts, and whose output filter encrypts, mbedtls'
- * BIO reading and writing the socket bufferevent's evbuffers. The filter only
- * forwards the socket's events, so our callbacks sit on the socket in front of
- * the filter's and report CONNECTED / EOF / ERROR ourselves, deferred. Not the
- * pinning (the caller's). mbedtls error codes become -errno here only. */
-#include "tls.h"
+ * BIO reading and writing the socket bufferevent's evbuffers; once the
+ * handshake is done, libcrypto's records (tls-record.c) when the suite
+ * allows. The filter only forwards the socket's events, so our callbacks sit
+ * on the socket in front of the filter's and report CONNECTED / EOF / ERROR
+ * ourselves, deferred. Not the configurations (tls-config.c) nor the pinning
+ * (the caller's). */
+#include "tls-private.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -19,8 +21,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
@@ -28,172 +28,7 @@
 #include "cleanup.h"
 #include "log.h"
 
-/* Largest plaintext of one record (TLS 1.2, no max_fragment_length). */
-#define TLS_RECORD_MAX 16384
-/* Ciphertext queued on the socket bufferevent: the output filter stops at
- * HIGH (plus one record) and resumes when the socket has drained to LOW. */
-#define TLS_UNDER_WRITE_HIGH (512u << 10)
-#define TLS_UNDER_WRITE_LOW (256u << 10)
-/* Bytes per read()/write() on the socket (libevent's default is 16 KiB). */
-#define TLS_UNDER_IO_MAX (128u << 10)
-
-/* In preference order; both ends send the same list, the server picks the first. */
-static const int tls_suites[] = {
-        MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        0,
-};
-static const mbedtls_ecp_group_id tls_curves[] = {
-        MBEDTLS_ECP_DP_CURVE25519,
-        MBEDTLS_ECP_DP_SECP256R1,
-        MBEDTLS_ECP_DP_SECP384R1,
-        MBEDTLS_ECP_DP_NONE,
-};
-static const int tls_sig_hashes[] = {MBEDTLS_MD_SHA256, MBEDTLS_MD_SHA384, MBEDTLS_MD_SHA512, MBEDTLS_MD_NONE};
-
-/* What a peer certificate may be made of: ECDSA on P-256/P-384, SHA-2. */
-static const mbedtls_x509_crt_profile tls_profile = {
-        .allowed_mds = MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA256) | MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA384) |
-                       MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA512),
-        .allowed_pks = MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECDSA) | MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECKEY),
-        .allowed_curves = MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP256R1) |
-                          MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP384R1),
-        .rsa_min_bitlen = 2048,
-};
-
-struct tls_config {
-        struct identity *id;
-        mbedtls_entropy_context entropy;
-        mbedtls_ctr_drbg_context drbg;
-        mbedtls_ssl_config conf[2]; /* by enum tls_role */
-        bool conf_ready[2];
-};
-
-struct tls_conn {
-        mbedtls_ssl_context ssl;
-        struct bufferevent *bev;   /* the filter, handed to the user */
-        struct bufferevent *under; /* the socket */
-        /* the filter's own callbacks on the socket, called from ours */
-        bufferevent_data_cb filter_readcb, filter_writecb;
-        bufferevent_event_cb filter_eventcb;
-        void *filter_arg;
-
-        bool handshake_done;
-        bool ended;           /* EOF or ERROR reported: nothing more is processed */
-        bool failed;          /* ended by an error: no close_notify */
-        bool under_eof;       /* the socket reached EOF; report once the input is decrypted */
-        bool got_close_notify;
-        bool sent_close_notify;
-        bool have_peer_id;
-        uint8_t peer_id[TLS_PEER_ID_SIZE];
-        uint8_t leaf_id[TLS_PEER_ID_SIZE]; /* from the verify callback, valid once the handshake is done */
-        bool have_leaf_id;
-
-        /* Record boundaries of the ciphertext handed to mbedtls, to tell a
-         * clean close from a cut record. */
-        uint8_t record_header[5];
-        unsigned record_header_len;
-        size_t record_left;
-
-        char error[200];
-        uint8_t scratch[TLS_RECORD_MAX]; /* to coalesce small chains into one record */
-};
-
 static void tls_under_read(struct bufferevent *under, void *arg);
-
-/* The one place mbedtls error codes become -errno. */
-static int tls_errno(int r)
-{
-        if (r >= 0)
-                return r;
-        if (r == MBEDTLS_ERR_SSL_ALLOC_FAILED || r == MBEDTLS_ERR_X509_ALLOC_FAILED)
-                return -ENOMEM;
-        return -EIO;
-}
-
-static void tls_config_conf_free(struct tls_config *c)
-{
-        for (int i = 0; i < 2; i++)
-                if (c->conf_ready[i])
-                        mbedtls_ssl_config_free(&c->conf[i]);
-}
-
-void tls_config_free(struct tls_config *c)
-{
-        if (!c)
-                return;
-        tls_config_conf_free(c);
-        mbedtls_ctr_drbg_free(&c->drbg);
-        mbedtls_entropy_free(&c->entropy);
-        free(c);
-}
-
-static int tls_verify(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
-
-static int tls_config_setup(struct tls_config *c, enum tls_role role)
-{
-        mbedtls_ssl_config *conf = &c->conf[role];
-        int r;
-
-        mbedtls_ssl_config_init(conf);
-        c->conf_ready[role] = true;
-        r = mbedtls_ssl_config_defaults(conf, role == TLS_SERVER ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
-                                        MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
-        if (r != 0)
-                return r;
-        mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &c->drbg);
-        mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-        mbedtls_ssl_conf_ciphersuites(conf, tls_suites);
-        mbedtls_ssl_conf_curves(conf, tls_curves);
-        mbedtls_ssl_conf_sig_hashes(conf, tls_sig_hashes);
-        mbedtls_ssl_conf_cert_profile(conf, &tls_profile);
-        /* Both ends must show a certificate. The handshake accepts any
-         * self-signed one (tls_verify); the caller pins the peer's id. A CA
-         * chain must be set for VERIFY_REQUIRED: our own certificate, so the
-         * verify callback sees "not trusted" for everyone else. */
-        mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-        mbedtls_ssl_conf_ca_chain(conf, identity_cert(c->id), NULL);
-        mbedtls_ssl_conf_verify(conf, tls_verify, NULL);
-        if (role == TLS_SERVER)
-                mbedtls_ssl_conf_cert_req_ca_list(conf, MBEDTLS_SSL_CERT_REQ_CA_LIST_DISABLED);
-#if defined(MBEDTLS_SSL_SESSION_TICKETS)
-        mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
-#endif
-#if defined(MBEDTLS_SSL_RENEGOTIATION)
-        mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-#endif
-        return mbedtls_ssl_conf_own_cert(conf, identity_cert(c->id), identity_pk(c->id));
-}
-
-int tls_config_new(struct identity *id, struct tls_config **ret)
-{
-        static const char personalization[] = "chute tls";
-        struct tls_config *c;
-        int r;
-
-        if (!id || !ret)
-                return -EINVAL;
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->id = id;
-        mbedtls_entropy_init(&c->entropy);
-        mbedtls_ctr_drbg_init(&c->drbg);
-        r = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
-                                  (const unsigned char *) personalization, sizeof(personalization) - 1);
-        if (r == 0)
-                r = tls_config_setup(c, TLS_CLIENT);
-        if (r == 0)
-                r = tls_config_setup(c, TLS_SERVER);
-        if (r != 0) {
-                log_debug("mbedtls: TLS configuration failed: -0x%04x", (unsigned) -r);
-                tls_config_free(c);
-                return tls_errno(r);
-        }
-        *ret = c;
-        return 0;
-}
 
 /* The connection behind a TLS bufferevent, or NULL when bev is none. */
 static struct tls_conn *tls_conn_of(struct bufferevent *bev)
@@ -299,21 +134,6 @@ static int tls_bio_send(void *arg, const unsigned char *buf, size_t len)
         return (int) len;
 }
 
-/* Accept any certificate chain the profile allows: trust, and the validity
- * window, come from the caller pinning the leaf's id. Remembers that id. */
-static int tls_verify(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
-{
-        struct tls_conn *t = arg;
-
-        *flags &= ~(uint32_t) (MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_EXPIRED |
-                               MBEDTLS_X509_BADCERT_FUTURE);
-        if (depth == 0 && t) {
-                if (identity_id_from_cert_der(crt->raw.p, crt->raw.len, t->leaf_id) < 0)
-                        return MBEDTLS_ERR_X509_ALLOC_FAILED;
-                t->have_leaf_id = true;
-        }
-        return 0;
-}
 
 /* Run the handshake as far as the input allows: 1 done (now or before), 0 more
  * input needed, -1 failed (reported). */
@@ -323,7 +143,9 @@ static int tls_handshake(struct tls_conn *t)
 
         if (t->handshake_done)
                 return 1;
+        tls_handshaking = t;
         r = mbedtls_ssl_handshake(&t->ssl);
+        tls_handshaking = NULL;
         if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
                 return 0;
         if (r != 0) {
@@ -341,6 +163,7 @@ static int tls_handshake(struct tls_conn *t)
         memcpy(t->peer_id, t->leaf_id, sizeof(t->peer_id));
         t->have_peer_id = true;
         t->handshake_done = true;
+        tls_take_records(t);
         tls_report(t, BEV_EVENT_CONNECTED, 0);
         /* the read timeout covered the handshake; it starts again now */
         if (bufferevent_get_enabled(t->bev) & EV_READ)
@@ -351,13 +174,50 @@ static int tls_handshake(struct tls_conn *t)
         return 1;
 }
 
+/* Queue close_notify on the socket; true when it was. */
+static bool tls_send_close_notify(struct tls_conn *t)
+{
+        static const uint8_t close_notify[2] = {1 /* warning */, 0 /* close_notify */};
+
+        if (t->sent_close_notify)
+                return true;
+        if (t->rec ? tls_record_seal_buf(t->rec, TLS_RECORD_TYPE_ALERT, close_notify, sizeof(close_notify),
+                                         bufferevent_get_output(t->under)) == 0
+                   : mbedtls_ssl_close_notify(&t->ssl) == 0)
+                t->sent_close_notify = true;
+        return t->sent_close_notify;
+}
+
+/* The peer said close_notify: answer it while the socket is still there;
+ * then nothing more is read. */
+static void tls_got_close_notify(struct tls_conn *t)
+{
+        t->got_close_notify = true;
+        (void) tls_send_close_notify(t);
+        evbuffer_drain(bufferevent_get_input(t->under), evbuffer_get_length(bufferevent_get_input(t->under)));
+        tls_report(t, BEV_EVENT_EOF | BEV_EVENT_READING, 0);
+}
+
 /* Once the socket is at EOF and every byte it gave has been decrypted, say
  * how the connection ended. */
 static void tls_check_eof(struct tls_conn *t)
 {
+        size_t left = evbuffer_get_length(bufferevent_get_input(t->under));
+
         if (!t->under_eof || t->ended)
                 return;
-        if (evbuffer_get_length(bufferevent_get_input(t->under)) > 0 || mbedtls_ssl_get_bytes_avail(&t->ssl) > 0)
+        if (t->rec) {
+                /* the input filter opens every whole record: what is left is part of one */
+                if (left > 0)
+                        tls_fail(t, BEV_EVENT_READING, ECONNRESET, 0,
+                                 "connection closed in the middle of a TLS record");
+                else {
+                        snprintf(t->error, sizeof(t->error), "connection closed without close_notify");
+                        tls_report(t, BEV_EVENT_EOF | BEV_EVENT_READING, 0);
+                }
+                return;
+        }
+        if (left > 0 || mbedtls_ssl_get_bytes_avail(&t->ssl) > 0)
                 return; /* the input filter has more to do first */
         if (!t->handshake_done)
                 tls_fail(t, BEV_EVENT_READING, ECONNRESET, 0, "connection closed during the TLS handshake");
@@ -410,17 +270,58 @@ static size_t tls_decrypt(struct tls_conn *t, struct evbuffer *dst)
                 if (r == 0 || r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
                         break;
                 if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
-                        t->got_close_notify = true;
-                        /* answer it while the socket is still there; then nothing more is read */
-                        if (!t->sent_close_notify && mbedtls_ssl_close_notify(&t->ssl) == 0)
-                                t->sent_close_notify = true;
-                        evbuffer_drain(bufferevent_get_input(t->under),
-                                       evbuffer_get_length(bufferevent_get_input(t->under)));
-                        tls_report(t, BEV_EVENT_EOF | BEV_EVENT_READING, 0);
+                        tls_got_close_notify(t);
                         break;
                 }
                 tls_fail(t, BEV_EVENT_READING, EPROTO, r, "TLS record refused");
                 break;
+        }
+        return produced;
+}
+
+/* tls_decrypt with libcrypto's records: every whole record in the socket's
+ * input, each opened straight into dst. */
+static size_t tls_open_records(struct tls_conn *t, struct evbuffer *dst)
+{
+        struct evbuffer *src = bufferevent_get_input(t->under);
+        size_t produced = 0;
+
+        while (!t->ended) {
+                struct evbuffer_iovec v;
+                uint8_t type;
+                size_t len;
+                int r;
+
+                if (evbuffer_reserve_space(dst, TLS_RECORD_PLAIN_MAX, &v, 1) != 1 || v.iov_len < TLS_RECORD_PLAIN_MAX) {
+                        tls_fail(t, BEV_EVENT_READING, ENOMEM, 0, "out of memory");
+                        break;
+                }
+                r = tls_record_open(t->rec, src, v.iov_base, &type, &len);
+                if (r == 0)
+                        break;
+                if (r < 0) {
+                        tls_fail(t, BEV_EVENT_READING, EPROTO, 0,
+                                 r == -EBADMSG ? "TLS record refused: it does not authenticate"
+                                               : "TLS record refused: not a TLS 1.2 record of a possible length");
+                        break;
+                }
+                if (type == TLS_RECORD_TYPE_DATA) {
+                        v.iov_len = len;
+                        if (len > 0 && evbuffer_commit_space(dst, &v, 1) < 0) {
+                                tls_fail(t, BEV_EVENT_READING, ENOMEM, 0, "out of memory");
+                                break;
+                        }
+                        produced += len;
+                } else if (type == TLS_RECORD_TYPE_ALERT && len == 2 && ((uint8_t *) v.iov_base)[1] == 0) {
+                        tls_got_close_notify(t);
+                } else if (type == TLS_RECORD_TYPE_ALERT && len == 2) {
+                        char why[64];
+                        snprintf(why, sizeof(why), "TLS alert %u from the peer", ((uint8_t *) v.iov_base)[1]);
+                        tls_fail(t, BEV_EVENT_READING, EPROTO, 0, why);
+                } else {
+                        /* a handshake record (renegotiation is off), a change_cipher_spec, a bad alert */
+                        tls_fail(t, BEV_EVENT_READING, EPROTO, 0, "TLS record refused: unexpected content type");
+                }
         }
         return produced;
 }
@@ -433,7 +334,7 @@ static enum bufferevent_filter_result tls_filter_in(struct evbuffer *src, struct
         size_t produced = 0;
 
         if (!t->ended && tls_handshake(t) > 0)
-                produced = tls_decrypt(t, dst);
+                produced = t->rec ? tls_open_records(t, dst) : tls_decrypt(t, dst);
         tls_check_eof(t);
         if (t->ended)
                 evbuffer_drain(src, evbuffer_get_length(src));
@@ -464,6 +365,17 @@ static enum bufferevent_filter_result tls_filter_out(struct evbuffer *src, struc
 
                 if (limit >= 0 && evbuffer_get_length(dst) - before >= (size_t) limit)
                         break;
+                if (t->rec) {
+                        len = MIN(evbuffer_get_length(src), (size_t) TLS_RECORD_PLAIN_MAX);
+                        r = tls_record_seal(t->rec, TLS_RECORD_TYPE_DATA, src, len, dst);
+                        if (r < 0) {
+                                tls_fail(t, BEV_EVENT_WRITING, -r, 0, "TLS write failed");
+                                return BEV_ERROR;
+                        }
+                        evbuffer_drain(src, len);
+                        wrote = true;
+                        continue;
+                }
                 if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
                         break;
                 len = MIN(evbuffer_get_length(src), (size_t) TLS_RECORD_MAX);
@@ -486,8 +398,7 @@ static enum bufferevent_filter_result tls_filter_out(struct evbuffer *src, struc
                 wrote = true;
         }
         if (mode == BEV_FINISHED && evbuffer_get_length(src) == 0 && !t->sent_close_notify) {
-                if (mbedtls_ssl_close_notify(&t->ssl) == 0)
-                        t->sent_close_notify = true;
+                (void) tls_send_close_notify(t);
                 wrote = true;
         }
         return wrote ? BEV_OK : BEV_NEED_MORE;
@@ -568,10 +479,10 @@ static void tls_conn_free(void *arg)
         if (!t)
                 return;
         if (t->handshake_done && !t->failed && t->under && tls_flush_now(t) && !t->sent_close_notify &&
-            mbedtls_ssl_close_notify(&t->ssl) == 0) {
-                t->sent_close_notify = true;
+            tls_send_close_notify(t))
                 (void) tls_flush_now(t);
-        }
+        tls_keys_free(t);
+        tls_record_free(t->rec);
         mbedtls_ssl_free(&t->ssl);
         free(t);
 }
@@ -601,6 +512,7 @@ int tls_wrap(struct tls_config *c, struct bufferevent *under, enum tls_role role
                 bufferevent_free(under);
                 return tls_errno(r);
         }
+        t->records = c->records;
         mbedtls_ssl_set_bio(&t->ssl, t, tls_bio_send, tls_bio_recv, NULL);
         mbedtls_ssl_set_verify(&t->ssl, tls_verify, t);
         t->under = under;
@@ -645,6 +557,15 @@ const char *tls_ciphersuite(struct bufferevent *bev)
         if (!t || !t->handshake_done)
                 return NULL;
         return mbedtls_ssl_get_ciphersuite(&t->ssl);
+}
+
+const char *tls_records(struct bufferevent *bev)
+{
+        struct tls_conn *t = tls_conn_of(bev);
+
+        if (!t || !t->handshake_done)
+                return NULL;
+        return t->rec ? "libcrypto" : "mbedtls";
 }
 
 const char *tls_last_error(struct bufferevent *bev)

@@ -18,8 +18,16 @@ struct tls_config; /* one per daemon: own identity, ciphersuites, RNG */
 
 enum tls_role { TLS_CLIENT, TLS_SERVER };
 
+/* Who seals and opens the records after the handshake: libcrypto (the
+ * default, for the ChaCha20-Poly1305 suite; tls-record.c) or mbedtls. The
+ * bytes on the wire are the same; libcrypto is several times faster. */
+enum tls_records { TLS_RECORDS_LIBCRYPTO, TLS_RECORDS_MBEDTLS };
+
 /* Build the client and server configuration for identity id (which must outlive it). */
 int tls_config_new(struct identity *id, struct tls_config **ret);
+/* Choose who seals the records of connections wrapped from now on (the
+ * environment's CHUTE_TLS_RECORDS=mbedtls chooses mbedtls at start). */
+void tls_config_set_records(struct tls_config *c, enum tls_records records);
 /* Free a configuration (NULL is fine) after every connection made with it is freed. */
 void tls_config_free(struct tls_config *c);
 
@@ -37,5 +45,7 @@ int tls_wrap(struct tls_config *c, struct bufferevent *under, enum tls_role role
 int tls_peer_id(struct bufferevent *bev, uint8_t ret_id[TLS_PEER_ID_SIZE]);
 /* The negotiated suite ("TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256"), NULL before the handshake. */
 const char *tls_ciphersuite(struct bufferevent *bev);
+/* "libcrypto" or "mbedtls": who seals this connection's records; NULL before the handshake. */
+const char *tls_records(struct bufferevent *bev);
 /* Why the connection failed or ended, in one line ("no error" when it did not). */
 const char *tls_last_error(struct bufferevent *bev);

@@ -29,285 +29,8 @@
 
 #include "cleanup.h"
 #include "identity.h"
+#include "tls-harness.h"
 #include "tls.h"
-
-#define MIB (1024 * 1024)
-#define SUITE "TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256"
-
-struct ctx;
-
-/* One end of a connection and what the test saw on it. */
-struct end {
-        struct ctx *ctx;
-        struct bufferevent *bev;
-        bool echo;              /* write back whatever arrives */
-        const uint8_t *expect;  /* the bytes that must arrive, in order */
-        size_t expect_len;
-        size_t got;
-        bool mismatch;
-        bool connected;
-        int connected_count;
-        short end_events;       /* EOF / ERROR / TIMEOUT seen */
-        char error[256];        /* tls_last_error() at the end event */
-        uint8_t peer_id[32];
-        char suite[64];
-        size_t max_ciphertext_queued; /* the socket bufferevent's output, sampled */
-        bool free_on_written;   /* free the bev once the output is drained (clean close) */
-        size_t drain_step;      /* a timer takes this much out of the input per tick */
-        size_t max_input;       /* the most plaintext seen waiting in the input */
-        bool pause_reading;     /* disable EV_READ in the read callback; the next tick reads and enables */
-        void (*on_read)(struct end *e);
-};
-
-struct ctx {
-        struct event_base *base;
-        struct identity *id_a, *id_b;
-        uint8_t node_a[32], node_b[32];
-        struct tls_config *cfg_a, *cfg_b; /* a: the client, b: the server */
-        struct evconnlistener *listener;
-        uint16_t port;
-        struct end server, client;
-        struct timeval server_read_timeout;
-        const uint8_t *server_send; /* written right after the server's tls_wrap */
-        size_t server_send_len;
-        bool (*done)(struct ctx *c);
-        struct event *sampler;
-        int accepted;
-};
-
-static void fill_random(uint8_t *buf, size_t len, uint64_t seed)
-{
-        uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-        for (size_t i = 0; i < len; i++) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                buf[i] = (uint8_t) (x >> 24);
-        }
-}
-
-static void check_done(struct ctx *c)
-{
-        if (c->done && c->done(c))
-                event_base_loopbreak(c->base);
-}
-
-static void sample(struct end *e)
-{
-        struct bufferevent *under;
-        size_t n;
-
-        if (!e->bev)
-                return;
-        under = bufferevent_get_underlying(e->bev);
-        n = evbuffer_get_length(bufferevent_get_output(under));
-        if (n > e->max_ciphertext_queued)
-                e->max_ciphertext_queued = n;
-}
-
-/* Take up to max bytes out of the input and check them against e->expect. */
-static void consume(struct end *e, size_t max)
-{
-        struct evbuffer *in = bufferevent_get_input(e->bev);
-        uint8_t buf[65536];
-        int n;
-
-        if (evbuffer_get_length(in) > e->max_input)
-                e->max_input = evbuffer_get_length(in);
-        while (max > 0 && (n = evbuffer_remove(in, buf, MIN(max, sizeof(buf)))) > 0) {
-                if (e->got + (size_t) n > e->expect_len || memcmp(e->expect + e->got, buf, (size_t) n) != 0)
-                        e->mismatch = true;
-                e->got += (size_t) n;
-                max -= (size_t) n;
-        }
-}
-
-static void sampler_cb(evutil_socket_t fd, short what, void *arg)
-{
-        struct ctx *c = arg;
-        if (c->client.pause_reading && c->client.bev && !(bufferevent_get_enabled(c->client.bev) & EV_READ)) {
-                consume(&c->client, SIZE_MAX); /* read while paused, then resume */
-                bufferevent_enable(c->client.bev, EV_READ);
-        }
-        if (c->client.drain_step && c->client.bev)
-                consume(&c->client, c->client.drain_step);
-        sample(&c->server);
-        sample(&c->client);
-        check_done(c);
-}
-
-static void end_read(struct bufferevent *bev, void *arg)
-{
-        struct end *e = arg;
-        struct evbuffer *in = bufferevent_get_input(bev);
-
-        sample(e);
-        if (e->echo)
-                evbuffer_add_buffer(bufferevent_get_output(bev), in);
-        else if (!e->drain_step && !e->pause_reading)
-                consume(e, SIZE_MAX);
-        else if (evbuffer_get_length(in) > e->max_input)
-                e->max_input = evbuffer_get_length(in); /* the timer reads */
-        if (e->pause_reading)
-                bufferevent_disable(bev, EV_READ);
-        if (e->on_read)
-                e->on_read(e);
-        check_done(e->ctx);
-}
-
-static void end_write(struct bufferevent *bev, void *arg)
-{
-        struct end *e = arg;
-
-        sample(e);
-        if (e->free_on_written && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-                bufferevent_free(e->bev);
-                e->bev = NULL;
-        }
-        check_done(e->ctx);
-}
-
-static void end_event(struct bufferevent *bev, short what, void *arg)
-{
-        struct end *e = arg;
-
-        if (what & BEV_EVENT_CONNECTED) {
-                const char *suite = tls_ciphersuite(bev);
-                e->connected = true;
-                e->connected_count++;
-                cr_assert_eq(tls_peer_id(bev, e->peer_id), 0);
-                cr_assert_not_null(suite);
-                snprintf(e->suite, sizeof(e->suite), "%s", suite);
-        }
-        if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-                e->end_events |= what;
-                snprintf(e->error, sizeof(e->error), "%s", tls_last_error(bev));
-        }
-        check_done(e->ctx);
-}
-
-static void end_setup(struct end *e, struct ctx *c, struct bufferevent *bev)
-{
-        e->ctx = c;
-        e->bev = bev;
-        bufferevent_setcb(bev, end_read, end_write, end_event, e);
-}
-
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen, void *arg)
-{
-        struct ctx *c = arg;
-        struct bufferevent *under, *bev;
-
-        c->accepted++;
-        if (c->server.bev) {
-                bufferevent_free(c->server.bev);
-                c->server.bev = NULL;
-        }
-        under = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
-        cr_assert_not_null(under);
-        cr_assert_eq(tls_wrap(c->cfg_b, under, TLS_SERVER, &bev), 0);
-        end_setup(&c->server, c, bev);
-        if (c->server_read_timeout.tv_sec || c->server_read_timeout.tv_usec)
-                bufferevent_set_timeouts(bev, &c->server_read_timeout, NULL);
-        if (c->server_send_len)
-                cr_assert_eq(evbuffer_add(bufferevent_get_output(bev), c->server_send, c->server_send_len), 0);
-        check_done(c);
-}
-
-static void ctx_init(struct ctx *c)
-{
-        uint8_t seed_a[IDENTITY_SEED_SIZE], seed_b[IDENTITY_SEED_SIZE];
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof(sin);
-        struct timeval tick = {0, 2000};
-
-        memset(c, 0, sizeof(*c));
-        signal(SIGPIPE, SIG_IGN); /* as chuted: a write to a closed socket is an error, not a kill */
-        fill_random(seed_a, sizeof(seed_a), 1);
-        fill_random(seed_b, sizeof(seed_b), 2);
-        cr_assert_eq(identity_new(seed_a, &c->id_a), 0);
-        cr_assert_eq(identity_new(seed_b, &c->id_b), 0);
-        cr_assert_eq(identity_node_id(c->id_a, c->node_a), 0);
-        cr_assert_eq(identity_node_id(c->id_b, c->node_b), 0);
-        cr_assert_eq(tls_config_new(c->id_a, &c->cfg_a), 0);
-        cr_assert_eq(tls_config_new(c->id_b, &c->cfg_b), 0);
-        c->base = event_base_new();
-        cr_assert_not_null(c->base);
-        c->listener = evconnlistener_new_bind(c->base, accept_cb, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                                              16, (struct sockaddr *) &sin, sizeof(sin));
-        cr_assert_not_null(c->listener);
-        cr_assert_eq(getsockname(evconnlistener_get_fd(c->listener), (struct sockaddr *) &sin, &len), 0);
-        c->port = ntohs(sin.sin_port);
-        c->sampler = event_new(c->base, -1, EV_PERSIST, sampler_cb, c);
-        cr_assert_eq(event_add(c->sampler, &tick), 0);
-}
-
-static void ctx_done(struct ctx *c)
-{
-        if (c->client.bev)
-                bufferevent_free(c->client.bev);
-        if (c->server.bev)
-                bufferevent_free(c->server.bev);
-        event_free(c->sampler);
-        evconnlistener_free(c->listener);
-        /* let the deferred finalizers run before the configurations go */
-        event_base_loop(c->base, EVLOOP_NONBLOCK);
-        event_base_free(c->base);
-        tls_config_free(c->cfg_a);
-        tls_config_free(c->cfg_b);
-        identity_free(c->id_a);
-        identity_free(c->id_b);
-}
-
-/* Run the loop until c->done says so; false when it took longer than seconds. */
-static bool run(struct ctx *c, int seconds)
-{
-        struct timeval limit = {seconds, 0};
-        event_base_loopexit(c->base, &limit);
-        event_base_dispatch(c->base);
-        return c->done(c);
-}
-
-static struct sockaddr_in server_address(struct ctx *c)
-{
-        return (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                                    .sin_port = htons(c->port)};
-}
-
-/* A TLS client with identity a; returns its bev (connecting). */
-static struct bufferevent *connect_client(struct ctx *c)
-{
-        struct sockaddr_in sin = server_address(c);
-        struct bufferevent *under, *bev = NULL;
-
-        under = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
-        cr_assert_not_null(under);
-        cr_assert_eq(bufferevent_socket_connect(under, (struct sockaddr *) &sin, sizeof(sin)), 0);
-        cr_assert_eq(tls_wrap(c->cfg_a, under, TLS_CLIENT, &bev), 0);
-        end_setup(&c->client, c, bev);
-        return bev;
-}
-
-/* A plain blocking TCP socket connected to the server. */
-static int connect_plain(struct ctx *c)
-{
-        struct sockaddr_in sin = server_address(c);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        cr_assert_geq(fd, 0);
-        cr_assert_eq(connect(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
-        return fd;
-}
-
-static int client_fd(struct ctx *c)
-{
-        return bufferevent_getfd(bufferevent_get_underlying(c->client.bev));
-}
-
-static bool both_connected(struct ctx *c)
-{
-        return c->client.connected && c->server.connected;
-}
 
 Test(tls, handshake_both_ways_with_pinnable_ids, .timeout = 30)
 {
@@ -326,6 +49,8 @@ Test(tls, handshake_both_ways_with_pinnable_ids, .timeout = 30)
         cr_assert(memcmp(c.server.peer_id, c.node_a, 32) == 0, "the server sees the client's node id");
         cr_assert_str_eq(c.client.suite, SUITE);
         cr_assert_str_eq(c.server.suite, SUITE);
+        cr_assert_str_eq(tls_records(c.client.bev), "libcrypto", "libcrypto seals the records of this suite");
+        cr_assert_str_eq(tls_records(c.server.bev), "libcrypto");
         cr_assert_eq(c.client.connected_count, 1, "CONNECTED once, not also for the TCP connect");
         cr_assert_eq(c.server.connected_count, 1);
         cr_assert_eq(c.client.end_events, 0);
@@ -352,35 +77,6 @@ Test(tls, not_a_tls_bufferevent, .timeout = 30)
         event_base_free(base);
 }
 
-/* 16 MiB and odd sizes around the record size, as separate writes. */
-static const size_t piece_sizes[] = {1, 7, 100, 16383, 16384, 16385, 65537, 16 * MIB, 1000003, 3};
-
-static uint8_t *make_payload(uint64_t seed, size_t *ret_len)
-{
-        size_t len = 0;
-        uint8_t *p;
-
-        for (size_t i = 0; i < sizeof(piece_sizes) / sizeof(piece_sizes[0]); i++)
-                len += piece_sizes[i];
-        p = malloc(len);
-        cr_assert_not_null(p);
-        fill_random(p, len, seed);
-        *ret_len = len;
-        return p;
-}
-
-static void write_pieces(struct bufferevent *bev, const uint8_t *p)
-{
-        for (size_t i = 0; i < sizeof(piece_sizes) / sizeof(piece_sizes[0]); i++) {
-                cr_assert_eq(evbuffer_add(bufferevent_get_output(bev), p, piece_sizes[i]), 0);
-                p += piece_sizes[i];
-        }
-}
-
-static bool client_got_all(struct ctx *c)
-{
-        return c->client.got >= c->client.expect_len || c->client.end_events || c->server.end_events;
-}
 
 Test(tls, echo_16_mib_and_odd_sizes, .timeout = 60)
 {
@@ -408,11 +104,6 @@ Test(tls, echo_16_mib_and_odd_sizes, .timeout = 60)
         free(payload);
 }
 
-static bool both_got_all(struct ctx *c)
-{
-        return (c->client.got >= c->client.expect_len && c->server.got >= c->server.expect_len) ||
-               c->client.end_events || c->server.end_events;
-}
 
 Test(tls, both_directions_at_once_written_before_the_handshake, .timeout = 60)
 {
@@ -593,27 +284,8 @@ Test(tls, eof_between_records_without_close_notify, .timeout = 30)
         ctx_done(&c);
 }
 
-Test(tls, free_sends_close_notify, .timeout = 30)
-{
-        static const char bye[] = "last words";
-        struct ctx c;
-
-        ctx_init(&c);
-        connect_client(&c);
-        cr_assert_eq(evbuffer_add(bufferevent_get_output(c.client.bev), bye, sizeof(bye)), 0);
-        c.client.free_on_written = true;
-        c.server.expect = (const uint8_t *) bye;
-        c.server.expect_len = sizeof(bye);
-        c.done = server_ended;
-        cr_assert(run(&c, 10));
-        cr_assert_null(c.client.bev, "the client freed its end");
-        cr_assert_eq(c.server.got, sizeof(bye));
-        cr_assert(!c.server.mismatch);
-        cr_assert_eq(c.server.end_events, BEV_EVENT_EOF | BEV_EVENT_READING, "events 0x%x: %s",
-                     c.server.end_events, c.server.error);
-        cr_assert_str_eq(c.server.error, "no error", "a close_notify came");
-        ctx_done(&c);
-}
+/* free sends close_notify: test-tls-records.c, close_notify_between_libcrypto_ends and the
+ * pairings with mbedtls' records */
 
 static void finish_when_connected(struct bufferevent *bev, short what, void *arg)
 {
