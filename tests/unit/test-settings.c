@@ -9,6 +9,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "defaults.h"
 #include "settings.h"
 #include "crypto.h"
 #include "parse.h"
@@ -455,4 +456,24 @@ Test(config, sample_file_matches_defaults)
         free(text);
         settings_done(&c);
         settings_done(&defaults);
+}
+
+/* The user-mode socket chutectl tries second as root (./quickstart run's). */
+Test(config, defaults_user_socket_for_root)
+{
+        char *p;
+
+        clear_xdg();
+        setenv("HOME", "/root", 1);
+        p = defaults_user_socket_path(0);
+        cr_assert_str_eq(p, "/root/.local/state/chute/chuted.sock");
+        free(p);
+        setenv("XDG_RUNTIME_DIR", "/run/user/0", 1);
+        p = defaults_user_socket_path(0);
+        cr_assert_str_eq(p, "/run/user/0/chute/chuted.sock");
+        free(p);
+        p = defaults_socket_path(0);
+        cr_assert_str_eq(p, DEFAULTS_SYSTEM_SOCKET);
+        free(p);
+        clear_xdg();
 }
