@@ -32,6 +32,8 @@ static const struct verb verbs[] = {
         { "stores", verb_stores, "stores" },
         { "verify", verb_verify, "verify --store NAME" },
         { "recover", verb_recover, "recover STORE" },
+        { "check", verb_check, "check [--read-data | --read-data-subset N/T|P%] [--repair]" },
+        { "reindex", verb_reindex, "reindex [--from STORE]" },
         { "id", verb_id, "id" },
         { "key", verb_key, "key export | key import [--force] CODE" },
         { "peer", verb_peer,

@@ -106,6 +106,8 @@ int verb_log_level(struct verb_context *c, int argc, char **argv);
 int verb_version(struct verb_context *c, int argc, char **argv);
 int verb_stores(struct verb_context *c, int argc, char **argv);
 int verb_verify(struct verb_context *c, int argc, char **argv);
+int verb_check(struct verb_context *c, int argc, char **argv);
+int verb_reindex(struct verb_context *c, int argc, char **argv);
 int verb_recover(struct verb_context *c, int argc, char **argv);
 int verb_peer(struct verb_context *c, int argc, char **argv);
 int verb_peers(struct verb_context *c, int argc, char **argv);

@@ -30,8 +30,6 @@ struct recover_req {
         void *token; /* the borrowed store */
 };
 
-static bool recover_running;
-
 static void recover_tick(evutil_socket_t fd, short what, void *userdata)
 {
         struct recover_req *rr = userdata;
@@ -60,7 +58,7 @@ static void recover_done(void *userdata)
         struct recover_job *job = rr->job;
         struct request *r = rr->r;
 
-        recover_running = false;
+        recover_release(job->daemon);
         if (rr->timer)
                 event_free(rr->timer);
         if (job->error) {
@@ -110,9 +108,9 @@ void cmd_recover(struct request *r)
         }
         for (struct root *root = d->roots; root; root = root->next)
                 running += root->running;
-        if (running > 0 || recover_running) {
-                request_error(r, CTL_STATUS_BUSY, "busy: %s; recover when chutectl status says idle",
-                              recover_running ? "a recovery is running" : "a snapshot is running");
+        if (running > 0 || recover_holder(d)) {
+                request_error(r, CTL_STATUS_BUSY, "busy: %s is running; recover when chutectl status says idle",
+                              recover_holder(d) ? recover_holder(d) : "a snapshot");
                 return;
         }
         k = index_store_find(d->index, name, &st);
@@ -154,7 +152,7 @@ void cmd_recover(struct request *r)
                 event_add(rr->timer, &tv);
         }
         log_notice("Recovering from store %s", name);
-        recover_running = true;
+        recover_claim(d, "a recovery");
         if (workers_submit(d->workers, recover_work, recover_done, rr) < 0) {
                 job->error = -ENOMEM;
                 snprintf(job->error_text, sizeof(job->error_text), "out of memory");

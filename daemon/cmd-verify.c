@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* verify --store NAME: challenge (PROVE) every pack that store holds now;
  * packs found missing or damaged there are deleted and uploaded again. The
- * reply counts the packs challenged and the bad ones. Verifying the local
- * repository itself is not done here yet. */
+ * reply counts the packs challenged and the bad ones. Without a store the
+ * request is `chutectl check` of this node's repository (cmd-check.c). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -37,8 +37,7 @@ void cmd_verify(struct request *r)
         int k;
 
         if (msg_map_get_text_dup(&r->args, CTL_KEY_STORE, &store) < 0) {
-                request_error(r, CTL_STATUS_UNSUPPORTED,
-                              "verify needs --store NAME: verifying this node's own packs is not supported yet");
+                cmd_check(r); /* chutectl check: this node's repository */
                 return;
         }
         k = replicate_verify_store(r->daemon, store, verify_done, request_ref(r));

@@ -36,6 +36,7 @@ static const struct command commands[] = {
         {CTL_TYPE_PEER_SET, cmd_peer_set, COMMAND_OWNER},
         /* rebuilds the index from a store: the owner's, like key import */
         {CTL_TYPE_RECOVER, cmd_recover, COMMAND_OWNER},
+        {CTL_TYPE_REINDEX, cmd_reindex, COMMAND_OWNER},
 };
 
 /* The requests a daemon started with --no-key answers before key import. */

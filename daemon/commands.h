@@ -45,6 +45,8 @@ void cmd_restore(struct request *r);
 void cmd_forget(struct request *r);
 void cmd_stores(struct request *r);
 void cmd_verify(struct request *r);
+void cmd_check(struct request *r);   /* VERIFY without STORE */
+void cmd_reindex(struct request *r);
 void cmd_recover(struct request *r);
 void cmd_peers(struct request *r);
 void cmd_peer_add(struct request *r);

@@ -314,10 +314,95 @@ out:
         free(l.sizes);
 }
 
+struct reindex_sources {
+        struct recover_job *job;
+        struct reindex_stats stats;
+};
+
+static int reindex_sources_write(struct index *wr, void *userdata)
+{
+        struct reindex_sources *c = userdata;
+        struct recover_job *job = c->job;
+        _cleanup_free_ struct reindex_source *src = calloc(job->n_extra + 1, sizeof(*src));
+
+        if (!src)
+                return -ENOMEM;
+        src[0] = (struct reindex_source){ .store = job->local, .local = 1 };
+        for (size_t i = 0; i < job->n_extra; i++)
+                src[i + 1] = (struct reindex_source){ .store = job->extra[i] };
+        return reindex_run(wr, src, job->n_extra + 1, job->daemon->keyring->pack_key, &c->stats);
+}
+
+void recover_reindex_run(struct recover_job *job)
+{
+        struct reindex_sources rc = { .job = job };
+        int r;
+
+        r = repo_with_writer(job->daemon->repo, reindex_sources_write, &rc);
+        if (r < 0) {
+                recover_fail(job, r, "cannot rebuild the index from the packs: %s",
+                             r == -EBADMSG ? "no pack could be read with this key" : strerror(-r));
+                return;
+        }
+        job->packs = rc.stats.packs;
+        job->objects = rc.stats.objects;
+        job->bad_packs = rc.stats.bad_packs;
+        r = repo_reload_known(job->daemon->repo);
+        if (r < 0) {
+                recover_fail(job, r, "cannot load the object ids found: %s", strerror(-r));
+                return;
+        }
+        r = recover_snapshots(job);
+        if (r < 0) {
+                recover_fail(job, r, "cannot rebuild the snapshot list: %s", strerror(-r));
+                return;
+        }
+        /* what the stores listed, they hold */
+        for (size_t i = 0; i < job->n_extra; i++) {
+                struct recover_listing l = { .job = job };
+                struct replica_marks marks = { .listing = &l, .store_id = job->extra_ids[i] };
+
+                r = store_list_all(job->extra[i], listing_add, &l);
+                if (r >= 0)
+                        r = repo_with_writer(job->daemon->repo, replicas_write, &marks);
+                free(l.ids);
+                free(l.sizes);
+                if (r < 0) {
+                        recover_fail(job, r, "cannot record the packs a store holds: %s", strerror(-r));
+                        return;
+                }
+        }
+}
+
+static const char *recover_turn;
+
+int recover_claim(struct daemon *d, const char *what)
+{
+        (void)d;
+        if (recover_turn)
+                return -EBUSY;
+        recover_turn = what;
+        return 0;
+}
+
+void recover_release(struct daemon *d)
+{
+        (void)d;
+        recover_turn = NULL;
+}
+
+const char *recover_holder(struct daemon *d)
+{
+        (void)d;
+        return recover_turn;
+}
+
 void recover_job_free(struct recover_job *job)
 {
         if (!job)
                 return;
+        free(job->extra);
+        free(job->extra_ids);
         free(job->store_name);
         free(job->staging_dir);
         free(job);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct daemon;
@@ -14,6 +15,9 @@ struct recover_job {
         struct daemon *daemon;
         struct store *store;      /* the store to recover from (borrowed) */
         struct store *local;      /* the node's own pack store (borrowed) */
+        struct store **extra;     /* reindex: stores whose listings count too (cache mode) */
+        int64_t *extra_ids;
+        size_t n_extra;
         char *store_name;
         int64_t store_id;         /* its row in `stores` */
         char *staging_dir;        /* where pack copies are assembled (O_TMPFILE) */
@@ -26,6 +30,17 @@ struct recover_job {
         int error;                /* -errno; error_text says what failed */
         char error_text[256];
 };
+
+/* Rebuild the index from packs alone (chutectl reindex, on a worker thread):
+ * job->local, plus job->store when set (its packs read where they lie, not
+ * copied), then the snapshot rows; job->error tells how it went. */
+void recover_reindex_run(struct recover_job *job);
+/* The index jobs (recover, reindex, check) run one at a time: claim the
+ * turn (what: "a check", ...), -EBUSY when another holds it. Loop thread. */
+int recover_claim(struct daemon *d, const char *what);
+void recover_release(struct daemon *d);
+/* What holds the turn ("a recovery", ...), or NULL. */
+const char *recover_holder(struct daemon *d);
 
 /* Run the whole recovery (on a worker thread); job->error tells how it went. */
 void recover_run(struct recover_job *job);

@@ -132,10 +132,7 @@ int replicate_stores_try(struct replicate *rep, const struct replicate_store *sk
  * when the copies found are damaged. A store thread. */
 int replicate_fetch(struct replicate *rep, const struct replicate_store *skip, const struct oid *pack,
                     uint64_t size, int *ret_fd);
-/* Read pack (size bytes, 0: unknown) back from s and check its SHA-256 is its id: 0,
- * -ENOENT missing there, -EBADMSG damaged (or of another size), else the
- * read's error. A store thread. */
-int replicate_fetch_check(struct store *s, const struct oid *pack, uint64_t size);
+/* replicate_fetch_check: replicate.h */
 
 /* ---- replicate-prove.c ---- */
 /* Schedule rs's PROVE rounds (prove_interval after the last one). */

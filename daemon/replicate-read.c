@@ -241,3 +241,24 @@ int replicate_fetch_check(struct store *s, const struct oid *pack, uint64_t size
                 return -ENOMEM;
         return fetch_from(s, &f);
 }
+
+int replicate_fetch_pack(struct daemon *d, const struct oid *pack, uint64_t size, int *ret_fd)
+{
+        struct replicate *rep;
+
+        pthread_mutex_lock(&fault_lock);
+        rep = fault_rep;
+        pthread_mutex_unlock(&fault_lock);
+        if (!rep || rep->d != d)
+                return -ENOENT;
+        return replicate_fetch(rep, NULL, pack, size, ret_fd);
+}
+
+void replicate_requeue(struct daemon *d, int64_t store_id, const struct oid *pack, uint64_t size)
+{
+        for (struct replicate_store *rs = d->replicate ? d->replicate->stores : NULL; rs; rs = rs->next)
+                if (rs->id == store_id && !rs->fault_closed) {
+                        replicate_store_requeue(rs, pack, size);
+                        return;
+                }
+}

@@ -12,6 +12,7 @@
 #include "oid.h"
 
 struct daemon;
+struct store;
 struct replicate;
 
 /* Start one store per row of the stores table (after the repository is up). */
@@ -61,3 +62,15 @@ typedef void (*replicate_verify_done_fn)(int error, const struct replicate_verif
  * once (-ENOENT: no such store running, -EBUSY: a round is running). */
 int replicate_verify_store(struct daemon *d, const char *name, replicate_verify_done_fn done,
                            void *userdata);
+
+/* check: */
+/* Read pack (size bytes, 0: unknown) back from s and check its SHA-256 is its id: 0,
+ * -ENOENT missing there, -EBADMSG damaged (or of another size), else the
+ * read's error. A store or worker thread. */
+int replicate_fetch_check(struct store *s, const struct oid *pack, uint64_t size);
+/* A hash-checked copy of pack from the first store with a good one, in an
+ * anonymous file (*ret_fd); -ENOENT when none holds it. A worker thread. */
+int replicate_fetch_pack(struct daemon *d, const struct oid *pack, uint64_t size, int *ret_fd);
+/* The copy of pack on store store_id was deleted and its replica row reset:
+ * upload it again. Loop thread. */
+void replicate_requeue(struct daemon *d, int64_t store_id, const struct oid *pack, uint64_t size);

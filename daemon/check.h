@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* `chutectl check` (DESIGN §5, §6): is the repository whole? The index
+ * (every pack row has its file or a store that holds it), with read-data the
+ * chosen packs read whole (hash, header, every record), PROVE of them on the
+ * stores, --repair, and which snapshots and paths the damage reaches
+ * (check-walk.c). A worker job; cmd-verify.c is the request glue. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "check-subset.h"
+#include "idset.h"
+#include "oid.h"
+
+struct daemon;
+struct store;
+
+/* The report lists at most this many damaged packs and affected paths (the
+ * counts cover them all). */
+#define CHECK_DAMAGED_MAX 1000
+#define CHECK_AFFECTED_MAX 1000
+
+enum check_state {
+        CHECK_MISSING = 1, /* no file here and no store holds it / not on that store */
+        CHECK_DAMAGED,     /* bytes differ from the id, or a record fails */
+        CHECK_UNANSWERED,  /* a store could not say (transport error) */
+};
+
+struct check_damage {
+        struct oid pack;
+        uint64_t size;
+        int64_t store_id;  /* 0: the local copy */
+        enum check_state state;
+        bool repaired;
+        bool repairable;   /* local damage some store holds a copy of */
+        char message[160];
+};
+
+struct check_affected {
+        struct oid snapshot;
+        struct oid pack;   /* the damaged pack (zero: object not indexed at all) */
+        char *path;        /* root path + "/" + path inside the snapshot */
+};
+
+/* A store borrowed for the job (cmd-verify.c borrows them on the loop). */
+struct check_store {
+        int64_t id;
+        char *name;
+        struct store *store;
+        void *token;
+};
+
+struct check_job {
+        struct daemon *daemon;
+        bool read_data;
+        struct check_subset subset; /* which packs read_data reads */
+        bool repair;
+        struct check_store *stores;
+        size_t n_stores;
+        bool cancel;                /* atomic: the client went away */
+        /* progress (atomic) */
+        const char *phase;
+        uint64_t done, total;
+        /* results */
+        uint64_t packs, packs_read, packs_proved, snapshots, missing_objects, orphans;
+        uint64_t repaired_packs, affected_paths, affected_snapshots, unanswered;
+        struct check_damage *damaged;
+        size_t n_damaged, cap_damaged;
+        uint64_t damaged_total;
+        struct check_affected *affected;
+        size_t n_affected;
+        struct idset bad_packs;     /* local copies unusable after repair */
+        int error;
+        char error_text[256];
+};
+
+/* Run the check (worker thread). */
+void check_run(struct check_job *job);
+/* Free a job and what it found (NULL is fine); stores are not returned. */
+void check_job_free(struct check_job *job);
+/* Damage that remains (not repaired): the exit status of check. */
+bool check_job_failed(const struct check_job *job);
+/* "missing", "damaged" or "unanswered". */
+const char *check_state_name(enum check_state s);
+
+/* check-walk.c: walk every snapshot's trees, count objects that are not
+ * indexed and record the paths whose objects lie in job->bad_packs. */
+int check_walk_snapshots(struct check_job *job);
