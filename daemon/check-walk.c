@@ -45,11 +45,8 @@ static int object_state(struct walk *w, const struct oid *id, struct oid *ret_pa
         }
         if (r < 0)
                 return r;
-        if (idset_has(&w->job->bad_packs, &o.pack)) {
-                *ret_pack = o.pack;
-                return OBJ_BAD;
-        }
-        return OBJ_OK;
+        *ret_pack = o.pack;
+        return idset_has(&w->job->bad_packs, &o.pack) ? OBJ_BAD : OBJ_OK;
 }
 
 static int affected(struct walk *w, const struct oid *pack)
@@ -89,16 +86,15 @@ static int walk_file(struct walk *w, const struct object_entry *e)
         size_t n;
         int r;
 
+        memset(&pack, 0, sizeof(pack));
         if (e->has_list) {
                 r = object_state(w, &e->list, &pack);
                 if (r != OBJ_OK)
                         return r < 0 ? r : affected(w, &pack) < 0 ? -ENOMEM : 1;
         }
         r = snaptree_extents(w->job->daemon->repo, e, &ext, &n, &list);
-        if (r == -EBADMSG || r == -ENOENT) {
-                memset(&pack, 0, sizeof(pack));
+        if (r == -EBADMSG || r == -ENOENT) /* the list (in pack) cannot be read */
                 return affected(w, &pack) < 0 ? -ENOMEM : 1;
-        }
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
@@ -128,10 +124,8 @@ static int walk_tree(struct walk *w, const struct oid *tree_id)
         if (r != OBJ_OK)
                 return r < 0 ? r : affected(w, &pack) < 0 ? -ENOMEM : 1;
         r = snaptree_load(w->job->daemon->repo, tree_id, &t);
-        if (r == -EBADMSG || r == -ENOENT) {
-                memset(&pack, 0, sizeof(pack));
+        if (r == -EBADMSG || r == -ENOENT) /* indexed in pack, but unreadable */
                 return affected(w, &pack) < 0 ? -ENOMEM : 1;
-        }
         if (r < 0)
                 return r;
         size_t base = w->len;

@@ -36,6 +36,7 @@ struct check_pack {
         bool local;    /* the row says the file is here */
         bool selected; /* read_data reads it */
         bool bad;      /* the local copy is missing or damaged */
+        bool fetched;  /* evicted: already read back from a store */
 };
 
 struct check_packs {
@@ -304,9 +305,10 @@ static int check_prove(struct check_job *job, struct index *rd, struct check_pac
                         if (!p->selected || index_replica_get(rd, &p->id, cs->id) < INDEX_REPLICA_UPLOADED)
                                 continue;
                         if (!p->local) {
+                                if (p->fetched)
+                                        continue; /* one store's copy read back is enough */
                                 r = replicate_fetch_check(cs->store, &p->id, p->size);
-                                p->local = true; /* one store's copy is enough for an evicted pack */
-                                p->selected = false;
+                                p->fetched = true;
                         } else if (p->bad) {
                                 continue; /* nothing to compare with: repair will fetch it */
                         } else {
