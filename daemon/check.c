@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "cleanup.h"
 #include "crypto.h"
 #include "daemon.h"
@@ -36,7 +37,8 @@ struct check_pack {
         bool local;    /* the row says the file is here */
         bool selected; /* read_data reads it */
         bool bad;      /* the local copy is missing or damaged */
-        bool fetched;  /* evicted: already read back from a store */
+        bool fetched;  /* evicted: read back whole from a store */
+        bool tried;    /* evicted: some store was asked */
 };
 
 struct check_packs {
@@ -265,6 +267,7 @@ static int check_read(struct check_job *job, struct check_packs *packs)
 
                 if (!p->selected || !p->local || p->bad)
                         continue;
+                cache_mark_busy(job->daemon->cache, &p->id);
                 r = store_local_open(local, &p->id, &fd);
                 if (r == -ENOENT) {
                         /* evicted since the listing: the stores answer for it */
@@ -306,12 +309,14 @@ static int check_prove(struct check_job *job, struct index *rd, struct check_pac
                                 continue;
                         if (!p->local) {
                                 if (p->fetched)
-                                        continue; /* one store's copy read back is enough */
+                                        continue; /* one store's good copy is enough */
                                 r = replicate_fetch_check(cs->store, &p->id, p->size);
-                                p->fetched = true;
+                                p->tried = true;
+                                p->fetched = r >= 0;
                         } else if (p->bad) {
                                 continue; /* nothing to compare with: repair will fetch it */
                         } else {
+                                cache_mark_busy(job->daemon->cache, &p->id); /* not evicted meanwhile */
                                 r = crypto_random(nonce, sizeof(nonce));
                                 if (r >= 0)
                                         r = store_prove(local, &p->id, nonce, sizeof(nonce), want);
@@ -330,6 +335,14 @@ static int check_prove(struct check_job *job, struct index *rd, struct check_pac
                         else
                                 damage_add(job, p, cs->id, CHECK_UNANSWERED, "store %s did not answer: %s",
                                            cs->name, strerror(-r));
+                }
+        }
+        /* an evicted pack no store had a good copy of is lost */
+        for (size_t i = 0; i < packs->n; i++) {
+                struct check_pack *p = &packs->p[i];
+                if (!p->local && p->tried && !p->fetched) {
+                        p->bad = true;
+                        damage_add(job, p, 0, CHECK_MISSING, "evicted here and no store has a good copy");
                 }
         }
         return cancelled(job) ? -ECANCELED : 0;
@@ -411,10 +424,23 @@ static void check_repair(struct check_job *job, struct index *rd, struct check_p
                         struct check_store *cs = store_of(job, d->store_id);
                         struct replica_reset rr = { .pack = &d->pack, .store_id = d->store_id };
 
+                        uint64_t have;
+
                         if (!cs || p->bad)
                                 continue; /* no good copy here to upload */
-                        r = store_del(cs->store, &d->pack);
-                        if (r < 0 && r != -ENOENT)
+                        /* delete the store's copy only while the local one is
+                         * here to upload again (the evictor holds the lock from
+                         * its last look to its deletion) */
+                        cache_delete_lock();
+                        cache_mark_busy(job->daemon->cache, &d->pack);
+                        r = store_stat(local, &d->pack, &have);
+                        if (r >= 0) {
+                                r = store_del(cs->store, &d->pack);
+                                if (r == -ENOENT)
+                                        r = 0;
+                        }
+                        cache_delete_unlock();
+                        if (r < 0)
                                 continue;
                         r = repo_with_writer(job->daemon->repo, replica_reset_write, &rr);
                         if (r < 0)
