@@ -3,12 +3,15 @@
 # chutectl reindex rebuilds the index from the pack files alone: with the
 # daemon running (same snapshot list, check clean, restores byte-identical)
 # and after index.db was deleted while it was stopped (the snapshot list
-# comes back, restores are byte-identical). Also: --from an unknown store.
+# comes back, restores are byte-identical); refused while a snapshot runs
+# (check is not). Also: --from an unknown store.
 . "$(dirname "$0")/lib.sh"
 need jq rsync
 
 SRC=$T_TMP/src
-mkdir -p "$SRC/d"
+HOOK=$T_TMP/hook
+mkdir -p "$SRC/d" "$HOOK"
+export CHUTE_TEST_HOOK_DIR=$HOOK
 head -c $((2 * 1024 * 1024)) /dev/urandom > "$SRC/big"
 echo one > "$SRC/d/small"
 start_chuted A || bail_out "chuted did not start"
@@ -52,6 +55,23 @@ check "restores" restore_all "$T_TMP/r2"
 is "byte-identical to before" "$(rsync -rlcn --itemize-changes --delete "$T_TMP/r0/" "$T_TMP/r2/" | wc -l)" 0
 check "even the deleted file in snapshot 1" cmp "$T_TMP/r2/$(echo "$BEFORE" | jq -r '.[0].id')/big" \
     "$T_TMP/r0/$(echo "$BEFORE" | jq -r '.[0].id')/big"
+
+# a snapshot held between its walk and its reads (daemon/test-hook.c); the
+# watched root went with index.db: add it again
+touch "$HOOK/snapshot-read.wait" "$SRC/d/later"
+ctl add "$SRC" >/dev/null || bail_out "add failed"
+ctl snapshot >"$T_TMP/snap.out" 2>&1 &
+SNAP_PID=$!
+wait_file 60 "$HOOK/snapshot-read.reached" || bail_out "the snapshot did not reach the hook"
+rc_is "reindex while a snapshot runs is refused" 1 ctl reindex
+check "says why" grep -q "busy: a snapshot is running" "$T_TMP/last.err"
+rc_is "check runs meanwhile" 0 ctl check
+rm -f "$HOOK/snapshot-read.wait"
+rc=0; wait "$SNAP_PID" || rc=$?
+is "the snapshot completes" "$rc" 0
+rc_is "reindex afterwards" 0 ctl --json reindex
+check "the new snapshot is listed" test "$(ctl --json snapshots | jq length)" -ge 4
+rc_is "check --read-data is clean" 0 ctl check --read-data
 
 rc_is "reindex --from an unknown store" 1 ctl reindex --from nosuch
 check "says so" grep -q "no store named nosuch" "$T_TMP/last.err"
