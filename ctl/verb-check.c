@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* chutectl check [--read-data | --read-data-subset N/T|P%] [--repair]: have
  * the daemon check this node's repository (a VERIFY request without a
- * store) and print each damaged pack and the snapshot paths it reaches.
- * Exit status 1 when damage remains. */
+ * store) and print each damaged pack and the snapshot paths it reaches
+ * (those stream in DATA as the daemon finds them). Exit status 1 when
+ * damage remains. */
 #include "verb.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +48,44 @@ static json_t *affected_json(const struct msg_map *a)
         return o;
 }
 
+/* The affected paths of a DATA message (or the RESULT), as they come. */
+struct check_out {
+        bool json;
+        json_t *affected;
+};
+
+static int affected_take(const struct msg_map *body, struct check_out *o)
+{
+        size_t n = 0;
+
+        msg_map_get_count(body, CTL_KEY_AFFECTED, &n);
+        for (size_t i = 0; i < n; i++) {
+                struct msg_map a;
+                char snap[13], pack[13];
+
+                if (msg_map_get_map_at(body, CTL_KEY_AFFECTED, i, &a) < 0)
+                        continue;
+                if (o->json) {
+                        if (o->affected && json_array_append_new(o->affected, affected_json(&a)) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                _cleanup_free_ char *path = verb_dup_bytes(&a, CTL_KEY_PATH);
+                verb_hex(&a, CTL_KEY_ID, 12, snap, sizeof(snap));
+                verb_hex(&a, CTL_KEY_PACK, 12, pack, sizeof(pack));
+                printf("lost: snapshot %s %s (%s%s)\n", snap, path ? path : "",
+                       pack[0] ? "pack " : "not indexed", pack);
+        }
+        return 0;
+}
+
+static int check_data(struct msg *m, void *userdata)
+{
+        struct msg_map body = msg_body(m);
+
+        return affected_take(&body, userdata);
+}
+
 static void print_text(const struct msg_map *body, bool read_data)
 {
         uint64_t packs = verb_uint(body, CTL_KEY_PACKS, 0), affected = verb_uint(body, CTL_KEY_AFFECTED_PATHS, 0);
@@ -74,23 +114,6 @@ static void print_text(const struct msg_map *body, bool read_data)
                        remote ? store : "", message ? message : "",
                        repaired ? (remote ? " (deleted there, uploading again)" : " (repaired)") : "");
         }
-        n = 0;
-        msg_map_get_count(body, CTL_KEY_AFFECTED, &n);
-        for (size_t i = 0; i < n; i++) {
-                struct msg_map a;
-                char snap[13], pack[13];
-                _cleanup_free_ char *path = NULL;
-
-                if (msg_map_get_map_at(body, CTL_KEY_AFFECTED, i, &a) < 0)
-                        continue;
-                verb_hex(&a, CTL_KEY_ID, 12, snap, sizeof(snap));
-                verb_hex(&a, CTL_KEY_PACK, 12, pack, sizeof(pack));
-                path = verb_dup_bytes(&a, CTL_KEY_PATH);
-                printf("lost: snapshot %s %s (%s%s)\n", snap, path ? path : "", pack[0] ? "pack " : "not indexed",
-                       pack);
-        }
-        if (affected > n)
-                printf("... and %" PRIu64 " more paths\n", affected - n);
         if (verb_uint(body, CTL_KEY_MISSING_OBJECTS, 0))
                 printf("%" PRIu64 " referenced objects are not in the index (chutectl reindex may find them)\n",
                        verb_uint(body, CTL_KEY_MISSING_OBJECTS, 0));
@@ -153,28 +176,26 @@ int verb_check(struct verb_context *c, int argc, char **argv)
                 msg_free(m);
                 return verb_fail("cannot build the request");
         }
-        ex = verb_call(c, m, NULL, &reply);
-        if (ex != EXIT_OK)
+        struct check_out out = { .json = c->json, .affected = c->json ? json_array() : NULL };
+        struct client_handlers h = { .data = check_data, .userdata = &out };
+        ex = verb_call(c, m, &h, &reply);
+        if (ex != EXIT_OK) {
+                json_decref(out.affected);
                 return ex;
+        }
         struct msg_map body = msg_body(reply);
+        affected_take(&body, &out);
         uint64_t errors = verb_uint(&body, CTL_KEY_ERRORS, 0), repaired = verb_uint(&body, CTL_KEY_REPAIRED_PACKS, 0),
                  affected = verb_uint(&body, CTL_KEY_AFFECTED_PATHS, 0);
         bool ok = errors <= repaired && affected == 0;
         if (c->json) {
-                json_t *o = json_object(), *dam = json_array(), *aff = json_array();
+                json_t *o = json_object(), *dam = json_array(), *aff = out.affected;
                 size_t n = 0;
                 msg_map_get_count(&body, CTL_KEY_DAMAGED, &n);
                 for (size_t i = 0; i < n && dam; i++) {
                         struct msg_map d;
                         if (msg_map_get_map_at(&body, CTL_KEY_DAMAGED, i, &d) >= 0)
                                 json_array_append_new(dam, damaged_json(&d));
-                }
-                n = 0;
-                msg_map_get_count(&body, CTL_KEY_AFFECTED, &n);
-                for (size_t i = 0; i < n && aff; i++) {
-                        struct msg_map d;
-                        if (msg_map_get_map_at(&body, CTL_KEY_AFFECTED, i, &d) >= 0)
-                                json_array_append_new(aff, affected_json(&d));
                 }
                 if (o) {
                         json_object_set_new(o, "ok", json_boolean(ok));

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon.h"
 #include "index.h"
@@ -49,9 +50,13 @@ static int object_state(struct walk *w, const struct oid *id, struct oid *ret_pa
         return idset_has(&w->job->bad_packs, &o.pack) ? OBJ_BAD : OBJ_OK;
 }
 
+/* Queue the path for the client; wait while the queue is full (the loop
+ * empties it as the client reads). */
 static int affected(struct walk *w, const struct oid *pack)
 {
         struct check_job *job = w->job;
+        struct check_affected a = { .snapshot = w->snapshot, .pack = *pack };
+        int r = 0;
 
         if (w->len == w->root_len) {
                 if (w->root_reported)
@@ -60,21 +65,34 @@ static int affected(struct walk *w, const struct oid *pack)
         }
         job->affected_paths++;
         w->hit = true;
-        if (job->n_affected >= CHECK_AFFECTED_MAX)
-                return 0;
-        if (!job->affected) {
-                job->affected = calloc(CHECK_AFFECTED_MAX, sizeof(*job->affected));
-                if (!job->affected)
-                        return -ENOMEM;
-        }
-        struct check_affected *a = &job->affected[job->n_affected];
-        a->path = strndup(w->path, w->len);
-        if (!a->path)
+        a.path = strndup(w->path, w->len);
+        if (!a.path)
                 return -ENOMEM;
-        a->snapshot = w->snapshot;
-        a->pack = *pack;
-        job->n_affected++;
-        return 0;
+        pthread_mutex_lock(&job->lock);
+        while (job->n_affected >= CHECK_QUEUE_MAX && !__atomic_load_n(&job->cancel, __ATOMIC_RELAXED)) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 100 * 1000 * 1000;
+                if (until.tv_nsec >= 1000000000) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&job->cond, &job->lock, &until);
+        }
+        if (__atomic_load_n(&job->cancel, __ATOMIC_RELAXED)) {
+                r = -ECANCELED;
+        } else {
+                if (!job->affected)
+                        job->affected = calloc(CHECK_QUEUE_MAX, sizeof(*job->affected));
+                if (job->affected)
+                        job->affected[job->n_affected++] = a;
+                else
+                        r = -ENOMEM;
+        }
+        pthread_mutex_unlock(&job->lock);
+        if (r < 0)
+                free(a.path);
+        return r;
 }
 
 /* 0 whole, 1 damaged, or -errno. */

@@ -537,6 +537,42 @@ bool check_job_failed(const struct check_job *job)
         return job->damaged_total > job->n_damaged; /* beyond the list: not repaired */
 }
 
+struct check_job *check_job_new(struct daemon *d)
+{
+        struct check_job *job = calloc(1, sizeof(*job));
+
+        if (!job)
+                return NULL;
+        job->daemon = d;
+        idset_init(&job->bad_packs);
+        pthread_mutex_init(&job->lock, NULL);
+        pthread_cond_init(&job->cond, NULL);
+        return job;
+}
+
+size_t check_take_affected(struct check_job *job, size_t max_bytes, struct check_affected **ret)
+{
+        struct check_affected *out = NULL;
+        size_t n = 0, bytes = 0;
+
+        pthread_mutex_lock(&job->lock);
+        while (n < job->n_affected && (n == 0 || bytes + strlen(job->affected[n].path) + 128 <= max_bytes))
+                bytes += strlen(job->affected[n++].path) + 128;
+        if (n > 0)
+                out = malloc(n * sizeof(*out));
+        if (out) {
+                memcpy(out, job->affected, n * sizeof(*out));
+                memmove(job->affected, job->affected + n, (job->n_affected - n) * sizeof(*out));
+                job->n_affected -= n;
+                pthread_cond_broadcast(&job->cond);
+        } else {
+                n = 0;
+        }
+        pthread_mutex_unlock(&job->lock);
+        *ret = out;
+        return n;
+}
+
 void check_job_free(struct check_job *job)
 {
         if (!job)
@@ -547,5 +583,7 @@ void check_job_free(struct check_job *job)
         free(job->damaged);
         idset_done(&job->bad_packs);
         free(job->stores);
+        pthread_cond_destroy(&job->cond);
+        pthread_mutex_destroy(&job->lock);
         free(job);
 }

@@ -6,7 +6,9 @@
  * (check-walk.c). A worker job; cmd-verify.c is the request glue. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "check-subset.h"
@@ -16,10 +18,10 @@
 struct daemon;
 struct store;
 
-/* The report lists at most this many damaged packs and affected paths (the
- * counts cover them all). */
+/* The report lists at most this many damaged packs (the counts cover them
+ * all); affected paths stream to the client, at most this many waiting. */
 #define CHECK_DAMAGED_MAX 1000
-#define CHECK_AFFECTED_MAX 1000
+#define CHECK_QUEUE_MAX 1024
 
 enum check_state {
         CHECK_MISSING = 1, /* no file here and no store holds it / not on that store */
@@ -68,6 +70,10 @@ struct check_job {
         struct check_damage *damaged;
         size_t n_damaged, cap_damaged;
         uint64_t damaged_total;
+        /* affected paths on their way to the client: the walk appends
+         * (waiting while CHECK_QUEUE_MAX wait), the loop takes them */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
         struct check_affected *affected;
         size_t n_affected;
         struct idset bad_packs;     /* local copies unusable after repair */
@@ -75,6 +81,12 @@ struct check_job {
         char error_text[256];
 };
 
+/* A new job for d (the options are the caller's to set), or NULL. */
+struct check_job *check_job_new(struct daemon *d);
+/* Take the oldest affected paths queued, about max_bytes of them but at
+ * least one (loop thread): *ret (free each path and the array, NULL when
+ * none), their number; the walk may go on. */
+size_t check_take_affected(struct check_job *job, size_t max_bytes, struct check_affected **ret);
 /* Run the check (worker thread). */
 void check_run(struct check_job *job);
 /* Free a job and what it found (NULL is fine); stores are not returned. */

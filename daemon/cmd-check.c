@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* check (a VERIFY request without STORE): borrow the running stores, run
  * check.c on a worker with progress every quarter second, and answer with
- * what it found. One index job (check, reindex, recover) at a time. */
+ * what it found, the affected paths streamed in DATA as the walk finds
+ * them. One index job (check, reindex, recover) at a time. */
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +28,49 @@ struct check_req {
         struct event *timer;
 };
 
+/* Output waiting for the client above which affected paths stay queued. */
+#define CHECK_LOW_WATER (256 * 1024)
+
+/* Bytes of paths per DATA message (a body is at most CTL_MAX_BODY). */
+#define CHECK_DATA_BYTES (512 * 1024)
+
+/* Put affected paths queued into body (AFFECTED maps), about
+ * CHECK_DATA_BYTES of them; how many. */
+static size_t affected_append(struct check_job *job, struct msg_map *body)
+{
+        struct check_affected *a = NULL;
+        size_t n = check_take_affected(job, CHECK_DATA_BYTES, &a);
+        struct msg_map item;
+
+        for (size_t i = 0; i < n; i++) {
+                if (msg_map_append_map(body, CTL_KEY_AFFECTED, &item) >= 0) {
+                        msg_map_set_bytes(&item, CTL_KEY_ID, a[i].snapshot.bytes, OID_SIZE);
+                        msg_map_set_bytes(&item, CTL_KEY_PATH, a[i].path, strlen(a[i].path));
+                        if (!oid_is_null(&a[i].pack))
+                                msg_map_set_bytes(&item, CTL_KEY_PACK, a[i].pack.bytes, OID_SIZE);
+                }
+                free(a[i].path);
+        }
+        free(a);
+        return n;
+}
+
+/* Send every affected path still queued in DATA messages. */
+static void affected_flush(struct request *r, struct check_job *job)
+{
+        for (;;) {
+                struct msg *m = msg_new(&ctl_schema, CTL_TYPE_DATA, r->reqid);
+                if (!m)
+                        return;
+                struct msg_map b = msg_body(m);
+                if (affected_append(job, &b) == 0) {
+                        msg_free(m);
+                        return;
+                }
+                request_send(r, m);
+        }
+}
+
 static void check_tick(evutil_socket_t fd, short what, void *userdata)
 {
         struct check_req *cr = userdata;
@@ -42,6 +86,18 @@ static void check_tick(evutil_socket_t fd, short what, void *userdata)
         if (phase)
                 request_progress(cr->r, phase, __atomic_load_n(&job->done, __ATOMIC_RELAXED),
                                  __atomic_load_n(&job->total, __ATOMIC_RELAXED), 0);
+        /* stream the affected paths found, as fast as the client reads */
+        pthread_mutex_lock(&job->lock);
+        bool some = job->n_affected > 0;
+        pthread_mutex_unlock(&job->lock);
+        if (some && request_pending(cr->r) < CHECK_LOW_WATER) {
+                struct msg *m = msg_new(&ctl_schema, CTL_TYPE_DATA, cr->r->reqid);
+                if (m) {
+                        struct msg_map b = msg_body(m);
+                        affected_append(job, &b);
+                        request_send(cr->r, m);
+                }
+        }
 }
 
 static void check_work(void *userdata)
@@ -61,8 +117,11 @@ static const char *store_name(const struct check_job *job, int64_t id)
 
 static void check_reply(struct request *r, struct check_job *job)
 {
-        struct msg *m = request_result(r);
+        struct msg *m;
         struct msg_map b, item;
+
+        affected_flush(r, job);
+        m = request_result(r);
 
         if (!m)
                 return;
@@ -87,15 +146,6 @@ static void check_reply(struct request *r, struct check_job *job)
                         msg_map_set_text(&item, CTL_KEY_STORE, store_name(job, d->store_id));
                 msg_map_set_text(&item, CTL_KEY_MESSAGE, d->message);
                 msg_map_set_bool(&item, CTL_KEY_REPAIRED, d->repaired);
-        }
-        for (size_t i = 0; i < job->n_affected; i++) {
-                const struct check_affected *a = &job->affected[i];
-                if (msg_map_append_map(&b, CTL_KEY_AFFECTED, &item) < 0)
-                        break;
-                msg_map_set_bytes(&item, CTL_KEY_ID, a->snapshot.bytes, OID_SIZE);
-                msg_map_set_bytes(&item, CTL_KEY_PATH, a->path, strlen(a->path));
-                if (!oid_is_null(&a->pack))
-                        msg_map_set_bytes(&item, CTL_KEY_PACK, a->pack.bytes, OID_SIZE);
         }
         request_reply(r, m);
 }
@@ -188,12 +238,11 @@ void cmd_check(struct request *r)
         }
         msg_map_get_bool(&r->args, CTL_KEY_READ_DATA, &read_data);
         msg_map_get_bool(&r->args, CTL_KEY_REPAIR, &repair);
-        job = calloc(1, sizeof(*job));
+        job = check_job_new(d);
         if (!job) {
                 request_error(r, CTL_STATUS_INTERNAL, "out of memory");
                 return;
         }
-        idset_init(&job->bad_packs);
         if (msg_map_get_text_dup(&r->args, CTL_KEY_READ_SUBSET, &subset) >= 0) {
                 if (check_subset_parse(subset, &job->subset) < 0) {
                         check_job_free(job);
@@ -204,7 +253,6 @@ void cmd_check(struct request *r)
                 }
                 read_data = true;
         }
-        job->daemon = d;
         job->read_data = read_data;
         job->repair = repair;
         k = recover_claim(d, "a check");

@@ -16,6 +16,7 @@ need jq python3
 SRC=$T_TMP/src
 mkdir -p "$SRC/a" "$SRC/b" "$SRC/c"
 peer_node A
+node_conf A watch "quiet_period = 1h" "max_delay = 2h" # snapshots only when asked
 peer_node B
 start_chuted A || bail_out "A did not start"
 start_chuted B || bail_out "B did not start"

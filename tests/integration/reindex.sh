@@ -14,6 +14,8 @@ mkdir -p "$SRC/d" "$HOOK"
 export CHUTE_TEST_HOOK_DIR=$HOOK
 head -c $((2 * 1024 * 1024)) /dev/urandom > "$SRC/big"
 echo one > "$SRC/d/small"
+node_init A
+node_conf A watch "quiet_period = 1h" "max_delay = 2h" # snapshots only when asked
 start_chuted A || bail_out "chuted did not start"
 ctl add "$SRC" >/dev/null || bail_out "add failed"
 ctl snapshot >/dev/null || bail_out "snapshot 1 failed"
