@@ -38,6 +38,8 @@ json_t *verb_store_json(const struct msg_map *item)
         json_object_set_new(o, "used", verb_json_uint(item, CTL_KEY_USED));
         json_object_set_new(o, "quota", verb_json_uint(item, CTL_KEY_QUOTA));
         json_object_set_new(o, "error", verb_json_str(item, CTL_KEY_ERROR));
+        json_object_set_new(o, "requests", verb_json_uint(item, CTL_KEY_REQUESTS));
+        json_object_set_new(o, "retries", verb_json_uint(item, CTL_KEY_RETRIES));
         return o;
 }
 

@@ -61,6 +61,10 @@ static int stores_fill_one(const struct index_store *store, void *userdata)
         }
         if (live.error[0])
                 msg_map_set_text(&item, CTL_KEY_ERROR, live.error);
+        if (live.have_requests) {
+                msg_map_set_uint(&item, CTL_KEY_REQUESTS, live.requests);
+                msg_map_set_uint(&item, CTL_KEY_RETRIES, live.retries);
+        }
         return 0;
 }
 

@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Replication to a real S3 service (a one-node Ceph RGW on loopback): a
+# store added at run time takes the backlog; every pack lands in the bucket
+# as PREFIX + id (s3cmd's listing equals chute's index) and no plaintext of
+# the files is in any object; the gateway killed mid-way and started again:
+# uploads resume and complete, no partial objects; status shows requests,
+# retries and the error while it is down; a wrong secret is a clear error
+# with no retry storm; key files readable by others are refused.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/peer-lib.sh"
+. "$(dirname "$0")/s3-lib.sh"
+
+t0=$(now_ms)
+s3_start || bail_out "Ceph RGW did not start"
+diag "Ceph RGW ready in $(( $(now_ms) - t0 )) ms"
+
+SRC=$T_TMP/src
+MARKER=chute-s3-plaintext-marker-$$
+mkdir -p "$SRC"
+for i in $(seq 1 20); do { echo "$MARKER $i"; head -c $((i * 7000)) /dev/urandom; } > "$SRC/f$i"; done
+head -c $((24 * 1024 * 1024)) /dev/urandom > "$SRC/big"
+yes "$MARKER" | head -c $((3 * 1024 * 1024)) > "$SRC/text"
+
+peer_node A
+start_chuted A || bail_out "A did not start"
+on A add "$SRC" >/dev/null
+check "A takes a snapshot before any store exists" on A snapshot
+
+# ---- key files readable by others are refused --------------------------------------
+cp "$S3_SECRET_FILE" "$T_TMP/keys/open"; chmod 644 "$T_TMP/keys/open"
+rc_is "store add refuses a secret key file readable by others" 1 on A store add S3 s3 \
+    --endpoint "$S3_ENDPOINT" --bucket "$S3_BUCKET" --access-key-file "$S3_ACCESS_FILE" \
+    --secret-key-file "$T_TMP/keys/open"
+check "... and says to chmod 600 it" grep -q "chmod 600" "$T_TMP/last.err"
+
+# ---- the backlog goes to the bucket --------------------------------------------------
+rc_is "store add S3 s3 --prefix node-a/" 0 on A store add S3 s3 --endpoint "$S3_ENDPOINT" \
+    --bucket "$S3_BUCKET" --prefix node-a/ --access-key-file "$S3_ACCESS_FILE" --secret-key-file "$S3_SECRET_FILE"
+t1=$(now_ms)
+s3_done() { [ "$(store_field A S3 pending_packs)" = 0 ] && [ "$(store_field A S3 packs)" -gt 0 ]; }
+if wait_until 60 s3_done; then ok "the backlog reaches the bucket"; else
+    not_ok "the backlog reaches the bucket"; on A --json stores | sed 's/^/#   /'; fi
+diag "$(own_pack_bytes A) bytes in $(own_packs A | wc -l) packs replicated in $(( $(now_ms) - t1 )) ms"
+s3_objects node-a/ | sed 's|^node-a/||' > "$T_TMP/bucket.txt"
+own_packs A > "$T_TMP/own.txt"
+is "s3cmd's listing of the bucket equals A's packs" "$(md5sum < "$T_TMP/bucket.txt")" "$(md5sum < "$T_TMP/own.txt")"
+mkdir -p "$T_TMP/objects"
+"${S3CMD[@]}" get -r --quiet "s3://$S3_BUCKET/node-a/" "$T_TMP/objects/" >/dev/null 2>&1
+bad=0
+for f in "$T_TMP"/objects/*; do [ "$(sha256sum < "$f" | cut -d' ' -f1)" = "$(basename "$f")" ] || bad=$((bad + 1)); done
+is "every object's SHA-256 is its name (whole packs, nothing partial)" "$bad:$(ls "$T_TMP/objects" | wc -l)" "0:$(wc -l < "$T_TMP/own.txt")"
+is "no object holds the plaintext marker" "$(grep -rl "$MARKER" "$T_TMP/objects" | wc -l)" 0
+on A --json stores > "$T_TMP/stores.json"
+jq_is "stores shows kind s3, uploaded bytes, requests" "$T_TMP/stores.json" \
+    '.stores[0].kind == "s3" and .stores[0].uploaded > 0 and .stores[0].requests >= .stores[0].packs and .stores[0].error == null'
+on A --json status > "$T_TMP/status.json"
+jq_is "status shows the store too" "$T_TMP/status.json" '.stores[0].name == "S3" and .stores[0].pending_packs == 0'
+
+# ---- the gateway dies mid-upload, comes back: uploads resume ---------------------------
+for i in $(seq 1 6); do head -c $((6 * 1024 * 1024)) /dev/urandom > "$SRC/new$i"; done
+on A snapshot >/dev/null &
+SNAP_PID=$!
+sleep 0.3
+s3_rgw_stop KILL
+wait "$SNAP_PID"
+down() { [ -n "$(store_field A S3 error)" ] && [ "$(store_field A S3 error)" != null ]; }
+if wait_until 30 down; then ok "with the gateway down, status has an error"; else not_ok "with the gateway down, status has an error"; fi
+diag "error: $(store_field A S3 error)"
+r1=$(store_field A S3 retries)
+[ "$r1" -gt 0 ] && ok "the failures were retried ($r1 retries)" || not_ok "the failures were retried ($r1)"
+s3_rgw_start || bail_out "radosgw did not come back"
+if wait_until 90 s3_done; then ok "after the restart the uploads complete"; else
+    not_ok "after the restart the uploads complete"; on A --json stores | sed 's/^/#   /'; fi
+s3_objects node-a/ | sed 's|^node-a/||' > "$T_TMP/bucket.txt"
+own_packs A > "$T_TMP/own.txt"
+is "the bucket equals A's packs again" "$(md5sum < "$T_TMP/bucket.txt")" "$(md5sum < "$T_TMP/own.txt")"
+is "no error left" "$(store_field A S3 error)" null
+
+# ---- a wrong secret: a clear error and no hammering -----------------------------------
+(umask 077; echo "not-the-secret" > "$T_TMP/keys/wrong")
+check "store add WRONG with a wrong secret" on A store add WRONG s3 --endpoint "$S3_ENDPOINT" \
+    --bucket "$S3_BUCKET" --prefix wrong/ --access-key-file "$S3_ACCESS_FILE" --secret-key-file "$T_TMP/keys/wrong"
+sleep 10
+err=$(store_field A WRONG error)
+diag "error: $err"
+case $err in *signature*"$T_TMP/keys/wrong"*) ok "the error names the signature and the key file" ;;
+    *) not_ok "the error names the signature and the key file" ;; esac
+req=$(store_field A WRONG requests)
+[ "$req" -gt 0 ] && [ "$req" -le 24 ] && ok "no retry storm: $req requests in 10 s" || not_ok "no retry storm: $req requests in 10 s"
+is "nothing written under wrong/" "$(s3_objects wrong/ | wc -l)" 0
+is "403s are not retried" "$(store_field A WRONG retries)" 0
+check "store remove WRONG" on A store remove WRONG
+rc_is "store remove of a missing store fails" 1 on A store remove WRONG
+chuted_alive "chuted is still running"
+done_testing
