@@ -26,6 +26,7 @@
 #include "repo.h"
 #include "store-local.h"
 #include "store-peer.h"
+#include "store-config.h"
 #include "store-runner.h"
 #include "store-s3.h"
 #include "workers.h"
@@ -741,6 +742,7 @@ int replicate_start(struct daemon *d, struct replicate **ret)
         fault_rep = rep;
         pthread_mutex_unlock(&fault_lock);
         repo_set_fault(d->repo, replicate_fault, NULL); /* before any reader runs */
+        store_config_sync(d); /* [store NAME] sections */
         replicate_reload(d);
         *ret = rep;
         return 0;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Disaster recovery from an S3 bucket alone (a real Ceph RGW on loopback): A
-# backs a tree with every kind of metadata up to the bucket; A's state dir
+# (with the bucket as a [store S3] section of chuted.conf) backs a tree with every kind of metadata up to the bucket; A's state dir
 # is wiped; a fresh node imports A's recovery code, adds the same bucket,
 # runs `recover S3`, and `restore latest` equals the original, content and
 # metadata. The recovered node has nothing left to upload.
@@ -32,9 +32,12 @@ add_store() {
 }
 s3_done() { [ "$(store_field "$1" S3 pending_packs)" = 0 ] && [ "$(store_field "$1" S3 packs)" -gt 0 ]; }
 
+# A has the bucket in chuted.conf; the fresh node adds it with chutectl
 peer_node A
+node_conf A "store S3" "endpoint = $S3_ENDPOINT" "bucket = $S3_BUCKET" "prefix = backups/a/" \
+    "access_key_file = $S3_ACCESS_FILE" "secret_key_file = $S3_SECRET_FILE"
 start_chuted A || bail_out "A did not start"
-check "A adds the bucket" add_store A
+is "A has the store of its [store S3] section" "$(store_field A S3 kind)" s3
 on A add "$SRC" >/dev/null
 check "A takes a snapshot" on A snapshot
 echo "a second version" > "$SRC/docs/deep/er/letter.txt"
