@@ -800,6 +800,8 @@ int replicate_store_status(struct daemon *d, int64_t store_id, struct replicate_
                 store_s3_get_status(rs->store, &ss);
                 ret->requests = ss.requests;
                 ret->retries = ss.retries;
+                ret->uploaded_bytes = ss.uploaded_bytes; /* bytes PUT, not packs found there */
+                ret->resumed_bytes = ss.found_bytes;
                 ret->have_requests = true;
         }
         return 0;

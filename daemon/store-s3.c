@@ -505,8 +505,14 @@ static int s3_put(struct store *st, const struct oid *pack, int fd, uint64_t siz
                 /* a locked bucket keeps every version: do not add one for a pack it has */
                 uint64_t have;
                 r = s3_stat(st, pack, &have);
+                if (r >= 0 && have == size) {
+                        pthread_mutex_lock(&s->lock);
+                        s->status.found_bytes += size;
+                        pthread_mutex_unlock(&s->lock);
+                        return 0;
+                }
                 if (r >= 0)
-                        return have == size ? 0 : -EEXIST;
+                        return -EEXIST;
                 if (r != -ENOENT)
                         return r;
         }

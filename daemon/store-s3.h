@@ -34,6 +34,7 @@ struct store_s3_status {
         uint64_t requests;       /* HTTP requests made, retries included */
         uint64_t retries;        /* requests that were attempts after a failure */
         uint64_t uploaded_bytes; /* pack bytes PUT successfully */
+        uint64_t found_bytes;    /* bytes of packs a put found there already (not sent) */
         char error[256];         /* the last error, one sentence; "" after a success */
 };
 /* What s has done since it was opened (any thread). */

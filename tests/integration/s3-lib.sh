@@ -154,3 +154,14 @@ EOC
 s3_objects() {
     "${S3CMD[@]}" ls -r "s3://$S3_BUCKET/${1:-}" | awk '{ print $4 }' | sed "s|^s3://$S3_BUCKET/||" | sort
 }
+
+# s3_curl METHOD PATH [curl args...]: a SigV4-signed request to the gateway as
+# the test user (PATH with a sorted, encoded query); prints the body, and the
+# HTTP status on the last line
+s3_curl() {
+    local method=$1 path=$2; shift 2
+    curl -s -X "$method" --aws-sigv4 "aws:amz:us-east-1:s3" \
+        --user "$(cat "$S3_ACCESS_FILE"):$(cat "$S3_SECRET_FILE")" \
+        -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+        -w '\n%{http_code}\n' "$@" "$S3_ENDPOINT$path"
+}
