@@ -56,6 +56,8 @@ jq_is "stores shows kind s3, uploaded bytes, requests" "$T_TMP/stores.json" \
     '.stores[0].kind == "s3" and .stores[0].uploaded > 0 and .stores[0].requests >= .stores[0].packs and .stores[0].error == null'
 on A --json status > "$T_TMP/status.json"
 jq_is "status shows the store too" "$T_TMP/status.json" '.stores[0].name == "S3" and .stores[0].pending_packs == 0'
+stores_text() { on A stores | grep -Eq "^S3: .* uploaded in [0-9]+ requests \([0-9]+ retries\)"; }
+check "chutectl stores says what went up in how many requests" stores_text
 
 # ---- the gateway dies mid-upload, comes back: uploads resume ---------------------------
 for i in $(seq 1 6); do head -c $((6 * 1024 * 1024)) /dev/urandom > "$SRC/new$i"; done
