@@ -3,10 +3,11 @@
 # Replication to a real S3 service (a one-node Ceph RGW on loopback): a
 # store added at run time takes the backlog; every pack lands in the bucket
 # as PREFIX + id (s3cmd's listing equals chute's index) and no plaintext of
-# the files is in any object; the gateway killed mid-way and started again:
-# uploads resume and complete, no partial objects; status shows requests,
-# retries and the error while it is down; a wrong secret is a clear error
-# with no retry storm; key files readable by others are refused.
+# the files is in any object; the gateway killed (SIGKILL) and a snapshot
+# taken while it is down: status shows the error and the retries, and once
+# the gateway is back the uploads complete with no partial objects (every
+# object's SHA-256 is its name); a wrong secret or a missing bucket is a
+# clear error with no retry storm; key files readable by others are refused.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/peer-lib.sh"
 . "$(dirname "$0")/s3-lib.sh"
@@ -59,13 +60,12 @@ jq_is "status shows the store too" "$T_TMP/status.json" '.stores[0].name == "S3"
 stores_text() { on A stores | grep -Eq "^S3: .* uploaded in [0-9]+ requests \([0-9]+ retries\)"; }
 check "chutectl stores says what went up in how many requests" stores_text
 
-# ---- the gateway dies mid-upload, comes back: uploads resume ---------------------------
+# ---- the gateway dies, a snapshot comes, the gateway returns: uploads resume ----------
+# (killed with SIGKILL, as a crash would; the snapshot's packs fail to upload
+# while it is down and go up once it is back)
 for i in $(seq 1 6); do head -c $((6 * 1024 * 1024)) /dev/urandom > "$SRC/new$i"; done
-on A snapshot >/dev/null &
-SNAP_PID=$!
-sleep 0.3
-s3_rgw_stop KILL
-wait "$SNAP_PID"
+s3_rgw_stop KILL 2>/dev/null
+check "A takes a snapshot while the gateway is down" on A snapshot
 down() { [ -n "$(store_field A S3 error)" ] && [ "$(store_field A S3 error)" != null ]; }
 if wait_until 30 down; then ok "with the gateway down, status has an error"; else not_ok "with the gateway down, status has an error"; fi
 diag "error: $(store_field A S3 error)"
@@ -78,6 +78,11 @@ s3_objects node-a/ | sed 's|^node-a/||' > "$T_TMP/bucket.txt"
 own_packs A > "$T_TMP/own.txt"
 is "the bucket equals A's packs again" "$(md5sum < "$T_TMP/bucket.txt")" "$(md5sum < "$T_TMP/own.txt")"
 is "no error left" "$(store_field A S3 error)" null
+rm -rf "$T_TMP/objects"; mkdir -p "$T_TMP/objects"
+"${S3CMD[@]}" get -r --quiet "s3://$S3_BUCKET/node-a/" "$T_TMP/objects/" >/dev/null 2>&1
+bad=0
+for f in "$T_TMP"/objects/*; do [ "$(sha256sum < "$f" | cut -d' ' -f1)" = "$(basename "$f")" ] || bad=$((bad + 1)); done
+is "no partial or damaged object" "$bad:$(ls "$T_TMP/objects" | wc -l)" "0:$(wc -l < "$T_TMP/own.txt")"
 
 # ---- a wrong secret: a clear error and no hammering -----------------------------------
 (umask 077; echo "not-the-secret" > "$T_TMP/keys/wrong")
@@ -93,6 +98,15 @@ req=$(store_field A WRONG requests)
 is "nothing written under wrong/" "$(s3_objects wrong/ | wc -l)" 0
 is "403s are not retried" "$(store_field A WRONG retries)" 0
 check "store remove WRONG" on A store remove WRONG
+
+# ---- a bucket that does not exist: said so, not retried ------------------------------
+check "store add NOBUCKET" on A store add NOBUCKET s3 --endpoint "$S3_ENDPOINT" --bucket no-such-bucket \
+    --access-key-file "$S3_ACCESS_FILE" --secret-key-file "$S3_SECRET_FILE"
+nobucket() { case $(store_field A NOBUCKET error) in *"bucket no-such-bucket does not exist"*) return 0 ;; esac; return 1; }
+if wait_until 15 nobucket; then ok "the error says the bucket does not exist"; else
+    not_ok "the error says the bucket does not exist"; diag "error: $(store_field A NOBUCKET error)"; fi
+is "404 NoSuchBucket is not retried" "$(store_field A NOBUCKET retries)" 0
+check "store remove NOBUCKET" on A store remove NOBUCKET
 rc_is "store remove of a missing store fails" 1 on A store remove WRONG
 chuted_alive "chuted is still running"
 done_testing
