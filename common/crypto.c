@@ -247,67 +247,37 @@ const char *crypto_cipher_name(int cipher)
 /* EVP_Encrypt/DecryptUpdate take int lengths: feed large buffers in steps. */
 #define AEAD_STEP ((size_t)1 << 30)
 
+/* One message with a key of its own: seal (tag out) or open (tag in). */
+static int aead_once(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE], int seal,
+                     const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad, size_t aad_len, const void *in,
+                     size_t len, void *out, uint8_t tag[CRYPTO_TAG_SIZE])
+{
+        struct crypto_aead *a;
+        int r = crypto_aead_new(cipher, key, seal, &a);
+
+        if (r < 0)
+                return r;
+        r = crypto_aead_begin(a, nonce, aad, aad_len);
+        if (r >= 0)
+                r = crypto_aead_update(a, in, len, out);
+        if (r >= 0)
+                r = seal ? crypto_aead_finish_seal(a, tag) : crypto_aead_finish_open(a, tag);
+        crypto_aead_free(a);
+        return r;
+}
+
 int crypto_aead_seal(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE],
                      const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad, size_t aad_len,
                      const void *pt, size_t len, void *ct, uint8_t ret_tag[CRYPTO_TAG_SIZE])
 {
-        const EVP_CIPHER *c = cipher_of(cipher);
-        int n, r = -EIO;
-
-        if (!c || aad_len > INT32_MAX)
-                return -EINVAL;
-        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-        if (!ctx)
-                return -ENOMEM;
-        if (!EVP_EncryptInit_ex(ctx, c, NULL, key, nonce))
-                goto out;
-        if (aad_len > 0 && !EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len))
-                goto out;
-        for (size_t off = 0; off < len;) {
-                size_t step = MIN(len - off, AEAD_STEP);
-                if (!EVP_EncryptUpdate(ctx, (uint8_t *)ct + off, &n, (const uint8_t *)pt + off,
-                                       (int)step))
-                        goto out;
-                off += step;
-        }
-        if (!EVP_EncryptFinal_ex(ctx, (uint8_t *)ct + len, &n) ||
-            !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, CRYPTO_TAG_SIZE, ret_tag))
-                goto out;
-        r = 0;
-out:
-        EVP_CIPHER_CTX_free(ctx);
-        return r;
+        return aead_once(cipher, key, 1, nonce, aad, aad_len, pt, len, ct, ret_tag);
 }
 
 int crypto_aead_open(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE],
                      const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad, size_t aad_len,
                      const void *ct, size_t len, const uint8_t tag[CRYPTO_TAG_SIZE], void *pt)
 {
-        const EVP_CIPHER *c = cipher_of(cipher);
-        int n, r = -EIO;
-
-        if (!c || aad_len > INT32_MAX)
-                return -EINVAL;
-        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-        if (!ctx)
-                return -ENOMEM;
-        if (!EVP_DecryptInit_ex(ctx, c, NULL, key, nonce))
-                goto out;
-        if (aad_len > 0 && !EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len))
-                goto out;
-        for (size_t off = 0; off < len;) {
-                size_t step = MIN(len - off, AEAD_STEP);
-                if (!EVP_DecryptUpdate(ctx, (uint8_t *)pt + off, &n, (const uint8_t *)ct + off,
-                                       (int)step))
-                        goto out;
-                off += step;
-        }
-        if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CRYPTO_TAG_SIZE, (void *)tag))
-                goto out;
-        r = EVP_DecryptFinal_ex(ctx, (uint8_t *)pt + len, &n) > 0 ? 0 : -EBADMSG;
-out:
-        EVP_CIPHER_CTX_free(ctx);
-        return r;
+        return aead_once(cipher, key, 0, nonce, aad, aad_len, ct, len, pt, (uint8_t *)tag);
 }
 
 struct crypto_aead {

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Stores (table stores): where packs are replicated, by unique name, with a
- * kind and a configuration the index does not read. Removing a store drops
+ * kind, a configuration the index does not read, and the store's own upload
+ * and download limits. Removing a store drops
  * its replica rows (ON DELETE CASCADE); index-replica.c owns those rows. */
 #include "index-private.h"
 
 #include <errno.h>
 
-#define STORE_COLUMNS "id, name, kind, config"
+#define STORE_COLUMNS "id, name, kind, config, upload_limit, download_limit"
 
 static int store_visit(union index_visitor visitor, const void *row, void *userdata)
 {
@@ -18,6 +19,8 @@ static const struct index_column store_columns[] = {
         INDEX_COLUMN_TEXT(struct index_store, name, 0),
         INDEX_COLUMN_TEXT(struct index_store, kind, 0),
         INDEX_COLUMN_TEXT(struct index_store, config, 0),
+        INDEX_COLUMN_UINT64(struct index_store, upload_limit, 0),
+        INDEX_COLUMN_UINT64(struct index_store, download_limit, 0),
 };
 static const struct index_row store_row =
         INDEX_ROW(struct index_store, store_columns, 0, store_visit);
@@ -40,7 +43,7 @@ int index_store_add(struct index *idx, const char *name, const char *kind, const
         if (!name || !*name || !kind)
                 return -EINVAL;
         r = index_row_put(idx,
-                          INDEX_SQL("INSERT INTO stores (" STORE_COLUMNS ") VALUES (?1, ?2, ?3, ?4)"),
+                          INDEX_SQL("INSERT INTO stores (" STORE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
                           &store_row, &store);
         if (r < 0)
                 return r;
@@ -57,6 +60,16 @@ int index_store_find(struct index *idx, const char *name, struct index_store *re
                              INDEX_QUERY("SELECT " STORE_COLUMNS " FROM stores WHERE name = ?1",
                                          INDEX_VALUE_TEXT(name)),
                              &store_row, ret);
+}
+
+int index_store_set_limits(struct index *idx, int64_t id, uint64_t upload, uint64_t download)
+{
+        if (upload > INT64_MAX || download > INT64_MAX)
+                return -EINVAL;
+        return index_row_exec_one(idx, INDEX_QUERY("UPDATE stores SET upload_limit = ?2, download_limit = ?3 "
+                                                   "WHERE id = ?1",
+                                                   INDEX_VALUE_INT64(id), INDEX_VALUE_INT64((int64_t)upload),
+                                                   INDEX_VALUE_INT64((int64_t)download)));
 }
 
 int index_store_remove(struct index *idx, int64_t id)

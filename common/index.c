@@ -89,6 +89,9 @@ static const char *const index_migrations[INDEX_SCHEMA_VERSION] = {
         "ALTER TABLE snapshots ADD COLUMN root_path BLOB NOT NULL DEFAULT x'';"
         "UPDATE snapshots SET root_path = (SELECT path FROM roots WHERE roots.id = snapshots.root_id)"
         "  WHERE root_id IN (SELECT id FROM roots);",
+        /* 3: each store's own upload and download limits (bytes/s, 0 = none) */
+        "ALTER TABLE stores ADD COLUMN upload_limit INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE stores ADD COLUMN download_limit INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- errors: the SQLite boundary ----------------------------------------- */

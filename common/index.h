@@ -13,7 +13,7 @@
 #include "oid.h"
 
 /* Highest schema version this code knows (PRAGMA user_version). */
-#define INDEX_SCHEMA_VERSION 2
+#define INDEX_SCHEMA_VERSION 3
 
 enum index_open_flags {
         INDEX_READONLY = 1 << 0, /* read-only connection (workers); no migration */
@@ -80,6 +80,7 @@ struct index_store {
         char *name;
         char *kind;   /* "local", "peer", "s3" */
         char *config; /* opaque to the index */
+        uint64_t upload_limit, download_limit; /* bytes/s, 0 = none */
 };
 
 struct index_replica {
@@ -282,6 +283,9 @@ int index_store_add(struct index *idx, const char *name, const char *kind, const
                     int64_t *ret_id);
 /* Fill ret (owned strings) for the store named name; -ENOENT if none. */
 int index_store_find(struct index *idx, const char *name, struct index_store *ret);
+/* Set the upload and download limits (bytes/s, 0 = none) of store id;
+ * -ENOENT if none. */
+int index_store_set_limits(struct index *idx, int64_t id, uint64_t upload, uint64_t download);
 /* Remove a store and its replica rows; -ENOENT if none. */
 int index_store_remove(struct index *idx, int64_t id);
 /* Replace the config of store id (its replica rows stay); -ENOENT if none. */

@@ -35,7 +35,8 @@ static const struct verb verbs[] = {
         { "id", verb_id, "id" },
         { "key", verb_key, "key export | key import [--force] CODE" },
         { "peer", verb_peer,
-          "peer add NAME ADDRESS|- ID [--quota SIZE]\n"
+          "peer add NAME ADDRESS|- ID [--quota SIZE] [--upload-limit RATE] [--download-limit RATE]\n"
+          "  peer set NAME [--upload-limit RATE] [--download-limit RATE]\n"
           "  peer remove NAME|ID\n"
           "  peer approve ID [--name NAME] [--quota SIZE]" },
         { "peers", verb_peers, "peers" },

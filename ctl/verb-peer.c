@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* chutectl peer add | remove | approve, and peers: the nodes that keep this
- * node's packs, and those whose packs this node keeps (with their quota,
- * what they use of it, marked bytes awaiting the purge, and pending nodes
- * waiting for `peer approve`). Node ids are sent as typed; the daemon parses
- * them too, but a malformed one is a usage error here first. */
+/* chutectl peer add | set | remove | approve, and peers: the nodes that keep
+ * this node's packs (with the rate limits of the uploads to them), and those
+ * whose packs this node keeps (with their quota, what they use of it, marked
+ * bytes awaiting the purge, and pending nodes waiting for `peer approve`).
+ * Node ids are sent as typed; the daemon parses them too, but a malformed
+ * one is a usage error here first. */
 #include "verb.h"
 
 #include <stdio.h>
@@ -13,7 +14,13 @@
 #include "identity.h"
 #include "parse.h"
 
-enum { OPT_QUOTA = 1, OPT_NAME };
+enum { OPT_QUOTA = 1, OPT_NAME, OPT_UPLOAD_LIMIT, OPT_DOWNLOAD_LIMIT };
+
+/* The rate limit options of peer add and peer set. */
+struct peer_limits {
+        uint64_t upload, download;
+        bool have_upload, have_download;
+};
 
 /* A node id argument: a usage error unless identity_parse_id takes it. */
 static int check_node_id(const char *verb, const char *arg)
@@ -32,6 +39,46 @@ static int parse_quota(const char *verb, const char *arg, uint64_t *ret)
         if (parse_size(arg, ret) < 0 || *ret > INT64_MAX)
                 return verb_usage("%s: --quota takes a size such as 500G or 1.5T, not \"%s\"", verb, arg);
         return EXIT_OK;
+}
+
+/* --upload-limit or --download-limit (option id k) into l. */
+static int parse_limit(const char *verb, int k, const char *arg, struct peer_limits *l)
+{
+        bool up = k == OPT_UPLOAD_LIMIT;
+        uint64_t v;
+
+        if (parse_size(arg, &v) < 0 || v > INT64_MAX)
+                return verb_usage("%s: --%s-limit takes bytes per second such as 10M or 500K (0: no limit), "
+                                  "not \"%s\"",
+                                  verb, up ? "upload" : "download", arg);
+        if (up) {
+                l->upload = v;
+                l->have_upload = true;
+        } else {
+                l->download = v;
+                l->have_download = true;
+        }
+        return EXIT_OK;
+}
+
+/* Put the limits given into request m. */
+static int set_limits(struct msg *m, const struct peer_limits *l)
+{
+        if (l->have_upload && ctl_msg_set_uint(m, CTL_KEY_UPLOAD_LIMIT, l->upload) < 0)
+                return -ENOMEM;
+        if (l->have_download && ctl_msg_set_uint(m, CTL_KEY_DOWNLOAD_LIMIT, l->download) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* "2.0 MiB/s" or "none". */
+static const char *limit_text(uint64_t limit, char buf[static FORMAT_SIZE_MAX + 2])
+{
+        if (limit == 0)
+                return "none";
+        format_size(limit, buf);
+        strcat(buf, "/s");
+        return buf;
 }
 
 /* The grouped base32 form of the ID key of item (a new string, "?" when absent). */
@@ -67,6 +114,11 @@ static json_t *peer_json(const struct msg_map *item)
         json_object_set_new(o, "hosted_packs", verb_json_uint(item, CTL_KEY_HOSTED));
         json_object_set_new(o, "delete_delay", verb_json_uint(item, CTL_KEY_DELETE_DELAY));
         json_object_set_new(o, "last_seen", verb_json_time(item, CTL_KEY_LAST_SEEN));
+        /* peer add with an address */
+        if (msg_map_get_uint(item, CTL_KEY_UPLOAD_LIMIT, &(uint64_t){ 0 }) >= 0) {
+                json_object_set_new(o, "upload_limit", verb_json_uint(item, CTL_KEY_UPLOAD_LIMIT));
+                json_object_set_new(o, "download_limit", verb_json_uint(item, CTL_KEY_DOWNLOAD_LIMIT));
+        }
         return o;
 }
 
@@ -86,6 +138,8 @@ static int peer_add(struct verb_context *c, int argc, char **argv)
 {
         static const struct args_option opts[] = {
                 { "quota", 'q', true, OPT_QUOTA },
+                { "upload-limit", 0, true, OPT_UPLOAD_LIMIT },
+                { "download-limit", 0, true, OPT_DOWNLOAD_LIMIT },
                 { 0 },
         };
         _cleanup_(msg_freep) struct msg *reply = NULL;
@@ -93,13 +147,18 @@ static int peer_add(struct verb_context *c, int argc, char **argv)
         int n = 0, k, ex;
         uint64_t quota = 0;
         bool have_quota = false;
+        struct peer_limits limits = { 0 };
         struct args a;
 
         args_init(&a, argc, argv, 2);
         while ((k = args_next(&a, opts)) != ARGS_END) {
                 if (k == ARGS_ERROR)
                         return verb_usage("peer add: %s", a.error);
-                if (k == OPT_QUOTA) {
+                if (k == OPT_UPLOAD_LIMIT || k == OPT_DOWNLOAD_LIMIT) {
+                        ex = parse_limit("peer add", k, a.value, &limits);
+                        if (ex != EXIT_OK)
+                                return ex;
+                } else if (k == OPT_QUOTA) {
                         ex = parse_quota("peer add", a.value, &quota);
                         if (ex != EXIT_OK)
                                 return ex;
@@ -123,7 +182,8 @@ static int peer_add(struct verb_context *c, int argc, char **argv)
         struct msg *m = verb_request(c, CTL_TYPE_PEER_ADD);
         if (m && (ctl_msg_set_text(m, CTL_KEY_NODE, node) < 0 || ctl_msg_set_text(m, CTL_KEY_NAME, name) < 0 ||
                   (address && strcmp(address, "-") && ctl_msg_set_text(m, CTL_KEY_ADDRESS, address) < 0) ||
-                  (have_quota && ctl_msg_set_uint(m, CTL_KEY_QUOTA, quota) < 0))) {
+                  (have_quota && ctl_msg_set_uint(m, CTL_KEY_QUOTA, quota) < 0) ||
+                  set_limits(m, &limits) < 0)) {
                 msg_free(m);
                 return verb_fail("cannot build the request");
         }
@@ -134,13 +194,80 @@ static int peer_add(struct verb_context *c, int argc, char **argv)
         ex = peer_reply(c, reply, &item);
         if (ex != EXIT_OK || c->json)
                 return ex;
-        char size[FORMAT_SIZE_MAX];
+        char size[FORMAT_SIZE_MAX], up[FORMAT_SIZE_MAX + 2], down[FORMAT_SIZE_MAX + 2];
         _cleanup_free_ char *id = item_id(&item), *addr = verb_dup_bytes(&item, CTL_KEY_ADDRESS);
+        uint64_t upload = verb_uint(&item, CTL_KEY_UPLOAD_LIMIT, 0);
+        uint64_t download = verb_uint(&item, CTL_KEY_DOWNLOAD_LIMIT, 0);
         printf("Peer %s added (%s)\n", name, id ? id : "?");
         if (addr && *addr)
                 printf("Packs go to %s.\n", addr);
+        if (upload || download)
+                printf("Upload limit %s, download limit %s.\n", limit_text(upload, up),
+                       limit_text(download, down));
         printf("It may keep up to %s of its packs here.\n",
                format_size(verb_uint(&item, CTL_KEY_QUOTA, 0), size));
+        return verb_flush();
+}
+
+static int peer_set(struct verb_context *c, int argc, char **argv)
+{
+        static const struct args_option opts[] = {
+                { "upload-limit", 0, true, OPT_UPLOAD_LIMIT },
+                { "download-limit", 0, true, OPT_DOWNLOAD_LIMIT },
+                { 0 },
+        };
+        _cleanup_(msg_freep) struct msg *reply = NULL;
+        struct peer_limits limits = { 0 };
+        const char *name = NULL;
+        struct args a;
+        int k, ex;
+
+        args_init(&a, argc, argv, 2);
+        while ((k = args_next(&a, opts)) != ARGS_END) {
+                if (k == ARGS_ERROR)
+                        return verb_usage("peer set: %s", a.error);
+                if (k == OPT_UPLOAD_LIMIT || k == OPT_DOWNLOAD_LIMIT) {
+                        ex = parse_limit("peer set", k, a.value, &limits);
+                        if (ex != EXIT_OK)
+                                return ex;
+                } else if (name) {
+                        return verb_usage("peer set takes one NAME");
+                } else {
+                        name = a.value;
+                }
+        }
+        if (!name)
+                return verb_usage("peer set needs the peer's NAME (chutectl stores)");
+        if (!limits.have_upload && !limits.have_download)
+                return verb_usage("peer set: nothing to set (--upload-limit RATE, --download-limit RATE)");
+        ex = verb_connect(c, false);
+        if (ex != EXIT_OK)
+                return ex;
+        struct msg *m = verb_request(c, CTL_TYPE_PEER_SET);
+        if (m && (ctl_msg_set_text(m, CTL_KEY_NAME, name) < 0 || set_limits(m, &limits) < 0)) {
+                msg_free(m);
+                return verb_fail("cannot build the request");
+        }
+        ex = verb_call(c, m, NULL, &reply);
+        if (ex != EXIT_OK)
+                return ex;
+        struct msg_map body = msg_body(reply), item;
+        if (msg_map_get_map_at(&body, CTL_KEY_STORES, 0, &item) < 0)
+                return verb_fail("malformed reply from chuted: no store");
+        if (c->json) {
+                json_t *o = json_object();
+                if (o) {
+                        json_object_set_new(o, "name", verb_json_str(&item, CTL_KEY_NAME));
+                        json_object_set_new(o, "upload_limit", verb_json_uint(&item, CTL_KEY_UPLOAD_LIMIT));
+                        json_object_set_new(o, "download_limit",
+                                            verb_json_uint(&item, CTL_KEY_DOWNLOAD_LIMIT));
+                }
+                return verb_json(o);
+        }
+        char up[FORMAT_SIZE_MAX + 2], down[FORMAT_SIZE_MAX + 2];
+        printf("Store %s: upload limit %s, download limit %s.\n", name,
+               limit_text(verb_uint(&item, CTL_KEY_UPLOAD_LIMIT, 0), up),
+               limit_text(verb_uint(&item, CTL_KEY_DOWNLOAD_LIMIT, 0), down));
         return verb_flush();
 }
 
@@ -250,14 +377,16 @@ static int peer_approve(struct verb_context *c, int argc, char **argv)
 int verb_peer(struct verb_context *c, int argc, char **argv)
 {
         if (argc < 2)
-                return verb_usage("peer needs a sub-verb: peer add, peer remove or peer approve");
+                return verb_usage("peer needs a sub-verb: peer add, peer set, peer remove or peer approve");
         if (!strcmp(argv[1], "add"))
                 return peer_add(c, argc, argv);
+        if (!strcmp(argv[1], "set"))
+                return peer_set(c, argc, argv);
         if (!strcmp(argv[1], "remove"))
                 return peer_remove(c, argc, argv);
         if (!strcmp(argv[1], "approve"))
                 return peer_approve(c, argc, argv);
-        return verb_usage("unknown sub-verb \"peer %s\" (add, remove, approve)", argv[1]);
+        return verb_usage("unknown sub-verb \"peer %s\" (add, set, remove, approve)", argv[1]);
 }
 
 /* One block per peer: its name and state, then what it keeps here. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* chutectl stores: where packs are replicated, one line per store (state,
- * packs held, pending, verification, usage against quota, last error), or
- * the JSON list; also the store objects and lines of chutectl status. */
+ * packs held, pending, verification, usage against quota, last error, its
+ * own rate limits), or the JSON list; also the store objects and lines of
+ * chutectl status. */
 #include "verb.h"
 
 #include <inttypes.h>
@@ -40,7 +41,23 @@ json_t *verb_store_json(const struct msg_map *item)
         json_object_set_new(o, "error", verb_json_str(item, CTL_KEY_ERROR));
         json_object_set_new(o, "requests", verb_json_uint(item, CTL_KEY_REQUESTS));
         json_object_set_new(o, "retries", verb_json_uint(item, CTL_KEY_RETRIES));
+        json_object_set_new(o, "upload_limit", verb_json_uint(item, CTL_KEY_UPLOAD_LIMIT));
+        json_object_set_new(o, "download_limit", verb_json_uint(item, CTL_KEY_DOWNLOAD_LIMIT));
         return o;
+}
+
+/* "upload 2.0 MiB/s, download none" when the store has a limit of its own,
+ * else false. */
+static bool store_limits(const struct msg_map *item, char *buf, size_t len)
+{
+        uint64_t up = verb_uint(item, CTL_KEY_UPLOAD_LIMIT, 0), down = verb_uint(item, CTL_KEY_DOWNLOAD_LIMIT, 0);
+        char a[OUTPUT_SIZE_MAX], b[OUTPUT_SIZE_MAX];
+
+        if (!up && !down)
+                return false;
+        snprintf(buf, len, "upload %s%s, download %s%s", up ? output_size(up, a) : "none", up ? "/s" : "",
+                 down ? output_size(down, b) : "none", down ? "/s" : "");
+        return true;
 }
 
 json_t *verb_stores_json(const struct msg_map *body)
@@ -141,6 +158,9 @@ void verb_stores_lines(const struct msg_map *body)
                 store_requests(&item);
                 if (*error)
                         printf("    error: %s\n", error);
+                char limits[96];
+                if (store_limits(&item, limits, sizeof(limits)))
+                        printf("    limits: %s\n", limits);
         }
 }
 
@@ -193,6 +213,9 @@ static int stores_text(struct msg *reply)
                 }
                 if (*error)
                         printf("%s: %s\n", name, error);
+                char limits[96];
+                if (store_limits(&item, limits, sizeof(limits)))
+                        printf("%s: limits %s\n", name, limits);
         }
         return ex == EXIT_OK ? verb_flush() : ex;
 }

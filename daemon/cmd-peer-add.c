@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* peer add: make a node a peer at once (no pending step): the peers row
  * with its quota and delete delay for the packs it keeps here, and, when an
- * address is given, the stores row (kind "peer", config = hex node id) the
- * replicator uploads to. Both rows in one transaction. */
+ * address is given, the stores row (kind "peer", config = hex node id, its
+ * own upload and download limits) the replicator uploads to. Both rows in
+ * one transaction. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,10 @@
 
 /* The stores row of a peer: its name and the node id in hex. */
 static int add_rows(struct index *idx, const struct oid *id, const char *name, const char *address,
-                    uint64_t quota, int64_t delay_ns)
+                    uint64_t quota, int64_t delay_ns, const uint64_t limits[2])
 {
         char hex[OID_HEX_SIZE];
+        int64_t store_id;
         int k = index_begin(idx);
 
         if (k < 0)
@@ -29,9 +31,11 @@ static int add_rows(struct index *idx, const struct oid *id, const char *name, c
         k = index_peer_add(idx, id, name, address, quota, delay_ns);
         if (k >= 0 && address) {
                 oid_to_hex(id, hex);
-                k = index_store_add(idx, name, "peer", hex, NULL);
+                k = index_store_add(idx, name, "peer", hex, &store_id);
                 if (k == -EEXIST)
                         k = -EADDRINUSE; /* the store name, not the peer */
+                if (k >= 0 && (limits[0] || limits[1]))
+                        k = index_store_set_limits(idx, store_id, limits[0], limits[1]);
         }
         if (k < 0) {
                 index_rollback(idx);
@@ -74,6 +78,18 @@ void cmd_peer_add(struct request *r)
                               address);
                 return;
         }
+        uint64_t limits[2] = { 0, 0 }; /* upload, download */
+        int got_up = cmd_peer_set_get_limit(r, CTL_KEY_UPLOAD_LIMIT, &limits[0]);
+        if (got_up < 0)
+                return;
+        int got_down = cmd_peer_set_get_limit(r, CTL_KEY_DOWNLOAD_LIMIT, &limits[1]);
+        if (got_down < 0)
+                return;
+        if ((got_up || got_down) && !address) {
+                request_error(r, CTL_STATUS_BAD_REQUEST,
+                              "rate limits are for the uploads to a peer: give its ADDRESS too");
+                return;
+        }
         msg_map_get_uint(&r->args, CTL_KEY_QUOTA, &quota);
         if (quota > INT64_MAX) {
                 request_error(r, CTL_STATUS_BAD_REQUEST, "the quota is too large");
@@ -97,7 +113,7 @@ void cmd_peer_add(struct request *r)
                         return;
                 }
         }
-        k = add_rows(d->index, &id, name, address, quota, (int64_t)d->config.delete_delay_ns);
+        k = add_rows(d->index, &id, name, address, quota, (int64_t)d->config.delete_delay_ns, limits);
         if (k == -EEXIST) {
                 request_error(r, CTL_STATUS_EXISTS, "a peer named %s exists already", name);
                 return;
@@ -128,6 +144,10 @@ void cmd_peer_add(struct request *r)
                 msg_map_set_text(&item, CTL_KEY_STATE, "approved");
                 msg_map_set_uint(&item, CTL_KEY_QUOTA, quota);
                 msg_map_set_uint(&item, CTL_KEY_DELETE_DELAY, d->config.delete_delay_ns / NSEC_PER_SEC);
+                if (address) {
+                        msg_map_set_uint(&item, CTL_KEY_UPLOAD_LIMIT, limits[0]);
+                        msg_map_set_uint(&item, CTL_KEY_DOWNLOAD_LIMIT, limits[1]);
+                }
         }
         request_reply(r, m);
 }

@@ -27,6 +27,10 @@ int cmd_snapshot_path(struct request *r, const char *verb, bool path_required, s
 int cmd_snapshot_item(struct index *idx, struct msg_map *item, const struct index_snapshot *s);
 /* Append one map per store (cmd-stores.c) to the STORES array of body. */
 int cmd_stores_fill(struct daemon *d, struct msg_map *body);
+/* The optional rate limit key (UPLOAD_LIMIT, DOWNLOAD_LIMIT) of peer add or
+ * peer set (cmd-peer-set.c) into *ret, untouched when absent: 1 if given, 0
+ * if absent; sends the ERROR itself and returns < 0 when out of range. */
+int cmd_peer_set_get_limit(struct request *r, uint32_t key, uint64_t *ret);
 /* Append one snapshot row to the SNAPSHOTS array of map. */
 int cmd_add_snapshot_item(struct request *r, struct msg_map *map, const struct index_snapshot *s);
 

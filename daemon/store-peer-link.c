@@ -3,8 +3,9 @@
  * the socket in TLS, refuse a host whose certificate is not the pinned node
  * id, HELLO, then send the calls store threads post; redial with backoff
  * and jitter (1 s doubling to 5 min) after a failure, and ask for the usage
- * now and then. The TLS configuration, resolver and rate-limit group are
- * shared by every peer store of the daemon. */
+ * now and then. The TLS configuration, resolver and rate-limit group (the
+ * global limits) are shared by every peer store of the daemon; the store's
+ * own limits are a token bucket on its connection's socket. */
 #include "store-peer-private.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "identity.h"
+#include "index.h"
 #include "log.h"
 #include "peer-conn.h"
 #include "tls.h"
@@ -97,13 +99,18 @@ static int transport_get(struct daemon *d, struct store_peer_transport **ret)
         return 0;
 }
 
-/* A connection leaves the upload/download rate-limit group when it is freed,
- * not when libevent finalizes it later: the group may be freed before that
- * (at shutdown), and libevent asserts that a group it frees has no members. */
+/* A connection leaves the upload/download rate-limit group and drops the
+ * store's own limit when it is freed, not when libevent finalizes it later:
+ * the group may be freed before that (at shutdown), and libevent asserts
+ * that a group it frees has no members; the store's token bucket
+ * configuration is freed when the limits change, and libevent does not
+ * count who uses it. */
 static void link_unlimit(struct bufferevent *bev)
 {
-        for (struct bufferevent *b = bev; b; b = bufferevent_get_underlying(b))
+        for (struct bufferevent *b = bev; b; b = bufferevent_get_underlying(b)) {
                 bufferevent_remove_from_rate_limit_group(b);
+                bufferevent_set_rate_limit(b, NULL);
+        }
 }
 
 static void link_free_bev(struct bufferevent *bev)
@@ -120,6 +127,103 @@ static void link_free_conn(struct peer_conn *c)
                 return;
         link_unlimit(peer_conn_bufferevent(c));
         peer_conn_free(c);
+}
+
+/* ---- the store's own limits ----------------------------------------------------- */
+
+#define LIMIT_TICK_MS 100 /* refills ten times a second: smoother than once */
+
+/* The socket under the connection's TLS filter (NULL: not connected). */
+static struct bufferevent *link_socket(struct store_peer *p)
+{
+        struct bufferevent *b = p->conn ? peer_conn_bufferevent(p->conn) : NULL;
+
+        while (b && bufferevent_get_underlying(b))
+                b = bufferevent_get_underlying(b);
+        return b;
+}
+
+static size_t limit_per_tick(uint64_t limit)
+{
+        uint64_t n = limit / (1000 / LIMIT_TICK_MS);
+
+        if (limit == 0 || n > EV_RATE_LIMIT_MAX)
+                return EV_RATE_LIMIT_MAX;
+        return n > 0 ? (size_t)n : 1;
+}
+
+/* The window for the upload limit: about STORE_PEER_LIMIT_WINDOW_S seconds
+ * of it, at least one range, at most the configured window. */
+static size_t limit_window(size_t window, uint64_t upload)
+{
+        if (upload == 0 || upload > window / STORE_PEER_LIMIT_WINDOW_S)
+                return window;
+        size_t w = (size_t)upload * STORE_PEER_LIMIT_WINDOW_S;
+
+        return w > STORE_PEER_RANGE ? w : STORE_PEER_RANGE;
+}
+
+/* Put the store's limits on the connection's socket, if it has one. */
+static int link_apply_limits(struct store_peer *p)
+{
+        struct bufferevent *sock = link_socket(p);
+
+        if (p->conn)
+                peer_conn_set_window(p->conn, p->window);
+        if (sock && bufferevent_set_rate_limit(sock, p->limit_cfg) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int store_peer_set_limits(struct store *s, uint64_t upload, uint64_t download)
+{
+        struct store_peer *p = (struct store_peer *)s;
+        struct timeval tick = { .tv_usec = LIMIT_TICK_MS * 1000 };
+        struct ev_token_bucket_cfg *cfg = NULL, *old = p->limit_cfg;
+
+        if ((upload && upload < STORE_PEER_LIMIT_MIN) || (download && download < STORE_PEER_LIMIT_MIN) ||
+            upload > INT64_MAX || download > INT64_MAX)
+                return -EINVAL;
+        if (upload || download) {
+                size_t rd = limit_per_tick(download), wr = limit_per_tick(upload);
+                cfg = ev_token_bucket_cfg_new(rd, rd, wr, wr, &tick);
+                if (!cfg)
+                        return -ENOMEM;
+        }
+        pthread_mutex_lock(&p->lock);
+        p->window = limit_window(p->window_config, upload);
+        pthread_cond_broadcast(&p->cond); /* a larger window lets waiting ranges go */
+        pthread_mutex_unlock(&p->lock);
+        p->limit_cfg = cfg;
+        p->upload_limit = upload;
+        p->download_limit = download;
+        int r = link_apply_limits(p); /* the socket no longer uses old */
+        if (old)
+                ev_token_bucket_cfg_free(old);
+        if (r < 0)
+                return r;
+        log_debug("Store %s: upload limit %llu B/s, download limit %llu B/s (0 = none), window %zu", p->name,
+                  (unsigned long long)upload, (unsigned long long)download, p->window);
+        return 0;
+}
+
+/* The limits of the store's row, when the daemon has an index. */
+static void link_load_limits(struct store_peer *p)
+{
+        struct index_store row;
+        int r;
+
+        if (!p->d->index || index_store_find(p->d->index, p->name, &row) < 0)
+                return;
+        if (row.upload_limit || row.download_limit) {
+                r = store_peer_set_limits(&p->base, row.upload_limit, row.download_limit);
+                if (r < 0)
+                        log_warning_errno(r, "Store %s: cannot set its rate limits (upload %llu, download %llu "
+                                          "bytes/s), going without them",
+                                          p->name, (unsigned long long)row.upload_limit,
+                                          (unsigned long long)row.download_limit);
+        }
+        index_store_done(&row);
 }
 
 /* ---- state changes ------------------------------------------------------------- */
@@ -414,8 +518,9 @@ static void on_tls_event(struct bufferevent *bev, short events, void *userdata)
                 return;
         }
         r = peer_conn_new(p->ev_base, bev, &handlers, p, &p->conn); /* owns bev now */
+        if (r >= 0)
+                r = link_apply_limits(p); /* every way the conn is freed drops them (link_free_conn) */
         if (r >= 0) {
-                peer_conn_set_window(p->conn, p->window);
                 p->state = STORE_PEER_HELLO;
                 r = send_hello(p);
         }
@@ -540,6 +645,7 @@ int store_peer_link_start(struct store_peer *p)
                 return -ENOMEM;
         p->backoff_ns = STORE_PEER_BACKOFF_MIN_NS;
         p->state = STORE_PEER_DOWN;
+        link_load_limits(p);
         link_dial(p);
         return 0;
 }
@@ -570,4 +676,7 @@ void store_peer_link_done(struct store_peer *p)
         p->retry_timer = p->usage_timer = NULL;
         transport_unref(p->transport);
         p->transport = NULL;
+        if (p->limit_cfg) /* no socket uses it after stop */
+                ev_token_bucket_cfg_free(p->limit_cfg);
+        p->limit_cfg = NULL;
 }

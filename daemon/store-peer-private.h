@@ -15,6 +15,7 @@
 #include "peer.h"
 #include "store-peer.h"
 
+struct ev_token_bucket_cfg;
 struct evbuffer;
 struct peer_conn;
 struct peer_payload;
@@ -65,7 +66,7 @@ struct store_peer {
         char *address;
         char *id_text; /* the pinned node id, grouped base32 */
         uint8_t node_id[32];
-        size_t window;
+        size_t window_config; /* [peer] window */
         pthread_t loop_thread; /* blocking calls from it would wait for themselves */
 
         /* shared with the store threads, under lock */
@@ -74,6 +75,7 @@ struct store_peer {
         unsigned refs;       /* the owner's + one per call + one per thread inside an op */
         bool closing;
         size_t budget_used;  /* PUT bytes read and not yet handed to the connection */
+        size_t window;       /* the window in use (smaller under a low upload limit) */
         uint64_t resumed_bytes;
 
         /* loop thread only */
@@ -86,6 +88,8 @@ struct store_peer {
         bool failing;                 /* the last dial failed: log the next ones at debug */
         bool usage_pending;           /* a USAGE request is in flight */
         struct store_peer_call *waiting, **waiting_tail;
+        uint64_t upload_limit, download_limit; /* the store's own, bytes/s, 0 = none */
+        struct ev_token_bucket_cfg *limit_cfg; /* their token buckets; NULL = none */
         const struct store_peer_events *events;
         void *events_userdata;
         /* status */
@@ -143,5 +147,5 @@ void store_peer_link_stop(struct store_peer *p);
 /* On the loop: a call arrived from a store thread; send it, queue it until
  * the connection is up, or fail it. */
 void store_peer_link_submit(void *userdata);
-/* Free the transport reference (after stop). */
+/* Free the transport reference and the limits (after stop). */
 void store_peer_link_done(struct store_peer *p);

@@ -666,7 +666,8 @@ int store_peer_new(struct daemon *d, const char *name, const uint8_t node_id[32]
         p->workers = d->workers;
         p->refs = 1;
         p->loop_thread = pthread_self();
-        p->window = d->config.peer_window ? (size_t)d->config.peer_window : PEER_CONN_WINDOW_DEFAULT;
+        p->window_config = d->config.peer_window ? (size_t)d->config.peer_window : PEER_CONN_WINDOW_DEFAULT;
+        p->window = p->window_config;
         p->waiting_tail = &p->waiting;
         memcpy(p->node_id, node_id, sizeof(p->node_id));
         pthread_mutex_init(&p->lock, NULL);

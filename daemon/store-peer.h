@@ -24,9 +24,17 @@ struct daemon;
 /* How often a connected store asks the host for its usage. */
 #define STORE_PEER_USAGE_INTERVAL_NS (60 * UINT64_C(1000000000))
 
+/* The smallest per-store rate limit, bytes/s: a host allows a frame about
+ * this rate (PEER_CONN_MIN_RATE) before it takes the peer for a slow loris. */
+#define STORE_PEER_LIMIT_MIN (64u * 1024)
+/* Under an upload limit the window holds about this many seconds of it
+ * (at least one range), so control requests never wait long behind bulk. */
+#define STORE_PEER_LIMIT_WINDOW_S 4
+
 /* The peer store named name (for logs and status), the node pinned by
  * node_id, dialled at address ("host:port", "[v6]:port"). Loop thread. It
- * dials at once and keeps the connection up, redialling with backoff. */
+ * dials at once and keeps the connection up, redialling with backoff. Its
+ * own rate limits come from its stores row (d->index), if there is one. */
 int store_peer_new(struct daemon *d, const char *name, const uint8_t node_id[32], const char *address,
                    struct store **ret);
 /* True when s is a peer store. */
@@ -53,6 +61,11 @@ struct store_peer_status {
         uint64_t resumed_bytes;  /* bytes of partial uploads it had, not sent again */
 };
 void store_peer_get_status(struct store *s, struct store_peer_status *ret);
+/* Set the store's own upload and download limits (bytes/s, 0 = none; else at
+ * least STORE_PEER_LIMIT_MIN); the global ones ([replication] upload_limit,
+ * download_limit) still bound it too. The connection in place takes them at
+ * once. -EINVAL for a limit out of range. Loop thread. */
+int store_peer_set_limits(struct store *s, uint64_t upload, uint64_t download);
 /* Ask the host for its usage now (loop thread; the usage event follows). */
 void store_peer_refresh_usage(struct store *s);
 /* Stop (loop thread): the connection closes, blocking calls in flight and

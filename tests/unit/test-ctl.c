@@ -355,7 +355,7 @@ Test(ctl, requests_named_in_the_design_exist)
                 "ls",     "cat",     "restore",   "diff",    "id",       "key-export",
                 "key-import", "version", "reload", "log-level", "verify", "forget",
                 "prune",  "reindex", "peers",     "stores",  "peer-add", "peer-remove",
-                "peer-approve",
+                "peer-approve", "peer-set",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {

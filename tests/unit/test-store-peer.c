@@ -6,8 +6,10 @@
  * become errnos; PROVE, GET, STAT and LIST map onto the messages; a host
  * presenting another certificate is refused; an address nobody listens on
  * fails with -ENOTCONN and the store backs off; shutdown releases a call the
- * host never answers. The store's blocking calls run on a thread of the
- * test while the main thread runs the loop. */
+ * host never answers; the store's own upload and download limits bound a
+ * transfer, change on the live connection, and the global limit still
+ * applies on top. The store's blocking calls run on a thread of the test
+ * while the main thread runs the loop. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -361,7 +363,7 @@ static void open_store(const uint8_t *pinned, int port)
 }
 
 /* A blocking store call on a thread of its own while the loop runs here. */
-enum op { OP_PUT, OP_PROVE, OP_GET, OP_STAT, OP_LIST };
+enum op { OP_PUT, OP_PROVE, OP_GET, OP_GET_BIG, OP_STAT, OP_LIST };
 
 struct call {
         enum op op;
@@ -371,6 +373,8 @@ struct call {
         uint8_t digest[32];
         uint8_t nonce[32];
         uint8_t buf[4096];
+        uint8_t *big; /* OP_GET_BIG: the first big_len bytes of the pack */
+        size_t big_len;
         uint64_t size;
         int listed;
         struct oid listed_id;
@@ -409,6 +413,9 @@ static void *call_main(void *arg)
         case OP_GET:
                 c->r = store_get(store, &host.pack, MIB - 100, sizeof(c->buf), c->buf);
                 break;
+        case OP_GET_BIG:
+                c->r = store_get(store, &host.pack, 0, c->big_len, c->big);
+                break;
         case OP_STAT:
                 c->r = store_stat(store, &host.pack, &c->size);
                 break;
@@ -423,8 +430,13 @@ static void *call_main(void *arg)
 
 static void start(struct call *c, enum op op)
 {
+        uint8_t *big = c->big;
+        size_t big_len = c->big_len;
+
         memset(c, 0, sizeof(*c));
         c->op = op;
+        c->big = big;
+        c->big_len = big_len;
         cr_assert_eq(pthread_create(&c->thread, NULL, call_main, c), 0);
 }
 
@@ -582,4 +594,70 @@ Test(store_peer, shutdown_releases_a_call_the_host_never_answers)
         store_peer_shutdown(store);
         cr_assert(run_until_done(&c, 5000), "and returns once the store stops");
         cr_assert(c.r == -ECANCELED || c.r == -ECONNRESET, "%d", c.r);
+}
+
+/* ---- rate limits ----------------------------------------------------------------------- */
+
+Test(store_peer, own_upload_limit_bounds_a_put_and_a_change_applies_at_once)
+{
+        struct store_peer_status st;
+        struct call c;
+
+        open_store(NULL, host.port);
+        cr_assert_eq(store_peer_set_limits(store, MIB, 0), 0); /* before the connection is up */
+        start(&c, OP_PUT);
+        cr_assert(!run_until_done(&c, 2000), "5 MiB at 1 MiB/s take 5 s");
+        cr_assert_geq(host.bytes_received, MIB, "moving: %llu bytes", (unsigned long long)host.bytes_received);
+        cr_assert_leq(host.bytes_received, 2 * MIB, "bounded: %llu bytes in 2 s",
+                      (unsigned long long)host.bytes_received);
+        /* lifted on the live connection: the rest goes at once */
+        cr_assert_eq(store_peer_set_limits(store, 0, 0), 0);
+        cr_assert(run_until_done(&c, 30000));
+        cr_assert_eq(c.r, 0);
+        cr_assert_lt(c.ms, 4000, "took %lld ms", (long long)c.ms);
+        cr_assert(host.visible);
+        store_peer_get_status(store, &st);
+        cr_assert_eq(host.hellos, 1, "the same connection: %s", st.error);
+}
+
+Test(store_peer, own_download_limit_bounds_a_get)
+{
+        struct call c = { .big_len = 3 * MIB };
+        uint8_t *want = malloc(3 * MIB);
+
+        c.big = malloc(3 * MIB);
+        open_store(NULL, host.port);
+        cr_assert_eq(call(OP_PUT, &c), 0);
+        cr_assert_eq(store_peer_set_limits(store, 0, MIB), 0);
+        cr_assert_eq(call(OP_GET_BIG, &c), 0);
+        cr_assert_geq(c.ms, 2000, "3 MiB at 1 MiB/s in %lld ms", (long long)c.ms);
+        cr_assert_eq(pread(pack_fd, want, 3 * MIB, 0), (ssize_t)(3 * MIB));
+        cr_assert_arr_eq(c.big, want, 3 * MIB);
+        /* lifted: the same read is fast again */
+        cr_assert_eq(store_peer_set_limits(store, 0, 0), 0);
+        cr_assert_eq(call(OP_GET_BIG, &c), 0);
+        cr_assert_lt(c.ms, 1500, "took %lld ms", (long long)c.ms);
+        free(c.big);
+        free(want);
+}
+
+Test(store_peer, the_global_limit_applies_on_top)
+{
+        struct call c;
+
+        d.config.upload_limit = MIB; /* the shared group: before the first store */
+        open_store(NULL, host.port);
+        cr_assert_eq(store_peer_set_limits(store, 64 * MIB, 0), 0);
+        cr_assert_eq(call(OP_PUT, &c), 0);
+        cr_assert_geq(c.ms, 3000, "5 MiB at 1 MiB/s in %lld ms", (long long)c.ms);
+}
+
+Test(store_peer, limits_out_of_range_are_refused)
+{
+        open_store(NULL, host.port);
+        cr_assert_eq(store_peer_set_limits(store, STORE_PEER_LIMIT_MIN - 1, 0), -EINVAL);
+        cr_assert_eq(store_peer_set_limits(store, 0, 1), -EINVAL);
+        cr_assert_eq(store_peer_set_limits(store, UINT64_MAX, 0), -EINVAL);
+        cr_assert_eq(store_peer_set_limits(store, STORE_PEER_LIMIT_MIN, UINT64_C(1) << 40), 0);
+        cr_assert_eq(store_peer_set_limits(store, 0, 0), 0);
 }

@@ -284,27 +284,8 @@ Test(tls, eof_between_records_without_close_notify, .timeout = 30)
         ctx_done(&c);
 }
 
-Test(tls, free_sends_close_notify, .timeout = 30)
-{
-        static const char bye[] = "last words";
-        struct ctx c;
-
-        ctx_init(&c);
-        connect_client(&c);
-        cr_assert_eq(evbuffer_add(bufferevent_get_output(c.client.bev), bye, sizeof(bye)), 0);
-        c.client.free_on_written = true;
-        c.server.expect = (const uint8_t *) bye;
-        c.server.expect_len = sizeof(bye);
-        c.done = server_ended;
-        cr_assert(run(&c, 10));
-        cr_assert_null(c.client.bev, "the client freed its end");
-        cr_assert_eq(c.server.got, sizeof(bye));
-        cr_assert(!c.server.mismatch);
-        cr_assert_eq(c.server.end_events, BEV_EVENT_EOF | BEV_EVENT_READING, "events 0x%x: %s",
-                     c.server.end_events, c.server.error);
-        cr_assert_str_eq(c.server.error, "no error", "a close_notify came");
-        ctx_done(&c);
-}
+/* free sends close_notify: test-tls-records.c, close_notify_between_libcrypto_ends and the
+ * pairings with mbedtls' records */
 
 static void finish_when_connected(struct bufferevent *bev, short what, void *arg)
 {
