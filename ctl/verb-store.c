@@ -25,18 +25,18 @@ enum {
 static int store_add(struct verb_context *c, int argc, char **argv)
 {
         static const struct args_option opts[] = {
-                { "endpoint", 0, true, OPT_ENDPOINT },
-                { "bucket", 0, true, OPT_BUCKET },
-                { "prefix", 0, true, OPT_PREFIX },
-                { "region", 0, true, OPT_REGION },
-                { "access-key-file", 0, true, OPT_ACCESS },
-                { "secret-key-file", 0, true, OPT_SECRET },
-                { "virtual-host", 0, false, OPT_VHOST },
-                { "object-lock-days", 0, true, OPT_LOCK },
-                { 0 },
+                {"endpoint", 0, true, OPT_ENDPOINT},
+                {"bucket", 0, true, OPT_BUCKET},
+                {"prefix", 0, true, OPT_PREFIX},
+                {"region", 0, true, OPT_REGION},
+                {"access-key-file", 0, true, OPT_ACCESS},
+                {"secret-key-file", 0, true, OPT_SECRET},
+                {"virtual-host", 0, false, OPT_VHOST},
+                {"object-lock-days", 0, true, OPT_LOCK},
+                {0},
         };
         _cleanup_(msg_freep) struct msg *reply = NULL;
-        const char *text[OPT_SECRET + 1] = { 0 }, *pos[2] = { 0 };
+        const char *text[OPT_SECRET + 1] = {0}, *pos[2] = {0};
         char access[PATH_MAX], secret[PATH_MAX];
         unsigned long long days = 0;
         bool vhost = false, have_days = false;
@@ -53,8 +53,9 @@ static int store_add(struct verb_context *c, int argc, char **argv)
                         char *end;
                         days = strtoull(a.value, &end, 10);
                         if (!*a.value || *end || a.value[0] == '-' || days > 36500)
-                                return verb_usage("store add: --object-lock-days takes 0 to 36500, not \"%s\"",
-                                                  a.value);
+                                return verb_usage(
+                                        "store add: --object-lock-days takes 0 to 36500, not \"%s\"",
+                                        a.value);
                         have_days = true;
                 } else if (k >= OPT_ENDPOINT && k <= OPT_SECRET) {
                         text[k] = a.value;
@@ -69,7 +70,8 @@ static int store_add(struct verb_context *c, int argc, char **argv)
                                   "--secret-key-file FILE [--prefix P] [--region R] [--virtual-host] "
                                   "[--object-lock-days N]");
         if (!text[OPT_ENDPOINT] || !text[OPT_BUCKET] || !text[OPT_ACCESS] || !text[OPT_SECRET])
-                return verb_usage("store add: --endpoint, --bucket, --access-key-file and --secret-key-file are needed");
+                return verb_usage("store add: --endpoint, --bucket, --access-key-file and --secret-key-file "
+                                  "are needed");
         if (!realpath(text[OPT_ACCESS], access))
                 return verb_fail("store add: %s: %s", text[OPT_ACCESS], strerror(errno));
         if (!realpath(text[OPT_SECRET], secret))
@@ -78,15 +80,16 @@ static int store_add(struct verb_context *c, int argc, char **argv)
         if (ex != EXIT_OK)
                 return ex;
         struct msg *m = verb_request(c, CTL_TYPE_STORE_ADD);
-        if (m && (ctl_msg_set_text(m, CTL_KEY_NAME, pos[0]) < 0 || ctl_msg_set_text(m, CTL_KEY_KIND, "s3") < 0 ||
-                  ctl_msg_set_text(m, CTL_KEY_ENDPOINT, text[OPT_ENDPOINT]) < 0 ||
-                  ctl_msg_set_text(m, CTL_KEY_BUCKET, text[OPT_BUCKET]) < 0 ||
-                  (text[OPT_PREFIX] && ctl_msg_set_text(m, CTL_KEY_PREFIX, text[OPT_PREFIX]) < 0) ||
-                  (text[OPT_REGION] && ctl_msg_set_text(m, CTL_KEY_REGION, text[OPT_REGION]) < 0) ||
-                  ctl_msg_set_text(m, CTL_KEY_ACCESS_KEY_FILE, access) < 0 ||
-                  ctl_msg_set_text(m, CTL_KEY_SECRET_KEY_FILE, secret) < 0 ||
-                  (vhost && ctl_msg_set_bool(m, CTL_KEY_VIRTUAL_HOST, true) < 0) ||
-                  (have_days && ctl_msg_set_uint(m, CTL_KEY_OBJECT_LOCK_DAYS, days) < 0))) {
+        if (m &&
+            (ctl_msg_set_text(m, CTL_KEY_NAME, pos[0]) < 0 || ctl_msg_set_text(m, CTL_KEY_KIND, "s3") < 0 ||
+             ctl_msg_set_text(m, CTL_KEY_ENDPOINT, text[OPT_ENDPOINT]) < 0 ||
+             ctl_msg_set_text(m, CTL_KEY_BUCKET, text[OPT_BUCKET]) < 0 ||
+             (text[OPT_PREFIX] && ctl_msg_set_text(m, CTL_KEY_PREFIX, text[OPT_PREFIX]) < 0) ||
+             (text[OPT_REGION] && ctl_msg_set_text(m, CTL_KEY_REGION, text[OPT_REGION]) < 0) ||
+             ctl_msg_set_text(m, CTL_KEY_ACCESS_KEY_FILE, access) < 0 ||
+             ctl_msg_set_text(m, CTL_KEY_SECRET_KEY_FILE, secret) < 0 ||
+             (vhost && ctl_msg_set_bool(m, CTL_KEY_VIRTUAL_HOST, true) < 0) ||
+             (have_days && ctl_msg_set_uint(m, CTL_KEY_OBJECT_LOCK_DAYS, days) < 0))) {
                 msg_free(m);
                 return verb_fail("cannot build the request");
         }
@@ -100,7 +103,8 @@ static int store_add(struct verb_context *c, int argc, char **argv)
                         json_object_set_new(o, "stores", verb_stores_json(&body));
                 return verb_json(o);
         }
-        printf("Store %s added: packs go to bucket %s at %s.\n", pos[0], text[OPT_BUCKET], text[OPT_ENDPOINT]);
+        printf("Store %s added: packs go to bucket %s at %s.\n", pos[0], text[OPT_BUCKET],
+               text[OPT_ENDPOINT]);
         return verb_flush();
 }
 

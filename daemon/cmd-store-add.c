@@ -32,12 +32,15 @@ static int get_config(struct request *r, struct store_s3_config *c)
         if (k >= 0)
                 c->region = cmd_get_text(r, CTL_KEY_REGION, "a region", 64, false, &k);
         if (k >= 0)
-                c->access_key_file = cmd_get_text(r, CTL_KEY_ACCESS_KEY_FILE, "an access key file", 4096, true, &k);
+                c->access_key_file =
+                        cmd_get_text(r, CTL_KEY_ACCESS_KEY_FILE, "an access key file", 4096, true, &k);
         if (k >= 0)
-                c->secret_key_file = cmd_get_text(r, CTL_KEY_SECRET_KEY_FILE, "a secret key file", 4096, true, &k);
+                c->secret_key_file =
+                        cmd_get_text(r, CTL_KEY_SECRET_KEY_FILE, "a secret key file", 4096, true, &k);
         if (k < 0)
                 return k;
-        if ((!c->prefix && !(c->prefix = strdup(""))) || (!c->region && !(c->region = strdup("us-east-1")))) {
+        if ((!c->prefix && !(c->prefix = strdup(""))) ||
+            (!c->region && !(c->region = strdup("us-east-1")))) {
                 request_error(r, CTL_STATUS_INTERNAL, "out of memory");
                 return -ENOMEM;
         }
@@ -56,7 +59,7 @@ void cmd_store_add(struct request *r)
 {
         struct daemon *d = r->daemon;
         _cleanup_free_ char *name = NULL, *kind = NULL, *text = NULL;
-        struct store_s3_config c = { 0 };
+        struct store_s3_config c = {0};
         struct index_store existing;
         char why[512];
         int k;
@@ -73,7 +76,8 @@ void cmd_store_add(struct request *r)
         if (!kind)
                 return;
         if (strcmp(kind, "s3")) {
-                request_error(r, CTL_STATUS_BAD_REQUEST, "store add knows the kind s3 (peers: chutectl peer add)");
+                request_error(r, CTL_STATUS_BAD_REQUEST,
+                              "store add knows the kind s3 (peers: chutectl peer add)");
                 return;
         }
         if (get_config(r, &c) < 0)
@@ -85,14 +89,16 @@ void cmd_store_add(struct request *r)
         }
         if (index_store_find(d->index, name, &existing) >= 0) {
                 index_store_done(&existing);
-                request_error(r, CTL_STATUS_EXISTS, "a store named %s exists already (chutectl stores)", name);
+                request_error(r, CTL_STATUS_EXISTS, "a store named %s exists already (chutectl stores)",
+                              name);
                 goto out;
         }
         k = store_s3_wire_config_format(&c, &text);
         if (k >= 0)
                 k = index_store_add(d->index, name, "s3", text, NULL);
         if (k == -EEXIST) {
-                request_error(r, CTL_STATUS_EXISTS, "a store named %s exists already (chutectl stores)", name);
+                request_error(r, CTL_STATUS_EXISTS, "a store named %s exists already (chutectl stores)",
+                              name);
                 goto out;
         }
         if (k < 0) {
@@ -100,8 +106,8 @@ void cmd_store_add(struct request *r)
                 request_error_errno(r, k, "cannot add store %s", name);
                 goto out;
         }
-        log_notice("Store %s added: s3 bucket %s at %s%s%s", name,
-                  c.bucket, c.endpoint, *c.prefix ? ", prefix " : "", c.prefix);
+        log_notice("Store %s added: s3 bucket %s at %s%s%s", name, c.bucket, c.endpoint,
+                   *c.prefix ? ", prefix " : "", c.prefix);
         replicate_reload(d); /* it starts on the backlog now */
         struct msg *m = request_result(r);
         if (m) {

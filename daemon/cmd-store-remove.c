@@ -35,13 +35,15 @@ void cmd_store_remove(struct request *r)
         }
         if (!strcmp(st.kind, "peer")) {
                 index_store_done(&st);
-                request_error(r, CTL_STATUS_BAD_REQUEST, "%s is a peer: chutectl peer remove %s", name, name);
+                request_error(r, CTL_STATUS_BAD_REQUEST, "%s is a peer: chutectl peer remove %s", name,
+                              name);
                 return;
         }
         k = index_store_remove(d->index, st.id);
         index_store_done(&st);
         if (k < 0) {
-                log_error_errno(k, "Cannot remove store %s from the index: %s", name, index_last_error(d->index));
+                log_error_errno(k, "Cannot remove store %s from the index: %s", name,
+                                index_last_error(d->index));
                 request_error_errno(r, k, "cannot remove store %s", name);
                 return;
         }

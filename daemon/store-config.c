@@ -18,7 +18,7 @@
 
 static void sync_one(struct daemon *d, const struct settings_store *s)
 {
-        struct store_s3_config c = { 0 };
+        struct store_s3_config c = {0};
         _cleanup_free_ char *text = NULL;
         struct index_store row;
         char why[512];
@@ -28,7 +28,8 @@ static void sync_one(struct daemon *d, const struct settings_store *s)
         if (r >= 0) {
                 r = store_s3_check(&c, why, sizeof(why));
                 if (r < 0)
-                        log_error("[store %s] in %s: %s, ignoring the section", s->name, d->config.file, why);
+                        log_error("[store %s] in %s: %s, ignoring the section", s->name, d->config.file,
+                                  why);
         } else {
                 log_error("[store %s] in %s cannot be read, ignoring the section", s->name, d->config.file);
         }
@@ -44,8 +45,8 @@ static void sync_one(struct daemon *d, const struct settings_store *s)
                         log_info("Store %s added from %s", s->name, d->config.file);
         } else if (r >= 0) {
                 if (strcmp(row.kind, "s3"))
-                        log_error("[store %s] in %s: a %s store has that name, ignoring the section", s->name,
-                                  d->config.file, row.kind);
+                        log_error("[store %s] in %s: a %s store has that name, ignoring the section",
+                                  s->name, d->config.file, row.kind);
                 else if (strcmp(row.config, text)) {
                         r = index_store_set_config(d->index, row.id, text);
                         if (r >= 0)
@@ -54,7 +55,8 @@ static void sync_one(struct daemon *d, const struct settings_store *s)
                 index_store_done(&row);
         }
         if (r < 0)
-                log_error_errno(r, "Store %s: cannot record it in the index: %s", s->name, index_last_error(d->index));
+                log_error_errno(r, "Store %s: cannot record it in the index: %s", s->name,
+                                index_last_error(d->index));
 }
 
 void store_config_sync(struct daemon *d)

@@ -25,7 +25,7 @@ void store_s3_wire_config_done(struct store_s3_config *c)
         free(c->region);
         free(c->access_key_file);
         free(c->secret_key_file);
-        *c = (struct store_s3_config){ 0 };
+        *c = (struct store_s3_config){0};
 }
 
 static int set_text(char **field, const char *value)
@@ -76,7 +76,7 @@ static int config_set(struct store_s3_config *c, const char *key, const char *va
 
 int store_s3_wire_config_parse(const char *text, struct store_s3_config *ret)
 {
-        struct store_s3_config c = { 0 };
+        struct store_s3_config c = {0};
         _cleanup_free_ char *copy = strdup(text ? text : "");
         char *save = NULL;
         int r = 0;

@@ -15,13 +15,13 @@
 #define STORE_S3_TEXT_MAX 1024
 
 struct store_s3_config {
-        char *endpoint;        /* http[s]://host[:port], no path */
+        char *endpoint; /* http[s]://host[:port], no path */
         char *bucket;
         char *prefix;          /* "" or ending in '/' is the user's choice; [A-Za-z0-9._/-] */
         char *region;          /* default "us-east-1" */
         char *access_key_file; /* absolute paths, 0600 */
         char *secret_key_file;
-        bool virtual_host;     /* bucket.host instead of host/bucket */
+        bool virtual_host; /* bucket.host instead of host/bucket */
         unsigned object_lock_days;
 };
 

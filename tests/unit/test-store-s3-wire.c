@@ -61,8 +61,8 @@ Test(store_s3_wire, config_refuses)
 
 Test(store_s3_wire, query_sorted_and_encoded)
 {
-        const char *pairs[] = { "prefix", "a b/ü", "list-type", "2", "start-after", NULL,
-                                "continuation-token", "1+/=x~" };
+        const char *pairs[] = {"prefix",      "a b/ü", "list-type",          "2",
+                               "start-after", NULL,    "continuation-token", "1+/=x~"};
         char *q = NULL;
 
         cr_assert_eq(store_s3_wire_query(pairs, 4, &q), 0);
@@ -90,17 +90,19 @@ static int collect(void *userdata, const char *key, uint64_t size)
         return 0;
 }
 
-#define LIST_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>" \
+#define LIST_HEAD                                                                                           \
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"                                                        \
         "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name>"
 
 Test(store_s3_wire, list_parses)
 {
-        static const char xml[] = LIST_HEAD "<KeyCount>2</KeyCount><IsTruncated>true</IsTruncated>"
-                                  "<NextContinuationToken>tok+en</NextContinuationToken>"
-                                  "<Contents><Key>p/aa</Key><Size>12</Size><ETag>&quot;x&quot;</ETag></Contents>"
-                                  "<Contents><Size>18446744073709551615</Size><Key>p/a&amp;b</Key></Contents>"
-                                  "</ListBucketResult>";
-        struct seen s = { 0 };
+        static const char xml[] =
+                LIST_HEAD "<KeyCount>2</KeyCount><IsTruncated>true</IsTruncated>"
+                          "<NextContinuationToken>tok+en</NextContinuationToken>"
+                          "<Contents><Key>p/aa</Key><Size>12</Size><ETag>&quot;x&quot;</ETag></Contents>"
+                          "<Contents><Size>18446744073709551615</Size><Key>p/a&amp;b</Key></Contents>"
+                          "</ListBucketResult>";
+        struct seen s = {0};
         bool truncated = false;
         char *token = NULL;
 
@@ -123,7 +125,8 @@ Test(store_s3_wire, list_refuses_hostile)
                 "<ListBucketResult><Contents><Key>&b;</Key><Size>1</Size></Contents></ListBucketResult>",
                 /* sizes that are not numbers, or overflow */
                 LIST_HEAD "<Contents><Key>k</Key><Size>-1</Size></Contents></ListBucketResult>",
-                LIST_HEAD "<Contents><Key>k</Key><Size>18446744073709551616</Size></Contents></ListBucketResult>",
+                LIST_HEAD
+                "<Contents><Key>k</Key><Size>18446744073709551616</Size></Contents></ListBucketResult>",
                 LIST_HEAD "<Contents><Key>k</Key><Size></Size></Contents></ListBucketResult>",
                 /* a Contents with no key */
                 LIST_HEAD "<Contents><Size>1</Size></Contents></ListBucketResult>",
@@ -135,11 +138,12 @@ Test(store_s3_wire, list_refuses_hostile)
                 "",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                struct seen s = { 0 };
+                struct seen s = {0};
                 bool truncated = false;
                 char *token = NULL;
-                cr_assert_eq(store_s3_wire_parse_list(bad[i], strlen(bad[i]), collect, &s, &truncated, &token),
-                             -EBADMSG, "document %zu", i);
+                cr_assert_eq(
+                        store_s3_wire_parse_list(bad[i], strlen(bad[i]), collect, &s, &truncated, &token),
+                        -EBADMSG, "document %zu", i);
                 cr_assert_null(token);
         }
 }
@@ -148,7 +152,7 @@ Test(store_s3_wire, list_caps_text_and_depth)
 {
         size_t n = 3 * STORE_S3_TEXT_MAX;
         char *xml = malloc(n + 256), *p = xml;
-        struct seen s = { 0 };
+        struct seen s = {0};
         bool truncated;
         char *token = NULL;
 
@@ -202,7 +206,8 @@ Test(store_s3_wire, retry_rules)
         cr_assert_eq(store_s3_wire_status_errno(409, ""), -EPROTO);
         cr_assert_eq(store_s3_wire_curl_errno(CURLE_COULDNT_CONNECT), -ECONNREFUSED);
         for (unsigned a = 1; a < 10; a++) {
-                unsigned lo = store_s3_wire_backoff_ms(a, 4000, 0), hi = store_s3_wire_backoff_ms(a, 4000, UINT32_MAX);
+                unsigned lo = store_s3_wire_backoff_ms(a, 4000, 0),
+                         hi = store_s3_wire_backoff_ms(a, 4000, UINT32_MAX);
                 cr_assert(lo <= hi && hi <= 4000 && lo >= 125, "attempt %u: %u..%u", a, lo, hi);
         }
         cr_assert_eq(store_s3_wire_backoff_ms(1, 4000, UINT32_MAX), 250);
