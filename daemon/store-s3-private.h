@@ -28,6 +28,7 @@ struct store_s3 {
         CURL *idle[POOL_MAX];
         unsigned n_idle;
         bool stopping;
+        size_t max_keys; /* per ListObjectsV2 page: 1000, fewer for tests */
         struct store_s3_status status;
 };
 

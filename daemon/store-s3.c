@@ -24,6 +24,7 @@
 #include "cleanup.h"
 #include "crypto.h"
 #include "log.h"
+#include "test-hook.h"
 
 #define KEY_FILE_MAX 256
 
@@ -189,6 +190,7 @@ static int s3_put(struct store *st, const struct oid *pack, int fd, uint64_t siz
                 if (!c.headers)
                         return -ENOMEM;
         }
+        test_hook_pause("s3-put"); /* a test stops the service here, mid-upload */
         r = store_s3_http_call(s, &c);
         curl_slist_free_all(c.headers);
         if (r >= 0) {
@@ -252,7 +254,7 @@ static int s3_list(struct store *st, const struct oid *after, size_t max, store_
                 bool truncated = false;
                 char *next = NULL;
                 struct store_s3_call c;
-                size_t want = MIN(max - l.n, (size_t)1000);
+                size_t want = MIN(max - l.n, s->max_keys);
                 snprintf(max_keys, sizeof(max_keys), "%zu", want);
                 const char *pairs[] = {"list-type",
                                        "2",
@@ -510,6 +512,9 @@ int store_s3_new(const char *name, const char *config, struct store **ret)
         if (!s)
                 return log_oom();
         s->base.ops = &s3_ops;
+        s->max_keys = 1000;
+        if (getenv("CHUTE_TEST_HOOK_DIR") && getenv("CHUTE_TEST_S3_MAX_KEYS")) /* tests: many pages */
+                s->max_keys = (size_t)strtoul(getenv("CHUTE_TEST_S3_MAX_KEYS"), NULL, 10) ?: 1000;
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->cond, NULL);
         s->name = strdup(name);

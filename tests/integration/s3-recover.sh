@@ -26,9 +26,11 @@ touch -d '2001-02-03 04:05:06.123456789' "$SRC/docs/f4"
 XATTR=0
 if setfattr -n user.chute -v "kept" "$SRC/docs/f5" 2>/dev/null; then XATTR=1; fi
 
+# virtual-host addressing (http://BUCKET.localhost:PORT/KEY; the gateway has
+# rgw dns name = localhost, and curl takes *.localhost as loopback)
 add_store() {
-    on "$1" store add S3 s3 --endpoint "$S3_ENDPOINT" --bucket "$S3_BUCKET" --prefix backups/a/ \
-        --access-key-file "$S3_ACCESS_FILE" --secret-key-file "$S3_SECRET_FILE" >/dev/null
+    on "$1" store add S3 s3 --endpoint "http://localhost:$RGW_PORT" --virtual-host --bucket "$S3_BUCKET" \
+        --prefix backups/a/ --access-key-file "$S3_ACCESS_FILE" --secret-key-file "$S3_SECRET_FILE" >/dev/null
 }
 s3_done() { [ "$(store_field "$1" S3 pending_packs)" = 0 ] && [ "$(store_field "$1" S3 packs)" -gt 0 ]; }
 
@@ -45,6 +47,7 @@ check "A takes a second snapshot" on A snapshot
 if wait_until 60 s3_done A; then ok "every pack of A reaches the bucket"; else
     not_ok "every pack of A reaches the bucket"; on A --json stores | sed 's/^/#   /'; fi
 N_PACKS=$(own_packs A | wc -l)
+UPPER=$(own_packs A | head -1 | tr a-f A-F)   # an upper-case name is not a pack name
 is "the bucket holds A's packs" "$(s3_objects backups/a/ | wc -l)" "$N_PACKS"
 CODE=$(on A --json key export | jq -r .code)
 [ -n "$CODE" ] && [ "$CODE" != null ] || bail_out "no recovery code from A"
@@ -52,10 +55,18 @@ CODE=$(on A --json key export | jq -r .code)
 # ---- disaster: A's machine is gone ---------------------------------------------------
 stop_chuted A
 rm -rf "$T_TMP/A"
+# objects under the prefix that are not packs are ignored
+echo "not a pack" > "$T_TMP/junk"
+"${S3CMD[@]}" put --quiet "$T_TMP/junk" "s3://$S3_BUCKET/backups/a/README" >/dev/null
+"${S3CMD[@]}" put --quiet "$T_TMP/junk" "s3://$S3_BUCKET/backups/a/00ff" >/dev/null
+"${S3CMD[@]}" put --quiet "$T_TMP/junk" "s3://$S3_BUCKET/backups/a/$UPPER" >/dev/null
 peer_node A2
-start_chuted A2 --no-key || bail_out "the fresh node did not start"
+# ListObjectsV2 pages of 2 keys: recovery goes through continuation tokens
+mkdir -p "$T_TMP/hooks"
+CHUTE_TEST_HOOK_DIR=$T_TMP/hooks CHUTE_TEST_S3_MAX_KEYS=2 start_chuted A2 --no-key ||
+    bail_out "the fresh node did not start"
 check "the fresh node imports A's recovery code" on A2 key import --force "$CODE"
-check "the fresh node adds the bucket" add_store A2
+check "the fresh node adds the bucket (virtual-host style)" add_store A2
 t0=$(now_ms)
 rc_is "recover S3" 0 on A2 --json recover S3
 diag "recovered in $(( $(now_ms) - t0 )) ms"

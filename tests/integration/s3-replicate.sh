@@ -3,8 +3,8 @@
 # Replication to a real S3 service (a one-node Ceph RGW on loopback): a
 # store added at run time takes the backlog; every pack lands in the bucket
 # as PREFIX + id (s3cmd's listing equals chute's index) and no plaintext of
-# the files is in any object; the gateway killed (SIGKILL) and a snapshot
-# taken while it is down: status shows the error and the retries, and once
+# the files is in any object; the gateway killed (SIGKILL) while uploads are
+# under way: status shows the error and the retries, and once
 # the gateway is back the uploads complete with no partial objects (every
 # object's SHA-256 is its name); a wrong secret or a missing bucket is a
 # clear error with no retry storm; key files readable by others are refused.
@@ -23,6 +23,9 @@ for i in $(seq 1 20); do { echo "$MARKER $i"; head -c $((i * 7000)) /dev/urandom
 head -c $((24 * 1024 * 1024)) /dev/urandom > "$SRC/big"
 yes "$MARKER" | head -c $((3 * 1024 * 1024)) > "$SRC/text"
 
+HOOK=$T_TMP/hooks
+mkdir -p "$HOOK"
+export CHUTE_TEST_HOOK_DIR=$HOOK   # pause point s3-put: just before a pack's PUT
 peer_node A
 start_chuted A || bail_out "A did not start"
 on A add "$SRC" >/dev/null
@@ -60,12 +63,15 @@ jq_is "status shows the store too" "$T_TMP/status.json" '.stores[0].name == "S3"
 stores_text() { on A stores | grep -Eq "^S3: .* uploaded in [0-9]+ requests \([0-9]+ retries\)"; }
 check "chutectl stores says what went up in how many requests" stores_text
 
-# ---- the gateway dies, a snapshot comes, the gateway returns: uploads resume ----------
-# (killed with SIGKILL, as a crash would; the snapshot's packs fail to upload
-# while it is down and go up once it is back)
+# ---- the gateway is killed mid-upload, comes back: uploads resume ---------------------
+# (SIGKILL, as a crash would, while uploads of a new snapshot's packs are under
+# way: they are held at the pause point just before their PUT)
 for i in $(seq 1 6); do head -c $((6 * 1024 * 1024)) /dev/urandom > "$SRC/new$i"; done
+touch "$HOOK/s3-put.wait"
+check "A takes a snapshot" on A snapshot
+if wait_file 30 "$HOOK/s3-put.reached"; then ok "an upload is under way"; else not_ok "an upload is under way"; fi
 s3_rgw_stop KILL 2>/dev/null
-check "A takes a snapshot while the gateway is down" on A snapshot
+rm -f "$HOOK/s3-put.wait"
 down() { [ -n "$(store_field A S3 error)" ] && [ "$(store_field A S3 error)" != null ]; }
 if wait_until 30 down; then ok "with the gateway down, status has an error"; else not_ok "with the gateway down, status has an error"; fi
 diag "error: $(store_field A S3 error)"
