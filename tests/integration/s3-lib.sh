@@ -3,7 +3,8 @@
 # cluster (monitor, memstore OSD, RADOS Gateway) on loopback, everything in
 # $T_TMP/ceph, free ports, auth off inside the cluster (SigV4 is still
 # checked by the gateway); a user with its key files (0600) and a bucket.
-# Stopped by pid on exit (gateway, OSD, monitor, in that order).
+# Stopped by pid on exit (gateway, OSD, monitor, in that order). The OSD keeps
+# its data in RAM: CEPH_MEMSTORE_BYTES (default 2 GiB) bounds it.
 # Source it after lib.sh:  . "$(dirname "$0")/s3-lib.sh"
 
 need ceph-mon ceph-osd radosgw ceph monmaptool ceph-authtool radosgw-admin s3cmd jq python3
@@ -92,7 +93,7 @@ paxos propose interval = 0.1
 mon data avail warn = 2
 mon data avail crit = 1
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = ${CEPH_MEMSTORE_BYTES:-2147483648}
 osd fast shutdown notify mon = false
 osd bind to 127.0.0.1 = true
 [mon.a]
