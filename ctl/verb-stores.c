@@ -39,6 +39,9 @@ json_t *verb_store_json(const struct msg_map *item)
         json_object_set_new(o, "used", verb_json_uint(item, CTL_KEY_USED));
         json_object_set_new(o, "quota", verb_json_uint(item, CTL_KEY_QUOTA));
         json_object_set_new(o, "error", verb_json_str(item, CTL_KEY_ERROR));
+        json_object_set_new(o, "endpoint", verb_json_str(item, CTL_KEY_ENDPOINT));
+        json_object_set_new(o, "bucket", verb_json_str(item, CTL_KEY_BUCKET));
+        json_object_set_new(o, "prefix", verb_json_str(item, CTL_KEY_PREFIX));
         json_object_set_new(o, "requests", verb_json_uint(item, CTL_KEY_REQUESTS));
         json_object_set_new(o, "retries", verb_json_uint(item, CTL_KEY_RETRIES));
         json_object_set_new(o, "upload_limit", verb_json_uint(item, CTL_KEY_UPLOAD_LIMIT));
@@ -120,8 +123,11 @@ static void store_requests(const struct msg_map *item)
 
         if (msg_map_get_uint(item, CTL_KEY_REQUESTS, &requests) < 0)
                 return;
-        printf("    %s uploaded in %" PRIu64 " requests (%" PRIu64 " retries)\n",
-               output_size(verb_uint(item, CTL_KEY_UPLOADED, 0), size), requests, verb_uint(item, CTL_KEY_RETRIES, 0));
+        _cleanup_free_ char *bucket = verb_dup_bytes(item, CTL_KEY_BUCKET),
+                            *endpoint = verb_dup_bytes(item, CTL_KEY_ENDPOINT);
+        printf("    %s uploaded in %" PRIu64 " requests (%" PRIu64 " retries) to bucket %s at %s\n",
+               output_size(verb_uint(item, CTL_KEY_UPLOADED, 0), size), requests, verb_uint(item, CTL_KEY_RETRIES, 0),
+               bucket, endpoint);
 }
 
 static void store_verified(const struct msg_map *item, char *buf)
@@ -207,9 +213,11 @@ static int stores_text(struct msg *reply)
                 uint64_t requests;
                 if (msg_map_get_uint(&item, CTL_KEY_REQUESTS, &requests) >= 0) {
                         char size[OUTPUT_SIZE_MAX];
-                        printf("%s: %s uploaded in %" PRIu64 " requests (%" PRIu64 " retries)\n", name,
-                               output_size(verb_uint(&item, CTL_KEY_UPLOADED, 0), size), requests,
-                               verb_uint(&item, CTL_KEY_RETRIES, 0));
+                        _cleanup_free_ char *bucket = verb_dup_bytes(&item, CTL_KEY_BUCKET),
+                                            *endpoint = verb_dup_bytes(&item, CTL_KEY_ENDPOINT);
+                        printf("%s: %s uploaded in %" PRIu64 " requests (%" PRIu64 " retries) to bucket %s at %s\n",
+                               name, output_size(verb_uint(&item, CTL_KEY_UPLOADED, 0), size), requests,
+                               verb_uint(&item, CTL_KEY_RETRIES, 0), bucket, endpoint);
                 }
                 if (*error)
                         printf("%s: %s\n", name, error);

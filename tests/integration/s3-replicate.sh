@@ -56,8 +56,10 @@ for f in "$T_TMP"/objects/*; do [ "$(sha256sum < "$f" | cut -d' ' -f1)" = "$(bas
 is "every object's SHA-256 is its name (whole packs, nothing partial)" "$bad:$(ls "$T_TMP/objects" | wc -l)" "0:$(wc -l < "$T_TMP/own.txt")"
 is "no object holds the plaintext marker" "$(grep -rl "$MARKER" "$T_TMP/objects" | wc -l)" 0
 on A --json stores > "$T_TMP/stores.json"
-jq_is "stores shows kind s3, uploaded bytes, requests" "$T_TMP/stores.json" \
-    '.stores[0].kind == "s3" and .stores[0].uploaded > 0 and .stores[0].requests >= .stores[0].packs and .stores[0].error == null'
+jq_is "stores shows kind s3, where, uploaded bytes, requests" "$T_TMP/stores.json" \
+    ".stores[0].kind == \"s3\" and .stores[0].bucket == \"$S3_BUCKET\" and .stores[0].prefix == \"node-a/\" and
+     .stores[0].endpoint == \"$S3_ENDPOINT\" and .stores[0].uploaded > 0 and
+     .stores[0].requests >= .stores[0].packs and .stores[0].error == null"
 on A --json status > "$T_TMP/status.json"
 jq_is "status shows the store too" "$T_TMP/status.json" '.stores[0].name == "S3" and .stores[0].pending_packs == 0'
 stores_text() { on A stores | grep -Eq "^S3: .* uploaded in [0-9]+ requests \([0-9]+ retries\)"; }
