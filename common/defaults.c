@@ -61,15 +61,22 @@ char *defaults_state_dir(uid_t uid)
 
 char *defaults_socket_path(uid_t uid)
 {
-        const char *runtime;
+        if (uid == 0)
+                return xstrdup(DEFAULTS_SYSTEM_SOCKET);
+        return defaults_user_socket_path(uid);
+}
+
+char *defaults_user_socket_path(uid_t uid)
+{
+        const char *runtime, *state_env;
         char *state, *p;
 
-        if (uid == 0)
-                return xstrdup("/run/chute/chuted.sock");
         runtime = env_dir("XDG_RUNTIME_DIR");
         if (runtime)
                 return under(runtime, "/chute/chuted.sock");
-        state = defaults_state_dir(uid);
+        /* defaults_state_dir's user-mode answer, for root too */
+        state_env = env_dir("XDG_STATE_HOME");
+        state = state_env ? under(state_env, "/chute") : under(home_dir(uid), "/.local/state/chute");
         p = under(state, "/chuted.sock");
         free(state);
         return p;

@@ -10,6 +10,7 @@ static const struct index_column stats_columns[] = {
         INDEX_COLUMN_UINT64(struct index_stats, n_packs, 0),
         INDEX_COLUMN_UINT64(struct index_stats, pack_bytes, 0),
         INDEX_COLUMN_UINT64(struct index_stats, local_bytes, 0),
+        INDEX_COLUMN_UINT64(struct index_stats, n_local_packs, 0),
         INDEX_COLUMN_UINT64(struct index_stats, n_snapshots, 0),
         INDEX_COLUMN_UINT64(struct index_stats, n_roots, 0),
         INDEX_COLUMN_UINT64(struct index_stats, hosted_bytes, 0),
@@ -23,6 +24,7 @@ int index_stats(struct index *idx, struct index_stats *ret)
                                         " (SELECT count(*) FROM packs),"
                                         " (SELECT coalesce(sum(size), 0) FROM packs),"
                                         " (SELECT coalesce(sum(size), 0) FROM packs WHERE local),"
+                                        " (SELECT count(*) FROM packs WHERE local),"
                                         " (SELECT count(*) FROM snapshots),"
                                         " (SELECT count(*) FROM roots),"
                                         " (SELECT coalesce(sum(size), 0) FROM hosted)"),

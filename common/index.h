@@ -159,6 +159,7 @@ struct index_stats {
         uint64_t n_packs;
         uint64_t pack_bytes;  /* sum of pack sizes */
         uint64_t local_bytes; /* sum of sizes of packs present locally */
+        uint64_t n_local_packs; /* packs present locally */
         uint64_t n_snapshots;
         uint64_t n_roots;
         uint64_t hosted_bytes;
@@ -330,6 +331,37 @@ int index_replica_reset(struct index *idx, const struct oid *pack, int64_t store
  * for n); *ret_n how many: all of them when the store holds at most n. */
 int index_replica_random(struct index *idx, int64_t store_id, size_t n, struct oid *ret_packs,
                          size_t *ret_n);
+
+/* --- the local pack cache (local_copy = cache) --- */
+
+/* A local pack that may be evicted (see index_cache_candidates). */
+struct index_cache_candidate {
+        struct oid id;
+        uint64_t size;
+        int64_t created_ns;
+        int verified; /* 1 when at least min_copies stores hold it VERIFIED */
+};
+typedef int (*index_cache_candidate_cb)(const struct index_cache_candidate *c, void *userdata);
+/* What the cache holds, for status. */
+struct index_cache_usage {
+        uint64_t local_packs, local_bytes;     /* packs present in the local pack directory */
+        uint64_t evicted_packs, evicted_bytes; /* packs only on stores */
+        uint64_t stores;                       /* rows of the stores table */
+};
+/* Call cb for at most limit local packs held (UPLOADED or VERIFIED) by at
+ * least min_copies (>= 1) stores that hold no tree or snapshot object:
+ * VERIFIED ones first, then oldest first. */
+int index_cache_candidates(struct index *idx, unsigned min_copies, size_t limit,
+                           index_cache_candidate_cb cb, void *userdata);
+/* 1 when at least min_copies (>= 1) stores hold pack, 0 if not, -errno. */
+int index_cache_held(struct index *idx, const struct oid *pack, unsigned min_copies);
+/* *ret: bytes of local packs holding a tree or a snapshot object (never evicted). */
+int index_cache_pinned_bytes(struct index *idx, uint64_t *ret);
+/* Fill ret with the local and evicted packs and bytes. */
+int index_cache_usage(struct index *idx, struct index_cache_usage *ret);
+/* Call cb for at most limit packs with id > after (NULL: from the first), by id. */
+int index_cache_foreach_pack(struct index *idx, const struct oid *after, size_t limit, index_pack_cb cb,
+                             void *userdata);
 
 /* --- snapshots --- */
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* chutectl entry point: global options (anywhere before "--"), the socket
- * choice (--socket, then $CHUTE_SOCKET, then chuted's own default from
- * common/defaults.c), the verb table, help, and dispatch. Each verb lives in
+ * choice (--socket, then $CHUTE_SOCKET, then the system and the user-mode
+ * daemon's sockets from common/defaults.c), the verb table, help, and dispatch. Each verb lives in
  * ctl/verb-*.c; what they share in ctl/verb.c. */
 #include "defaults.h"
 
@@ -71,17 +71,27 @@ static int verb_help(struct verb_context *c, int argc, char **argv)
         return verb_flush();
 }
 
-/* chuted's default socket for this user (root: /run/chute/chuted.sock). */
-static char *default_socket(void)
+/* With no --socket and no $CHUTE_SOCKET, two places are tried: as root the
+ * system daemon's socket, then the user-mode daemon's (./quickstart run);
+ * as anyone else their own user daemon's, then the system daemon's (which
+ * members of group "chute" may use). */
+static void default_sockets(char **ret_first, char **ret_second)
 {
-        return defaults_socket_path(getuid());
+        uid_t uid = getuid();
+        char *user = defaults_user_socket_path(uid), *system = strdup(DEFAULTS_SYSTEM_SOCKET);
+
+        if (!system)
+                abort(); /* as defaults_*() do on out-of-memory */
+
+        *ret_first = uid == 0 ? system : user;
+        *ret_second = uid == 0 ? user : system;
 }
 
 int main(int argc, char **argv)
 {
         struct verb_context c = { 0 };
         _cleanup_free_ char **rest = calloc((size_t)argc + 1, sizeof(*rest));
-        _cleanup_free_ char *socket_default = NULL;
+        _cleanup_free_ char *socket_default = NULL, *socket_second = NULL;
         const char *socket_opt = NULL, *env;
         int n = 0, ex;
         bool dashdash = false;
@@ -131,8 +141,11 @@ int main(int argc, char **argv)
                 c.socket_path = socket_opt;
         else if (env && *env)
                 c.socket_path = env;
-        else
-                c.socket_path = socket_default = default_socket();
+        else {
+                default_sockets(&socket_default, &socket_second);
+                c.socket_path = socket_default;
+                c.socket_second = socket_second;
+        }
         output_progress_init(&c.progress, STDERR_FILENO);
 
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {

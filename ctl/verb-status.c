@@ -1,12 +1,58 @@
 /* SPDX-License-Identifier: MIT */
-/* chutectl status: the daemon's state, its store counters, one line per
- * watched root and one per store (text), or the status JSON object. */
+/* chutectl status: the daemon's state, its store counters, the local copy
+ * of the packs, one line per watched root and one per store (text), or the
+ * status JSON object. */
 #include "verb.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The local copy of the packs: null from a daemon without a repository. */
+static json_t *local_json(const struct msg_map *body)
+{
+        const char *mode;
+        size_t len;
+        json_t *o;
+
+        if (msg_map_get_text(body, CTL_KEY_LOCAL_COPY, &mode, &len) < 0)
+                return json_null();
+        o = json_object();
+        if (!o)
+                return NULL;
+        json_object_set_new(o, "mode", verb_json_str(body, CTL_KEY_LOCAL_COPY));
+        json_object_set_new(o, "packs", verb_json_uint(body, CTL_KEY_LOCAL_PACKS));
+        json_object_set_new(o, "bytes", verb_json_uint(body, CTL_KEY_LOCAL_BYTES));
+        json_object_set_new(o, "cache_size", verb_json_uint(body, CTL_KEY_CACHE_SIZE));
+        json_object_set_new(o, "pinned_bytes", verb_json_uint(body, CTL_KEY_PINNED_BYTES));
+        json_object_set_new(o, "evicted_packs", verb_json_uint(body, CTL_KEY_EVICTED));
+        json_object_set_new(o, "evicted_bytes", verb_json_uint(body, CTL_KEY_EVICTED_BYTES));
+        json_object_set_new(o, "error", verb_json_str(body, CTL_KEY_CACHE_ERROR));
+        return o;
+}
+
+/* "Local copy: ..." when the daemon says how it keeps packs. */
+static void local_line(const struct msg_map *body)
+{
+        _cleanup_free_ char *mode = verb_dup_bytes(body, CTL_KEY_LOCAL_COPY);
+        _cleanup_free_ char *error = verb_dup_bytes(body, CTL_KEY_CACHE_ERROR);
+        char here[OUTPUT_SIZE_MAX], bound[OUTPUT_SIZE_MAX], away[OUTPUT_SIZE_MAX];
+        uint64_t evicted = verb_uint(body, CTL_KEY_EVICTED, 0);
+
+        if (!mode || !*mode)
+                return;
+        printf("Local copy: %s, %s in %" PRIu64 " packs here", mode,
+               output_size(verb_uint(body, CTL_KEY_LOCAL_BYTES, 0), here), verb_uint(body, CTL_KEY_LOCAL_PACKS, 0));
+        if (strcmp(mode, "cache") == 0)
+                printf(" (cache_size %s)", output_size(verb_uint(body, CTL_KEY_CACHE_SIZE, 0), bound));
+        if (evicted > 0)
+                printf(", %" PRIu64 " packs (%s) only on stores", evicted,
+                       output_size(verb_uint(body, CTL_KEY_EVICTED_BYTES, 0), away));
+        putchar('\n');
+        if (error && *error)
+                printf("  cache error: %s\n", error);
+}
 
 static json_t *status_json(struct msg *reply)
 {
@@ -41,6 +87,7 @@ static json_t *status_json(struct msg *reply)
         json_object_set_new(o, "packs", verb_json_uint(&body, CTL_KEY_PACKS));
         json_object_set_new(o, "stored_bytes", verb_json_uint(&body, CTL_KEY_BYTES));
         json_object_set_new(o, "snapshots", verb_json_uint(&body, CTL_KEY_SNAPSHOT_COUNT));
+        json_object_set_new(o, "local", local_json(&body));
         json_object_set_new(o, "stores", verb_stores_json(&body));
         return o;
 }
@@ -64,6 +111,7 @@ static int status_text(struct msg *reply)
                verb_uint(&body, CTL_KEY_SNAPSHOT_COUNT, 0), verb_uint(&body, CTL_KEY_OBJECTS, 0),
                verb_uint(&body, CTL_KEY_PACKS, 0),
                output_size(verb_uint(&body, CTL_KEY_BYTES, 0), stored));
+        local_line(&body);
         msg_map_get_count(&body, CTL_KEY_ROOTS, &n);
         if (n == 0) {
                 printf("\nNothing is watched yet: chutectl add PATH\n");

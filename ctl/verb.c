@@ -47,13 +47,34 @@ int verb_connect(struct verb_context *c, bool quiet)
         if (c->client)
                 return EXIT_OK;
         k = client_connect(c->socket_path, &c->client);
+        /* no daemon there (no socket, or a stale one): the other default place */
+        if ((k == -ENOENT || k == -ECONNREFUSED) && c->socket_second) {
+                int k2 = client_connect(c->socket_second, &c->client);
+                if (k2 >= 0) {
+                        c->socket_path = c->socket_second;
+                        return EXIT_OK;
+                }
+                if (k2 != -ENOENT && k2 != -ECONNREFUSED) {
+                        c->socket_path = c->socket_second; /* report the one that has a daemon */
+                        k = k2;
+                }
+        }
         if (k < 0) {
-                if (!quiet) {
+                if (quiet)
+                        return EXIT_UNREACHABLE;
+                if (c->socket_second && (k == -ENOENT || k == -ECONNREFUSED))
+                        verb_fail("cannot reach chuted at %s nor at %s: %s", c->socket_path, c->socket_second,
+                                  strerror(-k));
+                else
                         verb_fail("cannot reach chuted at %s: %s", c->socket_path, strerror(-k));
+                if (k == -EACCES)
+                        fputs("chutectl: members of group \"chute\" may use the system daemon's socket\n"
+                              "chutectl: (adduser $USER chute, then log in again)\n",
+                              stderr);
+                else
                         fputs("chutectl: start chuted (systemctl start chuted, or systemctl --user start chuted),\n"
                               "chutectl: or point --socket or CHUTE_SOCKET at its control socket\n",
                               stderr);
-                }
                 return EXIT_UNREACHABLE;
         }
         return EXIT_OK;

@@ -24,6 +24,7 @@ enum {
 
 struct verb_context {
         const char *socket_path;
+        const char *socket_second; /* tried when socket_path has no daemon; NULL with --socket */
         bool json;
         struct client *client; /* connected on first use */
         struct output_progress progress;

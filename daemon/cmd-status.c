@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* status: the daemon's state, each root's state, repository totals and
- * each store's replication state (as stores). */
+/* status: the daemon's state, each root's state, repository totals, the
+ * local copy of the packs (cache) and each store's replication state (as
+ * stores). */
 #include <string.h>
 
+#include "cache.h"
 #include "cmd-util.h"
 #include "commands.h"
 #include "ctl.h"
@@ -57,6 +59,21 @@ void cmd_status(struct request *r)
         msg_map_set_uint(&b, CTL_KEY_PACKS, st.n_packs);
         msg_map_set_uint(&b, CTL_KEY_BYTES, st.pack_bytes);
         msg_map_set_uint(&b, CTL_KEY_SNAPSHOT_COUNT, st.n_snapshots);
+        struct cache_status cs;
+        if (d->index) {
+                cache_get_status(d, d->cache, &st, &cs);
+                msg_map_set_text(&b, CTL_KEY_LOCAL_COPY, cs.cache_mode ? "cache" : "full");
+                msg_map_set_uint(&b, CTL_KEY_LOCAL_PACKS, cs.local_packs);
+                msg_map_set_uint(&b, CTL_KEY_LOCAL_BYTES, cs.local_bytes);
+                if (cs.cache_mode) {
+                        msg_map_set_uint(&b, CTL_KEY_CACHE_SIZE, cs.cache_size);
+                        msg_map_set_uint(&b, CTL_KEY_PINNED_BYTES, cs.pinned_bytes);
+                }
+                msg_map_set_uint(&b, CTL_KEY_EVICTED, cs.evicted_packs);
+                msg_map_set_uint(&b, CTL_KEY_EVICTED_BYTES, cs.evicted_bytes);
+                if (cs.error[0])
+                        msg_map_set_text(&b, CTL_KEY_CACHE_ERROR, cs.error);
+        }
         k = cmd_stores_fill(d, &b);
         if (k < 0) {
                 msg_free(m);

@@ -23,6 +23,7 @@ struct workers;
 struct root;
 struct watch;
 struct replicate;
+struct cache;
 
 struct daemon {
         struct settings config;
@@ -42,6 +43,7 @@ struct daemon {
         struct watch *watch;       /* inotify (daemon/watch.c) */
         struct root *roots;        /* watched roots (daemon/root.c) */
         struct replicate *replicate; /* packs to stores (daemon/replicate.c) */
+        struct cache *cache;       /* the local pack cache (daemon/cache.c) */
         struct event *sig_term, *sig_int, *sig_hup;
         int64_t start_ns;
         bool stopping;

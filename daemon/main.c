@@ -8,13 +8,17 @@
 #include "settings.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +37,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "notify.h"
+#include "cache.h"
 #include "replicate.h"
 #include "repo.h"
 #include "root.h"
@@ -138,6 +143,9 @@ static int daemon_bring_up_repo(struct daemon *d)
         r = replicate_start(d, &d->replicate);
         if (r < 0)
                 goto fail;
+        r = cache_start(d, &d->cache);
+        if (r < 0)
+                goto fail;
         r = root_start_all(d);
         if (r < 0)
                 goto fail;
@@ -158,6 +166,8 @@ fail:
         peer_host_free(d->peer_host);
         d->peer_host = NULL;
         root_stop_all(d);
+        cache_stop(d->cache);
+        d->cache = NULL;
         replicate_stop(d->replicate);
         d->replicate = NULL;
         root_free_all(d);
@@ -192,6 +202,50 @@ int daemon_open_index_only(struct daemon *d)
         int r = index_open(path, 0, &d->index);
         if (r < 0)
                 return log_error_errno(r, "Cannot open the index %s", path);
+        return 0;
+}
+
+/* The control socket: the one the service manager passed (chuted.socket,
+ * LISTEN_FDS/LISTEN_PID), or our own at the configured path. */
+static int daemon_listen_control(struct daemon *d)
+{
+        struct sockaddr_un sa = {};
+        socklen_t len = sizeof(sa);
+        int n = sd_listen_fds(1), r;
+
+        if (n < 0)
+                log_warning_errno(n, "Cannot take the sockets passed by the service manager, ignoring");
+        if (n <= 0) {
+                r = dirname_mkdir(d->config.socket_path, 0755);
+                if (r >= 0)
+                        r = ctl_server_new(d, d->config.socket_path, &d->ctl);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot listen on the control socket %s", d->config.socket_path);
+                return 0;
+        }
+        if (n > 1)
+                log_warning("The service manager passed %d sockets: the first is the control socket, ignoring the rest", n);
+        int fd = SD_LISTEN_FDS_START;
+        if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+                return log_error_errno(-EINVAL, "The socket passed by the service manager is not a listening "
+                                                "UNIX stream socket (check ListenStream= in chuted.socket)");
+        /* libevent's listener needs it non-blocking; systemd passes it blocking */
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return log_error_errno(-errno, "Cannot make the passed control socket non-blocking");
+        /* its path, for the log and status (the configured one is not used) */
+        if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && len > offsetof(struct sockaddr_un, sun_path) &&
+            sa.sun_path[0]) {
+                char *path = strndup(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+                if (path) {
+                        free(d->config.socket_path);
+                        d->config.socket_path = path;
+                }
+        }
+        r = ctl_server_new_fd(d, fd, &d->ctl);
+        if (r < 0)
+                return log_error_errno(r, "Cannot listen on the control socket passed by the service manager");
+        log_info("Control socket %s passed by the service manager", d->config.socket_path);
         return 0;
 }
 
@@ -403,18 +457,9 @@ int main(int argc, char **argv)
         if (r < 0)
                 goto out;
 
-        int n_fds = sd_listen_fds(1);
-        if (n_fds == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0) {
-                r = ctl_server_new_fd(&d, SD_LISTEN_FDS_START, &d.ctl);
-        } else {
-                r = dirname_mkdir(d.config.socket_path, 0755);
-                if (r >= 0)
-                        r = ctl_server_new(&d, d.config.socket_path, &d.ctl);
-        }
-        if (r < 0) {
-                log_error_errno(r, "Cannot listen on the control socket %s", d.config.socket_path);
+        r = daemon_listen_control(&d);
+        if (r < 0)
                 goto out;
-        }
 
         signal(SIGPIPE, SIG_IGN);
         d.sig_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
@@ -455,6 +500,8 @@ out:
         replicate_stop(d.replicate); /* before the workers that bring its results to the loop */
         d.replicate = NULL;
         workers_free(d.workers); /* waits for running jobs */
+        cache_stop(d.cache); /* after the workers: no pass, no read in flight */
+        d.cache = NULL;
         root_free_all(&d);
         watch_free(d.watch);
         if (d.repo)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* What replicate.c (stores, uploads, errors) and replicate-prove.c (PROVE
- * rounds and verify --store) share: the replicator and its per-store state.
+/* What replicate.c (stores, uploads, errors), replicate-prove.c (PROVE
+ * rounds and verify --store) and replicate-read.c (chunk faults, copies of
+ * evicted packs) share: the replicator and its per-store state.
  * Loop thread only, unless a field says otherwise. */
 #pragma once
 
@@ -30,6 +31,8 @@ struct replicate_round;
 /* Backoff after a store error. */
 #define REPLICATE_BACKOFF_MIN_NS (1 * UINT64_C(1000000000))
 #define REPLICATE_BACKOFF_MAX_NS (300 * UINT64_C(1000000000))
+/* A pack evicted here whose fetch from another store failed is tried again after this long. */
+#define REPLICATE_FETCH_RETRY_NS (60 * UINT64_C(1000000000))
 /* A store over its quota is tried again after this long at the latest. */
 #define REPLICATE_QUOTA_PAUSE_NS (3600 * UINT64_C(1000000000))
 
@@ -96,6 +99,8 @@ struct replicate {
         struct event *reload_timer;
         int64_t failed[16]; /* stores rows that would not start: said once */
         unsigned n_failed;
+        struct oid lost[32]; /* packs neither here nor on any store: said once */
+        unsigned n_lost;
 };
 
 /* ---- replicate.c ---- */
@@ -106,6 +111,31 @@ void replicate_store_unref(struct replicate_store *rs);
 void replicate_store_requeue(struct replicate_store *rs, const struct oid *pack, uint64_t size);
 /* The local copy of pack: an fd to read it from (the caller closes it). Any thread. */
 int replicate_open_local(struct replicate *rep, const struct oid *pack, int *ret_fd);
+
+/* ---- replicate-read.c ---- */
+/* Put rs on rep's store list, where reading threads find it. Loop thread. */
+void replicate_read_link(struct replicate *rep, struct replicate_store *rs);
+/* Take rs off the list once no reading thread is inside it (waits). Loop thread. */
+void replicate_read_unlink(struct replicate *rep, struct replicate_store *rs);
+/* Chunk faults go to rep's stores from now on (repo_set_fault). */
+void replicate_read_attach(struct replicate *rep);
+/* ...and no longer (the handler stays and finds no store). */
+void replicate_read_detach(struct replicate *rep);
+/* Call fn on each running store but skip (rep NULL: the replicator's) until
+ * one returns >= 0: 0 then; -ENOENT when every store said -ENOENT, else the
+ * first other error. A reading thread's walk: stores stay up meanwhile. */
+int replicate_stores_try(struct replicate *rep, const struct replicate_store *skip,
+                         int (*fn)(struct store *s, void *userdata), void *userdata);
+/* Copy pack (size bytes) from a store other than skip into an anonymous
+ * file in the local store's tmp dir and check its SHA-256 is its id: *ret_fd
+ * reads it (the caller closes it). -ENOENT when no store holds it, -EBADMSG
+ * when the copies found are damaged. A store thread. */
+int replicate_fetch(struct replicate *rep, const struct replicate_store *skip, const struct oid *pack,
+                    uint64_t size, int *ret_fd);
+/* Read pack (size bytes, 0: unknown) back from s and check its SHA-256 is its id: 0,
+ * -ENOENT missing there, -EBADMSG damaged (or of another size), else the
+ * read's error. A store thread. */
+int replicate_fetch_check(struct store *s, const struct oid *pack, uint64_t size);
 
 /* ---- replicate-prove.c ---- */
 /* Schedule rs's PROVE rounds (prove_interval after the last one). */

@@ -68,14 +68,19 @@ static void prove_work(void *userdata)
         r = crypto_random(nonce, sizeof(nonce));
         if (r >= 0)
                 r = store_prove(repo_store(j->rs->rep->d->repo), &j->item.id, nonce, sizeof(nonce), want);
-        if (r < 0) {
+        if (r == -ENOENT) {
+                /* evicted here (local_copy = cache): no answer to compare a
+                 * PROVE with, so read the pack back and check its hash */
+                r = replicate_fetch_check(j->rs->store, &j->item.id, j->item.size);
+        } else if (r < 0) {
                 j->local_failed = true;
                 j->result = r;
                 return;
+        } else {
+                r = store_prove(j->rs->store, &j->item.id, nonce, sizeof(nonce), got);
+                if (r >= 0 && memcmp(want, got, sizeof(want)) != 0)
+                        r = -EBADMSG;
         }
-        r = store_prove(j->rs->store, &j->item.id, nonce, sizeof(nonce), got);
-        if (r >= 0 && memcmp(want, got, sizeof(want)) != 0)
-                r = -EBADMSG;
         j->result = r;
         if (r == -EBADMSG || r == -ENOENT) {
                 /* the host keeps a deleted pack marked; a new PUT replaces it */

@@ -5,18 +5,19 @@
  * they are committed, at most REPLICATE_PUTS uploads at once; success sets
  * the replica state, failures set the store's error and back off (a full
  * quota pauses the store until its usage shows room). PROVE rounds are in
- * replicate-prove.c. */
+ * replicate-prove.c, reads from stores (faults, evicted packs) in
+ * replicate-read.c. */
 #include "replicate-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "cleanup.h"
 #include "crypto.h"
 #include "daemon.h"
@@ -32,13 +33,6 @@
 #include "workers.h"
 
 static void store_fill(struct replicate_store *rs);
-
-/* Chunk faults: reading threads walk the store list under this lock; the
- * loop links and unlinks stores under it too, and unlinks one only once no
- * reader is inside it. */
-static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t fault_cond = PTHREAD_COND_INITIALIZER;
-static struct replicate *fault_rep; /* under fault_lock */
 
 static void set_error(struct replicate_store *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_error(struct replicate_store *rs, const char *fmt, ...)
@@ -80,7 +74,7 @@ struct upload {
         struct replicate_store *rs;
         struct replicate_item item;
         int result; /* -ECANCELED until work ran */
-        bool local_missing;
+        bool local_missing; /* neither here nor fetched from another store */
 };
 
 static void upload_work(void *userdata)
@@ -90,6 +84,8 @@ static void upload_work(void *userdata)
         int r;
 
         r = replicate_open_local(u->rs->rep, &u->item.id, &fd);
+        if (r == -ENOENT) /* evicted here (local_copy = cache): from a store that holds it */
+                r = replicate_fetch(u->rs->rep, u->rs, &u->item.id, u->item.size, &fd);
         if (r < 0) {
                 u->local_missing = true;
                 u->result = r;
@@ -128,12 +124,33 @@ static void store_restart_scan(struct replicate_store *rs)
         rs->rescan = false;
 }
 
-static void skip_add(struct replicate_store *rs, const struct oid *pack)
+static void skip_add_for(struct replicate_store *rs, const struct oid *pack, uint64_t ns)
 {
         unsigned i = rs->n_skip < REPLICATE_SKIP_MAX ? rs->n_skip++ : 0; /* full: replace the oldest slot */
 
         rs->skip[i].id = *pack;
-        rs->skip[i].until_ns = monotonic_ns() + (int64_t)REPLICATE_SKIP_NS;
+        rs->skip[i].until_ns = monotonic_ns() + (int64_t)ns;
+}
+
+static void skip_add(struct replicate_store *rs, const struct oid *pack)
+{
+        skip_add_for(rs, pack, REPLICATE_SKIP_NS);
+}
+
+/* Said once per pack (and daemon run): no copy of pack anywhere to upload. */
+static void report_lost(struct replicate_store *rs, const struct oid *pack, const char *hex)
+{
+        struct replicate *rep = rs->rep;
+
+        for (unsigned i = 0; i < rep->n_lost && i < ELEMENTSOF(rep->lost); i++)
+                if (oid_cmp(&rep->lost[i], pack) == 0) {
+                        log_debug("Store %s: pack %s is still on no store, skipping it", rs->name, hex);
+                        return;
+                }
+        rep->lost[rep->n_lost++ % ELEMENTSOF(rep->lost)] = *pack; /* full: the oldest goes */
+        log_error("Store %s: pack %s is not here (evicted) and no other store holds it: it cannot be "
+                  "uploaded, and reads of its data fail",
+                  rs->name, hex);
 }
 
 static bool skipped(struct replicate_store *rs, const struct oid *pack)
@@ -165,8 +182,19 @@ static void upload_failed(struct replicate_store *rs, const struct upload *u)
 
         oid_to_hex(&u->item.id, hex);
         if (u->local_missing) {
-                log_warning_errno(r, "Store %s: cannot read pack %s here, skipping it for now", rs->name, hex);
-                skip_add(rs, &u->item.id);
+                if (r == -ENOENT) {
+                        report_lost(rs, &u->item.id, hex);
+                        skip_add(rs, &u->item.id);
+                } else if (r == -EBADMSG) {
+                        log_warning("Store %s: pack %s is not here and the copy fetched from another store is "
+                                    "damaged, skipping it for now", rs->name, hex);
+                        skip_add(rs, &u->item.id);
+                } else {
+                        /* the store that holds it could not be read: try again soon */
+                        log_info_errno(r, "Store %s: pack %s is not here and could not be fetched from another "
+                                       "store, trying again later", rs->name, hex);
+                        skip_add_for(rs, &u->item.id, REPLICATE_FETCH_RETRY_NS);
+                }
                 return;
         }
         if (r == -EDQUOT) {
@@ -248,6 +276,7 @@ static void upload_done(void *userdata)
                           (unsigned long long)u->item.size);
                 rs->uploads++;
                 rs->upload_bytes += u->item.size;
+                cache_kick(rs->rep->d->cache); /* it may be on enough stores now */
                 rs->backoff_ns = REPLICATE_BACKOFF_MIN_NS;
                 if (!rs->quota_paused)
                         rs->error[0] = '\0';
@@ -542,10 +571,7 @@ static int store_start(struct replicate *rep, const struct index_store *row)
         r = replicate_prove_start(rs);
         if (r < 0)
                 goto fail;
-        pthread_mutex_lock(&fault_lock);
-        rs->next = rep->stores;
-        rep->stores = rs;
-        pthread_mutex_unlock(&fault_lock);
+        replicate_read_link(rep, rs);
         log_info("Store %s (%s%s%s): replicating", rs->name, rs->kind, rs->address ? " at " : "",
                  rs->address ? rs->address : "");
         store_fill(rs);
@@ -584,16 +610,7 @@ static void store_unlink(struct replicate *rep, struct replicate_store *rs)
 {
         if (rs->store && store_is_peer(rs->store))
                 store_peer_shutdown(rs->store);
-        pthread_mutex_lock(&fault_lock);
-        rs->fault_closed = true;
-        while (rs->readers > 0)
-                pthread_cond_wait(&fault_cond, &fault_lock);
-        for (struct replicate_store **pp = &rep->stores; *pp; pp = &(*pp)->next)
-                if (*pp == rs) {
-                        *pp = rs->next;
-                        break;
-                }
-        pthread_mutex_unlock(&fault_lock);
+        replicate_read_unlink(rep, rs);
 }
 
 static void store_remove(struct replicate *rep, struct replicate_store *rs)
@@ -603,58 +620,14 @@ static void store_remove(struct replicate *rep, struct replicate_store *rs)
         store_stop(rs);
 }
 
-/* The repository's chunk fault handler (a reading thread): the byte range
- * from the first store that has it. */
-static int replicate_fault(void *userdata, const struct oid *pack, uint64_t offset, size_t len, void *buf)
+size_t replicate_uploads(struct daemon *d, struct oid *ret, size_t max)
 {
-        int r = -ENOENT;
+        size_t n = 0;
 
-        (void)userdata;
-        pthread_mutex_lock(&fault_lock);
-        for (struct replicate_store *rs = fault_rep ? fault_rep->stores : NULL; rs; rs = rs->next) {
-                if (rs->fault_closed)
-                        continue;
-                rs->readers++;
-                pthread_mutex_unlock(&fault_lock);
-                int k = store_get(rs->store, pack, offset, len, buf);
-                pthread_mutex_lock(&fault_lock);
-                if (--rs->readers == 0)
-                        pthread_cond_broadcast(&fault_cond);
-                if (k >= 0) {
-                        r = 0;
-                        break;
-                }
-                if (r == -ENOENT && k != -ENOENT)
-                        r = k; /* a store that might have it could not say */
-        }
-        pthread_mutex_unlock(&fault_lock);
-        return r;
-}
-
-struct store *replicate_store_borrow(struct daemon *d, int64_t store_id, void **ret_token)
-{
-        struct store *s = NULL;
-
-        pthread_mutex_lock(&fault_lock);
         for (struct replicate_store *rs = d->replicate ? d->replicate->stores : NULL; rs; rs = rs->next)
-                if (rs->id == store_id && !rs->fault_closed && rs->store) {
-                        rs->readers++;
-                        s = rs->store;
-                        *ret_token = rs;
-                        break;
-                }
-        pthread_mutex_unlock(&fault_lock);
-        return s;
-}
-
-void replicate_store_return(void *token)
-{
-        struct replicate_store *rs = token;
-
-        pthread_mutex_lock(&fault_lock);
-        if (--rs->readers == 0)
-                pthread_cond_broadcast(&fault_cond);
-        pthread_mutex_unlock(&fault_lock);
+                for (unsigned i = 0; i < rs->n_running && n < max; i++)
+                        ret[n++] = rs->running[i];
+        return n;
 }
 
 static int reload_one(const struct index_store *row, void *userdata)
@@ -738,10 +711,7 @@ int replicate_start(struct daemon *d, struct replicate **ret)
         }
         d->replicate = rep;
         repo_set_committed(d->repo, on_committed, d);
-        pthread_mutex_lock(&fault_lock);
-        fault_rep = rep;
-        pthread_mutex_unlock(&fault_lock);
-        repo_set_fault(d->repo, replicate_fault, NULL); /* before any reader runs */
+        replicate_read_attach(rep); /* before any reader runs */
         store_config_sync(d); /* [store NAME] sections */
         replicate_reload(d);
         *ret = rep;
@@ -756,10 +726,7 @@ void replicate_stop(struct replicate *rep)
                 event_free(rep->reload_timer);
         if (rep->d->repo)
                 repo_set_committed(rep->d->repo, NULL, NULL);
-        pthread_mutex_lock(&fault_lock);
-        if (fault_rep == rep)
-                fault_rep = NULL; /* the handler stays installed and finds nothing */
-        pthread_mutex_unlock(&fault_lock);
+        replicate_read_detach(rep);
         while (rep->stores) {
                 struct replicate_store *rs = rep->stores;
                 store_unlink(rep, rs);

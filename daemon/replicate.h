@@ -29,6 +29,8 @@ void replicate_pack_committed(struct daemon *d, const struct oid *pack, uint64_t
  * thread (recover), or NULL; it stays usable until replicate_store_return
  * (a store removed meanwhile fails its calls at once). Loop thread. */
 struct store *replicate_store_borrow(struct daemon *d, int64_t store_id, void **ret_token);
+/* Up to max packs being uploaded now, into ret; how many. Loop thread. */
+size_t replicate_uploads(struct daemon *d, struct oid *ret, size_t max);
 /* Give a borrowed store back. Any thread. */
 void replicate_store_return(void *token);
 

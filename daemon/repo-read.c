@@ -45,6 +45,8 @@ struct repo_read {
         const struct keys *keys;
         repo_read_fault_fn fault; /* atomic: read by every reading thread */
         void *fault_userdata;
+        repo_read_touch_fn touch; /* atomic, as fault */
+        void *touch_userdata;
         uint64_t serial; /* tells this instance from an earlier one at the same address */
 
         pthread_mutex_t pool_lock;
@@ -209,6 +211,12 @@ void repo_read_set_fault(struct repo_read *rr, repo_read_fault_fn fn, void *user
         __atomic_store_n(&rr->fault, fn, __ATOMIC_RELEASE);
 }
 
+void repo_read_set_touch(struct repo_read *rr, repo_read_touch_fn fn, void *userdata)
+{
+        rr->touch_userdata = userdata;
+        __atomic_store_n(&rr->touch, fn, __ATOMIC_RELEASE);
+}
+
 int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
                      uint8_t **ret, size_t *ret_len)
 {
@@ -223,7 +231,11 @@ int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_typ
         if (!rec)
                 return -ENOMEM;
         k = store_get(rr->local, &o.pack, o.offset, o.length, rec);
-        if (k == -ENOENT) {
+        if (k >= 0) {
+                repo_read_touch_fn touch = __atomic_load_n(&rr->touch, __ATOMIC_ACQUIRE);
+                if (touch)
+                        touch(rr->touch_userdata, &o.pack);
+        } else if (k == -ENOENT) {
                 repo_read_fault_fn fault = __atomic_load_n(&rr->fault, __ATOMIC_ACQUIRE);
                 if (fault)
                         k = fault(rr->fault_userdata, &o.pack, o.offset, o.length, rec);

@@ -27,6 +27,11 @@ typedef int (*repo_read_fault_fn)(void *userdata, const struct oid *pack_id, uin
 /* Install (or, with NULL, remove) the chunk fault handler; set it before
  * readers run or while none does. */
 void repo_read_set_fault(struct repo_read *rr, repo_read_fault_fn fn, void *userdata);
+/* Told of every read served by a local pack file (the cache's recency),
+ * on the reading thread. */
+typedef void (*repo_read_touch_fn)(void *userdata, const struct oid *pack_id);
+/* Install (or, with NULL, remove) the touch handler, like the fault handler. */
+void repo_read_set_touch(struct repo_read *rr, repo_read_touch_fn fn, void *userdata);
 /* Close every connection. Threads must not read any more. NULL is fine. */
 void repo_read_free(struct repo_read *rr);
 /* As repo_get (repo.h). */

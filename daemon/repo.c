@@ -257,6 +257,13 @@ void repo_set_fault(struct repo *r, int (*fn)(void *userdata, const struct oid *
         repo_read_set_fault(r->read, fn, userdata);
 }
 
+void repo_set_touch(struct repo *r, void (*fn)(void *userdata, const struct oid *pack_id), void *userdata)
+{
+        repo_read_set_touch(r->read, fn, userdata);
+}
+
+const char *repo_tmp_dir(struct repo *r) { return r->staging_dir; }
+
 int repo_reload_known(struct repo *r)
 {
         struct index *rd = repo_read_borrow(r->read);

@@ -45,6 +45,10 @@ uint64_t repo_failures(struct repo *r);
 void repo_set_fault(struct repo *r, int (*fn)(void *userdata, const struct oid *pack_id, uint64_t offset,
                                               size_t len, void *buf),
                     void *userdata);
+/* Who hears of reads served by local pack files (repo-read.h; NULL: nobody). */
+void repo_set_touch(struct repo *r, void (*fn)(void *userdata, const struct oid *pack_id), void *userdata);
+/* The local store's directory for temporary files (pack_dir/tmp). */
+const char *repo_tmp_dir(struct repo *r);
 /* Learn the ids of objects the index gained behind the repository's back
  * (a recovery's reindex), so puts deduplicate against them. */
 int repo_reload_known(struct repo *r);

@@ -350,6 +350,7 @@ static void write_file(void *arg)
                 return;
         }
         int r = snaptree_extents(job->daemon->repo, it->e, &ext, &n, &list);
+        bool read_failed = r < 0; /* not a write: e.g. a pack evicted here whose stores are unreachable */
         for (size_t i = 0; r >= 0 && i < n && !stop(job); i++) {
                 if (ext[i].hole) {
                         off += ext[i].length;
@@ -360,6 +361,7 @@ static void write_file(void *arg)
                 r = repo_get(job->daemon->repo, &ext[i].id, OBJECT_DATA, (size_t)ext[i].length, &buf, &len);
                 if (r >= 0 && len != ext[i].length)
                         r = -EBADMSG;
+                read_failed = r < 0;
                 for (size_t done = 0; r >= 0 && done < len;) {
                         ssize_t w = pwrite(fd, buf + done, len - done, (off_t)(off + done));
                         if (w < 0) {
@@ -380,9 +382,10 @@ static void write_file(void *arg)
                 job_fail(job, r, "%s: the backup data is %s", it->path,
                          r == -ENOENT ? "missing from the repository" : "damaged (verification failed)");
         } else if (r == -ENOSPC || r == -EIO || r == -EDQUOT || r == -ENOMEM) {
-                job_fail(job, r, "cannot write %s: %s", it->path, strerror(-r));
+                job_fail(job, r, "cannot %s %s: %s", read_failed ? "read the backed-up data of" : "write",
+                         it->path, strerror(-r));
         } else if (r < 0) {
-                warn(job, r, "write", it->path);
+                warn(job, r, read_failed ? "read the backed-up data of" : "write", it->path);
         } else {
                 set_meta_fd(it->state, fd, it->path, it->e);
                 __atomic_add_fetch(&job->files, 1, __ATOMIC_RELAXED);

@@ -413,8 +413,7 @@ static int parse_local_copy(struct parse_state *st, const struct key *k, const c
         if (strcasecmp(value, "full") == 0)
                 v = SETTINGS_LOCAL_FULL;
         else if (strcasecmp(value, "cache") == 0)
-                return fail(st, "%s = cache is not available yet: this chuted keeps every pack here (full)",
-                            k->name);
+                v = SETTINGS_LOCAL_CACHE;
         else
                 return fail(st, "bad value \"%s\" for %s (full or cache)", value, k->name);
         *FIELD(st->config, k, int) = v;

@@ -9,6 +9,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "defaults.h"
 #include "settings.h"
 #include "crypto.h"
 #include "parse.h"
@@ -185,6 +186,10 @@ Test(config, every_key)
         cr_assert_eq(c.prove_count, 5);
         cr_assert_eq(c.local_copy, SETTINGS_LOCAL_FULL);
         cr_assert_eq(c.cache_size, 2ull << 30);
+        cr_assert_eq(settings_load_string(&c, "[replication]\nlocal_copy = cache\ncache_size = 24M\n",
+                                          "c.conf", &error), 0, "%s", error ? error : "");
+        cr_assert_eq(c.local_copy, SETTINGS_LOCAL_CACHE);
+        cr_assert_eq(c.cache_size, 24ull << 20);
         cr_assert_eq(settings_load_string(&c, "[peer]\nlisten = none\n[replication]\ncopies = all\n",
                                           "n.conf", &error), 0);
         cr_assert_null(c.peer_listen, "none disables the listener");
@@ -284,8 +289,8 @@ Test(config, errors)
                      "x.conf:2: bad value \"65\" for copies (all, or 1 to 64)");
         expect_error("[replication]\nlocal_copy = some\n",
                      "x.conf:2: bad value \"some\" for local_copy (full or cache)");
-        expect_error("[replication]\nlocal_copy = cache\n",
-                     "x.conf:2: local_copy = cache is not available yet: this chuted keeps every pack here (full)");
+        expect_error("[replication]\ncache_size = lots\n",
+                     "x.conf:2: bad size \"lots\" for cache_size (e.g. 500M, 20G, 0)");
         expect_error("[replication]\nprove_interval = 0\n",
                      "x.conf:2: prove_interval must be longer than 0");
         /* inih's own syntax errors, in the same FILE:LINE form. */
@@ -496,4 +501,24 @@ Test(config, store_sections)
                 free(error);
                 settings_done(&c);
         }
+}
+
+/* The user-mode socket chutectl tries second as root (./quickstart run's). */
+Test(config, defaults_user_socket_for_root)
+{
+        char *p;
+
+        clear_xdg();
+        setenv("HOME", "/root", 1);
+        p = defaults_user_socket_path(0);
+        cr_assert_str_eq(p, "/root/.local/state/chute/chuted.sock");
+        free(p);
+        setenv("XDG_RUNTIME_DIR", "/run/user/0", 1);
+        p = defaults_user_socket_path(0);
+        cr_assert_str_eq(p, "/run/user/0/chute/chuted.sock");
+        free(p);
+        p = defaults_socket_path(0);
+        cr_assert_str_eq(p, DEFAULTS_SYSTEM_SOCKET);
+        free(p);
+        clear_xdg();
 }

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* The local pack cache (local_copy = cache, DESIGN §5): packs held by
+ * enough stores are evicted from the local pack directory, least recently
+ * read first, until the local packs take at most cache_size bytes; packs
+ * holding trees or snapshots stay. Passes run on a worker thread in bounded
+ * steps, after replication progress and on a timer; reads of evicted packs
+ * fault to the stores (replicate.c). It also keeps packs.local true to the
+ * files after a crash, and reports what the cache holds for status. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct daemon;
+struct cache;
+struct index_stats;
+
+/* Start the cache of d (after the replicator): in cache mode the first pass
+ * runs soon; in full mode it only reports. */
+int cache_start(struct daemon *d, struct cache **ret);
+/* Stop and free (a pass in flight frees it when its done callback runs,
+ * at the latest when the workers stop); NULL is fine. */
+void cache_stop(struct cache *c);
+/* Packs reached stores: run a pass soon (loop thread; NULL is fine). */
+void cache_kick(struct cache *c);
+
+/* What status shows of the local copy. */
+struct cache_status {
+        bool cache_mode;        /* local_copy = cache */
+        uint64_t cache_size;    /* the bound (cache mode) */
+        uint64_t local_packs, local_bytes;     /* packs present here */
+        uint64_t evicted_packs, evicted_bytes; /* packs only on stores */
+        uint64_t pinned_bytes;  /* local bytes in packs holding trees or snapshots (last pass) */
+        uint64_t evictions;     /* packs evicted since start */
+        char error[256];        /* the last problem, "" when none */
+};
+/* Fill ret from st, the index's counts, and c (loop thread; NULL: none). */
+void cache_get_status(struct daemon *d, struct cache *c, const struct index_stats *st, struct cache_status *ret);
