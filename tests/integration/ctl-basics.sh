@@ -189,7 +189,7 @@ stop_chuted b || true
 
 # ---- command line without a config file -----------------------------------------------
 mkdir -p "$T_TMP/c/run"
-"$CHUTED" --state-dir "$T_TMP/c/state" --socket "$T_TMP/c/run/c.sock" --log-level info \
+"${OWN_NETNS[@]}" "$CHUTED" --state-dir "$T_TMP/c/state" --socket "$T_TMP/c/run/c.sock" --log-level info \
     >"$T_TMP/c/log" 2>&1 &
 C_PID=$!
 T_PIDS+=("$C_PID")

@@ -15,6 +15,13 @@ CHUTECTL=$CHUTE_BUILDDIR/ctl/chutectl
 T_NUM=0
 T_FAILED=0
 T_PIDS=()
+# OWN_NETNS: the command prefix that runs a chuted without a config file in
+# a network namespace of its own, where its default peer listener
+# (0.0.0.0:2001) binds no address of the machine and cannot clash with
+# another test's; empty when this user cannot make one. The control socket
+# is a path and works across namespaces.
+OWN_NETNS=()
+if unshare -n true 2>/dev/null; then OWN_NETNS=(unshare -n); fi
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/chute-test.XXXXXX")
 
 # t_our_child PID: PID is still a child of this script, not yet reaped. A pid

@@ -29,16 +29,18 @@ STATE=$H/.local/state/chute
 export CHUTE_SOCKET=$XDG_RUNTIME_DIR/chute/chuted.sock
 
 # As root, a private mount namespace lets chuted see the state dir a second
-# time through a bind mount under HOME.
+# time through a bind mount under HOME; a network namespace of its own keeps
+# its default peer listener (0.0.0.0:2001, no config file here) off the
+# machine's addresses.
 BIND=no
-if [ "$(id -u)" = 0 ] && unshare -m --propagation private true 2>/dev/null; then BIND=yes; fi
+if [ "$(id -u)" = 0 ] && unshare -m -n --propagation private true 2>/dev/null; then BIND=yes; fi
 
 mkdir -p "$STATE"
 if [ "$BIND" = yes ]; then
-    unshare -m --propagation private sh -c 'mount --bind "$1" "$2" && exec "$3" --user --log-level debug' \
+    unshare -m -n --propagation private sh -c 'mount --bind "$1" "$2" && exec "$3" --user --log-level debug' \
         sh "$STATE" "$H/mnt-state" "$CHUTED" >>"$T_TMP/n/chuted.log" 2>&1 &
 else
-    "$CHUTED" --user --log-level debug >>"$T_TMP/n/chuted.log" 2>&1 &
+    "${OWN_NETNS[@]}" "$CHUTED" --user --log-level debug >>"$T_TMP/n/chuted.log" 2>&1 &
 fi
 CHUTED_PID=$!
 T_PIDS+=("$CHUTED_PID")
