@@ -64,6 +64,8 @@ on A --json status > "$T_TMP/status.json"
 jq_is "status shows the store too" "$T_TMP/status.json" '.stores[0].name == "S3" and .stores[0].pending_packs == 0'
 stores_text() { on A stores | grep -Eq "^S3: .* uploaded in [0-9]+ requests \([0-9]+ retries\)"; }
 check "chutectl stores says what went up in how many requests" stores_text
+status_text() { on A status | grep -Eq "^    .* uploaded in [0-9]+ requests \([0-9]+ retries\) to bucket $S3_BUCKET at $S3_ENDPOINT$"; }
+check "... and so does chutectl status" status_text
 
 # ---- the gateway is killed mid-upload, comes back: uploads resume ---------------------
 # (SIGKILL, as a crash would, while uploads of a new snapshot's packs are under
