@@ -111,15 +111,18 @@ static int store_add(struct verb_context *c, int argc, char **argv)
 static int store_remove(struct verb_context *c, int argc, char **argv)
 {
         _cleanup_(msg_freep) struct msg *reply = NULL;
+        bool force = argc == 4 && !strcmp(argv[2], "--force");
+        const char *name = argv[argc - 1];
         int ex;
 
-        if (argc != 3)
-                return verb_usage("store remove takes NAME");
+        if (argc != 3 && !force)
+                return verb_usage("store remove takes [--force] NAME");
         ex = verb_connect(c, false);
         if (ex != EXIT_OK)
                 return ex;
         struct msg *m = verb_request(c, CTL_TYPE_STORE_REMOVE);
-        if (m && ctl_msg_set_text(m, CTL_KEY_NAME, argv[2]) < 0) {
+        if (m && (ctl_msg_set_text(m, CTL_KEY_NAME, name) < 0 ||
+                  (force && ctl_msg_set_bool(m, CTL_KEY_FORCE, true) < 0))) {
                 msg_free(m);
                 return verb_fail("cannot build the request");
         }
@@ -129,10 +132,10 @@ static int store_remove(struct verb_context *c, int argc, char **argv)
         if (c->json) {
                 json_t *o = json_object();
                 if (o)
-                        json_object_set_new(o, "removed", json_string(argv[2]));
+                        json_object_set_new(o, "removed", json_string(name));
                 return verb_json(o);
         }
-        printf("Store %s removed; what it holds stays there.\n", argv[2]);
+        printf("Store %s removed; what it holds stays there.\n", name);
         return verb_flush();
 }
 

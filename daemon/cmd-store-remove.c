@@ -39,6 +39,10 @@ void cmd_store_remove(struct request *r)
                               name);
                 return;
         }
+        if (cmd_refuse_losing_packs(r, st.id, name) < 0) {
+                index_store_done(&st);
+                return;
+        }
         k = index_store_remove(d->index, st.id);
         index_store_done(&st);
         if (k < 0) {
