@@ -39,6 +39,11 @@ json_t *verb_store_json(const struct msg_map *item)
         json_object_set_new(o, "used", verb_json_uint(item, CTL_KEY_USED));
         json_object_set_new(o, "quota", verb_json_uint(item, CTL_KEY_QUOTA));
         json_object_set_new(o, "error", verb_json_str(item, CTL_KEY_ERROR));
+        json_object_set_new(o, "endpoint", verb_json_str(item, CTL_KEY_ENDPOINT));
+        json_object_set_new(o, "bucket", verb_json_str(item, CTL_KEY_BUCKET));
+        json_object_set_new(o, "prefix", verb_json_str(item, CTL_KEY_PREFIX));
+        json_object_set_new(o, "requests", verb_json_uint(item, CTL_KEY_REQUESTS));
+        json_object_set_new(o, "retries", verb_json_uint(item, CTL_KEY_RETRIES));
         json_object_set_new(o, "upload_limit", verb_json_uint(item, CTL_KEY_UPLOAD_LIMIT));
         json_object_set_new(o, "download_limit", verb_json_uint(item, CTL_KEY_DOWNLOAD_LIMIT));
         return o;
@@ -110,6 +115,21 @@ static void store_pending(const struct msg_map *item, char *buf, size_t len)
                  output_size(verb_uint(item, CTL_KEY_PENDING_BYTES, 0), size));
 }
 
+/* "    1.2 GiB uploaded in 40 requests (2 retries)" for stores that count requests (S3). */
+static void store_requests(const struct msg_map *item)
+{
+        char size[OUTPUT_SIZE_MAX];
+        uint64_t requests;
+
+        if (msg_map_get_uint(item, CTL_KEY_REQUESTS, &requests) < 0)
+                return;
+        _cleanup_free_ char *bucket = verb_dup_bytes(item, CTL_KEY_BUCKET),
+                            *endpoint = verb_dup_bytes(item, CTL_KEY_ENDPOINT);
+        printf("    %s uploaded in %" PRIu64 " requests (%" PRIu64 " retries) to bucket %s at %s\n",
+               output_size(verb_uint(item, CTL_KEY_UPLOADED, 0), size), requests, verb_uint(item, CTL_KEY_RETRIES, 0),
+               bucket, endpoint);
+}
+
 static void store_verified(const struct msg_map *item, char *buf)
 {
         int64_t ns;
@@ -141,6 +161,7 @@ void verb_stores_lines(const struct msg_map *body)
                 store_verified(&item, verified);
                 printf("  %s (%s): %s, %s pending, verified %s, used %s\n", name, kind,
                        store_state(&item), pending, verified, usage);
+                store_requests(&item);
                 if (*error)
                         printf("    error: %s\n", error);
                 char limits[96];
@@ -163,7 +184,7 @@ static int stores_text(struct msg *reply)
 
         msg_map_get_count(&body, CTL_KEY_STORES, &n);
         if (n == 0) {
-                printf("No stores: packs stay on this node only (chutectl peer add NAME ADDRESS ID)\n");
+                printf("No stores: packs stay on this node only (chutectl peer add NAME ADDRESS ID, chutectl store add NAME s3 ...)\n");
                 return verb_flush();
         }
         output_table_init(&t, 7, headers, align);
@@ -189,6 +210,15 @@ static int stores_text(struct msg *reply)
                         continue;
                 _cleanup_free_ char *name = verb_dup_bytes(&item, CTL_KEY_NAME);
                 _cleanup_free_ char *error = verb_dup_bytes(&item, CTL_KEY_ERROR);
+                uint64_t requests;
+                if (msg_map_get_uint(&item, CTL_KEY_REQUESTS, &requests) >= 0) {
+                        char size[OUTPUT_SIZE_MAX];
+                        _cleanup_free_ char *bucket = verb_dup_bytes(&item, CTL_KEY_BUCKET),
+                                            *endpoint = verb_dup_bytes(&item, CTL_KEY_ENDPOINT);
+                        printf("%s: %s uploaded in %" PRIu64 " requests (%" PRIu64 " retries) to bucket %s at %s\n",
+                               name, output_size(verb_uint(&item, CTL_KEY_UPLOADED, 0), size), requests,
+                               verb_uint(&item, CTL_KEY_RETRIES, 0), bucket, endpoint);
+                }
                 if (*error)
                         printf("%s: %s\n", name, error);
                 char limits[96];

@@ -52,4 +52,6 @@ void cmd_peers(struct request *r);
 void cmd_peer_add(struct request *r);
 void cmd_peer_remove(struct request *r);
 void cmd_peer_approve(struct request *r);
+void cmd_store_add(struct request *r);
+void cmd_store_remove(struct request *r);
 void cmd_peer_set(struct request *r);
