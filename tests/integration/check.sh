@@ -56,6 +56,13 @@ rc_is "check --read-data-subset 50%" 0 on A --json check --read-data-subset 50%
 jq_is "reads half the packs, rounded up" "$T_TMP/last.out" ".packs_read == $(((N + 1) / 2))"
 rc_is "a bad subset is a usage error" 2 on A check --read-data-subset 4/3
 rc_is "so is 0%" 2 on A check --read-data-subset 0%
+WIRE="python3 $CHUTE_SRCDIR/tests/integration/ctlwire.py"
+for bad in 0/3 4/3 1/0 0% 101% abc ""; do
+    is "chuted refuses the subset \"$bad\" with bad-request" \
+        "$($WIRE check-subset "$T_TMP/A/run/chuted.sock" "$bad" | head -1)" "ERROR id=5 status=1"
+done
+is "and says what it takes" "$($WIRE check-subset "$T_TMP/A/run/chuted.sock" 7/3 | tail -1)" \
+    'the subset "7/3" is neither N/T (1 <= N <= T) nor P% (0 < P <= 100)'
 
 # ---- damage -------------------------------------------------------------------
 local_file() { find "$T_TMP/A/state/packs" -type f -name "$1"; }

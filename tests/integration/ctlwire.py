@@ -8,10 +8,10 @@
 import os, select, socket, struct, sys, time
 
 VERSION = int(os.environ.get("CTLWIRE_VERSION", "2"))
-T_STATUS, T_SNAPSHOTS, T_CAT = 1, 6, 8
+T_STATUS, T_SNAPSHOTS, T_CAT, T_VERIFY = 1, 6, 8, 17
 T_RESULT, T_ERROR, T_PROGRESS, T_DATA = 64, 65, 66, 67
 K_STATUS, K_MESSAGE, K_PATH, K_SNAPSHOT = 1, 2, 3, 5
-K_SNAPSHOTS, K_DATA, K_VERSION = 17, 32, 38
+K_SNAPSHOTS, K_DATA, K_VERSION, K_READ_SUBSET = 17, 32, 38, 160
 
 
 def head(major, n):
@@ -236,6 +236,20 @@ def act_snapshots(path):
         return 0
 
 
+def act_check_subset(path, subset):
+    """A check (VERIFY without store) with read_data_subset as given (key
+    160, unchecked here): print the final reply."""
+    s = connect(path, timeout=60)
+    s.sendall(request(T_VERIFY, 5, {K_READ_SUBSET: subset}))
+    while True:
+        m = read_msg(s)
+        if m is None or m[1] in (T_RESULT, T_ERROR):
+            print(describe(m))
+            if m is not None and m[1] == T_ERROR:
+                print(m[3].get(K_MESSAGE, ""))
+            return 0
+
+
 def act_stall_snapshots(path, n, seconds_for_close):
     """Open n connections, each with a small receive buffer, ask each for
     the snapshot list and never read a byte. Prints 'held' once the requests
@@ -300,6 +314,8 @@ def main():
         return act_poll_status(path, sys.argv[3], sys.argv[4])
     if what == "stall-snapshots":
         return act_stall_snapshots(path, int(sys.argv[3]), float(sys.argv[4]))
+    if what == "check-subset":
+        return act_check_subset(path, sys.argv[3])
     if what == "slow-cat":
         return act_slow_cat(path, sys.argv[3], float(sys.argv[4]))
     print("unknown action", what)
