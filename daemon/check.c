@@ -388,7 +388,7 @@ static struct check_store *store_of(struct check_job *job, int64_t id)
 /* Phase "repairing": a local copy from a store with a good one (hashed on
  * the way, then hashed again by the local store's put); a store's bad copy
  * deleted there and queued for upload again. */
-static void check_repair(struct check_job *job, struct index *rd, struct check_packs *packs)
+static void check_repair(struct check_job *job, struct check_packs *packs)
 {
         struct store *local = repo_store(job->daemon->repo);
 
@@ -449,7 +449,6 @@ static void check_repair(struct check_job *job, struct index *rd, struct check_p
                 d->repaired = true;
                 job->repaired_packs++;
         }
-        (void)rd;
 }
 
 static int bad_packs_collect(struct check_job *job, const struct check_packs *packs)
@@ -473,13 +472,18 @@ static int bad_packs_collect(struct check_job *job, const struct check_packs *pa
         return 0;
 }
 
-/* Which local damage another store could mend (for the report). */
+/* Which local damage another store could mend: say so when not repairing. */
 static void mark_repairable(struct check_job *job, struct index *rd)
 {
         for (size_t i = 0; i < job->n_damaged; i++) {
                 struct check_damage *d = &job->damaged[i];
-                if (d->store_id == 0 && index_replica_count(rd, &d->pack, INDEX_REPLICA_UPLOADED) > 0)
-                        d->repairable = true;
+                size_t len = strlen(d->message);
+
+                if (d->store_id != 0 || index_replica_count(rd, &d->pack, INDEX_REPLICA_UPLOADED) <= 0)
+                        continue;
+                d->repairable = true;
+                if (!job->repair)
+                        snprintf(d->message + len, sizeof(d->message) - len, "; a store holds a copy (--repair)");
         }
 }
 
@@ -510,12 +514,8 @@ void check_run(struct check_job *job)
         mark_repairable(job, rd);
         repo_reader_put(job->daemon->repo, rd);
         rd = NULL;
-        if (job->repair) {
-                struct index *rd2 = repo_reader_get(job->daemon->repo);
-                check_repair(job, rd2, &packs);
-                if (rd2)
-                        repo_reader_put(job->daemon->repo, rd2);
-        }
+        if (job->repair)
+                check_repair(job, &packs);
         r = bad_packs_collect(job, &packs);
         if (r >= 0)
                 r = check_walk_snapshots(job);
