@@ -474,6 +474,11 @@ int index_kv_delete(struct index *idx, const char *key);
 
 /* Counts for status. */
 int index_stats(struct index *idx, struct index_stats *ret);
+/* Consistency counts for check (index-check.c). */
+struct index_check_counts {
+        uint64_t orphan_objects; /* object rows whose pack has no row */
+};
+int index_check_counts(struct index *idx, struct index_check_counts *ret);
 
 /* --- reindex (rebuild packs and objects from the packs alone) --- */
 

@@ -117,6 +117,9 @@ static void print_text(const struct msg_map *body, bool read_data)
         if (verb_uint(body, CTL_KEY_MISSING_OBJECTS, 0))
                 printf("%" PRIu64 " referenced objects are not in the index (chutectl reindex may find them)\n",
                        verb_uint(body, CTL_KEY_MISSING_OBJECTS, 0));
+        if (verb_uint(body, CTL_KEY_ORPHAN_OBJECTS, 0))
+                printf("%" PRIu64 " object rows name a pack the index does not have (chutectl reindex rebuilds them)\n",
+                       verb_uint(body, CTL_KEY_ORPHAN_OBJECTS, 0));
         if (verb_uint(body, CTL_KEY_REPAIRED_PACKS, 0))
                 printf("%" PRIu64 " packs repaired\n", verb_uint(body, CTL_KEY_REPAIRED_PACKS, 0));
         if (affected)
@@ -206,6 +209,7 @@ int verb_check(struct verb_context *c, int argc, char **argv)
                         json_object_set_new(o, "errors", verb_json_uint(&body, CTL_KEY_ERRORS));
                         json_object_set_new(o, "unanswered", verb_json_uint(&body, CTL_KEY_PENDING));
                         json_object_set_new(o, "missing_objects", verb_json_uint(&body, CTL_KEY_MISSING_OBJECTS));
+                        json_object_set_new(o, "orphan_objects", verb_json_uint(&body, CTL_KEY_ORPHAN_OBJECTS));
                         json_object_set_new(o, "repaired_packs", verb_json_uint(&body, CTL_KEY_REPAIRED_PACKS));
                         json_object_set_new(o, "affected_paths", verb_json_uint(&body, CTL_KEY_AFFECTED_PATHS));
                         json_object_set_new(o, "affected_snapshots",

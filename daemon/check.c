@@ -132,6 +132,12 @@ static int check_index(struct check_job *job, struct index *rd, struct check_pac
         struct check_sample sample;
         int r;
 
+        struct index_check_counts counts;
+
+        r = index_check_counts(rd, &counts);
+        if (r < 0)
+                return r;
+        job->orphans = counts.orphan_objects;
         r = index_pack_foreach(rd, packs_add, packs);
         if (r < 0)
                 return r;

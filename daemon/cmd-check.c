@@ -130,7 +130,8 @@ static void check_reply(struct request *r, struct check_job *job)
         msg_map_set_uint(&b, CTL_KEY_PACKS_READ, job->packs_read);
         msg_map_set_uint(&b, CTL_KEY_PACKS_PROVED, job->packs_proved);
         msg_map_set_uint(&b, CTL_KEY_SNAPSHOT_COUNT, job->snapshots);
-        msg_map_set_uint(&b, CTL_KEY_ERRORS, job->damaged_total + job->missing_objects);
+        msg_map_set_uint(&b, CTL_KEY_ERRORS, job->damaged_total + job->missing_objects + job->orphans);
+        msg_map_set_uint(&b, CTL_KEY_ORPHAN_OBJECTS, job->orphans);
         msg_map_set_uint(&b, CTL_KEY_PENDING, job->unanswered);
         msg_map_set_uint(&b, CTL_KEY_MISSING_OBJECTS, job->missing_objects);
         msg_map_set_uint(&b, CTL_KEY_REPAIRED_PACKS, job->repaired_packs);

@@ -3,10 +3,11 @@
 # chutectl reindex rebuilds the index from the pack files alone: with the
 # daemon running (same snapshot list, check clean, restores byte-identical)
 # and after index.db was deleted while it was stopped (the snapshot list
-# comes back, restores are byte-identical); refused while a snapshot runs
+# comes back, restores are byte-identical), and after a pack row was deleted
+# (check counts the object rows left without a pack); refused while a snapshot runs
 # (check is not). Also: --from an unknown store.
 . "$(dirname "$0")/lib.sh"
-need jq rsync
+need jq rsync sqlite3
 
 SRC=$T_TMP/src
 HOOK=$T_TMP/hook
@@ -44,6 +45,17 @@ is "the same snapshots" "$(snaps)" "$BEFORE"
 rc_is "check is clean" 0 ctl check --read-data
 check "restores after it" restore_all "$T_TMP/r1"
 is "byte-identical" "$(rsync -rlcn --itemize-changes --delete "$T_TMP/r0/" "$T_TMP/r1/" | wc -l)" 0
+
+# an index that lost a pack row behind the foreign key's back (while chuted
+# runs: at start it would index the pack file again by itself)
+sqlite3 -cmd ".timeout 5000" "$T_TMP/A/state/index.db" \
+    "PRAGMA foreign_keys = OFF; DELETE FROM packs WHERE id = (SELECT pack_id FROM objects LIMIT 1);" ||
+    bail_out "cannot edit index.db"
+rc_is "check finds the object rows without a pack" 1 ctl --json check
+jq_is "and counts them" "$T_TMP/last.out" ".ok == false and .orphan_objects > 0"
+rc_is "reindex puts the pack back" 0 ctl reindex
+rc_is "check is clean again" 0 ctl --json check
+is "the same snapshots" "$(snaps)" "$BEFORE"
 
 stop_chuted A || diag "chuted did not stop cleanly"
 rm -f "$T_TMP/A/state/index.db" "$T_TMP/A/state/index.db-wal" "$T_TMP/A/state/index.db-shm"
