@@ -45,11 +45,11 @@ static bool commands_work_without_key(uint32_t type)
                type == CTL_TYPE_LOG_LEVEL;
 }
 
-static bool allowed(const struct command *c, uid_t uid)
+static bool allowed(const struct command *c, struct principal who)
 {
         if (c->access != COMMAND_OWNER)
-                return true; /* the control socket admitted the caller */
-        return uid == 0 || uid == getuid();
+                return true; /* the front end admitted the caller */
+        return who.uid == 0 || who.uid == getuid(); /* the token holder is chuted's own user */
 }
 
 void commands_dispatch(struct request *r)
@@ -57,11 +57,12 @@ void commands_dispatch(struct request *r)
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (commands[i].type == r->type) {
                         const char *name = msg_type_name(&ctl_schema, r->type);
-                        log_debug("Request %s (id %llu) from uid %u", name, (unsigned long long)r->reqid,
-                                  (unsigned)r->uid);
-                        if (!allowed(&commands[i], r->uid)) {
-                                log_notice("Refused %s to uid %u: only root and chuted's user (uid %u) may",
-                                           name, (unsigned)r->uid, (unsigned)getuid());
+                        char who[32];
+                        log_debug("Request %s (id %llu) from %s", name, (unsigned long long)r->reqid,
+                                  principal_name(r->principal, who));
+                        if (!allowed(&commands[i], r->principal)) {
+                                log_notice("Refused %s to %s: only root and chuted's user (uid %u) may",
+                                           name, who, (unsigned)getuid());
                                 request_error(r, CTL_STATUS_DENIED,
                                               "permission denied: %s is only for root and chuted's own user, "
                                               "not for members of its group",
