@@ -42,6 +42,7 @@ static const struct verb verbs[] = {
         { "peers", verb_peers, "peers" },
         { "log-level", verb_log_level, "log-level [LEVEL]" },
         { "version", verb_version, "version" },
+        { "api-token", verb_api_token, "api-token [--rotate]" },
         { "help", verb_help, "help" },
 };
 

@@ -10,6 +10,7 @@
 
 #include "cleanup.h"
 #include "cmd-util.h"
+#include "crypto.h"
 #include "commands.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -36,6 +37,7 @@ struct cat_job {
         const struct object_extent *ext;
         size_t n_ext, next_ext;
         uint64_t offset;                /* bytes produced so far */
+        uint8_t content[CRYPTO_SHA256_SIZE]; /* the content id: SHA-256 of the extent list */
         int error;
         struct msg **out;               /* DATA messages of this batch */
         size_t n_out;
@@ -62,6 +64,10 @@ static int cat_emit(struct cat_job *j, const uint8_t *p, size_t len)
                         return -ENOMEM;
                 struct msg_map b = msg_body(m);
                 msg_map_set_uint(&b, CTL_KEY_OFFSET, j->offset);
+                if (j->offset == 0) { /* the first says what follows (HTTP headers) */
+                        msg_map_set_uint(&b, CTL_KEY_SIZE, j->e->size);
+                        msg_map_set_bytes(&b, CTL_KEY_CONTENT, j->content, sizeof(j->content));
+                }
                 if (msg_map_set_bytes(&b, CTL_KEY_DATA, p, n) < 0) {
                         msg_free(m);
                         return -ENOMEM;
@@ -80,6 +86,25 @@ static int cat_emit(struct cat_job *j, const uint8_t *p, size_t len)
         return 0;
 }
 
+/* Same content, same chunks: the extent list names the content. */
+static int cat_content_id(struct cat_job *j)
+{
+        struct crypto_sha256 *h = NULL;
+        int k = crypto_sha256_new(&h);
+        for (size_t i = 0; k >= 0 && i < j->n_ext; i++) {
+                uint8_t len[8];
+                for (int b = 0; b < 8; b++)
+                        len[b] = (uint8_t)(j->ext[i].length >> (56 - 8 * b));
+                k = crypto_sha256_update(h, j->ext[i].id.bytes, sizeof(j->ext[i].id.bytes));
+                if (k >= 0)
+                        k = crypto_sha256_update(h, len, sizeof(len));
+        }
+        if (k >= 0)
+                return crypto_sha256_final(h, j->content);
+        crypto_sha256_free(h);
+        return k;
+}
+
 static void cat_work(void *userdata)
 {
         struct cat_job *j = userdata;
@@ -92,6 +117,8 @@ static void cat_work(void *userdata)
                         k = -EISDIR;
                 if (k >= 0)
                         k = snaptree_extents(repo, j->e, &j->ext, &j->n_ext, &j->list);
+                if (k >= 0)
+                        k = cat_content_id(j);
                 if (k < 0) {
                         j->error = k;
                         return;
@@ -165,6 +192,7 @@ static void cat_done(void *userdata)
                 if (m) {
                         struct msg_map b = msg_body(m);
                         msg_map_set_uint(&b, CTL_KEY_SIZE, j->offset);
+                        msg_map_set_bytes(&b, CTL_KEY_CONTENT, j->content, sizeof(j->content));
                 }
                 request_reply(r, m);
                 r->on_writable = NULL;

@@ -36,13 +36,15 @@ static const struct command commands[] = {
         {CTL_TYPE_PEER_SET, cmd_peer_set, COMMAND_OWNER},
         /* rebuilds the index from a store: the owner's, like key import */
         {CTL_TYPE_RECOVER, cmd_recover, COMMAND_OWNER},
+        /* the HTTP API's token carries the owner's rights */
+        {CTL_TYPE_API_TOKEN, cmd_api_token, COMMAND_OWNER},
 };
 
 /* The requests a daemon started with --no-key answers before key import. */
 static bool commands_work_without_key(uint32_t type)
 {
         return type == CTL_TYPE_STATUS || type == CTL_TYPE_VERSION || type == CTL_TYPE_KEY_IMPORT ||
-               type == CTL_TYPE_LOG_LEVEL;
+               type == CTL_TYPE_LOG_LEVEL || type == CTL_TYPE_API_TOKEN;
 }
 
 static bool allowed(const struct command *c, struct principal who)
