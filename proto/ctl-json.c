@@ -254,6 +254,22 @@ json_t *ctl_json_from_msg(struct msg *m)
         return from_map(&body, 0);
 }
 
+json_t *ctl_json_from_result(struct msg *m, uint32_t request)
+{
+        json_t *o = ctl_json_from_msg(m);
+
+        if (!o || msg_type(m) == CTL_TYPE_ERROR)
+                return o;
+        for (size_t i = 0; i < ctl_schema.n_fields; i++) {
+                const struct msg_field_def *f = &ctl_schema.fields[i];
+                const struct msg_key_def *kd = msg_schema_key(&ctl_schema, f->key);
+                if (f->type == request && f->presence == MSG_PRESENCE_REPLY && kd->type == MSG_VALUE_ARRAY &&
+                    !json_object_get(o, kd->name))
+                        json_object_set_new(o, kd->name, json_array());
+        }
+        return o;
+}
+
 /* ---- JSON to messages ---- */
 
 static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -21,6 +21,10 @@ json_t *ctl_json_from_map(const struct msg_map *map);
 /* The body of m as a JSON object (see ctl_json_from_map); an ERROR becomes
  * {"error": status id, "message": text}. */
 json_t *ctl_json_from_msg(struct msg *m);
+/* The RESULT m answering a request of type request as JSON: as
+ * ctl_json_from_msg, with the list keys the request declares as REPLY
+ * present even when empty ([]). */
+json_t *ctl_json_from_result(struct msg *m, uint32_t request);
 /* Append the JSON form of key's value in map to the object o (nothing when
  * absent): for building documents from parts of several messages. */
 int ctl_json_set_key(json_t *o, const struct msg_map *map, uint32_t key);
