@@ -22,9 +22,6 @@
 #include "http-private.h"
 #include "log.h"
 
-/* Seconds a client may take to send a request or read a reply chunk. */
-#define HTTP_TIMEOUT_S 30
-
 void http_send_json(struct evhttp_request *req, int status, json_t *doc)
 {
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
@@ -200,9 +197,13 @@ static int http_api_listen(struct http_api *api)
                 return log_oom();
         evhttp_set_max_body_size(api->http, HTTP_MAX_BODY);
         evhttp_set_max_headers_size(api->http, 16384);
-        evhttp_set_timeout(api->http, HTTP_TIMEOUT_S);
+        /* a client slow to send its request or to take the reply is cut off */
+        uint64_t timeout_s = api->daemon->config.api_timeout_ns / 1000000000;
+        evhttp_set_timeout(api->http, timeout_s ? (int)MIN(timeout_s, (uint64_t)INT32_MAX) : 1);
+        /* the ones a resource may refuse with a JSON 405; others get evhttp's 501 */
         evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
-                                                      EVHTTP_REQ_HEAD);
+                                                      EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+                                                      EVHTTP_REQ_OPTIONS);
         evhttp_set_gencb(api->http, http_cb, api);
         api->listener = evconnlistener_new_bind(api->daemon->base, NULL, NULL,
                                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,

@@ -155,7 +155,7 @@ static void call_send(struct request *r, struct msg *m, bool final)
                 collect(c, m, CTL_KEY_ENTRIES); /* short listings come in the RESULT */
                 doc = json_pack("{s:O}", "entries", c->items);
         } else
-                doc = ctl_json_from_msg(m);
+                doc = ctl_json_from_result(m, c->r->type);
         msg_free(m);
         struct evhttp_request *req = c->req;
         http_call_end(c);
