@@ -42,11 +42,35 @@ static int status_of(uint64_t ctl_status)
         }
 }
 
+static void call_free(struct http_call *c)
+{
+        http_call_end(c);
+        json_decref(c->items);
+        free(c->after);
+        free(c->range);
+        free(c->if_none_match);
+        free(c);
+}
+
+/* Cancel r and free its call: a cancelled request no longer calls release. */
+static void call_cancel(struct request *r)
+{
+        struct http_call *c = r->frontend;
+
+        request_cancel(r);
+        if (c) {
+                c->r = NULL;
+                call_free(c);
+        }
+}
+
 void http_call_closed(struct http_call *c)
 {
         c->req = NULL;
         if (c->r)
-                request_cancel(c->r); /* the handler stops; release frees the call */
+                call_cancel(c->r); /* the handler stops */
+        else
+                call_free(c);
 }
 
 void http_call_end(struct http_call *c)
@@ -59,15 +83,8 @@ void http_call_end(struct http_call *c)
 
 static void call_release(struct request *r)
 {
-        struct http_call *c = r->frontend;
-        if (!c)
-                return;
-        http_call_end(c);
-        json_decref(c->items);
-        free(c->after);
-        free(c->range);
-        free(c->if_none_match);
-        free(c);
+        if (r->frontend)
+                call_free(r->frontend);
 }
 
 /* ---- replies ---- */
@@ -184,7 +201,7 @@ static void deferred_cancel(evutil_socket_t fd, short what, void *arg)
         struct request *r = arg;
         (void)fd;
         (void)what;
-        request_cancel(r);
+        call_cancel(r);
         request_unref(r);
 }
 
@@ -196,13 +213,18 @@ static void file_stop(struct http_call *c)
                 request_unref(c->r);
 }
 
+/* All output written: evhttp keeps one such callback per connection (the
+ * last chunk's), replaced when the reply ends, so c is still alive here. */
 static void chunk_written(struct evhttp_connection *conn, void *arg)
 {
-        struct request *r = arg;
+        struct http_call *c = arg;
+        struct request *r = c->r;
         (void)conn;
-        if (r->on_writable && !r->gone)
+        if (r && r->on_writable && !r->gone) {
+                request_ref(r);
                 r->on_writable(r);
-        request_unref(r);
+                request_unref(r);
+        }
 }
 
 /* Parse "bytes=A-B", "bytes=A-" or "bytes=-N" against size: 1 ranged, 0
@@ -330,7 +352,7 @@ static void file_data(struct http_call *c, struct msg *m, bool final)
                         struct evbuffer *buf = evbuffer_new();
                         if (buf) {
                                 evbuffer_add(buf, p + (a - from), (size_t)(e - a));
-                                evhttp_send_reply_chunk_with_cb(c->req, buf, chunk_written, request_ref(c->r));
+                                evhttp_send_reply_chunk_with_cb(c->req, buf, chunk_written, c);
                                 evbuffer_free(buf);
                         }
                 }
