@@ -66,6 +66,11 @@ static void call_cancel(struct request *r)
 
 void http_call_closed(struct http_call *c)
 {
+        /* a request evhttp let go of (a client gone or timed out in the
+         * middle of its reply) is ours to free; one still on the
+         * connection goes with it */
+        if (c->req && !evhttp_request_get_connection(c->req))
+                evhttp_request_free(c->req);
         c->req = NULL;
         if (c->r)
                 call_cancel(c->r); /* the handler stops */
