@@ -146,7 +146,9 @@ static void http_cb(struct evhttp_request *req, void *arg)
                 http_send_error(req, 403, "forbidden", "the Host header must be %s or localhost", api->host);
                 return;
         }
-        if (!token_ok(api, evhttp_find_header(h, "Authorization"))) {
+        const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+        bool open_metrics = api->daemon->config.api_metrics_public && path && !strcmp(path, "/metrics");
+        if (!open_metrics && !token_ok(api, evhttp_find_header(h, "Authorization"))) {
                 evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
                 http_send_error(req, 401, "unauthorized",
                                 "a valid \"Authorization: Bearer TOKEN\" header is required (chutectl api-token)");

@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "ctl-json.h"
 #include "daemon.h"
+#include "http-metrics.h"
 #include "http-private.h"
 #include "log.h"
 
@@ -25,6 +26,7 @@ enum {
         HTTP_ROUTE_SNAPSHOTS, /* DATA snapshots, paged */
         HTTP_ROUTE_ENTRIES,   /* DATA entries (ls, diff) */
         HTTP_ROUTE_FILE,      /* DATA content streamed */
+        HTTP_ROUTE_METRICS,   /* a status RESULT as Prometheus text */
 };
 
 static int status_of(uint64_t ctl_status)
@@ -168,6 +170,24 @@ static void call_send(struct request *r, struct msg *m, bool final)
         }
         if (!final) {
                 msg_free(m); /* PROGRESS */
+                return;
+        }
+        if (c->route == HTTP_ROUTE_METRICS) {
+                char *text = NULL;
+                size_t len = 0;
+                struct evhttp_request *req = c->req;
+                int k = http_metrics_render(m, &text, &len);
+                msg_free(m);
+                http_call_end(c);
+                if (k < 0) {
+                        http_send_error(req, 500, "internal", "out of memory");
+                        return;
+                }
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                                  "text/plain; version=0.0.4; charset=utf-8");
+                evbuffer_add(evhttp_request_get_output_buffer(req), text, len);
+                free(text);
+                evhttp_send_reply(req, 200, "OK", NULL);
                 return;
         }
         json_t *doc;
@@ -559,6 +579,11 @@ void http_routes_handle(struct http_api *api, struct evhttp_request *req)
                 type = CTL_TYPE_FORGET;
                 if (allowed && read_body(req, &args) < 0)
                         goto done;
+        } else if (!strcmp(path, "/metrics")) {
+                allowed = get;
+                type = CTL_TYPE_STATUS;
+                c->route = HTTP_ROUTE_METRICS;
+                args = query_args(req, none, err, sizeof(err), NULL);
         } else if (!strcmp(path, "/v1/peers") || !strcmp(path, "/v1/stores")) {
                 allowed = get;
                 type = path[4] == 'p' ? CTL_TYPE_PEERS : CTL_TYPE_STORES;

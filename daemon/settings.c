@@ -452,6 +452,7 @@ static const struct key keys[] = {
         KEY("api", "listen", parse_listen, api_listen),
         KEY("api", "max_clients", parse_control_clients, api_max_clients),
         KEY("api", "timeout", parse_duration, api_timeout_ns),
+        KEY("api", "metrics_public", parse_boolean, api_metrics_public),
         KEY("replication", "copies", parse_copies, copies),
         KEY("replication", "upload_limit", parse_bytes, upload_limit),
         KEY("replication", "download_limit", parse_bytes, download_limit),

@@ -41,6 +41,7 @@ struct settings {
         char *api_listen;        /* listen = "IPV4:PORT", default "127.0.0.1:2002"; NULL = none */
         int api_max_clients;     /* max_clients = connections at once, default 32 */
         uint64_t api_timeout_ns; /* timeout = for a slow client's request or reply, default 30 s */
+        int api_metrics_public;  /* metrics_public = GET /metrics without the token, default no */
         /* [replication]: where sealed packs go */
         unsigned copies;         /* copies = stores each pack must reach; 0 = all (default) */
         uint64_t upload_limit;   /* upload_limit = bytes/s over all stores, 0 = none */
