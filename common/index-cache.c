@@ -115,3 +115,29 @@ int index_cache_foreach_pack(struct index *idx, const struct oid *after, size_t 
                                              INDEX_VALUE_INT64((int64_t)limit)),
                                  &index_pack_row, (union index_visitor){ .pack = cb }, userdata);
 }
+
+static const struct index_column only_columns[] = {
+        INDEX_COLUMN_UINT64(struct index_cache_usage, evicted_packs, 0),
+        INDEX_COLUMN_UINT64(struct index_cache_usage, evicted_bytes, 0),
+};
+static const struct index_row only_row = INDEX_ROW(struct index_cache_usage, only_columns, 0, NULL);
+
+int index_cache_only_on(struct index *idx, int64_t store_id, uint64_t *ret_packs, uint64_t *ret_bytes)
+{
+        struct index_cache_usage u = { 0 };
+        int r = index_row_get(idx,
+                              INDEX_QUERY("SELECT count(*), coalesce(sum(p.size), 0) FROM packs p "
+                                          "WHERE NOT p.local AND EXISTS (SELECT 1 FROM replicas r WHERE r.pack_id = p.id "
+                                          "AND r.store_id = ?1 AND r.state >= 1) AND NOT EXISTS (SELECT 1 "
+                                          "FROM replicas r WHERE r.pack_id = p.id AND r.store_id <> ?1 AND r.state >= 1)",
+                                          INDEX_VALUE_INT64(store_id)),
+                              &only_row, &u);
+
+        if (r == -ENOENT)
+                return -EIO; /* an aggregate always answers */
+        if (r < 0)
+                return r;
+        *ret_packs = u.evicted_packs;
+        *ret_bytes = u.evicted_bytes;
+        return 0;
+}

@@ -358,6 +358,9 @@ int index_cache_pinned_bytes(struct index *idx, uint64_t *ret);
 /* Fill ret with the local and evicted packs and bytes. */
 int index_cache_usage(struct index *idx, struct index_cache_usage *ret);
 /* Call cb for at most limit packs with id > after (NULL: from the first), by id. */
+/* Packs not here (evicted) that no store but store_id holds: what removing
+ * that store would lose. */
+int index_cache_only_on(struct index *idx, int64_t store_id, uint64_t *ret_packs, uint64_t *ret_bytes);
 int index_cache_foreach_pack(struct index *idx, const struct oid *after, size_t limit, index_pack_cb cb,
                              void *userdata);
 

@@ -273,9 +273,11 @@ static int peer_set(struct verb_context *c, int argc, char **argv)
 
 static int peer_remove(struct verb_context *c, int argc, char **argv)
 {
-        static const struct args_option opts[] = { { 0 } };
+        enum { OPT_FORCE = 1 };
+        static const struct args_option opts[] = { { "force", 0, false, OPT_FORCE }, { 0 } };
         _cleanup_(msg_freep) struct msg *reply = NULL;
         const char *arg = NULL;
+        bool force = false;
         struct args a;
         int k, ex;
 
@@ -283,6 +285,10 @@ static int peer_remove(struct verb_context *c, int argc, char **argv)
         while ((k = args_next(&a, opts)) != ARGS_END) {
                 if (k == ARGS_ERROR)
                         return verb_usage("peer remove: %s", a.error);
+                if (k == OPT_FORCE) {
+                        force = true; /* even when packs evicted here are only on that peer */
+                        continue;
+                }
                 if (arg)
                         return verb_usage("peer remove takes one NAME or ID");
                 arg = a.value;
@@ -293,7 +299,8 @@ static int peer_remove(struct verb_context *c, int argc, char **argv)
         if (ex != EXIT_OK)
                 return ex;
         struct msg *m = verb_request(c, CTL_TYPE_PEER_REMOVE);
-        if (m && ctl_msg_set_text(m, CTL_KEY_NODE, arg) < 0) {
+        if (m && (ctl_msg_set_text(m, CTL_KEY_NODE, arg) < 0 ||
+                  (force && ctl_msg_set_bool(m, CTL_KEY_FORCE, true) < 0))) {
                 msg_free(m);
                 return verb_fail("cannot build the request");
         }

@@ -93,6 +93,35 @@ static void cache_touch(void *userdata, const struct oid *pack)
         cache_plan_touch(&c->recency, pack, now_ns());
 }
 
+/* Held by the evictor from its last look at a pack to the deletion of the
+ * file, and by whoever deletes a damaged copy on a store from checking that
+ * the local copy is still here to the deletion: never both copies gone. */
+static pthread_mutex_t delete_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void cache_delete_lock(void)
+{
+        pthread_mutex_lock(&delete_lock);
+}
+
+void cache_delete_unlock(void)
+{
+        pthread_mutex_unlock(&delete_lock);
+}
+
+void cache_mark_busy(struct cache *c, const struct oid *pack)
+{
+        if (c)
+                cache_touch(c, pack);
+}
+
+/* Read (or marked busy) in the last CACHE_BUSY_NS. */
+static bool recently_used(struct cache *c, const struct oid *pack)
+{
+        int64_t used = cache_plan_last_used(&c->recency, pack);
+
+        return used && now_ns() - used < CACHE_BUSY_NS;
+}
+
 /* ---- the worker's side ------------------------------------------------------- */
 
 static int reconcile_row(const struct index_pack *pack, void *userdata)
@@ -194,15 +223,22 @@ static int evict_step(struct pass *p, struct index *idx)
         n = cache_plan_choose(p->items, p->n_items, usage.local_bytes, p->cache_size, CACHE_STEP);
         uint64_t left = usage.local_bytes;
         for (size_t i = 0; i < n; i++) {
-                /* the index now, not as the candidates were read: a PROVE may have reset a replica */
-                r = index_cache_held(idx, &p->items[i].id, need);
-                if (r < 0)
-                        return pass_fail(p, "cannot read a pack's replicas", r);
-                if (r == 0)
+                /* the index now, not as the candidates were read: a PROVE may have reset a
+                 * replica; and no one deletes a store's copy meanwhile (cache_delete_lock) */
+                int held, del = 0;
+                cache_delete_lock();
+                held = index_cache_held(idx, &p->items[i].id, need);
+                if (held > 0 && recently_used(p->c, &p->items[i].id))
+                        held = 0; /* read, or being proved, since the choice */
+                if (held > 0)
+                        del = store_del(p->local, &p->items[i].id);
+                cache_delete_unlock();
+                if (held < 0)
+                        return pass_fail(p, "cannot read a pack's replicas", held);
+                if (held == 0)
                         continue;
-                r = store_del(p->local, &p->items[i].id);
-                if (r < 0 && r != -ENOENT)
-                        return pass_fail(p, "cannot delete a pack file", r);
+                if (del < 0 && del != -ENOENT)
+                        return pass_fail(p, "cannot delete a pack file", del);
                 p->evicted[p->n_evicted] = p->items[i].id;
                 p->evicted_size[p->n_evicted++] = p->items[i].size;
                 left -= p->items[i].size < left ? p->items[i].size : left;

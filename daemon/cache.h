@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "oid.h"
+
 struct daemon;
 struct cache;
 struct index_stats;
@@ -23,6 +25,14 @@ int cache_start(struct daemon *d, struct cache **ret);
 void cache_stop(struct cache *c);
 /* Packs reached stores: run a pass soon (loop thread; NULL is fine). */
 void cache_kick(struct cache *c);
+
+/* Mark pack as in use now: not evicted for a while (any thread; NULL is fine). */
+void cache_mark_busy(struct cache *c, const struct oid *pack);
+/* Around "is the local copy still here? then delete the damaged copy on a
+ * store" (any thread): the evictor holds it from its last look at a pack to
+ * the deletion of the file, so the two copies never both go. */
+void cache_delete_lock(void);
+void cache_delete_unlock(void);
 
 /* What status shows of the local copy. */
 struct cache_status {

@@ -75,6 +75,41 @@ static int remove_rows(struct index *idx, const struct index_peer *p, int64_t no
         return index_commit(idx);
 }
 
+/* With local_copy = cache, packs evicted here may be on this peer alone:
+ * removing its store would lose them. Refused, unless --force. */
+static int refuse_losing_packs(struct request *r, const struct index_peer *p)
+{
+        struct index *idx = r->daemon->index;
+        struct index_store store;
+        char hex[OID_HEX_SIZE], size[FORMAT_SIZE_MAX];
+        uint64_t packs = 0, bytes = 0;
+        int k = 0;
+
+        bool force = false;
+
+        (void)msg_map_get_bool(&r->args, CTL_KEY_FORCE, &force); /* absent: false */
+        if (!*p->name || force)
+                return 0;
+        if (index_store_find(idx, p->name, &store) < 0)
+                return 0;
+        oid_to_hex(&p->id, hex);
+        if (!strcmp(store.kind, "peer") && !strcmp(store.config, hex))
+                k = index_cache_only_on(idx, store.id, &packs, &bytes);
+        index_store_done(&store);
+        if (k < 0) {
+                request_error_errno(r, k, "cannot read which packs only %s holds", p->name);
+                return k;
+        }
+        if (packs == 0)
+                return 0;
+        request_error(r, CTL_STATUS_FAILED,
+                      "%" PRIu64 " packs (%s) were evicted here (local_copy = cache) and only %s holds them: "
+                      "removing it would lose that data; add another store and let them reach it first, "
+                      "or use peer remove --force",
+                      packs, format_size(bytes, size), p->name);
+        return -EBUSY;
+}
+
 void cmd_peer_remove(struct request *r)
 {
         struct daemon *d = r->daemon;
@@ -89,6 +124,10 @@ void cmd_peer_remove(struct request *r)
         if (identity_format_id(p.id.bytes, &pretty) < 0) {
                 index_peer_done(&p);
                 request_error(r, CTL_STATUS_INTERNAL, "out of memory");
+                return;
+        }
+        if (refuse_losing_packs(r, &p) < 0) {
+                index_peer_done(&p);
                 return;
         }
         k = remove_rows(d->index, &p, now_ns());

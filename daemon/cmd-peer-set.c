@@ -97,6 +97,12 @@ void cmd_peer_set(struct request *r)
                 request_error_errno(r, k, "cannot read the stores");
                 return;
         }
+        if (strcmp(row.kind, "peer") != 0) {
+                request_error(r, CTL_STATUS_BAD_REQUEST, "store %s is a %s store, not a peer: its limits are not "
+                              "set with peer set", name, row.kind);
+                index_store_done(&row);
+                return;
+        }
         upload = row.upload_limit;
         download = row.download_limit;
         int64_t store_id = row.id;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "index.h"
@@ -49,6 +50,7 @@ struct prove_job {
         struct replicate_item item;
         int result;        /* 0 equal, -EBADMSG different, -ENOENT missing there; -ECANCELED not run */
         bool local_failed; /* no local copy to compare with */
+        bool evicted;      /* no local copy (local_copy = cache): never delete the store's */
         int delete_result; /* after a bad answer: the DELETE's */
 };
 
@@ -65,13 +67,22 @@ static void prove_work(void *userdata)
         uint8_t nonce[PROVE_NONCE_SIZE], want[CRYPTO_SHA256_SIZE], got[CRYPTO_SHA256_SIZE];
         int r;
 
+        struct daemon *d = j->rs->rep->d;
+        struct store *local = repo_store(d->repo);
+        uint64_t size;
+
+        cache_mark_busy(d->cache, &j->item.id); /* the evictor leaves it alone meanwhile */
         r = crypto_random(nonce, sizeof(nonce));
         if (r >= 0)
-                r = store_prove(repo_store(j->rs->rep->d->repo), &j->item.id, nonce, sizeof(nonce), want);
+                r = store_prove(local, &j->item.id, nonce, sizeof(nonce), want);
         if (r == -ENOENT) {
                 /* evicted here (local_copy = cache): no answer to compare a
-                 * PROVE with, so read the pack back and check its hash */
-                r = replicate_fetch_check(j->rs->store, &j->item.id, j->item.size);
+                 * PROVE with, so read the pack back and check its hash; the
+                 * store's copy stays whatever it is, as nothing here could
+                 * replace it */
+                j->evicted = true;
+                j->result = replicate_fetch_check(j->rs->store, &j->item.id, j->item.size);
+                return;
         } else if (r < 0) {
                 j->local_failed = true;
                 j->result = r;
@@ -83,10 +94,19 @@ static void prove_work(void *userdata)
         }
         j->result = r;
         if (r == -EBADMSG || r == -ENOENT) {
-                /* the host keeps a deleted pack marked; a new PUT replaces it */
-                j->delete_result = store_del(j->rs->store, &j->item.id);
-                if (j->delete_result == -ENOENT)
-                        j->delete_result = 0;
+                /* the host keeps a deleted pack marked; a new PUT replaces it.
+                 * Only while the local copy is here to upload again: the
+                 * evictor holds the lock from its last look to its deletion */
+                cache_delete_lock();
+                cache_mark_busy(d->cache, &j->item.id);
+                if (store_stat(local, &j->item.id, &size) >= 0) {
+                        j->delete_result = store_del(j->rs->store, &j->item.id);
+                        if (j->delete_result == -ENOENT)
+                                j->delete_result = 0;
+                } else {
+                        j->evicted = true;
+                }
+                cache_delete_unlock();
         }
 }
 
@@ -142,6 +162,19 @@ static void prove_done(void *userdata)
                 round->result.failed++;
                 log_debug("Store %s: no local copy of pack %s to challenge it with: %s", rs->name, hex,
                           strerror(-j->result));
+        } else if (j->evicted && (j->result == -EBADMSG || j->result == -ENOENT)) {
+                round->result.errors++;
+                log_event(LOG_ERR, MSGID_PACK_DAMAGED, LOG_FIELDS(LOG_STORE(rs->name)),
+                          "Store %s: pack %s is %s there and was evicted here (local_copy = cache); %s", rs->name,
+                          hex, j->result == -ENOENT ? "missing" : "damaged",
+                          j->result == -ENOENT ? "copying it from another store if one holds it"
+                                               : "its copy there is kept (objects in it that still check may be read)");
+                if (j->result == -ENOENT) {
+                        /* nothing there to lose: pending again, the upload fetches it from another store */
+                        int r = index_replica_reset(rs->rep->d->index, &j->item.id, rs->id);
+                        if (r >= 0)
+                                replicate_store_requeue(rs, &j->item.id, j->item.size);
+                }
         } else if (j->result == -EBADMSG || j->result == -ENOENT) {
                 round->result.errors++;
                 log_event(LOG_WARNING, MSGID_PACK_DAMAGED, LOG_FIELDS(LOG_STORE(rs->name)),

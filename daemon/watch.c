@@ -138,10 +138,13 @@ static void warn_limit(struct watch *w, struct root *root)
         _cleanup_fclose_ FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "re");
         if (f && fscanf(f, "%ld", &cur) != 1)
                 cur = -1;
+        char now[32] = "unknown here"; /* /proc/sys hidden, as under chuted.service's ProcSubset=pid */
+        if (cur > 0)
+                snprintf(now, sizeof(now), "%ld", cur);
         log_event(LOG_WARNING, MSGID_ROOT_UNAVAILABLE, LOG_FIELDS(LOG_ROOT(root->path)),
-                  "The inotify watch limit is reached (fs.inotify.max_user_watches = %ld) while watching %s; "
+                  "The inotify watch limit is reached (fs.inotify.max_user_watches = %s) while watching %s; "
                   "it falls back to periodic rescans. Raise the limit with: sysctl fs.inotify.max_user_watches=%ld",
-                  cur, root->path, cur > 0 ? cur * 4 : 524288);
+                  now, root->path, cur > 0 ? cur * 4 : 524288);
 }
 
 /* Watch dir relpath of root and every directory below it. */

@@ -94,8 +94,9 @@ else not_ok "C receives every pack of A"; diag "C has $(hosted_packs C | wc -l) 
 is "no pack C holds is damaged" "$(hosted_bad C)" ""
 is "A's store C has nothing pending" "$(store_field A C pending)" 0
 
-# an evicted pack damaged on B and gone from C: verify finds it, and the
-# re-upload says once that no other store holds it
+# an evicted pack damaged on B and gone from C: verify finds both, keeps B's
+# damaged copy (nothing here could replace it), and the upload to C says the
+# only copy it could fetch is damaged
 lost=$(comm -23 <(hosted_packs B) <(own_packs A) | head -1)
 python3 - "$(hosted_files B | grep "$lost")" <<'PY'
 import sys
@@ -107,9 +108,15 @@ with open(sys.argv[1], "r+b") as f:
 PY
 rm -f "$(hosted_files C | grep "$lost")"
 rc_is "verify --store B finds the damaged evicted pack" 1 on A verify --store B
-check "A's log names it" grep -q "pack $lost is damaged there" "$T_TMP/A/chuted.log"
-said() { grep -q "Store B: pack $lost is not here (evicted) and no other store holds it" "$T_TMP/A/chuted.log"; }
-check "the re-upload says no other store holds it" wait_until 10 said
-on A snapshot >/dev/null # new work for the replicator: the pack is still skipped, not said again
-is "once" "$(grep -c "Store B: pack $lost is not here (evicted) and no other store holds it" "$T_TMP/A/chuted.log")" 1
+check "A's log names it" grep -q "pack $lost is damaged there and was evicted here" "$T_TMP/A/chuted.log"
+is "B keeps its copy: the only one there is" "$(hosted_files B | grep -c "$lost")" 1
+rc_is "verify --store C finds it missing" 1 on A verify --store C
+check "A's log names it too" grep -q "Store C: pack $lost is missing there and was evicted here" "$T_TMP/A/chuted.log"
+said() { grep -q "Store C: pack $lost is not here and the copy fetched from another store is damaged" "$T_TMP/A/chuted.log"; }
+check "the upload to C finds B's copy damaged and says so" wait_until 10 said
+
+# the lost pack is only on B now: removing B is refused, unless --force
+rc_is "peer remove B is refused: evicted packs only B holds" 1 on A peer remove B
+check "and says why" grep -q "only B holds them" "$T_TMP/last.err"
+check "peer remove --force B removes it all the same" on A peer remove --force B
 done_testing
