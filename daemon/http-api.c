@@ -229,6 +229,10 @@ int http_api_new(struct daemon *d, struct http_api **ret)
                 return log_oom();
         api->daemon = d;
         int k = api_token_load(d->config.state_dir, api->token);
+        if (k == -EBADMSG) {
+                log_warning("The API token file in %s holds no token, making a new one", d->config.state_dir);
+                k = api_token_rotate(d->config.state_dir, api->token);
+        }
         if (k < 0) {
                 free(api);
                 return log_error_errno(k, "Cannot read or make the API token in %s", d->config.state_dir);

@@ -468,7 +468,8 @@ static json_t *query_args(struct evhttp_request *req, const char *const *map, ch
                         o = NULL;
                         break;
                 }
-                json_object_set_new(o, key, json_string(kv->value));
+                /* raw bytes: a path need not be UTF-8 */
+                json_object_set_new(o, key, json_stringn_nocheck(kv->value, strlen(kv->value)));
         }
         evhttp_clear_headers(&q);
         return o;

@@ -5,7 +5,8 @@
 # Host check, JSON errors (malformed and unknown keys 400, 404, 405), a
 # 2 GiB Content-Length refused before any body, /v1 status, stores and
 # snapshots equal chutectl --json's, paging, snapshot now, paths, tree,
-# diff, forget, and file download: whole, Range 206, 416, ETag 304.
+# diff, forget, and file download: whole, Range 206, 416, ETag 304; a
+# damaged token file is replaced.
 . "$(dirname "$0")/lib.sh"
 
 node_init A
@@ -166,5 +167,12 @@ stop_chuted A
 start_chuted A || bail_out "chuted did not restart"
 get -H "Authorization: Bearer $NEW" "$U/v1/status"
 is "it survives a restart" "$(code)" 200
+stop_chuted A
+echo garbage > "$T_TMP/A/state/api-token"
+start_chuted A || bail_out "chuted did not start with a damaged token file"
+check "a damaged token file is replaced, with a warning" grep -q "holds no token, making a new one" "$T_TMP/A/chuted.log"
+FRESH=$(ctl api-token)
+get -H "Authorization: Bearer $FRESH" "$U/v1/status"
+is "... and the new token works" "$(code)" 200
 
 done_testing
