@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 
+#include "cleanup.h"
 #include "commands.h"
 #include "ctl-json.h"
 #include "daemon.h"
@@ -369,6 +370,7 @@ static void file_data(struct http_call *c, struct msg *m, bool final)
         const uint8_t *p;
         size_t n;
         if (msg_type(m) == CTL_TYPE_DATA && msg_map_get_bytes(&b, CTL_KEY_DATA, &p, &n) >= 0 && n > 0) {
+                msg_map_get_uint(&b, CTL_KEY_OFFSET, &c->pos); /* where this piece sits */
                 uint64_t from = c->pos, to = c->pos + n; /* [from, to) */
                 uint64_t a = from > c->range_start ? from : c->range_start;
                 uint64_t e = to < c->range_end + 1 ? to : c->range_end + 1;
@@ -570,6 +572,13 @@ void http_routes_handle(struct http_api *api, struct evhttp_request *req)
                 const char *range = evhttp_find_header(h, "Range"), *inm = evhttp_find_header(h, "If-None-Match");
                 c->range = range ? strdup(range) : NULL;
                 c->if_none_match = inm ? strdup(inm) : NULL;
+                /* "bytes=A-[B]": the handler starts at A without reading what
+                 * comes before; a suffix range needs the size first */
+                unsigned long long start;
+                char *end;
+                if (file && args && range && !strncmp(range, "bytes=", 6) && range[6] >= '0' && range[6] <= '9' &&
+                    !strchr(range, ',') && (start = strtoull(range + 6, &end, 10)) > 0 && *end == '-')
+                        json_object_set_new(args, "offset", json_integer((json_int_t)MIN(start, (unsigned long long)INT64_MAX)));
         } else if (!strcmp(path, "/v1/diff")) {
                 allowed = get;
                 type = CTL_TYPE_DIFF;

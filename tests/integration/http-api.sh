@@ -17,6 +17,9 @@ SRC=$T_TMP/src
 mkdir -p "$SRC/sub"
 echo hello > "$SRC/hello.txt"
 head -c 3000000 /dev/urandom > "$SRC/sub/big"
+# sparse: a 4 MiB hole, then data
+truncate -s 4194304 "$SRC/sparse"
+head -c 100000 /dev/urandom >> "$SRC/sparse"
 ctl add "$SRC" >/dev/null
 ctl snapshot "$SRC" >/dev/null
 U=http://127.0.0.1:$API_PORT
@@ -65,7 +68,7 @@ get "${H[@]}" -X POST -d '{}' "$U/v1/snapshots"
 is "POST /v1/snapshots takes a snapshot" "$(code)" 200
 echo changed > "$SRC/hello.txt"
 get "${H[@]}" -X POST -H 'Content-Type: application/json' -d "{\"path\": \"$SRC\"}" "$U/v1/snapshots"
-jq_is "... of one root when asked" "$T_TMP/body" ".snapshots[0].root == \"$SRC\" and .snapshots[0].files == 2"
+jq_is "... of one root when asked" "$T_TMP/body" ".snapshots[0].root == \"$SRC\" and .snapshots[0].files == 3"
 get "${H[@]}" "$U/v1/snapshots"
 is "GET /v1/snapshots: 200" "$(code)" 200
 is "... .snapshots equals chutectl --json snapshots" "$(jq -S .snapshots "$T_TMP/body")" "$(ctl --json snapshots | jq -S .)"
@@ -123,7 +126,7 @@ is "... chutectl agrees" "$(ctl paths | grep -c "other")" 0
 # ---- tree, file, diff, forget ----------------------------------------------------------------
 S=${IDS[2]}
 get "${H[@]}" "$U/v1/snapshots/${S:0:12}/tree?path=$SRC"
-jq_is "GET tree lists the root's entries" "$T_TMP/body" '(.entries | map(.path) | sort) == ["hello.txt", "sub"]'
+jq_is "GET tree lists the root's entries" "$T_TMP/body" '(.entries | map(.path) | sort) == ["hello.txt", "sparse", "sub"]'
 get "${H[@]}" "$U/v1/snapshots/${S:0:12}/tree?path=$SRC/none"
 is "a missing path: 404" "$(code)" 404
 get "${H[@]}" "$U/v1/snapshots/ffff/tree?path=$SRC"
@@ -145,6 +148,15 @@ curl -sS -o "$T_TMP/part" "${H[@]}" -H "Range: bytes=-10" "$F"
 is "a suffix range: the last 10 bytes" "$(sha256sum < "$T_TMP/part")" "$(tail -c 10 "$SRC/sub/big" | sha256sum)"
 get "${H[@]}" -H "Range: bytes=3000000-" "$F"
 is "a range past the end: 416" "$(code)" 416
+# ranges start in the daemon (cat OFFSET): inside a hole, across its end
+SP="$U/v1/snapshots/$S/file?path=$SRC/sparse"
+range_is() {
+    curl -sS -o "$T_TMP/part" "${H[@]}" -H "Range: bytes=$2-$3" "$SP"
+    is "$1" "$(sha256sum < "$T_TMP/part")" "$(tail -c +$(($2 + 1)) "$SRC/sparse" | head -c $(($3 - $2 + 1)) | sha256sum)"
+}
+range_is "a range inside a hole: zeros" 1000 2999
+range_is "a range across the end of a hole" 4194000 4194999
+range_is "a range to the end" 4200000 4294303
 get "${H[@]}" "$U/v1/snapshots/$S/file?path=$SRC/hello.txt"
 is "a small file" "$(cat "$T_TMP/body")" changed
 get "${H[@]}" "$U/v1/snapshots/$S/file?path=$SRC/sub"
