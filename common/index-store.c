@@ -78,6 +78,14 @@ int index_store_remove(struct index *idx, int64_t id)
                 idx, INDEX_QUERY("DELETE FROM stores WHERE id = ?1", INDEX_VALUE_INT64(id)));
 }
 
+int index_store_set_config(struct index *idx, int64_t id, const char *config)
+{
+        if (!config)
+                return -EINVAL;
+        return index_row_exec_one(idx, INDEX_QUERY("UPDATE stores SET config = ?2 WHERE id = ?1",
+                                                   INDEX_VALUE_INT64(id), INDEX_VALUE_TEXT(config)));
+}
+
 int index_store_foreach(struct index *idx, index_store_cb cb, void *userdata)
 {
         return index_row_foreach(idx, INDEX_SQL("SELECT " STORE_COLUMNS " FROM stores ORDER BY id"),

@@ -289,6 +289,8 @@ int index_store_find(struct index *idx, const char *name, struct index_store *re
 int index_store_set_limits(struct index *idx, int64_t id, uint64_t upload, uint64_t download);
 /* Remove a store and its replica rows; -ENOENT if none. */
 int index_store_remove(struct index *idx, int64_t id);
+/* Replace the config of store id (its replica rows stay); -ENOENT if none. */
+int index_store_set_config(struct index *idx, int64_t id, const char *config);
 /* Call cb for every store, by id. */
 int index_store_foreach(struct index *idx, index_store_cb cb, void *userdata);
 /* Free the strings of a store filled by index_store_find(). */

@@ -40,6 +40,10 @@ static const struct verb verbs[] = {
           "  peer remove NAME|ID\n"
           "  peer approve ID [--name NAME] [--quota SIZE]" },
         { "peers", verb_peers, "peers" },
+        { "store", verb_store,
+          "store add NAME s3 --endpoint URL --bucket B --access-key-file F --secret-key-file F\n"
+          "      [--prefix P] [--region R] [--virtual-host] [--object-lock-days N]\n"
+          "  store remove NAME" },
         { "log-level", verb_log_level, "log-level [LEVEL]" },
         { "version", verb_version, "version" },
         { "api-token", verb_api_token, "api-token [--rotate]" },

@@ -64,6 +64,21 @@ static void store_pending(const struct msg_map *item, char *buf, size_t len)
                  output_size(verb_uint(item, CTL_KEY_PENDING_BYTES, 0), size));
 }
 
+/* "    1.2 GiB uploaded in 40 requests (2 retries)" for stores that count requests (S3). */
+static void store_requests(const struct msg_map *item)
+{
+        char size[OUTPUT_SIZE_MAX];
+        uint64_t requests;
+
+        if (msg_map_get_uint(item, CTL_KEY_REQUESTS, &requests) < 0)
+                return;
+        _cleanup_free_ char *bucket = verb_dup_bytes(item, CTL_KEY_BUCKET),
+                            *endpoint = verb_dup_bytes(item, CTL_KEY_ENDPOINT);
+        printf("    %s uploaded in %" PRIu64 " requests (%" PRIu64 " retries) to bucket %s at %s\n",
+               output_size(verb_uint(item, CTL_KEY_UPLOADED, 0), size), requests, verb_uint(item, CTL_KEY_RETRIES, 0),
+               bucket, endpoint);
+}
+
 static void store_verified(const struct msg_map *item, char *buf)
 {
         int64_t ns;
@@ -95,6 +110,7 @@ void verb_stores_lines(const struct msg_map *body)
                 store_verified(&item, verified);
                 printf("  %s (%s): %s, %s pending, verified %s, used %s\n", name, kind,
                        store_state(&item), pending, verified, usage);
+                store_requests(&item);
                 if (*error)
                         printf("    error: %s\n", error);
                 char limits[96];
@@ -117,7 +133,7 @@ static int stores_text(struct msg *reply)
 
         msg_map_get_count(&body, CTL_KEY_STORES, &n);
         if (n == 0) {
-                printf("No stores: packs stay on this node only (chutectl peer add NAME ADDRESS ID)\n");
+                printf("No stores: packs stay on this node only (chutectl peer add NAME ADDRESS ID, chutectl store add NAME s3 ...)\n");
                 return verb_flush();
         }
         output_table_init(&t, 7, headers, align);
@@ -143,6 +159,15 @@ static int stores_text(struct msg *reply)
                         continue;
                 _cleanup_free_ char *name = verb_dup_bytes(&item, CTL_KEY_NAME);
                 _cleanup_free_ char *error = verb_dup_bytes(&item, CTL_KEY_ERROR);
+                uint64_t requests;
+                if (msg_map_get_uint(&item, CTL_KEY_REQUESTS, &requests) >= 0) {
+                        char size[OUTPUT_SIZE_MAX];
+                        _cleanup_free_ char *bucket = verb_dup_bytes(&item, CTL_KEY_BUCKET),
+                                            *endpoint = verb_dup_bytes(&item, CTL_KEY_ENDPOINT);
+                        printf("%s: %s uploaded in %" PRIu64 " requests (%" PRIu64 " retries) to bucket %s at %s\n",
+                               name, output_size(verb_uint(&item, CTL_KEY_UPLOADED, 0), size), requests,
+                               verb_uint(&item, CTL_KEY_RETRIES, 0), bucket, endpoint);
+                }
                 if (*error)
                         printf("%s: %s\n", name, error);
                 char limits[96];

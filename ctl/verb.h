@@ -106,3 +106,4 @@ int verb_recover(struct verb_context *c, int argc, char **argv);
 int verb_peer(struct verb_context *c, int argc, char **argv);
 int verb_peers(struct verb_context *c, int argc, char **argv);
 int verb_api_token(struct verb_context *c, int argc, char **argv);
+int verb_store(struct verb_context *c, int argc, char **argv);

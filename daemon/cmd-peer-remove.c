@@ -79,35 +79,17 @@ static int remove_rows(struct index *idx, const struct index_peer *p, int64_t no
  * removing its store would lose them. Refused, unless --force. */
 static int refuse_losing_packs(struct request *r, const struct index_peer *p)
 {
-        struct index *idx = r->daemon->index;
         struct index_store store;
-        char hex[OID_HEX_SIZE], size[FORMAT_SIZE_MAX];
-        uint64_t packs = 0, bytes = 0;
+        char hex[OID_HEX_SIZE];
         int k = 0;
 
-        bool force = false;
-
-        (void)msg_map_get_bool(&r->args, CTL_KEY_FORCE, &force); /* absent: false */
-        if (!*p->name || force)
-                return 0;
-        if (index_store_find(idx, p->name, &store) < 0)
+        if (!*p->name || index_store_find(r->daemon->index, p->name, &store) < 0)
                 return 0;
         oid_to_hex(&p->id, hex);
         if (!strcmp(store.kind, "peer") && !strcmp(store.config, hex))
-                k = index_cache_only_on(idx, store.id, &packs, &bytes);
+                k = cmd_refuse_losing_packs(r, store.id, p->name);
         index_store_done(&store);
-        if (k < 0) {
-                request_error_errno(r, k, "cannot read which packs only %s holds", p->name);
-                return k;
-        }
-        if (packs == 0)
-                return 0;
-        request_error(r, CTL_STATUS_FAILED,
-                      "%" PRIu64 " packs (%s) were evicted here (local_copy = cache) and only %s holds them: "
-                      "removing it would lose that data; add another store and let them reach it first, "
-                      "or use peer remove --force",
-                      packs, format_size(bytes, size), p->name);
-        return -EBUSY;
+        return k;
 }
 
 void cmd_peer_remove(struct request *r)

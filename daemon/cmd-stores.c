@@ -11,6 +11,20 @@
 #include "daemon.h"
 #include "index.h"
 #include "replicate.h"
+#include "store-s3-wire.h"
+
+/* An S3 store's endpoint, bucket and prefix (from its row). */
+static void cmd_stores_s3_where(const struct index_store *store, struct msg_map *item)
+{
+        struct store_s3_config c;
+
+        if (strcmp(store->kind, "s3") || store_s3_wire_config_parse(store->config, &c) < 0)
+                return;
+        msg_map_set_text(item, CTL_KEY_ENDPOINT, c.endpoint);
+        msg_map_set_text(item, CTL_KEY_BUCKET, c.bucket);
+        msg_map_set_text(item, CTL_KEY_PREFIX, c.prefix);
+        store_s3_wire_config_done(&c);
+}
 
 struct stores_fill {
         struct daemon *d;
@@ -63,6 +77,11 @@ static int stores_fill_one(const struct index_store *store, void *userdata)
         }
         if (live.error[0])
                 msg_map_set_text(&item, CTL_KEY_ERROR, live.error);
+        if (live.have_requests) {
+                msg_map_set_uint(&item, CTL_KEY_REQUESTS, live.requests);
+                msg_map_set_uint(&item, CTL_KEY_RETRIES, live.retries);
+        }
+        cmd_stores_s3_where(store, &item);
         return 0;
 }
 

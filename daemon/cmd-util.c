@@ -4,12 +4,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "daemon.h"
 #include "identity.h"
+#include "parse.h"
 #include "root.h"
 #include "snaptree.h"
 
@@ -324,4 +326,29 @@ bool cmd_peer_address_valid(const char *address)
                 if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
                         return false;
         return true;
+}
+
+int cmd_refuse_losing_packs(struct request *r, int64_t store_id, const char *name)
+{
+        char size[FORMAT_SIZE_MAX];
+        uint64_t packs = 0, bytes = 0;
+        bool force = false;
+        int k;
+
+        (void)msg_map_get_bool(&r->args, CTL_KEY_FORCE, &force); /* absent: false */
+        if (force)
+                return 0;
+        k = index_cache_only_on(r->daemon->index, store_id, &packs, &bytes);
+        if (k < 0) {
+                request_error_errno(r, k, "cannot read which packs only %s holds", name);
+                return k;
+        }
+        if (packs == 0)
+                return 0;
+        request_error(r, CTL_STATUS_FAILED,
+                      "%" PRIu64 " packs (%s) were evicted here (local_copy = cache) and only %s holds them: "
+                      "removing it would lose that data; add another store and let them reach it first, "
+                      "or remove it with --force",
+                      packs, format_size(bytes, size), name);
+        return -EBUSY;
 }

@@ -66,5 +66,9 @@ char *cmd_get_text(struct request *r, uint32_t key, const char *what, size_t max
                    int *ret_error);
 /* A peer name: 1..64 letters, digits, '.', '_', '-', not starting with '-'. */
 bool cmd_peer_name_valid(const char *name);
+/* Before removing store store_id (named name): refuse, with the request's
+ * error set, when packs evicted here (local_copy = cache) are on that store
+ * alone, unless the request says force. 0: go on; < 0: refused or failed. */
+int cmd_refuse_losing_packs(struct request *r, int64_t store_id, const char *name);
 /* A peer address "HOST:PORT" or "[IPV6]:PORT" (port 1..65535). */
 bool cmd_peer_address_valid(const char *address);

@@ -33,6 +33,8 @@ static const struct command commands[] = {
         {CTL_TYPE_PEER_ADD, cmd_peer_add, COMMAND_OWNER},
         {CTL_TYPE_PEER_REMOVE, cmd_peer_remove, COMMAND_OWNER},
         {CTL_TYPE_PEER_APPROVE, cmd_peer_approve, COMMAND_OWNER},
+        {CTL_TYPE_STORE_ADD, cmd_store_add, COMMAND_OWNER},
+        {CTL_TYPE_STORE_REMOVE, cmd_store_remove, COMMAND_OWNER},
         {CTL_TYPE_PEER_SET, cmd_peer_set, COMMAND_OWNER},
         /* rebuilds the index from a store: the owner's, like key import */
         {CTL_TYPE_RECOVER, cmd_recover, COMMAND_OWNER},

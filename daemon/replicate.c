@@ -27,7 +27,9 @@
 #include "repo.h"
 #include "store-local.h"
 #include "store-peer.h"
+#include "store-config.h"
 #include "store-runner.h"
+#include "store-s3.h"
 #include "workers.h"
 
 static void store_fill(struct replicate_store *rs);
@@ -235,6 +237,12 @@ static void upload_failed(struct replicate_store *rs, const struct upload *u)
         } else {
                 set_error(rs, "upload to %s failed: %s", rs->name, strerror(-r));
                 log_warning_errno(r, "Store %s: upload of pack %s failed, trying again later", rs->name, hex);
+        }
+        if (store_is_s3(rs->store)) {
+                struct store_s3_status ss;
+                store_s3_get_status(rs->store, &ss);
+                if (ss.error[0])
+                        set_error(rs, "%s", ss.error); /* its own words: which key file, which bucket */
         }
         if (!evtimer_pending(rs->retry_timer, NULL))
                 store_back_off(rs);
@@ -490,6 +498,8 @@ static void store_stop(struct replicate_store *rs)
                 event_free(rs->retry_timer);
                 rs->retry_timer = NULL;
         }
+        if (rs->store && store_is_s3(rs->store))
+                store_s3_shutdown(rs->store); /* retries waiting give up now */
         if (rs->store && store_is_peer(rs->store)) {
                 store_peer_set_events(rs->store, NULL, NULL);
                 store_peer_shutdown(rs->store); /* blocked calls return now */
@@ -509,6 +519,8 @@ static int store_open(struct replicate *rep, const struct index_store *row, char
         struct oid id;
         int r;
 
+        if (!strcmp(row->kind, "s3"))
+                return store_s3_new(row->name, row->config, ret);
         if (strcmp(row->kind, "peer") != 0)
                 return -EPROTONOSUPPORT;
         if (oid_from_hex(row->config, &id) < 0)
@@ -700,6 +712,7 @@ int replicate_start(struct daemon *d, struct replicate **ret)
         d->replicate = rep;
         repo_set_committed(d->repo, on_committed, d);
         replicate_read_attach(rep); /* before any reader runs */
+        store_config_sync(d); /* [store NAME] sections */
         replicate_reload(d);
         *ret = rep;
         return 0;
@@ -748,6 +761,15 @@ int replicate_store_status(struct daemon *d, int64_t store_id, struct replicate_
                 snprintf(ret->error, sizeof(ret->error), "%s", rs->error[0] ? rs->error : ps.error);
         } else {
                 snprintf(ret->error, sizeof(ret->error), "%s", rs->error);
+        }
+        if (store_is_s3(rs->store)) {
+                struct store_s3_status ss;
+                store_s3_get_status(rs->store, &ss);
+                ret->requests = ss.requests;
+                ret->retries = ss.retries;
+                ret->uploaded_bytes = ss.uploaded_bytes; /* bytes PUT, not packs found there */
+                ret->resumed_bytes = ss.found_bytes;
+                ret->have_requests = true;
         }
         return 0;
 }

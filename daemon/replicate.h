@@ -44,6 +44,8 @@ struct replicate_store_status {
         uint64_t resumed_bytes;  /* bytes not sent because the store had them durably */
         uint64_t uploads;        /* packs uploaded since start */
         unsigned in_flight;      /* uploads running now */
+        bool have_requests;      /* an S3 store: requests and retries below */
+        uint64_t requests, retries;
 };
 /* Fill ret for the store with index id store_id: 0, or -ENOENT when the
  * replicator does not run it (stopped, or a kind it cannot open). */

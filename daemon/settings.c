@@ -3,6 +3,7 @@
  * inih through our own line reader (which counts lines, strips indentation so
  * inih's multi-line continuation never surprises anyone, rejects unknown
  * sections and over-long lines, and stops at the first error). */
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -84,6 +85,11 @@ void settings_done(struct settings *c)
         for (size_t i = 0; i < c->n_watch; i++)
                 free(c->watch[i]);
         free(c->watch);
+        for (size_t i = 0; i < c->n_stores; i++) {
+                free(c->stores[i].name);
+                free(c->stores[i].config);
+        }
+        free(c->stores);
         *c = (struct settings){ 0 };
 }
 
@@ -465,6 +471,76 @@ static const struct key keys[] = {
 
 static const char *const sections[] = { "daemon", "backup", "watch", "retention", "peer", "replication", "api" };
 
+/* A [store NAME] section name: 1..64 letters, digits, '.', '_', '-'. */
+static bool store_section(const char *line, size_t n)
+{
+        if (n <= 6 || n - 6 > 64 || memcmp(line, "store ", 6) != 0)
+                return false;
+        for (size_t i = 6; i < n; i++)
+                if (!isalnum((unsigned char)line[i]) && !strchr("._-", line[i]))
+                        return false;
+        return line[6] != '-';
+}
+
+/* One key of a [store NAME] section, kept as the "key=value" line the stores table holds. */
+static int parse_store_key(struct parse_state *st, const char *store, const char *name, const char *value)
+{
+        static const char *const known[] = { "kind", "endpoint", "bucket", "prefix", "region", "access_key_file",
+                                             "secret_key_file", "virtual_host", "object_lock_days" };
+        struct settings *c = st->config;
+        struct settings_store *s = c->n_stores ? &c->stores[c->n_stores - 1] : NULL;
+        _cleanup_free_ char *line = NULL;
+        char want[80];
+        bool ok = false;
+        int b;
+
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                ok = ok || !strcmp(known[i], name);
+        if (!ok)
+                return fail(st, "unknown key \"%s\" in [store %s]", name, store);
+        if (!strcmp(name, "kind"))
+                return strcmp(value, "s3") ? fail(st, "[store %s]: kind must be s3", store) : 0;
+        if (strchr(value, '\n') || strlen(value) > 4096)
+                return fail(st, "bad value for %s in [store %s]", name, store);
+        if ((!strcmp(name, "access_key_file") || !strcmp(name, "secret_key_file")) && value[0] != '/')
+                return fail(st, "%s in [store %s] must be an absolute path", name, store);
+        if (!strcmp(name, "object_lock_days") && (strspn(value, "0123456789") != strlen(value) || strlen(value) > 5))
+                return fail(st, "object_lock_days in [store %s] takes a number of days", store);
+        if (!strcmp(name, "virtual_host")) {
+                if ((b = parse_bool(value)) < 0)
+                        return fail(st, "bad value \"%s\" for virtual_host (yes or no)", value);
+                value = b ? "1" : "0";
+        }
+        if (!s || strcmp(s->name, store)) {
+                struct settings_store *n = reallocarray(c->stores, c->n_stores + 1, sizeof(*n));
+                if (!n)
+                        return fail(st, "out of memory");
+                c->stores = n;
+                s = &c->stores[c->n_stores];
+                *s = (struct settings_store){ .name = strdup(store), .config = strdup("") };
+                if (!s->name || !s->config) {
+                        free(s->name);
+                        free(s->config);
+                        return fail(st, "out of memory");
+                }
+                for (size_t i = 0; i < c->n_stores; i++)
+                        if (!strcmp(c->stores[i].name, store)) {
+                                free(s->name);
+                                free(s->config);
+                                return fail(st, "[store %s] appears twice", store);
+                        }
+                c->n_stores++;
+        }
+        snprintf(want, sizeof(want), "\n%s=", name);
+        if (!strncmp(s->config, want + 1, strlen(want + 1)) || strstr(s->config, want))
+                return fail(st, "%s given twice in [store %s]", name, store);
+        if (asprintf(&line, "%s%s=%s\n", s->config, name, value) < 0)
+                return fail(st, "out of memory");
+        free(s->config);
+        s->config = TAKE_PTR(line);
+        return 0;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
         struct parse_state *st = user;
@@ -473,6 +549,11 @@ static int handler(void *user, const char *section, const char *name, const char
                 return 0;
         if (!section[0])
                 return fail(st, "key \"%s\" outside any section", name), 0;
+        if (store_section(section, strlen(section))) {
+                if (!value[0])
+                        return fail(st, "empty value for %s", name), 0;
+                return parse_store_key(st, section + 6, name, value) < 0 ? 0 : 1;
+        }
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 if (strcmp(keys[i].section, section) != 0 || strcmp(keys[i].name, name) != 0)
                         continue;
@@ -543,6 +624,7 @@ static char *reader(char *str, int num, void *stream)
                         for (size_t i = 0; i < ELEMENTSOF(sections); i++)
                                 if (strlen(sections[i]) == n && memcmp(sections[i], line + 1, n) == 0)
                                         known = true;
+                        known = known || store_section(line + 1, n);
                         if (!known) {
                                 fail(st, "unknown section [%.*s]", (int)n, line + 1);
                                 return NULL;
@@ -555,9 +637,30 @@ static char *reader(char *str, int num, void *stream)
         return str;
 }
 
+/* Every [store NAME] has what an S3 store cannot do without. */
+static void check_stores(struct parse_state *st)
+{
+        static const char *const needed[] = { "endpoint=", "bucket=", "access_key_file=", "secret_key_file=" };
+
+        for (size_t i = 0; i < st->config->n_stores && !st->error_code; i++) {
+                const struct settings_store *s = &st->config->stores[i];
+                for (size_t k = 0; k < ELEMENTSOF(needed); k++) {
+                        const char *p = strstr(s->config, needed[k]);
+                        if (!p || (p != s->config && p[-1] != '\n')) {
+                                fail(st, "[store %s] needs endpoint, bucket, access_key_file and secret_key_file",
+                                     s->name);
+                                break;
+                        }
+                }
+        }
+}
+
 static int load(struct parse_state *st, char **ret_error)
 {
         int r = ini_parse_stream(reader, st, handler, st);
+
+        if (r == 0 && !st->error_code)
+                check_stores(st);
 
         free(st->line_buf);
         st->line_buf = NULL;

@@ -50,6 +50,14 @@ struct settings {
         unsigned prove_count;    /* prove_count = packs challenged per store and round, 16 */
         int local_copy;          /* local_copy = full | cache (enum settings_local_copy) */
         uint64_t cache_size;     /* cache_size = local pack bytes kept in cache mode, 1 GiB */
+        struct settings_store *stores; /* [store NAME] sections, in file order */
+        size_t n_stores;
+};
+
+/* A [store NAME] section: an S3 store the daemon adds (or updates) at start. */
+struct settings_store {
+        char *name;
+        char *config; /* "key=value\n" lines, as the stores table keeps them (store-s3-wire.h) */
 };
 
 enum settings_local_copy {

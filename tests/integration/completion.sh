@@ -32,7 +32,7 @@ comp() {
         printf "%s\n" "${COMPREPLY[@]}"' bash "$BC" "$COMPFILE" "$line" "$@" | sort | paste -sd' '
 }
 check "bash: the completion file parses" bash -n "$COMPFILE"
-is "bash: verbs (chutectl st)" "$(comp "chutectl st" chutectl st)" "status stores"
+is "bash: verbs (chutectl st)" "$(comp "chutectl st" chutectl st)" "status store stores"
 is "bash: every verb of chutectl help" "$(comp "chutectl " chutectl "" | tr ' ' '\n' | sort | paste -sd' ')" \
     "$(chutectl help | awk '/^Verbs:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { exit }' | sort -u | paste -sd' ')"
 is "bash: global options (chutectl --)" "$(comp "chutectl --" chutectl --)" "--help --json --socket --version"

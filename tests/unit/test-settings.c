@@ -462,6 +462,51 @@ Test(config, sample_file_matches_defaults)
         settings_done(&defaults);
 }
 
+/* [store NAME] sections: kept as the stores table's config lines; refused
+ * when incomplete, repeated, or with keys an S3 store does not have. */
+Test(config, store_sections)
+{
+        struct settings c;
+        char *error = NULL;
+
+        settings_init_defaults(&c, 0);
+        cr_assert_eq(settings_load_string(&c,
+                                          "[store off-site]\nendpoint = http://127.0.0.1:7480\nbucket = b-1\n"
+                                          "access_key_file = /k/a\nsecret_key_file = /k/s\nvirtual_host = yes\n"
+                                          "[store second]\nkind = s3\nendpoint = https://x\nbucket = b-2\n"
+                                          "access_key_file = /a\nsecret_key_file = /s\nobject_lock_days = 7\n",
+                                          "t", &error),
+                     0, "%s", error ? error : "");
+        cr_assert_eq(c.n_stores, 2);
+        cr_assert_str_eq(c.stores[0].name, "off-site");
+        cr_assert_str_eq(c.stores[0].config, "endpoint=http://127.0.0.1:7480\nbucket=b-1\naccess_key_file=/k/a\n"
+                                             "secret_key_file=/k/s\nvirtual_host=1\n");
+        cr_assert(strstr(c.stores[1].config, "object_lock_days=7\n"));
+        settings_done(&c);
+
+        static const char *const bad[] = {
+                "[store x]\nendpoint = http://h\nbucket = bbb\naccess_key_file = /a\n", /* no secret */
+                "[store x]\nendpoint = http://h\nendpoint = http://i\n",
+                "[store x]\nwhat = 1\n",
+                "[store x]\nkind = peer\n",
+                "[store x]\naccess_key_file = relative\n",
+                "[store x]\nvirtual_host = maybe\n",
+                "[store x]\nobject_lock_days = -1\n",
+                "[store bad name!]\nbucket = b\n",
+                "[store ]\nbucket = b\n",
+                "[store x]\nendpoint = http://h\nbucket = bbb\naccess_key_file = /a\nsecret_key_file = /s\n"
+                "[store y]\nbucket = c\n[store x]\nregion = r\n",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                settings_init_defaults(&c, 0);
+                error = NULL;
+                cr_assert_eq(settings_load_string(&c, bad[i], "t", &error), -EINVAL, "case %zu", i);
+                cr_assert_not_null(error);
+                free(error);
+                settings_done(&c);
+        }
+}
+
 /* The user-mode socket chutectl tries second as root (./quickstart run's). */
 Test(config, defaults_user_socket_for_root)
 {
