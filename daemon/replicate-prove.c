@@ -42,7 +42,14 @@ struct replicate_round {
         struct replicate_verify_result result;
         replicate_verify_done_fn done;
         void *userdata;
+        /* a scheduled round: verify --store asked meanwhile, started when it ends */
+        bool then_verify;
+        replicate_verify_done_fn then_done;
+        void *then_userdata;
 };
+
+static struct replicate_round *round_new(struct replicate_store *rs, bool all, replicate_verify_done_fn done,
+                                         void *userdata);
 
 struct prove_job {
         struct replicate_store *rs;
@@ -133,6 +140,19 @@ static void round_finish(struct replicate_round *round)
                          (unsigned long long)round->result.failed);
         if (round->done)
                 round->done(round->cancelled ? -ECANCELED : 0, &round->result, round->userdata);
+        if (round->then_verify) {
+                struct replicate_round *next = NULL;
+                if (!round->cancelled && !rs->stopped)
+                        next = round_new(rs, true, round->then_done, round->then_userdata);
+                if (next) {
+                        log_info("Store %s: verifying every pack it holds", rs->name);
+                        round_next(next);
+                } else {
+                        struct replicate_verify_result none = { 0 };
+                        round->then_done(round->cancelled || rs->stopped ? -ECANCELED : -ENOMEM, &none,
+                                         round->then_userdata);
+                }
+        }
         free(round->picks);
         replicate_store_unref(rs);
         free(round);
@@ -413,6 +433,13 @@ int replicate_verify_store(struct daemon *d, const char *name, replicate_verify_
                                 break;
         if (!rs)
                 return -ENOENT;
+        if (rs->round && !rs->round->all && !rs->round->then_verify) {
+                /* a scheduled round is running: the verification follows it */
+                rs->round->then_verify = true;
+                rs->round->then_done = done;
+                rs->round->then_userdata = userdata;
+                return 0;
+        }
         if (rs->round)
                 return -EBUSY;
         round = round_new(rs, true, done, userdata);

@@ -58,7 +58,11 @@ on A status > "$T_TMP/status.txt"
 check "status text has a line for store B" grep -q "B (peer): connected, 0 (0 B) pending" "$T_TMP/status.txt"
 on A stores > "$T_TMP/stores.txt"
 check "stores text lists B connected" grep -Eq "^B +peer +connected" "$T_TMP/stores.txt"
-jq_is "B's own store A is connected too (peered both ways)" <(on B --json stores) \
+# (B dials A on its own schedule: wait for it, a few seconds at most)
+b_connected() { on B --json stores > "$T_TMP/b-stores.json" &&
+                jq -e '.stores[0].name == "A" and .stores[0].connected == true' "$T_TMP/b-stores.json" >/dev/null; }
+wait_until 15 b_connected || true
+jq_is "B's own store A is connected too (peered both ways)" "$T_TMP/b-stores.json" \
     '.stores[0].name == "A" and .stores[0].connected == true'
 check "A's log says it connected to B" grep -q "Store B: connected to 127.0.0.1:$(port_of B)" "$T_TMP/A/chuted.log"
 
