@@ -101,7 +101,7 @@ t0=$(now_ns)
 on A snapshot >/dev/null
 t1=$(now_ns)
 LOCAL=$(awk -v b=$((SIZE_MIB * 1024 * 1024)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e9) }')
-PACK_BYTES=$(on A --json status | jq .stored_bytes)
+PACK_BYTES=$(on A --json status | jq .bytes)
 ID_A=$(on A --json id | jq -r .id)
 
 declare -A RESULT
@@ -121,7 +121,7 @@ for spec in $WINDOWS 8M/mbedtls; do
         t0=$(now_ns)
         on A peer add "$b" "127.0.0.1:${PORT[$b]}" "$ID_B" --quota 1T >/dev/null
         while :; do
-                s=$(on A --json stores | jq -r --arg b "$b" '.stores[] | select(.name == $b) | "\(.pending_packs) \(.packs)"')
+                s=$(on A --json stores | jq -r --arg b "$b" '.stores[] | select(.name == $b) | "\(.pending) \(.packs)"')
                 [ "${s%% *}" = 0 ] && [ "${s##* }" != 0 ] && break
                 sleep 0.05
         done

@@ -61,13 +61,13 @@ ctl add "$DATA" >/dev/null
 log "local snapshot"
 t0=$(now_ns); ctl snapshot >/dev/null; t1=$(now_ns)
 LOCAL=$(mib_s $((SIZE_MIB * 1024 * 1024)) $((t1 - t0)))
-PACK_BYTES=$(ctl --json status | jq .stored_bytes)
+PACK_BYTES=$(ctl --json status | jq .bytes)
 log "replicating $PACK_BYTES bytes of packs to the bucket"
 t0=$(now_ns)
 ctl store add S3 s3 --endpoint "$S3_ENDPOINT" --bucket "$S3_BUCKET" --access-key-file "$S3_ACCESS_FILE" \
         --secret-key-file "$S3_SECRET_FILE" >/dev/null
 while :; do
-        s=$(ctl --json stores | jq -r '.stores[0] | "\(.pending_packs) \(.packs)"')
+        s=$(ctl --json stores | jq -r '.stores[0] | "\(.pending) \(.packs)"')
         [ "${s%% *}" = 0 ] && [ "${s##* }" != 0 ] && break
         sleep 0.05
 done

@@ -48,6 +48,7 @@ static const struct verb verbs[] = {
           "  store remove NAME" },
         { "log-level", verb_log_level, "log-level [LEVEL]" },
         { "version", verb_version, "version" },
+        { "api-token", verb_api_token, "api-token [--rotate]" },
         { "help", verb_help, "help" },
 };
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Text tables, the --json printer, human sizes and times, and the progress
- * line of chutectl; see output.h. Nothing here knows the protocol. */
+ * line of chutectl; see output.h. The JSON text itself is written by
+ * proto/ctl-json.c, shared with the HTTP API. */
 #include "output.h"
+
+#include "ctl-json.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -122,170 +125,14 @@ json_t *output_json_bytes(const void *p, size_t len)
         return json_stringn_nocheck(len ? p : "", len);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s[0] starts none. */
-static size_t utf8_valid(const unsigned char *s, size_t len)
-{
-        unsigned char c = s[0];
-        size_t need;
-        unsigned char lo = 0x80, hi = 0xbf;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                need = 1;
-        else if (c >= 0xe0 && c <= 0xef) {
-                need = 2;
-                if (c == 0xe0)
-                        lo = 0xa0;
-                else if (c == 0xed)
-                        hi = 0x9f; /* no surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                need = 3;
-                if (c == 0xf0)
-                        lo = 0x90;
-                else if (c == 0xf4)
-                        hi = 0x8f;
-        } else
-                return 0;
-        if (len < need + 1)
-                return 0;
-        if (s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i <= need; i++)
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-        return need + 1;
-}
-
 int output_json_string(FILE *f, const char *str, size_t len)
 {
-        const unsigned char *s = (const unsigned char *)str;
-        size_t i = 0;
-
-        fputc('"', f);
-        while (i < len) {
-                unsigned char c = s[i];
-                size_t n = utf8_valid(s + i, len - i);
-
-                if (n == 0) {
-                        fprintf(f, "\\udc%02x", c);
-                        i++;
-                        continue;
-                }
-                if (n > 1) {
-                        fwrite(s + i, 1, n, f);
-                        i += n;
-                        continue;
-                }
-                switch (c) {
-                case '"':
-                        fputs("\\\"", f);
-                        break;
-                case '\\':
-                        fputs("\\\\", f);
-                        break;
-                case '\b':
-                        fputs("\\b", f);
-                        break;
-                case '\f':
-                        fputs("\\f", f);
-                        break;
-                case '\n':
-                        fputs("\\n", f);
-                        break;
-                case '\r':
-                        fputs("\\r", f);
-                        break;
-                case '\t':
-                        fputs("\\t", f);
-                        break;
-                default:
-                        if (c < 0x20 || c == 0x7f)
-                                fprintf(f, "\\u%04x", c);
-                        else
-                                fputc(c, f);
-                }
-                i++;
-        }
-        fputc('"', f);
-        return ferror(f) ? -EIO : 0;
-}
-
-static void indent(FILE *f, int depth)
-{
-        fputc('\n', f);
-        for (int i = 0; i < depth; i++)
-                fputs("  ", f);
-}
-
-static void print_value(FILE *f, const json_t *v, int depth)
-{
-        size_t i, n;
-        const char *key;
-        json_t *item;
-
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:
-                if (json_object_size(v) == 0) {
-                        fputs("{}", f);
-                        break;
-                }
-                fputc('{', f);
-                n = 0;
-                json_object_foreach((json_t *)v, key, item) {
-                        if (n++)
-                                fputc(',', f);
-                        indent(f, depth + 1);
-                        output_json_string(f, key, strlen(key));
-                        fputs(": ", f);
-                        print_value(f, item, depth + 1);
-                }
-                indent(f, depth);
-                fputc('}', f);
-                break;
-        case JSON_ARRAY:
-                if (json_array_size(v) == 0) {
-                        fputs("[]", f);
-                        break;
-                }
-                fputc('[', f);
-                json_array_foreach(v, i, item) {
-                        if (i)
-                                fputc(',', f);
-                        indent(f, depth + 1);
-                        print_value(f, item, depth + 1);
-                }
-                indent(f, depth);
-                fputc(']', f);
-                break;
-        case JSON_STRING:
-                output_json_string(f, json_string_value(v), json_string_length(v));
-                break;
-        case JSON_INTEGER:
-                fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-                break;
-        case JSON_REAL:
-                fprintf(f, "%.17g", json_real_value(v));
-                break;
-        case JSON_TRUE:
-                fputs("true", f);
-                break;
-        case JSON_FALSE:
-                fputs("false", f);
-                break;
-        case JSON_NULL:
-                fputs("null", f);
-                break;
-        }
+        return ctl_json_write_string(f, str, len);
 }
 
 int output_json_print(FILE *f, const json_t *doc)
 {
-        if (!doc)
-                return -ENOMEM;
-        print_value(f, doc, 0);
-        fputc('\n', f);
-        return ferror(f) ? -EIO : 0;
+        return ctl_json_write(f, doc, true);
 }
 
 /* ---- tables ---- */

@@ -4,33 +4,12 @@
  * status JSON object. */
 #include "verb.h"
 
+#include "ctl-json.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The local copy of the packs: null from a daemon without a repository. */
-static json_t *local_json(const struct msg_map *body)
-{
-        const char *mode;
-        size_t len;
-        json_t *o;
-
-        if (msg_map_get_text(body, CTL_KEY_LOCAL_COPY, &mode, &len) < 0)
-                return json_null();
-        o = json_object();
-        if (!o)
-                return NULL;
-        json_object_set_new(o, "mode", verb_json_str(body, CTL_KEY_LOCAL_COPY));
-        json_object_set_new(o, "packs", verb_json_uint(body, CTL_KEY_LOCAL_PACKS));
-        json_object_set_new(o, "bytes", verb_json_uint(body, CTL_KEY_LOCAL_BYTES));
-        json_object_set_new(o, "cache_size", verb_json_uint(body, CTL_KEY_CACHE_SIZE));
-        json_object_set_new(o, "pinned_bytes", verb_json_uint(body, CTL_KEY_PINNED_BYTES));
-        json_object_set_new(o, "evicted_packs", verb_json_uint(body, CTL_KEY_EVICTED));
-        json_object_set_new(o, "evicted_bytes", verb_json_uint(body, CTL_KEY_EVICTED_BYTES));
-        json_object_set_new(o, "error", verb_json_str(body, CTL_KEY_CACHE_ERROR));
-        return o;
-}
 
 /* "Local copy: ..." when the daemon says how it keeps packs. */
 static void local_line(const struct msg_map *body)
@@ -54,43 +33,6 @@ static void local_line(const struct msg_map *body)
                 printf("  cache error: %s\n", error);
 }
 
-static json_t *status_json(struct msg *reply)
-{
-        struct msg_map body = msg_body(reply), item;
-        json_t *o = json_object(), *roots = json_array();
-        size_t n = 0;
-
-        if (!o || !roots) {
-                json_decref(o);
-                json_decref(roots);
-                return NULL;
-        }
-        json_object_set_new(o, "version", verb_json_str(&body, CTL_KEY_VERSION));
-        json_object_set_new(o, "state", verb_json_str(&body, CTL_KEY_STATE));
-        json_object_set_new(o, "uptime", verb_json_uint(&body, CTL_KEY_UPTIME));
-        msg_map_get_count(&body, CTL_KEY_ROOTS, &n);
-        for (size_t i = 0; i < n; i++) {
-                json_t *r = json_object();
-                if (!r || msg_map_get_map_at(&body, CTL_KEY_ROOTS, i, &item) < 0) {
-                        json_decref(r);
-                        continue;
-                }
-                json_object_set_new(r, "path", verb_json_str(&item, CTL_KEY_PATH));
-                json_object_set_new(r, "state", verb_json_str(&item, CTL_KEY_STATE));
-                json_object_set_new(r, "last_snapshot", verb_json_time(&item, CTL_KEY_TIME));
-                json_object_set_new(r, "pending", verb_json_uint(&item, CTL_KEY_PENDING));
-                json_object_set_new(r, "watches", verb_json_uint(&item, CTL_KEY_WATCHES));
-                json_array_append_new(roots, r);
-        }
-        json_object_set_new(o, "roots", roots);
-        json_object_set_new(o, "objects", verb_json_uint(&body, CTL_KEY_OBJECTS));
-        json_object_set_new(o, "packs", verb_json_uint(&body, CTL_KEY_PACKS));
-        json_object_set_new(o, "stored_bytes", verb_json_uint(&body, CTL_KEY_BYTES));
-        json_object_set_new(o, "snapshots", verb_json_uint(&body, CTL_KEY_SNAPSHOT_COUNT));
-        json_object_set_new(o, "local", local_json(&body));
-        json_object_set_new(o, "stores", verb_stores_json(&body));
-        return o;
-}
 
 static int status_text(struct msg *reply)
 {
@@ -154,5 +96,6 @@ int verb_status(struct verb_context *c, int argc, char **argv)
                 ex = verb_call(c, verb_request(c, CTL_TYPE_STATUS), NULL, &reply);
         if (ex != EXIT_OK)
                 return ex;
-        return c->json ? verb_json(status_json(reply)) : status_text(reply);
+        /* the schema's own names and forms: the same as GET /v1/status */
+        return c->json ? verb_json(ctl_json_from_result(reply, CTL_TYPE_STATUS)) : status_text(reply);
 }

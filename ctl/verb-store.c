@@ -5,6 +5,8 @@
  * (present, 0600) before it keeps the store. */
 #include "verb.h"
 
+#include "ctl-json.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -96,13 +98,8 @@ static int store_add(struct verb_context *c, int argc, char **argv)
         ex = verb_call(c, m, NULL, &reply);
         if (ex != EXIT_OK)
                 return ex;
-        if (c->json) {
-                struct msg_map body = msg_body(reply);
-                json_t *o = json_object();
-                if (o)
-                        json_object_set_new(o, "stores", verb_stores_json(&body));
-                return verb_json(o);
-        }
+        if (c->json) /* {"stores": [the new store]}, as chutectl --json stores */
+                return verb_json(ctl_json_from_result(reply, CTL_TYPE_STORE_ADD));
         printf("Store %s added: packs go to bucket %s at %s.\n", pos[0], text[OPT_BUCKET],
                text[OPT_ENDPOINT]);
         return verb_flush();

@@ -5,49 +5,13 @@
  * chutectl status. */
 #include "verb.h"
 
+#include "ctl-json.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *json_bool_key(const struct msg_map *item, enum ctl_key key)
-{
-        bool v;
-
-        if (msg_map_get_bool(item, key, &v) < 0)
-                return json_null();
-        return json_boolean(v);
-}
-
-json_t *verb_store_json(const struct msg_map *item)
-{
-        json_t *o = json_object();
-
-        if (!o)
-                return NULL;
-        json_object_set_new(o, "name", verb_json_str(item, CTL_KEY_NAME));
-        json_object_set_new(o, "kind", verb_json_str(item, CTL_KEY_KIND));
-        json_object_set_new(o, "connected", json_bool_key(item, CTL_KEY_CONNECTED));
-        json_object_set_new(o, "pending_packs", verb_json_uint(item, CTL_KEY_PENDING));
-        json_object_set_new(o, "pending_bytes", verb_json_uint(item, CTL_KEY_PENDING_BYTES));
-        json_object_set_new(o, "packs", verb_json_uint(item, CTL_KEY_PACKS));
-        json_object_set_new(o, "bytes", verb_json_uint(item, CTL_KEY_BYTES));
-        json_object_set_new(o, "verified_packs", verb_json_uint(item, CTL_KEY_VERIFIED));
-        json_object_set_new(o, "uploaded", verb_json_uint(item, CTL_KEY_UPLOADED));
-        json_object_set_new(o, "resumed_bytes", verb_json_uint(item, CTL_KEY_RESUMED_BYTES));
-        json_object_set_new(o, "verified_at", verb_json_time(item, CTL_KEY_VERIFIED_AT));
-        json_object_set_new(o, "used", verb_json_uint(item, CTL_KEY_USED));
-        json_object_set_new(o, "quota", verb_json_uint(item, CTL_KEY_QUOTA));
-        json_object_set_new(o, "error", verb_json_str(item, CTL_KEY_ERROR));
-        json_object_set_new(o, "endpoint", verb_json_str(item, CTL_KEY_ENDPOINT));
-        json_object_set_new(o, "bucket", verb_json_str(item, CTL_KEY_BUCKET));
-        json_object_set_new(o, "prefix", verb_json_str(item, CTL_KEY_PREFIX));
-        json_object_set_new(o, "requests", verb_json_uint(item, CTL_KEY_REQUESTS));
-        json_object_set_new(o, "retries", verb_json_uint(item, CTL_KEY_RETRIES));
-        json_object_set_new(o, "upload_limit", verb_json_uint(item, CTL_KEY_UPLOAD_LIMIT));
-        json_object_set_new(o, "download_limit", verb_json_uint(item, CTL_KEY_DOWNLOAD_LIMIT));
-        return o;
-}
 
 /* "upload 2.0 MiB/s, download none" when the store has a limit of its own,
  * else false. */
@@ -61,21 +25,6 @@ static bool store_limits(const struct msg_map *item, char *buf, size_t len)
         snprintf(buf, len, "upload %s%s, download %s%s", up ? output_size(up, a) : "none", up ? "/s" : "",
                  down ? output_size(down, b) : "none", down ? "/s" : "");
         return true;
-}
-
-json_t *verb_stores_json(const struct msg_map *body)
-{
-        json_t *arr = json_array();
-        struct msg_map item;
-        size_t n = 0;
-
-        if (!arr)
-                return NULL;
-        msg_map_get_count(body, CTL_KEY_STORES, &n);
-        for (size_t i = 0; i < n; i++)
-                if (msg_map_get_map_at(body, CTL_KEY_STORES, i, &item) >= 0)
-                        json_array_append_new(arr, verb_store_json(&item));
-        return arr;
 }
 
 /* "connected", "offline" or "not running". */
@@ -240,11 +189,8 @@ int verb_stores(struct verb_context *c, int argc, char **argv)
         if (ex != EXIT_OK)
                 return ex;
         if (c->json) {
-                struct msg_map body = msg_body(reply);
-                json_t *o = json_object();
-                if (o)
-                        json_object_set_new(o, "stores", verb_stores_json(&body));
-                return verb_json(o);
+                /* the schema's own names and forms: the same as GET /v1/stores */
+                return verb_json(ctl_json_from_result(reply, CTL_TYPE_STORES));
         }
         return stores_text(reply);
 }

@@ -4,6 +4,8 @@
  * exit 1, usage errors, path arguments and reply fields; see verb.h. */
 #include "verb.h"
 
+#include "ctl-json.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -391,25 +393,8 @@ void verb_hex(const struct msg_map *map, enum ctl_key key, size_t max_chars, cha
 
 json_t *verb_snapshot_json(const struct msg_map *item)
 {
-        char hex[65];
-        json_t *o = json_object();
-
-        if (!o)
-                return NULL;
-        verb_hex(item, CTL_KEY_ID, 64, hex, sizeof(hex));
-        json_object_set_new(o, "id", json_string(hex));
-        json_object_set_new(o, "time", verb_json_time(item, CTL_KEY_TIME));
-        json_object_set_new(o, "root", verb_json_str(item, CTL_KEY_ROOT));
-        json_object_set_new(o, "files", verb_json_uint(item, CTL_KEY_FILES));
-        json_object_set_new(o, "bytes", verb_json_uint(item, CTL_KEY_BYTES));
-        json_object_set_new(o, "new_bytes", verb_json_uint(item, CTL_KEY_NEW_BYTES));
-        json_object_set_new(o, "dirs", verb_json_uint(item, CTL_KEY_DIRS));
-        json_object_set_new(o, "files_read", verb_json_uint(item, CTL_KEY_FILES_READ));
-        json_object_set_new(o, "errors", verb_json_uint(item, CTL_KEY_ERRORS));
-        verb_hex(item, CTL_KEY_PARENT, 64, hex, sizeof(hex));
-        json_object_set_new(o, "parent", *hex ? json_string(hex) : json_null());
-        json_object_set_new(o, "hostname", verb_json_str(item, CTL_KEY_HOSTNAME));
-        return o;
+        /* the schema's own names and forms: the same as GET /v1/snapshots */
+        return ctl_json_from_map(item);
 }
 
 int verb_no_args(int argc, char **argv)

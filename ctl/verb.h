@@ -81,10 +81,6 @@ void verb_hex(const struct msg_map *map, enum ctl_key key, size_t max_chars, cha
 /* One snapshot map of a SNAPSHOTS array as the JSON object of snapshots/snapshot. */
 json_t *verb_snapshot_json(const struct msg_map *item);
 
-/* One map of a STORES array as the JSON object of stores and status. */
-json_t *verb_store_json(const struct msg_map *item);
-/* The STORES array of body as a JSON array. */
-json_t *verb_stores_json(const struct msg_map *body);
 /* The "Stores:" lines of chutectl status (nothing when there are none). */
 void verb_stores_lines(const struct msg_map *body);
 
@@ -111,4 +107,5 @@ int verb_reindex(struct verb_context *c, int argc, char **argv);
 int verb_recover(struct verb_context *c, int argc, char **argv);
 int verb_peer(struct verb_context *c, int argc, char **argv);
 int verb_peers(struct verb_context *c, int argc, char **argv);
+int verb_api_token(struct verb_context *c, int argc, char **argv);
 int verb_store(struct verb_context *c, int argc, char **argv);

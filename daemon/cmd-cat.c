@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* cat: stream a file of a snapshot as DATA messages, then a RESULT with its
- * size. A worker reads and verifies a few extents at a time; the next batch
- * is read only when the client has taken most of the previous one, so a
- * slow or vanished client never makes the daemon buffer the whole file. */
+/* cat: stream a file of a snapshot (from OFFSET when given, without reading
+ * what comes before) as DATA messages, then a RESULT with its size. A
+ * worker reads and verifies a few extents at a time; the next batch is read
+ * only when the client has taken most of the previous one, so a slow or
+ * vanished client never makes the daemon buffer the whole file. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cleanup.h"
 #include "cmd-util.h"
+#include "crypto.h"
 #include "commands.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -35,7 +37,11 @@ struct cat_job {
         struct object_list *list;
         const struct object_extent *ext;
         size_t n_ext, next_ext;
-        uint64_t offset;                /* bytes produced so far */
+        uint64_t offset;                /* position of the next byte to send */
+        uint64_t skip;                  /* the request's OFFSET: start there */
+        uint64_t trim;                  /* bytes of the next extent before skip */
+        bool first_sent;                /* the first DATA (with SIZE, CONTENT) went */
+        uint8_t content[CRYPTO_SHA256_SIZE]; /* the content id: SHA-256 of the extent list */
         int error;
         struct msg **out;               /* DATA messages of this batch */
         size_t n_out;
@@ -62,6 +68,11 @@ static int cat_emit(struct cat_job *j, const uint8_t *p, size_t len)
                         return -ENOMEM;
                 struct msg_map b = msg_body(m);
                 msg_map_set_uint(&b, CTL_KEY_OFFSET, j->offset);
+                if (!j->first_sent) { /* the first says what follows (HTTP headers) */
+                        j->first_sent = true;
+                        msg_map_set_uint(&b, CTL_KEY_SIZE, j->e->size);
+                        msg_map_set_bytes(&b, CTL_KEY_CONTENT, j->content, sizeof(j->content));
+                }
                 if (msg_map_set_bytes(&b, CTL_KEY_DATA, p, n) < 0) {
                         msg_free(m);
                         return -ENOMEM;
@@ -80,6 +91,25 @@ static int cat_emit(struct cat_job *j, const uint8_t *p, size_t len)
         return 0;
 }
 
+/* Same content, same chunks: the extent list names the content. */
+static int cat_content_id(struct cat_job *j)
+{
+        struct crypto_sha256 *h = NULL;
+        int k = crypto_sha256_new(&h);
+        for (size_t i = 0; k >= 0 && i < j->n_ext; i++) {
+                uint8_t len[8];
+                for (int b = 0; b < 8; b++)
+                        len[b] = (uint8_t)(j->ext[i].length >> (56 - 8 * b));
+                k = crypto_sha256_update(h, j->ext[i].id.bytes, sizeof(j->ext[i].id.bytes));
+                if (k >= 0)
+                        k = crypto_sha256_update(h, len, sizeof(len));
+        }
+        if (k >= 0)
+                return crypto_sha256_final(h, j->content);
+        crypto_sha256_free(h);
+        return k;
+}
+
 static void cat_work(void *userdata)
 {
         struct cat_job *j = userdata;
@@ -92,18 +122,28 @@ static void cat_work(void *userdata)
                         k = -EISDIR;
                 if (k >= 0)
                         k = snaptree_extents(repo, j->e, &j->ext, &j->n_ext, &j->list);
+                if (k >= 0)
+                        k = cat_content_id(j);
                 if (k < 0) {
                         j->error = k;
                         return;
                 }
                 j->resolved = true;
+                /* OFFSET: skip the extents before it, without reading them */
+                uint64_t pos = 0;
+                while (j->next_ext < j->n_ext && pos + j->ext[j->next_ext].length <= j->skip)
+                        pos += j->ext[j->next_ext++].length;
+                j->trim = j->next_ext < j->n_ext ? j->skip - pos : 0;
+                j->offset = pos + j->trim;
         }
         static const uint8_t zeros[64 * 1024];
         uint64_t batch = 0;
         while (j->next_ext < j->n_ext && batch < CAT_BATCH && !j->r->gone) {
                 const struct object_extent *x = &j->ext[j->next_ext++];
+                uint64_t trim = j->trim;
+                j->trim = 0;
                 if (x->hole) {
-                        for (uint64_t left = x->length; left > 0 && k >= 0;) {
+                        for (uint64_t left = x->length - trim; left > 0 && k >= 0;) {
                                 size_t n = (size_t)MIN(left, (uint64_t)sizeof(zeros));
                                 k = cat_emit(j, zeros, n);
                                 left -= n;
@@ -115,7 +155,7 @@ static void cat_work(void *userdata)
                         if (k >= 0 && len != x->length)
                                 k = -EBADMSG;
                         if (k >= 0)
-                                k = cat_emit(j, buf, len);
+                                k = cat_emit(j, buf + trim, len - (size_t)trim);
                 }
                 if (k < 0) {
                         j->error = k;
@@ -165,6 +205,7 @@ static void cat_done(void *userdata)
                 if (m) {
                         struct msg_map b = msg_body(m);
                         msg_map_set_uint(&b, CTL_KEY_SIZE, j->offset);
+                        msg_map_set_bytes(&b, CTL_KEY_CONTENT, j->content, sizeof(j->content));
                 }
                 request_reply(r, m);
                 r->on_writable = NULL;
@@ -221,6 +262,7 @@ void cmd_cat(struct request *r)
         }
         j->relpath = rel;
         j->tree = s.tree;
+        msg_map_get_uint(&r->args, CTL_KEY_OFFSET, &j->skip); /* absent: 0 */
         index_snapshot_done(&s);
         j->r = request_ref(r);
         r->state = j;

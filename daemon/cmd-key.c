@@ -39,7 +39,8 @@ void cmd_key_export(struct request *r)
                 msg_set_secret(m);
                 struct msg_map b = msg_body(m);
                 msg_map_set_text(&b, CTL_KEY_CODE, code);
-                log_notice("The recovery code was exported to uid %u", (unsigned)r->uid);
+                char who[32];
+                log_notice("The recovery code was exported to %s", principal_name(r->principal, who));
                 request_reply(r, m);
         }
         crypto_wipe(code, strlen(code));

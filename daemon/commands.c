@@ -39,20 +39,22 @@ static const struct command commands[] = {
         /* rebuilds the index from a store: the owner's, like key import */
         {CTL_TYPE_RECOVER, cmd_recover, COMMAND_OWNER},
         {CTL_TYPE_REINDEX, cmd_reindex, COMMAND_OWNER},
+        /* the HTTP API's token carries the owner's rights */
+        {CTL_TYPE_API_TOKEN, cmd_api_token, COMMAND_OWNER},
 };
 
 /* The requests a daemon started with --no-key answers before key import. */
 static bool commands_work_without_key(uint32_t type)
 {
         return type == CTL_TYPE_STATUS || type == CTL_TYPE_VERSION || type == CTL_TYPE_KEY_IMPORT ||
-               type == CTL_TYPE_LOG_LEVEL;
+               type == CTL_TYPE_LOG_LEVEL || type == CTL_TYPE_API_TOKEN;
 }
 
-static bool allowed(const struct command *c, uid_t uid)
+static bool allowed(const struct command *c, struct principal who)
 {
         if (c->access != COMMAND_OWNER)
-                return true; /* the control socket admitted the caller */
-        return uid == 0 || uid == getuid();
+                return true; /* the front end admitted the caller */
+        return who.uid == 0 || who.uid == getuid(); /* the token holder is chuted's own user */
 }
 
 void commands_dispatch(struct request *r)
@@ -60,11 +62,12 @@ void commands_dispatch(struct request *r)
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (commands[i].type == r->type) {
                         const char *name = msg_type_name(&ctl_schema, r->type);
-                        log_debug("Request %s (id %llu) from uid %u", name, (unsigned long long)r->reqid,
-                                  (unsigned)r->uid);
-                        if (!allowed(&commands[i], r->uid)) {
-                                log_notice("Refused %s to uid %u: only root and chuted's user (uid %u) may",
-                                           name, (unsigned)r->uid, (unsigned)getuid());
+                        char who[32];
+                        log_debug("Request %s (id %llu) from %s", name, (unsigned long long)r->reqid,
+                                  principal_name(r->principal, who));
+                        if (!allowed(&commands[i], r->principal)) {
+                                log_notice("Refused %s to %s: only root and chuted's user (uid %u) may",
+                                           name, who, (unsigned)getuid());
                                 request_error(r, CTL_STATUS_DENIED,
                                               "permission denied: %s is only for root and chuted's own user, "
                                               "not for members of its group",

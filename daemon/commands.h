@@ -55,3 +55,4 @@ void cmd_peer_approve(struct request *r);
 void cmd_store_add(struct request *r);
 void cmd_store_remove(struct request *r);
 void cmd_peer_set(struct request *r);
+void cmd_api_token(struct request *r);

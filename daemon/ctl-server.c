@@ -247,7 +247,7 @@ static void client_dispatch(struct client *c, uint8_t *body, size_t len)
                 msg_free(m);
                 return;
         }
-        struct request *req = request_new(c->server->daemon, m, c->uid, &client_request_ops, c);
+        struct request *req = request_new(c->server->daemon, m, principal_uid(c->uid), &client_request_ops, c);
         if (!req) {
                 msg_free(m);
                 c->closing = true;

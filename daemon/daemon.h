@@ -19,6 +19,7 @@ struct repo;
 struct ctl_server;
 struct peer_host;
 struct peer_server;
+struct http_api;
 struct workers;
 struct root;
 struct watch;
@@ -44,6 +45,7 @@ struct daemon {
         struct root *roots;        /* watched roots (daemon/root.c) */
         struct replicate *replicate; /* packs to stores (daemon/replicate.c) */
         struct cache *cache;       /* the local pack cache (daemon/cache.c) */
+        struct http_api *http_api; /* the HTTP API and its token (daemon/http-api.c) */
         struct event *sig_term, *sig_int, *sig_hup;
         int64_t start_ns;
         bool stopping;

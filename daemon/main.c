@@ -35,6 +35,7 @@
 #include "peer-server.h"
 #include "index.h"
 #include "keyring.h"
+#include "http-api.h"
 #include "log.h"
 #include "notify.h"
 #include "cache.h"
@@ -457,7 +458,9 @@ int main(int argc, char **argv)
         if (r < 0)
                 goto out;
 
-        r = daemon_listen_control(&d);
+        r = http_api_new(&d, &d.http_api);
+        if (r >= 0)
+                r = daemon_listen_control(&d);
         if (r < 0)
                 goto out;
 
@@ -494,6 +497,7 @@ out:
         if (d.sig_term)
                 event_free(d.sig_term);
         ctl_server_free(d.ctl);
+        http_api_free(d.http_api);
         peer_server_free(d.peer_server);
         peer_host_free(d.peer_host);
         root_stop_all(&d);

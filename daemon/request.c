@@ -7,10 +7,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
-struct request *request_new(struct daemon *d, struct msg *msg, uid_t uid,
+struct principal principal_uid(uid_t uid)
+{
+        return (struct principal){ .token = false, .uid = uid };
+}
+
+struct principal principal_token(void)
+{
+        return (struct principal){ .token = true, .uid = getuid() };
+}
+
+const char *principal_name(struct principal who, char buf[32])
+{
+        if (who.token)
+                return "the API token";
+        snprintf(buf, 32, "uid %u", (unsigned)who.uid);
+        return buf;
+}
+
+struct request *request_new(struct daemon *d, struct msg *msg, struct principal who,
                             const struct request_ops *ops, void *frontend)
 {
         struct request *r = calloc(1, sizeof(*r));
@@ -21,7 +40,7 @@ struct request *request_new(struct daemon *d, struct msg *msg, uid_t uid,
         r->args = msg_body(msg);
         r->type = msg_type(msg);
         r->reqid = msg_reqid(msg);
-        r->uid = uid;
+        r->principal = who;
         r->ops = ops;
         r->frontend = frontend;
         r->refs = 1;

@@ -15,6 +15,14 @@
 struct daemon;
 struct request;
 
+/* Who asks: a local user by SO_PEERCRED, or the holder of the HTTP API
+ * token, who has the rights of chuted's own user. Handlers decide access
+ * on uid alone, so both front ends are judged the same way. */
+struct principal {
+        bool token; /* the API token; uid is then chuted's own */
+        uid_t uid;
+};
+
 struct request_ops {
         /* Send one message (taken) to the client; final marks the end. */
         void (*send)(struct request *r, struct msg *m, bool final);
@@ -30,7 +38,7 @@ struct request {
         struct msg_map args; /* its body */
         uint32_t type;
         uint64_t reqid;
-        uid_t uid;           /* the caller, from SO_PEERCRED */
+        struct principal principal; /* the caller */
         bool gone;           /* the client vanished: stop, reply goes nowhere */
         bool answered;
         unsigned refs;
@@ -44,12 +52,18 @@ struct request {
 };
 
 /* A new request holding msg (taken), with one reference. */
-struct request *request_new(struct daemon *d, struct msg *msg, uid_t uid,
+struct request *request_new(struct daemon *d, struct msg *msg, struct principal who,
                             const struct request_ops *ops, void *frontend);
 struct request *request_ref(struct request *r);
 void request_unref(struct request *r);
 /* A RESULT message for r, to fill and pass to request_reply. */
 struct msg *request_result(struct request *r);
+/* The principal of a local user. */
+struct principal principal_uid(uid_t uid);
+/* The principal of the API token holder: chuted's own rights. */
+struct principal principal_token(void);
+/* "uid 1000" or "the API token", for log lines. */
+const char *principal_name(struct principal who, char buf[32]);
 /* Send the final RESULT (taken). */
 void request_reply(struct request *r, struct msg *result);
 /* Send the final ERROR with a status and a printf-style sentence. */

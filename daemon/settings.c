@@ -41,6 +41,8 @@ void settings_init_defaults(struct settings *c, uid_t uid)
                 .one_file_system = 1,
                 .socket_group = xstrdup("chute"),
                 .control_max_clients = 64,
+                .api_max_clients = 32,
+                .api_timeout_ns = UINT64_C(30000000000),
                 .control_idle_timeout_ns = 60 * NSEC_PER_SEC,
                 .quiet_period_ns = 2 * NSEC_PER_SEC,
                 .max_delay_ns = 60 * NSEC_PER_SEC,
@@ -55,6 +57,7 @@ void settings_init_defaults(struct settings *c, uid_t uid)
                 .cache_size = 1ull << 30,
         };
         c->peer_listen = xstrdup("0.0.0.0:2001");
+        c->api_listen = xstrdup("127.0.0.1:2002");
         retention_policy_default(&c->retention);
         c->state_dir = defaults_state_dir(uid);
         c->socket_path = defaults_socket_path(uid);
@@ -77,6 +80,7 @@ void settings_done(struct settings *c)
         free(c->key_file);
         free(c->socket_group);
         free(c->peer_listen);
+        free(c->api_listen);
         free(c->node_name);
         for (size_t i = 0; i < c->n_watch; i++)
                 free(c->watch[i]);
@@ -451,6 +455,10 @@ static const struct key keys[] = {
         KEY("peer", "quota", parse_bytes, peer_quota),
         KEY("peer", "delete_delay", parse_duration, delete_delay_ns),
         KEY("peer", "window", parse_bytes, peer_window),
+        KEY("api", "listen", parse_listen, api_listen),
+        KEY("api", "max_clients", parse_control_clients, api_max_clients),
+        KEY("api", "timeout", parse_duration, api_timeout_ns),
+        KEY("api", "metrics_public", parse_boolean, api_metrics_public),
         KEY("replication", "copies", parse_copies, copies),
         KEY("replication", "upload_limit", parse_bytes, upload_limit),
         KEY("replication", "download_limit", parse_bytes, download_limit),
@@ -461,7 +469,7 @@ static const struct key keys[] = {
 };
 #undef KEY
 
-static const char *const sections[] = { "daemon", "backup", "watch", "retention", "peer", "replication" };
+static const char *const sections[] = { "daemon", "backup", "watch", "retention", "peer", "replication", "api" };
 
 /* A [store NAME] section name: 1..64 letters, digits, '.', '_', '-'. */
 static bool store_section(const char *line, size_t n)

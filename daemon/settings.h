@@ -37,6 +37,11 @@ struct settings {
         uint64_t peer_quota;     /* quota = bytes offered to a node `peer approve` admits, default 0 */
         uint64_t delete_delay_ns; /* delete_delay = how long a deleted hosted pack is kept, 30d */
         uint64_t peer_window;    /* window = PUT bytes in flight per connection, default 8 MiB */
+        /* [api]: the HTTP API (daemon/http-api.c) */
+        char *api_listen;        /* listen = "IPV4:PORT", default "127.0.0.1:2002"; NULL = none */
+        int api_max_clients;     /* max_clients = connections at once, default 32 */
+        uint64_t api_timeout_ns; /* timeout = for a slow client's request or reply, default 30 s */
+        int api_metrics_public;  /* metrics_public = GET /metrics without the token, default no */
         /* [replication]: where sealed packs go */
         unsigned copies;         /* copies = stores each pack must reach; 0 = all (default) */
         uint64_t upload_limit;   /* upload_limit = bytes/s over all stores, 0 = none */

@@ -78,7 +78,12 @@ static void tls_config_conf_free(struct tls_config *c)
 
 void tls_config_free(struct tls_config *c)
 {
-        if (!c)
+        tls_config_unref(c);
+}
+
+void tls_config_unref(struct tls_config *c)
+{
+        if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
         tls_config_conf_free(c);
         mbedtls_ctr_drbg_free(&c->drbg);
@@ -204,6 +209,7 @@ int tls_config_new(struct identity *id, struct tls_config **ret)
         if (!c)
                 return -ENOMEM;
         c->id = id;
+        c->refs = 1;
         mbedtls_entropy_init(&c->entropy);
         mbedtls_ctr_drbg_init(&c->drbg);
         r = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,

@@ -32,7 +32,13 @@ struct tls_config {
         mbedtls_ssl_config conf[2]; /* by enum tls_role */
         bool conf_ready[2];
         enum tls_records records;
+        /* the owner's reference and one per connection: libevent may
+         * finalize a connection after its owner freed the configuration */
+        unsigned refs;
 };
+
+/* Drop a reference to c; the last one frees it. */
+void tls_config_unref(struct tls_config *c);
 
 struct tls_conn {
         mbedtls_ssl_context ssl;
@@ -66,6 +72,7 @@ struct tls_conn {
         enum tls_records records;
         struct tls_record_keys *keys; /* exported by mbedtls, until the handshake ends */
         struct tls_record *rec;
+        struct tls_config *config; /* referenced until the connection is freed */
 
         char error[200];
         uint8_t scratch[TLS_RECORD_MAX]; /* to coalesce small chains into one record */

@@ -484,6 +484,7 @@ static void tls_conn_free(void *arg)
         tls_keys_free(t);
         tls_record_free(t->rec);
         mbedtls_ssl_free(&t->ssl);
+        tls_config_unref(t->config);
         free(t);
 }
 
@@ -513,6 +514,8 @@ int tls_wrap(struct tls_config *c, struct bufferevent *under, enum tls_role role
                 return tls_errno(r);
         }
         t->records = c->records;
+        t->config = c;
+        __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
         mbedtls_ssl_set_bio(&t->ssl, t, tls_bio_send, tls_bio_recv, NULL);
         mbedtls_ssl_set_verify(&t->ssl, tls_verify, t);
         t->under = under;

@@ -28,7 +28,8 @@ int tls_config_new(struct identity *id, struct tls_config **ret);
 /* Choose who seals the records of connections wrapped from now on (the
  * environment's CHUTE_TLS_RECORDS=mbedtls chooses mbedtls at start). */
 void tls_config_set_records(struct tls_config *c, enum tls_records records);
-/* Free a configuration (NULL is fine) after every connection made with it is freed. */
+/* Let go of a configuration (NULL is fine); connections made with it keep
+ * it until libevent has freed them. */
 void tls_config_free(struct tls_config *c);
 
 /* Wrap the socket bufferevent `under` (connected or still connecting) in a TLS

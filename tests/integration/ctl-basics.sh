@@ -68,9 +68,9 @@ is "key export text and --json show the same code" "$code_text" "$(printf '%s' "
 rc_is "status --json" 0 ctl --json status
 cp "$T_TMP/last.out" "$T_TMP/status.json"
 check "status --json parses" json_valid "$T_TMP/status.json"
-jq_is "status --json has version, state, roots, objects, packs, stored_bytes" "$T_TMP/status.json" \
+jq_is "status --json has version, state, roots, objects, packs, bytes" "$T_TMP/status.json" \
     '(.version | type == "string") and (.state | type == "string") and (.roots | type == "array")
-     and (.objects | type == "number") and (.packs | type == "number") and (.stored_bytes | type == "number")'
+     and (.objects | type == "number") and (.packs | type == "number") and (.bytes | type == "number")'
 
 # ---- add / paths / remove ----------------------------------------------------------
 R1=$T_TMP/root1
@@ -90,9 +90,9 @@ cp "$T_TMP/last.out" "$T_TMP/paths.json"
 jq_is "paths --json names both roots" "$T_TMP/paths.json" "any(.. | strings; . == \"$R1\") and any(.. | strings; . == \"$R2\")"
 rc_is "status --json after add" 0 ctl --json status
 cp "$T_TMP/last.out" "$T_TMP/status2.json"
-jq_is "status --json roots carry path, state, last_snapshot, pending" "$T_TMP/status2.json" \
+jq_is "status --json roots carry path, state, pending" "$T_TMP/status2.json" \
     "(.roots | length == 2) and (.roots | map(.path) | sort == ([\"$R1\", \"$R2\"] | sort))
-     and all(.roots[]; has(\"state\") and has(\"last_snapshot\") and has(\"pending\"))"
+     and all(.roots[]; has(\"state\") and has(\"pending\"))"
 rc_is "remove the second root" 0 ctl remove "$R2"
 rc_is "paths after remove" 0 ctl paths
 if grep -qxF "$R1" "$T_TMP/last.out" && ! grep -qF "$R2" "$T_TMP/last.out"; then ok "paths no longer lists the removed root"; else not_ok "paths no longer lists the removed root"; sed 's/^/#   /' "$T_TMP/last.out"; fi
@@ -149,8 +149,8 @@ rc_is "snapshots after restart" 0 ctl --json snapshots
 jq_is "... still lists both snapshots" "$T_TMP/last.out" 'length == 2'
 rc_is "status --json after snapshots" 0 ctl --json status
 cp "$T_TMP/last.out" "$T_TMP/status3.json"
-jq_is "status --json: the root's last_snapshot is set" "$T_TMP/status3.json" \
-    "(.roots | map(select(.path == \"$R1\"))[0].last_snapshot) != null"
+jq_is "status --json: the root's time is set" "$T_TMP/status3.json" \
+    "(.roots | map(select(.path == \"$R1\"))[0].time) != null"
 
 # ---- diff ---------------------------------------------------------------------------------
 echo changed > "$R1/hello.txt"

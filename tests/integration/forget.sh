@@ -84,7 +84,7 @@ cp "$T_TMP/out" "$T_TMP/forget.json"
 is "removed is 4" "$(py 'd["removed"]' "$T_TMP/forget.json")" 4
 is "the objects are those of snapshots --json" \
     "$(py '",".join(sorted(d["snapshots"][0].keys()))' "$T_TMP/forget.json")" \
-    "bytes,dirs,errors,files,files_read,hostname,id,new_bytes,parent,root,time"
+    "bytes,dirs,errors,files,files_read,hostname,id,new_bytes,parent,root,time,tree"
 is "exactly two snapshots left" "$(count)" 2
 mapfile -t AFTER < <(ids)
 is "the two newest are kept" "${AFTER[*]}" "${BEFORE[4]} ${BEFORE[5]}"

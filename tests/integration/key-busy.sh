@@ -52,7 +52,7 @@ rm -f "$HOOK/snapshot-read.wait"
 rc=0; wait "$SNAP_PID" || rc=$?
 is "the snapshot finishes (exit 0)" "$rc" 0
 rc_is "status" 0 ctl --json status
-jq_is "... one snapshot" "$T_TMP/last.out" '.snapshots == 1'
+jq_is "... one snapshot" "$T_TMP/last.out" '.snapshot_count == 1'
 rc_is "key import once it holds data: exit 1" 1 ctl key import "$OTHER"
 rc_is "restore latest with the unchanged key" 0 ctl restore latest "$T_TMP/restored"
 check "... restores the root exactly" diff -r "$R" "$T_TMP/restored"

@@ -154,7 +154,7 @@ touch "$HOOK/bring-up.fail"
 rc_is "right code, failing bring-up: exit 1" 1 ctl key import "$CODE_B"
 rm -f "$HOOK/bring-up.fail"
 rc_is "... status still answers" 0 ctl --json status
-jq_is "... \"no key\", the index still counted" "$T_TMP/last.out" '.state == "no key" and .snapshots == 1'
+jq_is "... \"no key\", the index still counted" "$T_TMP/last.out" '.state == "no key" and .snapshot_count == 1'
 if [ ! -e "$STATE/master.key" ]; then ok "... no master.key saved for a key that did not start"; else not_ok "... no master.key saved for a key that did not start"; fi
 rc_is "the import again, without the failure: exit 0" 0 ctl key import "$CODE_B"
 if cmp -s "$STATE/master.key" "$T_TMP/b-master.key"; then ok "... master.key saved"; else not_ok "... master.key saved"; fi

@@ -93,6 +93,9 @@ node_init() {
 # side by side and the default port would be taken by the first
 [peer]
 listen = none
+# no HTTP API either (node_api_listen turns it on)
+[api]
+listen = none
 # [daemon] last: tests append keys to it
 [daemon]
 state_dir = $NODE_DIR/state
@@ -177,6 +180,12 @@ free_port() {
 node_peer_listen() {
     PEER_PORT=${2:-$(free_port)}
     node_conf "$1" peer "listen = 127.0.0.1:$PEER_PORT"
+}
+# node_api_listen NAME [PORT]: NAME's chuted serves the HTTP API on
+# 127.0.0.1:PORT (a free port by default); sets API_PORT
+node_api_listen() {
+    API_PORT=${2:-$(free_port)}
+    node_conf "$1" api "listen = 127.0.0.1:$API_PORT"
 }
 # node_manual NAME: the node takes only the snapshots a test asks for (no
 # automatic snapshots, no automatic retention)

@@ -31,13 +31,13 @@ diag "B holds $ALL packs of A"
 local_fits() { [ "$(own_pack_bytes A)" -le "$CACHE" ]; }
 if wait_until 30 local_fits; then ok "A's pack files shrink to cache_size"
 else not_ok "A's pack files shrink to cache_size"; diag "$(own_pack_bytes A) bytes"; fi
-evicted() { [ "$(on A --json status | jq -r .local.evicted_packs)" -ge 1 ]; }
+evicted() { [ "$(on A --json status | jq -r .evicted)" -ge 1 ]; }
 check "status counts the evicted packs" wait_until 10 evicted
 on A --json status > "$T_TMP/status.json"
 jq_is "status --json shows the cache" "$T_TMP/status.json" \
-    ".local.mode == \"cache\" and .local.cache_size == $CACHE and .local.bytes <= $CACHE and
-     .local.bytes == $(own_pack_bytes A) and .local.packs + .local.evicted_packs == $ALL and
-     .local.bytes + .local.evicted_bytes == .stored_bytes"
+    ".local_copy == \"cache\" and .cache_size == $CACHE and .local_bytes <= $CACHE and
+     .local_bytes == $(own_pack_bytes A) and .local_packs + .evicted == $ALL and
+     .local_bytes + .evicted_bytes == .bytes"
 check "status shows the local copy" sh -c "CHUTE_SOCKET=$T_TMP/A/run/chuted.sock $CHUTECTL status |
     grep -q '^Local copy: cache, .* (cache_size 24.0 MiB), [0-9]* packs (.*) only on stores'"
 
@@ -46,8 +46,8 @@ jq_is "every pack, no error, none unanswered" "$T_TMP/last.out" \
     ".store == \"B\" and .packs == $ALL and .errors == 0 and .unanswered == 0"
 check "restore reads the evicted packs from B" on A restore latest "$T_TMP/out"
 is "the tree is the original, byte for byte" "$(diff -r "$SRC" "$T_TMP/out" && echo same)" same
-is "restoring faulted nothing back in" "$(on A --json status | jq .local.evicted_packs)" \
-    "$(jq .local.evicted_packs "$T_TMP/status.json")"
+is "restoring faulted nothing back in" "$(on A --json status | jq .evicted)" \
+    "$(jq .evicted "$T_TMP/status.json")"
 
 is "cat works" "$(on A cat "latest:$SRC/small")" "small file"
 
@@ -92,7 +92,7 @@ all_on_c() { [ "$(hosted_packs C)" = "$(hosted_packs B)" ]; }
 if wait_until ${C_WAIT:-60} all_on_c; then ok "C receives every pack of A"
 else not_ok "C receives every pack of A"; diag "C has $(hosted_packs C | wc -l) of $ALL"; [ -n "${CACHE_DEBUG:-}" ] && gdb -p "$(cat $T_TMP/A/pid)" -batch -ex "thread apply all bt" > $T_TMP/A-bt.txt 2>&1; fi
 is "no pack C holds is damaged" "$(hosted_bad C)" ""
-is "A's store C has nothing pending" "$(store_field A C pending_packs)" 0
+is "A's store C has nothing pending" "$(store_field A C pending)" 0
 
 # an evicted pack damaged on B and gone from C: verify finds both, keeps B's
 # damaged copy (nothing here could replace it), and the upload to C says the

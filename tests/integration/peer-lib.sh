@@ -78,6 +78,6 @@ hosted_bad() {
 }
 # replicated A B: every pack of A is on B and A's store B has nothing pending
 replicated() {
-    [ "$(store_field "$1" "$2" pending_packs)" = 0 ] &&
+    [ "$(store_field "$1" "$2" pending)" = 0 ] &&
         [ -z "$(comm -23 <(own_packs "$1") <(hosted_packs "$2"))" ]
 }

@@ -33,7 +33,7 @@ wait_until 30 json_error || true
 jq_is "status --json carries it too, with B's used and quota" "$T_TMP/status.json" \
     ".stores[0].error | test(\"quota exceeded on B\")"
 jq_is "status --json: quota is B's 20 MiB, packs still pending" "$T_TMP/status.json" \
-    ".stores[0].quota == $QUOTA and .stores[0].pending_packs > 0"
+    ".stores[0].quota == $QUOTA and .stores[0].pending > 0"
 # (read again until it shows: a retry after the quota pause may be in flight
 # at the moment of one reading, slow under ThreadSanitizer)
 text_error() { on A status | grep -q "error: quota exceeded on B"; }

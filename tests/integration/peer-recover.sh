@@ -95,7 +95,7 @@ is "... with the first version of the letter" "$(cat "$T_TMP/first/docs/deep/er/
 # against what it recovered and reaches B; nothing is uploaded twice
 on A2 --json stores > "$T_TMP/stores.json"
 jq_is "recovered packs count as held by B: nothing pending" "$T_TMP/stores.json" \
-    '.stores[0].pending_packs == 0 and .stores[0].uploaded == 0'
+    '.stores[0].pending == 0 and .stores[0].uploaded == 0'
 
 CHUTED_PID=$(cat "$T_TMP/B/pid")
 chuted_alive "B is still running"

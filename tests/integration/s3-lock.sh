@@ -24,7 +24,7 @@ add_locked() {
 check "store add L --object-lock-days 1" add_locked
 on A add "$SRC" >/dev/null
 check "A takes a snapshot" on A snapshot
-s3_done() { [ "$(store_field A L pending_packs)" = 0 ] && [ "$(store_field A L packs)" -gt 0 ]; }
+s3_done() { [ "$(store_field A L pending)" = 0 ] && [ "$(store_field A L packs)" -gt 0 ]; }
 if wait_until 60 s3_done; then ok "the packs reach the locked bucket"; else
     not_ok "the packs reach the locked bucket"; on A --json stores | sed 's/^/#   /'; fi
 PACK=$(own_packs A | head -1)

@@ -32,7 +32,7 @@ add_store() {
     on "$1" store add S3 s3 --endpoint "http://localhost:$RGW_PORT" --virtual-host --bucket "$S3_BUCKET" \
         --prefix backups/a/ --access-key-file "$S3_ACCESS_FILE" --secret-key-file "$S3_SECRET_FILE" >/dev/null
 }
-s3_done() { [ "$(store_field "$1" S3 pending_packs)" = 0 ] && [ "$(store_field "$1" S3 packs)" -gt 0 ]; }
+s3_done() { [ "$(store_field "$1" S3 pending)" = 0 ] && [ "$(store_field "$1" S3 packs)" -gt 0 ]; }
 
 # A has the bucket in chuted.conf; the fresh node adds it with chutectl
 peer_node A
@@ -87,6 +87,6 @@ rc_is "the first snapshot restores too" 0 on A2 restore "$(jq -r '.[0].id' "$T_T
 is "... with the first version of the letter" "$(cat "$T_TMP/first/docs/deep/er/letter.txt")" "a letter"
 on A2 --json stores > "$T_TMP/stores.json"
 jq_is "recovered packs count as held by the bucket: nothing pending, nothing uploaded" "$T_TMP/stores.json" \
-    '.stores[0].pending_packs == 0 and .stores[0].uploaded == 0'
+    '.stores[0].pending == 0 and .stores[0].uploaded == 0'
 chuted_alive "the recovered node is still running"
 done_testing

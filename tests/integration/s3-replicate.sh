@@ -42,7 +42,7 @@ check "... and says to chmod 600 it" grep -q "chmod 600" "$T_TMP/last.err"
 rc_is "store add S3 s3 --prefix node-a/" 0 on A store add S3 s3 --endpoint "$S3_ENDPOINT" \
     --bucket "$S3_BUCKET" --prefix node-a/ --access-key-file "$S3_ACCESS_FILE" --secret-key-file "$S3_SECRET_FILE"
 t1=$(now_ms)
-s3_done() { [ "$(store_field A S3 pending_packs)" = 0 ] && [ "$(store_field A S3 packs)" -gt 0 ]; }
+s3_done() { [ "$(store_field A S3 pending)" = 0 ] && [ "$(store_field A S3 packs)" -gt 0 ]; }
 if wait_until 60 s3_done; then ok "the backlog reaches the bucket"; else
     not_ok "the backlog reaches the bucket"; on A --json stores | sed 's/^/#   /'; fi
 diag "$(own_pack_bytes A) bytes in $(own_packs A | wc -l) packs replicated in $(( $(now_ms) - t1 )) ms"
@@ -61,7 +61,7 @@ jq_is "stores shows kind s3, where, uploaded bytes, requests" "$T_TMP/stores.jso
      .stores[0].endpoint == \"$S3_ENDPOINT\" and .stores[0].uploaded > 0 and
      .stores[0].requests >= .stores[0].packs and .stores[0].error == null"
 on A --json status > "$T_TMP/status.json"
-jq_is "status shows the store too" "$T_TMP/status.json" '.stores[0].name == "S3" and .stores[0].pending_packs == 0'
+jq_is "status shows the store too" "$T_TMP/status.json" '.stores[0].name == "S3" and .stores[0].pending == 0'
 stores_text() { on A stores | grep -Eq "^S3: .* uploaded in [0-9]+ requests \([0-9]+ retries\)"; }
 check "chutectl stores says what went up in how many requests" stores_text
 status_text() { on A status | grep -Eq "^    .* uploaded in [0-9]+ requests \([0-9]+ retries\) to bucket $S3_BUCKET at $S3_ENDPOINT$"; }

@@ -28,7 +28,7 @@ rc_is "add the tree (starts its first snapshot)" 0 ctl add "$SRC"
 # wait until the snapshot has committed an eighth of the big file
 progress=0
 for _ in $(seq 1 600); do
-    progress=$(ctl --json status 2>/dev/null | jq -r '.stored_bytes // 0' 2>/dev/null)
+    progress=$(ctl --json status 2>/dev/null | jq -r '.bytes // 0' 2>/dev/null)
     [ "${progress:-0}" -ge $((MB * 1024 * 1024 / 8)) ] && break
     sleep 0.05
 done

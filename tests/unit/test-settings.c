@@ -421,7 +421,7 @@ Test(config, sample_file_matches_defaults)
         fclose(out);
         fclose(f);
         free(line);
-        cr_assert_eq(uncommented, 34, "%zu keys with defaults in the sample", uncommented);
+        cr_assert_eq(uncommented, 38, "%zu keys with defaults in the sample", uncommented);
 
         settings_init_defaults(&defaults, 0);
         settings_init_defaults(&c, 0);
@@ -453,6 +453,10 @@ Test(config, sample_file_matches_defaults)
         cr_assert_eq(c.prove_count, defaults.prove_count);
         cr_assert_eq(c.local_copy, defaults.local_copy);
         cr_assert_eq(c.cache_size, defaults.cache_size);
+        cr_assert_str_eq(c.api_listen, defaults.api_listen);
+        cr_assert_eq(c.api_max_clients, defaults.api_max_clients);
+        cr_assert_eq(c.api_timeout_ns, defaults.api_timeout_ns);
+        cr_assert_eq(c.api_metrics_public, defaults.api_metrics_public);
         free(text);
         settings_done(&c);
         settings_done(&defaults);
@@ -521,4 +525,25 @@ Test(config, defaults_user_socket_for_root)
         cr_assert_str_eq(p, DEFAULTS_SYSTEM_SOCKET);
         free(p);
         clear_xdg();
+}
+
+Test(config, api_section)
+{
+        struct settings c;
+        char *error = NULL;
+
+        settings_init_defaults(&c, 0);
+        cr_assert_str_eq(c.api_listen, "127.0.0.1:2002");
+        cr_assert_eq(settings_load_string(&c, "[api]\nlisten = none\nmax_clients = 3\ntimeout = 5s\nmetrics_public = yes\n", "t", &error), 0);
+        cr_assert_null(c.api_listen);
+        cr_assert_eq(c.api_max_clients, 3);
+        cr_assert_eq(c.api_timeout_ns, UINT64_C(5000000000));
+        cr_assert_eq(c.api_metrics_public, 1);
+        cr_assert_lt(settings_load_string(&c, "[api]\nlisten = 127.0.0.1\n", "t", &error), 0);
+        cr_assert(strstr(error, "listen"), "%s", error);
+        free(error);
+        error = NULL;
+        cr_assert_lt(settings_load_string(&c, "[api]\ntimeout = 0\n", "t", &error), 0);
+        free(error);
+        settings_done(&c);
 }

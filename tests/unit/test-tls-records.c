@@ -218,7 +218,7 @@ Test(tls_records, seal_and_open_sizes_across_chains)
         static const size_t sizes[] = {0, 1, 100, 16383, 16384};
         struct tls_record *a, *b;
         struct evbuffer *src = evbuffer_new(), *wire = evbuffer_new();
-        static uint8_t plain[16384], out[TLS_RECORD_PLAIN_MAX];
+        static uint8_t plain[16385], out[TLS_RECORD_PLAIN_MAX]; /* one more than a record holds */
         uint8_t type;
         size_t len;
 

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* What http-api.c (server, auth, limits) and http-routes.c (the /v1
+ * resources) share: the server, one call (an HTTP request in flight as a
+ * control request) and the JSON replies. Not for other files. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "api-token.h"
+#include "request.h"
+
+#define HTTP_MAX_BODY (1024 * 1024)
+
+struct http_api {
+        struct daemon *daemon;
+        struct evhttp *http;
+        struct evconnlistener *listener;
+        char token[API_TOKEN_LEN + 1];
+        char host[64];          /* the bound "ADDRESS:PORT" */
+        unsigned port;
+        /* connections that sent a request, and the call each is answering */
+        struct http_conn_slot { struct evhttp_connection *conn; struct http_call *call; } *conns;
+        size_t n_conns;
+        uint64_t next_reqid;
+};
+
+/* One HTTP request being answered by a control request. */
+struct http_call {
+        struct http_api *api;
+        struct evhttp_request *req;  /* NULL once the connection closed */
+        struct request *r;
+        int route;                   /* HTTP_ROUTE_* of http-routes.c */
+        json_t *items;               /* DATA items collected (snapshots, entries) */
+        /* paging of GET /v1/snapshots */
+        char *after;
+        uint64_t limit;
+        /* file download */
+        bool started, head_done, discard;
+        bool ranged;
+        uint64_t range_start, range_end; /* inclusive, after the first DATA */
+        uint64_t pos;                    /* bytes of the file seen so far */
+        char *range, *if_none_match;
+};
+
+/* Send {"error": code, "message": text} with status. */
+void http_send_error(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Send doc (taken) as JSON with status. */
+void http_send_json(struct evhttp_request *req, int status, json_t *doc);
+/* Route an authorised request: build the control message and dispatch it. */
+void http_routes_handle(struct http_api *api, struct evhttp_request *req);
+/* The call's request is over: detach it from its connection. */
+void http_call_end(struct http_call *c);
+/* c answers on conn now: a close of conn cancels it (http_call_closed). */
+void http_api_attach(struct http_api *api, struct evhttp_connection *conn, struct http_call *c);
+/* The connection of c closed under it. */
+void http_call_closed(struct http_call *c);
