@@ -12,7 +12,8 @@ need jq
 
 SRC=$T_TMP/src
 mkdir -p "$SRC"
-for i in 1 2 3 4; do head -c $((6 * 1024 * 1024 + i)) /dev/urandom > "$SRC/f$i"; done
+# 48 MiB: some packs fill with data alone (packs with trees are never evicted)
+for i in 1 2 3 4; do head -c $((12 * 1024 * 1024 + i)) /dev/urandom > "$SRC/f$i"; done
 peer_node A
 node_conf A replication "local_copy = cache" "cache_size = 16M"
 peer_node B
@@ -23,8 +24,10 @@ on A add "$SRC" >/dev/null
 check "A takes a snapshot" on A snapshot
 wait_until 60 replicated A B || bail_out "A's packs did not reach B"
 ALL=$(hosted_packs B | wc -l)
-evicted() { [ "$(on A --json status | jq -r .local.evicted_packs)" -ge 1 ]; }
+evicted() { [ "$(on A --json status | jq -r .evicted)" -ge 1 ]; }
 wait_until 30 evicted || bail_out "nothing was evicted"
+settled() { local n; n=$(own_packs A | wc -l); sleep 1; [ "$(own_packs A | wc -l)" = "$n" ]; }
+wait_until 20 settled || diag "the cache is still evicting"
 LOCAL=$(own_packs A | wc -l)
 diag "$ALL packs, $LOCAL here"
 
