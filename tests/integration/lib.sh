@@ -29,7 +29,7 @@ T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/chute-test.XXXXXX")
 # e.g. a chuted of a test running in parallel: never signal it.
 t_our_child() {
     local ppid
-    ppid=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f2)
+    ppid=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f2) || ppid=
     [ "$ppid" = "$$" ]
 }
 
@@ -41,7 +41,7 @@ t_cleanup() {
     for pid in "${T_PIDS[@]}"; do
         t_our_child "$pid" || continue
         for _ in $(seq 1 50); do
-            st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
+            st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || st= # gone (set -e callers: bench/)
             [ -n "$st" ] && [ "$st" != Z ] || break
             sleep 0.1
         done
