@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "index.h"
+#include "job-error.h"
 #include "keys.h"
 #include "pack.h"
 #include "record.h"
@@ -51,11 +52,8 @@ static void check_fail(struct check_job *job, int err, const char *fmt, ...)
 {
         va_list ap;
 
-        if (job->error)
-                return;
-        job->error = err < 0 ? err : -EIO;
         va_start(ap, fmt);
-        vsnprintf(job->error_text, sizeof(job->error_text), fmt, ap);
+        job_error_set(&job->error, job->error_text, sizeof(job->error_text), err, fmt, ap);
         va_end(ap);
 }
 

@@ -94,7 +94,6 @@ void cmd_recover(struct request *r)
         struct daemon *d = r->daemon;
         _cleanup_free_ char *name = NULL;
         struct index_store st;
-        unsigned running = 0;
         int k;
 
         if (!d->repo) {
@@ -106,9 +105,7 @@ void cmd_recover(struct request *r)
                 request_error(r, CTL_STATUS_BAD_REQUEST, "recover needs a store name");
                 return;
         }
-        for (struct root *root = d->roots; root; root = root->next)
-                running += root->running;
-        if (running > 0 || recover_holder(d)) {
+        if (root_busy(d) || recover_holder(d)) {
                 request_error(r, CTL_STATUS_BUSY, "busy: %s is running; recover when chutectl status says idle",
                               recover_holder(d) ? recover_holder(d) : "a snapshot");
                 return;

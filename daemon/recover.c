@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "index.h"
+#include "job-error.h"
 #include "object.h"
 #include "reindex.h"
 #include "repo.h"
@@ -63,11 +64,8 @@ static void recover_fail(struct recover_job *job, int err, const char *fmt, ...)
 {
         va_list ap;
 
-        if (job->error)
-                return;
-        job->error = err < 0 ? err : -EIO;
         va_start(ap, fmt);
-        vsnprintf(job->error_text, sizeof(job->error_text), fmt, ap);
+        job_error_set(&job->error, job->error_text, sizeof(job->error_text), err, fmt, ap);
         va_end(ap);
 }
 
