@@ -114,12 +114,16 @@ void cache_mark_busy(struct cache *c, const struct oid *pack)
                 cache_touch(c, pack);
 }
 
+/* Last read (or marked busy) at used, 0 for never: in use at now? */
+static bool in_use(int64_t used, int64_t now)
+{
+        return used && now - used < CACHE_BUSY_NS;
+}
+
 /* Read (or marked busy) in the last CACHE_BUSY_NS. */
 static bool recently_used(struct cache *c, const struct oid *pack)
 {
-        int64_t used = cache_plan_last_used(&c->recency, pack);
-
-        return used && now_ns() - used < CACHE_BUSY_NS;
+        return in_use(cache_plan_last_used(&c->recency, pack), now_ns());
 }
 
 /* ---- the worker's side ------------------------------------------------------- */
@@ -183,7 +187,7 @@ static int candidate_add(const struct index_cache_candidate *cand, void *userdat
                 .size = cand->size,
                 .used_ns = used > cand->created_ns ? used : cand->created_ns,
                 .verified = cand->verified,
-                .busy = uploading(p, &cand->id) || (used && p->now_ns - used < CACHE_BUSY_NS),
+                .busy = uploading(p, &cand->id) || in_use(used, p->now_ns),
         };
         return p->n_items == CACHE_CANDIDATES ? 1 : 0;
 }
