@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "hex.h"
 
 int oid_compute(const uint8_t id_key[32], enum object_type type, const void *buf, size_t len,
                 struct oid *ret)
@@ -33,23 +34,7 @@ const char *oid_type_name(int type)
 
 void oid_to_hex(const struct oid *id, char ret[OID_HEX_SIZE])
 {
-        static const char digits[] = "0123456789abcdef";
-        for (size_t i = 0; i < OID_SIZE; i++) {
-                ret[2 * i] = digits[id->bytes[i] >> 4];
-                ret[2 * i + 1] = digits[id->bytes[i] & 15];
-        }
-        ret[2 * OID_SIZE] = '\0';
-}
-
-static int hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
+        hex_encode(id->bytes, OID_SIZE, ret);
 }
 
 int oid_prefix_from_hex(const char *hex, struct oid *ret)
@@ -60,7 +45,7 @@ int oid_prefix_from_hex(const char *hex, struct oid *ret)
         if (len == 0 || len > 2 * OID_SIZE)
                 return -EINVAL;
         for (size_t i = 0; i < len; i++) {
-                int v = hex_value(hex[i]);
+                int v = hex_digit(hex[i]);
 
                 if (v < 0)
                         return -EINVAL;

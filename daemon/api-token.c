@@ -11,6 +11,7 @@
 
 #include "cleanup.h"
 #include "crypto.h"
+#include "hex.h"
 
 static int token_path(const char *state_dir, const char *name, char *buf, size_t len)
 {
@@ -20,7 +21,6 @@ static int token_path(const char *state_dir, const char *name, char *buf, size_t
 
 static int token_write(const char *state_dir, char ret[API_TOKEN_LEN + 1])
 {
-        static const char digits[] = "0123456789abcdef";
         char path[4096], tmp[4096], token[API_TOKEN_LEN + 2];
         uint8_t raw[API_TOKEN_LEN / 2];
         int k;
@@ -31,10 +31,7 @@ static int token_write(const char *state_dir, char ret[API_TOKEN_LEN + 1])
         k = crypto_random(raw, sizeof(raw));
         if (k < 0)
                 return k;
-        for (size_t i = 0; i < sizeof(raw); i++) {
-                token[2 * i] = digits[raw[i] >> 4];
-                token[2 * i + 1] = digits[raw[i] & 15];
-        }
+        hex_encode(raw, sizeof(raw), token);
         token[API_TOKEN_LEN] = '\n';
         token[API_TOKEN_LEN + 1] = '\0';
         unlink(tmp);

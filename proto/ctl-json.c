@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "hex.h"
 
 #define NSEC_PER_SEC INT64_C(1000000000)
 #define CTL_JSON_DEPTH_MAX 4
@@ -91,28 +92,12 @@ int ctl_json_parse_time(const char *s, int64_t *ret)
 
 static json_t *hex_string(const uint8_t *p, size_t len)
 {
-        static const char digits[] = "0123456789abcdef";
         _cleanup_free_ char *s = malloc(len * 2 + 1);
 
         if (!s)
                 return NULL;
-        for (size_t i = 0; i < len; i++) {
-                s[2 * i] = digits[p[i] >> 4];
-                s[2 * i + 1] = digits[p[i] & 15];
-        }
-        s[len * 2] = '\0';
+        hex_encode(p, len, s);
         return json_string(s);
-}
-
-static int hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 /* ---- messages to JSON ---- */
@@ -365,12 +350,8 @@ static int set_value(struct msg_map *map, const struct msg_key_def *kd, enum msg
                         _cleanup_free_ uint8_t *buf = malloc(len / 2 + 1);
                         if (!buf)
                                 return -ENOMEM;
-                        for (size_t i = 0; i < len / 2; i++) {
-                                int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
-                                if (hi < 0 || lo < 0)
-                                        goto wrong;
-                                buf[i] = (uint8_t)(hi << 4 | lo);
-                        }
+                        if (hex_decode(s, len, buf) < 0)
+                                goto wrong;
                         k = append ? msg_map_append_bytes(map, kd->number, buf, len / 2)
                                    : msg_map_set_bytes(map, kd->number, buf, len / 2);
                 } else

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "hex.h"
 #include "oid.h"
 
 static size_t unhex(const char *hex, uint8_t *out)
@@ -235,4 +236,22 @@ Test(oid, hex_prefix)
         cr_assert_eq(oid_prefix_from_hex(hex, &p), -EINVAL, "65 digits");
         cr_assert_eq(oid_cmp(&p, &before), 0, "untouched on failure");
         cr_assert_eq(oid_from_hex("abc", &p), -EINVAL, "a prefix is not an id");
+}
+
+Test(hex, encode_decode)
+{
+        static const uint8_t bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+        uint8_t back[4] = {0};
+        char text[9];
+
+        hex_encode(bytes, sizeof(bytes), text);
+        cr_assert_str_eq(text, "000fa5ff");
+        cr_assert_eq(hex_decode("000FA5ff", 8, back), 0, "either case");
+        cr_assert(memcmp(back, bytes, sizeof(bytes)) == 0);
+        cr_assert_eq(hex_decode("abc", 3, back), -EINVAL, "odd length");
+        cr_assert_eq(hex_decode("0g", 2, back), -EINVAL, "not a digit");
+        cr_assert_eq(hex_digit('F'), 15);
+        cr_assert_eq(hex_digit(' '), -1);
+        hex_encode(bytes, 0, text);
+        cr_assert_str_eq(text, "");
 }
