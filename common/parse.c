@@ -179,6 +179,15 @@ const char *format_size(uint64_t bytes, char buf[static FORMAT_SIZE_MAX])
         return buf;
 }
 
+const char *format_rate(uint64_t bytes_per_s, char buf[static FORMAT_RATE_MAX])
+{
+        if (bytes_per_s == 0)
+                return strcpy(buf, "none");
+        format_size(bytes_per_s, buf);
+        strcat(buf, "/s");
+        return buf;
+}
+
 const char *format_duration_ns(uint64_t ns, char buf[static FORMAT_DURATION_MAX])
 {
         static const struct unit units[] = {

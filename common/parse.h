@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define FORMAT_SIZE_MAX 16
+#define FORMAT_RATE_MAX (FORMAT_SIZE_MAX + 2)
 #define FORMAT_DURATION_MAX 24
 
 #define NSEC_PER_USEC UINT64_C(1000)
@@ -26,6 +27,9 @@ int parse_duration_ns(const char *s, uint64_t *ret);
 int parse_bool(const char *s);
 /* Human size with one decimal and a binary unit ("512 B", "1.5 GiB"); returns buf. */
 const char *format_size(uint64_t bytes, char buf[static FORMAT_SIZE_MAX]);
+/* A rate in bytes per second as format_size and "/s" ("2.0 MiB/s"), or
+ * "none" for 0 (no limit); returns buf. */
+const char *format_rate(uint64_t bytes_per_s, char buf[static FORMAT_RATE_MAX]);
 /* Human duration in one unit that parse_duration_ns reads back ("250ms", "1.5s",
  * "2h", "0"); returns buf. */
 const char *format_duration_ns(uint64_t ns, char buf[static FORMAT_DURATION_MAX]);

@@ -71,16 +71,6 @@ static int set_limits(struct msg *m, const struct peer_limits *l)
         return 0;
 }
 
-/* "2.0 MiB/s" or "none". */
-static const char *limit_text(uint64_t limit, char buf[static FORMAT_SIZE_MAX + 2])
-{
-        if (limit == 0)
-                return "none";
-        format_size(limit, buf);
-        strcat(buf, "/s");
-        return buf;
-}
-
 /* The grouped base32 form of the ID key of item (a new string, "?" when absent). */
 static char *item_id(const struct msg_map *item)
 {
@@ -194,7 +184,7 @@ static int peer_add(struct verb_context *c, int argc, char **argv)
         ex = peer_reply(c, reply, &item);
         if (ex != EXIT_OK || c->json)
                 return ex;
-        char size[FORMAT_SIZE_MAX], up[FORMAT_SIZE_MAX + 2], down[FORMAT_SIZE_MAX + 2];
+        char size[FORMAT_SIZE_MAX], up[FORMAT_RATE_MAX], down[FORMAT_RATE_MAX];
         _cleanup_free_ char *id = item_id(&item), *addr = verb_dup_bytes(&item, CTL_KEY_ADDRESS);
         uint64_t upload = verb_uint(&item, CTL_KEY_UPLOAD_LIMIT, 0);
         uint64_t download = verb_uint(&item, CTL_KEY_DOWNLOAD_LIMIT, 0);
@@ -202,8 +192,8 @@ static int peer_add(struct verb_context *c, int argc, char **argv)
         if (addr && *addr)
                 printf("Packs go to %s.\n", addr);
         if (upload || download)
-                printf("Upload limit %s, download limit %s.\n", limit_text(upload, up),
-                       limit_text(download, down));
+                printf("Upload limit %s, download limit %s.\n", format_rate(upload, up),
+                       format_rate(download, down));
         printf("It may keep up to %s of its packs here.\n",
                format_size(verb_uint(&item, CTL_KEY_QUOTA, 0), size));
         return verb_flush();
@@ -264,10 +254,10 @@ static int peer_set(struct verb_context *c, int argc, char **argv)
                 }
                 return verb_json(o);
         }
-        char up[FORMAT_SIZE_MAX + 2], down[FORMAT_SIZE_MAX + 2];
+        char up[FORMAT_RATE_MAX], down[FORMAT_RATE_MAX];
         printf("Store %s: upload limit %s, download limit %s.\n", name,
-               limit_text(verb_uint(&item, CTL_KEY_UPLOAD_LIMIT, 0), up),
-               limit_text(verb_uint(&item, CTL_KEY_DOWNLOAD_LIMIT, 0), down));
+               format_rate(verb_uint(&item, CTL_KEY_UPLOAD_LIMIT, 0), up),
+               format_rate(verb_uint(&item, CTL_KEY_DOWNLOAD_LIMIT, 0), down));
         return verb_flush();
 }
 

@@ -40,16 +40,6 @@ int cmd_peer_set_get_limit(struct request *r, uint32_t key, uint64_t *ret)
         return 1;
 }
 
-/* "2.0 MiB/s" or "none". */
-static const char *limit_text(uint64_t limit, char buf[static FORMAT_SIZE_MAX + 2])
-{
-        if (limit == 0)
-                return "none";
-        format_size(limit, buf);
-        strcat(buf, "/s");
-        return buf;
-}
-
 /* Put the limits on the running store, if it runs (else it reads them from
  * its row when it starts). */
 static int apply_live(struct daemon *d, int64_t store_id, uint64_t upload, uint64_t download)
@@ -70,7 +60,7 @@ void cmd_peer_set(struct request *r)
 {
         struct daemon *d = r->daemon;
         _cleanup_free_ char *name = NULL;
-        char up[FORMAT_SIZE_MAX + 2], down[FORMAT_SIZE_MAX + 2];
+        char up[FORMAT_RATE_MAX], down[FORMAT_RATE_MAX];
         struct index_store row;
         struct index_peer peer;
         uint64_t upload, download;
@@ -128,8 +118,8 @@ void cmd_peer_set(struct request *r)
                 log_warning_errno(k, "Store %s: cannot change the limits of its connection now; they apply "
                                   "when it reconnects",
                                   name);
-        log_info("Store %s: upload limit %s, download limit %s", name, limit_text(upload, up),
-                 limit_text(download, down));
+        log_info("Store %s: upload limit %s, download limit %s", name, format_rate(upload, up),
+                 format_rate(download, down));
         struct msg *m = request_result(r);
         if (!m)
                 return;

@@ -177,3 +177,13 @@ Test(format_duration, human_and_parsable)
                 cr_assert_eq(v, samples[i], "%s parsed back as %llu", buf, (unsigned long long)v);
         }
 }
+
+Test(format, rate)
+{
+        char buf[FORMAT_RATE_MAX];
+
+        cr_assert_str_eq(format_rate(0, buf), "none", "0 is no limit");
+        cr_assert_str_eq(format_rate(2 * 1024 * 1024, buf), "2 MiB/s");
+        cr_assert_str_eq(format_rate(512 * 1024, buf), "512 KiB/s");
+        cr_assert_str_eq(format_rate(UINT64_MAX, buf), "16 EiB/s", "the longest fits");
+}
