@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "cleanup.h"
+#include "cmd-util.h"
 #include "commands.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -277,11 +278,7 @@ void cmd_check(struct request *r)
         }
         cr->r = request_ref(r);
         cr->job = job;
-        cr->timer = event_new(d->base, -1, EV_PERSIST, check_tick, cr);
-        if (cr->timer) {
-                struct timeval tv = { 0, 250000 };
-                event_add(cr->timer, &tv);
-        }
+        cr->timer = cmd_progress_timer(d, check_tick, cr);
         log_info("Checking the repository%s%s%s", read_data ? ", reading " : "",
                  read_data ? (job->subset.kind ? subset : "every pack") : "", repair ? ", repairing" : "");
         if (workers_submit(d->workers, check_work, check_done, cr) < 0) {

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "cleanup.h"
+#include "cmd-util.h"
 #include "commands.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -143,11 +144,7 @@ void cmd_recover(struct request *r)
         job->local = repo_store(d->repo);
         rr->r = request_ref(r);
         rr->job = job;
-        rr->timer = event_new(d->base, -1, EV_PERSIST, recover_tick, rr);
-        if (rr->timer) {
-                struct timeval tv = { 0, 250000 };
-                event_add(rr->timer, &tv);
-        }
+        rr->timer = cmd_progress_timer(d, recover_tick, rr);
         log_notice("Recovering from store %s", name);
         recover_claim(d, "a recovery");
         if (workers_submit(d->workers, recover_work, recover_done, rr) < 0) {

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "cleanup.h"
+#include "cmd-util.h"
 #include "commands.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -176,11 +177,7 @@ void cmd_reindex(struct request *r)
         recover_claim(d, "a reindex");
         rr->r = request_ref(r);
         rr->job = job;
-        rr->timer = event_new(d->base, -1, EV_PERSIST, reindex_tick, rr);
-        if (rr->timer) {
-                struct timeval tv = { 0, 250000 };
-                event_add(rr->timer, &tv);
-        }
+        rr->timer = cmd_progress_timer(d, reindex_tick, rr);
         log_notice("Reindexing from the local packs%s%s", from ? " and store " : "", from ? from : "");
         if (workers_submit(d->workers, reindex_work, reindex_done, rr) < 0) {
                 job->error = -ENOMEM;

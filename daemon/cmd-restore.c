@@ -115,11 +115,7 @@ void cmd_restore(struct request *r)
         index_snapshot_done(&s);
         rr->r = request_ref(r);
         rr->job = job;
-        rr->timer = event_new(d->base, -1, EV_PERSIST, restore_tick, rr);
-        if (rr->timer) {
-                struct timeval tv = {0, 250000};
-                event_add(rr->timer, &tv);
-        }
+        rr->timer = cmd_progress_timer(d, restore_tick, rr);
         if (workers_submit(d->workers, restore_work, restore_done, rr) < 0) {
                 job->error = -ENOMEM;
                 snprintf(job->error_text, sizeof(job->error_text), "out of memory");

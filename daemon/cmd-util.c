@@ -2,6 +2,8 @@
 /* Helpers for request handlers; see cmd-util.h. */
 #include "cmd-util.h"
 
+#include <event2/event.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -351,4 +353,16 @@ int cmd_refuse_losing_packs(struct request *r, int64_t store_id, const char *nam
                       "or remove it with --force",
                       packs, format_size(bytes, size), name);
         return -EBUSY;
+}
+
+struct event *cmd_progress_timer(struct daemon *d, void (*cb)(evutil_socket_t, short, void *), void *arg)
+{
+        struct timeval tv = { 0, 250000 };
+        struct event *ev = event_new(d->base, -1, EV_PERSIST, cb, arg);
+
+        if (ev && event_add(ev, &tv) < 0) {
+                event_free(ev);
+                ev = NULL;
+        }
+        return ev;
 }

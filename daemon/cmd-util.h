@@ -3,6 +3,8 @@
  * resolving SNAP references, filling common reply maps. */
 #pragma once
 
+#include <event2/util.h>
+
 #include <stdbool.h>
 
 #include "index.h"
@@ -66,6 +68,10 @@ char *cmd_get_text(struct request *r, uint32_t key, const char *what, size_t max
                    int *ret_error);
 /* A peer name: 1..64 letters, digits, '.', '_', '-', not starting with '-'. */
 bool cmd_peer_name_valid(const char *name);
+/* A timer calling cb(arg) every quarter second on d's loop, for a long
+ * request's progress (restore, recover, reindex, check); NULL when it cannot
+ * be made, and the request then goes on without progress. */
+struct event *cmd_progress_timer(struct daemon *d, void (*cb)(evutil_socket_t, short, void *), void *arg);
 /* Before removing store store_id (named name): refuse, with the request's
  * error set, when packs evicted here (local_copy = cache) are on that store
  * alone, unless the request says force. 0: go on; < 0: refused or failed. */
