@@ -7,6 +7,7 @@
 # (CHUTE_TLS_RECORDS=mbedtls) instead of libcrypto, chuted's default.
 #
 #   bench/replication.sh [SIZE_MIB=1024] [WINDOWS="1M 4M 8M 32M"]   (also: make bench-replication)
+#   TREE=/usr/share bench/replication.sh   a real tree instead (read only)
 #
 # The data is SIZE_MIB of random (incompressible) bytes in 64 MiB files,
 # made here. A snapshots it (timed: the local throughput); then, for each
@@ -21,6 +22,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 SIZE_MIB=${1:-${SIZE_MIB:-1024}}
+TREE=${TREE:-}
 WINDOWS=${2:-${WINDOWS:-1M 4M 8M 32M}}
 WORK=${BENCH_DIR:-/tmp/chute-bench}
 RW=$WORK/replication
@@ -84,23 +86,34 @@ trap cleanup EXIT
 
 build_chute
 rm -rf "$RW"
-mkdir -p "$DATA"
-log "making $SIZE_MIB MiB of random data"
-left=$SIZE_MIB; i=0
-while [ "$left" -gt 0 ]; do
-        n=$(( left < 64 ? left : 64 ))
-        head -c $((n * 1024 * 1024)) /dev/urandom >"$DATA/r$i"
-        left=$((left - n)); i=$((i + 1))
-done
-cat "$DATA"/* >/dev/null; sync
+if [ -n "$TREE" ]; then
+        [ -d "$TREE" ] || die "TREE=$TREE is not a directory"
+        DATA=$TREE
+        SIZE_BYTES=$(du -sb "$TREE" | cut -f1)
+        WHAT="$TREE ($(find "$TREE" -type f | wc -l) files, $((SIZE_BYTES / 1048576)) MiB)"
+        log "reading $WHAT once (into the page cache)"
+        find "$TREE" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 || true
+else
+        SIZE_BYTES=$((SIZE_MIB * 1024 * 1024))
+        WHAT="$SIZE_MIB MiB random data"
+        mkdir -p "$DATA"
+        log "making $SIZE_MIB MiB of random data"
+        left=$SIZE_MIB; i=0
+        while [ "$left" -gt 0 ]; do
+                n=$(( left < 64 ? left : 64 ))
+                head -c $((n * 1024 * 1024)) /dev/urandom >"$DATA/r$i"
+                left=$((left - n)); i=$((i + 1))
+        done
+        cat "$DATA"/* >/dev/null; sync
+fi
 
 node_start A
 on A add "$DATA" >/dev/null
-log "local snapshot of $SIZE_MIB MiB"
+log "local snapshot of $WHAT"
 t0=$(now_ns)
 on A snapshot >/dev/null
 t1=$(now_ns)
-LOCAL=$(awk -v b=$((SIZE_MIB * 1024 * 1024)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e9) }')
+LOCAL=$(awk -v b="$SIZE_BYTES" -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e9) }')
 PACK_BYTES=$(on A --json status | jq .bytes)
 ID_A=$(on A --json id | jq -r .id)
 
@@ -132,7 +145,7 @@ for spec in $WINDOWS 8M/mbedtls; do
 done
 
 echo
-echo "chute replication, $SIZE_MIB MiB random data ($PACK_BYTES bytes of packs), $(nproc) cores, $(date -u +%F)"
+echo "chute replication, $WHAT ($PACK_BYTES bytes of packs), $(nproc) cores, $(date -u +%F)"
 printf '%-46s %10s %8s\n' "" "MiB/s" "ratio"
 printf '%-46s %10s %8s\n' "local snapshot" "$LOCAL" "1.00"
 for spec in $WINDOWS 8M/mbedtls; do

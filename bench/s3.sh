@@ -6,6 +6,7 @@
 # the same data up to the same gateway in the same run.
 #
 #   bench/s3.sh [SIZE_MIB=1024]          (also: make bench-s3)
+#   TREE=/usr/share bench/s3.sh           a real tree instead (read only)
 #
 # chute: A snapshots the data (timed: local MiB/s), then `store add` of the
 # bucket; the time until nothing is pending gives the replication MiB/s
@@ -19,6 +20,12 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 SIZE_MIB=${1:-${SIZE_MIB:-1024}}
+TREE=${TREE:-}
+if [ -n "$TREE" ]; then
+        [ -d "$TREE" ] || die "TREE=$TREE is not a directory"
+        SIZE_MIB=$(( ($(du -sb "$TREE" | cut -f1) + 1048575) / 1048576 ))
+fi
+SIZE_BYTES=$((SIZE_MIB * 1024 * 1024))
 WORK=${BENCH_DIR:-/tmp/chute-bench}
 die() { echo "s3.sh: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
@@ -40,15 +47,24 @@ set -e
 CHUTED=$BUILT_CHUTED CHUTECTL=$BUILT_CHUTECTL
 export CEPH_MEMSTORE_BYTES=$(( (SIZE_MIB * 3 + 1024) * 1024 * 1024 ))
 
-DATA=$T_TMP/data
-mkdir -p "$DATA"
-log "making $SIZE_MIB MiB of random data"
-left=$SIZE_MIB; i=0
-while [ "$left" -gt 0 ]; do
-        n=$(( left < 64 ? left : 64 ))
-        head -c $((n * 1024 * 1024)) /dev/urandom >"$DATA/r$i"
-        left=$((left - n)); i=$((i + 1))
-done
+if [ -n "$TREE" ]; then
+        DATA=$TREE
+        SIZE_BYTES=$(du -sb "$TREE" | cut -f1)
+        WHAT="$TREE ($(find "$TREE" -type f | wc -l) files, $((SIZE_BYTES / 1048576)) MiB)"
+        log "reading $WHAT once (both tools then find it in the page cache)"
+        find "$TREE" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 || true
+else
+        DATA=$T_TMP/data
+        WHAT="$SIZE_MIB MiB random data"
+        mkdir -p "$DATA"
+        log "making $SIZE_MIB MiB of random data"
+        left=$SIZE_MIB; i=0
+        while [ "$left" -gt 0 ]; do
+                n=$(( left < 64 ? left : 64 ))
+                head -c $((n * 1024 * 1024)) /dev/urandom >"$DATA/r$i"
+                left=$((left - n)); i=$((i + 1))
+        done
+fi
 log "starting Ceph RGW"
 s3_start || die "Ceph RGW did not start (see $CEPH_DIR/log)"
 "${S3CMD[@]}" mb s3://restic >/dev/null
@@ -60,7 +76,7 @@ start_chuted A >/dev/null || die "chuted did not start"
 ctl add "$DATA" >/dev/null
 log "local snapshot"
 t0=$(now_ns); ctl snapshot >/dev/null; t1=$(now_ns)
-LOCAL=$(mib_s $((SIZE_MIB * 1024 * 1024)) $((t1 - t0)))
+LOCAL=$(mib_s "$SIZE_BYTES" $((t1 - t0)))
 PACK_BYTES=$(ctl --json status | jq .bytes)
 log "replicating $PACK_BYTES bytes of packs to the bucket"
 t0=$(now_ns)
@@ -82,11 +98,11 @@ export AWS_ACCESS_KEY_ID=$(cat "$S3_ACCESS_FILE") AWS_SECRET_ACCESS_KEY=$(cat "$
 export RESTIC_PASSWORD=bench RESTIC_REPOSITORY=s3:$S3_ENDPOINT/restic
 restic init >/dev/null
 t0=$(now_ns); restic backup --quiet "$DATA" >/dev/null; t1=$(now_ns)
-RESTIC_MIBS=$(mib_s $((SIZE_MIB * 1024 * 1024)) $((t1 - t0)))
+RESTIC_MIBS=$(mib_s "$SIZE_BYTES" $((t1 - t0)))
 RESTIC_OBJ=$("${S3CMD[@]}" ls -r s3://restic | wc -l)
 
 echo
-echo "S3 replication to Ceph RGW on loopback, $SIZE_MIB MiB random data, $(nproc) cores, $(date -u +%F)"
+echo "S3 replication to Ceph RGW on loopback, $WHAT, $(nproc) cores, $(date -u +%F)"
 printf '%-52s %10s\n' "" "MiB/s"
 printf '%-52s %10s\n' "chute local snapshot" "$LOCAL"
 printf '%-52s %10s   (%s requests, %s per GiB)\n' "chute replication to the bucket ($PACK_BYTES B of packs)" "$S3_MIBS" "$REQ" "$PER_GIB"
