@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@
 #include <event2/listener.h>
 
 #include "ctl-json.h"
+#include "blob.h"
 #include "daemon.h"
+#include "http-blob.h"
 #include "http-private.h"
 #include "log.h"
 
@@ -154,10 +157,11 @@ static void http_cb(struct evhttp_request *req, void *arg)
                                 "a valid \"Authorization: Bearer TOKEN\" header is required (chutectl api-token)");
                 return;
         }
-        /* evhttp refused bodies over the limit before reading them; this
-         * catches what reached us some other way */
-        if (length && strtoull(length, NULL, 10) > HTTP_MAX_BODY) {
-                http_send_error(req, 413, "too-large", "request bodies are limited to %d bytes", HTTP_MAX_BODY);
+        /* evhttp refused bodies over the largest limit (a blob PUT's) before
+         * reading them; the other routes take less */
+        uint64_t limit = http_blob_body_limit(evhttp_request_get_command(req), path);
+        if (length && strtoull(length, NULL, 10) > limit) {
+                http_send_error(req, 413, "too-large", "request bodies here are limited to %" PRIu64 " bytes", limit);
                 return;
         }
         http_routes_handle(api, req);
@@ -197,7 +201,7 @@ static int http_api_listen(struct http_api *api)
         api->http = evhttp_new(api->daemon->base);
         if (!api->conns || !api->http)
                 return log_oom();
-        evhttp_set_max_body_size(api->http, HTTP_MAX_BODY);
+        evhttp_set_max_body_size(api->http, MAX(HTTP_MAX_BODY, HTTP_BLOB_MAX_PUT));
         evhttp_set_max_headers_size(api->http, 16384);
         /* a client slow to send its request or to take the reply is cut off */
         uint64_t timeout_s = api->daemon->config.api_timeout_ns / 1000000000;
@@ -237,8 +241,13 @@ int http_api_new(struct daemon *d, struct http_api **ret)
                 free(api);
                 return log_error_errno(k, "Cannot read or make the API token in %s", d->config.state_dir);
         }
-        if (d->config.api_listen)
+        if (d->config.api_listen) {
                 http_api_listen(api); /* logged; the daemon goes on without the API */
+                k = blob_store_new(d, &api->blobs);
+                if (k < 0) /* the blob root becomes a root with the first complete blob */
+                        log_warning_errno(k, "Cannot open the blob store in %s, /chute/blob/ answers 503",
+                                          d->config.state_dir);
+        }
         *ret = api;
         return 0;
 }
@@ -249,6 +258,7 @@ void http_api_free(struct http_api *api)
                 return;
         if (api->http) /* frees the listener bound to it */
                 evhttp_free(api->http);
+        blob_store_free(api->blobs);
         free(api->conns);
         explicit_bzero(api->token, sizeof(api->token));
         free(api);

@@ -26,6 +26,7 @@ struct http_api {
         struct http_conn_slot { struct evhttp_connection *conn; struct http_call *call; } *conns;
         size_t n_conns;
         uint64_t next_reqid;
+        struct blob_store *blobs;   /* /chute/blob/ (http-blob.c); NULL when it cannot open */
 };
 
 /* One HTTP request being answered by a control request. */
@@ -51,6 +52,11 @@ void http_send_error(struct evhttp_request *req, int status, const char *code, c
         __attribute__((format(printf, 4, 5)));
 /* Send doc (taken) as JSON with status. */
 void http_send_json(struct evhttp_request *req, int status, json_t *doc);
+/* Parse "bytes=A-B", "bytes=A-" or "bytes=-N" against size: 1 ranged, 0
+ * ignore the header (several ranges, not bytes), -ERANGE unsatisfiable. */
+int http_parse_range(const char *h, uint64_t size, uint64_t *ret_start, uint64_t *ret_end);
+/* True when an If-None-Match header matches etag (or is "*"). */
+bool http_etag_matches(const char *header, const char *etag);
 /* Route an authorised request: build the control message and dispatch it. */
 void http_routes_handle(struct http_api *api, struct evhttp_request *req);
 /* The call's request is over: detach it from its connection. */

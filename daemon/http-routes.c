@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "ctl-json.h"
 #include "daemon.h"
+#include "http-blob.h"
 #include "http-metrics.h"
 #include "http-private.h"
 #include "log.h"
@@ -253,9 +254,7 @@ static void chunk_written(struct evhttp_connection *conn, void *arg)
         }
 }
 
-/* Parse "bytes=A-B", "bytes=A-" or "bytes=-N" against size: 1 ranged, 0
- * ignore the header (several ranges, not bytes), -ERANGE unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *ret_start, uint64_t *ret_end)
+int http_parse_range(const char *h, uint64_t size, uint64_t *ret_start, uint64_t *ret_end)
 {
         char *end;
         if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
@@ -289,7 +288,7 @@ static int parse_range(const char *h, uint64_t size, uint64_t *ret_start, uint64
         return 1;
 }
 
-static bool etag_matches(const char *header, const char *etag)
+bool http_etag_matches(const char *header, const char *etag)
 {
         if (!header)
                 return false;
@@ -318,7 +317,7 @@ static void file_head(struct http_call *c, struct msg *m)
                 evhttp_add_header(out, "ETag", etag);
         }
         evhttp_add_header(out, "Accept-Ranges", "bytes");
-        if (*etag && etag_matches(c->if_none_match, etag)) {
+        if (*etag && http_etag_matches(c->if_none_match, etag)) {
                 struct evhttp_request *req = c->req;
                 http_call_end(c);
                 evhttp_send_reply(req, 304, "Not Modified", NULL);
@@ -327,7 +326,7 @@ static void file_head(struct http_call *c, struct msg *m)
         }
         c->range_start = 0;
         c->range_end = size ? size - 1 : 0;
-        int k = c->range ? parse_range(c->range, size, &c->range_start, &c->range_end) : 0;
+        int k = c->range ? http_parse_range(c->range, size, &c->range_start, &c->range_end) : 0;
         if (k == -ERANGE) {
                 snprintf(len, sizeof(len), "bytes */%" PRIu64, size);
                 evhttp_add_header(out, "Content-Range", len);
@@ -495,6 +494,11 @@ void http_routes_handle(struct http_api *api, struct evhttp_request *req)
         c->route = HTTP_ROUTE_JSON;
         if (!path)
                 path = "";
+        if (http_blob_route(path)) {
+                free(c);
+                http_blob_handle(api, req, path);
+                return;
+        }
 
         static const char *const none[] = { NULL };
         static const char *const q_snapshots[] = { "path", "path", NULL };

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "daemon.h"
 
 static void add(struct own_files *o, const char *path)
@@ -27,6 +28,15 @@ void own_files_get(const struct daemon *d, struct own_files *ret)
         struct own_files o = {0};
         add(&o, d->config.state_dir);
         o.have_state = o.n == 1;
+        struct stat st;
+        char blobs[4096];
+        if (o.have_state && (size_t)snprintf(blobs, sizeof(blobs), "%s/%s", d->config.state_dir, BLOB_DIR) <
+                                    sizeof(blobs) &&
+            stat(blobs, &st) == 0 && S_ISDIR(st.st_mode)) {
+                o.have_blobs = true;
+                o.blobs_dev = st.st_dev;
+                o.blobs_ino = st.st_ino;
+        }
         add(&o, d->config.key_file);
         add(&o, d->config.socket_path);
         *ret = o;
@@ -57,6 +67,10 @@ int own_files_in_state_dir(const struct own_files *o, int dirfd)
                 }
                 if (st.st_dev == o->v[0].dev && st.st_ino == o->v[0].ino) {
                         r = 1;
+                        break;
+                }
+                if (o->have_blobs && st.st_dev == o->blobs_dev && st.st_ino == o->blobs_ino) {
+                        r = 0; /* the blob root is backed up, though it lies in the state dir */
                         break;
                 }
                 int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

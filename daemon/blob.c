@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: MIT */
+/* The parachute blob store (see blob.h): ids, index.json, the ranges of an
+ * upload in progress, writes that fdatasync before they are recorded, and
+ * completion (hash, check, rename into the blob root, snapshot request). */
+#include "blob.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "crypto.h"
+#include "daemon.h"
+#include "hex.h"
+#include "log.h"
+#include "root.h"
+
+struct blob_store {
+        struct daemon *daemon;
+        char *root_path;  /* realpath of STATE/blobs */
+        int blobs_fd, staging_fd;
+};
+
+static int open_dir(int at, const char *name)
+{
+        if (mkdirat(at, name, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+int blob_store_new(struct daemon *d, struct blob_store **ret)
+{
+        struct blob_store *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->daemon = d;
+        s->blobs_fd = s->staging_fd = -1;
+        _cleanup_close_ int state = open(d->config.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_free_ char *abs = realpath(d->config.state_dir, NULL);
+        int r = state < 0 || !abs ? -errno : 0;
+        if (r >= 0)
+                r = s->blobs_fd = open_dir(state, BLOB_DIR);
+        if (r >= 0)
+                r = s->staging_fd = open_dir(state, BLOB_STAGING_DIR);
+        if (r >= 0 && asprintf(&s->root_path, "%s/%s", abs, BLOB_DIR) < 0) {
+                s->root_path = NULL;
+                r = -ENOMEM;
+        }
+        if (r < 0) {
+                blob_store_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+void blob_store_free(struct blob_store *s)
+{
+        if (!s)
+                return;
+        if (s->blobs_fd >= 0)
+                close(s->blobs_fd);
+        if (s->staging_fd >= 0)
+                close(s->staging_fd);
+        free(s->root_path);
+        free(s);
+}
+
+int blob_store_root(struct blob_store *s)
+{
+        struct daemon *d = s->daemon;
+        if (!d->repo)
+                return -EAGAIN; /* no key yet: roots come up with it */
+        if (root_find(d, s->root_path))
+                return 0;
+        int r = root_add(d, s->root_path, "", NULL);
+        return r == -EEXIST ? 0 : r;
+}
+
+/* ---- index.json ---- */
+
+static bool is_hex(const char *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (hex_digit(p[i]) < 0)
+                        return false;
+        return true;
+}
+
+bool blob_id_valid(const char *id, size_t len)
+{
+        if (len != BLOB_ID_LEN)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+                        return false;
+        return true;
+}
+
+/* A media type: token "/" token, no parameters needed; bounded. */
+static bool type_ok(const char *t)
+{
+        size_t n = strlen(t), slash = 0;
+        if (n == 0 || n > 127)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = t[i];
+                if (c == '/') {
+                        if (slash++ || i == 0 || i == n - 1)
+                                return false;
+                } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                             strchr("!#$&^_.+-", c)))
+                        return false;
+        }
+        return slash == 1;
+}
+
+int blob_index_check(const char *text, size_t len, json_t **ret, char *err, size_t errlen)
+{
+        json_error_t e;
+        if (len > BLOB_MAX_INDEX) {
+                snprintf(err, errlen, "index.json is limited to %d bytes", BLOB_MAX_INDEX);
+                return -E2BIG;
+        }
+        json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+        if (!doc) {
+                snprintf(err, errlen, "malformed JSON: %s (line %d, column %d)", e.text, e.line, e.column);
+                return -EINVAL;
+        }
+        json_t *out = json_object();
+        const char *key;
+        json_t *v;
+        int r = out ? 0 : -ENOMEM;
+        if (r == 0 && !json_is_object(doc)) {
+                snprintf(err, errlen, "index.json must be a JSON object");
+                r = -EINVAL;
+        }
+        json_object_foreach(doc, key, v) {
+                if (r < 0)
+                        break;
+                r = -EINVAL;
+                if (!strcmp(key, "size")) {
+                        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                            (uint64_t)json_integer_value(v) > BLOB_MAX_SIZE)
+                                snprintf(err, errlen, "\"size\" must be an integer from 0 to %" PRIu64,
+                                         BLOB_MAX_SIZE);
+                        else
+                                r = 0;
+                } else if (!strcmp(key, "name")) {
+                        const char *s = json_string_value(v);
+                        size_t n = json_string_length(v);
+                        if (!s || n == 0 || n > 255 || strlen(s) != n || strchr(s, '/'))
+                                snprintf(err, errlen, "\"name\" must be a string of 1 to 255 bytes without \"/\"");
+                        else
+                                r = 0;
+                } else if (!strcmp(key, "type")) {
+                        if (!json_is_string(v) || !type_ok(json_string_value(v)))
+                                snprintf(err, errlen, "\"type\" must be a media type such as \"image/png\"");
+                        else
+                                r = 0;
+                } else if (!strcmp(key, "sha256")) {
+                        const char *s = json_string_value(v);
+                        if (!s || json_string_length(v) != 64 || !is_hex(s, 64))
+                                snprintf(err, errlen, "\"sha256\" must be 64 hex digits");
+                        else {
+                                char low[65];
+                                for (size_t i = 0; i < 65; i++)
+                                        low[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
+                                json_object_set_new(out, key, json_string(low));
+                                r = 0;
+                                continue;
+                        }
+                } else
+                        snprintf(err, errlen, "unknown key \"%s\" (index.json has size, name, type, sha256)", key);
+                if (r == 0)
+                        json_object_set(out, key, v);
+        }
+        if (r == 0 && !json_object_get(out, "size")) {
+                snprintf(err, errlen, "\"size\" is required");
+                r = -EINVAL;
+        }
+        json_decref(doc);
+        if (r < 0) {
+                json_decref(out);
+                return r;
+        }
+        *ret = out;
+        return 0;
+}
+
+/* Write name in dirfd through a temporary file and a rename. */
+static int write_atomic(int dirfd, const char *name, const char *data, size_t len, bool sync)
+{
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+        _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        for (size_t done = 0; done < len;) {
+                ssize_t k = write(fd, data + done, len - done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                done += (size_t)k;
+        }
+        if (sync && fsync(fd) < 0)
+                return -errno;
+        if (renameat(dirfd, tmp, dirfd, name) < 0)
+                return -errno;
+        return 0;
+}
+
+static int save_index(struct blob *b, bool sync)
+{
+        _cleanup_free_ char *text = json_dumps(b->index, JSON_COMPACT | JSON_SORT_KEYS);
+        _cleanup_free_ char *line = NULL;
+        if (!text || asprintf(&line, "%s\n", text) < 0)
+                return -ENOMEM;
+        return write_atomic(b->dirfd, "index.json", line, strlen(line), sync);
+}
+
+static int save_ranges(struct blob *b)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->n_ranges; i++)
+                fprintf(f, "%" PRIu64 " %" PRIu64 "\n", b->ranges[i].start, b->ranges[i].end);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        return write_atomic(b->dirfd, "ranges", buf ? buf : "", len, false);
+}
+
+/* Read a small file of dirfd whole (NUL-terminated); -EFBIG above max. */
+static int read_small(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len)
+{
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if ((uint64_t)st.st_size > max)
+                return -EFBIG;
+        _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        size_t got = 0;
+        while (got < (size_t)st.st_size) {
+                ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                got += (size_t)k;
+        }
+        buf[got] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = got;
+        return 0;
+}
+
+int blob_create(struct blob_store *s, json_t *doc, char ret_id[BLOB_ID_LEN + 1])
+{
+        uint8_t raw[BLOB_ID_LEN / 2];
+        struct blob b = { .dirfd = -1, .index = json_deep_copy(doc) };
+        int r = b.index ? crypto_random(raw, sizeof(raw)) : -ENOMEM;
+        if (r < 0)
+                goto out;
+        hex_encode(raw, sizeof(raw), b.id);
+        b.size = (uint64_t)json_integer_value(json_object_get(doc, "size"));
+        json_object_set_new(b.index, "id", json_string(b.id));
+        json_object_set_new(b.index, "complete", json_false());
+        if (mkdirat(s->staging_fd, b.id, 0700) < 0) {
+                r = -errno;
+                goto out;
+        }
+        b.dirfd = openat(s->staging_fd, b.id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (b.dirfd < 0) {
+                r = -errno;
+                goto out;
+        }
+        {
+                /* sparse at its full size: reads of missing bytes see zeros */
+                _cleanup_close_ int fd = openat(b.dirfd, "0", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd < 0 || ftruncate(fd, (off_t)b.size) < 0) {
+                        r = -errno;
+                        goto out;
+                }
+        }
+        r = save_ranges(&b);
+        if (r >= 0)
+                r = save_index(&b, false);
+        if (r >= 0 && b.size == 0)
+                r = blob_write(s, &b, 0, NULL, 0);
+        if (r >= 0) {
+                memcpy(ret_id, b.id, sizeof(b.id));
+                r = 0;
+        }
+out:
+        if (b.dirfd >= 0)
+                close(b.dirfd);
+        json_decref(b.index);
+        free(b.ranges);
+        return r;
+}
+
+static int load_ranges(struct blob *b)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = read_small(b->dirfd, "ranges", BLOB_MAX_RANGES * 44, &text, &len);
+        if (r < 0)
+                return r;
+        char *p = text;
+        uint64_t last = 0;
+        while (*p) {
+                char *end;
+                uint64_t a = strtoull(p, &end, 10), e;
+                if (*end != ' ')
+                        return -EBADMSG;
+                e = strtoull(end + 1, &end, 10);
+                if (*end != '\n' || e <= a || e > b->size || a < last || b->n_ranges >= BLOB_MAX_RANGES)
+                        return -EBADMSG;
+                struct blob_range *v = realloc(b->ranges, (b->n_ranges + 1) * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                b->ranges = v;
+                b->ranges[b->n_ranges++] = (struct blob_range){ a, e };
+                last = e;
+                p = end + 1;
+        }
+        return 0;
+}
+
+int blob_open(struct blob_store *s, const char *id, struct blob **ret)
+{
+        if (!blob_id_valid(id, strlen(id)))
+                return -ENOENT;
+        struct blob *b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        memcpy(b->id, id, BLOB_ID_LEN);
+        b->complete = true;
+        b->dirfd = openat(s->blobs_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (b->dirfd < 0 && errno == ENOENT) {
+                b->complete = false;
+                b->dirfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        int r = b->dirfd < 0 ? -errno : 0;
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (r >= 0)
+                r = read_small(b->dirfd, "index.json", 2 * BLOB_MAX_INDEX, &text, &len);
+        if (r >= 0) {
+                b->index = json_loadb(text, len, 0, NULL);
+                json_t *size = json_object_get(b->index, "size");
+                const char *sha = json_string_value(json_object_get(b->index, "sha256"));
+                if (!json_is_integer(size) || json_integer_value(size) < 0)
+                        r = -EBADMSG;
+                else
+                        b->size = (uint64_t)json_integer_value(size);
+                if (sha && strlen(sha) == 64)
+                        memcpy(b->sha256, sha, 65);
+        }
+        if (r >= 0 && !b->complete)
+                r = load_ranges(b);
+        if (r < 0) {
+                blob_free(b);
+                return r;
+        }
+        *ret = b;
+        return 0;
+}
+
+void blob_free(struct blob *b)
+{
+        if (!b)
+                return;
+        if (b->dirfd >= 0)
+                close(b->dirfd);
+        json_decref(b->index);
+        free(b->ranges);
+        free(b);
+}
+
+uint64_t blob_stored(const struct blob *b)
+{
+        if (b->complete)
+                return b->size;
+        uint64_t n = 0;
+        for (size_t i = 0; i < b->n_ranges; i++)
+                n += b->ranges[i].end - b->ranges[i].start;
+        return n;
+}
+
+uint64_t blob_prefix(const struct blob *b)
+{
+        if (b->complete)
+                return b->size;
+        return b->n_ranges && b->ranges[0].start == 0 ? b->ranges[0].end : 0;
+}
+
+bool blob_has(const struct blob *b, uint64_t start, uint64_t end)
+{
+        if (b->complete || start >= end)
+                return end <= b->size;
+        for (size_t i = 0; i < b->n_ranges; i++)
+                if (b->ranges[i].start <= start && end <= b->ranges[i].end)
+                        return true;
+        return false;
+}
+
+/* Add [a, e) to the sorted, coalesced list; -E2BIG past BLOB_MAX_RANGES. */
+static int ranges_add(struct blob *b, uint64_t a, uint64_t e)
+{
+        struct blob_range *v = malloc((b->n_ranges + 1) * sizeof(*v));
+        size_t n = 0, i = 0;
+        if (!v)
+                return -ENOMEM;
+        for (; i < b->n_ranges && b->ranges[i].end < a; i++)
+                v[n++] = b->ranges[i];
+        for (; i < b->n_ranges && b->ranges[i].start <= e; i++) { /* touching or overlapping */
+                a = MIN(a, b->ranges[i].start);
+                e = MAX(e, b->ranges[i].end);
+        }
+        v[n++] = (struct blob_range){ a, e };
+        for (; i < b->n_ranges; i++)
+                v[n++] = b->ranges[i];
+        if (n > BLOB_MAX_RANGES) {
+                free(v);
+                return -E2BIG;
+        }
+        free(b->ranges);
+        b->ranges = v;
+        b->n_ranges = n;
+        return 0;
+}
+
+int blob_hash(const struct blob *b, uint64_t start, uint64_t len, char ret_hex[65])
+{
+        _cleanup_close_ int fd = blob_open_content(b);
+        struct crypto_sha256 *h = NULL;
+        uint8_t digest[CRYPTO_SHA256_SIZE];
+        _cleanup_free_ uint8_t *buf = malloc(1 << 20);
+        int r = fd < 0 ? fd : !buf ? -ENOMEM : crypto_sha256_new(&h);
+        while (r >= 0 && len > 0) {
+                ssize_t k = pread(fd, buf, (size_t)MIN(len, (uint64_t)(1 << 20)), (off_t)start);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        r = k < 0 ? -errno : -EIO; /* shorter than it should be */
+                        break;
+                }
+                r = crypto_sha256_update(h, buf, (size_t)k);
+                start += (uint64_t)k;
+                len -= (uint64_t)k;
+        }
+        if (r >= 0)
+                r = crypto_sha256_final(TAKE_PTR(h), digest); /* frees it */
+        crypto_sha256_free(h);
+        if (r < 0)
+                return r;
+        hex_encode(digest, sizeof(digest), ret_hex);
+        return 0;
+}
+
+int blob_open_content(const struct blob *b)
+{
+        int fd = openat(b->dirfd, "0", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        return fd < 0 ? -errno : fd;
+}
+
+int blob_index_text(const struct blob *b, char **ret, size_t *ret_len)
+{
+        return read_small(b->dirfd, "index.json", 2 * BLOB_MAX_INDEX, ret, ret_len);
+}
+
+/* Every byte is there: check the hash, record it, move the directory into
+ * the blob root and ask for a snapshot of it. */
+static int finish(struct blob_store *s, struct blob *b)
+{
+        char hex[65];
+        {
+                _cleanup_close_ int fd = blob_open_content(b);
+                if (fd < 0 || fsync(fd) < 0)
+                        return fd < 0 ? fd : -errno;
+        }
+        int r = blob_hash(b, 0, b->size, hex);
+        if (r < 0)
+                return r;
+        if (*b->sha256 && strcmp(hex, b->sha256) != 0) {
+                log_warning("Blob %s: all %" PRIu64 " bytes arrived but their SHA-256 is %s, not the declared %s; "
+                            "the upload starts over",
+                            b->id, b->size, hex, b->sha256);
+                free(b->ranges);
+                b->ranges = NULL;
+                b->n_ranges = 0;
+                r = save_ranges(b);
+                return r < 0 ? r : -EBADMSG;
+        }
+        memcpy(b->sha256, hex, sizeof(hex));
+        json_object_set_new(b->index, "sha256", json_string(hex));
+        json_object_set_new(b->index, "complete", json_true());
+        r = save_index(b, true);
+        if (r >= 0 && unlinkat(b->dirfd, "ranges", 0) < 0 && errno != ENOENT)
+                r = -errno;
+        if (r >= 0 && fsync(b->dirfd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(s->staging_fd, b->id, s->blobs_fd, b->id) < 0)
+                r = -errno;
+        if (r < 0)
+                return r;
+        fsync(s->blobs_fd);
+        fsync(s->staging_fd);
+        int fd = openat(s->blobs_fd, b->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+                close(b->dirfd);
+                b->dirfd = fd;
+        }
+        b->complete = true;
+        free(b->ranges);
+        b->ranges = NULL;
+        b->n_ranges = 0;
+        log_info("Blob %s is complete (%" PRIu64 " bytes, sha256 %s)", b->id, b->size, hex);
+
+        /* into a snapshot now rather than after the watcher's quiet period */
+        r = blob_store_root(s);
+        struct root *root = r >= 0 ? root_find(s->daemon, s->root_path) : NULL;
+        if (root)
+                r = root_snapshot(root, NULL);
+        if (r < 0 && r != -EAGAIN)
+                log_warning_errno(r, "Cannot start a snapshot of %s for blob %s, the watcher will",
+                                  s->root_path, b->id);
+        return 1;
+}
+
+int blob_write(struct blob_store *s, struct blob *b, uint64_t offset, const struct iovec *iov, size_t n)
+{
+        uint64_t len = 0;
+        if (b->complete)
+                return -EEXIST;
+        for (size_t i = 0; i < n; i++)
+                len += iov[i].iov_len;
+        if (offset > b->size || len > b->size - offset)
+                return -ERANGE;
+        if (len > 0) {
+                _cleanup_close_ int fd = openat(b->dirfd, "0", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0)
+                        return -errno;
+                uint64_t at = offset;
+                for (size_t i = 0; i < n; i++) {
+                        const char *p = iov[i].iov_base;
+                        size_t left = iov[i].iov_len;
+                        while (left > 0) {
+                                ssize_t k = pwrite(fd, p, left, (off_t)at);
+                                if (k < 0 && errno == EINTR)
+                                        continue;
+                                if (k <= 0)
+                                        return k < 0 ? -errno : -EIO;
+                                p += k;
+                                left -= (size_t)k;
+                                at += (uint64_t)k;
+                        }
+                }
+                /* on disk before the ranges say so: a crash loses progress, never bytes */
+                if (fdatasync(fd) < 0)
+                        return -errno;
+                int r = ranges_add(b, offset, offset + len);
+                if (r < 0)
+                        return r;
+                r = save_ranges(b);
+                if (r < 0)
+                        return r;
+        }
+        if (blob_stored(b) < b->size)
+                return 0;
+        return finish(s, b);
+}

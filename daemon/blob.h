@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* The parachute blob store behind /chute/blob/ (docs/http-api.md): a blob
+ * is a directory ID/ holding index.json and its content "0". Uploads grow
+ * in STATE/blob-staging/ID (never snapshotted) with the byte ranges received
+ * in ID/ranges; once every byte is there (and the declared SHA-256 matches)
+ * the directory is renamed into STATE/blobs/, a watched root. HTTP is
+ * http-blob.c's; this file knows only files. Loop thread only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <jansson.h>
+
+struct daemon;
+
+#define BLOB_DIR "blobs"                /* under the state dir: complete blobs, a root */
+#define BLOB_STAGING_DIR "blob-staging" /* under the state dir: uploads in progress */
+#define BLOB_ID_LEN 32                  /* hex digits of 16 random bytes */
+#define BLOB_MAX_SIZE (UINT64_C(1) << 40)
+#define BLOB_MAX_RANGES 4096            /* disjoint pieces of one upload */
+#define BLOB_MAX_INDEX 4096             /* bytes of a POSTed index.json */
+
+struct blob_store;
+
+struct blob_range {
+        uint64_t start, end; /* [start, end) */
+};
+
+struct blob {
+        char id[BLOB_ID_LEN + 1];
+        bool complete;
+        uint64_t size;
+        json_t *index;               /* index.json as stored */
+        char sha256[65];             /* of the content, "" until known */
+        struct blob_range *ranges;   /* received, sorted, disjoint, coalesced */
+        size_t n_ranges;
+        int dirfd;                   /* blobs/ID or blob-staging/ID */
+};
+
+/* Make STATE/blobs and STATE/blob-staging (the blob root is added with
+ * the first complete blob, so that a node without blobs has no such root). */
+int blob_store_new(struct daemon *d, struct blob_store **ret);
+void blob_store_free(struct blob_store *s);
+/* Register STATE/blobs as a root if it is not one yet; -EAGAIN without a key. */
+int blob_store_root(struct blob_store *s);
+
+/* Check a POSTed index.json and return the document to store (new
+ * reference; keys size, name, type, sha256); -EINVAL with err filled. */
+int blob_index_check(const char *text, size_t len, json_t **ret, char *err, size_t errlen);
+/* Start an upload for doc (from blob_index_check); ret_id gets the id. A
+ * blob of size 0 is complete at once. */
+int blob_create(struct blob_store *s, json_t *doc, char ret_id[BLOB_ID_LEN + 1]);
+/* True when id has the form of a blob id. */
+bool blob_id_valid(const char *id, size_t len);
+/* Load blob id (complete or in progress); -ENOENT. */
+int blob_open(struct blob_store *s, const char *id, struct blob **ret);
+void blob_free(struct blob *b);
+
+/* Write the n bytes of iov at offset of an upload in progress. Returns 1
+ * when the blob became complete (and was moved into blobs/), 0 when bytes
+ * are still missing, -EBADMSG when all bytes are there but their SHA-256 is
+ * not the declared one (the upload starts over: every range is dropped). */
+int blob_write(struct blob_store *s, struct blob *b, uint64_t offset, const struct iovec *iov, size_t n);
+/* Bytes received; the length of the run from byte 0. */
+uint64_t blob_stored(const struct blob *b);
+uint64_t blob_prefix(const struct blob *b);
+/* True when every byte of [start, end) was received. */
+bool blob_has(const struct blob *b, uint64_t start, uint64_t end);
+/* SHA-256 (lowercase hex) of bytes [start, start + len) of the content. */
+int blob_hash(const struct blob *b, uint64_t start, uint64_t len, char ret_hex[65]);
+/* The content opened for reading. */
+int blob_open_content(const struct blob *b);
+/* index.json as stored (new string); its length in *ret_len. */
+int blob_index_text(const struct blob *b, char **ret, size_t *ret_len);
