@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The parachute blob store (see blob.h): ids, index.json, the ranges of an
  * upload in progress, writes that fdatasync before they are recorded, and
- * completion (hash, check, rename into the blob root, snapshot request). */
+ * completion (hash on the workers, check, rename into the blob root,
+ * snapshot request). */
 #include "blob.h"
 
 #include <errno.h>
@@ -19,11 +20,26 @@
 #include "hex.h"
 #include "log.h"
 #include "root.h"
+#include "workers.h"
 
 struct blob_store {
         struct daemon *daemon;
         char *root_path;  /* realpath of STATE/blobs */
         int blobs_fd, staging_fd;
+        struct blob_job *jobs; /* hashes running on the workers */
+};
+
+struct blob_job {
+        struct blob_store *store;  /* NULL once the store is gone */
+        struct blob_job *next;
+        int fd;
+        uint64_t start, len;
+        bool sync;                 /* fsync the content first */
+        int r;
+        char hex[65];
+        char id[BLOB_ID_LEN + 1];  /* the blob being completed, or "" */
+        blob_hash_done_fn done;
+        void *userdata;
 };
 
 static int open_dir(int at, const char *name)
@@ -68,6 +84,8 @@ void blob_store_free(struct blob_store *s)
                 close(s->blobs_fd);
         if (s->staging_fd >= 0)
                 close(s->staging_fd);
+        for (struct blob_job *j = s->jobs; j; j = j->next)
+                j->store = NULL; /* their done callbacks come from workers_free */
         free(s->root_path);
         free(s);
 }
@@ -185,6 +203,12 @@ int blob_index_check(const char *text, size_t len, json_t **ret, char *err, size
                 snprintf(err, errlen, "\"size\" is required");
                 r = -EINVAL;
         }
+        static const char empty[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        const char *sha = json_string_value(json_object_get(out, "sha256"));
+        if (r == 0 && sha && json_integer_value(json_object_get(out, "size")) == 0 && strcmp(sha, empty) != 0) {
+                snprintf(err, errlen, "the SHA-256 of no bytes (\"size\": 0) is %s", empty);
+                r = -EINVAL;
+        }
         json_decref(doc);
         if (r < 0) {
                 json_decref(out);
@@ -277,6 +301,9 @@ int blob_create(struct blob_store *s, json_t *doc, char ret_id[BLOB_ID_LEN + 1])
                 goto out;
         hex_encode(raw, sizeof(raw), b.id);
         b.size = (uint64_t)json_integer_value(json_object_get(doc, "size"));
+        const char *declared = json_string_value(json_object_get(doc, "sha256"));
+        if (declared && strlen(declared) == 64)
+                memcpy(b.sha256, declared, 65);
         json_object_set_new(b.index, "id", json_string(b.id));
         json_object_set_new(b.index, "complete", json_false());
         if (mkdirat(s->staging_fd, b.id, 0700) < 0) {
@@ -299,8 +326,12 @@ int blob_create(struct blob_store *s, json_t *doc, char ret_id[BLOB_ID_LEN + 1])
         r = save_ranges(&b);
         if (r >= 0)
                 r = save_index(&b, false);
-        if (r >= 0 && b.size == 0)
-                r = blob_write(s, &b, 0, NULL, 0);
+        if (r >= 0 && b.size == 0) {
+                char hex[65];
+                r = blob_hash(&b, 0, 0, hex);
+                if (r >= 0)
+                        r = blob_complete(s, &b, hex);
+        }
         if (r >= 0) {
                 memcpy(ret_id, b.id, sizeof(b.id));
                 r = 0;
@@ -445,9 +476,8 @@ static int ranges_add(struct blob *b, uint64_t a, uint64_t e)
         return 0;
 }
 
-int blob_hash(const struct blob *b, uint64_t start, uint64_t len, char ret_hex[65])
+static int hash_fd(int fd, uint64_t start, uint64_t len, char ret_hex[65])
 {
-        _cleanup_close_ int fd = blob_open_content(b);
         struct crypto_sha256 *h = NULL;
         uint8_t digest[CRYPTO_SHA256_SIZE];
         _cleanup_free_ uint8_t *buf = malloc(1 << 20);
@@ -473,6 +503,73 @@ int blob_hash(const struct blob *b, uint64_t start, uint64_t len, char ret_hex[6
         return 0;
 }
 
+int blob_hash(const struct blob *b, uint64_t start, uint64_t len, char ret_hex[65])
+{
+        _cleanup_close_ int fd = blob_open_content(b);
+        return hash_fd(fd, start, len, ret_hex);
+}
+
+static void job_work(void *userdata)
+{
+        struct blob_job *j = userdata;
+        j->r = j->sync && fsync(j->fd) < 0 ? -errno : 0;
+        if (j->r >= 0)
+                j->r = hash_fd(j->fd, j->start, j->len, j->hex);
+}
+
+static void job_done(void *userdata)
+{
+        struct blob_job *j = userdata;
+        if (j->store) {
+                struct blob_job **p = &j->store->jobs;
+                while (*p != j)
+                        p = &(*p)->next;
+                *p = j->next;
+        }
+        close(j->fd);
+        j->done(j->store ? j->r : -ECANCELED, j->hex, j->userdata);
+        free(j);
+}
+
+int blob_hash_async(struct blob_store *s, const struct blob *b, uint64_t start, uint64_t len, bool completing,
+                    blob_hash_done_fn done, void *userdata)
+{
+        struct blob_job *j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->fd = blob_open_content(b);
+        if (j->fd < 0) {
+                int r = j->fd;
+                free(j);
+                return r;
+        }
+        j->store = s;
+        j->start = start;
+        j->len = len;
+        j->sync = completing;
+        if (completing)
+                memcpy(j->id, b->id, sizeof(j->id));
+        j->done = done;
+        j->userdata = userdata;
+        int r = workers_submit(s->daemon->workers, job_work, job_done, j);
+        if (r < 0) {
+                close(j->fd);
+                free(j);
+                return r;
+        }
+        j->next = s->jobs;
+        s->jobs = j;
+        return 0;
+}
+
+bool blob_completing(const struct blob_store *s, const char *id)
+{
+        for (const struct blob_job *j = s->jobs; j; j = j->next)
+                if (!strcmp(j->id, id))
+                        return true;
+        return false;
+}
+
 int blob_open_content(const struct blob *b)
 {
         int fd = openat(b->dirfd, "0", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -484,19 +581,13 @@ int blob_index_text(const struct blob *b, char **ret, size_t *ret_len)
         return read_small(b->dirfd, "index.json", 2 * BLOB_MAX_INDEX, ret, ret_len);
 }
 
-/* Every byte is there: check the hash, record it, move the directory into
- * the blob root and ask for a snapshot of it. */
-static int finish(struct blob_store *s, struct blob *b)
+int blob_complete(struct blob_store *s, struct blob *b, const char hex[65])
 {
-        char hex[65];
-        {
-                _cleanup_close_ int fd = blob_open_content(b);
-                if (fd < 0 || fsync(fd) < 0)
-                        return fd < 0 ? fd : -errno;
-        }
-        int r = blob_hash(b, 0, b->size, hex);
-        if (r < 0)
-                return r;
+        int r;
+        if (b->complete)
+                return -EEXIST;
+        if (blob_stored(b) < b->size)
+                return -EAGAIN;
         if (*b->sha256 && strcmp(hex, b->sha256) != 0) {
                 log_warning("Blob %s: all %" PRIu64 " bytes arrived but their SHA-256 is %s, not the declared %s; "
                             "the upload starts over",
@@ -507,7 +598,7 @@ static int finish(struct blob_store *s, struct blob *b)
                 r = save_ranges(b);
                 return r < 0 ? r : -EBADMSG;
         }
-        memcpy(b->sha256, hex, sizeof(hex));
+        memcpy(b->sha256, hex, 65);
         json_object_set_new(b->index, "sha256", json_string(hex));
         json_object_set_new(b->index, "complete", json_true());
         r = save_index(b, true);
@@ -543,7 +634,7 @@ static int finish(struct blob_store *s, struct blob *b)
         return 1;
 }
 
-int blob_write(struct blob_store *s, struct blob *b, uint64_t offset, const struct iovec *iov, size_t n)
+int blob_write(struct blob *b, uint64_t offset, const struct iovec *iov, size_t n)
 {
         uint64_t len = 0;
         if (b->complete)
@@ -581,7 +672,5 @@ int blob_write(struct blob_store *s, struct blob *b, uint64_t offset, const stru
                 if (r < 0)
                         return r;
         }
-        if (blob_stored(b) < b->size)
-                return 0;
-        return finish(s, b);
+        return blob_stored(b) == b->size;
 }

@@ -59,11 +59,15 @@ bool blob_id_valid(const char *id, size_t len);
 int blob_open(struct blob_store *s, const char *id, struct blob **ret);
 void blob_free(struct blob *b);
 
-/* Write the n bytes of iov at offset of an upload in progress. Returns 1
- * when the blob became complete (and was moved into blobs/), 0 when bytes
- * are still missing, -EBADMSG when all bytes are there but their SHA-256 is
- * not the declared one (the upload starts over: every range is dropped). */
-int blob_write(struct blob_store *s, struct blob *b, uint64_t offset, const struct iovec *iov, size_t n);
+/* Write the n bytes of iov at offset of an upload in progress and record
+ * them (after fdatasync). 1 when every byte is there now (complete it with
+ * blob_hash_async and blob_complete), 0 when some are still missing. */
+int blob_write(struct blob *b, uint64_t offset, const struct iovec *iov, size_t n);
+/* All bytes are there and hash to hex: check it against the declared
+ * SHA-256, record it, rename the blob into blobs/ and start a snapshot of
+ * the blob root. 1 done; -EBADMSG another hash (every range is dropped: the
+ * upload starts over); -EAGAIN bytes missing; -EEXIST already complete. */
+int blob_complete(struct blob_store *s, struct blob *b, const char hex[65]);
 /* Bytes received; the length of the run from byte 0. */
 uint64_t blob_stored(const struct blob *b);
 uint64_t blob_prefix(const struct blob *b);
@@ -71,6 +75,15 @@ uint64_t blob_prefix(const struct blob *b);
 bool blob_has(const struct blob *b, uint64_t start, uint64_t end);
 /* SHA-256 (lowercase hex) of bytes [start, start + len) of the content. */
 int blob_hash(const struct blob *b, uint64_t start, uint64_t len, char ret_hex[65]);
+/* Called on the loop with the hash or -errno; -ECANCELED: the store is
+ * gone (chuted stops), free userdata and touch nothing else. */
+typedef void (*blob_hash_done_fn)(int r, const char hex[65], void *userdata);
+/* The same on a worker thread (the loop never reads a whole blob); with
+ * completing, fsync first and mark b as completing until done is called. */
+int blob_hash_async(struct blob_store *s, const struct blob *b, uint64_t start, uint64_t len, bool completing,
+                    blob_hash_done_fn done, void *userdata);
+/* True while blob id is being hashed for completion. */
+bool blob_completing(const struct blob_store *s, const char *id);
 /* The content opened for reading. */
 int blob_open_content(const struct blob *b);
 /* index.json as stored (new string); its length in *ret_len. */

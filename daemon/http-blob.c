@@ -245,7 +245,87 @@ static int parse_content_range(const char *h, uint64_t *ret_start, uint64_t *ret
         return 0;
 }
 
-/* Write the body at offset and answer: 201 complete, 202 still partial. */
+/* A request waiting for a hash from the workers. */
+struct hash_wait {
+        struct blob_store *store;
+        struct evhttp_request *req;
+        char id[BLOB_ID_LEN + 1];
+        uint64_t offset, len;
+        bool complete;  /* of a plain hash: the blob is complete (for the reply) */
+};
+
+/* The client may have gone while the workers hashed: evhttp then let go
+ * of the request and it is ours to free. True when it is still there. */
+static bool still_there(struct evhttp_request *req)
+{
+        if (evhttp_request_get_connection(req))
+                return true;
+        evhttp_request_free(req);
+        return false;
+}
+
+static void completed(int r, const char hex[65], void *userdata)
+{
+        struct hash_wait *w = userdata;
+        struct blob *b = NULL;
+        if (r == -ECANCELED) { /* chuted stops; the next PUT completes it */
+                free(w);
+                return;
+        }
+        if (r >= 0)
+                r = blob_open(w->store, w->id, &b);
+        if (r >= 0)
+                r = blob_complete(w->store, b, hex); /* whether or not the client still waits */
+        if (r < 0 && r != -EBADMSG)
+                log_error_errno(r, "Cannot complete blob %s", w->id);
+        if (still_there(w->req)) {
+                if (r == 1)
+                        send_created(w->req, b);
+                else if (r == -EBADMSG)
+                        http_send_error(w->req, 409, "sha256-mismatch",
+                                        "all %" PRIu64 " bytes arrived but their SHA-256 is %s, not the one "
+                                        "index.json declared (%s); the upload starts over",
+                                        b->size, hex, b->sha256);
+                else
+                        send_failure(w->req, w->id, r);
+        }
+        blob_free(b);
+        free(w);
+}
+
+static void hashed(int r, const char hex[65], void *userdata)
+{
+        struct hash_wait *w = userdata;
+        if (r != -ECANCELED && still_there(w->req)) {
+                if (r < 0)
+                        send_failure(w->req, w->id, r);
+                else
+                        send_hash(w->req, hex, w->offset, w->len, w->complete);
+        }
+        free(w);
+}
+
+/* Hash [offset, offset + len) of b on the workers and answer from there
+ * (completing: then complete the blob and answer the PUT). */
+static void hash_later(struct blob_store *s, struct evhttp_request *req, struct blob *b, uint64_t offset,
+                       uint64_t len, bool completing)
+{
+        struct hash_wait *w = calloc(1, sizeof(*w));
+        int r = w ? 0 : -ENOMEM;
+        if (w) {
+                *w = (struct hash_wait){ .store = s, .req = req, .offset = offset, .len = len,
+                                         .complete = b->complete };
+                memcpy(w->id, b->id, sizeof(w->id));
+                r = blob_hash_async(s, b, offset, len, completing, completing ? completed : hashed, w);
+        }
+        if (r < 0) {
+                free(w);
+                send_failure(req, b->id, r);
+        }
+}
+
+/* Write the body at offset and answer: 202 while bytes are missing; the
+ * PUT that brings the last ones is answered 201 once the blob is hashed. */
 static void write_body(struct blob_store *s, struct evhttp_request *req, struct blob *b, uint64_t offset)
 {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -260,16 +340,11 @@ static void write_body(struct blob_store *s, struct evhttp_request *req, struct 
                 n = evbuffer_peek(in, -1, NULL, vec, n);
         for (int i = 0; i < n; i++)
                 iov[i] = (struct iovec){ vec[i].iov_base, vec[i].iov_len };
-        int r = blob_write(s, b, offset, iov, n > 0 ? (size_t)n : 0);
+        int r = blob_write(b, offset, iov, n > 0 ? (size_t)n : 0);
         if (r == 1)
-                send_created(req, b);
+                hash_later(s, req, b, 0, b->size, true);
         else if (r == 0)
                 send_progress(req, 202, NULL, b);
-        else if (r == -EBADMSG)
-                http_send_error(req, 409, "sha256-mismatch",
-                                "all %" PRIu64 " bytes arrived but their SHA-256 is not the one index.json "
-                                "declared (%s); the upload starts over",
-                                b->size, b->sha256);
         else if (r == -E2BIG)
                 http_send_error(req, 409, "fragmented",
                                 "the upload would be in more than %d separate pieces: fill the gaps first",
@@ -303,6 +378,11 @@ static void put_content(struct blob_store *s, struct evhttp_request *req, const 
         snprintf(range_header, sizeof(range_header), "bytes */%" PRIu64, b->size);
         if (b->complete) {
                 http_send_error(req, 409, "complete", "blob %s is complete; a blob never changes", b->id);
+                goto out;
+        }
+        if (blob_completing(s, b->id)) {
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+                http_send_error(req, 503, "completing", "blob %s has every byte and is being hashed", b->id);
                 goto out;
         }
         if (bp->target == BLOB_WINDOW) {
@@ -439,9 +519,8 @@ static void get_content(struct blob *b, struct evhttp_request *req)
         evhttp_send_reply(req, status, NULL, NULL);
 }
 
-static void get_hash(struct blob *b, struct evhttp_request *req, const struct blob_path *bp)
+static void get_hash(struct blob_store *s, struct blob *b, struct evhttp_request *req, const struct blob_path *bp)
 {
-        char hex[65];
         uint64_t offset = 0, len;
         if (bp->target == BLOB_HASH) {
                 if (b->complete) {
@@ -468,12 +547,7 @@ static void get_hash(struct blob *b, struct evhttp_request *req, const struct bl
                         return;
                 }
         }
-        int r = blob_hash(b, offset, len, hex);
-        if (r < 0) {
-                send_failure(req, b->id, r);
-                return;
-        }
-        send_hash(req, hex, offset, len, b->complete);
+        hash_later(s, req, b, offset, len, false);
 }
 
 void http_blob_handle(struct http_api *api, struct evhttp_request *req, const char *path)
@@ -517,6 +591,6 @@ void http_blob_handle(struct http_api *api, struct evhttp_request *req, const ch
         else if (bp.target == BLOB_CONTENT)
                 get_content(b, req);
         else
-                get_hash(b, req, &bp);
+                get_hash(api->blobs, b, req, &bp);
         blob_free(b);
 }

@@ -43,7 +43,8 @@ get "${H[@]}" -H "Host: evil.example" -X POST --data-binary '{"size": 1}' "$U/ch
 is "a foreign Host: 403" "$(code)" 403
 for bad in '{"size": 1' '[1]' '{}' '{"size": -1}' '{"size": 1.5}' '{"size": "1"}' '{"size": 1, "colour": "red"}' \
     '{"size": 1, "sha256": "abc"}' '{"size": 1, "name": "a/b"}' '{"size": 1, "type": "text"}' \
-    '{"size": 1, "size": 2}' '{"size": 1099511627777}'; do
+    '{"size": 1, "size": 2}' '{"size": 1099511627777}' \
+    '{"size": 0, "sha256": "0000000000000000000000000000000000000000000000000000000000000000"}'; do
     get "${H[@]}" -X POST --data-binary "$bad" "$U/chute/blob/"
     is "index.json $bad: 400" "$(code)" 400
 done
