@@ -103,121 +103,6 @@ int blob_store_root(struct blob_store *s)
 
 /* ---- index.json ---- */
 
-static bool is_hex(const char *p, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                if (hex_digit(p[i]) < 0)
-                        return false;
-        return true;
-}
-
-bool blob_id_valid(const char *id, size_t len)
-{
-        if (len != BLOB_ID_LEN)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-                        return false;
-        return true;
-}
-
-/* A media type: token "/" token, no parameters needed; bounded. */
-static bool type_ok(const char *t)
-{
-        size_t n = strlen(t), slash = 0;
-        if (n == 0 || n > 127)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char c = t[i];
-                if (c == '/') {
-                        if (slash++ || i == 0 || i == n - 1)
-                                return false;
-                } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                             strchr("!#$&^_.+-", c)))
-                        return false;
-        }
-        return slash == 1;
-}
-
-int blob_index_check(const char *text, size_t len, json_t **ret, char *err, size_t errlen)
-{
-        json_error_t e;
-        if (len > BLOB_MAX_INDEX) {
-                snprintf(err, errlen, "index.json is limited to %d bytes", BLOB_MAX_INDEX);
-                return -E2BIG;
-        }
-        json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
-        if (!doc) {
-                snprintf(err, errlen, "malformed JSON: %s (line %d, column %d)", e.text, e.line, e.column);
-                return -EINVAL;
-        }
-        json_t *out = json_object();
-        const char *key;
-        json_t *v;
-        int r = out ? 0 : -ENOMEM;
-        if (r == 0 && !json_is_object(doc)) {
-                snprintf(err, errlen, "index.json must be a JSON object");
-                r = -EINVAL;
-        }
-        json_object_foreach(doc, key, v) {
-                if (r < 0)
-                        break;
-                r = -EINVAL;
-                if (!strcmp(key, "size")) {
-                        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                            (uint64_t)json_integer_value(v) > BLOB_MAX_SIZE)
-                                snprintf(err, errlen, "\"size\" must be an integer from 0 to %" PRIu64,
-                                         BLOB_MAX_SIZE);
-                        else
-                                r = 0;
-                } else if (!strcmp(key, "name")) {
-                        const char *s = json_string_value(v);
-                        size_t n = json_string_length(v);
-                        if (!s || n == 0 || n > 255 || strlen(s) != n || strchr(s, '/'))
-                                snprintf(err, errlen, "\"name\" must be a string of 1 to 255 bytes without \"/\"");
-                        else
-                                r = 0;
-                } else if (!strcmp(key, "type")) {
-                        if (!json_is_string(v) || !type_ok(json_string_value(v)))
-                                snprintf(err, errlen, "\"type\" must be a media type such as \"image/png\"");
-                        else
-                                r = 0;
-                } else if (!strcmp(key, "sha256")) {
-                        const char *s = json_string_value(v);
-                        if (!s || json_string_length(v) != 64 || !is_hex(s, 64))
-                                snprintf(err, errlen, "\"sha256\" must be 64 hex digits");
-                        else {
-                                char low[65];
-                                for (size_t i = 0; i < 65; i++)
-                                        low[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
-                                json_object_set_new(out, key, json_string(low));
-                                r = 0;
-                                continue;
-                        }
-                } else
-                        snprintf(err, errlen, "unknown key \"%s\" (index.json has size, name, type, sha256)", key);
-                if (r == 0)
-                        json_object_set(out, key, v);
-        }
-        if (r == 0 && !json_object_get(out, "size")) {
-                snprintf(err, errlen, "\"size\" is required");
-                r = -EINVAL;
-        }
-        static const char empty[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        const char *sha = json_string_value(json_object_get(out, "sha256"));
-        if (r == 0 && sha && json_integer_value(json_object_get(out, "size")) == 0 && strcmp(sha, empty) != 0) {
-                snprintf(err, errlen, "the SHA-256 of no bytes (\"size\": 0) is %s", empty);
-                r = -EINVAL;
-        }
-        json_decref(doc);
-        if (r < 0) {
-                json_decref(out);
-                return r;
-        }
-        *ret = out;
-        return 0;
-}
-
 /* Write name in dirfd through a temporary file and a rename. */
 static int write_atomic(int dirfd, const char *name, const char *data, size_t len, bool sync)
 {
@@ -253,16 +138,10 @@ static int save_index(struct blob *b, bool sync)
 
 static int save_ranges(struct blob *b)
 {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        if (!f)
-                return -ENOMEM;
-        for (size_t i = 0; i < b->n_ranges; i++)
-                fprintf(f, "%" PRIu64 " %" PRIu64 "\n", b->ranges[i].start, b->ranges[i].end);
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        return write_atomic(b->dirfd, "ranges", buf ? buf : "", len, false);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = blob_ranges_format(b->ranges, b->n_ranges, &text, &len);
+        return r < 0 ? r : write_atomic(b->dirfd, "ranges", text, len, false);
 }
 
 /* Read a small file of dirfd whole (NUL-terminated); -EFBIG above max. */
@@ -349,27 +228,7 @@ static int load_ranges(struct blob *b)
         _cleanup_free_ char *text = NULL;
         size_t len;
         int r = read_small(b->dirfd, "ranges", BLOB_MAX_RANGES * 44, &text, &len);
-        if (r < 0)
-                return r;
-        char *p = text;
-        uint64_t last = 0;
-        while (*p) {
-                char *end;
-                uint64_t a = strtoull(p, &end, 10), e;
-                if (*end != ' ')
-                        return -EBADMSG;
-                e = strtoull(end + 1, &end, 10);
-                if (*end != '\n' || e <= a || e > b->size || a < last || b->n_ranges >= BLOB_MAX_RANGES)
-                        return -EBADMSG;
-                struct blob_range *v = realloc(b->ranges, (b->n_ranges + 1) * sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                b->ranges = v;
-                b->ranges[b->n_ranges++] = (struct blob_range){ a, e };
-                last = e;
-                p = end + 1;
-        }
-        return 0;
+        return r < 0 ? r : blob_ranges_parse(text, b->size, &b->ranges, &b->n_ranges);
 }
 
 int blob_open(struct blob_store *s, const char *id, struct blob **ret)
@@ -448,32 +307,6 @@ bool blob_has(const struct blob *b, uint64_t start, uint64_t end)
                 if (b->ranges[i].start <= start && end <= b->ranges[i].end)
                         return true;
         return false;
-}
-
-/* Add [a, e) to the sorted, coalesced list; -E2BIG past BLOB_MAX_RANGES. */
-static int ranges_add(struct blob *b, uint64_t a, uint64_t e)
-{
-        struct blob_range *v = malloc((b->n_ranges + 1) * sizeof(*v));
-        size_t n = 0, i = 0;
-        if (!v)
-                return -ENOMEM;
-        for (; i < b->n_ranges && b->ranges[i].end < a; i++)
-                v[n++] = b->ranges[i];
-        for (; i < b->n_ranges && b->ranges[i].start <= e; i++) { /* touching or overlapping */
-                a = MIN(a, b->ranges[i].start);
-                e = MAX(e, b->ranges[i].end);
-        }
-        v[n++] = (struct blob_range){ a, e };
-        for (; i < b->n_ranges; i++)
-                v[n++] = b->ranges[i];
-        if (n > BLOB_MAX_RANGES) {
-                free(v);
-                return -E2BIG;
-        }
-        free(b->ranges);
-        b->ranges = v;
-        b->n_ranges = n;
-        return 0;
 }
 
 static int hash_fd(int fd, uint64_t start, uint64_t len, char ret_hex[65])
@@ -665,7 +498,7 @@ int blob_write(struct blob *b, uint64_t offset, const struct iovec *iov, size_t 
                 /* on disk before the ranges say so: a crash loses progress, never bytes */
                 if (fdatasync(fd) < 0)
                         return -errno;
-                int r = ranges_add(b, offset, offset + len);
+                int r = blob_ranges_add(&b->ranges, &b->n_ranges, offset, offset + len);
                 if (r < 0)
                         return r;
                 r = save_ranges(b);

@@ -14,20 +14,14 @@
 
 #include <jansson.h>
 
+#include "blob-index.h"
+
 struct daemon;
 
 #define BLOB_DIR "blobs"                /* under the state dir: complete blobs, a root */
 #define BLOB_STAGING_DIR "blob-staging" /* under the state dir: uploads in progress */
-#define BLOB_ID_LEN 32                  /* hex digits of 16 random bytes */
-#define BLOB_MAX_SIZE (UINT64_C(1) << 40)
-#define BLOB_MAX_RANGES 4096            /* disjoint pieces of one upload */
-#define BLOB_MAX_INDEX 4096             /* bytes of a POSTed index.json */
 
 struct blob_store;
-
-struct blob_range {
-        uint64_t start, end; /* [start, end) */
-};
 
 struct blob {
         char id[BLOB_ID_LEN + 1];
@@ -47,14 +41,9 @@ void blob_store_free(struct blob_store *s);
 /* Register STATE/blobs as a root if it is not one yet; -EAGAIN without a key. */
 int blob_store_root(struct blob_store *s);
 
-/* Check a POSTed index.json and return the document to store (new
- * reference; keys size, name, type, sha256); -EINVAL with err filled. */
-int blob_index_check(const char *text, size_t len, json_t **ret, char *err, size_t errlen);
 /* Start an upload for doc (from blob_index_check); ret_id gets the id. A
  * blob of size 0 is complete at once. */
 int blob_create(struct blob_store *s, json_t *doc, char ret_id[BLOB_ID_LEN + 1]);
-/* True when id has the form of a blob id. */
-bool blob_id_valid(const char *id, size_t len);
 /* Load blob id (complete or in progress); -ENOENT. */
 int blob_open(struct blob_store *s, const char *id, struct blob **ret);
 void blob_free(struct blob *b);
