@@ -414,6 +414,17 @@ int blob_index_text(const struct blob *b, char **ret, size_t *ret_len)
         return read_small(b->dirfd, "index.json", 2 * BLOB_MAX_INDEX, ret, ret_len);
 }
 
+/* Start a snapshot of the blob root now (it becomes a root first). */
+static void snapshot_soon(struct blob_store *s, const char *id)
+{
+        int r = blob_store_root(s);
+        struct root *root = r >= 0 ? root_find(s->daemon, s->root_path) : NULL;
+        if (root)
+                r = root_snapshot(root, NULL);
+        if (r < 0 && r != -EAGAIN)
+                log_warning_errno(r, "Cannot start a snapshot of %s for blob %s, the watcher will", s->root_path, id);
+}
+
 int blob_complete(struct blob_store *s, struct blob *b, const char hex[65])
 {
         int r;
@@ -456,15 +467,21 @@ int blob_complete(struct blob_store *s, struct blob *b, const char hex[65])
         b->n_ranges = 0;
         log_info("Blob %s is complete (%" PRIu64 " bytes, sha256 %s)", b->id, b->size, hex);
 
-        /* into a snapshot now rather than after the watcher's quiet period */
-        r = blob_store_root(s);
-        struct root *root = r >= 0 ? root_find(s->daemon, s->root_path) : NULL;
-        if (root)
-                r = root_snapshot(root, NULL);
-        if (r < 0 && r != -EAGAIN)
-                log_warning_errno(r, "Cannot start a snapshot of %s for blob %s, the watcher will",
-                                  s->root_path, b->id);
+        snapshot_soon(s, b->id); /* rather than after the watcher's quiet period */
         return 1;
+}
+
+int blob_delete(struct blob_store *s, struct blob *b)
+{
+        static const char *const names[] = { "0", "index.json", "ranges", ".index.json.tmp", ".ranges.tmp" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (unlinkat(b->dirfd, names[i], 0) < 0 && errno != ENOENT)
+                        return -errno;
+        if (unlinkat(b->complete ? s->blobs_fd : s->staging_fd, b->id, AT_REMOVEDIR) < 0)
+                return -errno;
+        if (b->complete)
+                snapshot_soon(s, b->id);
+        return 0;
 }
 
 int blob_write(struct blob *b, uint64_t offset, const struct iovec *iov, size_t n)

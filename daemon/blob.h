@@ -57,6 +57,9 @@ int blob_write(struct blob *b, uint64_t offset, const struct iovec *iov, size_t 
  * the blob root. 1 done; -EBADMSG another hash (every range is dropped: the
  * upload starts over); -EAGAIN bytes missing; -EEXIST already complete. */
 int blob_complete(struct blob_store *s, struct blob *b, const char hex[65]);
+/* Remove blob b: an upload in progress, or a complete blob (snapshots
+ * taken keep it; one of the blob root starts now). */
+int blob_delete(struct blob_store *s, struct blob *b);
 /* Bytes received; the length of the run from byte 0. */
 uint64_t blob_stored(const struct blob *b);
 uint64_t blob_prefix(const struct blob *b);

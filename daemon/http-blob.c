@@ -36,6 +36,7 @@ bool http_blob_route(const char *path)
 enum blob_target {
         BLOB_NONE,
         BLOB_COLLECTION,  /* /chute/blob/ */
+        BLOB_ITEM,        /* ID (the Location): GET is index.json's, DELETE */
         BLOB_INDEX,       /* ID/index.json */
         BLOB_CONTENT,     /* ID/0 */
         BLOB_HASH,        /* ID/0/hash/sha256 */
@@ -74,12 +75,14 @@ static bool parse_path(const char *path, struct blob_path *ret)
                 return true;
         }
         p++;
-        const char *slash = strchr(p, '/');
-        if (!slash || !blob_id_valid(p, (size_t)(slash - p)))
+        const char *slash = strchrnul(p, '/');
+        if (!blob_id_valid(p, (size_t)(slash - p)))
                 return false;
         memcpy(ret->id, p, BLOB_ID_LEN);
         p = slash;
-        if (!strcmp(p, "/index.json"))
+        if (!*p || !strcmp(p, "/"))
+                ret->target = BLOB_ITEM;
+        else if (!strcmp(p, "/index.json"))
                 ret->target = BLOB_INDEX;
         else if (!strcmp(p, "/0"))
                 ret->target = BLOB_CONTENT;
@@ -550,6 +553,22 @@ static void get_hash(struct blob_store *s, struct blob *b, struct evhttp_request
         hash_later(s, req, b, offset, len, false);
 }
 
+static void delete_blob(struct blob_store *s, struct blob *b, struct evhttp_request *req)
+{
+        if (blob_completing(s, b->id)) {
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+                http_send_error(req, 503, "completing", "blob %s has every byte and is being hashed", b->id);
+                return;
+        }
+        int r = blob_delete(s, b);
+        if (r < 0) {
+                send_failure(req, b->id, r);
+                return;
+        }
+        log_info("Blob %s deleted (%s)", b->id, b->complete ? "complete: snapshots keep it" : "an upload in progress");
+        evhttp_send_reply(req, 204, "No Content", NULL);
+}
+
 void http_blob_handle(struct http_api *api, struct evhttp_request *req, const char *path)
 {
         enum evhttp_cmd_type method = evhttp_request_get_command(req);
@@ -567,8 +586,9 @@ void http_blob_handle(struct http_api *api, struct evhttp_request *req, const ch
         }
         bool put = bp.target == BLOB_CONTENT || bp.target == BLOB_WINDOW;
         bool allowed = bp.target == BLOB_COLLECTION ? method == EVHTTP_REQ_POST
-                                                    : get ? bp.target != BLOB_WINDOW
-                                                          : put && method == EVHTTP_REQ_PUT;
+                       : bp.target == BLOB_ITEM     ? get || method == EVHTTP_REQ_DELETE
+                       : get                        ? bp.target != BLOB_WINDOW
+                                                    : put && method == EVHTTP_REQ_PUT;
         if (!allowed) {
                 http_send_error(req, 405, "method-not-allowed", "%s does not take this method", path);
                 return;
@@ -586,7 +606,9 @@ void http_blob_handle(struct http_api *api, struct evhttp_request *req, const ch
                 send_failure(req, bp.id, r);
                 return;
         }
-        if (bp.target == BLOB_INDEX)
+        if (method == EVHTTP_REQ_DELETE)
+                delete_blob(api->blobs, b, req);
+        else if (bp.target == BLOB_INDEX || bp.target == BLOB_ITEM)
                 get_index(b, req);
         else if (bp.target == BLOB_CONTENT)
                 get_content(b, req);

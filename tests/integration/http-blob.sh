@@ -4,9 +4,9 @@
 # chuted with curl: token and Host as for /v1, strict index.json (400, 413),
 # a blob uploaded in three resumed ranged PUTs, in one PUT and in windows
 # all hash like sha256sum, per-window hashes, Range 206/416, ETag/304, a
-# 2 GiB Content-Length refused before the body, a wrong declared SHA-256, an
-# upload resumed across a restart, and blobs in snapshots only once
-# complete, restored equal.
+# 2 GiB Content-Length refused before the body, a wrong declared SHA-256,
+# DELETE, an upload resumed across a restart, and blobs in snapshots only
+# once complete, restored equal (and after a DELETE from the snapshot before).
 . "$(dirname "$0")/lib.sh"
 
 node_init A
@@ -207,6 +207,20 @@ head -c $((8 * 1024 * 1024 + 1)) /dev/zero > "$T_TMP/over"
 get "${H[@]}" -T "$T_TMP/over" -H 'Content-Range: bytes 0-8388608/3000000' "$U/chute/blob/$BAD/0"
 is "one PUT over 8 MiB: 413" "$(code)" 413
 
+# ---- DELETE -----------------------------------------------------------------------------------
+create '{"size": 10}'
+D=$ID
+printf 12345 | curl -sS -o /dev/null "${H[@]}" -T - -H 'Content-Range: bytes 0-4/10' "$U/chute/blob/$D/0"
+get "${H[@]}" "$U/chute/blob/$D"
+is "GET of the blob's URI (its Location): index.json" "$(jq -r .id "$T_TMP/body")" "$D"
+get "${H[@]}" -X DELETE "$U/chute/blob/$D"
+is "DELETE of an upload in progress: 204" "$(code)" 204
+check "... its staging directory is gone" test ! -e "$T_TMP/A/state/blob-staging/$D"
+get "${H[@]}" "$U/chute/blob/$D/index.json"
+is "... then 404" "$(code)" 404
+get "${H[@]}" -X DELETE "$U/chute/blob/$D/0"
+is "DELETE of the content URI: 405" "$(code)" 405
+
 # ---- resumed across a restart -------------------------------------------------------------
 create "{\"size\": 3000000, \"sha256\": \"$SUM\"}"
 R=$ID
@@ -235,5 +249,16 @@ check "staging is never in a snapshot" sh -c "! grep -q blob-staging '$T_TMP/ls'
 rc_is "restore the blob root" 0 ctl restore latest:"$BLOBS" "$T_TMP/restored"
 check "the restored blob equals the file" cmp -s "$T_TMP/restored/$R/0" "$DATA"
 jq_is "... and its index.json says complete" "$T_TMP/restored/$R/index.json" ".complete == true and .sha256 == \"$SUM\""
+KEEP=$(ctl --json snapshots --root "$BLOBS" | jq -r ".[-1].id")
+get "${H[@]}" -X DELETE "$U/chute/blob/$R"
+is "DELETE of a complete blob: 204" "$(code)" 204
+for i in $(seq 1 100); do
+    ctl ls latest:"$BLOBS" -R > "$T_TMP/ls2" 2>/dev/null
+    grep -q "$R/0" "$T_TMP/ls2" || break
+    sleep 0.2
+done
+check "... the next snapshot (started at once) no longer has it" sh -c "! grep -q '$R/0' '$T_TMP/ls2'"
+rc_is "... the one before still restores it" 0 ctl restore "$KEEP:$BLOBS/$R/0" "$T_TMP/kept"
+check "... equal" cmp -s "$T_TMP/kept" "$DATA"
 
 done_testing
