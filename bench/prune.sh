@@ -78,7 +78,7 @@ corpus "$CORPUS" 0
 # chute
 CONF=$STATE/chuted.conf
 SOCK=$STATE/chuted.sock
-printf '[watch]\nquiet_period = 1h\nmax_delay = 1h\nrescan_interval = 1d\n[retention]\nauto = no\n[prune]\ngrace = 0\n[peer]\nlisten = none\n[api]\nlisten = none\n' > "$CONF"
+printf '[watch]\nquiet_period = 1h\nmax_delay = 1h\nrescan_interval = 1d\n[retention]\nauto = no\n[prune]\ngrace = 1ms\n[peer]\nlisten = none\n[api]\nlisten = none\n' > "$CONF"
 "$CHUTED" -c "$CONF" -d "$STATE/chute" -s "$SOCK" --log-level info >> "$STATE/chuted.log" 2>&1 &
 DPID=$!
 trap 'kill "$DPID" 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$STATE" "$CORPUS"' EXIT
@@ -139,7 +139,7 @@ RA=$(dusb "$RESTIC_REPOSITORY")
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }'; }
-printf '\nprune after %s rounds, %s forgotten (SCALE=%s), page cache warm, chute with [prune] grace = 0\n' "$ROUNDS" "${#FC[@]}" "$SCALE"
+printf '\nprune after %s rounds, %s forgotten (SCALE=%s), page cache warm, chute with [prune] grace = 1ms\n' "$ROUNDS" "${#FC[@]}" "$SCALE"
 printf '%-34s %14s %14s %10s\n' "" chute restic "restic/chute"
 printf '%-34s %14s %14s %10s\n' "prune wall (s)" "$CT" "$RT" "$(ratio "$CT" "$RT")"
 printf '%-34s %14s %14s %10s\n' "prune CPU (s)" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" "$last_cpu" ""
