@@ -155,23 +155,37 @@ int blob_ranges_add(struct blob_range **ranges, size_t *n_ranges, uint64_t a, ui
         return 0;
 }
 
+/* A decimal number as blob_ranges_format writes it: digits, no leading
+ * zero, no overflow. The character after it in *ret_end. */
+static int number(const char *p, const char **ret_end, uint64_t *ret)
+{
+        uint64_t v = 0;
+        size_t i = 0;
+        for (; p[i] >= '0' && p[i] <= '9'; i++) {
+                unsigned d = (unsigned)(p[i] - '0');
+                if ((i == 1 && p[0] == '0') || v > (UINT64_MAX - d) / 10)
+                        return -EBADMSG;
+                v = v * 10 + d;
+        }
+        if (i == 0)
+                return -EBADMSG;
+        *ret_end = p + i;
+        *ret = v;
+        return 0;
+}
+
 int blob_ranges_parse(const char *text, uint64_t size, struct blob_range **ret, size_t *ret_n)
 {
         struct blob_range *v = NULL;
         size_t n = 0;
         const char *p = text;
-        uint64_t last = 0;
         while (*p) {
-                char *end;
-                if (*p < '0' || *p > '9')
+                uint64_t a, e;
+                const char *end;
+                if (number(p, &end, &a) < 0 || *end != ' ' || number(end + 1, &end, &e) < 0 || *end != '\n')
                         goto bad;
-                errno = 0;
-                uint64_t a = strtoull(p, &end, 10), e;
-                if (*end != ' ' || end[1] < '0' || end[1] > '9' || errno)
-                        goto bad;
-                e = strtoull(end + 1, &end, 10);
                 /* sorted, disjoint, not touching (they would have been merged) */
-                if (*end != '\n' || errno || e <= a || e > size || (n > 0 && a <= last) || n >= BLOB_MAX_RANGES)
+                if (e <= a || e > size || (n > 0 && a <= v[n - 1].end) || n >= BLOB_MAX_RANGES)
                         goto bad;
                 struct blob_range *grown = realloc(v, (n + 1) * sizeof(*v));
                 if (!grown) {
@@ -180,7 +194,6 @@ int blob_ranges_parse(const char *text, uint64_t size, struct blob_range **ret, 
                 }
                 v = grown;
                 v[n++] = (struct blob_range){ a, e };
-                last = e;
                 p = end + 1;
         }
         free(*ret);

@@ -151,6 +151,7 @@ Test(blob_ranges, parse)
                 "0  10\n",
                 "0 10\nx\n",
                 "99999999999999999999 1\n",
+                "0 100\n00002000 3000\n", /* leading zeros: not the canonical form */
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 cr_assert_eq(blob_ranges_parse(bad[i], 100, &v, &n), -EBADMSG, "accepted: %s", bad[i]);
