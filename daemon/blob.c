@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -88,6 +90,22 @@ void blob_store_free(struct blob_store *s)
                 j->store = NULL; /* their done callbacks come from workers_free */
         free(s->root_path);
         free(s);
+}
+
+int blob_store_start(struct blob_store *s)
+{
+        int fd = dup(s->blobs_fd);
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        bool any = false;
+        if (!dir) {
+                if (fd >= 0)
+                        close(fd);
+                return -errno;
+        }
+        for (struct dirent *de; !any && (de = readdir(dir));)
+                any = de->d_name[0] != '.';
+        closedir(dir);
+        return any ? blob_store_root(s) : 0;
 }
 
 int blob_store_root(struct blob_store *s)
@@ -185,6 +203,11 @@ int blob_create(struct blob_store *s, json_t *doc, char ret_id[BLOB_ID_LEN + 1])
                 memcpy(b.sha256, declared, 65);
         json_object_set_new(b.index, "id", json_string(b.id));
         json_object_set_new(b.index, "complete", json_false());
+        struct statvfs vfs;
+        if (fstatvfs(s->staging_fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < b.size) {
+                r = -ENOSPC; /* not even room for this one blob now */
+                goto out;
+        }
         if (mkdirat(s->staging_fd, b.id, 0700) < 0) {
                 r = -errno;
                 goto out;

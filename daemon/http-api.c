@@ -244,8 +244,13 @@ int http_api_new(struct daemon *d, struct http_api **ret)
         if (d->config.api_listen) {
                 http_api_listen(api); /* logged; the daemon goes on without the API */
                 k = blob_store_new(d, &api->blobs);
-                if (k < 0) /* the blob root becomes a root with the first complete blob */
+                if (k >= 0) /* the blob root becomes a root with the first complete blob */
+                        k = blob_store_start(api->blobs);
+                if (k < 0 && !api->blobs)
                         log_warning_errno(k, "Cannot open the blob store in %s, /chute/blob/ answers 503",
+                                          d->config.state_dir);
+                else if (k < 0 && k != -EAGAIN)
+                        log_warning_errno(k, "Cannot add the blob root in %s, trying again with the next blob",
                                           d->config.state_dir);
         }
         *ret = api;

@@ -52,6 +52,11 @@ jq_is "... a JSON error that says what is wrong" "$T_TMP/body" '.error == "bad-r
 python3 -c 'import json; print(json.dumps({"size": 1, "name": "x" * 5000}))' > "$T_TMP/huge.json"
 get "${H[@]}" -X POST --data-binary @"$T_TMP/huge.json" "$U/chute/blob/"
 is "an index.json over 4 KiB: 413" "$(code)" 413
+if [ "$(df -B1 --output=avail "$T_TMP/A/state" | tail -1)" -lt 1099511627776 ]; then
+    get "${H[@]}" -X POST --data-binary '{"size": 1099511627776}' "$U/chute/blob/"
+    is "a blob larger than the free space: 507" "$(code)" 507
+    check "... and nothing is left in staging" test -z "$(ls -A "$T_TMP/A/state/blob-staging")"
+else ok "# SKIP more than 1 TiB free: no 507 to provoke"; ok "# SKIP"; fi
 get "${H[@]}" -X DELETE "$U/chute/blob/"
 is "DELETE /chute/blob/: 405" "$(code)" 405
 get "${H[@]}" "$U/chute/blob/0123456789abcdef0123456789abcdef/index.json"
