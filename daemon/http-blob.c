@@ -472,6 +472,28 @@ static void get_index(struct blob *b, struct evhttp_request *req)
         evhttp_send_reply(req, 200, "OK", NULL);
 }
 
+/* The content is the client's, its type too: a browser must save it, never
+ * run it in the API's origin (where the dashboard keeps the token). */
+static void add_download_headers(struct evkeyvalq *out, const char *name)
+{
+        char disposition[16 + 3 * 255 + 1] = "attachment";
+        if (name) { /* RFC 6266 / 8187: filename*=UTF-8''percent-encoded */
+                size_t n = strlen(disposition);
+                n += (size_t)snprintf(disposition + n, sizeof(disposition) - n, "; filename*=UTF-8''");
+                for (const unsigned char *p = (const unsigned char *)name; *p && n + 4 < sizeof(disposition); p++) {
+                        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                            strchr("!#$&+-.^_`|~", *p))
+                                disposition[n++] = (char)*p;
+                        else
+                                n += (size_t)snprintf(disposition + n, sizeof(disposition) - n, "%%%02X", *p);
+                }
+                disposition[n] = '\0';
+        }
+        evhttp_add_header(out, "Content-Disposition", disposition);
+        evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+        evhttp_add_header(out, "Content-Security-Policy", "sandbox; default-src 'none'");
+}
+
 static void get_content(struct blob *b, struct evhttp_request *req)
 {
         struct evkeyvalq *out = evhttp_request_get_output_headers(req);
@@ -499,6 +521,7 @@ static void get_content(struct blob *b, struct evhttp_request *req)
         evhttp_add_header(out, "Content-Length", buf);
         const char *type = json_string_value(json_object_get(b->index, "type"));
         evhttp_add_header(out, "Content-Type", type ? type : "application/octet-stream");
+        add_download_headers(out, json_string_value(json_object_get(b->index, "name")));
         if (k == 1) {
                 snprintf(buf, sizeof(buf), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, end, b->size);
                 evhttp_add_header(out, "Content-Range", buf);

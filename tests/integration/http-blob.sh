@@ -131,6 +131,8 @@ get "${H[@]}" "$B/0"
 is "GET content: 200" "$(code)" 200
 check "... equal to the file" cmp -s "$T_TMP/body" "$DATA"
 is "... ETag is the SHA-256" "$(header ETag)" "\"$SUM\""
+is "... as an attachment named after index.json's name" "$(header Content-Disposition)" "attachment; filename*=UTF-8''data.bin"
+is "... never run in the API's origin" "$(header Content-Security-Policy)" "sandbox; default-src 'none'"
 get "${H[@]}" -H 'Range: bytes=1000-1999' "$B/0"
 is "Range: 206" "$(code)" 206
 is "... Content-Range" "$(header Content-Range)" "bytes 1000-1999/3000000"
