@@ -69,7 +69,8 @@ int blob_index_check(const char *text, size_t len, json_t **ret, char *err, size
                 snprintf(err, errlen, "index.json must be a JSON object");
                 r = -EINVAL;
         }
-        json_object_foreach(doc, key, v) {
+        json_object_foreach(doc, key, v)
+        {
                 if (r < 0)
                         break;
                 r = -EINVAL;
@@ -84,7 +85,8 @@ int blob_index_check(const char *text, size_t len, json_t **ret, char *err, size
                         const char *s = json_string_value(v);
                         size_t n = json_string_length(v);
                         if (!s || n == 0 || n > 255 || strlen(s) != n || strchr(s, '/'))
-                                snprintf(err, errlen, "\"name\" must be a string of 1 to 255 bytes without \"/\"");
+                                snprintf(err, errlen,
+                                         "\"name\" must be a string of 1 to 255 bytes without \"/\"");
                         else
                                 r = 0;
                 } else if (!strcmp(key, "type")) {
@@ -99,13 +101,15 @@ int blob_index_check(const char *text, size_t len, json_t **ret, char *err, size
                         else {
                                 char low[65];
                                 for (size_t i = 0; i < 65; i++)
-                                        low[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
+                                        low[i] =
+                                                (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
                                 json_object_set_new(out, key, json_string(low));
                                 r = 0;
                                 continue;
                         }
                 } else
-                        snprintf(err, errlen, "unknown key \"%s\" (index.json has size, name, type, sha256)", key);
+                        snprintf(err, errlen, "unknown key \"%s\" (index.json has size, name, type, sha256)",
+                                 key);
                 if (r == 0)
                         json_object_set(out, key, v);
         }
@@ -115,7 +119,8 @@ int blob_index_check(const char *text, size_t len, json_t **ret, char *err, size
         }
         static const char empty[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         const char *sha = json_string_value(json_object_get(out, "sha256"));
-        if (r == 0 && sha && json_integer_value(json_object_get(out, "size")) == 0 && strcmp(sha, empty) != 0) {
+        if (r == 0 && sha && json_integer_value(json_object_get(out, "size")) == 0 &&
+            strcmp(sha, empty) != 0) {
                 snprintf(err, errlen, "the SHA-256 of no bytes (\"size\": 0) is %s", empty);
                 r = -EINVAL;
         }
@@ -142,7 +147,7 @@ int blob_ranges_add(struct blob_range **ranges, size_t *n_ranges, uint64_t a, ui
                 a = MIN(a, old[i].start);
                 e = MAX(e, old[i].end);
         }
-        v[n++] = (struct blob_range){ a, e };
+        v[n++] = (struct blob_range){a, e};
         for (; i < n_old; i++)
                 v[n++] = old[i];
         if (n > BLOB_MAX_RANGES) {
@@ -193,7 +198,7 @@ int blob_ranges_parse(const char *text, uint64_t size, struct blob_range **ret, 
                         return -ENOMEM;
                 }
                 v = grown;
-                v[n++] = (struct blob_range){ a, e };
+                v[n++] = (struct blob_range){a, e};
                 p = end + 1;
         }
         free(*ret);

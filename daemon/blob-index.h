@@ -11,10 +11,10 @@
 
 #include <jansson.h>
 
-#define BLOB_ID_LEN 32                  /* hex digits of 16 random bytes */
+#define BLOB_ID_LEN 32 /* hex digits of 16 random bytes */
 #define BLOB_MAX_SIZE (UINT64_C(1) << 40)
-#define BLOB_MAX_RANGES 4096            /* disjoint pieces of one upload */
-#define BLOB_MAX_INDEX 4096             /* bytes of a POSTed index.json */
+#define BLOB_MAX_RANGES 4096 /* disjoint pieces of one upload */
+#define BLOB_MAX_INDEX 4096  /* bytes of a POSTed index.json */
 
 struct blob_range {
         uint64_t start, end; /* [start, end) */

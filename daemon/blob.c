@@ -26,20 +26,20 @@
 
 struct blob_store {
         struct daemon *daemon;
-        char *root_path;  /* realpath of STATE/blobs */
+        char *root_path; /* realpath of STATE/blobs */
         int blobs_fd, staging_fd;
         struct blob_job *jobs; /* hashes running on the workers */
 };
 
 struct blob_job {
-        struct blob_store *store;  /* NULL once the store is gone */
+        struct blob_store *store; /* NULL once the store is gone */
         struct blob_job *next;
         int fd;
         uint64_t start, len;
-        bool sync;                 /* fsync the content first */
+        bool sync; /* fsync the content first */
         int r;
         char hex[65];
-        char id[BLOB_ID_LEN + 1];  /* the blob being completed, or "" */
+        char id[BLOB_ID_LEN + 1]; /* the blob being completed, or "" */
         blob_hash_done_fn done;
         void *userdata;
 };
@@ -126,7 +126,8 @@ static int write_atomic(int dirfd, const char *name, const char *data, size_t le
 {
         char tmp[64];
         snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-        _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        _cleanup_close_ int fd =
+                openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;
         for (size_t done = 0; done < len;) {
@@ -192,7 +193,7 @@ static int read_small(int dirfd, const char *name, size_t max, char **ret, size_
 int blob_create(struct blob_store *s, json_t *doc, char ret_id[BLOB_ID_LEN + 1])
 {
         uint8_t raw[BLOB_ID_LEN / 2];
-        struct blob b = { .dirfd = -1, .index = json_deep_copy(doc) };
+        struct blob b = {.dirfd = -1, .index = json_deep_copy(doc)};
         int r = b.index ? crypto_random(raw, sizeof(raw)) : -ENOMEM;
         if (r < 0)
                 goto out;
@@ -387,8 +388,8 @@ static void job_done(void *userdata)
         free(j);
 }
 
-int blob_hash_async(struct blob_store *s, const struct blob *b, uint64_t start, uint64_t len, bool completing,
-                    blob_hash_done_fn done, void *userdata)
+int blob_hash_async(struct blob_store *s, const struct blob *b, uint64_t start, uint64_t len,
+                    bool completing, blob_hash_done_fn done, void *userdata)
 {
         struct blob_job *j = calloc(1, sizeof(*j));
         if (!j)
@@ -445,7 +446,8 @@ static void snapshot_soon(struct blob_store *s, const char *id)
         if (root)
                 r = root_snapshot(root, NULL);
         if (r < 0 && r != -EAGAIN)
-                log_warning_errno(r, "Cannot start a snapshot of %s for blob %s, the watcher will", s->root_path, id);
+                log_warning_errno(r, "Cannot start a snapshot of %s for blob %s, the watcher will",
+                                  s->root_path, id);
 }
 
 int blob_complete(struct blob_store *s, struct blob *b, const char hex[65])
@@ -456,7 +458,8 @@ int blob_complete(struct blob_store *s, struct blob *b, const char hex[65])
         if (blob_stored(b) < b->size)
                 return -EAGAIN;
         if (*b->sha256 && strcmp(hex, b->sha256) != 0) {
-                log_warning("Blob %s: all %" PRIu64 " bytes arrived but their SHA-256 is %s, not the declared %s; "
+                log_warning("Blob %s: all %" PRIu64
+                            " bytes arrived but their SHA-256 is %s, not the declared %s; "
                             "the upload starts over",
                             b->id, b->size, hex, b->sha256);
                 free(b->ranges);
@@ -496,7 +499,7 @@ int blob_complete(struct blob_store *s, struct blob *b, const char hex[65])
 
 int blob_delete(struct blob_store *s, struct blob *b)
 {
-        static const char *const names[] = { "0", "index.json", "ranges", ".index.json.tmp", ".ranges.tmp" };
+        static const char *const names[] = {"0", "index.json", "ranges", ".index.json.tmp", ".ranges.tmp"};
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (unlinkat(b->dirfd, names[i], 0) < 0 && errno != ENOENT)
                         return -errno;

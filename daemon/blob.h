@@ -27,11 +27,11 @@ struct blob {
         char id[BLOB_ID_LEN + 1];
         bool complete;
         uint64_t size;
-        json_t *index;               /* index.json as stored */
-        char sha256[65];             /* of the content, "" until known */
-        struct blob_range *ranges;   /* received, sorted, disjoint, coalesced */
+        json_t *index;             /* index.json as stored */
+        char sha256[65];           /* of the content, "" until known */
+        struct blob_range *ranges; /* received, sorted, disjoint, coalesced */
         size_t n_ranges;
-        int dirfd;                   /* blobs/ID or blob-staging/ID */
+        int dirfd; /* blobs/ID or blob-staging/ID */
 };
 
 /* Make STATE/blobs and STATE/blob-staging (the blob root is added with
@@ -74,8 +74,8 @@ int blob_hash(const struct blob *b, uint64_t start, uint64_t len, char ret_hex[6
 typedef void (*blob_hash_done_fn)(int r, const char hex[65], void *userdata);
 /* The same on a worker thread (the loop never reads a whole blob); with
  * completing, fsync first and mark b as completing until done is called. */
-int blob_hash_async(struct blob_store *s, const struct blob *b, uint64_t start, uint64_t len, bool completing,
-                    blob_hash_done_fn done, void *userdata);
+int blob_hash_async(struct blob_store *s, const struct blob *b, uint64_t start, uint64_t len,
+                    bool completing, blob_hash_done_fn done, void *userdata);
 /* True while blob id is being hashed for completion. */
 bool blob_completing(const struct blob_store *s, const char *id);
 /* The content opened for reading. */

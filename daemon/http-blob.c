@@ -69,7 +69,7 @@ static const char *number(const char *p, uint64_t *ret)
 static bool parse_path(const char *path, struct blob_path *ret)
 {
         const char *p = path + strlen(PREFIX);
-        *ret = (struct blob_path){ .target = BLOB_NONE };
+        *ret = (struct blob_path){.target = BLOB_NONE};
         if (!*p || !strcmp(p, "/")) {
                 ret->target = BLOB_COLLECTION;
                 return true;
@@ -118,7 +118,8 @@ static json_t *missing_list(const struct blob *b)
         for (size_t i = 0; i <= b->n_ranges && json_array_size(a) < 16; i++) {
                 uint64_t next = i < b->n_ranges ? b->ranges[i].start : b->size;
                 if (next > at) /* inclusive, as in Content-Range */
-                        json_array_append_new(a, json_pack("[I, I]", (json_int_t)at, (json_int_t)(next - 1)));
+                        json_array_append_new(a,
+                                              json_pack("[I, I]", (json_int_t)at, (json_int_t)(next - 1)));
                 if (i < b->n_ranges)
                         at = b->ranges[i].end;
         }
@@ -133,8 +134,9 @@ static void send_progress(struct evhttp_request *req, int status, const char *er
                 snprintf(range, sizeof(range), "bytes=0-%" PRIu64, prefix - 1);
                 evhttp_add_header(evhttp_request_get_output_headers(req), "Range", range);
         }
-        json_t *doc = json_pack("{s:s, s:I, s:I, s:b, s:o}", "id", b->id, "size", (json_int_t)b->size, "stored",
-                                (json_int_t)blob_stored(b), "complete", 0, "missing", missing_list(b));
+        json_t *doc =
+                json_pack("{s:s, s:I, s:I, s:b, s:o}", "id", b->id, "size", (json_int_t)b->size, "stored",
+                          (json_int_t)blob_stored(b), "complete", 0, "missing", missing_list(b));
         if (doc && error) {
                 json_object_set_new(doc, "error", json_string(error));
                 json_object_set_new(doc, "message",
@@ -167,7 +169,8 @@ static void send_failure(struct evhttp_request *req, const char *id, int r)
         }
 }
 
-static void send_hash(struct evhttp_request *req, const char *hex, uint64_t offset, uint64_t len, bool complete)
+static void send_hash(struct evhttp_request *req, const char *hex, uint64_t offset, uint64_t len,
+                      bool complete)
 {
         http_send_json(req, 200,
                        json_pack("{s:s, s:s, s:I, s:I, s:b}", "algorithm", "sha256", "sha256", hex, "offset",
@@ -178,7 +181,8 @@ static void send_hash(struct evhttp_request *req, const char *hex, uint64_t offs
 static bool not_modified(struct evhttp_request *req, const char *etag)
 {
         evhttp_add_header(evhttp_request_get_output_headers(req), "ETag", etag);
-        if (!http_etag_matches(evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match"), etag))
+        if (!http_etag_matches(evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match"),
+                               etag))
                 return false;
         evhttp_send_reply(req, 304, "Not Modified", NULL);
         return true;
@@ -254,7 +258,7 @@ struct hash_wait {
         struct evhttp_request *req;
         char id[BLOB_ID_LEN + 1];
         uint64_t offset, len;
-        bool complete;  /* of a plain hash: the blob is complete (for the reply) */
+        bool complete; /* of a plain hash: the blob is complete (for the reply) */
 };
 
 /* The client may have gone while the workers hashed: evhttp then let go
@@ -316,8 +320,8 @@ static void hash_later(struct blob_store *s, struct evhttp_request *req, struct 
         struct hash_wait *w = calloc(1, sizeof(*w));
         int r = w ? 0 : -ENOMEM;
         if (w) {
-                *w = (struct hash_wait){ .store = s, .req = req, .offset = offset, .len = len,
-                                         .complete = b->complete };
+                *w = (struct hash_wait){
+                        .store = s, .req = req, .offset = offset, .len = len, .complete = b->complete};
                 memcpy(w->id, b->id, sizeof(w->id));
                 r = blob_hash_async(s, b, offset, len, completing, completing ? completed : hashed, w);
         }
@@ -342,7 +346,7 @@ static void write_body(struct blob_store *s, struct evhttp_request *req, struct 
         if (n > 0)
                 n = evbuffer_peek(in, -1, NULL, vec, n);
         for (int i = 0; i < n; i++)
-                iov[i] = (struct iovec){ vec[i].iov_base, vec[i].iov_len };
+                iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
         int r = blob_write(b, offset, iov, n > 0 ? (size_t)n : 0);
         if (r == 1)
                 hash_later(s, req, b, 0, b->size, true);
@@ -399,18 +403,20 @@ static void put_content(struct blob_store *s, struct evhttp_request *req, const 
                         goto out;
                 }
                 if (bp->n > b->size / bp->window || bp->n * bp->window >= b->size) {
-                        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Range", range_header);
+                        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Range",
+                                          range_header);
                         http_send_error(req, 416, "range-not-satisfiable",
                                         "window %" PRIu64 " of %" PRIu64 " bytes lies past the end (%" PRIu64
-                                        " bytes)", bp->n, bp->window, b->size);
+                                        " bytes)",
+                                        bp->n, bp->window, b->size);
                         goto out;
                 }
                 offset = bp->n * bp->window;
                 uint64_t want = MIN(bp->window, b->size - offset);
                 if (len != want) {
                         http_send_error(req, 400, "bad-request",
-                                        "window %" PRIu64 " holds %" PRIu64 " bytes, the body has %" PRIu64, bp->n,
-                                        want, len);
+                                        "window %" PRIu64 " holds %" PRIu64 " bytes, the body has %" PRIu64,
+                                        bp->n, want, len);
                         goto out;
                 }
         } else if (cr) {
@@ -422,16 +428,17 @@ static void put_content(struct blob_store *s, struct evhttp_request *req, const 
                         goto out;
                 }
                 if ((have_total && total != b->size) || e >= b->size) {
-                        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Range", range_header);
+                        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Range",
+                                          range_header);
                         http_send_error(req, 416, "range-not-satisfiable",
-                                        "the range %s does not fit blob %s of %" PRIu64 " bytes", cr + 6, b->id,
-                                        b->size);
+                                        "the range %s does not fit blob %s of %" PRIu64 " bytes", cr + 6,
+                                        b->id, b->size);
                         goto out;
                 }
                 if (e - a + 1 != len) {
                         http_send_error(req, 400, "bad-request",
-                                        "Content-Range says %" PRIu64 " bytes, the body has %" PRIu64, e - a + 1,
-                                        len);
+                                        "Content-Range says %" PRIu64 " bytes, the body has %" PRIu64,
+                                        e - a + 1, len);
                         goto out;
                 }
                 offset = a;
@@ -480,12 +487,14 @@ static void add_download_headers(struct evkeyvalq *out, const char *name)
         if (name) { /* RFC 6266 / 8187: filename*=UTF-8''percent-encoded */
                 size_t n = strlen(disposition);
                 n += (size_t)snprintf(disposition + n, sizeof(disposition) - n, "; filename*=UTF-8''");
-                for (const unsigned char *p = (const unsigned char *)name; *p && n + 4 < sizeof(disposition); p++) {
-                        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                            strchr("!#$&+-.^_`|~", *p))
+                for (const unsigned char *p = (const unsigned char *)name; *p && n + 4 < sizeof(disposition);
+                     p++) {
+                        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                            (*p >= '0' && *p <= '9') || strchr("!#$&+-.^_`|~", *p))
                                 disposition[n++] = (char)*p;
                         else
-                                n += (size_t)snprintf(disposition + n, sizeof(disposition) - n, "%%%02X", *p);
+                                n += (size_t)snprintf(disposition + n, sizeof(disposition) - n, "%%%02X",
+                                                      *p);
                 }
                 disposition[n] = '\0';
         }
@@ -513,7 +522,8 @@ static void get_content(struct blob *b, struct evhttp_request *req)
         if (k == -ERANGE) {
                 snprintf(buf, sizeof(buf), "bytes */%" PRIu64, b->size);
                 evhttp_add_header(out, "Content-Range", buf);
-                http_send_error(req, 416, "range-not-satisfiable", "blob %s has %" PRIu64 " bytes", b->id, b->size);
+                http_send_error(req, 416, "range-not-satisfiable", "blob %s has %" PRIu64 " bytes", b->id,
+                                b->size);
                 return;
         }
         uint64_t len = b->size ? end - start + 1 : 0;
@@ -537,7 +547,8 @@ static void get_content(struct blob *b, struct evhttp_request *req)
                 return;
         }
         /* a file segment: the bytes go from the page cache to the socket */
-        if (evbuffer_add_file(evhttp_request_get_output_buffer(req), fd, (ev_off_t)start, (ev_off_t)len) < 0) {
+        if (evbuffer_add_file(evhttp_request_get_output_buffer(req), fd, (ev_off_t)start, (ev_off_t)len) <
+            0) {
                 close(fd);
                 http_send_error(req, 500, "internal", "cannot send blob %s", b->id);
                 return;
@@ -545,7 +556,8 @@ static void get_content(struct blob *b, struct evhttp_request *req)
         evhttp_send_reply(req, status, NULL, NULL);
 }
 
-static void get_hash(struct blob_store *s, struct blob *b, struct evhttp_request *req, const struct blob_path *bp)
+static void get_hash(struct blob_store *s, struct blob *b, struct evhttp_request *req,
+                     const struct blob_path *bp)
 {
         uint64_t offset = 0, len;
         if (bp->target == BLOB_HASH) {
@@ -562,7 +574,8 @@ static void get_hash(struct blob_store *s, struct blob *b, struct evhttp_request
                 }
                 if (bp->n > b->size / bp->window || (bp->n * bp->window >= b->size && b->size > 0)) {
                         http_send_error(req, 416, "range-not-satisfiable",
-                                        "window %" PRIu64 " of %" PRIu64 " bytes lies past the end (%" PRIu64 ")",
+                                        "window %" PRIu64 " of %" PRIu64 " bytes lies past the end (%" PRIu64
+                                        ")",
                                         bp->n, bp->window, b->size);
                         return;
                 }
@@ -588,7 +601,8 @@ static void delete_blob(struct blob_store *s, struct blob *b, struct evhttp_requ
                 send_failure(req, b->id, r);
                 return;
         }
-        log_info("Blob %s deleted (%s)", b->id, b->complete ? "complete: snapshots keep it" : "an upload in progress");
+        log_info("Blob %s deleted (%s)", b->id,
+                 b->complete ? "complete: snapshots keep it" : "an upload in progress");
         evhttp_send_reply(req, 204, "No Content", NULL);
 }
 

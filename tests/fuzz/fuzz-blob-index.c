@@ -30,7 +30,8 @@ static void index_check(const char *text, size_t len)
         char *dumped = json_dumps(doc, JSON_COMPACT);
         if (!dumped)
                 abort();
-        if (blob_index_check(dumped, strlen(dumped), &again, err, sizeof(err)) != 0 || !json_equal(doc, again))
+        if (blob_index_check(dumped, strlen(dumped), &again, err, sizeof(err)) != 0 ||
+            !json_equal(doc, again))
                 abort();
         free(dumped);
         json_decref(again);

@@ -18,8 +18,9 @@ Test(blob_index, accepts_and_normalises)
 {
         json_t *doc = NULL;
         char err[256] = "";
-        const char *text = "{\"size\": 12, \"name\": \"photo 1.jpg\", \"type\": \"image/jpeg\", "
-                           "\"sha256\": \"ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789\"}";
+        const char *text =
+                "{\"size\": 12, \"name\": \"photo 1.jpg\", \"type\": \"image/jpeg\", "
+                "\"sha256\": \"ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789\"}";
         cr_assert_eq(check(text, &doc, err), 0, "%s", err);
         cr_assert_eq(json_integer_value(json_object_get(doc, "size")), 12);
         cr_assert_str_eq(json_string_value(json_object_get(doc, "sha256")),
@@ -58,8 +59,10 @@ Test(blob_index, refuses)
                 "{\"size\": 1, \"type\": \"/plain\"}",
                 "{\"size\": 1, \"type\": \"text/plain; charset=utf-8\"}",
                 "{\"size\": 1, \"sha256\": \"abc\"}",
-                "{\"size\": 1, \"sha256\": \"g000000000000000000000000000000000000000000000000000000000000000\"}",
-                "{\"size\": 0, \"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"}",
+                "{\"size\": 1, \"sha256\": "
+                "\"g000000000000000000000000000000000000000000000000000000000000000\"}",
+                "{\"size\": 0, \"sha256\": "
+                "\"0000000000000000000000000000000000000000000000000000000000000000\"}",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 json_t *doc = (json_t *)0x1;
@@ -139,13 +142,13 @@ Test(blob_ranges, parse)
         cr_assert_eq(v[1].start, 20);
         cr_assert_eq(v[1].end, 100);
         static const char *const bad[] = {
-                "0 10",              /* no newline */
-                "0 101\n",           /* past the size */
-                "10 10\n",           /* empty */
-                "10 5\n",            /* backwards */
-                "20 30\n0 10\n",     /* not sorted */
-                "0 10\n10 20\n",     /* touching: would have been merged */
-                "0 10\n5 20\n",      /* overlapping */
+                "0 10",          /* no newline */
+                "0 101\n",       /* past the size */
+                "10 10\n",       /* empty */
+                "10 5\n",        /* backwards */
+                "20 30\n0 10\n", /* not sorted */
+                "0 10\n10 20\n", /* touching: would have been merged */
+                "0 10\n5 20\n",  /* overlapping */
                 "-1 10\n",
                 "0 +10\n",
                 "0  10\n",
