@@ -98,9 +98,10 @@ int blob_store_start(struct blob_store *s)
         DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
         bool any = false;
         if (!dir) {
+                int r = -errno;
                 if (fd >= 0)
                         close(fd);
-                return -errno;
+                return r;
         }
         for (struct dirent *de; !any && (de = readdir(dir));)
                 any = de->d_name[0] != '.';

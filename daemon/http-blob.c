@@ -444,7 +444,7 @@ static void put_content(struct blob_store *s, struct evhttp_request *req, const 
                 offset = a;
         } else if (len != b->size) {
                 http_send_error(req, 400, "bad-request",
-                                "the body has %" PRIu64 " bytes, blob %s %" PRIu64
+                                "the body has %" PRIu64 " bytes and blob %s %" PRIu64
                                 ": send a part with Content-Range: bytes FIRST-LAST/%" PRIu64,
                                 len, b->id, b->size, b->size);
                 goto out;
