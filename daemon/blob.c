@@ -92,23 +92,6 @@ void blob_store_free(struct blob_store *s)
         free(s);
 }
 
-int blob_store_start(struct blob_store *s)
-{
-        int fd = dup(s->blobs_fd);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-        bool any = false;
-        if (!dir) {
-                int r = -errno;
-                if (fd >= 0)
-                        close(fd);
-                return r;
-        }
-        for (struct dirent *de; !any && (de = readdir(dir));)
-                any = de->d_name[0] != '.';
-        closedir(dir);
-        return any ? blob_store_root(s) : 0;
-}
-
 int blob_store_root(struct blob_store *s)
 {
         struct daemon *d = s->daemon;
@@ -426,6 +409,77 @@ bool blob_completing(const struct blob_store *s, const char *id)
                 if (!strcmp(j->id, id))
                         return true;
         return false;
+}
+
+struct resume {
+        struct blob_store *store;
+        char id[BLOB_ID_LEN + 1];
+};
+
+static void resumed(int r, const char hex[65], void *userdata)
+{
+        struct resume *c = userdata;
+        struct blob *b = NULL;
+        if (r != -ECANCELED) {
+                if (r >= 0)
+                        r = blob_open(c->store, c->id, &b);
+                if (r >= 0)
+                        r = blob_complete(c->store, b, hex); /* logs a SHA-256 mismatch itself */
+                if (r < 0 && r != -EBADMSG)
+                        log_warning_errno(r, "Cannot complete blob %s, the next PUT to it tries again", c->id);
+                blob_free(b);
+        }
+        free(c);
+}
+
+/* Uploads whose bytes all arrived but that were not completed (chuted
+ * stopped while it hashed them): complete them now. */
+static int resume_completions(struct blob_store *s)
+{
+        int fd = dup(s->staging_fd);
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!dir) {
+                int r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        for (struct dirent *de; (de = readdir(dir));) {
+                struct blob *b = NULL;
+                struct resume *c = NULL;
+                if (!blob_id_valid(de->d_name, strlen(de->d_name)) || blob_open(s, de->d_name, &b) < 0)
+                        continue;
+                if (!b->complete && blob_stored(b) == b->size && (c = calloc(1, sizeof(*c)))) {
+                        c->store = s;
+                        memcpy(c->id, b->id, sizeof(c->id));
+                        log_info("Blob %s has every byte but was not completed, completing it", b->id);
+                        if (blob_hash_async(s, b, 0, b->size, true, resumed, c) < 0)
+                                free(c);
+                }
+                blob_free(b);
+        }
+        closedir(dir);
+        return 0;
+}
+
+int blob_store_start(struct blob_store *s)
+{
+        int fd = dup(s->blobs_fd);
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        bool any = false;
+        if (!dir) {
+                int r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        for (struct dirent *de; !any && (de = readdir(dir));)
+                any = de->d_name[0] != '.';
+        closedir(dir);
+        int r = resume_completions(s);
+        if (r < 0)
+                log_warning_errno(r, "Cannot list the blob uploads in progress, ignoring");
+        return any ? blob_store_root(s) : 0;
 }
 
 int blob_open_content(const struct blob *b)

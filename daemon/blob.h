@@ -40,7 +40,8 @@ int blob_store_new(struct daemon *d, struct blob_store **ret);
 void blob_store_free(struct blob_store *s);
 /* Register STATE/blobs as a root if it is not one yet; -EAGAIN without a key. */
 int blob_store_root(struct blob_store *s);
-/* At start: the same when STATE/blobs holds a blob (one completed without a key). */
+/* At start: complete the uploads that have every byte (chuted stopped while
+ * it hashed them), and register the root when STATE/blobs holds a blob. */
 int blob_store_start(struct blob_store *s);
 
 /* Start an upload for doc (from blob_index_check); ret_id gets the id. A

@@ -140,7 +140,9 @@ static void send_progress(struct evhttp_request *req, int status, const char *er
         if (doc && error) {
                 json_object_set_new(doc, "error", json_string(error));
                 json_object_set_new(doc, "message",
-                                    json_string("the blob is not complete yet: PUT the missing ranges"));
+                                    json_string(blob_stored(b) == b->size
+                                                        ? "every byte is there and is being checked"
+                                                        : "the blob is not complete yet: PUT the missing ranges"));
         }
         http_send_json(req, status, doc);
 }

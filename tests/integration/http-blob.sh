@@ -233,8 +233,20 @@ create "{\"size\": 3000000, \"sha256\": \"$SUM\"}"
 R=$ID
 get "${H[@]}" -T "$T_TMP/p1" -H 'Content-Range: bytes 0-999999/3000000' "$U/chute/blob/$R/0"
 is "a first range before a restart: 202" "$(code)" 202
+# and one whose bytes all arrived but chuted stopped before it was hashed:
+# made by hand in its staging directory while chuted is down
+create "{\"size\": 3000000, \"sha256\": \"$SUM\"}"
+R2=$ID
 stop_chuted A
+cp "$DATA" "$T_TMP/A/state/blob-staging/$R2/0"
+printf '0 3000000\n' > "$T_TMP/A/state/blob-staging/$R2/ranges"
 start_chuted A || bail_out "chuted did not restart"
+for i in $(seq 1 50); do
+    get "${H[@]}" "$U/chute/blob/$R2/index.json"
+    jq -e .complete "$T_TMP/body" >/dev/null && break
+    sleep 0.1
+done
+jq_is "an upload with every byte is completed at start, without a PUT" "$T_TMP/body" ".complete == true and .sha256 == \"$SUM\""
 get "${H[@]}" "$U/chute/blob/$R/0"
 jq_is "after the restart the range is still there" "$T_TMP/body" '.stored == 1000000 and .missing == [[1000000, 2999999]]'
 head -c 3000000 "$DATA" | tail -c 2000000 > "$T_TMP/rest"
