@@ -96,7 +96,7 @@ static void prune_done(void *userdata)
         struct prune_job *job = &pr->job;
         const struct prune_stats *st = &job->st;
         struct request *r = pr->r;
-        char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], c[FORMAT_SIZE_MAX];
+        char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], c[FORMAT_SIZE_MAX], e[FORMAT_SIZE_MAX];
 
         recover_release(pr->d);
         if (pr->timer)
@@ -113,7 +113,7 @@ static void prune_done(void *userdata)
                                  r ? "" : " (automatic)", (unsigned long long)st->delete_packs,
                                  (unsigned long long)st->repack_packs, format_size(st->repack_written, a),
                                  (unsigned long long)st->kept_packs, format_size(st->retired_bytes, b),
-                                 format_size(st->bytes_after, c), format_size(st->unused_after, a));
+                                 format_size(st->bytes_after, c), format_size(st->unused_after, e));
                 if (!job->opt.dry_run && st->retired_packs)
                         replicate_kick(pr->d); /* the deletes on the stores */
                 if (r)

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "cleanup.h"
 #include "daemon.h"
 #include "index.h"
 #include "log.h"
@@ -23,6 +24,7 @@
 
 #define DELETE_BATCH 16
 #define DELETE_RETRY_S 30
+#define DELETE_RETRY_MAX_S 3600
 
 struct delete_batch {
         struct replicate_store *rs;
@@ -75,13 +77,20 @@ static void delete_done(void *userdata)
                 if (ok > 0)
                         log_debug("Store %s: %zu pruned pack(s) deleted", rs->name, ok);
                 if (failed > 0) {
-                        struct timeval tv = { .tv_sec = DELETE_RETRY_S };
-                        log_warning_errno(last, "Store %s: cannot delete %zu pruned pack(s), trying again later",
-                                          rs->name, failed);
-                        rs->delete_after_ns = monotonic_ns() + (int64_t)DELETE_RETRY_S * 1000000000;
+                        /* an S3 Object Lock refuses until its retention ends: say so
+                         * once, then retry quietly, less and less often */
+                        bool first = rs->delete_backoff_s == 0;
+                        rs->delete_backoff_s = first ? DELETE_RETRY_S
+                                                     : MIN(rs->delete_backoff_s * 2, (unsigned)DELETE_RETRY_MAX_S);
+                        struct timeval tv = { .tv_sec = rs->delete_backoff_s };
+                        log_full_errno(first ? LOG_WARNING : LOG_DEBUG, last,
+                                       "Store %s: cannot delete %zu pruned pack(s), trying again in %u s", rs->name,
+                                       failed, rs->delete_backoff_s);
+                        rs->delete_after_ns = monotonic_ns() + (int64_t)rs->delete_backoff_s * 1000000000;
                         if (!evtimer_pending(rs->retry_timer, NULL))
                                 evtimer_add(rs->retry_timer, &tv);
                 } else if (ok > 0) {
+                        rs->delete_backoff_s = 0;
                         replicate_store_fill(rs); /* the next batch */
                 }
         }

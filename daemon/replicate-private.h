@@ -88,6 +88,7 @@ struct replicate_store {
         bool deleting;
         uint64_t deletes, delete_bytes;
         int64_t delete_after_ns; /* monotonic: after a failure, not before */
+        unsigned delete_backoff_s; /* 0, then 30 s doubling to an hour */
 
         /* chunk faults: reading threads inside this store's get (under the fault lock) */
         unsigned readers;

@@ -110,6 +110,37 @@ rc_is "the snapshot taken during prune restores" 0 ctl restore "$NEW" "$T_TMP/r"
 check "... exactly" cmp -s <(manifest "$T_TMP/r") "$T_TMP/m-during"
 rc_is "check is clean afterwards" 0 ctl check --read-data
 
+# automatic: retention after a snapshot forgets, then prune runs by itself
+for i in 1 2 3; do
+    head -c 300000 /dev/urandom > "$SRC/churn"
+    ctl snapshot "$SRC" >/dev/null 2>&1
+done
+stop_chuted n
+cat >> "$NODE_DIR/chuted.conf" <<EOC
+[retention]
+keep_within = 0
+keep_last = 2
+keep_hourly = 0
+keep_daily = 0
+keep_weekly = 0
+keep_monthly = 0
+[prune]
+interval = 1s
+EOC
+sed -i 's/^auto = no/auto = yes/' "$NODE_DIR/chuted.conf"
+sleep 1.1 # [prune] interval since the last prune
+start_chuted n || { not_ok "chuted restarts"; done_testing; exit; }
+B0=$(stored bytes)
+head -c 300000 /dev/urandom > "$SRC/churn"
+ctl snapshot "$SRC" >/dev/null 2>&1
+auto_pruned() { grep -q "Prune (automatic):" "$NODE_DIR/chuted.log"; }
+for i in $(seq 1 100); do auto_pruned && break; sleep 0.1; done
+check "retention forgets and an automatic prune follows" auto_pruned
+ctl --json snapshots > "$T_TMP/s.json"
+check "retention kept the last 2" [ "$(py 'len(d)' "$T_TMP/s.json")" -eq 2 ]
+check "the automatic prune freed the forgotten churn" [ "$(stored bytes)" -lt "$B0" ]
+rc_is "check is clean after the automatic prune" 0 ctl check
+
 rc_is "bad --max-unused: usage error" 2 ctl prune --max-unused 120
 rc_is "bad --max-repack: usage error" 2 ctl prune --max-repack lots
 rc_is "unknown option: usage error" 2 ctl prune --everything
