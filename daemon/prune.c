@@ -27,6 +27,7 @@ struct pack_use {
         int64_t condemned_ns;
         uint64_t used, unused;   /* record bytes */
         uint32_t n_used, n_unused;
+        bool local;              /* not evicted (local_copy = cache) */
         bool drop, repack;
 };
 
@@ -85,6 +86,7 @@ static int pack_cb(const struct index_prune_pack *p, void *userdata)
                 return -ENOMEM;
         pl->packs[pl->n_packs++] = (struct pack_use){
                 .id = p->id, .size = p->size, .created_ns = p->created_ns, .condemned_ns = p->condemned_ns,
+                .local = p->local != 0,
         };
         return 0;
 }
@@ -315,6 +317,8 @@ static int mark_and_repack(struct plan *pl, uint64_t *ret_epoch)
                         continue;
                 cc.pack = pl->packs[i].id;
                 k = index_object_foreach_in_pack(rd, &cc.pack, copy_cb, &cc);
+                if (!pl->packs[i].local)
+                        job->st.repack_remote++;
         }
         repo_reader_put(repo, rd);
         free(cc.buf);
