@@ -30,7 +30,8 @@ struct live {
 
 static bool cancelled(struct live *l)
 {
-        return __atomic_load_n(&l->job->cancel, __ATOMIC_RELAXED) != 0;
+        return __atomic_load_n(&l->job->cancel, __ATOMIC_RELAXED) != 0 ||
+               __atomic_load_n(&l->job->daemon->stopping, __ATOMIC_RELAXED);
 }
 
 static int add(struct live *l, const struct oid *id)

@@ -62,9 +62,16 @@ static void phase(struct prune_job *job, const char *name, uint64_t total)
         __atomic_store_n(&job->phase, name, __ATOMIC_RELEASE);
 }
 
+/* The client went away, or chuted is stopping. */
 static bool cancelled(struct prune_job *job)
 {
-        return __atomic_load_n(&job->cancel, __ATOMIC_RELAXED) != 0;
+        return __atomic_load_n(&job->cancel, __ATOMIC_RELAXED) != 0 ||
+               __atomic_load_n(&job->daemon->stopping, __ATOMIC_RELAXED);
+}
+
+static bool stop_cb(void *userdata)
+{
+        return cancelled(userdata);
 }
 
 /* Commit when k >= 0, else roll back; k or the commit's error. */
@@ -555,7 +562,7 @@ void prune_run(struct prune_job *job)
                 if (k < 0)
                         goto out;
                 phase(job, "wait", 0);
-                k = repo_prune_wait(repo, epoch, &job->cancel);
+                k = repo_prune_wait(repo, epoch, stop_cb, job);
                 if (k >= 0)
                         k = grace_wait(job, now_ns() + job->opt.grace_ns);
                 if (k < 0) {

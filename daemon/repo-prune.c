@@ -72,13 +72,13 @@ static bool gate_busy(struct repo *r, uint64_t epoch)
         return false;
 }
 
-int repo_prune_wait(struct repo *r, uint64_t epoch, const int *cancel)
+int repo_prune_wait(struct repo *r, uint64_t epoch, bool (*stop)(void *userdata), void *userdata)
 {
         int k = 0;
 
         pthread_mutex_lock(&r->lock);
         while (gate_busy(r, epoch)) {
-                if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) {
+                if (stop && stop(userdata)) {
                         k = -ECANCELED;
                         break;
                 }

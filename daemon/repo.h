@@ -6,6 +6,7 @@
  * for worker threads; repo_index() is the loop thread's own connection. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,8 +96,8 @@ void repo_job_end(struct repo *r, int ticket);
  * a new epoch; returns it. */
 uint64_t repo_prune_mark(struct repo *r, const struct oid *ids, size_t n);
 /* Wait until every job registered before epoch began is over; -ECANCELED
- * when *cancel becomes non-zero. */
-int repo_prune_wait(struct repo *r, uint64_t epoch, const int *cancel);
+ * when stop(userdata) says so (asked every 200 ms). */
+int repo_prune_wait(struct repo *r, uint64_t epoch, bool (*stop)(void *userdata), void *userdata);
 /* The parents of the jobs running now (malloc'ed). */
 int repo_prune_pins(struct repo *r, struct oid **ret, size_t *ret_n);
 /* Put ids back into the dedupe set (a condemned pack that is kept). */

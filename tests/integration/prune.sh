@@ -52,6 +52,9 @@ check "50 snapshots taken" [ "$(py 'len(d)' "$T_TMP/s.json")" -eq 50 ]
 for i in $(seq 1 2 49); do ctl forget "${IDS[$((i - 1))]}" >/dev/null 2>&1 || diag "forget $i failed"; done
 ctl --json snapshots > "$T_TMP/s.json"
 check "25 kept" [ "$(py 'len(d)' "$T_TMP/s.json")" -eq 25 ]
+check "status says 25 snapshots are forgotten since the last prune" [ "$(stored prune_forgotten)" -eq 25 ]
+ctl status > "$T_TMP/status.txt"
+check "... in text too" grep -q "^Prune: last never; 25 snapshots forgotten since" "$T_TMP/status.txt"
 
 rc_is "prune --dry-run" 0 ctl --json prune --dry-run
 cp "$T_TMP/last.out" "$T_TMP/dry.json"
@@ -68,6 +71,9 @@ AFTER=$(stored bytes)
 diag "stored before $BEFORE, after $AFTER, freed $((BEFORE - AFTER)); the forgotten data alone $UNUSED"
 check "prune frees at least 80 % of the forgotten data" [ $((BEFORE - AFTER)) -ge $((UNUSED * 8 / 10)) ]
 check "the reply's bytes_after is the stored bytes" [ "$(py 'd["bytes_after"]' "$T_TMP/prune.json")" -eq "$AFTER" ]
+ctl --json status > "$T_TMP/st.json"
+check "status: nothing forgotten since, nothing marked, the time of the prune" \
+    [ "$(py '(d.get("prune_forgotten", 0), d["condemned_packs"], d["prune_last"][:2])' "$T_TMP/st.json")" = "(0, 0, '20')" ]
 check "every pack file left is in the index" \
     [ "$(find "$NODE_DIR/state/packs" -path '*/tmp' -prune -o -type f -print | wc -l)" -eq "$(stored packs)" ]
 
