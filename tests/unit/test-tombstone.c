@@ -161,6 +161,7 @@ Test(tombstone, too_many_ids_split)
         cr_assert_eq(tombstone_decode(buf, len, &d), 0);
         cr_assert_eq(d->n_entries, TOMBSTONE_ENTRIES_MAX);
         tombstone_free(d);
+        d = NULL;
         free(buf);
 
         /* long roots: the size bound splits first, and what fits encodes */
