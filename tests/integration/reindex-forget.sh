@@ -7,7 +7,8 @@
 # three kept snapshots, which restore byte-identically; check --read-data
 # is clean with the tombstones in the packs. A crash between the tombstone
 # and the delete (emulated: the forgotten row put back with sqlite3) is
-# healed by the next reindex, which drops the row.
+# healed by the next reindex, which drops the row. A prune keeps every
+# tombstone: after it, a reindex from scratch still lists only the kept.
 . "$(dirname "$0")/lib.sh"
 need jq rsync sqlite3
 
@@ -15,6 +16,7 @@ SRC=$T_TMP/src
 mkdir -p "$SRC/d"
 node_init A
 node_manual A
+node_conf A prune "grace = 1s" "max_unused = 0"
 start_chuted A || bail_out "chuted did not start"
 ctl add "$SRC" >/dev/null || bail_out "add failed"
 for i in 1 2 3 4 5 6; do
@@ -85,4 +87,21 @@ jq_is "four kept forgotten" "$T_TMP/last.out" ".forgotten == 4 and .errors == 0"
 is "the row a tombstone names is gone" "$(ctl --json snapshots | jq -r '[.[].id] | join(" ")')" \
     "${ALL[2]} ${ALL[3]}"
 rc_is "check is clean" 0 ctl check
+
+ntomb() { sqlite3 -cmd ".timeout 5000" "$DB" "SELECT count(*) FROM objects WHERE type = 5"; }
+is "three tombstones" "$(ntomb)" 3
+KEPT2=$(snaps)
+rc_is "prune" 0 ctl --json prune
+is "prune kept every tombstone" "$(ntomb)" 3
+stop_chuted A || diag "chuted did not stop cleanly"
+rm -f "$DB" "$DB-wal" "$DB-shm"
+start_chuted A || bail_out "chuted did not start without index.db"
+rc_is "reindex after the prune, from scratch" 0 ctl --json reindex
+jq_is "two added, no error" "$T_TMP/last.out" ".snapshots_added == 2 and .errors == 0"
+is "still exactly the kept snapshots" "$(snaps)" "$KEPT2"
+check "they restore" restore_all "$T_TMP/r2"
+for id in ${ALL[2]} ${ALL[3]}; do
+    is "$id byte-identical" "$(rsync -rlcn --itemize-changes --delete "$T_TMP/r0/$id/" "$T_TMP/r2/$id/" | wc -l)" 0
+done
+rc_is "check --read-data is clean" 0 ctl check --read-data
 done_testing
