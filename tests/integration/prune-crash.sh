@@ -48,7 +48,7 @@ for r in $(seq 1 "$ROUNDS"); do
     ctl prune >/dev/null 2>&1 &
     P=$!
     T_PIDS+=("$P")
-    sleep "0.$((RANDOM % 8))$((RANDOM % 10))"
+    sleep "$((RANDOM % 2)).$((RANDOM % 10))$((RANDOM % 10))" # plan, mark, grace (1 s), retire, after
     kill -0 "$(cat "$NODE_DIR/pid")" 2>/dev/null && killed=$((killed + 1))
     stop_chuted n KILL
     wait "$P" 2>/dev/null || true
