@@ -19,6 +19,7 @@
 
 #include "ctl-json.h"
 #include "daemon.h"
+#include "http-dashboard.h"
 #include "http-private.h"
 #include "log.h"
 
@@ -146,6 +147,10 @@ static void http_cb(struct evhttp_request *req, void *arg)
                 http_send_error(req, 403, "forbidden", "the Host header must be %s or localhost", api->host);
                 return;
         }
+        /* the dashboard's page asks for the token itself (after the Host
+         * check: a rebound name gets no page to run in our origin) */
+        if (http_dashboard_serve(req))
+                return;
         const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
         bool open_metrics = api->daemon->config.api_metrics_public && path && !strcmp(path, "/metrics");
         if (!open_metrics && !token_ok(api, evhttp_find_header(h, "Authorization"))) {
