@@ -20,6 +20,7 @@
 #include "ctl-json.h"
 #include "daemon.h"
 #include "http-dashboard.h"
+#include "http-jobs.h"
 #include "http-private.h"
 #include "log.h"
 
@@ -252,6 +253,7 @@ void http_api_free(struct http_api *api)
 {
         if (!api)
                 return;
+        http_jobs_free_all(api); /* ends their event streams while the connections are there */
         if (api->http) /* frees the listener bound to it */
                 evhttp_free(api->http);
         free(api->conns);
