@@ -336,7 +336,7 @@ bool http_jobs_handle(struct http_api *api, struct evhttp_request *req, const ch
                 http_send_error(req, 404, "not-found", "no such job: %.*s", (int)MIN(len, 64), id);
                 return true;
         }
-        if (!get) {
+        if (!get || (events && method != EVHTTP_REQ_GET)) {
                 http_send_error(req, 405, "method-not-allowed", "%s takes GET", path);
                 return true;
         }

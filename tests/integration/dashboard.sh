@@ -15,8 +15,9 @@ ARTEFACTS=$CHUTE_BUILDDIR/tests/integration/artefacts
 # playwright-core, pinned by package-lock.json: ./quickstart test installs it,
 # and so does the first run here (npm's cache serves the later ones)
 if [ ! -f "$BROWSER/node_modules/playwright-core/package.json" ]; then
-    (flock 9 && cd "$BROWSER" && { [ -f node_modules/playwright-core/package.json ] ||
-        npm ci --no-audit --no-fund --loglevel=error >&2; }) 9>"$T_TMP/npm.lock" ||
+    # one npm ci at a time in this directory (suites may run side by side)
+    flock "$BROWSER" sh -c 'cd "$1" && [ -f node_modules/playwright-core/package.json ] ||
+        npm ci --prefer-offline --no-audit --no-fund --loglevel=error >&2' sh "$BROWSER" ||
         bail_out "npm ci in tests/browser failed"
 fi
 
