@@ -190,15 +190,24 @@ function drawChart(list) {
   $('chart').replaceChildren(box);
 }
 
+// The snapshot list is read again only when the status says it changed
+// (another count, another last snapshot of a root): it may be long.
+let listKey = null;
+
 async function refresh() {
+  if (document.hidden) return; // a background tab asks nothing
   try {
-    const [st, stores, snaps] = await Promise.all([
-      apiJson('GET', '/v1/status'), apiJson('GET', '/v1/stores'), apiJson('GET', '/v1/snapshots')]);
+    const [st, stores] = await Promise.all([apiJson('GET', '/v1/status'), apiJson('GET', '/v1/stores')]);
     drawStatus(st);
     drawRoots(st);
     drawStores(stores);
-    drawSnapshots(snaps.snapshots || []);
-    drawChart(snaps.snapshots || []);
+    const key = st.snapshot_count + ' ' + (st.roots || []).map((r) => r.id).join(' ');
+    if (key !== listKey) {
+      const snaps = await apiJson('GET', '/v1/snapshots');
+      drawSnapshots(snaps.snapshots || []);
+      drawChart(snaps.snapshots || []);
+      listKey = key;
+    }
     showError('');
   } catch (e) {
     if (!(e instanceof ApiError && e.message === 'unauthorized')) showError('Cannot reach chuted: ' + e.message);
@@ -287,12 +296,14 @@ async function download(snap, rel, name) {
 // ---- start ------------------------------------------------------------------------
 
 function showMain() {
+  listKey = null;
   $('login').hidden = true;
   $('main').hidden = false;
   $('logout').hidden = false;
   refresh();
   if (!timer) timer = setInterval(refresh, REFRESH_MS);
 }
+document.addEventListener('visibilitychange', () => { if (!document.hidden && token()) refresh(); });
 
 document.addEventListener('DOMContentLoaded', () => {
   $('login').addEventListener('submit', (ev) => {
