@@ -2,7 +2,8 @@
 /* Object rows (table objects): where each object lives (pack, offset,
  * length). The exists-check and lookup are the backup and restore hot paths
  * (cached statements). Rows are added with their pack (index-pack.c) or in
- * batches; an id already present keeps its first location. */
+ * batches; an id already present keeps its location unless its pack is
+ * condemned by prune: then the new copy takes the row. */
 #include "index-private.h"
 
 #include <errno.h>
@@ -62,7 +63,10 @@ int index_object_insert(struct index *idx, const struct index_object *object)
         r = index_row_put(idx,
                           INDEX_CACHED_SQL(STMT_OBJECT_INSERT,
                                            "INSERT INTO objects (" OBJECT_COLUMNS ") "
-                                           "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING"),
+                                           "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET "
+                                           "pack_id = excluded.pack_id, offset = excluded.offset, "
+                                           "length = excluded.length WHERE (SELECT condemned_ns FROM "
+                                           "packs WHERE packs.id = objects.pack_id) != 0"),
                           &object_row, object);
         return r < 0 ? r : 0;
 }

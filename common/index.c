@@ -92,6 +92,18 @@ static const char *const index_migrations[INDEX_SCHEMA_VERSION] = {
         /* 3: each store's own upload and download limits (bytes/s, 0 = none) */
         "ALTER TABLE stores ADD COLUMN upload_limit INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE stores ADD COLUMN download_limit INTEGER NOT NULL DEFAULT 0;",
+        /* 4: prune. A condemned pack (condemned_ns > 0) is marked for
+         * deletion: its objects are out of the dedupe set and a new copy of
+         * one takes over the object row. A retired pack's row is gone; what
+         * is left to delete (store 0: the local file) is in pack_deletes. */
+        "ALTER TABLE packs ADD COLUMN condemned_ns INTEGER NOT NULL DEFAULT 0;"
+        "CREATE TABLE pack_deletes ("
+        "  pack_id BLOB NOT NULL CHECK (length(pack_id) = 32),"
+        "  store_id INTEGER NOT NULL,"
+        "  size INTEGER NOT NULL, created_ns INTEGER NOT NULL,"
+        "  PRIMARY KEY (pack_id, store_id)) WITHOUT ROWID;"
+        "CREATE TRIGGER stores_gone_pack_deletes AFTER DELETE ON stores BEGIN"
+        "  DELETE FROM pack_deletes WHERE store_id = OLD.id; END;",
 };
 
 /* ---- errors: the SQLite boundary ----------------------------------------- */

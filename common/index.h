@@ -13,7 +13,7 @@
 #include "oid.h"
 
 /* Highest schema version this code knows (PRAGMA user_version). */
-#define INDEX_SCHEMA_VERSION 3
+#define INDEX_SCHEMA_VERSION 4
 
 enum index_open_flags {
         INDEX_READONLY = 1 << 0, /* read-only connection (workers); no migration */
@@ -250,7 +250,7 @@ int index_object_lookup(struct index *idx, const struct oid *id, struct index_ob
 /* 1 if object id is known, 0 if not, -errno on failure (the hot path). */
 int index_object_exists(struct index *idx, const struct oid *id);
 /* Add n object rows in one transaction; an id already present keeps its
- * existing row. Their packs must exist. */
+ * existing row unless that row's pack is condemned. Their packs must exist. */
 int index_object_add_batch(struct index *idx, const struct index_object *objects, size_t n);
 /* Call cb for every object, by id. */
 int index_object_foreach(struct index *idx, index_object_cb cb, void *userdata);
@@ -363,6 +363,53 @@ int index_cache_usage(struct index *idx, struct index_cache_usage *ret);
 /* Packs not here (evicted) that no store but store_id holds: what removing
  * that store would lose. */
 int index_cache_only_on(struct index *idx, int64_t store_id, uint64_t *ret_packs, uint64_t *ret_bytes);
+
+/* --- prune (docs/prune.md) --- */
+
+struct index_prune_pack {
+        struct oid id;
+        uint64_t size;
+        int64_t created_ns;
+        int local;
+        int64_t condemned_ns; /* 0: live; else when prune marked it */
+};
+typedef int (*index_prune_pack_cb)(const struct index_prune_pack *p, void *userdata);
+
+/* A retired pack still to be deleted on a store (store_id 0: the local file). */
+struct index_pack_delete {
+        struct oid pack;
+        int64_t store_id;
+        uint64_t size;
+        int64_t created_ns;
+};
+typedef int (*index_pack_delete_cb)(const struct index_pack_delete *d, void *userdata);
+
+struct index_prune_counts {
+        uint64_t condemned_packs, condemned_bytes; /* marked, not yet retired */
+        uint64_t delete_packs, delete_bytes;       /* retired, deletes queued */
+};
+
+/* Call cb for every object row, grouped by pack (by pack id, then offset). */
+int index_prune_foreach_object_by_pack(struct index *idx, index_object_cb cb, void *userdata);
+/* Call cb for every object whose pack is not condemned (the dedupe set). */
+int index_prune_foreach_known(struct index *idx, index_object_cb cb, void *userdata);
+/* Call cb for every pack (condemned_only: only condemned ones), by id. */
+int index_prune_foreach_pack(struct index *idx, int condemned_only, index_prune_pack_cb cb, void *userdata);
+/* Mark pack condemned at ns (0: live again); -ENOENT if unknown. */
+int index_prune_condemn(struct index *idx, const struct oid *pack, int64_t ns);
+/* Retire a condemned pack in one transaction: queue its deletes (the local
+ * file if present, every store) and delete its row with its objects and
+ * replica rows. -ENOENT if unknown or not condemned. */
+int index_prune_retire(struct index *idx, const struct oid *pack);
+/* Call cb for at most limit queued deletes of store_id, oldest first. */
+int index_pack_deletes_page(struct index *idx, int64_t store_id, size_t limit, index_pack_delete_cb cb,
+                            void *userdata);
+/* A queued delete was carried out (or was not needed). */
+int index_pack_delete_done(struct index *idx, const struct oid *pack, int64_t store_id);
+/* 1 if a delete of pack on store_id is queued, 0 if not, or -errno. */
+int index_pack_delete_queued(struct index *idx, const struct oid *pack, int64_t store_id);
+/* Condemned packs, and queued deletes of store_id (-1: of all stores). */
+int index_prune_counts(struct index *idx, int64_t store_id, struct index_prune_counts *ret);
 int index_cache_foreach_pack(struct index *idx, const struct oid *after, size_t limit, index_pack_cb cb,
                              void *userdata);
 

@@ -16,6 +16,7 @@ enum object_type {
         OBJECT_LIST = 2,     /* CBOR list of data ids for a long file */
         OBJECT_TREE = 3,     /* one directory */
         OBJECT_SNAPSHOT = 4, /* one snapshot */
+        OBJECT_TOMBSTONE = 5, /* forgotten snapshots (never pruned) */
 };
 
 struct oid {

@@ -34,6 +34,7 @@ static const struct verb verbs[] = {
         { "recover", verb_recover, "recover STORE" },
         { "check", verb_check, "check [--read-data | --read-data-subset N/T|P%] [--repair]" },
         { "reindex", verb_reindex, "reindex [--from STORE]" },
+        { "prune", verb_prune, "prune [--dry-run] [--max-unused PERCENT] [--max-repack SIZE]" },
         { "id", verb_id, "id" },
         { "key", verb_key, "key export | key import [--force] CODE" },
         { "peer", verb_peer,

@@ -104,6 +104,7 @@ int verb_stores(struct verb_context *c, int argc, char **argv);
 int verb_verify(struct verb_context *c, int argc, char **argv);
 int verb_check(struct verb_context *c, int argc, char **argv);
 int verb_reindex(struct verb_context *c, int argc, char **argv);
+int verb_prune(struct verb_context *c, int argc, char **argv);
 int verb_recover(struct verb_context *c, int argc, char **argv);
 int verb_peer(struct verb_context *c, int argc, char **argv);
 int verb_peers(struct verb_context *c, int argc, char **argv);

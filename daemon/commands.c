@@ -26,6 +26,7 @@ static const struct command commands[] = {
         {CTL_TYPE_DIFF, cmd_diff, COMMAND_READ},
         {CTL_TYPE_RESTORE, cmd_restore, COMMAND_WRITE},
         {CTL_TYPE_FORGET, cmd_forget, COMMAND_WRITE},
+        {CTL_TYPE_PRUNE, cmd_prune, COMMAND_WRITE},
         {CTL_TYPE_STORES, cmd_stores, COMMAND_READ},
         {CTL_TYPE_VERIFY, cmd_verify, COMMAND_WRITE},
         {CTL_TYPE_PEERS, cmd_peers, COMMAND_READ},

@@ -43,6 +43,7 @@ void cmd_cat(struct request *r);
 void cmd_diff(struct request *r);
 void cmd_restore(struct request *r);
 void cmd_forget(struct request *r);
+void cmd_prune(struct request *r);
 void cmd_stores(struct request *r);
 void cmd_verify(struct request *r);
 void cmd_check(struct request *r);   /* VERIFY without STORE */

@@ -154,6 +154,13 @@ static int recover_pack_cb(void *userdata, const struct oid *pack_id, uint64_t s
         if (index_pack_lookup(c->wr, pack_id, &p) >= 0)
                 return 0;
         oid_to_hex(pack_id, hex);
+        if (index_pack_delete_queued(c->wr, pack_id, 0) > 0) {
+                /* retired by prune before the interruption: finish the delete */
+                int d = store_del(c->local, pack_id);
+                if (d >= 0 || d == -ENOENT)
+                        index_pack_delete_done(c->wr, pack_id, 0);
+                return 0;
+        }
         int k = store_prove(c->local, pack_id, NULL, 0, digest);
         if (k < 0) {
                 log_warning_errno(k, "Cannot read unindexed pack %s of the local store, ignoring", hex);

@@ -236,6 +236,38 @@ static void slot_release(struct packer *p, struct open_pack *s)
         pthread_mutex_unlock(&p->lock);
 }
 
+/* Append a sealed record to an open pack (a slot's, opened if needed). */
+static int packer_append(struct packer *p, const struct oid *id, enum object_type type, const uint8_t *rec,
+                         size_t rlen)
+{
+        int k = 0;
+        struct open_pack *s = slot_acquire(p);
+        if (s->pw && pack_writer_count(s->pw) > 0 && pack_writer_would_overflow(s->pw, rlen))
+                k = slot_seal(p, s);
+        if (k >= 0 && !s->pw) {
+                k = pack_file_new(p, &s->fd);
+                if (k >= 0) {
+                        k = pack_writer_new(p->cipher, p->keys->pack_key, s->fd, &s->pw);
+                        if (k < 0) {
+                                close(s->fd);
+                                s->fd = -1;
+                        }
+                }
+        }
+        if (k >= 0 && !GROW(s->ids, s->n_ids, s->cap_ids, 256))
+                k = -ENOMEM;
+        if (k >= 0) {
+                k = pack_writer_add(s->pw, id, (uint8_t)type, rec, rlen);
+                if (k < 0)
+                        slot_abandon(p, s);
+        }
+        if (k >= 0)
+                s->ids[s->n_ids++] = *id;
+        slot_release(p, s);
+        committer_throttle(p->committer);
+        return k;
+}
+
 int packer_add(struct packer *p, const struct oid *id, enum object_type type, const void *payload,
                size_t len, size_t *ret_len)
 {
@@ -256,34 +288,17 @@ int packer_add(struct packer *p, const struct oid *id, enum object_type type, co
         if (hook)
                 hook->before_pack(id, hook->userdata);
 
-        struct open_pack *s = slot_acquire(p);
-        if (s->pw && pack_writer_count(s->pw) > 0 && pack_writer_would_overflow(s->pw, rlen))
-                k = slot_seal(p, s);
-        if (k >= 0 && !s->pw) {
-                k = pack_file_new(p, &s->fd);
-                if (k >= 0) {
-                        k = pack_writer_new(p->cipher, p->keys->pack_key, s->fd, &s->pw);
-                        if (k < 0) {
-                                close(s->fd);
-                                s->fd = -1;
-                        }
-                }
-        }
-        if (k >= 0 && !GROW(s->ids, s->n_ids, s->cap_ids, 256))
-                k = -ENOMEM;
-        if (k >= 0) {
-                k = pack_writer_add(s->pw, id, (uint8_t)type, buf, rlen);
-                if (k < 0)
-                        slot_abandon(p, s);
-        }
-        if (k >= 0)
-                s->ids[s->n_ids++] = *id;
-        slot_release(p, s);
-        committer_throttle(p->committer);
+        k = packer_append(p, id, type, buf, rlen);
         if (k < 0)
                 return k;
         *ret_len = rlen;
         return 0;
+}
+
+int packer_add_record(struct packer *p, const struct oid *id, enum object_type type, const void *record,
+                      size_t len)
+{
+        return packer_append(p, id, type, record, len);
 }
 
 int packer_seal_all(struct packer *p)

@@ -33,6 +33,10 @@ void packer_set_compression(struct packer *p, int level);
  * *ret_len: the record's size. */
 int packer_add(struct packer *p, const struct oid *id, enum object_type type, const void *payload,
                size_t len, size_t *ret_len);
+/* Append a record sealed earlier (prune's repack copies records verbatim:
+ * never sealed again under a reused nonce) to an open pack. */
+int packer_add_record(struct packer *p, const struct oid *id, enum object_type type, const void *record,
+                      size_t len);
 /* Seal every open pack (waiting for packs in use) and queue it for commit. */
 int packer_seal_all(struct packer *p);
 /* Packs sealed so far. */

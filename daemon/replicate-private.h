@@ -84,6 +84,12 @@ struct replicate_store {
         uint64_t drained_uploads; /* uploads when the queue last ran empty */
         uint64_t drained_bytes;
 
+        /* deletes of pruned packs (replicate-delete.c), once nothing is pending */
+        bool deleting;
+        uint64_t deletes, delete_bytes;
+        int64_t delete_after_ns; /* monotonic: after a failure, not before */
+        unsigned delete_backoff_s; /* 0, then 30 s doubling to an hour */
+
         /* chunk faults: reading threads inside this store's get (under the fault lock) */
         unsigned readers;
         bool fault_closed;
@@ -103,7 +109,14 @@ struct replicate {
         unsigned n_lost;
 };
 
+/* ---- replicate-delete.c ---- */
+/* rs has nothing to upload: carry out a batch of its queued deletes (packs
+ * prune retired), then store_fill again through replicate_store_fill. */
+void replicate_store_deletes(struct replicate_store *rs);
+
 /* ---- replicate.c ---- */
+/* Feed rs its pending uploads (and then its deletes). */
+void replicate_store_fill(struct replicate_store *rs);
 /* Drop a reference to rs; the last one frees it. */
 void replicate_store_unref(struct replicate_store *rs);
 /* A pack turned out missing or damaged on rs and was deleted there: queue

@@ -267,7 +267,10 @@ static void upload_done(void *userdata)
         if (u->result >= 0) {
                 /* a peer hash-checks every pack before it makes it visible */
                 int state = store_is_peer(rs->store) ? INDEX_REPLICA_VERIFIED : INDEX_REPLICA_UPLOADED;
-                int r = index_replica_set(rs->rep->d->index, &u->item.id, rs->id, state);
+                struct index_pack p;
+                int r = index_pack_lookup(rs->rep->d->index, &u->item.id, &p);
+                if (r >= 0)
+                        r = index_replica_set(rs->rep->d->index, &u->item.id, rs->id, state);
                 oid_to_hex(&u->item.id, hex);
                 if (r < 0 && r != -ENOENT) /* ENOENT: the pack was pruned meanwhile */
                         log_error_errno(r, "Store %s: cannot record pack %s as uploaded: %s", rs->name, hex,
@@ -387,6 +390,22 @@ static void store_fill(struct replicate_store *rs)
                 rs->drained_bytes = rs->upload_bytes;
                 if (store_is_peer(rs->store))
                         store_peer_refresh_usage(rs->store); /* status shows what it holds now */
+        }
+        /* deletes come last: a repacked pack's objects are on the store
+         * before the old pack goes */
+        if (rs->n_running == 0 && rs->fresh_len == 0 && rs->scan_done && !rs->rescan)
+                replicate_store_deletes(rs);
+}
+
+void replicate_store_fill(struct replicate_store *rs) { store_fill(rs); }
+
+void replicate_kick(struct daemon *d)
+{
+        if (!d->replicate)
+                return;
+        for (struct replicate_store *rs = d->replicate->stores; rs; rs = rs->next) {
+                store_restart_scan(rs);
+                store_fill(rs);
         }
 }
 

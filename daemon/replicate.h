@@ -25,6 +25,8 @@ void replicate_stop(struct replicate *rep);
 void replicate_reload(struct daemon *d);
 /* A pack was committed to the index: offer it to every store. Loop thread. */
 void replicate_pack_committed(struct daemon *d, const struct oid *pack, uint64_t size);
+/* Look at every store's queue again now (prune retired packs: their deletes). */
+void replicate_kick(struct daemon *d);
 
 /* The running store of index id store_id for blocking calls from a worker
  * thread (recover), or NULL; it stays usable until replicate_store_return

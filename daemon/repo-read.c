@@ -217,6 +217,21 @@ void repo_read_set_touch(struct repo_read *rr, repo_read_touch_fn fn, void *user
         __atomic_store_n(&rr->touch, fn, __ATOMIC_RELEASE);
 }
 
+int repo_read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset, size_t len, void *buf)
+{
+        int k = store_get(rr->local, pack, offset, len, buf);
+        if (k >= 0) {
+                repo_read_touch_fn touch = __atomic_load_n(&rr->touch, __ATOMIC_ACQUIRE);
+                if (touch)
+                        touch(rr->touch_userdata, pack);
+        } else if (k == -ENOENT) {
+                repo_read_fault_fn fault = __atomic_load_n(&rr->fault, __ATOMIC_ACQUIRE);
+                if (fault)
+                        k = fault(rr->fault_userdata, pack, offset, len, buf);
+        }
+        return k;
+}
+
 int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
                      uint8_t **ret, size_t *ret_len)
 {
@@ -230,16 +245,7 @@ int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_typ
         _cleanup_free_ uint8_t *rec = malloc(o.length ? o.length : 1);
         if (!rec)
                 return -ENOMEM;
-        k = store_get(rr->local, &o.pack, o.offset, o.length, rec);
-        if (k >= 0) {
-                repo_read_touch_fn touch = __atomic_load_n(&rr->touch, __ATOMIC_ACQUIRE);
-                if (touch)
-                        touch(rr->touch_userdata, &o.pack);
-        } else if (k == -ENOENT) {
-                repo_read_fault_fn fault = __atomic_load_n(&rr->fault, __ATOMIC_ACQUIRE);
-                if (fault)
-                        k = fault(rr->fault_userdata, &o.pack, o.offset, o.length, rec);
-        }
+        k = repo_read_raw(rr, &o.pack, o.offset, o.length, rec);
         if (k < 0)
                 return k;
         size_t cap = size_hint ? size_hint : MAX(record_plain_size(o.length), (size_t)4096);

@@ -34,6 +34,9 @@ typedef void (*repo_read_touch_fn)(void *userdata, const struct oid *pack_id);
 void repo_read_set_touch(struct repo_read *rr, repo_read_touch_fn fn, void *userdata);
 /* Close every connection. Threads must not read any more. NULL is fine. */
 void repo_read_free(struct repo_read *rr);
+/* Read len bytes at offset of pack: the local file, else through the fault
+ * function (a store). */
+int repo_read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset, size_t len, void *buf);
 /* As repo_get (repo.h). */
 int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
                      uint8_t **ret, size_t *ret_len);

@@ -5,7 +5,7 @@
  * packer (seal records, fill packs), the committer (make packs durable,
  * commit them to the index) and the read side (repo-read.c). */
 
-#include "repo.h"
+#include "repo-private.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -24,30 +24,6 @@
 #include "store-local.h"
 #include "store.h"
 
-struct repo {
-        struct daemon *daemon;
-        const struct keys *keys;
-        enum crypto_cipher cipher;
-        char *pack_dir;
-        char *staging_dir; /* the packer's anonymous files: pack_dir/tmp */
-        char *index_path;
-        struct index *index; /* loop thread */
-        struct store *local;
-        struct committer *committer;
-        struct packer *packer;
-        struct repo_read *read;
-
-        /* Ids stored, or being stored. A claim is in flight from the put
-         * that made it until its record is in an open pack: a put of the
-         * same id meanwhile waits for it (put_done), so every put returns
-         * only once its object is in a pack that the next flush commits. */
-        pthread_mutex_t lock; /* known, in_flight, stats, failures */
-        pthread_cond_t put_done;
-        struct idset known;
-        struct idset in_flight;
-        struct repo_stats stats;
-        uint64_t failures;
-};
 
 /* Before each write transaction: end idle pinned read transactions, so that
  * the checkpoint after it can complete and the write-ahead log restart. */
@@ -90,6 +66,7 @@ int repo_open(struct daemon *d, struct repo **ret)
         pthread_cond_init(&r->put_done, NULL);
         idset_init(&r->known);
         idset_init(&r->in_flight);
+        pthread_cond_init(&r->gate_cond, NULL);
         if (asprintf(&r->pack_dir, "%s/packs", d->config.state_dir) < 0 ||
             asprintf(&r->staging_dir, "%s/packs/tmp", d->config.state_dir) < 0 ||
             asprintf(&r->index_path, "%s/index.db", d->config.state_dir) < 0) {
@@ -129,7 +106,7 @@ int repo_open(struct daemon *d, struct repo **ret)
         }
         if (recovered > 0)
                 log_notice("Re-indexed %u pack(s) written before an interruption", recovered);
-        k = index_object_foreach(r->index, known_add_cb, &r->known);
+        k = index_prune_foreach_known(r->index, known_add_cb, &r->known);
         if (k < 0) {
                 log_error_errno(k, "Cannot load object ids from %s", r->index_path);
                 goto fail;
@@ -165,6 +142,8 @@ void repo_close(struct repo *r)
         store_free(r->local);
         idset_done(&r->known);
         idset_done(&r->in_flight);
+        free(r->gate);
+        pthread_cond_destroy(&r->gate_cond);
         free(r->pack_dir);
         free(r->staging_dir);
         free(r->index_path);
@@ -273,7 +252,7 @@ int repo_reload_known(struct repo *r)
                 return -EIO;
         /* only ever adds: an id known already stays known */
         pthread_mutex_lock(&r->lock);
-        k = index_object_foreach(rd, known_add_cb, &r->known);
+        k = index_prune_foreach_known(rd, known_add_cb, &r->known);
         pthread_mutex_unlock(&r->lock);
         repo_read_return(r->read, rd);
         return k;

@@ -6,6 +6,7 @@
  * for worker threads; repo_index() is the loop thread's own connection. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,3 +81,28 @@ void repo_get_stats(struct repo *r, struct repo_stats *ret);
  * replicator's "pack committed"), on the committing thread; NULL clears it. */
 void repo_set_committed(struct repo *r, void (*fn)(void *userdata, const struct oid *pack_id, uint64_t size),
                         void *userdata);
+
+/* --- prune (repo-prune.c, docs/prune.md) --- */
+
+/* Register a snapshot or restore job with prune's gate: returns a ticket
+ * (>= 0) for repo_job_end, or -ENOMEM. */
+int repo_job_begin(struct repo *r);
+/* The snapshot the job builds on (its parent; NULL: none): prune keeps
+ * what it reaches while the job runs. */
+void repo_job_set_parent(struct repo *r, int ticket, const struct oid *snapshot);
+/* The job is over (a negative ticket is ignored). */
+void repo_job_end(struct repo *r, int ticket);
+/* Take ids out of the dedupe set (a later put stores them again) and start
+ * a new epoch; returns it. */
+uint64_t repo_prune_mark(struct repo *r, const struct oid *ids, size_t n);
+/* Wait until every job registered before epoch began is over; -ECANCELED
+ * when stop(userdata) says so (asked every 200 ms). */
+int repo_prune_wait(struct repo *r, uint64_t epoch, bool (*stop)(void *userdata), void *userdata);
+/* The parents of the jobs running now (malloc'ed). */
+int repo_prune_pins(struct repo *r, struct oid **ret, size_t *ret_n);
+/* Put ids back into the dedupe set (a condemned pack that is kept). */
+int repo_know(struct repo *r, const struct oid *ids, size_t n);
+/* Append a sealed record verbatim to a new pack (committed by repo_flush). */
+int repo_put_record(struct repo *r, const struct oid *id, enum object_type type, const void *record, size_t len);
+/* Read len raw bytes at offset of pack (local, else from a store). */
+int repo_read_record(struct repo *r, const struct oid *pack, uint64_t offset, size_t len, void *buf);

@@ -413,7 +413,7 @@ static bool dir_empty(int fd)
         return empty;
 }
 
-void restore_run(struct restore_job *job)
+static void restore_gated(struct restore_job *job)
 {
         struct state s = {.job = job, .root_user = geteuid() == 0};
         struct object_tree *t = NULL;
@@ -595,4 +595,18 @@ void restore_job_free(struct restore_job *job)
         free(job->relpath);
         free(job->target);
         free(job);
+}
+
+void restore_run(struct restore_job *job)
+{
+        /* prune's gate: the packs this reads stay until it is over, and what
+         * the snapshot reaches is kept even if it is forgotten meanwhile */
+        int gate = repo_job_begin(job->daemon->repo);
+        if (gate < 0) {
+                job_fail(job, gate, "out of memory");
+                return;
+        }
+        repo_job_set_parent(job->daemon->repo, gate, &job->snapshot);
+        restore_gated(job);
+        repo_job_end(job->daemon->repo, gate);
 }

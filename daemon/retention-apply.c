@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "log.h"
+#include "prune.h"
 #include "repo.h"
 #include "root.h"
 #include "workers.h"
@@ -350,6 +351,7 @@ static void auto_done(void *userdata)
                 log_warning_errno(j->result, "Cannot apply retention to %s, trying again later", j->root_path);
         } else {
                 retention_apply_forgotten(j->d, j->root_path, &j->forgotten, j->result, "retention");
+                prune_auto(j->d);
         }
         retention_apply_result_done(&j->forgotten);
         free(j->root_path);

@@ -49,6 +49,10 @@ void settings_init_defaults(struct settings *c, uid_t uid)
                 .rescan_interval_ns = NSEC_PER_HOUR,
                 .poll_interval_ns = 5 * 60 * NSEC_PER_SEC,
                 .retention_auto = 1,
+                .prune_interval_ns = 24 * NSEC_PER_HOUR,
+                .prune_grace_ns = 10 * NSEC_PER_SEC,
+                .prune_max_unused = 5,
+                .prune_max_repack = 1ull << 30,
                 .delete_delay_ns = 30 * 24 * NSEC_PER_HOUR,
                 .peer_window = 8u << 20,
                 .prove_interval_ns = 24 * NSEC_PER_HOUR,
@@ -424,6 +428,16 @@ static int parse_local_copy(struct parse_state *st, const struct key *k, const c
         return 0;
 }
 
+static int parse_percent(struct parse_state *st, const struct key *k, const char *value)
+{
+        unsigned v;
+
+        if (parse_range(value, 100, &v) < 0)
+                return fail(st, "bad value \"%s\" for %s (0 to 100)", value, k->name);
+        *FIELD(st->config, k, unsigned) = v;
+        return 0;
+}
+
 #define KEY(sec, nm, fn, field) { sec, nm, fn, offsetof(struct settings, field) }
 static const struct key keys[] = {
         KEY("daemon", "state_dir", parse_path, state_dir),
@@ -450,6 +464,10 @@ static const struct key keys[] = {
         KEY("retention", "keep_monthly", parse_keep_count, retention.keep_monthly),
         KEY("retention", "keep_yearly", parse_keep_count, retention.keep_yearly),
         KEY("retention", "auto", parse_boolean, retention_auto),
+        KEY("prune", "interval", parse_duration, prune_interval_ns),
+        KEY("prune", "grace", parse_duration, prune_grace_ns),
+        KEY("prune", "max_unused", parse_percent, prune_max_unused),
+        KEY("prune", "max_repack", parse_bytes, prune_max_repack),
         KEY("peer", "listen", parse_listen, peer_listen),
         KEY("peer", "name", parse_name, node_name),
         KEY("peer", "quota", parse_bytes, peer_quota),
@@ -469,7 +487,8 @@ static const struct key keys[] = {
 };
 #undef KEY
 
-static const char *const sections[] = { "daemon", "backup", "watch", "retention", "peer", "replication", "api" };
+static const char *const sections[] = { "daemon", "backup", "watch", "retention", "prune", "peer", "replication",
+                                        "api" };
 
 /* A [store NAME] section name: 1..64 letters, digits, '.', '_', '-'. */
 static bool store_section(const char *line, size_t n)

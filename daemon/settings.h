@@ -31,6 +31,11 @@ struct settings {
         size_t n_watch;
         struct retention_policy retention; /* [retention]: 1h, hourly 48, daily 30, weekly 52, monthly all */
         int retention_auto;      /* [retention] auto: apply it after every snapshot, default 1 */
+        /* [prune] (docs/prune.md) */
+        uint64_t prune_interval_ns; /* interval = at most one automatic prune per, 1d; 0 = never */
+        uint64_t prune_grace_ns;  /* grace = at least this long between mark and delete, 10 s */
+        unsigned prune_max_unused; /* max_unused = percent left unused, 5 */
+        uint64_t prune_max_repack; /* max_repack = bytes repacked per automatic run, 1 GiB */
         /* [peer]: this node as a host for its friends and as their client */
         char *peer_listen;       /* listen = "ADDRESS:PORT", default "0.0.0.0:2001"; NULL = none */
         char *node_name;         /* name = told to peers in HELLO, default the host name (NULL) */

@@ -209,6 +209,7 @@ void snapshot_run(struct snapshot_job *job)
         struct index_snapshot parent = {0};
         bool have_parent = false;
         char hostname[256] = "";
+        int gate;
         int r;
 
         pathset_init(&w.removed);
@@ -238,8 +239,26 @@ void snapshot_run(struct snapshot_job *job)
                 snapshot_job_fail(job, -ENOMEM, "cannot open the index");
                 return;
         }
-        if (index_snapshot_latest(w.reader, job->root_id, &parent) >= 0)
-                have_parent = true;
+        /* prune's gate: while this runs, prune keeps what the parent reaches
+         * and deletes nothing this job may have deduplicated against. The
+         * parent is checked again once pinned: a forget in between drops it. */
+        gate = repo_job_begin(d->repo);
+        if (gate < 0) {
+                snapshot_job_fail(job, gate, "out of memory");
+                repo_reader_put(d->repo, w.reader);
+                return;
+        }
+        if (index_snapshot_latest(w.reader, job->root_id, &parent) >= 0) {
+                struct index_snapshot again;
+                repo_job_set_parent(d->repo, gate, &parent.id);
+                if (index_snapshot_get(w.reader, &parent.id, &again) >= 0) {
+                        index_snapshot_done(&again);
+                        have_parent = true;
+                } else {
+                        repo_job_set_parent(d->repo, gate, NULL);
+                        index_snapshot_done(&parent);
+                }
+        }
         /* Incremental: reuse the parent snapshot's trees outside the dirty
          * directories. It needs the parent's objects to be readable. */
         if (have_parent && !job->full && snaptree_load_snapshot(d->repo, &parent.id, &prev_snap) >= 0 &&
@@ -362,6 +381,7 @@ out:
         free(cc.removed);
         if (have_parent)
                 index_snapshot_done(&parent);
+        repo_job_end(d->repo, gate);
         walk_done(&w);
 }
 

@@ -69,7 +69,8 @@ Test(index, migrates_version_1_keeping_rows)
                  "ALTER TABLE replicas DROP COLUMN verified_ns;"
                  "ALTER TABLE snapshots DROP COLUMN root_path;"
                  "ALTER TABLE stores DROP COLUMN upload_limit; ALTER TABLE stores DROP COLUMN download_limit;"
-                 "PRAGMA user_version = 1");
+                 "ALTER TABLE packs DROP COLUMN condemned_ns; DROP TRIGGER stores_gone_pack_deletes;"
+                 "DROP TABLE pack_deletes; PRAGMA user_version = 1");
 
         idx = open_rw();
         cr_assert_eq(index_schema_version(idx), INDEX_SCHEMA_VERSION);
@@ -83,6 +84,8 @@ Test(index, migrates_version_1_keeping_rows)
         cr_assert_eq(sql_int("SELECT count(*) FROM peers"), 0);
         cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info('replicas') "
                              "WHERE name = 'verified_ns'"), 1);
+        cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info('packs') WHERE name = 'condemned_ns'"), 1);
+        cr_assert_eq(sql_int("SELECT count(*) FROM pack_deletes"), 0);
 }
 
 Test(index, newer_schema_is_refused)

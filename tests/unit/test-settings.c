@@ -421,7 +421,7 @@ Test(config, sample_file_matches_defaults)
         fclose(out);
         fclose(f);
         free(line);
-        cr_assert_eq(uncommented, 38, "%zu keys with defaults in the sample", uncommented);
+        cr_assert_eq(uncommented, 42, "%zu keys with defaults in the sample", uncommented);
 
         settings_init_defaults(&defaults, 0);
         settings_init_defaults(&c, 0);
@@ -442,6 +442,10 @@ Test(config, sample_file_matches_defaults)
         cr_assert_eq(c.poll_interval_ns, defaults.poll_interval_ns);
         cr_assert_eq(memcmp(&c.retention, &defaults.retention, sizeof(c.retention)), 0);
         cr_assert_eq(c.retention_auto, defaults.retention_auto);
+        cr_assert_eq(c.prune_interval_ns, defaults.prune_interval_ns);
+        cr_assert_eq(c.prune_grace_ns, defaults.prune_grace_ns);
+        cr_assert_eq(c.prune_max_unused, defaults.prune_max_unused);
+        cr_assert_eq(c.prune_max_repack, defaults.prune_max_repack);
         cr_assert_str_eq(c.peer_listen, defaults.peer_listen);
         cr_assert_eq(c.peer_quota, defaults.peer_quota);
         cr_assert_eq(c.delete_delay_ns, defaults.delete_delay_ns);

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* The queries of prune (docs/prune.md): objects by pack for the usage
+ * count, the dedupe set without condemned packs, marking packs condemned
+ * (and back), retiring a condemned pack (its row, objects and replicas go;
+ * what remains to delete, here and on every store, goes to pack_deletes)
+ * and the delete queue the replicator and start-up work through. */
+#include "index-private.h"
+
+#include <errno.h>
+
+static int object_visit(union index_visitor visitor, const void *row, void *userdata)
+{
+        return visitor.object(row, userdata);
+}
+
+static const struct index_column object_columns[] = {
+        INDEX_COLUMN_OID(struct index_object, id, 0),
+        INDEX_COLUMN_INT(struct index_object, type, 0),
+        INDEX_COLUMN_OID(struct index_object, pack, 0),
+        INDEX_COLUMN_UINT64(struct index_object, offset, 0),
+        INDEX_COLUMN_UINT32(struct index_object, length, 0),
+};
+static const struct index_row object_row = INDEX_ROW(struct index_object, object_columns, 0, object_visit);
+
+int index_prune_foreach_object_by_pack(struct index *idx, index_object_cb cb, void *userdata)
+{
+        return index_row_foreach(idx,
+                                 INDEX_SQL("SELECT id, type, pack_id, offset, length FROM objects "
+                                           "ORDER BY pack_id, offset"),
+                                 &object_row, (union index_visitor){ .object = cb }, userdata);
+}
+
+int index_prune_foreach_known(struct index *idx, index_object_cb cb, void *userdata)
+{
+        return index_row_foreach(idx,
+                                 INDEX_SQL("SELECT o.id, o.type, o.pack_id, o.offset, o.length FROM objects o "
+                                           "JOIN packs p ON p.id = o.pack_id WHERE p.condemned_ns = 0"),
+                                 &object_row, (union index_visitor){ .object = cb }, userdata);
+}
+
+static const struct index_column pack_columns[] = {
+        INDEX_COLUMN_OID(struct index_prune_pack, id, 0),
+        INDEX_COLUMN_UINT64(struct index_prune_pack, size, 0),
+        INDEX_COLUMN_INT64(struct index_prune_pack, created_ns, 0),
+        INDEX_COLUMN_INT(struct index_prune_pack, local, 0),
+        INDEX_COLUMN_INT64(struct index_prune_pack, condemned_ns, 0),
+};
+static const struct index_row pack_row = INDEX_ROW(struct index_prune_pack, pack_columns, 0, NULL);
+
+int index_prune_foreach_pack(struct index *idx, int condemned_only, index_prune_pack_cb cb, void *userdata)
+{
+        _cleanup_cursor_ struct index_cursor c = { 0 };
+        struct index_prune_pack row;
+        int r;
+
+        r = index_row_open(idx,
+                           INDEX_QUERY("SELECT id, size, created_ns, local, condemned_ns FROM packs "
+                                       "WHERE ?1 = 0 OR condemned_ns != 0 ORDER BY id",
+                                       INDEX_VALUE_INT64(condemned_only)),
+                           &c);
+        while (r >= 0 && (r = index_row_next(&c, &pack_row, &row)) > 0) {
+                r = cb(&row, userdata);
+                if (r != 0)
+                        return r;
+        }
+        return r;
+}
+
+int index_prune_condemn(struct index *idx, const struct oid *pack, int64_t ns)
+{
+        return index_row_exec_one(idx, INDEX_QUERY("UPDATE packs SET condemned_ns = ?2 WHERE id = ?1",
+                                                   INDEX_VALUE_OID(pack), INDEX_VALUE_INT64(ns)));
+}
+
+int index_prune_retire(struct index *idx, const struct oid *pack)
+{
+        int64_t now = index_now_ns();
+        int r = index_begin(idx);
+
+        if (r < 0)
+                return r;
+        /* the local file (store 0) and every store: one an upload in flight
+         * is about to reach gets the delete too (ENOENT is fine) */
+        r = index_row_exec(idx, INDEX_QUERY("INSERT OR IGNORE INTO pack_deletes (pack_id, store_id, size, created_ns) "
+                                            "SELECT id, 0, size, ?2 FROM packs WHERE id = ?1 AND local "
+                                            "UNION ALL SELECT p.id, s.id, p.size, ?2 FROM packs p, stores s "
+                                            "WHERE p.id = ?1",
+                                            INDEX_VALUE_OID(pack), INDEX_VALUE_INT64(now)));
+        if (r >= 0)
+                r = index_row_exec_one(idx, INDEX_QUERY("DELETE FROM packs WHERE id = ?1 AND condemned_ns != 0",
+                                                        INDEX_VALUE_OID(pack)));
+        return index_end(idx, r);
+}
+
+static const struct index_column delete_columns[] = {
+        INDEX_COLUMN_OID(struct index_pack_delete, pack, 0),
+        INDEX_COLUMN_INT64(struct index_pack_delete, store_id, 0),
+        INDEX_COLUMN_UINT64(struct index_pack_delete, size, 0),
+        INDEX_COLUMN_INT64(struct index_pack_delete, created_ns, 0),
+};
+static const struct index_row delete_row = INDEX_ROW(struct index_pack_delete, delete_columns, 0, NULL);
+
+int index_pack_deletes_page(struct index *idx, int64_t store_id, size_t limit, index_pack_delete_cb cb,
+                            void *userdata)
+{
+        _cleanup_cursor_ struct index_cursor c = { 0 };
+        struct index_pack_delete row;
+        int r;
+
+        if (limit == 0 || limit > INT64_MAX)
+                return -EINVAL;
+        r = index_row_open(idx,
+                           INDEX_QUERY("SELECT pack_id, store_id, size, created_ns FROM pack_deletes "
+                                       "WHERE store_id = ?1 ORDER BY created_ns, pack_id LIMIT ?2",
+                                       INDEX_VALUE_INT64(store_id), INDEX_VALUE_INT64((int64_t)limit)),
+                           &c);
+        while (r >= 0 && (r = index_row_next(&c, &delete_row, &row)) > 0) {
+                r = cb(&row, userdata);
+                if (r != 0)
+                        return r;
+        }
+        return r;
+}
+
+int index_pack_delete_done(struct index *idx, const struct oid *pack, int64_t store_id)
+{
+        int r = index_row_exec(idx, INDEX_QUERY("DELETE FROM pack_deletes WHERE pack_id = ?1 AND store_id = ?2",
+                                               INDEX_VALUE_OID(pack), INDEX_VALUE_INT64(store_id)));
+        return r < 0 ? r : 0;
+}
+
+int index_pack_delete_queued(struct index *idx, const struct oid *pack, int64_t store_id)
+{
+        return index_row_exists(idx, INDEX_QUERY("SELECT 1 FROM pack_deletes WHERE pack_id = ?1 AND store_id = ?2",
+                                                 INDEX_VALUE_OID(pack), INDEX_VALUE_INT64(store_id)));
+}
+
+static const struct index_column counts_columns[] = {
+        INDEX_COLUMN_UINT64(struct index_prune_counts, condemned_packs, 0),
+        INDEX_COLUMN_UINT64(struct index_prune_counts, condemned_bytes, 0),
+        INDEX_COLUMN_UINT64(struct index_prune_counts, delete_packs, 0),
+        INDEX_COLUMN_UINT64(struct index_prune_counts, delete_bytes, 0),
+};
+static const struct index_row counts_row = INDEX_ROW(struct index_prune_counts, counts_columns, 0, NULL);
+
+int index_prune_counts(struct index *idx, int64_t store_id, struct index_prune_counts *ret)
+{
+        int r = index_row_get(idx,
+                              INDEX_QUERY("SELECT (SELECT count(*) FROM packs WHERE condemned_ns != 0),"
+                                          " (SELECT coalesce(sum(size), 0) FROM packs WHERE condemned_ns != 0),"
+                                          " (SELECT count(*) FROM pack_deletes WHERE ?1 < 0 OR store_id = ?1),"
+                                          " (SELECT coalesce(sum(size), 0) FROM pack_deletes WHERE ?1 < 0 OR store_id = ?1)",
+                                          INDEX_VALUE_INT64(store_id)),
+                              &counts_row, ret);
+        return r == -ENOENT ? -EIO : r;
+}

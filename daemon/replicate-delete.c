@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/* Deletes of pruned packs on a store (docs/prune.md): prune retires a pack
+ * and queues a delete per store (pack_deletes); a store works through its
+ * queue a batch at a time on its runner, only once it has nothing left to
+ * upload, so the packs a repack wrote are there before the old ones go. A
+ * peer only marks the pack and drops it after its delete_delay; an S3 store
+ * with Object Lock keeps it until the retention ends (the delete makes a
+ * delete marker or fails, and is tried again later). */
+#include "replicate-private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "index.h"
+#include "log.h"
+#include "parse.h"
+#include "store-runner.h"
+#include "store.h"
+
+#define DELETE_BATCH 16
+#define DELETE_RETRY_S 30
+#define DELETE_RETRY_MAX_S 3600
+
+struct delete_batch {
+        struct replicate_store *rs;
+        struct index_pack_delete items[DELETE_BATCH];
+        int results[DELETE_BATCH];
+        size_t n;
+};
+
+static int page_cb(const struct index_pack_delete *del, void *userdata)
+{
+        struct delete_batch *b = userdata;
+        b->items[b->n] = *del;
+        b->results[b->n] = -ECANCELED;
+        b->n++;
+        return 0;
+}
+
+static void delete_work(void *userdata)
+{
+        struct delete_batch *b = userdata;
+        for (size_t i = 0; i < b->n; i++)
+                b->results[i] = store_del(b->rs->store, &b->items[i].pack);
+}
+
+static void delete_done(void *userdata)
+{
+        struct delete_batch *b = userdata;
+        struct replicate_store *rs = b->rs;
+        struct index *idx = rs->rep->d->index;
+        size_t ok = 0, failed = 0;
+        int last = 0;
+
+        rs->deleting = false;
+        if (!rs->stopped) {
+                for (size_t i = 0; i < b->n; i++) {
+                        int r = b->results[i];
+                        if (r == -ECANCELED)
+                                continue;
+                        if (r < 0 && r != -ENOENT) {
+                                failed++;
+                                last = r;
+                                continue;
+                        }
+                        if (index_pack_delete_done(idx, &b->items[i].pack, rs->id) < 0)
+                                continue;
+                        ok++;
+                        rs->deletes++;
+                        rs->delete_bytes += b->items[i].size;
+                }
+                if (ok > 0)
+                        log_debug("Store %s: %zu pruned pack(s) deleted", rs->name, ok);
+                if (failed > 0) {
+                        /* an S3 Object Lock refuses until its retention ends: say so
+                         * once, then retry quietly, less and less often */
+                        bool first = rs->delete_backoff_s == 0;
+                        rs->delete_backoff_s = first ? DELETE_RETRY_S
+                                                     : MIN(rs->delete_backoff_s * 2, (unsigned)DELETE_RETRY_MAX_S);
+                        struct timeval tv = { .tv_sec = rs->delete_backoff_s };
+                        log_full_errno(first ? LOG_WARNING : LOG_DEBUG, last,
+                                       "Store %s: cannot delete %zu pruned pack(s), trying again in %u s", rs->name,
+                                       failed, rs->delete_backoff_s);
+                        rs->delete_after_ns = monotonic_ns() + (int64_t)rs->delete_backoff_s * 1000000000;
+                        if (!evtimer_pending(rs->retry_timer, NULL))
+                                evtimer_add(rs->retry_timer, &tv);
+                } else if (ok > 0) {
+                        rs->delete_backoff_s = 0;
+                        replicate_store_fill(rs); /* the next batch */
+                }
+        }
+        free(b);
+        replicate_store_unref(rs);
+}
+
+void replicate_store_deletes(struct replicate_store *rs)
+{
+        struct delete_batch *b;
+        int k;
+
+        if (rs->deleting || rs->stopped || monotonic_ns() < rs->delete_after_ns)
+                return;
+        b = calloc(1, sizeof(*b));
+        if (!b) {
+                log_oom();
+                return;
+        }
+        b->rs = rs;
+        k = index_pack_deletes_page(rs->rep->d->index, rs->id, DELETE_BATCH, page_cb, b);
+        if (k < 0 || b->n == 0) {
+                if (k < 0)
+                        log_error_errno(k, "Store %s: cannot read the queued deletes", rs->name);
+                free(b);
+                return;
+        }
+        rs->deleting = true;
+        rs->refs++;
+        k = store_runner_submit(rs->runner, delete_work, delete_done, b);
+        if (k < 0) {
+                rs->deleting = false;
+                rs->refs--;
+                free(b);
+                log_error_errno(k, "Store %s: cannot queue deletes", rs->name);
+        }
+}

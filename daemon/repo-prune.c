@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* What prune needs of the repository (docs/prune.md): the gate (snapshot
+ * and restore jobs register while they run, with the snapshot they build
+ * on; prune's mark starts a new epoch and waits until every job of an
+ * earlier epoch is over), taking condemned ids out of the dedupe set and
+ * back, and copying sealed records verbatim into new packs. */
+#include "repo-private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "packer.h"
+#include "repo-read.h"
+
+int repo_job_begin(struct repo *r)
+{
+        int ticket = -1;
+
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < r->n_gate; i++)
+                if (!r->gate[i].used) {
+                        ticket = (int)i;
+                        break;
+                }
+        if (ticket < 0 && GROW(r->gate, r->n_gate, r->cap_gate, 16))
+                ticket = (int)r->n_gate++;
+        if (ticket >= 0)
+                r->gate[ticket] = (struct repo_gate_entry){ .epoch = r->epoch, .used = true };
+        pthread_mutex_unlock(&r->lock);
+        return ticket < 0 ? -ENOMEM : ticket;
+}
+
+void repo_job_set_parent(struct repo *r, int ticket, const struct oid *snapshot)
+{
+        if (ticket < 0)
+                return;
+        pthread_mutex_lock(&r->lock);
+        r->gate[ticket].has_parent = snapshot != NULL;
+        if (snapshot)
+                r->gate[ticket].parent = *snapshot;
+        pthread_mutex_unlock(&r->lock);
+}
+
+void repo_job_end(struct repo *r, int ticket)
+{
+        if (ticket < 0)
+                return;
+        pthread_mutex_lock(&r->lock);
+        r->gate[ticket].used = false;
+        pthread_cond_broadcast(&r->gate_cond);
+        pthread_mutex_unlock(&r->lock);
+}
+
+uint64_t repo_prune_mark(struct repo *r, const struct oid *ids, size_t n)
+{
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < n; i++)
+                idset_remove(&r->known, &ids[i]);
+        uint64_t epoch = ++r->epoch;
+        pthread_mutex_unlock(&r->lock);
+        return epoch;
+}
+
+static bool gate_busy(struct repo *r, uint64_t epoch)
+{
+        for (size_t i = 0; i < r->n_gate; i++)
+                if (r->gate[i].used && r->gate[i].epoch < epoch)
+                        return true;
+        return false;
+}
+
+int repo_prune_wait(struct repo *r, uint64_t epoch, bool (*stop)(void *userdata), void *userdata)
+{
+        int k = 0;
+
+        pthread_mutex_lock(&r->lock);
+        while (gate_busy(r, epoch)) {
+                if (stop && stop(userdata)) {
+                        k = -ECANCELED;
+                        break;
+                }
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 200 * 1000 * 1000;
+                if (until.tv_nsec >= 1000000000) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&r->gate_cond, &r->lock, &until);
+        }
+        pthread_mutex_unlock(&r->lock);
+        return k;
+}
+
+int repo_prune_pins(struct repo *r, struct oid **ret, size_t *ret_n)
+{
+        struct oid *v = NULL;
+        size_t n = 0, cap = 0;
+        int k = 0;
+
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < r->n_gate; i++) {
+                if (!r->gate[i].used || !r->gate[i].has_parent)
+                        continue;
+                if (!GROW(v, n, cap, 8)) {
+                        k = -ENOMEM;
+                        break;
+                }
+                v[n++] = r->gate[i].parent;
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (k < 0) {
+                free(v);
+                return k;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int repo_know(struct repo *r, const struct oid *ids, size_t n)
+{
+        int k = 0;
+
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < n && k >= 0; i++)
+                k = idset_add(&r->known, &ids[i]);
+        pthread_mutex_unlock(&r->lock);
+        return k < 0 ? k : 0;
+}
+
+int repo_put_record(struct repo *r, const struct oid *id, enum object_type type, const void *record, size_t len)
+{
+        return packer_add_record(r->packer, id, type, record, len);
+}
+
+int repo_read_record(struct repo *r, const struct oid *pack, uint64_t offset, size_t len, void *buf)
+{
+        return repo_read_raw(r->read, pack, offset, len, buf);
+}
