@@ -17,10 +17,12 @@ static const struct index_column candidate_columns[] = {
 };
 static const struct index_row candidate_row = INDEX_ROW(struct index_cache_candidate, candidate_columns, 0, NULL);
 
-/* "p" (a packs row) holds a tree or a snapshot: kept here (ls, diff and a
- * no-op snapshot never go to a store). */
-#define PINNED_WHERE "EXISTS (SELECT 1 FROM objects o WHERE o.pack_id = p.id AND o.type IN (3, 4))"
-_Static_assert(OBJECT_TREE == 3 && OBJECT_SNAPSHOT == 4, "PINNED_WHERE names the types by number");
+/* "p" (a packs row) holds a tree, a snapshot or a tombstone: kept here (ls,
+ * diff and a no-op snapshot never go to a store, a reindex reads every
+ * tombstone). */
+#define PINNED_WHERE "EXISTS (SELECT 1 FROM objects o WHERE o.pack_id = p.id AND o.type IN (3, 4, 5))"
+_Static_assert(OBJECT_TREE == 3 && OBJECT_SNAPSHOT == 4 && OBJECT_TOMBSTONE == 5,
+               "PINNED_WHERE names the types by number");
 
 int index_cache_candidates(struct index *idx, unsigned min_copies, size_t limit,
                            index_cache_candidate_cb cb, void *userdata)

@@ -48,6 +48,11 @@ int index_pack_add(struct index *idx, const struct oid *pack_id, uint64_t size, 
                           &index_pack_row, &pack);
         if (r >= 0)
                 r = index_reindex_seen(idx, pack_id);
+        /* indexed again (a reindex or recover found it on a store): live, so
+         * the deletes a prune queued for it are off */
+        if (r >= 0)
+                r = index_row_exec(idx, INDEX_QUERY("DELETE FROM pack_deletes WHERE pack_id = ?1",
+                                                    INDEX_VALUE_OID(pack_id)));
         for (size_t i = 0; i < n && r >= 0; i++) {
                 const struct index_object object = {
                         .id = entries[i].id,

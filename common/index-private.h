@@ -241,6 +241,15 @@ extern const struct index_row index_row_text;
 /* struct index_pack as INDEX_PACK_COLUMNS (index-pack.c). */
 extern const struct index_row index_pack_row;
 
+/* "p" (a packs row) is pending for store ?1: not condemned by prune, the
+ * store does not hold it and,
+ * when ?2 (copies) is not 0, fewer than ?2 stores do. */
+#define PENDING_WHERE                                                                       \
+        "p.condemned_ns = 0 AND "                                                           \
+        "NOT EXISTS (SELECT 1 FROM replicas r WHERE r.pack_id = p.id AND r.store_id = ?1 " \
+        "AND r.state >= 1) AND (?2 = 0 OR (SELECT count(*) FROM replicas r "                \
+        "WHERE r.pack_id = p.id AND r.state >= 1) < ?2)"
+
 /* Insert one object row unless its id is present (index-object.c). */
 int index_object_insert(struct index *idx, const struct index_object *object);
 /* Mark pack as seen when a reindex is running, else nothing (index-reindex.c). */

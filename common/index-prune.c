@@ -72,6 +72,19 @@ int index_prune_condemn(struct index *idx, const struct oid *pack, int64_t ns)
                                                    INDEX_VALUE_OID(pack), INDEX_VALUE_INT64(ns)));
 }
 
+int index_prune_pack_state(struct index *idx, const struct oid *pack)
+{
+        int condemned = 0;
+        int r = index_row_get(idx, INDEX_QUERY("SELECT condemned_ns != 0 FROM packs WHERE id = ?1", INDEX_VALUE_OID(pack)),
+                              &index_row_int, &condemned);
+        return r < 0 ? r : condemned;
+}
+
+int index_prune_release_all(struct index *idx)
+{
+        return index_row_exec(idx, INDEX_SQL("UPDATE packs SET condemned_ns = 0 WHERE condemned_ns != 0"));
+}
+
 int index_prune_retire(struct index *idx, const struct oid *pack)
 {
         int64_t now = index_now_ns();
@@ -79,10 +92,11 @@ int index_prune_retire(struct index *idx, const struct oid *pack)
 
         if (r < 0)
                 return r;
-        /* the local file (store 0) and every store: one an upload in flight
-         * is about to reach gets the delete too (ENOENT is fine) */
+        /* the local file (store 0; also when the row says evicted: a crash
+         * may have left the file) and every store, one an upload in flight
+         * is about to reach too (ENOENT is fine) */
         r = index_row_exec(idx, INDEX_QUERY("INSERT OR IGNORE INTO pack_deletes (pack_id, store_id, size, created_ns) "
-                                            "SELECT id, 0, size, ?2 FROM packs WHERE id = ?1 AND local "
+                                            "SELECT id, 0, size, ?2 FROM packs WHERE id = ?1 "
                                             "UNION ALL SELECT p.id, s.id, p.size, ?2 FROM packs p, stores s "
                                             "WHERE p.id = ?1",
                                             INDEX_VALUE_OID(pack), INDEX_VALUE_INT64(now)));
@@ -100,8 +114,8 @@ static const struct index_column delete_columns[] = {
 };
 static const struct index_row delete_row = INDEX_ROW(struct index_pack_delete, delete_columns, 0, NULL);
 
-int index_pack_deletes_page(struct index *idx, int64_t store_id, size_t limit, index_pack_delete_cb cb,
-                            void *userdata)
+int index_pack_deletes_page(struct index *idx, int64_t store_id, unsigned copies, size_t limit,
+                            index_pack_delete_cb cb, void *userdata)
 {
         _cleanup_cursor_ struct index_cursor c = { 0 };
         struct index_pack_delete row;
@@ -110,9 +124,15 @@ int index_pack_deletes_page(struct index *idx, int64_t store_id, size_t limit, i
         if (limit == 0 || limit > INT64_MAX)
                 return -EINVAL;
         r = index_row_open(idx,
-                           INDEX_QUERY("SELECT pack_id, store_id, size, created_ns FROM pack_deletes "
-                                       "WHERE store_id = ?1 ORDER BY created_ns, pack_id LIMIT ?2",
-                                       INDEX_VALUE_INT64(store_id), INDEX_VALUE_INT64((int64_t)limit)),
+                           /* not indexed again meanwhile; on a store, only once every pack
+                            * older than the delete (the repacked copies) is there */
+                           INDEX_QUERY("SELECT d.pack_id, d.store_id, d.size, d.created_ns FROM pack_deletes d "
+                                       "WHERE d.store_id = ?1 AND NOT EXISTS (SELECT 1 FROM packs x WHERE "
+                                       "x.id = d.pack_id) AND (?1 = 0 OR NOT EXISTS (SELECT 1 FROM packs p WHERE "
+                                       "p.created_ns <= d.created_ns AND " PENDING_WHERE ")) "
+                                       "ORDER BY d.created_ns, d.pack_id LIMIT ?3",
+                                       INDEX_VALUE_INT64(store_id), INDEX_VALUE_INT64(copies),
+                                       INDEX_VALUE_INT64((int64_t)limit)),
                            &c);
         while (r >= 0 && (r = index_row_next(&c, &delete_row, &row)) > 0) {
                 r = cb(&row, userdata);

@@ -83,15 +83,6 @@ int index_replica_foreach_pending(struct index *idx, int64_t store_id, index_pac
 
 /* ---- the replicator's queries --------------------------------------------- */
 
-/* "p" (a packs row) is pending for store ?1: not condemned by prune, the
- * store does not hold it and,
- * when ?2 (copies) is not 0, fewer than ?2 stores do. */
-#define PENDING_WHERE                                                                       \
-        "p.condemned_ns = 0 AND "                                                           \
-        "NOT EXISTS (SELECT 1 FROM replicas r WHERE r.pack_id = p.id AND r.store_id = ?1 " \
-        "AND r.state >= 1) AND (?2 = 0 OR (SELECT count(*) FROM replicas r "                \
-        "WHERE r.pack_id = p.id AND r.state >= 1) < ?2)"
-
 int index_replica_pending_page(struct index *idx, int64_t store_id, unsigned copies,
                                const struct oid *after, size_t limit, index_pack_cb cb,
                                void *userdata)

@@ -397,13 +397,21 @@ int index_prune_foreach_known(struct index *idx, index_object_cb cb, void *userd
 int index_prune_foreach_pack(struct index *idx, int condemned_only, index_prune_pack_cb cb, void *userdata);
 /* Mark pack condemned at ns (0: live again); -ENOENT if unknown. */
 int index_prune_condemn(struct index *idx, const struct oid *pack, int64_t ns);
+/* 0 when pack is indexed and live, 1 when condemned, -ENOENT when gone. */
+int index_prune_pack_state(struct index *idx, const struct oid *pack);
+/* Un-condemn every condemned pack (a prune that did not finish: at start);
+ * how many, or -errno. */
+int index_prune_release_all(struct index *idx);
 /* Retire a condemned pack in one transaction: queue its deletes (the local
- * file if present, every store) and delete its row with its objects and
+ * file, every store) and delete its row with its objects and
  * replica rows. -ENOENT if unknown or not condemned. */
 int index_prune_retire(struct index *idx, const struct oid *pack);
-/* Call cb for at most limit queued deletes of store_id, oldest first. */
-int index_pack_deletes_page(struct index *idx, int64_t store_id, size_t limit, index_pack_delete_cb cb,
-                            void *userdata);
+/* Call cb for at most limit queued deletes of store_id, oldest first, that
+ * may go now: the pack has no row again, and (a store, not 0) no pack
+ * created before the delete is still pending for it (copies as for
+ * index_replica_pending_page), so a repack's packs are there first. */
+int index_pack_deletes_page(struct index *idx, int64_t store_id, unsigned copies, size_t limit,
+                            index_pack_delete_cb cb, void *userdata);
 /* A queued delete was carried out (or was not needed). */
 int index_pack_delete_done(struct index *idx, const struct oid *pack, int64_t store_id);
 /* 1 if a delete of pack on store_id is queued, 0 if not, or -errno. */

@@ -19,7 +19,7 @@ int oid_compute(const uint8_t id_key[32], enum object_type type, const void *buf
         return crypto_hmac_sha256(id_key, 32, pieces, 2, ret->bytes);
 }
 
-int oid_type_valid(int type) { return type >= OBJECT_DATA && type <= OBJECT_SNAPSHOT; }
+int oid_type_valid(int type) { return type >= OBJECT_DATA && type <= OBJECT_TOMBSTONE; }
 
 const char *oid_type_name(int type)
 {
@@ -28,6 +28,7 @@ const char *oid_type_name(int type)
                 [OBJECT_LIST] = "list",
                 [OBJECT_TREE] = "tree",
                 [OBJECT_SNAPSHOT] = "snapshot",
+                [OBJECT_TOMBSTONE] = "tombstone",
         };
         return oid_type_valid(type) ? names[type] : NULL;
 }

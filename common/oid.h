@@ -16,7 +16,7 @@ enum object_type {
         OBJECT_LIST = 2,     /* CBOR list of data ids for a long file */
         OBJECT_TREE = 3,     /* one directory */
         OBJECT_SNAPSHOT = 4, /* one snapshot */
-        OBJECT_TOMBSTONE = 5, /* forgotten snapshots (never pruned) */
+        OBJECT_TOMBSTONE = 5, /* snapshots a forget removed (tombstone.c) */
 };
 
 struct oid {
@@ -28,7 +28,7 @@ int oid_compute(const uint8_t id_key[32], enum object_type type, const void *buf
                 struct oid *ret);
 /* True when type is one of enum object_type. */
 int oid_type_valid(int type);
-/* "data", "list", "tree", "snapshot", or NULL. */
+/* "data", "list", "tree", "snapshot", "tombstone", or NULL. */
 const char *oid_type_name(int type);
 /* Lower-case hex with NUL. */
 void oid_to_hex(const struct oid *id, char ret[OID_HEX_SIZE]);

@@ -41,7 +41,8 @@ int verb_recover(struct verb_context *c, int argc, char **argv)
         struct msg_map body = msg_body(reply);
         uint64_t packs = verb_uint(&body, CTL_KEY_PACKS, 0), objects = verb_uint(&body, CTL_KEY_OBJECTS, 0),
                  snapshots = verb_uint(&body, CTL_KEY_SNAPSHOT_COUNT, 0),
-                 undeleted = verb_uint(&body, CTL_KEY_UNDELETED, 0), errors = verb_uint(&body, CTL_KEY_ERRORS, 0);
+                 undeleted = verb_uint(&body, CTL_KEY_UNDELETED, 0), errors = verb_uint(&body, CTL_KEY_ERRORS, 0),
+                 forgotten = verb_uint(&body, CTL_KEY_FORGOTTEN, 0);
         if (c->json) {
                 json_t *o = json_object();
                 if (o) {
@@ -49,6 +50,7 @@ int verb_recover(struct verb_context *c, int argc, char **argv)
                         json_object_set_new(o, "objects", json_integer((json_int_t)objects));
                         json_object_set_new(o, "snapshots", json_integer((json_int_t)snapshots));
                         json_object_set_new(o, "undeleted", json_integer((json_int_t)undeleted));
+                        json_object_set_new(o, "forgotten", json_integer((json_int_t)forgotten));
                         json_object_set_new(o, "errors", json_integer((json_int_t)errors));
                 }
                 ex = verb_json(o);
@@ -57,9 +59,11 @@ int verb_recover(struct verb_context *c, int argc, char **argv)
                        snapshots, objects, packs, store);
                 if (undeleted)
                         printf("%" PRIu64 " packs marked deleted on %s were undeleted\n", undeleted, store);
+                if (forgotten)
+                        printf("%" PRIu64 " forgotten snapshots stay forgotten (tombstones)\n", forgotten);
                 ex = verb_flush();
         }
         if (ex == EXIT_OK && errors)
-                ex = verb_fail("%" PRIu64 " packs or snapshots could not be read (see chuted's log)", errors);
+                ex = verb_fail("%" PRIu64 " packs, snapshots or tombstones could not be read (see chuted's log)", errors);
         return ex;
 }

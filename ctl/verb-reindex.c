@@ -48,14 +48,18 @@ int verb_reindex(struct verb_context *c, int argc, char **argv)
                         json_object_set_new(o, "packs", verb_json_uint(&body, CTL_KEY_PACKS));
                         json_object_set_new(o, "objects", verb_json_uint(&body, CTL_KEY_OBJECTS));
                         json_object_set_new(o, "snapshots_added", verb_json_uint(&body, CTL_KEY_SNAPSHOT_COUNT));
+                        json_object_set_new(o, "forgotten", verb_json_uint(&body, CTL_KEY_FORGOTTEN));
                         json_object_set_new(o, "errors", json_integer((json_int_t)errors));
                 }
                 ex = verb_json(o);
         } else {
                 printf("Reindexed %" PRIu64 " packs, %" PRIu64 " objects; %" PRIu64 " snapshots added, %" PRIu64
-                       " unreadable packs or snapshots\n",
+                       " unreadable packs, snapshots or tombstones\n",
                        verb_uint(&body, CTL_KEY_PACKS, 0), verb_uint(&body, CTL_KEY_OBJECTS, 0),
                        verb_uint(&body, CTL_KEY_SNAPSHOT_COUNT, 0), errors);
+                if (verb_uint(&body, CTL_KEY_FORGOTTEN, 0))
+                        printf("%" PRIu64 " forgotten snapshots stay forgotten (tombstones)\n",
+                               verb_uint(&body, CTL_KEY_FORGOTTEN, 0));
                 ex = verb_flush();
         }
         return ex == EXIT_OK && errors ? EXIT_FAILED : ex;

@@ -33,6 +33,27 @@ static void local_line(const struct msg_map *body)
                 printf("  cache error: %s\n", error);
 }
 
+/* "Prune: ..." when something is forgotten, marked or left to delete. */
+static void prune_line(const struct msg_map *body)
+{
+        uint64_t forgotten = verb_uint(body, CTL_KEY_PRUNE_FORGOTTEN, 0);
+        uint64_t condemned = verb_uint(body, CTL_KEY_CONDEMNED_PACKS, 0);
+        uint64_t deletes = verb_uint(body, CTL_KEY_DELETES_QUEUED, 0);
+        char when[OUTPUT_TIME_MAX] = "never", size[OUTPUT_SIZE_MAX];
+        int64_t ns;
+
+        if (forgotten == 0 && condemned == 0 && deletes == 0)
+                return;
+        if (msg_map_get_int(body, CTL_KEY_PRUNE_LAST, &ns) >= 0)
+                output_time_local(ns, when);
+        printf("Prune: last %s; %" PRIu64 " snapshots forgotten since", when, forgotten);
+        if (condemned)
+                printf(", %" PRIu64 " packs marked for deletion", condemned);
+        if (deletes)
+                printf(", %" PRIu64 " deletes (%s) queued", deletes,
+                       output_size(verb_uint(body, CTL_KEY_DELETES_QUEUED_BYTES, 0), size));
+        putchar('\n');
+}
 
 static int status_text(struct msg *reply)
 {
@@ -54,6 +75,7 @@ static int status_text(struct msg *reply)
                verb_uint(&body, CTL_KEY_PACKS, 0),
                output_size(verb_uint(&body, CTL_KEY_BYTES, 0), stored));
         local_line(&body);
+        prune_line(&body);
         msg_map_get_count(&body, CTL_KEY_ROOTS, &n);
         if (n == 0) {
                 printf("\nNothing is watched yet: chutectl add PATH\n");

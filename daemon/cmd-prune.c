@@ -96,7 +96,7 @@ static void prune_done(void *userdata)
         struct prune_job *job = &pr->job;
         const struct prune_stats *st = &job->st;
         struct request *r = pr->r;
-        char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], c[FORMAT_SIZE_MAX];
+        char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], c[FORMAT_SIZE_MAX], e[FORMAT_SIZE_MAX];
 
         recover_release(pr->d);
         if (pr->timer)
@@ -108,12 +108,13 @@ static void prune_done(void *userdata)
                                       job->error_text);
         } else {
                 if (!job->opt.dry_run)
-                        log_info("Prune%s: %llu packs deleted, %llu repacked (%s of live records copied), %llu kept "
-                                 "as needed again; %s of packs freed, %s stored now (%s unused left)",
+                        log_info("Prune%s: %llu packs deleted, %llu repacked (%llu read from stores, %s of live records "
+                                 "copied), %llu kept as needed again; %s of packs freed, %s stored now (%s unused left)",
                                  r ? "" : " (automatic)", (unsigned long long)st->delete_packs,
-                                 (unsigned long long)st->repack_packs, format_size(st->repack_written, a),
+                                 (unsigned long long)st->repack_packs, (unsigned long long)st->repack_remote,
+                                 format_size(st->repack_written, a),
                                  (unsigned long long)st->kept_packs, format_size(st->retired_bytes, b),
-                                 format_size(st->bytes_after, c), format_size(st->unused_after, a));
+                                 format_size(st->bytes_after, c), format_size(st->unused_after, e));
                 if (!job->opt.dry_run && st->retired_packs)
                         replicate_kick(pr->d); /* the deletes on the stores */
                 if (r)

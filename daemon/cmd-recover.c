@@ -68,11 +68,13 @@ static void recover_done(void *userdata)
                               job->error_text);
         } else {
                 log_notice("Recovered from %s: %llu packs (%llu copied, %llu unreadable), %llu objects, "
-                           "%llu snapshots, %llu packs undeleted",
+                           "%llu snapshots, %llu packs undeleted; %llu snapshots kept forgotten by %llu "
+                           "tombstones (%llu unreadable)",
                            job->store_name, (unsigned long long)job->packs,
                            (unsigned long long)job->packs_copied, (unsigned long long)job->bad_packs,
                            (unsigned long long)job->objects, (unsigned long long)job->snapshots,
-                           (unsigned long long)job->undeleted);
+                           (unsigned long long)job->undeleted, (unsigned long long)job->forgotten,
+                           (unsigned long long)job->tombstones, (unsigned long long)job->bad_tombstones);
                 struct msg *m = request_result(r);
                 if (m) {
                         struct msg_map b = msg_body(m);
@@ -80,7 +82,9 @@ static void recover_done(void *userdata)
                         msg_map_set_uint(&b, CTL_KEY_OBJECTS, job->objects);
                         msg_map_set_uint(&b, CTL_KEY_SNAPSHOT_COUNT, job->snapshots);
                         msg_map_set_uint(&b, CTL_KEY_UNDELETED, job->undeleted);
-                        msg_map_set_uint(&b, CTL_KEY_ERRORS, job->bad_packs + job->bad_snapshots);
+                        msg_map_set_uint(&b, CTL_KEY_FORGOTTEN, job->forgotten);
+                        msg_map_set_uint(&b, CTL_KEY_ERRORS,
+                                         job->bad_packs + job->bad_snapshots + job->bad_tombstones);
                 }
                 request_reply(r, m);
         }

@@ -66,16 +66,21 @@ static void reindex_done(void *userdata)
                 request_error(r, CTL_STATUS_FAILED, "%s", job->error_text);
         } else {
                 log_notice("Reindexed from the packs: %llu packs (%llu unreadable), %llu objects, "
-                           "%llu snapshots added",
+                           "%llu snapshots added; %llu snapshots kept forgotten by %llu tombstones "
+                           "(%llu unreadable), %llu rows of them dropped",
                            (unsigned long long)job->packs, (unsigned long long)job->bad_packs,
-                           (unsigned long long)job->objects, (unsigned long long)job->snapshots);
+                           (unsigned long long)job->objects, (unsigned long long)job->snapshots,
+                           (unsigned long long)job->forgotten, (unsigned long long)job->tombstones,
+                           (unsigned long long)job->bad_tombstones, (unsigned long long)job->rows_dropped);
                 struct msg *m = request_result(r);
                 if (m) {
                         struct msg_map b = msg_body(m);
                         msg_map_set_uint(&b, CTL_KEY_PACKS, job->packs);
                         msg_map_set_uint(&b, CTL_KEY_OBJECTS, job->objects);
                         msg_map_set_uint(&b, CTL_KEY_SNAPSHOT_COUNT, job->snapshots);
-                        msg_map_set_uint(&b, CTL_KEY_ERRORS, job->bad_packs + job->bad_snapshots);
+                        msg_map_set_uint(&b, CTL_KEY_FORGOTTEN, job->forgotten);
+                        msg_map_set_uint(&b, CTL_KEY_ERRORS,
+                                         job->bad_packs + job->bad_snapshots + job->bad_tombstones);
                 }
                 request_reply(r, m);
         }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* status: the daemon's state, each root's state, repository totals, the
- * local copy of the packs (cache) and each store's replication state (as
- * stores). */
+ * local copy of the packs (cache), prune's state and each store's
+ * replication state (as stores). */
 #include <string.h>
 
 #include "cache.h"
@@ -10,6 +10,8 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "index.h"
+#include "prune.h"
+#include "retention-apply.h"
 #include "root.h"
 
 void cmd_status(struct request *r)
@@ -73,6 +75,19 @@ void cmd_status(struct request *r)
                 msg_map_set_uint(&b, CTL_KEY_EVICTED_BYTES, cs.evicted_bytes);
                 if (cs.error[0])
                         msg_map_set_text(&b, CTL_KEY_CACHE_ERROR, cs.error);
+        }
+        if (d->index) {
+                struct index_prune_counts pc;
+                int64_t v;
+                if (index_kv_get_int(d->index, RETENTION_KV_FORGOTTEN, &v) >= 0 && v > 0)
+                        msg_map_set_uint(&b, CTL_KEY_PRUNE_FORGOTTEN, (uint64_t)v);
+                if (index_kv_get_int(d->index, PRUNE_KV_LAST, &v) >= 0)
+                        msg_map_set_int(&b, CTL_KEY_PRUNE_LAST, v);
+                if (index_prune_counts(d->index, -1, &pc) >= 0) {
+                        msg_map_set_uint(&b, CTL_KEY_CONDEMNED_PACKS, pc.condemned_packs);
+                        msg_map_set_uint(&b, CTL_KEY_DELETES_QUEUED, pc.delete_packs);
+                        msg_map_set_uint(&b, CTL_KEY_DELETES_QUEUED_BYTES, pc.delete_bytes);
+                }
         }
         k = cmd_stores_fill(d, &b);
         if (k < 0) {

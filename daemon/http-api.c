@@ -22,6 +22,8 @@
 #include "blob.h"
 #include "daemon.h"
 #include "http-blob.h"
+#include "http-dashboard.h"
+#include "http-jobs.h"
 #include "http-private.h"
 #include "log.h"
 
@@ -149,6 +151,10 @@ static void http_cb(struct evhttp_request *req, void *arg)
                 http_send_error(req, 403, "forbidden", "the Host header must be %s or localhost", api->host);
                 return;
         }
+        /* the dashboard's page asks for the token itself (after the Host
+         * check: a rebound name gets no page to run in our origin) */
+        if (http_dashboard_serve(req))
+                return;
         const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
         bool open_metrics = api->daemon->config.api_metrics_public && path && !strcmp(path, "/metrics");
         if (!open_metrics && !token_ok(api, evhttp_find_header(h, "Authorization"))) {
@@ -261,6 +267,7 @@ void http_api_free(struct http_api *api)
 {
         if (!api)
                 return;
+        http_jobs_free_all(api); /* ends their event streams while the connections are there */
         if (api->http) /* frees the listener bound to it */
                 evhttp_free(api->http);
         blob_store_free(api->blobs);

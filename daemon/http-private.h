@@ -26,6 +26,10 @@ struct http_api {
         struct http_conn_slot { struct evhttp_connection *conn; struct http_call *call; } *conns;
         size_t n_conns;
         uint64_t next_reqid;
+        /* jobs (http-jobs.c), newest first */
+        struct http_job *jobs;
+        unsigned n_jobs;
+        uint64_t next_job;
         struct blob_store *blobs;   /* /chute/blob/ (http-blob.c); NULL when it cannot open */
 };
 
@@ -45,6 +49,9 @@ struct http_call {
         uint64_t range_start, range_end; /* inclusive, after the first DATA */
         uint64_t pos;                    /* bytes of the file seen so far */
         char *range, *if_none_match;
+        /* an event stream of a job (http-jobs.c) */
+        struct http_job *job;
+        struct http_call *next_event;
 };
 
 /* Send {"error": code, "message": text} with status. */
@@ -59,6 +66,12 @@ int http_parse_range(const char *h, uint64_t size, uint64_t *ret_start, uint64_t
 bool http_etag_matches(const char *header, const char *etag);
 /* Route an authorised request: build the control message and dispatch it. */
 void http_routes_handle(struct http_api *api, struct evhttp_request *req);
+/* The HTTP status for a CTL_STATUS_*. */
+int http_status_of(uint64_t ctl_status);
+/* The JSON body of a request, or NULL when it has none; -EINVAL after answering 400. */
+int http_read_body(struct evhttp_request *req, json_t **ret);
+/* Free a call that is not (or no longer) running a request. */
+void http_call_free(struct http_call *c);
 /* The call's request is over: detach it from its connection. */
 void http_call_end(struct http_call *c);
 /* c answers on conn now: a close of conn cancels it (http_call_closed). */

@@ -19,6 +19,7 @@
 #include "ctl-json.h"
 #include "daemon.h"
 #include "http-blob.h"
+#include "http-jobs.h"
 #include "http-metrics.h"
 #include "http-private.h"
 #include "log.h"
@@ -31,7 +32,7 @@ enum {
         HTTP_ROUTE_METRICS,   /* a status RESULT as Prometheus text */
 };
 
-static int status_of(uint64_t ctl_status)
+int http_status_of(uint64_t ctl_status)
 {
         switch (ctl_status) {
         case CTL_STATUS_BAD_REQUEST: return 400;
@@ -48,12 +49,19 @@ static int status_of(uint64_t ctl_status)
 
 static void call_free(struct http_call *c)
 {
+        if (c->job)
+                http_jobs_unsubscribe(c);
         http_call_end(c);
         json_decref(c->items);
         free(c->after);
         free(c->range);
         free(c->if_none_match);
         free(c);
+}
+
+void http_call_free(struct http_call *c)
+{
+        call_free(c);
 }
 
 /* Cancel r and free its call: a cancelled request no longer calls release. */
@@ -155,7 +163,7 @@ static void call_send(struct request *r, struct msg *m, bool final)
                 } else {
                         struct evhttp_request *req = c->req;
                         http_call_end(c);
-                        http_send_json(req, status_of(st), ctl_json_from_msg(m));
+                        http_send_json(req, http_status_of(st), ctl_json_from_msg(m));
                 }
                 msg_free(m);
                 return;
@@ -419,8 +427,7 @@ static void dispatch(struct http_api *api, struct evhttp_request *req, struct ht
         request_unref(r);
 }
 
-/* The JSON body of a POST/DELETE, or NULL when it has none; -EINVAL after answering 400. */
-static int read_body(struct evhttp_request *req, json_t **ret)
+int http_read_body(struct evhttp_request *req, json_t **ret)
 {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(in);
@@ -499,6 +506,10 @@ void http_routes_handle(struct http_api *api, struct evhttp_request *req)
                 http_blob_handle(api, req, path);
                 return;
         }
+        if (http_jobs_handle(api, req, path)) {
+                free(c);
+                return;
+        }
 
         static const char *const none[] = { NULL };
         static const char *const q_snapshots[] = { "path", "path", NULL };
@@ -529,7 +540,7 @@ void http_routes_handle(struct http_api *api, struct evhttp_request *req)
                         args = query_args(req, none, err, sizeof(err), NULL);
                 } else if (method == EVHTTP_REQ_POST || method == EVHTTP_REQ_DELETE) {
                         type = method == EVHTTP_REQ_POST ? CTL_TYPE_ADD : CTL_TYPE_REMOVE;
-                        if (read_body(req, &args) < 0)
+                        if (http_read_body(req, &args) < 0)
                                 goto done;
                         if (!args)
                                 args = query_args(req, q_tree, err, sizeof(err), NULL);
@@ -558,7 +569,7 @@ void http_routes_handle(struct http_api *api, struct evhttp_request *req)
                         }
                 } else if (method == EVHTTP_REQ_POST) {
                         type = CTL_TYPE_SNAPSHOT;
-                        if (read_body(req, &args) < 0)
+                        if (http_read_body(req, &args) < 0)
                                 goto done;
                 } else
                         allowed = false;
@@ -591,7 +602,7 @@ void http_routes_handle(struct http_api *api, struct evhttp_request *req)
         } else if (!strcmp(path, "/v1/forget")) {
                 allowed = method == EVHTTP_REQ_POST;
                 type = CTL_TYPE_FORGET;
-                if (allowed && read_body(req, &args) < 0)
+                if (allowed && http_read_body(req, &args) < 0)
                         goto done;
         } else if (!strcmp(path, "/metrics")) {
                 allowed = get;

@@ -30,7 +30,8 @@ struct live {
 
 static bool cancelled(struct live *l)
 {
-        return __atomic_load_n(&l->job->cancel, __ATOMIC_RELAXED) != 0;
+        return __atomic_load_n(&l->job->cancel, __ATOMIC_RELAXED) != 0 ||
+               __atomic_load_n(&l->job->daemon->stopping, __ATOMIC_RELAXED);
 }
 
 static int add(struct live *l, const struct oid *id)
@@ -131,7 +132,10 @@ static int file_cb(const char *path, const struct index_file *f, void *userdata)
         (void)path;
         if (!f->content || f->content_len == 0)
                 return 0;
-        if (file_cache_decode(f->content, f->content_len, &e) < 0)
+        k = file_cache_decode(f->content, f->content_len, &e);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
                 return 0; /* a damaged row is never reused either */
         if (e.has_list)
                 k = idset_has(l->set, &e.list) ? 0 : idset_add(&l->lists, &e.list) < 0 ? -ENOMEM : 0;

@@ -19,6 +19,7 @@
 #include "repo.h"
 #include "retention-apply.h"
 #include "store.h"
+#include "test-hook.h"
 
 struct pack_use {
         struct oid id;
@@ -27,6 +28,7 @@ struct pack_use {
         int64_t condemned_ns;
         uint64_t used, unused;   /* record bytes */
         uint32_t n_used, n_unused;
+        bool local;              /* not evicted (local_copy = cache) */
         bool drop, repack;
 };
 
@@ -39,6 +41,8 @@ struct plan {
         int64_t start_ns;
         struct oid *unused_ids;  /* of packs dropped or repacked, filled at mark */
         size_t n_unused_ids, cap_unused_ids;
+        bool marked;             /* packs condemned by this run (rolled back on failure) */
+        int64_t forgotten_before; /* snapshots forgotten before this run began */
 };
 
 static void fail(struct prune_job *job, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -61,10 +65,21 @@ static void phase(struct prune_job *job, const char *name, uint64_t total)
         __atomic_store_n(&job->phase, name, __ATOMIC_RELEASE);
 }
 
+/* The client went away, or chuted is stopping. */
 static bool cancelled(struct prune_job *job)
 {
-        return __atomic_load_n(&job->cancel, __ATOMIC_RELAXED) != 0;
+        return __atomic_load_n(&job->cancel, __ATOMIC_RELAXED) != 0 ||
+               __atomic_load_n(&job->daemon->stopping, __ATOMIC_RELAXED);
 }
+
+static bool stop_cb(void *userdata)
+{
+        return cancelled(userdata);
+}
+
+/* Readers pin an index read transaction for up to 0.5 s (repo-read.c): a
+ * location they looked up just before the move must still be there. */
+#define PRUNE_GRACE_MIN_NS INT64_C(1000000000)
 
 /* Commit when k >= 0, else roll back; k or the commit's error. */
 static int end_tx(struct index *wr, int k)
@@ -85,6 +100,7 @@ static int pack_cb(const struct index_prune_pack *p, void *userdata)
                 return -ENOMEM;
         pl->packs[pl->n_packs++] = (struct pack_use){
                 .id = p->id, .size = p->size, .created_ns = p->created_ns, .condemned_ns = p->condemned_ns,
+                .local = p->local != 0,
         };
         return 0;
 }
@@ -137,7 +153,7 @@ static int choose(struct plan *pl)
                 st->used_bytes += u->used;
                 st->unused_bytes += u->unused;
                 if (u->condemned_ns || u->created_ns >= pl->start_ns)
-                        continue; /* condemned before (finished below) or newer than the live set */
+                        continue; /* marked by a prune running (none: one at a time), or too new */
                 if (u->n_used == 0) {
                         u->drop = true;
                         st->delete_packs++;
@@ -174,7 +190,18 @@ static int plan_make(struct plan *pl)
         struct repo *repo = job->daemon->repo;
         int k;
 
+        /* packs a job running now may have written belong to a snapshot
+         * the live set cannot see yet: only older packs are candidates */
         pl->start_ns = now_ns();
+        int64_t oldest = repo_prune_oldest_job(repo);
+        if (oldest < pl->start_ns)
+                pl->start_ns = oldest;
+        struct index *kv = repo_reader_get(repo);
+        if (kv) {
+                if (index_kv_get_int(kv, RETENTION_KV_FORGOTTEN, &pl->forgotten_before) < 0)
+                        pl->forgotten_before = 0;
+                repo_reader_put(repo, kv);
+        }
         phase(job, "live", 0);
         k = prune_live(job, &pl->live);
         if (k < 0) {
@@ -262,6 +289,9 @@ static int copy_cb(const struct index_object *o, void *userdata)
                 cc->cap = o->length;
         }
         k = repo_read_record(repo, &cc->pack, o->offset, o->length, cc->buf);
+        /* never copy a damaged record into a pack that hashes as whole */
+        if (k >= 0)
+                k = repo_check_record(repo, &o->id, cc->buf, o->length);
         if (k < 0) {
                 cc->err = k;
                 return k;
@@ -287,6 +317,7 @@ static int mark_and_repack(struct plan *pl, uint64_t *ret_epoch)
                 fail(job, k, "cannot mark packs in the index: %s", strerror(-k));
                 return k;
         }
+        pl->marked = true;
         struct index *rd = repo_reader_get(repo);
         if (!rd) {
                 fail(job, -EIO, "cannot open the index");
@@ -315,6 +346,8 @@ static int mark_and_repack(struct plan *pl, uint64_t *ret_epoch)
                         continue;
                 cc.pack = pl->packs[i].id;
                 k = index_object_foreach_in_pack(rd, &cc.pack, copy_cb, &cc);
+                if (!pl->packs[i].local)
+                        job->st.repack_remote++;
         }
         repo_reader_put(repo, rd);
         free(cc.buf);
@@ -325,8 +358,11 @@ static int mark_and_repack(struct plan *pl, uint64_t *ret_epoch)
                 oid_to_hex(&cc.pack, hex);
                 if (k == -ECANCELED)
                         fail(job, k, "cancelled");
+                else if (cc.err == -EBADMSG)
+                        fail(job, k, "pack %s holds a damaged record: nothing was deleted; run chutectl check "
+                             "--read-data --repair", hex);
                 else if (cc.err)
-                        fail(job, k, "cannot read pack %s to repack it: %s (the next prune tries again)", hex,
+                        fail(job, k, "cannot read pack %s to repack it: %s (nothing was deleted)", hex,
                              strerror(-k));
                 else
                         fail(job, k, "cannot write the repacked objects: %s", strerror(-k));
@@ -494,13 +530,15 @@ int prune_delete_local(struct daemon *d)
                 struct index *rd = repo_reader_get(repo);
                 if (!rd)
                         return -EIO;
-                k = index_pack_deletes_page(rd, 0, 256, local_cb, &lc);
+                k = index_pack_deletes_page(rd, 0, 0, 256, local_cb, &lc);
                 repo_reader_put(repo, rd);
                 size_t done = 0;
-                for (size_t i = 0; k >= 0 && i < lc.n; i++, done++) {
+                for (size_t i = 0; k >= 0 && i < lc.n; i++) {
                         int r = store_del(repo_store(repo), &lc.ids[i]);
                         if (r < 0 && r != -ENOENT)
-                                k = r;
+                                k = r; /* its row stays: tried again by the next prune */
+                        else
+                                lc.ids[done++] = lc.ids[i];
                 }
                 if (done > 0) {
                         int r = repo_with_writer(repo, local_done_cb, &(struct done_ctx){ .ids = lc.ids, .n = done });
@@ -518,16 +556,82 @@ int prune_delete_local(struct daemon *d)
 
 /* ---- the job ---------------------------------------------------------------------- */
 
+struct finish_ctx {
+        int64_t now;
+        int64_t forgotten_before;
+};
+
+/* The prune is recorded; snapshots forgotten while it ran stay counted
+ * (their data may be in packs it did not look at). */
 static int finish_cb(struct index *wr, void *userdata)
 {
+        struct finish_ctx *fc = userdata;
+        int64_t forgotten = 0;
         int k = index_begin(wr);
-        if (k >= 0)
+
+        if (k >= 0 && index_kv_get_int(wr, RETENTION_KV_FORGOTTEN, &forgotten) < 0)
+                forgotten = 0;
+        forgotten -= fc->forgotten_before;
+        if (k >= 0 && forgotten > 0) {
+                k = index_kv_set_int(wr, RETENTION_KV_FORGOTTEN, forgotten);
+        } else if (k >= 0) {
                 k = index_kv_delete(wr, RETENTION_KV_PENDING_SINCE);
+                if (k >= 0 || k == -ENOENT)
+                        k = index_kv_delete(wr, RETENTION_KV_FORGOTTEN);
+        }
         if (k >= 0 || k == -ENOENT)
-                k = index_kv_delete(wr, RETENTION_KV_FORGOTTEN);
-        if (k >= 0 || k == -ENOENT)
-                k = index_kv_set_int(wr, PRUNE_KV_LAST, *(int64_t *)userdata);
+                k = index_kv_set_int(wr, PRUNE_KV_LAST, fc->now);
         return end_tx(wr, k);
+}
+
+struct rollback_ctx {
+        struct plan *pl;
+        struct oid *ids;
+        size_t n, cap;
+};
+
+static int rollback_ids_cb(const struct index_object *o, void *userdata)
+{
+        struct rollback_ctx *rc = userdata;
+        if (!GROW(rc->ids, rc->n, rc->cap, 256))
+                return -ENOMEM;
+        rc->ids[rc->n++] = o->id;
+        return 0;
+}
+
+/* Un-condemn what this run marked (nothing was deleted under a mark yet,
+ * or it is retired already: its row is gone), ids back in the dedupe set. */
+static int rollback_cb(struct index *wr, void *userdata)
+{
+        struct rollback_ctx *rc = userdata;
+        struct plan *pl = rc->pl;
+        int k = index_begin(wr);
+
+        for (size_t i = 0; i < pl->n_packs && k >= 0; i++) {
+                if (!pl->packs[i].drop && !pl->packs[i].repack)
+                        continue;
+                k = index_prune_condemn(wr, &pl->packs[i].id, 0);
+                if (k == -ENOENT) {
+                        k = 0; /* retired */
+                        continue;
+                }
+                if (k >= 0)
+                        k = index_object_foreach_in_pack(wr, &pl->packs[i].id, rollback_ids_cb, rc);
+        }
+        k = end_tx(wr, k);
+        if (k >= 0)
+                k = repo_know(pl->job->daemon->repo, rc->ids, rc->n);
+        return k;
+}
+
+static void rollback(struct plan *pl)
+{
+        struct rollback_ctx rc = { .pl = pl };
+        int k = repo_with_writer(pl->job->daemon->repo, rollback_cb, &rc);
+
+        free(rc.ids);
+        if (k < 0)
+                log_warning_errno(k, "Prune: cannot release the packs it marked; the next start releases them");
 }
 
 void prune_run(struct prune_job *job)
@@ -541,19 +645,18 @@ void prune_run(struct prune_job *job)
         k = plan_make(&pl);
         if (k < 0 || job->opt.dry_run)
                 goto out;
-        bool leftovers = false;
-        for (size_t i = 0; i < pl.n_packs; i++)
-                leftovers |= pl.packs[i].condemned_ns != 0;
-        if (job->st.delete_packs + job->st.repack_packs > 0 || leftovers) {
+        test_hook_pause("prune-mark"); /* tests: a snapshot between the plan and the mark */
+        if (job->st.delete_packs + job->st.repack_packs > 0) {
                 k = mark_and_repack(&pl, &epoch);
                 idset_done(&pl.live); /* the check after the wait makes its own */
                 idset_init(&pl.live);
                 if (k < 0)
                         goto out;
                 phase(job, "wait", 0);
-                k = repo_prune_wait(repo, epoch, &job->cancel);
+                k = repo_prune_wait(repo, epoch, stop_cb, job);
+                /* at least as long as a reader's pinned lookup may be stale */
                 if (k >= 0)
-                        k = grace_wait(job, now_ns() + job->opt.grace_ns);
+                        k = grace_wait(job, now_ns() + MAX(job->opt.grace_ns, PRUNE_GRACE_MIN_NS));
                 if (k < 0) {
                         fail(job, k, "cancelled while waiting for running jobs");
                         goto out;
@@ -562,8 +665,8 @@ void prune_run(struct prune_job *job)
                 if (k < 0)
                         goto out;
         }
-        int64_t now = now_ns();
-        k = repo_with_writer(repo, finish_cb, &now);
+        struct finish_ctx fc = { .now = now_ns(), .forgotten_before = pl.forgotten_before };
+        k = repo_with_writer(repo, finish_cb, &fc);
         if (k < 0)
                 fail(job, k, "cannot record the prune in the index: %s", strerror(-k));
         struct index *rd = repo_reader_get(repo);
@@ -575,6 +678,8 @@ void prune_run(struct prune_job *job)
         if (rd)
                 repo_reader_put(repo, rd);
 out:
+        if (job->error && pl.marked)
+                rollback(&pl);
         idset_done(&pl.live);
         free(pl.packs);
         free(pl.unused_ids);

@@ -28,6 +28,7 @@ struct prune_stats {
         uint64_t delete_packs, delete_bytes; /* no live object: deleted */
         uint64_t repack_packs, repack_bytes; /* rewritten */
         uint64_t repack_written;            /* live record bytes copied */
+        uint64_t repack_remote;             /* repacked packs read from stores (evicted) */
         uint64_t removed_objects;
         uint64_t kept_packs;                /* condemned but needed again: kept */
         uint64_t retired_packs, retired_bytes; /* deleted in the end */

@@ -3,8 +3,8 @@
  * marked, copy every pack the store holds into the local pack directory
  * (hash-checked by the local store), rebuild packs and objects from the
  * packs alone (reindex_run), then the snapshot rows from the decrypted
- * snapshot objects. Runs on a worker thread; the request glue is
- * cmd-recover.c. Never deletes anything. */
+ * snapshot objects, less those a tombstone names (forgotten.c). Runs on a
+ * worker thread; the request glue is cmd-recover.c. Never deletes a pack. */
 #include "recover.h"
 
 #include <errno.h>
@@ -17,6 +17,8 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "forgotten.h"
+#include "idset.h"
 #include "index.h"
 #include "job-error.h"
 #include "object.h"
@@ -112,6 +114,8 @@ static int snapshot_id_cb(const struct index_object *o, void *userdata)
 struct snapshot_rows {
         struct index_snapshot *rows;
         size_t n;
+        struct oid *hidden; /* snapshot objects a tombstone names */
+        size_t n_hidden;
         struct recover_job *job;
 };
 
@@ -122,6 +126,17 @@ static int snapshot_rows_write(struct index *wr, void *userdata)
 
         if (r < 0)
                 return r;
+        /* a row a tombstone names (a crash between the tombstone and the
+         * forget's delete): the forget takes effect now */
+        for (size_t i = 0; i < sr->n_hidden; i++) {
+                r = index_snapshot_delete(wr, &sr->hidden[i]);
+                if (r < 0 && r != -ENOENT) {
+                        index_rollback(wr);
+                        return r;
+                }
+                if (r >= 0)
+                        sr->job->rows_dropped++;
+        }
         for (size_t i = 0; i < sr->n; i++) {
                 struct index_root root;
 
@@ -142,22 +157,34 @@ static int snapshot_rows_write(struct index *wr, void *userdata)
         return index_commit(wr);
 }
 
-/* Read every snapshot object the reindex found and add the missing rows. */
+/* Read every tombstone, then every snapshot object the reindex found, and
+ * add the missing rows of those no tombstone names. */
 static int recover_snapshots(struct recover_job *job)
 {
         struct recover_listing ids = { .job = job };
         struct snapshot_rows sr = { .job = job };
-        struct index *rd = repo_reader_get(job->daemon->repo);
+        struct idset gone;
+        struct index *rd;
+        uint64_t bad = 0;
         int r;
 
-        if (!rd)
-                return -EIO;
+        idset_init(&gone);
+        r = forgotten_collect(job->daemon->repo, &gone, &job->tombstones, &bad);
+        if (r < 0)
+                goto out;
+        job->bad_tombstones = bad;
+        rd = repo_reader_get(job->daemon->repo);
+        if (!rd) {
+                r = -EIO;
+                goto out;
+        }
         r = index_object_foreach_type(rd, OBJECT_SNAPSHOT, snapshot_id_cb, &ids);
         repo_reader_put(job->daemon->repo, rd);
         if (r < 0)
                 goto out;
         sr.rows = calloc(ids.n ? ids.n : 1, sizeof(*sr.rows));
-        if (!sr.rows) {
+        sr.hidden = calloc(ids.n ? ids.n : 1, sizeof(*sr.hidden));
+        if (!sr.rows || !sr.hidden) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -165,6 +192,12 @@ static int recover_snapshots(struct recover_job *job)
                 _cleanup_free_ uint8_t *payload = NULL;
                 struct object_snapshot *snap = NULL;
                 size_t len;
+
+                if (idset_has(&gone, &ids.ids[i])) {
+                        sr.hidden[sr.n_hidden++] = ids.ids[i];
+                        job->forgotten++;
+                        continue;
+                }
 
                 r = repo_get(job->daemon->repo, &ids.ids[i], OBJECT_SNAPSHOT, 0, &payload, &len);
                 if (r >= 0)
@@ -203,6 +236,8 @@ out:
         for (size_t i = 0; i < sr.n; i++)
                 index_snapshot_done(&sr.rows[i]);
         free(sr.rows);
+        free(sr.hidden);
+        idset_done(&gone);
         free(ids.ids);
         free(ids.sizes);
         return r;

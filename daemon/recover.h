@@ -27,6 +27,10 @@ struct recover_job {
         /* results */
         uint64_t packs_copied, packs, objects, snapshots, undeleted;
         uint64_t bad_packs, bad_snapshots;
+        uint64_t tombstones;      /* tombstone objects read */
+        uint64_t bad_tombstones;  /* unreadable ones (damaged, newer format) */
+        uint64_t forgotten;       /* snapshot objects a tombstone names: not listed */
+        uint64_t rows_dropped;    /* rows of those still listed (a forget cut short), deleted */
         int error;                /* -errno; error_text says what failed */
         char error_text[256];
 };

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Deletes of pruned packs on a store (docs/prune.md): prune retires a pack
  * and queues a delete per store (pack_deletes); a store works through its
- * queue a batch at a time on its runner, only once it has nothing left to
- * upload, so the packs a repack wrote are there before the old ones go. A
+ * queue a batch at a time on its runner, each delete once every pack older
+ * than it is on the store (the packs a repack wrote are there before the old
+ * ones go), with its own retry timer so failures never hold uploads up. A
  * peer only marks the pack and drops it after its delete_delay; an S3 store
  * with Object Lock keeps it until the retention ends (the delete makes a
  * delete marker or fails, and is tried again later). */
@@ -14,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "cleanup.h"
 #include "daemon.h"
 #include "index.h"
 #include "log.h"
@@ -23,6 +25,7 @@
 
 #define DELETE_BATCH 16
 #define DELETE_RETRY_S 30
+#define DELETE_RETRY_MAX_S 3600
 
 struct delete_batch {
         struct replicate_store *rs;
@@ -45,6 +48,27 @@ static void delete_work(void *userdata)
         struct delete_batch *b = userdata;
         for (size_t i = 0; i < b->n; i++)
                 b->results[i] = store_del(b->rs->store, &b->items[i].pack);
+}
+
+static void on_delete_timer(evutil_socket_t fd, short what, void *userdata)
+{
+        (void)fd;
+        (void)what;
+        replicate_store_deletes(userdata);
+}
+
+/* Try the deletes again in seconds (the timer made on first use). */
+static void delete_retry_in(struct replicate_store *rs, int64_t ns)
+{
+        if (!rs->delete_timer)
+                rs->delete_timer = evtimer_new(rs->rep->d->base, on_delete_timer, rs);
+        if (!rs->delete_timer) {
+                log_oom();
+                return;
+        }
+        struct timeval tv = { .tv_sec = (time_t)(ns / 1000000000), .tv_usec = (suseconds_t)(ns % 1000000000 / 1000) };
+        evtimer_del(rs->delete_timer);
+        evtimer_add(rs->delete_timer, &tv);
 }
 
 static void delete_done(void *userdata)
@@ -75,14 +99,19 @@ static void delete_done(void *userdata)
                 if (ok > 0)
                         log_debug("Store %s: %zu pruned pack(s) deleted", rs->name, ok);
                 if (failed > 0) {
-                        struct timeval tv = { .tv_sec = DELETE_RETRY_S };
-                        log_warning_errno(last, "Store %s: cannot delete %zu pruned pack(s), trying again later",
-                                          rs->name, failed);
-                        rs->delete_after_ns = monotonic_ns() + (int64_t)DELETE_RETRY_S * 1000000000;
-                        if (!evtimer_pending(rs->retry_timer, NULL))
-                                evtimer_add(rs->retry_timer, &tv);
+                        /* an S3 Object Lock refuses until its retention ends: say so
+                         * once, then retry quietly, less and less often */
+                        bool first = rs->delete_backoff_s == 0;
+                        rs->delete_backoff_s = first ? DELETE_RETRY_S
+                                                     : MIN(rs->delete_backoff_s * 2, (unsigned)DELETE_RETRY_MAX_S);
+                        log_full_errno(first ? LOG_WARNING : LOG_DEBUG, last,
+                                       "Store %s: cannot delete %zu pruned pack(s), trying again in %u s", rs->name,
+                                       failed, rs->delete_backoff_s);
+                        rs->delete_after_ns = monotonic_ns() + (int64_t)rs->delete_backoff_s * 1000000000;
+                        delete_retry_in(rs, (int64_t)rs->delete_backoff_s * 1000000000);
                 } else if (ok > 0) {
-                        replicate_store_fill(rs); /* the next batch */
+                        rs->delete_backoff_s = 0;
+                        replicate_store_deletes(rs); /* the next batch */
                 }
         }
         free(b);
@@ -92,17 +121,23 @@ static void delete_done(void *userdata)
 void replicate_store_deletes(struct replicate_store *rs)
 {
         struct delete_batch *b;
+        int64_t now = monotonic_ns();
         int k;
 
-        if (rs->deleting || rs->stopped || monotonic_ns() < rs->delete_after_ns)
+        if (rs->deleting || rs->stopped)
                 return;
+        if (now < rs->delete_after_ns) {
+                delete_retry_in(rs, rs->delete_after_ns - now);
+                return;
+        }
         b = calloc(1, sizeof(*b));
         if (!b) {
                 log_oom();
                 return;
         }
         b->rs = rs;
-        k = index_pack_deletes_page(rs->rep->d->index, rs->id, DELETE_BATCH, page_cb, b);
+        k = index_pack_deletes_page(rs->rep->d->index, rs->id, rs->rep->d->config.copies, DELETE_BATCH, page_cb,
+                                    b);
         if (k < 0 || b->n == 0) {
                 if (k < 0)
                         log_error_errno(k, "Store %s: cannot read the queued deletes", rs->name);
@@ -117,5 +152,13 @@ void replicate_store_deletes(struct replicate_store *rs)
                 rs->refs--;
                 free(b);
                 log_error_errno(k, "Store %s: cannot queue deletes", rs->name);
+        }
+}
+
+void replicate_store_deletes_stop(struct replicate_store *rs)
+{
+        if (rs->delete_timer) {
+                event_free(rs->delete_timer);
+                rs->delete_timer = NULL;
         }
 }

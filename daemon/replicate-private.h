@@ -84,10 +84,12 @@ struct replicate_store {
         uint64_t drained_uploads; /* uploads when the queue last ran empty */
         uint64_t drained_bytes;
 
-        /* deletes of pruned packs (replicate-delete.c), once nothing is pending */
+        /* deletes of pruned packs (replicate-delete.c) */
+        struct event *delete_timer; /* retry after a failure */
         bool deleting;
         uint64_t deletes, delete_bytes;
         int64_t delete_after_ns; /* monotonic: after a failure, not before */
+        unsigned delete_backoff_s; /* 0, then 30 s doubling to an hour */
 
         /* chunk faults: reading threads inside this store's get (under the fault lock) */
         unsigned readers;
@@ -109,9 +111,11 @@ struct replicate {
 };
 
 /* ---- replicate-delete.c ---- */
-/* rs has nothing to upload: carry out a batch of its queued deletes (packs
- * prune retired), then store_fill again through replicate_store_fill. */
+/* Carry out a batch of rs's queued deletes (packs prune retired) that may
+ * go now, then the next; called from every store_fill. */
 void replicate_store_deletes(struct replicate_store *rs);
+/* The store stops: its delete timer goes. */
+void replicate_store_deletes_stop(struct replicate_store *rs);
 
 /* ---- replicate.c ---- */
 /* Feed rs its pending uploads (and then its deletes). */

@@ -299,12 +299,15 @@ static bool is_running(const struct replicate_store *rs, const struct oid *pack)
         return false;
 }
 
-/* Still wanted on rs (not there, not on enough stores), per the index now. */
+/* Still wanted on rs (indexed and not condemned, not there, not on enough
+ * stores), per the index now. */
 static bool still_pending(struct replicate_store *rs, const struct oid *pack)
 {
         struct index *idx = rs->rep->d->index;
         unsigned copies = rs->rep->d->config.copies;
 
+        if (index_prune_pack_state(idx, pack) != 0)
+                return false; /* condemned or retired by prune since it was queued */
         if (index_replica_get(idx, pack, rs->id) >= INDEX_REPLICA_UPLOADED)
                 return false;
         return copies == 0 || index_replica_count(idx, pack, INDEX_REPLICA_UPLOADED) < (int)copies;
@@ -357,7 +360,13 @@ static void store_fill(struct replicate_store *rs)
 {
         struct replicate_item item;
 
-        if (rs->stopped || rs->quota_paused || evtimer_pending(rs->retry_timer, NULL))
+        if (rs->stopped)
+                return;
+        /* deletes run beside uploads, even while a full store pauses them
+         * (they make room); the index query holds each back until the packs
+         * older than it are on the store */
+        replicate_store_deletes(rs);
+        if (rs->quota_paused || evtimer_pending(rs->retry_timer, NULL))
                 return;
         while (rs->n_running < REPLICATE_PUTS && store_next(rs, &item)) {
                 if (is_running(rs, &item.id) || skipped(rs, &item.id) || !still_pending(rs, &item.id))
@@ -391,10 +400,6 @@ static void store_fill(struct replicate_store *rs)
                 if (store_is_peer(rs->store))
                         store_peer_refresh_usage(rs->store); /* status shows what it holds now */
         }
-        /* deletes come last: a repacked pack's objects are on the store
-         * before the old pack goes */
-        if (rs->n_running == 0 && rs->fresh_len == 0 && rs->scan_done && !rs->rescan)
-                replicate_store_deletes(rs);
 }
 
 void replicate_store_fill(struct replicate_store *rs) { store_fill(rs); }
@@ -513,6 +518,7 @@ static void store_stop(struct replicate_store *rs)
 {
         rs->stopped = true;
         replicate_prove_stop(rs);
+        replicate_store_deletes_stop(rs);
         if (rs->retry_timer) {
                 event_free(rs->retry_timer);
                 rs->retry_timer = NULL;

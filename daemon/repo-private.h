@@ -13,6 +13,7 @@
 
 struct repo_gate_entry {
         uint64_t epoch;
+        int64_t start_ns; /* CLOCK_REALTIME, as packs' created_ns */
         bool used;
         bool has_parent;
         struct oid parent;

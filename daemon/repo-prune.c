@@ -13,7 +13,17 @@
 
 #include "cleanup.h"
 #include "packer.h"
+#include "record.h"
 #include "repo-read.h"
+
+#define REPO_RECORD_MAX (64 * 1024 * 1024)
+
+static int64_t realtime_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 int repo_job_begin(struct repo *r)
 {
@@ -28,7 +38,8 @@ int repo_job_begin(struct repo *r)
         if (ticket < 0 && GROW(r->gate, r->n_gate, r->cap_gate, 16))
                 ticket = (int)r->n_gate++;
         if (ticket >= 0)
-                r->gate[ticket] = (struct repo_gate_entry){ .epoch = r->epoch, .used = true };
+                r->gate[ticket] = (struct repo_gate_entry){ .epoch = r->epoch, .start_ns = realtime_ns(),
+                                                            .used = true };
         pthread_mutex_unlock(&r->lock);
         return ticket < 0 ? -ENOMEM : ticket;
 }
@@ -72,13 +83,13 @@ static bool gate_busy(struct repo *r, uint64_t epoch)
         return false;
 }
 
-int repo_prune_wait(struct repo *r, uint64_t epoch, const int *cancel)
+int repo_prune_wait(struct repo *r, uint64_t epoch, bool (*stop)(void *userdata), void *userdata)
 {
         int k = 0;
 
         pthread_mutex_lock(&r->lock);
         while (gate_busy(r, epoch)) {
-                if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) {
+                if (stop && stop(userdata)) {
                         k = -ECANCELED;
                         break;
                 }
@@ -93,6 +104,18 @@ int repo_prune_wait(struct repo *r, uint64_t epoch, const int *cancel)
         }
         pthread_mutex_unlock(&r->lock);
         return k;
+}
+
+int64_t repo_prune_oldest_job(struct repo *r)
+{
+        int64_t oldest = INT64_MAX;
+
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < r->n_gate; i++)
+                if (r->gate[i].used && r->gate[i].start_ns < oldest)
+                        oldest = r->gate[i].start_ns;
+        pthread_mutex_unlock(&r->lock);
+        return oldest;
 }
 
 int repo_prune_pins(struct repo *r, struct oid **ret, size_t *ret_n)
@@ -140,4 +163,23 @@ int repo_put_record(struct repo *r, const struct oid *id, enum object_type type,
 int repo_read_record(struct repo *r, const struct oid *pack, uint64_t offset, size_t len, void *buf)
 {
         return repo_read_raw(r->read, pack, offset, len, buf);
+}
+
+int repo_check_record(struct repo *r, const struct oid *id, const void *record, size_t len)
+{
+        size_t cap = MAX(record_plain_size(len), (size_t)4096), out_len;
+        enum object_type type;
+
+        for (;;) {
+                _cleanup_free_ uint8_t *out = malloc(cap);
+                if (!out)
+                        return -ENOMEM;
+                int k = record_open_verify(r->keys->enc_key, r->keys->id_key, id, record, len, &type, out, cap,
+                                           &out_len);
+                if (k == -ENOBUFS && cap < REPO_RECORD_MAX) {
+                        cap = MIN((size_t)REPO_RECORD_MAX, cap * 4);
+                        continue;
+                }
+                return k < 0 ? k : 0;
+        }
 }

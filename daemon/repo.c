@@ -106,6 +106,11 @@ int repo_open(struct daemon *d, struct repo **ret)
         }
         if (recovered > 0)
                 log_notice("Re-indexed %u pack(s) written before an interruption", recovered);
+        /* a prune that did not finish: its marks go (nothing was deleted
+         * under them), the next prune decides afresh */
+        k = index_prune_release_all(wr);
+        if (k > 0)
+                log_notice("Released %d pack(s) an interrupted prune had marked", k);
         k = index_prune_foreach_known(r->index, known_add_cb, &r->known);
         if (k < 0) {
                 log_error_errno(k, "Cannot load object ids from %s", r->index_path);

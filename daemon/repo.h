@@ -6,6 +6,7 @@
  * for worker threads; repo_index() is the loop thread's own connection. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,13 +96,18 @@ void repo_job_end(struct repo *r, int ticket);
  * a new epoch; returns it. */
 uint64_t repo_prune_mark(struct repo *r, const struct oid *ids, size_t n);
 /* Wait until every job registered before epoch began is over; -ECANCELED
- * when *cancel becomes non-zero. */
-int repo_prune_wait(struct repo *r, uint64_t epoch, const int *cancel);
+ * when stop(userdata) says so (asked every 200 ms). */
+int repo_prune_wait(struct repo *r, uint64_t epoch, bool (*stop)(void *userdata), void *userdata);
+/* When the oldest job running now began (CLOCK_REALTIME ns; INT64_MAX: none). */
+int64_t repo_prune_oldest_job(struct repo *r);
 /* The parents of the jobs running now (malloc'ed). */
 int repo_prune_pins(struct repo *r, struct oid **ret, size_t *ret_n);
 /* Put ids back into the dedupe set (a condemned pack that is kept). */
 int repo_know(struct repo *r, const struct oid *ids, size_t n);
 /* Append a sealed record verbatim to a new pack (committed by repo_flush). */
 int repo_put_record(struct repo *r, const struct oid *id, enum object_type type, const void *record, size_t len);
+/* 0 when record (len bytes) opens with our key as object id: its tag and
+ * its id verify; -EBADMSG when damaged. */
+int repo_check_record(struct repo *r, const struct oid *id, const void *record, size_t len);
 /* Read len raw bytes at offset of pack (local, else from a store). */
 int repo_read_record(struct repo *r, const struct oid *pack, uint64_t offset, size_t len, void *buf);

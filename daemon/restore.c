@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "fdpath.h"
 #include "job-error.h"
+#include "index.h"
 #include "log.h"
 #include "repo.h"
 #include "snaptree.h"
@@ -607,6 +608,18 @@ void restore_run(struct restore_job *job)
                 return;
         }
         repo_job_set_parent(job->daemon->repo, gate, &job->snapshot);
-        restore_gated(job);
+        /* pinned, then checked: a forget just before the pin is seen here */
+        struct index *rd = repo_reader_get(job->daemon->repo);
+        struct index_snapshot row;
+        int k = rd ? index_snapshot_get(rd, &job->snapshot, &row) : -EIO;
+        if (rd)
+                repo_reader_put(job->daemon->repo, rd);
+        if (k >= 0) {
+                index_snapshot_done(&row);
+                restore_gated(job);
+        } else {
+                job_fail(job, k == -ENOENT ? -ENOENT : k, "%s", k == -ENOENT ? "the snapshot was forgotten meanwhile"
+                                                                          : "cannot read the index");
+        }
         repo_job_end(job->daemon->repo, gate);
 }

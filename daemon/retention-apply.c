@@ -2,13 +2,14 @@
 /* Retention in the daemon (see retention-apply.h): plans from the index
  * rows and forgets in one transaction on the writer connection (the plan is
  * read under the same BEGIN IMMEDIATE as the delete, so concurrent forgets
- * run as if in sequence), with the pending-prune bookkeeping, on a worker,
+ * run as if in sequence), after the tombstones naming the planned rows are
+ * durable (forgotten.c), with the pending-prune bookkeeping, on a worker,
  * and the rate-limited automatic run after snapshots. */
 
 #include "retention-apply.h"
 
-#include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "forgotten.h"
+#include "idset.h"
 #include "log.h"
 #include "prune.h"
 #include "repo.h"
@@ -24,6 +27,9 @@
 
 /* Automatic retention runs at most this often per root. */
 #define AUTO_INTERVAL_NS (60 * INT64_C(1000000000))
+/* A forget whose plan keeps changing under it (another writer of the index)
+ * gives up after writing this many tombstones. */
+#define FORGET_TRIES 4
 /* Roots remembered for the rate limit; with more, the oldest entry is
  * reused and a root may be looked at a little more often. */
 #define AUTO_SLOTS 64
@@ -133,30 +139,34 @@ struct forget_ctx {
         int64_t now;
         const struct oid *one;
         struct retention_apply_result *result;
+        const struct idset *tombstoned; /* named by a durable tombstone of this forget */
+        bool need_tombstone;            /* the plan names others: nothing deleted */
 };
 
-/* Delete row (taken) through wr and append it to the result; a row already
- * gone is freed and skipped. */
-static int forget_row(struct index *wr, struct retention_apply_result *res, struct index_snapshot *row,
-                      size_t cap)
+/* Delete the selected rows through wr; a row already gone is dropped from
+ * the result. */
+static int forget_delete(struct index *wr, struct retention_apply_result *res)
 {
-        int k = index_snapshot_delete(wr, &row->id);
+        size_t kept = 0;
+        int k = 0;
 
-        if (k == -ENOENT) {
-                index_snapshot_done(row);
-                return 0;
+        for (size_t i = 0; i < res->n; i++) {
+                if (k >= 0)
+                        k = index_snapshot_delete(wr, &res->rows[i].id);
+                if (k == -ENOENT) {
+                        k = 0;
+                        index_snapshot_done(&res->rows[i]);
+                        continue;
+                }
+                res->rows[kept++] = res->rows[i];
         }
-        if (k < 0) {
-                index_snapshot_done(row);
-                return k;
-        }
-        assert(res->n < cap);
-        res->rows[res->n++] = *row;
-        return 1;
+        res->n = kept;
+        return k;
 }
 
-/* What to forget, read through wr inside its transaction: the one row, or
- * the snapshots of the root the policy does not keep, newest first. */
+/* What to forget, read through wr inside its transaction, into the result
+ * (not deleted yet): the one row, or the snapshots of the root the policy
+ * does not keep, newest first. */
 static int forget_select(struct index *wr, struct forget_ctx *c)
 {
         struct retention_apply_result *res = c->result;
@@ -174,7 +184,8 @@ static int forget_select(struct index *wr, struct forget_ctx *c)
                         index_snapshot_done(&row);
                         return -ENOMEM;
                 }
-                return forget_row(wr, res, &row, 1);
+                res->rows[res->n++] = row;
+                return 0;
         }
 
         struct retention_apply_plan plan = { 0 };
@@ -187,11 +198,10 @@ static int forget_select(struct index *wr, struct forget_ctx *c)
         for (size_t i = plan.n; k >= 0 && i-- > 0;) {
                 if (plan.verdicts[i].reasons || res->n == plan.n_forget)
                         continue;
-                struct index_snapshot row = plan.rows[i];
+                res->rows[res->n++] = plan.rows[i];
                 plan.rows[i].hostname = NULL; /* taken */
                 plan.rows[i].tags = NULL;
                 plan.rows[i].root_path = NULL;
-                k = forget_row(wr, res, &row, plan.n_forget);
         }
         retention_apply_plan_done(&plan);
         return k < 0 ? k : 0;
@@ -229,6 +239,15 @@ static int forget_in_transaction(struct index *wr, void *userdata)
         if (k < 0)
                 goto fail;
         k = forget_select(wr, c);
+        for (size_t i = 0; k >= 0 && i < res->n && !c->need_tombstone; i++)
+                c->need_tombstone = !idset_has(c->tombstoned, &res->rows[i].id);
+        if (k >= 0 && c->need_tombstone) {
+                /* the caller writes the tombstones of res and comes back */
+                index_rollback(wr);
+                return 0;
+        }
+        if (k >= 0)
+                k = forget_delete(wr, res);
         if (k >= 0 && res->n > 0)
                 k = forget_record(wr, res);
         if (k < 0) {
@@ -248,13 +267,47 @@ fail:
         return k;
 }
 
+/* Forgets of this daemon run one at a time, so one's tombstone cannot name
+ * rows another's plan changes. */
+static pthread_mutex_t forget_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int retention_apply_forget(struct repo *repo, int64_t root_id, const struct retention_policy *policy,
                            int64_t now, const struct oid *one, struct retention_apply_result *ret)
 {
-        struct forget_ctx c = { .root_id = root_id, .policy = policy, .now = now, .one = one, .result = ret };
+        struct idset tombstoned;
+        struct forget_ctx c = { .root_id = root_id, .policy = policy, .now = now, .one = one, .result = ret,
+                                .tombstoned = &tombstoned };
+        int k;
 
-        *ret = (struct retention_apply_result){ 0 };
-        return repo_with_writer(repo, forget_in_transaction, &c);
+        idset_init(&tombstoned);
+        pthread_mutex_lock(&forget_lock);
+        /* Plan under the write lock; if the plan names a snapshot no
+         * tombstone of ours names yet, write the tombstones first (durable
+         * before any row goes) and plan again: usually twice in all. */
+        for (int tries = 0;; tries++) {
+                *ret = (struct retention_apply_result){ 0 };
+                c.need_tombstone = false;
+                k = repo_with_writer(repo, forget_in_transaction, &c);
+                if (k < 0 || !c.need_tombstone)
+                        break;
+                if (tries == FORGET_TRIES) {
+                        snprintf(ret->error, sizeof(ret->error), "the snapshots to forget kept changing");
+                        k = -EBUSY;
+                } else {
+                        k = forgotten_write(repo, ret->rows, ret->n, now_ns());
+                        if (k < 0)
+                                snprintf(ret->error, sizeof(ret->error), "cannot write the tombstone: %s",
+                                         strerror(-k));
+                        for (size_t i = 0; k >= 0 && i < ret->n; i++)
+                                k = idset_add(&tombstoned, &ret->rows[i].id);
+                }
+                retention_apply_result_done(ret);
+                if (k < 0)
+                        break;
+        }
+        pthread_mutex_unlock(&forget_lock);
+        idset_done(&tombstoned);
+        return k;
 }
 
 int retention_apply_forgotten(struct daemon *d, const char *root_path, const struct retention_apply_result *result,

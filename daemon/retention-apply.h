@@ -48,10 +48,11 @@ struct retention_apply_result {
 /* On a worker thread, in one transaction on the writer connection (BEGIN
  * IMMEDIATE, so no other writer runs between the reading and the deleting):
  * with one, delete that snapshot if it still exists; else read root_id's
- * snapshots, apply policy at now_ns and delete those it does not keep. The
- * deleted rows are added to the pending prune and returned in *ret. Returns
- * how many were deleted, or -errno with nothing deleted and the index's
- * message in ret->error. */
+ * snapshots, apply policy at now_ns and delete those it does not keep.
+ * Tombstones naming the rows to delete are made durable first (forgotten.c),
+ * so a reindex never brings them back. The deleted rows are added to the
+ * pending prune and returned in *ret. Returns how many were deleted, or
+ * -errno with nothing deleted and the index's message in ret->error. */
 int retention_apply_forget(struct repo *repo, int64_t root_id, const struct retention_policy *policy,
                            int64_t now_ns, const struct oid *one, struct retention_apply_result *ret);
 /* Free the rows of a result; accepts a zeroed one. */

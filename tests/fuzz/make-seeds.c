@@ -16,6 +16,7 @@
 #include "harness.h"
 #include "object.h"
 #include "peer.h"
+#include "tombstone.h"
 
 static const char *seeds_dir;
 
@@ -90,6 +91,26 @@ static void seeds_object(const char *name, uint8_t kind, const uint8_t *buf, siz
         seeds_write("object", name, 1, &kind, buf, len);
         snprintf(other, sizeof(other), "object-%s", name);
         seeds_write("cbor-check", other, 0, NULL, buf, len);
+}
+
+static void seeds_tombstone(void)
+{
+        struct tombstone_entry e[2] = {
+                { .id = seeds_oid(0x21), .time_ns = 1700000000000000000, .root = seeds_dup("/home/a", 7),
+                  .root_len = 7 },
+                { .id = seeds_oid(0x22), .time_ns = -5, .root = seeds_dup("/srv", 4), .root_len = 4 },
+        };
+        struct tombstone t = { .time_ns = 1700000000000000001, .hostname = "node-a", .entries = e,
+                               .n_entries = 2 };
+        uint8_t *buf;
+        size_t len;
+
+        seeds_check(tombstone_encode(&t, &buf, &len), "tombstone");
+        seeds_write("tombstone", "two", 0, NULL, buf, len);
+        seeds_write("cbor-check", "tombstone-two", 0, NULL, buf, len);
+        free(buf);
+        free(e[0].root);
+        free(e[1].root);
 }
 
 static void seeds_objects(void)
@@ -400,6 +421,7 @@ int main(int argc, char **argv)
                 return 1;
         }
         seeds_objects();
+        seeds_tombstone();
         seeds_ctl();
         seeds_peer();
         seeds_compress();

@@ -6,7 +6,8 @@
 # marks them. A's state dir is wiped. A fresh node imports A's recovery
 # code (and so presents A's node id), adds B, runs `recover B`, which
 # undeletes the marked packs and rebuilds the index from them; `restore
-# latest` then equals the original, content and metadata.
+# latest` then equals the original, content and metadata. A third snapshot
+# that A forgot (its tombstone reached B) stays forgotten on the new node.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/peer-lib.sh"
 need rsync getfattr setfattr
@@ -41,6 +42,12 @@ on A add "$SRC" >/dev/null
 check "A takes a snapshot" on A snapshot
 echo "a second version" > "$SRC/docs/deep/er/letter.txt"
 check "A takes a second snapshot" on A snapshot
+cp -p "$SRC/docs/deep/er/letter.txt" "$T_TMP/letter.saved"
+echo "a third version, forgotten" > "$SRC/docs/deep/er/letter.txt"
+check "A takes a third snapshot" on A snapshot
+THIRD=$(on A --json snapshots | jq -r '.[-1].id')
+check "A forgets it" on A forget "$THIRD"
+cp -p "$T_TMP/letter.saved" "$SRC/docs/deep/er/letter.txt" # the tree of the second again
 if wait_until 90 replicated A B; then ok "every pack of A reaches B"; else
     not_ok "every pack of A reaches B"; on A --json stores | sed 's/^/#   /'; fi
 N_PACKS=$(own_packs A | wc -l)
@@ -72,12 +79,15 @@ rc_is "recover B" 0 on A2 --json recover B
 cp "$T_TMP/last.out" "$T_TMP/recover.json"
 jq_is "recover: both snapshots, A's packs, the marked packs undeleted" "$T_TMP/recover.json" \
     ".snapshots == 2 and .packs == $N_PACKS and .undeleted == $N_PACKS and .errors == 0"
+jq_is "recover: the forgotten third snapshot stays forgotten (its tombstone came back)" \
+    "$T_TMP/recover.json" ".forgotten == 1"
 on B --json peers > "$T_TMP/peers2.json"
 jq_is "nothing of A's is marked on B any more" "$T_TMP/peers2.json" \
     '[.[] | select(.name == "A")][0].marked == 0'
 on A2 --json snapshots > "$T_TMP/snaps.json"
 jq_is "snapshots lists both, with their root" "$T_TMP/snaps.json" \
     "[.[] | select(.root == \"$SRC\")] | length == 2"
+jq_is "... and not the forgotten one" "$T_TMP/snaps.json" "[.[] | select(.id == \"$THIRD\")] | length == 0"
 
 rc_is "restore latest to a new directory" 0 on A2 restore latest "$T_TMP/restored"
 out=$(rsync -naHAXci --delete "$SRC/" "$T_TMP/restored/" 2>&1)

@@ -52,6 +52,9 @@ check "50 snapshots taken" [ "$(py 'len(d)' "$T_TMP/s.json")" -eq 50 ]
 for i in $(seq 1 2 49); do ctl forget "${IDS[$((i - 1))]}" >/dev/null 2>&1 || diag "forget $i failed"; done
 ctl --json snapshots > "$T_TMP/s.json"
 check "25 kept" [ "$(py 'len(d)' "$T_TMP/s.json")" -eq 25 ]
+check "status says 25 snapshots are forgotten since the last prune" [ "$(stored prune_forgotten)" -eq 25 ]
+ctl status > "$T_TMP/status.txt"
+check "... in text too" grep -q "^Prune: last never; 25 snapshots forgotten since" "$T_TMP/status.txt"
 
 rc_is "prune --dry-run" 0 ctl --json prune --dry-run
 cp "$T_TMP/last.out" "$T_TMP/dry.json"
@@ -67,7 +70,13 @@ cp "$T_TMP/last.out" "$T_TMP/prune.json"
 AFTER=$(stored bytes)
 diag "stored before $BEFORE, after $AFTER, freed $((BEFORE - AFTER)); the forgotten data alone $UNUSED"
 check "prune frees at least 80 % of the forgotten data" [ $((BEFORE - AFTER)) -ge $((UNUSED * 8 / 10)) ]
+# measured without prune's own figure: each forgotten round's churn (random,
+# stored uncompressed) was in that snapshot alone
+check "... and at least 80 % of the 25 forgotten churn files" [ $((BEFORE - AFTER)) -ge $((25 * 131072 * 8 / 10)) ]
 check "the reply's bytes_after is the stored bytes" [ "$(py 'd["bytes_after"]' "$T_TMP/prune.json")" -eq "$AFTER" ]
+ctl --json status > "$T_TMP/st.json"
+check "status: nothing forgotten since, nothing marked, the time of the prune" \
+    [ "$(py '(d.get("prune_forgotten", 0), d["condemned_packs"], d["prune_last"][:2])' "$T_TMP/st.json")" = "(0, 0, '20')" ]
 check "every pack file left is in the index" \
     [ "$(find "$NODE_DIR/state/packs" -path '*/tmp' -prune -o -type f -print | wc -l)" -eq "$(stored packs)" ]
 
@@ -109,6 +118,37 @@ rm -rf "$T_TMP/r"
 rc_is "the snapshot taken during prune restores" 0 ctl restore "$NEW" "$T_TMP/r"
 check "... exactly" cmp -s <(manifest "$T_TMP/r") "$T_TMP/m-during"
 rc_is "check is clean afterwards" 0 ctl check --read-data
+
+# automatic: retention after a snapshot forgets, then prune runs by itself
+for i in 1 2 3; do
+    head -c 300000 /dev/urandom > "$SRC/churn"
+    ctl snapshot "$SRC" >/dev/null 2>&1
+done
+stop_chuted n
+cat >> "$NODE_DIR/chuted.conf" <<EOC
+[retention]
+keep_within = 0
+keep_last = 2
+keep_hourly = 0
+keep_daily = 0
+keep_weekly = 0
+keep_monthly = 0
+[prune]
+interval = 1s
+EOC
+sed -i 's/^auto = no/auto = yes/' "$NODE_DIR/chuted.conf"
+sleep 1.1 # [prune] interval since the last prune
+start_chuted n || { not_ok "chuted restarts"; done_testing; exit; }
+B0=$(stored bytes)
+head -c 300000 /dev/urandom > "$SRC/churn"
+ctl snapshot "$SRC" >/dev/null 2>&1
+auto_pruned() { grep -q "Prune (automatic):" "$NODE_DIR/chuted.log"; }
+for i in $(seq 1 100); do auto_pruned && break; sleep 0.1; done
+check "retention forgets and an automatic prune follows" auto_pruned
+ctl --json snapshots > "$T_TMP/s.json"
+check "retention kept the last 2" [ "$(py 'len(d)' "$T_TMP/s.json")" -eq 2 ]
+check "the automatic prune freed the forgotten churn" [ "$(stored bytes)" -lt "$B0" ]
+rc_is "check is clean after the automatic prune" 0 ctl check
 
 rc_is "bad --max-unused: usage error" 2 ctl prune --max-unused 120
 rc_is "bad --max-repack: usage error" 2 ctl prune --max-repack lots

@@ -27,6 +27,7 @@ HOOK=$T_TMP/hooks
 mkdir -p "$HOOK"
 export CHUTE_TEST_HOOK_DIR=$HOOK   # pause point s3-put: just before a pack's PUT
 peer_node A
+node_conf A prune "grace = 1s"
 start_chuted A || bail_out "A did not start"
 on A add "$SRC" >/dev/null
 check "A takes a snapshot before any store exists" on A snapshot
@@ -118,5 +119,17 @@ if wait_until 15 nobucket; then ok "the error says the bucket does not exist"; e
 is "404 NoSuchBucket is not retried" "$(store_field A NOBUCKET retries)" 0
 check "store remove NOBUCKET" on A store remove NOBUCKET
 rc_is "store remove of a missing store fails" 1 on A store remove WRONG
+
+# ---- prune: the bucket loses the packs A deleted, after the new ones are there --------
+rm -f "$SRC/big"
+check "A snapshots the tree without big" on A snapshot
+for id in $(on A --json snapshots | jq -r '.[:-1][].id'); do on A forget "$id" >/dev/null; done
+rc_is "A prunes" 0 on A --json prune
+check "... deleting or repacking packs" [ "$(jq '.delete_packs + .repack_packs' "$T_TMP/last.out")" -gt 0 ]
+bucket_is_own() { [ "$(s3_objects node-a/ | sed 's|^node-a/||')" = "$(own_packs A)" ]; }
+if wait_until 60 bucket_is_own; then ok "the bucket holds exactly A's packs after the prune"; else
+    not_ok "the bucket holds exactly A's packs after the prune"
+    diag "bucket: $(s3_objects node-a/ | wc -l), A: $(own_packs A | wc -l)"; fi
+rc_is "check --read-data after the prune" 0 on A check --read-data
 chuted_alive "chuted is still running"
 done_testing

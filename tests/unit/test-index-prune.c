@@ -141,9 +141,9 @@ Test(index_prune, retire_queues_every_delete_and_drops_the_rows)
         cr_assert_eq(index_pack_lookup(idx, &p1, &p), -ENOENT);
         cr_assert_eq(index_object_lookup(idx, &obj, &o), -ENOENT);
         cr_assert_eq(index_replica_get(idx, &p1, store1), INDEX_REPLICA_PENDING);
-        cr_assert_eq(index_pack_deletes_page(idx, 0, 10, del_cb, &local), 0);
-        cr_assert_eq(index_pack_deletes_page(idx, store1, 10, del_cb, &s1), 0);
-        cr_assert_eq(index_pack_deletes_page(idx, store2, 10, del_cb, &s2), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, 0, 0, 10, del_cb, &local), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &s1), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store2, 0, 10, del_cb, &s2), 0);
         cr_assert_eq(local.n, 1);
         cr_assert_eq(local.size, 1000);
         cr_assert_eq(s1.n, 1);

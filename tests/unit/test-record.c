@@ -316,7 +316,7 @@ Test(record, forged_plaintexts_rejected)
         cr_assert_eq(got, 3);
         n = record_forge(&id, 0, 0, "abc", 3, rec); /* unknown type */
         cr_assert_eq(record_open(enc_key, &id, rec, n, NULL, out, sizeof(out), &got), -EBADMSG);
-        n = record_forge(&id, 5, 0, "abc", 3, rec);
+        n = record_forge(&id, OBJECT_TOMBSTONE + 1, 0, "abc", 3, rec);
         cr_assert_eq(record_open(enc_key, &id, rec, n, NULL, out, sizeof(out), &got), -EBADMSG);
         n = record_forge(&id, OBJECT_DATA, 0x02, "abc", 3, rec); /* unknown flag */
         cr_assert_eq(record_open(enc_key, &id, rec, n, NULL, out, sizeof(out), &got), -EBADMSG);

@@ -5,8 +5,8 @@
  * the packer's test hook), and pinned read
  * transactions that do not hold the write-ahead log once their thread is
  * idle, packs stored but never indexed found again at the next open, and
- * the hook told of every committed pack.
- * Real repositories in a temporary directory. */
+ * the hook told of every committed pack, and the tombstones of forgotten.c
+ * written and read back. Real repositories in a temporary directory. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +23,8 @@
 
 #include "crypto.h"
 #include "daemon.h"
+#include "forgotten.h"
+#include "idset.h"
 #include "index.h"
 #include "keys.h"
 #include "packer.h"
@@ -432,4 +434,46 @@ Test(repo, a_pack_not_here_is_read_through_the_fault_handler, .init = setup, .fi
         free(buf);
         repo_set_fault(repo, NULL, NULL);
         store_free(f.other);
+}
+
+/* daemon/forgotten.c: the tombstones of a forget of 25,000 snapshots are
+ * split over three objects, committed when forgotten_write returns, and
+ * read back whole; an undecodable tombstone is counted, not fatal. */
+Test(repo, forgotten_tombstones_are_written_split_and_read_back, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        enum { N = 25000 };
+        struct index_snapshot *rows = calloc(N, sizeof(*rows));
+        struct idset set;
+        uint64_t read = 0, bad = 0;
+        struct oid junk;
+
+        cr_assert_not_null(rows);
+        for (size_t i = 0; i < N; i++) {
+                cr_assert_eq(crypto_random(rows[i].id.bytes, OID_SIZE), 0);
+                rows[i].time_ns = (int64_t)i;
+                rows[i].root_path = (char *)(i % 2 ? "/home/ann" : ""); /* "": written as "?" */
+        }
+        cr_assert_eq(forgotten_write(repo, rows, N, 1), 3);
+        cr_assert_eq(forgotten_write(repo, rows, 0, 1), 0, "nothing to forget, nothing written");
+        /* committed already: a fresh reader of the index sees all three */
+        idset_init(&set);
+        cr_assert_eq(forgotten_collect(repo, &set, &read, &bad), 0);
+        cr_assert_eq(read, 3);
+        cr_assert_eq(bad, 0);
+        cr_assert_eq(set.n, N);
+        for (size_t i = 0; i < N; i++)
+                cr_assert(idset_has(&set, &rows[i].id));
+        idset_done(&set);
+
+        cr_assert_eq(repo_put(repo, OBJECT_TOMBSTONE, "not cbor", 8, &junk, NULL), 0);
+        cr_assert_eq(repo_flush(repo), 0);
+        cr_assert_eq(committed(&junk), 0);
+        idset_init(&set);
+        cr_assert_eq(forgotten_collect(repo, &set, &read, &bad), 0);
+        cr_assert_eq(read, 3);
+        cr_assert_eq(bad, 1, "the undecodable one is counted");
+        cr_assert_eq(set.n, N);
+        idset_done(&set);
+        free(rows);
 }
