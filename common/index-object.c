@@ -8,8 +8,6 @@
 
 #include <errno.h>
 
-#define OBJECT_COLUMNS "id, type, pack_id, offset, length"
-
 static int object_visit(union index_visitor visitor, const void *row, void *userdata)
 {
         return visitor.object(row, userdata);
@@ -22,9 +20,7 @@ static const struct index_column object_columns[] = {
         INDEX_COLUMN_UINT64(struct index_object, offset, 0),
         INDEX_COLUMN_UINT32(struct index_object, length, 0),
 };
-/* OBJECT_COLUMNS */
-static const struct index_row object_row =
-        INDEX_ROW(struct index_object, object_columns, 0, object_visit);
+const struct index_row index_object_row = INDEX_ROW(struct index_object, object_columns, 0, object_visit);
 /* The columns after the id: a lookup by id. */
 static const struct index_row object_location_row =
         INDEX_ROW(struct index_object, object_columns, 1, NULL);
@@ -67,7 +63,7 @@ int index_object_insert(struct index *idx, const struct index_object *object)
                                            "pack_id = excluded.pack_id, offset = excluded.offset, "
                                            "length = excluded.length WHERE (SELECT condemned_ns FROM "
                                            "packs WHERE packs.id = objects.pack_id) != 0"),
-                          &object_row, object);
+                          &index_object_row, object);
         return r < 0 ? r : 0;
 }
 
@@ -86,7 +82,7 @@ int index_object_add_batch(struct index *idx, const struct index_object *objects
 int index_object_foreach(struct index *idx, index_object_cb cb, void *userdata)
 {
         return index_row_foreach(idx, INDEX_SQL("SELECT " OBJECT_COLUMNS " FROM objects ORDER BY id"),
-                                 &object_row, (union index_visitor){ .object = cb }, userdata);
+                                 &index_object_row, (union index_visitor){ .object = cb }, userdata);
 }
 
 int index_object_foreach_type(struct index *idx, int type, index_object_cb cb, void *userdata)
@@ -95,7 +91,7 @@ int index_object_foreach_type(struct index *idx, int type, index_object_cb cb, v
                                  INDEX_QUERY("SELECT " OBJECT_COLUMNS " FROM objects "
                                              "WHERE type = ?1 ORDER BY id",
                                              INDEX_VALUE_INT64(type)),
-                                 &object_row, (union index_visitor){ .object = cb }, userdata);
+                                 &index_object_row, (union index_visitor){ .object = cb }, userdata);
 }
 
 int index_object_foreach_in_pack(struct index *idx, const struct oid *pack, index_object_cb cb,
@@ -105,5 +101,5 @@ int index_object_foreach_in_pack(struct index *idx, const struct oid *pack, inde
                                  INDEX_QUERY("SELECT " OBJECT_COLUMNS " FROM objects "
                                              "WHERE pack_id = ?1 ORDER BY offset",
                                              INDEX_VALUE_OID(pack)),
-                                 &object_row, (union index_visitor){ .object = cb }, userdata);
+                                 &index_object_row, (union index_visitor){ .object = cb }, userdata);
 }

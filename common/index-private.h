@@ -250,6 +250,10 @@ extern const struct index_row index_pack_row;
         "AND r.state >= 1) AND (?2 = 0 OR (SELECT count(*) FROM replicas r "                \
         "WHERE r.pack_id = p.id AND r.state >= 1) < ?2)"
 
+#define OBJECT_COLUMNS "id, type, pack_id, offset, length"
+/* struct index_object as OBJECT_COLUMNS (index-object.c). */
+extern const struct index_row index_object_row;
+
 /* Insert one object row unless its id is present (index-object.c). */
 int index_object_insert(struct index *idx, const struct index_object *object);
 /* Mark pack as seen when a reindex is running, else nothing (index-reindex.c). */

@@ -8,26 +8,11 @@
 
 #include <errno.h>
 
-static int object_visit(union index_visitor visitor, const void *row, void *userdata)
-{
-        return visitor.object(row, userdata);
-}
-
-static const struct index_column object_columns[] = {
-        INDEX_COLUMN_OID(struct index_object, id, 0),
-        INDEX_COLUMN_INT(struct index_object, type, 0),
-        INDEX_COLUMN_OID(struct index_object, pack, 0),
-        INDEX_COLUMN_UINT64(struct index_object, offset, 0),
-        INDEX_COLUMN_UINT32(struct index_object, length, 0),
-};
-static const struct index_row object_row = INDEX_ROW(struct index_object, object_columns, 0, object_visit);
-
 int index_prune_foreach_object_by_pack(struct index *idx, index_object_cb cb, void *userdata)
 {
         return index_row_foreach(idx,
-                                 INDEX_SQL("SELECT id, type, pack_id, offset, length FROM objects "
-                                           "ORDER BY pack_id, offset"),
-                                 &object_row, (union index_visitor){ .object = cb }, userdata);
+                                 INDEX_SQL("SELECT " OBJECT_COLUMNS " FROM objects ORDER BY pack_id, offset"),
+                                 &index_object_row, (union index_visitor){ .object = cb }, userdata);
 }
 
 int index_prune_foreach_known(struct index *idx, index_object_cb cb, void *userdata)
@@ -35,7 +20,7 @@ int index_prune_foreach_known(struct index *idx, index_object_cb cb, void *userd
         return index_row_foreach(idx,
                                  INDEX_SQL("SELECT o.id, o.type, o.pack_id, o.offset, o.length FROM objects o "
                                            "JOIN packs p ON p.id = o.pack_id WHERE p.condemned_ns = 0"),
-                                 &object_row, (union index_visitor){ .object = cb }, userdata);
+                                 &index_object_row, (union index_visitor){ .object = cb }, userdata);
 }
 
 static const struct index_column pack_columns[] = {

@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "index.h"
+#include "peer-server.h"
 #include "prune.h"
 #include "retention-apply.h"
 #include "root.h"
@@ -89,6 +90,19 @@ void cmd_status(struct request *r)
                         msg_map_set_uint(&b, CTL_KEY_DELETES_QUEUED_BYTES, pc.delete_bytes);
                 }
         }
+        const struct daemon_counters *c = &d->counters;
+        msg_map_set_uint(&b, CTL_KEY_SNAPSHOTS_TAKEN, c->snapshots_taken);
+        msg_map_set_uint(&b, CTL_KEY_SNAPSHOTS_FAILED, c->snapshots_failed);
+        msg_map_set_uint(&b, CTL_KEY_BYTES_SCANNED, c->bytes_scanned);
+        msg_map_set_uint(&b, CTL_KEY_BYTES_NEW, c->bytes_new);
+        msg_map_set_uint(&b, CTL_KEY_FILE_ERRORS, c->file_errors);
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i <= DAEMON_N_DURATION_BUCKETS; i++) {
+                cumulative += c->duration[i];
+                msg_map_append_uint(&b, CTL_KEY_SNAPSHOT_DURATIONS, cumulative);
+        }
+        msg_map_set_uint(&b, CTL_KEY_SNAPSHOT_MS, c->duration_ms);
+        msg_map_set_uint(&b, CTL_KEY_PEER_CONNECTIONS, d->peer_server ? peer_server_count(d->peer_server) : 0);
         k = cmd_stores_fill(d, &b);
         if (k < 0) {
                 msg_free(m);

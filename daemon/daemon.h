@@ -26,6 +26,19 @@ struct watch;
 struct replicate;
 struct cache;
 
+/* Snapshot duration buckets of GET /metrics' histogram (upper bounds, s). */
+#define DAEMON_DURATION_BUCKETS { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800 }
+#define DAEMON_N_DURATION_BUCKETS 11
+
+/* Counters since start, for status and GET /metrics (loop thread only). */
+struct daemon_counters {
+        uint64_t snapshots_taken, snapshots_failed;
+        uint64_t bytes_scanned, bytes_new; /* of the snapshots taken */
+        uint64_t file_errors;              /* files a snapshot left out or took as read */
+        uint64_t duration[DAEMON_N_DURATION_BUCKETS + 1]; /* per bucket, the last one +Inf */
+        uint64_t duration_ms;              /* sum */
+};
+
 struct daemon {
         struct settings config;
         const char *config_file;   /* --config, or NULL for the default path */
@@ -49,6 +62,7 @@ struct daemon {
         struct event *sig_term, *sig_int, *sig_hup;
         int64_t start_ns;
         bool stopping;
+        struct daemon_counters counters;
 };
 
 /* Nanoseconds since the epoch, CLOCK_REALTIME. */

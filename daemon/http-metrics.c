@@ -52,7 +52,7 @@ static void sample(FILE *f, const char *name, const char *label_name, const uint
         bool b;
         double v;
 
-        bool time = key == CTL_KEY_TIME || key == CTL_KEY_VERIFIED_AT; /* ns since the epoch */
+        bool time = key == CTL_KEY_TIME || key == CTL_KEY_VERIFIED_AT || key == CTL_KEY_PRUNE_LAST; /* ns since the epoch */
 
         if (time && msg_map_get_int(map, key, &i) >= 0)
                 v = (double)i / 1e9;
@@ -107,6 +107,27 @@ static void per_item(FILE *f, const struct msg_map *body, uint32_t list, uint32_
         }
 }
 
+/* chute_snapshot_duration_seconds: the status reply's cumulative counts per
+ * bucket (bounds DAEMON_DURATION_BUCKETS, then +Inf) and their sum. */
+static void histogram(FILE *f, const struct msg_map *body)
+{
+        static const char *const le[] = { "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "300", "1800", "+Inf" };
+        const char *name = "chute_snapshot_duration_seconds";
+        uint64_t ms = 0, v = 0;
+        size_t n = 0;
+
+        if (msg_map_get_count(body, CTL_KEY_SNAPSHOT_DURATIONS, &n) < 0 || n != sizeof(le) / sizeof(le[0]))
+                return;
+        head(f, name, "histogram", "How long the snapshots taken since chuted started took.");
+        for (size_t i = 0; i < n; i++) {
+                if (msg_map_get_uint_at(body, CTL_KEY_SNAPSHOT_DURATIONS, i, &v) < 0)
+                        return;
+                fprintf(f, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, le[i], v);
+        }
+        msg_map_get_uint(body, CTL_KEY_SNAPSHOT_MS, &ms);
+        fprintf(f, "%s_sum %.3f\n%s_count %" PRIu64 "\n", name, (double)ms / 1000, name, v);
+}
+
 int http_metrics_render(struct msg *status, char **ret, size_t *ret_len)
 {
         static const struct family daemon[] = {
@@ -120,6 +141,26 @@ int http_metrics_render(struct msg *status, char **ret, size_t *ret_len)
                 { "chute_local_bytes", "gauge", "Bytes of the packs kept on this node.", CTL_KEY_LOCAL_BYTES },
                 { "chute_evicted_packs", "gauge", "Packs only on stores (local_copy = cache).", CTL_KEY_EVICTED },
                 { "chute_evicted_bytes", "gauge", "Bytes of the packs only on stores.", CTL_KEY_EVICTED_BYTES },
+                { "chute_snapshots_taken_total", "counter", "Snapshots taken since chuted started.",
+                  CTL_KEY_SNAPSHOTS_TAKEN },
+                { "chute_snapshots_failed_total", "counter", "Snapshots that failed since chuted started.",
+                  CTL_KEY_SNAPSHOTS_FAILED },
+                { "chute_scanned_bytes_total", "counter", "File bytes in the snapshots taken since chuted started.",
+                  CTL_KEY_BYTES_SCANNED },
+                { "chute_new_bytes_total", "counter", "Bytes those snapshots added to the repository.", CTL_KEY_BYTES_NEW },
+                { "chute_file_errors_total", "counter", "Files a snapshot left out or took as read, since chuted started.",
+                  CTL_KEY_FILE_ERRORS },
+                { "chute_peer_incoming_connections", "gauge",
+                  "Connections peers hold to this node now (its own to stores: chute_store_connected).",
+                  CTL_KEY_PEER_CONNECTIONS },
+                { "chute_prune_forgotten_snapshots", "gauge", "Snapshots forgotten since the last prune.",
+                  CTL_KEY_PRUNE_FORGOTTEN },
+                { "chute_prune_last_timestamp_seconds", "gauge", "When the last prune finished.", CTL_KEY_PRUNE_LAST },
+                { "chute_prune_condemned_packs", "gauge", "Packs a running prune has marked for deletion.",
+                  CTL_KEY_CONDEMNED_PACKS },
+                { "chute_prune_deletes_queued", "gauge", "Pruned packs stores (or this node) still have to delete.",
+                  CTL_KEY_DELETES_QUEUED },
+                { "chute_prune_deletes_queued_bytes", "gauge", "Their bytes.", CTL_KEY_DELETES_QUEUED_BYTES },
         };
         static const struct family roots[] = {
                 { "chute_root_pending_changes", "gauge", "Changes seen and not yet in a snapshot.", CTL_KEY_PENDING },
@@ -157,6 +198,7 @@ int http_metrics_render(struct msg *status, char **ret, size_t *ret_len)
                 head(f, daemon[k].name, daemon[k].type, daemon[k].help);
                 sample(f, daemon[k].name, NULL, NULL, 0, &body, daemon[k].key);
         }
+        histogram(f, &body);
         per_item(f, &body, CTL_KEY_ROOTS, CTL_KEY_PATH, "root", roots, sizeof(roots) / sizeof(roots[0]));
         per_item(f, &body, CTL_KEY_STORES, CTL_KEY_NAME, "store", stores, sizeof(stores) / sizeof(stores[0]));
         if (fclose(f) != 0) {

@@ -417,6 +417,33 @@ static void arm_debounce(struct root *root, int64_t delay_ns)
         event_add(root->debounce, &tv);
 }
 
+/* The snapshot counters of status and GET /metrics. */
+static void root_count(struct daemon *d, const struct snapshot_job *job, bool cancelled)
+{
+        static const double bounds[DAEMON_N_DURATION_BUCKETS] = DAEMON_DURATION_BUCKETS;
+        struct daemon_counters *c = &d->counters;
+        int64_t ms = (now_ns() - job->time_ns) / 1000000;
+        size_t b = 0;
+
+        if (job->error != 0) {
+                if (!cancelled)
+                        c->snapshots_failed++;
+                return;
+        }
+        if (job->unchanged)
+                return;
+        c->snapshots_taken++;
+        c->bytes_scanned += job->stats.bytes;
+        c->bytes_new += job->stats.new_bytes;
+        c->file_errors += job->stats.errors;
+        if (ms < 0)
+                ms = 0;
+        while (b < DAEMON_N_DURATION_BUCKETS && (double)ms / 1000 > bounds[b])
+                b++;
+        c->duration[b]++;
+        c->duration_ms += (uint64_t)ms;
+}
+
 static void snapshot_done(void *userdata)
 {
         struct run *run = userdata;
@@ -427,6 +454,7 @@ static void snapshot_done(void *userdata)
 
         root->running = false;
         root->state = ROOT_IDLE;
+        root_count(d, job, root->cancel || d->stopping);
         if (job->error == 0 && job->unchanged) {
                 log_debug("Nothing changed in %s since its last snapshot", root->path);
         } else if (job->error == 0 && !oid_is_null(&job->id)) {

@@ -21,6 +21,13 @@ ctl add "$SRC" >/dev/null
 ctl snapshot "$SRC" >/dev/null
 synced() { [ "$(store_field A B pending)" = 0 ] && [ "$(store_field A B connected)" = true ]; }
 wait_until 20 synced || diag "B did not get every pack of A"
+# B keeps its packs on A too: a connection from B to A
+mkdir -p "$T_TMP/srcb"
+echo b > "$T_TMP/srcb/f"
+on B add "$T_TMP/srcb" >/dev/null
+on B snapshot "$T_TMP/srcb" >/dev/null
+b_synced() { [ "$(store_field B A pending)" = 0 ] && [ "$(store_field B A connected)" = true ]; }
+wait_until 20 b_synced || diag "A did not get every pack of B"
 TOKEN=$(ctl api-token)
 U=http://127.0.0.1:$API_PORT
 code() { curl -sS -o "$T_TMP/body" -D "$T_TMP/hdr" -w '%{http_code}' "$@"; }
@@ -40,14 +47,17 @@ for line in open(sys.argv[1], encoding="utf-8"):
     m = re.match(r'^# (HELP|TYPE) (%s) (.*)$' % name, line)
     if m:
         if m.group(1) == "TYPE":
-            if m.group(2) in typed or m.group(3) not in ("gauge", "counter"):
+            if m.group(2) in typed or m.group(3) not in ("gauge", "counter", "histogram"):
                 bad.append(line)
             typed[m.group(2)] = m.group(3)
         continue
     m = sample.match(line)
-    if not m or m.group(1) not in typed or not m.group(1).startswith("chute_"):
+    fam = m and re.sub(r'_(bucket|sum|count)$', '', m.group(1)) if m and m.group(1) not in typed else m and m.group(1)
+    if not m or fam not in typed or not m.group(1).startswith("chute_"):
         bad.append(line)
-    elif typed[m.group(1)] == "counter" and not m.group(1).endswith("_total"):
+    elif typed[fam] == "histogram" and m.group(1) == fam:
+        bad.append(line)
+    elif typed[fam] == "counter" and not m.group(1).endswith("_total"):
         bad.append(line)
 print("bad: %r" % bad if bad else "all good")
 PY
@@ -58,6 +68,12 @@ fi
 ctl --json status > "$T_TMP/status.json"
 metric() { awk -v n="$1" '$1 == n { print $2 }' "$T_TMP/metrics.txt"; }
 is "chute_snapshots is status's snapshot_count" "$(metric chute_snapshots)" "$(jq .snapshot_count "$T_TMP/status.json")"
+is "chute_snapshots_taken_total counts the snapshot taken" "$(metric chute_snapshots_taken_total)" 1
+is "chute_scanned_bytes_total is its size" "$(metric chute_scanned_bytes_total)" 200000
+is "the duration histogram counts it in +Inf" "$(metric 'chute_snapshot_duration_seconds_bucket{le="+Inf"}')" 1
+is "... and in _count" "$(metric chute_snapshot_duration_seconds_count)" 1
+is "chute_peer_incoming_connections: B is connected to A" "$(metric chute_peer_incoming_connections)" 1
+is "chute_snapshots_failed_total is 0" "$(metric chute_snapshots_failed_total)" 0
 is "chute_stored_bytes is status's bytes" "$(metric chute_stored_bytes)" "$(jq .bytes "$T_TMP/status.json")"
 is "chute_packs is status's packs" "$(metric chute_packs)" "$(jq .packs "$T_TMP/status.json")"
 check "a root's label escapes its quotes" grep -qF "chute_root_pending_changes{root=\"$T_TMP/src \\\"q\\\"\"} 0" "$T_TMP/metrics.txt"

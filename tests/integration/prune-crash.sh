@@ -7,29 +7,13 @@
 # newest snapshot restores exactly; at the end a prune completes, every
 # kept snapshot restores byte-identically and no pack file is left over.
 . "$(dirname "$0")/lib.sh"
-
-need python3
+. "$(dirname "$0")/prune-lib.sh"
 
 ROUNDS=${CHUTE_CRASH_ROUNDS:-20}
 SRC=$T_TMP/src
 mkdir -p "$SRC" "$T_TMP/m"
-py() { python3 -c 'import json,sys; d = json.load(open(sys.argv[2])); print(eval(sys.argv[1]))' "$1" "$2"; }
-manifest() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 
-node_init n
-cat >> "$NODE_DIR/chuted.conf" <<EOC
-compression_level = 0
-[watch]
-quiet_period = 1h
-max_delay = 2h
-[retention]
-auto = no
-[prune]
-grace = 300ms
-max_unused = 0
-EOC
-start_chuted n || { not_ok "chuted starts"; done_testing; exit; }
-rc_is "add the root" 0 ctl add "$SRC"
+prune_node "$SRC"
 for f in 0 1 2 3; do head -c 65536 /dev/urandom > "$SRC/f$f"; done
 
 snap() {

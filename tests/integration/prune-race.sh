@@ -9,6 +9,7 @@
 #   its marks; the data it had marked deduplicates again, and the next
 #   prune completes with check clean.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/prune-lib.sh"
 
 need python3 jq
 
@@ -16,23 +17,9 @@ SRC=$T_TMP/src
 HOOK=$T_TMP/hooks
 mkdir -p "$SRC" "$HOOK"
 export CHUTE_TEST_HOOK_DIR=$HOOK
-manifest() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 running() { kill -0 "$1" 2>/dev/null; }
 
-node_init n
-cat >> "$NODE_DIR/chuted.conf" <<EOC
-compression_level = 0
-[watch]
-quiet_period = 1h
-max_delay = 2h
-[retention]
-auto = no
-[prune]
-grace = 1s
-max_unused = 0
-EOC
-start_chuted n || { not_ok "chuted starts"; done_testing; exit; }
-rc_is "add the root" 0 ctl add "$SRC"
+prune_node "$SRC"
 head -c 100000 /dev/urandom > "$SRC/keep"
 
 # ---- a snapshot between plan and mark deduplicates against condemned data ----

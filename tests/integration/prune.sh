@@ -7,30 +7,12 @@
 # snapshot and a restore run while a prune waits out its grace period, and
 # all three complete; usage errors.
 . "$(dirname "$0")/lib.sh"
-
-need python3
+. "$(dirname "$0")/prune-lib.sh"
 
 SRC=$T_TMP/src
 mkdir -p "$SRC/sub"
-py() { python3 -c 'import json,sys; d = json.load(open(sys.argv[2])); print(eval(sys.argv[1]))' "$1" "$2"; }
-# manifest DIR: sha256 of every file, by relative path
-manifest() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
-stored() { ctl --json status > "$T_TMP/st.json"; py "d[\"$1\"]" "$T_TMP/st.json"; }
 
-node_init n
-cat >> "$NODE_DIR/chuted.conf" <<EOC
-compression_level = 0
-[watch]
-quiet_period = 1h
-max_delay = 2h
-[retention]
-auto = no
-[prune]
-grace = 1s
-max_unused = 0
-EOC
-start_chuted n || { not_ok "chuted starts"; done_testing; exit; }
-rc_is "add the root" 0 ctl add "$SRC"
+prune_node "$SRC"
 
 # 8 files of 96 KiB; each round rewrites two of them, replaces "churn"
 # (so each snapshot has 128 KiB of its own) and adds a small file

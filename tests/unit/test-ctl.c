@@ -175,6 +175,9 @@ static void fill_key(struct msg_map *body, const struct msg_key_def *kd)
                                 cr_assert_eq(msg_map_append_map(body, kd->number, &child), 0);
                                 fill_nested(&child, i);
                         }
+                } else if (kd->element == MSG_VALUE_UINT) {
+                        cr_assert_eq(msg_map_append_uint(body, kd->number, 3), 0);
+                        cr_assert_eq(msg_map_append_uint(body, kd->number, sample_uint(kd->number)), 0);
                 } else {
                         cr_assert_eq(kd->element, MSG_VALUE_TEXT, "add a sample for %s",
                                      kd->name);
@@ -237,6 +240,12 @@ static void check_key(const struct msg_map *body, const struct msg_key_def *kd)
                                 check_nested(&child, k);
                         }
                         cr_assert_eq(msg_map_get_map_at(body, kd->number, 2, &child), -ENOENT);
+                } else if (kd->element == MSG_VALUE_UINT) {
+                        uint64_t u;
+                        cr_assert_eq(msg_map_get_uint_at(body, kd->number, 0, &u), 0);
+                        cr_assert_eq(u, 3);
+                        cr_assert_eq(msg_map_get_uint_at(body, kd->number, 1, &u), 0);
+                        cr_assert_eq(u, sample_uint(kd->number));
                 } else {
                         cr_assert_eq(msg_map_get_text_at(body, kd->number, 1, &t, &n), 0);
                         cr_assert_eq(n, 5);

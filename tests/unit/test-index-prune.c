@@ -215,3 +215,48 @@ Test(index_prune, objects_come_grouped_by_pack)
         cr_assert_eq(index_prune_foreach_object_by_pack(idx, count_cb, &n), 0);
         cr_assert_eq(n, 6);
 }
+
+Test(index_prune, release_all_and_pack_state)
+{
+        struct oid p1 = id_of(0x10, 1), p2 = id_of(0x10, 2), none = id_of(0x10, 9);
+        struct index_prune_counts c;
+
+        add_pack(1, 1, 1);
+        add_pack(2, 2, 2);
+        cr_assert_eq(index_prune_pack_state(idx, &p1), 0);
+        cr_assert_eq(index_prune_pack_state(idx, &none), -ENOENT);
+        cr_assert_eq(index_prune_condemn(idx, &p1, 1), 0);
+        cr_assert_eq(index_prune_condemn(idx, &p2, 1), 0);
+        cr_assert_eq(index_prune_pack_state(idx, &p1), 1);
+        cr_assert_eq(index_prune_release_all(idx), 2);
+        cr_assert_eq(index_prune_counts(idx, -1, &c), 0);
+        cr_assert_eq(c.condemned_packs, 0);
+        cr_assert_eq(index_prune_pack_state(idx, &p2), 0);
+}
+
+Test(index_prune, a_store_deletes_once_older_packs_are_there)
+{
+        struct oid p1 = id_of(0x10, 1), q = id_of(0x10, 2);
+        struct dels d = { 0 };
+
+        add_pack(1, 1, 2);
+        add_pack(2, 2, 2); /* the repack's copy: older than the delete, pending on both stores */
+        cr_assert_eq(index_prune_condemn(idx, &p1, 1), 0);
+        cr_assert_eq(index_prune_retire(idx, &p1), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &d), 0);
+        cr_assert_eq(d.n, 0, "the copy is not on the store yet");
+        cr_assert_eq(index_pack_deletes_page(idx, 0, 0, 10, del_cb, &d), 0);
+        cr_assert_eq(d.n, 1, "the local file goes at once");
+        cr_assert_eq(index_replica_set(idx, &q, store1, INDEX_REPLICA_UPLOADED), 0);
+        d = (struct dels){ 0 };
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &d), 0);
+        cr_assert_eq(d.n, 1, "the copy is there now");
+        d = (struct dels){ 0 };
+        cr_assert_eq(index_pack_deletes_page(idx, store2, 1, 10, del_cb, &d), 0);
+        cr_assert_eq(d.n, 1, "copies = 1: the copy is on enough stores already");
+        /* found again by a reindex: its deletes are off */
+        add_pack(1, 1, 1);
+        struct index_prune_counts c;
+        cr_assert_eq(index_prune_counts(idx, -1, &c), 0);
+        cr_assert_eq(c.delete_packs, 0);
+}
