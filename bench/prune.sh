@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: MIT
 # Prune next to restic, on the same history, in one run: a corpus (about
 # 1 GiB at SCALE=1: 48 files of 16 MiB, 6000 small files of 1-64 KiB, a
-# third of them text) and ROUNDS (20) mutate rounds, each backed up by chute
-# and by restic; then the odd rounds are forgotten in both and each prunes.
+# third of them text) and ROUNDS (20) mutate rounds (two big files and 2 %
+# of the small ones rewritten, 1 MiB appended to a log, and a 16 MiB file
+# replaced, as a rotated log or image would be), each backed up by chute and
+# by restic; then the odd rounds are forgotten in both and each prunes with
+# the same --max-unused (MAX_UNUSED, default 0: everything unused goes).
 # Prints prune time, CPU, bytes read and written by the process (rchar and
 # wchar of /proc/PID/io), and stored bytes before and after, side by side.
 #
 #   bench/prune.sh [SCALE=1] [ROUNDS=20]      (also: make bench-prune)
 #
-# Environment: BENCH_DIR (default /tmp/chute-bench), CHUTED / CHUTECTL
+# Environment: MAX_UNUSED (percent, default 0), BENCH_DIR (default /tmp/chute-bench), CHUTED / CHUTECTL
 # (default: an -O2 build of this tree under $BENCH_DIR/build), KEEP=1.
 # Runs from a clone alone; needs restic and python3.
 set -euo pipefail
@@ -18,6 +21,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 SCALE=${1:-${SCALE:-1}}
 ROUNDS=${2:-${ROUNDS:-20}}
+MAX_UNUSED=${MAX_UNUSED:-0}
 WORK=${BENCH_DIR:-/tmp/chute-bench}
 CORPUS=$WORK/prune-corpus
 STATE=$WORK/prune
@@ -67,6 +71,7 @@ else:
     for i in r.sample(range(nsmall), max(1, nsmall // 50)):
         open(f"{d}/small/d{i // 200:02}/f{i:05}", "wb").write(small(i))
     open(f"{d}/app.log", "ab").write(text(1 << 20))
+open(f"{d}/churn.bin", "wb").write(r.randbytes(int((16 << 20) * scale)))
 EOP
 }
 
@@ -107,13 +112,13 @@ restic forget -q "${FR[@]}" >/dev/null
 sync
 CB=$(dusb "$STATE/chute/packs")
 RB=$(dusb "$RESTIC_REPOSITORY")
-UNUSED=$(ctl --json prune --dry-run | python3 -c 'import json,sys; print(json.load(sys.stdin)["unused_bytes"])')
+UNUSED=$(ctl --json prune --dry-run --max-unused "$MAX_UNUSED" | python3 -c 'import json,sys; print(json.load(sys.stdin)["unused_bytes"])')
 
 log "chute prune"
 read -r cr0 cw0 < <(io "$DPID")
 c0=$(cpu "$DPID")
 t0=$(now_ns)
-ctl prune > "$STATE/chute-prune.txt"
+ctl prune --max-unused "$MAX_UNUSED" > "$STATE/chute-prune.txt"
 t1=$(now_ns)
 read -r cr1 cw1 < <(io "$DPID")
 c1=$(cpu "$DPID")
@@ -123,7 +128,7 @@ CT=$(secs "$t0" "$t1")
 
 log "restic prune"
 t0=$(now_ns)
-restic prune > "$STATE/restic-prune.txt" 2>&1 &
+restic prune --max-unused "$MAX_UNUSED%" > "$STATE/restic-prune.txt" 2>&1 &
 RP=$!
 last_io="0 0" last_cpu=0
 while kill -0 "$RP" 2>/dev/null; do
@@ -139,7 +144,7 @@ RA=$(dusb "$RESTIC_REPOSITORY")
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }'; }
-printf '\nprune after %s rounds, %s forgotten (SCALE=%s), page cache warm, chute with [prune] grace = 1ms\n' "$ROUNDS" "${#FC[@]}" "$SCALE"
+printf '\nprune after %s rounds, %s forgotten (SCALE=%s), --max-unused %s%%, page cache warm, chute with [prune] grace = 1ms\n' "$ROUNDS" "${#FC[@]}" "$SCALE" "$MAX_UNUSED"
 printf '%-34s %14s %14s %10s\n' "" chute restic "restic/chute"
 printf '%-34s %14s %14s %10s\n' "prune wall (s)" "$CT" "$RT" "$(ratio "$CT" "$RT")"
 printf '%-34s %14s %14s %10s\n' "prune CPU (s)" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" "$last_cpu" ""
