@@ -43,6 +43,7 @@ install_deps() {
 }
 
 . "$HERE/build.sh"
+. "$HERE/data.sh"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -99,18 +100,10 @@ if [ -n "$TREE" ]; then
         [ -d "$TREE" ] || die "TREE=$TREE is not a directory"
         DATA=$TREE
         WHAT="$TREE ($(du -sm "$TREE" | cut -f1) MiB)"
-        find "$TREE" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 || true
+        warm_tree "$TREE"
 else
         WHAT="$SIZE_MIB MiB of random data"
-        mkdir -p "$DATA"
-        log "making $WHAT"
-        left=$SIZE_MIB; i=0
-        while [ "$left" -gt 0 ]; do
-                n=$(( left < 64 ? left : 64 ))
-                head -c $((n * 1024 * 1024)) /dev/urandom >"$DATA/r$i"
-                left=$((left - n)); i=$((i + 1))
-        done
-        cat "$DATA"/* >/dev/null; sync
+        random_data "$DATA" "$SIZE_MIB"
 fi
 
 # ---- the snapshot alone ------------------------------------------------------------------

@@ -34,6 +34,7 @@ now_ns() { date +%s%N; }
 for c in jq python3; do command -v "$c" >/dev/null || die "$c is needed"; done
 
 . "$HERE/build.sh"
+. "$HERE/data.sh"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -92,19 +93,11 @@ if [ -n "$TREE" ]; then
         SIZE_BYTES=$(du -sb "$TREE" | cut -f1)
         WHAT="$TREE ($(find "$TREE" -type f | wc -l) files, $((SIZE_BYTES / 1048576)) MiB)"
         log "reading $WHAT once (into the page cache)"
-        find "$TREE" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 || true
+        warm_tree "$TREE"
 else
         SIZE_BYTES=$((SIZE_MIB * 1024 * 1024))
         WHAT="$SIZE_MIB MiB random data"
-        mkdir -p "$DATA"
-        log "making $SIZE_MIB MiB of random data"
-        left=$SIZE_MIB; i=0
-        while [ "$left" -gt 0 ]; do
-                n=$(( left < 64 ? left : 64 ))
-                head -c $((n * 1024 * 1024)) /dev/urandom >"$DATA/r$i"
-                left=$((left - n)); i=$((i + 1))
-        done
-        cat "$DATA"/* >/dev/null; sync
+        random_data "$DATA" "$SIZE_MIB"
 fi
 
 node_start A

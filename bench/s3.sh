@@ -33,6 +33,7 @@ now_ns() { date +%s%N; }
 mib_s() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e9) }'; }
 
 . "$HERE/build.sh"
+. "$HERE/data.sh"
 build_chute
 BUILT_CHUTED=$CHUTED BUILT_CHUTECTL=$CHUTECTL
 command -v restic >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends restic >/dev/null ||
@@ -52,18 +53,11 @@ if [ -n "$TREE" ]; then
         SIZE_BYTES=$(du -sb "$TREE" | cut -f1)
         WHAT="$TREE ($(find "$TREE" -type f | wc -l) files, $((SIZE_BYTES / 1048576)) MiB)"
         log "reading $WHAT once (both tools then find it in the page cache)"
-        find "$TREE" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 || true
+        warm_tree "$TREE"
 else
         DATA=$T_TMP/data
         WHAT="$SIZE_MIB MiB random data"
-        mkdir -p "$DATA"
-        log "making $SIZE_MIB MiB of random data"
-        left=$SIZE_MIB; i=0
-        while [ "$left" -gt 0 ]; do
-                n=$(( left < 64 ? left : 64 ))
-                head -c $((n * 1024 * 1024)) /dev/urandom >"$DATA/r$i"
-                left=$((left - n)); i=$((i + 1))
-        done
+        random_data "$DATA" "$SIZE_MIB"
 fi
 log "starting Ceph RGW"
 s3_start || die "Ceph RGW did not start (see $CEPH_DIR/log)"
