@@ -10,16 +10,15 @@
 # Environment: BENCH_DIR (work dir, default /tmp/chute-bench), RUNS, SCALE,
 # RESTIC_OFF=1|0 (also run restic --compression off; default 1), BORG=0|1 (borg lz4),
 # CHUTED / CHUTECTL (binaries to use; default: an optimized -O2 build of this source tree
-# made under $BENCH_DIR/build), BENCH_SHARED (dir of make-corpus.sh, default
-# /work/shared/bench), KEEP=1 (keep repos and state at the end).
+# made under $BENCH_DIR/build), BENCH_SHARED (dir of another make-corpus.sh to use; default
+# this directory's, built from bench/corpusgen.c), KEEP=1 (keep repos and state at the end).
 set -euo pipefail
 
 BENCH_DEPS="restic time"        # Debian packages this script needs (borgbackup with BORG=1)
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
-SHARED=${BENCH_SHARED:-/work/shared/bench}
-MKCORPUS=$SHARED/make-corpus.sh
+MKCORPUS=${BENCH_SHARED:-$HERE}/make-corpus.sh
 SCALE=${1:-${SCALE:-1}}
 RUNS=${2:-${RUNS:-3}}
 RESTIC_OFF=${RESTIC_OFF:-1}
@@ -32,67 +31,20 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=$RES/compare-$STAMP.tsv
 TABLE=$RES/compare-$STAMP.txt
 TMPFS=$WORK/tmpfs
-CLK_TCK=$(getconf CLK_TCK)
-MiB=1048576
-
-die() { echo "compare.sh: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-
-# ---- dependencies ---------------------------------------------------------------------
-install_deps() {
-        local need=() p deps=$BENCH_DEPS
-        [ "$BORG" = 1 ] && deps="$deps borgbackup"
-        for p in $deps; do
-                case $p in
-                time) [ -x /usr/bin/time ] || need+=("$p") ;;
-                borgbackup) command -v borg >/dev/null || need+=("$p") ;;
-                *) command -v "$p" >/dev/null || need+=("$p") ;;
-                esac
-        done
-        [ ${#need[@]} -eq 0 ] && return 0
-        log "installing ${need[*]}"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-}
+PROG=compare.sh
+. "$HERE/lib.sh"
 
 . "$HERE/build.sh"
 
 # ---- helpers --------------------------------------------------------------------------
 warm_corpus() { tar -C "$WORK" -cf - corpus | cat >/dev/null; }
 warm_dir() { find "$1" -type f -print0 | xargs -0 -r cat >/dev/null; }
-now_ns() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
-dusb() { if [ -e "$1" ]; then du -sb "$1" | cut -f1; else echo 0; fi; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "NA"; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # row CONFIG PHASE RUN WALL USER SYS RSS_KB REPO_BYTES BYTES_ADDED
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" | tee -a "$RAW" >&2; }
 
 # ---- chute ----------------------------------------------------------------------------
-CST=$STATE/chute; CSOCK=$STATE/chute.sock; CCONF=$STATE/daemon.conf
-DPID=
-ctl() { "$CHUTECTL" --socket "$CSOCK" "$@"; }
-
-chute_start() {
-        # Watching (when it exists) must not snapshot behind the benchmark's back: the
-        # config pushes the quiet period and the max delay out of the measured window.
-        printf '[watch]\nquiet_period = 1h\nmax_delay = 1h\nrescan_interval = 1d\n' >"$CCONF"
-        "$DAEMON" -c "$CCONF" -d "$CST" -s "$CSOCK" --log-level info >>"$STATE/chuted.log" 2>&1 &
-        DPID=$!
-        local i
-        for i in $(seq 100); do
-                ctl status >/dev/null 2>&1 && return 0
-                kill -0 "$DPID" 2>/dev/null || die "chuted exited at start, see $STATE/chuted.log"
-                sleep 0.1
-        done
-        die "chuted not reachable on $CSOCK after 10 s"
-}
-
-chute_stop() {
-        [ -n "$DPID" ] || return 0
-        kill -TERM "$DPID" 2>/dev/null || true
-        wait "$DPID" 2>/dev/null || true
-        DPID=
-}
+CST=$STATE/chute; CSOCK=$STATE/chute.sock; CCONF=$STATE/daemon.conf; CLOG=$STATE/chuted.log
 
 # chute_failed WHAT OUTFILE: keep the evidence, restart chuted on the same state
 FAILS=0
@@ -109,55 +61,7 @@ chute_failed() {
         chute_stop; chute_start
 }
 
-ticks() { awk -v a="$1" -v b="$2" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }'; }
-cpu_ticks() { sed 's/.*) //' "/proc/$DPID/stat" | awk '{ print $12, $13 }'; }
-hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$DPID/status"; }
-# Reset chuted's VmHWM to its current RSS. chuted is not dumpable (it holds
-# keys), so /proc/PID/clear_refs belongs to root: without root the peak is
-# not reset between runs, and the figures say so once.
-hwm_reset() {
-        echo 5 >"/proc/$DPID/clear_refs" 2>/dev/null && return 0
-        [ -n "${HWM_WARNED:-}" ] || echo "note: peak RSS is not reset between runs (not root: chuted's /proc/PID/clear_refs is root's); each figure is the peak so far" >&2
-        HWM_WARNED=1
-}
-
-# chute_measure PHASE RUN : `chutectl snapshot` with the daemon's CPU and peak RSS
-chute_measure() {
-        local phase=$1 run=$2 before after u0 s0 u1 s1 t0 t1
-        before=$(dusb "$CST/packs")
-        warm_corpus
-        sync
-        hwm_reset
-        read -r u0 s0 < <(cpu_ticks)
-        t0=$(now_ns)
-        if ! ctl snapshot >"$STATE/out-chute-$phase-$run.txt" 2>&1; then
-                chute_failed "chutectl snapshot ($phase $run)" "$STATE/out-chute-$phase-$run.txt"
-                return 1
-        fi
-        t1=$(now_ns)
-        read -r u1 s1 < <(cpu_ticks)
-        after=$(dusb "$CST/packs")
-        row chute "$phase" "$run" "$(secs "$t0" "$t1")" \
-                "$(awk -v a="$u0" -v b="$u1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
-                "$(awk -v a="$s0" -v b="$s1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
-                "$(hwm_kb)" "$after" $((after - before))
-}
-
 # ---- restic / borg --------------------------------------------------------------------
-repo_of() { echo "$STATE/$1/repo"; }
-tool_env() {  # CONFIG
-        local st=$STATE/$1
-        export RESTIC_PASSWORD=bench-password RESTIC_CACHE_DIR=$st/cache RESTIC_REPOSITORY=$st/repo
-        export BORG_PASSPHRASE=bench-password BORG_BASE_DIR=$st/borgbase BORG_REPO=$st/repo
-        export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
-}
-tool_init() {
-        rm -rf "${STATE:?}/$1"; mkdir -p "$STATE/$1"; tool_env "$1"
-        case $1 in
-        restic-*) restic init -q >/dev/null ;;
-        borg-*) borg init -e repokey >/dev/null 2>&1 ;;
-        esac
-}
 tool_backup_cmd() {  # CONFIG TAG (run from $WORK: the path "corpus" stays the same)
         case $1 in
         restic-auto) echo "restic backup -q --compression auto corpus" ;;
@@ -172,40 +76,9 @@ tool_restore_cmd() {  # CONFIG TARGET
         esac
 }
 
-# tool_measure CONFIG PHASE RUN CMD : CMD under /usr/bin/time -v from $WORK
-tool_measure() {
-        local cfg=$1 phase=$2 run=$3 cmd=$4 tf=$STATE/$1/time-$2-$3.txt before after t0 t1
-        tool_env "$cfg"
-        before=$(dusb "$(repo_of "$cfg")")
-        sync
-        t0=$(now_ns)
-        (cd "$WORK" && /usr/bin/time -v -o "$tf" bash -c "$cmd" >"$STATE/$cfg/out-$phase-$run.txt" 2>&1) ||
-                die "$cfg $phase $run failed: $(tail -5 "$STATE/$cfg/out-$phase-$run.txt")"
-        t1=$(now_ns)
-        after=$(dusb "$(repo_of "$cfg")")
-        row "$cfg" "$phase" "$run" "$(secs "$t0" "$t1")" \
-                "$(awk -F': ' '/User time/ { print $2 }' "$tf")" \
-                "$(awk -F': ' '/System time/ { print $2 }' "$tf")" \
-                "$(awk -F': ' '/Maximum resident/ { print $2 }' "$tf")" "$after" $((after - before))
-}
-
-# ---- restore target ---------------------------------------------------------------------
-MOUNTED=0
-tmpfs_up() {
-        mkdir -p "$TMPFS"
-        if mount -t tmpfs -o size=$((CORPUS_BYTES * 3 / 2 + 256 * MiB)) chute-bench "$TMPFS" 2>/dev/null; then
-                MOUNTED=1
-        else
-                TMPFS=/dev/shm/chute-bench-restore; mkdir -p "$TMPFS"
-                log "cannot mount a tmpfs, restoring under $TMPFS"
-        fi
-}
-sums() { (cd "$1" && find . -type f ! -name .nsmall -print0 | sort -z | xargs -0 sha256sum); }
-
 cleanup() {
         chute_stop
-        if [ "$MOUNTED" = 1 ]; then umount "$TMPFS" 2>/dev/null || true; MOUNTED=0; fi
-        [ "$TMPFS" = /dev/shm/chute-bench-restore ] && rm -rf "$TMPFS"
+        tmpfs_down
         if [ "${KEEP:-0}" != 1 ]; then rm -rf "${STATE:?}"; fi
 }
 trap cleanup EXIT
@@ -220,12 +93,12 @@ if [ "${1:-}" = --table ]; then   # re-print the table of an earlier run from it
         SKIP_RUN=1
 fi
 if [ -z "${SKIP_RUN:-}" ]; then
-install_deps
+install_deps $BENCH_DEPS $([ "$BORG" = 1 ] && echo borgbackup)
 build_chute
 [ -x "$MKCORPUS" ] || die "no $MKCORPUS (set BENCH_SHARED)"
 # On a shared machine other sessions may signal every process called "chuted": run a copy
 # under another name (and no "chuted" in its arguments).
-mkdir -p "$WORK/bin"; cp "$CHUTED" "$WORK/bin/chute-benchd"; DAEMON=$WORK/bin/chute-benchd
+bench_daemon "$WORK/bin"
 TOOLS=(restic-auto)
 [ "$RESTIC_OFF" = 1 ] && TOOLS+=(restic-off)
 [ "$BORG" = 1 ] && TOOLS+=(borg-lz4)
@@ -277,7 +150,7 @@ for r in $(seq "$RUNS"); do
 done
 
 log "restores to tmpfs"
-tmpfs_up
+tmpfs_up "$CORPUS_BYTES"
 sums "$CORPUS" >"$STATE/corpus.sum"
 VERIFY=""
 for r in $(seq "$RUNS"); do

@@ -15,15 +15,15 @@
 #
 # Environment: BENCH_DIR (default /tmp/chute-bench), NFILES (default 50000), WATCH_WAIT
 # (default 10 s), CHUTED / CHUTECTL (default: the -O2 build compare.sh makes under
-# $BENCH_DIR/build, built here if missing), BENCH_SHARED (default /work/shared/bench).
+# $BENCH_DIR/build, built here if missing), BENCH_SHARED (dir of another make-corpus.sh;
+# default this directory's).
 set -euo pipefail
 
 BENCH_DEPS="restic hyperfine time"      # Debian packages this script needs
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
-SHARED=${BENCH_SHARED:-/work/shared/bench}
-MKCORPUS=$SHARED/make-corpus.sh
+MKCORPUS=${BENCH_SHARED:-$HERE}/make-corpus.sh
 SCALE=${1:-${SCALE:-1}}
 RUNS=${2:-${RUNS:-3}}
 NFILES=${NFILES:-50000}
@@ -35,26 +35,11 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=$RES/continuous-$STAMP.tsv
 OUT=$RES/continuous-$STAMP.txt
 
-die() { echo "continuous.sh: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-now_ns() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
-dusb() { if [ -e "$1" ]; then du -sb "$1" | cut -f1; else echo 0; fi; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "NA"; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+PROG=continuous.sh
+. "$HERE/lib.sh"
 # row PART CONFIG WHAT RUN VALUE
 row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" | tee -a "$RAW" >&2; }
 say() { echo "$*" | tee -a "$OUT"; }
-
-install_deps() {
-        local need=() p
-        for p in $BENCH_DEPS; do
-                if [ "$p" = time ]; then [ -x /usr/bin/time ] || need+=("$p")
-                else command -v "$p" >/dev/null || need+=("$p"); fi
-        done
-        [ ${#need[@]} -eq 0 ] && return 0
-        log "installing ${need[*]}"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-}
 
 . "$HERE/build.sh"
 
@@ -74,12 +59,6 @@ chute_start() {  # NAME
                 sleep 0.1
         done
         die "chuted not reachable on $SOCK"
-}
-chute_stop() {
-        [ -n "$DPID" ] || return 0
-        kill -TERM "$DPID" 2>/dev/null || true
-        wait "$DPID" 2>/dev/null || true
-        DPID=
 }
 nsnaps() { ctl --json snapshots 2>/dev/null | grep -c '"id":' || true; }
 # wait_snap COUNT TIMEOUT_S: until more than COUNT snapshots exist; 0 if one came
@@ -233,12 +212,10 @@ part_b() {
 }
 
 # ---- run ----------------------------------------------------------------------------------
-install_deps
+install_deps $BENCH_DEPS
 build_chute
 [ -x "$MKCORPUS" ] || die "no $MKCORPUS (set BENCH_SHARED)"
-rm -rf "$CW"; mkdir -p "$CW/bin"
-# a copy under another name: broad signals aimed at "chuted" on a shared machine miss it
-cp "$CHUTED" "$CW/bin/chute-benchd"; DAEMON=$CW/bin/chute-benchd
+rm -rf "$CW"; bench_daemon "$CW/bin"
 mkdir -p "$RES"
 printf 'part\tconfig\twhat\trun\tvalue\n' >"$RAW"
 : >"$OUT"
