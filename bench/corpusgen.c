@@ -4,7 +4,9 @@
  * round or file count); every mtime is fixed. Stand-alone on purpose (libc
  * only), so that make-corpus.sh can build it with `cc` in a bare clone; also
  * built with the project's flags by `make bench/corpusgen`. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
