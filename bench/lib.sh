@@ -10,6 +10,8 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 dusb() { if [ -e "$1" ]; then du -sb "$1" | cut -f1; else echo 0; fi; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "NA"; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 MiB=1048576
+# mem_avail: MemAvailable in bytes
+mem_avail() { echo $(( $(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo) * 1024 )); }
 
 # install_deps PACKAGE...: apt-get install the Debian packages that are missing
 install_deps() {

@@ -106,7 +106,7 @@ for r in $(seq "$RUNS"); do
 done
 
 # Restores need the tree's size in memory (one restore at a time): refuse clearly otherwise.
-AVAIL=$(awk '/^MemAvailable:/ { print $2 * 1024 }' /proc/meminfo)
+AVAIL=$(mem_avail)
 VERIFY=""
 if [ $((TREE_BYTES + 512 * MiB)) -gt "$AVAIL" ]; then
         VERIFY="restore skipped: the tree ($((TREE_BYTES / MiB)) MiB) does not fit in memory ($((AVAIL / MiB)) MiB available)"
@@ -157,6 +157,6 @@ stored=$(awk -v c="$(med chute init 8)" -v a="$(med restic-auto init 8)" 'BEGIN 
         echo "| \`$TREE\` | $(cell init) | $(cell noop) | $(cell restore) | $stored | $(peak chute) MiB ($(peak restic-auto)) |"
         echo "ratios: restic's time / chute's (> 1: chute faster); stored: chute's packs/ / restic's repo (du -sb)"
         echo "peak RSS: the highest of each tool's runs (chuted: VmHWM, reset before each; restic: /usr/bin/time -v)"
-        echo "restore check: ${VERIFY:-not recorded}"
+        echo "restore check: ${VERIFY%; }"
         echo "raw rows: $RAW"
 } | tee "$RES/real-$STAMP.txt"

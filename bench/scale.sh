@@ -33,7 +33,7 @@ CST=$STATE/chute; CSOCK=$STATE/chute.sock; CCONF=$STATE/daemon.conf; CLOG=$STATE
 # on average, 6.5 with slack), each directory a page or more; plus 1 GiB for chuted and the
 # page cache of its state.
 NEED=$((FILES * 6656 + (DIRS + DIRS / 250 + 1) * 4096 + 64 * MiB))
-AVAIL=$(awk '/^MemAvailable:/ { print $2 * 1024 }' /proc/meminfo)
+AVAIL=$(mem_avail)
 [ $((NEED + 1024 * MiB)) -le "$AVAIL" ] ||
         die "the tree needs about $((NEED / MiB)) MiB of tmpfs and 1 GiB more for chuted; only $((AVAIL / MiB)) MiB of memory is available: scale it down with FILES= and DIRS="
 
@@ -97,6 +97,6 @@ LIMIT=$(cat /proc/sys/fs/inotify/max_user_watches 2>/dev/null || echo "?")
         echo "  start-up scan (first snapshot, requested)  $FIRST s"
         echo "  no-op snapshot after a restart             $NOOP s"
         echo "  chuted peak RSS (VmHWM)                    $(mib "$HWM1") MiB after the first snapshot, $(mib "$HWM2") MiB after the restart and the no-op"
-        echo "  inotify watches (roots[].watches)          $W (fs.inotify.max_user_watches = $LIMIT; directories: $((DIRS + DIRS / 250 + 1)))"
+        echo "  inotify watches (roots[].watches)          $W (fs.inotify.max_user_watches = $LIMIT; directories with the root: $((DIRS + (DIRS + 249) / 250 + 1)))"
         echo "  chuted: $CHUTED"
 } | tee "$RES/scale-$STAMP.txt"
