@@ -18,21 +18,18 @@ BENCH_DEPS="restic time"        # Debian packages this script needs (borgbackup 
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
+PROG=compare.sh
+. "$HERE/lib.sh"
 MKCORPUS=${BENCH_SHARED:-$HERE}/make-corpus.sh
 SCALE=${1:-${SCALE:-1}}
 RUNS=${2:-${RUNS:-3}}
 RESTIC_OFF=${RESTIC_OFF:-1}
 BORG=${BORG:-0}
-WORK=${BENCH_DIR:-/tmp/chute-bench}
 CORPUS=$WORK/corpus
 STATE=$WORK/compare
-RES=$WORK/results
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=$RES/compare-$STAMP.tsv
 TABLE=$RES/compare-$STAMP.txt
 TMPFS=$WORK/tmpfs
-PROG=compare.sh
-. "$HERE/lib.sh"
 
 . "$HERE/build.sh"
 
@@ -76,12 +73,7 @@ tool_restore_cmd() {  # CONFIG TARGET
         esac
 }
 
-cleanup() {
-        chute_stop
-        tmpfs_down
-        if [ "${KEEP:-0}" != 1 ]; then rm -rf "${STATE:?}"; fi
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- run ------------------------------------------------------------------------------

@@ -23,20 +23,17 @@ BENCH_DEPS="restic hyperfine time"      # Debian packages this script needs
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
+PROG=continuous.sh
+. "$HERE/lib.sh"
 MKCORPUS=${BENCH_SHARED:-$HERE}/make-corpus.sh
 SCALE=${1:-${SCALE:-1}}
 RUNS=${2:-${RUNS:-3}}
 NFILES=${NFILES:-50000}
 WATCH_WAIT=${WATCH_WAIT:-10}
-WORK=${BENCH_DIR:-/tmp/chute-bench}
 CW=$WORK/continuous
-RES=$WORK/results
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=$RES/continuous-$STAMP.tsv
 OUT=$RES/continuous-$STAMP.txt
 
-PROG=continuous.sh
-. "$HERE/lib.sh"
 # row PART CONFIG WHAT RUN VALUE
 row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" | tee -a "$RAW" >&2; }
 say() { echo "$*" | tee -a "$OUT"; }
@@ -44,21 +41,13 @@ say() { echo "$*" | tee -a "$OUT"; }
 . "$HERE/build.sh"
 
 # ---- chuted with default settings (own state, socket; debug log for the phase line) ----
-ST=; SOCK=; DLOG=; DPID=
-ctl() { "$CHUTECTL" --socket "$SOCK" "$@"; }
-chute_start() {  # NAME
-        ST=$CW/$1/state; SOCK=$CW/$1/daemon.sock; DLOG=$CW/$1/daemon.log
-        rm -rf "${ST:?}"; mkdir -p "$ST"
-        : >"$CW/$1/empty.conf"   # no config file: built-in defaults
-        "$DAEMON" -c "$CW/$1/empty.conf" -d "$ST" -s "$SOCK" --log-level debug >"$DLOG" 2>&1 &
-        DPID=$!
-        local _
-        for _ in $(seq 100); do
-                ctl status >/dev/null 2>&1 && return 0
-                kill -0 "$DPID" 2>/dev/null || die "chuted exited at start, see $DLOG"
-                sleep 0.1
-        done
-        die "chuted not reachable on $SOCK"
+# chute_part NAME: a fresh chuted with built-in defaults (an empty config) on CW/NAME
+CHUTE_CONF_TEXT=; CHUTE_LOG_LEVEL=debug
+chute_part() {
+        CST=$CW/$1/state; CSOCK=$CW/$1/daemon.sock; CLOG=$CW/$1/daemon.log; CCONF=$CW/$1/empty.conf
+        ST=$CST; DLOG=$CLOG
+        rm -rf "${ST:?}"; mkdir -p "$ST"; : >"$CLOG"
+        chute_start
 }
 nsnaps() { ctl --json snapshots 2>/dev/null | grep -c '"id":' || true; }
 # wait_snap COUNT TIMEOUT_S: until more than COUNT snapshots exist; 0 if one came
@@ -148,7 +137,7 @@ part_a() {
         log "(a) generating $NFILES small files"
         gen_tree "$tree"
         say "(a) tree: $(find "$tree" -type f | wc -l) files, $(find "$tree" -type d | wc -l) dirs, $(dusb "$tree") bytes"
-        chute_start a
+        chute_part a
         ctl add "$tree" >/dev/null
         tar -C "$CW/a" -cf - tree | cat >/dev/null
         t0=$(now_ns); ctl snapshot >/dev/null; t1=$(now_ns)
@@ -190,7 +179,7 @@ part_b() {
         log "(b) corpus scale $SCALE"
         (cd "$CW/b" && "$MKCORPUS" gen corpus 42 "$SCALE")
         say "(b) corpus: $(dusb "$c") bytes (scale $SCALE)"
-        chute_start b
+        chute_part b
         ctl add "$c" >/dev/null
         tar -C "$CW/b" -cf - corpus | cat >/dev/null
         t0=$(now_ns); ctl snapshot >/dev/null; t1=$(now_ns)

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Shell helpers shared by compare.sh, continuous.sh, real.sh and scale.sh: timing, medians,
 # dependencies, a chuted of their own (start, stop, CPU and peak RSS), restic's environment,
-# the restore tmpfs and content manifests. Source it after setting PROG (the script's name).
+# the restore tmpfs and content manifests. Source it after setting PROG (the script's name);
+# it sets WORK ($BENCH_DIR, default /tmp/chute-bench), RES (the results) and STAMP.
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
@@ -10,6 +11,9 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 dusb() { if [ -e "$1" ]; then du -sb "$1" | cut -f1; else echo 0; fi; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "NA"; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 MiB=1048576
+WORK=${BENCH_DIR:-/tmp/chute-bench}
+RES=$WORK/results
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 # mem_avail: MemAvailable in bytes
 mem_avail() { echo $(( $(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo) * 1024 )); }
 
@@ -35,12 +39,15 @@ bench_daemon() { mkdir -p "$1"; cp "$CHUTED" "$1/chute-benchd"; DAEMON=$1/chute-
 # ---- chuted: state $CST, socket $CSOCK, config $CCONF, log $CLOG; pid in DPID ----------
 DPID=
 ctl() { "$CHUTECTL" --socket "$CSOCK" "$@"; }
+# The config chuted gets, and its log level. By default watching must not snapshot behind
+# the benchmark's back: the config pushes the quiet period and the max delay out of the
+# measured window.
+CHUTE_CONF_TEXT=$(printf '[watch]\nquiet_period = 1h\nmax_delay = 1h\nrescan_interval = 1d')
+CHUTE_LOG_LEVEL=info
 
 chute_start() {
-        # Watching must not snapshot behind the benchmark's back: the config pushes the quiet
-        # period and the max delay out of the measured window.
-        printf '[watch]\nquiet_period = 1h\nmax_delay = 1h\nrescan_interval = 1d\n' >"$CCONF"
-        "$DAEMON" -c "$CCONF" -d "$CST" -s "$CSOCK" --log-level info >>"$CLOG" 2>&1 &
+        printf '%s\n' "$CHUTE_CONF_TEXT" >"$CCONF"
+        "$DAEMON" -c "$CCONF" -d "$CST" -s "$CSOCK" --log-level "$CHUTE_LOG_LEVEL" >>"$CLOG" 2>&1 &
         DPID=$!
         local i
         for i in $(seq 100); do
@@ -144,5 +151,7 @@ tmpfs_down() {
         [ "$TMPFS" = /dev/shm/chute-bench-restore ] && rm -rf "$TMPFS"
         return 0
 }
+# bench_cleanup: at exit, chuted stopped, the restore tmpfs gone, $STATE removed unless KEEP=1
+bench_cleanup() { chute_stop; tmpfs_down; if [ "${KEEP:-0}" != 1 ]; then rm -rf "${STATE:?}"; fi; }
 # sums DIR: sorted sha256 manifest of the files under DIR (.nsmall excluded)
 sums() { (cd "$1" && find . -type f ! -name .nsmall -print0 | sort -z | xargs -0 -r sha256sum); }

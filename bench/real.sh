@@ -27,10 +27,7 @@ VERIFY_FILES=${VERIFY_FILES:-5000}
 [ -n "$TREE" ] || die "usage: bench/real.sh TREE [RUNS]   (make bench-real TREE=/usr)"
 [ -d "$TREE" ] || die "$TREE is not a directory"
 TREE=$(cd "$TREE" && pwd -P)
-WORK=${BENCH_DIR:-/tmp/chute-bench}
 STATE=$WORK/real
-RES=$WORK/results
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=$RES/real-$STAMP.tsv
 TMPFS=$WORK/tmpfs
 CST=$STATE/chute; CSOCK=$STATE/chute.sock; CCONF=$STATE/daemon.conf; CLOG=$STATE/chuted.log
@@ -39,12 +36,7 @@ case $WORK/ in "$TREE"/*) die "BENCH_DIR ($WORK) lies inside $TREE: pick another
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" | tee -a "$RAW" >&2; }
 warm_corpus() { warm_tree "$TREE"; }
 chute_failed() { die "$1 failed: $(cat "$2"); chuted's log ends with: $(tail -3 "$CLOG")"; }
-cleanup() {
-        chute_stop
-        tmpfs_down
-        if [ "${KEEP:-0}" != 1 ]; then rm -rf "${STATE:?}"; fi
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # sample_list DIR: the relative paths checked after a restore (every k-th of the sorted files)

@@ -22,10 +22,7 @@ PROG=scale.sh
 FILES=${FILES:-1000000}
 DIRS=${DIRS:-50000}
 SEED=${SEED:-1}
-WORK=${BENCH_DIR:-/tmp/chute-bench}
 STATE=$WORK/scale
-RES=$WORK/results
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 CST=$STATE/chute; CSOCK=$STATE/chute.sock; CCONF=$STATE/daemon.conf; CLOG=$STATE/chuted.log
 [[ $FILES =~ ^[0-9]+$ && $DIRS =~ ^[0-9]+$ && $DIRS -gt 0 && $FILES -gt 0 ]] || die "FILES and DIRS must be positive integers"
 
