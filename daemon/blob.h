@@ -20,6 +20,8 @@ struct daemon;
 
 #define BLOB_DIR "blobs"                /* under the state dir: complete blobs, a root */
 #define BLOB_STAGING_DIR "blob-staging" /* under the state dir: uploads in progress */
+#define BLOB_MAX_UPLOADS 256        /* uploads in progress at once */
+#define BLOB_FREE_MARGIN (UINT64_C(256) << 20) /* left free beside what uploads need */
 
 struct blob_store;
 
@@ -57,7 +59,7 @@ void blob_free(struct blob *b);
 int blob_write(struct blob *b, uint64_t offset, const struct iovec *iov, size_t n);
 /* All bytes are there and hash to hex: check it against the declared
  * SHA-256, record it, rename the blob into blobs/ and start a snapshot of
- * the blob root. 1 done; -EBADMSG another hash (every range is dropped: the
+ * the blob root. 1 done; -EILSEQ another hash (every range is dropped: the
  * upload starts over); -EAGAIN bytes missing; -EEXIST already complete. */
 int blob_complete(struct blob_store *s, struct blob *b, const char hex[65]);
 /* Remove blob b: an upload in progress, or a complete blob (snapshots

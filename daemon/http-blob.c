@@ -285,12 +285,12 @@ static void completed(int r, const char hex[65], void *userdata)
                 r = blob_open(w->store, w->id, &b);
         if (r >= 0)
                 r = blob_complete(w->store, b, hex); /* whether or not the client still waits */
-        if (r < 0 && r != -EBADMSG)
+        if (r < 0 && r != -EILSEQ)
                 log_error_errno(r, "Cannot complete blob %s", w->id);
         if (still_there(w->req)) {
                 if (r == 1)
                         send_created(w->req, b);
-                else if (r == -EBADMSG)
+                else if (r == -EILSEQ && b)
                         http_send_error(w->req, 409, "sha256-mismatch",
                                         "all %" PRIu64 " bytes arrived but their SHA-256 is %s, not the one "
                                         "index.json declared (%s); the upload starts over",
