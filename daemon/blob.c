@@ -28,12 +28,17 @@ struct blob_store {
         struct daemon *daemon;
         char *root_path; /* realpath of STATE/blobs */
         int blobs_fd, staging_fd;
-        struct blob_job *jobs; /* hashes running on the workers */
+        struct blob_job *jobs; /* writes and hashes running on the workers */
 };
 
 struct blob_job {
         struct blob_store *store; /* NULL once the store is gone */
         struct blob_job *next;
+        struct blob *write;       /* a write job: blob_write(write, offset, iov, n_iov) */
+        uint64_t offset;
+        const struct iovec *iov;
+        size_t n_iov;
+        blob_write_done_fn write_done;
         int fd;
         uint64_t start, len;
         bool sync; /* fsync the content first */
@@ -392,6 +397,10 @@ int blob_hash(const struct blob *b, uint64_t start, uint64_t len, char ret_hex[6
 static void job_work(void *userdata)
 {
         struct blob_job *j = userdata;
+        if (j->write) {
+                j->r = blob_write(j->write, j->offset, j->iov, j->n_iov);
+                return;
+        }
         j->r = j->sync && fsync(j->fd) < 0 ? -errno : 0;
         if (j->r >= 0)
                 j->r = hash_fd(j->fd, j->start, j->len, j->hex);
@@ -406,9 +415,32 @@ static void job_done(void *userdata)
                         p = &(*p)->next;
                 *p = j->next;
         }
-        close(j->fd);
-        j->done(j->store ? j->r : -ECANCELED, j->hex, j->userdata);
+        if (j->write)
+                j->write_done(j->store ? j->r : -ECANCELED, j->write, j->userdata);
+        else {
+                close(j->fd);
+                j->done(j->store ? j->r : -ECANCELED, j->hex, j->userdata);
+        }
         free(j);
+}
+
+int blob_write_async(struct blob_store *s, struct blob *b, uint64_t offset, const struct iovec *iov, size_t n,
+                     blob_write_done_fn done, void *userdata)
+{
+        struct blob_job *j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        *j = (struct blob_job){ .store = s, .write = b, .offset = offset, .iov = iov, .n_iov = n, .fd = -1,
+                                .write_done = done, .userdata = userdata };
+        memcpy(j->id, b->id, sizeof(j->id));
+        int r = workers_submit(s->daemon->workers, job_work, job_done, j);
+        if (r < 0) {
+                free(j);
+                return r;
+        }
+        j->next = s->jobs;
+        s->jobs = j;
+        return 0;
 }
 
 int blob_hash_async(struct blob_store *s, const struct blob *b, uint64_t start, uint64_t len,

@@ -81,6 +81,14 @@ int blob_hash_async(struct blob_store *s, const struct blob *b, uint64_t start, 
                     bool completing, blob_hash_done_fn done, void *userdata);
 /* True while blob id is being hashed for completion. */
 bool blob_completing(const struct blob_store *s, const char *id);
+typedef void (*blob_write_done_fn)(int r, struct blob *b, void *userdata);
+/* blob_write on a worker (its pwrite and fdatasync never stall the loop):
+ * b is handed back to done with blob_write's result (-ECANCELED: the store
+ * went away), and meanwhile blob_completing is true for it, so no second
+ * write, hash or DELETE of the blob runs at once. iov stays valid until
+ * done. */
+int blob_write_async(struct blob_store *s, struct blob *b, uint64_t offset, const struct iovec *iov, size_t n,
+                     blob_write_done_fn done, void *userdata);
 /* The content opened for reading. */
 int blob_open_content(const struct blob *b);
 /* index.json as stored (new string); its length in *ret_len. */
