@@ -28,12 +28,17 @@ struct blob_store {
         struct daemon *daemon;
         char *root_path; /* realpath of STATE/blobs */
         int blobs_fd, staging_fd;
-        struct blob_job *jobs; /* hashes running on the workers */
+        struct blob_job *jobs; /* writes and hashes running on the workers */
 };
 
 struct blob_job {
         struct blob_store *store; /* NULL once the store is gone */
         struct blob_job *next;
+        struct blob *write;       /* a write job: blob_write(write, offset, iov, n_iov) */
+        uint64_t offset;
+        const struct iovec *iov;
+        size_t n_iov;
+        blob_write_done_fn write_done;
         int fd;
         uint64_t start, len;
         bool sync; /* fsync the content first */
@@ -174,6 +179,32 @@ static int read_small(int dirfd, const char *name, size_t max, char **ret, size_
         return 0;
 }
 
+/* What the uploads in progress still need (their sparse files reserve
+ * nothing) and how many there are. */
+static void staging_usage(struct blob_store *s, uint64_t *ret_bytes, size_t *ret_n)
+{
+        int fd = dup(s->staging_fd);
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+
+        if (!dir) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        rewinddir(dir); /* a dup shares its file offset with the others */
+        for (struct dirent *de; (de = readdir(dir));) {
+                struct blob *b = NULL;
+                if (!blob_id_valid(de->d_name, strlen(de->d_name)))
+                        continue;
+                (*ret_n)++;
+                if (blob_open(s, de->d_name, &b) >= 0) {
+                        *ret_bytes += b->size - blob_stored(b);
+                        blob_free(b);
+                }
+        }
+        closedir(dir);
+}
+
 int blob_create(struct blob_store *s, json_t *doc, char ret_id[BLOB_ID_LEN + 1])
 {
         uint8_t raw[BLOB_ID_LEN / 2];
@@ -188,9 +219,17 @@ int blob_create(struct blob_store *s, json_t *doc, char ret_id[BLOB_ID_LEN + 1])
                 memcpy(b.sha256, declared, 65);
         json_object_set_new(b.index, "id", json_string(b.id));
         json_object_set_new(b.index, "complete", json_false());
+        uint64_t reserved = 0;
+        size_t uploads = 0;
+        staging_usage(s, &reserved, &uploads);
+        if (uploads >= BLOB_MAX_UPLOADS) {
+                r = -EDQUOT; /* so many uploads in progress: finish or DELETE some */
+                goto out;
+        }
         struct statvfs vfs;
-        if (fstatvfs(s->staging_fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < b.size) {
-                r = -ENOSPC; /* not even room for this one blob now */
+        if (fstatvfs(s->staging_fd, &vfs) == 0 &&
+            (uint64_t)vfs.f_bavail * vfs.f_frsize < reserved + b.size + BLOB_FREE_MARGIN) {
+                r = -ENOSPC; /* the uploads in progress and this one would not fit */
                 goto out;
         }
         if (mkdirat(s->staging_fd, b.id, 0700) < 0) {
@@ -269,8 +308,13 @@ int blob_open(struct blob_store *s, const char *id, struct blob **ret)
                 if (sha && strlen(sha) == 64)
                         memcpy(b->sha256, sha, 65);
         }
-        if (r >= 0 && !b->complete)
+        if (r >= 0 && !b->complete) {
                 r = load_ranges(b);
+                /* a completion cut short after ranges went: every byte is
+                 * there, so the next start (or PUT) completes it again */
+                if (r == -ENOENT && json_is_true(json_object_get(b->index, "complete")))
+                        r = b->size == 0 ? 0 : blob_ranges_add(&b->ranges, &b->n_ranges, 0, b->size);
+        }
         if (r < 0) {
                 blob_free(b);
                 return r;
@@ -353,6 +397,10 @@ int blob_hash(const struct blob *b, uint64_t start, uint64_t len, char ret_hex[6
 static void job_work(void *userdata)
 {
         struct blob_job *j = userdata;
+        if (j->write) {
+                j->r = blob_write(j->write, j->offset, j->iov, j->n_iov);
+                return;
+        }
         j->r = j->sync && fsync(j->fd) < 0 ? -errno : 0;
         if (j->r >= 0)
                 j->r = hash_fd(j->fd, j->start, j->len, j->hex);
@@ -367,9 +415,32 @@ static void job_done(void *userdata)
                         p = &(*p)->next;
                 *p = j->next;
         }
-        close(j->fd);
-        j->done(j->store ? j->r : -ECANCELED, j->hex, j->userdata);
+        if (j->write)
+                j->write_done(j->store ? j->r : -ECANCELED, j->write, j->userdata);
+        else {
+                close(j->fd);
+                j->done(j->store ? j->r : -ECANCELED, j->hex, j->userdata);
+        }
         free(j);
+}
+
+int blob_write_async(struct blob_store *s, struct blob *b, uint64_t offset, const struct iovec *iov, size_t n,
+                     blob_write_done_fn done, void *userdata)
+{
+        struct blob_job *j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        *j = (struct blob_job){ .store = s, .write = b, .offset = offset, .iov = iov, .n_iov = n, .fd = -1,
+                                .write_done = done, .userdata = userdata };
+        memcpy(j->id, b->id, sizeof(j->id));
+        int r = workers_submit(s->daemon->workers, job_work, job_done, j);
+        if (r < 0) {
+                free(j);
+                return r;
+        }
+        j->next = s->jobs;
+        s->jobs = j;
+        return 0;
 }
 
 int blob_hash_async(struct blob_store *s, const struct blob *b, uint64_t start, uint64_t len,
@@ -425,11 +496,37 @@ static void resumed(int r, const char hex[65], void *userdata)
                         r = blob_open(c->store, c->id, &b);
                 if (r >= 0)
                         r = blob_complete(c->store, b, hex); /* logs a SHA-256 mismatch itself */
-                if (r < 0 && r != -EBADMSG)
+                if (r < 0 && r != -EILSEQ)
                         log_warning_errno(r, "Cannot complete blob %s, the next PUT to it tries again", c->id);
                 blob_free(b);
         }
         free(c);
+}
+
+/* Empty and remove staging entries DELETE left behind (ID.gone). */
+static void remove_leftovers(struct blob_store *s)
+{
+        static const char *const names[] = {"0", "index.json", "ranges", ".index.json.tmp", ".ranges.tmp"};
+        int fd = dup(s->staging_fd);
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+
+        if (!dir) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        rewinddir(dir); /* a dup shares its file offset with the others */
+        for (struct dirent *de; (de = readdir(dir));) {
+                if (strlen(de->d_name) != BLOB_ID_LEN + 5 || strcmp(de->d_name + BLOB_ID_LEN, ".gone") != 0 ||
+                    !blob_id_valid(de->d_name, BLOB_ID_LEN))
+                        continue;
+                _cleanup_close_ int d =
+                        openat(s->staging_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                for (size_t i = 0; d >= 0 && i < ELEMENTSOF(names); i++)
+                        unlinkat(d, names[i], 0);
+                unlinkat(s->staging_fd, de->d_name, AT_REMOVEDIR);
+        }
+        closedir(dir);
 }
 
 /* Uploads whose bytes all arrived but that were not completed (chuted
@@ -444,6 +541,7 @@ static int resume_completions(struct blob_store *s)
                         close(fd);
                 return r;
         }
+        rewinddir(dir); /* a dup shares its file offset with the others */
         for (struct dirent *de; (de = readdir(dir));) {
                 struct blob *b = NULL;
                 struct resume *c = NULL;
@@ -473,9 +571,11 @@ int blob_store_start(struct blob_store *s)
                         close(fd);
                 return r;
         }
+        rewinddir(dir); /* a dup shares its file offset with the others */
         for (struct dirent *de; !any && (de = readdir(dir));)
                 any = de->d_name[0] != '.';
         closedir(dir);
+        remove_leftovers(s);
         int r = resume_completions(s);
         if (r < 0)
                 log_warning_errno(r, "Cannot list the blob uploads in progress, ignoring");
@@ -521,7 +621,7 @@ int blob_complete(struct blob_store *s, struct blob *b, const char hex[65])
                 b->ranges = NULL;
                 b->n_ranges = 0;
                 r = save_ranges(b);
-                return r < 0 ? r : -EBADMSG;
+                return r < 0 ? r : -EILSEQ;
         }
         memcpy(b->sha256, hex, 65);
         json_object_set_new(b->index, "sha256", json_string(hex));
@@ -555,15 +655,26 @@ int blob_complete(struct blob_store *s, struct blob *b, const char hex[65])
 int blob_delete(struct blob_store *s, struct blob *b)
 {
         static const char *const names[] = {"0", "index.json", "ranges", ".index.json.tmp", ".ranges.tmp"};
+        char trash[BLOB_ID_LEN + 8];
+
+        /* out of blobs/ in one step (a snapshot never sees half a blob),
+         * then emptied in staging under a name no blob id has; a crash in
+         * between leaves only that, which the next start removes */
+        snprintf(trash, sizeof(trash), "%s.gone", b->id);
+        if (renameat(b->complete ? s->blobs_fd : s->staging_fd, b->id, s->staging_fd, trash) < 0)
+                return -errno;
+        if (b->complete)
+                fsync(s->blobs_fd);
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (unlinkat(b->dirfd, names[i], 0) < 0 && errno != ENOENT)
                         return -errno;
-        if (unlinkat(b->complete ? s->blobs_fd : s->staging_fd, b->id, AT_REMOVEDIR) < 0)
+        if (unlinkat(s->staging_fd, trash, AT_REMOVEDIR) < 0)
                 return -errno;
         if (b->complete)
                 snapshot_soon(s, b->id);
         return 0;
 }
+
 
 int blob_write(struct blob *b, uint64_t offset, const struct iovec *iov, size_t n)
 {

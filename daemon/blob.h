@@ -20,6 +20,8 @@ struct daemon;
 
 #define BLOB_DIR "blobs"                /* under the state dir: complete blobs, a root */
 #define BLOB_STAGING_DIR "blob-staging" /* under the state dir: uploads in progress */
+#define BLOB_MAX_UPLOADS 256        /* uploads in progress at once */
+#define BLOB_FREE_MARGIN (UINT64_C(256) << 20) /* left free beside what uploads need */
 
 struct blob_store;
 
@@ -57,7 +59,7 @@ void blob_free(struct blob *b);
 int blob_write(struct blob *b, uint64_t offset, const struct iovec *iov, size_t n);
 /* All bytes are there and hash to hex: check it against the declared
  * SHA-256, record it, rename the blob into blobs/ and start a snapshot of
- * the blob root. 1 done; -EBADMSG another hash (every range is dropped: the
+ * the blob root. 1 done; -EILSEQ another hash (every range is dropped: the
  * upload starts over); -EAGAIN bytes missing; -EEXIST already complete. */
 int blob_complete(struct blob_store *s, struct blob *b, const char hex[65]);
 /* Remove blob b: an upload in progress, or a complete blob (snapshots
@@ -79,6 +81,14 @@ int blob_hash_async(struct blob_store *s, const struct blob *b, uint64_t start, 
                     bool completing, blob_hash_done_fn done, void *userdata);
 /* True while blob id is being hashed for completion. */
 bool blob_completing(const struct blob_store *s, const char *id);
+typedef void (*blob_write_done_fn)(int r, struct blob *b, void *userdata);
+/* blob_write on a worker (its pwrite and fdatasync never stall the loop):
+ * b is handed back to done with blob_write's result (-ECANCELED: the store
+ * went away), and meanwhile blob_completing is true for it, so no second
+ * write, hash or DELETE of the blob runs at once. iov stays valid until
+ * done. */
+int blob_write_async(struct blob_store *s, struct blob *b, uint64_t offset, const struct iovec *iov, size_t n,
+                     blob_write_done_fn done, void *userdata);
 /* The content opened for reading. */
 int blob_open_content(const struct blob *b);
 /* index.json as stored (new string); its length in *ret_len. */

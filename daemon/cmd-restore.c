@@ -3,6 +3,8 @@
  * progress every quarter second while a worker does the job (restore.c). */
 
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +79,29 @@ static void restore_done(void *userdata)
         free(rr);
 }
 
+/* Is path (or the deepest part of it that exists) inside the state dir?
+ * Restoring there would overwrite the index, the packs or the blobs. */
+static bool inside_state_dir(struct daemon *d, const char *path)
+{
+        _cleanup_free_ char *state = realpath(d->config.state_dir, NULL);
+        _cleanup_free_ char *p = strdup(path);
+        _cleanup_free_ char *real = NULL;
+
+        if (!state || !p)
+                return false;
+        for (;;) {
+                real = realpath(p, NULL);
+                if (real)
+                        break;
+                char *slash = strrchr(p, '/');
+                if (!slash || slash == p)
+                        return false;
+                *slash = '\0';
+        }
+        size_t n = strlen(state);
+        return strncmp(real, state, n) == 0 && (real[n] == '\0' || real[n] == '/');
+}
+
 void cmd_restore(struct request *r)
 {
         struct daemon *d = r->daemon;
@@ -86,6 +111,12 @@ void cmd_restore(struct request *r)
                 return;
         if (target[0] != '/') {
                 request_error(r, CTL_STATUS_BAD_REQUEST, "the target %s is not an absolute path", target);
+                return;
+        }
+        if (inside_state_dir(r->daemon, target)) {
+                request_error(r, CTL_STATUS_BAD_REQUEST,
+                              "the target %s is inside chuted's state directory %s: restore elsewhere", target,
+                              r->daemon->config.state_dir);
                 return;
         }
         struct index_snapshot s;

@@ -285,12 +285,12 @@ static void completed(int r, const char hex[65], void *userdata)
                 r = blob_open(w->store, w->id, &b);
         if (r >= 0)
                 r = blob_complete(w->store, b, hex); /* whether or not the client still waits */
-        if (r < 0 && r != -EBADMSG)
+        if (r < 0 && r != -EILSEQ)
                 log_error_errno(r, "Cannot complete blob %s", w->id);
         if (still_there(w->req)) {
                 if (r == 1)
                         send_created(w->req, b);
-                else if (r == -EBADMSG)
+                else if (r == -EILSEQ && b)
                         http_send_error(w->req, 409, "sha256-mismatch",
                                         "all %" PRIu64 " bytes arrived but their SHA-256 is %s, not the one "
                                         "index.json declared (%s); the upload starts over",
@@ -333,33 +333,70 @@ static void hash_later(struct blob_store *s, struct evhttp_request *req, struct 
         }
 }
 
-/* Write the body at offset and answer: 202 while bytes are missing; the
- * PUT that brings the last ones is answered 201 once the blob is hashed. */
+struct write_wait {
+        struct blob_store *store;
+        struct evhttp_request *req;
+        struct evbuffer_iovec *vec; /* into the request's input buffer, which stays */
+        struct iovec *iov;
+};
+
+static void written(int r, struct blob *b, void *userdata)
+{
+        struct write_wait *w = userdata;
+
+        if (r != -ECANCELED && still_there(w->req)) {
+                if (r == 1)
+                        hash_later(w->store, w->req, b, 0, b->size, true);
+                else if (r == 0)
+                        send_progress(w->req, 202, NULL, b);
+                else if (r == -E2BIG)
+                        http_send_error(w->req, 409, "fragmented",
+                                        "the upload would be in more than %d separate pieces: fill the gaps first",
+                                        BLOB_MAX_RANGES);
+                else
+                        send_failure(w->req, b->id, r);
+        }
+        blob_free(b);
+        free(w->vec);
+        free(w->iov);
+        free(w);
+}
+
+/* Write the body at offset on a worker (b is taken) and answer: 202 while
+ * bytes are missing; the PUT that brings the last ones is answered 201 once
+ * the blob is hashed. */
 static void write_body(struct blob_store *s, struct evhttp_request *req, struct blob *b, uint64_t offset)
 {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         int n = evbuffer_peek(in, -1, NULL, NULL, 0);
-        _cleanup_free_ struct evbuffer_iovec *vec = n > 0 ? calloc((size_t)n, sizeof(*vec)) : NULL;
-        _cleanup_free_ struct iovec *iov = n > 0 ? calloc((size_t)n, sizeof(*iov)) : NULL;
-        if (n > 0 && (!vec || !iov)) {
-                http_send_error(req, 500, "internal", "out of memory");
-                return;
+        struct write_wait *w = calloc(1, sizeof(*w));
+        int r = w ? 0 : -ENOMEM;
+
+        if (w) {
+                *w = (struct write_wait){ .store = s, .req = req };
+                if (n > 0) {
+                        w->vec = calloc((size_t)n, sizeof(*w->vec));
+                        w->iov = calloc((size_t)n, sizeof(*w->iov));
+                        if (!w->vec || !w->iov)
+                                r = -ENOMEM;
+                }
         }
-        if (n > 0)
-                n = evbuffer_peek(in, -1, NULL, vec, n);
-        for (int i = 0; i < n; i++)
-                iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
-        int r = blob_write(b, offset, iov, n > 0 ? (size_t)n : 0);
-        if (r == 1)
-                hash_later(s, req, b, 0, b->size, true);
-        else if (r == 0)
-                send_progress(req, 202, NULL, b);
-        else if (r == -E2BIG)
-                http_send_error(req, 409, "fragmented",
-                                "the upload would be in more than %d separate pieces: fill the gaps first",
-                                BLOB_MAX_RANGES);
-        else
+        if (r >= 0 && n > 0) {
+                n = evbuffer_peek(in, -1, NULL, w->vec, n);
+                for (int i = 0; i < n; i++)
+                        w->iov[i] = (struct iovec){ w->vec[i].iov_base, w->vec[i].iov_len };
+        }
+        if (r >= 0)
+                r = blob_write_async(s, b, offset, w->iov, n > 0 ? (size_t)n : 0, written, w);
+        if (r < 0) {
                 send_failure(req, b->id, r);
+                blob_free(b);
+                if (w) {
+                        free(w->vec);
+                        free(w->iov);
+                        free(w);
+                }
+        }
 }
 
 static void put_content(struct blob_store *s, struct evhttp_request *req, const struct blob_path *bp)
@@ -391,7 +428,8 @@ static void put_content(struct blob_store *s, struct evhttp_request *req, const 
         }
         if (blob_completing(s, b->id)) {
                 evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-                http_send_error(req, 503, "completing", "blob %s has every byte and is being hashed", b->id);
+                http_send_error(req, 503, "busy", "blob %s is busy: a write to it or its completion is running",
+                                b->id);
                 goto out;
         }
         if (bp->target == BLOB_WINDOW) {
@@ -452,7 +490,7 @@ static void put_content(struct blob_store *s, struct evhttp_request *req, const 
                 goto out;
         }
 
-        write_body(s, req, b, offset);
+        write_body(s, req, TAKE_PTR(b), offset);
 out:
         blob_free(b);
 }
@@ -595,7 +633,8 @@ static void delete_blob(struct blob_store *s, struct blob *b, struct evhttp_requ
 {
         if (blob_completing(s, b->id)) {
                 evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-                http_send_error(req, 503, "completing", "blob %s has every byte and is being hashed", b->id);
+                http_send_error(req, 503, "busy", "blob %s is busy: a write to it or its completion is running",
+                                b->id);
                 return;
         }
         int r = blob_delete(s, b);

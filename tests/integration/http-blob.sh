@@ -237,10 +237,29 @@ is "a first range before a restart: 202" "$(code)" 202
 # made by hand in its staging directory while chuted is down
 create "{\"size\": 3000000, \"sha256\": \"$SUM\"}"
 R2=$ID
+# and one whose completion was cut short after its ranges file went (its
+# index.json already says complete), and a DELETE cut short
+create "{\"size\": 3000000, \"sha256\": \"$SUM\"}"
+R3=$ID
+create '{"size": 5}'
+GONE=$ID
 stop_chuted A
 cp "$DATA" "$T_TMP/A/state/blob-staging/$R2/0"
 printf '0 3000000\n' > "$T_TMP/A/state/blob-staging/$R2/ranges"
+cp "$DATA" "$T_TMP/A/state/blob-staging/$R3/0"
+printf '{"complete": true, "id": "%s", "sha256": "%s", "size": 3000000}' "$R3" "$SUM" \
+    > "$T_TMP/A/state/blob-staging/$R3/index.json"
+rm -f "$T_TMP/A/state/blob-staging/$R3/ranges"
+mv "$T_TMP/A/state/blob-staging/$GONE" "$T_TMP/A/state/blob-staging/$GONE.gone"
 start_chuted A || bail_out "chuted did not restart"
+for i in $(seq 1 50); do
+    get "${H[@]}" "$U/chute/blob/$R3/index.json"
+    [ "$(code)" = 200 ] && jq -e .complete "$T_TMP/body" >/dev/null && [ ! -e "$T_TMP/A/state/blob-staging/$R3" ] && break
+    sleep 0.1
+done
+check "a completion cut short after its ranges file went is finished at start" \
+    [ -f "$T_TMP/A/state/blobs/$R3/0" ] && [ ! -e "$T_TMP/A/state/blob-staging/$R3" ]
+check "a DELETE cut short leaves nothing after a start" [ ! -e "$T_TMP/A/state/blob-staging/$GONE.gone" ]
 for i in $(seq 1 50); do
     get "${H[@]}" "$U/chute/blob/$R2/index.json"
     jq -e .complete "$T_TMP/body" >/dev/null && break
@@ -265,6 +284,8 @@ check "... with its index.json" grep -q "$R/index.json" "$T_TMP/ls"
 check "... and the other complete blobs" grep -q "$ID3/0" "$T_TMP/ls"
 check "... but not the one whose upload starts over" sh -c "! grep -q '$BAD' '$T_TMP/ls'"
 check "staging is never in a snapshot" sh -c "! grep -q blob-staging '$T_TMP/ls'"
+rc_is "a restore into the state directory is refused" 1 ctl restore latest:"$BLOBS" "$T_TMP/A/state/blobs/x"
+check "... saying why" grep -q "inside chuted's state directory" "$T_TMP/last.err"
 rc_is "restore the blob root" 0 ctl restore latest:"$BLOBS" "$T_TMP/restored"
 check "the restored blob equals the file" cmp -s "$T_TMP/restored/$R/0" "$DATA"
 jq_is "... and its index.json says complete" "$T_TMP/restored/$R/index.json" ".complete == true and .sha256 == \"$SUM\""
