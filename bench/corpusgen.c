@@ -389,7 +389,6 @@ static int cmd_mutate(const char *dir, uint64_t round, uint64_t seed) {
         }
         fclose(f);
         uint64_t k = n / 100 ? n / 100 : 1;
-        _Static_assert(sizeof(uint64_t) == 8, "bitmap words");
         uint64_t *seen = calloc((n + 63) / 64, 8);
         if (!seen)
                 return fail("allocate for", dir, -ENOMEM);
