@@ -31,6 +31,7 @@ STATE=$WORK/real
 RAW=$RES/real-$STAMP.tsv
 TMPFS=$WORK/tmpfs
 CST=$STATE/chute; CSOCK=$STATE/chute.sock; CCONF=$STATE/daemon.conf; CLOG=$STATE/chuted.log
+BACKUP="restic backup -q --compression auto $(printf %q "$TREE")"
 case $WORK/ in "$TREE"/*) die "BENCH_DIR ($WORK) lies inside $TREE: pick another" ;; esac
 
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" | tee -a "$RAW" >&2; }
@@ -86,7 +87,7 @@ for r in $(seq "$RUNS"); do
         ctl add "$TREE" >/dev/null
         chute_measure init "$r"
         tool_init restic-auto; warm_corpus
-        tool_measure restic-auto init "$r" "restic backup -q --compression auto '$TREE'"
+        tool_measure restic-auto init "$r" "$BACKUP"
 done
 
 log "no-op backups (chuted restarted before each)"
@@ -94,7 +95,7 @@ for r in $(seq "$RUNS"); do
         chute_stop; chute_start
         chute_measure noop "$r"
         warm_corpus
-        tool_measure restic-auto noop "$r" "restic backup -q --compression auto '$TREE'"
+        tool_measure restic-auto noop "$r" "$BACKUP"
 done
 
 # Restores need the tree's size in memory (one restore at a time): refuse clearly otherwise.
@@ -125,7 +126,7 @@ if [ -z "$VERIFY" ]; then
                         "$(hwm_kb)" "$(dusb "$CST/packs")" 0
                 [ "$r" = "$RUNS" ] && verify chute "$TMPFS/chute"
                 rm -rf "${TMPFS:?}"/*; warm_tree "$(repo_of restic-auto)"
-                tool_measure restic-auto restore "$r" "restic restore -q latest --target '$TMPFS/restic'"
+                tool_measure restic-auto restore "$r" "restic restore -q latest --target $(printf %q "$TMPFS/restic")"
                 [ "$r" = "$RUNS" ] && verify restic "$TMPFS/restic$TREE"
         done
         rm -rf "${TMPFS:?}"/*
