@@ -179,30 +179,56 @@ static int read_small(int dirfd, const char *name, size_t max, char **ret, size_
         return 0;
 }
 
+/* Call fn(s, name, userdata) for every entry of directory fd (not "." or
+ * ".."); fn returns false to stop. -errno when it cannot be listed. */
+static int list_dir(int fd, struct blob_store *s, bool (*fn)(struct blob_store *s, const char *name, void *userdata),
+                    void *userdata)
+{
+        int dfd = dup(fd);
+        DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+
+        if (!dir) {
+                int r = -errno;
+                if (dfd >= 0)
+                        close(dfd);
+                return r;
+        }
+        rewinddir(dir); /* a dup shares its file offset with fd */
+        for (struct dirent *de; (de = readdir(dir));)
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 && !fn(s, de->d_name, userdata))
+                        break;
+        closedir(dir);
+        return 0;
+}
+
+struct usage {
+        uint64_t bytes;
+        size_t n;
+};
+
+static bool usage_cb(struct blob_store *s, const char *name, void *userdata)
+{
+        struct usage *u = userdata;
+        struct blob *b = NULL;
+
+        if (!blob_id_valid(name, strlen(name)))
+                return true;
+        u->n++;
+        if (blob_open(s, name, &b) >= 0) {
+                u->bytes += b->size - blob_stored(b);
+                blob_free(b);
+        }
+        return true;
+}
+
 /* What the uploads in progress still need (their sparse files reserve
  * nothing) and how many there are. */
 static void staging_usage(struct blob_store *s, uint64_t *ret_bytes, size_t *ret_n)
 {
-        int fd = dup(s->staging_fd);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-
-        if (!dir) {
-                if (fd >= 0)
-                        close(fd);
-                return;
-        }
-        rewinddir(dir); /* a dup shares its file offset with the others */
-        for (struct dirent *de; (de = readdir(dir));) {
-                struct blob *b = NULL;
-                if (!blob_id_valid(de->d_name, strlen(de->d_name)))
-                        continue;
-                (*ret_n)++;
-                if (blob_open(s, de->d_name, &b) >= 0) {
-                        *ret_bytes += b->size - blob_stored(b);
-                        blob_free(b);
-                }
-        }
-        closedir(dir);
+        struct usage u = { 0 };
+        list_dir(s->staging_fd, s, usage_cb, &u);
+        *ret_bytes = u.bytes;
+        *ret_n = u.n;
 }
 
 int blob_create(struct blob_store *s, json_t *doc, char ret_id[BLOB_ID_LEN + 1])
@@ -503,80 +529,58 @@ static void resumed(int r, const char hex[65], void *userdata)
         free(c);
 }
 
-/* Empty and remove staging entries DELETE left behind (ID.gone). */
-static void remove_leftovers(struct blob_store *s)
+static bool leftover_cb(struct blob_store *s, const char *name, void *userdata)
 {
         static const char *const names[] = {"0", "index.json", "ranges", ".index.json.tmp", ".ranges.tmp"};
-        int fd = dup(s->staging_fd);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
 
-        if (!dir) {
-                if (fd >= 0)
-                        close(fd);
-                return;
-        }
-        rewinddir(dir); /* a dup shares its file offset with the others */
-        for (struct dirent *de; (de = readdir(dir));) {
-                if (strlen(de->d_name) != BLOB_ID_LEN + 5 || strcmp(de->d_name + BLOB_ID_LEN, ".gone") != 0 ||
-                    !blob_id_valid(de->d_name, BLOB_ID_LEN))
-                        continue;
-                _cleanup_close_ int d =
-                        openat(s->staging_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                for (size_t i = 0; d >= 0 && i < ELEMENTSOF(names); i++)
-                        unlinkat(d, names[i], 0);
-                unlinkat(s->staging_fd, de->d_name, AT_REMOVEDIR);
-        }
-        closedir(dir);
+        (void)userdata;
+        if (strlen(name) != BLOB_ID_LEN + 5 || strcmp(name + BLOB_ID_LEN, ".gone") != 0 ||
+            !blob_id_valid(name, BLOB_ID_LEN))
+                return true;
+        _cleanup_close_ int d = openat(s->staging_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        for (size_t i = 0; d >= 0 && i < ELEMENTSOF(names); i++)
+                unlinkat(d, names[i], 0);
+        unlinkat(s->staging_fd, name, AT_REMOVEDIR);
+        return true;
 }
 
-/* Uploads whose bytes all arrived but that were not completed (chuted
- * stopped while it hashed them): complete them now. */
-static int resume_completions(struct blob_store *s)
+static bool resume_cb(struct blob_store *s, const char *name, void *userdata)
 {
-        int fd = dup(s->staging_fd);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!dir) {
-                int r = -errno;
-                if (fd >= 0)
-                        close(fd);
-                return r;
+        struct blob *b = NULL;
+        struct resume *c = NULL;
+
+        (void)userdata;
+        if (!blob_id_valid(name, strlen(name)) || blob_open(s, name, &b) < 0)
+                return true;
+        if (!b->complete && blob_stored(b) == b->size && (c = calloc(1, sizeof(*c)))) {
+                c->store = s;
+                memcpy(c->id, b->id, sizeof(c->id));
+                log_info("Blob %s has every byte but was not completed, completing it", b->id);
+                if (blob_hash_async(s, b, 0, b->size, true, resumed, c) < 0)
+                        free(c);
         }
-        rewinddir(dir); /* a dup shares its file offset with the others */
-        for (struct dirent *de; (de = readdir(dir));) {
-                struct blob *b = NULL;
-                struct resume *c = NULL;
-                if (!blob_id_valid(de->d_name, strlen(de->d_name)) || blob_open(s, de->d_name, &b) < 0)
-                        continue;
-                if (!b->complete && blob_stored(b) == b->size && (c = calloc(1, sizeof(*c)))) {
-                        c->store = s;
-                        memcpy(c->id, b->id, sizeof(c->id));
-                        log_info("Blob %s has every byte but was not completed, completing it", b->id);
-                        if (blob_hash_async(s, b, 0, b->size, true, resumed, c) < 0)
-                                free(c);
-                }
-                blob_free(b);
-        }
-        closedir(dir);
-        return 0;
+        blob_free(b);
+        return true;
+}
+
+static bool any_cb(struct blob_store *s, const char *name, void *userdata)
+{
+        (void)s;
+        *(bool *)userdata = name[0] != '.';
+        return !*(bool *)userdata;
 }
 
 int blob_store_start(struct blob_store *s)
 {
-        int fd = dup(s->blobs_fd);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
         bool any = false;
-        if (!dir) {
-                int r = -errno;
-                if (fd >= 0)
-                        close(fd);
+        int r = list_dir(s->blobs_fd, s, any_cb, &any);
+        if (r < 0)
                 return r;
-        }
-        rewinddir(dir); /* a dup shares its file offset with the others */
-        for (struct dirent *de; !any && (de = readdir(dir));)
-                any = de->d_name[0] != '.';
-        closedir(dir);
-        remove_leftovers(s);
-        int r = resume_completions(s);
+        /* what a DELETE cut short left (ID.gone), then uploads whose bytes all
+         * arrived but that were not completed (chuted stopped while it hashed
+         * them): complete them now */
+        list_dir(s->staging_fd, s, leftover_cb, NULL);
+        r = list_dir(s->staging_fd, s, resume_cb, NULL);
         if (r < 0)
                 log_warning_errno(r, "Cannot list the blob uploads in progress, ignoring");
         return any ? blob_store_root(s) : 0;
