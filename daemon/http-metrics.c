@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl-json.h"
 #include "ctl.h"
 
 /* A label value: UTF-8 kept, \ " and newline escaped, other bytes as U+FFFD. */
@@ -52,7 +53,7 @@ static void sample(FILE *f, const char *name, const char *label_name, const uint
         bool b;
         double v;
 
-        bool time = key == CTL_KEY_TIME || key == CTL_KEY_VERIFIED_AT || key == CTL_KEY_PRUNE_LAST; /* ns since the epoch */
+        bool time = ctl_json_key_is_time(key); /* ns since the epoch, as ctl.def says */
 
         if (time && msg_map_get_int(map, key, &i) >= 0)
                 v = (double)i / 1e9;

@@ -29,6 +29,11 @@ static enum ctl_json_form key_form(uint32_t key)
         }
 }
 
+bool ctl_json_key_is_time(uint32_t key)
+{
+        return key_form(key) == FORM_TIME;
+}
+
 static const struct msg_key_def *key_by_name(const char *name)
 {
         for (size_t i = 0; i < ctl_schema.n_keys; i++)

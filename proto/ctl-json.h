@@ -25,6 +25,9 @@ json_t *ctl_json_from_msg(struct msg *m);
  * ctl_json_from_msg, with the list keys the request declares as REPLY
  * present even when empty ([]). */
 json_t *ctl_json_from_result(struct msg *m, uint32_t request);
+/* True when key holds a time (ns since the epoch; JSON: RFC 3339), as
+ * ctl.def's CTL_JSON says. */
+bool ctl_json_key_is_time(uint32_t key);
 /* Append the JSON form of key's value in map to the object o (nothing when
  * absent): for building documents from parts of several messages. */
 int ctl_json_set_key(json_t *o, const struct msg_map *map, uint32_t key);
