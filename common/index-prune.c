@@ -151,10 +151,12 @@ static const struct index_row counts_row = INDEX_ROW(struct index_prune_counts, 
 int index_prune_counts(struct index *idx, int64_t store_id, struct index_prune_counts *ret)
 {
         int r = index_row_get(idx,
-                              INDEX_QUERY("SELECT (SELECT count(*) FROM packs WHERE condemned_ns != 0),"
-                                          " (SELECT coalesce(sum(size), 0) FROM packs WHERE condemned_ns != 0),"
-                                          " (SELECT count(*) FROM pack_deletes WHERE ?1 < 0 OR store_id = ?1),"
-                                          " (SELECT coalesce(sum(size), 0) FROM pack_deletes WHERE ?1 < 0 OR store_id = ?1)",
+                              /* one pass over each table: status asks on the loop */
+                              INDEX_QUERY("SELECT c.n, c.bytes, d.n, d.bytes FROM "
+                                          "(SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM packs "
+                                          "WHERE condemned_ns != 0) c, "
+                                          "(SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM pack_deletes "
+                                          "WHERE ?1 < 0 OR store_id = ?1) d",
                                           INDEX_VALUE_INT64(store_id)),
                               &counts_row, ret);
         return r == -ENOENT ? -EIO : r;

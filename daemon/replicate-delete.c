@@ -26,6 +26,7 @@
 #define DELETE_BATCH 16
 #define DELETE_RETRY_S 30
 #define DELETE_RETRY_MAX_S 3600
+#define DELETE_IDLE_NS (INT64_C(5) * 1000000000)
 
 struct delete_batch {
         struct replicate_store *rs;
@@ -141,6 +142,9 @@ void replicate_store_deletes(struct replicate_store *rs)
         if (k < 0 || b->n == 0) {
                 if (k < 0)
                         log_error_errno(k, "Store %s: cannot read the queued deletes", rs->name);
+                /* store_fill runs after every upload: while nothing may go, ask
+                 * the index again only after a pause (a new prune asks at once) */
+                rs->delete_after_ns = now + DELETE_IDLE_NS;
                 free(b);
                 return;
         }
@@ -153,6 +157,13 @@ void replicate_store_deletes(struct replicate_store *rs)
                 free(b);
                 log_error_errno(k, "Store %s: cannot queue deletes", rs->name);
         }
+}
+
+void replicate_store_deletes_now(struct replicate_store *rs)
+{
+        if (rs->delete_backoff_s == 0)
+                rs->delete_after_ns = 0; /* not while a failure backs off */
+        replicate_store_deletes(rs);
 }
 
 void replicate_store_deletes_stop(struct replicate_store *rs)

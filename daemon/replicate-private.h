@@ -88,7 +88,7 @@ struct replicate_store {
         struct event *delete_timer; /* retry after a failure */
         bool deleting;
         uint64_t deletes, delete_bytes;
-        int64_t delete_after_ns; /* monotonic: after a failure, not before */
+        int64_t delete_after_ns; /* monotonic: not before (a failure's backoff, or an idle pause) */
         unsigned delete_backoff_s; /* 0, then 30 s doubling to an hour */
 
         /* chunk faults: reading threads inside this store's get (under the fault lock) */
@@ -114,6 +114,9 @@ struct replicate {
 /* Carry out a batch of rs's queued deletes (packs prune retired) that may
  * go now, then the next; called from every store_fill. */
 void replicate_store_deletes(struct replicate_store *rs);
+/* Look at rs's queued deletes now, not after the idle pause (prune retired
+ * packs). */
+void replicate_store_deletes_now(struct replicate_store *rs);
 /* The store stops: its delete timer goes. */
 void replicate_store_deletes_stop(struct replicate_store *rs);
 

@@ -410,6 +410,7 @@ void replicate_kick(struct daemon *d)
                 return;
         for (struct replicate_store *rs = d->replicate->stores; rs; rs = rs->next) {
                 store_restart_scan(rs);
+                replicate_store_deletes_now(rs);
                 store_fill(rs);
         }
 }
