@@ -161,7 +161,7 @@ static int tombstone_cb(const struct index_object *o, void *userdata)
         return add(userdata, &o->id);
 }
 
-int prune_live(struct prune_job *job, struct idset *set)
+int prune_live(struct prune_job *job, struct idset *set, uint64_t *ret_snapshots)
 {
         struct repo *repo = job->daemon->repo;
         struct live l = { .job = job, .repo = repo, .set = set };
@@ -195,6 +195,8 @@ int prune_live(struct prune_job *job, struct idset *set)
         for (size_t i = 0; i < l.lists.cap && k >= 0; i++)
                 if (l.lists.used && l.lists.used[i] == 1)
                         k = walk_list(&l, &l.lists.slots[i]);
+        if (ret_snapshots)
+                *ret_snapshots = l.n_roots;
         idset_done(&l.lists);
         free(l.roots);
         return k;

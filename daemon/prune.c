@@ -32,6 +32,12 @@ struct pack_use {
         bool drop, repack;
 };
 
+/* A growing list of ids: unused objects, the rows of a pack, the packs of a delete queue. */
+struct id_list {
+        struct oid *ids;
+        size_t n, cap;
+};
+
 struct plan {
         struct prune_job *job;
         struct idset live;
@@ -39,8 +45,7 @@ struct plan {
         size_t n_packs, cap_packs;
         size_t cursor;           /* object pass: current pack */
         int64_t start_ns;
-        struct oid *unused_ids;  /* of packs dropped or repacked, filled at mark */
-        size_t n_unused_ids, cap_unused_ids;
+        struct id_list unused;   /* objects of packs dropped or repacked, filled at mark */
         bool marked;             /* packs condemned by this run (rolled back on failure) */
         int64_t forgotten_before; /* snapshots forgotten before this run began */
 };
@@ -89,6 +94,27 @@ static int end_tx(struct index *wr, int k)
                 return k;
         }
         return index_commit(wr);
+}
+
+static int id_list_add(struct id_list *l, const struct oid *id)
+{
+        if (!GROW(l->ids, l->n, l->cap, 256))
+                return -ENOMEM;
+        l->ids[l->n++] = *id;
+        return 0;
+}
+
+static int object_id_cb(const struct index_object *o, void *userdata)
+{
+        return id_list_add(userdata, &o->id);
+}
+
+/* Un-condemn pack, whose object ids are ids, and put them back in the
+ * dedupe set; -ENOENT when the pack is gone (retired). */
+static int release_pack(struct index *wr, struct repo *repo, const struct oid *pack, const struct id_list *ids)
+{
+        int k = index_prune_condemn(wr, pack, 0);
+        return k < 0 ? k : repo_know(repo, ids->ids, ids->n);
 }
 
 /* ---- plan ------------------------------------------------------------------- */
@@ -203,14 +229,13 @@ static int plan_make(struct plan *pl)
                 repo_reader_put(repo, kv);
         }
         phase(job, "live", 0);
-        k = prune_live(job, &pl->live);
+        k = prune_live(job, &pl->live, &job->st.snapshots);
         if (k < 0) {
                 fail(job, k, k == -ECANCELED ? "cancelled"
                                              : "cannot read what the snapshots reach (%s): run chutectl check",
                      strerror(-k));
                 return k;
         }
-        job->st.snapshots = __atomic_load_n(&job->progress_total, __ATOMIC_RELAXED);
         phase(job, "usage", 0);
         struct index *rd = repo_reader_get(repo);
         if (!rd) {
@@ -256,10 +281,7 @@ static int unused_cb(const struct index_object *o, void *userdata)
         struct plan *pl = userdata;
         if (idset_has(&pl->live, &o->id))
                 return 0;
-        if (!GROW(pl->unused_ids, pl->n_unused_ids, pl->cap_unused_ids, 1024))
-                return -ENOMEM;
-        pl->unused_ids[pl->n_unused_ids++] = o->id;
-        return 0;
+        return id_list_add(&pl->unused, &o->id);
 }
 
 struct copy_ctx {
@@ -332,7 +354,7 @@ static int mark_and_repack(struct plan *pl, uint64_t *ret_epoch)
                 return k;
         }
         /* then out of the dedupe set, with a new epoch for the gate */
-        *ret_epoch = repo_prune_mark(repo, pl->unused_ids, pl->n_unused_ids);
+        *ret_epoch = repo_prune_mark(repo, pl->unused.ids, pl->unused.n);
 
         phase(job, "repack", job->st.repack_written);
         struct copy_ctx cc = { .pl = pl };
@@ -400,24 +422,6 @@ static int condemned_cb(const struct index_prune_pack *p, void *userdata)
         return 0;
 }
 
-struct ids_ctx {
-        struct idset *live;
-        struct oid *ids;
-        size_t n, cap;
-        bool needed;
-};
-
-static int ids_cb(const struct index_object *o, void *userdata)
-{
-        struct ids_ctx *ic = userdata;
-        if (idset_has(ic->live, &o->id))
-                ic->needed = true;
-        if (!GROW(ic->ids, ic->n, ic->cap, 256))
-                return -ENOMEM;
-        ic->ids[ic->n++] = o->id;
-        return 0;
-}
-
 struct one_pack {
         struct retire_ctx *rc;
         const struct index_prune_pack *p;
@@ -429,13 +433,14 @@ static int retire_cb(struct index *wr, void *userdata)
 {
         struct one_pack *op = userdata;
         struct prune_job *job = op->rc->job;
-        struct ids_ctx ic = { .live = op->rc->live };
-        int k = index_object_foreach_in_pack(wr, &op->p->id, ids_cb, &ic);
+        struct id_list ids = { 0 };
+        bool needed = false;
+        int k = index_object_foreach_in_pack(wr, &op->p->id, object_id_cb, &ids);
 
-        if (k >= 0 && ic.needed) {
-                k = index_prune_condemn(wr, &op->p->id, 0);
-                if (k >= 0)
-                        k = repo_know(job->daemon->repo, ic.ids, ic.n);
+        for (size_t i = 0; k >= 0 && i < ids.n && !needed; i++)
+                needed = idset_has(op->rc->live, &ids.ids[i]);
+        if (k >= 0 && needed) {
+                k = release_pack(wr, job->daemon->repo, &op->p->id, &ids);
                 if (k >= 0)
                         job->st.kept_packs++;
         } else if (k >= 0) {
@@ -445,7 +450,7 @@ static int retire_cb(struct index *wr, void *userdata)
                         job->st.retired_bytes += op->p->size;
                 }
         }
-        free(ic.ids);
+        free(ids.ids);
         return k;
 }
 
@@ -458,7 +463,7 @@ static int retire(struct prune_job *job)
 
         idset_init(&live);
         phase(job, "check", 0);
-        k = prune_live(job, &live);
+        k = prune_live(job, &live, NULL);
         if (k < 0) {
                 fail(job, k, k == -ECANCELED ? "cancelled" : "cannot read what the snapshots reach (%s)",
                      strerror(-k));
@@ -492,18 +497,9 @@ out:
 
 /* ---- local deletes --------------------------------------------------------------- */
 
-struct local_ctx {
-        struct oid *ids;
-        size_t n, cap;
-};
-
 static int local_cb(const struct index_pack_delete *del, void *userdata)
 {
-        struct local_ctx *lc = userdata;
-        if (!GROW(lc->ids, lc->n, lc->cap, 64))
-                return -ENOMEM;
-        lc->ids[lc->n++] = del->pack;
-        return 0;
+        return id_list_add(userdata, &del->pack);
 }
 
 struct done_ctx {
@@ -526,7 +522,7 @@ int prune_delete_local(struct daemon *d)
         int total = 0, k;
 
         for (;;) {
-                struct local_ctx lc = { 0 };
+                struct id_list lc = { 0 };
                 struct index *rd = repo_reader_get(repo);
                 if (!rd)
                         return -EIO;
@@ -584,52 +580,31 @@ static int finish_cb(struct index *wr, void *userdata)
         return end_tx(wr, k);
 }
 
-struct rollback_ctx {
-        struct plan *pl;
-        struct oid *ids;
-        size_t n, cap;
-};
-
-static int rollback_ids_cb(const struct index_object *o, void *userdata)
-{
-        struct rollback_ctx *rc = userdata;
-        if (!GROW(rc->ids, rc->n, rc->cap, 256))
-                return -ENOMEM;
-        rc->ids[rc->n++] = o->id;
-        return 0;
-}
-
 /* Un-condemn what this run marked (nothing was deleted under a mark yet,
  * or it is retired already: its row is gone), ids back in the dedupe set. */
 static int rollback_cb(struct index *wr, void *userdata)
 {
-        struct rollback_ctx *rc = userdata;
-        struct plan *pl = rc->pl;
+        struct plan *pl = userdata;
         int k = index_begin(wr);
 
         for (size_t i = 0; i < pl->n_packs && k >= 0; i++) {
+                struct id_list ids = { 0 };
                 if (!pl->packs[i].drop && !pl->packs[i].repack)
                         continue;
-                k = index_prune_condemn(wr, &pl->packs[i].id, 0);
-                if (k == -ENOENT) {
-                        k = 0; /* retired */
-                        continue;
-                }
+                k = index_object_foreach_in_pack(wr, &pl->packs[i].id, object_id_cb, &ids);
                 if (k >= 0)
-                        k = index_object_foreach_in_pack(wr, &pl->packs[i].id, rollback_ids_cb, rc);
+                        k = release_pack(wr, pl->job->daemon->repo, &pl->packs[i].id, &ids);
+                if (k == -ENOENT)
+                        k = 0; /* retired */
+                free(ids.ids);
         }
-        k = end_tx(wr, k);
-        if (k >= 0)
-                k = repo_know(pl->job->daemon->repo, rc->ids, rc->n);
-        return k;
+        return end_tx(wr, k);
 }
 
 static void rollback(struct plan *pl)
 {
-        struct rollback_ctx rc = { .pl = pl };
-        int k = repo_with_writer(pl->job->daemon->repo, rollback_cb, &rc);
+        int k = repo_with_writer(pl->job->daemon->repo, rollback_cb, pl);
 
-        free(rc.ids);
         if (k < 0)
                 log_warning_errno(k, "Prune: cannot release the packs it marked; the next start releases them");
 }
@@ -682,5 +657,5 @@ out:
                 rollback(&pl);
         idset_done(&pl.live);
         free(pl.packs);
-        free(pl.unused_ids);
+        free(pl.unused.ids);
 }

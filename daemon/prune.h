@@ -52,8 +52,8 @@ struct prune_job {
 void prune_run(struct prune_job *job);
 
 /* Everything to keep (prune-live.c): snapshots, file cache, tombstones, the
- * parents of running jobs. */
-int prune_live(struct prune_job *job, struct idset *set);
+ * parents of running jobs; *ret_snapshots (if not NULL): the snapshot rows. */
+int prune_live(struct prune_job *job, struct idset *set, uint64_t *ret_snapshots);
 
 /* Index kv key: when the last prune finished (ns). */
 #define PRUNE_KV_LAST "prune.last_ns"
