@@ -22,21 +22,15 @@ TOP=$(cd "$HERE/.." && pwd)
 SCALE=${1:-${SCALE:-1}}
 ROUNDS=${2:-${ROUNDS:-20}}
 MAX_UNUSED=${MAX_UNUSED:-0}
-WORK=${BENCH_DIR:-/tmp/chute-bench}
+PROG=prune.sh
+. "$HERE/lib.sh"
 CORPUS=$WORK/prune-corpus
 STATE=$WORK/prune
-MiB=1048576
 
-die() { echo "prune.sh: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-command -v restic >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq restic >/dev/null; }
-command -v python3 >/dev/null || die "python3 is needed"
+install_deps restic python3
 . "$HERE/build.sh"
 build_chute
 
-now_ns() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
-dusb() { du -sb "$1" | cut -f1; }
 io() { awk '/^(rchar|wchar):/ { printf "%s ", $2 } END { print "" }' "/proc/$1/io"; }
 cpu() { sed 's/.*) //' "/proc/$1/stat" | awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($12 + $13) / t }'; }
 
@@ -80,15 +74,14 @@ mkdir -p "$STATE"
 log "corpus (SCALE=$SCALE) in $CORPUS"
 corpus "$CORPUS" 0
 
-# chute
-CONF=$STATE/chuted.conf
-SOCK=$STATE/chuted.sock
-printf '[watch]\nquiet_period = 1h\nmax_delay = 1h\nrescan_interval = 1d\n[retention]\nauto = no\n[prune]\ngrace = 1ms\n[peer]\nlisten = none\n[api]\nlisten = none\n' > "$CONF"
-"$CHUTED" -c "$CONF" -d "$STATE/chute" -s "$SOCK" --log-level info >> "$STATE/chuted.log" 2>&1 &
-DPID=$!
-trap 'kill "$DPID" 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$STATE" "$CORPUS"' EXIT
-ctl() { "$CHUTECTL" --socket "$SOCK" "$@"; }
-for i in $(seq 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
+# chute: lib.sh's chuted (no watching in the measured window), no automatic
+# retention, no listeners, and the shortest grace
+CST=$STATE/chute; CSOCK=$STATE/chuted.sock; CCONF=$STATE/chuted.conf; CLOG=$STATE/chuted.log
+CHUTE_CONF_TEXT="$CHUTE_CONF_TEXT
+$(printf '[retention]\nauto = no\n[prune]\ngrace = 1ms\n[peer]\nlisten = none\n[api]\nlisten = none')"
+trap 'chute_stop; [ "${KEEP:-0}" = 1 ] || rm -rf "$STATE" "$CORPUS"' EXIT
+bench_daemon "$STATE/bin"
+chute_start
 ctl add "$CORPUS" >/dev/null
 # restic
 export RESTIC_REPOSITORY=$STATE/restic RESTIC_PASSWORD=bench
@@ -131,9 +124,11 @@ t0=$(now_ns)
 restic prune --max-unused "$MAX_UNUSED%" > "$STATE/restic-prune.txt" 2>&1 &
 RP=$!
 last_io="0 0" last_cpu=0
+# the counters only grow; a zombie's read as zeros, so keep the highest seen
 while kill -0 "$RP" 2>/dev/null; do
-        v=$(io "$RP" 2>/dev/null) && [ -n "$v" ] && last_io=$v
-        v=$(cpu "$RP" 2>/dev/null) && [ -n "$v" ] && last_cpu=$v
+        v=$(io "$RP" 2>/dev/null) && [ -n "$v" ] && [ "${v%% *}" -ge "${last_io%% *}" ] && last_io=$v
+        v=$(cpu "$RP" 2>/dev/null) && [ -n "$v" ] && awk -v a="$v" -v b="$last_cpu" 'BEGIN { exit !(a >= b) }' &&
+                last_cpu=$v
         sleep 0.05
 done
 wait "$RP" || die "restic prune failed: $(tail -3 "$STATE/restic-prune.txt")"
