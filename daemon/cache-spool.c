@@ -88,6 +88,8 @@ static int spill(struct cache_spool *s)
 int cache_spool_add(struct cache_spool *s, const char *path, const struct index_file *f)
 {
         size_t plen = strlen(path);
+        if (plen == 0)
+                return -EINVAL;
         if (plen > SPOOL_FIELD_MAX || f->content_len > SPOOL_FIELD_MAX)
                 return -E2BIG;
         size_t need = sizeof(struct spool_header) + plen + f->content_len;
