@@ -26,6 +26,8 @@
 #include "workers.h"
 
 
+/* Files from this size on are announced as read sequentially. */
+#define READ_SEQUENTIAL_MIN (1024 * 1024)
 /* How often a file that changes while read is read again. */
 #define READ_ATTEMPTS 3
 /* Files changed this close to being read are read again next time: file
@@ -288,14 +290,13 @@ void read_file(struct file_item *it)
 {
         struct snapshot_job *job = it->job;
         struct object_entry *e = &it->dir->tree->entries[it->index];
-        _cleanup_free_ char *path = snapshot_full_path(job, it->relpath);
         struct reader *rd = reader_get(job->daemon);
         struct extents x = {0};
         int r = 0;
 
         if (snapshot_cancelled(job))
                 return;
-        if (!path || !rd) {
+        if (!rd) {
                 snapshot_job_fail(job, -ENOMEM, "out of memory");
                 return;
         }
@@ -308,6 +309,9 @@ void read_file(struct file_item *it)
                 r = fd;
                 goto unreadable;
         }
+        /* a big file is read once, front to back: read ahead further */
+        if (it->st.st_size >= READ_SEQUENTIAL_MIN)
+                (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         struct stat before = it->st, after;
         bool refresh = false;
         int64_t read_start = now_ns();
@@ -337,7 +341,7 @@ void read_file(struct file_item *it)
                 if (same_version(&before, &after))
                         break;
                 if (attempt == READ_ATTEMPTS - 1) {
-                        log_warning("%s kept changing while it was read; storing it as read", path);
+                        log_warning("%s/%s kept changing while it was read; storing it as read", job->path, it->relpath);
                         before = after;
                 }
         }
@@ -348,11 +352,13 @@ void read_file(struct file_item *it)
         }
         if (r >= 0) {
                 if (refresh && (before.st_dev != it->st.st_dev || before.st_ino != it->st.st_ino))
-                        log_debug("%s was replaced after it was listed; storing the file found now", path);
+                        log_debug("%s/%s was replaced after it was listed; storing the file found now", job->path,
+                                  it->relpath);
                 /* the walk leaves a file's extended attributes to its reader */
                 r = refresh ? walk_entry_refresh(e, &before, fd) : walk_read_xattrs(NULL, fd, e);
                 if (r < 0 && r != -ENOMEM) {
-                        log_warning_errno(r, "Cannot read extended attributes of %s, storing without them", path);
+                        log_warning_errno(r, "Cannot read extended attributes of %s/%s, storing without them",
+                                          job->path, it->relpath);
                         __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                         r = 0;
                 }
@@ -376,7 +382,7 @@ void read_file(struct file_item *it)
                         r = repo_put(job->daemon->repo, OBJECT_LIST, buf, len, &e->list, &added);
                 if (r < 0) {
                         free(x.v);
-                        snapshot_job_fail(job, r, "cannot store the extent list of %s", path);
+                        snapshot_job_fail(job, r, "cannot store the extent list of %s/%s", job->path, it->relpath);
                         return;
                 }
                 __atomic_add_fetch(&job->stats.new_bytes, added, __ATOMIC_RELAXED);
@@ -405,10 +411,10 @@ void read_file(struct file_item *it)
 unreadable:
         free(x.v);
         if (r == -ENOMEM || r == -ENOSPC || r == -EIO) {
-                snapshot_job_fail(job, r, "cannot store %s: %s", path, strerror(-r));
+                snapshot_job_fail(job, r, "cannot store %s/%s: %s", job->path, it->relpath, strerror(-r));
                 return;
         }
-        log_warning_errno(r, "Cannot read %s, it is left out of this snapshot", path);
+        log_warning_errno(r, "Cannot read %s/%s, it is left out of this snapshot", job->path, it->relpath);
         __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&job->stats.files, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&job->stats.bytes, e->size, __ATOMIC_RELAXED);
