@@ -6,6 +6,7 @@
 #include "index-private.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,4 +205,95 @@ int index_file_foreach(struct index *idx, int64_t root_id, const char *prefix, i
                                              INDEX_VALUE_BYTES(range, n + 1),
                                              INDEX_VALUE_BYTES(range + n + 1, n + 1)),
                                  &file_row, visitor, userdata);
+}
+
+/* Rows of one batch of index_file_foreach_child. */
+#define CHILDREN_BATCH 512
+
+int index_file_foreach_child(struct index *idx, int64_t root_id, const char *dir, index_file_cb cb,
+                             void *userdata)
+{
+        size_t n = prefix_length(dir ? dir : "");
+        /* [lo, hi): lo moves on; hi is prefix "0" ('/' + 1), none for the root */
+        _cleanup_free_ char *hi = NULL;
+        _cleanup_free_ char *lo = NULL;
+        size_t lo_len = n ? n + 1 : 0, lo_cap = lo_len + 256;
+        int r = 0;
+
+        lo = malloc(lo_cap);
+        if (!lo)
+                return -ENOMEM;
+        if (n) {
+                memcpy(lo, dir, n);
+                lo[n] = '/';
+                hi = malloc(n + 1);
+                if (!hi)
+                        return -ENOMEM;
+                memcpy(hi, dir, n);
+                hi[n] = '0';
+        }
+        for (;;) {
+                _cleanup_cursor_ struct index_cursor c = { 0 };
+                struct file_row row;
+                unsigned rows = 0;
+                bool restart = false;
+
+                if (n)
+                        r = index_row_open(idx, INDEX_CACHED(STMT_FILE_CHILDREN,
+                                                             "SELECT " FILE_COLUMNS " FROM file_cache "
+                                                             "WHERE root_id = ?1 AND path >= ?2 AND path < ?3 "
+                                                             "ORDER BY path LIMIT ?4",
+                                                             INDEX_VALUE_INT64(root_id),
+                                                             INDEX_VALUE_BYTES(lo, lo_len),
+                                                             INDEX_VALUE_BYTES(hi, n + 1),
+                                                             INDEX_VALUE_INT64(CHILDREN_BATCH)),
+                                           &c);
+                else
+                        r = index_row_open(idx, INDEX_CACHED(STMT_FILE_CHILDREN_ROOT,
+                                                             "SELECT " FILE_COLUMNS " FROM file_cache "
+                                                             "WHERE root_id = ?1 AND path >= ?2 "
+                                                             "ORDER BY path LIMIT ?3",
+                                                             INDEX_VALUE_INT64(root_id),
+                                                             INDEX_VALUE_BYTES(lo, lo_len),
+                                                             INDEX_VALUE_INT64(CHILDREN_BATCH)),
+                                           &c);
+                if (r < 0)
+                        return r;
+                while ((r = index_row_next(&c, &file_row, &row)) > 0) {
+                        size_t plen = strlen(row.path);
+                        const char *rest = row.path + (n ? n + 1 : 0);
+                        const char *sub = strchr(rest, '/');
+                        rows++;
+                        /* the next batch starts after this row, or after
+                         * everything below the subdirectory it is in */
+                        size_t keep = sub ? (size_t)(sub - row.path) : plen;
+                        if (keep + 2 > lo_cap) {
+                                char *p = realloc(lo, keep + 256);
+                                if (!p)
+                                        return -ENOMEM;
+                                lo = p;
+                                lo_cap = keep + 256;
+                        }
+                        memcpy(lo, row.path, keep);
+                        if (sub) {
+                                lo[keep] = '\0';
+                                r = cb(lo, NULL, userdata);
+                                lo[keep] = '0'; /* '/' + 1: past everything below */
+                                lo_len = keep + 1;
+                                if (r != 0)
+                                        return r;
+                                restart = true;
+                                break;
+                        }
+                        lo[keep] = '\0'; /* the smallest path after this one */
+                        lo_len = keep + 1;
+                        r = cb(row.path, &row.file, userdata);
+                        if (r != 0)
+                                return r;
+                }
+                if (r < 0)
+                        return r;
+                if (!restart && rows < CHILDREN_BATCH)
+                        return 0;
+        }
 }

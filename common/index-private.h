@@ -39,6 +39,8 @@ enum index_statement {
         STMT_FILE_DELETE_ONE,
         STMT_FILE_DELETE_RANGE,
         STMT_FILE_DELETE_ROOT,
+        STMT_FILE_CHILDREN,
+        STMT_FILE_CHILDREN_ROOT,
         STMT_REPLICA_SET,
         STMT_REPLICA_GET,
         STMT_KV_GET,

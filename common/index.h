@@ -240,6 +240,12 @@ int index_file_delete_root(struct index *idx, int64_t root_id);
 /* Call cb for path and every entry under path + "/" ("" = all), by path bytes. */
 int index_file_foreach(struct index *idx, int64_t root_id, const char *prefix, index_file_cb cb,
                        void *userdata);
+/* The rows of dir's direct children ("" = the root) in path order, and once
+ * for each subdirectory with rows below it: cb(its path, NULL), without its
+ * rows. Reads a batch at a time (no read transaction held between), so a
+ * full walk can join its listing against the cache one directory at a time. */
+int index_file_foreach_child(struct index *idx, int64_t root_id, const char *dir, index_file_cb cb,
+                             void *userdata);
 /* Free the content of a file entry filled by index_file_get(). */
 void index_file_done(struct index_file *file);
 

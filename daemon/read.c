@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The read phase of a snapshot (see read.h): open each queued file, read it
- * (following its holes), cut it into chunks and store them in parallel
- * batches on the worker pool, and fill the file's tree entry and file-cache
- * entry. A file that changes while read is read again (READ_ATTEMPTS). */
+/* Reading one file of a snapshot (see read.h): open it, read it (following
+ * its holes), cut it into chunks and store them in parallel batches on the
+ * worker pool, and fill the file's tree entry and file-cache entry. A file that changes while read is read again (READ_ATTEMPTS). */
 
 #include "read.h"
 
@@ -285,9 +284,8 @@ static bool same_version(const struct stat *a, const struct stat *b)
                walk_ts_ns(a->st_ctim) == walk_ts_ns(b->st_ctim) && a->st_ino == b->st_ino;
 }
 
-static void read_item(void *arg)
+void read_file(struct file_item *it)
 {
-        struct file_item *it = arg;
         struct snapshot_job *job = it->job;
         struct object_entry *e = &it->dir->tree->entries[it->index];
         _cleanup_free_ char *path = snapshot_full_path(job, it->relpath);
@@ -414,19 +412,4 @@ unreadable:
         __atomic_sub_fetch(&job->stats.files, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&job->stats.bytes, e->size, __ATOMIC_RELAXED);
         e->kind = 0; /* dropped when the tree is assembled */
-}
-
-static int item_size_cmp(const void *a, const void *b)
-{
-        const struct file_item *x = *(struct file_item *const *)a, *y = *(struct file_item *const *)b;
-        return x->st.st_size < y->st.st_size ? 1 : x->st.st_size > y->st.st_size ? -1 : 0;
-}
-
-void read_files(struct snapshot_job *job, int rootfd, struct file_item **items, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                items[i]->rootfd = rootfd;
-        if (n > 1)
-                qsort(items, n, sizeof(*items), item_size_cmp);
-        workers_run_parallel(job->daemon->workers, read_item, (void **)items, n);
 }

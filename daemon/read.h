@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The read phase of a snapshot: the files the walk queued are read, chunked,
- * identified and sealed into packs on every worker, biggest first. Fills
- * each item's tree entry (content, size, times) and file-cache entry. */
+/* Reading a file the walk queued (assemble.c runs it on the worker pool):
+ * read, chunked, identified and sealed into packs, its chunks spread over
+ * the pool. Fills the item's tree entry (content, size, times) and its
+ * file-cache entry. */
 #pragma once
 
-#include <stddef.h>
-
 struct file_item;
-struct snapshot_job;
 
-/* Read every item, each opened below rootfd with no symlink at any level
- * (sorts items, biggest first); blocks until all are done. */
-void read_files(struct snapshot_job *job, int rootfd, struct file_item **items, size_t n);
+/* Read it->relpath below it->rootfd with no symlink at any level; sets
+ * it->read_ok, or leaves the entry out (kind 0) if it cannot be read. */
+void read_file(struct file_item *it);

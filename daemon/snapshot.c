@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Snapshot of one root (see snapshot.h). Three phases on the job's thread:
- * walk (lstat every entry, reuse content of files the cache says are
- * unchanged), read (changed files, in parallel on the worker pool, biggest
- * first), and assemble (trees bottom-up, the snapshot object, flush the
- * open pack, then commit the file cache and snapshot row in one
- * transaction). A crash anywhere before that commit leaves no reference to
+/* Snapshot of one root (see snapshot.h), on the job's thread: the walk
+ * (walk.c: lstat every entry, reuse the content of files the cache says are
+ * unchanged) queues changed files for reading on the worker pool and stores
+ * each directory's tree once complete (assemble.c); then the snapshot
+ * object, flush the open packs, and commit the file cache (spooled rows)
+ * and the snapshot row in one transaction. A crash anywhere before that commit leaves no reference to
  * anything half-written. */
 
 #include "snapshot.h"
@@ -17,16 +17,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "assemble.h"
+#include "cache-spool.h"
 #include "cleanup.h"
 #include "daemon.h"
 #include "job-error.h"
 #include "exclude.h"
 #include "index.h"
 #include "log.h"
-#include "read.h"
 #include "repo.h"
 #include "snaptree.h"
-#include "test-hook.h"
 #include "walk.h"
 
 void snapshot_job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
@@ -52,66 +52,20 @@ char *snapshot_full_path(const struct snapshot_job *job, const char *relpath)
         return p;
 }
 
-/* ---- assembling ---- */
-
-/* Remove entries marked dropped (kind 0) keeping order. */
-static void tree_compact(struct dnode *dn)
-{
-        size_t j = 0;
-        for (size_t i = 0; i < dn->tree->n_entries; i++) {
-                if (dn->tree->entries[i].kind == 0) {
-                        object_entry_done(&dn->tree->entries[i]);
-                        continue;
-                }
-                if (j != i) {
-                        dn->tree->entries[j] = dn->tree->entries[i];
-                        dn->children[j] = dn->children[i];
-                }
-                j++;
-        }
-        dn->tree->n_entries = j;
-}
-
-static int store_tree(struct walk *w, struct dnode *dn)
-{
-        struct snapshot_job *job = w->job;
-        if (dn->reused)
-                return 0;
-        for (size_t i = 0; i < dn->tree->n_entries; i++)
-                if (dn->children && dn->children[i]) {
-                        int r = store_tree(w, dn->children[i]);
-                        if (r < 0)
-                                return r;
-                }
-        if (dn->children)
-                tree_compact(dn);
-        for (size_t i = 0; i < dn->tree->n_entries; i++)
-                if (dn->children && dn->children[i])
-                        dn->tree->entries[i].subtree = dn->children[i]->id;
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t len;
-        uint64_t added = 0;
-        int r = object_tree_encode(dn->tree, &buf, &len);
-        if (r < 0) {
-                snapshot_job_fail(job, r, "cannot encode the tree of %s/%s", job->path, dn->relpath);
-                return r;
-        }
-        r = repo_put(w->repo, OBJECT_TREE, buf, len, &dn->id, &added);
-        if (r < 0) {
-                snapshot_job_fail(job, r, "cannot store the tree of %s/%s", job->path, dn->relpath);
-                return r;
-        }
-        job->stats.new_bytes += added;
-        return 0;
-}
+/* ---- committing ---- */
 
 struct commit_ctx {
         struct walk *w;
         struct object_snapshot *snap;
         const struct oid *parent;
-        char **removed;
-        size_t n_removed;
+        struct index *wr;
 };
+
+static int commit_row(const char *path, const struct index_file *f, void *userdata)
+{
+        struct commit_ctx *c = userdata;
+        return index_file_put(c->wr, c->w->job->root_id, path, f);
+}
 
 static int commit_cb(struct index *wr, void *userdata)
 {
@@ -122,40 +76,15 @@ static int commit_cb(struct index *wr, void *userdata)
         if (r < 0)
                 return r;
         /* forget what is gone first: a path may be gone as a file and back as a directory */
-        for (size_t i = 0; i < c->n_removed; i++) {
-                r = index_file_delete_prefix(wr, job->root_id, c->removed[i]);
-                if (r < 0)
-                        goto fail;
-        }
         for (size_t i = 0; i < w->removed.n; i++) {
                 r = index_file_delete_prefix(wr, job->root_id, w->removed.paths[i]);
                 if (r < 0)
                         goto fail;
         }
-        for (size_t i = 0; i < w->n_items; i++) {
-                struct file_item *it = w->items[i];
-                if (!it->read_ok)
-                        continue;
-                struct object_entry *e = &it->dir->tree->entries[it->index];
-                _cleanup_free_ uint8_t *blob = NULL;
-                size_t blob_len;
-                r = file_cache_encode(e, &blob, &blob_len);
-                if (r < 0)
-                        goto fail;
-                struct index_file f = {
-                        .dev = it->cache.dev,
-                        .ino = it->cache.ino,
-                        .size = it->cache.size,
-                        .mtime_ns = it->cache.mtime_ns,
-                        .ctime_ns = it->cache.ctime_ns,
-                        .mode = it->cache.mode,
-                        .content = blob,
-                        .content_len = blob_len,
-                };
-                r = index_file_put(wr, job->root_id, it->relpath, &f);
-                if (r < 0)
-                        goto fail;
-        }
+        c->wr = wr;
+        r = cache_spool_foreach(w->spool, commit_row, c);
+        if (r < 0)
+                goto fail;
         if (!job->unchanged) {
                 struct index_snapshot row = {
                         .id = job->id,
@@ -271,11 +200,7 @@ void snapshot_run(struct snapshot_job *job)
                 job->stats = prev_snap->stats;
                 job->stats.new_bytes = job->stats.files_read = job->stats.errors = 0;
         } else {
-                r = walk_load_cache(&w);
-                if (r < 0) {
-                                snapshot_job_fail(job, r, "cannot read the file cache: %s", strerror(-r));
-                        goto out;
-                }
+                w.full = true;
         }
 
         struct exclude_error xerr = {0};
@@ -285,25 +210,29 @@ void snapshot_run(struct snapshot_job *job)
                          xerr.reason ? xerr.reason : strerror(-r));
                 goto out;
         }
-        int64_t t0 = monotonic_ns(), t1, t2, t3, t4;
-        /* phase 1: walk */
-        w.root = walk_dir(&w, rootfd, "", prev_root, w.incremental && pathset_has(&job->deep, ""), w.excludes);
-        if (snapshot_cancelled(job) || !w.root)
+        r = assemble_begin(&w);
+        if (r < 0) {
+                snapshot_job_fail(job, r, "cannot prepare the reads: %s", strerror(-r));
                 goto out;
-        test_hook_pause("snapshot-read");
-
-        t1 = monotonic_ns();
-        /* phase 2: read changed files, biggest first, on every worker */
-        read_files(job, rootfd, w.items, w.n_items);
+        }
+        w.rootfd = rootfd;
+        int64_t t0 = monotonic_ns(), t1, t2, t3, t4;
+        /* the walk; files are read and trees stored as it goes */
+        walk_dir(&w, rootfd, NULL, 0, "", prev_root, w.incremental && pathset_has(&job->deep, ""), w.excludes);
         if (snapshot_cancelled(job))
                 goto out;
+        t1 = monotonic_ns();
+        assemble_finish(&w);
+        if (snapshot_cancelled(job))
+                goto out;
+        if (!w.root_stored) {
+                snapshot_job_fail(job, -EIO, "the walk of %s ended with its root tree not stored", job->path);
+                goto out;
+        }
         t2 = monotonic_ns();
 
-        /* phase 3: trees, snapshot object, flush, commit */
-        r = store_tree(&w, w.root);
-        if (r < 0)
-                goto out;
-        job->tree = w.root->id;
+        /* the snapshot object, flush, commit */
+        job->tree = w.root_tree;
         gethostname(hostname, sizeof(hostname) - 1);
         snap.time_ns = job->time_ns;
         snap.hostname = hostname;
@@ -359,18 +288,13 @@ void snapshot_run(struct snapshot_job *job)
                 snapshot_job_fail(job, r, "cannot write packs: %s", strerror(-r));
                 goto out;
         }
-        r = walk_unseen(&w, &cc.removed, &cc.n_removed);
-        if (r < 0) {
-                snapshot_job_fail(job, r, "out of memory");
-                goto out;
-        }
         t4 = monotonic_ns();
         r = repo_with_writer(d->repo, commit_cb, &cc);
         if (r < 0)
                 snapshot_job_fail(job, r, "cannot commit the snapshot to the index: %s", strerror(-r));
-        log_debug("Snapshot of %s (%s%s): walk %.3fs, read %.3fs (%zu files), trees %.3fs, packs durable %.3fs, "
-                  "commit %.3fs", job->path, w.incremental ? "incremental" : "full",
-                  job->unchanged ? ", unchanged" : "", (t1 - t0) / 1e9, (t2 - t1) / 1e9, w.n_items,
+        log_debug("Snapshot of %s (%s%s): walk and reads %.3fs, the last reads %.3fs (%zu files), snapshot %.3fs, "
+                  "packs durable %.3fs, commit %.3fs", job->path, w.incremental ? "incremental" : "full",
+                  job->unchanged ? ", unchanged" : "", (t1 - t0) / 1e9, (t2 - t1) / 1e9, w.n_queued,
                   (t3 - t2) / 1e9, (t4 - t3) / 1e9, (monotonic_ns() - t4) / 1e9);
 out:
         if (snap.has_root_entry)
@@ -378,7 +302,6 @@ out:
         object_snapshot_free(prev_snap);
         object_tree_free(prev_root);
         repo_reader_put(d->repo, w.reader);
-        free(cc.removed);
         if (have_parent)
                 index_snapshot_done(&parent);
         repo_job_end(d->repo, gate);

@@ -41,6 +41,16 @@ void test_hook_pause(const char *point)
         unlink(reached);
 }
 
+bool test_hook_armed(const char *point)
+{
+        pthread_once(&hook_once, hook_init);
+        if (!hook_dir)
+                return false;
+        char wait[4096];
+        snprintf(wait, sizeof(wait), "%s/%s.wait", hook_dir, point);
+        return access(wait, F_OK) == 0;
+}
+
 bool test_hook_fail(const char *point)
 {
         pthread_once(&hook_once, hook_init);

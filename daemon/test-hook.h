@@ -11,5 +11,7 @@
 /* If DIR/POINT.wait exists: create DIR/POINT.reached, wait (at most 120 s)
  * until the test removes POINT.wait, then remove POINT.reached. */
 void test_hook_pause(const char *point);
+/* True if DIR/POINT.wait exists (the point would pause). */
+bool test_hook_armed(const char *point);
 /* True if DIR/POINT.fail exists: the caller then fails that step (-EIO). */
 bool test_hook_fail(const char *point);

@@ -19,6 +19,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "assemble.h"
 #include "cleanup.h"
 #include "exclude.h"
 #include "fdpath.h"
@@ -28,10 +29,19 @@
 #include "snapshot.h"
 #include "snaptree.h"
 
-struct cache_node {
-        char *path;
-        struct index_file file;
+/* A full walk's file-cache rows for one directory's children. */
+struct child_row {
+        char *name;
+        size_t name_len;
+        bool subdir; /* rows lie below it (none for itself) */
         bool seen;
+        struct index_file file; /* content owned */
+};
+
+struct child_rows {
+        struct child_row *v;
+        size_t n, cap;
+        size_t skip; /* the directory's prefix in the rows' paths */
 };
 
 struct owner_node {
@@ -39,9 +49,66 @@ struct owner_node {
         char *name;
 };
 
-static int cache_cmp(const void *a, const void *b)
+static int child_row_cmp(const void *a, const void *b)
 {
-        return strcmp(((const struct cache_node *)a)->path, ((const struct cache_node *)b)->path);
+        const struct child_row *x = a, *y = b;
+        int c = object_name_cmp((const uint8_t *)x->name, x->name_len, (const uint8_t *)y->name, y->name_len);
+        return c ? c : (int)x->subdir - (int)y->subdir;
+}
+
+static int child_row_cb(const char *path, const struct index_file *file, void *userdata)
+{
+        struct child_rows *c = userdata;
+        if (!GROW(c->v, c->n, c->cap, 16))
+                return -ENOMEM;
+        struct child_row *row = &c->v[c->n];
+        memset(row, 0, sizeof(*row));
+        row->name_len = strlen(path + c->skip);
+        row->name = strdup(path + c->skip);
+        if (!row->name)
+                return -ENOMEM;
+        if (file) {
+                row->file = *file;
+                row->file.content = malloc(file->content_len ? file->content_len : 1);
+                if (!row->file.content) {
+                        free(row->name);
+                        return -ENOMEM;
+                }
+                if (file->content_len)
+                        memcpy(row->file.content, file->content, file->content_len);
+        } else {
+                row->subdir = true;
+        }
+        c->n++;
+        return 0;
+}
+
+static void child_rows_done(struct child_rows *c)
+{
+        for (size_t i = 0; i < c->n; i++) {
+                free(c->v[i].name);
+                free(c->v[i].file.content);
+        }
+        free(c->v);
+        memset(c, 0, sizeof(*c));
+}
+
+/* The file-cache rows of relpath's children, sorted by name. */
+static int child_rows_load(struct walk *w, const char *relpath, struct child_rows *c)
+{
+        c->skip = *relpath ? strlen(relpath) + 1 : 0;
+        int r = index_file_foreach_child(w->reader, w->job->root_id, relpath, child_row_cb, c);
+        if (r < 0)
+                return r;
+        if (c->n > 1)
+                qsort(c->v, c->n, sizeof(*c->v), child_row_cmp);
+        return 0;
+}
+
+static struct child_row *child_row_find(struct child_rows *c, const uint8_t *name, size_t len, bool subdir)
+{
+        struct child_row key = {.name = (char *)name, .name_len = len, .subdir = subdir};
+        return c->n ? bsearch(&key, c->v, c->n, sizeof(*c->v), child_row_cmp) : NULL;
 }
 
 static int owner_cmp(const void *a, const void *b)
@@ -236,14 +303,6 @@ int walk_entry_refresh(struct object_entry *e, const struct stat *st, int fd)
         return r;
 }
 
-static int add_item(struct walk *w, struct file_item *it)
-{
-        if (!GROW(w->items, w->n_items, w->cap_items, 1024))
-                return -ENOMEM;
-        w->items[w->n_items++] = it;
-        return 0;
-}
-
 static bool cache_matches(const struct index_file *c, const struct stat *st)
 {
         return c->dev == (uint64_t)st->st_dev && c->ino == (uint64_t)st->st_ino &&
@@ -268,24 +327,19 @@ static bool reuse_cached(const struct index_file *c, const struct stat *st, stru
         return false;
 }
 
-/* Decide what to do with one file entry: reuse cached content or queue a read. */
+/* Decide what to do with one file entry: reuse cached content (full walks:
+ * the row the directory's join found, if any) or queue a read. */
 static int plan_file(struct walk *w, struct dnode *dn, size_t index, const char *relpath,
-                     const struct stat *st)
+                     const struct stat *st, const struct index_file *cached)
 {
-        struct snapshot_job *job = w->job;
         struct object_entry *e = &dn->tree->entries[index];
 
-        if (w->cache) {
-                struct cache_node key = {.path = (char *)relpath};
-                struct cache_node **found = tfind(&key, &w->cache, cache_cmp);
-                if (found) {
-                        (*found)->seen = true;
-                        if (reuse_cached(&(*found)->file, st, e))
-                                return 0;
-                }
-        } else if (w->reader) {
+        if (cached) {
+                if (reuse_cached(cached, st, e))
+                        return 0;
+        } else if (!w->full) {
                 struct index_file f;
-                if (index_file_get(w->reader, job->root_id, relpath, &f) >= 0) {
+                if (index_file_get(w->reader, w->job->root_id, relpath, &f) >= 0) {
                         bool reused = reuse_cached(&f, st, e);
                         index_file_done(&f);
                         if (reused)
@@ -293,19 +347,7 @@ static int plan_file(struct walk *w, struct dnode *dn, size_t index, const char 
                 }
         }
         e->size = (uint64_t)st->st_size;
-        struct file_item *it = calloc(1, sizeof(*it));
-        if (!it)
-                return -ENOMEM;
-        it->job = job;
-        it->dir = dn;
-        it->index = index;
-        it->st = *st;
-        it->relpath = strdup(relpath);
-        if (!it->relpath) {
-                free(it);
-                return -ENOMEM;
-        }
-        return add_item(w, it);
+        return assemble_read(w, dn, index, relpath, st);
 }
 
 /* Add (sign 1) or take away (sign -1) the counts of t's direct entries. */
@@ -335,22 +377,6 @@ static int uncount_subtree(struct walk *w, const struct oid *id)
                         r = uncount_subtree(w, &t->entries[i].subtree);
         object_tree_free(t);
         return r;
-}
-
-static struct dnode *dnode_empty(const char *relpath)
-{
-        struct dnode *dn = calloc(1, sizeof(*dn));
-        if (!dn)
-                return NULL;
-        dn->tree = object_tree_new();
-        dn->relpath = strdup(relpath);
-        if (!dn->tree || !dn->relpath) {
-                object_tree_free(dn->tree);
-                free(dn->relpath);
-                free(dn);
-                return NULL;
-        }
-        return dn;
 }
 
 static int listed_cmp(const void *a, const void *b)
@@ -399,10 +425,19 @@ static bool has_cachedir_tag(int dirfd, const char *name)
         return n > 0 && exclude_cachedir_tag_valid(buf, (size_t)n);
 }
 
+/* An empty directory (not entered: a mount point, or not openable) as entry
+ * index of parent. */
+static void walk_empty_dir(struct walk *w, struct dnode *parent, size_t index, const char *relpath)
+{
+        struct dnode *dn = assemble_dir(w, parent, index, relpath);
+        if (dn)
+                assemble_listed(w, dn);
+}
+
 /* prev is the same directory's tree in the parent snapshot (NULL if none or a
  * full walk); force: everything below must be listed again. */
-struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const struct object_tree *prev, bool force,
-                       const struct exclude *ex)
+void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, const char *relpath,
+              const struct object_tree *prev, bool force, const struct exclude *ex)
 {
         struct snapshot_job *job = w->job;
         /* entries with the lstat taken while listing, sorted together */
@@ -412,11 +447,14 @@ struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const str
         } *v = NULL;
         size_t nv = 0, capv = 0;
         struct stat *stats = NULL;
+        struct child_rows rows = {0};
         struct exclude *here = dir_excludes(w, dirfd, relpath, ex);
         bool filtering = here && !exclude_is_empty(here);
-        struct dnode *dn = dnode_empty(relpath);
-        if (!dn)
-                goto oom;
+        struct dnode *dn = assemble_dir(w, parent, index, relpath);
+        if (!dn) {
+                exclude_free(here);
+                return;
+        }
 
         int fd2 = dup(dirfd);
         DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
@@ -426,7 +464,8 @@ struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const str
                 log_warning_errno(-errno, "Cannot list %s/%s, recording it empty", job->path, relpath);
                 job->stats.errors++;
                 exclude_free(here);
-                return dn;
+                assemble_listed(w, dn);
+                return;
         }
         struct dirent *de;
         while ((de = readdir(dir))) {
@@ -519,7 +558,6 @@ struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const str
                         for (size_t k = i; k < nv; k++)
                                 object_entry_done(&v[k].e);
                         free(v);
-                        free(stats);
                         goto oom;
                 }
         }
@@ -544,9 +582,14 @@ struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const str
                 }
         }
 
-        dn->children = calloc(dn->tree->n_entries ? dn->tree->n_entries : 1, sizeof(*dn->children));
-        if (!dn->children)
-                goto oom;
+        /* a full walk joins the listing with the directory's file-cache rows */
+        if (w->full) {
+                int r = child_rows_load(w, relpath, &rows);
+                if (r < 0) {
+                        snapshot_job_fail(job, r, "cannot read the file cache: %s", strerror(-r));
+                        goto out;
+                }
+        }
         for (size_t i = 0; i < dn->tree->n_entries && !snapshot_cancelled(job); i++) {
                 struct object_entry *e = &dn->tree->entries[i];
                 _cleanup_free_ char *child_rel = path_join(relpath, (const char *)e->name);
@@ -561,17 +604,13 @@ struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const str
                         bool child_force = force || (w->deep && pathset_has(w->deep, child_rel));
                         if (job->one_fs && st.st_dev != w->root_dev) {
                                 /* a mount point: recorded, not entered */
-                                if (!(dn->children[i] = dnode_empty(child_rel)))
-                                        goto oom;
+                                walk_empty_dir(w, dn, i, child_rel);
                                 continue;
                         }
                         if (old && !child_force && !pathset_has(w->dirty, child_rel) &&
                             !pathset_has_below(w->dirty, child_rel) && !pathset_has_below(w->deep, child_rel)) {
                                 /* unchanged since the parent snapshot: keep its tree */
-                                if (!(dn->children[i] = calloc(1, sizeof(struct dnode))))
-                                        goto oom;
-                                dn->children[i]->reused = true;
-                                dn->children[i]->id = old->subtree;
+                                e->subtree = old->subtree;
                                 continue;
                         }
                         struct object_tree *old_tree = NULL;
@@ -586,81 +625,44 @@ struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const str
                                                   job->path, child_rel);
                                 job->stats.errors++;
                                 object_tree_free(old_tree);
-                                if (!(dn->children[i] = dnode_empty(child_rel)))
-                                        goto oom;
+                                walk_empty_dir(w, dn, i, child_rel);
                                 continue;
                         }
-                        dn->children[i] = walk_dir(w, cfd, child_rel, old_tree, child_force, here);
+                        struct child_row *below = w->full ? child_row_find(&rows, e->name, e->name_len, true) : NULL;
+                        if (below)
+                                below->seen = true; /* its own walk joins those rows */
+                        walk_dir(w, cfd, dn, i, child_rel, old_tree, child_force, here);
                         close(cfd);
                         object_tree_free(old_tree);
-                        if (!dn->children[i])
-                                goto oom;
                 } else if (e->kind == OBJECT_KIND_FILE) {
-                        if (plan_file(w, dn, i, child_rel, &st) < 0)
+                        struct child_row *row = w->full ? child_row_find(&rows, e->name, e->name_len, false) : NULL;
+                        if (row)
+                                row->seen = true;
+                        if (plan_file(w, dn, i, child_rel, &st, row ? &row->file : NULL) < 0)
                                 goto oom;
                 }
         }
+        /* rows of what is gone (or left out now): forgotten at the commit */
+        for (size_t i = 0; i < rows.n && !snapshot_cancelled(job); i++) {
+                if (rows.v[i].seen)
+                        continue;
+                _cleanup_free_ char *gone = path_join(relpath, rows.v[i].name);
+                if (!gone || pathset_add(&w->removed, gone) < 0)
+                        goto oom;
+        }
+out:
         free(stats);
+        child_rows_done(&rows);
         exclude_free(here);
-        return dn;
+        assemble_listed(w, dn);
+        return;
 oom_list:
         for (size_t k = 0; k < nv; k++)
                 object_entry_done(&v[k].e);
         free(v);
-        exclude_free(here);
-        snapshot_job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
-        return dn;
 oom:
-        free(stats);
-        exclude_free(here);
         snapshot_job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
-        return dn;
-}
-
-static void dnode_free(struct dnode *dn)
-{
-        if (!dn)
-                return;
-        if (dn->children && dn->tree)
-                for (size_t i = 0; i < dn->tree->n_entries; i++)
-                        dnode_free(dn->children[i]);
-        free(dn->children);
-        object_tree_free(dn->tree);
-        free(dn->relpath);
-        free(dn);
-}
-
-static int load_cache_cb(const char *path, const struct index_file *file, void *userdata)
-{
-        struct walk *w = userdata;
-        struct cache_node *n = calloc(1, sizeof(*n));
-        if (!n)
-                return -ENOMEM;
-        n->path = strdup(path);
-        n->file = *file;
-        n->file.content = malloc(file->content_len ? file->content_len : 1);
-        if (!n->path || !n->file.content) {
-                free(n->path);
-                free(n->file.content);
-                free(n);
-                return -ENOMEM;
-        }
-        memcpy(n->file.content, file->content, file->content_len);
-        if (!tsearch(n, &w->cache, cache_cmp)) {
-                free(n->path);
-                free(n->file.content);
-                free(n);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static void cache_node_free(void *p)
-{
-        struct cache_node *n = p;
-        free(n->path);
-        free(n->file.content);
-        free(n);
+        goto out;
 }
 
 static void owner_node_free(void *p)
@@ -670,61 +672,10 @@ static void owner_node_free(void *p)
         free(n);
 }
 
-struct unseen {
-        char **paths;
-        size_t n, cap;
-        bool failed;
-};
-
-static __thread struct unseen *collect_ctx;
-
-static void collect_unseen(const void *nodep, VISIT which, int depth)
-{
-        if (which != postorder && which != leaf)
-                return;
-        struct cache_node *n = *(struct cache_node *const *)nodep;
-        struct unseen *u = collect_ctx;
-        if (n->seen || !u || u->failed)
-                return;
-        if (!GROW(u->paths, u->n, u->cap, 64)) {
-                u->failed = true;
-                return;
-        }
-        u->paths[u->n++] = n->path;
-}
-
-int walk_load_cache(struct walk *w)
-{
-        return index_file_foreach(w->reader, w->job->root_id, "", load_cache_cb, w);
-}
-
-int walk_unseen(struct walk *w, char ***ret, size_t *ret_n)
-{
-        struct unseen u = {0};
-        if (w->cache) {
-                collect_ctx = &u;
-                twalk(w->cache, collect_unseen);
-                collect_ctx = NULL;
-        }
-        if (u.failed) {
-                free(u.paths);
-                return -ENOMEM;
-        }
-        *ret = u.paths;
-        *ret_n = u.n;
-        return 0;
-}
-
 void walk_done(struct walk *w)
 {
+        assemble_done(w);
         pathset_done(&w->removed);
-        for (size_t i = 0; i < w->n_items; i++) {
-                free(w->items[i]->relpath);
-                free(w->items[i]);
-        }
-        free(w->items);
-        dnode_free(w->root);
-        tdestroy(w->cache, cache_node_free);
         tdestroy(w->owners, owner_node_free);
         exclude_free(w->excludes);
 }

@@ -2,12 +2,13 @@
 /* The walk phase of a snapshot: list the root's directories (lstat only,
  * excludes applied), reuse the content of files the file cache says are
  * unchanged, keep the parent snapshot's trees for clean directories, and
- * queue every other file for the read phase (read.c). What the walk builds
- * (a tree of dnodes and the queued file items) is assembled by snapshot.c. */
+ * queue every other file for reading (read.c) as it goes. assemble.c keeps
+ * the directories being built and stores each one's tree once complete. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -18,57 +19,76 @@
 #include "pathset.h"
 
 struct exclude;
+struct cache_spool;
 struct index;
 struct repo;
 struct snapshot_job;
+struct workers_group;
 
-/* One directory of the new snapshot. */
+/* One directory of the new snapshot, from its listing until its tree is
+ * stored (assemble.c): then its id goes into its entry in the parent. */
 struct dnode {
-        bool reused;             /* unchanged since the parent snapshot: id is its old tree */
+        struct dnode *parent;    /* NULL for the root */
+        size_t index;            /* its entry in parent->tree */
         struct object_tree *tree;
-        struct dnode **children; /* by entry index; NULL for non-dirs */
         char *relpath;           /* "" for the root */
-        struct oid id;
+        size_t pending;          /* reads in flight, subdirectories not stored, 1 while being listed */
+        struct dnode *live_prev, *live_next; /* walk.live */
 };
 
-/* One file queued for the read phase. */
+/* One file queued for reading. */
 struct file_item {
         struct snapshot_job *job;
         struct dnode *dir;
         size_t index;            /* entry index in dir->tree */
         char *relpath;
         struct stat st;          /* from the walk */
-        int rootfd;              /* the root, open for the read phase */
+        int rootfd;              /* the root, open for the read */
         bool read_ok;
         struct file_cache_entry cache; /* what to store in the file cache */
+        struct walk *walk;
+        struct file_item *next;  /* on walk.finished or walk.held */
 };
 
-/* The state of one snapshot's walk. */
+/* The state of one snapshot's walk. Directories are listed depth first;
+ * files to read go to the worker pool as they are found (at most window at
+ * a time) and each directory's tree is stored as soon as its files are read
+ * and its subdirectories stored, so memory does not grow with the tree. */
 struct walk {
         struct snapshot_job *job;
         struct repo *repo;
         dev_t root_dev;
-        void *cache;             /* full walks: tsearch tree of struct cache_node, the whole file cache */
-        struct index *reader;    /* incremental walks: file cache looked up per file */
+        int rootfd;
+        bool full;               /* full walk: the file cache is joined per directory */
+        struct index *reader;    /* the file cache */
         bool incremental;        /* reuse clean subtrees of the parent snapshot */
         const struct pathset *dirty, *deep;
-        struct pathset removed;  /* incremental: paths gone since the parent snapshot */
+        struct pathset removed;  /* file-cache paths (and all below) to forget at the commit */
         void *owners;            /* uid/gid -> name */
         struct exclude *excludes; /* the root's patterns */
-        struct file_item **items;
-        size_t n_items, cap_items;
-        struct dnode *root;
+
+        /* reads (assemble.c) */
+        struct workers_group *reads;
+        size_t window;           /* reads in flight at most */
+        pthread_mutex_t finished_lock;
+        struct file_item *finished; /* read, not yet taken back by the job thread */
+        bool hold;               /* test hook "snapshot-read" armed: reads wait for the end of the walk */
+        struct file_item *held, **held_tail;
+        size_t n_queued;         /* files queued for reading, in all */
+        struct dnode *live;      /* directories not yet stored */
+        struct cache_spool *spool; /* file-cache rows of the files read */
+        bool root_stored;
+        struct oid root_tree;
 };
 
 /* A struct timespec in nanoseconds. */
 static inline int64_t walk_ts_ns(struct timespec ts) { return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec; }
 
-/* Load the whole file cache of the job's root into w (full walks). */
-int walk_load_cache(struct walk *w);
-/* List directory relpath (open as dirfd) into a new dnode; NULL only on
- * out-of-memory before anything was built (the job failed then). */
-struct dnode *walk_dir(struct walk *w, int dirfd, const char *relpath, const struct object_tree *prev, bool force,
-                       const struct exclude *ex);
+/* List directory relpath (open as dirfd), entry index of parent (NULL for
+ * the root), queue its files and walk its subdirectories; its tree is
+ * stored once all of that is done. A failure fails the job. */
+void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, const char *relpath,
+              const struct object_tree *prev, bool force, const struct exclude *ex);
 /* Fill the metadata part of an entry from a stat. */
 int walk_entry_from_stat(struct walk *w, const char *name, const struct stat *st, struct object_entry *e);
 /* Read the extended attributes of path (not following a symlink), or of
@@ -77,8 +97,5 @@ int walk_read_xattrs(const char *path, int fd, struct object_entry *e);
 /* Describe e again from st and its open file fd (a file replaced or changed
  * after the walk listed it): metadata, owner names, xattrs. Thread-safe. */
 int walk_entry_refresh(struct object_entry *e, const struct stat *st, int fd);
-/* Paths in the file cache the walk did not see (full walks): borrowed from
- * w, valid until walk_done. */
-int walk_unseen(struct walk *w, char ***ret, size_t *ret_n);
 /* Free everything the walk holds. */
 void walk_done(struct walk *w);

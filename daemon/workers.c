@@ -66,8 +66,8 @@ static void *worker_main(void *arg)
                         struct parallel *p = j->parallel;
                         free(j);
                         pthread_mutex_lock(&p->lock);
-                        if (--p->left == 0)
-                                pthread_cond_signal(&p->cond);
+                        p->left--;
+                        pthread_cond_broadcast(&p->cond); /* waiters wait for "at most max left" */
                         pthread_mutex_unlock(&p->lock);
                         pthread_mutex_lock(&w->lock);
                         w->running--;
@@ -204,63 +204,117 @@ int workers_call_on_loop(struct workers *w, workers_done_fn fn, void *userdata)
         return 0;
 }
 
-int workers_run_parallel(struct workers *w, workers_work_fn fn, void **items, size_t n)
-{
-        struct parallel p = {.left = n};
-        size_t queued = 0;
+struct workers_group {
+        struct workers *w;
+        struct parallel p;
+};
 
-        pthread_mutex_init(&p.lock, NULL);
-        pthread_cond_init(&p.cond, NULL);
-        for (size_t i = 0; i < n; i++) {
-                struct job *j = calloc(1, sizeof(*j));
-                if (!j) {
-                        /* run the rest here */
-                        for (size_t k = i; k < n; k++)
-                                fn(items[k]);
-                        pthread_mutex_lock(&p.lock);
-                        p.left -= n - i;
-                        pthread_mutex_unlock(&p.lock);
+int workers_group_new(struct workers *w, struct workers_group **ret)
+{
+        struct workers_group *g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        g->w = w;
+        pthread_mutex_init(&g->p.lock, NULL);
+        pthread_cond_init(&g->p.cond, NULL);
+        *ret = g;
+        return 0;
+}
+
+void workers_group_add(struct workers_group *g, workers_work_fn fn, void *item)
+{
+        struct job *j = calloc(1, sizeof(*j));
+        if (!j) { /* run it here */
+                fn(item);
+                return;
+        }
+        j->work = fn;
+        j->userdata = item;
+        j->parallel = &g->p;
+        pthread_mutex_lock(&g->p.lock);
+        g->p.left++;
+        pthread_mutex_unlock(&g->p.lock);
+        enqueue(g->w, j);
+}
+
+/* Take one of the group's queued items off the queue, NULL if none. */
+static struct job *take_own(struct workers *w, struct parallel *p)
+{
+        struct job *mine = NULL, *prev = NULL;
+        pthread_mutex_lock(&w->lock);
+        for (struct job *j = w->head; j; prev = j, j = j->next)
+                if (j->parallel == p) {
+                        mine = j;
+                        if (prev)
+                                prev->next = j->next;
+                        else
+                                w->head = j->next;
+                        if (w->tail == j)
+                                w->tail = prev;
+                        w->queued--;
                         break;
                 }
-                j->work = fn;
-                j->userdata = items[i];
-                j->parallel = &p;
-                enqueue(w, j);
-                queued++;
-        }
-        /* Help: run our own queued items here rather than just wait, so that
-         * callers on pool threads cannot deadlock the pool. */
+        pthread_mutex_unlock(&w->lock);
+        return mine;
+}
+
+void workers_group_wait(struct workers_group *g, size_t max)
+{
+        struct parallel *p = &g->p;
         for (;;) {
-                struct job *mine = NULL, *prev = NULL;
-                pthread_mutex_lock(&w->lock);
-                for (struct job *j = w->head; j; prev = j, j = j->next)
-                        if (j->parallel == &p) {
-                                mine = j;
-                                if (prev)
-                                        prev->next = j->next;
-                                else
-                                        w->head = j->next;
-                                if (w->tail == j)
-                                        w->tail = prev;
-                                w->queued--;
-                                break;
-                        }
-                pthread_mutex_unlock(&w->lock);
+                pthread_mutex_lock(&p->lock);
+                size_t left = p->left;
+                pthread_mutex_unlock(&p->lock);
+                if (left <= max)
+                        return;
+                /* Help: run our own queued items here rather than just
+                 * wait, so that callers on pool threads cannot deadlock
+                 * the pool. */
+                struct job *mine = take_own(g->w, p);
                 if (!mine)
                         break;
                 mine->work(mine->userdata);
                 free(mine);
-                pthread_mutex_lock(&p.lock);
-                p.left--;
-                pthread_mutex_unlock(&p.lock);
+                pthread_mutex_lock(&p->lock);
+                p->left--;
+                pthread_mutex_unlock(&p->lock);
         }
-        pthread_mutex_lock(&p.lock);
-        while (p.left > 0)
-                pthread_cond_wait(&p.cond, &p.lock);
-        pthread_mutex_unlock(&p.lock);
-        pthread_mutex_destroy(&p.lock);
-        pthread_cond_destroy(&p.cond);
-        return (int)MIN(queued, (size_t)INT32_MAX);
+        pthread_mutex_lock(&p->lock);
+        while (p->left > max)
+                pthread_cond_wait(&p->cond, &p->lock);
+        pthread_mutex_unlock(&p->lock);
+}
+
+size_t workers_group_pending(struct workers_group *g)
+{
+        pthread_mutex_lock(&g->p.lock);
+        size_t left = g->p.left;
+        pthread_mutex_unlock(&g->p.lock);
+        return left;
+}
+
+void workers_group_free(struct workers_group *g)
+{
+        if (!g)
+                return;
+        workers_group_wait(g, 0);
+        pthread_mutex_destroy(&g->p.lock);
+        pthread_cond_destroy(&g->p.cond);
+        free(g);
+}
+
+int workers_run_parallel(struct workers *w, workers_work_fn fn, void **items, size_t n)
+{
+        struct workers_group *g;
+        if (workers_group_new(w, &g) < 0) {
+                for (size_t i = 0; i < n; i++)
+                        fn(items[i]);
+                return 0;
+        }
+        for (size_t i = 0; i < n; i++)
+                workers_group_add(g, fn, items[i]);
+        workers_group_free(g);
+        return (int)MIN(n, (size_t)INT32_MAX);
 }
 
 unsigned workers_count(const struct workers *w) { return w->n_threads; }

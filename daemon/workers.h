@@ -22,6 +22,20 @@ int workers_call_on_loop(struct workers *w, workers_done_fn fn, void *userdata);
 /* Run fn(userdata) on a pool thread and wait for it (for callers that are
  * themselves on a worker thread and want to fan out; never from the loop). */
 int workers_run_parallel(struct workers *w, workers_work_fn fn, void **items, size_t n);
+/* A group of items run on the pool, for a caller (often on a pool thread
+ * itself) that bounds and waits for them, helping with the group's queued
+ * items meanwhile so that the pool cannot deadlock. */
+struct workers_group;
+/* A new, empty group. */
+int workers_group_new(struct workers *w, struct workers_group **ret);
+/* Queue fn(item) in the group (run at once, here, when out of memory). */
+void workers_group_add(struct workers_group *g, workers_work_fn fn, void *item);
+/* Wait until at most max of the group's items are queued or running. */
+void workers_group_wait(struct workers_group *g, size_t max);
+/* The group's items queued or running. */
+size_t workers_group_pending(struct workers_group *g);
+/* Wait for every item of the group, then free it. */
+void workers_group_free(struct workers_group *g);
 /* Number of threads. */
 unsigned workers_count(const struct workers *w);
 /* Jobs queued or running. */

@@ -4,7 +4,7 @@
 # same run and after a daemon restart (the file cache survives); after 3
 # files change, exactly those 3 are read.
 . "$(dirname "$0")/lib.sh"
-need jq python3
+need jq python3 sqlite3
 
 SRC=$T_TMP/src
 python3 - "$SRC" <<'EOF'
@@ -68,5 +68,37 @@ jq_is "snapshots lists the 4 snapshots, with the new id" "$T_TMP/last.out" \
     "length >= 4 and (map(.id) | index([\"$(field "$T_TMP/changed.json" id)\"]) != null)"
 rc_is "cat latest:d101/f50" 0 ctl cat latest:d101/f50
 is "latest has the new content" "$(cat "$T_TMP/last.out")" "changed two"
+
+# ---- changes made while chuted was down: the start-up full walk joins each
+# directory's listing with that directory's file-cache rows ----
+sleep 1.2
+take settle   # the 3 files just changed were "racily clean": read once more, now settled
+rows() { sqlite3 "$NODE_DIR/state/index.db" "SELECT count(*) FROM file_cache WHERE $1"; }
+n_snaps() { ctl --json snapshots --root "$SRC" | jq length; }
+BEFORE=$(n_snaps)
+is "the file cache has a row per file" "$(rows 1)" 20000
+stop_chuted n
+rm -rf "$SRC/d050"                                      # a directory gone
+rm -f "$SRC/d060/f01"                                   # a file gone
+rm -f "$SRC/d070/f02"; mkdir "$SRC/d070/f02"; echo inside > "$SRC/d070/f02/x"   # a file now a directory
+echo "while down" >> "$SRC/d080/f03"                    # changed
+mkdir "$SRC/d090/new"; echo fresh > "$SRC/d090/new/y"   # new
+sleep 1.2
+start_chuted n || { not_ok "chuted restarts"; done_testing; exit; }
+# the start-up scan is a full walk
+for _ in $(seq 1 100); do [ "$(n_snaps)" -gt "$BEFORE" ] && break; sleep 0.2; done
+ctl --json snapshots --root "$SRC" | jq '[.[-1]]' > "$T_TMP/down.json"
+is "the start-up scan after changes while down: files_read is 3 (changed, new, in the new directory)" \
+    "$(field "$T_TMP/down.json" files_read)" 3
+is "... files" "$(field "$T_TMP/down.json" files)" 19900
+is "the gone directory's rows are forgotten" "$(rows "CAST(path AS TEXT) LIKE 'd050/%'"):$(rows "CAST(path AS TEXT) LIKE 'd051/%'")" 0:100
+is "the gone file's row is forgotten" "$(rows "CAST(path AS TEXT) IN ('d060/f01', 'd060/f02')")" 1
+is "the file that became a directory: its row is forgotten, the file inside has one" \
+    "$(rows "CAST(path AS TEXT) = 'd070/f02'"):$(rows "CAST(path AS TEXT) = 'd070/f02/x'")" 0:1
+is "the file cache has a row per file" "$(rows 1)" 19900
+rc_is "cat latest:d080/f03" 0 ctl cat latest:d080/f03
+check "... the change made while down" grep -q "while down" "$T_TMP/last.out"
+take again-after-down
+is "then nothing is read" "$(field "$T_TMP/again-after-down.json" files_read)" 0
 chuted_alive "chuted still runs"
 done_testing

@@ -200,6 +200,83 @@ Test(index, roots_round_trip)
 
 
 
+struct children {
+        char (*seen)[64];
+        bool *dir;
+        size_t n, cap;
+};
+
+static int collect_child(const char *path, const struct index_file *f, void *userdata)
+{
+        struct children *c = userdata;
+        cr_assert_lt(c->n, c->cap);
+        snprintf(c->seen[c->n], 64, "%s", path);
+        c->dir[c->n++] = f == NULL;
+        return 0;
+}
+
+Test(index, file_cache_children_skip_subdirectories_in_batches)
+{
+        struct index *idx = open_rw();
+        struct index_file f = make_file(1);
+        int64_t root;
+        char path[64];
+        struct children c = { .cap = 2000 };
+
+        c.seen = calloc(c.cap, 64);
+        c.dir = calloc(c.cap, sizeof(bool));
+        cr_assert_eq(index_root_add(idx, "/r", "", 0, &root), 0);
+        const char *paths[] = { "a", "a/b", "a/b/c", "a/c", "a-b", "a.txt", "ab", "b", "a0", "d/e/f",
+                                "big/sub/x", "big/sub/y", "big/sub0" };
+        cr_assert_eq(index_begin(idx), 0);
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                cr_assert_eq(index_file_put(idx, root, paths[i], &f), 0);
+        for (int i = 0; i < 1300; i++) { /* more than one batch */
+                snprintf(path, sizeof(path), "big/f%04d", i);
+                cr_assert_eq(index_file_put(idx, root, path, &f), 0);
+        }
+        cr_assert_eq(index_commit(idx), 0);
+
+        cr_assert_eq(index_file_foreach_child(idx, root, "", collect_child, &c), 0);
+        const char *want[] = { "a", "a-b", "a.txt", "a", "a0", "ab", "b", "big", "d" };
+        const bool want_dir[] = { false, false, false, true, false, false, false, true, true };
+        cr_assert_eq(c.n, ELEMENTSOF(want));
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                cr_assert_str_eq(c.seen[i], want[i], "child %zu", i);
+                cr_assert_eq(c.dir[i], want_dir[i], "child %zu", i);
+        }
+
+        c.n = 0;
+        cr_assert_eq(index_file_foreach_child(idx, root, "big/", collect_child, &c), 0);
+        cr_assert_eq(c.n, 1302);
+        for (int i = 0; i < 1300; i++) {
+                snprintf(path, sizeof(path), "big/f%04d", i);
+                cr_assert_str_eq(c.seen[i], path);
+                cr_assert(!c.dir[i]);
+        }
+        cr_assert_str_eq(c.seen[1300], "big/sub");
+        cr_assert(c.dir[1300]);
+        cr_assert_str_eq(c.seen[1301], "big/sub0");
+        cr_assert(!c.dir[1301]);
+
+        c.n = 0;
+        cr_assert_eq(index_file_foreach_child(idx, root, "a", collect_child, &c), 0);
+        cr_assert_eq(c.n, 3); /* a/b is a file row and has rows below it */
+        cr_assert_str_eq(c.seen[0], "a/b");
+        cr_assert(!c.dir[0]);
+        cr_assert_str_eq(c.seen[1], "a/b");
+        cr_assert(c.dir[1]);
+        cr_assert_str_eq(c.seen[2], "a/c");
+        cr_assert(!c.dir[2]);
+
+        c.n = 0;
+        cr_assert_eq(index_file_foreach_child(idx, root, "nothing", collect_child, &c), 0);
+        cr_assert_eq(c.n, 0);
+        free(c.seen);
+        free(c.dir);
+        index_close(idx);
+}
+
 Test(index, file_cache_round_trip_and_prefix_delete)
 {
         struct index *idx = open_rw();

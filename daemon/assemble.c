@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/* Building the trees of a snapshot as the walk goes (see assemble.h). Every
+ * directory counts what is pending below it: 1 while it is being listed,
+ * one per file queued for reading, one per subdirectory not yet stored.
+ * When the count drops to 0 its tree is stored, its id written into its
+ * entry in the parent, and the parent's count drops in turn. A read done on
+ * a worker is put on the walk's finished list; the job thread takes it back
+ * (spools its file-cache row, frees it) before queueing more. */
+
+#include "assemble.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache-spool.h"
+#include "cleanup.h"
+#include "daemon.h"
+#include "log.h"
+#include "read.h"
+#include "repo.h"
+#include "snapshot.h"
+#include "test-hook.h"
+#include "workers.h"
+
+/* Reads in flight at most, per worker and in all. */
+#define WINDOW_PER_WORKER 16
+#define WINDOW_MIN 64
+
+int assemble_begin(struct walk *w)
+{
+        struct daemon *d = w->job->daemon;
+        unsigned workers = workers_count(d->workers);
+
+        w->window = MAX((size_t)WINDOW_MIN, (size_t)workers * WINDOW_PER_WORKER);
+        w->held_tail = &w->held;
+        pthread_mutex_init(&w->finished_lock, NULL);
+        /* a test pausing "between the walk and the reads" gets exactly that */
+        w->hold = test_hook_armed("snapshot-read");
+        int r = workers_group_new(d->workers, &w->reads);
+        if (r < 0)
+                return r;
+        return cache_spool_new(repo_tmp_dir(w->repo), &w->spool);
+}
+
+struct dnode *assemble_dir(struct walk *w, struct dnode *parent, size_t index, const char *relpath)
+{
+        struct dnode *dn = calloc(1, sizeof(*dn));
+        if (!dn)
+                goto oom;
+        dn->tree = object_tree_new();
+        dn->relpath = strdup(relpath);
+        if (!dn->tree || !dn->relpath) {
+                object_tree_free(dn->tree);
+                free(dn->relpath);
+                free(dn);
+                goto oom;
+        }
+        dn->parent = parent;
+        dn->index = index;
+        dn->pending = 1;
+        if (parent)
+                parent->pending++;
+        dn->live_next = w->live;
+        if (w->live)
+                w->live->live_prev = dn;
+        w->live = dn;
+        return dn;
+oom:
+        snapshot_job_fail(w->job, -ENOMEM, "out of memory while walking %s", w->job->path);
+        return NULL;
+}
+
+static void dnode_free(struct walk *w, struct dnode *dn)
+{
+        if (dn->live_prev)
+                dn->live_prev->live_next = dn->live_next;
+        else
+                w->live = dn->live_next;
+        if (dn->live_next)
+                dn->live_next->live_prev = dn->live_prev;
+        object_tree_free(dn->tree);
+        free(dn->relpath);
+        free(dn);
+}
+
+/* Store dn's tree (nothing is pending below it), then its parents' that
+ * this completes. */
+static void store_dir(struct walk *w, struct dnode *dn)
+{
+        struct snapshot_job *job = w->job;
+
+        while (dn && dn->pending == 0 && !snapshot_cancelled(job)) {
+                struct object_tree *t = dn->tree;
+                size_t j = 0;
+                /* files that could not be read are left out (kind 0) */
+                for (size_t i = 0; i < t->n_entries; i++) {
+                        if (t->entries[i].kind == 0) {
+                                object_entry_done(&t->entries[i]);
+                                continue;
+                        }
+                        if (j != i)
+                                t->entries[j] = t->entries[i];
+                        j++;
+                }
+                t->n_entries = j;
+                _cleanup_free_ uint8_t *buf = NULL;
+                size_t len;
+                uint64_t added = 0;
+                struct oid id;
+                int r = object_tree_encode(t, &buf, &len);
+                if (r < 0) {
+                        snapshot_job_fail(job, r, "cannot encode the tree of %s/%s", job->path, dn->relpath);
+                        return;
+                }
+                r = repo_put(w->repo, OBJECT_TREE, buf, len, &id, &added);
+                if (r < 0) {
+                        snapshot_job_fail(job, r, "cannot store the tree of %s/%s", job->path, dn->relpath);
+                        return;
+                }
+                job->stats.new_bytes += added;
+                struct dnode *parent = dn->parent;
+                if (parent) {
+                        parent->tree->entries[dn->index].subtree = id;
+                        parent->pending--;
+                } else {
+                        w->root_tree = id;
+                        w->root_stored = true;
+                }
+                dnode_free(w, dn);
+                dn = parent;
+        }
+}
+
+void assemble_listed(struct walk *w, struct dnode *dn)
+{
+        dn->pending--;
+        store_dir(w, dn);
+}
+
+static void item_free(struct file_item *it)
+{
+        free(it->relpath);
+        free(it);
+}
+
+/* Take back the reads done: spool their rows, store what they complete. */
+static void take_finished(struct walk *w)
+{
+        struct snapshot_job *job = w->job;
+
+        pthread_mutex_lock(&w->finished_lock);
+        struct file_item *list = w->finished;
+        w->finished = NULL;
+        pthread_mutex_unlock(&w->finished_lock);
+        while (list) {
+                struct file_item *it = list;
+                list = it->next;
+                struct dnode *dn = it->dir;
+                if (it->read_ok && !snapshot_cancelled(job)) {
+                        const struct object_entry *e = &dn->tree->entries[it->index];
+                        _cleanup_free_ uint8_t *blob = NULL;
+                        size_t blob_len;
+                        int r = file_cache_encode(e, &blob, &blob_len);
+                        if (r >= 0)
+                                r = cache_spool_add(w->spool, it->relpath,
+                                                    &(struct index_file){
+                                                            .dev = it->cache.dev, .ino = it->cache.ino,
+                                                            .size = it->cache.size,
+                                                            .mtime_ns = it->cache.mtime_ns,
+                                                            .ctime_ns = it->cache.ctime_ns,
+                                                            .mode = it->cache.mode, .content = blob,
+                                                            .content_len = blob_len });
+                        if (r < 0)
+                                snapshot_job_fail(job, r, "cannot keep the file cache entry of %s/%s: %s",
+                                                  job->path, it->relpath, strerror(-r));
+                }
+                item_free(it);
+                dn->pending--;
+                store_dir(w, dn);
+        }
+}
+
+/* On a worker: read the file, hand it back. */
+static void read_one(void *arg)
+{
+        struct file_item *it = arg;
+        struct walk *w = it->walk;
+
+        read_file(it);
+        pthread_mutex_lock(&w->finished_lock);
+        it->next = w->finished;
+        w->finished = it;
+        pthread_mutex_unlock(&w->finished_lock);
+}
+
+int assemble_read(struct walk *w, struct dnode *dn, size_t index, const char *relpath, const struct stat *st)
+{
+        struct file_item *it = calloc(1, sizeof(*it));
+        if (!it)
+                return -ENOMEM;
+        it->job = w->job;
+        it->walk = w;
+        it->dir = dn;
+        it->index = index;
+        it->st = *st;
+        it->rootfd = w->rootfd;
+        it->relpath = strdup(relpath);
+        if (!it->relpath) {
+                free(it);
+                return -ENOMEM;
+        }
+        dn->pending++;
+        w->n_queued++;
+        if (w->hold) {
+                *w->held_tail = it;
+                w->held_tail = &it->next;
+                return 0;
+        }
+        workers_group_add(w->reads, read_one, it);
+        /* a full window: wait until half of it is done */
+        if (workers_group_pending(w->reads) >= w->window)
+                workers_group_wait(w->reads, w->window / 2);
+        take_finished(w);
+        return 0;
+}
+
+void assemble_finish(struct walk *w)
+{
+        if (w->hold) {
+                test_hook_pause("snapshot-read");
+                w->hold = false;
+                while (w->held) {
+                        struct file_item *it = w->held;
+                        w->held = it->next;
+                        workers_group_add(w->reads, read_one, it);
+                }
+                w->held_tail = &w->held;
+        }
+        workers_group_wait(w->reads, 0);
+        take_finished(w);
+}
+
+void assemble_done(struct walk *w)
+{
+        if (w->reads) {
+                /* held reads never ran: their directories go with the rest */
+                while (w->held) {
+                        struct file_item *it = w->held;
+                        w->held = it->next;
+                        item_free(it);
+                }
+                workers_group_free(w->reads);
+                w->reads = NULL;
+                pthread_mutex_lock(&w->finished_lock);
+                struct file_item *list = w->finished;
+                w->finished = NULL;
+                pthread_mutex_unlock(&w->finished_lock);
+                while (list) {
+                        struct file_item *it = list;
+                        list = it->next;
+                        item_free(it);
+                }
+                pthread_mutex_destroy(&w->finished_lock);
+        }
+        while (w->live)
+                dnode_free(w, w->live);
+        cache_spool_free(w->spool);
+        w->spool = NULL;
+}
