@@ -74,14 +74,25 @@ static int known_fill(struct repo *r, struct index *idx)
         return k < 0 ? k : m;
 }
 
+/* Take ids out of pending (r->lock held); once none is left, its storage
+ * goes back (a big backup of small files may have grown it a lot). */
+static void pending_remove(struct repo *r, const struct oid *ids, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                idset_remove(&r->pending, &ids[i]);
+        if (r->pending.n == 0 && r->pending.cap > 4096) {
+                idset_done(&r->pending);
+                idset_init(&r->pending);
+        }
+}
+
 /* Objects whose pack failed: no longer pending (a later put looks them up,
  * and stores them again), and a failure for snapshots in progress. */
 static void repo_lost(void *userdata, const struct oid *ids, size_t n)
 {
         struct repo *r = userdata;
         pthread_mutex_lock(&r->lock);
-        for (size_t i = 0; i < n; i++)
-                idset_remove(&r->pending, &ids[i]);
+        pending_remove(r, ids, n);
         r->failures++;
         pthread_mutex_unlock(&r->lock);
 }
@@ -92,8 +103,7 @@ static void repo_stored(void *userdata, const struct oid *ids, size_t n)
 {
         struct repo *r = userdata;
         pthread_mutex_lock(&r->lock);
-        for (size_t i = 0; i < n; i++)
-                idset_remove(&r->pending, &ids[i]);
+        pending_remove(r, ids, n);
         pthread_mutex_unlock(&r->lock);
 }
 
@@ -296,7 +306,7 @@ static void put_end(struct repo *r, const struct oid *id, int k, size_t added)
         pthread_mutex_lock(&r->lock);
         idset_remove(&r->in_flight, id);
         if (k < 0) {
-                idset_remove(&r->pending, id);
+                pending_remove(r, id, 1);
         } else if (added > 0) {
                 r->stats.objects_added++;
                 r->stats.bytes_added += added;
