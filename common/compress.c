@@ -5,6 +5,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "compress.h"
 
 #define COMPRESS_PROBE_MIN (64 * 1024)   /* below this, just try */
+#define COMPRESS_HISTOGRAM_MIN 1024     /* below, a histogram says too little */
 #define COMPRESS_PROBE_SLICES 4
 #define COMPRESS_PROBE_SLICE 4096
 #define COMPRESS_WINDOW_LOG_MAX 25       /* 32 MiB: objects are far smaller */
@@ -90,12 +92,30 @@ size_t compress_bound(size_t len)
 /* Compress a few slices spread over the input at level 1: worth trying the
  * whole when they save at least 1/32 (slices compress worse than the whole,
  * and the cut at 1/8 is made on the real output anyway). */
+/* Are len bytes (at least 1 KiB) spread so evenly over the byte values that
+ * entropy coding cannot save an eighth? Their collision entropy
+ * -log2(sum(p^2)) is then at least 7.5 bits per byte (the Shannon entropy,
+ * never lower, too): the mark of compressed or encrypted data. Costs one
+ * pass of counting, against a full zstd attempt that fails. */
+static bool looks_random(const uint8_t *in, size_t len)
+{
+        uint32_t count[256] = {0};
+        uint64_t squares = 0;
+
+        for (size_t i = 0; i < len; i++)
+                count[in[i]]++;
+        for (size_t i = 0; i < 256; i++)
+                squares += (uint64_t)count[i] * count[i];
+        /* len^2 / squares >= 2^7.5 (181.02) */
+        return (uint64_t)len * len >= 181 * squares;
+}
+
 static int compress_probe_with(struct compress_contexts *c, const uint8_t *in, size_t len)
 {
         size_t sampled = 0, packed = 0;
 
         if (len < COMPRESS_PROBE_MIN)
-                return 1;
+                return len < COMPRESS_HISTOGRAM_MIN || !looks_random(in, len);
         for (size_t i = 0; i < COMPRESS_PROBE_SLICES; i++) {
                 size_t off = (len - COMPRESS_PROBE_SLICE) / (COMPRESS_PROBE_SLICES - 1) * i;
                 size_t r = ZSTD_compressCCtx(c->cctx, c->probe_out, sizeof(c->probe_out),

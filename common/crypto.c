@@ -5,6 +5,7 @@
 #include "crypto.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -24,6 +25,73 @@ struct crypto_sha256 {
 struct crypto_prf {
         EVP_CIPHER_CTX *ctx;
 };
+
+struct crypto_aead {
+        EVP_CIPHER_CTX *ctx;
+        int seal;
+};
+
+/* Per-thread contexts, kept between calls: a backup seals a record per
+ * chunk, and a new EVP context (and AES key schedule) per record costs more
+ * than sealing a small one. Keys kept here are wiped when the thread exits
+ * (EVP_CIPHER_CTX_free cleanses the schedules). */
+#define THREAD_RANDOM 512
+
+struct crypto_thread {
+        EVP_MD_CTX *md;
+        EVP_CIPHER_CTX *aead[2][2]; /* [cipher - 1][seal] */
+        uint8_t aead_key[2][2][CRYPTO_KEY_SIZE];
+        uint8_t random[THREAD_RANDOM];
+        size_t random_left;
+};
+
+static pthread_key_t thread_key;
+static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
+static int thread_key_error;
+
+static void crypto_thread_free(void *p)
+{
+        struct crypto_thread *t = p;
+        if (!t)
+                return;
+        EVP_MD_CTX_free(t->md);
+        for (int c = 0; c < 2; c++)
+                for (int s = 0; s < 2; s++)
+                        EVP_CIPHER_CTX_free(t->aead[c][s]);
+        OPENSSL_cleanse(t, sizeof(*t));
+        free(t);
+}
+
+static void thread_key_init(void) { thread_key_error = pthread_key_create(&thread_key, crypto_thread_free); }
+
+static struct crypto_thread *crypto_thread(void)
+{
+        if (pthread_once(&thread_once, thread_key_init) != 0 || thread_key_error)
+                return NULL;
+        struct crypto_thread *t = pthread_getspecific(thread_key);
+        if (t)
+                return t;
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return NULL;
+        t->md = EVP_MD_CTX_new();
+        if (!t->md || pthread_setspecific(thread_key, t) != 0) {
+                crypto_thread_free(t);
+                return NULL;
+        }
+        return t;
+}
+
+void crypto_thread_done(void)
+{
+        if (pthread_once(&thread_once, thread_key_init) != 0 || thread_key_error)
+                return;
+        struct crypto_thread *t = pthread_getspecific(thread_key);
+        if (t) {
+                pthread_setspecific(thread_key, NULL);
+                crypto_thread_free(t);
+        }
+}
 
 /* Fetched once: EVP_*_fetch per call would cost a lock and a lookup. */
 static const EVP_MD *md_sha256(void)
@@ -110,9 +178,12 @@ int crypto_hmac_sha256(const uint8_t *key, size_t key_len, const struct crypto_p
         } else if (key_len > 0)
                 memcpy(k, key, key_len);
 
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (!ctx)
+        struct crypto_thread *t = crypto_thread();
+        if (!t) {
+                crypto_wipe(k, sizeof(k));
                 return -ENOMEM;
+        }
+        EVP_MD_CTX *ctx = t->md;
         for (size_t i = 0; i < sizeof(pad); i++)
                 pad[i] = k[i] ^ 0x36;
         if (!EVP_DigestInit_ex(ctx, md_sha256(), NULL) || !EVP_DigestUpdate(ctx, pad, sizeof(pad)))
@@ -129,7 +200,6 @@ int crypto_hmac_sha256(const uint8_t *key, size_t key_len, const struct crypto_p
                 goto out;
         r = 0;
 out:
-        EVP_MD_CTX_free(ctx);
         crypto_wipe(k, sizeof(k));
         crypto_wipe(pad, sizeof(pad));
         return r;
@@ -247,22 +317,39 @@ const char *crypto_cipher_name(int cipher)
 /* EVP_Encrypt/DecryptUpdate take int lengths: feed large buffers in steps. */
 #define AEAD_STEP ((size_t)1 << 30)
 
-/* One message with a key of its own: seal (tag out) or open (tag in). */
+/* One message: seal (tag out) or open (tag in), on this thread's context
+ * for (cipher, seal), whose key schedule is kept while the key is the same. */
 static int aead_once(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE], int seal,
                      const uint8_t nonce[CRYPTO_NONCE_SIZE], const void *aad, size_t aad_len, const void *in,
                      size_t len, void *out, uint8_t tag[CRYPTO_TAG_SIZE])
 {
-        struct crypto_aead *a;
-        int r = crypto_aead_new(cipher, key, seal, &a);
+        const EVP_CIPHER *c = cipher_of(cipher);
+        struct crypto_thread *t = crypto_thread();
+        struct crypto_aead a = {.seal = !!seal};
+        int r;
 
-        if (r < 0)
-                return r;
-        r = crypto_aead_begin(a, nonce, aad, aad_len);
+        if (!c)
+                return -EINVAL;
+        if (!t)
+                return -ENOMEM;
+        EVP_CIPHER_CTX **ctx = &t->aead[cipher - 1][a.seal];
+        uint8_t *kept = t->aead_key[cipher - 1][a.seal];
+        if (!*ctx || CRYPTO_memcmp(kept, key, CRYPTO_KEY_SIZE) != 0) {
+                if (!*ctx && !(*ctx = EVP_CIPHER_CTX_new()))
+                        return -ENOMEM;
+                if (!EVP_CipherInit_ex(*ctx, c, NULL, key, NULL, a.seal)) {
+                        EVP_CIPHER_CTX_free(*ctx);
+                        *ctx = NULL;
+                        return -EIO;
+                }
+                memcpy(kept, key, CRYPTO_KEY_SIZE);
+        }
+        a.ctx = *ctx;
+        r = crypto_aead_begin(&a, nonce, aad, aad_len);
         if (r >= 0)
-                r = crypto_aead_update(a, in, len, out);
+                r = crypto_aead_update(&a, in, len, out);
         if (r >= 0)
-                r = seal ? crypto_aead_finish_seal(a, tag) : crypto_aead_finish_open(a, tag);
-        crypto_aead_free(a);
+                r = seal ? crypto_aead_finish_seal(&a, tag) : crypto_aead_finish_open(&a, tag);
         return r;
 }
 
@@ -279,11 +366,6 @@ int crypto_aead_open(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZ
 {
         return aead_once(cipher, key, 0, nonce, aad, aad_len, ct, len, pt, (uint8_t *)tag);
 }
-
-struct crypto_aead {
-        EVP_CIPHER_CTX *ctx;
-        int seal;
-};
 
 int crypto_aead_new(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE], int seal,
                     struct crypto_aead **ret)
@@ -366,6 +448,24 @@ void crypto_aead_free(struct crypto_aead *a)
                 return;
         EVP_CIPHER_CTX_free(a->ctx); /* cleanses the key schedule */
         free(a);
+}
+
+int crypto_nonce(void *buf, size_t len)
+{
+        struct crypto_thread *t = crypto_thread();
+        if (!t || len > THREAD_RANDOM)
+                return crypto_random(buf, len);
+        if (t->random_left < len) {
+                int r = crypto_random(t->random, THREAD_RANDOM);
+                if (r < 0)
+                        return r;
+                t->random_left = THREAD_RANDOM;
+        }
+        uint8_t *p = t->random + THREAD_RANDOM - t->random_left;
+        memcpy(buf, p, len);
+        OPENSSL_cleanse(p, len); /* never handed out twice */
+        t->random_left -= len;
+        return 0;
 }
 
 int crypto_random(void *buf, size_t len)

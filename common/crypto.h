@@ -90,6 +90,11 @@ void crypto_aead_free(struct crypto_aead *a);
 
 /* Fill buf with cryptographically secure random bytes. */
 int crypto_random(void *buf, size_t len);
+/* As crypto_random, for nonces: served from a per-thread buffer refilled
+ * 512 bytes at a time by getrandom (one syscall per ~40 records). */
+int crypto_nonce(void *buf, size_t len);
+/* Free this thread's kept contexts and keys now (also done at thread exit). */
+void crypto_thread_done(void);
 
 /* Overwrite secret material in a way the compiler keeps. */
 void crypto_wipe(void *buf, size_t len);

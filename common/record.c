@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,45 @@ static uint8_t *record_scratch(size_t need)
         return s->p;
 }
 
+/* The mask PRK of the last key sealed or opened on this thread. */
+struct mask_prk {
+        bool valid;
+        uint8_t key[CRYPTO_KEY_SIZE];
+        uint8_t prk[CRYPTO_SHA256_SIZE];
+};
+
+static pthread_key_t prk_key;
+static pthread_once_t prk_once = PTHREAD_ONCE_INIT;
+
+static void prk_free(void *p)
+{
+        if (p)
+                crypto_wipe(p, sizeof(struct mask_prk));
+        free(p);
+}
+
+static void prk_init(void) { pthread_key_create(&prk_key, prk_free); }
+
+static struct mask_prk *mask_prk(void)
+{
+        pthread_once(&prk_once, prk_init);
+        struct mask_prk *k = pthread_getspecific(prk_key);
+        if (!k && (k = calloc(1, sizeof(*k))) && pthread_setspecific(prk_key, k) != 0) {
+                free(k);
+                k = NULL;
+        }
+        return k;
+}
+
+/* Do two keys differ? In time independent of where. */
+static bool keys_differ(const uint8_t *a, const uint8_t *b, size_t n)
+{
+        uint8_t d = 0;
+        for (size_t i = 0; i < n; i++)
+                d |= a[i] ^ b[i];
+        return d != 0;
+}
+
 static int record_mask(const uint8_t enc_key[CRYPTO_KEY_SIZE], const uint8_t nonce[CRYPTO_NONCE_SIZE],
                        uint8_t ret_mask[2])
 {
@@ -79,12 +119,25 @@ static int record_mask(const uint8_t enc_key[CRYPTO_KEY_SIZE], const uint8_t non
                 {nonce, CRYPTO_NONCE_SIZE},
                 {&counter, 1},
         };
-        int r = crypto_hmac_sha256(zero_salt, sizeof(zero_salt), ikm, 1, prk);
+        /* the PRK depends on the key alone: kept per thread for the last key */
+        struct mask_prk *kept = mask_prk();
+        int r = 0;
+        if (kept && kept->valid && !keys_differ(kept->key, enc_key, CRYPTO_KEY_SIZE)) {
+                memcpy(prk, kept->prk, sizeof(prk));
+        } else {
+                r = crypto_hmac_sha256(zero_salt, sizeof(zero_salt), ikm, 1, prk);
+                if (r >= 0 && kept) {
+                        memcpy(kept->key, enc_key, CRYPTO_KEY_SIZE);
+                        memcpy(kept->prk, prk, sizeof(prk));
+                        kept->valid = true;
+                }
+        }
         if (r >= 0)
                 r = crypto_hmac_sha256(prk, sizeof(prk), info, 3, t);
         if (r >= 0)
                 memcpy(ret_mask, t, 2);
         crypto_wipe(prk, sizeof(prk));
+        crypto_wipe(t, sizeof(t));
         return r;
 }
 
@@ -145,7 +198,7 @@ int record_seal(enum crypto_cipher cipher, const uint8_t enc_key[CRYPTO_KEY_SIZE
         if (cap < record_bound(len) || record_bound(len) == SIZE_MAX)
                 return -ENOBUFS;
 
-        r = crypto_random(o + RECORD_OFF_NONCE, CRYPTO_NONCE_SIZE);
+        r = crypto_nonce(o + RECORD_OFF_NONCE, CRYPTO_NONCE_SIZE);
         if (r < 0)
                 return r;
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* File cache content references (see file-cache.h). Layout, little endian:
- *   u8 version (1) | u8 flags (bit 0: list) | u64 size |
+ *   u8 version (1) | u8 flags (bit 0: list, bit 1: the file had no extended
+ *   attributes) | u64 size |
  *   list:   32-byte list id
  *   inline: u32 n | n x (u8 hole | u64 length | 32-byte id unless hole) */
 #include "file-cache.h"
@@ -32,7 +33,7 @@ int file_cache_encode(const struct object_entry *e, uint8_t **ret, size_t *ret_l
         if (!buf)
                 return -ENOMEM;
         *p++ = FILE_CACHE_VERSION;
-        *p++ = e->has_list ? 1 : 0;
+        *p++ = (e->has_list ? 1 : 0) | (e->n_xattrs == 0 ? FILE_CACHE_NO_XATTRS : 0);
         put_u64(p, e->size);
         p += 8;
         if (e->has_list) {
@@ -60,9 +61,10 @@ int file_cache_encode(const struct object_entry *e, uint8_t **ret, size_t *ret_l
 int file_cache_decode(const void *buf, size_t len, struct object_entry *e)
 {
         const uint8_t *p = buf, *end = p + len;
-        if (len < 10 || p[0] != FILE_CACHE_VERSION || (p[1] & ~1u))
+        if (len < 10 || p[0] != FILE_CACHE_VERSION || (p[1] & ~(1u | FILE_CACHE_NO_XATTRS)))
                 return -EBADMSG;
         bool list = p[1] & 1;
+        int flags = p[1] & FILE_CACHE_NO_XATTRS;
         uint64_t size = get_u64(p + 2);
         p += 10;
         if (list) {
@@ -73,7 +75,7 @@ int file_cache_decode(const void *buf, size_t len, struct object_entry *e)
                 e->extents = NULL;
                 e->n_extents = 0;
                 e->size = size;
-                return 0;
+                return flags;
         }
         if (end - p < 4)
                 return -EBADMSG;
@@ -107,7 +109,7 @@ int file_cache_decode(const void *buf, size_t len, struct object_entry *e)
         e->extents = v;
         e->n_extents = n;
         e->size = size;
-        return 0;
+        return flags;
 bad:
         free(v);
         return -EBADMSG;

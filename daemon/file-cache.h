@@ -22,5 +22,10 @@ struct file_cache_entry {
 
 /* Encode e's content (extents or list id, and size) into a new buffer. */
 int file_cache_encode(const struct object_entry *e, uint8_t **ret, size_t *ret_len);
-/* Decode into e's content fields (extents/list/size); -EBADMSG if damaged. */
+/* Set in what file_cache_decode returns: the file had no extended
+ * attributes when it was cached (so, with its ctime unchanged, it has none). */
+#define FILE_CACHE_NO_XATTRS 2
+
+/* Decode into e's content fields (extents/list/size): the flags above, or
+ * -EBADMSG if damaged. */
 int file_cache_decode(const void *buf, size_t len, struct object_entry *e);

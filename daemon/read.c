@@ -346,10 +346,11 @@ void read_file(struct file_item *it)
                 free(x.v);
                 return;
         }
-        if (r >= 0 && refresh) {
-                if (before.st_dev != it->st.st_dev || before.st_ino != it->st.st_ino)
+        if (r >= 0) {
+                if (refresh && (before.st_dev != it->st.st_dev || before.st_ino != it->st.st_ino))
                         log_debug("%s was replaced after it was listed; storing the file found now", path);
-                r = walk_entry_refresh(e, &before, fd);
+                /* the walk leaves a file's extended attributes to its reader */
+                r = refresh ? walk_entry_refresh(e, &before, fd) : walk_read_xattrs(NULL, fd, e);
                 if (r < 0 && r != -ENOMEM) {
                         log_warning_errno(r, "Cannot read extended attributes of %s, storing without them", path);
                         __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);

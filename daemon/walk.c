@@ -213,6 +213,8 @@ int walk_read_xattrs(const char *path, int fd, struct object_entry *e)
                 x->value_len = (size_t)vl;
                 e->n_xattrs++;
         }
+        if (e->n_xattrs > 1)
+                qsort(e->xattrs, e->n_xattrs, sizeof(*e->xattrs), xattr_cmp);
         return 0;
 }
 
@@ -297,10 +299,7 @@ int walk_entry_refresh(struct object_entry *e, const struct stat *st, int fd)
         free(e->xattrs);
         e->xattrs = NULL;
         e->n_xattrs = 0;
-        int r = walk_read_xattrs(NULL, fd, e);
-        if (e->n_xattrs > 1)
-                qsort(e->xattrs, e->n_xattrs, sizeof(*e->xattrs), xattr_cmp);
-        return r;
+        return walk_read_xattrs(NULL, fd, e);
 }
 
 static bool cache_matches(const struct index_file *c, const struct stat *st)
@@ -311,40 +310,67 @@ static bool cache_matches(const struct index_file *c, const struct stat *st)
 }
 
 
-/* Is the file unchanged according to cache entry c? Then take its content. */
-static bool reuse_cached(const struct index_file *c, const struct stat *st, struct object_entry *e)
+/* Read the extended attributes of entry e, named relpath, in the directory
+ * open as dirfd: through that fd, not whatever the full path reaches now. */
+static void walk_entry_xattrs(struct walk *w, int dirfd, const char *relpath, struct object_entry *e)
+{
+        struct snapshot_job *job = w->job;
+        char at[PATH_MAX];
+        _cleanup_free_ char *full = NULL;
+        int r = fdpath_proc(dirfd, (const char *)e->name, at, sizeof(at));
+        if (r < 0 && !(full = snapshot_full_path(job, relpath))) {
+                snapshot_job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
+                return;
+        }
+        r = walk_read_xattrs(r >= 0 ? at : full, -1, e);
+        if (r < 0 && r != -ENOENT) {
+                log_warning_errno(r, "Cannot read extended attributes of %s/%s, storing without them",
+                                  job->path, relpath);
+                job->stats.errors++;
+        }
+}
+
+/* Is the file unchanged according to cache entry c? Then take its content:
+ * file_cache_decode's flags, or -ENOENT. */
+static int reuse_cached(const struct index_file *c, const struct stat *st, struct object_entry *e)
 {
         if (!cache_matches(c, st))
-                return false;
-        if (file_cache_decode(c->content, c->content_len, e) < 0)
-                return false;
+                return -ENOENT;
+        int k = file_cache_decode(c->content, c->content_len, e);
+        if (k < 0)
+                return -ENOENT;
         if (e->size == (uint64_t)st->st_size)
-                return true;
+                return k;
         free(e->extents);
         e->extents = NULL;
         e->n_extents = 0;
         e->has_list = false;
-        return false;
+        return -ENOENT;
 }
 
 /* Decide what to do with one file entry: reuse cached content (full walks:
- * the row the directory's join found, if any) or queue a read. */
-static int plan_file(struct walk *w, struct dnode *dn, size_t index, const char *relpath,
+ * the row the directory's join found, if any) or queue a read. Its extended
+ * attributes: none if the cache says it had none, else read here (reused)
+ * or by the reader from the open file. */
+static int plan_file(struct walk *w, int dirfd, struct dnode *dn, size_t index, const char *relpath,
                      const struct stat *st, const struct index_file *cached)
 {
         struct object_entry *e = &dn->tree->entries[index];
+        int k = -ENOENT;
 
         if (cached) {
-                if (reuse_cached(cached, st, e))
-                        return 0;
+                k = reuse_cached(cached, st, e);
         } else if (!w->full) {
                 struct index_file f;
                 if (index_file_get(w->reader, w->job->root_id, relpath, &f) >= 0) {
-                        bool reused = reuse_cached(&f, st, e);
+                        k = reuse_cached(&f, st, e);
                         index_file_done(&f);
-                        if (reused)
-                                return 0;
                 }
+        }
+        if (k >= 0) {
+                if (!(k & FILE_CACHE_NO_XATTRS))
+                        walk_entry_xattrs(w, dirfd, relpath, e);
+                return 0;
         }
         e->size = (uint64_t)st->st_size;
         return assemble_read(w, dn, index, relpath, st);
@@ -502,27 +528,17 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         closedir(dir);
                         goto oom_list;
                 }
-                _cleanup_free_ char *child_full = snapshot_full_path(job, child_rel);
-                if (!child_full) {
-                        object_entry_done(&e);
-                        closedir(dir);
-                        goto oom_list;
-                }
-                /* the entry in this directory's fd, not whatever the full path reaches now */
-                char at[PATH_MAX];
-                int r = fdpath_proc(dirfd, de->d_name, at, sizeof(at));
-                r = walk_read_xattrs(r >= 0 ? at : child_full, -1, &e);
-                if (r < 0 && r != -ENOENT) {
-                        log_warning_errno(r, "Cannot read extended attributes of %s, storing without them",
-                                          child_full);
-                        job->stats.errors++;
-                }
+                /* a file's extended attributes are read later: not at all
+                 * when the file cache says it had none and it is unchanged,
+                 * from its open fd when it is read */
+                if (e.kind != OBJECT_KIND_FILE)
+                        walk_entry_xattrs(w, dirfd, child_rel, &e);
                 if (e.kind == OBJECT_KIND_SYMLINK) {
                         char target[PATH_MAX + 1];
                         ssize_t n = readlinkat(dirfd, de->d_name, target, sizeof(target) - 1);
                         if (n <= 0) {
-                                log_warning_errno(n < 0 ? -errno : -EINVAL, "Cannot read symlink %s, skipping",
-                                                  child_full);
+                                log_warning_errno(n < 0 ? -errno : -EINVAL, "Cannot read symlink %s/%s, skipping",
+                                                  job->path, child_rel);
                                 job->stats.errors++;
                                 object_entry_done(&e);
                                 continue;
@@ -638,7 +654,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         struct child_row *row = w->full ? child_row_find(&rows, e->name, e->name_len, false) : NULL;
                         if (row)
                                 row->seen = true;
-                        if (plan_file(w, dn, i, child_rel, &st, row ? &row->file : NULL) < 0)
+                        if (plan_file(w, dirfd, dn, i, child_rel, &st, row ? &row->file : NULL) < 0)
                                 goto oom;
                 }
         }

@@ -4,7 +4,7 @@
 # same run and after a daemon restart (the file cache survives); after 3
 # files change, exactly those 3 are read.
 . "$(dirname "$0")/lib.sh"
-need jq python3 sqlite3
+need jq python3 sqlite3 getfattr setfattr
 
 SRC=$T_TMP/src
 python3 - "$SRC" <<'EOF'
@@ -100,5 +100,21 @@ rc_is "cat latest:d080/f03" 0 ctl cat latest:d080/f03
 check "... the change made while down" grep -q "while down" "$T_TMP/last.out"
 take again-after-down
 is "then nothing is read" "$(field "$T_TMP/again-after-down.json" files_read)" 0
+
+# ---- extended attributes: a file's are read with its content when it is read,
+# and by the walk only when the file cache does not say it had none ----
+xattr_of() { rm -rf "$T_TMP/x"; ctl restore latest "$T_TMP/x" >/dev/null && getfattr --only-values -n user.chute "$T_TMP/x/$1" 2>/dev/null; }
+rc_is "setfattr user.chute" 0 setfattr -n user.chute -v one "$SRC/d011/f01"
+take xattr
+is "an extended attribute set: the file is read again (its ctime moved)" "$(field "$T_TMP/xattr.json" files_read)" 1
+is "... and the snapshot has it" "$(xattr_of d011/f01)" one
+sleep 1.2
+take xattr-settle
+stop_chuted n
+start_chuted n || { not_ok "chuted restarts"; done_testing; exit; }
+take xattr-restart
+is "after a restart, the unchanged file is not read" "$(field "$T_TMP/xattr-restart.json" files_read)" 0
+is "... and the snapshot still has its extended attribute" "$(xattr_of d011/f01)" one
+check "... and a file without any still has none" test -z "$(getfattr -d "$T_TMP/x/d011/f02" 2>/dev/null)"
 chuted_alive "chuted still runs"
 done_testing

@@ -22,7 +22,7 @@ Test(file_cache, inline_round_trip_and_damage)
         cr_assert_eq(file_cache_encode(&e, &buf, &len), 0);
 
         struct object_entry back = {0};
-        cr_assert_eq(file_cache_decode(buf, len, &back), 0);
+        cr_assert_eq(file_cache_decode(buf, len, &back), FILE_CACHE_NO_XATTRS, "no xattrs: said so");
         cr_assert_eq(back.n_extents, 3);
         cr_assert_eq(back.size, 6007);
         cr_assert(back.extents[1].hole);
@@ -42,16 +42,22 @@ Test(file_cache, inline_round_trip_and_damage)
 
 Test(file_cache, list_reference)
 {
-        struct object_entry e = {.has_list = true, .size = 1ull << 40};
+        char name[] = "user.a";
+        uint8_t value[] = "b";
+        struct object_xattr x = {.name = name, .value = value, .value_len = 1};
+        struct object_entry e = {.has_list = true, .size = 1ull << 40, .xattrs = &x, .n_xattrs = 1};
         memset(e.list.bytes, 9, OID_SIZE);
         uint8_t *buf;
         size_t len;
         cr_assert_eq(file_cache_encode(&e, &buf, &len), 0);
         struct object_entry back = {0};
-        cr_assert_eq(file_cache_decode(buf, len, &back), 0);
+        cr_assert_eq(file_cache_decode(buf, len, &back), 0, "it had extended attributes");
         cr_assert(back.has_list);
         cr_assert_eq(back.size, 1ull << 40);
         cr_assert_eq(memcmp(back.list.bytes, e.list.bytes, OID_SIZE), 0);
+        buf[1] |= 4; /* an unknown flag */
+        cr_assert_eq(file_cache_decode(buf, len, &back), -EBADMSG);
+        buf[1] &= (uint8_t)~4;
         buf[0] = 2; /* unknown version */
         cr_assert_eq(file_cache_decode(buf, len, &back), -EBADMSG);
         free(buf);
