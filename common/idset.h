@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* A set of 32-byte ids in memory (open addressing; the ids are keyed hashes,
  * so their first bytes are already uniform). Not thread-safe: the owner
- * locks. Used by the repository to answer "do we have this object?"
- * without a query per chunk. */
+ * locks. Used by the repository for the ids it is storing (pending commit,
+ * in flight) and by prune for its live set; a set of every object of the
+ * index would grow with it (bloom.h is the filter for that). */
 #pragma once
 
 #include <stdbool.h>

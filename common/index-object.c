@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Object rows (table objects): where each object lives (pack, offset,
- * length). The exists-check and lookup are the backup and restore hot paths
- * (cached statements). Rows are added with their pack (index-pack.c) or in
+ * length). The stored-check (dedupe: not in a condemned pack) and the lookup
+ * are the backup and restore hot paths (cached statements). Rows are added with their pack (index-pack.c) or in
  * batches; an id already present keeps its location unless its pack is
  * condemned by prune: then the new copy takes the row. */
 #include "index-private.h"
@@ -29,6 +29,14 @@ int index_object_exists(struct index *idx, const struct oid *id)
 {
         return index_row_exists(idx, INDEX_CACHED(STMT_OBJECT_EXISTS,
                                                   "SELECT 1 FROM objects WHERE id = ?1",
+                                                  INDEX_VALUE_OID(id)));
+}
+
+int index_object_stored(struct index *idx, const struct oid *id)
+{
+        return index_row_exists(idx, INDEX_CACHED(STMT_OBJECT_STORED,
+                                                  "SELECT 1 FROM objects o JOIN packs p ON p.id = o.pack_id "
+                                                  "WHERE o.id = ?1 AND p.condemned_ns = 0",
                                                   INDEX_VALUE_OID(id)));
 }
 
@@ -77,6 +85,18 @@ int index_object_add_batch(struct index *idx, const struct index_object *objects
         for (size_t i = 0; i < n && r >= 0; i++)
                 r = index_object_insert(idx, &objects[i]);
         return index_end(idx, r);
+}
+
+/* Only the id: the start-up scan of every object keeps nothing else. */
+static const struct index_column object_id_columns[] = {
+        INDEX_COLUMN_OID(struct index_object, id, 0),
+};
+static const struct index_row object_id_row = INDEX_ROW(struct index_object, object_id_columns, 0, object_visit);
+
+int index_object_foreach_id(struct index *idx, index_object_cb cb, void *userdata)
+{
+        return index_row_foreach(idx, INDEX_SQL("SELECT id FROM objects"), &object_id_row,
+                                 (union index_visitor){ .object = cb }, userdata);
 }
 
 int index_object_foreach(struct index *idx, index_object_cb cb, void *userdata)

@@ -29,6 +29,7 @@ enum index_statement {
         STMT_ROLLBACK_TO,
         STMT_OBJECT_EXISTS,
         STMT_OBJECT_LOOKUP,
+        STMT_OBJECT_STORED,
         STMT_OBJECT_INSERT,
         STMT_PACK_UPSERT,
         STMT_PACK_LOOKUP,

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The queries of prune (docs/prune.md): objects by pack for the usage
- * count, the dedupe set without condemned packs, marking packs condemned
- * (and back), retiring a condemned pack (its row, objects and replicas go;
+ * count, marking packs condemned (and back), retiring a condemned pack (its row, objects and replicas go;
  * what remains to delete, here and on every store, goes to pack_deletes)
  * and the delete queue the replicator and start-up work through. */
 #include "index-private.h"
@@ -12,14 +11,6 @@ int index_prune_foreach_object_by_pack(struct index *idx, index_object_cb cb, vo
 {
         return index_row_foreach(idx,
                                  INDEX_SQL("SELECT " OBJECT_COLUMNS " FROM objects ORDER BY pack_id, offset"),
-                                 &index_object_row, (union index_visitor){ .object = cb }, userdata);
-}
-
-int index_prune_foreach_known(struct index *idx, index_object_cb cb, void *userdata)
-{
-        return index_row_foreach(idx,
-                                 INDEX_SQL("SELECT o.id, o.type, o.pack_id, o.offset, o.length FROM objects o "
-                                           "JOIN packs p ON p.id = o.pack_id WHERE p.condemned_ns = 0"),
                                  &index_object_row, (union index_visitor){ .object = cb }, userdata);
 }
 

@@ -255,6 +255,11 @@ void index_file_done(struct index_file *file);
 int index_object_lookup(struct index *idx, const struct oid *id, struct index_object *ret);
 /* 1 if object id is known, 0 if not, -errno on failure (the hot path). */
 int index_object_exists(struct index *idx, const struct oid *id);
+/* 1 if object id has a row in a pack that is not condemned by prune (a put
+ * may deduplicate against it), 0 if not, -errno on failure. */
+int index_object_stored(struct index *idx, const struct oid *id);
+/* Call cb for every object id (only id is filled; in no order). */
+int index_object_foreach_id(struct index *idx, index_object_cb cb, void *userdata);
 /* Add n object rows in one transaction; an id already present keeps its
  * existing row unless that row's pack is condemned. Their packs must exist. */
 int index_object_add_batch(struct index *idx, const struct index_object *objects, size_t n);
@@ -397,8 +402,6 @@ struct index_prune_counts {
 
 /* Call cb for every object row, grouped by pack (by pack id, then offset). */
 int index_prune_foreach_object_by_pack(struct index *idx, index_object_cb cb, void *userdata);
-/* Call cb for every object whose pack is not condemned (the dedupe set). */
-int index_prune_foreach_known(struct index *idx, index_object_cb cb, void *userdata);
 /* Call cb for every pack (condemned_only: only condemned ones), by id. */
 int index_prune_foreach_pack(struct index *idx, int condemned_only, index_prune_pack_cb cb, void *userdata);
 /* Mark pack condemned at ns (0: live again); -ENOENT if unknown. */

@@ -38,6 +38,7 @@ struct committer {
         struct store *local;
         const struct keys *keys;
         committer_lost_fn lost;
+        committer_lost_fn stored; /* after the COMMIT */
         committer_hook_fn before_write;
         void *userdata;
         committer_committed_fn committed; /* under lock */
@@ -64,7 +65,8 @@ static void sealed_pack_done(struct sealed_pack *sp)
 }
 
 int committer_new(struct index *wr, struct store *local, const struct keys *keys, committer_lost_fn lost,
-                  committer_hook_fn before_write, void *userdata, struct committer **ret)
+                  committer_lost_fn stored, committer_hook_fn before_write, void *userdata,
+                  struct committer **ret)
 {
         struct committer *c = calloc(1, sizeof(*c));
         if (!c) {
@@ -75,6 +77,7 @@ int committer_new(struct index *wr, struct store *local, const struct keys *keys
         c->local = local;
         c->keys = keys;
         c->lost = lost;
+        c->stored = stored;
         c->before_write = before_write;
         c->userdata = userdata;
         pthread_mutex_init(&c->write_lock, NULL);
@@ -226,6 +229,8 @@ static int commit_pending(struct committer *c)
         }
         pthread_mutex_unlock(&c->write_lock);
         if (n > 0 && k >= 0) {
+                for (size_t i = 0; c->stored && i < n; i++)
+                        c->stored(c->userdata, v[i].ids, v[i].n_ids);
                 pthread_mutex_lock(&c->lock);
                 committer_committed_fn committed = c->committed;
                 void *committed_userdata = c->committed_userdata;

@@ -25,7 +25,8 @@ struct sealed_pack {
         size_t n_ids;
 };
 
-/* Objects that will never be committed (their pack failed). */
+/* Objects that will never be committed (their pack failed), or (stored)
+ * that a commit has just put in the index. */
 typedef void (*committer_lost_fn)(void *userdata, const struct oid *ids, size_t n);
 /* Called with the writer connection held, before each write transaction. */
 typedef void (*committer_hook_fn)(void *userdata);
@@ -33,9 +34,11 @@ typedef void (*committer_hook_fn)(void *userdata);
 typedef void (*committer_committed_fn)(void *userdata, const struct oid *pack_id, uint64_t size);
 
 /* A committer on the writer connection wr (owned from now on, also on
- * failure) for packs of the local store; not started. */
+ * failure) for packs of the local store; not started. stored hears of the
+ * objects of each queued pack once its transaction has committed. */
 int committer_new(struct index *wr, struct store *local, const struct keys *keys, committer_lost_fn lost,
-                  committer_hook_fn before_write, void *userdata, struct committer **ret);
+                  committer_lost_fn stored, committer_hook_fn before_write, void *userdata,
+                  struct committer **ret);
 /* Index packs found in the local store but missing from the index (a crash
  * between store_put and commit); *ret_n: how many. Call before the first queue. */
 int committer_recover(struct committer *c, unsigned *ret_n);

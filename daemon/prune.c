@@ -45,7 +45,6 @@ struct plan {
         size_t n_packs, cap_packs;
         size_t cursor;           /* object pass: current pack */
         int64_t start_ns;
-        struct id_list unused;   /* objects of packs dropped or repacked, filled at mark */
         bool marked;             /* packs condemned by this run (rolled back on failure) */
         int64_t forgotten_before; /* snapshots forgotten before this run began */
 };
@@ -109,12 +108,11 @@ static int object_id_cb(const struct index_object *o, void *userdata)
         return id_list_add(userdata, &o->id);
 }
 
-/* Un-condemn pack, whose object ids are ids, and put them back in the
- * dedupe set; -ENOENT when the pack is gone (retired). */
-static int release_pack(struct index *wr, struct repo *repo, const struct oid *pack, const struct id_list *ids)
+/* Un-condemn pack: puts deduplicate against it again (they look in the
+ * index); -ENOENT when the pack is gone (retired). */
+static int release_pack(struct index *wr, const struct oid *pack)
 {
-        int k = index_prune_condemn(wr, pack, 0);
-        return k < 0 ? k : repo_know(repo, ids->ids, ids->n);
+        return index_prune_condemn(wr, pack, 0);
 }
 
 /* ---- plan ------------------------------------------------------------------- */
@@ -276,14 +274,6 @@ static int mark_cb(struct index *wr, void *userdata)
         return end_tx(wr, k);
 }
 
-static int unused_cb(const struct index_object *o, void *userdata)
-{
-        struct plan *pl = userdata;
-        if (idset_has(&pl->live, &o->id))
-                return 0;
-        return id_list_add(&pl->unused, &o->id);
-}
-
 struct copy_ctx {
         struct plan *pl;
         struct oid pack;
@@ -340,25 +330,14 @@ static int mark_and_repack(struct plan *pl, uint64_t *ret_epoch)
                 return k;
         }
         pl->marked = true;
-        struct index *rd = repo_reader_get(repo);
-        if (!rd) {
-                fail(job, -EIO, "cannot open the index");
-                return -EIO;
-        }
-        for (size_t i = 0; i < pl->n_packs && k >= 0; i++)
-                if (pl->packs[i].drop || pl->packs[i].repack)
-                        k = index_object_foreach_in_pack(rd, &pl->packs[i].id, unused_cb, pl);
-        repo_reader_put(repo, rd);
-        if (k < 0) {
-                fail(job, k, "cannot read the index: %s", strerror(-k));
-                return k;
-        }
-        /* then out of the dedupe set, with a new epoch for the gate */
-        *ret_epoch = repo_prune_mark(repo, pl->unused.ids, pl->unused.n);
+        /* then a new epoch for the gate: the mark has committed, so from
+         * now on a put's lookup in the index no longer finds the objects of
+         * condemned packs and stores them again */
+        *ret_epoch = repo_prune_mark(repo);
 
         phase(job, "repack", job->st.repack_written);
         struct copy_ctx cc = { .pl = pl };
-        rd = repo_reader_get(repo);
+        struct index *rd = repo_reader_get(repo);
         if (!rd) {
                 fail(job, -EIO, "cannot open the index");
                 return -EIO;
@@ -440,7 +419,7 @@ static int retire_cb(struct index *wr, void *userdata)
         for (size_t i = 0; k >= 0 && i < ids.n && !needed; i++)
                 needed = idset_has(op->rc->live, &ids.ids[i]);
         if (k >= 0 && needed) {
-                k = release_pack(wr, job->daemon->repo, &op->p->id, &ids);
+                k = release_pack(wr, &op->p->id);
                 if (k >= 0)
                         job->st.kept_packs++;
         } else if (k >= 0) {
@@ -581,22 +560,19 @@ static int finish_cb(struct index *wr, void *userdata)
 }
 
 /* Un-condemn what this run marked (nothing was deleted under a mark yet,
- * or it is retired already: its row is gone), ids back in the dedupe set. */
+ * or it is retired already: its row is gone): puts deduplicate against it
+ * again. */
 static int rollback_cb(struct index *wr, void *userdata)
 {
         struct plan *pl = userdata;
         int k = index_begin(wr);
 
         for (size_t i = 0; i < pl->n_packs && k >= 0; i++) {
-                struct id_list ids = { 0 };
                 if (!pl->packs[i].drop && !pl->packs[i].repack)
                         continue;
-                k = index_object_foreach_in_pack(wr, &pl->packs[i].id, object_id_cb, &ids);
-                if (k >= 0)
-                        k = release_pack(wr, pl->job->daemon->repo, &pl->packs[i].id, &ids);
+                k = release_pack(wr, &pl->packs[i].id);
                 if (k == -ENOENT)
                         k = 0; /* retired */
-                free(ids.ids);
         }
         return end_tx(wr, k);
 }
@@ -657,5 +633,4 @@ out:
                 rollback(&pl);
         idset_done(&pl.live);
         free(pl.packs);
-        free(pl.unused.ids);
 }

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "bloom.h"
 #include "crypto.h"
 #include "idset.h"
 #include "keys.h"
@@ -32,13 +33,18 @@ struct repo {
         struct packer *packer;
         struct repo_read *read;
 
-        /* Ids stored, or being stored. A claim is in flight from the put
-         * that made it until its record is in an open pack: a put of the
-         * same id meanwhile waits for it (put_done), so every put returns
-         * only once its object is in a pack that the next flush commits. */
-        pthread_mutex_t lock; /* known, in_flight, stats, failures */
+        /* Dedupe (repo.c): known holds every id stored or claimed since
+         * open (never removed: a miss means "new", a hit is checked in the
+         * index, where condemned packs do not count); pending the ids
+         * claimed by a put and not committed yet (their pack commits, or
+         * is lost). A claim is in flight from the put that made it until
+         * its record is in an open pack: a put of the same id meanwhile
+         * waits for it (put_done), so every put returns only once its
+         * object is in a pack that the next flush commits. */
+        pthread_mutex_t lock; /* known, pending, in_flight, stats, failures, epoch, gate */
         pthread_cond_t put_done;
-        struct idset known;
+        struct bloom known;
+        struct idset pending;
         struct idset in_flight;
         struct repo_stats stats;
         uint64_t failures;

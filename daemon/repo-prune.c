@@ -2,8 +2,8 @@
 /* What prune needs of the repository (docs/prune.md): the gate (snapshot
  * and restore jobs register while they run, with the snapshot they build
  * on; prune's mark starts a new epoch and waits until every job of an
- * earlier epoch is over), taking condemned ids out of the dedupe set and
- * back, and copying sealed records verbatim into new packs. */
+ * earlier epoch is over) and reading and checking sealed records to copy
+ * (repo_put_record, in repo.c, copies them into new packs). */
 #include "repo-private.h"
 
 #include <errno.h>
@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include "cleanup.h"
-#include "packer.h"
 #include "record.h"
 #include "repo-read.h"
 
@@ -65,11 +64,9 @@ void repo_job_end(struct repo *r, int ticket)
         pthread_mutex_unlock(&r->lock);
 }
 
-uint64_t repo_prune_mark(struct repo *r, const struct oid *ids, size_t n)
+uint64_t repo_prune_mark(struct repo *r)
 {
         pthread_mutex_lock(&r->lock);
-        for (size_t i = 0; i < n; i++)
-                idset_remove(&r->known, &ids[i]);
         uint64_t epoch = ++r->epoch;
         pthread_mutex_unlock(&r->lock);
         return epoch;
@@ -142,22 +139,6 @@ int repo_prune_pins(struct repo *r, struct oid **ret, size_t *ret_n)
         *ret = v;
         *ret_n = n;
         return 0;
-}
-
-int repo_know(struct repo *r, const struct oid *ids, size_t n)
-{
-        int k = 0;
-
-        pthread_mutex_lock(&r->lock);
-        for (size_t i = 0; i < n && k >= 0; i++)
-                k = idset_add(&r->known, &ids[i]);
-        pthread_mutex_unlock(&r->lock);
-        return k < 0 ? k : 0;
-}
-
-int repo_put_record(struct repo *r, const struct oid *id, enum object_type type, const void *record, size_t len)
-{
-        return packer_add_record(r->packer, id, type, record, len);
 }
 
 int repo_read_record(struct repo *r, const struct oid *pack, uint64_t offset, size_t len, void *buf)

@@ -23,6 +23,7 @@
 #include "record.h"
 #include "store.h"
 
+/* Idle connections kept at least (the caller may ask for more). */
 #define REPO_READ_POOL 8
 /* Largest object payload repo_read_object will decompress into. */
 #define REPO_READ_MAX (256u << 20)
@@ -50,8 +51,8 @@ struct repo_read {
         uint64_t serial; /* tells this instance from an earlier one at the same address */
 
         pthread_mutex_t pool_lock;
-        struct index *pool[REPO_READ_POOL];
-        size_t n_pool;
+        struct index **pool;
+        size_t n_pool, cap_pool;
 
         pthread_mutex_t pinned_lock; /* the list */
         struct pinned *pinned;
@@ -62,14 +63,18 @@ static _Thread_local struct pinned *tls_pinned;
 static _Thread_local uint64_t tls_serial;
 static atomic_uint_fast64_t serials;
 
-int repo_read_new(const char *index_path, struct store *local, const struct keys *keys,
+int repo_read_new(const char *index_path, struct store *local, const struct keys *keys, size_t pool,
                   struct repo_read **ret)
 {
         struct repo_read *rr = calloc(1, sizeof(*rr));
         if (!rr)
                 return -ENOMEM;
+        rr->cap_pool = MAX(pool, (size_t)REPO_READ_POOL);
         rr->index_path = strdup(index_path);
-        if (!rr->index_path) {
+        rr->pool = calloc(rr->cap_pool, sizeof(*rr->pool));
+        if (!rr->index_path || !rr->pool) {
+                free(rr->index_path);
+                free(rr->pool);
                 free(rr);
                 return -ENOMEM;
         }
@@ -88,6 +93,7 @@ void repo_read_free(struct repo_read *rr)
                 return;
         for (size_t i = 0; i < rr->n_pool; i++)
                 index_close(rr->pool[i]);
+        free(rr->pool);
         while (rr->pinned) {
                 struct pinned *p = rr->pinned;
                 rr->pinned = p->next;
@@ -123,7 +129,7 @@ void repo_read_return(struct repo_read *rr, struct index *idx)
         if (!idx)
                 return;
         pthread_mutex_lock(&rr->pool_lock);
-        if (rr->n_pool < REPO_READ_POOL) {
+        if (rr->n_pool < rr->cap_pool) {
                 rr->pool[rr->n_pool++] = idx;
                 idx = NULL;
         }

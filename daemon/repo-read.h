@@ -16,8 +16,9 @@ struct index;
 struct repo_read;
 struct store;
 
-/* Readers of the index at index_path, objects in the local store. */
-int repo_read_new(const char *index_path, struct store *local, const struct keys *keys,
+/* Readers of the index at index_path, objects in the local store; up to
+ * pool idle connections (at least 8) wait in the pool for the next borrower. */
+int repo_read_new(const char *index_path, struct store *local, const struct keys *keys, size_t pool,
                   struct repo_read **ret);
 /* Reads a byte range of a pack from somewhere else than the local store
  * (a chunk fault: the pack was evicted, or not copied here yet); 0 or
@@ -40,7 +41,8 @@ int repo_read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset,
 /* As repo_get (repo.h). */
 int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
                      uint8_t **ret, size_t *ret_len);
-/* Borrow a read-only connection from the pool; give it back. */
+/* Borrow a read-only connection from the pool (not in a transaction:
+ * each statement sees the latest commit); give it back. */
 struct index *repo_read_borrow(struct repo_read *rr);
 void repo_read_return(struct repo_read *rr, struct index *idx);
 /* End the read transaction of every pinned connection not in use right now

@@ -18,7 +18,8 @@ struct store;
 struct repo;
 
 /* Open (creating) the index and pack directory under the state dir,
- * clean up what a crash left behind, and load the known object ids. */
+ * clean up what a crash left behind, and fill the dedupe filter with the
+ * ids of the index's objects. */
 int repo_open(struct daemon *d, struct repo **ret);
 /* Seal nothing, free everything (an open pack is abandoned: its objects were
  * never referenced by a committed snapshot). NULL is fine. */
@@ -51,9 +52,11 @@ void repo_set_touch(struct repo *r, void (*fn)(void *userdata, const struct oid 
 /* The local store's directory for temporary files (pack_dir/tmp). */
 const char *repo_tmp_dir(struct repo *r);
 /* Learn the ids of objects the index gained behind the repository's back
- * (a recovery's reindex), so puts deduplicate against them. */
+ * (a recovery's reindex), so puts deduplicate against them (until then
+ * they are stored again). */
 int repo_reload_known(struct repo *r);
-/* 1 when the object is known (committed, in a pack, or being stored), else 0. */
+/* 1 when the object is stored (committed in a pack not condemned, in an
+ * open pack, or being stored), 0 when not, -errno when the index fails. */
 int repo_has(struct repo *r, const struct oid *id);
 
 /* Read object id, check it is of type (0 = any) and that its tag and id
@@ -92,9 +95,9 @@ int repo_job_begin(struct repo *r);
 void repo_job_set_parent(struct repo *r, int ticket, const struct oid *snapshot);
 /* The job is over (a negative ticket is ignored). */
 void repo_job_end(struct repo *r, int ticket);
-/* Take ids out of the dedupe set (a later put stores them again) and start
- * a new epoch; returns it. */
-uint64_t repo_prune_mark(struct repo *r, const struct oid *ids, size_t n);
+/* Start a new epoch (call once the mark's transaction has committed: from
+ * now on no put deduplicates against a condemned pack); returns it. */
+uint64_t repo_prune_mark(struct repo *r);
 /* Wait until every job registered before epoch began is over; -ECANCELED
  * when stop(userdata) says so (asked every 200 ms). */
 int repo_prune_wait(struct repo *r, uint64_t epoch, bool (*stop)(void *userdata), void *userdata);
@@ -102,9 +105,8 @@ int repo_prune_wait(struct repo *r, uint64_t epoch, bool (*stop)(void *userdata)
 int64_t repo_prune_oldest_job(struct repo *r);
 /* The parents of the jobs running now (malloc'ed). */
 int repo_prune_pins(struct repo *r, struct oid **ret, size_t *ret_n);
-/* Put ids back into the dedupe set (a condemned pack that is kept). */
-int repo_know(struct repo *r, const struct oid *ids, size_t n);
-/* Append a sealed record verbatim to a new pack (committed by repo_flush). */
+/* Append a sealed record verbatim to a new pack (committed by repo_flush);
+ * always a new copy, which puts deduplicate against until it is committed. */
 int repo_put_record(struct repo *r, const struct oid *id, enum object_type type, const void *record, size_t len);
 /* 0 when record (len bytes) opens with our key as object id: its tag and
  * its id verify; -EBADMSG when damaged. */

@@ -5,8 +5,10 @@
  * the packer's test hook), and pinned read
  * transactions that do not hold the write-ahead log once their thread is
  * idle, packs stored but never indexed found again at the next open, and
- * the hook told of every committed pack, and the tombstones of forgotten.c
- * written and read back. Real repositories in a temporary directory. */
+ * the hook told of every committed pack, the tombstones of forgotten.c
+ * written and read back, and dedupe (after a restart, on a filter hit
+ * without a row, against condemned packs and a repack's pending copies).
+ * Real repositories in a temporary directory. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bloom.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "forgotten.h"
@@ -28,6 +31,7 @@
 #include "index.h"
 #include "keys.h"
 #include "packer.h"
+#include "repo-private.h"
 #include "repo.h"
 #include "store-local.h"
 
@@ -476,4 +480,170 @@ Test(repo, forgotten_tombstones_are_written_split_and_read_back, .init = setup, 
         cr_assert_eq(set.n, N);
         idset_done(&set);
         free(rows);
+}
+
+/* --- dedupe: the Bloom filter, the pending ids and the index lookup --- */
+
+static int condemn_ns;
+static struct oid condemn_pack;
+
+static int condemn_cb(struct index *wr, void *userdata)
+{
+        (void)userdata;
+        return index_prune_condemn(wr, &condemn_pack, condemn_ns);
+}
+
+/* The pack object id lives in, as the index says now. */
+static struct oid pack_of(const struct oid *id)
+{
+        char path[128];
+        struct index *idx;
+        struct index_object o;
+        snprintf(path, sizeof(path), "%s/index.db", tmpdir);
+        cr_assert_eq(index_open(path, INDEX_READONLY, &idx), 0);
+        cr_assert_eq(index_object_lookup(idx, id, &o), 0);
+        index_close(idx);
+        return o.pack;
+}
+
+static uint64_t put_added(const void *p, size_t len, struct oid *ret_id)
+{
+        uint64_t added = UINT64_MAX;
+        cr_assert_eq(repo_put(repo, OBJECT_DATA, p, len, ret_id, &added), 0);
+        return added;
+}
+
+static size_t pending_count(void)
+{
+        pthread_mutex_lock(&repo->lock);
+        size_t n = repo->pending.n;
+        pthread_mutex_unlock(&repo->lock);
+        return n;
+}
+
+/* An object stored before a restart is found again after it (the filter is
+ * filled from the index at open, the lookup confirms): a second put adds
+ * nothing; one never stored is stored. */
+Test(repo, a_stored_object_is_deduplicated_after_a_restart, .init = setup, .fini = teardown, .timeout = 60)
+{
+        const char *a = "stored before the restart", *b = "new after the restart";
+        struct oid ida, again, idb;
+
+        cr_assert_gt(put_added(a, strlen(a), &ida), 0);
+        cr_assert_eq(put_added(a, strlen(a), &again), 0, "a duplicate of an object pending commit");
+        cr_assert_gt(pending_count(), 0, "claimed, not committed yet");
+        cr_assert_eq(repo_flush(repo), 0);
+        cr_assert_eq(pending_count(), 0, "the commit took it out of pending");
+        cr_assert_eq(put_added(a, strlen(a), &again), 0, "a duplicate of a committed object");
+        cr_assert_eq(pending_count(), 0);
+        repo_close(repo);
+        repo = NULL;
+
+        cr_assert_eq(repo_open(&d, &repo), 0);
+        cr_assert_geq(repo->known.n, 1, "the filter is filled at open");
+        cr_assert_eq(repo_has(repo, &ida), 1);
+        cr_assert_eq(put_added(a, strlen(a), &again), 0, "deduplicated after the restart");
+        cr_assert(!oid_cmp(&ida, &again));
+        cr_assert_eq(pending_count(), 0, "nothing claimed");
+        cr_assert_gt(put_added(b, strlen(b), &idb), 0);
+        cr_assert_eq(repo_has(repo, &idb), 1, "pending");
+        cr_assert_eq(repo_flush(repo), 0);
+        cr_assert_eq(committed(&idb), 0);
+        struct repo_stats st;
+        repo_get_stats(repo, &st);
+        cr_assert_eq(st.objects_added, 1, "only b was added since the open");
+}
+
+/* The filter says "maybe" for an id that was never stored (a false
+ * positive, or a claim whose pack was lost): the lookup finds no row and
+ * the put stores it. */
+Test(repo, a_filter_hit_without_a_row_is_stored, .init = setup, .fini = teardown, .timeout = 60)
+{
+        const char *a = "in the filter only";
+        struct oid id, got;
+
+        cr_assert_eq(oid_compute(keys.id_key, OBJECT_DATA, a, strlen(a), &id), 0);
+        pthread_mutex_lock(&repo->lock);
+        cr_assert_eq(bloom_add(&repo->known, &id), 1);
+        pthread_mutex_unlock(&repo->lock);
+        cr_assert_eq(repo_has(repo, &id), 0, "the index has no row: not stored");
+        cr_assert_gt(put_added(a, strlen(a), &got), 0, "stored, not taken for a duplicate");
+        cr_assert_eq(repo_flush(repo), 0);
+        cr_assert_eq(committed(&id), 0);
+        assert_object(&id, a);
+}
+
+/* Prune's contract: once its mark has committed and repo_prune_mark started
+ * the epoch, a put no longer deduplicates against a condemned pack: it
+ * stores a new copy, which takes the object's row; un-condemned, a pack is
+ * deduplicated against again. */
+Test(repo, a_put_after_the_mark_stores_an_object_of_a_condemned_pack_again, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+        const char *a = "only in a condemned pack", *b = "in a pack condemned, then kept";
+        struct oid ida, idb, again;
+
+        cr_assert_gt(put_added(a, strlen(a), &ida), 0);
+        cr_assert_eq(repo_flush(repo), 0);
+        struct oid old = pack_of(&ida);
+
+        condemn_pack = old;
+        condemn_ns = 1;
+        cr_assert_eq(repo_with_writer(repo, condemn_cb, NULL), 0);
+        uint64_t e1 = repo_prune_mark(repo);
+        cr_assert_eq(repo_has(repo, &ida), 0, "condemned: not stored");
+        cr_assert_gt(put_added(a, strlen(a), &again), 0, "stored again after the mark");
+        cr_assert_eq(repo_has(repo, &ida), 1, "pending");
+        cr_assert_eq(put_added(a, strlen(a), &again), 0, "the new copy is pending: a duplicate");
+        cr_assert_eq(repo_flush(repo), 0);
+        struct oid now = pack_of(&ida);
+        cr_assert(oid_cmp(&now, &old), "the new copy took the row");
+        cr_assert_eq(put_added(a, strlen(a), &again), 0, "deduplicated against the new copy");
+        assert_object(&ida, a);
+
+        cr_assert_gt(put_added(b, strlen(b), &idb), 0);
+        cr_assert_eq(repo_flush(repo), 0);
+        condemn_pack = pack_of(&idb);
+        cr_assert_eq(repo_with_writer(repo, condemn_cb, NULL), 0);
+        cr_assert_gt(repo_prune_mark(repo), e1);
+        cr_assert_eq(repo_has(repo, &idb), 0);
+        condemn_ns = 0; /* prune keeps the pack: released */
+        cr_assert_eq(repo_with_writer(repo, condemn_cb, NULL), 0);
+        cr_assert_eq(repo_has(repo, &idb), 1);
+        cr_assert_eq(put_added(b, strlen(b), &again), 0, "a kept pack is deduplicated against again");
+}
+
+/* A repack's copy of a record is pending until committed: a put of the
+ * same object meanwhile is a duplicate of it, and the commit moves the row
+ * off the condemned pack. */
+Test(repo, a_repacked_record_is_pending_until_committed, .init = setup, .fini = teardown, .timeout = 60)
+{
+        const char *a = "copied by a repack";
+        struct oid ida, again;
+        struct index_object o;
+
+        cr_assert_gt(put_added(a, strlen(a), &ida), 0);
+        cr_assert_eq(repo_flush(repo), 0);
+        struct oid old = pack_of(&ida);
+        condemn_pack = old;
+        condemn_ns = 1;
+        cr_assert_eq(repo_with_writer(repo, condemn_cb, NULL), 0);
+        repo_prune_mark(repo);
+
+        struct index *rd = repo_reader_get(repo);
+        cr_assert_not_null(rd);
+        cr_assert_eq(index_object_lookup(rd, &ida, &o), 0);
+        repo_reader_put(repo, rd);
+        uint8_t *rec = malloc(o.length);
+        cr_assert_not_null(rec);
+        cr_assert_eq(repo_read_record(repo, &old, o.offset, o.length, rec), 0);
+        cr_assert_eq(repo_check_record(repo, &ida, rec, o.length), 0);
+        cr_assert_eq(repo_put_record(repo, &ida, OBJECT_DATA, rec, o.length), 0);
+        free(rec);
+        cr_assert_eq(put_added(a, strlen(a), &again), 0, "a duplicate of the pending copy");
+        cr_assert_eq(repo_flush(repo), 0);
+        cr_assert_eq(pending_count(), 0);
+        struct oid now = pack_of(&ida);
+        cr_assert(oid_cmp(&now, &old), "the copy took the row");
+        assert_object(&ida, a);
 }
