@@ -3,7 +3,9 @@
 # chuted on a million small files (issue #14): builds FILES files of 1-8 KiB (uniform) in
 # DIRS directories in a tmpfs, starts chuted on it and prints the start-up scan (the first,
 # requested snapshot), a no-op snapshot after a restart, chuted's peak RSS (VmHWM) after
-# each, and its inotify watch count (`chutectl --json status`: roots[].watches).
+# each, its inotify watch count (`chutectl --json status`: roots[].watches), and, with a
+# quiet period of 500 ms, how long after it one changed file is in a snapshot chuted takes by
+# itself (and that snapshot's own duration, status's snapshot_ms).
 #
 #   bench/scale.sh                 (also: make bench-scale [FILES=2000 DIRS=100])
 #
@@ -88,12 +90,32 @@ log "no-op snapshot after a restart"
 t0=$(now_ns); ctl snapshot >"$STATE/out-noop.txt" 2>&1 || die "no-op snapshot failed: $(cat "$STATE/out-noop.txt")"; t1=$(now_ns)
 NOOP=$(secs "$t0" "$t1"); HWM2=$(hwm_kb)
 W=$(watches)
+
+# One changed file, snapshotted by the daemon itself once the root has been quiet for
+# QUIET: the latency past the quiet period, and the snapshot's duration bucket.
+QUIET_MS=500
+nsnaps() { ctl --json snapshots | grep -o '"id":' | wc -l; }   # cheap: polled
+status_is_quiet() { ctl --json status | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(0 if d.get("state") == "idle" and all(r.get("state") == "watching" and not r.get("pending") for r in d.get("roots", [])) else 1)'; }
+chute_stop
+CHUTE_CONF_TEXT=$(printf '[watch]\nquiet_period = %dms\nmax_delay = 1h\nrescan_interval = 1d' "$QUIET_MS")
+chute_start
+sleep 1
+until status_is_quiet; do sleep 0.5; done   # the start-up scan
+log "one file changed: the daemon's own snapshot"
+N0=$(nsnaps)
+ONE=$(find "$TREE" -type f -print -quit)
+t0=$(now_ns); echo "one change" >>"$ONE"
+until [ "$(nsnaps)" -gt "$N0" ]; do sleep 0.02; done
+t1=$(now_ns)
+ONE_MS=$(awk -v a="$t0" -v b="$t1" -v q="$QUIET_MS" 'BEGIN { printf "%.0f", (b - a) / 1e6 - q }')
+ONE_SNAP_MS=$(ctl --json status | python3 -c 'import json, sys; print(json.load(sys.stdin).get("snapshot_ms", "?"))')
 LIMIT=$(cat /proc/sys/fs/inotify/max_user_watches 2>/dev/null || echo "?")
 {
         echo "scale.sh $STAMP: $FILES files of 1-8 KiB in $DIRS directories, $(awk -v b="$TREE_BYTES" 'BEGIN { printf "%.2f GiB", b / 1073741824 }') in tmpfs ($MNT; made in $MADE s), $(nproc) cores"
         echo "  start-up scan (first snapshot, requested)  $FIRST s"
         echo "  no-op snapshot after a restart             $NOOP s"
         echo "  chuted peak RSS (VmHWM)                    $(mib "$HWM1") MiB after the first snapshot, $(mib "$HWM2") MiB after the restart and the no-op"
+        echo "  one changed file, after the quiet period    $ONE_MS ms until listed (polled every 20 ms); the snapshot itself took $ONE_SNAP_MS ms"
         echo "  inotify watches (roots[].watches)          $W (fs.inotify.max_user_watches = $LIMIT; directories with the root: $((DIRS + (DIRS + 249) / 250 + 1)))"
         echo "  chuted: $CHUTED"
 } | tee "$RES/scale-$STAMP.txt"
