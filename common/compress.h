@@ -7,7 +7,10 @@
 
 #include <stddef.h>
 
-#define COMPRESS_LEVEL_DEFAULT 1
+/* The default zstd level for file content, what chuted.conf's
+ * compression_level = auto means: on a real tree (/usr/share) it stores as
+ * little as restic's "auto" for about 7 % more time than level 1. */
+#define COMPRESS_LEVEL_DEFAULT 3
 
 /* Worst-case compressed size of len bytes (size out for compress_maybe). */
 size_t compress_bound(size_t len);

@@ -17,6 +17,7 @@
 #include <syslog.h>
 
 #include "cleanup.h"
+#include "compress.h"
 #include "settings.h"
 #include "crypto.h"
 #include "defaults.h"
@@ -37,7 +38,7 @@ void settings_init_defaults(struct settings *c, uid_t uid)
                 .log_level = LOG_INFO,
                 .workers = 0,
                 .cipher = 0,
-                .compression_level = 1,
+                .compression_level = COMPRESS_LEVEL_DEFAULT,
                 .one_file_system = 1,
                 .socket_group = xstrdup("chute"),
                 .control_max_clients = 64,
@@ -265,8 +266,10 @@ static int parse_compression(struct parse_state *st, const struct key *k, const 
 {
         unsigned v;
 
-        if (parse_range(value, SETTINGS_COMPRESSION_MAX, &v) < 0)
-                return fail(st, "bad value \"%s\" for %s (0 to %d)", value, k->name,
+        if (strcasecmp(value, "auto") == 0)
+                v = COMPRESS_LEVEL_DEFAULT;
+        else if (parse_range(value, SETTINGS_COMPRESSION_MAX, &v) < 0)
+                return fail(st, "bad value \"%s\" for %s (auto, or 0 to %d)", value, k->name,
                             SETTINGS_COMPRESSION_MAX);
         *FIELD(st->config, k, int) = (int)v;
         return 0;

@@ -19,7 +19,7 @@ struct settings {
         int log_level;           /* syslog level number LOG_ERR..LOG_DEBUG */
         unsigned workers;        /* 0 = number of online cores */
         int cipher;              /* 0 = auto, else enum crypto_cipher */
-        int compression_level;   /* zstd level, 0 = no compression; default 3 */
+        int compression_level;   /* zstd level, 0 = no compression; default (auto) COMPRESS_LEVEL_DEFAULT */
         char *key_file;          /* NULL = master secret in state_dir/master.key */
         int one_file_system;     /* default for new roots: 1 */
         char *socket_group;      /* group admitted on the control socket, default "chute" */

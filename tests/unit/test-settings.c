@@ -11,6 +11,7 @@
 
 #include "defaults.h"
 #include "settings.h"
+#include "compress.h"
 #include "crypto.h"
 #include "parse.h"
 
@@ -34,7 +35,8 @@ Test(config, defaults_root)
         cr_assert_eq(c.log_level, LOG_INFO);
         cr_assert_eq(c.workers, 0);
         cr_assert_eq(c.cipher, 0);
-        cr_assert_eq(c.compression_level, 1);
+        cr_assert_eq(c.compression_level, COMPRESS_LEVEL_DEFAULT);
+        cr_assert_eq(COMPRESS_LEVEL_DEFAULT, 3);
         cr_assert_null(c.key_file);
         cr_assert_eq(c.one_file_system, 1);
         cr_assert_str_eq(c.socket_group, "chute");
@@ -207,6 +209,9 @@ Test(config, every_key)
         cr_assert_eq(c.log_level, LOG_WARNING);
         cr_assert_eq(c.compression_level, 0);
         cr_assert_eq(c.n_watch, 3);
+        cr_assert_eq(settings_load_string(&c, "[daemon]\ncompression_level = auto\n", "a.conf", &error), 0);
+        cr_assert_eq(c.compression_level, COMPRESS_LEVEL_DEFAULT, "auto is the default level");
+        cr_assert_eq(settings_load_string(&c, "[daemon]\ncompression_level = 0\n", "z.conf", &error), 0);
         cr_assert_str_eq(c.watch[2], "/etc");
         settings_done(&c);
 }
@@ -251,7 +256,7 @@ Test(config, errors)
         expect_error("[daemon]\nworkers = 99999999999999999999\n",
                      "x.conf:2: bad value \"99999999999999999999\" for workers (0 for one per core, up to 1024)");
         expect_error("[daemon]\ncompression_level = 20\n",
-                     "x.conf:2: bad value \"20\" for compression_level (0 to 19)");
+                     "x.conf:2: bad value \"20\" for compression_level (auto, or 0 to 19)");
         expect_error("[daemon]\ncipher = rot13\n",
                      "x.conf:2: unknown cipher \"rot13\" for cipher (auto, aes-256-gcm or chacha20-poly1305)");
         expect_error("[daemon]\nsocket_group = a b\n",
