@@ -530,8 +530,9 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                 }
                 /* a file's extended attributes are read later: not at all
                  * when the file cache says it had none and it is unchanged,
-                 * from its open fd when it is read */
-                if (e.kind != OBJECT_KIND_FILE)
+                 * from its open fd when it is read; a directory's from its
+                 * fd when it is walked */
+                if (e.kind != OBJECT_KIND_FILE && e.kind != OBJECT_KIND_DIR)
                         walk_entry_xattrs(w, dirfd, child_rel, &e);
                 if (e.kind == OBJECT_KIND_SYMLINK) {
                         char target[PATH_MAX + 1];
@@ -620,12 +621,14 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         bool child_force = force || (w->deep && pathset_has(w->deep, child_rel));
                         if (job->one_fs && st.st_dev != w->root_dev) {
                                 /* a mount point: recorded, not entered */
+                                walk_entry_xattrs(w, dirfd, child_rel, e);
                                 walk_empty_dir(w, dn, i, child_rel);
                                 continue;
                         }
                         if (old && !child_force && !pathset_has(w->dirty, child_rel) &&
                             !pathset_has_below(w->dirty, child_rel) && !pathset_has_below(w->deep, child_rel)) {
                                 /* unchanged since the parent snapshot: keep its tree */
+                                walk_entry_xattrs(w, dirfd, child_rel, e);
                                 e->subtree = old->subtree;
                                 continue;
                         }
@@ -641,8 +644,15 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                                                   job->path, child_rel);
                                 job->stats.errors++;
                                 object_tree_free(old_tree);
+                                walk_entry_xattrs(w, dirfd, child_rel, e);
                                 walk_empty_dir(w, dn, i, child_rel);
                                 continue;
+                        }
+                        int xr = walk_read_xattrs(NULL, cfd, e);
+                        if (xr < 0 && xr != -ENOENT) {
+                                log_warning_errno(xr, "Cannot read extended attributes of %s/%s, storing without them",
+                                                  job->path, child_rel);
+                                job->stats.errors++;
                         }
                         struct child_row *below = w->full ? child_row_find(&rows, e->name, e->name_len, true) : NULL;
                         if (below)
