@@ -118,7 +118,7 @@ static void store_dir(struct walk *w, struct dnode *dn)
                         snapshot_job_fail(job, r, "cannot store the tree of %s/%s", job->path, dn->relpath);
                         return;
                 }
-                job->stats.new_bytes += added;
+                __atomic_add_fetch(&job->stats.new_bytes, added, __ATOMIC_RELAXED); /* reads add too */
                 struct dnode *parent = dn->parent;
                 if (parent) {
                         parent->tree->entries[dn->index].subtree = id;

@@ -326,7 +326,7 @@ static void walk_entry_xattrs(struct walk *w, int dirfd, const char *relpath, st
         if (r < 0 && r != -ENOENT) {
                 log_warning_errno(r, "Cannot read extended attributes of %s/%s, storing without them",
                                   job->path, relpath);
-                job->stats.errors++;
+                __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
         }
 }
 
@@ -382,10 +382,11 @@ static void count_direct(struct snapshot_job *job, const struct object_tree *t, 
         for (size_t i = 0; i < t->n_entries; i++) {
                 const struct object_entry *e = &t->entries[i];
                 if (e->kind == OBJECT_KIND_DIR) {
-                        job->stats.dirs += (uint64_t)(int64_t)sign;
+                        __atomic_add_fetch(&job->stats.dirs, (uint64_t)(int64_t)sign, __ATOMIC_RELAXED);
                 } else if (e->kind == OBJECT_KIND_FILE) {
-                        job->stats.files += (uint64_t)(int64_t)sign;
-                        job->stats.bytes += (uint64_t)((int64_t)sign * (int64_t)e->size);
+                        __atomic_add_fetch(&job->stats.files, (uint64_t)(int64_t)sign, __ATOMIC_RELAXED);
+                        __atomic_add_fetch(&job->stats.bytes, (uint64_t)((int64_t)sign * (int64_t)e->size),
+                                           __ATOMIC_RELAXED);
                 }
         }
 }
@@ -488,7 +489,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                 if (fd2 >= 0)
                         close(fd2);
                 log_warning_errno(-errno, "Cannot list %s/%s, recording it empty", job->path, relpath);
-                job->stats.errors++;
+                __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                 exclude_free(here);
                 assemble_listed(w, dn);
                 return;
@@ -502,7 +503,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         if (errno != ENOENT) { /* ENOENT: deleted meanwhile, not an error */
                                 log_warning_errno(-errno, "Cannot stat %s/%s%s%s, skipping", job->path,
                                                   relpath, *relpath ? "/" : "", de->d_name);
-                                job->stats.errors++;
+                                __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                         }
                         continue;
                 }
@@ -540,7 +541,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         if (n <= 0) {
                                 log_warning_errno(n < 0 ? -errno : -EINVAL, "Cannot read symlink %s/%s, skipping",
                                                   job->path, child_rel);
-                                job->stats.errors++;
+                                __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                                 object_entry_done(&e);
                                 continue;
                         }
@@ -595,7 +596,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         if (!gone || pathset_add(&w->removed, gone) < 0)
                                 goto oom;
                         if (old->kind == OBJECT_KIND_DIR && uncount_subtree(w, &old->subtree) < 0)
-                                job->stats.errors++;
+                                __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                 }
         }
 
@@ -636,13 +637,13 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         if (old && !child_force && snaptree_load(w->repo, &old->subtree, &old_tree) < 0)
                                 old_tree = NULL; /* then it is listed as new */
                         if (old && !old_tree && uncount_subtree(w, &old->subtree) < 0)
-                                job->stats.errors++;
+                                __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                         int cfd = openat(dirfd, (const char *)e->name,
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (cfd < 0) {
                                 log_warning_errno(-errno, "Cannot open directory %s/%s, recording it empty",
                                                   job->path, child_rel);
-                                job->stats.errors++;
+                                __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                                 object_tree_free(old_tree);
                                 walk_entry_xattrs(w, dirfd, child_rel, e);
                                 walk_empty_dir(w, dn, i, child_rel);
@@ -652,7 +653,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         if (xr < 0 && xr != -ENOENT) {
                                 log_warning_errno(xr, "Cannot read extended attributes of %s/%s, storing without them",
                                                   job->path, child_rel);
-                                job->stats.errors++;
+                                __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                         }
                         struct child_row *below = w->full ? child_row_find(&rows, e->name, e->name_len, true) : NULL;
                         if (below)
