@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "repo.h"
 #include "snaptree.h"
 #include "walk.h"
+#include "walk-list.h"
 
 void snapshot_job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
 {
@@ -130,7 +132,7 @@ static bool root_entry_same(const struct object_entry *a, const struct object_en
 void snapshot_run(struct snapshot_job *job)
 {
         struct daemon *d = job->daemon;
-        struct walk w = {.job = job, .repo = d->repo};
+        struct walk w = {.job = job, .repo = d->repo, .owners_lock = PTHREAD_MUTEX_INITIALIZER};
         struct object_snapshot snap = {0};
         struct object_snapshot *prev_snap = NULL;
         struct object_tree *prev_root = NULL;
@@ -216,9 +218,15 @@ void snapshot_run(struct snapshot_job *job)
                 goto out;
         }
         w.rootfd = rootfd;
+        r = walk_list_begin(&w);
+        if (r < 0) {
+                snapshot_job_fail(job, r, "out of memory");
+                goto out;
+        }
         int64_t t0 = monotonic_ns(), t1, t2, t3, t4;
         /* the walk; files are read and trees stored as it goes */
-        walk_dir(&w, rootfd, NULL, 0, "", prev_root, w.incremental && pathset_has(&job->deep, ""), w.excludes);
+        walk_dir(&w, rootfd, NULL, 0, "", prev_root, w.incremental && pathset_has(&job->deep, ""), w.excludes,
+                 NULL);
         if (snapshot_cancelled(job))
                 goto out;
         t1 = monotonic_ns();

@@ -64,8 +64,11 @@ struct walk {
         bool incremental;        /* reuse clean subtrees of the parent snapshot */
         const struct pathset *dirty, *deep;
         struct pathset removed;  /* file-cache paths (and all below) to forget at the commit */
+        pthread_mutex_t owners_lock;
         void *owners;            /* uid/gid -> name */
         struct exclude *excludes; /* the root's patterns */
+        struct workers_group *ahead; /* directories listed ahead (walk-list.c) */
+        size_t n_ahead, max_ahead;
 
         /* reads (assemble.c) */
         struct workers_group *reads;
@@ -84,11 +87,13 @@ struct walk {
 /* A struct timespec in nanoseconds. */
 static inline int64_t walk_ts_ns(struct timespec ts) { return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec; }
 
-/* List directory relpath (open as dirfd), entry index of parent (NULL for
- * the root), queue its files and walk its subdirectories; its tree is
- * stored once all of that is done. A failure fails the job. */
+/* List directory relpath (open as dirfd; listed: its listing made ahead, or
+ * NULL), entry index of parent (NULL for the root), queue its files and walk
+ * its subdirectories; its tree is stored once all of that is done. A failure
+ * fails the job. */
+struct walk_listing;
 void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, const char *relpath,
-              const struct object_tree *prev, bool force, const struct exclude *ex);
+              const struct object_tree *prev, bool force, const struct exclude *ex, struct walk_listing *listed);
 /* Fill the metadata part of an entry from a stat. */
 int walk_entry_from_stat(struct walk *w, const char *name, const struct stat *st, struct object_entry *e);
 /* Read the extended attributes of path (not following a symlink), or of

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -283,6 +284,34 @@ void workers_group_wait(struct workers_group *g, size_t max)
         while (p->left > max)
                 pthread_cond_wait(&p->cond, &p->lock);
         pthread_mutex_unlock(&p->lock);
+}
+
+bool workers_group_take(struct workers_group *g, void *item)
+{
+        struct workers *w = g->w;
+        struct job *mine = NULL, *prev = NULL;
+        pthread_mutex_lock(&w->lock);
+        for (struct job *j = w->head; j; prev = j, j = j->next)
+                if (j->parallel == &g->p && j->userdata == item) {
+                        mine = j;
+                        if (prev)
+                                prev->next = j->next;
+                        else
+                                w->head = j->next;
+                        if (w->tail == j)
+                                w->tail = prev;
+                        w->queued--;
+                        break;
+                }
+        pthread_mutex_unlock(&w->lock);
+        if (!mine)
+                return false;
+        free(mine);
+        pthread_mutex_lock(&g->p.lock);
+        g->p.left--;
+        pthread_cond_broadcast(&g->p.cond);
+        pthread_mutex_unlock(&g->p.lock);
+        return true;
 }
 
 size_t workers_group_pending(struct workers_group *g)

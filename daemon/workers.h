@@ -5,6 +5,7 @@
 #pragma once
 
 #include <event2/event.h>
+#include <stdbool.h>
 
 struct workers;
 
@@ -32,6 +33,9 @@ int workers_group_new(struct workers *w, struct workers_group **ret);
 void workers_group_add(struct workers_group *g, workers_work_fn fn, void *item);
 /* Wait until at most max of the group's items are queued or running. */
 void workers_group_wait(struct workers_group *g, size_t max);
+/* Take item off the queue if no thread started it yet: true, and the
+ * caller runs it (or not) itself; false when it is running or done. */
+bool workers_group_take(struct workers_group *g, void *item);
 /* The group's items queued or running. */
 size_t workers_group_pending(struct workers_group *g);
 /* Wait for every item of the group, then free it. */
