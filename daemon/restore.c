@@ -66,6 +66,8 @@ struct state {
         size_t n_dirs, cap_dirs;
         struct hardlink *links;
         size_t n_links, cap_links;
+        size_t *link_slots;      /* open addressing over links by group: index + 1, 0 empty */
+        size_t link_cap;         /* a power of two, at least twice n_links */
         struct deferred_link *deferred;
         size_t n_deferred, cap_deferred;
         bool root_user;
@@ -184,12 +186,45 @@ static int remove_at(int parent, const char *name)
         return unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
+static size_t link_slot(uint64_t group, size_t cap)
+{
+        group *= 0x9E3779B97F4A7C15ull;
+        return (size_t)(group >> 32) & (cap - 1);
+}
+
 static const char *hardlink_find(struct state *s, uint64_t group)
 {
-        for (size_t i = 0; i < s->n_links; i++)
-                if (s->links[i].group == group)
-                        return s->links[i].path;
+        if (!s->link_cap)
+                return NULL;
+        for (size_t i = link_slot(group, s->link_cap); s->link_slots[i]; i = (i + 1) & (s->link_cap - 1))
+                if (s->links[s->link_slots[i] - 1].group == group)
+                        return s->links[s->link_slots[i] - 1].path;
         return NULL;
+}
+
+/* Index links[n_links - 1] by its group (growing the index as needed). */
+static int hardlink_index(struct state *s)
+{
+        if (2 * s->n_links > s->link_cap) {
+                size_t cap = s->link_cap ? 2 * s->link_cap : 256;
+                size_t *slots = calloc(cap, sizeof(*slots));
+                if (!slots)
+                        return -ENOMEM;
+                free(s->link_slots);
+                s->link_slots = slots;
+                s->link_cap = cap;
+                for (size_t k = 0; k + 1 < s->n_links; k++) {
+                        size_t i = link_slot(s->links[k].group, cap);
+                        while (slots[i])
+                                i = (i + 1) & (cap - 1);
+                        slots[i] = k + 1;
+                }
+        }
+        size_t i = link_slot(s->links[s->n_links - 1].group, s->link_cap);
+        while (s->link_slots[i])
+                i = (i + 1) & (s->link_cap - 1);
+        s->link_slots[i] = s->n_links;
+        return 0;
 }
 
 static int restore_tree(struct state *s, int dirfd, const char *dirpath, const struct object_tree *t);
@@ -239,6 +274,8 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                 if (!s->links[s->n_links].path)
                         return -ENOMEM;
                 s->n_links++;
+                if (hardlink_index(s) < 0)
+                        return -ENOMEM;
         }
         switch (e->kind) {
         case OBJECT_KIND_DIR: {
@@ -581,6 +618,7 @@ out:
         for (size_t i = 0; i < s.n_links; i++)
                 free(s.links[i].path);
         free(s.links);
+        free(s.link_slots);
         for (size_t i = 0; i < s.n_deferred; i++)
                 free(s.deferred[i].path);
         free(s.deferred);

@@ -90,6 +90,9 @@ ln "$SRC/hard/a" "$SRC/hard/b"
 ln "$SRC/hard/a" "$SRC/hard/sub/c"
 head -c 500000 /dev/urandom > "$SRC/hard/big"
 ln "$SRC/hard/big" "$SRC/many/d00/big-link"
+# many link groups: restore finds each group's first path through an index that grows
+mkdir -p "$SRC/hard/groups"
+for i in $(seq 1 600); do echo "$i" > "$SRC/hard/groups/f$i"; ln "$SRC/hard/groups/f$i" "$SRC/hard/groups/g$i"; done
 
 truncate -s 50M "$SRC/sparse"
 head -c 65536 /dev/urandom | dd of="$SRC/sparse" bs=64k seek=400 conv=notrunc status=none
