@@ -144,15 +144,22 @@ static void item_free(struct file_item *it)
         free(it);
 }
 
-/* Take back the reads done: spool their rows, store what they complete. */
-static void take_finished(struct walk *w)
+/* The reads done so far, off the finished list. */
+static struct file_item *grab_finished(struct walk *w)
 {
-        struct snapshot_job *job = w->job;
-
         pthread_mutex_lock(&w->finished_lock);
         struct file_item *list = w->finished;
         w->finished = NULL;
         pthread_mutex_unlock(&w->finished_lock);
+        return list;
+}
+
+/* Take back the reads done: spool their rows, store what they complete. */
+static void take_finished(struct walk *w)
+{
+        struct snapshot_job *job = w->job;
+        struct file_item *list = grab_finished(w);
+
         while (list) {
                 struct file_item *it = list;
                 list = it->next;
@@ -252,10 +259,7 @@ void assemble_done(struct walk *w)
                 }
                 workers_group_free(w->reads);
                 w->reads = NULL;
-                pthread_mutex_lock(&w->finished_lock);
-                struct file_item *list = w->finished;
-                w->finished = NULL;
-                pthread_mutex_unlock(&w->finished_lock);
+                struct file_item *list = grab_finished(w);
                 while (list) {
                         struct file_item *it = list;
                         list = it->next;

@@ -238,13 +238,14 @@ void workers_group_add(struct workers_group *g, workers_work_fn fn, void *item)
         enqueue(g->w, j);
 }
 
-/* Take one of the group's queued items off the queue, NULL if none. */
-static struct job *take_own(struct workers *w, struct parallel *p)
+/* Take one of the group's queued items (item, or any when NULL) off the
+ * queue; NULL if none is queued. */
+static struct job *take_own(struct workers *w, struct parallel *p, const void *item)
 {
         struct job *mine = NULL, *prev = NULL;
         pthread_mutex_lock(&w->lock);
         for (struct job *j = w->head; j; prev = j, j = j->next)
-                if (j->parallel == p) {
+                if (j->parallel == p && (!item || j->userdata == item)) {
                         mine = j;
                         if (prev)
                                 prev->next = j->next;
@@ -271,7 +272,7 @@ void workers_group_wait(struct workers_group *g, size_t max)
                 /* Help: run our own queued items here rather than just
                  * wait, so that callers on pool threads cannot deadlock
                  * the pool. */
-                struct job *mine = take_own(g->w, p);
+                struct job *mine = take_own(g->w, p, NULL);
                 if (!mine)
                         break;
                 mine->work(mine->userdata);
@@ -288,22 +289,7 @@ void workers_group_wait(struct workers_group *g, size_t max)
 
 bool workers_group_take(struct workers_group *g, void *item)
 {
-        struct workers *w = g->w;
-        struct job *mine = NULL, *prev = NULL;
-        pthread_mutex_lock(&w->lock);
-        for (struct job *j = w->head; j; prev = j, j = j->next)
-                if (j->parallel == &g->p && j->userdata == item) {
-                        mine = j;
-                        if (prev)
-                                prev->next = j->next;
-                        else
-                                w->head = j->next;
-                        if (w->tail == j)
-                                w->tail = prev;
-                        w->queued--;
-                        break;
-                }
-        pthread_mutex_unlock(&w->lock);
+        struct job *mine = take_own(g->w, &g->p, item);
         if (!mine)
                 return false;
         free(mine);
