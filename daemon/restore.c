@@ -1,23 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* Restore (see restore.h). Phase 1 walks the snapshot's trees and creates
- * every directory, symlink, device, fifo and empty file, and the hard links,
- * relative to directory fds; phase 2 writes file contents and their
- * metadata in parallel on the worker pool, verifying every object; phase 3
- * sets directory metadata deepest first, so creating entries does not
- * disturb the restored mtimes. */
+/* Restore (see restore.h). The job thread walks the snapshot's trees depth
+ * first and creates every directory, symlink, device, fifo and hard link
+ * relative to directory fds; files are written, with their metadata, on the
+ * worker pool as the walk finds them (at most a window at a time), every
+ * object verified. A directory's metadata is set once everything below it
+ * is done, deepest first, so creating entries does not disturb the restored
+ * mtimes; then its tree is freed, so memory does not grow with the tree. */
 
 #include "restore.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -27,43 +27,60 @@
 #include "index.h"
 #include "log.h"
 #include "repo.h"
+#include "restore-meta.h"
 #include "snaptree.h"
 #include "test-hook.h"
 #include "workers.h"
 
 struct state;
 
+/* A directory being restored, from its creation until its metadata is set:
+ * what is pending below it counts 1 while its tree is walked, one per file
+ * being written, one per subdirectory not done, one per hard link waiting
+ * for its file. At 0 its metadata is set (deepest first, so creating
+ * entries does not disturb the restored mtimes) and its tree freed. */
+struct rnode {
+        struct rnode *parent;
+        const struct object_entry *e; /* its entry in the parent's tree; NULL for the top */
+        struct object_tree *tree;     /* its entries (file items point into it) */
+        char *path;
+        size_t pending;
+        struct rnode *live_prev, *live_next;
+};
+
 struct file_item {
         struct restore_job *job;
         struct state *state;
+        struct rnode *node;
         const struct object_entry *e;
         char *path; /* full path of the created file */
+        struct file_item *next; /* on state.finished or state.held */
 };
 
-struct dir_item {
-        const struct object_entry *e; /* NULL for the target itself */
+/* A hard link to a file, made once the file has been written. */
+struct deferred_link {
         char *path;
+        struct rnode *node;
+        size_t next; /* the next link waiting on the same file: index + 1, 0 none */
 };
 
 struct hardlink {
         uint64_t group;
         char *path;
-};
-
-/* A hard link to a file, made once the file has been written. */
-struct deferred_link {
-        const char *target; /* borrowed from the hardlink list */
-        char *path;
+        bool pending;   /* a file queued for writing, not yet written */
+        size_t waiting; /* the first link waiting for it: deferred index + 1, 0 none */
 };
 
 struct state {
         struct restore_job *job;
-        struct object_tree **trees; /* kept alive: items point into them */
-        size_t n_trees, cap_trees;
-        struct file_item **files;
-        size_t n_files, cap_files;
-        struct dir_item *dirs;
-        size_t n_dirs, cap_dirs;
+        struct rnode *live;         /* directories not done */
+        struct workers_group *writes;
+        size_t window;              /* files being written at most */
+        pthread_mutex_t finished_lock;
+        struct file_item *finished; /* written, not yet taken back */
+        bool hold;                  /* test hook "restore-contents": writes wait for the walk */
+        struct file_item *held, **held_tail;
+        size_t n_files;
         struct hardlink *links;
         size_t n_links, cap_links;
         size_t *link_slots;      /* open addressing over links by group: index + 1, 0 empty */
@@ -74,6 +91,9 @@ struct state {
         int tfd;                    /* the directory everything is restored below */
         size_t base_len;            /* paths are "BASE/REL": REL starts here */
 };
+
+#define WRITE_WINDOW_PER_WORKER 16
+#define WRITE_WINDOW_MIN 64
 
 /* The part of a full path below s->tfd. */
 static const char *rel_of(const struct state *s, const char *path)
@@ -100,90 +120,18 @@ static bool stop(const struct restore_job *job)
 
 static void warn(struct restore_job *job, int error, const char *what, const char *path)
 {
-        log_warning_errno(error, "Restore: cannot %s %s", what, path);
-        __atomic_add_fetch(&job->errors, 1, __ATOMIC_RELAXED);
+        restore_warn(job, error, what, path);
 }
 
-/* atime and mtime both set to the recorded mtime (ns, may be before 1970). */
-static void mtime_times(int64_t ns, struct timespec ts[2])
-{
-        ts[0].tv_sec = ns / 1000000000;
-        ts[0].tv_nsec = ns % 1000000000;
-        if (ts[0].tv_nsec < 0) {
-                ts[0].tv_sec -= 1;
-                ts[0].tv_nsec += 1000000000;
-        }
-        ts[1] = ts[0];
-}
-
-static void set_xattrs_fd(struct restore_job *job, int fd, const char *path, const struct object_entry *e)
-{
-        for (size_t i = 0; i < e->n_xattrs; i++)
-                if (fsetxattr(fd, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].value_len, 0) < 0)
-                        warn(job, -errno, "set extended attribute on", path);
-}
-
-/* Owner, mode, xattrs and times of an entry that is not a symlink, via fd. */
 static void set_meta_fd(struct state *s, int fd, const char *path, const struct object_entry *e)
 {
-        struct restore_job *job = s->job;
-        if (s->root_user && (e->uid != 0 || e->gid != 0) && fchown(fd, e->uid, e->gid) < 0)
-                warn(job, -errno, "set the owner of", path);
-        set_xattrs_fd(job, fd, path, e);
-        if (fchmod(fd, e->mode) < 0)
-                warn(job, -errno, "set the mode of", path);
-        struct timespec ts[2];
-        mtime_times(e->mtime_ns, ts);
-        if (futimens(fd, ts) < 0)
-                warn(job, -errno, "set the times of", path);
+        restore_meta_fd(s->job, s->root_user, fd, path, e);
 }
 
 static void set_meta_path(struct state *s, int dirfd, const char *name, const char *path,
                           const struct object_entry *e)
 {
-        struct restore_job *job = s->job;
-        bool link = e->kind == OBJECT_KIND_SYMLINK;
-        if (s->root_user && fchownat(dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-                warn(job, -errno, "set the owner of", path);
-        /* the name in dirfd, not whatever the full path reaches now */
-        char at[PATH_MAX];
-        const char *xpath = e->n_xattrs && fdpath_proc(dirfd, name, at, sizeof(at)) >= 0 ? at : path;
-        for (size_t i = 0; i < e->n_xattrs; i++)
-                if (lsetxattr(xpath, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].value_len, 0) < 0)
-                        warn(job, -errno, "set extended attribute on", path);
-        if (!link && fchmodat(dirfd, name, e->mode, 0) < 0)
-                warn(job, -errno, "set the mode of", path);
-        struct timespec ts[2];
-        mtime_times(e->mtime_ns, ts);
-        if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-                warn(job, -errno, "set the times of", path);
-}
-
-/* Remove what is at dirfd/name (for --overwrite), recursively for dirs. */
-static int remove_at(int parent, const char *name)
-{
-        struct stat st;
-        if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode))
-                return unlinkat(parent, name, 0) < 0 ? -errno : 0;
-        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return -errno;
-        }
-        struct dirent *de;
-        int r = 0;
-        while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && r >= 0)
-                        r = remove_at(dirfd(d), de->d_name);
-        closedir(d);
-        if (r < 0)
-                return r;
-        return unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+        restore_meta_at(s->job, s->root_user, dirfd, name, path, e);
 }
 
 static size_t link_slot(uint64_t group, size_t cap)
@@ -192,14 +140,15 @@ static size_t link_slot(uint64_t group, size_t cap)
         return (size_t)(group >> 32) & (cap - 1);
 }
 
-static const char *hardlink_find(struct state *s, uint64_t group)
+/* The index in links of the first entry of group, or -1. */
+static ssize_t hardlink_find(struct state *s, uint64_t group)
 {
         if (!s->link_cap)
-                return NULL;
+                return -1;
         for (size_t i = link_slot(group, s->link_cap); s->link_slots[i]; i = (i + 1) & (s->link_cap - 1))
                 if (s->links[s->link_slots[i] - 1].group == group)
-                        return s->links[s->link_slots[i] - 1].path;
-        return NULL;
+                        return (ssize_t)s->link_slots[i] - 1;
+        return -1;
 }
 
 /* Index links[n_links - 1] by its group (growing the index as needed). */
@@ -227,10 +176,159 @@ static int hardlink_index(struct state *s)
         return 0;
 }
 
-static int restore_tree(struct state *s, int dirfd, const char *dirpath, const struct object_tree *t);
+/* ---- directories being restored ---- */
 
-/* Create one entry named name in dirfd (full path path). */
-static int restore_entry(struct state *s, int dirfd, const char *name, const char *path,
+static struct rnode *rnode_new(struct state *s, struct rnode *parent, const struct object_entry *e,
+                               const char *path, struct object_tree *tree)
+{
+        struct rnode *n = calloc(1, sizeof(*n));
+        if (!n || !(n->path = strdup(path))) {
+                free(n);
+                return NULL;
+        }
+        n->parent = parent;
+        n->e = e;
+        n->tree = tree;
+        n->pending = 1;
+        if (parent)
+                parent->pending++;
+        n->live_next = s->live;
+        if (s->live)
+                s->live->live_prev = n;
+        s->live = n;
+        return n;
+}
+
+static void rnode_free(struct state *s, struct rnode *n)
+{
+        if (n->live_prev)
+                n->live_prev->live_next = n->live_next;
+        else
+                s->live = n->live_next;
+        if (n->live_next)
+                n->live_next->live_prev = n->live_prev;
+        object_tree_free(n->tree);
+        free(n->path);
+        free(n);
+}
+
+/* One thing pending below n is done: set the metadata of the directories
+ * this completes (not the top's: restore_gated does that last). */
+static void rnode_done(struct state *s, struct rnode *n)
+{
+        while (n && --n->pending == 0 && n->parent) {
+                struct rnode *parent = n->parent;
+                if (!stop(s->job)) {
+                        int fd = fdpath_open(s->tfd, rel_of(s, n->path), O_RDONLY | O_DIRECTORY, 0);
+                        if (fd < 0) {
+                                warn(s->job, fd, "open directory", n->path);
+                        } else {
+                                set_meta_fd(s, fd, n->path, n->e);
+                                close(fd);
+                        }
+                }
+                rnode_free(s, n);
+                n = parent;
+        }
+}
+
+/* Make the hard links that waited for links[k]'s file. */
+static void links_release(struct state *s, size_t k)
+{
+        size_t next = s->links[k].waiting;
+        s->links[k].waiting = 0;
+        s->links[k].pending = false;
+        while (next) {
+                struct deferred_link *d = &s->deferred[next - 1];
+                next = d->next;
+                const char *from_name, *to_name;
+                _cleanup_close_ int from = fdpath_open_parent(s->tfd, rel_of(s, s->links[k].path), &from_name);
+                _cleanup_close_ int to = from < 0 ? -1 : fdpath_open_parent(s->tfd, rel_of(s, d->path), &to_name);
+                if (from < 0 || to < 0)
+                        warn(s->job, from < 0 ? from : to, "create the hard link", d->path);
+                else if (linkat(from, from_name, to, to_name, 0) < 0)
+                        warn(s->job, -errno, "create the hard link", d->path);
+                free(d->path);
+                d->path = NULL;
+                rnode_done(s, d->node);
+        }
+}
+
+static void item_free(struct file_item *it)
+{
+        free(it->path);
+        free(it);
+}
+
+/* Take back the files written: their directories may be done. */
+static void take_finished(struct state *s)
+{
+        pthread_mutex_lock(&s->finished_lock);
+        struct file_item *list = s->finished;
+        s->finished = NULL;
+        pthread_mutex_unlock(&s->finished_lock);
+        while (list) {
+                struct file_item *it = list;
+                list = it->next;
+                if (it->e->hardlink) {
+                        ssize_t k = hardlink_find(s, it->e->hardlink);
+                        if (k >= 0 && s->links[k].pending)
+                                links_release(s, (size_t)k);
+                }
+                struct rnode *n = it->node;
+                item_free(it);
+                rnode_done(s, n);
+        }
+}
+
+static void write_file(void *arg);
+
+/* On a worker: write the file, hand it back. */
+static void write_one(void *arg)
+{
+        struct file_item *it = arg;
+        struct state *s = it->state;
+        write_file(it);
+        pthread_mutex_lock(&s->finished_lock);
+        it->next = s->finished;
+        s->finished = it;
+        pthread_mutex_unlock(&s->finished_lock);
+}
+
+/* Queue file entry e of node (created at path) for writing. */
+static int queue_file(struct state *s, struct rnode *node, const char *path, const struct object_entry *e)
+{
+        struct restore_job *job = s->job;
+        struct file_item *it = calloc(1, sizeof(*it));
+        if (!it || !(it->path = strdup(path))) {
+                free(it);
+                return -ENOMEM;
+        }
+        it->job = job;
+        it->state = s;
+        it->node = node;
+        it->e = e;
+        node->pending++;
+        s->n_files++;
+        __atomic_add_fetch(&job->total_files, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&job->total_bytes, e->size, __ATOMIC_RELAXED);
+        if (s->hold) {
+                *s->held_tail = it;
+                s->held_tail = &it->next;
+                return 0;
+        }
+        workers_group_add(s->writes, write_one, it);
+        if (workers_group_pending(s->writes) >= s->window)
+                workers_group_wait(s->writes, s->window / 2);
+        take_finished(s);
+        return 0;
+}
+
+static int restore_tree(struct state *s, struct rnode *node, int dirfd, const char *dirpath,
+                        const struct object_tree *t);
+
+/* Create one entry named name in dirfd (full path path), of node. */
+static int restore_entry(struct state *s, struct rnode *node, int dirfd, const char *name, const char *path,
                          const struct object_entry *e)
 {
         struct restore_job *job = s->job;
@@ -240,27 +338,30 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                 struct stat st;
                 if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                     !(e->kind == OBJECT_KIND_DIR && S_ISDIR(st.st_mode))) {
-                        r = remove_at(dirfd, name);
+                        r = restore_remove_at(dirfd, name);
                         if (r < 0)
                                 return warn(job, r, "replace", path), 0;
                 }
         }
         if (e->hardlink && e->kind != OBJECT_KIND_DIR) {
-                const char *first = hardlink_find(s, e->hardlink);
-                if (first && e->kind == OBJECT_KIND_FILE) {
-                        /* the file is created and written in the parallel phase */
+                ssize_t k = hardlink_find(s, e->hardlink);
+                if (k >= 0 && s->links[k].pending) {
+                        /* its file is being written: linked once it is */
                         if (!GROW(s->deferred, s->n_deferred, s->cap_deferred, 64))
                                 return -ENOMEM;
-                        s->deferred[s->n_deferred].target = first;
-                        s->deferred[s->n_deferred].path = strdup(path);
-                        if (!s->deferred[s->n_deferred].path)
+                        struct deferred_link *d = &s->deferred[s->n_deferred];
+                        d->path = strdup(path);
+                        if (!d->path)
                                 return -ENOMEM;
-                        s->n_deferred++;
+                        d->node = node;
+                        d->next = s->links[k].waiting;
+                        s->links[k].waiting = ++s->n_deferred;
+                        node->pending++;
                         return 0;
                 }
-                if (first) {
+                if (k >= 0) {
                         const char *first_name;
-                        int pfd = fdpath_open_parent(s->tfd, rel_of(s, first), &first_name);
+                        int pfd = fdpath_open_parent(s->tfd, rel_of(s, s->links[k].path), &first_name);
                         if (pfd < 0 || linkat(pfd, first_name, dirfd, name, 0) < 0)
                                 warn(job, pfd < 0 ? pfd : -errno, "create the hard link", path);
                         if (pfd >= 0)
@@ -269,8 +370,8 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                 }
                 if (!GROW(s->links, s->n_links, s->cap_links, 64))
                         return -ENOMEM;
-                s->links[s->n_links].group = e->hardlink;
-                s->links[s->n_links].path = strdup(path);
+                s->links[s->n_links] = (struct hardlink){.group = e->hardlink, .path = strdup(path),
+                                                         .pending = e->kind == OBJECT_KIND_FILE};
                 if (!s->links[s->n_links].path)
                         return -ENOMEM;
                 s->n_links++;
@@ -284,17 +385,6 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return warn(job, -errno, "open directory", path), 0;
-                if (!GROW(s->dirs, s->n_dirs, s->cap_dirs, 64)) {
-                        close(fd);
-                        return -ENOMEM;
-                }
-                s->dirs[s->n_dirs].e = e;
-                s->dirs[s->n_dirs].path = strdup(path);
-                if (!s->dirs[s->n_dirs].path) {
-                        close(fd);
-                        return -ENOMEM;
-                }
-                s->n_dirs++;
                 __atomic_add_fetch(&job->dirs, 1, __ATOMIC_RELAXED);
                 struct object_tree *sub = NULL;
                 r = snaptree_load(job->daemon->repo, &e->subtree, &sub);
@@ -303,36 +393,20 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
                         job_fail(job, r, "cannot read the tree of %s: %s", path, strerror(-r));
                         return r;
                 }
-                if (!GROW(s->trees, s->n_trees, s->cap_trees, 64)) {
+                struct rnode *child = rnode_new(s, node, e, path, sub);
+                if (!child) {
                         object_tree_free(sub);
                         close(fd);
                         return -ENOMEM;
                 }
-                s->trees[s->n_trees++] = sub;
-                r = restore_tree(s, fd, path, sub);
+                r = restore_tree(s, child, fd, path, sub);
                 close(fd);
+                rnode_done(s, child);
                 return r;
         }
-        case OBJECT_KIND_FILE: {
-                /* created and written in the parallel phase */
-                struct file_item *it = calloc(1, sizeof(*it));
-                if (!it || !GROW(s->files, s->n_files, s->cap_files, 64)) {
-                        free(it);
-                        return -ENOMEM;
-                }
-                it->job = job;
-                it->state = s;
-                it->e = e;
-                it->path = strdup(path);
-                if (!it->path) {
-                        free(it);
-                        return -ENOMEM;
-                }
-                s->files[s->n_files++] = it;
-                __atomic_add_fetch(&job->total_files, 1, __ATOMIC_RELAXED);
-                __atomic_add_fetch(&job->total_bytes, e->size, __ATOMIC_RELAXED);
-                return 0;
-        }
+        case OBJECT_KIND_FILE:
+                /* created and written on the pool */
+                return queue_file(s, node, path, e);
         case OBJECT_KIND_SYMLINK:
                 if (symlinkat((const char *)e->target, dirfd, name) < 0)
                         return warn(job, -errno, "create symlink", path), 0;
@@ -355,14 +429,15 @@ static int restore_entry(struct state *s, int dirfd, const char *name, const cha
         return 0;
 }
 
-static int restore_tree(struct state *s, int dirfd, const char *dirpath, const struct object_tree *t)
+static int restore_tree(struct state *s, struct rnode *node, int dirfd, const char *dirpath,
+                        const struct object_tree *t)
 {
         for (size_t i = 0; i < t->n_entries && !stop(s->job); i++) {
                 const struct object_entry *e = &t->entries[i];
                 _cleanup_free_ char *path = NULL;
                 if (asprintf(&path, "%s/%s", dirpath, (const char *)e->name) < 0)
                         return -ENOMEM;
-                int r = restore_entry(s, dirfd, (const char *)e->name, path, e);
+                int r = restore_entry(s, node, dirfd, (const char *)e->name, path, e);
                 if (r < 0)
                         return r;
         }
@@ -431,57 +506,42 @@ static void write_file(void *arg)
         close(fd);
 }
 
-static bool dir_empty(int fd)
-{
-        int fd2 = dup(fd);
-        DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
-        if (!d) {
-                if (fd2 >= 0)
-                        close(fd2);
-                return false;
-        }
-        struct dirent *de;
-        bool empty = true;
-        while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-                        empty = false;
-                        break;
-                }
-        closedir(d);
-        return empty;
-}
-
 static void restore_gated(struct restore_job *job)
 {
-        struct state s = {.job = job, .root_user = geteuid() == 0};
-        struct object_tree *t = NULL;
+        struct state s = {.job = job, .root_user = geteuid() == 0, .finished_lock = PTHREAD_MUTEX_INITIALIZER};
+        struct object_tree *t = NULL, *holder = NULL; /* holder: the tree e points into */
         struct object_entry *e = NULL;
+        struct rnode *top = NULL;
         int tfd = -1, r;
+
+        s.held_tail = &s.held;
+        s.window = MAX((size_t)WRITE_WINDOW_MIN,
+                       (size_t)workers_count(job->daemon->workers) * WRITE_WINDOW_PER_WORKER);
+        /* a test pausing "before file contents are written" gets exactly that */
+        s.hold = test_hook_armed("restore-contents");
+        r = workers_group_new(job->daemon->workers, &s.writes);
+        if (r < 0) {
+                job_fail(job, r, "out of memory");
+                return;
+        }
 
         int64_t t0 = monotonic_ns();
         struct object_snapshot *snap = NULL;
         r = snaptree_load_snapshot(job->daemon->repo, &job->snapshot, &snap);
         if (r < 0) {
                 job_fail(job, r, "cannot read the snapshot object: %s", strerror(-r));
-                return;
+                goto out;
         }
         r = snaptree_resolve(job->daemon->repo, &snap->tree, job->relpath, &t, &e);
         if (r == -ENOENT || r == -ENOTDIR) {
                 job_fail(job, -ENOENT, "%s is not in that snapshot", job->relpath);
-                object_snapshot_free(snap);
-                return;
+                goto out;
         }
         if (r < 0) {
                 job_fail(job, r, "cannot read the snapshot: %s", strerror(-r));
-                object_snapshot_free(snap);
-                return;
+                goto out;
         }
-        if (!GROW(s.trees, s.n_trees, s.cap_trees, 64)) {
-                object_tree_free(t);
-                job_fail(job, -ENOMEM, "out of memory");
-                return;
-        }
-        s.trees[s.n_trees++] = t;
+        holder = t;
 
         struct stat st;
         bool exists = stat(job->target, &st) == 0;
@@ -526,7 +586,8 @@ static void restore_gated(struct restore_job *job)
                         job_fail(job, -EEXIST, "%s exists: use --overwrite to replace it", path);
                         goto out;
                 }
-                r = restore_entry(&s, tfd, name, path, e);
+                top = rnode_new(&s, NULL, NULL, dir, NULL);
+                r = top ? restore_entry(&s, top, tfd, name, path, e) : -ENOMEM;
         } else {
                 if (!exists) {
                         if (mkdir(job->target, 0700) < 0) {
@@ -542,7 +603,7 @@ static void restore_gated(struct restore_job *job)
                         job_fail(job, -errno, "cannot open %s: %s", job->target, strerror(errno));
                         goto out;
                 }
-                if (exists && !job->overwrite && !dir_empty(tfd)) {
+                if (exists && !job->overwrite && !restore_dir_empty(tfd)) {
                         job_fail(job, -EEXIST, "%s is not empty: restore into a new or empty directory, or use --overwrite",
                                  job->target);
                         goto out;
@@ -554,17 +615,18 @@ static void restore_gated(struct restore_job *job)
                                 job_fail(job, r, "cannot read the snapshot: %s", strerror(-r));
                                 goto out;
                         }
-                        if (!GROW(s.trees, s.n_trees, s.cap_trees, 64)) {
-                                object_tree_free(sub);
-                                job_fail(job, -ENOMEM, "out of memory");
-                                goto out;
-                        }
-                        s.trees[s.n_trees++] = sub;
                         t = sub;
+                } else {
+                        holder = NULL; /* the top's own tree */
                 }
                 s.tfd = tfd;
                 s.base_len = strlen(job->target) + 1;
-                r = restore_tree(&s, tfd, job->target, t);
+                top = rnode_new(&s, NULL, NULL, job->target, t);
+                if (!top) {
+                        object_tree_free(t);
+                        t = NULL;
+                }
+                r = top ? restore_tree(&s, top, tfd, job->target, t) : -ENOMEM;
         }
         if (r < 0) {
                 job_fail(job, r, "restore failed: %s", strerror(-r));
@@ -574,47 +636,46 @@ static void restore_gated(struct restore_job *job)
                 goto out;
 
         int64_t t1 = monotonic_ns();
-        test_hook_pause("restore-contents");
-        workers_run_parallel(job->daemon->workers, write_file, (void **)s.files, s.n_files);
+        if (s.hold) {
+                test_hook_pause("restore-contents");
+                s.hold = false;
+                while (s.held) {
+                        struct file_item *it = s.held;
+                        s.held = it->next;
+                        workers_group_add(s.writes, write_one, it);
+                }
+                s.held_tail = &s.held;
+        }
+        workers_group_wait(s.writes, 0);
+        take_finished(&s);
         if (stop(job))
                 goto out;
-        for (size_t i = 0; i < s.n_deferred; i++) {
-                const char *from_name, *to_name;
-                _cleanup_close_ int from = fdpath_open_parent(tfd, rel_of(&s, s.deferred[i].target), &from_name);
-                _cleanup_close_ int to = from < 0 ? -1 : fdpath_open_parent(tfd, rel_of(&s, s.deferred[i].path), &to_name);
-                if (from < 0 || to < 0)
-                        warn(job, from < 0 ? from : to, "create the hard link", s.deferred[i].path);
-                else if (linkat(from, from_name, to, to_name, 0) < 0)
-                        warn(job, -errno, "create the hard link", s.deferred[i].path);
-        }
         int64_t t2 = monotonic_ns();
-        for (size_t i = s.n_dirs; i-- > 0;) {
-                int fd = fdpath_open(tfd, rel_of(&s, s.dirs[i].path), O_RDONLY | O_DIRECTORY, 0);
-                if (fd < 0) {
-                        warn(job, fd, "open directory", s.dirs[i].path);
-                        continue;
-                }
-                set_meta_fd(&s, fd, s.dirs[i].path, s.dirs[i].e);
-                close(fd);
-        }
         if (e && e->kind == OBJECT_KIND_DIR)
                 set_meta_fd(&s, tfd, job->target, e);
         else if (!e && snap->has_root_entry)
                 set_meta_fd(&s, tfd, job->target, &snap->root_entry);
-        log_debug("Restore to %s: create %.3fs, contents %.3fs (%zu files), directories %.3fs", job->target,
-                  (t1 - t0) / 1e9, (t2 - t1) / 1e9, s.n_files, (monotonic_ns() - t2) / 1e9);
+        log_debug("Restore to %s: walk and contents %.3fs, the last contents %.3fs (%zu files), top %.3fs",
+                  job->target, (t1 - t0) / 1e9, (t2 - t1) / 1e9, s.n_files, (monotonic_ns() - t2) / 1e9);
 out:
+        /* after a failure: the writes in flight end first; held ones never ran */
+        while (s.held) {
+                struct file_item *it = s.held;
+                s.held = it->next;
+                item_free(it);
+        }
+        workers_group_free(s.writes);
+        for (struct file_item *it = s.finished, *next; it; it = next) {
+                next = it->next;
+                item_free(it);
+        }
+        pthread_mutex_destroy(&s.finished_lock);
+        while (s.live)
+                rnode_free(&s, s.live);
         object_snapshot_free(snap);
+        object_tree_free(holder);
         if (tfd >= 0)
                 close(tfd);
-        for (size_t i = 0; i < s.n_files; i++) {
-                free(s.files[i]->path);
-                free(s.files[i]);
-        }
-        free(s.files);
-        for (size_t i = 0; i < s.n_dirs; i++)
-                free(s.dirs[i].path);
-        free(s.dirs);
         for (size_t i = 0; i < s.n_links; i++)
                 free(s.links[i].path);
         free(s.links);
@@ -622,9 +683,6 @@ out:
         for (size_t i = 0; i < s.n_deferred; i++)
                 free(s.deferred[i].path);
         free(s.deferred);
-        for (size_t i = 0; i < s.n_trees; i++)
-                object_tree_free(s.trees[i]);
-        free(s.trees);
 }
 
 void restore_job_free(struct restore_job *job)

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Restoring an entry's metadata, and the other per-entry steps of restore.c
+ * that need nothing of its state: each failure is said and counted in the
+ * job's errors, and never stops the restore. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "object.h"
+#include "restore.h"
+
+/* Say that what of path failed and count it. */
+void restore_warn(struct restore_job *job, int error, const char *what, const char *path);
+/* Owner (as root), xattrs, mode and times of an entry that is not a
+ * symlink, through its open fd. */
+void restore_meta_fd(struct restore_job *job, bool root_user, int fd, const char *path,
+                     const struct object_entry *e);
+/* The same for name in dirfd (symlinks: no mode), without following it. */
+void restore_meta_at(struct restore_job *job, bool root_user, int dirfd, const char *name, const char *path,
+                     const struct object_entry *e);
+/* Remove what is at parent/name (recursively for a directory): 0 or -errno. */
+int restore_remove_at(int parent, const char *name);
+/* True when the directory open as fd has no entries. */
+bool restore_dir_empty(int fd);
