@@ -96,7 +96,9 @@ size_t compress_bound(size_t len)
  * entropy coding cannot save an eighth? Their collision entropy
  * -log2(sum(p^2)) is then at least 7.5 bits per byte (the Shannon entropy,
  * never lower, too): the mark of compressed or encrypted data. Costs one
- * pass of counting, against a full zstd attempt that fails. */
+ * pass of counting, against a full zstd attempt that fails. Repeats are
+ * not seen: a random block repeated within the object is stored raw
+ * (rare in small objects; docs/compression.md). */
 static bool looks_random(const uint8_t *in, size_t len)
 {
         uint32_t count[256] = {0};

@@ -214,10 +214,11 @@ int index_file_foreach_child(struct index *idx, int64_t root_id, const char *dir
                              void *userdata)
 {
         size_t n = prefix_length(dir ? dir : "");
-        /* [lo, hi): lo moves on; hi is prefix "0" ('/' + 1), none for the root */
-        _cleanup_free_ char *hi = NULL;
-        _cleanup_free_ char *lo = NULL;
-        size_t lo_len = n ? n + 1 : 0, lo_cap = lo_len + 256;
+        /* [lo, hi): lo moves on; hi is prefix "0" ('/' + 1), none for the
+         * root. The next lo is built in nxt while the cursor (bound to lo)
+         * steps, and swapped in once it is closed. */
+        _cleanup_free_ char *hi = NULL, *lo = NULL, *nxt = NULL;
+        size_t lo_len = n ? n + 1 : 0, lo_cap = lo_len + 256, nxt_len = 0, nxt_cap = 0;
         int r = 0;
 
         lo = malloc(lo_cap);
@@ -232,12 +233,21 @@ int index_file_foreach_child(struct index *idx, int64_t root_id, const char *dir
                 memcpy(hi, dir, n);
                 hi[n] = '0';
         }
-        for (;;) {
+        for (bool first = true;; first = false) {
                 _cleanup_cursor_ struct index_cursor c = { 0 };
                 struct file_row row;
                 unsigned rows = 0;
                 bool restart = false;
 
+                if (!first) {
+                        char *t = lo;
+                        size_t tc = lo_cap;
+                        lo = nxt;
+                        lo_cap = nxt_cap;
+                        lo_len = nxt_len;
+                        nxt = t;
+                        nxt_cap = tc;
+                }
                 if (n)
                         r = index_row_open(idx, INDEX_CACHED(STMT_FILE_CHILDREN,
                                                              "SELECT " FILE_COLUMNS " FROM file_cache "
@@ -267,26 +277,25 @@ int index_file_foreach_child(struct index *idx, int64_t root_id, const char *dir
                         /* the next batch starts after this row, or after
                          * everything below the subdirectory it is in */
                         size_t keep = sub ? (size_t)(sub - row.path) : plen;
-                        if (keep + 2 > lo_cap) {
-                                char *p = realloc(lo, keep + 256);
+                        if (keep + 2 > nxt_cap) {
+                                char *p = realloc(nxt, keep + 256);
                                 if (!p)
                                         return -ENOMEM;
-                                lo = p;
-                                lo_cap = keep + 256;
+                                nxt = p;
+                                nxt_cap = keep + 256;
                         }
-                        memcpy(lo, row.path, keep);
+                        memcpy(nxt, row.path, keep);
+                        nxt[keep] = '\0';
+                        nxt_len = keep + 1;
                         if (sub) {
-                                lo[keep] = '\0';
-                                r = cb(lo, NULL, userdata);
-                                lo[keep] = '0'; /* '/' + 1: past everything below */
-                                lo_len = keep + 1;
+                                r = cb(nxt, NULL, userdata);
+                                nxt[keep] = '0'; /* '/' + 1: past everything below */
                                 if (r != 0)
                                         return r;
                                 restart = true;
                                 break;
                         }
-                        lo[keep] = '\0'; /* the smallest path after this one */
-                        lo_len = keep + 1;
+                        /* nxt is now the smallest path after this one */
                         r = cb(row.path, &row.file, userdata);
                         if (r != 0)
                                 return r;

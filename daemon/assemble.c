@@ -168,7 +168,7 @@ static void take_finished(struct walk *w)
                         const struct object_entry *e = &dn->tree->entries[it->index];
                         _cleanup_free_ uint8_t *blob = NULL;
                         size_t blob_len;
-                        int r = file_cache_encode(e, &blob, &blob_len);
+                        int r = file_cache_encode(e, !it->xattrs_failed, &blob, &blob_len);
                         if (r >= 0)
                                 r = cache_spool_add(w->spool, it->relpath,
                                                     &(struct index_file){

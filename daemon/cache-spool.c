@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,6 +75,19 @@ static int spill(struct cache_spool *s)
                 return 0;
         if (s->fd < 0) {
                 s->fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (s->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+                        /* no O_TMPFILE here: a named file, unlinked at once */
+                        _cleanup_free_ char *tmpl = NULL;
+                        if (asprintf(&tmpl, "%s/spool-XXXXXX", s->dir) < 0)
+                                return -ENOMEM;
+                        s->fd = mkostemp(tmpl, O_CLOEXEC);
+                        if (s->fd >= 0 && unlink(tmpl) < 0) {
+                                int r = -errno;
+                                close(s->fd);
+                                s->fd = -1;
+                                return r;
+                        }
+                }
                 if (s->fd < 0)
                         return -errno;
         }

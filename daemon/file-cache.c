@@ -26,14 +26,14 @@ static uint64_t get_u64(const uint8_t *p)
         return v;
 }
 
-int file_cache_encode(const struct object_entry *e, uint8_t **ret, size_t *ret_len)
+int file_cache_encode(const struct object_entry *e, bool xattrs_known, uint8_t **ret, size_t *ret_len)
 {
         size_t len = 2 + 8 + (e->has_list ? OID_SIZE : 4 + e->n_extents * (1 + 8 + OID_SIZE));
         uint8_t *buf = malloc(len), *p = buf;
         if (!buf)
                 return -ENOMEM;
         *p++ = FILE_CACHE_VERSION;
-        *p++ = (e->has_list ? 1 : 0) | (e->n_xattrs == 0 ? FILE_CACHE_NO_XATTRS : 0);
+        *p++ = (e->has_list ? 1 : 0) | (xattrs_known && e->n_xattrs == 0 ? FILE_CACHE_NO_XATTRS : 0);
         put_u64(p, e->size);
         p += 8;
         if (e->has_list) {

@@ -5,6 +5,7 @@
  * decode (the index is local state, but damage must not crash us). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,8 +21,10 @@ struct file_cache_entry {
         uint32_t mode;
 };
 
-/* Encode e's content (extents or list id, and size) into a new buffer. */
-int file_cache_encode(const struct object_entry *e, uint8_t **ret, size_t *ret_len);
+/* Encode e's content (extents or list id, and size) into a new buffer;
+ * xattrs_known: e's extended attributes were read (none is then recorded
+ * as none, FILE_CACHE_NO_XATTRS). */
+int file_cache_encode(const struct object_entry *e, bool xattrs_known, uint8_t **ret, size_t *ret_len);
 /* Set in what file_cache_decode returns: the file had no extended
  * attributes when it was cached (so, with its ctime unchanged, it has none). */
 #define FILE_CACHE_NO_XATTRS 2

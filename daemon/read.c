@@ -360,6 +360,7 @@ void read_file(struct file_item *it)
                         log_warning_errno(r, "Cannot read extended attributes of %s/%s, storing without them",
                                           job->path, it->relpath);
                         __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
+                        it->xattrs_failed = true; /* its cache row must not say it has none */
                         r = 0;
                 }
         }

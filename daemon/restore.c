@@ -71,9 +71,17 @@ struct hardlink {
         size_t waiting; /* the first link waiting for it: deferred index + 1, 0 none */
 };
 
+/* A directory whose metadata waits for the end of the restore. */
+struct late_dir {
+        char *path;
+        struct object_entry meta; /* mode, owner, mtime, xattrs (owned) */
+};
+
 struct state {
         struct restore_job *job;
         struct rnode *live;         /* directories not done */
+        struct late_dir *late;      /* done, metadata set last (deepest first) */
+        size_t n_late, cap_late;
         struct workers_group *writes;
         size_t window;              /* files being written at most */
         pthread_mutex_t finished_lock;
@@ -212,13 +220,56 @@ static void rnode_free(struct state *s, struct rnode *n)
         free(n);
 }
 
+/* Keep what set_meta_fd needs of n's entry, to set it last. */
+static int late_add(struct state *s, const struct rnode *n)
+{
+        if (!GROW(s->late, s->n_late, s->cap_late, 16))
+                return -ENOMEM;
+        struct late_dir *l = &s->late[s->n_late];
+        *l = (struct late_dir){.path = strdup(n->path),
+                               .meta = {.kind = n->e->kind, .mode = n->e->mode, .uid = n->e->uid,
+                                        .gid = n->e->gid, .mtime_ns = n->e->mtime_ns}};
+        if (!l->path)
+                return -ENOMEM;
+        s->n_late++;
+        if (n->e->n_xattrs) {
+                l->meta.xattrs = calloc(n->e->n_xattrs, sizeof(*l->meta.xattrs));
+                if (!l->meta.xattrs)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n->e->n_xattrs; i++) {
+                        const struct object_xattr *x = &n->e->xattrs[i];
+                        struct object_xattr *y = &l->meta.xattrs[l->meta.n_xattrs];
+                        y->name = strdup(x->name);
+                        y->value = malloc(x->value_len ? x->value_len : 1);
+                        if (!y->name || !y->value) {
+                                free(y->name);
+                                free(y->value);
+                                return -ENOMEM;
+                        }
+                        memcpy(y->value, x->value, x->value_len);
+                        y->value_len = x->value_len;
+                        l->meta.n_xattrs++;
+                }
+        }
+        return 0;
+}
+
 /* One thing pending below n is done: set the metadata of the directories
  * this completes (not the top's: restore_gated does that last). */
 static void rnode_done(struct state *s, struct rnode *n)
 {
         while (n && --n->pending == 0 && n->parent) {
                 struct rnode *parent = n->parent;
-                if (!stop(s->job)) {
+                /* Without root, a directory without search permission for
+                 * its owner keeps it until the end: hard links made later
+                 * may need to reach a file in it. */
+                bool late = !s->root_user && !(n->e->mode & S_IXUSR);
+                if (stop(s->job)) {
+                        /* nothing more is set */
+                } else if (late) {
+                        if (late_add(s, n) < 0)
+                                job_fail(s->job, -ENOMEM, "out of memory");
+                } else {
                         int fd = fdpath_open(s->tfd, rel_of(s, n->path), O_RDONLY | O_DIRECTORY, 0);
                         if (fd < 0) {
                                 warn(s->job, fd, "open directory", n->path);
@@ -651,6 +702,15 @@ static void restore_gated(struct restore_job *job)
         if (stop(job))
                 goto out;
         int64_t t2 = monotonic_ns();
+        for (size_t i = 0; i < s.n_late; i++) { /* in the order done: deepest first */
+                int fd = fdpath_open(tfd, rel_of(&s, s.late[i].path), O_RDONLY | O_DIRECTORY, 0);
+                if (fd < 0) {
+                        warn(job, fd, "open directory", s.late[i].path);
+                        continue;
+                }
+                set_meta_fd(&s, fd, s.late[i].path, &s.late[i].meta);
+                close(fd);
+        }
         if (e && e->kind == OBJECT_KIND_DIR)
                 set_meta_fd(&s, tfd, job->target, e);
         else if (!e && snap->has_root_entry)
@@ -683,6 +743,11 @@ out:
         for (size_t i = 0; i < s.n_deferred; i++)
                 free(s.deferred[i].path);
         free(s.deferred);
+        for (size_t i = 0; i < s.n_late; i++) {
+                free(s.late[i].path);
+                object_entry_done(&s.late[i].meta);
+        }
+        free(s.late);
 }
 
 void restore_job_free(struct restore_job *job)

@@ -312,8 +312,8 @@ out:
         repo_reader_put(d->repo, w.reader);
         if (have_parent)
                 index_snapshot_done(&parent);
+        walk_done(&w); /* waits for reads in flight: they dedupe under the gate */
         repo_job_end(d->repo, gate);
-        walk_done(&w);
 }
 
 void snapshot_job_free(struct snapshot_job *job)

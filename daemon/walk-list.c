@@ -433,7 +433,8 @@ struct walk_ahead {
 int walk_list_begin(struct walk *w)
 {
         unsigned workers = workers_count(w->job->daemon->workers);
-        w->max_ahead = MAX((size_t)WALK_AHEAD_MIN, (size_t)workers * WALK_AHEAD_PER_WORKER);
+        /* each one holds a directory fd open: at most WALK_AHEAD_MAX */
+        w->max_ahead = MIN((size_t)WALK_AHEAD_MAX, MAX((size_t)WALK_AHEAD_MIN, (size_t)workers * WALK_AHEAD_PER_WORKER));
         return workers_group_new(w->job->daemon->workers, &w->ahead);
 }
 
@@ -520,7 +521,8 @@ void walk_ahead_drop(struct walk *w, struct walk_ahead *a)
 {
         if (!a)
                 return;
-        ahead_wait(w, a);
+        if (!workers_group_take(w->ahead, a)) /* started: wait for it */
+                ahead_wait(w, a);
         ahead_free(w, a);
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Listing one directory of a snapshot's walk, and listing the directories
  * the walk is about to enter ahead of it on the worker pool (at most
- * WALK_AHEAD_PER_WORKER per worker at a time), so that the lstat of every
+ * WALK_AHEAD_PER_WORKER per worker, 16 to 64, at a time: each holds an fd), so that the lstat of every
  * entry, most of a walk's time, is spread over the cores. */
 #pragma once
 
@@ -13,6 +13,7 @@
 
 #define WALK_AHEAD_PER_WORKER 8
 #define WALK_AHEAD_MIN 16
+#define WALK_AHEAD_MAX 64
 
 struct exclude;
 

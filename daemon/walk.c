@@ -234,6 +234,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                 l = *listed;
                 memset(listed, 0, sizeof(*listed));
         } else if (walk_list(w, dirfd, relpath, ex, &l) < 0) {
+                walk_listing_done(&l);
                 snapshot_job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
                 return;
         }
@@ -335,6 +336,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                                 int r = walk_ahead_take(w, ahead[i], &sub, &cfd);
                                 ahead[i] = NULL;
                                 if (r < 0) {
+                                        walk_listing_done(&sub);
                                         close(cfd);
                                         object_tree_free(old_tree);
                                         goto oom;

@@ -45,6 +45,7 @@ struct file_item {
         struct stat st;          /* from the walk */
         int rootfd;              /* the root, open for the read */
         bool read_ok;
+        bool xattrs_failed;      /* its extended attributes could not be read */
         struct file_cache_entry cache; /* what to store in the file cache */
         struct walk *walk;
         struct file_item *next;  /* on walk.finished or walk.held */

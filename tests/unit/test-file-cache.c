@@ -19,10 +19,19 @@ Test(file_cache, inline_round_trip_and_damage)
         struct object_entry e = {.extents = ext, .n_extents = 3, .size = 6007};
         uint8_t *buf;
         size_t len;
-        cr_assert_eq(file_cache_encode(&e, &buf, &len), 0);
+        cr_assert_eq(file_cache_encode(&e, true, &buf, &len), 0);
 
         struct object_entry back = {0};
         cr_assert_eq(file_cache_decode(buf, len, &back), FILE_CACHE_NO_XATTRS, "no xattrs: said so");
+        {
+                uint8_t *unknown;
+                size_t ulen;
+                struct object_entry u = {0};
+                cr_assert_eq(file_cache_encode(&e, false, &unknown, &ulen), 0);
+                cr_assert_eq(file_cache_decode(unknown, ulen, &u), 0, "not read: never said to be none");
+                free(u.extents);
+                free(unknown);
+        }
         cr_assert_eq(back.n_extents, 3);
         cr_assert_eq(back.size, 6007);
         cr_assert(back.extents[1].hole);
@@ -49,7 +58,7 @@ Test(file_cache, list_reference)
         memset(e.list.bytes, 9, OID_SIZE);
         uint8_t *buf;
         size_t len;
-        cr_assert_eq(file_cache_encode(&e, &buf, &len), 0);
+        cr_assert_eq(file_cache_encode(&e, true, &buf, &len), 0);
         struct object_entry back = {0};
         cr_assert_eq(file_cache_decode(buf, len, &back), 0, "it had extended attributes");
         cr_assert(back.has_list);
