@@ -100,12 +100,14 @@ chute_stop
 CHUTE_CONF_TEXT=$(printf '[watch]\nquiet_period = %dms\nmax_delay = 1h\nrescan_interval = 1d' "$QUIET_MS")
 chute_start
 sleep 1
-until status_is_quiet; do sleep 0.5; done   # the start-up scan
+for i in $(seq 1200); do status_is_quiet && break; sleep 0.5; done   # the start-up scan
+status_is_quiet || die "chuted's start-up scan did not end within 10 minutes"
 log "one file changed: the daemon's own snapshot"
 N0=$(nsnaps)
 ONE=$(find "$TREE" -type f -print -quit)
 t0=$(now_ns); echo "one change" >>"$ONE"
-until [ "$(nsnaps)" -gt "$N0" ]; do sleep 0.02; done
+for i in $(seq 3000); do [ "$(nsnaps)" -gt "$N0" ] && break; sleep 0.02; done
+[ "$(nsnaps)" -gt "$N0" ] || die "chuted took no snapshot of the changed file"
 t1=$(now_ns)
 ONE_MS=$(awk -v a="$t0" -v b="$t1" -v q="$QUIET_MS" 'BEGIN { printf "%.0f", (b - a) / 1e6 - q }')
 ONE_SNAP_MS=$(ctl --json status | python3 -c 'import json, sys; print(json.load(sys.stdin).get("snapshot_ms", "?"))')
