@@ -199,22 +199,33 @@ static void walk_empty_dir(struct walk *w, struct dnode *parent, size_t index, c
                 assemble_listed(w, dn);
 }
 
-/* Will the walk enter directory entry e (relpath, lstat st) of a directory
- * whose parent-snapshot tree is prev? *ret_old: its tree entry there, to
- * reuse when it is not entered or to compare with when it is. */
-static bool dir_entered(struct walk *w, const struct object_tree *prev, const struct object_entry *e,
-                        const char *relpath, const struct stat *st, bool child_force,
-                        const struct object_entry **ret_old)
+/* What the walk does with a directory entry. */
+enum dir_plan {
+        DIR_ENTER,  /* listed and walked */
+        DIR_REUSE,  /* unchanged since the parent snapshot: its tree there is kept */
+        DIR_MOUNT,  /* a mount point under one_file_system: recorded empty, not entered */
+};
+
+/* The plan for directory entry e (relpath, lstat st) of a directory whose
+ * parent-snapshot tree is prev (force: it is listed again in full);
+ * *ret_old: its entry there (the tree to reuse, or to compare with when it
+ * is entered), NULL if none; *ret_force: whether it is listed in full. */
+static enum dir_plan dir_plan(struct walk *w, const struct object_tree *prev, const struct object_entry *e,
+                              const char *relpath, const struct stat *st, bool force,
+                              const struct object_entry **ret_old, bool *ret_force)
 {
+        bool child_force = force || (w->deep && pathset_has(w->deep, relpath));
+        *ret_force = child_force;
         const struct object_entry *old = prev ? snaptree_find(prev, e->name, e->name_len) : NULL;
         if (old && old->kind != OBJECT_KIND_DIR)
                 old = NULL;
         *ret_old = old;
         if (w->job->one_fs && st->st_dev != w->root_dev)
-                return false; /* a mount point: recorded, not entered */
-        /* unchanged since the parent snapshot: its tree is kept */
-        return !(old && !child_force && !pathset_has(w->dirty, relpath) && !pathset_has_below(w->dirty, relpath) &&
-                 !pathset_has_below(w->deep, relpath));
+                return DIR_MOUNT;
+        if (old && !child_force && !pathset_has(w->dirty, relpath) && !pathset_has_below(w->dirty, relpath) &&
+            !pathset_has_below(w->deep, relpath))
+                return DIR_REUSE;
+        return DIR_ENTER;
 }
 
 /* prev is the same directory's tree in the parent snapshot (NULL if none or a
@@ -295,8 +306,8 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                 _cleanup_free_ char *child_rel = path_join(relpath, (const char *)e->name);
                 if (!child_rel)
                         goto oom;
-                bool child_force = force || (w->deep && pathset_has(w->deep, child_rel));
-                if (dir_entered(w, prev, e, child_rel, &stats[i], child_force, &old))
+                bool child_force;
+                if (dir_plan(w, prev, e, child_rel, &stats[i], force, &old, &child_force) == DIR_ENTER)
                         ahead[i] = walk_ahead_start(w, dirfd, (const char *)e->name, child_rel, here);
         }
 
@@ -316,13 +327,14 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                 const struct stat st = stats[i];
                 if (e->kind == OBJECT_KIND_DIR) {
                         const struct object_entry *old;
-                        bool child_force = force || (w->deep && pathset_has(w->deep, child_rel));
-                        if (!dir_entered(w, prev, e, child_rel, &st, child_force, &old)) {
+                        bool child_force;
+                        enum dir_plan plan = dir_plan(w, prev, e, child_rel, &st, force, &old, &child_force);
+                        if (plan != DIR_ENTER) {
                                 walk_entry_xattrs(w, dirfd, child_rel, e);
-                                if (old && !(job->one_fs && st.st_dev != w->root_dev))
-                                        e->subtree = old->subtree; /* unchanged: its tree is kept */
+                                if (plan == DIR_REUSE)
+                                        e->subtree = old->subtree;
                                 else
-                                        walk_empty_dir(w, dn, i, child_rel); /* a mount point */
+                                        walk_empty_dir(w, dn, i, child_rel);
                                 continue;
                         }
                         struct object_tree *old_tree = NULL;
