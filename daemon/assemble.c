@@ -23,16 +23,11 @@
 #include "test-hook.h"
 #include "workers.h"
 
-/* Reads in flight at most, per worker and in all. */
-#define WINDOW_PER_WORKER 16
-#define WINDOW_MIN 64
-
 int assemble_begin(struct walk *w)
 {
         struct daemon *d = w->job->daemon;
-        unsigned workers = workers_count(d->workers);
 
-        w->window = MAX((size_t)WINDOW_MIN, (size_t)workers * WINDOW_PER_WORKER);
+        w->window = workers_window(d->workers);
         w->held_tail = &w->held;
         pthread_mutex_init(&w->finished_lock, NULL);
         /* a test pausing "between the walk and the reads" gets exactly that */

@@ -100,8 +100,6 @@ struct state {
         size_t base_len;            /* paths are "BASE/REL": REL starts here */
 };
 
-#define WRITE_WINDOW_PER_WORKER 16
-#define WRITE_WINDOW_MIN 64
 
 /* The part of a full path below s->tfd. */
 static const char *rel_of(const struct state *s, const char *path)
@@ -566,8 +564,7 @@ static void restore_gated(struct restore_job *job)
         int tfd = -1, r;
 
         s.held_tail = &s.held;
-        s.window = MAX((size_t)WRITE_WINDOW_MIN,
-                       (size_t)workers_count(job->daemon->workers) * WRITE_WINDOW_PER_WORKER);
+        s.window = workers_window(job->daemon->workers);
         /* a test pausing "before file contents are written" gets exactly that */
         s.hold = test_hook_armed("restore-contents");
         r = workers_group_new(job->daemon->workers, &s.writes);

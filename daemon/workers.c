@@ -334,6 +334,8 @@ int workers_run_parallel(struct workers *w, workers_work_fn fn, void **items, si
 
 unsigned workers_count(const struct workers *w) { return w->n_threads; }
 
+size_t workers_window(const struct workers *w) { return MAX((size_t)64, (size_t)w->n_threads * 16); }
+
 unsigned workers_busy(const struct workers *w)
 {
         struct workers *m = (struct workers *)w;

@@ -40,6 +40,9 @@ bool workers_group_take(struct workers_group *g, void *item);
 size_t workers_group_pending(struct workers_group *g);
 /* Wait for every item of the group, then free it. */
 void workers_group_free(struct workers_group *g);
+/* How many items a job keeps in flight on the pool (files being read or
+ * written): 16 per thread, at least 64. */
+size_t workers_window(const struct workers *w);
 /* Number of threads. */
 unsigned workers_count(const struct workers *w);
 /* Jobs queued or running. */
