@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Reading one file of a snapshot (see read.h): open it, read it (following
  * its holes), cut it into chunks and store them in parallel batches on the
- * worker pool, and fill the file's tree entry and file-cache entry. A file that changes while read is read again (READ_ATTEMPTS). */
+ * worker pool, and fill the file's tree entry and file-cache entry. A file
+ * that changes while read is read again (READ_ATTEMPTS). */
 
 #include "read.h"
 

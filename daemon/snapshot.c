@@ -4,8 +4,8 @@
  * unchanged) queues changed files for reading on the worker pool and stores
  * each directory's tree once complete (assemble.c); then the snapshot
  * object, flush the open packs, and commit the file cache (spooled rows)
- * and the snapshot row in one transaction. A crash anywhere before that commit leaves no reference to
- * anything half-written. */
+ * and the snapshot row in one transaction. A crash anywhere before that
+ * commit leaves no reference to anything half-written. */
 
 #include "snapshot.h"
 
