@@ -9,8 +9,14 @@
 
 char *path_join(const char *a, const char *b)
 {
-        char *p = NULL;
-        if (!*a)
+        size_t la = strlen(a), lb = strlen(b);
+        if (!la)
                 return strdup(b);
-        return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
+        char *p = malloc(la + lb + 2);
+        if (!p)
+                return NULL;
+        memcpy(p, a, la);
+        p[la] = '/';
+        memcpy(p + la + 1, b, lb + 1);
+        return p;
 }

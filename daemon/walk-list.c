@@ -8,6 +8,7 @@
 #include "walk-list.h"
 
 #include <dirent.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -290,18 +291,59 @@ static struct exclude *dir_excludes(struct walk *w, int dirfd, const char *relpa
         return here;
 }
 
-/* A directory tagged as a cache (https://bford.info/cachedir/) is left out. */
-static bool has_cachedir_tag(int dirfd, const char *name)
+bool walk_cachedir_tagged(int dirfd, const char *name)
 {
         char path[4096];
         char buf[EXCLUDE_CACHEDIR_SIGNATURE_LEN];
-        snprintf(path, sizeof(path), "%s/" EXCLUDE_CACHEDIR_TAG_NAME, name);
-        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (name)
+                snprintf(path, sizeof(path), "%s/" EXCLUDE_CACHEDIR_TAG_NAME, name);
+        _cleanup_close_ int fd = openat(dirfd, name ? path : EXCLUDE_CACHEDIR_TAG_NAME,
+                                        O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0)
                 return false;
         ssize_t n = pread(fd, buf, sizeof(buf), 0);
         return n > 0 && exclude_cachedir_tag_valid(buf, (size_t)n);
 }
+
+/* The raw getdents64 records of every name in dirfd (a fresh fd: read
+ * from its start), in *buf (len bytes). No DIR stream: it would cost a dup,
+ * an fstat and two fcntl per directory. */
+#define LIST_BUF_MIN (32 * 1024)
+static int read_names(int dirfd, uint8_t **buf, size_t *len)
+{
+        size_t cap = LIST_BUF_MIN, n = 0;
+        uint8_t *b = malloc(cap);
+        if (!b)
+                return -ENOMEM;
+        for (;;) {
+                if (cap - n < LIST_BUF_MIN / 2) {
+                        uint8_t *g = realloc(b, cap * 2);
+                        if (!g) {
+                                free(b);
+                                return -ENOMEM;
+                        }
+                        b = g;
+                        cap *= 2;
+                }
+                ssize_t k = getdents64(dirfd, b + n, cap - n);
+                if (k < 0) {
+                        int r = -errno;
+                        free(b);
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t)k;
+        }
+        *buf = b;
+        *len = n;
+        return 0;
+}
+
+#define FOREACH_DIRENT(de, buf, len)                                                                \
+        for (const struct dirent64 *de = (const struct dirent64 *)(buf);                           \
+             (const uint8_t *)de < (buf) + (len);                                                   \
+             de = (const struct dirent64 *)((const uint8_t *)de + de->d_reclen))
 
 /* List directory relpath, open as dirfd, below the patterns ex. */
 int walk_list(struct walk *w, int dirfd, const char *relpath, const struct exclude *ex, struct walk_listing *ret)
@@ -309,65 +351,79 @@ int walk_list(struct walk *w, int dirfd, const char *relpath, const struct exclu
         struct snapshot_job *job = w->job;
         struct walk_listed *v = NULL;
         size_t nv = 0, capv = 0;
+        _cleanup_free_ uint8_t *names = NULL;
+        size_t len = 0;
 
         memset(ret, 0, sizeof(*ret));
-        ret->here = dir_excludes(w, dirfd, relpath, ex);
-        struct exclude *here = ret->here;
-        bool filtering = here && !exclude_is_empty(here);
-        int fd2 = dup(dirfd);
-        DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
-        if (!dir) {
-                ret->error = -errno;
-                if (fd2 >= 0)
-                        close(fd2);
+        int r = read_names(dirfd, &names, &len);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                ret->here = exclude_ref(ex);
+                ret->error = r;
                 log_warning_errno(ret->error, "Cannot list %s/%s, recording it empty", job->path, relpath);
                 __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                 return 0;
         }
-        struct dirent *de;
-        while ((de = readdir(dir))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+        /* the two special names are looked for only when listed: no
+         * failing lookup of either in every directory */
+        bool has_ignore = false, has_tag = false;
+        FOREACH_DIRENT(de, names, len) {
+                if (!strcmp(de->d_name, EXCLUDE_FILE_NAME))
+                        has_ignore = true;
+                else if (!strcmp(de->d_name, EXCLUDE_CACHEDIR_TAG_NAME))
+                        has_tag = true;
+        }
+        ret->here = has_ignore ? dir_excludes(w, dirfd, relpath, ex) : exclude_ref(ex);
+        ret->cachedir = has_tag && walk_cachedir_tagged(dirfd, NULL);
+        struct exclude *here = ret->here;
+        bool filtering = here && !exclude_is_empty(here);
+        FOREACH_DIRENT(de, names, len) {
+                const char *name = de->d_name;
+                if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
                         continue;
                 struct stat st;
-                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                         if (errno != ENOENT) { /* ENOENT: deleted meanwhile, not an error */
                                 log_warning_errno(-errno, "Cannot stat %s/%s%s%s, skipping", job->path,
-                                                  relpath, *relpath ? "/" : "", de->d_name);
+                                                  relpath, *relpath ? "/" : "", name);
                                 __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                         }
                         continue;
                 }
-                if (!kind_of(st.st_mode))
+                enum object_kind kind = kind_of(st.st_mode);
+                if (!kind)
                         continue;
                 if (own_files_has(&job->own, st.st_dev, st.st_ino)) {
                         log_debug("Leaving out %s/%s%s%s: it is chuted's own", job->path, relpath,
-                                  *relpath ? "/" : "", de->d_name);
+                                  *relpath ? "/" : "", name);
                         continue;
                 }
-                _cleanup_free_ char *child_rel = path_join(relpath, de->d_name);
-                if (!child_rel) {
-                        closedir(dir);
-                        goto oom_list;
+                /* the relative path: for the patterns and entries that
+                 * are neither files nor directories only */
+                bool other = kind != OBJECT_KIND_FILE && kind != OBJECT_KIND_DIR;
+                _cleanup_free_ char *child_rel = NULL;
+                if (filtering || other) {
+                        child_rel = path_join(relpath, name);
+                        if (!child_rel)
+                                goto oom_list;
                 }
                 if (filtering && exclude_match(here, child_rel, S_ISDIR(st.st_mode)))
                         continue;
-                if (S_ISDIR(st.st_mode) && has_cachedir_tag(dirfd, de->d_name))
-                        continue;
                 struct object_entry e = {0};
-                if (walk_entry_from_stat(w, de->d_name, &st, &e) < 0) {
+                if (walk_entry_from_stat(w, name, &st, &e) < 0) {
                         object_entry_done(&e);
-                        closedir(dir);
                         goto oom_list;
                 }
                 /* a file's extended attributes are read later: not at all
                  * when the file cache says it had none and it is unchanged,
                  * from its open fd when it is read; a directory's from its
                  * fd when it is walked */
-                if (e.kind != OBJECT_KIND_FILE && e.kind != OBJECT_KIND_DIR)
+                if (other)
                         walk_entry_xattrs(w, dirfd, child_rel, &e);
                 if (e.kind == OBJECT_KIND_SYMLINK) {
                         char target[PATH_MAX + 1];
-                        ssize_t n = readlinkat(dirfd, de->d_name, target, sizeof(target) - 1);
+                        ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
                         if (n <= 0) {
                                 log_warning_errno(n < 0 ? -errno : -EINVAL, "Cannot read symlink %s/%s, skipping",
                                                   job->path, child_rel);
@@ -378,7 +434,6 @@ int walk_list(struct walk *w, int dirfd, const char *relpath, const struct exclu
                         e.target = malloc((size_t)n + 1);
                         if (!e.target) {
                                 object_entry_done(&e);
-                                closedir(dir);
                                 goto oom_list;
                         }
                         memcpy(e.target, target, (size_t)n);
@@ -387,14 +442,12 @@ int walk_list(struct walk *w, int dirfd, const char *relpath, const struct exclu
                 }
                 if (!GROW(v, nv, capv, 64)) {
                         object_entry_done(&e);
-                        closedir(dir);
                         goto oom_list;
                 }
                 v[nv].e = e;
                 v[nv].st = st;
                 nv++;
         }
-        closedir(dir);
         if (nv > 1)
                 qsort(v, nv, sizeof(*v), listed_cmp);
         ret->v = v;

@@ -5,6 +5,7 @@
  * entry, most of a walk's time, is spread over the cores. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 
@@ -29,11 +30,15 @@ struct walk_listing {
         struct walk_listed *v;   /* sorted by name */
         size_t n;
         int error;               /* -errno: it could not be listed (said; recorded empty) */
+        bool cachedir;           /* it holds a valid CACHEDIR.TAG: left out by its parent */
 };
 
 /* List directory relpath, open as dirfd, below the patterns ex: entries
  * described from lstat, excludes applied, sorted. -ENOMEM only; any thread. */
 int walk_list(struct walk *w, int dirfd, const char *relpath, const struct exclude *ex, struct walk_listing *ret);
+/* Does the directory name in dirfd (dirfd itself if name is NULL) hold a
+ * valid CACHEDIR.TAG (https://bford.info/cachedir/)? */
+bool walk_cachedir_tagged(int dirfd, const char *name);
 /* Free a listing (its entries, its patterns). */
 void walk_listing_done(struct walk_listing *l);
 

@@ -175,6 +175,19 @@ static void count_direct(struct snapshot_job *job, const struct object_tree *t, 
         }
 }
 
+static int uncount_subtree(struct walk *w, const struct oid *id);
+
+/* Take away everything in old tree t (recursively). */
+static int uncount_tree(struct walk *w, const struct object_tree *t)
+{
+        int r = 0;
+        count_direct(w->job, t, -1);
+        for (size_t i = 0; i < t->n_entries && r >= 0; i++)
+                if (t->entries[i].kind == OBJECT_KIND_DIR)
+                        r = uncount_subtree(w, &t->entries[i].subtree);
+        return r;
+}
+
 /* Take away everything below an old directory that is gone (recursively). */
 static int uncount_subtree(struct walk *w, const struct oid *id)
 {
@@ -182,12 +195,24 @@ static int uncount_subtree(struct walk *w, const struct oid *id)
         int r = snaptree_load(w->repo, id, &t);
         if (r < 0)
                 return r;
-        count_direct(w->job, t, -1);
-        for (size_t i = 0; i < t->n_entries && r >= 0; i++)
-                if (t->entries[i].kind == OBJECT_KIND_DIR)
-                        r = uncount_subtree(w, &t->entries[i].subtree);
+        r = uncount_tree(w, t);
         object_tree_free(t);
         return r;
+}
+
+/* Leave out directory entry index of parent (relpath): it holds a valid
+ * CACHEDIR.TAG. Its own listing finds the tag, so no directory is probed
+ * for one by name. What it had in the parent snapshot is the caller's to
+ * take away from the totals. */
+static void drop_cachedir(struct walk *w, struct dnode *parent, size_t index, const char *relpath)
+{
+        struct snapshot_job *job = w->job;
+        log_debug("Leaving out %s/%s: it is tagged as a cache directory", job->path, relpath);
+        parent->tree->entries[index].kind = 0; /* dropped when the tree is assembled */
+        __atomic_sub_fetch(&job->stats.dirs, 1, __ATOMIC_RELAXED);
+        /* the file-cache rows below it are forgotten at the commit */
+        if (pathset_add(&w->removed, relpath) < 0)
+                snapshot_job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
 }
 
 /* An empty directory (not entered: a mount point, or not openable) as entry
@@ -247,6 +272,13 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
         } else if (walk_list(w, dirfd, relpath, ex, &l) < 0) {
                 walk_listing_done(&l);
                 snapshot_job_fail(job, -ENOMEM, "out of memory while walking %s", job->path);
+                return;
+        }
+        if (parent && l.cachedir) {
+                if (prev && uncount_tree(w, prev) < 0)
+                        __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
+                drop_cachedir(w, parent, index, relpath);
+                walk_listing_done(&l);
                 return;
         }
         here = l.here;
@@ -329,6 +361,12 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         const struct object_entry *old;
                         bool child_force;
                         enum dir_plan plan = dir_plan(w, prev, e, child_rel, &st, force, &old, &child_force);
+                        if (plan == DIR_MOUNT && walk_cachedir_tagged(dirfd, (const char *)e->name)) {
+                                if (old && uncount_subtree(w, &old->subtree) < 0)
+                                        __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
+                                drop_cachedir(w, dn, i, child_rel);
+                                continue;
+                        }
                         if (plan != DIR_ENTER) {
                                 walk_entry_xattrs(w, dirfd, child_rel, e);
                                 if (plan == DIR_REUSE)
