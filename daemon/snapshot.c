@@ -309,6 +309,7 @@ out:
                 object_entry_done(&snap.root_entry);
         object_snapshot_free(prev_snap);
         object_tree_free(prev_root);
+        walk_reader_release(&w);
         repo_reader_put(d->repo, w.reader);
         if (have_parent)
                 index_snapshot_done(&parent);

@@ -20,6 +20,7 @@
 #include "assemble.h"
 #include "walk-list.h"
 #include "cleanup.h"
+#include "daemon.h"
 #include "exclude.h"
 #include "fdpath.h"
 #include "index.h"
@@ -88,10 +89,37 @@ static void child_rows_done(struct child_rows *c)
         memset(c, 0, sizeof(*c));
 }
 
+/* The walk's file-cache reads share one read transaction for up to this
+ * long: one per directory costs more than the rows it reads. Nothing else
+ * writes this root's rows while it is walked; ending it now and then lets
+ * checkpoints of the log go on. */
+#define WALK_READ_HOLD_NS (50 * 1000 * 1000)
+
+static void reader_hold(struct walk *w)
+{
+        int64_t now = monotonic_ns();
+        if (w->reading && now - w->read_since < WALK_READ_HOLD_NS)
+                return;
+        walk_reader_release(w);
+        if (index_begin(w->reader) >= 0) { /* else each read is its own transaction */
+                w->reading = true;
+                w->read_since = now;
+        }
+}
+
+void walk_reader_release(struct walk *w)
+{
+        if (!w->reading)
+                return;
+        (void)index_commit(w->reader); /* reads only: nothing to lose */
+        w->reading = false;
+}
+
 /* The file-cache rows of relpath's children, sorted by name. */
 static int child_rows_load(struct walk *w, const char *relpath, struct child_rows *c)
 {
         c->skip = *relpath ? strlen(relpath) + 1 : 0;
+        reader_hold(w);
         int r = index_file_foreach_child(w->reader, w->job->root_id, relpath, child_row_cb, c);
         if (r < 0)
                 return r;
@@ -146,6 +174,7 @@ static int plan_file(struct walk *w, int dirfd, struct dnode *dn, size_t index, 
                 k = reuse_cached(cached, st, e);
         } else if (!w->full) {
                 struct index_file f;
+                reader_hold(w);
                 if (index_file_get(w->reader, w->job->root_id, relpath, &f) >= 0) {
                         k = reuse_cached(&f, st, e);
                         index_file_done(&f);

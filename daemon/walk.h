@@ -62,6 +62,8 @@ struct walk {
         int rootfd;
         bool full;               /* full walk: the file cache is joined per directory */
         struct index *reader;    /* the file cache */
+        bool reading;            /* reader's read transaction is open (walk.c) */
+        int64_t read_since;
         bool incremental;        /* reuse clean subtrees of the parent snapshot */
         const struct pathset *dirty, *deep;
         struct pathset removed;  /* file-cache paths (and all below) to forget at the commit */
@@ -105,3 +107,6 @@ int walk_read_xattrs(const char *path, int fd, struct object_entry *e);
 int walk_entry_refresh(struct object_entry *e, const struct stat *st, int fd);
 /* Free everything the walk holds. */
 void walk_done(struct walk *w);
+/* End the read transaction the walk's file-cache reads share (before the
+ * reader is used for anything else or given back). */
+void walk_reader_release(struct walk *w);
