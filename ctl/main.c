@@ -24,7 +24,7 @@ static const struct verb verbs[] = {
         { "snapshots", verb_snapshots, "snapshots [--root PATH]" },
         { "ls", verb_ls, "ls SNAP[:PATH] [-R]" },
         { "cat", verb_cat, "cat SNAP:PATH" },
-        { "restore", verb_restore, "restore SNAP[:PATH] TARGET [--overwrite]" },
+        { "restore", verb_restore, "restore SNAP[:PATH] TARGET [--overwrite] [--verify]" },
         { "diff", verb_diff, "diff SNAP1 SNAP2 [PATH]" },
         { "forget", verb_forget,
           "forget [SNAP] [--root PATH] [--keep-last|-hourly|-daily|-weekly|-monthly|-yearly N]\n"

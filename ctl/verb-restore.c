@@ -8,19 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_OVERWRITE = 1 };
+enum { OPT_OVERWRITE = 1, OPT_VERIFY };
 
 int verb_restore(struct verb_context *c, int argc, char **argv)
 {
         static const struct args_option opts[] = {
                 { "overwrite", 0, false, OPT_OVERWRITE },
+                { "verify", 0, false, OPT_VERIFY },
                 { 0 },
         };
         _cleanup_(msg_freep) struct msg *reply = NULL;
         _cleanup_free_ char *snap = NULL, *rel = NULL, *path = NULL, *target = NULL;
         const char *pos[2];
         size_t n = 0;
-        bool overwrite = false;
+        bool overwrite = false, verify = false;
         struct args a;
         int k, ex;
 
@@ -30,6 +31,8 @@ int verb_restore(struct verb_context *c, int argc, char **argv)
                         return verb_usage("restore: %s", a.error);
                 if (k == OPT_OVERWRITE)
                         overwrite = true;
+                else if (k == OPT_VERIFY)
+                        verify = true;
                 else if (n == 2)
                         return verb_usage("restore takes SNAP[:PATH] TARGET");
                 else
@@ -58,6 +61,8 @@ int verb_restore(struct verb_context *c, int argc, char **argv)
                 k = ctl_msg_set_bytes(m, CTL_KEY_PATH, path, strlen(path));
         if (k >= 0 && overwrite)
                 k = ctl_msg_set_bool(m, CTL_KEY_OVERWRITE, true);
+        if (k >= 0 && verify)
+                k = ctl_msg_set_bool(m, CTL_KEY_VERIFY_IDS, true);
         if (k < 0) {
                 msg_free(m);
                 return verb_fail("cannot build the request");

@@ -140,6 +140,7 @@ void cmd_restore(struct request *r)
         }
         bool overwrite = false;
         msg_map_get_bool(&r->args, CTL_KEY_OVERWRITE, &overwrite);
+        msg_map_get_bool(&r->args, CTL_KEY_VERIFY_IDS, &job->verify);
         job->daemon = d;
         job->snapshot = s.id;
         job->overwrite = overwrite;

@@ -4,7 +4,7 @@
  * with the job's Location, and keeps its progress and its end for
  * GET /v1/jobs/{id} and the Server-Sent Events of /v1/jobs/{id}/events.
  *
- *   POST /v1/restore {snapshot, target, path?, overwrite?}
+ *   POST /v1/restore {snapshot, target, path?, overwrite?, verify?}
  *     -> 202 Location: /v1/jobs/7   {"id": "7", "state": "running", ...}
  *   GET /v1/jobs/7/events
  *     -> event: progress  data: {"id": "7", "state": "running", "progress": {...}}   (as it goes)

@@ -239,7 +239,7 @@ int repo_read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset,
 }
 
 int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
-                     uint8_t **ret, size_t *ret_len)
+                     bool verify_id, uint8_t **ret, size_t *ret_len)
 {
         struct index_object o;
         int k = pinned_lookup(rr, id, &o);
@@ -261,8 +261,9 @@ int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_typ
                 size_t len;
                 if (!out)
                         return -ENOMEM;
-                k = record_open_verify(rr->keys->enc_key, rr->keys->id_key, id, rec, o.length, &got, out,
-                                       cap, &len);
+                k = verify_id ? record_open_verify(rr->keys->enc_key, rr->keys->id_key, id, rec, o.length, &got,
+                                                   out, cap, &len)
+                              : record_open(rr->keys->enc_key, id, rec, o.length, &got, out, cap, &len);
                 if (k == -ENOBUFS && cap < REPO_READ_MAX) {
                         free(out);
                         cap = MIN((size_t)REPO_READ_MAX, cap * 4);

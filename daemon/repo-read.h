@@ -6,6 +6,7 @@
  * transactions so that checkpoints can complete. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,9 +39,9 @@ void repo_read_free(struct repo_read *rr);
 /* Read len bytes at offset of pack: the local file, else through the fault
  * function (a store). */
 int repo_read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset, size_t len, void *buf);
-/* As repo_get (repo.h). */
+/* As repo_get (repo.h); verify_id: recompute the id from the payload too. */
 int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
-                     uint8_t **ret, size_t *ret_len);
+                     bool verify_id, uint8_t **ret, size_t *ret_len);
 /* Borrow a read-only connection from the pool (not in a transaction:
  * each statement sees the latest commit); give it back. */
 struct index *repo_read_borrow(struct repo_read *rr);

@@ -415,7 +415,13 @@ int repo_reload_known(struct repo *r)
 int repo_get(struct repo *r, const struct oid *id, enum object_type type, size_t size_hint,
              uint8_t **ret, size_t *ret_len)
 {
-        return repo_read_object(r->read, id, type, size_hint, ret, ret_len);
+        return repo_read_object(r->read, id, type, size_hint, true, ret, ret_len);
+}
+
+int repo_get_authenticated(struct repo *r, const struct oid *id, enum object_type type, size_t size_hint,
+                           uint8_t **ret, size_t *ret_len)
+{
+        return repo_read_object(r->read, id, type, size_hint, false, ret, ret_len);
 }
 
 struct index *repo_reader_get(struct repo *r) { return repo_read_borrow(r->read); }

@@ -64,6 +64,13 @@ int repo_has(struct repo *r, const struct oid *id);
  * -ENOENT unknown object, -EBADMSG damaged. */
 int repo_get(struct repo *r, const struct oid *id, enum object_type type, size_t size_hint,
              uint8_t **ret, size_t *ret_len);
+/* As repo_get, trusting the tag alone: the record's AEAD binds its id
+ * (AAD = id), so a record that opens is what a holder of the key sealed
+ * for id; the id is not recomputed from the payload (one SHA-256 pass
+ * less). What that leaves unchecked is a writer that sealed a payload
+ * under the wrong id: restore --verify and check --read-data catch it. */
+int repo_get_authenticated(struct repo *r, const struct oid *id, enum object_type type, size_t size_hint,
+                           uint8_t **ret, size_t *ret_len);
 
 /* Run fn with the writer connection held (for commits of snapshot rows and
  * the file cache, which must follow repo_flush). */

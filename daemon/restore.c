@@ -520,7 +520,9 @@ static void write_file(void *arg)
                 }
                 _cleanup_free_ uint8_t *buf = NULL;
                 size_t len;
-                r = repo_get(job->daemon->repo, &ext[i].id, OBJECT_DATA, (size_t)ext[i].length, &buf, &len);
+                /* the tag binds the id; --verify recomputes it as well */
+                r = (job->verify ? repo_get : repo_get_authenticated)(job->daemon->repo, &ext[i].id, OBJECT_DATA,
+                                                                      (size_t)ext[i].length, &buf, &len);
                 if (r >= 0 && len != ext[i].length)
                         r = -EBADMSG;
                 read_failed = r < 0;

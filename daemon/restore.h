@@ -18,6 +18,7 @@ struct restore_job {
         char *relpath;       /* path inside the snapshot, "" for all */
         char *target;
         bool overwrite;
+        bool verify;         /* recompute every data object's id (the tag alone binds it) */
         bool gone;           /* set by the loop when the client vanished */
         /* progress and results */
         uint64_t files, bytes, dirs, errors;
