@@ -28,6 +28,7 @@
 #include "fdpath.h"
 #include "log.h"
 #include "path.h"
+#include "repo.h"
 #include "snapshot.h"
 #include "workers.h"
 
@@ -466,6 +467,7 @@ void walk_listing_done(struct walk_listing *l)
                 object_entry_done(&l->v[i].e);
         free(l->v);
         exclude_free(l->here);
+        walk_rows_done(&l->rows);
         memset(l, 0, sizeof(*l));
 }
 
@@ -500,7 +502,15 @@ void walk_list_end(struct walk *w)
 static void ahead_run(void *arg)
 {
         struct walk_ahead *a = arg;
-        int r = walk_list(a->w, a->fd, a->relpath, a->ex, &a->listing);
+        struct walk *w = a->w;
+        int r = walk_list(w, a->fd, a->relpath, a->ex, &a->listing);
+        /* a full walk's join rows too: off the walk's own thread */
+        if (r >= 0 && w->full && !a->listing.error && !a->listing.cachedir) {
+                struct index *rd = repo_reader_get(w->repo);
+                a->listing.rows_error = rd ? walk_rows_load(rd, w->job->root_id, a->relpath, &a->listing.rows) : -EIO;
+                repo_reader_put(w->repo, rd);
+                a->listing.has_rows = true;
+        }
         pthread_mutex_lock(&a->lock);
         a->r = r;
         a->done = true;

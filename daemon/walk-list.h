@@ -11,6 +11,7 @@
 
 #include "object.h"
 #include "walk.h"
+#include "walk-rows.h"
 
 #define WALK_AHEAD_PER_WORKER 8
 #define WALK_AHEAD_MIN 16
@@ -31,6 +32,10 @@ struct walk_listing {
         size_t n;
         int error;               /* -errno: it could not be listed (said; recorded empty) */
         bool cachedir;           /* it holds a valid CACHEDIR.TAG: left out by its parent */
+        /* a full walk's file-cache rows of its children, when listed ahead */
+        bool has_rows;
+        int rows_error;          /* -errno: they could not be read */
+        struct walk_rows rows;
 };
 
 /* List directory relpath, open as dirfd, below the patterns ex: entries

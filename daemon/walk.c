@@ -19,6 +19,7 @@
 
 #include "assemble.h"
 #include "walk-list.h"
+#include "walk-rows.h"
 #include "cleanup.h"
 #include "daemon.h"
 #include "exclude.h"
@@ -28,66 +29,6 @@
 #include "path.h"
 #include "snapshot.h"
 #include "snaptree.h"
-
-/* A full walk's file-cache rows for one directory's children. */
-struct child_row {
-        char *name;
-        size_t name_len;
-        bool subdir; /* rows lie below it (none for itself) */
-        bool seen;
-        struct index_file file; /* content owned */
-};
-
-struct child_rows {
-        struct child_row *v;
-        size_t n, cap;
-        size_t skip; /* the directory's prefix in the rows' paths */
-};
-
-
-static int child_row_cmp(const void *a, const void *b)
-{
-        const struct child_row *x = a, *y = b;
-        int c = object_name_cmp((const uint8_t *)x->name, x->name_len, (const uint8_t *)y->name, y->name_len);
-        return c ? c : (int)x->subdir - (int)y->subdir;
-}
-
-static int child_row_cb(const char *path, const struct index_file *file, void *userdata)
-{
-        struct child_rows *c = userdata;
-        if (!GROW(c->v, c->n, c->cap, 16))
-                return -ENOMEM;
-        struct child_row *row = &c->v[c->n];
-        memset(row, 0, sizeof(*row));
-        row->name_len = strlen(path + c->skip);
-        row->name = strdup(path + c->skip);
-        if (!row->name)
-                return -ENOMEM;
-        if (file) {
-                row->file = *file;
-                row->file.content = malloc(file->content_len ? file->content_len : 1);
-                if (!row->file.content) {
-                        free(row->name);
-                        return -ENOMEM;
-                }
-                if (file->content_len)
-                        memcpy(row->file.content, file->content, file->content_len);
-        } else {
-                row->subdir = true;
-        }
-        c->n++;
-        return 0;
-}
-
-static void child_rows_done(struct child_rows *c)
-{
-        for (size_t i = 0; i < c->n; i++) {
-                free(c->v[i].name);
-                free(c->v[i].file.content);
-        }
-        free(c->v);
-        memset(c, 0, sizeof(*c));
-}
 
 /* The walk's file-cache reads share one read transaction for up to this
  * long: one per directory costs more than the rows it reads. Nothing else
@@ -113,25 +54,6 @@ void walk_reader_release(struct walk *w)
                 return;
         (void)index_commit(w->reader); /* reads only: nothing to lose */
         w->reading = false;
-}
-
-/* The file-cache rows of relpath's children, sorted by name. */
-static int child_rows_load(struct walk *w, const char *relpath, struct child_rows *c)
-{
-        c->skip = *relpath ? strlen(relpath) + 1 : 0;
-        reader_hold(w);
-        int r = index_file_foreach_child(w->reader, w->job->root_id, relpath, child_row_cb, c);
-        if (r < 0)
-                return r;
-        if (c->n > 1)
-                qsort(c->v, c->n, sizeof(*c->v), child_row_cmp);
-        return 0;
-}
-
-static struct child_row *child_row_find(struct child_rows *c, const uint8_t *name, size_t len, bool subdir)
-{
-        struct child_row key = {.name = (char *)name, .name_len = len, .subdir = subdir};
-        return c->n ? bsearch(&key, c->v, c->n, sizeof(*c->v), child_row_cmp) : NULL;
 }
 
 static bool cache_matches(const struct index_file *c, const struct stat *st)
@@ -290,7 +212,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
         struct snapshot_job *job = w->job;
         struct walk_listing l;
         struct stat *stats = NULL;
-        struct child_rows rows = {0};
+        struct walk_rows rows = {0};
         struct walk_ahead **ahead = NULL;
         struct exclude *here = NULL;
         struct dnode *dn = NULL;
@@ -312,6 +234,11 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
         }
         here = l.here;
         l.here = NULL;
+        /* the rows, if the listing ahead loaded them */
+        bool have_rows = l.has_rows;
+        int rows_error = l.rows_error;
+        rows = l.rows;
+        memset(&l.rows, 0, sizeof(l.rows));
         dn = assemble_dir(w, parent, index, relpath);
         if (!dn) {
                 walk_listing_done(&l);
@@ -374,7 +301,11 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
 
         /* a full walk joins the listing with the directory's file-cache rows */
         if (w->full) {
-                int r = child_rows_load(w, relpath, &rows);
+                int r = rows_error;
+                if (!have_rows) {
+                        reader_hold(w);
+                        r = walk_rows_load(w->reader, job->root_id, relpath, &rows);
+                }
                 if (r < 0) {
                         snapshot_job_fail(job, r, "cannot read the file cache: %s", strerror(-r));
                         goto out;
@@ -440,7 +371,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                                                   job->path, child_rel);
                                 __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
                         }
-                        struct child_row *below = w->full ? child_row_find(&rows, e->name, e->name_len, true) : NULL;
+                        struct walk_row *below = w->full ? walk_rows_find(&rows, e->name, e->name_len, true) : NULL;
                         if (below)
                                 below->seen = true; /* its own walk joins those rows */
                         walk_dir(w, cfd, dn, i, child_rel, old_tree, child_force, here, subp);
@@ -448,7 +379,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         close(cfd);
                         object_tree_free(old_tree);
                 } else if (e->kind == OBJECT_KIND_FILE) {
-                        struct child_row *row = w->full ? child_row_find(&rows, e->name, e->name_len, false) : NULL;
+                        struct walk_row *row = w->full ? walk_rows_find(&rows, e->name, e->name_len, false) : NULL;
                         if (row)
                                 row->seen = true;
                         if (plan_file(w, dirfd, dn, i, child_rel, &st, row ? &row->file : NULL) < 0)
@@ -469,7 +400,7 @@ out:
                         walk_ahead_drop(w, ahead[i]);
         free(ahead);
         free(stats);
-        child_rows_done(&rows);
+        walk_rows_done(&rows);
         exclude_free(here);
         assemble_listed(w, dn);
         return;
