@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -341,6 +342,14 @@ int main(int argc, char **argv)
          * same-user ptrace can read the keys out of the process. */
         umask(077);
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* Open files: the soft limit up to the hard one, as systemd asks of
+         * a service that needs more than 1024 (walks keep directories open
+         * while they are listed ahead, peers and stores hold sockets). */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+                nofile.rlim_cur = nofile.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &nofile);
+        }
 
         if (!opt_watch)
                 return 1;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -488,8 +489,12 @@ struct walk_ahead {
 int walk_list_begin(struct walk *w)
 {
         unsigned workers = workers_count(w->job->daemon->workers);
-        /* each one holds a directory fd open: at most WALK_AHEAD_MAX */
+        /* each one holds a directory fd open: at most WALK_AHEAD_MAX, and
+         * an eighth of the open files allowed */
         w->max_ahead = MIN((size_t)WALK_AHEAD_MAX, MAX((size_t)WALK_AHEAD_MIN, (size_t)workers * WALK_AHEAD_PER_WORKER));
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+                w->max_ahead = MIN(w->max_ahead, (size_t)nofile.rlim_cur / 8);
         return workers_group_new(w->job->daemon->workers, &w->ahead);
 }
 
@@ -540,7 +545,7 @@ struct walk_ahead *walk_ahead_start(struct walk *w, int dirfd, const char *name,
         pthread_mutex_init(&a->lock, NULL);
         pthread_cond_init(&a->cond, NULL);
         w->n_ahead++;
-        workers_group_add(w->ahead, ahead_run, a);
+        workers_group_push(w->ahead, ahead_run, a);
         return a;
 }
 

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Listing one directory of a snapshot's walk, and listing the directories
- * the walk is about to enter ahead of it on the worker pool (at most
- * WALK_AHEAD_PER_WORKER per worker, 16 to 64, at a time: each holds an fd), so that the lstat of every
- * entry, most of a walk's time, is spread over the cores. */
+ * the walk is about to enter ahead of it on the worker pool, so that the
+ * lstat of every entry, most of a walk's time, is spread over the cores:
+ * WALK_AHEAD_LEVEL per directory at a time, at most WALK_AHEAD_PER_WORKER
+ * per worker (64 to 256, and an eighth of the open-file limit: each holds
+ * an fd). The pool makes the newest first: a depth-first walk needs them
+ * first. */
 #pragma once
 
 #include <stdbool.h>
@@ -13,9 +16,11 @@
 #include "walk.h"
 #include "walk-rows.h"
 
-#define WALK_AHEAD_PER_WORKER 8
-#define WALK_AHEAD_MIN 16
-#define WALK_AHEAD_MAX 64
+#define WALK_AHEAD_PER_WORKER 32
+#define WALK_AHEAD_MIN 64
+#define WALK_AHEAD_MAX 256
+/* of them, per directory at a time */
+#define WALK_AHEAD_LEVEL 8
 
 struct exclude;
 
@@ -50,8 +55,9 @@ void walk_listing_done(struct walk_listing *l);
 /* Start and end listing ahead for a walk. */
 int walk_list_begin(struct walk *w);
 void walk_list_end(struct walk *w);
-/* Open name (relpath) in dirfd and list it on the pool; NULL when the
- * walk already has its share listed ahead or it cannot be opened. */
+/* Open name (relpath) in dirfd and list it on the pool, ahead of what is
+ * queued there; NULL when the walk already has its share listed ahead or
+ * it cannot be opened. */
 struct walk_ahead *walk_ahead_start(struct walk *w, int dirfd, const char *name, const char *relpath,
                                     const struct exclude *ex);
 /* The listing and the open fd (both the caller's now); walk_list's result. */

@@ -204,6 +204,52 @@ static enum dir_plan dir_plan(struct walk *w, const struct object_tree *prev, co
         return DIR_ENTER;
 }
 
+/* Start listing ahead the subdirectories of dn (relpath, open as dirfd) that
+ * the walk will enter, from entry *next on, as far as the walk's share
+ * allows; *next: the first entry not considered yet. They go to the head
+ * of the pool's queue, last first, so that the pool makes them in the
+ * order the walk takes them, before the ones queued for directories the
+ * walk reaches later (a depth-first walk needs the newest soonest). */
+static int ahead_refill(struct walk *w, int dirfd, struct dnode *dn, const char *relpath,
+                        const struct object_tree *prev, bool force, const struct stat *stats,
+                        const struct exclude *here, struct walk_ahead **ahead, size_t *next, size_t *level)
+{
+        size_t pick[WALK_AHEAD_LEVEL];
+        char *rel[WALK_AHEAD_LEVEL];
+        size_t n = 0, room = w->max_ahead > w->n_ahead ? w->max_ahead - w->n_ahead : 0;
+        /* a few per level: the share is left for the levels below, which a
+         * depth-first walk needs first */
+        room = MIN(room, WALK_AHEAD_LEVEL - *level);
+        int r = 0;
+
+        for (; *next < dn->tree->n_entries && n < room; (*next)++) {
+                const struct object_entry *e = &dn->tree->entries[*next], *old;
+                if (e->kind != OBJECT_KIND_DIR)
+                        continue;
+                char *child_rel = path_join(relpath, (const char *)e->name);
+                if (!child_rel) {
+                        r = -ENOMEM;
+                        break;
+                }
+                bool child_force;
+                if (dir_plan(w, prev, e, child_rel, &stats[*next], force, &old, &child_force) != DIR_ENTER) {
+                        free(child_rel);
+                        continue;
+                }
+                pick[n] = *next;
+                rel[n++] = child_rel;
+        }
+        while (n-- > 0) {
+                const struct object_entry *e = &dn->tree->entries[pick[n]];
+                if (r >= 0)
+                        ahead[pick[n]] = walk_ahead_start(w, dirfd, (const char *)e->name, rel[n], here);
+                if (ahead[pick[n]])
+                        (*level)++;
+                free(rel[n]);
+        }
+        return r;
+}
+
 /* prev is the same directory's tree in the parent snapshot (NULL if none or a
  * full walk); force: everything below must be listed again. */
 void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, const char *relpath,
@@ -287,17 +333,9 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
         ahead = calloc(dn->tree->n_entries ? dn->tree->n_entries : 1, sizeof(*ahead));
         if (!ahead)
                 goto oom;
-        for (size_t i = 0; i < dn->tree->n_entries && w->n_ahead < w->max_ahead; i++) {
-                const struct object_entry *e = &dn->tree->entries[i], *old;
-                if (e->kind != OBJECT_KIND_DIR)
-                        continue;
-                _cleanup_free_ char *child_rel = path_join(relpath, (const char *)e->name);
-                if (!child_rel)
-                        goto oom;
-                bool child_force;
-                if (dir_plan(w, prev, e, child_rel, &stats[i], force, &old, &child_force) == DIR_ENTER)
-                        ahead[i] = walk_ahead_start(w, dirfd, (const char *)e->name, child_rel, here);
-        }
+        size_t next_ahead = 0, level_ahead = 0;
+        if (ahead_refill(w, dirfd, dn, relpath, prev, force, stats, here, ahead, &next_ahead, &level_ahead) < 0)
+                goto oom;
 
         /* a full walk joins the listing with the directory's file-cache rows */
         if (w->full) {
@@ -318,6 +356,15 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         goto oom;
                 const struct stat st = stats[i];
                 if (e->kind == OBJECT_KIND_DIR) {
+                        /* listings taken free the walk's share: start the
+                         * next siblings' while this one is walked */
+                        if (next_ahead <= i)
+                                next_ahead = i + 1;
+                        if (ahead[i])
+                                level_ahead--; /* taken below */
+                        if (ahead_refill(w, dirfd, dn, relpath, prev, force, stats, here, ahead, &next_ahead,
+                                         &level_ahead) < 0)
+                                goto oom;
                         const struct object_entry *old;
                         bool child_force;
                         enum dir_plan plan = dir_plan(w, prev, e, child_rel, &st, force, &old, &child_force);

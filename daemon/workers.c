@@ -155,14 +155,21 @@ int workers_new(struct event_base *base, unsigned n, struct workers **ret)
         return 0;
 }
 
-static void enqueue(struct workers *w, struct job *j)
+static void enqueue(struct workers *w, struct job *j, bool front)
 {
         pthread_mutex_lock(&w->lock);
-        if (w->tail)
-                w->tail->next = j;
-        else
+        if (front) {
+                j->next = w->head;
                 w->head = j;
-        w->tail = j;
+                if (!w->tail)
+                        w->tail = j;
+        } else {
+                if (w->tail)
+                        w->tail->next = j;
+                else
+                        w->head = j;
+                w->tail = j;
+        }
         w->queued++;
         pthread_cond_signal(&w->cond);
         pthread_mutex_unlock(&w->lock);
@@ -184,7 +191,7 @@ int workers_submit(struct workers *w, workers_work_fn work, workers_done_fn done
                 return 0;
         }
         pthread_mutex_unlock(&w->lock);
-        enqueue(w, j);
+        enqueue(w, j, false);
         return 0;
 }
 
@@ -222,7 +229,7 @@ int workers_group_new(struct workers *w, struct workers_group **ret)
         return 0;
 }
 
-void workers_group_add(struct workers_group *g, workers_work_fn fn, void *item)
+static void group_add(struct workers_group *g, workers_work_fn fn, void *item, bool front)
 {
         struct job *j = calloc(1, sizeof(*j));
         if (!j) { /* run it here */
@@ -235,8 +242,12 @@ void workers_group_add(struct workers_group *g, workers_work_fn fn, void *item)
         pthread_mutex_lock(&g->p.lock);
         g->p.left++;
         pthread_mutex_unlock(&g->p.lock);
-        enqueue(g->w, j);
+        enqueue(g->w, j, front);
 }
+
+void workers_group_add(struct workers_group *g, workers_work_fn fn, void *item) { group_add(g, fn, item, false); }
+
+void workers_group_push(struct workers_group *g, workers_work_fn fn, void *item) { group_add(g, fn, item, true); }
 
 /* Take one of the group's queued items (item, or any when NULL) off the
  * queue; NULL if none is queued. */

@@ -31,6 +31,9 @@ struct workers_group;
 int workers_group_new(struct workers *w, struct workers_group **ret);
 /* Queue fn(item) in the group (run at once, here, when out of memory). */
 void workers_group_add(struct workers_group *g, workers_work_fn fn, void *item);
+/* The same at the head of the pool's queue: run before anything queued,
+ * for items the caller will need soonest. */
+void workers_group_push(struct workers_group *g, workers_work_fn fn, void *item);
 /* Wait until at most max of the group's items are queued or running. */
 void workers_group_wait(struct workers_group *g, size_t max);
 /* Take item off the queue if no thread started it yet: true, and the

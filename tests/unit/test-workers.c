@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* daemon/workers.c: jobs run off the loop, done callbacks run on the loop in
  * submission order, run_parallel (also nested, from a pool thread) runs every
- * item exactly once, call_on_loop reaches the loop from any thread. */
+ * item exactly once, call_on_loop reaches the loop from any thread; a
+ * group's pushed items run before those added. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -238,4 +239,63 @@ Test(workers, free_while_a_job_waits_for_its_parallel_items, .timeout = 30)
         for (int i = 0; i < FAN_ITEMS; i++)
                 cr_assert_eq(atomic_load(&fan.items[i].runs), 1, "item %d ran once", i);
         event_base_free(c.base);
+}
+
+/* workers_group_push queues at the head: the newest pushed runs first,
+ * before items added earlier. One worker, held by a gate while they are
+ * queued. */
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool open, holding;
+        int order[8];
+        int n;
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void gate_item(void *arg)
+{
+        (void)arg;
+        pthread_mutex_lock(&gate.lock);
+        gate.holding = true;
+        pthread_cond_broadcast(&gate.cond);
+        while (!gate.open)
+                pthread_cond_wait(&gate.cond, &gate.lock);
+        pthread_mutex_unlock(&gate.lock);
+}
+
+static void order_item(void *arg)
+{
+        pthread_mutex_lock(&gate.lock);
+        gate.order[gate.n++] = (int)(intptr_t)arg;
+        pthread_mutex_unlock(&gate.lock);
+}
+
+Test(workers, group_push_runs_first, .timeout = 30)
+{
+        struct ctx c = {0};
+        struct workers_group *g;
+        setup(&c, 1);
+        cr_assert_eq(workers_group_new(c.w, &g), 0);
+        workers_group_add(g, gate_item, NULL);
+        pthread_mutex_lock(&gate.lock);
+        while (!gate.holding)
+                pthread_cond_wait(&gate.cond, &gate.lock);
+        pthread_mutex_unlock(&gate.lock);
+        workers_group_add(g, order_item, (void *)(intptr_t)1);
+        workers_group_add(g, order_item, (void *)(intptr_t)2);
+        workers_group_push(g, order_item, (void *)(intptr_t)3);
+        workers_group_push(g, order_item, (void *)(intptr_t)4);
+        pthread_mutex_lock(&gate.lock);
+        gate.open = true;
+        pthread_cond_broadcast(&gate.cond);
+        pthread_mutex_unlock(&gate.lock);
+        while (workers_group_pending(g) > 0) /* the worker runs the rest */
+                usleep(1000);
+        workers_group_free(g);
+        cr_assert_eq(gate.n, 4);
+        cr_assert_eq(gate.order[0], 4, "the newest pushed runs first");
+        cr_assert_eq(gate.order[1], 3);
+        cr_assert_eq(gate.order[2], 1);
+        cr_assert_eq(gate.order[3], 2);
+        teardown_ctx(&c);
 }
