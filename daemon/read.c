@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Reading one file of a snapshot (see read.h): open it, read it (following
- * its holes), cut it into chunks and store them in parallel batches on the
- * worker pool, and fill the file's tree entry and file-cache entry. A file
- * that changes while read is read again (READ_ATTEMPTS). */
+ * its holes) in two alternating blocks, cut it into chunks, store the
+ * chunks of one block on the worker pool while the next block is read and
+ * cut, and fill the file's tree entry and file-cache entry. A file that
+ * changes while read is read again (READ_ATTEMPTS). */
 
 #include "read.h"
 
@@ -49,14 +50,23 @@ static int64_t racy_ns(void)
 
 /* ---- reading files (worker threads) ---- */
 
-/* One per worker thread: the read buffer and a chunker, whose PRF holds a
- * copy of the CDC key. It is rebuilt when the keys change (generation), and
- * freed, wiped, when the thread exits. */
+/* A file's bytes are read into blocks of READ_BLOCK bytes: the chunks cut
+ * in one are stored on the pool while the next is read and cut. A cut
+ * always comes within the chunker's max_size, so the bytes after a block's
+ * last cut (carried into the next block) are fewer than that, and every
+ * block has READ_BLOCK - max_size bytes at least to read into. */
+#define READ_BLOCK (CHUNKER_MAX_SIZE_DEFAULT + 2 * 1024 * 1024)
+/* Chunks cut in one block, at most: READ_BLOCK / min_size, and the last. */
+#define BLOCK_CHUNKS (READ_BLOCK / CHUNKER_MIN_SIZE_DEFAULT + 2)
+
+/* One per worker thread: two blocks (the second is allocated for the
+ * first file larger than one) and a chunker, whose PRF holds a copy of the
+ * CDC key. It is rebuilt when the keys change (generation), and freed,
+ * wiped, when the thread exits. */
 struct reader {
         struct chunker *chunker;
         uint64_t generation;
-        uint8_t *buf;
-        size_t cap;
+        uint8_t *buf[2];
 };
 
 static pthread_key_t reader_key;
@@ -68,7 +78,8 @@ static void reader_free(void *p)
         if (!rd)
                 return;
         chunker_free(rd->chunker); /* wipes the chunker and its PRF */
-        free(rd->buf);
+        free(rd->buf[0]);
+        free(rd->buf[1]);
         free(rd);
 }
 
@@ -90,9 +101,8 @@ static struct reader *reader_get(struct daemon *d)
         if (!rd)
                 return NULL;
         rd->generation = generation;
-        rd->cap = 2 * CHUNKER_MAX_SIZE_DEFAULT;
-        rd->buf = malloc(rd->cap);
-        if (!rd->buf || chunker_new(d->keyring->cdc_key, NULL, &rd->chunker) < 0) {
+        rd->buf[0] = malloc(READ_BLOCK);
+        if (!rd->buf[0] || chunker_new(d->keyring->cdc_key, NULL, &rd->chunker) < 0) {
                 reader_free(rd);
                 return NULL;
         }
@@ -122,8 +132,7 @@ static int extents_add(struct extents *x, const struct oid *id, uint64_t len, bo
         return 0;
 }
 
-/* One chunk waiting to be stored: its bytes stay in the read buffer until
- * the batch it belongs to is flushed. */
+/* One chunk to store: its bytes stay in its block until it is stored. */
 struct chunk_task {
         struct file_item *it;
         const uint8_t *p;
@@ -131,9 +140,6 @@ struct chunk_task {
         struct oid id;
         int r;
 };
-
-/* Chunks cut but not yet stored, at most (a batch fills half the buffer). */
-#define CHUNK_BATCH 32
 
 static void chunk_task_run(void *arg)
 {
@@ -147,98 +153,139 @@ static void chunk_task_run(void *arg)
         __atomic_add_fetch(job->progress_bytes, t->len, __ATOMIC_RELAXED);
 }
 
-/* Store the batch (in parallel on the pool when there is more than one
- * chunk: a worker that is busy with its own file leaves them to us), then
- * record the extents in file order. */
-static int flush_chunks(struct file_item *it, struct chunk_task *tasks, size_t *n, struct extents *x)
+/* A block of a region and the chunks cut in it, stored on the pool (at the
+ * head of its queue: a big file's chunks go to the next idle worker before
+ * more files are started). */
+struct block {
+        uint8_t *buf;
+        struct chunk_task tasks[BLOCK_CHUNKS];
+        size_t n;
+        struct workers_group *g; /* NULL until its chunks are handed out */
+};
+
+/* Hand the block's chunks to the pool, and store here those no idle
+ * worker took at once: while they are still in the cache. Only what other
+ * workers store overlaps with reading the next block. */
+static int block_submit(struct file_item *it, struct block *b)
 {
-        if (*n == 1) {
-                chunk_task_run(&tasks[0]);
-        } else if (*n > 1) {
-                void *items[CHUNK_BATCH];
-                for (size_t i = 0; i < *n; i++)
-                        items[i] = &tasks[i];
-                workers_run_parallel(it->job->daemon->workers, chunk_task_run, items, *n);
-        }
-        size_t count = *n;
-        *n = 0;
-        for (size_t i = 0; i < count; i++) {
-                if (tasks[i].r < 0)
-                        return tasks[i].r;
-                int r = extents_add(x, &tasks[i].id, tasks[i].len, false);
+        if (b->n == 0)
+                return 0;
+        if (!b->g) {
+                int r = workers_group_new(it->job->daemon->workers, &b->g);
                 if (r < 0)
                         return r;
         }
+        for (size_t i = 0; i < b->n; i++)
+                workers_group_push(b->g, chunk_task_run, &b->tasks[i]);
+        workers_group_help(b->g);
         return 0;
 }
 
-/* Chunk and store the bytes of fd from offset start to end. */
+/* Wait for the block's chunks (helping store them), then record their
+ * extents in file order; the block is free for reuse. */
+static int block_finish(struct block *b, struct extents *x, int r)
+{
+        if (b->g)
+                workers_group_wait(b->g, 0);
+        for (size_t i = 0; i < b->n; i++) {
+                if (r >= 0 && b->tasks[i].r < 0)
+                        r = b->tasks[i].r;
+                if (r >= 0)
+                        r = extents_add(x, &b->tasks[i].id, b->tasks[i].len, false);
+        }
+        b->n = 0;
+        return r;
+}
+
+/* Chunk and store the bytes of fd from offset start to end: read into one
+ * block while the chunks of the other are stored. A block's last chunk
+ * alone (most files: their only one) is stored here, off the pool. */
 static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t start, uint64_t end,
                        struct extents *x)
 {
-        struct chunk_task tasks[CHUNK_BATCH];
-        size_t fill = 0, scan = 0, begin = 0, n_tasks = 0;
+        struct block blocks[2] = {{.buf = rd->buf[0]}, {.buf = NULL}};
+        struct block *cur = &blocks[0];
+        size_t fill = 0, scan = 0, begin = 0;
         uint64_t pos = start;
         bool eof = false;
-        int r;
+        int r = 0;
 
         chunker_reset(rd->chunker);
-        while (!snapshot_cancelled(it->job)) {
-                /* Compact once the consumed part is half of the buffer:
-                 * at most one byte moved per byte consumed. A cut always
-                 * comes within max_size of begin, so a full buffer never
-                 * stalls the scan. The pending chunks live in the consumed
-                 * part: store them first. */
-                if (!eof && begin >= rd->cap / 2) {
-                        r = flush_chunks(it, tasks, &n_tasks, x);
+        while (r >= 0) {
+                if (snapshot_cancelled(it->job)) {
+                        r = -ECANCELED;
+                        break;
+                }
+                /* the block is full and cut as far as it goes: what is
+                 * left after the last cut is less than max_size; carry it
+                 * into the other block, once that one's chunks are
+                 * stored, and read on there */
+                if (!eof && fill == READ_BLOCK && scan == fill) {
+                        struct block *next = cur == &blocks[0] ? &blocks[1] : &blocks[0];
+                        if (!next->buf) {
+                                if (!rd->buf[1] && !(rd->buf[1] = malloc(READ_BLOCK))) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                next->buf = rd->buf[1];
+                        }
+                        r = block_submit(it, cur);
                         if (r < 0)
-                                return r;
-                        memmove(rd->buf, rd->buf + begin, fill - begin);
+                                break;
+                        r = block_finish(next, x, 0);
+                        if (r < 0)
+                                break;
+                        memcpy(next->buf, cur->buf + begin, fill - begin);
                         fill -= begin;
                         scan -= begin;
                         begin = 0;
+                        cur = next;
                 }
-                if (!eof && fill < rd->cap) {
-                        size_t want = MIN(rd->cap - fill, (size_t)(end - pos));
-                        ssize_t n = want ? pread(fd, rd->buf + fill, want, (off_t)pos) : 0;
+                if (!eof && fill < READ_BLOCK) {
+                        size_t want = MIN(READ_BLOCK - fill, (size_t)(end - pos));
+                        ssize_t n = want ? pread(fd, cur->buf + fill, want, (off_t)pos) : 0;
                         if (n < 0) {
                                 if (errno == EINTR)
                                         continue;
-                                return -errno;
+                                r = -errno;
+                                break;
                         }
                         if (n == 0)
                                 eof = true;
                         fill += (size_t)n;
                         pos += (uint64_t)n;
                 }
-                size_t cut = scan < fill ? chunker_scan(rd->chunker, rd->buf + scan, fill - scan)
+                size_t cut = scan < fill ? chunker_scan(rd->chunker, cur->buf + scan, fill - scan)
                                          : CHUNKER_NEED_MORE;
                 if (cut != CHUNKER_NEED_MORE) {
-                        if (n_tasks == CHUNK_BATCH) {
-                                r = flush_chunks(it, tasks, &n_tasks, x);
-                                if (r < 0)
-                                        return r;
+                        if (cur->n == BLOCK_CHUNKS - 1) { /* cannot happen: cuts are min_size apart */
+                                r = -EOVERFLOW;
+                                break;
                         }
-                        tasks[n_tasks++] = (struct chunk_task){.it = it, .p = rd->buf + begin,
-                                                               .len = scan + cut - begin};
+                        cur->tasks[cur->n++] = (struct chunk_task){.it = it, .p = cur->buf + begin,
+                                                                   .len = scan + cut - begin};
                         begin = scan = scan + cut;
                         continue;
                 }
                 scan = fill;
-                if (eof) {
-                        if (fill > begin) {
-                                if (n_tasks == CHUNK_BATCH) {
-                                        r = flush_chunks(it, tasks, &n_tasks, x);
-                                        if (r < 0)
-                                                return r;
-                                }
-                                tasks[n_tasks++] = (struct chunk_task){.it = it, .p = rd->buf + begin,
-                                                                       .len = fill - begin};
-                        }
-                        return flush_chunks(it, tasks, &n_tasks, x);
-                }
+                if (!eof)
+                        continue;
+                if (fill > begin)
+                        cur->tasks[cur->n++] = (struct chunk_task){.it = it, .p = cur->buf + begin,
+                                                                   .len = fill - begin};
+                if (cur->n == 1) /* most files: one chunk */
+                        chunk_task_run(&cur->tasks[0]);
+                else
+                        r = block_submit(it, cur);
+                break;
         }
-        return -ECANCELED;
+        /* the older block's chunks come first in the file */
+        struct block *older = cur == &blocks[0] ? &blocks[1] : &blocks[0];
+        r = block_finish(older, x, r);
+        r = block_finish(cur, x, r);
+        workers_group_free(blocks[0].g);
+        workers_group_free(blocks[1].g);
+        return r;
 }
 
 /* Read a whole file into extents, following its holes. */

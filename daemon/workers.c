@@ -311,6 +311,19 @@ bool workers_group_take(struct workers_group *g, void *item)
         return true;
 }
 
+void workers_group_help(struct workers_group *g)
+{
+        struct job *mine;
+        while ((mine = take_own(g->w, &g->p, NULL))) {
+                mine->work(mine->userdata);
+                free(mine);
+                pthread_mutex_lock(&g->p.lock);
+                g->p.left--;
+                pthread_cond_broadcast(&g->p.cond);
+                pthread_mutex_unlock(&g->p.lock);
+        }
+}
+
 size_t workers_group_pending(struct workers_group *g)
 {
         pthread_mutex_lock(&g->p.lock);

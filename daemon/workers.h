@@ -39,6 +39,8 @@ void workers_group_wait(struct workers_group *g, size_t max);
 /* Take item off the queue if no thread started it yet: true, and the
  * caller runs it (or not) itself; false when it is running or done. */
 bool workers_group_take(struct workers_group *g, void *item);
+/* Run here every item of the group still queued (not those running). */
+void workers_group_help(struct workers_group *g);
 /* The group's items queued or running. */
 size_t workers_group_pending(struct workers_group *g);
 /* Wait for every item of the group, then free it. */

@@ -36,6 +36,8 @@ head -c $((256 * 1024)) /dev/urandom > "$SRC/sizes/f256k"
 head -c $((3 * 1024 * 1024)) /dev/urandom > "$SRC/sizes/f3m"
 head -c $((4 * 1024 * 1024 + 1)) /dev/urandom > "$SRC/sizes/f4m1"
 head -c $((9 * 1024 * 1024 + 123)) /dev/urandom > "$SRC/sizes/f9m"
+# five blocks of the reader (two in turn): chunks stored while the next block is read
+seq 1 3500000 | head -c $((25 * 1024 * 1024 + 7)) > "$SRC/sizes/f25m"
 head -c $((2 * 1024 * 1024)) /dev/zero > "$SRC/sizes/zeros2m"
 # the same 3 MiB twice in one file: chunks repeat inside a file
 cat "$SRC/sizes/f3m" "$SRC/sizes/f3m" > "$SRC/sizes/twice"

@@ -2,7 +2,7 @@
 /* daemon/workers.c: jobs run off the loop, done callbacks run on the loop in
  * submission order, run_parallel (also nested, from a pool thread) runs every
  * item exactly once, call_on_loop reaches the loop from any thread; a
- * group's pushed items run before those added. */
+ * group's pushed items run before those added, and help runs them here. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -242,13 +242,15 @@ Test(workers, free_while_a_job_waits_for_its_parallel_items, .timeout = 30)
 }
 
 /* workers_group_push queues at the head: the newest pushed runs first,
- * before items added earlier. One worker, held by a gate while they are
- * queued. */
+ * before items added earlier; workers_group_help runs the group's queued
+ * items on the calling thread, in queue order. One worker, held by a gate
+ * item of the same group while they are queued. */
 static struct {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool open, holding;
         int order[8];
+        pthread_t ran_on[8];
         int n;
 } gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
@@ -266,11 +268,12 @@ static void gate_item(void *arg)
 static void order_item(void *arg)
 {
         pthread_mutex_lock(&gate.lock);
+        gate.ran_on[gate.n] = pthread_self();
         gate.order[gate.n++] = (int)(intptr_t)arg;
         pthread_mutex_unlock(&gate.lock);
 }
 
-Test(workers, group_push_runs_first, .timeout = 30)
+Test(workers, group_push_runs_first_and_help_runs_here, .timeout = 30)
 {
         struct ctx c = {0};
         struct workers_group *g;
@@ -285,17 +288,19 @@ Test(workers, group_push_runs_first, .timeout = 30)
         workers_group_add(g, order_item, (void *)(intptr_t)2);
         workers_group_push(g, order_item, (void *)(intptr_t)3);
         workers_group_push(g, order_item, (void *)(intptr_t)4);
+        cr_assert_eq(workers_group_pending(g), 5);
+        workers_group_help(g); /* the worker is held: all four run here */
+        cr_assert_eq(gate.n, 4);
+        int want[4] = {4, 3, 1, 2};
+        for (int i = 0; i < 4; i++) {
+                cr_assert_eq(gate.order[i], want[i], "item %d ran %d-th", want[i], i + 1);
+                cr_assert(pthread_equal(gate.ran_on[i], pthread_self()), "help ran it on this thread");
+        }
+        cr_assert_eq(workers_group_pending(g), 1, "only the running gate item is left");
         pthread_mutex_lock(&gate.lock);
         gate.open = true;
         pthread_cond_broadcast(&gate.cond);
         pthread_mutex_unlock(&gate.lock);
-        while (workers_group_pending(g) > 0) /* the worker runs the rest */
-                usleep(1000);
         workers_group_free(g);
-        cr_assert_eq(gate.n, 4);
-        cr_assert_eq(gate.order[0], 4, "the newest pushed runs first");
-        cr_assert_eq(gate.order[1], 3);
-        cr_assert_eq(gate.order[2], 1);
-        cr_assert_eq(gate.order[3], 2);
         teardown_ctx(&c);
 }
