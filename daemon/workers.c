@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* A fixed pool of pthreads with one job queue. Finished jobs go onto a done
  * list and an eventfd wakes the loop, which runs their done callbacks. The
- * pool owns no job data: the submitter's userdata carries everything. */
+ * pool owns no job data: the submitter's userdata carries everything. A
+ * group's queued items are linked in its own list too, so that a caller
+ * taking one back (or helping) looks at the group's items only. */
 #include "workers.h"
 
 #include <errno.h>
@@ -18,15 +20,19 @@ struct job {
         workers_work_fn work;
         workers_done_fn done;
         void *userdata;
-        struct job *next;
-        /* for workers_run_parallel: a counter and condition to wake the waiter */
+        struct job *next;  /* the queue, then the done or dropped list */
+        struct job *qprev; /* the queue */
+        /* for a group's items: its counter and condition to wake the
+         * waiter, and its own list of queued items */
         struct parallel *parallel;
+        struct job *gnext, *gprev;
 };
 
 struct parallel {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         size_t left;
+        struct job *ghead, *gtail; /* queued, in queue order (the pool's lock) */
 };
 
 struct workers {
@@ -43,6 +49,33 @@ struct workers {
         struct event *ev;
 };
 
+/* Take j off the queue, and off its group's list (w->lock held). */
+static void queue_unlink(struct workers *w, struct job *j)
+{
+        if (j->qprev)
+                j->qprev->next = j->next;
+        else
+                w->head = j->next;
+        if (j->next)
+                j->next->qprev = j->qprev;
+        else
+                w->tail = j->qprev;
+        j->next = j->qprev = NULL;
+        struct parallel *p = j->parallel;
+        if (p) {
+                if (j->gprev)
+                        j->gprev->gnext = j->gnext;
+                else
+                        p->ghead = j->gnext;
+                if (j->gnext)
+                        j->gnext->gprev = j->gprev;
+                else
+                        p->gtail = j->gprev;
+                j->gnext = j->gprev = NULL;
+        }
+        w->queued--;
+}
+
 static void *worker_main(void *arg)
 {
         struct workers *w = arg;
@@ -54,10 +87,7 @@ static void *worker_main(void *arg)
                 if (!w->head)
                         break;
                 struct job *j = w->head;
-                w->head = j->next;
-                if (!w->head)
-                        w->tail = NULL;
-                w->queued--;
+                queue_unlink(w, j);
                 w->running++;
                 pthread_mutex_unlock(&w->lock);
 
@@ -155,20 +185,46 @@ int workers_new(struct event_base *base, unsigned n, struct workers **ret)
         return 0;
 }
 
+/* Queue j at the tail, or at the head (front); a group's item in its own
+ * list the same way, so that its list keeps the queue's order. */
 static void enqueue(struct workers *w, struct job *j, bool front)
 {
+        struct parallel *p = j->parallel;
         pthread_mutex_lock(&w->lock);
         if (front) {
+                j->qprev = NULL;
                 j->next = w->head;
-                w->head = j;
-                if (!w->tail)
+                if (w->head)
+                        w->head->qprev = j;
+                else
                         w->tail = j;
+                w->head = j;
+                if (p) {
+                        j->gprev = NULL;
+                        j->gnext = p->ghead;
+                        if (p->ghead)
+                                p->ghead->gprev = j;
+                        else
+                                p->gtail = j;
+                        p->ghead = j;
+                }
         } else {
+                j->next = NULL;
+                j->qprev = w->tail;
                 if (w->tail)
                         w->tail->next = j;
                 else
                         w->head = j;
                 w->tail = j;
+                if (p) {
+                        j->gnext = NULL;
+                        j->gprev = p->gtail;
+                        if (p->gtail)
+                                p->gtail->gnext = j;
+                        else
+                                p->ghead = j;
+                        p->gtail = j;
+                }
         }
         w->queued++;
         pthread_cond_signal(&w->cond);
@@ -249,22 +305,17 @@ void workers_group_add(struct workers_group *g, workers_work_fn fn, void *item) 
 
 void workers_group_push(struct workers_group *g, workers_work_fn fn, void *item) { group_add(g, fn, item, true); }
 
-/* Take one of the group's queued items (item, or any when NULL) off the
- * queue; NULL if none is queued. */
+/* Take one of the group's queued items (item, or the first when NULL)
+ * off the queue; NULL if none is queued. Looks through the group's own
+ * list only, not the whole queue. */
 static struct job *take_own(struct workers *w, struct parallel *p, const void *item)
 {
-        struct job *mine = NULL, *prev = NULL;
+        struct job *mine = NULL;
         pthread_mutex_lock(&w->lock);
-        for (struct job *j = w->head; j; prev = j, j = j->next)
-                if (j->parallel == p && (!item || j->userdata == item)) {
+        for (struct job *j = p->ghead; j; j = j->gnext)
+                if (!item || j->userdata == item) {
                         mine = j;
-                        if (prev)
-                                prev->next = j->next;
-                        else
-                                w->head = j->next;
-                        if (w->tail == j)
-                                w->tail = prev;
-                        w->queued--;
+                        queue_unlink(w, j);
                         break;
                 }
         pthread_mutex_unlock(&w->lock);
@@ -380,24 +431,14 @@ void workers_free(struct workers *w)
          * them, and the threads (or the job itself) run them before the
          * threads exit; dropping them would leave the job, and us joining
          * its thread, waiting forever. */
-        struct job *keep = NULL, *last = NULL;
         for (struct job *j = w->head, *next; j; j = next) {
                 next = j->next;
-                j->next = NULL;
-                if (j->parallel) {
-                        if (last)
-                                last->next = j;
-                        else
-                                keep = j;
-                        last = j;
-                } else {
-                        w->queued--;
+                if (!j->parallel) {
+                        queue_unlink(w, j);
                         j->next = w->dropped;
                         w->dropped = j;
                 }
         }
-        w->head = keep;
-        w->tail = last;
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
         for (unsigned i = 0; i < w->n_threads; i++)
