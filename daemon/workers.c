@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -20,25 +21,27 @@ struct job {
         workers_work_fn work;
         workers_done_fn done;
         void *userdata;
-        struct job *next;  /* the queue, then the done or dropped list */
-        struct job *qprev; /* the queue */
+        TAILQ_ENTRY(job) queued; /* in the queue */
+        struct job *next;        /* on the done or dropped list */
         /* for a group's items: its counter and condition to wake the
          * waiter, and its own list of queued items */
         struct parallel *parallel;
-        struct job *gnext, *gprev;
+        TAILQ_ENTRY(job) in_group;
 };
+
+TAILQ_HEAD(job_list, job);
 
 struct parallel {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         size_t left;
-        struct job *ghead, *gtail; /* queued, in queue order (the pool's lock) */
+        struct job_list queued; /* its items queued, in queue order (the pool's lock) */
 };
 
 struct workers {
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        struct job *head, *tail;   /* queued */
+        struct job_list queue;
         struct job *done_head;     /* finished, waiting for the loop */
         struct job *dropped;       /* never started (stopping), newest first */
         unsigned running, queued;
@@ -52,27 +55,9 @@ struct workers {
 /* Take j off the queue, and off its group's list (w->lock held). */
 static void queue_unlink(struct workers *w, struct job *j)
 {
-        if (j->qprev)
-                j->qprev->next = j->next;
-        else
-                w->head = j->next;
-        if (j->next)
-                j->next->qprev = j->qprev;
-        else
-                w->tail = j->qprev;
-        j->next = j->qprev = NULL;
-        struct parallel *p = j->parallel;
-        if (p) {
-                if (j->gprev)
-                        j->gprev->gnext = j->gnext;
-                else
-                        p->ghead = j->gnext;
-                if (j->gnext)
-                        j->gnext->gprev = j->gprev;
-                else
-                        p->gtail = j->gprev;
-                j->gnext = j->gprev = NULL;
-        }
+        TAILQ_REMOVE(&w->queue, j, queued);
+        if (j->parallel)
+                TAILQ_REMOVE(&j->parallel->queued, j, in_group);
         w->queued--;
 }
 
@@ -82,11 +67,11 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&w->lock);
         for (;;) {
-                while (!w->head && !w->stopping)
+                while (TAILQ_EMPTY(&w->queue) && !w->stopping)
                         pthread_cond_wait(&w->cond, &w->lock);
-                if (!w->head)
+                struct job *j = TAILQ_FIRST(&w->queue);
+                if (!j)
                         break;
-                struct job *j = w->head;
                 queue_unlink(w, j);
                 w->running++;
                 pthread_mutex_unlock(&w->lock);
@@ -157,6 +142,7 @@ int workers_new(struct event_base *base, unsigned n, struct workers **ret)
         }
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);
+        TAILQ_INIT(&w->queue);
         w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (w->efd < 0) {
                 int r = -errno;
@@ -192,39 +178,13 @@ static void enqueue(struct workers *w, struct job *j, bool front)
         struct parallel *p = j->parallel;
         pthread_mutex_lock(&w->lock);
         if (front) {
-                j->qprev = NULL;
-                j->next = w->head;
-                if (w->head)
-                        w->head->qprev = j;
-                else
-                        w->tail = j;
-                w->head = j;
-                if (p) {
-                        j->gprev = NULL;
-                        j->gnext = p->ghead;
-                        if (p->ghead)
-                                p->ghead->gprev = j;
-                        else
-                                p->gtail = j;
-                        p->ghead = j;
-                }
+                TAILQ_INSERT_HEAD(&w->queue, j, queued);
+                if (p)
+                        TAILQ_INSERT_HEAD(&p->queued, j, in_group);
         } else {
-                j->next = NULL;
-                j->qprev = w->tail;
-                if (w->tail)
-                        w->tail->next = j;
-                else
-                        w->head = j;
-                w->tail = j;
-                if (p) {
-                        j->gnext = NULL;
-                        j->gprev = p->gtail;
-                        if (p->gtail)
-                                p->gtail->gnext = j;
-                        else
-                                p->ghead = j;
-                        p->gtail = j;
-                }
+                TAILQ_INSERT_TAIL(&w->queue, j, queued);
+                if (p)
+                        TAILQ_INSERT_TAIL(&p->queued, j, in_group);
         }
         w->queued++;
         pthread_cond_signal(&w->cond);
@@ -281,6 +241,7 @@ int workers_group_new(struct workers *w, struct workers_group **ret)
         g->w = w;
         pthread_mutex_init(&g->p.lock, NULL);
         pthread_cond_init(&g->p.cond, NULL);
+        TAILQ_INIT(&g->p.queued);
         *ret = g;
         return 0;
 }
@@ -312,7 +273,8 @@ static struct job *take_own(struct workers *w, struct parallel *p, const void *i
 {
         struct job *mine = NULL;
         pthread_mutex_lock(&w->lock);
-        for (struct job *j = p->ghead; j; j = j->gnext)
+        struct job *j;
+        TAILQ_FOREACH(j, &p->queued, in_group)
                 if (!item || j->userdata == item) {
                         mine = j;
                         queue_unlink(w, j);
@@ -431,8 +393,8 @@ void workers_free(struct workers *w)
          * them, and the threads (or the job itself) run them before the
          * threads exit; dropping them would leave the job, and us joining
          * its thread, waiting forever. */
-        for (struct job *j = w->head, *next; j; j = next) {
-                next = j->next;
+        for (struct job *j = TAILQ_FIRST(&w->queue), *next; j; j = next) {
+                next = TAILQ_NEXT(j, queued);
                 if (!j->parallel) {
                         queue_unlink(w, j);
                         j->next = w->dropped;

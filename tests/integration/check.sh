@@ -67,14 +67,7 @@ is "and says what it takes" "$($WIRE check-subset "$T_TMP/A/run/chuted.sock" 7/3
 # ---- damage -------------------------------------------------------------------
 local_file() { find "$T_TMP/A/state/packs" -type f -name "$1"; }
 hosted_file() { hosted_files B | grep "/$1\$"; }
-python3 - "$(local_file "${PACK[2]}")" <<'PY'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(1000)
-    b = f.read(1)
-    f.seek(1000)
-    f.write(bytes([b[0] ^ 0x40]))
-PY
+flip_byte "$(local_file "${PACK[2]}")" 1000
 truncate -s 1000 "$(local_file "${PACK[3]}")"
 rm -f "$(hosted_file "${PACK[3]}")" "$(hosted_file "${PACK[1]}")"
 

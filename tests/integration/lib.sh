@@ -218,6 +218,13 @@ wait_file() {
     local end=$(( $(date +%s) + $1 ))
     while [ ! -e "$2" ]; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.05; done
 }
+# flip_byte FILE OFFSET: invert bit 6 of the byte at OFFSET, in place
+flip_byte() {
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    [ -n "$b" ] || return 1
+    printf "$(printf '\\%03o' $((b ^ 0x40)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
 # vm_hwm_kib PID: peak resident set size of PID in KiB
 vm_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # need CMD...: fail the whole script unless every command exists (the

@@ -98,14 +98,7 @@ is "A's store C has nothing pending" "$(store_field A C pending)" 0
 # damaged copy (nothing here could replace it), and the upload to C says the
 # only copy it could fetch is damaged
 lost=$(comm -23 <(hosted_packs B) <(own_packs A) | head -1)
-python3 - "$(hosted_files B | grep "$lost")" <<'PY'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(1000)
-    b = f.read(1)
-    f.seek(1000)
-    f.write(bytes([b[0] ^ 0x40]))
-PY
+flip_byte "$(hosted_files B | grep "$lost")" 1000
 rm -f "$(hosted_files C | grep "$lost")"
 rc_is "verify --store B finds the damaged evicted pack" 1 on A verify --store B
 check "A's log names it" grep -q "pack $lost is damaged there and was evicted here" "$T_TMP/A/chuted.log"

@@ -31,14 +31,7 @@ check "a scheduled PROVE round passes and sets verified_at" wait_until 20 verifi
 mapfile -t FILES < <(hosted_files B)
 DAMAGED=${FILES[0]}
 GONE=${FILES[1]}
-python3 - "$DAMAGED" <<'PY'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(1000)
-    b = f.read(1)
-    f.seek(1000)
-    f.write(bytes([b[0] ^ 0x40]))
-PY
+flip_byte "$DAMAGED" 1000
 rm -f "$GONE"
 is "B's copy is damaged now" "$(hosted_bad B)" "$DAMAGED"
 

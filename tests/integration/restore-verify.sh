@@ -5,7 +5,6 @@
 # the tree byte for byte; a byte flipped inside a pack fails the restore,
 # with or without --verify, instead of writing wrong bytes.
 . "$(dirname "$0")/lib.sh"
-need python3
 
 SRC=$T_TMP/src
 mkdir -p "$SRC/a/b"
@@ -27,14 +26,7 @@ rc_is "an unknown option is refused" 2 ctl restore latest "$T_TMP/x" --verify-al
 # flip one byte in the middle of the first data record of the largest pack
 stop_chuted n
 pack=$(find "$NODE_DIR/state/packs" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
-python3 - "$pack" <<'PY'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(4096)
-    b = f.read(1)
-    f.seek(4096)
-    f.write(bytes([b[0] ^ 0x40]))
-PY
+flip_byte "$pack" 4096
 start_chuted n || { not_ok "chuted starts again"; done_testing; exit; }
 for opt in "" --verify; do
     ctl restore latest "$T_TMP/bad$opt" $opt >"$T_TMP/bad.out" 2>&1
