@@ -3,9 +3,9 @@
  * directory counts what is pending below it: 1 while it is being listed,
  * one per file queued for reading, one per subdirectory not yet stored.
  * When the count drops to 0 its tree is stored, its id written into its
- * entry in the parent, and the parent's count drops in turn. A read done on
- * a worker is put on the walk's finished list; the job thread takes it back
- * (spools its file-cache row, frees it) before queueing more. */
+ * entry in the parent, and the parent's count drops in turn. Reads go through
+ * a window (window.c); the job thread takes each one back (spools its
+ * file-cache row, frees it) before queueing more. */
 
 #include "assemble.h"
 
@@ -21,18 +21,15 @@
 #include "repo.h"
 #include "snapshot.h"
 #include "test-hook.h"
-#include "workers.h"
+
+static void read_one(struct window_item *link, void *userdata);
+static void read_done(struct window_item *link, void *userdata);
 
 int assemble_begin(struct walk *w)
 {
-        struct daemon *d = w->job->daemon;
-
-        w->window = workers_window(d->workers);
-        w->held_tail = &w->held;
-        pthread_mutex_init(&w->finished_lock, NULL);
         /* a test pausing "between the walk and the reads" gets exactly that */
-        w->hold = test_hook_armed("snapshot-read");
-        int r = workers_group_new(d->workers, &w->reads);
+        int r = window_new(w->job->daemon->workers, read_one, read_done, w, test_hook_armed("snapshot-read"),
+                           &w->reads);
         if (r < 0)
                 return r;
         return cache_spool_new(repo_tmp_dir(w->repo), &w->spool);
@@ -139,61 +136,47 @@ static void item_free(struct file_item *it)
         free(it);
 }
 
-/* The reads done so far, off the finished list. */
-static struct file_item *grab_finished(struct walk *w)
+/* On the job's thread: a read is done; spool its row, store what it
+ * completes. */
+static void read_done(struct window_item *link, void *userdata)
 {
-        pthread_mutex_lock(&w->finished_lock);
-        struct file_item *list = w->finished;
-        w->finished = NULL;
-        pthread_mutex_unlock(&w->finished_lock);
-        return list;
-}
-
-/* Take back the reads done: spool their rows, store what they complete. */
-static void take_finished(struct walk *w)
-{
+        struct walk *w = userdata;
         struct snapshot_job *job = w->job;
-        struct file_item *list = grab_finished(w);
-
-        while (list) {
-                struct file_item *it = list;
-                list = it->next;
-                struct dnode *dn = it->dir;
-                if (it->read_ok && !snapshot_cancelled(job)) {
-                        const struct object_entry *e = &dn->tree->entries[it->index];
-                        _cleanup_free_ uint8_t *blob = NULL;
-                        size_t blob_len;
-                        int r = file_cache_encode(e, !it->xattrs_failed, &blob, &blob_len);
-                        if (r >= 0)
-                                r = cache_spool_add(w->spool, it->relpath,
-                                                    &(struct index_file){
-                                                            .dev = it->cache.dev, .ino = it->cache.ino,
-                                                            .size = it->cache.size,
-                                                            .mtime_ns = it->cache.mtime_ns,
-                                                            .ctime_ns = it->cache.ctime_ns,
-                                                            .mode = it->cache.mode, .content = blob,
-                                                            .content_len = blob_len });
-                        if (r < 0)
-                                snapshot_job_fail(job, r, "cannot keep the file cache entry of %s/%s: %s",
-                                                  job->path, it->relpath, strerror(-r));
-                }
-                item_free(it);
-                dn->pending--;
-                store_dir(w, dn);
+        struct file_item *it = window_entry(link, struct file_item, link);
+        struct dnode *dn = it->dir;
+        if (it->read_ok && !snapshot_cancelled(job)) {
+                const struct object_entry *e = &dn->tree->entries[it->index];
+                _cleanup_free_ uint8_t *blob = NULL;
+                size_t blob_len;
+                int r = file_cache_encode(e, !it->xattrs_failed, &blob, &blob_len);
+                if (r >= 0)
+                        r = cache_spool_add(w->spool, it->relpath,
+                                            &(struct index_file){
+                                                    .dev = it->cache.dev, .ino = it->cache.ino,
+                                                    .size = it->cache.size, .mtime_ns = it->cache.mtime_ns,
+                                                    .ctime_ns = it->cache.ctime_ns, .mode = it->cache.mode,
+                                                    .content = blob, .content_len = blob_len });
+                if (r < 0)
+                        snapshot_job_fail(job, r, "cannot keep the file cache entry of %s/%s: %s", job->path,
+                                          it->relpath, strerror(-r));
         }
+        item_free(it);
+        dn->pending--;
+        store_dir(w, dn);
 }
 
-/* On a worker: read the file, hand it back. */
-static void read_one(void *arg)
+/* On a worker: read the file. */
+static void read_one(struct window_item *link, void *userdata)
 {
-        struct file_item *it = arg;
-        struct walk *w = it->walk;
+        (void)userdata;
+        read_file(window_entry(link, struct file_item, link));
+}
 
-        read_file(it);
-        pthread_mutex_lock(&w->finished_lock);
-        it->next = w->finished;
-        w->finished = it;
-        pthread_mutex_unlock(&w->finished_lock);
+/* A read that never ran, or was not taken back (the job failed). */
+static void read_drop(struct window_item *link, void *userdata)
+{
+        (void)userdata;
+        item_free(window_entry(link, struct file_item, link));
 }
 
 int assemble_read(struct walk *w, struct dnode *dn, size_t index, const char *relpath, const struct stat *st)
@@ -214,54 +197,23 @@ int assemble_read(struct walk *w, struct dnode *dn, size_t index, const char *re
         }
         dn->pending++;
         w->n_queued++;
-        if (w->hold) {
-                *w->held_tail = it;
-                w->held_tail = &it->next;
-                return 0;
-        }
-        workers_group_add(w->reads, read_one, it);
-        /* a full window: wait until half of it is done */
-        if (workers_group_pending(w->reads) >= w->window)
-                workers_group_wait(w->reads, w->window / 2);
-        take_finished(w);
+        window_add(w->reads, &it->link);
         return 0;
 }
 
 void assemble_finish(struct walk *w)
 {
-        if (w->hold) {
+        if (window_holding(w->reads))
                 test_hook_pause("snapshot-read");
-                w->hold = false;
-                while (w->held) {
-                        struct file_item *it = w->held;
-                        w->held = it->next;
-                        workers_group_add(w->reads, read_one, it);
-                }
-                w->held_tail = &w->held;
-        }
-        workers_group_wait(w->reads, 0);
-        take_finished(w);
+        window_finish(w->reads);
 }
 
 void assemble_done(struct walk *w)
 {
-        if (w->reads) {
-                /* held reads never ran: their directories go with the rest */
-                while (w->held) {
-                        struct file_item *it = w->held;
-                        w->held = it->next;
-                        item_free(it);
-                }
-                workers_group_free(w->reads);
-                w->reads = NULL;
-                struct file_item *list = grab_finished(w);
-                while (list) {
-                        struct file_item *it = list;
-                        list = it->next;
-                        item_free(it);
-                }
-                pthread_mutex_destroy(&w->finished_lock);
-        }
+        /* reads in flight end first; held ones never ran: their
+         * directories go with the rest */
+        window_free(w->reads, read_drop);
+        w->reads = NULL;
         while (w->live)
                 dnode_free(w, w->live);
         cache_spool_free(w->spool);

@@ -2,10 +2,11 @@
 /* Restore (see restore.h). The job thread walks the snapshot's trees depth
  * first and creates every directory, symlink, device, fifo and hard link
  * relative to directory fds; files are written, with their metadata, on the
- * worker pool as the walk finds them (at most a window at a time), every
- * object verified. A directory's metadata is set once everything below it
- * is done, deepest first, so creating entries does not disturb the restored
- * mtimes; then its tree is freed, so memory does not grow with the tree. */
+ * worker pool as the walk finds them (through a window, window.c), every
+ * object authenticated (its id recomputed too with --verify). A
+ * directory's metadata is set once everything below it is done, deepest
+ * first, so creating entries does not disturb the restored mtimes; then
+ * its tree is freed, so memory does not grow with the tree. */
 
 #include "restore.h"
 
@@ -30,7 +31,7 @@
 #include "restore-meta.h"
 #include "snaptree.h"
 #include "test-hook.h"
-#include "workers.h"
+#include "window.h"
 
 struct state;
 
@@ -54,7 +55,7 @@ struct file_item {
         struct rnode *node;
         const struct object_entry *e;
         char *path; /* full path of the created file */
-        struct file_item *next; /* on state.finished or state.held */
+        struct window_item link; /* in state.writes */
 };
 
 /* A hard link to a file, made once the file has been written. */
@@ -82,12 +83,7 @@ struct state {
         struct rnode *live;         /* directories not done */
         struct late_dir *late;      /* done, metadata set last (deepest first) */
         size_t n_late, cap_late;
-        struct workers_group *writes;
-        size_t window;              /* files being written at most */
-        pthread_mutex_t finished_lock;
-        struct file_item *finished; /* written, not yet taken back */
-        bool hold;                  /* test hook "restore-contents": writes wait for the walk */
-        struct file_item *held, **held_tail;
+        struct window *writes;      /* the test hook "restore-contents" holds them until the walk ends */
         size_t n_files;
         struct hardlink *links;
         size_t n_links, cap_links;
@@ -309,39 +305,35 @@ static void item_free(struct file_item *it)
         free(it);
 }
 
-/* Take back the files written: their directories may be done. */
-static void take_finished(struct state *s)
+/* On the job's thread: a file is written; its directory may be done. */
+static void write_done(struct window_item *link, void *userdata)
 {
-        pthread_mutex_lock(&s->finished_lock);
-        struct file_item *list = s->finished;
-        s->finished = NULL;
-        pthread_mutex_unlock(&s->finished_lock);
-        while (list) {
-                struct file_item *it = list;
-                list = it->next;
-                if (it->e->hardlink) {
-                        ssize_t k = hardlink_find(s, it->e->hardlink);
-                        if (k >= 0 && s->links[k].pending)
-                                links_release(s, (size_t)k);
-                }
-                struct rnode *n = it->node;
-                item_free(it);
-                rnode_done(s, n);
+        struct state *s = userdata;
+        struct file_item *it = window_entry(link, struct file_item, link);
+        if (it->e->hardlink) {
+                ssize_t k = hardlink_find(s, it->e->hardlink);
+                if (k >= 0 && s->links[k].pending)
+                        links_release(s, (size_t)k);
         }
+        struct rnode *n = it->node;
+        item_free(it);
+        rnode_done(s, n);
 }
 
-static void write_file(void *arg);
+static void write_file(struct file_item *it);
 
-/* On a worker: write the file, hand it back. */
-static void write_one(void *arg)
+/* On a worker: write the file. */
+static void write_one(struct window_item *link, void *userdata)
 {
-        struct file_item *it = arg;
-        struct state *s = it->state;
-        write_file(it);
-        pthread_mutex_lock(&s->finished_lock);
-        it->next = s->finished;
-        s->finished = it;
-        pthread_mutex_unlock(&s->finished_lock);
+        (void)userdata;
+        write_file(window_entry(link, struct file_item, link));
+}
+
+/* A write that never ran, or was not taken back (the restore failed). */
+static void write_drop(struct window_item *link, void *userdata)
+{
+        (void)userdata;
+        item_free(window_entry(link, struct file_item, link));
 }
 
 /* Queue file entry e of node (created at path) for writing. */
@@ -361,15 +353,7 @@ static int queue_file(struct state *s, struct rnode *node, const char *path, con
         s->n_files++;
         __atomic_add_fetch(&job->total_files, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&job->total_bytes, e->size, __ATOMIC_RELAXED);
-        if (s->hold) {
-                *s->held_tail = it;
-                s->held_tail = &it->next;
-                return 0;
-        }
-        workers_group_add(s->writes, write_one, it);
-        if (workers_group_pending(s->writes) >= s->window)
-                workers_group_wait(s->writes, s->window / 2);
-        take_finished(s);
+        window_add(s->writes, &it->link);
         return 0;
 }
 
@@ -493,9 +477,8 @@ static int restore_tree(struct state *s, struct rnode *node, int dirfd, const ch
         return 0;
 }
 
-static void write_file(void *arg)
+static void write_file(struct file_item *it)
 {
-        struct file_item *it = arg;
         struct restore_job *job = it->job;
         const struct object_extent *ext = NULL;
         size_t n = 0;
@@ -559,17 +542,15 @@ static void write_file(void *arg)
 
 static void restore_gated(struct restore_job *job)
 {
-        struct state s = {.job = job, .root_user = geteuid() == 0, .finished_lock = PTHREAD_MUTEX_INITIALIZER};
+        struct state s = {.job = job, .root_user = geteuid() == 0};
         struct object_tree *t = NULL, *holder = NULL; /* holder: the tree e points into */
         struct object_entry *e = NULL;
         struct rnode *top = NULL;
         int tfd = -1, r;
 
-        s.held_tail = &s.held;
-        s.window = workers_window(job->daemon->workers);
         /* a test pausing "before file contents are written" gets exactly that */
-        s.hold = test_hook_armed("restore-contents");
-        r = workers_group_new(job->daemon->workers, &s.writes);
+        r = window_new(job->daemon->workers, write_one, write_done, &s, test_hook_armed("restore-contents"),
+                       &s.writes);
         if (r < 0) {
                 job_fail(job, r, "out of memory");
                 return;
@@ -686,18 +667,9 @@ static void restore_gated(struct restore_job *job)
                 goto out;
 
         int64_t t1 = monotonic_ns();
-        if (s.hold) {
+        if (window_holding(s.writes))
                 test_hook_pause("restore-contents");
-                s.hold = false;
-                while (s.held) {
-                        struct file_item *it = s.held;
-                        s.held = it->next;
-                        workers_group_add(s.writes, write_one, it);
-                }
-                s.held_tail = &s.held;
-        }
-        workers_group_wait(s.writes, 0);
-        take_finished(&s);
+        window_finish(s.writes);
         if (stop(job))
                 goto out;
         int64_t t2 = monotonic_ns();
@@ -718,17 +690,7 @@ static void restore_gated(struct restore_job *job)
                   job->target, (t1 - t0) / 1e9, (t2 - t1) / 1e9, s.n_files, (monotonic_ns() - t2) / 1e9);
 out:
         /* after a failure: the writes in flight end first; held ones never ran */
-        while (s.held) {
-                struct file_item *it = s.held;
-                s.held = it->next;
-                item_free(it);
-        }
-        workers_group_free(s.writes);
-        for (struct file_item *it = s.finished, *next; it; it = next) {
-                next = it->next;
-                item_free(it);
-        }
-        pthread_mutex_destroy(&s.finished_lock);
+        window_free(s.writes, write_drop);
         while (s.live)
                 rnode_free(&s, s.live);
         object_snapshot_free(snap);

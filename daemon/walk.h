@@ -15,6 +15,7 @@
 
 #include "file-cache.h"
 #include "object.h"
+#include "window.h"
 #include "oid.h"
 #include "pathset.h"
 
@@ -48,7 +49,7 @@ struct file_item {
         bool xattrs_failed;      /* its extended attributes could not be read */
         struct file_cache_entry cache; /* what to store in the file cache */
         struct walk *walk;
-        struct file_item *next;  /* on walk.finished or walk.held */
+        struct window_item link; /* in walk.reads */
 };
 
 /* The state of one snapshot's walk. Directories are listed depth first;
@@ -73,13 +74,9 @@ struct walk {
         struct workers_group *ahead; /* directories listed ahead (walk-list.c) */
         size_t n_ahead, max_ahead;
 
-        /* reads (assemble.c) */
-        struct workers_group *reads;
-        size_t window;           /* reads in flight at most */
-        pthread_mutex_t finished_lock;
-        struct file_item *finished; /* read, not yet taken back by the job thread */
-        bool hold;               /* test hook "snapshot-read" armed: reads wait for the end of the walk */
-        struct file_item *held, **held_tail;
+        /* reads (assemble.c); the test hook "snapshot-read" holds them
+         * until the walk is over */
+        struct window *reads;
         size_t n_queued;         /* files queued for reading, in all */
         struct dnode *live;      /* directories not yet stored */
         struct cache_spool *spool; /* file-cache rows of the files read */
