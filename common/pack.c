@@ -221,14 +221,23 @@ size_t pack_writer_count(const struct pack_writer *w)
         return w->n_entries;
 }
 
+/* The pack's size sealed, before padding, with n more records of len bytes
+ * in all: records, header, trailer. */
+static uint64_t sealed_content(const struct pack_writer *w, size_t n, size_t len)
+{
+        return w->size + len + pack_header_size(w->n_entries + n) + PACK_TRAILER_SIZE;
+}
+
+/* The target is a size class of its own (2^24): a pack sealed at or below
+ * it, header and trailer included, pads to no more than the target. */
 int pack_writer_full(const struct pack_writer *w)
 {
-        return w->size >= PACK_TARGET_SIZE;
+        return sealed_content(w, 0, 0) >= PACK_TARGET_SIZE;
 }
 
 int pack_writer_would_overflow(const struct pack_writer *w, size_t len)
 {
-        return w->n_entries > 0 && w->size + len > PACK_TARGET_SIZE;
+        return w->n_entries > 0 && sealed_content(w, 1, len) > PACK_TARGET_SIZE;
 }
 
 int pack_writer_seal(struct pack_writer *w, struct oid *ret_pack_id, uint64_t *ret_size,

@@ -12,7 +12,7 @@
 #include "oid.h"
 
 #define PACK_VERSION 1
-#define PACK_TARGET_SIZE (16u * 1024 * 1024) /* seal when the content reaches this */
+#define PACK_TARGET_SIZE (16u * 1024 * 1024) /* seal when records, header and trailer reach this */
 #define PACK_MIN_SIZE 1024u                  /* smallest size class */
 #define PACK_MAX_SIZE (1ull << 30)           /* readers refuse larger packs */
 #define PACK_TRAILER_SIZE 56
@@ -40,9 +40,12 @@ int pack_writer_add(struct pack_writer *w, const struct oid *id, uint8_t type, c
 uint64_t pack_writer_size(const struct pack_writer *w);
 /* Number of records appended so far. */
 size_t pack_writer_count(const struct pack_writer *w);
-/* True when the pack reached PACK_TARGET_SIZE and should be sealed. */
+/* True when the pack (records, header, trailer) reached PACK_TARGET_SIZE
+ * and should be sealed. */
 int pack_writer_full(const struct pack_writer *w);
-/* True when a record of len bytes would push it past target (a non-empty pack should be sealed first). */
+/* True when a record of len bytes (and its header entry) would push it past
+ * the target (a non-empty pack should be sealed first): sealed, it then
+ * pads to PACK_TARGET_SIZE at most, a size class of its own. */
 int pack_writer_would_overflow(const struct pack_writer *w, size_t len);
 /* Write header, padding and trailer; ret_pack_id gets the pack id, ret_size
  * the sealed size. In memory mode ret_bytes (if not NULL) takes the buffer

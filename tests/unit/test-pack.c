@@ -277,6 +277,47 @@ Test(pack, full_pack_at_target)
         cr_assert_eq(n, 16);
 }
 
+/* Filled as the packer fills it (sealed before a record would overflow),
+ * a pack pads to the target at most: the header and trailer count too, so
+ * it never spills into the next size class (16.5 MiB). Small records make
+ * the header large (tens of KiB) and leave little room at the end: just
+ * what used to spill. */
+Test(pack, sealed_before_overflow_stays_in_the_target_class)
+{
+        static uint8_t payload[16 << 10], rec[(16 << 10) + RECORD_OVERHEAD];
+        cr_assert_eq(pack_padded_size(PACK_TARGET_SIZE), PACK_TARGET_SIZE);
+        for (int round = 0; round < 4; round++) {
+                struct pack_writer *w;
+                struct oid pack_id;
+                uint64_t size;
+                size_t n = 0;
+
+                cr_assert_eq(pack_writer_new(CRYPTO_CIPHER_AES256_GCM, pack_key, -1, &w), 0);
+                for (;;) {
+                        struct oid id;
+                        size_t rlen, len;
+                        uint32_t r;
+
+                        cr_assert_eq(crypto_random(&r, sizeof(r)), 0);
+                        len = (2u << 10) + r % (14u << 10);
+                        cr_assert_eq(crypto_random(payload, len), 0);
+                        cr_assert_eq(oid_compute(id_key, OBJECT_DATA, payload, len, &id), 0);
+                        cr_assert_eq(record_seal(CRYPTO_CIPHER_AES256_GCM, enc_key, &id, OBJECT_DATA, payload,
+                                                 len, 0, rec, sizeof(rec), &rlen),
+                                     0);
+                        if (pack_writer_would_overflow(w, rlen))
+                                break;
+                        cr_assert_eq(pack_writer_add(w, &id, OBJECT_DATA, rec, rlen), 0);
+                        n++;
+                }
+                cr_assert_eq(pack_writer_seal(w, &pack_id, &size, NULL), 0);
+                pack_writer_free(w);
+                cr_assert_leq(size, PACK_TARGET_SIZE, "round %d: %zu records sealed to %llu bytes", round, n,
+                              (unsigned long long)size);
+                cr_assert_geq(size, PACK_TARGET_SIZE - (1u << 20));
+        }
+}
+
 /* Forgeries made with the right key, so the AEAD passes and only the
  * reader's own checks stand between them and the caller. */
 static void be_put(uint8_t *p, uint64_t v, int bytes)
