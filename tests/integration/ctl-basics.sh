@@ -45,6 +45,13 @@ rc_is "cat without SNAP:PATH: exit 2" 2 ctl cat
 rc_is "restore without TARGET: exit 2" 2 ctl restore latest
 rc_is "diff with one snapshot: exit 2" 2 ctl diff latest
 rc_is "key import without CODE: exit 2" 2 ctl key import
+rc_is "store remove without NAME: exit 2" 2 ctl store remove --force
+rc_is "store remove with two names: exit 2" 2 ctl store remove a b
+rc_is "store remove with an unknown option: exit 2" 2 ctl store remove --forcefully a
+# options go anywhere, as with peer remove: a store that is not there is the daemon's error (1)
+rc_is "store remove NAME --force parses (no such store: exit 1)" 1 ctl store remove nosuch --force
+check "... the daemon says so" grep -qi "nosuch" "$T_TMP/last.err"
+rc_is "store remove --force NAME too" 1 ctl store remove --force nosuch
 rc_is "unknown verb without a daemon is still a usage error (2)" 2 "$CHUTECTL" --socket "$T_TMP/nowhere.sock" frobnicate
 
 # ---- id and key export ----------------------------------------------------------
