@@ -18,6 +18,7 @@ static const struct index_column pack_columns[] = {
         INDEX_COLUMN_UINT32(struct index_pack, n_objects, 0),
         INDEX_COLUMN_INT64(struct index_pack, created_ns, 0),
         INDEX_COLUMN_INT(struct index_pack, local, 0),
+        INDEX_COLUMN_UINT64(struct index_pack, record_bytes, 0),
 };
 const struct index_row index_pack_row = INDEX_ROW(struct index_pack, pack_columns, 0, pack_visit);
 
@@ -36,15 +37,17 @@ int index_pack_add(struct index *idx, const struct oid *pack_id, uint64_t size, 
                 .created_ns = created_ns ? created_ns : index_now_ns(),
                 .local = !!local,
         };
+        for (size_t i = 0; i < n; i++)
+                pack.record_bytes += entries[i].length;
         r = index_begin(idx);
         if (r < 0)
                 return r;
         r = index_row_put(idx,
                           INDEX_CACHED_SQL(STMT_PACK_UPSERT,
                                            "INSERT INTO packs (" INDEX_PACK_COLUMNS ") "
-                                           "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE "
+                                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE "
                                            "SET size = excluded.size, n_objects = excluded.n_objects, "
-                                           "local = excluded.local"),
+                                           "local = excluded.local, record_bytes = excluded.record_bytes"),
                           &index_pack_row, &pack);
         if (r >= 0)
                 r = index_reindex_seen(idx, pack_id);

@@ -240,7 +240,7 @@ extern const struct index_row index_row_text;
 
 /* ---- shared between the table files ---------------------------------------- */
 
-#define INDEX_PACK_COLUMNS "id, size, n_objects, created_ns, local"
+#define INDEX_PACK_COLUMNS "id, size, n_objects, created_ns, local, record_bytes"
 /* struct index_pack as INDEX_PACK_COLUMNS (index-pack.c). */
 extern const struct index_row index_pack_row;
 

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The counts for status (struct index_stats): objects, packs and their bytes
- * (all and local), snapshots, roots and bytes hosted for peers, in one read. */
+ * (all and local, and the padding in them), snapshots, roots and bytes
+ * hosted for peers, in one read. */
 #include "index-private.h"
 
 #include <errno.h>
+
+#include "pack.h"
 
 static const struct index_column stats_columns[] = {
         INDEX_COLUMN_UINT64(struct index_stats, n_objects, 0),
@@ -17,6 +20,19 @@ static const struct index_column stats_columns[] = {
 };
 static const struct index_row stats_row = INDEX_ROW(struct index_stats, stats_columns, 0, NULL);
 
+/* Of the packs whose record bytes are known: their size less the records,
+ * how many they are, and how many records they hold. */
+struct padding_sums {
+        int64_t beyond_records;
+        uint64_t n_packs, n_records;
+};
+static const struct index_column padding_columns[] = {
+        INDEX_COLUMN_INT64(struct padding_sums, beyond_records, 0),
+        INDEX_COLUMN_UINT64(struct padding_sums, n_packs, 0),
+        INDEX_COLUMN_UINT64(struct padding_sums, n_records, 0),
+};
+static const struct index_row padding_row = INDEX_ROW(struct padding_sums, padding_columns, 0, NULL);
+
 int index_stats(struct index *idx, struct index_stats *ret)
 {
         int r = index_row_get(idx,
@@ -29,6 +45,20 @@ int index_stats(struct index *idx, struct index_stats *ret)
                                         " (SELECT count(*) FROM roots),"
                                         " (SELECT coalesce(sum(size), 0) FROM hosted)"),
                               &stats_row, ret);
-
-        return r == -ENOENT ? -EIO : r; /* an aggregate always answers */
+        if (r < 0)
+                return r == -ENOENT ? -EIO : r; /* an aggregate always answers */
+        struct padding_sums p = {0};
+        r = index_row_get(idx,
+                          INDEX_SQL("SELECT coalesce(sum(size - record_bytes), 0), count(*),"
+                                    " coalesce(sum(n_objects), 0) FROM packs WHERE record_bytes > 0"),
+                          &padding_row, &p);
+        if (r < 0)
+                return r == -ENOENT ? -EIO : r;
+        /* each pack: its header (a fixed part and an entry per record) and
+         * its trailer; the rest beyond the records is padding */
+        uint64_t framing = p.n_packs * (pack_header_size(0) + PACK_TRAILER_SIZE) + p.n_records * PACK_ENTRY_SIZE;
+        ret->padding_bytes = p.beyond_records > 0 && (uint64_t)p.beyond_records > framing
+                                     ? (uint64_t)p.beyond_records - framing
+                                     : 0;
+        return 0;
 }

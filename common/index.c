@@ -104,6 +104,12 @@ static const char *const index_migrations[INDEX_SCHEMA_VERSION] = {
         "  PRIMARY KEY (pack_id, store_id)) WITHOUT ROWID;"
         "CREATE TRIGGER stores_gone_pack_deletes AFTER DELETE ON stores BEGIN"
         "  DELETE FROM pack_deletes WHERE store_id = OLD.id; END;",
+        /* 5: the bytes of a pack's records (from its header), for the
+         * padding overhead status reports; packs indexed before, from the
+         * object rows that still point into them. */
+        "ALTER TABLE packs ADD COLUMN record_bytes INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE packs SET record_bytes = (SELECT coalesce(sum(o.length), 0) FROM objects o"
+        "  WHERE o.pack_id = packs.id);",
 };
 
 /* ---- errors: the SQLite boundary ----------------------------------------- */

@@ -13,7 +13,7 @@
 #include "oid.h"
 
 /* Highest schema version this code knows (PRAGMA user_version). */
-#define INDEX_SCHEMA_VERSION 4
+#define INDEX_SCHEMA_VERSION 5
 
 enum index_open_flags {
         INDEX_READONLY = 1 << 0, /* read-only connection (workers); no migration */
@@ -73,6 +73,7 @@ struct index_pack {
         uint32_t n_objects;
         int64_t created_ns;
         int local; /* 1 = present in the local pack dir, 0 = evicted */
+        uint64_t record_bytes; /* its records' bytes (index_pack_add sums them) */
 };
 
 struct index_store {
@@ -163,6 +164,9 @@ struct index_stats {
         uint64_t n_snapshots;
         uint64_t n_roots;
         uint64_t hosted_bytes;
+        /* of pack_bytes: what is neither a record nor the header and trailer
+         * (Padmé padding), over the packs whose record bytes are known */
+        uint64_t padding_bytes;
 };
 
 /* Callbacks for the foreach functions: return 0 to go on; any other value

@@ -63,17 +63,20 @@ static int status_text(struct msg *reply)
         struct msg_map body = msg_body(reply), item;
         _cleanup_free_ char *version = verb_dup_bytes(&body, CTL_KEY_VERSION);
         _cleanup_free_ char *state = verb_dup_bytes(&body, CTL_KEY_STATE);
-        char up[OUTPUT_TIME_MAX], stored[OUTPUT_SIZE_MAX];
+        char up[OUTPUT_TIME_MAX], stored[OUTPUT_SIZE_MAX], pad[OUTPUT_SIZE_MAX];
         struct output_table t;
         size_t n = 0;
         int ex = EXIT_OK;
 
         printf("chuted %s: %s, up %s\n", version ?: "?", state ?: "?",
                output_duration(verb_uint(&body, CTL_KEY_UPTIME, 0), up));
-        printf("%" PRIu64 " snapshots, %" PRIu64 " objects in %" PRIu64 " packs, %s stored\n",
+        uint64_t bytes = verb_uint(&body, CTL_KEY_BYTES, 0), padding = verb_uint(&body, CTL_KEY_PADDING_BYTES, 0);
+        printf("%" PRIu64 " snapshots, %" PRIu64 " objects in %" PRIu64 " packs, %s stored",
                verb_uint(&body, CTL_KEY_SNAPSHOT_COUNT, 0), verb_uint(&body, CTL_KEY_OBJECTS, 0),
-               verb_uint(&body, CTL_KEY_PACKS, 0),
-               output_size(verb_uint(&body, CTL_KEY_BYTES, 0), stored));
+               verb_uint(&body, CTL_KEY_PACKS, 0), output_size(bytes, stored));
+        if (padding) /* the size classes that hide each pack's exact size */
+                printf(" (padding %s, %.1f %%)", output_size(padding, pad), 100.0 * (double)padding / (double)bytes);
+        printf("\n");
         local_line(&body);
         prune_line(&body);
         msg_map_get_count(&body, CTL_KEY_ROOTS, &n);

@@ -61,6 +61,7 @@ void cmd_status(struct request *r)
         msg_map_set_uint(&b, CTL_KEY_OBJECTS, st.n_objects);
         msg_map_set_uint(&b, CTL_KEY_PACKS, st.n_packs);
         msg_map_set_uint(&b, CTL_KEY_BYTES, st.pack_bytes);
+        msg_map_set_uint(&b, CTL_KEY_PADDING_BYTES, st.padding_bytes);
         msg_map_set_uint(&b, CTL_KEY_SNAPSHOT_COUNT, st.n_snapshots);
         struct cache_status cs;
         if (d->index) {

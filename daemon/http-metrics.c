@@ -137,6 +137,7 @@ int http_metrics_render(struct msg *status, char **ret, size_t *ret_len)
                 { "chute_objects", "gauge", "Objects in the repository.", CTL_KEY_OBJECTS },
                 { "chute_packs", "gauge", "Packs in the repository.", CTL_KEY_PACKS },
                 { "chute_stored_bytes", "gauge", "Bytes of all packs.", CTL_KEY_BYTES },
+                { "chute_padding_bytes", "gauge", "Of those, size-class padding.", CTL_KEY_PADDING_BYTES },
                 { "chute_snapshots", "gauge", "Snapshots in the repository.", CTL_KEY_SNAPSHOT_COUNT },
                 { "chute_local_packs", "gauge", "Packs kept on this node.", CTL_KEY_LOCAL_PACKS },
                 { "chute_local_bytes", "gauge", "Bytes of the packs kept on this node.", CTL_KEY_LOCAL_BYTES },

@@ -76,6 +76,11 @@ is "chute_peer_incoming_connections: B is connected to A" "$(metric chute_peer_i
 is "chute_snapshots_failed_total is 0" "$(metric chute_snapshots_failed_total)" 0
 is "chute_stored_bytes is status's bytes" "$(metric chute_stored_bytes)" "$(jq .bytes "$T_TMP/status.json")"
 is "chute_packs is status's packs" "$(metric chute_packs)" "$(jq .packs "$T_TMP/status.json")"
+is "chute_padding_bytes is status's padding_bytes" "$(metric chute_padding_bytes)" "$(jq .padding_bytes "$T_TMP/status.json")"
+jq_is "the padding is there and under an eighth of the packs' bytes (Padme: 6.25 % at most)" "$T_TMP/status.json" \
+    '.padding_bytes > 0 and .padding_bytes * 8 < .bytes'
+rc_is "status (text)" 0 ctl status
+check "... says the padding" grep -qE "stored \(padding [^,]+, [0-9.]+ %\)" "$T_TMP/last.out"
 check "a root's label escapes its quotes" grep -qF "chute_root_pending_changes{root=\"$T_TMP/src \\\"q\\\"\"} 0" "$T_TMP/metrics.txt"
 check "... and it has a last-snapshot time" grep -qE '^chute_root_last_snapshot_timestamp_seconds\{root=".*"\} [0-9]{10}\.[0-9]{3}$' "$T_TMP/metrics.txt"
 is "chute_store_packs{store=\"B\"} is B's packs in status" "$(metric 'chute_store_packs{store="B"}')" \

@@ -20,6 +20,7 @@
 
 #include "index.h"
 #include "index-fixture.h"
+#include "pack.h"
 
 /* ---- open, migrations, hostile files ------------------------------------ */
 
@@ -63,9 +64,13 @@ Test(index, migrates_version_1_keeping_rows)
         struct index_snapshot sn = { .id = { .bytes = { 3 } }, .root_id = id, .time_ns = 5,
                                      .hostname = (char *)"h", .tags = (char *)"" };
         cr_assert_eq(index_snapshot_add(idx, &sn), 0);
+        struct index_pack_entry e[5];
+        make_entries(e, 5, 0, 7);
+        cr_assert_eq(index_pack_commit(idx, &pack, 5000, e, 5), 0);
         index_close(idx);
         /* back to what version 1 wrote */
-        sql_exec("DROP TABLE peers; ALTER TABLE hosted DROP COLUMN deleted_ns;"
+        sql_exec("ALTER TABLE packs DROP COLUMN record_bytes;"
+                 "DROP TABLE peers; ALTER TABLE hosted DROP COLUMN deleted_ns;"
                  "ALTER TABLE replicas DROP COLUMN verified_ns;"
                  "ALTER TABLE snapshots DROP COLUMN root_path;"
                  "ALTER TABLE stores DROP COLUMN upload_limit; ALTER TABLE stores DROP COLUMN download_limit;"
@@ -86,6 +91,8 @@ Test(index, migrates_version_1_keeping_rows)
                              "WHERE name = 'verified_ns'"), 1);
         cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info('packs') WHERE name = 'condemned_ns'"), 1);
         cr_assert_eq(sql_int("SELECT count(*) FROM pack_deletes"), 0);
+        cr_assert_eq(sql_int("SELECT record_bytes FROM packs"), 100 + 101 + 102 + 103 + 104,
+                     "a pack's record bytes filled in from its objects");
 }
 
 Test(index, newer_schema_is_refused)
@@ -442,6 +449,32 @@ Test(index, objects_and_packs_round_trip)
 static int stop_at_two(const struct index_object *o, void *userdata)
 {
         return ++*(int *)userdata == 2 ? 77 : 0;
+}
+
+/* status's padding: pack bytes less records, header and trailer, over the
+ * packs whose record bytes are known (a pack added without entries is not) */
+Test(index, stats_count_the_padding)
+{
+        struct index *idx = open_rw();
+        struct index_pack_entry e[10];
+        struct oid pack = make_oid(1, 0xab), pack2 = make_oid(2, 0xab);
+        struct index_stats st;
+
+        make_entries(e, 10, 0, 3);
+        uint64_t records = 0;
+        for (int i = 0; i < 10; i++)
+                records += e[i].length;
+        uint64_t sealed = pack_padded_size(records + pack_header_size(10) + PACK_TRAILER_SIZE);
+        cr_assert_eq(index_pack_commit(idx, &pack, sealed, e, 10), 0);
+        cr_assert_eq(index_pack_add(idx, &pack2, 300, 42, 1, NULL, 0), 0);
+        cr_assert_eq(index_stats(idx, &st), 0);
+        cr_assert_eq(st.pack_bytes, sealed + 300);
+        cr_assert_eq(st.padding_bytes, sealed - records - pack_header_size(10) - PACK_TRAILER_SIZE);
+        cr_assert_gt(st.padding_bytes, 0);
+        struct index_pack p;
+        cr_assert_eq(index_pack_lookup(idx, &pack, &p), 0);
+        cr_assert_eq(p.record_bytes, records);
+        index_close(idx);
 }
 
 Test(index, foreach_stops_on_callback_value)
