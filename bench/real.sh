@@ -142,6 +142,8 @@ cell() {  # PHASE: "R.RRx (chute s vs restic s)", R = restic / chute
         awk -v c="$c" -v a="$a" 'BEGIN { if (c == "NA" || a == "NA" || c + 0 == 0) print "-";
                 else printf "%.2fx (%.2f s vs %.2f s)", a / c, c, a }'
 }
+# the size-class padding in chute's packs, as chutectl status reports it
+PADDING=$(ctl status 2>/dev/null | grep -o 'padding [^)]*' | head -1)
 stored=$(awk -v c="$(med chute init 8)" -v a="$(med restic-auto init 8)" 'BEGIN { if (a + 0 > 0) printf "%.2fx (%.0f vs %.0f MiB)", c / a, c / 1048576, a / 1048576; else print "-" }')
 {
         echo "real.sh $STAMP: $TREE, $(awk -v b="$TREE_BYTES" 'BEGIN { printf "%.2f GiB", b / 1073741824 }'), $NFILES files, $RUNS run(s), medians, page cache warm; $(nproc) cores"
@@ -149,6 +151,7 @@ stored=$(awk -v c="$(med chute init 8)" -v a="$(med restic-auto init 8)" 'BEGIN 
         echo "|---|---|---|---|---|---|"
         echo "| \`$TREE\` | $(cell init) | $(cell noop) | $(cell restore) | $stored | $(peak chute) MiB ($(peak restic-auto)) |"
         echo "ratios: restic's time / chute's (> 1: chute faster); stored: chute's packs/ / restic's repo (du -sb)"
+        echo "chute's packs: ${PADDING:-padding not reported} (size classes that hide each pack's content size)"
         echo "peak RSS: the highest of each tool's runs (chuted: VmHWM, reset before each; restic: /usr/bin/time -v)"
         echo "restore check: ${VERIFY%; }"
         echo "raw rows: $RAW"
