@@ -263,28 +263,12 @@ static int peer_set(struct verb_context *c, int argc, char **argv)
 
 static int peer_remove(struct verb_context *c, int argc, char **argv)
 {
-        enum { OPT_FORCE = 1 };
-        static const struct args_option opts[] = { { "force", 0, false, OPT_FORCE }, { 0 } };
         _cleanup_(msg_freep) struct msg *reply = NULL;
         const char *arg = NULL;
-        bool force = false;
-        struct args a;
-        int k, ex;
-
-        args_init(&a, argc, argv, 2);
-        while ((k = args_next(&a, opts)) != ARGS_END) {
-                if (k == ARGS_ERROR)
-                        return verb_usage("peer remove: %s", a.error);
-                if (k == OPT_FORCE) {
-                        force = true; /* even when packs evicted here are only on that peer */
-                        continue;
-                }
-                if (arg)
-                        return verb_usage("peer remove takes one NAME or ID");
-                arg = a.value;
-        }
-        if (!arg)
-                return verb_usage("peer remove needs the peer's NAME or ID");
+        bool force = false; /* even when packs evicted here are only on that peer */
+        int ex = verb_force_name(argc, argv, "peer remove", "the peer's NAME or ID", &arg, &force);
+        if (ex != EXIT_OK)
+                return ex;
         ex = verb_connect(c, false);
         if (ex != EXIT_OK)
                 return ex;

@@ -107,28 +107,12 @@ static int store_add(struct verb_context *c, int argc, char **argv)
 
 static int store_remove(struct verb_context *c, int argc, char **argv)
 {
-        enum { OPT_FORCE = 1 };
-        static const struct args_option opts[] = { { "force", 0, false, OPT_FORCE }, { 0 } };
         _cleanup_(msg_freep) struct msg *reply = NULL;
         const char *name = NULL;
-        bool force = false;
-        struct args a;
-        int k, ex;
-
-        args_init(&a, argc, argv, 2);
-        while ((k = args_next(&a, opts)) != ARGS_END) {
-                if (k == ARGS_ERROR)
-                        return verb_usage("store remove: %s", a.error);
-                if (k == OPT_FORCE) {
-                        force = true; /* even when packs evicted here are only in that store */
-                        continue;
-                }
-                if (name)
-                        return verb_usage("store remove takes [--force] NAME");
-                name = a.value;
-        }
-        if (!name)
-                return verb_usage("store remove needs the store's NAME");
+        bool force = false; /* even when packs evicted here are only in that store */
+        int ex = verb_force_name(argc, argv, "store remove", "the store's NAME", &name, &force);
+        if (ex != EXIT_OK)
+                return ex;
         ex = verb_connect(c, false);
         if (ex != EXIT_OK)
                 return ex;

@@ -397,6 +397,34 @@ json_t *verb_snapshot_json(const struct msg_map *item)
         return ctl_json_from_map(item);
 }
 
+int verb_force_name(int argc, char **argv, const char *what, const char *name, const char **ret_name,
+                    bool *ret_force)
+{
+        enum { OPT_FORCE = 1 };
+        static const struct args_option opts[] = { { "force", 0, false, OPT_FORCE }, { 0 } };
+        const char *arg = NULL;
+        bool force = false;
+        struct args a;
+        int k;
+
+        args_init(&a, argc, argv, 2);
+        while ((k = args_next(&a, opts)) != ARGS_END) {
+                if (k == ARGS_ERROR)
+                        return verb_usage("%s: %s", what, a.error);
+                if (k == OPT_FORCE)
+                        force = true;
+                else if (arg)
+                        return verb_usage("%s takes [--force] and one name, not more", what);
+                else
+                        arg = a.value;
+        }
+        if (!arg)
+                return verb_usage("%s needs %s", what, name);
+        *ret_name = arg;
+        *ret_force = force;
+        return EXIT_OK;
+}
+
 int verb_no_args(int argc, char **argv)
 {
         static const struct args_option opts[] = { { 0 } };

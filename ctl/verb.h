@@ -52,6 +52,11 @@ struct msg *verb_request(struct verb_context *c, enum ctl_type type);
  * DATA handler returning -ECANCELED makes it EXIT_FAILED with nothing printed. */
 int verb_call(struct verb_context *c, struct msg *m, const struct client_handlers *h,
               struct msg **ret);
+/* "VERB SUB [--force] NAME", the option anywhere (what: "peer remove";
+ * name: what NAME is, for the usage error): EXIT_OK with *ret_name and
+ * *ret_force, or the usage error printed. */
+int verb_force_name(int argc, char **argv, const char *what, const char *name, const char **ret_name,
+                    bool *ret_force);
 /* Absolute form of a PATH argument, or a usage error printed (NULL). */
 char *verb_path_arg(const char *arg, const char *what);
 /* The PATH of "SNAP:PATH" as the daemon wants it: absolute paths and
