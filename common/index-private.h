@@ -241,6 +241,8 @@ extern const struct index_row index_row_text;
 /* ---- shared between the table files ---------------------------------------- */
 
 #define INDEX_PACK_COLUMNS "id, size, n_objects, created_ns, local, record_bytes"
+/* The same of a packs row named p (in a join). */
+#define INDEX_PACK_COLUMNS_P "p.id, p.size, p.n_objects, p.created_ns, p.local, p.record_bytes"
 /* struct index_pack as INDEX_PACK_COLUMNS (index-pack.c). */
 extern const struct index_row index_pack_row;
 

@@ -107,7 +107,7 @@ int index_replica_held_page(struct index *idx, int64_t store_id, const struct oi
                 return -EINVAL;
         return index_row_foreach(
                 idx,
-                INDEX_QUERY("SELECT p.id, p.size, p.n_objects, p.created_ns, p.local "
+                INDEX_QUERY("SELECT " INDEX_PACK_COLUMNS_P " "
                             "FROM replicas r JOIN packs p ON p.id = r.pack_id "
                             "WHERE r.store_id = ?1 AND r.state >= 1 AND r.pack_id > ?2 "
                             "ORDER BY r.pack_id LIMIT ?3",

@@ -74,7 +74,7 @@ static int status_text(struct msg *reply)
         printf("%" PRIu64 " snapshots, %" PRIu64 " objects in %" PRIu64 " packs, %s stored",
                verb_uint(&body, CTL_KEY_SNAPSHOT_COUNT, 0), verb_uint(&body, CTL_KEY_OBJECTS, 0),
                verb_uint(&body, CTL_KEY_PACKS, 0), output_size(bytes, stored));
-        if (padding) /* the size classes that hide each pack's exact size */
+        if (padding && bytes) /* the size classes that hide each pack's exact size */
                 printf(" (padding %s, %.1f %%)", output_size(padding, pad), 100.0 * (double)padding / (double)bytes);
         printf("\n");
         local_line(&body);

@@ -227,6 +227,7 @@ void snapshot_run(struct snapshot_job *job)
         /* the walk; files are read and trees stored as it goes */
         walk_dir(&w, rootfd, NULL, 0, "", prev_root, w.incremental && pathset_has(&job->deep, ""), w.excludes,
                  NULL);
+        walk_reader_release(&w); /* before waiting for the last reads */
         if (snapshot_cancelled(job))
                 goto out;
         t1 = monotonic_ns();

@@ -376,8 +376,12 @@ int walk_list(struct walk *w, int dirfd, const char *relpath, const struct exclu
                 else if (!strcmp(de->d_name, EXCLUDE_CACHEDIR_TAG_NAME))
                         has_tag = true;
         }
-        ret->here = has_ignore ? dir_excludes(w, dirfd, relpath, ex) : exclude_ref(ex);
         ret->cachedir = has_tag && walk_cachedir_tagged(dirfd, NULL);
+        if (ret->cachedir) { /* left out whole: nothing in it is looked at */
+                ret->here = exclude_ref(ex);
+                return 0;
+        }
+        ret->here = has_ignore ? dir_excludes(w, dirfd, relpath, ex) : exclude_ref(ex);
         struct exclude *here = ret->here;
         bool filtering = here && !exclude_is_empty(here);
         FOREACH_DIRENT(de, names, len) {
@@ -510,11 +514,12 @@ static void ahead_run(void *arg)
         struct walk *w = a->w;
         int r = walk_list(w, a->fd, a->relpath, a->ex, &a->listing);
         /* a full walk's join rows too: off the walk's own thread */
-        if (r >= 0 && w->full && !a->listing.error && !a->listing.cachedir) {
-                struct index *rd = repo_reader_get(w->repo);
-                a->listing.rows_error = rd ? walk_rows_load(rd, w->job->root_id, a->relpath, &a->listing.rows) : -EIO;
-                repo_reader_put(w->repo, rd);
+        struct index *rd = NULL;
+        if (r >= 0 && w->full && !a->listing.error && !a->listing.cachedir && (rd = repo_reader_get(w->repo))) {
+                /* no connection to be had: the walk loads them itself */
+                a->listing.rows_error = walk_rows_load(rd, w->job->root_id, a->relpath, &a->listing.rows);
                 a->listing.has_rows = true;
+                repo_reader_put(w->repo, rd);
         }
         pthread_mutex_lock(&a->lock);
         a->r = r;

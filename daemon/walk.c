@@ -56,6 +56,15 @@ void walk_reader_release(struct walk *w)
         w->reading = false;
 }
 
+/* End the shared read transaction once it is older than the limit, even if
+ * no read comes (the rows of most directories come with their listing made
+ * ahead): it must not stay open while the walk waits for reads. */
+static void reader_expire(struct walk *w)
+{
+        if (w->reading && monotonic_ns() - w->read_since >= WALK_READ_HOLD_NS)
+                walk_reader_release(w);
+}
+
 static bool cache_matches(const struct index_file *c, const struct stat *st)
 {
         return c->dev == (uint64_t)st->st_dev && c->ino == (uint64_t)st->st_ino &&
@@ -108,6 +117,7 @@ static int plan_file(struct walk *w, int dirfd, struct dnode *dn, size_t index, 
                 return 0;
         }
         e->size = (uint64_t)st->st_size;
+        walk_reader_release(w); /* queueing a read may wait for others to end */
         return assemble_read(w, dn, index, relpath, st);
 }
 
@@ -207,9 +217,12 @@ static enum dir_plan dir_plan(struct walk *w, const struct object_tree *prev, co
 /* Start listing ahead the subdirectories of dn (relpath, open as dirfd) that
  * the walk will enter, from entry *next on, as far as the walk's share
  * allows; *next: the first entry not considered yet. They go to the head
- * of the pool's queue, last first, so that the pool makes them in the
+ * of the pool's queue, last first, so that the pool makes a batch in the
  * order the walk takes them, before the ones queued for directories the
- * walk reaches later (a depth-first walk needs the newest soonest). */
+ * walk reaches later (a depth-first walk needs the newest soonest). A
+ * refill of one sibling goes ahead of siblings still queued from the
+ * batch before: one listing out of order, which the walk makes itself if
+ * it gets there first. */
 static int ahead_refill(struct walk *w, int dirfd, struct dnode *dn, const char *relpath,
                         const struct object_tree *prev, bool force, const struct stat *stats,
                         const struct exclude *here, struct walk_ahead **ahead, size_t *next, size_t *level)
@@ -442,6 +455,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                         goto oom;
         }
 out:
+        reader_expire(w);
         if (ahead)
                 for (size_t i = 0; i < dn->tree->n_entries; i++)
                         walk_ahead_drop(w, ahead[i]);

@@ -5,6 +5,7 @@
 # the tree byte for byte; a byte flipped inside a pack fails the restore,
 # with or without --verify, instead of writing wrong bytes.
 . "$(dirname "$0")/lib.sh"
+need sqlite3
 
 SRC=$T_TMP/src
 mkdir -p "$SRC/a/b"
@@ -23,10 +24,15 @@ rc_is "restore --verify (ids recomputed)" 0 ctl restore latest "$T_TMP/verified"
 if diff -r "$SRC" "$T_TMP/verified" >/dev/null; then ok "... equal to the tree"; else not_ok "... equal to the tree"; fi
 rc_is "an unknown option is refused" 2 ctl restore latest "$T_TMP/x" --verify-all
 
-# flip one byte in the middle of the first data record of the largest pack
+# flip one byte in the middle of the largest data record (type 1): the
+# restore's own reads, not the trees', meet it
 stop_chuted n
-pack=$(find "$NODE_DIR/state/packs" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
-flip_byte "$pack" 4096
+read -r hexid off len < <(sqlite3 -separator ' ' "$NODE_DIR/state/index.db" \
+    "SELECT lower(hex(pack_id)), offset, length FROM objects WHERE type = 1 ORDER BY length DESC LIMIT 1")
+pack=$(find "$NODE_DIR/state/packs" -type f -name "$hexid")
+if [ -n "$pack" ] && [ "$len" -gt 100000 ]; then ok "a data record of $len bytes at $off in a pack"; else
+    not_ok "a data record of the largest file in a pack ($hexid $off $len)"; fi
+flip_byte "$pack" $((off + len / 2))
 start_chuted n || { not_ok "chuted starts again"; done_testing; exit; }
 for opt in "" --verify; do
     ctl restore latest "$T_TMP/bad$opt" $opt >"$T_TMP/bad.out" 2>&1
