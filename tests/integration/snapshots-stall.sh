@@ -48,9 +48,13 @@ sleep 1.5 # the listings run as far as flow control lets them
 during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
 growth=$(( (during - before) / 1024 ))
 # a whole listing is ~12 MiB encoded (more as messages): held by each of 8
-# clients that is 100 MiB and more; flow control holds under 1 MiB each
-[ "$growth" -lt 32 ] && ok "$CLIENTS stalled listings of $ROWS rows grow chuted by $growth MiB (< 32)" ||
-    not_ok "$CLIENTS stalled listings of $ROWS rows grow chuted by $growth MiB (< 32)"
+# clients that is 100 MiB and more; flow control holds under 1 MiB each.
+# Under a sanitizer every byte touched costs shadow memory as well (TSAN:
+# 33 MiB here on an idle machine), which would still be far from 100+.
+LIMIT=32
+[ -n "${CHUTE_SANITIZER_SUITE:-}" ] && LIMIT=64
+[ "$growth" -lt "$LIMIT" ] && ok "$CLIENTS stalled listings of $ROWS rows grow chuted by $growth MiB (< $LIMIT)" ||
+    not_ok "$CLIENTS stalled listings of $ROWS rows grow chuted by $growth MiB (< $LIMIT)"
 rc_is "chutectl status works while they stall" 0 ctl status
 wait "$STALL"
 closed=$(sed -n 's/^stall-closed \([0-9]*\) after \([0-9.]*\) s$/\1 \2/p' "$T_TMP/stall.out")
