@@ -53,24 +53,16 @@ struct dnode *assemble_dir(struct walk *w, struct dnode *parent, size_t index, c
         dn->pending = 1;
         if (parent)
                 parent->pending++;
-        dn->live_next = w->live;
-        if (w->live)
-                w->live->live_prev = dn;
-        w->live = dn;
+        LIST_INSERT_HEAD(&w->live, dn, live);
         return dn;
 oom:
         snapshot_job_fail(w->job, -ENOMEM, "out of memory while walking %s", w->job->path);
         return NULL;
 }
 
-static void dnode_free(struct walk *w, struct dnode *dn)
+static void dnode_free(struct dnode *dn)
 {
-        if (dn->live_prev)
-                dn->live_prev->live_next = dn->live_next;
-        else
-                w->live = dn->live_next;
-        if (dn->live_next)
-                dn->live_next->live_prev = dn->live_prev;
+        LIST_REMOVE(dn, live);
         object_tree_free(dn->tree);
         free(dn->relpath);
         free(dn);
@@ -119,7 +111,7 @@ static void store_dir(struct walk *w, struct dnode *dn)
                         w->root_tree = id;
                         w->root_stored = true;
                 }
-                dnode_free(w, dn);
+                dnode_free(dn);
                 dn = parent;
         }
 }
@@ -214,8 +206,8 @@ void assemble_done(struct walk *w)
          * directories go with the rest */
         window_free(w->reads, read_drop);
         w->reads = NULL;
-        while (w->live)
-                dnode_free(w, w->live);
+        while (!LIST_EMPTY(&w->live))
+                dnode_free(LIST_FIRST(&w->live));
         cache_spool_free(w->spool);
         w->spool = NULL;
 }

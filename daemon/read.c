@@ -203,7 +203,12 @@ static int block_finish(struct block *b, struct extents *x, int r)
 static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t start, uint64_t end,
                        struct extents *x)
 {
-        struct block blocks[2] = {{.buf = rd->buf[0]}, {.buf = NULL}};
+        /* the tasks are filled as chunks are cut: not cleared for each file */
+        struct block blocks[2];
+        blocks[0].buf = rd->buf[0];
+        blocks[1].buf = NULL;
+        blocks[0].n = blocks[1].n = 0;
+        blocks[0].g = blocks[1].g = NULL;
         struct block *cur = &blocks[0];
         size_t fill = 0, scan = 0, begin = 0;
         uint64_t pos = start;

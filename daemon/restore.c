@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sys/queue.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ struct rnode {
         struct object_tree *tree;     /* its entries (file items point into it) */
         char *path;
         size_t pending;
-        struct rnode *live_prev, *live_next;
+        LIST_ENTRY(rnode) live;       /* in state.live */
 };
 
 struct file_item {
@@ -80,7 +81,7 @@ struct late_dir {
 
 struct state {
         struct restore_job *job;
-        struct rnode *live;         /* directories not done */
+        LIST_HEAD(, rnode) live;    /* directories not done */
         struct late_dir *late;      /* done, metadata set last (deepest first) */
         size_t n_late, cap_late;
         struct window *writes;      /* the test hook "restore-contents" holds them until the walk ends */
@@ -194,21 +195,13 @@ static struct rnode *rnode_new(struct state *s, struct rnode *parent, const stru
         n->pending = 1;
         if (parent)
                 parent->pending++;
-        n->live_next = s->live;
-        if (s->live)
-                s->live->live_prev = n;
-        s->live = n;
+        LIST_INSERT_HEAD(&s->live, n, live);
         return n;
 }
 
-static void rnode_free(struct state *s, struct rnode *n)
+static void rnode_free(struct rnode *n)
 {
-        if (n->live_prev)
-                n->live_prev->live_next = n->live_next;
-        else
-                s->live = n->live_next;
-        if (n->live_next)
-                n->live_next->live_prev = n->live_prev;
+        LIST_REMOVE(n, live);
         object_tree_free(n->tree);
         free(n->path);
         free(n);
@@ -272,7 +265,7 @@ static void rnode_done(struct state *s, struct rnode *n)
                                 close(fd);
                         }
                 }
-                rnode_free(s, n);
+                rnode_free(n);
                 n = parent;
         }
 }
@@ -691,8 +684,8 @@ static void restore_gated(struct restore_job *job)
 out:
         /* after a failure: the writes in flight end first; held ones never ran */
         window_free(s.writes, write_drop);
-        while (s.live)
-                rnode_free(&s, s.live);
+        while (!LIST_EMPTY(&s.live))
+                rnode_free(LIST_FIRST(&s.live));
         object_snapshot_free(snap);
         object_tree_free(holder);
         if (tfd >= 0)

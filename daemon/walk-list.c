@@ -513,10 +513,10 @@ static void ahead_run(void *arg)
         struct walk_ahead *a = arg;
         struct walk *w = a->w;
         int r = walk_list(w, a->fd, a->relpath, a->ex, &a->listing);
-        /* a full walk's join rows too: off the walk's own thread */
+        /* a full walk's join rows too, off the walk's own thread (with no
+         * connection to be had, the walk loads them itself) */
         struct index *rd = NULL;
         if (r >= 0 && w->full && !a->listing.error && !a->listing.cachedir && (rd = repo_reader_get(w->repo))) {
-                /* no connection to be had: the walk loads them itself */
                 a->listing.rows_error = walk_rows_load(rd, w->job->root_id, a->relpath, &a->listing.rows);
                 a->listing.has_rows = true;
                 repo_reader_put(w->repo, rd);

@@ -36,18 +36,6 @@
  * checkpoints of the log go on. */
 #define WALK_READ_HOLD_NS (50 * 1000 * 1000)
 
-static void reader_hold(struct walk *w)
-{
-        int64_t now = monotonic_ns();
-        if (w->reading && now - w->read_since < WALK_READ_HOLD_NS)
-                return;
-        walk_reader_release(w);
-        if (index_begin(w->reader) >= 0) { /* else each read is its own transaction */
-                w->reading = true;
-                w->read_since = now;
-        }
-}
-
 void walk_reader_release(struct walk *w)
 {
         if (!w->reading)
@@ -63,6 +51,18 @@ static void reader_expire(struct walk *w)
 {
         if (w->reading && monotonic_ns() - w->read_since >= WALK_READ_HOLD_NS)
                 walk_reader_release(w);
+}
+
+/* Open the shared read transaction, unless one younger than the limit is. */
+static void reader_hold(struct walk *w)
+{
+        reader_expire(w);
+        if (w->reading)
+                return;
+        if (index_begin(w->reader) >= 0) { /* else each read is its own transaction */
+                w->reading = true;
+                w->read_since = monotonic_ns();
+        }
 }
 
 static bool cache_matches(const struct index_file *c, const struct stat *st)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -34,7 +35,7 @@ struct dnode {
         struct object_tree *tree;
         char *relpath;           /* "" for the root */
         size_t pending;          /* reads in flight, subdirectories not stored, 1 while being listed */
-        struct dnode *live_prev, *live_next; /* walk.live */
+        LIST_ENTRY(dnode) live;  /* in walk.live */
 };
 
 /* One file queued for reading. */
@@ -78,7 +79,7 @@ struct walk {
          * until the walk is over */
         struct window *reads;
         size_t n_queued;         /* files queued for reading, in all */
-        struct dnode *live;      /* directories not yet stored */
+        LIST_HEAD(, dnode) live; /* directories not yet stored */
         struct cache_spool *spool; /* file-cache rows of the files read */
         bool root_stored;
         struct oid root_tree;
