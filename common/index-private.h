@@ -45,6 +45,8 @@ enum index_statement {
         STMT_REPLICA_GET,
         STMT_KV_GET,
         STMT_KV_SET,
+        STMT_FINGERPRINT_GET,
+        STMT_FINGERPRINT_PUT,
         _STMT_MAX,
 };
 

@@ -110,6 +110,13 @@ static const char *const index_migrations[INDEX_SCHEMA_VERSION] = {
         "ALTER TABLE packs ADD COLUMN record_bytes INTEGER NOT NULL DEFAULT 0;"
         "UPDATE packs SET record_bytes = (SELECT coalesce(sum(o.length), 0) FROM objects o"
         "  WHERE o.pack_id = packs.id);",
+        /* 6: chunk fingerprints (docs/fingerprints.md): a local cache from
+         * a keyed GMAC of a big file's chunk to its object id. No foreign
+         * key: a row is written before its object's pack is committed, and
+         * prune drops the rows of objects gone. */
+        "CREATE TABLE chunk_fingerprints ("
+        "  fp BLOB PRIMARY KEY CHECK (length(fp) = 16),"
+        "  id BLOB NOT NULL CHECK (length(id) = 32)) WITHOUT ROWID;",
 };
 
 /* ---- errors: the SQLite boundary ----------------------------------------- */

@@ -13,7 +13,7 @@
 #include "oid.h"
 
 /* Highest schema version this code knows (PRAGMA user_version). */
-#define INDEX_SCHEMA_VERSION 5
+#define INDEX_SCHEMA_VERSION 6
 
 enum index_open_flags {
         INDEX_READONLY = 1 << 0, /* read-only connection (workers); no migration */
@@ -526,6 +526,19 @@ int index_hosted_page(struct index *idx, const struct oid *peer, const struct oi
  * peer's delete_delay_ns, default_delay_ns for a peer no longer approved. */
 int index_hosted_foreach_expired(struct index *idx, int64_t now_ns, int64_t default_delay_ns,
                                  index_hosted_cb cb, void *userdata);
+
+/* --- chunk fingerprints (local only, docs/fingerprints.md) --- */
+
+#define INDEX_FINGERPRINT_SIZE 16
+/* The object id a chunk fingerprint was recorded with: 1 and *ret_id, 0
+ * when none was, -errno. */
+int index_fingerprint_get(struct index *idx, const uint8_t fp[INDEX_FINGERPRINT_SIZE], struct oid *ret_id);
+/* Record (or replace) fp -> id. */
+int index_fingerprint_put(struct index *idx, const uint8_t fp[INDEX_FINGERPRINT_SIZE], const struct oid *id);
+/* Drop the fingerprints of objects the index no longer has: rows dropped, or -errno. */
+int index_fingerprint_prune(struct index *idx);
+/* Fingerprints recorded. */
+int index_fingerprint_count(struct index *idx, uint64_t *ret);
 
 /* --- small state --- */
 

@@ -55,6 +55,9 @@ int keys_derive(const uint8_t master[KEYS_MASTER_SIZE], struct keys *ret)
         if (r >= 0)
                 r = keys_derive_one(master, KEYS_LABEL_CHECK, k.check, sizeof k.check);
         if (r >= 0)
+                r = keys_derive_one(master, KEYS_LABEL_FINGERPRINT, k.fingerprint_key,
+                                    sizeof k.fingerprint_key);
+        if (r >= 0)
                 *ret = k;
         keys_wipe(&k);
         return r < 0 ? r : 0;

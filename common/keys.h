@@ -17,6 +17,7 @@
 #define KEYS_LABEL_PACK "chute/v1/pack"
 #define KEYS_LABEL_IDENTITY "chute/v1/node-identity"
 #define KEYS_LABEL_CHECK "chute/v1/key-check"
+#define KEYS_LABEL_FINGERPRINT "chute/v1/chunk-fingerprint"
 
 struct keys {
         uint8_t master[KEYS_MASTER_SIZE];
@@ -26,6 +27,7 @@ struct keys {
         uint8_t pack_key[32];      /* K_pack: pack headers */
         uint8_t identity_seed[32]; /* seed for identity_new() */
         uint8_t check[32];         /* key check value: stored in the index, never secret */
+        uint8_t fingerprint_key[32]; /* K_fp: chunk fingerprints (local only, docs/fingerprints.md) */
 };
 
 /* A zeroed struct keys in memory of its own: excluded from core dumps

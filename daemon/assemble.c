@@ -16,6 +16,8 @@
 #include "cache-spool.h"
 #include "cleanup.h"
 #include "daemon.h"
+#include "file-cache.h"
+#include "index.h"
 #include "log.h"
 #include "read.h"
 #include "repo.h"
@@ -124,6 +126,7 @@ void assemble_listed(struct walk *w, struct dnode *dn)
 
 static void item_free(struct file_item *it)
 {
+        free(it->prev);
         free(it->relpath);
         free(it);
 }
@@ -171,7 +174,8 @@ static void read_drop(struct window_item *link, void *userdata)
         item_free(window_entry(link, struct file_item, link));
 }
 
-int assemble_read(struct walk *w, struct dnode *dn, size_t index, const char *relpath, const struct stat *st)
+int assemble_read(struct walk *w, struct dnode *dn, size_t index, const char *relpath, const struct stat *st,
+                  const struct index_file *prev)
 {
         struct file_item *it = calloc(1, sizeof(*it));
         if (!it)
@@ -186,6 +190,14 @@ int assemble_read(struct walk *w, struct dnode *dn, size_t index, const char *re
         if (!it->relpath) {
                 free(it);
                 return -ENOMEM;
+        }
+        /* a big file read before: its chunks may start where they did (read.c) */
+        struct object_entry last = {0};
+        if (prev && st->st_size >= READ_FINGERPRINT_MIN && file_cache_decode(prev->content, prev->content_len, &last) >= 0) {
+                it->prev_has_list = last.has_list;
+                it->prev_list = last.list;
+                it->prev = last.extents;
+                it->n_prev = last.n_extents;
         }
         dn->pending++;
         w->n_queued++;

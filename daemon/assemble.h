@@ -10,6 +10,8 @@
 
 #include "walk.h"
 
+struct index_file;
+
 /* Prepare w for reads (the window, the spool in the repository's staging
  * directory); the test hook "snapshot-read" holds every read until the walk
  * is over. */
@@ -19,8 +21,10 @@ int assemble_begin(struct walk *w);
 struct dnode *assemble_dir(struct walk *w, struct dnode *parent, size_t index, const char *relpath);
 /* dn is listed: stored at once if nothing below it is pending. */
 void assemble_listed(struct walk *w, struct dnode *dn);
-/* Queue file entry index of dn for reading (stat st, path relpath). */
-int assemble_read(struct walk *w, struct dnode *dn, size_t index, const char *relpath, const struct stat *st);
+/* Queue file entry index of dn for reading (stat st, path relpath); prev,
+ * if not NULL, is its file-cache row from before it changed. */
+int assemble_read(struct walk *w, struct dnode *dn, size_t index, const char *relpath, const struct stat *st,
+                  const struct index_file *prev);
 /* The walk is over: wait for every read and store what is left. The root's
  * tree id is then in w->root_tree (w->root_stored). */
 void assemble_finish(struct walk *w);

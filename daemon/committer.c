@@ -32,6 +32,13 @@
  * least this many frames (2 MiB of 4 KiB pages): the log stays small between
  * snapshots, while a big snapshot's pack commits still share checkpoints. */
 #define COMMITTER_IDLE_CHECKPOINT_FRAMES 512
+/* Chunk fingerprints wait for the next pack commit, or until this many do. */
+#define COMMITTER_FINGERPRINT_BATCH 4096
+
+struct committer_fingerprint {
+        uint8_t fp[INDEX_FINGERPRINT_SIZE];
+        struct oid id;
+};
 
 struct committer {
         struct index *wr;
@@ -51,6 +58,8 @@ struct committer {
         pthread_cond_t taken;  /* pending was emptied */
         struct sealed_pack *pending;
         size_t n_pending, cap_pending;
+        struct committer_fingerprint *fps; /* to record with the next commit */
+        size_t n_fps, cap_fps;
         pthread_t thread;
         bool started, stop;
 };
@@ -199,6 +208,26 @@ int committer_recover(struct committer *c, unsigned *ret_n)
         return 0;
 }
 
+/* Record chunk fingerprints in a transaction of their own: they are true
+ * whatever becomes of the packs (docs/fingerprints.md), and a cache, so a
+ * failure loses nothing but speed. Writer connection held. */
+static void commit_fingerprints(struct committer *c, const struct committer_fingerprint *v, size_t n)
+{
+        if (n == 0)
+                return;
+        if (c->before_write)
+                c->before_write(c->userdata);
+        int k = index_begin(c->wr);
+        for (size_t i = 0; i < n && k >= 0; i++)
+                k = index_fingerprint_put(c->wr, v[i].fp, &v[i].id);
+        if (k >= 0)
+                k = index_commit(c->wr);
+        else
+                index_rollback(c->wr);
+        if (k < 0)
+                log_debug_errno(k, "Cannot record %zu chunk fingerprints, ignoring", n);
+}
+
 /* Make every queued pack durable, link it and commit it to the index. */
 static int commit_pending(struct committer *c)
 {
@@ -206,8 +235,12 @@ static int commit_pending(struct committer *c)
         pthread_mutex_lock(&c->lock);
         struct sealed_pack *v = c->pending;
         size_t n = c->n_pending;
+        struct committer_fingerprint *fps = c->fps;
+        size_t n_fps = c->n_fps;
         c->pending = NULL;
         c->n_pending = c->cap_pending = 0;
+        c->fps = NULL;
+        c->n_fps = c->cap_fps = 0;
         pthread_cond_broadcast(&c->taken);
         pthread_mutex_unlock(&c->lock);
 
@@ -227,6 +260,8 @@ static int commit_pending(struct committer *c)
                 else
                         index_rollback(c->wr);
         }
+        commit_fingerprints(c, fps, n_fps);
+        free(fps);
         pthread_mutex_unlock(&c->write_lock);
         if (n > 0 && k >= 0) {
                 for (size_t i = 0; c->stored && i < n; i++)
@@ -255,7 +290,7 @@ static void *committer_main(void *arg)
         struct committer *c = arg;
         pthread_mutex_lock(&c->lock);
         while (!c->stop) {
-                if (c->n_pending < COMMITTER_BATCH) {
+                if (c->n_pending < COMMITTER_BATCH && c->n_fps < COMMITTER_FINGERPRINT_BATCH) {
                         pthread_cond_wait(&c->wanted, &c->lock);
                         continue;
                 }
@@ -291,6 +326,7 @@ void committer_free(struct committer *c)
         for (size_t i = 0; i < c->n_pending; i++)
                 sealed_pack_done(&c->pending[i]);
         free(c->pending);
+        free(c->fps);
         index_close(c->wr);
         pthread_mutex_destroy(&c->write_lock);
         pthread_mutex_destroy(&c->lock);
@@ -315,6 +351,20 @@ int committer_queue(struct committer *c, struct sealed_pack *sp)
                 pthread_cond_signal(&c->wanted);
         pthread_mutex_unlock(&c->lock);
         return 0;
+}
+
+void committer_add_fingerprint(struct committer *c, const uint8_t fp[INDEX_FINGERPRINT_SIZE],
+                               const struct oid *id)
+{
+        pthread_mutex_lock(&c->lock);
+        if (GROW(c->fps, c->n_fps, c->cap_fps, 256)) {
+                struct committer_fingerprint *f = &c->fps[c->n_fps++];
+                memcpy(f->fp, fp, sizeof(f->fp));
+                f->id = *id;
+                if (c->n_fps >= COMMITTER_FINGERPRINT_BATCH)
+                        pthread_cond_signal(&c->wanted);
+        } /* else dropped: a cache */
+        pthread_mutex_unlock(&c->lock);
 }
 
 void committer_throttle(struct committer *c)

@@ -534,6 +534,7 @@ int prune_delete_local(struct daemon *d)
 struct finish_ctx {
         int64_t now;
         int64_t forgotten_before;
+        bool retired; /* packs (and their objects) are gone */
 };
 
 /* The prune is recorded; snapshots forgotten while it ran stay counted
@@ -556,6 +557,11 @@ static int finish_cb(struct index *wr, void *userdata)
         }
         if (k >= 0 || k == -ENOENT)
                 k = index_kv_set_int(wr, PRUNE_KV_LAST, fc->now);
+        /* the fingerprints of the objects retired (docs/fingerprints.md) */
+        if (k >= 0 && fc->retired) {
+                int n = index_fingerprint_prune(wr);
+                k = n < 0 ? n : 0;
+        }
         return end_tx(wr, k);
 }
 
@@ -616,7 +622,8 @@ void prune_run(struct prune_job *job)
                 if (k < 0)
                         goto out;
         }
-        struct finish_ctx fc = { .now = now_ns(), .forgotten_before = pl.forgotten_before };
+        struct finish_ctx fc = { .now = now_ns(), .forgotten_before = pl.forgotten_before,
+                                 .retired = job->st.retired_packs > 0 };
         k = repo_with_writer(repo, finish_cb, &fc);
         if (k < 0)
                 fail(job, k, "cannot record the prune in the index: %s", strerror(-k));

@@ -19,9 +19,11 @@
 
 #include "chunker.h"
 #include "cleanup.h"
+#include "crypto.h"
 #include "daemon.h"
 #include "fdpath.h"
 #include "log.h"
+#include "object.h"
 #include "repo.h"
 #include "snapshot.h"
 #include "walk.h"
@@ -60,11 +62,13 @@ static int64_t racy_ns(void)
 #define BLOCK_CHUNKS (READ_BLOCK / CHUNKER_MIN_SIZE_DEFAULT + 2)
 
 /* One per worker thread: two blocks (the second is allocated for the
- * first file larger than one) and a chunker, whose PRF holds a copy of the
- * CDC key. It is rebuilt when the keys change (generation), and freed,
+ * first file larger than one), a chunker, whose PRF holds a copy of the
+ * CDC key, and the chunk fingerprint context (NULL where the CPU has no
+ * fast GHASH). It is rebuilt when the keys change (generation), and freed,
  * wiped, when the thread exits. */
 struct reader {
         struct chunker *chunker;
+        struct crypto_fingerprint *fingerprint;
         uint64_t generation;
         uint8_t *buf[2];
 };
@@ -78,6 +82,7 @@ static void reader_free(void *p)
         if (!rd)
                 return;
         chunker_free(rd->chunker); /* wipes the chunker and its PRF */
+        crypto_fingerprint_free(rd->fingerprint); /* EVP wipes the key schedule */
         free(rd->buf[0]);
         free(rd->buf[1]);
         free(rd);
@@ -103,6 +108,11 @@ static struct reader *reader_get(struct daemon *d)
         rd->generation = generation;
         rd->buf[0] = malloc(READ_BLOCK);
         if (!rd->buf[0] || chunker_new(d->keyring->cdc_key, NULL, &rd->chunker) < 0) {
+                reader_free(rd);
+                return NULL;
+        }
+        int k = crypto_fingerprint_new(d->keyring->fingerprint_key, &rd->fingerprint);
+        if (k < 0 && k != -ENOTSUP) {
                 reader_free(rd);
                 return NULL;
         }
@@ -137,16 +147,96 @@ struct chunk_task {
         struct file_item *it;
         const uint8_t *p;
         size_t len;
+        bool have_fp; /* fp computed already (a chunk of the last version) */
+        uint8_t fp[CRYPTO_FINGERPRINT_SIZE];
         struct oid id;
         int r;
 };
+
+/* The chunks of a changed file's last version, where they started: a
+ * chunk of the new version that starts where one of them did, with the
+ * same bytes (its fingerprint gives that chunk's id), ends where it did
+ * too. The chunker, which cuts by the bytes since the last cut, would cut
+ * there again; it is not run over it. The last chunk before a hole or the
+ * end is not taken (its end was not a cut of the chunker's). */
+struct prev_chunks {
+        struct object_extent *x;
+        uint64_t *start;
+        size_t n, i;
+        uint64_t taken, bytes_taken;
+};
+
+static void prev_chunks_done(struct prev_chunks *pv)
+{
+        free(pv->x);
+        free(pv->start);
+        *pv = (struct prev_chunks){0};
+}
+
+/* Load the last version's chunks of it (none where it had none, or on any
+ * error: the chunker then cuts everything). */
+static void prev_chunks_load(struct file_item *it, struct prev_chunks *pv)
+{
+        *pv = (struct prev_chunks){0};
+        if (!it->prev_has_list && it->n_prev == 0)
+                return;
+        if (it->prev_has_list) {
+                _cleanup_free_ uint8_t *buf = NULL;
+                size_t len;
+                struct object_list *list = NULL;
+                if (repo_get(it->job->daemon->repo, &it->prev_list, OBJECT_LIST, 0, &buf, &len) < 0 ||
+                    object_list_decode(buf, len, &list) < 0)
+                        return;
+                pv->x = list->extents;
+                pv->n = list->n_extents;
+                list->extents = NULL;
+                object_list_free(list);
+        } else {
+                pv->x = it->prev;
+                pv->n = it->n_prev;
+                it->prev = NULL;
+                it->n_prev = 0;
+        }
+        pv->start = malloc(sizeof(*pv->start) * (pv->n ? pv->n : 1));
+        if (!pv->start) {
+                prev_chunks_done(pv);
+                return;
+        }
+        uint64_t at = 0;
+        for (size_t i = 0; i < pv->n; i++) {
+                pv->start[i] = at;
+                at += pv->x[i].length;
+        }
+}
+
+/* The length of the last version's chunk that started at file offset off,
+ * if it may be taken whole, else 0. */
+static size_t prev_chunk_at(struct prev_chunks *pv, uint64_t off)
+{
+        while (pv->i < pv->n && pv->start[pv->i] < off)
+                pv->i++;
+        if (pv->i + 1 >= pv->n || pv->start[pv->i] != off || pv->x[pv->i].hole || pv->x[pv->i + 1].hole)
+                return 0;
+        return (size_t)pv->x[pv->i].length;
+}
 
 static void chunk_task_run(void *arg)
 {
         struct chunk_task *t = arg;
         struct snapshot_job *job = t->it->job;
+        struct reader *rd = t->it->st.st_size >= READ_FINGERPRINT_MIN && !t->have_fp ? reader_get(job->daemon)
+                                                                                       : NULL;
         uint64_t added = 0;
-        t->r = repo_put(job->daemon->repo, OBJECT_DATA, t->p, t->len, &t->id, &added);
+        if (t->have_fp || (rd && rd->fingerprint && crypto_fingerprint(rd->fingerprint, t->p, t->len, t->fp) >= 0)) {
+                bool recognized = false;
+                t->r = repo_put_fingerprinted(job->daemon->repo, t->fp, t->p, t->len, &t->id, &added,
+                                              &recognized);
+                if (t->r >= 0 && recognized) {
+                        __atomic_add_fetch(&job->recognized_chunks, 1, __ATOMIC_RELAXED);
+                        __atomic_add_fetch(&job->recognized_bytes, t->len, __ATOMIC_RELAXED);
+                }
+        } else
+                t->r = repo_put(job->daemon->repo, OBJECT_DATA, t->p, t->len, &t->id, &added);
         if (t->r < 0)
                 return;
         __atomic_add_fetch(&job->stats.new_bytes, added, __ATOMIC_RELAXED);
@@ -201,7 +291,7 @@ static int block_finish(struct block *b, struct extents *x, int r)
  * block while the chunks of the other are stored. A block's last chunk
  * alone (most files: their only one) is stored here, off the pool. */
 static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t start, uint64_t end,
-                       struct extents *x)
+                       struct prev_chunks *pv, struct extents *x)
 {
         /* the tasks are filled as chunks are cut: not cleared for each file */
         struct block blocks[2];
@@ -212,7 +302,7 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
         struct block *cur = &blocks[0];
         size_t fill = 0, scan = 0, begin = 0;
         uint64_t pos = start;
-        bool eof = false;
+        bool eof = false, carry_prev = false;
         int r = 0;
 
         chunker_reset(rd->chunker);
@@ -225,7 +315,7 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
                  * left after the last cut is less than max_size; carry it
                  * into the other block, once that one's chunks are
                  * stored, and read on there */
-                if (!eof && fill == READ_BLOCK && scan == fill) {
+                if (!eof && fill == READ_BLOCK && (scan == fill || carry_prev)) {
                         struct block *next = cur == &blocks[0] ? &blocks[1] : &blocks[0];
                         if (!next->buf) {
                                 if (!rd->buf[1] && !(rd->buf[1] = malloc(READ_BLOCK))) {
@@ -245,6 +335,7 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
                         scan -= begin;
                         begin = 0;
                         cur = next;
+                        carry_prev = false;
                 }
                 if (!eof && fill < READ_BLOCK) {
                         size_t want = MIN(READ_BLOCK - fill, (size_t)(end - pos));
@@ -259,6 +350,29 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
                                 eof = true;
                         fill += (size_t)n;
                         pos += (uint64_t)n;
+                }
+                /* a chunk of the last version starts here and is all read */
+                size_t prev = pv && scan == begin && begin < fill ? prev_chunk_at(pv, pos - (fill - begin)) : 0;
+                if (prev > CHUNKER_MAX_SIZE_DEFAULT)
+                        prev = 0;
+                if (prev > fill - begin && !eof) {
+                        /* read on first: into this block, or the next one */
+                        carry_prev = fill == READ_BLOCK;
+                        continue;
+                }
+                if (prev > 0 && prev <= fill - begin && cur->n < BLOCK_CHUNKS - 1) {
+                        struct chunk_task *t = &cur->tasks[cur->n];
+                        struct oid id;
+                        *t = (struct chunk_task){.it = it, .p = cur->buf + begin, .len = prev, .have_fp = true};
+                        if (crypto_fingerprint(rd->fingerprint, t->p, prev, t->fp) >= 0 &&
+                            repo_fingerprint_id(it->job->daemon->repo, t->fp, &id) > 0 &&
+                            oid_cmp(&id, &pv->x[pv->i].id) == 0) {
+                                cur->n++;
+                                pv->taken++;
+                                pv->bytes_taken += prev;
+                                begin = scan = begin + prev;
+                                continue;
+                        }
                 }
                 size_t cut = scan < fill ? chunker_scan(rd->chunker, cur->buf + scan, fill - scan)
                                          : CHUNKER_NEED_MORE;
@@ -297,8 +411,15 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
 static int read_content(struct file_item *it, struct reader *rd, int fd, uint64_t size,
                         bool sparse, struct extents *x)
 {
-        if (!sparse)
-                return read_region(it, rd, fd, 0, size, x);
+        if (!sparse) {
+                /* only where nothing is skipped do offsets line up with the last version's */
+                struct prev_chunks pv;
+                prev_chunks_load(it, &pv);
+                int r = read_region(it, rd, fd, 0, size, pv.n > 1 && rd->fingerprint ? &pv : NULL, x);
+                __atomic_add_fetch(&it->job->unchunked_bytes, pv.bytes_taken, __ATOMIC_RELAXED);
+                prev_chunks_done(&pv);
+                return r;
+        }
         uint64_t pos = 0;
         while (pos < size) {
                 off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
@@ -306,7 +427,7 @@ static int read_content(struct file_item *it, struct reader *rd, int fd, uint64_
                         if (errno == ENXIO) /* only a hole up to the end */
                                 data = (off_t)size;
                         else if (errno == EINVAL) /* no SEEK_DATA here */
-                                return read_region(it, rd, fd, pos, size, x);
+                                return read_region(it, rd, fd, pos, size, NULL, x);
                         else
                                 return -errno;
                 }
@@ -325,7 +446,7 @@ static int read_content(struct file_item *it, struct reader *rd, int fd, uint64_
                         return -errno;
                 if ((uint64_t)hole > size)
                         hole = (off_t)size;
-                int r = read_region(it, rd, fd, pos, (uint64_t)hole, x);
+                int r = read_region(it, rd, fd, pos, (uint64_t)hole, NULL, x);
                 if (r < 0)
                         return r;
                 pos = (uint64_t)hole;

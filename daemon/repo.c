@@ -315,32 +315,68 @@ static void put_end(struct repo *r, const struct oid *id, int k, size_t added)
         pthread_mutex_unlock(&r->lock);
 }
 
+/* Store payload under id (its id for type) unless it is stored already. */
+static int put_as(struct repo *r, const struct oid *id, enum object_type type, const void *payload, size_t len,
+                  uint64_t *ret_added)
+{
+        size_t rlen = 0;
+        int k = put_begin(r, id);
+        if (k < 0)
+                return k;
+        if (k > 0) {
+                k = packer_add(r->packer, id, type, payload, len, &rlen);
+                put_end(r, id, k, rlen);
+                if (k < 0)
+                        return k;
+        }
+        if (ret_added)
+                *ret_added = rlen; /* 0: stored, or in a pack that the next flush commits */
+        return 0;
+}
+
 int repo_put(struct repo *r, enum object_type type, const void *payload, size_t len,
              struct oid *ret_id, uint64_t *ret_added)
 {
         struct oid id;
-        size_t rlen = 0;
         int k = oid_compute(r->keys->id_key, type, payload, len, &id);
         if (k < 0)
                 return k;
-
-        k = put_begin(r, &id);
-        if (k < 0)
-                return k;
-        if (k == 0) { /* stored, or in a pack that the next flush commits */
-                *ret_id = id;
-                if (ret_added)
-                        *ret_added = 0;
-                return 0;
-        }
-
-        k = packer_add(r->packer, &id, type, payload, len, &rlen);
-        put_end(r, &id, k, rlen);
+        k = put_as(r, &id, type, payload, len, ret_added);
         if (k < 0)
                 return k;
         *ret_id = id;
-        if (ret_added)
-                *ret_added = rlen;
+        return 0;
+}
+
+int repo_fingerprint_id(struct repo *r, const uint8_t fp[16], struct oid *ret_id)
+{
+        struct index *rd = repo_read_borrow(r->read);
+        if (!rd)
+                return -EIO;
+        int k = index_fingerprint_get(rd, fp, ret_id);
+        repo_read_return(r->read, rd);
+        return k;
+}
+
+int repo_put_fingerprinted(struct repo *r, const uint8_t fp[16], const void *payload, size_t len,
+                           struct oid *ret_id, uint64_t *ret_added, bool *ret_recognized)
+{
+        struct oid id;
+        int k = repo_fingerprint_id(r, fp, &id);
+        bool recognized = k > 0; /* a failed lookup: computed, as without one */
+        if (!recognized) {
+                k = oid_compute(r->keys->id_key, OBJECT_DATA, payload, len, &id);
+                if (k < 0)
+                        return k;
+        }
+        k = put_as(r, &id, OBJECT_DATA, payload, len, ret_added);
+        if (k < 0)
+                return k;
+        if (!recognized)
+                committer_add_fingerprint(r->committer, fp, &id);
+        *ret_id = id;
+        if (ret_recognized)
+                *ret_recognized = recognized;
         return 0;
 }
 

@@ -38,6 +38,14 @@ void repo_set_compression(struct repo *r, int level);
  * any put covers its object (or repo_failures changes). */
 int repo_put(struct repo *r, enum object_type type, const void *payload, size_t len,
              struct oid *ret_id, uint64_t *ret_added);
+/* repo_put of a data chunk whose fingerprint fp (crypto_fingerprint with
+ * K_fp) is known: an id recorded for fp is taken without computing the
+ * HMAC; else the id is computed and fp -> id recorded with the next commit
+ * (docs/fingerprints.md). *ret_recognized (if not NULL) tells which. */
+/* The id recorded for chunk fingerprint fp: 1 and *ret_id, 0 if none, -errno. */
+int repo_fingerprint_id(struct repo *r, const uint8_t fp[16], struct oid *ret_id);
+int repo_put_fingerprinted(struct repo *r, const uint8_t fp[16], const void *payload, size_t len,
+                           struct oid *ret_id, uint64_t *ret_added, bool *ret_recognized);
 /* Seal the open pack (if any), fsync it and commit it to the index. */
 int repo_flush(struct repo *r);
 /* Number of packs that failed since the repository was opened: a snapshot

@@ -302,9 +302,12 @@ void snapshot_run(struct snapshot_job *job)
         if (r < 0)
                 snapshot_job_fail(job, r, "cannot commit the snapshot to the index: %s", strerror(-r));
         log_debug("Snapshot of %s (%s%s): walk and reads %.3fs, the last reads %.3fs (%zu files), snapshot %.3fs, "
-                  "packs durable %.3fs, commit %.3fs", job->path, w.incremental ? "incremental" : "full",
-                  job->unchanged ? ", unchanged" : "", (t1 - t0) / 1e9, (t2 - t1) / 1e9, w.n_queued,
-                  (t3 - t2) / 1e9, (t4 - t3) / 1e9, (monotonic_ns() - t4) / 1e9);
+                  "packs durable %.3fs, commit %.3fs; %llu chunks (%llu bytes) recognized by fingerprint, "
+                  "%llu bytes not chunked again",
+                  job->path, w.incremental ? "incremental" : "full", job->unchanged ? ", unchanged" : "",
+                  (t1 - t0) / 1e9, (t2 - t1) / 1e9, w.n_queued, (t3 - t2) / 1e9, (t4 - t3) / 1e9,
+                  (monotonic_ns() - t4) / 1e9, (unsigned long long)job->recognized_chunks,
+                  (unsigned long long)job->recognized_bytes, (unsigned long long)job->unchunked_bytes);
 out:
         if (snap.has_root_entry)
                 object_entry_done(&snap.root_entry);

@@ -40,6 +40,9 @@ struct snapshot_job {
         struct oid tree;
         int64_t time_ns;
         struct object_snapshot_stats stats;
+        uint64_t recognized_chunks; /* chunks of changed files known by fingerprint */
+        uint64_t recognized_bytes;
+        uint64_t unchunked_bytes;   /* of those, taken where the last version's chunk was: not chunked */
 };
 
 /* Run the whole snapshot (blocking, on a worker thread). */

@@ -101,24 +101,29 @@ static int plan_file(struct walk *w, int dirfd, struct dnode *dn, size_t index, 
         struct object_entry *e = &dn->tree->entries[index];
         int k = -ENOENT;
 
+        struct index_file f;
+        bool got = false;
         if (cached) {
                 k = reuse_cached(cached, st, e);
         } else if (!w->full) {
-                struct index_file f;
                 reader_hold(w);
-                if (index_file_get(w->reader, w->job->root_id, relpath, &f) >= 0) {
+                got = index_file_get(w->reader, w->job->root_id, relpath, &f) >= 0;
+                if (got)
                         k = reuse_cached(&f, st, e);
-                        index_file_done(&f);
-                }
         }
         if (k >= 0) {
+                if (got)
+                        index_file_done(&f);
                 if (!(k & FILE_CACHE_NO_XATTRS))
                         walk_entry_xattrs(w, dirfd, relpath, e);
                 return 0;
         }
         e->size = (uint64_t)st->st_size;
         walk_reader_release(w); /* queueing a read may wait for others to end */
-        return assemble_read(w, dn, index, relpath, st);
+        k = assemble_read(w, dn, index, relpath, st, got ? &f : cached);
+        if (got)
+                index_file_done(&f);
+        return k;
 }
 
 /* Add (sign 1) or take away (sign -1) the counts of t's direct entries. */

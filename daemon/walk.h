@@ -48,6 +48,12 @@ struct file_item {
         int rootfd;              /* the root, open for the read */
         bool read_ok;
         bool xattrs_failed;      /* its extended attributes could not be read */
+        /* a changed big file's last content (file cache): its chunks (or
+         * their list) for the reader to line up with (read.c) */
+        bool prev_has_list;
+        struct oid prev_list;
+        struct object_extent *prev;
+        size_t n_prev;
         struct file_cache_entry cache; /* what to store in the file cache */
         struct walk *walk;
         struct window_item link; /* in walk.reads */

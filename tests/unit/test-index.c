@@ -69,7 +69,7 @@ Test(index, migrates_version_1_keeping_rows)
         cr_assert_eq(index_pack_commit(idx, &pack, 5000, e, 5), 0);
         index_close(idx);
         /* back to what version 1 wrote */
-        sql_exec("ALTER TABLE packs DROP COLUMN record_bytes;"
+        sql_exec("DROP TABLE chunk_fingerprints; ALTER TABLE packs DROP COLUMN record_bytes;"
                  "DROP TABLE peers; ALTER TABLE hosted DROP COLUMN deleted_ns;"
                  "ALTER TABLE replicas DROP COLUMN verified_ns;"
                  "ALTER TABLE snapshots DROP COLUMN root_path;"
@@ -93,6 +93,7 @@ Test(index, migrates_version_1_keeping_rows)
         cr_assert_eq(sql_int("SELECT count(*) FROM pack_deletes"), 0);
         cr_assert_eq(sql_int("SELECT record_bytes FROM packs"), 100 + 101 + 102 + 103 + 104,
                      "a pack's record bytes filled in from its objects");
+        cr_assert_eq(sql_int("SELECT count(*) FROM chunk_fingerprints"), 0);
 }
 
 Test(index, newer_schema_is_refused)
@@ -750,6 +751,44 @@ Test(index, hosted_packs)
         cr_assert_eq(index_stats(idx, &st), 0);
         cr_assert_eq(st.hosted_bytes, 29);
         index_close(idx);
+}
+
+Test(index, fingerprints)
+{
+        struct index *idx = open_rw();
+        uint8_t fp1[16] = {1}, fp2[16] = {2};
+        struct oid a = {{0xaa}}, b = {{0xbb}}, got;
+        uint64_t n;
+
+        cr_assert_eq(index_fingerprint_get(idx, fp1, &got), 0);
+        cr_assert_eq(index_fingerprint_put(idx, fp1, &a), 0);
+        cr_assert_eq(index_fingerprint_put(idx, fp2, &b), 0);
+        cr_assert_eq(index_fingerprint_get(idx, fp1, &got), 1);
+        cr_assert_eq(oid_cmp(&got, &a), 0);
+        cr_assert_eq(index_fingerprint_put(idx, fp1, &b), 0, "replaced");
+        cr_assert_eq(index_fingerprint_get(idx, fp1, &got), 1);
+        cr_assert_eq(oid_cmp(&got, &b), 0);
+        cr_assert_eq(index_fingerprint_count(idx, &n), 0);
+        cr_assert_eq(n, 2);
+
+        /* prune keeps the rows of objects the index has */
+        struct index_pack_entry e = { .id = a, .type = OBJECT_DATA, .offset = 0, .length = 100 };
+        struct oid pack = {{0x01}};
+        cr_assert_eq(index_pack_commit(idx, &pack, 4096, &e, 1), 0);
+        cr_assert_eq(index_fingerprint_put(idx, fp2, &a), 0);
+        cr_assert_eq(index_fingerprint_prune(idx), 1, "fp1 -> b dropped");
+        cr_assert_eq(index_fingerprint_get(idx, fp1, &got), 0);
+        cr_assert_eq(index_fingerprint_get(idx, fp2, &got), 1);
+        cr_assert_eq(oid_cmp(&got, &a), 0);
+        cr_assert_eq(index_fingerprint_count(idx, &n), 0);
+        cr_assert_eq(n, 1);
+        /* hostile rows cannot be written: the lengths are checked */
+        index_close(idx);
+        sqlite3 *db;
+        cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+        cr_assert_neq(sqlite3_exec(db, "INSERT INTO chunk_fingerprints (fp, id) VALUES (x'01', x'02')", NULL, NULL,
+                                   NULL), SQLITE_OK);
+        sqlite3_close(db);
 }
 
 Test(index, kv)

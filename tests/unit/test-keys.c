@@ -75,9 +75,9 @@ Test(keys, derive_distinct_and_deterministic)
 
         /* Every subkey differs from the master and from each other. */
         const uint8_t *k[] = { a.master, a.id_key, a.cdc_key, a.enc_key, a.pack_key,
-                               a.identity_seed, a.check };
-        for (size_t i = 0; i < 7; i++)
-                for (size_t j = i + 1; j < 7; j++)
+                               a.identity_seed, a.check, a.fingerprint_key };
+        for (size_t i = 0; i < 8; i++)
+                for (size_t j = i + 1; j < 8; j++)
                         cr_assert(memcmp(k[i], k[j], 16) != 0, "keys %zu and %zu collide", i, j);
 
         /* Each is HKDF-SHA256(salt none, master, label). */
@@ -94,6 +94,9 @@ Test(keys, derive_distinct_and_deterministic)
                                         strlen(KEYS_LABEL_CHECK), expect, 32), 0);
         cr_assert(memcmp(expect, a.check, 32) == 0);
         cr_assert(memcmp(a.check, c.check, 32) != 0);
+        cr_assert_eq(crypto_hkdf_sha256(NULL, 0, master, 32, KEYS_LABEL_FINGERPRINT,
+                                        strlen(KEYS_LABEL_FINGERPRINT), expect, 32), 0);
+        cr_assert(memcmp(expect, a.fingerprint_key, 32) == 0);
 
         /* Another master gives other keys. */
         cr_assert(memcmp(a.id_key, c.id_key, 32) != 0);
