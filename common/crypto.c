@@ -310,9 +310,13 @@ int crypto_fingerprint_new(const uint8_t key[CRYPTO_KEY_SIZE], struct crypto_fin
         if (!f)
                 return -ENOMEM;
         f->ctx = EVP_CIPHER_CTX_new();
-        if (!f->ctx || !EVP_EncryptInit_ex(f->ctx, EVP_aes_256_gcm(), NULL, key, zero_nonce)) {
+        if (!f->ctx) {
                 crypto_fingerprint_free(f);
                 return -ENOMEM;
+        }
+        if (!EVP_EncryptInit_ex(f->ctx, EVP_aes_256_gcm(), NULL, key, zero_nonce)) {
+                crypto_fingerprint_free(f); /* OpenSSL refuses AES-GCM here */
+                return -ENOTSUP;
         }
         *ret = f;
         return 0;

@@ -7,43 +7,56 @@
 #include "index-private.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 struct fingerprint_row {
         struct oid id;
+        void *tag;
+        size_t tag_len;
 };
 static const struct index_column fingerprint_columns[] = {
         INDEX_COLUMN_OID(struct fingerprint_row, id, 0),
+        INDEX_COLUMN_BLOB(struct fingerprint_row, tag, tag_len, 0),
 };
 static const struct index_row fingerprint_row = INDEX_ROW(struct fingerprint_row, fingerprint_columns, 0, NULL);
 
-int index_fingerprint_get(struct index *idx, const uint8_t fp[INDEX_FINGERPRINT_SIZE], struct oid *ret_id)
+int index_fingerprint_get(struct index *idx, const uint8_t fp[INDEX_FINGERPRINT_SIZE], struct oid *ret_id,
+                          uint8_t ret_tag[INDEX_FINGERPRINT_SIZE])
 {
         struct fingerprint_row row;
         int r;
 
-        if (!fp || !ret_id)
+        if (!fp || !ret_id || !ret_tag)
                 return -EINVAL;
         r = index_row_get(idx,
-                          INDEX_CACHED(STMT_FINGERPRINT_GET, "SELECT id FROM chunk_fingerprints WHERE fp = ?1",
+                          INDEX_CACHED(STMT_FINGERPRINT_GET, "SELECT id, tag FROM chunk_fingerprints WHERE fp = ?1",
                                        INDEX_VALUE_BYTES(fp, INDEX_FINGERPRINT_SIZE)),
                           &fingerprint_row, &row);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        *ret_id = row.id;
-        return 1;
+        r = row.tag_len == INDEX_FINGERPRINT_SIZE ? 1 : -EBADMSG;
+        if (r > 0) {
+                *ret_id = row.id;
+                memcpy(ret_tag, row.tag, INDEX_FINGERPRINT_SIZE);
+        }
+        free(row.tag);
+        return r;
 }
 
-int index_fingerprint_put(struct index *idx, const uint8_t fp[INDEX_FINGERPRINT_SIZE], const struct oid *id)
+int index_fingerprint_put(struct index *idx, const uint8_t fp[INDEX_FINGERPRINT_SIZE], const struct oid *id,
+                          const uint8_t tag[INDEX_FINGERPRINT_SIZE])
 {
         int r;
 
-        if (!fp || !id)
+        if (!fp || !id || !tag)
                 return -EINVAL;
         r = index_row_exec(idx, INDEX_CACHED(STMT_FINGERPRINT_PUT,
-                                             "INSERT OR REPLACE INTO chunk_fingerprints (fp, id) VALUES (?1, ?2)",
-                                             INDEX_VALUE_BYTES(fp, INDEX_FINGERPRINT_SIZE), INDEX_VALUE_OID(id)));
+                                             "INSERT OR REPLACE INTO chunk_fingerprints (fp, id, tag) VALUES (?1, ?2, ?3)",
+                                             INDEX_VALUE_BYTES(fp, INDEX_FINGERPRINT_SIZE), INDEX_VALUE_OID(id),
+                                             INDEX_VALUE_BYTES(tag, INDEX_FINGERPRINT_SIZE)));
         return r < 0 ? r : 0;
 }
 

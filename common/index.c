@@ -116,7 +116,8 @@ static const char *const index_migrations[INDEX_SCHEMA_VERSION] = {
          * prune drops the rows of objects gone. */
         "CREATE TABLE chunk_fingerprints ("
         "  fp BLOB PRIMARY KEY CHECK (length(fp) = 16),"
-        "  id BLOB NOT NULL CHECK (length(id) = 32)) WITHOUT ROWID;",
+        "  id BLOB NOT NULL CHECK (length(id) = 32),"
+        "  tag BLOB NOT NULL CHECK (length(tag) = 16)) WITHOUT ROWID;",
 };
 
 /* ---- errors: the SQLite boundary ----------------------------------------- */

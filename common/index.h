@@ -530,11 +530,13 @@ int index_hosted_foreach_expired(struct index *idx, int64_t now_ns, int64_t defa
 /* --- chunk fingerprints (local only, docs/fingerprints.md) --- */
 
 #define INDEX_FINGERPRINT_SIZE 16
-/* The object id a chunk fingerprint was recorded with: 1 and *ret_id, 0
- * when none was, -errno. */
-int index_fingerprint_get(struct index *idx, const uint8_t fp[INDEX_FINGERPRINT_SIZE], struct oid *ret_id);
-/* Record (or replace) fp -> id. */
-int index_fingerprint_put(struct index *idx, const uint8_t fp[INDEX_FINGERPRINT_SIZE], const struct oid *id);
+/* The object id a chunk fingerprint was recorded with and the row's tag
+ * (the caller's to check): 1 and *ret_id, ret_tag, 0 when none was, -errno. */
+int index_fingerprint_get(struct index *idx, const uint8_t fp[INDEX_FINGERPRINT_SIZE], struct oid *ret_id,
+                          uint8_t ret_tag[INDEX_FINGERPRINT_SIZE]);
+/* Record (or replace) fp -> id with its tag. */
+int index_fingerprint_put(struct index *idx, const uint8_t fp[INDEX_FINGERPRINT_SIZE], const struct oid *id,
+                          const uint8_t tag[INDEX_FINGERPRINT_SIZE]);
 /* Drop the fingerprints of objects the index no longer has: rows dropped, or -errno. */
 int index_fingerprint_prune(struct index *idx);
 /* Fingerprints recorded. */

@@ -58,6 +58,9 @@ int keys_derive(const uint8_t master[KEYS_MASTER_SIZE], struct keys *ret)
                 r = keys_derive_one(master, KEYS_LABEL_FINGERPRINT, k.fingerprint_key,
                                     sizeof k.fingerprint_key);
         if (r >= 0)
+                r = keys_derive_one(master, KEYS_LABEL_FINGERPRINT_ROW, k.fingerprint_row_key,
+                                    sizeof k.fingerprint_row_key);
+        if (r >= 0)
                 *ret = k;
         keys_wipe(&k);
         return r < 0 ? r : 0;

@@ -18,6 +18,7 @@
 #define KEYS_LABEL_IDENTITY "chute/v1/node-identity"
 #define KEYS_LABEL_CHECK "chute/v1/key-check"
 #define KEYS_LABEL_FINGERPRINT "chute/v1/chunk-fingerprint"
+#define KEYS_LABEL_FINGERPRINT_ROW "chute/v1/chunk-fingerprint-row"
 
 struct keys {
         uint8_t master[KEYS_MASTER_SIZE];
@@ -28,6 +29,7 @@ struct keys {
         uint8_t identity_seed[32]; /* seed for identity_new() */
         uint8_t check[32];         /* key check value: stored in the index, never secret */
         uint8_t fingerprint_key[32]; /* K_fp: chunk fingerprints (local only, docs/fingerprints.md) */
+        uint8_t fingerprint_row_key[32]; /* K_fprow: the tag of each fingerprint row */
 };
 
 /* A zeroed struct keys in memory of its own: excluded from core dumps

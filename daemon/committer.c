@@ -38,6 +38,7 @@
 struct committer_fingerprint {
         uint8_t fp[INDEX_FINGERPRINT_SIZE];
         struct oid id;
+        uint8_t tag[INDEX_FINGERPRINT_SIZE];
 };
 
 struct committer {
@@ -219,7 +220,7 @@ static void commit_fingerprints(struct committer *c, const struct committer_fing
                 c->before_write(c->userdata);
         int k = index_begin(c->wr);
         for (size_t i = 0; i < n && k >= 0; i++)
-                k = index_fingerprint_put(c->wr, v[i].fp, &v[i].id);
+                k = index_fingerprint_put(c->wr, v[i].fp, &v[i].id, v[i].tag);
         if (k >= 0)
                 k = index_commit(c->wr);
         else
@@ -354,13 +355,14 @@ int committer_queue(struct committer *c, struct sealed_pack *sp)
 }
 
 void committer_add_fingerprint(struct committer *c, const uint8_t fp[INDEX_FINGERPRINT_SIZE],
-                               const struct oid *id)
+                               const struct oid *id, const uint8_t tag[INDEX_FINGERPRINT_SIZE])
 {
         pthread_mutex_lock(&c->lock);
         if (GROW(c->fps, c->n_fps, c->cap_fps, 256)) {
                 struct committer_fingerprint *f = &c->fps[c->n_fps++];
                 memcpy(f->fp, fp, sizeof(f->fp));
                 f->id = *id;
+                memcpy(f->tag, tag, sizeof(f->tag));
                 if (c->n_fps >= COMMITTER_FINGERPRINT_BATCH)
                         pthread_cond_signal(&c->wanted);
         } /* else dropped: a cache */

@@ -49,9 +49,11 @@ int committer_start(struct committer *c);
 void committer_free(struct committer *c);
 /* Queue a sealed pack; ownership moves (on failure its objects are lost). */
 int committer_queue(struct committer *c, struct sealed_pack *sp);
-/* Queue the chunk fingerprint fp of object id, recorded in the index at the
- * next commit (docs/fingerprints.md); dropped when memory is short. */
-void committer_add_fingerprint(struct committer *c, const uint8_t fp[16], const struct oid *id);
+/* Queue the chunk fingerprint fp of object id (and the row's tag), recorded
+ * in the index at the next commit, or once many wait (docs/fingerprints.md);
+ * dropped when memory is short. */
+void committer_add_fingerprint(struct committer *c, const uint8_t fp[16], const struct oid *id,
+                               const uint8_t tag[16]);
 /* Wait while the disk is far behind (many sealed packs queued). */
 void committer_throttle(struct committer *c);
 /* Commit every pack queued so far on this thread; returns once a batch the

@@ -62,13 +62,11 @@ static int64_t racy_ns(void)
 #define BLOCK_CHUNKS (READ_BLOCK / CHUNKER_MIN_SIZE_DEFAULT + 2)
 
 /* One per worker thread: two blocks (the second is allocated for the
- * first file larger than one), a chunker, whose PRF holds a copy of the
- * CDC key, and the chunk fingerprint context (NULL where the CPU has no
- * fast GHASH). It is rebuilt when the keys change (generation), and freed,
+ * first file larger than one) and a chunker, whose PRF holds a copy of the
+ * CDC key. It is rebuilt when the keys change (generation), and freed,
  * wiped, when the thread exits. */
 struct reader {
         struct chunker *chunker;
-        struct crypto_fingerprint *fingerprint;
         uint64_t generation;
         uint8_t *buf[2];
 };
@@ -82,7 +80,6 @@ static void reader_free(void *p)
         if (!rd)
                 return;
         chunker_free(rd->chunker); /* wipes the chunker and its PRF */
-        crypto_fingerprint_free(rd->fingerprint); /* EVP wipes the key schedule */
         free(rd->buf[0]);
         free(rd->buf[1]);
         free(rd);
@@ -111,13 +108,56 @@ static struct reader *reader_get(struct daemon *d)
                 reader_free(rd);
                 return NULL;
         }
-        int k = crypto_fingerprint_new(d->keyring->fingerprint_key, &rd->fingerprint);
-        if (k < 0 && k != -ENOTSUP) {
-                reader_free(rd);
-                return NULL;
-        }
         pthread_setspecific(reader_key, rd);
         return rd;
+}
+
+/* One per thread that stores chunks of big files: the chunk fingerprint
+ * context (docs/fingerprints.md), apart from the reader, whose blocks a
+ * chunk stored on the reading thread points into. NULL where the CPU has
+ * no fast GHASH (or OpenSSL refuses): chunks then get their HMAC alone. */
+struct fingerprinter {
+        struct crypto_fingerprint *f;
+        uint64_t generation;
+};
+
+static pthread_key_t fingerprinter_key;
+static pthread_once_t fingerprinter_once = PTHREAD_ONCE_INIT;
+
+static void fingerprinter_free(void *p)
+{
+        struct fingerprinter *fr = p;
+        if (!fr)
+                return;
+        crypto_fingerprint_free(fr->f); /* EVP wipes the key schedule */
+        free(fr);
+}
+
+static void fingerprinter_key_init(void) { pthread_key_create(&fingerprinter_key, fingerprinter_free); }
+
+/* This thread's fingerprint context for the current keys, or NULL. */
+static struct crypto_fingerprint *fingerprinter_get(struct daemon *d)
+{
+        pthread_once(&fingerprinter_once, fingerprinter_key_init);
+        uint64_t generation = __atomic_load_n(&d->key_generation, __ATOMIC_ACQUIRE);
+        struct fingerprinter *fr = pthread_getspecific(fingerprinter_key);
+        if (fr && fr->generation == generation)
+                return fr->f;
+        if (fr) {
+                pthread_setspecific(fingerprinter_key, NULL);
+                fingerprinter_free(fr);
+        }
+        fr = calloc(1, sizeof(*fr));
+        if (!fr)
+                return NULL;
+        fr->generation = generation;
+        if (crypto_fingerprint_new(d->keyring->fingerprint_key, &fr->f) < 0)
+                fr->f = NULL; /* -ENOTSUP, or out of memory: no fingerprints here */
+        if (pthread_setspecific(fingerprinter_key, fr) != 0) {
+                fingerprinter_free(fr);
+                return NULL;
+        }
+        return fr->f;
 }
 
 struct extents {
@@ -160,6 +200,7 @@ struct chunk_task {
  * there again; it is not run over it. The last chunk before a hole or the
  * end is not taken (its end was not a cut of the chunker's). */
 struct prev_chunks {
+        struct crypto_fingerprint *f;
         struct object_extent *x;
         uint64_t *start;
         size_t n, i;
@@ -173,12 +214,16 @@ static void prev_chunks_done(struct prev_chunks *pv)
         *pv = (struct prev_chunks){0};
 }
 
-/* Load the last version's chunks of it (none where it had none, or on any
- * error: the chunker then cuts everything). */
+/* Load the last version's chunks of it (none where it had none, where
+ * this thread cannot fingerprint, or on any error: the chunker then cuts
+ * everything). */
 static void prev_chunks_load(struct file_item *it, struct prev_chunks *pv)
 {
         *pv = (struct prev_chunks){0};
         if (!it->prev_has_list && it->n_prev == 0)
+                return;
+        pv->f = fingerprinter_get(it->job->daemon);
+        if (!pv->f)
                 return;
         if (it->prev_has_list) {
                 _cleanup_free_ uint8_t *buf = NULL;
@@ -224,10 +269,10 @@ static void chunk_task_run(void *arg)
 {
         struct chunk_task *t = arg;
         struct snapshot_job *job = t->it->job;
-        struct reader *rd = t->it->st.st_size >= READ_FINGERPRINT_MIN && !t->have_fp ? reader_get(job->daemon)
-                                                                                       : NULL;
+        struct crypto_fingerprint *f =
+                t->it->st.st_size >= READ_FINGERPRINT_MIN && !t->have_fp ? fingerprinter_get(job->daemon) : NULL;
         uint64_t added = 0;
-        if (t->have_fp || (rd && rd->fingerprint && crypto_fingerprint(rd->fingerprint, t->p, t->len, t->fp) >= 0)) {
+        if (t->have_fp || (f && crypto_fingerprint(f, t->p, t->len, t->fp) >= 0)) {
                 bool recognized = false;
                 t->r = repo_put_fingerprinted(job->daemon->repo, t->fp, t->p, t->len, &t->id, &added,
                                               &recognized);
@@ -364,7 +409,7 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
                         struct chunk_task *t = &cur->tasks[cur->n];
                         struct oid id;
                         *t = (struct chunk_task){.it = it, .p = cur->buf + begin, .len = prev, .have_fp = true};
-                        if (crypto_fingerprint(rd->fingerprint, t->p, prev, t->fp) >= 0 &&
+                        if (crypto_fingerprint(pv->f, t->p, prev, t->fp) >= 0 &&
                             repo_fingerprint_id(it->job->daemon->repo, t->fp, &id) > 0 &&
                             oid_cmp(&id, &pv->x[pv->i].id) == 0) {
                                 cur->n++;
@@ -407,18 +452,16 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
         return r;
 }
 
-/* Read a whole file into extents, following its holes. */
+/* Read a whole file into extents, following its holes; pv (may be
+ * NULL) has the last version's chunks. */
 static int read_content(struct file_item *it, struct reader *rd, int fd, uint64_t size,
-                        bool sparse, struct extents *x)
+                        bool sparse, struct prev_chunks *pv, struct extents *x)
 {
         if (!sparse) {
                 /* only where nothing is skipped do offsets line up with the last version's */
-                struct prev_chunks pv;
-                prev_chunks_load(it, &pv);
-                int r = read_region(it, rd, fd, 0, size, pv.n > 1 && rd->fingerprint ? &pv : NULL, x);
-                __atomic_add_fetch(&it->job->unchunked_bytes, pv.bytes_taken, __ATOMIC_RELAXED);
-                prev_chunks_done(&pv);
-                return r;
+                if (pv)
+                        pv->i = pv->taken = pv->bytes_taken = 0; /* again from the start */
+                return read_region(it, rd, fd, 0, size, pv && pv->n > 1 ? pv : NULL, x);
         }
         uint64_t pos = 0;
         while (pos < size) {
@@ -489,6 +532,8 @@ void read_file(struct file_item *it)
         struct stat before = it->st, after;
         bool refresh = false;
         int64_t read_start = now_ns();
+        struct prev_chunks pv;
+        prev_chunks_load(it, &pv);
         for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
                 if (fstat(fd, &before) < 0) {
                         r = -errno;
@@ -505,7 +550,7 @@ void read_file(struct file_item *it)
                         refresh = true;
                 x.n = 0;
                 bool sparse = (uint64_t)before.st_blocks * 512 < (uint64_t)before.st_size;
-                r = read_content(it, rd, fd, (uint64_t)before.st_size, sparse, &x);
+                r = read_content(it, rd, fd, (uint64_t)before.st_size, sparse, &pv, &x);
                 if (r < 0)
                         break;
                 if (fstat(fd, &after) < 0) {
@@ -519,6 +564,8 @@ void read_file(struct file_item *it)
                         before = after;
                 }
         }
+        __atomic_add_fetch(&job->unchunked_bytes, pv.bytes_taken, __ATOMIC_RELAXED);
+        prev_chunks_done(&pv);
         if (r == -ECANCELED) {
                 close(fd);
                 free(x.v);

@@ -13,11 +13,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "bloom.h"
 #include "cleanup.h"
 #include "committer.h"
+#include "crypto.h"
 #include "daemon.h"
 #include "idset.h"
 #include "index.h"
@@ -348,14 +350,39 @@ int repo_put(struct repo *r, enum object_type type, const void *payload, size_t 
         return 0;
 }
 
+/* The tag of fingerprint row fp -> id: HMAC-SHA256 with K_fprow, cut to 16
+ * bytes. A row the index gives back damaged (or written by anyone without
+ * the key) is not taken. */
+static int fingerprint_row_tag(struct repo *r, const uint8_t fp[16], const struct oid *id, uint8_t ret[16])
+{
+        uint8_t mac[CRYPTO_SHA256_SIZE];
+        struct crypto_piece pieces[] = {{fp, 16}, {id->bytes, OID_SIZE}};
+        int k = crypto_hmac_sha256(r->keys->fingerprint_row_key, sizeof(r->keys->fingerprint_row_key), pieces, 2,
+                                   mac);
+        memcpy(ret, mac, 16);
+        return k;
+}
+
 int repo_fingerprint_id(struct repo *r, const uint8_t fp[16], struct oid *ret_id)
 {
+        uint8_t tag[16], want[16];
+        struct oid id;
         struct index *rd = repo_read_borrow(r->read);
         if (!rd)
                 return -EIO;
-        int k = index_fingerprint_get(rd, fp, ret_id);
+        int k = index_fingerprint_get(rd, fp, &id, tag);
         repo_read_return(r->read, rd);
-        return k;
+        if (k <= 0)
+                return k;
+        k = fingerprint_row_tag(r, fp, &id, want);
+        if (k < 0)
+                return k;
+        if (memcmp(tag, want, sizeof(tag)) != 0) {
+                log_warning("A chunk fingerprint row of the index has a wrong tag, ignoring it");
+                return 0;
+        }
+        *ret_id = id;
+        return 1;
 }
 
 int repo_put_fingerprinted(struct repo *r, const uint8_t fp[16], const void *payload, size_t len,
@@ -372,8 +399,9 @@ int repo_put_fingerprinted(struct repo *r, const uint8_t fp[16], const void *pay
         k = put_as(r, &id, OBJECT_DATA, payload, len, ret_added);
         if (k < 0)
                 return k;
-        if (!recognized)
-                committer_add_fingerprint(r->committer, fp, &id);
+        uint8_t tag[16];
+        if (!recognized && fingerprint_row_tag(r, fp, &id, tag) >= 0)
+                committer_add_fingerprint(r->committer, fp, &id, tag);
         *ret_id = id;
         if (ret_recognized)
                 *ret_recognized = recognized;

@@ -756,18 +756,19 @@ Test(index, hosted_packs)
 Test(index, fingerprints)
 {
         struct index *idx = open_rw();
-        uint8_t fp1[16] = {1}, fp2[16] = {2};
+        uint8_t fp1[16] = {1}, fp2[16] = {2}, t1[16] = {7}, t2[16] = {8}, tag[16];
         struct oid a = {{0xaa}}, b = {{0xbb}}, got;
         uint64_t n;
 
-        cr_assert_eq(index_fingerprint_get(idx, fp1, &got), 0);
-        cr_assert_eq(index_fingerprint_put(idx, fp1, &a), 0);
-        cr_assert_eq(index_fingerprint_put(idx, fp2, &b), 0);
-        cr_assert_eq(index_fingerprint_get(idx, fp1, &got), 1);
+        cr_assert_eq(index_fingerprint_get(idx, fp1, &got, tag), 0);
+        cr_assert_eq(index_fingerprint_put(idx, fp1, &a, t1), 0);
+        cr_assert_eq(index_fingerprint_put(idx, fp2, &b, t2), 0);
+        cr_assert_eq(index_fingerprint_get(idx, fp1, &got, tag), 1);
         cr_assert_eq(oid_cmp(&got, &a), 0);
-        cr_assert_eq(index_fingerprint_put(idx, fp1, &b), 0, "replaced");
-        cr_assert_eq(index_fingerprint_get(idx, fp1, &got), 1);
+        cr_assert_eq(index_fingerprint_put(idx, fp1, &b, t2), 0, "replaced");
+        cr_assert_eq(index_fingerprint_get(idx, fp1, &got, tag), 1);
         cr_assert_eq(oid_cmp(&got, &b), 0);
+        cr_assert(memcmp(tag, t2, 16) == 0, "the row's tag comes back");
         cr_assert_eq(index_fingerprint_count(idx, &n), 0);
         cr_assert_eq(n, 2);
 
@@ -775,10 +776,10 @@ Test(index, fingerprints)
         struct index_pack_entry e = { .id = a, .type = OBJECT_DATA, .offset = 0, .length = 100 };
         struct oid pack = {{0x01}};
         cr_assert_eq(index_pack_commit(idx, &pack, 4096, &e, 1), 0);
-        cr_assert_eq(index_fingerprint_put(idx, fp2, &a), 0);
+        cr_assert_eq(index_fingerprint_put(idx, fp2, &a, t1), 0);
         cr_assert_eq(index_fingerprint_prune(idx), 1, "fp1 -> b dropped");
-        cr_assert_eq(index_fingerprint_get(idx, fp1, &got), 0);
-        cr_assert_eq(index_fingerprint_get(idx, fp2, &got), 1);
+        cr_assert_eq(index_fingerprint_get(idx, fp1, &got, tag), 0);
+        cr_assert_eq(index_fingerprint_get(idx, fp2, &got, tag), 1);
         cr_assert_eq(oid_cmp(&got, &a), 0);
         cr_assert_eq(index_fingerprint_count(idx, &n), 0);
         cr_assert_eq(n, 1);
@@ -786,7 +787,7 @@ Test(index, fingerprints)
         index_close(idx);
         sqlite3 *db;
         cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-        cr_assert_neq(sqlite3_exec(db, "INSERT INTO chunk_fingerprints (fp, id) VALUES (x'01', x'02')", NULL, NULL,
+        cr_assert_neq(sqlite3_exec(db, "INSERT INTO chunk_fingerprints (fp, id, tag) VALUES (x'01', x'02', x'03')", NULL, NULL,
                                    NULL), SQLITE_OK);
         sqlite3_close(db);
 }

@@ -75,9 +75,9 @@ Test(keys, derive_distinct_and_deterministic)
 
         /* Every subkey differs from the master and from each other. */
         const uint8_t *k[] = { a.master, a.id_key, a.cdc_key, a.enc_key, a.pack_key,
-                               a.identity_seed, a.check, a.fingerprint_key };
-        for (size_t i = 0; i < 8; i++)
-                for (size_t j = i + 1; j < 8; j++)
+                               a.identity_seed, a.check, a.fingerprint_key, a.fingerprint_row_key };
+        for (size_t i = 0; i < 9; i++)
+                for (size_t j = i + 1; j < 9; j++)
                         cr_assert(memcmp(k[i], k[j], 16) != 0, "keys %zu and %zu collide", i, j);
 
         /* Each is HKDF-SHA256(salt none, master, label). */
