@@ -194,16 +194,23 @@ struct chunk_task {
 };
 
 /* The chunks of a changed file's last version, where they started: a
- * chunk of the new version that starts where one of them did, with the
- * same bytes (its fingerprint gives that chunk's id), ends where it did
- * too. The chunker, which cuts by the bytes since the last cut, would cut
- * there again; it is not run over it. The last chunk before a hole or the
- * end is not taken (its end was not a cut of the chunker's). */
+ * chunk of the new version that starts with the same bytes as one of them
+ * (its fingerprint gives that chunk's id) ends where it did too. The
+ * chunker, which cuts by the bytes since the last cut, would cut there
+ * again; it is not run over it. The last chunk before a hole or the end is
+ * not taken (its end was not a cut of the chunker's). Bytes inserted or
+ * removed shift the rest: after a cut of the chunker's, the old chunk
+ * nearest to where the shift so far puts it is tried, and a match sets
+ * the new shift. PREV_MISSES_MAX failed tries in a row end the tries. */
+#define PREV_MISSES_MAX 32
 struct prev_chunks {
         struct crypto_fingerprint *f;
         struct object_extent *x;
         uint64_t *start;
-        size_t n, i;
+        size_t n;
+        size_t j;       /* the chunk tried last */
+        int64_t shift;  /* new offset - old offset of the chunks taken last */
+        unsigned misses;
         uint64_t taken, bytes_taken;
 };
 
@@ -254,15 +261,29 @@ static void prev_chunks_load(struct file_item *it, struct prev_chunks *pv)
         }
 }
 
-/* The length of the last version's chunk that started at file offset off,
- * if it may be taken whole, else 0. */
+/* The length of the last version's chunk to try at new file offset off
+ * (pv->j is set to it), or 0: the one that started at off - shift, else
+ * the one that started nearest to it. */
 static size_t prev_chunk_at(struct prev_chunks *pv, uint64_t off)
 {
-        while (pv->i < pv->n && pv->start[pv->i] < off)
-                pv->i++;
-        if (pv->i + 1 >= pv->n || pv->start[pv->i] != off || pv->x[pv->i].hole || pv->x[pv->i + 1].hole)
+        if (pv->misses >= PREV_MISSES_MAX)
                 return 0;
-        return (size_t)pv->x[pv->i].length;
+        int64_t want = (int64_t)off - pv->shift;
+        size_t lo = 0, hi = pv->n; /* the first chunk starting at want or after */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if ((int64_t)pv->start[mid] < want)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        size_t j = lo;
+        if (j == pv->n || (j > 0 && want - (int64_t)pv->start[j - 1] < (int64_t)pv->start[j] - want))
+                j--;
+        if (j + 1 >= pv->n || pv->x[j].hole || pv->x[j + 1].hole)
+                return 0;
+        pv->j = j;
+        return (size_t)pv->x[j].length;
 }
 
 static void chunk_task_run(void *arg)
@@ -411,13 +432,16 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
                         *t = (struct chunk_task){.it = it, .p = cur->buf + begin, .len = prev, .have_fp = true};
                         if (crypto_fingerprint(pv->f, t->p, prev, t->fp) >= 0 &&
                             repo_fingerprint_id(it->job->daemon->repo, t->fp, &id) > 0 &&
-                            oid_cmp(&id, &pv->x[pv->i].id) == 0) {
+                            oid_cmp(&id, &pv->x[pv->j].id) == 0) {
                                 cur->n++;
                                 pv->taken++;
                                 pv->bytes_taken += prev;
+                                pv->shift = (int64_t)(pos - (fill - begin)) - (int64_t)pv->start[pv->j];
+                                pv->misses = 0;
                                 begin = scan = begin + prev;
                                 continue;
                         }
+                        pv->misses++;
                 }
                 size_t cut = scan < fill ? chunker_scan(rd->chunker, cur->buf + scan, fill - scan)
                                          : CHUNKER_NEED_MORE;
@@ -459,8 +483,12 @@ static int read_content(struct file_item *it, struct reader *rd, int fd, uint64_
 {
         if (!sparse) {
                 /* only where nothing is skipped do offsets line up with the last version's */
-                if (pv)
-                        pv->i = pv->taken = pv->bytes_taken = 0; /* again from the start */
+                if (pv) { /* again from the start */
+                        pv->j = 0;
+                        pv->taken = pv->bytes_taken = 0;
+                        pv->shift = 0;
+                        pv->misses = 0;
+                }
                 return read_region(it, rd, fd, 0, size, pv && pv->n > 1 ? pv : NULL, x);
         }
         uint64_t pos = 0;

@@ -74,6 +74,21 @@ if [ "${b:-0}" -ge $((8 * 1024 * 1024)) ] && [ "$b" -lt $((30 * 1024 * 1024)) ];
 if [ "${u:-0}" -ge $((6 * 1024 * 1024)) ] && [ "$u" -le "$b" ]; then ok "... $u bytes of it not chunked again"; else
     not_ok "... most of it not chunked again ($u bytes)"; fi
 
+# 100 bytes put in front: every chunk after the first is found again, shifted
+cp "$SRC/big" "$T_TMP/v3"
+{ head -c 100 /dev/urandom; cat "$T_TMP/v3"; } > "$SRC/big"
+cp "$SRC/big" "$SRC/copy4"
+rc_is "snapshot after bytes put in front" 0 ctl snapshot "$SRC"
+read -r c b u < <(recognized)
+if [ "${u:-0}" -ge $((8 * 1024 * 1024)) ]; then ok "the shifted chunks are not chunked again ($u bytes)"; else
+    not_ok "the shifted chunks are not chunked again ($u bytes)"; fi
+if [ -n "$(content big)" ] && [ "$(content big)" = "$(content copy4)" ]; then
+    ok "the shifted file has the chunks a fresh read of it gets"
+else
+    not_ok "the shifted file has the chunks a fresh read of it gets"
+fi
+rm "$SRC/copy4"
+
 # every version as it was, every id recomputed from the bytes
 ctl --json snapshots > "$T_TMP/snaps.json"
 i=0
@@ -81,10 +96,10 @@ for id in $(python3 -c 'import json,sys; [print(s["id"]) for s in sorted(json.lo
     "$T_TMP/snaps.json"); do
     i=$((i + 1))
     rc_is "restore --verify of snapshot $i" 0 ctl restore "$id" "$T_TMP/r$i" --verify
-    want=$T_TMP/v$i; [ $i = 3 ] && want=$SRC/big
+    want=$T_TMP/v$i; [ $i = 4 ] && want=$SRC/big
     if cmp -s "$T_TMP/r$i/big" "$want"; then ok "... its big file as it was"; else not_ok "... its big file as it was"; fi
 done
-is "three snapshots restored" "$i" 3
+is "four snapshots restored" "$i" 4
 
 # the first version's changed chunk goes with its snapshots: so does its fingerprint
 n2=$(db "SELECT count(*) FROM chunk_fingerprints")
