@@ -126,5 +126,23 @@ distinct=$(db "SELECT count(DISTINCT id) FROM chunk_fingerprints")
 if [ "$distinct" -gt 3 ]; then ok "... and replaced ($distinct ids)"; else not_ok "... and replaced ($distinct ids)"; fi
 rc_is "restore --verify" 0 ctl restore latest "$T_TMP/damaged" --verify
 if cmp -s "$T_TMP/damaged/big" "$SRC/big"; then ok "... the big file as it is"; else not_ok "... the big file as it is"; fi
+
+# a file of more than 64 chunks keeps them in a list object, which the
+# reader loads to line up with
+head -c $((80 * 1024 * 1024)) /dev/urandom > "$SRC/long"
+rc_is "snapshot of an 80 MiB file" 0 ctl snapshot "$SRC"
+# (the file-cache content's second byte: bit 0 says "a list")
+if [ -n "$(db "SELECT 1 FROM file_cache WHERE CAST(path AS TEXT) = 'long' AND hex(substr(content, 2, 1)) IN ('01', '03')")" ]; then
+    ok "its chunks are in a list object"; else not_ok "its chunks are in a list object"; fi
+printf Z | dd of="$SRC/long" bs=1 seek=$((40 * 1024 * 1024)) conv=notrunc status=none
+cp "$SRC/long" "$SRC/long-copy"
+rc_is "snapshot after a byte of it changed" 0 ctl snapshot "$SRC"
+read -r c b u < <(recognized)
+if [ "${u:-0}" -ge $((70 * 1024 * 1024)) ]; then ok "... $u bytes of it not chunked again"; else
+    not_ok "... most of it not chunked again ($u bytes)"; fi
+if [ -n "$(content long)" ] && [ "$(content long)" = "$(content long-copy)" ]; then
+    ok "... and its chunks are a fresh read's"; else not_ok "... and its chunks are a fresh read's"; fi
+rc_is "restore --verify" 0 ctl restore latest "$T_TMP/long" --verify
+if cmp -s "$T_TMP/long/long" "$SRC/long"; then ok "... the long file as it is"; else not_ok "... the long file as it is"; fi
 stop_chuted n
 done_testing

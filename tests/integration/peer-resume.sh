@@ -33,6 +33,10 @@ b_partial() { [ -n "$(find "$T_TMP/B/state/hosted" -name '*.part' -size +1024k -
 wait_until 60 b_partial || diag "no partial upload of 1 MiB seen on B before the kill"
 stop_chuted B KILL
 before=$(store_field A B uploaded)
+# what B holds of unfinished packs now: a pack may have been finished
+# between the look above and the kill (the sanitizers slow both ends)
+PARTS=$(find "$T_TMP/B/state/hosted" -name '*.part' -size +0 -printf '%s ' 2>/dev/null)
+diag "partial uploads on B at the kill (bytes): ${PARTS:-none}"
 is "B, killed mid-transfer, shows no partial pack" "$(hosted_bad B)" ""
 [ "$before" -lt "$TOTAL" ] || bail_out "the upload finished before B was killed ($before of $TOTAL)"
 diag "B killed after $before of $TOTAL bytes"
@@ -49,7 +53,11 @@ on A --json stores > "$T_TMP/after.json"
 RESUMED=$(jq -r '.stores[0].resumed_bytes' "$T_TMP/after.json")
 UPLOADED=$(jq -r '.stores[0].uploaded' "$T_TMP/after.json")
 diag "packs $TOTAL bytes, acknowledged $UPLOADED, resumed $RESUMED"
-check "bytes of partial uploads B had were resumed, not sent again" test "$RESUMED" -gt 0
+if [ -n "$PARTS" ]; then
+    check "bytes of partial uploads B had were resumed, not sent again" test "$RESUMED" -gt 0
+else
+    ok "bytes of partial uploads B had were resumed, not sent again # SKIP B held no partial upload at the kill"
+fi
 check "no acknowledged byte was sent twice (acknowledged <= the packs' bytes)" test "$UPLOADED" -le "$TOTAL"
 check "the resumed bytes and the acknowledged ones cover every pack" test $((UPLOADED + RESUMED)) -ge "$TOTAL"
 is "every copy on B is whole" "$(hosted_bad B)" ""
