@@ -19,6 +19,12 @@ head -c 100000 /dev/urandom > "$SRC/small"
 cp "$SRC/big" "$T_TMP/v1"
 prune_node "$SRC"
 db() { sqlite3 "$NODE_DIR/state/index.db" "$1"; }
+content() { db "SELECT hex(content) FROM file_cache WHERE CAST(path AS TEXT) = '$1'"; }
+# same_chunks FILE COPY WHAT: FILE's file-cache content (its chunks) is COPY's,
+# a path chunked from scratch
+same_chunks() {
+    if [ -n "$(content "$1")" ] && [ "$(content "$1")" = "$(content "$2")" ]; then ok "$3"; else not_ok "$3"; fi
+}
 # recognized: "CHUNKS BYTES UNCHUNKED" of the last snapshot's debug line
 recognized() {
     sed -n 's/.* \([0-9]*\) chunks (\([0-9]*\) bytes) recognized by fingerprint, \([0-9]*\) bytes not chunked.*/\1 \2 \3/p' \
@@ -48,12 +54,7 @@ fi
 # the changed one, the one after it if a cut moved, and the last)
 if [ "${u:-0}" -ge $((2 * 1024 * 1024)) ] && [ "$u" -le "$b" ]; then ok "... $u bytes of them not chunked again"; else
     not_ok "... most of them not chunked again ($u bytes)"; fi
-content() { db "SELECT hex(content) FROM file_cache WHERE CAST(path AS TEXT) = '$1'"; }
-if [ -n "$(content big)" ] && [ "$(content big)" = "$(content copy)" ]; then
-    ok "the changed file has the chunks a fresh read of it gets"
-else
-    not_ok "the changed file has the chunks a fresh read of it gets"
-fi
+same_chunks big copy "the changed file has the chunks a fresh read of it gets"
 rm "$SRC/copy"
 n2=$(db "SELECT count(*) FROM chunk_fingerprints")
 if [ "$n2" -gt "$n1" ]; then ok "the new chunk's fingerprint is recorded ($n1 -> $n2)"; else
@@ -62,11 +63,7 @@ if [ "$n2" -gt "$n1" ]; then ok "the new chunk's fingerprint is recorded ($n1 ->
 head -c 3000000 /dev/urandom >> "$SRC/big"
 cp "$SRC/big" "$SRC/copy3" # a path never seen: chunked from scratch
 rc_is "snapshot after an append" 0 ctl snapshot "$SRC"
-if [ -n "$(content big)" ] && [ "$(content big)" = "$(content copy3)" ]; then
-    ok "the grown file has the chunks a fresh read of it gets (its old last chunk is cut again)"
-else
-    not_ok "the grown file has the chunks a fresh read of it gets"
-fi
+same_chunks big copy3 "the grown file has the chunks a fresh read of it gets (its old last chunk is cut again)"
 rm "$SRC/copy3"
 read -r c b u < <(recognized)
 if [ "${b:-0}" -ge $((8 * 1024 * 1024)) ] && [ "$b" -lt $((30 * 1024 * 1024)) ]; then ok "the old part is recognized: $c chunks, $b bytes"; else
@@ -82,11 +79,7 @@ rc_is "snapshot after bytes put in front" 0 ctl snapshot "$SRC"
 read -r c b u < <(recognized)
 if [ "${u:-0}" -ge $((8 * 1024 * 1024)) ]; then ok "the shifted chunks are not chunked again ($u bytes)"; else
     not_ok "the shifted chunks are not chunked again ($u bytes)"; fi
-if [ -n "$(content big)" ] && [ "$(content big)" = "$(content copy4)" ]; then
-    ok "the shifted file has the chunks a fresh read of it gets"
-else
-    not_ok "the shifted file has the chunks a fresh read of it gets"
-fi
+same_chunks big copy4 "the shifted file has the chunks a fresh read of it gets"
 rm "$SRC/copy4"
 
 # every version as it was, every id recomputed from the bytes
@@ -140,8 +133,7 @@ rc_is "snapshot after a byte of it changed" 0 ctl snapshot "$SRC"
 read -r c b u < <(recognized)
 if [ "${u:-0}" -ge $((70 * 1024 * 1024)) ]; then ok "... $u bytes of it not chunked again"; else
     not_ok "... most of it not chunked again ($u bytes)"; fi
-if [ -n "$(content long)" ] && [ "$(content long)" = "$(content long-copy)" ]; then
-    ok "... and its chunks are a fresh read's"; else not_ok "... and its chunks are a fresh read's"; fi
+same_chunks long long-copy "... and its chunks are a fresh read's"
 rc_is "restore --verify" 0 ctl restore latest "$T_TMP/long" --verify
 if cmp -s "$T_TMP/long/long" "$SRC/long"; then ok "... the long file as it is"; else not_ok "... the long file as it is"; fi
 stop_chuted n
