@@ -5,7 +5,6 @@
 #include "crypto.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +29,6 @@ struct crypto_prf {
 struct crypto_aead {
         EVP_CIPHER_CTX *ctx;
         int seal;
-};
-
-struct crypto_fingerprint {
-        EVP_CIPHER_CTX *ctx;
 };
 
 /* Per-thread contexts, kept between calls: a backup seals a record per
@@ -300,58 +295,7 @@ static int cpu_has_fast_aes(void)
 static int cpu_has_fast_aes(void) { return 0; }
 #endif
 
-int crypto_fingerprint_new(const uint8_t key[CRYPTO_KEY_SIZE], struct crypto_fingerprint **ret)
-{
-        static const uint8_t zero_nonce[CRYPTO_NONCE_SIZE];
-
-        if (!cpu_has_fast_aes())
-                return -ENOTSUP;
-        struct crypto_fingerprint *f = calloc(1, sizeof(*f));
-        if (!f)
-                return -ENOMEM;
-        f->ctx = EVP_CIPHER_CTX_new();
-        if (!f->ctx) {
-                crypto_fingerprint_free(f);
-                return -ENOMEM;
-        }
-        if (!EVP_EncryptInit_ex(f->ctx, EVP_aes_256_gcm(), NULL, key, zero_nonce)) {
-                crypto_fingerprint_free(f); /* OpenSSL refuses AES-GCM here */
-                return -ENOTSUP;
-        }
-        *ret = f;
-        return 0;
-}
-
-int crypto_fingerprint(struct crypto_fingerprint *f, const void *buf, size_t len,
-                       uint8_t ret[CRYPTO_FINGERPRINT_SIZE])
-{
-        static const uint8_t zero_nonce[CRYPTO_NONCE_SIZE];
-        uint8_t none[16];
-        int n = 0;
-
-        /* a new nonce (the same one) without a new key schedule: GHASH restarts */
-        if (!EVP_EncryptInit_ex(f->ctx, NULL, NULL, NULL, zero_nonce))
-                return -EIO;
-        while (len > 0) { /* EVP lengths are ints */
-                int part = len > INT_MAX / 2 ? INT_MAX / 2 : (int)len;
-                if (!EVP_EncryptUpdate(f->ctx, NULL, &n, buf, part))
-                        return -EIO;
-                buf = (const uint8_t *)buf + part;
-                len -= (size_t)part;
-        }
-        if (!EVP_EncryptFinal_ex(f->ctx, none, &n) ||
-            !EVP_CIPHER_CTX_ctrl(f->ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_FINGERPRINT_SIZE, ret))
-                return -EIO;
-        return 0;
-}
-
-void crypto_fingerprint_free(struct crypto_fingerprint *f)
-{
-        if (!f)
-                return;
-        EVP_CIPHER_CTX_free(f->ctx);
-        free(f);
-}
+bool crypto_fingerprint_available(void) { return cpu_has_fast_aes(); }
 
 enum crypto_cipher crypto_cipher_default(void)
 {
@@ -409,6 +353,17 @@ static int aead_once(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZ
         if (r >= 0)
                 r = seal ? crypto_aead_finish_seal(&a, tag) : crypto_aead_finish_open(&a, tag);
         return r;
+}
+
+int crypto_fingerprint(const uint8_t key[CRYPTO_KEY_SIZE], const void *buf, size_t len,
+                       uint8_t ret[CRYPTO_FINGERPRINT_SIZE])
+{
+        static const uint8_t zero_nonce[CRYPTO_NONCE_SIZE];
+        _Static_assert(CRYPTO_FINGERPRINT_SIZE == CRYPTO_TAG_SIZE, "a fingerprint is a GCM tag");
+
+        if (!cpu_has_fast_aes())
+                return -ENOTSUP;
+        return aead_once(CRYPTO_CIPHER_AES256_GCM, key, 1, zero_nonce, buf, len, NULL, 0, NULL, ret);
 }
 
 int crypto_aead_seal(enum crypto_cipher cipher, const uint8_t key[CRYPTO_KEY_SIZE],

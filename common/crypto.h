@@ -6,6 +6,7 @@
  * All functions return >= 0 on success and -errno on failure. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,20 +55,19 @@ int crypto_prf_new(const uint8_t key[CRYPTO_PRF_KEY_SIZE], struct crypto_prf **r
 uint64_t crypto_prf_eval(struct crypto_prf *p, uint64_t x);
 void crypto_prf_free(struct crypto_prf *p);
 
-/* Chunk fingerprints: GMAC (AES-256-GCM over AAD only, fixed zero nonce),
- * a keyed universal hash at GHASH speed (~9x SHA-256 with PCLMULQDQ). Two
- * different inputs share a fingerprint with probability about len/16 /
+/* Chunk fingerprints: GMAC (AES-256-GCM's tag over buf as AAD alone, fixed
+ * zero nonce), a keyed universal hash at GHASH speed (~9x SHA-256 with
+ * PCLMULQDQ), on the thread's kept AES-256-GCM context (crypto_aead_seal's).
+ * Two different inputs share a fingerprint with probability about len/16 /
  * 2^128 for a key unknown to whoever chose them. Local use only: the
  * fingerprints must never be shown to anyone (with the nonce fixed, known
  * inputs and their fingerprints would give the hash key away). Only where
- * the CPU has AES and carry-less multiply instructions: -ENOTSUP otherwise
- * (software GHASH is slower than SHA-256). Not thread-safe. */
+ * the CPU has AES and carry-less multiply instructions (available): else
+ * -ENOTSUP (software GHASH is slower than SHA-256). */
 #define CRYPTO_FINGERPRINT_SIZE 16
-struct crypto_fingerprint;
-int crypto_fingerprint_new(const uint8_t key[CRYPTO_KEY_SIZE], struct crypto_fingerprint **ret);
-int crypto_fingerprint(struct crypto_fingerprint *f, const void *buf, size_t len,
+bool crypto_fingerprint_available(void);
+int crypto_fingerprint(const uint8_t key[CRYPTO_KEY_SIZE], const void *buf, size_t len,
                        uint8_t ret[CRYPTO_FINGERPRINT_SIZE]);
-void crypto_fingerprint_free(struct crypto_fingerprint *f);
 
 /* The fast cipher for this CPU: AES-256-GCM when it has AES-NI and PCLMULQDQ
  * (or the ARMv8 equivalents), ChaCha20-Poly1305 otherwise. */

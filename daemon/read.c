@@ -112,54 +112,6 @@ static struct reader *reader_get(struct daemon *d)
         return rd;
 }
 
-/* One per thread that stores chunks of big files: the chunk fingerprint
- * context (docs/fingerprints.md), apart from the reader, whose blocks a
- * chunk stored on the reading thread points into. NULL where the CPU has
- * no fast GHASH (or OpenSSL refuses): chunks then get their HMAC alone. */
-struct fingerprinter {
-        struct crypto_fingerprint *f;
-        uint64_t generation;
-};
-
-static pthread_key_t fingerprinter_key;
-static pthread_once_t fingerprinter_once = PTHREAD_ONCE_INIT;
-
-static void fingerprinter_free(void *p)
-{
-        struct fingerprinter *fr = p;
-        if (!fr)
-                return;
-        crypto_fingerprint_free(fr->f); /* EVP wipes the key schedule */
-        free(fr);
-}
-
-static void fingerprinter_key_init(void) { pthread_key_create(&fingerprinter_key, fingerprinter_free); }
-
-/* This thread's fingerprint context for the current keys, or NULL. */
-static struct crypto_fingerprint *fingerprinter_get(struct daemon *d)
-{
-        pthread_once(&fingerprinter_once, fingerprinter_key_init);
-        uint64_t generation = __atomic_load_n(&d->key_generation, __ATOMIC_ACQUIRE);
-        struct fingerprinter *fr = pthread_getspecific(fingerprinter_key);
-        if (fr && fr->generation == generation)
-                return fr->f;
-        if (fr) {
-                pthread_setspecific(fingerprinter_key, NULL);
-                fingerprinter_free(fr);
-        }
-        fr = calloc(1, sizeof(*fr));
-        if (!fr)
-                return NULL;
-        fr->generation = generation;
-        if (crypto_fingerprint_new(d->keyring->fingerprint_key, &fr->f) < 0)
-                fr->f = NULL; /* -ENOTSUP, or out of memory: no fingerprints here */
-        if (pthread_setspecific(fingerprinter_key, fr) != 0) {
-                fingerprinter_free(fr);
-                return NULL;
-        }
-        return fr->f;
-}
-
 struct extents {
         struct object_extent *v;
         size_t n, cap;
@@ -187,8 +139,7 @@ struct chunk_task {
         struct file_item *it;
         const uint8_t *p;
         size_t len;
-        bool have_fp; /* fp computed already (a chunk of the last version) */
-        uint8_t fp[CRYPTO_FINGERPRINT_SIZE];
+        bool known; /* id is known: a chunk of the last version, taken whole */
         struct oid id;
         int r;
 };
@@ -204,7 +155,6 @@ struct chunk_task {
  * the new shift. PREV_MISSES_MAX failed tries in a row end the tries. */
 #define PREV_MISSES_MAX 32
 struct prev_chunks {
-        struct crypto_fingerprint *f;
         struct object_extent *x;
         uint64_t *start;
         size_t n;
@@ -222,15 +172,12 @@ static void prev_chunks_done(struct prev_chunks *pv)
 }
 
 /* Load the last version's chunks of it (none where it had none, where
- * this thread cannot fingerprint, or on any error: the chunker then cuts
+ * this CPU cannot fingerprint, or on any error: the chunker then cuts
  * everything). */
 static void prev_chunks_load(struct file_item *it, struct prev_chunks *pv)
 {
         *pv = (struct prev_chunks){0};
-        if (!it->prev_has_list && it->n_prev == 0)
-                return;
-        pv->f = fingerprinter_get(it->job->daemon);
-        if (!pv->f)
+        if ((!it->prev_has_list && it->n_prev == 0) || !crypto_fingerprint_available())
                 return;
         if (it->prev_has_list) {
                 _cleanup_free_ uint8_t *buf = NULL;
@@ -290,19 +237,20 @@ static void chunk_task_run(void *arg)
 {
         struct chunk_task *t = arg;
         struct snapshot_job *job = t->it->job;
-        struct crypto_fingerprint *f =
-                t->it->st.st_size >= READ_FINGERPRINT_MIN && !t->have_fp ? fingerprinter_get(job->daemon) : NULL;
+        struct repo *repo = job->daemon->repo;
+        uint8_t fp[CRYPTO_FINGERPRINT_SIZE];
         uint64_t added = 0;
-        if (t->have_fp || (f && crypto_fingerprint(f, t->p, t->len, t->fp) >= 0)) {
-                bool recognized = false;
-                t->r = repo_put_fingerprinted(job->daemon->repo, t->fp, t->p, t->len, &t->id, &added,
-                                              &recognized);
+        if (t->known || (t->it->st.st_size >= READ_FINGERPRINT_MIN &&
+                         crypto_fingerprint(job->daemon->keyring->fingerprint_key, t->p, t->len, fp) >= 0)) {
+                bool recognized = t->known;
+                t->r = t->known ? repo_put_as(repo, &t->id, OBJECT_DATA, t->p, t->len, &added)
+                                : repo_put_fingerprinted(repo, fp, t->p, t->len, &t->id, &added, &recognized);
                 if (t->r >= 0 && recognized) {
                         __atomic_add_fetch(&job->recognized_chunks, 1, __ATOMIC_RELAXED);
                         __atomic_add_fetch(&job->recognized_bytes, t->len, __ATOMIC_RELAXED);
                 }
         } else
-                t->r = repo_put(job->daemon->repo, OBJECT_DATA, t->p, t->len, &t->id, &added);
+                t->r = repo_put(repo, OBJECT_DATA, t->p, t->len, &t->id, &added);
         if (t->r < 0)
                 return;
         __atomic_add_fetch(&job->stats.new_bytes, added, __ATOMIC_RELAXED);
@@ -427,13 +375,13 @@ static int read_region(struct file_item *it, struct reader *rd, int fd, uint64_t
                         continue;
                 }
                 if (prev > 0 && prev <= fill - begin && cur->n < BLOCK_CHUNKS - 1) {
-                        struct chunk_task *t = &cur->tasks[cur->n];
+                        struct daemon *d = it->job->daemon;
+                        uint8_t fp[CRYPTO_FINGERPRINT_SIZE];
                         struct oid id;
-                        *t = (struct chunk_task){.it = it, .p = cur->buf + begin, .len = prev, .have_fp = true};
-                        if (crypto_fingerprint(pv->f, t->p, prev, t->fp) >= 0 &&
-                            repo_fingerprint_id(it->job->daemon->repo, t->fp, &id) > 0 &&
-                            oid_cmp(&id, &pv->x[pv->j].id) == 0) {
-                                cur->n++;
+                        if (crypto_fingerprint(d->keyring->fingerprint_key, cur->buf + begin, prev, fp) >= 0 &&
+                            repo_fingerprint_id(d->repo, fp, &id) > 0 && oid_cmp(&id, &pv->x[pv->j].id) == 0) {
+                                cur->tasks[cur->n++] = (struct chunk_task){
+                                        .it = it, .p = cur->buf + begin, .len = prev, .known = true, .id = id};
                                 pv->taken++;
                                 pv->bytes_taken += prev;
                                 pv->shift = (int64_t)(pos - (fill - begin)) - (int64_t)pv->start[pv->j];

@@ -317,9 +317,8 @@ static void put_end(struct repo *r, const struct oid *id, int k, size_t added)
         pthread_mutex_unlock(&r->lock);
 }
 
-/* Store payload under id (its id for type) unless it is stored already. */
-static int put_as(struct repo *r, const struct oid *id, enum object_type type, const void *payload, size_t len,
-                  uint64_t *ret_added)
+int repo_put_as(struct repo *r, const struct oid *id, enum object_type type, const void *payload, size_t len,
+                uint64_t *ret_added)
 {
         size_t rlen = 0;
         int k = put_begin(r, id);
@@ -343,7 +342,7 @@ int repo_put(struct repo *r, enum object_type type, const void *payload, size_t 
         int k = oid_compute(r->keys->id_key, type, payload, len, &id);
         if (k < 0)
                 return k;
-        k = put_as(r, &id, type, payload, len, ret_added);
+        k = repo_put_as(r, &id, type, payload, len, ret_added);
         if (k < 0)
                 return k;
         *ret_id = id;
@@ -396,7 +395,7 @@ int repo_put_fingerprinted(struct repo *r, const uint8_t fp[16], const void *pay
                 if (k < 0)
                         return k;
         }
-        k = put_as(r, &id, OBJECT_DATA, payload, len, ret_added);
+        k = repo_put_as(r, &id, OBJECT_DATA, payload, len, ret_added);
         if (k < 0)
                 return k;
         uint8_t tag[16];

@@ -38,12 +38,16 @@ void repo_set_compression(struct repo *r, int level);
  * any put covers its object (or repo_failures changes). */
 int repo_put(struct repo *r, enum object_type type, const void *payload, size_t len,
              struct oid *ret_id, uint64_t *ret_added);
+/* repo_put of payload whose id (for type) the caller has already. */
+int repo_put_as(struct repo *r, const struct oid *id, enum object_type type, const void *payload, size_t len,
+                uint64_t *ret_added);
+/* The id recorded for chunk fingerprint fp (its row's tag checked): 1 and
+ * *ret_id, 0 if none, -errno. */
+int repo_fingerprint_id(struct repo *r, const uint8_t fp[16], struct oid *ret_id);
 /* repo_put of a data chunk whose fingerprint fp (crypto_fingerprint with
  * K_fp) is known: an id recorded for fp is taken without computing the
  * HMAC; else the id is computed and fp -> id recorded with the next commit
  * (docs/fingerprints.md). *ret_recognized (if not NULL) tells which. */
-/* The id recorded for chunk fingerprint fp: 1 and *ret_id, 0 if none, -errno. */
-int repo_fingerprint_id(struct repo *r, const uint8_t fp[16], struct oid *ret_id);
 int repo_put_fingerprinted(struct repo *r, const uint8_t fp[16], const void *payload, size_t len,
                            struct oid *ret_id, uint64_t *ret_added, bool *ret_recognized);
 /* Seal the open pack (if any), fsync it and commit it to the index. */
