@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the object codecs (common/object.c): the first byte
+/* libFuzzer target for the object codecs (common/object*.c): the first byte
  * picks tree, list or snapshot, the rest is the CBOR to decode. What decodes
  * must encode, decode again and encode to the same bytes (the encoding of a
  * decoded object is canonical). */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for common/object.c: tree, list and snapshot round trips with every
+/* Tests for common/object*.c: tree, list and snapshot round trips with every
  * kind and field, every malformed case the decoder must refuse, 100,000-entry
  * trees, and 10,000 garbage/mutated inputs under a 64 MiB allocation cap. */
 #include <criterion/criterion.h>
