@@ -8,33 +8,36 @@
 
 #include "pack.h"
 
-static const struct index_column stats_columns[] = {
-        INDEX_COLUMN_UINT64(struct index_stats, n_objects, 0),
-        INDEX_COLUMN_UINT64(struct index_stats, n_packs, 0),
-        INDEX_COLUMN_UINT64(struct index_stats, pack_bytes, 0),
-        INDEX_COLUMN_UINT64(struct index_stats, local_bytes, 0),
-        INDEX_COLUMN_UINT64(struct index_stats, n_local_packs, 0),
-        INDEX_COLUMN_UINT64(struct index_stats, n_snapshots, 0),
-        INDEX_COLUMN_UINT64(struct index_stats, n_roots, 0),
-        INDEX_COLUMN_UINT64(struct index_stats, hosted_bytes, 0),
-};
-static const struct index_row stats_row = INDEX_ROW(struct index_stats, stats_columns, 0, NULL);
-
 /* Of the packs whose record bytes are known: their size less the records,
  * how many they are, and how many records they hold. */
 struct padding_sums {
         int64_t beyond_records;
         uint64_t n_packs, n_records;
 };
-static const struct index_column padding_columns[] = {
-        INDEX_COLUMN_INT64(struct padding_sums, beyond_records, 0),
-        INDEX_COLUMN_UINT64(struct padding_sums, n_packs, 0),
-        INDEX_COLUMN_UINT64(struct padding_sums, n_records, 0),
+/* One statement, so that every count comes from the same snapshot of the
+ * index (two SELECTs could straddle a commit). */
+struct stats_read {
+        struct index_stats s;
+        struct padding_sums p;
 };
-static const struct index_row padding_row = INDEX_ROW(struct padding_sums, padding_columns, 0, NULL);
+static const struct index_column stats_columns[] = {
+        INDEX_COLUMN_UINT64(struct stats_read, s.n_objects, 0),
+        INDEX_COLUMN_UINT64(struct stats_read, s.n_packs, 0),
+        INDEX_COLUMN_UINT64(struct stats_read, s.pack_bytes, 0),
+        INDEX_COLUMN_UINT64(struct stats_read, s.local_bytes, 0),
+        INDEX_COLUMN_UINT64(struct stats_read, s.n_local_packs, 0),
+        INDEX_COLUMN_UINT64(struct stats_read, s.n_snapshots, 0),
+        INDEX_COLUMN_UINT64(struct stats_read, s.n_roots, 0),
+        INDEX_COLUMN_UINT64(struct stats_read, s.hosted_bytes, 0),
+        INDEX_COLUMN_INT64(struct stats_read, p.beyond_records, 0),
+        INDEX_COLUMN_UINT64(struct stats_read, p.n_packs, 0),
+        INDEX_COLUMN_UINT64(struct stats_read, p.n_records, 0),
+};
+static const struct index_row stats_row = INDEX_ROW(struct stats_read, stats_columns, 0, NULL);
 
 int index_stats(struct index *idx, struct index_stats *ret)
 {
+        struct stats_read row = {0};
         int r = index_row_get(idx,
                               INDEX_SQL("SELECT (SELECT count(*) FROM objects),"
                                         " (SELECT count(*) FROM packs),"
@@ -43,17 +46,16 @@ int index_stats(struct index *idx, struct index_stats *ret)
                                         " (SELECT count(*) FROM packs WHERE local),"
                                         " (SELECT count(*) FROM snapshots),"
                                         " (SELECT count(*) FROM roots),"
-                                        " (SELECT coalesce(sum(size), 0) FROM hosted)"),
-                              &stats_row, ret);
+                                        " (SELECT coalesce(sum(size), 0) FROM hosted),"
+                                        " padding.*"
+                                        " FROM (SELECT coalesce(sum(size - record_bytes), 0), count(*),"
+                                        " coalesce(sum(n_objects), 0) FROM packs WHERE record_bytes > 0)"
+                                        " AS padding"),
+                              &stats_row, &row);
         if (r < 0)
                 return r == -ENOENT ? -EIO : r; /* an aggregate always answers */
-        struct padding_sums p = {0};
-        r = index_row_get(idx,
-                          INDEX_SQL("SELECT coalesce(sum(size - record_bytes), 0), count(*),"
-                                    " coalesce(sum(n_objects), 0) FROM packs WHERE record_bytes > 0"),
-                          &padding_row, &p);
-        if (r < 0)
-                return r == -ENOENT ? -EIO : r;
+        const struct padding_sums p = row.p;
+        *ret = row.s;
         /* each pack: its header (a fixed part and an entry per record) and
          * its trailer; the rest beyond the records is padding */
         uint64_t framing = p.n_packs * (pack_header_size(0) + PACK_TRAILER_SIZE) + p.n_records * PACK_ENTRY_SIZE;
