@@ -164,9 +164,11 @@ static void http_cb(struct evhttp_request *req, void *arg)
                 return;
         }
         /* evhttp refused bodies over the largest limit (a blob PUT's) before
-         * reading them; the other routes take less */
+         * reading them; the other routes take less, whether the body came
+         * with a Content-Length or chunked (then only its length tells) */
         uint64_t limit = http_blob_body_limit(evhttp_request_get_command(req), path);
-        if (length && strtoull(length, NULL, 10) > limit) {
+        if ((length && strtoull(length, NULL, 10) > limit) ||
+            evbuffer_get_length(evhttp_request_get_input_buffer(req)) > limit) {
                 http_send_error(req, 413, "too-large", "request bodies here are limited to %" PRIu64 " bytes", limit);
                 return;
         }

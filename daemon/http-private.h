@@ -59,8 +59,18 @@ void http_send_error(struct evhttp_request *req, int status, const char *code, c
         __attribute__((format(printf, 4, 5)));
 /* Send doc (taken) as JSON with status. */
 void http_send_json(struct evhttp_request *req, int status, json_t *doc);
-/* Parse "bytes=A-B", "bytes=A-" or "bytes=-N" against size: 1 ranged, 0
- * ignore the header (several ranges, not bytes), -ERANGE unsatisfiable. */
+/* One byte range as a Range header writes it: "bytes=A-B" (B >= A),
+ * "bytes=A-" (last = UINT64_MAX) or "bytes=-N" (suffix, last = N); decimal
+ * digits only. */
+struct http_range {
+        uint64_t first, last;
+        bool suffix;
+};
+/* 1 when h is exactly one such range, 0 otherwise (several ranges, another
+ * unit, a sign, blanks, B < A, an overflow: the header is then ignored). */
+int http_range_syntax(const char *h, struct http_range *ret);
+/* Parse h against size: 1 ranged, 0 ignore the header (see
+ * http_range_syntax), -ERANGE unsatisfiable. */
 int http_parse_range(const char *h, uint64_t size, uint64_t *ret_start, uint64_t *ret_end);
 /* True when an If-None-Match header matches etag (or is "*"). */
 bool http_etag_matches(const char *header, const char *etag);

@@ -132,7 +132,7 @@ static json_t *page(struct http_call *c)
                         }
                 }
         }
-        size_t end = c->limit && start + c->limit < n ? start + c->limit : n;
+        size_t end = c->limit && c->limit < n - start ? start + c->limit : n; /* no wrap for a huge limit */
         for (size_t i = start; i < end; i++)
                 json_array_append(out, json_array_get(c->items, i));
         doc = json_pack("{s:o}", "snapshots", out);
@@ -262,37 +262,58 @@ static void chunk_written(struct evhttp_connection *conn, void *arg)
         }
 }
 
-int http_parse_range(const char *h, uint64_t size, uint64_t *ret_start, uint64_t *ret_end)
+/* Digits only (no sign, no blanks), no overflow; *ret_end past them. */
+static bool range_number(const char *p, uint64_t *ret, const char **ret_end)
 {
-        char *end;
-        if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        uint64_t v = 0;
+        const char *q = p;
+
+        for (; *q >= '0' && *q <= '9'; q++) {
+                if (v > (UINT64_MAX - (uint64_t)(*q - '0')) / 10)
+                        return false;
+                v = v * 10 + (uint64_t)(*q - '0');
+        }
+        *ret = v;
+        *ret_end = q;
+        return q > p;
+}
+
+int http_range_syntax(const char *h, struct http_range *ret)
+{
+        const char *p;
+
+        *ret = (struct http_range){.last = UINT64_MAX};
+        if (strncmp(h, "bytes=", 6) != 0)
                 return 0;
         h += 6;
         if (*h == '-') {
-                uint64_t n = strtoull(h + 1, &end, 10);
-                if (*end || end == h + 1)
-                        return 0;
-                if (n == 0 || size == 0)
+                ret->suffix = true;
+                return range_number(h + 1, &ret->last, &p) && !*p;
+        }
+        if (!range_number(h, &ret->first, &p) || *p != '-')
+                return 0;
+        if (!p[1])
+                return 1;
+        return range_number(p + 1, &ret->last, &p) && !*p && ret->last >= ret->first;
+}
+
+int http_parse_range(const char *h, uint64_t size, uint64_t *ret_start, uint64_t *ret_end)
+{
+        struct http_range r;
+
+        if (!http_range_syntax(h, &r))
+                return 0;
+        if (r.suffix) {
+                if (r.last == 0 || size == 0)
                         return -ERANGE;
-                *ret_start = n >= size ? 0 : size - n;
+                *ret_start = r.last >= size ? 0 : size - r.last;
                 *ret_end = size - 1;
                 return 1;
         }
-        if (*h < '0' || *h > '9')
-                return 0;
-        uint64_t a = strtoull(h, &end, 10), b = UINT64_MAX;
-        if (*end != '-')
-                return 0;
-        if (end[1]) {
-                char *e2;
-                b = strtoull(end + 1, &e2, 10);
-                if (*e2 || b < a)
-                        return 0;
-        }
-        if (a >= size)
+        if (r.first >= size)
                 return -ERANGE;
-        *ret_start = a;
-        *ret_end = b >= size ? size - 1 : b;
+        *ret_start = r.first;
+        *ret_end = r.last >= size ? size - 1 : r.last;
         return 1;
 }
 
@@ -457,6 +478,13 @@ static json_t *query_args(struct evhttp_request *req, const char *const *map, ch
         json_t *o = json_object();
 
         TAILQ_INIT(&q);
+        /* a decoded %00 would cut a value short (evhttp hands out C
+         * strings): "path=/srv/data%00x" must not act on /srv/data */
+        if (query && strcasestr(query, "%00")) {
+                snprintf(err, errlen, "a query value holds a NUL byte (%%00)");
+                json_decref(o);
+                return NULL;
+        }
         if (query && evhttp_parse_query_str(query, &q) < 0) {
                 snprintf(err, errlen, "malformed query string");
                 json_decref(o);
@@ -557,8 +585,11 @@ void http_routes_handle(struct http_api *api, struct evhttp_request *req)
                                 if (a)
                                         c->after = strdup(json_string_value(a));
                                 if (l) {
-                                        c->limit = strtoull(json_string_value(l), &end, 10);
-                                        if (!*json_string_value(l) || *end || c->limit == 0) {
+                                        const char *v = json_string_value(l);
+                                        errno = 0;
+                                        c->limit = strtoull(v, &end, 10);
+                                        /* digits only: strtoull takes "-1" and " 5" too */
+                                        if (*v < '0' || *v > '9' || *end || errno || c->limit == 0) {
                                                 snprintf(err, sizeof(err), "limit must be a positive integer");
                                                 json_decref(args);
                                                 args = NULL;
@@ -588,12 +619,12 @@ void http_routes_handle(struct http_api *api, struct evhttp_request *req)
                 c->range = range ? strdup(range) : NULL;
                 c->if_none_match = inm ? strdup(inm) : NULL;
                 /* "bytes=A-[B]": the handler starts at A without reading what
-                 * comes before; a suffix range needs the size first */
-                unsigned long long start;
-                char *end;
-                if (file && args && range && !strncmp(range, "bytes=", 6) && range[6] >= '0' && range[6] <= '9' &&
-                    !strchr(range, ',') && (start = strtoull(range + 6, &end, 10)) > 0 && *end == '-')
-                        json_object_set_new(args, "offset", json_integer((json_int_t)MIN(start, (unsigned long long)INT64_MAX)));
+                 * comes before (file_head then answers 206 or 416 for the
+                 * same parse); a suffix range needs the size first, and a
+                 * header that http_parse_range ignores gets the whole file */
+                struct http_range hr;
+                if (file && args && range && http_range_syntax(range, &hr) && !hr.suffix && hr.first > 0)
+                        json_object_set_new(args, "offset", json_integer((json_int_t)MIN(hr.first, (uint64_t)INT64_MAX)));
         } else if (!strcmp(path, "/v1/diff")) {
                 allowed = get;
                 type = CTL_TYPE_DIFF;

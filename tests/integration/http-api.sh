@@ -81,6 +81,11 @@ get "${H[@]}" "$U/v1/snapshots?limit=2&after=${IDS[1]:0:12}"
 jq_is "after=NEXT: the rest, no next" "$T_TMP/body" "(.snapshots | map(.id)) == [\"${IDS[2]}\"] and (has(\"next\") | not)"
 get "${H[@]}" "$U/v1/snapshots?limit=0"
 is "limit=0: 400" "$(code)" 400
+get "${H[@]}" "$U/v1/snapshots?limit=-1"
+is "limit=-1: 400" "$(code)" 400
+get "${H[@]}" "$U/v1/snapshots?limit=18446744073709551615&after=${IDS[0]:0:12}"
+jq_is "a limit past any count: the rest (no wrap to an empty page)" "$T_TMP/body" \
+    "(.snapshots | map(.id)) == [\"${IDS[1]}\", \"${IDS[2]}\"]"
 get "${H[@]}" "$U/v1/snapshots?colour=red"
 is "an unknown query parameter: 400" "$(code)" 400
 
@@ -107,6 +112,11 @@ s.sendall(("POST /v1/paths HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nAuthorization: Bear
 print(s.recv(200).split(b"\r\n")[0].decode())
 PY
 is "a 2 GiB Content-Length is refused before the body is read (413)" "$(cut -d' ' -f2 "$T_TMP/big.out")" 413
+# the same limit for a chunked body, which has no Content-Length: valid JSON
+# padded past 1 MiB
+{ printf '{"path": "%s"' "$T_TMP/nowhere"; head -c 1200000 /dev/zero | tr '\0' ' '; echo '}'; } > "$T_TMP/padded.json"
+get "${H[@]}" -X POST -H "Transfer-Encoding: chunked" --data-binary @"$T_TMP/padded.json" "$U/v1/paths"
+is "a chunked body over 1 MiB: 413" "$(code)" 413
 get "${H[@]}" "$U/v1/status"
 is "... and chuted serves on" "$(code)" 200
 
@@ -131,6 +141,8 @@ get "${H[@]}" "$U/v1/snapshots/${S:0:12}/tree?path=$SRC/none"
 is "a missing path: 404" "$(code)" 404
 get "${H[@]}" "$U/v1/snapshots/ffff/tree?path=$SRC"
 is "a missing snapshot: 404" "$(code)" 404
+get "${H[@]}" "$U/v1/snapshots/${S:0:12}/tree?path=$SRC%00x"
+is "a query value with %00 in it: 400 (not cut short at the NUL)" "$(code)" 400
 F="$U/v1/snapshots/$S/file?path=$SRC/sub/big"
 curl -sS -D "$T_TMP/hdr" -o "$T_TMP/big" "${H[@]}" "$F"
 is "GET file streams the whole content" "$(sha256sum < "$T_TMP/big")" "$(sha256sum < "$SRC/sub/big")"
@@ -146,6 +158,12 @@ is "... the bytes asked for" "$(sha256sum < "$T_TMP/part")" "$(tail -c +1000001 
 check "... with Content-Range" grep -qi '^content-range: bytes 1000000-1999999/3000000' "$T_TMP/hdr"
 curl -sS -o "$T_TMP/part" "${H[@]}" -H "Range: bytes=-10" "$F"
 is "a suffix range: the last 10 bytes" "$(sha256sum < "$T_TMP/part")" "$(tail -c 10 "$SRC/sub/big" | sha256sum)"
+# a header that is no valid range is ignored: the whole file, from its start
+for r in "bytes=1000-5" "bytes=1000-x" "bytes=+1000-" "bytes=1000 -"; do
+    curl -sS -D "$T_TMP/hdr" -o "$T_TMP/part" "${H[@]}" -H "Range: $r" "$F"
+    is "Range: $r is ignored: 200 with the whole file" \
+        "$(head -1 "$T_TMP/hdr" | cut -d' ' -f2) $(sha256sum < "$T_TMP/part")" "200 $(sha256sum < "$SRC/sub/big")"
+done
 get "${H[@]}" -H "Range: bytes=3000000-" "$F"
 is "a range past the end: 416" "$(code)" 416
 # ranges start in the daemon (cat OFFSET): inside a hole, across its end
