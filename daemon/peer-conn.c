@@ -343,7 +343,13 @@ static void conn_keepalive_cb(evutil_socket_t fd, short what, void *arg)
                 uint64_t idle = ka * PEER_CONN_IDLE_FACTOR;
 
                 since = now - c->last_rx_ns;
-                if (c->read_paused)
+                if (c->read_paused && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 &&
+                    now - c->last_activity_ns >= (int64_t)idle)
+                        /* paused with replies the peer takes none of: what
+                         * they hold (the GET budget) is not kept for it */
+                        peer_conn_end(c, -ETIMEDOUT, "the peer took none of our replies for %" PRIu64 " s",
+                                      idle / PEER_CONN_NS_PER_SEC);
+                else if (c->read_paused)
                         conn_keepalive_arm(c, idle);
                 else if (since >= (int64_t)idle)
                         peer_conn_end(c, -ETIMEDOUT, "nothing arrived from the peer for %" PRIu64 " s",

@@ -31,7 +31,8 @@
 #define PEER_CONN_MIN_RATE (64u * 1024)
 /* Default keepalive: the client side PINGs after this long without traffic and
  * closes when the PING stays unanswered as long again; the host side closes
- * after PEER_CONN_IDLE_FACTOR times this long without a byte received. */
+ * after PEER_CONN_IDLE_FACTOR times this long without a byte received, or
+ * with replies waiting that the peer took none of. */
 #define PEER_CONN_KEEPALIVE_NS (30 * UINT64_C(1000000000))
 #define PEER_CONN_IDLE_FACTOR 4
 /* Default: requests a host answers at once before it stops reading. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for how a daemon/peer-conn.c connection ends, on a real event loop
  * (the harness is peer-conn-harness.c): garbage, a 2 GiB frame header, a bad
- * body that does not end it, slow loris, keepalive, protocol violations, the
+ * body that does not end it, slow loris, keepalive, a host whose replies are
+ * never taken, protocol violations, the
  * peer going away with requests in flight. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -18,6 +19,11 @@
 static bool host_is_closed(struct t *t)
 {
         return t->host_closed > 0;
+}
+
+static bool held_host_1(struct t *t)
+{
+        return t->n_held >= 1;
 }
 
 static bool client_is_closed(struct t *t)
@@ -210,6 +216,72 @@ Test(peer_conn, keepalive_pings_and_closes_a_silent_peer, .timeout = 30)
         cr_assert(run_until(&t, host_is_closed, 5000));
         cr_assert_eq(t.host_err, -ETIMEDOUT);
         cr_assert_not(raw_has_bytes(&t));
+        t_done(&t);
+}
+
+static bool host_held_2(struct t *t)
+{
+        return t->n_held >= 2;
+}
+
+/* Raw side: a STAT request with this id */
+static void raw_stat(struct t *t, uint64_t reqid)
+{
+        struct msg *m = peer_msg_new(PEER_TYPE_STAT, reqid);
+        struct msg_map body = msg_body(m);
+        uint8_t pack[32];
+
+        memset(pack, (int)reqid, sizeof(pack));
+        cr_assert_eq(msg_map_set_bytes(&body, PEER_KEY_PACK, pack, sizeof(pack)), 0);
+        raw_msg(t, m);
+}
+
+/* A host whose replies the peer never reads stops reading (its output is
+ * over the window) and then closes after the idle time: a peer that asks
+ * for packs and never takes them does not hold the host's GET budget. */
+Test(peer_conn, host_closes_when_its_replies_are_never_taken, .timeout = 30)
+{
+        static uint8_t data[4 * MIB];
+        struct msg *reply;
+        struct t t;
+
+        t_setup_raw(&t, true);
+        t.mode = HOST_HOLD;
+        peer_conn_set_window(t.host, 64 * 1024);
+        peer_conn_set_timeouts(t.host, 0, 50 * UINT64_C(1000000));
+        bufferevent_disable(t.raw, EV_READ); /* the peer reads nothing */
+        raw_stat(&t, 1);
+        raw_stat(&t, 2);
+        cr_assert(run_until(&t, host_held_2, 5000));
+        reply = peer_msg_new(PEER_TYPE_RESULT, msg_reqid(t.held[0].req));
+        cr_assert_eq(peer_conn_reply(t.host, reply, data, sizeof(data), NULL, NULL), 0);
+        msg_free(reply);
+        /* one more request: the host sees its output over the window and pauses */
+        raw_stat(&t, 3);
+        cr_assert(run_until(&t, host_is_closed, 5000), "the host never closed");
+        cr_assert_eq(t.host_err, -ETIMEDOUT);
+        cr_assert_not_null(strstr(t.host_why, "took none"), "%s", t.host_why);
+        t_done(&t);
+
+        /* a peer that reads slowly but steadily keeps its connection */
+        t_setup_raw(&t, true);
+        t.mode = HOST_HOLD;
+        peer_conn_set_window(t.host, 64 * 1024);
+        peer_conn_set_timeouts(t.host, 0, 50 * UINT64_C(1000000));
+        raw_stat(&t, 1);
+        cr_assert(run_until(&t, held_host_1, 5000));
+        reply = peer_msg_new(PEER_TYPE_RESULT, msg_reqid(t.held[0].req));
+        cr_assert_eq(peer_conn_reply(t.host, reply, data, sizeof(data), NULL, NULL), 0);
+        msg_free(reply);
+        struct evbuffer *in = bufferevent_get_input(t.raw);
+        size_t got = 0;
+        for (int i = 0; i < 400 && got < sizeof(data); i++) {
+                run_for(&t, 5);
+                got += evbuffer_get_length(in);
+                evbuffer_drain(in, evbuffer_get_length(in));
+        }
+        cr_assert_geq(got, sizeof(data), "%zu bytes arrived", got);
+        cr_assert_eq(t.host_closed, 0, "%s", t.host_why);
         t_done(&t);
 }
 
