@@ -191,6 +191,12 @@ void host_prove(struct peer_host_session *s, struct msg *req);
 void host_put(struct peer_host_session *s, struct msg *req, struct peer_payload *payload);
 /* The upload of pack in progress for a, or NULL. */
 struct host_upload *host_upload_find(struct host_account *a, const struct oid *pack);
+/* A marked pack whose replacement was cut short between dropping the old
+ * copy and putting the checked one in its place (a crash, a full disk):
+ * finish that swap now. 0 when the pack is in place, -ENODATA when neither
+ * store holds it. Blocking store calls (one pack at most): for the rare
+ * UNDELETE that finds it so. */
+int host_swap_finish(struct host_account *a, const struct oid *pack);
 /* Forget the uploads of an account (host going away). */
 void host_uploads_free(struct host_account *a);
 

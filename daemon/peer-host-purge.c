@@ -63,6 +63,12 @@ static int purge_collect(const struct index_hosted *hosted, void *userdata)
 
         if (j->n == PURGE_BATCH)
                 return 1;
+        /* a pack the peer is uploading again (its replacement copy) is
+         * not purged under that upload: its commit would bring the row
+         * back without the bytes; the next run sees how the upload ended */
+        for (struct host_account *a = j->host->accounts; a; a = a->next)
+                if (oid_cmp(&a->id, &hosted->peer) == 0 && host_upload_find(a, &hosted->pack))
+                        return 0;
         if (j->n == j->cap) {
                 size_t cap = j->cap ? j->cap * 2 : 64;
                 struct purge_item *v = realloc(j->items, cap * sizeof(*v));

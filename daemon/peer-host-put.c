@@ -94,6 +94,19 @@ static int put_swap(struct host_account *a, const struct oid *pack, uint64_t siz
         return r == -ENOENT ? 0 : r;
 }
 
+int host_swap_finish(struct host_account *a, const struct oid *pack)
+{
+        uint64_t size;
+        int r = store_stat(a->store, pack, &size);
+
+        if (r != -ENOENT)
+                return r; /* in place (or the store cannot tell) */
+        r = store_stat(a->replace, pack, &size);
+        if (r == -ENOENT)
+                return -ENODATA;
+        return r < 0 ? r : put_swap(a, pack, size);
+}
+
 static void put_work(void *userdata)
 {
         struct host_job *j = userdata;
@@ -276,6 +289,16 @@ static void put_dispatch(struct host_job *j)
                 return;
         }
         replace = r >= 0; /* marked: a new copy, checked before it replaces the old */
+        if (replace && j->size != row.size) {
+                /* the id fixes the bytes, so their number too; a replacement
+                 * of another size could never commit, and its partial would
+                 * sit outside the quota until the partials are dropped */
+                host_error(s, j->reqid, PEER_STATUS_BAD_REQUEST,
+                           "SIZE %" PRIu64 " differs from the %" PRIu64 " bytes this pack has here", j->size,
+                           row.size);
+                host_job_free(j);
+                return;
+        }
         up = host_upload_find(a, &j->pack);
         if (up && up->size != j->size) {
                 host_error(s, j->reqid, PEER_STATUS_BAD_REQUEST,

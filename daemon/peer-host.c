@@ -415,9 +415,21 @@ static void host_undelete(struct peer_host_session *s, struct msg *req)
 
         if (host_get_pack(s, reqid, &body, PEER_KEY_PACK, &pack) < 0)
                 return;
-        /* a pack whose bytes are going is too late to save */
-        r = host_account_purging(s->account, &pack) ? -ENOENT
-                                                     : index_hosted_unmark(s->host->daemon->index, &s->account->id, &pack);
+        /* a pack whose bytes are going is too late to save; one being
+         * uploaded again is saved by that upload */
+        if (host_account_purging(s->account, &pack)) {
+                r = -ENOENT;
+        } else if (host_upload_find(s->account, &pack)) {
+                host_error(s, reqid, PEER_STATUS_BUSY, "an upload of this pack is in progress; try again later");
+                return;
+        } else {
+                /* never a row that says "held" over bytes that are not in place */
+                r = host_swap_finish(s->account, &pack);
+                if (r == -ENODATA)
+                        r = -ENOENT;
+                if (r >= 0)
+                        r = index_hosted_unmark(s->host->daemon->index, &s->account->id, &pack);
+        }
         if (r == -ENOENT) {
                 host_error(s, reqid, PEER_STATUS_NOT_FOUND, "no such pack (or already purged)");
                 return;

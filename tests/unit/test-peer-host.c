@@ -649,6 +649,87 @@ Test(peer_host, marked_pack_uploaded_again_replaces_it)
         client_free(c);
 }
 
+/* path of a pack file of the owner's (sub: "" or "replace/") */
+static void pack_path(const struct oid *pack, const char *sub, char *path, size_t len)
+{
+        char hp[OID_HEX_SIZE], hk[OID_HEX_SIZE];
+
+        oid_to_hex(&owner, hp);
+        oid_to_hex(pack, hk);
+        snprintf(path, len, "%s/hosted/%s/%s%.2s/%s", tmpdir, hp, sub, hk, hk);
+}
+
+Test(peer_host, replacements_are_never_lost)
+{
+        struct client *c = client_new(&owner);
+        struct oid pack;
+        size_t len = 2 * MIB;
+        _cleanup_free_ uint8_t *p = make_pack(len, &pack);
+        char main_path[512], repl_path[512], cmd[2200];
+
+        hello(c);
+        cr_assert_eq(put_all(c, &pack, p, len, MIB), 0);
+        struct call k = simple(c, PEER_TYPE_DELETE, &pack);
+        cr_assert_eq(k.err, 0);
+        call_done_free(&k);
+
+        /* the id fixes the size: a replacement of another size is refused */
+        k = put(c, &pack, len + 1, 0, p, MIB, false);
+        cr_assert_neq(k.err, 0, "a replacement of another SIZE");
+        call_done_free(&k);
+        cr_assert(!pack_file_exists(&owner, &pack, "replace/"));
+
+        /* a swap cut short after the old copy went: only replace/ holds it.
+         * UNDELETE puts it in place before it says the pack is held. */
+        pack_path(&pack, "", main_path, sizeof(main_path));
+        pack_path(&pack, "replace/", repl_path, sizeof(repl_path));
+        snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\" && mv '%s' '%s'", repl_path, main_path, repl_path);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert(!pack_file_exists(&owner, &pack, ""));
+        k = simple(c, PEER_TYPE_UNDELETE, &pack);
+        cr_assert_eq(k.err, 0, "undelete: %s", strerror(-k.err));
+        call_done_free(&k);
+        cr_assert(pack_file_exists(&owner, &pack, ""), "the swap was finished");
+        cr_assert(!pack_file_exists(&owner, &pack, "replace/"));
+        k = get(c, &pack, 0, len);
+        cr_assert_eq(k.err, 0);
+        cr_assert_eq(memcmp(k.data, p, len), 0);
+        call_done_free(&k);
+
+        /* marked, its delay over, and being uploaded again: the purge leaves
+         * it to that upload, whose commit keeps it */
+        k = simple(c, PEER_TYPE_DELETE, &pack);
+        cr_assert_eq(k.err, 0);
+        call_done_free(&k);
+        cr_assert_eq(index_peer_remove(d.index, &owner), 0);
+        cr_assert_eq(index_peer_add(d.index, &owner, "owner", NULL, 64 * MIB, 1), 0);
+        k = put(c, &pack, len, 0, p, MIB, false);
+        cr_assert_eq(k.err, 0, "the first half of a replacement: %s", strerror(-k.err));
+        call_done_free(&k);
+        struct timespec ms = { 0, 5 * 1000000 };
+        nanosleep(&ms, NULL);
+        peer_host_purge(host);
+        for (int i = 0; i < 300; i++)
+                loop_once();
+        cr_assert(pack_file_exists(&owner, &pack, ""), "not purged under its upload");
+        struct index_hosted row;
+        cr_assert_eq(index_hosted_get(d.index, &owner, &pack, &row), 0);
+        k = simple(c, PEER_TYPE_UNDELETE, &pack);
+        cr_assert_neq(k.err, 0, "no undelete while an upload of it runs");
+        call_done_free(&k);
+        k = put(c, &pack, len, MIB, p + MIB, len - MIB, true);
+        cr_assert_eq(k.err, 0, "the commit: %s", strerror(-k.err));
+        cr_assert(reply_bool(&k, PEER_KEY_COMMITTED));
+        call_done_free(&k);
+        cr_assert_eq(index_hosted_get(d.index, &owner, &pack, &row), 0);
+        cr_assert_eq(row.deleted_ns, 0);
+        k = get(c, &pack, 0, len);
+        cr_assert_eq(k.err, 0);
+        cr_assert_eq(memcmp(k.data, p, len), 0);
+        call_done_free(&k);
+        client_free(c);
+}
+
 Test(peer_host, a_peer_reaches_only_its_own_packs)
 {
         struct client *a = client_new(&owner), *b = client_new(&other);
