@@ -263,22 +263,26 @@ static int commit_pending(struct committer *c)
         }
         commit_fingerprints(c, fps, n_fps);
         free(fps);
-        pthread_mutex_unlock(&c->write_lock);
-        if (n > 0 && k >= 0) {
+        /* The outcome is told before the writer goes: a flush that takes it
+         * next and finds nothing queued must see these packs' failure
+         * (repo_failures) or success, not a batch still in between. */
+        if (n > 0 && k >= 0)
                 for (size_t i = 0; c->stored && i < n; i++)
                         c->stored(c->userdata, v[i].ids, v[i].n_ids);
+        if (k < 0) {
+                /* linked packs are re-indexed at the next start */
+                log_error_errno(k, "Cannot commit %zu pack(s) to the index", n);
+                for (size_t i = 0; i < n; i++)
+                        c->lost(c->userdata, v[i].ids, v[i].n_ids);
+        }
+        pthread_mutex_unlock(&c->write_lock);
+        if (n > 0 && k >= 0) {
                 pthread_mutex_lock(&c->lock);
                 committer_committed_fn committed = c->committed;
                 void *committed_userdata = c->committed_userdata;
                 pthread_mutex_unlock(&c->lock);
                 for (size_t i = 0; committed && i < n; i++)
                         committed(committed_userdata, &v[i].id, v[i].size);
-        }
-        if (k < 0) {
-                /* linked packs are re-indexed at the next start */
-                log_error_errno(k, "Cannot commit %zu pack(s) to the index", n);
-                for (size_t i = 0; i < n; i++)
-                        c->lost(c->userdata, v[i].ids, v[i].n_ids);
         }
         for (size_t i = 0; i < n; i++)
                 sealed_pack_done(&v[i]);

@@ -41,6 +41,9 @@ int forgotten_write(struct repo *repo, const struct index_snapshot *rows, size_t
 
         if (n == 0)
                 return 0;
+        /* a pack that fails after its put is seen only here: the tombstone
+         * must be durable before any row goes */
+        uint64_t failures_before = repo_failures(repo);
         if (gethostname(hostname, sizeof(hostname) - 1) < 0 || !hostname[0])
                 strcpy(hostname, "localhost");
         entries = calloc(n, sizeof(*entries));
@@ -70,6 +73,8 @@ int forgotten_write(struct repo *repo, const struct index_snapshot *rows, size_t
                 written++;
         }
         k = repo_flush(repo);
+        if (k >= 0 && repo_failures(repo) != failures_before)
+                k = -EIO;
         return k < 0 ? k : written;
 }
 
