@@ -49,8 +49,14 @@ int index_reindex_end(struct index *idx, int commit)
         idx->reindexing = 0;
         /* The cached REINDEX_SEEN statement refers to the temp table. */
         index_row_forget(idx, STMT_REINDEX_SEEN);
+        /* Packs gone for good take objects with them that file-cache rows
+         * may name: those rows would make the next snapshot record ids
+         * that exist nowhere for files it does not read again. Then the
+         * whole cache goes (the next snapshot reads every file once). */
         if (commit)
-                r = index_exec(idx, "DELETE FROM packs WHERE id NOT IN (SELECT id FROM "
+                r = index_exec(idx, "DELETE FROM file_cache WHERE EXISTS (SELECT 1 FROM packs WHERE id NOT IN "
+                                    "(SELECT id FROM temp.reindex_seen));"
+                                    "DELETE FROM packs WHERE id NOT IN (SELECT id FROM "
                                     "temp.reindex_seen);"
                                     "DROP TABLE temp.reindex_seen;");
         if (!commit || r < 0) {

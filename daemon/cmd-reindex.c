@@ -83,6 +83,11 @@ static void reindex_done(void *userdata)
                                          job->bad_packs + job->bad_snapshots + job->bad_tombstones);
                 }
                 request_reply(r, m);
+                /* what the last snapshots point at may be gone with a lost
+                 * pack: the next automatic runs walk and store everything
+                 * rather than reuse their trees */
+                for (struct root *root = job->daemon->roots; root; root = root->next)
+                        root_mark_full(root);
         }
         request_unref(r);
         recover_job_free(job);

@@ -5,7 +5,8 @@
 # and after index.db was deleted while it was stopped (the snapshot list
 # comes back, restores are byte-identical), and after a pack row was deleted
 # (check counts the object rows left without a pack); refused while a snapshot runs
-# (check is not). Also: --from an unknown store.
+# (check is not); after packs were lost for good, the next snapshot stores
+# the unchanged files again. Also: --from an unknown store.
 . "$(dirname "$0")/lib.sh"
 need jq rsync sqlite3
 
@@ -86,6 +87,29 @@ is "the snapshot completes" "$rc" 0
 rc_is "reindex afterwards" 0 ctl --json reindex
 check "the new snapshot is listed" test "$(ctl --json snapshots | jq length)" -ge 4
 rc_is "check --read-data is clean" 0 ctl check --read-data
+
+# packs lost for good: reindex drops them, and the next snapshot stores the
+# unchanged files' content again instead of reusing file-cache rows that
+# point at objects that exist nowhere
+SRC2=$T_TMP/src2
+mkdir -p "$SRC2"
+head -c 300000 /dev/urandom > "$SRC2/lost"
+echo small > "$SRC2/small"
+sleep 0.2 # older than the racy window: the file cache is trusted
+packs() { find "$T_TMP/A/state/packs" -type f | sort; }
+packs > "$T_TMP/packs-before"
+ctl add "$SRC2" >/dev/null || bail_out "add src2 failed"
+ctl snapshot "$SRC2" >/dev/null || bail_out "snapshot of src2 failed"
+packs | comm -13 "$T_TMP/packs-before" - > "$T_TMP/packs-new"
+check "the snapshot wrote packs" test -s "$T_TMP/packs-new"
+xargs rm -f < "$T_TMP/packs-new"
+rc_is "reindex after packs were lost" 0 ctl --json reindex
+rc_is "a snapshot of the unchanged files" 0 ctl snapshot "$SRC2"
+rm -rf "$T_TMP/r4"
+rc_is "its restore" 0 ctl restore "latest:$SRC2" "$T_TMP/r4"
+check "has the files back, byte-identical" diff -r "$SRC2" "$T_TMP/r4"
+rc_is "check --read-data finds the lost snapshot" 1 ctl check --read-data
+check "... and no other" grep -q "^1 paths in 1 snapshots cannot be restored" "$T_TMP/last.out"
 
 rc_is "reindex --from an unknown store" 1 ctl reindex --from nosuch
 check "says so" grep -q "no store named nosuch" "$T_TMP/last.err"
