@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "crypto.h"
 #include "daemon.h"
 #include "fdpath.h"
 #include "job-error.h"
@@ -56,6 +57,7 @@ struct file_item {
         struct rnode *node;
         const struct object_entry *e;
         char *path; /* full path of the created file */
+        bool first_link; /* the first of its hard-link group: the others wait for it */
         struct window_item link; /* in state.writes */
 };
 
@@ -68,6 +70,7 @@ struct deferred_link {
 
 struct hardlink {
         uint64_t group;
+        uint8_t content[CRYPTO_SHA256_SIZE]; /* entry_content of the first entry */
         char *path;
         bool pending;   /* a file queued for writing, not yet written */
         size_t waiting; /* the first link waiting for it: deferred index + 1, 0 none */
@@ -303,7 +306,7 @@ static void write_done(struct window_item *link, void *userdata)
 {
         struct state *s = userdata;
         struct file_item *it = window_entry(link, struct file_item, link);
-        if (it->e->hardlink) {
+        if (it->first_link) {
                 ssize_t k = hardlink_find(s, it->e->hardlink);
                 if (k >= 0 && s->links[k].pending)
                         links_release(s, (size_t)k);
@@ -330,7 +333,8 @@ static void write_drop(struct window_item *link, void *userdata)
 }
 
 /* Queue file entry e of node (created at path) for writing. */
-static int queue_file(struct state *s, struct rnode *node, const char *path, const struct object_entry *e)
+static int queue_file(struct state *s, struct rnode *node, const char *path, const struct object_entry *e,
+                      bool first_link)
 {
         struct restore_job *job = s->job;
         struct file_item *it = calloc(1, sizeof(*it));
@@ -342,6 +346,7 @@ static int queue_file(struct state *s, struct rnode *node, const char *path, con
         it->state = s;
         it->node = node;
         it->e = e;
+        it->first_link = first_link;
         node->pending++;
         s->n_files++;
         __atomic_add_fetch(&job->total_files, 1, __ATOMIC_RELAXED);
@@ -352,6 +357,42 @@ static int queue_file(struct state *s, struct rnode *node, const char *path, con
 
 static int restore_tree(struct state *s, struct rnode *node, int dirfd, const char *dirpath,
                         const struct object_tree *t);
+
+/* What an entry's content is (kind, size, device, target, chunks), to tell
+ * whether two entries of one hard-link group recorded the same content. */
+static int entry_content(const struct object_entry *e, uint8_t ret[CRYPTO_SHA256_SIZE])
+{
+        struct crypto_sha256 *h = NULL;
+        uint8_t head[2 + 3 * 8];
+        int k = crypto_sha256_new(&h);
+
+        head[0] = (uint8_t)e->kind;
+        head[1] = e->has_list;
+        for (int b = 0; b < 8; b++) {
+                head[2 + b] = (uint8_t)(e->size >> (8 * b));
+                head[10 + b] = (uint8_t)(e->rdev >> (8 * b));
+                head[18 + b] = (uint8_t)((uint64_t)e->n_extents >> (8 * b));
+        }
+        if (k >= 0)
+                k = crypto_sha256_update(h, head, sizeof(head));
+        if (k >= 0 && e->has_list)
+                k = crypto_sha256_update(h, e->list.bytes, sizeof(e->list.bytes));
+        for (size_t i = 0; k >= 0 && i < e->n_extents; i++) {
+                uint8_t ext[9];
+                ext[0] = e->extents[i].hole;
+                for (int b = 0; b < 8; b++)
+                        ext[1 + b] = (uint8_t)(e->extents[i].length >> (8 * b));
+                k = crypto_sha256_update(h, ext, sizeof(ext));
+                if (k >= 0)
+                        k = crypto_sha256_update(h, e->extents[i].id.bytes, sizeof(e->extents[i].id.bytes));
+        }
+        if (k >= 0 && e->target_len)
+                k = crypto_sha256_update(h, e->target, e->target_len);
+        if (k >= 0)
+                return crypto_sha256_final(h, ret); /* frees it */
+        crypto_sha256_free(h);
+        return k;
+}
 
 /* Create one entry named name in dirfd (full path path), of node. */
 static int restore_entry(struct state *s, struct rnode *node, int dirfd, const char *name, const char *path,
@@ -369,9 +410,23 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
                                 return warn(job, r, "replace", path), 0;
                 }
         }
+        bool first_link = false;
         if (e->hardlink && e->kind != OBJECT_KIND_DIR) {
+                uint8_t content[CRYPTO_SHA256_SIZE];
+                r = entry_content(e, content);
+                if (r < 0)
+                        return r;
                 ssize_t k = hardlink_find(s, e->hardlink);
-                if (k >= 0 && s->links[k].pending) {
+                if (k >= 0 && memcmp(s->links[k].content, content, sizeof(content)) != 0) {
+                        /* The snapshot recorded other content for this link
+                         * than for the group's first (a change seen through
+                         * one of its paths only, before the next full walk):
+                         * each path gets what was recorded for it. */
+                        log_warning("Restore: %s was recorded as a hard link of %s but with other content; "
+                                    "restored as a file of its own",
+                                    path, s->links[k].path);
+                        k = -2;
+                } else if (k >= 0 && s->links[k].pending) {
                         /* its file is being written: linked once it is */
                         if (!GROW(s->deferred, s->n_deferred, s->cap_deferred, 64))
                                 return -ENOMEM;
@@ -394,15 +449,19 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
                                 close(pfd);
                         return 0;
                 }
-                if (!GROW(s->links, s->n_links, s->cap_links, 64))
-                        return -ENOMEM;
-                s->links[s->n_links] = (struct hardlink){.group = e->hardlink, .path = strdup(path),
-                                                         .pending = e->kind == OBJECT_KIND_FILE};
-                if (!s->links[s->n_links].path)
-                        return -ENOMEM;
-                s->n_links++;
-                if (hardlink_index(s) < 0)
-                        return -ENOMEM;
+                if (k == -1) { /* the first of its group */
+                        if (!GROW(s->links, s->n_links, s->cap_links, 64))
+                                return -ENOMEM;
+                        s->links[s->n_links] = (struct hardlink){.group = e->hardlink, .path = strdup(path),
+                                                                 .pending = e->kind == OBJECT_KIND_FILE};
+                        memcpy(s->links[s->n_links].content, content, sizeof(content));
+                        if (!s->links[s->n_links].path)
+                                return -ENOMEM;
+                        s->n_links++;
+                        if (hardlink_index(s) < 0)
+                                return -ENOMEM;
+                        first_link = true;
+                }
         }
         switch (e->kind) {
         case OBJECT_KIND_DIR: {
@@ -432,7 +491,7 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
         }
         case OBJECT_KIND_FILE:
                 /* created and written on the pool */
-                return queue_file(s, node, path, e);
+                return queue_file(s, node, path, e, first_link);
         case OBJECT_KIND_SYMLINK:
                 if (symlinkat((const char *)e->target, dirfd, name) < 0)
                         return warn(job, -errno, "create symlink", path), 0;

@@ -470,6 +470,11 @@ static void snapshot_done(void *userdata)
                 for (size_t i = 0; i < root->n_waiters; i++)
                         reply_snapshot(root->waiters[i], root, job);
                 retention_apply_root(d, root);
+                if (__atomic_load_n(&job->changed_link, __ATOMIC_RELAXED)) {
+                        log_debug("A file with other hard links changed in %s: a full walk follows",
+                                  root->path);
+                        root_mark_full(root);
+                }
         } else {
                 bool cancel = root->cancel || d->stopping;
                 bool gone = job->error == -ENOENT || job->error == -ENOTDIR;

@@ -36,6 +36,8 @@ struct snapshot_job {
         int error;                 /* 0 or -errno; set once (snapshot_job_fail), atomically */
         char error_text[256];
         bool unchanged;            /* skip_if_unchanged and nothing changed: no snapshot */
+        bool changed_link;         /* a partial walk read a file with other hard links: their
+                                    * paths, in directories it did not walk, may be stale */
         struct oid id;             /* the new snapshot */
         struct oid tree;
         int64_t time_ns;

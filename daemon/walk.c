@@ -119,6 +119,10 @@ static int plan_file(struct walk *w, int dirfd, struct dnode *dn, size_t index, 
                 return 0;
         }
         e->size = (uint64_t)st->st_size;
+        /* inotify tells of a change through the path written only: the
+         * file's other names keep what the parent snapshot has for them */
+        if (!w->full && st->st_nlink > 1)
+                __atomic_store_n(&w->job->changed_link, true, __ATOMIC_RELAXED);
         walk_reader_release(w); /* queueing a read may wait for others to end */
         k = assemble_read(w, dn, index, relpath, st, got ? &f : cached);
         if (got)
