@@ -251,8 +251,10 @@ static void chunk_task_run(void *arg)
                 }
         } else
                 t->r = repo_put(repo, OBJECT_DATA, t->p, t->len, &t->id, &added);
-        if (t->r < 0)
+        if (t->r < 0) {
+                __atomic_store_n(&t->it->store_error, t->r, __ATOMIC_RELAXED);
                 return;
+        }
         __atomic_add_fetch(&job->stats.new_bytes, added, __ATOMIC_RELAXED);
         __atomic_add_fetch(job->progress_bytes, t->len, __ATOMIC_RELAXED);
 }
@@ -608,7 +610,15 @@ void read_file(struct file_item *it)
 
 unreadable:
         free(x.v);
-        if (r == -ENOMEM || r == -ENOSPC || r == -EIO) {
+        /* What the repository could not take (a full disk or quota, too
+         * many open files, a pack that cannot be written) fails the
+         * snapshot: leaving the file out would make a snapshot that looks
+         * fine, and the next ones reuse its trees. Only the file's own
+         * errors leave it out. */
+        int store_error = __atomic_load_n(&it->store_error, __ATOMIC_RELAXED);
+        if (store_error < 0 && r != -ECANCELED)
+                r = store_error;
+        if (store_error < 0 || r == -ENOMEM || r == -ENOSPC || r == -EIO) {
                 snapshot_job_fail(job, r, "cannot store %s/%s: %s", job->path, it->relpath, strerror(-r));
                 return;
         }

@@ -48,6 +48,7 @@ struct file_item {
         int rootfd;              /* the root, open for the read */
         bool read_ok;
         bool xattrs_failed;      /* its extended attributes could not be read */
+        int store_error;         /* a chunk's put failed (-errno): the repository's fault, not the file's */
         /* a changed big file's last content (file cache): its chunks (or
          * their list) for the reader to line up with (read.c) */
         bool prev_has_list;
