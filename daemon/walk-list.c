@@ -106,17 +106,55 @@ static int xattr_cmp(const void *a, const void *b)
         return strcmp(((const struct object_xattr *)a)->name, ((const struct object_xattr *)b)->name);
 }
 
+/* A list or a value can grow between asking its size and reading it:
+ * ERANGE then, and the two are tried again, this many times at most. */
+#define XATTR_TRIES 4
+
+/* The value of one attribute into a new buffer: its length, -ENODATA when
+ * it vanished meanwhile, another -errno, or -E2BIG. */
+static ssize_t read_xattr(const char *path, int fd, const char *name, char **ret)
+{
+        for (int tries = 0; tries < XATTR_TRIES; tries++) {
+                ssize_t vl = get_xattr(path, fd, name, NULL, 0);
+                if (vl < 0)
+                        return -errno;
+                if ((size_t)vl > OBJECT_XATTR_VALUE_MAX)
+                        return -E2BIG;
+                char *v = malloc(vl ? (size_t)vl : 1);
+                if (!v)
+                        return -ENOMEM;
+                ssize_t got = get_xattr(path, fd, name, v, (size_t)vl);
+                if (got >= 0) {
+                        *ret = v;
+                        return got;
+                }
+                int err = errno;
+                free(v);
+                if (err != ERANGE)
+                        return -err;
+        }
+        return -ERANGE;
+}
+
 int walk_read_xattrs(const char *path, int fd, struct object_entry *e)
 {
-        ssize_t n = list_xattrs(path, fd, NULL, 0);
-        if (n <= 0)
-                return n < 0 && errno != ENOTSUP && errno != ENODATA ? -errno : 0;
-        _cleanup_free_ char *names = malloc((size_t)n);
-        if (!names)
-                return -ENOMEM;
-        n = list_xattrs(path, fd, names, (size_t)n);
+        _cleanup_free_ char *names = NULL;
+        ssize_t n = -1;
+
+        for (int tries = 0; n < 0 && tries < XATTR_TRIES; tries++) {
+                n = list_xattrs(path, fd, NULL, 0);
+                if (n <= 0)
+                        return n < 0 && errno != ENOTSUP && errno != ENODATA ? -errno : 0;
+                free(names);
+                names = malloc((size_t)n);
+                if (!names)
+                        return -ENOMEM;
+                n = list_xattrs(path, fd, names, (size_t)n);
+                if (n < 0 && errno != ERANGE)
+                        return -errno;
+        }
         if (n < 0)
-                return -errno;
+                return -ERANGE;
         size_t count = 0;
         for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1)
                 count++;
@@ -129,24 +167,19 @@ int walk_read_xattrs(const char *path, int fd, struct object_entry *e)
                 return -ENOMEM;
         for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
                 const char *name = names + i;
-                ssize_t vl = get_xattr(path, fd, name, NULL, 0);
+                char *value = NULL;
+                ssize_t vl = read_xattr(path, fd, name, &value);
+                if (vl == -ENODATA)
+                        continue; /* removed meanwhile */
                 if (vl < 0)
-                        continue; /* vanished meanwhile */
-                if ((size_t)vl > OBJECT_XATTR_VALUE_MAX)
-                        return -E2BIG;
+                        return (int)vl; /* not "no such attribute": the caller counts an error */
                 struct object_xattr *x = &e->xattrs[e->n_xattrs];
-                x->value = malloc(vl ? (size_t)vl : 1);
+                x->value = (uint8_t *)value;
                 x->name = strdup(name);
-                if (!x->value || !x->name) {
+                if (!x->name) {
                         free(x->value);
-                        free(x->name);
+                        x->value = NULL;
                         return -ENOMEM;
-                }
-                vl = get_xattr(path, fd, name, x->value, (size_t)vl);
-                if (vl < 0) {
-                        free(x->value);
-                        free(x->name);
-                        continue;
                 }
                 x->value_len = (size_t)vl;
                 e->n_xattrs++;
