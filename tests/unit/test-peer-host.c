@@ -290,14 +290,22 @@ static struct call get(struct client *c, const struct oid *pack, uint64_t offset
         return call(c, m, NULL, 0);
 }
 
-static bool pack_file_exists(const struct oid *peer, const struct oid *pack, const char *sub)
+/* The path of peer's pack file (sub: "" or "replace/"). */
+static void pack_path(const struct oid *peer, const struct oid *pack, const char *sub, char *path, size_t len)
 {
-        char hp[OID_HEX_SIZE], hk[OID_HEX_SIZE], path[512];
-        struct stat st;
+        char hp[OID_HEX_SIZE], hk[OID_HEX_SIZE];
 
         oid_to_hex(peer, hp);
         oid_to_hex(pack, hk);
-        snprintf(path, sizeof(path), "%s/hosted/%s/%s%.2s/%s", tmpdir, hp, sub, hk, hk);
+        snprintf(path, len, "%s/hosted/%s/%s%.2s/%s", tmpdir, hp, sub, hk, hk);
+}
+
+static bool pack_file_exists(const struct oid *peer, const struct oid *pack, const char *sub)
+{
+        char path[512];
+        struct stat st;
+
+        pack_path(peer, pack, sub, path, sizeof(path));
         return stat(path, &st) == 0;
 }
 
@@ -649,16 +657,6 @@ Test(peer_host, marked_pack_uploaded_again_replaces_it)
         client_free(c);
 }
 
-/* path of a pack file of the owner's (sub: "" or "replace/") */
-static void pack_path(const struct oid *pack, const char *sub, char *path, size_t len)
-{
-        char hp[OID_HEX_SIZE], hk[OID_HEX_SIZE];
-
-        oid_to_hex(&owner, hp);
-        oid_to_hex(pack, hk);
-        snprintf(path, len, "%s/hosted/%s/%s%.2s/%s", tmpdir, hp, sub, hk, hk);
-}
-
 Test(peer_host, replacements_are_never_lost)
 {
         struct client *c = client_new(&owner);
@@ -681,8 +679,8 @@ Test(peer_host, replacements_are_never_lost)
 
         /* a swap cut short after the old copy went: only replace/ holds it.
          * UNDELETE puts it in place before it says the pack is held. */
-        pack_path(&pack, "", main_path, sizeof(main_path));
-        pack_path(&pack, "replace/", repl_path, sizeof(repl_path));
+        pack_path(&owner, &pack, "", main_path, sizeof(main_path));
+        pack_path(&owner, &pack, "replace/", repl_path, sizeof(repl_path));
         snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\" && mv '%s' '%s'", repl_path, main_path, repl_path);
         cr_assert_eq(system(cmd), 0);
         cr_assert(!pack_file_exists(&owner, &pack, ""));
