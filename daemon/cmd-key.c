@@ -57,13 +57,18 @@ static int key_import_decode(struct request *r, uint8_t master[KEYS_MASTER_SIZE]
                 request_error(r, CTL_STATUS_BAD_REQUEST, "key import needs a recovery code");
                 return -EINVAL;
         }
+        /* CBOR text may hold a NUL: no recovery code does */
+        if (memchr(code, 0, len)) {
+                request_error(r, CTL_STATUS_BAD_REQUEST, "not a recovery code: it holds a NUL byte");
+                return -EINVAL;
+        }
         _cleanup_free_ char *copy = strndup(code, len);
         if (!copy) {
                 request_error(r, CTL_STATUS_INTERNAL, "out of memory");
                 return -ENOMEM;
         }
         int k = recovery_decode(copy, master);
-        crypto_wipe(copy, len);
+        crypto_wipe(copy, strlen(copy));
         if (k == -EBADMSG) {
                 request_error(r, CTL_STATUS_BAD_REQUEST,
                               "the recovery code's checksum does not match: check for a mistyped character");

@@ -6,7 +6,8 @@
 # connections are closed after control_idle_timeout, after which chutectl
 # works again; a client in the middle of a long request is not idle while
 # it takes its output, but one that takes none of it for the idle timeout
-# (an output stall) is closed.
+# (an output stall) is closed. A key import whose code holds a NUL gets a
+# clear error.
 . "$(dirname "$0")/lib.sh"
 need python3
 WIRE="python3 $CHUTE_SRCDIR/tests/integration/ctlwire.py"
@@ -67,5 +68,10 @@ grep -q "^EOF after [0-9]* bytes" "$T_TMP/cat.out" && ok "cat with a reader sile
     { not_ok "cat with a reader silent for $((IDLE * 3)) s is closed"; diag "$(cat "$T_TMP/cat.out")"; }
 grep -q "bytes of pending output for $IDLE s, closing" "$NODE_DIR/chuted.log" &&
     ok "... and chuted says why" || not_ok "... and chuted says why"
+
+# ---- a request whose text field holds a NUL: a clear error, nothing else ----
+$WIRE key-import-nul "$CHUTE_SOCKET" > "$T_TMP/nul.out" 2>&1
+is "key import with a NUL in the code: BAD_REQUEST" "$(head -1 "$T_TMP/nul.out")" "ERROR id=4 status=1"
+check "... saying why" grep -q "NUL" "$T_TMP/nul.out"
 chuted_alive "chuted still runs"
 done_testing

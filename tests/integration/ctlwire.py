@@ -302,6 +302,18 @@ def act_poll_status(path, out, stop, interval=0.05):
     return 0
 
 
+def act_key_import_nul(path):
+    """KEY_IMPORT (13) whose CODE (36) holds a NUL and then 100 KB: print
+    the reply and its message."""
+    s = connect(path)
+    s.sendall(request(13, 4, {36: "A\0" + "A" * 100000}))
+    m = read_msg(s)
+    print(describe(m))
+    if m is not None and m[1] == T_ERROR:
+        print(m[3].get(K_MESSAGE, ""))
+    return 0
+
+
 def main():
     what, path = sys.argv[1], sys.argv[2]
     if what == "stranger":
@@ -316,6 +328,8 @@ def main():
         return act_stall_snapshots(path, int(sys.argv[3]), float(sys.argv[4]))
     if what == "check-subset":
         return act_check_subset(path, sys.argv[3])
+    if what == "key-import-nul":
+        return act_key_import_nul(path)
     if what == "slow-cat":
         return act_slow_cat(path, sys.argv[3], float(sys.argv[4]))
     print("unknown action", what)
