@@ -103,7 +103,10 @@ void retention_apply_plan_done(struct retention_apply_plan *plan)
 }
 
 /* After snapshots were deleted: roots whose newest snapshot went get the
- * newest remaining one (or none). */
+ * newest remaining one (or none), and a full walk next: the changes seen
+ * since were seen against the snapshot that went, so an automatic run
+ * that took only them on top of an older one would record old content
+ * for everything changed in between. */
 static void refresh_roots(struct daemon *d, const struct index_snapshot *rows, size_t n)
 {
         for (struct root *root = d->roots; root; root = root->next) {
@@ -112,6 +115,7 @@ static void refresh_roots(struct daemon *d, const struct index_snapshot *rows, s
                         gone = oid_cmp(&root->last_snapshot, &rows[i].id) == 0;
                 if (!gone)
                         continue;
+                root->full = true;
                 struct index_snapshot s;
                 if (index_snapshot_latest(d->index, root->id, &s) >= 0) {
                         root->last_snapshot_ns = s.time_ns;
