@@ -297,6 +297,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
                         d->config.quiet_period_ns = fresh.quiet_period_ns;
                         d->config.max_delay_ns = fresh.max_delay_ns;
                         d->config.rescan_interval_ns = fresh.rescan_interval_ns;
+                        d->config.poll_interval_ns = fresh.poll_interval_ns; /* from each root's next poll */
                         d->config.compression_level = fresh.compression_level;
                         if (d->repo)
                                 repo_set_compression(d->repo, fresh.compression_level);

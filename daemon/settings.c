@@ -5,6 +5,7 @@
  * sections and over-long lines, and stops at the first error). */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <ini.h>
 #include <limits.h>
 #include <pwd.h>
@@ -16,6 +17,7 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include "cbor-check.h"
 #include "cleanup.h"
 #include "compress.h"
 #include "settings.h"
@@ -308,7 +310,15 @@ static int parse_duration(struct parse_state *st, const struct key *k, const cha
 
         if (parse_duration_ns(value, &ns) < 0)
                 return fail(st, "bad duration \"%s\" for %s", value, k->name);
-        if (ns == 0 && strcmp(k->name, "quiet_period") != 0 && strcmp(k->name, "control_idle_timeout") != 0)
+        /* Durations are added to and compared with signed ns clocks: one
+         * past about 146 years would wrap (a delete_delay meant as "never"
+         * would purge at once). Half of that range is plenty. */
+        if (ns > (uint64_t)INT64_MAX / 2)
+                return fail(st, "%s = %s is too long (at most %" PRIu64 " days)", k->name, value,
+                            (uint64_t)INT64_MAX / 2 / (86400 * NSEC_PER_SEC));
+        /* 0: no wait, or (prune) never by itself */
+        if (ns == 0 && strcmp(k->name, "quiet_period") != 0 && strcmp(k->name, "control_idle_timeout") != 0 &&
+            !(strcmp(k->section, "prune") == 0 && strcmp(k->name, "interval") == 0))
                 return fail(st, "%s must be longer than 0", k->name);
         *FIELD(st->config, k, uint64_t) = ns;
         return 0;
@@ -372,6 +382,9 @@ static int parse_name(struct parse_state *st, const struct key *k, const char *v
         for (const unsigned char *c = (const unsigned char *)value; *c; c++)
                 if (*c < 0x20 || *c == 0x7f)
                         return fail(st, "bad %s: control characters are not allowed", k->name);
+        /* sent to peers as CBOR text, which their decoders check */
+        if (!cbor_check_utf8_valid((const uint8_t *)value, strlen(value)))
+                return fail(st, "bad %s: not valid UTF-8", k->name);
         p = strdup(value);
         if (!p)
                 return fail(st, "out of memory");

@@ -298,6 +298,11 @@ Test(config, errors)
                      "x.conf:2: bad size \"lots\" for cache_size (e.g. 500M, 20G, 0)");
         expect_error("[replication]\nprove_interval = 0\n",
                      "x.conf:2: prove_interval must be longer than 0");
+        /* a duration that a signed ns clock cannot add: refused, not wrapped */
+        expect_error("[peer]\ndelete_delay = 150000d\n",
+                     "x.conf:2: delete_delay = 150000d is too long (at most 53375 days)");
+        expect_error("[prune]\ngrace = 100000d\n", "x.conf:2: grace = 100000d is too long (at most 53375 days)");
+        expect_error("[peer]\nname = caf\xe9\n", "x.conf:2: bad name: not valid UTF-8");
         /* inih's own syntax errors, in the same FILE:LINE form. */
         expect_error("[daemon]\nworkers 4\n",
                      "x.conf:2: syntax error, expected \"[section]\" or \"key = value\"");
@@ -308,6 +313,18 @@ Test(config, errors)
                      "x.conf:2: syntax error, expected \"[section]\" or \"key = value\"");
         expect_error("[daemon]\nworkers = x\nbogus\n",
                      "x.conf:2: bad value \"x\" for workers (0 for one per core, up to 1024)");
+}
+
+/* chuted.conf(5): [prune] interval = 0 never prunes by itself */
+Test(config, prune_interval_zero_is_never)
+{
+        struct settings c;
+        char *error = NULL;
+
+        settings_init_defaults(&c, 0);
+        cr_assert_eq(settings_load_string(&c, "[prune]\ninterval = 0\n", "x.conf", &error), 0, "%s", error);
+        cr_assert_eq(c.prune_interval_ns, 0);
+        settings_done(&c);
 }
 
 Test(config, long_line_is_an_error_not_a_split)
