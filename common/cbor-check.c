@@ -78,46 +78,60 @@ static int head_read(const uint8_t *buf, size_t len, size_t *pos, struct head *r
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points
  * above U+10FFFF. RFC 8949 requires text strings to be valid UTF-8. */
+/* The length (1 to 4) of the well-formed UTF-8 character at s (RFC 3629:
+ * no overlong forms, no surrogates, nothing past U+10FFFF), 0 if none. */
+static size_t utf8_char(const uint8_t *s, size_t len)
+{
+        uint8_t c = s[0];
+        uint8_t lo = 0x80, hi = 0xbf;
+        size_t n;
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf) {
+                n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+                n = 2;
+                if (c == 0xe0)
+                        lo = 0xa0;
+                else if (c == 0xed)
+                        hi = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+                n = 3;
+                if (c == 0xf0)
+                        lo = 0x90;
+                else if (c == 0xf4)
+                        hi = 0x8f;
+        } else {
+                return 0;
+        }
+        if (len - 1 < n)
+                return 0;
+        if (s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t k = 2; k <= n; k++)
+                if (s[k] < 0x80 || s[k] > 0xbf)
+                        return 0;
+        return n + 1;
+}
+
 bool cbor_check_utf8_valid(const uint8_t *s, size_t len)
 {
-        size_t i = 0;
-
-        while (i < len) {
-                uint8_t c = s[i];
-                uint8_t lo = 0x80, hi = 0xbf;
-                size_t n;
-
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf) {
-                        n = 1;
-                } else if (c >= 0xe0 && c <= 0xef) {
-                        n = 2;
-                        if (c == 0xe0)
-                                lo = 0xa0;
-                        else if (c == 0xed)
-                                hi = 0x9f;
-                } else if (c >= 0xf0 && c <= 0xf4) {
-                        n = 3;
-                        if (c == 0xf0)
-                                lo = 0x90;
-                        else if (c == 0xf4)
-                                hi = 0x8f;
-                } else {
+        for (size_t i = 0, n; i < len; i += n)
+                if (!(n = utf8_char(s + i, len - i)))
                         return false;
-                }
-                if (len - i - 1 < n)
-                        return false;
-                if (s[i + 1] < lo || s[i + 1] > hi)
-                        return false;
-                for (size_t k = 2; k <= n; k++)
-                        if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-                                return false;
-                i += n + 1;
-        }
         return true;
+}
+
+void cbor_check_utf8_repair(char *s)
+{
+        size_t len = strlen(s);
+
+        for (size_t i = 0, n; i < len; i += n)
+                if (!(n = utf8_char((const uint8_t *)s + i, len - i))) {
+                        s[i] = '?';
+                        n = 1;
+                }
 }
 
 struct walk {

@@ -38,6 +38,9 @@ int cbor_check_load(const uint8_t *buf, size_t len, const struct cbor_check_limi
 
 /* True when s is strict UTF-8 (RFC 3629: no overlongs, surrogates, > U+10FFFF). */
 bool cbor_check_utf8_valid(const uint8_t *s, size_t len);
+/* Replace each byte of s that is not part of a well-formed UTF-8 character
+ * by '?', in place (text to send that may hold file names, or be cut). */
+void cbor_check_utf8_repair(char *s);
 
 /* ---- strict accessors on loaded items (wrong type: -EBADMSG) ---- */
 

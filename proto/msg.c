@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cbor-check.h"
 #include "cleanup.h"
 #include "frame.h"
 #include "msg-private.h"
@@ -405,9 +406,17 @@ struct msg *msg_new_error(const struct msg_schema *s, uint64_t reqid, uint32_t s
                 return NULL;
         if (!message)
                 message = msg_status_name(s, status) ?: "error";
+        /* the text often names a path (any bytes) or was cut short: made
+         * valid UTF-8, or the receiver's strict decoder refuses the frame */
+        _cleanup_free_ char *text = strdup(message);
+        if (!text) {
+                msg_free(m);
+                return NULL;
+        }
+        cbor_check_utf8_repair(text);
         body = msg_body(m);
         if (msg_map_set_uint(&body, s->key_status, status) < 0 ||
-            msg_map_set_text(&body, s->key_message, message) < 0 ||
+            msg_map_set_text(&body, s->key_message, text) < 0 ||
             (status == s->status_unsupported_version &&
              msg_map_set_uint(&body, s->key_protocol, s->version) < 0)) {
                 msg_free(m);

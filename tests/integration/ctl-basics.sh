@@ -131,6 +131,9 @@ is "cat prints the file's content" "$(cat "$T_TMP/last.out")" hello
 rc_is "cat SNAP-ID-PREFIX:sub/kept" 0 ctl cat "${snap_id:0:12}:sub/kept"
 is "cat by id prefix prints the content" "$(cat "$T_TMP/last.out")" kept
 rc_is "cat of a missing path: exit 1" 1 ctl cat latest:no-such-file
+# an error naming a path that is not UTF-8 still arrives as an error
+rc_is "cat of a missing path that is not UTF-8: exit 1" 1 ctl cat "latest:dir$(printf '\377')/no-such-file"
+check "... with the daemon's error, not a malformed reply" grep -q "dir?/no-such-file" "$T_TMP/last.err"
 rc_is "cat of an unknown snapshot: exit 1" 1 ctl cat ffffffffffffffff:hello.txt
 rc_is "ls --json latest" 0 ctl --json ls latest
 cp "$T_TMP/last.out" "$T_TMP/ls.json"

@@ -4,6 +4,7 @@
  * typed accessors, the pull reader, and 10,000 garbage/mutated inputs. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc-limit.h"
@@ -406,4 +407,29 @@ Test(cbor_check, garbage_and_mutations)
         }
         cr_assert_gt(accepted, 0, "some mutations should still be valid");
         assert_no_big_alloc();
+}
+
+/* Text to send that may not be UTF-8 (a file name, a message cut short):
+ * each stray byte becomes '?', well-formed characters stay. */
+Test(cbor_check, utf8_repair_replaces_only_stray_bytes)
+{
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "plain ascii", "plain ascii" },
+                { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82" },
+                { "dir\xff/missing", "dir?/missing" },
+                { "cut \xe2\x82", "cut ??" },                /* a character cut at the end */
+                { "overlong \xc0\xaf", "overlong ??" },      /* '/' in two bytes */
+                { "surrogate \xed\xa0\x80", "surrogate ???" },
+                { "past U+10FFFF \xf4\x90\x80\x80", "past U+10FFFF ????" },
+                { "\x80\x80", "??" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char buf[64];
+                snprintf(buf, sizeof(buf), "%s", cases[i].in);
+                cbor_check_utf8_repair(buf);
+                cr_assert_str_eq(buf, cases[i].out, "case %zu", i);
+                cr_assert(cbor_check_utf8_valid((const uint8_t *)buf, strlen(buf)));
+        }
 }
