@@ -21,6 +21,7 @@
 #include "index.h"
 #include "log.h"
 #include "parse.h"
+#include "recover.h"
 #include "repo.h"
 #include "retention-apply.h"
 #include "root.h"
@@ -336,6 +337,11 @@ void cmd_forget(struct request *r)
         bool dry_run = false;
         int k;
 
+        if (recover_rebuilding(r->daemon)) {
+                request_error(r, CTL_STATUS_BUSY, "busy: %s is running; forget when it is done",
+                              recover_rebuilding(r->daemon));
+                return;
+        }
         _cleanup_free_ char *path = cmd_get_path(r, CTL_KEY_PATH, false, &k);
         if (k < 0)
                 return;

@@ -24,8 +24,10 @@
 #include "object.h"
 #include "reindex.h"
 #include "repo.h"
+#include "retention-apply.h"
 #include "store-peer.h"
 #include "store.h"
+#include "test-hook.h"
 
 /* Bytes fetched per GET while copying a pack. */
 #define RECOVER_RANGE (4u << 20)
@@ -279,7 +281,16 @@ static int reindex_write(struct index *wr, void *userdata)
         return reindex_run(wr, &local, 1, c->job->daemon->keyring->pack_key, &c->stats);
 }
 
+static void recover_run_held(struct recover_job *job);
+
 void recover_run(struct recover_job *job)
+{
+        retention_forgets_hold();
+        recover_run_held(job);
+        retention_forgets_release();
+}
+
+static void recover_run_held(struct recover_job *job)
 {
         struct recover_listing l = { .job = job };
         struct reindex_call rc = { .job = job };
@@ -366,8 +377,18 @@ static int reindex_sources_write(struct index *wr, void *userdata)
         return reindex_run(wr, src, job->n_extra + 1, job->daemon->keyring->pack_key, &c->stats);
 }
 
+static void reindex_run_held(struct recover_job *job);
+
 void recover_reindex_run(struct recover_job *job)
 {
+        retention_forgets_hold();
+        reindex_run_held(job);
+        retention_forgets_release();
+}
+
+static void reindex_run_held(struct recover_job *job)
+{
+        test_hook_pause("reindex"); /* tests: a forget asked meanwhile */
         struct reindex_sources rc = { .job = job };
         int r;
 
@@ -422,6 +443,14 @@ void recover_release(struct daemon *d)
 {
         (void)d;
         recover_turn = NULL;
+}
+
+const char *recover_rebuilding(struct daemon *d)
+{
+        (void)d;
+        return recover_turn && (!strcmp(recover_turn, "a reindex") || !strcmp(recover_turn, "a recovery"))
+                       ? recover_turn
+                       : NULL;
 }
 
 const char *recover_holder(struct daemon *d)

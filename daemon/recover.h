@@ -45,6 +45,9 @@ int recover_claim(struct daemon *d, const char *what);
 void recover_release(struct daemon *d);
 /* What holds the turn ("a recovery", ...), or NULL. */
 const char *recover_holder(struct daemon *d);
+/* The holder when it rebuilds the snapshot rows (a reindex or a recovery:
+ * no forget meanwhile), or NULL. */
+const char *recover_rebuilding(struct daemon *d);
 
 /* Run the whole recovery (on a worker thread); job->error tells how it went. */
 void recover_run(struct recover_job *job);

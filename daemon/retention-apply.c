@@ -21,6 +21,7 @@
 #include "idset.h"
 #include "log.h"
 #include "prune.h"
+#include "recover.h"
 #include "repo.h"
 #include "root.h"
 #include "workers.h"
@@ -275,6 +276,16 @@ fail:
  * rows another's plan changes. */
 static pthread_mutex_t forget_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void retention_forgets_hold(void)
+{
+        pthread_mutex_lock(&forget_lock);
+}
+
+void retention_forgets_release(void)
+{
+        pthread_mutex_unlock(&forget_lock);
+}
+
 int retention_apply_forget(struct repo *repo, int64_t root_id, const struct retention_policy *policy,
                            int64_t now, const struct oid *one, struct retention_apply_result *ret)
 {
@@ -417,7 +428,10 @@ static void auto_done(void *userdata)
 
 int retention_apply_root(struct daemon *d, struct root *root)
 {
-        if (!d->config.retention_auto || d->stopping || !auto_due(root->id, monotonic_ns()))
+        /* not while a reindex or recover rebuilds the snapshot rows: it is
+         * due again after the next snapshot */
+        if (!d->config.retention_auto || d->stopping || recover_rebuilding(d) ||
+            !auto_due(root->id, monotonic_ns()))
                 return 0;
         struct auto_job *j = calloc(1, sizeof(*j));
         if (!j || !(j->root_path = strdup(root->path))) {

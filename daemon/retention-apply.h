@@ -53,6 +53,12 @@ struct retention_apply_result {
  * so a reindex never brings them back. The deleted rows are added to the
  * pending prune and returned in *ret. Returns how many were deleted, or
  * -errno with nothing deleted and the index's message in ret->error. */
+/* No forget of this daemon runs between hold and release (reindex and
+ * recover: a forget between their reading of the tombstones and their
+ * adding of snapshot rows would see its snapshot come back). A forget
+ * running at hold finishes first. Worker threads. */
+void retention_forgets_hold(void);
+void retention_forgets_release(void);
 int retention_apply_forget(struct repo *repo, int64_t root_id, const struct retention_policy *policy,
                            int64_t now_ns, const struct oid *one, struct retention_apply_result *ret);
 /* Free the rows of a result; accepts a zeroed one. */

@@ -111,6 +111,20 @@ check "has the files back, byte-identical" diff -r "$SRC2" "$T_TMP/r4"
 rc_is "check --read-data finds the lost snapshot" 1 ctl check --read-data
 check "... and no other" grep -q "^1 paths in 1 snapshots cannot be restored" "$T_TMP/last.out"
 
+# no forget while a reindex rebuilds the snapshot rows (the snapshot would
+# come back); a check may run
+before=$(ctl --json snapshots | jq length)
+touch "$HOOK/reindex.wait"
+ctl reindex > "$T_TMP/reindex-bg.out" 2>&1 & RX_PID=$!
+T_PIDS+=("$RX_PID")
+wait_file 60 "$HOOK/reindex.reached" || bail_out "the reindex did not reach the hook"
+rc_is "forget while a reindex runs is refused" 1 ctl forget latest
+check "says why" grep -q "busy: a reindex is running" "$T_TMP/last.err"
+rm -f "$HOOK/reindex.wait"
+rc=0; wait "$RX_PID" || rc=$?
+is "the reindex completes" "$rc" 0
+is "no snapshot went" "$(ctl --json snapshots | jq length)" "$before"
+
 rc_is "reindex --from an unknown store" 1 ctl reindex --from nosuch
 check "says so" grep -q "no store named nosuch" "$T_TMP/last.err"
 rc_is "reindex takes no argument" 2 ctl reindex extra
