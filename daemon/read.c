@@ -26,6 +26,7 @@
 #include "object.h"
 #include "repo.h"
 #include "snapshot.h"
+#include "test-hook.h"
 #include "walk.h"
 #include "workers.h"
 
@@ -251,6 +252,8 @@ static void chunk_task_run(void *arg)
                 }
         } else
                 t->r = repo_put(repo, OBJECT_DATA, t->p, t->len, &t->id, &added);
+        if (t->r >= 0 && test_hook_fail("chunk-store"))
+                t->r = -EDQUOT; /* tests: the repository refuses a chunk */
         if (t->r < 0) {
                 __atomic_store_n(&t->it->store_error, t->r, __ATOMIC_RELAXED);
                 return;
