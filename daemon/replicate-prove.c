@@ -190,26 +190,30 @@ static void prove_done(void *userdata)
                           j->result == -ENOENT ? "copying it from another store if one holds it"
                                                : "its copy there is kept (objects in it that still check may be read)");
                 if (j->result == -ENOENT) {
-                        /* nothing there to lose: pending again, the upload fetches it from another store */
+                        /* nothing there to lose: pending again, the upload fetches it from another store
+                         * (with the size the index knows: a scheduled pick carries only the id) */
+                        struct index_pack pack;
                         int r = index_replica_reset(rs->rep->d->index, &j->item.id, rs->id);
-                        if (r >= 0)
-                                replicate_store_requeue(rs, &j->item.id, j->item.size);
+                        if (r >= 0 && index_pack_lookup(rs->rep->d->index, &j->item.id, &pack) >= 0)
+                                replicate_store_requeue(rs, &j->item.id, pack.size);
                 }
         } else if (j->result == -EBADMSG || j->result == -ENOENT) {
                 round->result.errors++;
                 log_event(LOG_WARNING, MSGID_PACK_DAMAGED, LOG_FIELDS(LOG_STORE(rs->name)),
                           "Store %s: pack %s is %s there; %s", rs->name, hex,
                           j->result == -ENOENT ? "missing" : "damaged",
-                          j->delete_result >= 0 ? "uploading it again" : "its deletion failed, trying next time");
-                if (j->delete_result >= 0) {
-                        struct index_pack pack;
-                        int r = index_replica_reset(rs->rep->d->index, &j->item.id, rs->id);
-                        if (r >= 0 && index_pack_lookup(rs->rep->d->index, &j->item.id, &pack) >= 0)
-                                replicate_store_requeue(rs, &j->item.id, pack.size);
-                        else if (r < 0)
-                                log_error_errno(r, "Store %s: cannot queue pack %s again: %s", rs->name, hex,
-                                                index_last_error(rs->rep->d->index));
-                }
+                          j->delete_result >= 0 ? "uploading it again"
+                                                : "its deletion failed (Object Lock?); uploading a good copy over it");
+                /* A copy known bad is no copy, whether or not it could be
+                 * deleted: pending again, so that the evictor never counts
+                 * it (it would drop the good local copy for it) */
+                struct index_pack pack;
+                int r = index_replica_reset(rs->rep->d->index, &j->item.id, rs->id);
+                if (r < 0)
+                        log_error_errno(r, "Store %s: cannot mark pack %s to upload again: %s", rs->name, hex,
+                                        index_last_error(rs->rep->d->index));
+                else if (index_pack_lookup(rs->rep->d->index, &j->item.id, &pack) >= 0)
+                        replicate_store_requeue(rs, &j->item.id, pack.size);
         } else {
                 round->result.failed++;
                 log_debug("Store %s: PROVE of pack %s failed: %s", rs->name, hex, strerror(-j->result));

@@ -90,26 +90,42 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
-/* The status line comes before any body: remember it for on_write; keep the lock date. */
+/* The value of header line data (n bytes) named name (with its colon, any
+ * case) into out, blanks and a pair of quotes around it dropped; false when
+ * the line is another header. */
+static bool header_value(const char *data, size_t n, const char *name, char *out, size_t out_size)
+{
+        size_t len = strlen(name);
+
+        if (n <= len || strncasecmp(data, name, len))
+                return false;
+        size_t k = n - len;
+        const char *v = data + len;
+        while (k > 0 && (*v == ' ' || *v == '\t'))
+                v++, k--;
+        while (k > 0 && (v[k - 1] == '\r' || v[k - 1] == '\n' || v[k - 1] == ' '))
+                k--;
+        if (k >= 2 && v[0] == '"' && v[k - 1] == '"')
+                v++, k -= 2;
+        snprintf(out, out_size, "%.*s", (int)MIN(k, out_size - 1), v);
+        return true;
+}
+
+/* The status line comes before any body: remember it for on_write; keep the
+ * lock date and the ETag. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
         struct store_s3_call *c = userdata;
         size_t n = size * nmemb;
-        static const char lock_name[] = "x-amz-object-lock-retain-until-date:";
 
         if (n > 5 && !strncmp(data, "HTTP/", 5)) {
                 const char *sp = memchr(data, ' ', n);
                 c->status = sp ? strtol(sp + 1, NULL, 10) : 0;
                 c->err_len = 0;
                 c->got = 0;
-        } else if (n > sizeof(lock_name) - 1 && !strncasecmp(data, lock_name, sizeof(lock_name) - 1)) {
-                size_t k = n - (sizeof(lock_name) - 1);
-                const char *v = data + sizeof(lock_name) - 1;
-                while (k > 0 && (*v == ' ' || *v == '\t'))
-                        v++, k--;
-                while (k > 0 && (v[k - 1] == '\r' || v[k - 1] == '\n' || v[k - 1] == ' '))
-                        k--;
-                snprintf(c->retain_until, sizeof(c->retain_until), "%.*s", (int)MIN(k, 63), v);
+        } else if (!header_value(data, n, "x-amz-object-lock-retain-until-date:", c->retain_until,
+                                 sizeof(c->retain_until))) {
+                (void)header_value(data, n, "etag:", c->etag, sizeof(c->etag));
         }
         return n;
 }
@@ -174,7 +190,8 @@ static int call_once(struct store_s3 *s, struct store_s3_call *c, bool *ret_retr
         c->got = c->err_len = 0;
         c->pos = 0;
         c->read_error = 0;
-        c->retain_until[0] = c->code[0] = '\0';
+        c->retain_until[0] = c->code[0] = c->etag[0] = '\0';
+        c->have_length = false;
         curl_easy_setopt(h, CURLOPT_URL, c->url);
         curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
         curl_easy_setopt(h, CURLOPT_USERPWD, s->userpwd);
@@ -209,8 +226,10 @@ static int call_once(struct store_s3 *s, struct store_s3_call *c, bool *ret_retr
         if (code == CURLE_OK) {
                 curl_off_t len = -1;
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
-                if (curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK && len >= 0)
+                if (curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK && len >= 0) {
                         c->length = (uint64_t)len;
+                        c->have_length = true;
+                }
         }
         handle_put(s, h);
         if (code != CURLE_OK) {

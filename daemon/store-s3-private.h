@@ -52,7 +52,9 @@ struct store_s3_call {
         /* answer */
         long status;
         uint64_t length;
+        bool have_length; /* the answer said its Content-Length */
         char retain_until[64];
+        char etag[80];    /* without its quotes */
         char code[64];
 };
 

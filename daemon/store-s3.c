@@ -23,6 +23,7 @@
 
 #include "cleanup.h"
 #include "crypto.h"
+#include "hex.h"
 #include "log.h"
 #include "test-hook.h"
 
@@ -58,7 +59,31 @@ static int s3_stat(struct store *st, const struct oid *pack, uint64_t *ret_size)
         r = store_s3_http_call(s, &c);
         if (r < 0)
                 return r;
+        if (!c.have_length) {
+                /* taken as 0, a good copy would look damaged: ask again later */
+                store_s3_http_set_error(s, "%s answered a HEAD of %s without a Content-Length", s->cfg.endpoint,
+                                        c.what);
+                return -EPROTO;
+        }
         *ret_size = c.length;
+        return 0;
+}
+
+/* s3_stat, and the object's ETag (NUL-terminated, at most etag_size). */
+static int s3_stat_etag(struct store *st, const struct oid *pack, uint64_t *ret_size, char *etag, size_t etag_size)
+{
+        struct store_s3 *s = s3_of(st);
+        struct store_s3_call c;
+        int r;
+
+        store_s3_http_init(s, &c, "HEAD", pack, NULL);
+        r = store_s3_http_call(s, &c);
+        if (r < 0)
+                return r;
+        if (!c.have_length)
+                return -EPROTO;
+        *ret_size = c.length;
+        snprintf(etag, etag_size, "%s", c.etag);
         return 0;
 }
 
@@ -95,7 +120,8 @@ static int s3_get(struct store *st, const struct oid *pack, uint64_t offset, siz
 }
 
 /* The pack's SHA-256 and, when wanted, its MD5 in base64 (Object Lock PUTs need Content-MD5). */
-static int hash_file(int fd, uint64_t size, uint8_t sha[CRYPTO_SHA256_SIZE], char *md5_b64, size_t md5_size)
+static int hash_file(int fd, uint64_t size, uint8_t sha[CRYPTO_SHA256_SIZE], char *md5_b64, size_t md5_size,
+                     char md5_hex[33])
 {
         struct crypto_sha256 *h = NULL;
         mbedtls_md5_context md5;
@@ -131,6 +157,8 @@ static int hash_file(int fd, uint64_t size, uint8_t sha[CRYPTO_SHA256_SIZE], cha
         r = crypto_sha256_final(h, sha);
         mbedtls_md5_finish_ret(&md5, md5_digest);
         mbedtls_md5_free(&md5);
+        if (r >= 0 && md5_hex)
+                hex_encode(md5_digest, sizeof(md5_digest), md5_hex);
         if (r >= 0 && md5_b64) {
                 size_t olen = 0;
                 if (mbedtls_base64_encode((unsigned char *)md5_b64, md5_size, &olen, md5_digest,
@@ -143,32 +171,34 @@ static int hash_file(int fd, uint64_t size, uint8_t sha[CRYPTO_SHA256_SIZE], cha
 static int s3_put(struct store *st, const struct oid *pack, int fd, uint64_t size, unsigned flags)
 {
         struct store_s3 *s = s3_of(st);
-        char hex[OID_HEX_SIZE], md5_b64[64], header[160];
+        char hex[OID_HEX_SIZE], md5_b64[64], md5_hex[33], etag[80], header[160];
         uint8_t sha[CRYPTO_SHA256_SIZE];
         bool lock = s->cfg.object_lock_days > 0;
         struct store_s3_call c;
         int r;
 
         if (!(flags & STORE_PUT_TRUSTED) || lock) {
-                r = hash_file(fd, size, sha, lock ? md5_b64 : NULL, sizeof(md5_b64));
+                r = hash_file(fd, size, sha, lock ? md5_b64 : NULL, sizeof(md5_b64), lock ? md5_hex : NULL);
                 if (r < 0)
                         return r;
                 if (memcmp(sha, pack->bytes, sizeof(sha)) != 0)
                         return -EBADMSG;
         }
         if (lock) {
-                /* a locked bucket keeps every version: do not add one for a pack it has */
+                /* A locked bucket keeps every version: add none for a pack it
+                 * has. Has: the same size and, as the ETag of a single PUT is
+                 * its MD5, the same bytes; a damaged copy (a PROVE that
+                 * failed, a delete the lock refused) gets a new version,
+                 * which GET and PROVE read from then on. */
                 uint64_t have;
-                r = s3_stat(st, pack, &have);
-                if (r >= 0 && have == size) {
+                r = s3_stat_etag(st, pack, &have, etag, sizeof(etag));
+                if (r >= 0 && have == size && !strcasecmp(etag, md5_hex)) {
                         pthread_mutex_lock(&s->lock);
                         s->status.found_bytes += size;
                         pthread_mutex_unlock(&s->lock);
                         return 0;
                 }
-                if (r >= 0)
-                        return -EEXIST;
-                if (r != -ENOENT)
+                if (r < 0 && r != -ENOENT)
                         return r;
         }
         oid_to_hex(pack, hex);

@@ -4,7 +4,9 @@
 # PUT under COMPLIANCE retention (and a Content-MD5) into a bucket made with
 # object lock; deleting a pack's version by hand is refused before the lock
 # expires; a store added again over the same bucket finds its packs there
-# and adds no second version of any.
+# and adds no second version of any; a damaged locked version (PROVE fails,
+# the delete is refused) stops counting as held and gets a good version
+# uploaded over it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/peer-lib.sh"
 . "$(dirname "$0")/s3-lib.sh"
@@ -47,5 +49,27 @@ s3_curl GET "/locked?versions=" > "$T_TMP/versions2.xml"
 is "no pack has a second version" "$(grep -o '<Version>' "$T_TMP/versions2.xml" | wc -l)" "$(own_packs A | wc -l)"
 is "nothing was uploaded the second time" "$(store_field A L uploaded)" 0
 is "... every byte was found there" "$(store_field A L resumed_bytes)" "$(own_pack_bytes A)"
+
+# a damaged copy under the lock: a new version of the pack, flipped, itself
+# locked (so it cannot be deleted). PROVE finds it; the copy stops counting
+# as held and a good version is uploaded over it (the ETag, the MD5 of a
+# single PUT, tells the two apart).
+BAD=$T_TMP/damaged
+cp "$(find "$T_TMP/A/state/packs" -name "$PACK")" "$BAD"
+flip_byte "$BAD" 100
+BAD_SHA=$(sha256sum < "$BAD" | cut -d' ' -f1)
+BAD_MD5=$(openssl dgst -md5 -binary < "$BAD" | base64)
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" \
+    --user "$(cat "$S3_ACCESS_FILE"):$(cat "$S3_SECRET_FILE")" -H "x-amz-content-sha256: $BAD_SHA" \
+    -H "Content-MD5: $BAD_MD5" -H "x-amz-object-lock-mode: COMPLIANCE" \
+    -H "x-amz-object-lock-retain-until-date: $(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ)" \
+    --data-binary @"$BAD" "$S3_ENDPOINT/locked/$PACK")
+is "a damaged, locked version of a pack is put by hand" "$code" 200
+rc_is "verify --store L finds it damaged" 1 on A verify --store L
+if wait_until 60 s3_done; then ok "a good version is uploaded over it"; else
+    not_ok "a good version is uploaded over it"; on A --json stores | sed 's/^/#   /'; fi
+rc_is "verify --store L is clean again" 0 on A verify --store L
+s3_curl GET "/locked?versions=" > "$T_TMP/versions3.xml"
+is "the pack has three versions (good, damaged, good)" "$(grep -o "<Key>$PACK</Key>" "$T_TMP/versions3.xml" | wc -l)" 3
 chuted_alive "chuted is still running"
 done_testing
