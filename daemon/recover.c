@@ -35,6 +35,7 @@
 struct recover_listing {
         struct oid *ids;
         uint64_t *sizes;
+        uint8_t *states; /* recover: what each pack is known to be there (INDEX_REPLICA_*), or NULL */
         size_t n, cap;
         struct recover_job *job;
 };
@@ -250,16 +251,25 @@ struct replica_marks {
         int64_t store_id;
 };
 
-/* The packs came from the store: it holds them, nothing to upload again. */
+/* What the store holds, as far as it is known: VERIFIED where its copy
+ * was read here and hashed, UPLOADED where only its listing says so (of
+ * the size the index has), nothing for a copy found damaged or of another
+ * size (pending: uploaded again from here if the pack is here). */
 static int replicas_write(struct index *wr, void *userdata)
 {
         struct replica_marks *m = userdata;
+        const struct recover_listing *l = m->listing;
         int r = index_begin(wr);
 
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < m->listing->n; i++) {
-                r = index_replica_set(wr, &m->listing->ids[i], m->store_id, INDEX_REPLICA_VERIFIED);
+        for (size_t i = 0; i < l->n; i++) {
+                int state = l->states ? l->states[i] : INDEX_REPLICA_UPLOADED;
+                struct index_pack pack;
+                if (state == INDEX_REPLICA_PENDING || index_pack_lookup(wr, &l->ids[i], &pack) < 0 ||
+                    pack.size != l->sizes[i])
+                        continue;
+                r = index_replica_set(wr, &l->ids[i], m->store_id, state);
                 if (r < 0 && r != -ENOENT) {
                         index_rollback(wr);
                         return r;
@@ -309,6 +319,13 @@ static void recover_run_held(struct recover_job *job)
                 recover_fail(job, r, "cannot list the packs on %s: %s", job->store_name, strerror(-r));
                 goto out;
         }
+        /* a pack here already (same size) is not read there: only listed */
+        l.states = malloc(l.n ? l.n : 1);
+        if (!l.states) {
+                recover_fail(job, -ENOMEM, "out of memory");
+                goto out;
+        }
+        memset(l.states, INDEX_REPLICA_UPLOADED, l.n);
         for (size_t i = 0; i < l.n; i++) {
                 uint64_t have;
 
@@ -320,6 +337,7 @@ static void recover_run_held(struct recover_job *job)
                 if (r == -EBADMSG || r == -ENOENT || r == -ERANGE) {
                         /* damaged or vanished on the store: skip it, keep going */
                         job->bad_packs++;
+                        l.states[i] = INDEX_REPLICA_PENDING;
                         continue;
                 }
                 if (r < 0) {
@@ -330,6 +348,7 @@ static void recover_run_held(struct recover_job *job)
                         goto out;
                 }
                 job->packs_copied++;
+                l.states[i] = INDEX_REPLICA_VERIFIED; /* read from there, hash checked */
         }
         r = repo_with_writer(job->daemon->repo, reindex_write, &rc);
         if (r < 0) {
@@ -356,6 +375,7 @@ static void recover_run_held(struct recover_job *job)
 out:
         free(l.ids);
         free(l.sizes);
+        free(l.states);
 }
 
 struct reindex_sources {
