@@ -262,6 +262,9 @@ struct xml_state {
         store_s3_wire_list_fn fn;
         void *userdata;
         bool truncated;
+        bool listing;        /* the root is ListBucketResult */
+        bool have_truncated; /* it said IsTruncated */
+        size_t keys;         /* Contents on the page */
         char *token;
         char *code;
         size_t code_size;
@@ -295,7 +298,9 @@ static void on_start(void *userdata, const XML_Char *name, const XML_Char **attr
         }
         st->field = FIELD_NONE;
         st->text_len = 0;
-        if (st->depth == 2 && !strcmp(n, "Contents")) {
+        if (st->depth == 1) {
+                st->listing = !strcmp(n, "ListBucketResult");
+        } else if (st->depth == 2 && !strcmp(n, "Contents")) {
                 st->in_contents = true;
                 st->have_key = st->have_size = false;
         } else if (st->depth == 3 && st->in_contents && !strcmp(n, "Key")) {
@@ -366,6 +371,7 @@ static void on_end(void *userdata, const XML_Char *name)
                 break;
         case FIELD_TRUNCATED:
                 st->truncated = !strcmp(st->text, "true");
+                st->have_truncated = true;
                 break;
         case FIELD_TOKEN:
                 free(st->token);
@@ -388,6 +394,7 @@ static void on_end(void *userdata, const XML_Char *name)
                         xml_fail(st, -EBADMSG);
                         return;
                 }
+                st->keys++;
                 if (st->fn) {
                         int r = st->fn(st->userdata, st->key, st->size);
                         if (r < 0)
@@ -429,7 +436,7 @@ static int xml_run(struct xml_state *st, const char *xml, size_t len)
 }
 
 int store_s3_wire_parse_list(const char *xml, size_t len, store_s3_wire_list_fn fn, void *userdata,
-                             bool *ret_truncated, char **ret_token)
+                             bool *ret_truncated, char **ret_token, size_t *ret_keys)
 {
         struct xml_state *st = calloc(1, sizeof(*st));
         int r;
@@ -439,11 +446,19 @@ int store_s3_wire_parse_list(const char *xml, size_t len, store_s3_wire_list_fn 
         st->fn = fn;
         st->userdata = userdata;
         r = xml_run(st, xml, len);
+        /* Another document (an <Error> with a 200, a page of something
+         * else) or no word on whether more follows is no listing: taken as
+         * an empty, complete one, it would make a reindex drop every pack
+         * the store holds. */
+        if (r >= 0 && (!st->listing || !st->have_truncated))
+                r = -EBADMSG;
         if (r >= 0 && st->truncated && (!st->token || !*st->token))
                 r = -EBADMSG; /* truncated, yet no way to go on */
         if (r >= 0) {
                 *ret_truncated = st->truncated;
                 *ret_token = st->truncated ? TAKE_PTR(st->token) : NULL;
+                if (ret_keys)
+                        *ret_keys = st->keys;
         }
         free(st->token);
         free(st);

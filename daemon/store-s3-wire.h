@@ -46,11 +46,12 @@ int store_s3_wire_query(const char *const *pairs, size_t n, char **ret);
 /* Called for each Contents of a listing, in document order. */
 typedef int (*store_s3_wire_list_fn)(void *userdata, const char *key, uint64_t size);
 /* Parse a ListObjectsV2 result: fn per object; *ret_truncated; *ret_token the
- * NextContinuationToken (malloc'd, NULL when none). -EBADMSG on anything that
- * is not such a document (a DTD, a size that is not a number, text over
- * STORE_S3_TEXT_MAX), fn's negative return otherwise. */
+ * NextContinuationToken (malloc'd, NULL when none); *ret_keys (may be NULL)
+ * the objects on the page. -EBADMSG on anything that is not such a document
+ * (another root than ListBucketResult, no IsTruncated, a DTD, a size that is
+ * not a number, text over STORE_S3_TEXT_MAX), fn's negative return otherwise. */
 int store_s3_wire_parse_list(const char *xml, size_t len, store_s3_wire_list_fn fn, void *userdata,
-                             bool *ret_truncated, char **ret_token);
+                             bool *ret_truncated, char **ret_token, size_t *ret_keys);
 /* The Code of an S3 error body into code[size] ("" when there is none). */
 void store_s3_wire_parse_error(const char *xml, size_t len, char *code, size_t size);
 

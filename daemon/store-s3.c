@@ -256,10 +256,13 @@ static int list_one(void *userdata, const char *key, uint64_t size)
         if (strcmp(hex, key + plen))
                 return 0; /* not the canonical (lower-case) name */
         if (l->n >= l->max)
-                return 0;
+                return -EBADMSG; /* more than the max-keys asked for */
         l->n++;
         return l->fn(l->userdata, &id, size);
 }
+
+/* Truncated pages in a row that list nothing before a listing counts as invalid. */
+#define S3_LIST_EMPTY_MAX 16
 
 static int s3_list(struct store *st, const struct oid *after, size_t max, store_list_fn fn, void *userdata,
                    int *ret_more)
@@ -279,10 +282,14 @@ static int s3_list(struct store *st, const struct oid *after, size_t max, store_
                         return -ENOMEM;
                 snprintf(l.last, sizeof(l.last), "%s", start_after);
         }
+        /* pages that are truncated yet list nothing: a service that loops
+         * (the same token again) is stopped after a few */
+        unsigned empty_pages = 0;
         for (;;) {
                 _cleanup_free_ char *query = NULL;
                 bool truncated = false;
                 char *next = NULL;
+                size_t keys = 0;
                 struct store_s3_call c;
                 size_t want = MIN(max - l.n, s->max_keys);
                 snprintf(max_keys, sizeof(max_keys), "%zu", want);
@@ -307,8 +314,12 @@ static int s3_list(struct store *st, const struct oid *after, size_t max, store_
                         free(c.buf);
                         return r == -ENOENT ? -ENXIO : r;
                 }
-                r = store_s3_wire_parse_list(c.buf ? c.buf : "", c.got, list_one, &l, &truncated, &next);
+                r = store_s3_wire_parse_list(c.buf ? c.buf : "", c.got, list_one, &l, &truncated, &next, &keys);
                 free(c.buf);
+                if (r >= 0 && truncated && (keys > 0 ? (empty_pages = 0) : ++empty_pages) > S3_LIST_EMPTY_MAX) {
+                        free(next);
+                        r = -EBADMSG;
+                }
                 if (r < 0) {
                         if (r == -EBADMSG)
                                 store_s3_http_set_error(s,

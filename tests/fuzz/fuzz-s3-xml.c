@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bool truncated = false;
         char *token = NULL, code[64];
 
-        if (store_s3_wire_parse_list((const char *)data, size, check_key, NULL, &truncated, &token) >= 0) {
+        if (store_s3_wire_parse_list((const char *)data, size, check_key, NULL, &truncated, &token, NULL) >= 0) {
                 if (truncated && (!token || !*token || strlen(token) > STORE_S3_TEXT_MAX))
                         abort();
                 if (!truncated && token)

@@ -106,7 +106,7 @@ Test(store_s3_wire, list_parses)
         bool truncated = false;
         char *token = NULL;
 
-        cr_assert_eq(store_s3_wire_parse_list(xml, strlen(xml), collect, &s, &truncated, &token), 0);
+        cr_assert_eq(store_s3_wire_parse_list(xml, strlen(xml), collect, &s, &truncated, &token, NULL), 0);
         cr_assert_eq(s.n, 2);
         cr_assert_str_eq(s.keys[0], "p/aa");
         cr_assert_eq(s.sizes[0], 12);
@@ -132,6 +132,11 @@ Test(store_s3_wire, list_refuses_hostile)
                 LIST_HEAD "<Contents><Size>1</Size></Contents></ListBucketResult>",
                 /* truncated yet no token */
                 LIST_HEAD "<IsTruncated>true</IsTruncated></ListBucketResult>",
+                /* no word on whether more follows */
+                LIST_HEAD "<Contents><Key>k</Key><Size>1</Size></Contents></ListBucketResult>",
+                /* another document: an error with a 200, a page of something else */
+                "<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><IsTruncated>false</IsTruncated></Error>",
+                "<ListAllMyBucketsResult><IsTruncated>false</IsTruncated></ListAllMyBucketsResult>",
                 /* not XML, cut short */
                 "{\"json\": 1}",
                 LIST_HEAD "<Contents><Key>k</Key>",
@@ -142,7 +147,7 @@ Test(store_s3_wire, list_refuses_hostile)
                 bool truncated = false;
                 char *token = NULL;
                 cr_assert_eq(
-                        store_s3_wire_parse_list(bad[i], strlen(bad[i]), collect, &s, &truncated, &token),
+                        store_s3_wire_parse_list(bad[i], strlen(bad[i]), collect, &s, &truncated, &token, NULL),
                         -EBADMSG, "document %zu", i);
                 cr_assert_null(token);
         }
@@ -160,11 +165,11 @@ Test(store_s3_wire, list_caps_text_and_depth)
         memset(p, 'k', n);
         p += n;
         sprintf(p, "</Key><Size>1</Size></Contents></ListBucketResult>");
-        cr_assert_eq(store_s3_wire_parse_list(xml, strlen(xml), collect, &s, &truncated, &token), -EBADMSG);
+        cr_assert_eq(store_s3_wire_parse_list(xml, strlen(xml), collect, &s, &truncated, &token, NULL), -EBADMSG);
         p = xml;
         for (int i = 0; i < 40; i++)
                 p += sprintf(p, "<a>");
-        cr_assert_eq(store_s3_wire_parse_list(xml, strlen(xml), collect, &s, &truncated, &token), -EBADMSG);
+        cr_assert_eq(store_s3_wire_parse_list(xml, strlen(xml), collect, &s, &truncated, &token, NULL), -EBADMSG);
         cr_assert_eq(s.n, 0);
         free(xml);
 }
