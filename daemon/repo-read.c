@@ -27,6 +27,8 @@
 #define REPO_READ_POOL 8
 /* Largest object payload repo_read_object will decompress into. */
 #define REPO_READ_MAX (256u << 20)
+/* Stores tried in turn for a record whose copy does not authenticate. */
+#define REPO_READ_FAULT_TRIES 8
 /* Longest a pinned read transaction is reused. */
 #define PIN_NS (500 * 1000 * 1000)
 
@@ -223,19 +225,31 @@ void repo_read_set_touch(struct repo_read *rr, repo_read_touch_fn fn, void *user
         __atomic_store_n(&rr->touch, fn, __ATOMIC_RELEASE);
 }
 
-int repo_read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset, size_t len, void *buf)
+/* The range from the local store, else from the stores (skip: how many
+ * answering stores to pass over); *ret_faulted when it came from a store. */
+static int read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset, size_t len, void *buf,
+                    unsigned skip, bool *ret_faulted)
 {
-        int k = store_get(rr->local, pack, offset, len, buf);
+        int k = skip ? -ENOENT : store_get(rr->local, pack, offset, len, buf);
+        *ret_faulted = false;
         if (k >= 0) {
                 repo_read_touch_fn touch = __atomic_load_n(&rr->touch, __ATOMIC_ACQUIRE);
                 if (touch)
                         touch(rr->touch_userdata, pack);
         } else if (k == -ENOENT) {
                 repo_read_fault_fn fault = __atomic_load_n(&rr->fault, __ATOMIC_ACQUIRE);
-                if (fault)
-                        k = fault(rr->fault_userdata, pack, offset, len, buf);
+                if (fault) {
+                        k = fault(rr->fault_userdata, pack, offset, len, buf, skip ? skip - 1 : 0);
+                        *ret_faulted = true;
+                }
         }
         return k;
+}
+
+int repo_read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset, size_t len, void *buf)
+{
+        bool faulted;
+        return read_raw(rr, pack, offset, len, buf, 0, &faulted);
 }
 
 int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
@@ -251,9 +265,14 @@ int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_typ
         _cleanup_free_ uint8_t *rec = malloc(o.length ? o.length : 1);
         if (!rec)
                 return -ENOMEM;
-        k = repo_read_raw(rr, &o.pack, o.offset, o.length, rec);
+        bool faulted;
+        k = read_raw(rr, &o.pack, o.offset, o.length, rec, 0, &faulted);
         if (k < 0)
                 return k;
+        /* A record read from a store that does not authenticate: its copy
+         * there is damaged, another store's may not be (skip counts the
+         * stores that answered before) */
+        unsigned skip = 0;
         size_t cap = size_hint ? size_hint : MAX(record_plain_size(o.length), (size_t)4096);
         for (;;) {
                 uint8_t *out = malloc(cap ? cap : 1);
@@ -271,6 +290,14 @@ int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_typ
                 }
                 if (k >= 0 && type && got != type)
                         k = -EBADMSG;
+                if (k == -EBADMSG && faulted && skip < REPO_READ_FAULT_TRIES) {
+                        free(out);
+                        skip++;
+                        int r = read_raw(rr, &o.pack, o.offset, o.length, rec, skip + 1, &faulted);
+                        if (r >= 0)
+                                continue;
+                        return r == -ENOENT ? k : r; /* no other store has it */
+                }
                 if (k < 0) {
                         free(out);
                         return k;

@@ -22,10 +22,12 @@ struct store;
 int repo_read_new(const char *index_path, struct store *local, const struct keys *keys, size_t pool,
                   struct repo_read **ret);
 /* Reads a byte range of a pack from somewhere else than the local store
- * (a chunk fault: the pack was evicted, or not copied here yet); 0 or
- * -errno, -ENOENT when no store holds it. Called on the reading thread. */
+ * (a chunk fault: the pack was evicted, or not copied here yet), from the
+ * first store that answers after skip others did (a copy read before did
+ * not authenticate: the next one is tried); 0 or -errno, -ENOENT when no
+ * (further) store holds it. Called on the reading thread. */
 typedef int (*repo_read_fault_fn)(void *userdata, const struct oid *pack_id, uint64_t offset,
-                                  size_t len, void *buf);
+                                  size_t len, void *buf, unsigned skip);
 /* Install (or, with NULL, remove) the chunk fault handler; set it before
  * readers run or while none does. */
 void repo_read_set_fault(struct repo_read *rr, repo_read_fault_fn fn, void *userdata);

@@ -451,7 +451,7 @@ int repo_has(struct repo *r, const struct oid *id)
 }
 
 void repo_set_fault(struct repo *r, int (*fn)(void *userdata, const struct oid *pack_id, uint64_t offset,
-                                              size_t len, void *buf),
+                                              size_t len, void *buf, unsigned skip),
                     void *userdata)
 {
         repo_read_set_fault(r->read, fn, userdata);

@@ -397,22 +397,26 @@ Test(repo, committed_packs_are_told_to_the_hook, .init = setup, .fini = teardown
  * goes to the fault handler, which reads the range from another store. */
 struct fault_ctx {
         struct store *other;
+        struct store *stores[2]; /* tried in this order */
+        unsigned n_stores;
         unsigned calls;
 };
 
 static int fault_from_other(void *userdata, const struct oid *pack_id, uint64_t offset, size_t len,
-                            void *buf)
+                            void *buf, unsigned skip)
 {
         struct fault_ctx *f = userdata;
         f->calls++;
-        return store_get(f->other, pack_id, offset, len, buf);
+        if (skip >= f->n_stores)
+                return -ENOENT;
+        return store_get(f->stores[skip], pack_id, offset, len, buf);
 }
 
 Test(repo, a_pack_not_here_is_read_through_the_fault_handler, .init = setup, .fini = teardown,
      .timeout = 60)
 {
         const char *a = "evicted but readable";
-        char other_dir[128], cmd[512], hex[OID_HEX_SIZE];
+        char other_dir[128], cmd[1024], hex[OID_HEX_SIZE];
         struct fault_ctx f = { 0 };
         struct index_object o;
         struct oid id;
@@ -430,13 +434,38 @@ Test(repo, a_pack_not_here_is_read_through_the_fault_handler, .init = setup, .fi
                  tmpdir, hex, hex, other_dir, hex);
         cr_assert_eq(system(cmd), 0);
         cr_assert_eq(repo_get(repo, &id, OBJECT_DATA, 0, &buf, &len), -ENOENT, "no handler: not found");
+        f.stores[0] = f.other;
+        f.n_stores = 1;
         repo_set_fault(repo, fault_from_other, &f);
         cr_assert_eq(repo_get(repo, &id, OBJECT_DATA, 0, &buf, &len), 0);
         cr_assert_eq(len, strlen(a));
         cr_assert(memcmp(buf, a, len) == 0);
         cr_assert_eq(f.calls, 1);
         free(buf);
+
+        /* a damaged copy in the first store: the second store's is read */
+        struct store *bad = NULL;
+        char bad_dir[160];
+        snprintf(bad_dir, sizeof(bad_dir), "%s/bad", tmpdir);
+        cr_assert_eq(store_local_new(bad_dir, &bad), 0);
+        snprintf(cmd, sizeof(cmd), "mkdir -p '%s/%.2s' && cp '%s/%.2s/%s' '%s/%.2s/' && "
+                 "printf X | dd of='%s/%.2s/%s' bs=1 seek=%llu conv=notrunc status=none",
+                 bad_dir, hex, other_dir, hex, hex, bad_dir, hex, bad_dir, hex, hex,
+                 (unsigned long long)(o.offset + o.length / 2));
+        cr_assert_eq(system(cmd), 0);
+        f.stores[0] = bad;
+        f.stores[1] = f.other;
+        f.n_stores = 2;
+        f.calls = 0;
+        cr_assert_eq(repo_get(repo, &id, OBJECT_DATA, 0, &buf, &len), 0, "read from the second store");
+        cr_assert(len == strlen(a) && memcmp(buf, a, len) == 0);
+        cr_assert_eq(f.calls, 2);
+        free(buf);
+        /* damaged everywhere: the record's error, not "not found" */
+        f.stores[1] = bad;
+        cr_assert_eq(repo_get(repo, &id, OBJECT_DATA, 0, &buf, &len), -EBADMSG);
         repo_set_fault(repo, NULL, NULL);
+        store_free(bad);
         store_free(f.other);
 }
 
