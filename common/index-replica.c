@@ -159,6 +159,13 @@ int index_replica_set_verified(struct index *idx, const struct oid *pack, int64_
                                  INDEX_VALUE_INT64(verified_ns), INDEX_VALUE_INT64(index_now_ns())));
 }
 
+int index_replica_clear_store(struct index *idx, int64_t store_id)
+{
+        int r = index_row_exec(idx, INDEX_QUERY("DELETE FROM replicas WHERE store_id = ?1",
+                                                INDEX_VALUE_INT64(store_id)));
+        return r < 0 ? r : 0;
+}
+
 int index_replica_reset(struct index *idx, const struct oid *pack, int64_t store_id)
 {
         int r = index_row_exec(

@@ -342,6 +342,9 @@ int index_replica_set_verified(struct index *idx, const struct oid *pack, int64_
 /* Back to PENDING with no verification time (a damaged or lost copy to
  * upload again); 0 also when there was no row. */
 int index_replica_reset(struct index *idx, const struct oid *pack, int64_t store_id);
+/* Forget every replica row of a store (it is somewhere else now: every
+ * pack pending there). */
+int index_replica_clear_store(struct index *idx, int64_t store_id);
 /* Up to n distinct packs store holds, picked at random (ret_packs has room
  * for n); *ret_n how many: all of them when the store holds at most n. */
 int index_replica_random(struct index *idx, int64_t store_id, size_t n, struct oid *ret_packs,

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The [store NAME] sections of chuted.conf become rows of the stores table
- * at start: added when new, their config replaced when it changed (the
- * replica rows stay, so nothing is uploaded again). A section removed from
- * the file leaves its store: `chutectl store remove NAME` removes it. */
+ * at start: added when new, their config replaced when it changed. The
+ * replica rows stay when the packs stay where they are (keys, region, the
+ * lock's days), so nothing is uploaded again; when the endpoint, bucket,
+ * prefix or addressing changed they go (every pack pending there), unless
+ * packs evicted here are held by that store alone: then the old
+ * configuration is kept. A section removed from the file leaves its store:
+ * `chutectl store remove NAME` removes it. */
 #include "store-config.h"
 
 #include <errno.h>
@@ -15,6 +19,24 @@
 #include "log.h"
 #include "store-s3-wire.h"
 #include "store-s3.h"
+
+static bool str_differs(const char *a, const char *b)
+{
+        return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* Does the new configuration point somewhere else than old (text)? */
+static bool moved(const char *old_text, const struct store_s3_config *c)
+{
+        struct store_s3_config old = {0};
+        bool r = true;
+
+        if (store_s3_wire_config_parse(old_text, &old) >= 0)
+                r = str_differs(old.endpoint, c->endpoint) || str_differs(old.bucket, c->bucket) ||
+                    str_differs(old.prefix, c->prefix) || old.virtual_host != c->virtual_host;
+        store_s3_wire_config_done(&old);
+        return r;
+}
 
 static void sync_one(struct daemon *d, const struct settings_store *s)
 {
@@ -35,9 +57,10 @@ static void sync_one(struct daemon *d, const struct settings_store *s)
         }
         if (r >= 0)
                 r = store_s3_wire_config_format(&c, &text);
-        store_s3_wire_config_done(&c);
-        if (r < 0)
+        if (r < 0) {
+                store_s3_wire_config_done(&c);
                 return;
+        }
         r = index_store_find(d->index, s->name, &row);
         if (r == -ENOENT) {
                 r = index_store_add(d->index, s->name, "s3", text, NULL);
@@ -48,12 +71,34 @@ static void sync_one(struct daemon *d, const struct settings_store *s)
                         log_error("[store %s] in %s: a %s store has that name, ignoring the section",
                                   s->name, d->config.file, row.kind);
                 else if (strcmp(row.config, text)) {
-                        r = index_store_set_config(d->index, row.id, text);
-                        if (r >= 0)
-                                log_info("Store %s: configuration updated from %s", s->name, d->config.file);
+                        bool where = moved(row.config, &c);
+                        uint64_t packs = 0, bytes = 0;
+                        if (where && index_cache_only_on(d->index, row.id, &packs, &bytes) >= 0 && packs > 0) {
+                                log_error("[store %s] in %s: its endpoint, bucket or prefix changed, but %llu "
+                                          "packs evicted here (local_copy = cache) are held by it alone: keeping "
+                                          "its old configuration until another store holds them",
+                                          s->name, d->config.file, (unsigned long long)packs);
+                        } else {
+                                r = index_begin(d->index);
+                                if (r >= 0)
+                                        r = index_store_set_config(d->index, row.id, text);
+                                if (r >= 0 && where)
+                                        r = index_replica_clear_store(d->index, row.id);
+                                if (r >= 0)
+                                        r = index_commit(d->index);
+                                else
+                                        (void)index_rollback(d->index);
+                                if (r >= 0)
+                                        log_info("Store %s: configuration updated from %s%s", s->name,
+                                                 d->config.file,
+                                                 where ? "; it is somewhere else now: every pack is uploaded "
+                                                         "there again"
+                                                       : "");
+                        }
                 }
                 index_store_done(&row);
         }
+        store_s3_wire_config_done(&c);
         if (r < 0)
                 log_error_errno(r, "Store %s: cannot record it in the index: %s", s->name,
                                 index_last_error(d->index));

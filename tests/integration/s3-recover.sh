@@ -4,7 +4,8 @@
 # (with the bucket as a [store S3] section of chuted.conf) backs a tree with every kind of metadata up to the bucket; A's state dir
 # is wiped; a fresh node imports A's recovery code, adds the same bucket,
 # runs `recover S3`, and `restore latest` equals the original, content and
-# metadata. The recovered node has nothing left to upload.
+# metadata. The recovered node has nothing left to upload. (Before the
+# disaster, A's section moves to another prefix: its packs go there too.)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/peer-lib.sh"
 . "$(dirname "$0")/s3-lib.sh"
@@ -49,6 +50,15 @@ if wait_until 60 s3_done A; then ok "every pack of A reaches the bucket"; else
 N_PACKS=$(own_packs A | wc -l)
 UPPER=$(own_packs A | head -1 | tr a-f A-F)   # an upper-case name is not a pack name
 is "the bucket holds A's packs" "$(s3_objects backups/a/ | wc -l)" "$N_PACKS"
+# the section moved to another prefix: the packs are uploaded there too
+# (the replica rows of the old place do not count)
+stop_chuted A
+sed -i 's|^prefix = backups/a/$|prefix = backups/a2/|' "$T_TMP/A/chuted.conf"
+start_chuted A || bail_out "A did not restart"
+if wait_until 60 s3_done A; then ok "a changed prefix: every pack reaches the new one"; else
+    not_ok "a changed prefix: every pack reaches the new one"; on A --json stores | sed 's/^/#   /'; fi
+is "... which holds A's packs" "$(s3_objects backups/a2/ | wc -l)" "$N_PACKS"
+check "... and the log says why" grep -q "Store S3: configuration updated .*somewhere else now" "$T_TMP/A/chuted.log"
 CODE=$(on A --json key export | jq -r .code)
 [ -n "$CODE" ] && [ "$CODE" != null ] || bail_out "no recovery code from A"
 
