@@ -12,6 +12,7 @@
 
 #include "oid.h"
 #include "replicate.h"
+#include "store-peer.h"
 
 struct store;
 struct store_runner;
@@ -123,6 +124,14 @@ void replicate_store_deletes_stop(struct replicate_store *rs);
 /* ---- replicate.c ---- */
 /* Feed rs its pending uploads (and then its deletes). */
 void replicate_store_fill(struct replicate_store *rs);
+/* The running store of that stores row, or NULL. */
+struct replicate_store *replicate_store_find(struct replicate *rep, int64_t id);
+/* rs's retry timer: try again (a quota pause ends). */
+void replicate_on_retry(evutil_socket_t fd, short what, void *userdata);
+/* What a peer store tells rs (connected, its usage). */
+extern const struct store_peer_events replicate_peer_events;
+/* The committer's hook: a pack committed, to every store (userdata: the daemon). */
+void replicate_on_committed(void *userdata, const struct oid *pack, uint64_t size);
 /* Drop a reference to rs; the last one frees it. */
 void replicate_store_unref(struct replicate_store *rs);
 /* A pack turned out missing or damaged on rs and was deleted there: queue
