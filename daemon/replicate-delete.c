@@ -38,6 +38,10 @@ struct delete_batch {
 static int page_cb(const struct index_pack_delete *del, void *userdata)
 {
         struct delete_batch *b = userdata;
+        /* an upload of it still running would put it back after the
+         * delete, for good: it is deleted in a later batch */
+        if (replicate_store_uploading(b->rs, &del->pack))
+                return 0;
         b->items[b->n] = *del;
         b->results[b->n] = -ECANCELED;
         b->n++;

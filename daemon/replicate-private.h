@@ -124,6 +124,8 @@ void replicate_store_deletes_stop(struct replicate_store *rs);
 /* ---- replicate.c ---- */
 /* Feed rs its pending uploads (and then its deletes). */
 void replicate_store_fill(struct replicate_store *rs);
+/* Is pack being uploaded to rs now? */
+bool replicate_store_uploading(const struct replicate_store *rs, const struct oid *pack);
 /* The running store of that stores row, or NULL. */
 struct replicate_store *replicate_store_find(struct replicate *rep, int64_t id);
 /* rs's retry timer: try again (a quota pause ends). */

@@ -308,7 +308,7 @@ static void upload_done(void *userdata)
         replicate_store_unref(rs);
 }
 
-static bool is_running(const struct replicate_store *rs, const struct oid *pack)
+bool replicate_store_uploading(const struct replicate_store *rs, const struct oid *pack)
 {
         for (unsigned i = 0; i < rs->n_running; i++)
                 if (oid_cmp(&rs->running[i], pack) == 0)
@@ -386,7 +386,7 @@ void replicate_store_fill(struct replicate_store *rs)
         if (rs->quota_paused || evtimer_pending(rs->retry_timer, NULL))
                 return;
         while (rs->n_running < REPLICATE_PUTS && store_next(rs, &item)) {
-                if (is_running(rs, &item.id) || skipped(rs, &item.id) || !still_pending(rs, &item.id))
+                if (replicate_store_uploading(rs, &item.id) || skipped(rs, &item.id) || !still_pending(rs, &item.id))
                         continue;
                 struct upload *u = calloc(1, sizeof(*u));
                 if (!u) {
