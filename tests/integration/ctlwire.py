@@ -8,10 +8,10 @@
 import os, select, socket, struct, sys, time
 
 VERSION = int(os.environ.get("CTLWIRE_VERSION", "2"))
-T_STATUS, T_SNAPSHOTS, T_CAT, T_VERIFY = 1, 6, 8, 17
+T_STATUS, T_SNAPSHOTS, T_LS, T_CAT, T_VERIFY = 1, 6, 7, 8, 17
 T_RESULT, T_ERROR, T_PROGRESS, T_DATA = 64, 65, 66, 67
 K_STATUS, K_MESSAGE, K_PATH, K_SNAPSHOT = 1, 2, 3, 5
-K_SNAPSHOTS, K_DATA, K_VERSION, K_READ_SUBSET = 17, 32, 38, 160
+K_SNAPSHOTS, K_ENTRIES, K_DATA, K_RECURSIVE, K_VERSION, K_READ_SUBSET = 17, 18, 32, 30, 38, 160
 
 
 def head(major, n):
@@ -236,6 +236,27 @@ def act_snapshots(path):
         return 0
 
 
+def act_ls_count(path, snap, root):
+    """ls -R of snap at root: print how many entries came, in how many DATA
+    frames, and the final reply."""
+    s = connect(path, timeout=60)
+    s.sendall(request(T_LS, 13, {K_SNAPSHOT: snap, K_PATH: root.encode(), K_RECURSIVE: True}))
+    frames, entries = 0, 0
+    while True:
+        m = read_msg(s)
+        if m is None:
+            print("EOF")
+            return 1
+        if m[1] == T_DATA:
+            frames += 1
+            entries += len(m[3].get(K_ENTRIES, []))
+            continue
+        print("entries %d" % entries)
+        print("data frames %d" % frames)
+        print(describe(m))
+        return 0
+
+
 def act_check_subset(path, subset):
     """A check (VERIFY without store) with read_data_subset as given (key
     160, unchecked here): print the final reply."""
@@ -250,17 +271,17 @@ def act_check_subset(path, subset):
             return 0
 
 
-def act_stall_snapshots(path, n, seconds_for_close):
+def act_stall_snapshots(path, n, seconds_for_close, req=None):
     """Open n connections, each with a small receive buffer, ask each for
-    the snapshot list and never read a byte. Prints 'held' once the requests
-    are sent, then waits (without reading) up to seconds_for_close for
-    chuted to close them: 'stall-closed K after S s'."""
+    the snapshot list (or send req) and never read a byte. Prints 'held'
+    once the requests are sent, then waits (without reading) up to
+    seconds_for_close for chuted to close them: 'stall-closed K after S s'."""
     socks = []
     for _ in range(n):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect(path)
-        s.sendall(request(T_SNAPSHOTS, 11))
+        s.sendall(req if req is not None else request(T_SNAPSHOTS, 11))
         socks.append(s)
     print("held")
     sys.stdout.flush()
@@ -326,6 +347,12 @@ def main():
         return act_poll_status(path, sys.argv[3], sys.argv[4])
     if what == "stall-snapshots":
         return act_stall_snapshots(path, int(sys.argv[3]), float(sys.argv[4]))
+    if what == "stall-ls":
+        # ls -R of SNAP (as typed: "latest"), the root PATH as bytes
+        req = request(T_LS, 12, {K_SNAPSHOT: sys.argv[5], K_PATH: sys.argv[6].encode(), K_RECURSIVE: True})
+        return act_stall_snapshots(path, int(sys.argv[3]), float(sys.argv[4]), req)
+    if what == "ls-count":
+        return act_ls_count(path, sys.argv[3], sys.argv[4])
     if what == "check-subset":
         return act_check_subset(path, sys.argv[3])
     if what == "key-import-nul":

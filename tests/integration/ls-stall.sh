@@ -1,0 +1,60 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Flow control of `ls -R`: a recursive listing of 40,000 entries streams a
+# batch at a time, the next batch read only when the client has taken most
+# of the last. Clients that ask for it and never read make chuted hold a
+# bounded part each, and are closed once none of their output was taken for
+# control_idle_timeout; a reader gets every entry.
+. "$(dirname "$0")/lib.sh"
+need python3
+WIRE="python3 $CHUTE_SRCDIR/tests/integration/ctlwire.py"
+DIRS=200
+PER_DIR=200
+ENTRIES=$((DIRS + DIRS * PER_DIR))
+CLIENTS=8
+TIMEOUT_S=3
+
+SRC=$T_TMP/src
+python3 - "$SRC" "$DIRS" "$PER_DIR" <<'PY'
+import os, sys
+top, dirs, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for d in range(dirs):
+    p = os.path.join(top, "directory-with-a-longer-name-%03d" % d)
+    os.makedirs(p)
+    for f in range(per):
+        open(os.path.join(p, "file-with-a-longer-name-%04d" % f), "w").close()
+PY
+node_init n
+node_conf n daemon "control_idle_timeout = ${TIMEOUT_S}s"
+node_manual n
+start_chuted n || bail_out "chuted did not start"
+rc_is "add the root" 0 ctl add "$SRC"
+rc_is "a snapshot of $ENTRIES entries" 0 ctl snapshot "$SRC"
+
+$WIRE ls-count "$CHUTE_SOCKET" latest "$SRC" > "$T_TMP/count.out"
+is "ls -R on the wire: every entry" "$(sed -n 's/^entries //p' "$T_TMP/count.out")" "$ENTRIES"
+is "... ending with its RESULT" "$(tail -1 "$T_TMP/count.out")" "RESULT id=13"
+
+before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
+$WIRE stall-ls "$CHUTE_SOCKET" $CLIENTS 60 latest "$SRC" > "$T_TMP/stall.out" &
+STALL=$!
+for _ in $(seq 1 100); do grep -q held "$T_TMP/stall.out" 2>/dev/null && break; sleep 0.1; done
+sleep 1.5 # the listings run as far as flow control lets them
+during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
+growth=$(( (during - before) / 1024 ))
+# a whole listing is ~5 MiB encoded, several times that as messages: held
+# by each of 8 clients, 100 MiB and more; flow control holds about 1 MiB
+# each (more under a sanitizer's shadow memory)
+LIMIT=32
+[ -n "${CHUTE_SANITIZER_SUITE:-}" ] && LIMIT=64
+[ "$growth" -lt "$LIMIT" ] && ok "$CLIENTS stalled ls -R of $ENTRIES entries grow chuted by $growth MiB (< $LIMIT)" ||
+    not_ok "$CLIENTS stalled ls -R of $ENTRIES entries grow chuted by $growth MiB (< $LIMIT)"
+rc_is "chutectl status works while they stall" 0 ctl status
+wait "$STALL"
+closed=$(sed -n 's/^stall-closed \([0-9]*\) after \([0-9.]*\) s$/\1 \2/p' "$T_TMP/stall.out")
+set -- $closed
+is "every stalled client was closed" "${1:-none}" "$CLIENTS"
+$WIRE ls-count "$CHUTE_SOCKET" latest "$SRC" > "$T_TMP/count2.out"
+is "a reader still gets every entry" "$(sed -n 's/^entries //p' "$T_TMP/count2.out")" "$ENTRIES"
+chuted_alive "chuted still runs"
+done_testing
