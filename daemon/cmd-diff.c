@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* diff: what changed between two snapshots (added, removed, modified
  * entries, by path). Subtrees with the same id are skipped without being
- * read, so the cost follows the size of the change. */
+ * read, so the cost follows the size of the change. The comparison runs on
+ * a worker a batch at a time (a stack of the directories being compared
+ * kept between batches), sent as the client takes it (cmd-stream.h). */
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "cmd-stream.h"
 #include "cmd-util.h"
 #include "commands.h"
 #include "ctl.h"
@@ -15,19 +18,31 @@
 #include "index.h"
 #include "repo.h"
 #include "snaptree.h"
-#include "workers.h"
+
+/* Entries per batch compared on the worker. */
+#define DIFF_BATCH (4 * CMD_LISTING_BATCH)
+
+/* A pair of directories being compared (b set), or one whose whole
+ * content was added or removed (change set). */
+struct diff_frame {
+        struct object_tree *a, *b;
+        size_t i, n; /* the next entry of a, of b */
+        const char *change;
+        char *prefix;
+};
 
 struct diff_job {
-        struct request *r;
+        struct cmd_stream s; /* first: the stream's callbacks get the job */
         struct oid a, b;
-        int error;
-        struct cmd_listing out;
+        bool started;
+        struct diff_frame *stack;
+        size_t depth, cap;
 };
 
 static int diff_add(struct diff_job *j, const char *path, const char *change, const struct object_entry *e)
 {
         struct msg_map item;
-        int k = cmd_listing_item(&j->out, &item);
+        int k = cmd_listing_item(&j->s.out, &item);
         if (k < 0)
                 return k;
         msg_map_set_bytes(&item, CTL_KEY_PATH, path, strlen(path));
@@ -62,113 +77,160 @@ static bool entry_changed(const struct object_entry *x, const struct object_entr
         return false;
 }
 
-static int diff_all(struct diff_job *j, const struct object_tree *t, const char *prefix, const char *change);
-
-static int diff_trees(struct diff_job *j, const struct oid *a, const struct oid *b, const char *prefix)
+/* Open a frame: trees a and b (taken) to compare, or a alone whose every
+ * entry was change ("added", "removed"), under prefix (copied). */
+static int diff_push(struct diff_job *j, struct object_tree *a, struct object_tree *b, const char *change,
+                     const char *prefix)
 {
-        struct repo *repo = j->r->daemon->repo;
-        struct object_tree *ta = NULL, *tb = NULL;
-        int k;
-
-        if (!oid_cmp(a, b))
-                return 0;
-        k = snaptree_load(repo, a, &ta);
-        if (k >= 0)
-                k = snaptree_load(repo, b, &tb);
-        size_t i = 0, n = 0;
-        while (k >= 0 && (i < (ta ? ta->n_entries : 0) || n < (tb ? tb->n_entries : 0))) {
-                const struct object_entry *x = i < ta->n_entries ? &ta->entries[i] : NULL;
-                const struct object_entry *y = n < tb->n_entries ? &tb->entries[n] : NULL;
-                int c = !x ? 1 : !y ? -1 : object_name_cmp(x->name, x->name_len, y->name, y->name_len);
-                const struct object_entry *e = c <= 0 ? x : y;
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s%s%s", prefix, *prefix ? "/" : "", (const char *)e->name) < 0) {
-                        k = -ENOMEM;
-                        break;
-                }
-                if (c < 0) {
-                        k = diff_add(j, path, "removed", x);
-                        if (k >= 0 && x->kind == OBJECT_KIND_DIR) {
-                                struct object_tree *sub = NULL;
-                                k = snaptree_load(repo, &x->subtree, &sub);
-                                if (k >= 0)
-                                        k = diff_all(j, sub, path, "removed");
-                                object_tree_free(sub);
-                        }
-                        i++;
-                } else if (c > 0) {
-                        k = diff_add(j, path, "added", y);
-                        if (k >= 0 && y->kind == OBJECT_KIND_DIR) {
-                                struct object_tree *sub = NULL;
-                                k = snaptree_load(repo, &y->subtree, &sub);
-                                if (k >= 0)
-                                        k = diff_all(j, sub, path, "added");
-                                object_tree_free(sub);
-                        }
-                        n++;
-                } else {
-                        if (x->kind == OBJECT_KIND_DIR && y->kind == OBJECT_KIND_DIR) {
-                                if (entry_changed(x, y))
-                                        k = diff_add(j, path, "modified", y);
-                                if (k >= 0)
-                                        k = diff_trees(j, &x->subtree, &y->subtree, path);
-                        } else if (x->kind != y->kind) {
-                                k = diff_add(j, path, "removed", x);
-                                if (k >= 0)
-                                        k = diff_add(j, path, "added", y);
-                        } else if (entry_changed(x, y)) {
-                                k = diff_add(j, path, "modified", y);
-                        }
-                        i++;
-                        n++;
-                }
-        }
-        object_tree_free(ta);
-        object_tree_free(tb);
-        return k;
-}
-
-static int diff_all(struct diff_job *j, const struct object_tree *t, const char *prefix, const char *change)
-{
-        for (size_t i = 0; i < t->n_entries; i++) {
-                const struct object_entry *e = &t->entries[i];
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s/%s", prefix, (const char *)e->name) < 0)
+        if (j->depth == j->cap) {
+                size_t cap = j->cap ? 2 * j->cap : 8;
+                struct diff_frame *v = reallocarray(j->stack, cap, sizeof(*v));
+                if (!v) {
+                        object_tree_free(a);
+                        object_tree_free(b);
                         return -ENOMEM;
-                int k = diff_add(j, path, change, e);
-                if (k < 0)
-                        return k;
-                if (e->kind == OBJECT_KIND_DIR) {
-                        struct object_tree *sub = NULL;
-                        k = snaptree_load(j->r->daemon->repo, &e->subtree, &sub);
-                        if (k >= 0)
-                                k = diff_all(j, sub, path, change);
-                        object_tree_free(sub);
-                        if (k < 0)
-                                return k;
                 }
+                j->stack = v;
+                j->cap = cap;
         }
+        char *p = strdup(prefix);
+        if (!p) {
+                object_tree_free(a);
+                object_tree_free(b);
+                return -ENOMEM;
+        }
+        j->stack[j->depth++] = (struct diff_frame){ .a = a, .b = b, .change = change, .prefix = p };
         return 0;
 }
 
-static void diff_work(void *userdata)
+static void diff_pop(struct diff_job *j)
 {
-        struct diff_job *j = userdata;
-        int k = diff_trees(j, &j->a, &j->b, "");
-        if (k >= 0)
-                k = cmd_listing_finish(&j->out, j->r);
-        j->error = k < 0 ? k : 0;
+        struct diff_frame *f = &j->stack[--j->depth];
+        object_tree_free(f->a);
+        object_tree_free(f->b);
+        free(f->prefix);
 }
 
-static void diff_done(void *userdata)
+/* Push the comparison of trees a and b (nothing when they are the same). */
+static int diff_push_pair(struct diff_job *j, const struct oid *a, const struct oid *b, const char *prefix)
 {
-        struct diff_job *j = userdata;
-        if (j->error)
-                request_error_errno(j->r, j->error, "cannot compare the snapshots");
-        else
-                cmd_listing_send(&j->out, j->r);
-        cmd_listing_done(&j->out);
-        request_unref(j->r);
+        struct repo *repo = j->s.r->daemon->repo;
+        struct object_tree *ta = NULL, *tb = NULL;
+
+        if (!oid_cmp(a, b))
+                return 0;
+        int k = snaptree_load(repo, a, &ta);
+        if (k >= 0)
+                k = snaptree_load(repo, b, &tb);
+        if (k < 0) {
+                object_tree_free(ta);
+                object_tree_free(tb);
+                return k;
+        }
+        return diff_push(j, ta, tb, NULL, prefix);
+}
+
+/* Push everything below directory entry e as change. */
+static int diff_push_all(struct diff_job *j, const struct object_entry *e, const char *change, const char *path)
+{
+        struct object_tree *sub = NULL;
+        int k = snaptree_load(j->s.r->daemon->repo, &e->subtree, &sub);
+        return k < 0 ? k : diff_push(j, sub, NULL, change, path);
+}
+
+/* The next step of the top frame: an entry added, removed or modified (and
+ * a frame pushed for what is below it), or the frame done. */
+static int diff_step(struct diff_job *j)
+{
+        struct diff_frame *f = &j->stack[j->depth - 1];
+        size_t na = f->a ? f->a->n_entries : 0, nb = f->b ? f->b->n_entries : 0;
+
+        if (f->change) { /* everything below an added or removed directory */
+                if (f->i == na) {
+                        diff_pop(j);
+                        return 0;
+                }
+                const struct object_entry *e = &f->a->entries[f->i++];
+                const char *change = f->change;
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s", f->prefix, (const char *)e->name) < 0)
+                        return -ENOMEM;
+                int k = diff_add(j, path, change, e);
+                return k >= 0 && e->kind == OBJECT_KIND_DIR ? diff_push_all(j, e, change, path) : k;
+        }
+        if (f->i == na && f->n == nb) {
+                diff_pop(j);
+                return 0;
+        }
+        const struct object_entry *x = f->i < na ? &f->a->entries[f->i] : NULL;
+        const struct object_entry *y = f->n < nb ? &f->b->entries[f->n] : NULL;
+        int c = !x ? 1 : !y ? -1 : object_name_cmp(x->name, x->name_len, y->name, y->name_len);
+        const struct object_entry *e = c <= 0 ? x : y;
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s%s%s", f->prefix, *f->prefix ? "/" : "", (const char *)e->name) < 0)
+                return -ENOMEM;
+        int k = 0;
+        /* the frame moves on before a push (which may move the stack) */
+        if (c < 0) {
+                f->i++;
+                k = diff_add(j, path, "removed", x);
+                if (k >= 0 && x->kind == OBJECT_KIND_DIR)
+                        k = diff_push_all(j, x, "removed", path);
+        } else if (c > 0) {
+                f->n++;
+                k = diff_add(j, path, "added", y);
+                if (k >= 0 && y->kind == OBJECT_KIND_DIR)
+                        k = diff_push_all(j, y, "added", path);
+        } else {
+                f->i++;
+                f->n++;
+                if (x->kind == OBJECT_KIND_DIR && y->kind == OBJECT_KIND_DIR) {
+                        if (entry_changed(x, y))
+                                k = diff_add(j, path, "modified", y);
+                        if (k >= 0)
+                                k = diff_push_pair(j, &x->subtree, &y->subtree, path);
+                } else if (x->kind != y->kind) {
+                        k = diff_add(j, path, "removed", x);
+                        if (k >= 0)
+                                k = diff_add(j, path, "added", y);
+                } else if (entry_changed(x, y)) {
+                        k = diff_add(j, path, "modified", y);
+                }
+        }
+        return k;
+}
+
+static int diff_more(struct cmd_stream *stream)
+{
+        struct diff_job *j = (struct diff_job *)stream;
+        int k = 0;
+        if (!j->started) {
+                j->started = true;
+                k = diff_push_pair(j, &j->a, &j->b, "");
+        }
+        for (size_t n0 = stream->out.n_msgs; k >= 0 && j->depth > 0;) {
+                /* a batch: about DIFF_BATCH entries (whole DATA messages) */
+                if ((stream->out.n_msgs - n0) * CMD_LISTING_BATCH >= DIFF_BATCH)
+                        return 0;
+                k = diff_step(j);
+        }
+        if (k < 0)
+                return k;
+        stream->finished = true;
+        return cmd_listing_finish(&stream->out, stream->r);
+}
+
+static void diff_fail(struct cmd_stream *stream)
+{
+        request_error_errno(stream->r, stream->error, "cannot compare the snapshots");
+}
+
+static void diff_free(struct cmd_stream *stream)
+{
+        struct diff_job *j = (struct diff_job *)stream;
+        while (j->depth > 0)
+                diff_pop(j);
+        free(j->stack);
         free(j);
 }
 
@@ -202,10 +264,8 @@ void cmd_diff(struct request *r)
         j->b = sb.tree;
         index_snapshot_done(&sa);
         index_snapshot_done(&sb);
-        j->r = request_ref(r);
-        j->out.reqid = r->reqid;
-        if (workers_submit(r->daemon->workers, diff_work, diff_done, j) < 0) {
-                j->error = -ENOMEM;
-                diff_done(j);
-        }
+        j->s.batch = diff_more;
+        j->s.fail = diff_fail;
+        j->s.free = diff_free;
+        cmd_stream_start(&j->s, r);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "cmd-stream.h"
 #include "cmd-util.h"
 #include "commands.h"
 #include "ctl.h"
@@ -20,12 +21,9 @@
 #include "index.h"
 #include "repo.h"
 #include "snaptree.h"
-#include "workers.h"
 
 /* Entries per batch read on the worker. */
 #define LS_BATCH (4 * CMD_LISTING_BATCH)
-/* Read the next batch when less than this waits for the client. */
-#define LS_LOW_WATER (512u * 1024)
 
 /* A directory being listed: its tree, the next entry, its path. */
 struct ls_frame {
@@ -35,23 +33,19 @@ struct ls_frame {
 };
 
 struct ls_job {
-        struct request *r;
+        struct cmd_stream s; /* first: the stream's callbacks get the job */
         struct oid tree;
         char *relpath;
         bool recursive;
         bool started; /* the path resolved, the stack set up */
-        bool finished; /* the RESULT is queued */
-        bool busy;     /* on a worker */
-        int error;
         struct ls_frame *stack;
         size_t depth, cap;
-        struct cmd_listing out;
 };
 
 static int ls_add(struct ls_job *j, const char *path, const struct object_entry *e)
 {
         struct msg_map item;
-        int k = cmd_listing_item(&j->out, &item);
+        int k = cmd_listing_item(&j->s.out, &item);
         if (k < 0)
                 return k;
         msg_map_set_bytes(&item, CTL_KEY_PATH, path, strlen(path));
@@ -102,7 +96,7 @@ static void ls_pop(struct ls_job *j)
 /* Resolve the path: one entry listed at once, or the directory to walk. */
 static int ls_start(struct ls_job *j)
 {
-        struct repo *repo = j->r->daemon->repo;
+        struct repo *repo = j->s.r->daemon->repo;
         struct object_tree *t = NULL;
         struct object_entry *e = NULL;
         int k = snaptree_resolve(repo, &j->tree, j->relpath, &t, &e);
@@ -144,7 +138,7 @@ static int ls_batch(struct ls_job *j)
                 n++;
                 if (j->recursive && e->kind == OBJECT_KIND_DIR) {
                         struct object_tree *sub = NULL;
-                        k = snaptree_load(j->r->daemon->repo, &e->subtree, &sub);
+                        k = snaptree_load(j->s.r->daemon->repo, &e->subtree, &sub);
                         if (k < 0)
                                 return k;
                         k = ls_push(j, sub, path); /* f may move */
@@ -154,100 +148,41 @@ static int ls_batch(struct ls_job *j)
         }
         if (j->depth > 0)
                 return 0;
-        j->finished = true;
-        return cmd_listing_finish(&j->out, j->r);
+        j->s.finished = true;
+        return cmd_listing_finish(&j->s.out, j->s.r);
 }
 
-static void ls_work(void *userdata)
+static int ls_more(struct cmd_stream *stream)
 {
-        struct ls_job *j = userdata;
+        struct ls_job *j = (struct ls_job *)stream;
         int k = 0;
         if (!j->started) {
                 j->started = true;
                 k = ls_start(j);
         }
-        if (k >= 0)
-                k = ls_batch(j);
-        j->error = k < 0 ? k : 0;
+        return k < 0 ? k : ls_batch(j);
 }
 
-static void ls_free(struct ls_job *j)
+static void ls_fail(struct cmd_stream *stream)
 {
+        struct ls_job *j = (struct ls_job *)stream;
+        if (stream->error == -ENOENT)
+                request_error(stream->r, CTL_STATUS_NOT_FOUND, "%s is not in that snapshot", j->relpath);
+        else if (stream->error == -ENOTDIR)
+                request_error(stream->r, CTL_STATUS_NOT_FOUND,
+                              "a component of %s is not a directory in that snapshot", j->relpath);
+        else
+                request_error_errno(stream->r, stream->error, "cannot read the snapshot");
+}
+
+static void ls_free(struct cmd_stream *stream)
+{
+        struct ls_job *j = (struct ls_job *)stream;
         while (j->depth > 0)
                 ls_pop(j);
         free(j->stack);
-        cmd_listing_done(&j->out);
         free(j->relpath);
         free(j);
-}
-
-/* The request is over (answered, failed or gone): let go of it. */
-static void ls_end(struct ls_job *j)
-{
-        struct request *r = j->r;
-        r->on_writable = NULL;
-        r->on_gone = NULL;
-        r->state = NULL;
-        request_unref(r);
-        ls_free(j);
-}
-
-static void ls_next(struct ls_job *j);
-
-static void ls_done(void *userdata)
-{
-        struct ls_job *j = userdata;
-        struct request *r = j->r;
-        j->busy = false;
-        if (r->gone) {
-                ls_end(j);
-                return;
-        }
-        if (j->error) {
-                if (j->error == -ENOENT)
-                        request_error(r, CTL_STATUS_NOT_FOUND, "%s is not in that snapshot", j->relpath);
-                else if (j->error == -ENOTDIR)
-                        request_error(r, CTL_STATUS_NOT_FOUND, "a component of %s is not a directory in that snapshot",
-                                      j->relpath);
-                else
-                        request_error_errno(r, j->error, "cannot read the snapshot");
-                ls_end(j);
-                return;
-        }
-        if (j->finished) {
-                cmd_listing_send(&j->out, r);
-                ls_end(j);
-                return;
-        }
-        cmd_listing_flush(&j->out, r);
-        ls_next(j);
-}
-
-static void ls_next(struct ls_job *j)
-{
-        if (j->busy || request_pending(j->r) > LS_LOW_WATER)
-                return; /* on_writable calls again */
-        j->busy = true;
-        if (workers_submit(j->r->daemon->workers, ls_work, ls_done, j) < 0) {
-                j->error = -ENOMEM;
-                ls_done(j);
-        }
-}
-
-static void ls_writable(struct request *r)
-{
-        if (r->state)
-                ls_next(r->state);
-}
-
-/* The client left while we waited for it to drain: nothing is on the
- * workers, so end here (a busy job ends in ls_done instead). */
-static void ls_gone(struct request *r)
-{
-        struct ls_job *j = r->state;
-        if (!j || j->busy)
-                return;
-        ls_end(j);
 }
 
 void cmd_ls(struct request *r)
@@ -268,11 +203,9 @@ void cmd_ls(struct request *r)
         msg_map_get_bool(&r->args, CTL_KEY_RECURSIVE, &rec);
         j->recursive = rec;
         j->tree = s.tree;
-        j->r = request_ref(r);
-        j->out.reqid = r->reqid;
         index_snapshot_done(&s);
-        r->state = j;
-        r->on_writable = ls_writable;
-        r->on_gone = ls_gone;
-        ls_next(j);
+        j->s.batch = ls_more;
+        j->s.fail = ls_fail;
+        j->s.free = ls_free;
+        cmd_stream_start(&j->s, r);
 }

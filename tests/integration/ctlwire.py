@@ -8,9 +8,9 @@
 import os, select, socket, struct, sys, time
 
 VERSION = int(os.environ.get("CTLWIRE_VERSION", "2"))
-T_STATUS, T_SNAPSHOTS, T_LS, T_CAT, T_VERIFY = 1, 6, 7, 8, 17
+T_STATUS, T_SNAPSHOTS, T_LS, T_CAT, T_DIFF, T_VERIFY = 1, 6, 7, 8, 10, 17
 T_RESULT, T_ERROR, T_PROGRESS, T_DATA = 64, 65, 66, 67
-K_STATUS, K_MESSAGE, K_PATH, K_SNAPSHOT = 1, 2, 3, 5
+K_STATUS, K_MESSAGE, K_PATH, K_SNAPSHOT, K_OTHER = 1, 2, 3, 5, 6
 K_SNAPSHOTS, K_ENTRIES, K_DATA, K_RECURSIVE, K_VERSION, K_READ_SUBSET = 17, 18, 32, 30, 38, 160
 
 
@@ -236,11 +236,13 @@ def act_snapshots(path):
         return 0
 
 
-def act_ls_count(path, snap, root):
-    """ls -R of snap at root: print how many entries came, in how many DATA
-    frames, and the final reply."""
+def act_ls_count(path, snap, root, req=None):
+    """ls -R of snap at root (or req, another listing): print how many
+    entries came, in how many DATA frames, and the final reply."""
     s = connect(path, timeout=60)
-    s.sendall(request(T_LS, 13, {K_SNAPSHOT: snap, K_PATH: root.encode(), K_RECURSIVE: True}))
+    if req is None:
+        req = request(T_LS, 13, {K_SNAPSHOT: snap, K_PATH: root.encode(), K_RECURSIVE: True})
+    s.sendall(req)
     frames, entries = 0, 0
     while True:
         m = read_msg(s)
@@ -353,6 +355,11 @@ def main():
         return act_stall_snapshots(path, int(sys.argv[3]), float(sys.argv[4]), req)
     if what == "ls-count":
         return act_ls_count(path, sys.argv[3], sys.argv[4])
+    if what == "stall-diff":
+        req = request(T_DIFF, 14, {K_SNAPSHOT: sys.argv[5], K_OTHER: sys.argv[6]})
+        return act_stall_snapshots(path, int(sys.argv[3]), float(sys.argv[4]), req)
+    if what == "diff-count":
+        return act_ls_count(path, None, None, request(T_DIFF, 15, {K_SNAPSHOT: sys.argv[3], K_OTHER: sys.argv[4]}))
     if what == "check-subset":
         return act_check_subset(path, sys.argv[3])
     if what == "key-import-nul":

@@ -1,10 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Flow control of `ls -R`: a recursive listing of 40,000 entries streams a
-# batch at a time, the next batch read only when the client has taken most
-# of the last. Clients that ask for it and never read make chuted hold a
-# bounded part each, and are closed once none of their output was taken for
-# control_idle_timeout; a reader gets every entry.
+# Flow control of `ls -R` and `diff`: a recursive listing of 40,000 entries
+# (and a diff that adds them all) streams a batch at a time, the next batch
+# read only when the client has taken most of the last. Clients that ask
+# for it and never read make chuted hold a bounded part each, and are closed
+# once none of their output was taken for control_idle_timeout; a reader
+# gets every entry.
 . "$(dirname "$0")/lib.sh"
 need python3
 WIRE="python3 $CHUTE_SRCDIR/tests/integration/ctlwire.py"
@@ -15,6 +16,14 @@ CLIENTS=8
 TIMEOUT_S=3
 
 SRC=$T_TMP/src
+mkdir -p "$SRC"
+node_init n
+node_conf n daemon "control_idle_timeout = ${TIMEOUT_S}s"
+node_manual n
+start_chuted n || bail_out "chuted did not start"
+rc_is "add the root" 0 ctl add "$SRC"
+rc_is "a snapshot of it empty" 0 ctl snapshot "$SRC"
+EMPTY=$(ctl --json snapshots | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 python3 - "$SRC" "$DIRS" "$PER_DIR" <<'PY'
 import os, sys
 top, dirs, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -24,11 +33,6 @@ for d in range(dirs):
     for f in range(per):
         open(os.path.join(p, "file-with-a-longer-name-%04d" % f), "w").close()
 PY
-node_init n
-node_conf n daemon "control_idle_timeout = ${TIMEOUT_S}s"
-node_manual n
-start_chuted n || bail_out "chuted did not start"
-rc_is "add the root" 0 ctl add "$SRC"
 rc_is "a snapshot of $ENTRIES entries" 0 ctl snapshot "$SRC"
 
 $WIRE ls-count "$CHUTE_SOCKET" latest "$SRC" > "$T_TMP/count.out"
@@ -56,5 +60,23 @@ set -- $closed
 is "every stalled client was closed" "${1:-none}" "$CLIENTS"
 $WIRE ls-count "$CHUTE_SOCKET" latest "$SRC" > "$T_TMP/count2.out"
 is "a reader still gets every entry" "$(sed -n 's/^entries //p' "$T_TMP/count2.out")" "$ENTRIES"
+
+# diff streams the same way: the empty snapshot against the full one
+$WIRE diff-count "$CHUTE_SOCKET" "$EMPTY" latest > "$T_TMP/diff.out"
+is "diff on the wire: every entry added" "$(sed -n 's/^entries //p' "$T_TMP/diff.out")" "$ENTRIES"
+is "... ending with its RESULT" "$(tail -1 "$T_TMP/diff.out")" "RESULT id=15"
+is "chutectl diff agrees" "$(ctl --json diff "$EMPTY" latest | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for e in d if e["change"] == "added"))')" "$ENTRIES"
+before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
+$WIRE stall-diff "$CHUTE_SOCKET" $CLIENTS 60 "$EMPTY" latest > "$T_TMP/stall-diff.out" &
+STALL=$!
+for _ in $(seq 1 100); do grep -q held "$T_TMP/stall-diff.out" 2>/dev/null && break; sleep 0.1; done
+sleep 1.5
+during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
+growth=$(( (during - before) / 1024 ))
+[ "$growth" -lt "$LIMIT" ] && ok "$CLIENTS stalled diffs of $ENTRIES entries grow chuted by $growth MiB (< $LIMIT)" ||
+    not_ok "$CLIENTS stalled diffs of $ENTRIES entries grow chuted by $growth MiB (< $LIMIT)"
+wait "$STALL"
+closed=$(sed -n 's/^stall-closed \([0-9]*\) .*/\1/p' "$T_TMP/stall-diff.out")
+is "every stalled diff client was closed" "${closed:-none}" "$CLIENTS"
 chuted_alive "chuted still runs"
 done_testing
