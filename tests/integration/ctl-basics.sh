@@ -177,6 +177,20 @@ if grep -qF junk.tmp "$T_TMP/diff.txt"; then not_ok "diff does not name unchange
 rc_is "diff --json" 0 ctl --json diff "$snap_id" "$snap3_id"
 check "diff --json parses" json_valid "$T_TMP/last.out"
 rc_is "diff of an unknown snapshot fails (1)" 1 ctl diff "$snap_id" ffffffffffffffff
+# every kind of change, nested: exactly these entries
+mkdir -p "$R1/gone/deep" "$R1/swap"
+echo x > "$R1/gone/deep/f"; echo y > "$R1/gone/g"; echo z > "$R1/swap/inner"; echo k > "$R1/kind"
+rc_is "snapshot before the changes" 0 ctl --json snapshot "$R1"
+d1=$(jq -r '.id' "$T_TMP/last.out")
+rm -r "$R1/gone" "$R1/kind"
+mkdir -p "$R1/kind/deeper" "$R1/fresh/a/b"
+echo 1 > "$R1/kind/deeper/one"; echo 2 > "$R1/fresh/a/b/two"; echo changed > "$R1/swap/inner"
+rc_is "snapshot after the changes" 0 ctl --json snapshot "$R1"
+d2=$(jq -r '.id' "$T_TMP/last.out")
+rc_is "diff --json of nested changes" 0 ctl --json diff "$d1" "$d2"
+is "... names exactly what changed, in order" \
+    "$(jq -r '.[] | "\(.change) \(.path)"' "$T_TMP/last.out" | sed "s|$R1/||" | tr '\n' ';')" \
+    "added fresh;added fresh/a;added fresh/a/b;added fresh/a/b/two;removed gone;removed gone/deep;removed gone/deep/f;removed gone/g;removed kind;added kind;modified swap/inner;"
 
 kill -INT "$CHUTED_PID"
 if wait_gone "$CHUTED_PID" 5; then ok "SIGINT: chuted exits within 5 s"; else not_ok "SIGINT: chuted exits within 5 s"; fi
