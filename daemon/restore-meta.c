@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -46,7 +47,8 @@ static void set_xattrs_fd(struct restore_job *job, int fd, const char *path, con
 void restore_meta_fd(struct restore_job *job, bool root_user, int fd, const char *path,
                      const struct object_entry *e)
 {
-        if (root_user && (e->uid != 0 || e->gid != 0) && fchown(fd, e->uid, e->gid) < 0)
+        /* root:root too: a file made in a setgid directory has its group */
+        if (root_user && fchown(fd, e->uid, e->gid) < 0)
                 restore_warn(job, -errno, "set the owner of", path);
         set_xattrs_fd(job, fd, path, e);
         if (fchmod(fd, e->mode) < 0)
@@ -57,10 +59,64 @@ void restore_meta_fd(struct restore_job *job, bool root_user, int fd, const char
                 restore_warn(job, -errno, "set the times of", path);
 }
 
+static mode_t kind_type(enum object_kind kind)
+{
+        switch (kind) {
+        case OBJECT_KIND_FIFO:
+                return S_IFIFO;
+        case OBJECT_KIND_SOCKET:
+                return S_IFSOCK;
+        case OBJECT_KIND_CHARDEV:
+                return S_IFCHR;
+        case OBJECT_KIND_BLOCKDEV:
+                return S_IFBLK;
+        default:
+                return 0;
+        }
+}
+
+/* A fifo, socket or device node made by the restore: its owner, xattrs,
+ * mode and times set on that very inode, held open with O_PATH, after
+ * checking it is still such a node. By name (fchmodat follows symlinks)
+ * a user who owns the target's directories could swap the new node for a
+ * symlink between the calls and have the mode set on /etc/shadow. */
+static void meta_node(struct restore_job *job, bool root_user, int dirfd, const char *name, const char *path,
+                      const struct object_entry *e)
+{
+        int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        char proc[64];
+
+        if (fd < 0 || fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != kind_type(e->kind)) {
+                restore_warn(job, fd < 0 ? -errno : -ESTALE, "set the metadata of (it was replaced meanwhile)",
+                             path);
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd); /* the inode itself, not a name */
+        if (root_user && fchownat(fd, "", e->uid, e->gid, AT_EMPTY_PATH) < 0)
+                restore_warn(job, -errno, "set the owner of", path);
+        for (size_t i = 0; i < e->n_xattrs; i++)
+                if (setxattr(proc, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].value_len, 0) < 0)
+                        restore_warn(job, -errno, "set extended attribute on", path);
+        if (chmod(proc, e->mode) < 0)
+                restore_warn(job, -errno, "set the mode of", path);
+        struct timespec ts[2];
+        mtime_times(e->mtime_ns, ts);
+        if (utimensat(AT_FDCWD, proc, ts, 0) < 0)
+                restore_warn(job, -errno, "set the times of", path);
+        close(fd);
+}
+
 void restore_meta_at(struct restore_job *job, bool root_user, int dirfd, const char *name, const char *path,
                      const struct object_entry *e)
 {
         bool link = e->kind == OBJECT_KIND_SYMLINK;
+        if (!link) {
+                meta_node(job, root_user, dirfd, name, path, e);
+                return;
+        }
         if (root_user && fchownat(dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 restore_warn(job, -errno, "set the owner of", path);
         /* the name in dirfd, not whatever the full path reaches now */
@@ -69,8 +125,6 @@ void restore_meta_at(struct restore_job *job, bool root_user, int dirfd, const c
         for (size_t i = 0; i < e->n_xattrs; i++)
                 if (lsetxattr(xpath, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].value_len, 0) < 0)
                         restore_warn(job, -errno, "set extended attribute on", path);
-        if (!link && fchmodat(dirfd, name, e->mode, 0) < 0)
-                restore_warn(job, -errno, "set the mode of", path);
         struct timespec ts[2];
         mtime_times(e->mtime_ns, ts);
         if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)

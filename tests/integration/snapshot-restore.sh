@@ -241,6 +241,17 @@ is "restore --overwrite: rsync sees no difference" "$out" ""
 rc_is "restore of a file over an existing file without --overwrite fails (1)" 1 ctl restore latest:sizes/f3m "$T_TMP/part-file"
 check "... the existing file is untouched" cmp "$SRC/sizes/f300k" "$T_TMP/part-file"
 
+# ---- a setgid target keeps no group of its own on what is restored ----------------------------
+if [ "$ROOT_USER" = 1 ]; then
+    SG=$T_TMP/setgid-target
+    mkdir -p "$SG" && chgrp 4321 "$SG" && chmod 2775 "$SG"
+    rc_is "restore into a setgid directory of another group" 0 ctl restore latest "$SG"
+    is "a root:root file comes back root:root, not with the directory's group" \
+        "$(stat -c %u:%g "$SG/sizes/one")" "$(stat -c %u:%g "$SRC/sizes/one")"
+    is "... the fifo too" "$(stat -c %u:%g "$SG/special/fifo")" "$(stat -c %u:%g "$SRC/special/fifo")"
+    is "... with its mode" "$(stat -c %a "$SG/special/fifo")" "$(stat -c %a "$SRC/special/fifo")"
+else skip_case "a setgid target (chgrp needs root)"; fi
+
 chuted_alive "chuted still runs"
 for s in "${SKIPS[@]}"; do diag "skipped case: $s"; done
 done_testing
