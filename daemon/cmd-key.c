@@ -105,6 +105,13 @@ static const char *key_import_busy(struct daemon *d, char *buf, size_t len)
         return NULL;
 }
 
+static int count_peer_store(const struct index_store *row, void *userdata)
+{
+        if (!strcmp(row->kind, "peer"))
+                (*(unsigned *)userdata)++;
+        return 0;
+}
+
 /* Listen for peers again, with the identity now loaded (failures are logged). */
 static void key_peers_restart(struct daemon *d)
 {
@@ -148,6 +155,22 @@ static void key_import_replace(struct request *r, const uint8_t master[KEYS_MAST
         }
         if (!memcmp(master, d->keyring->master, KEYS_MASTER_SIZE)) {
                 request_reply(r, request_result(r));
+                return;
+        }
+        /* a peer store's connections present the node's identity, which the
+         * new key replaces under them */
+        unsigned peers = 0;
+        k = index_store_foreach(d->index, count_peer_store, &peers);
+        if (k >= 0 && peers > 0) {
+                request_error(r, CTL_STATUS_BUSY,
+                              "busy: %u peer store%s use%s this node's identity; remove %s (chutectl peer remove) "
+                              "before importing another key, and add %s again after",
+                              peers, peers == 1 ? "" : "s", peers == 1 ? "s" : "", peers == 1 ? "it" : "them",
+                              peers == 1 ? "it" : "them");
+                return;
+        }
+        if (k < 0) {
+                request_error_errno(r, k, "cannot read the stores");
                 return;
         }
         struct keys *old = NULL;

@@ -7,7 +7,8 @@
 # done it is refused because the node holds data. The snapshot is held
 # between its walk and its read by the snapshot-read pause point
 # (CHUTE_TEST_HOOK_DIR, daemon/test-hook.c) while the import is tried, so
-# no timing margin is involved.
+# no timing margin is involved. A new node with a peer store refuses an
+# import until the peer is removed (its links hold the node's identity).
 . "$(dirname "$0")/lib.sh"
 need jq python3
 
@@ -56,5 +57,20 @@ jq_is "... one snapshot" "$T_TMP/last.out" '.snapshot_count == 1'
 rc_is "key import once it holds data: exit 1" 1 ctl key import "$OTHER"
 rc_is "restore latest with the unchanged key" 0 ctl restore latest "$T_TMP/restored"
 check "... restores the root exactly" diff -r "$R" "$T_TMP/restored"
+A_ID=$(ctl --json id | jq -r .id)
+
+# a new node with a peer store: its connections present the node's
+# identity, which an import would replace under them; refused until the
+# peer is removed
+node_init c
+start_chuted c || bail_out "c did not start"
+rc_is "c adds a as a peer" 0 ctl peer add a 127.0.0.1:9 "$A_ID"
+rc_is "key import on c while it has a peer store: exit 1" 1 ctl key import "$OTHER"
+check "... saying why" grep -q "peer store.* use.* this node's identity" "$T_TMP/last.err"
+rc_is "c removes the peer" 0 ctl peer remove a
+rc_is "then the import works" 0 ctl key import "$OTHER"
+chuted_alive "c still runs"
+stop_chuted c
+CHUTE_SOCKET=$T_TMP/a/run/chuted.sock
 stop_chuted a
 done_testing
