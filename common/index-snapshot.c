@@ -133,7 +133,9 @@ int index_snapshot_latest_containing(struct index *idx, const char *path,
                         idx,
                         INDEX_QUERY("SELECT " SNAPSHOT_COLUMNS " FROM snapshots "
                                     "WHERE length(root_path) > 0 AND (root_path = ?1 OR "
-                                    "substr(?1, 1, length(root_path) + 1) = CAST(root_path || '/' AS BLOB)) "
+                                    "substr(?1, 1, length(root_path) + 1) = CAST(root_path || '/' AS BLOB) OR "
+                                    /* the root directory: every absolute path is in it */
+                                    "(root_path = CAST('/' AS BLOB) AND substr(?1, 1, 1) = CAST('/' AS BLOB))) "
                                     "ORDER BY length(root_path) DESC, time_ns DESC, id DESC LIMIT 1",
                                     INDEX_VALUE_PATH(path)),
                         &snapshot_row, ret);

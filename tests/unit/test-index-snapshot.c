@@ -96,5 +96,10 @@ Test(index_snapshot, latest_by_root_path)
         cr_assert_eq(r, -ENOENT);
         latest(idx, "/srv", &r);
         cr_assert_eq(r, -ENOENT);
+        /* a snapshot of / holds every absolute path; a deeper root still wins */
+        add(idx, 6, 50, "/");
+        cr_assert_eq(latest(idx, "/srv/x", &r), 6, "/ is a parent of /srv/x");
+        cr_assert_eq(latest(idx, "/", &r), 6);
+        cr_assert_eq(latest(idx, "/home/ann/docs", &r), 2, "the deepest root wins");
         index_close(idx);
 }
