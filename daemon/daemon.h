@@ -43,6 +43,7 @@ struct daemon {
         struct settings config;
         const char *config_file;   /* --config, or NULL for the default path */
         struct event_base *base;
+        struct event *reader_release; /* ends idle readers' transactions (repo_release_readers) */
         struct workers *workers;
         struct keys *keyring;      /* never dumped, locked (keys_new); valid when have_key */
         bool have_key;             /* false: --no-key mode, waiting for key import */

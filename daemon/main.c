@@ -125,6 +125,17 @@ static int dirname_mkdir(const char *file, mode_t mode)
  * repository re-indexes the packs it cannot match to the index). */
 #define BRING_UP_TIMEOUT_USEC (UINT64_C(15) * 60 * 1000000)
 
+/* Every few seconds, the readers' idle transactions end (repo_release_readers). */
+#define READER_RELEASE_SEC 5
+
+static void on_reader_release(evutil_socket_t fd, short what, void *arg)
+{
+        struct daemon *d = arg;
+        (void)fd, (void)what;
+        if (d->repo)
+                repo_release_readers(d->repo);
+}
+
 static int daemon_bring_up_repo(struct daemon *d)
 {
         struct repo *repo = NULL;
@@ -142,6 +153,11 @@ static int daemon_bring_up_repo(struct daemon *d)
         }
         d->repo = repo;
         d->index = repo_index(repo);
+        d->reader_release = event_new(d->base, -1, EV_PERSIST, on_reader_release, d);
+        if (!d->reader_release || event_add(d->reader_release, &(struct timeval){ READER_RELEASE_SEC, 0 }) < 0) {
+                r = log_oom();
+                goto fail;
+        }
         r = replicate_start(d, &d->replicate);
         if (r < 0)
                 goto fail;
@@ -175,6 +191,9 @@ fail:
         root_free_all(d);
         watch_free(d->watch);
         d->watch = NULL;
+        if (d->reader_release)
+                event_free(d->reader_release);
+        d->reader_release = NULL;
         d->repo = NULL;
         d->index = nokey;
         repo_close(repo);
@@ -518,6 +537,8 @@ out:
         d.cache = NULL;
         root_free_all(&d);
         watch_free(d.watch);
+        if (d.reader_release)
+                event_free(d.reader_release);
         if (d.repo)
                 repo_close(d.repo);
         else if (d.index)

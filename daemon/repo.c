@@ -227,6 +227,8 @@ void repo_close(struct repo *r)
         free(r);
 }
 
+void repo_release_readers(struct repo *r) { repo_read_release_idle(r->read); }
+
 struct index *repo_index(struct repo *r) { return r->index; }
 struct store *repo_store(struct repo *r) { return r->local; }
 

@@ -55,6 +55,10 @@ int repo_flush(struct repo *r);
 /* Number of packs that failed since the repository was opened: a snapshot
  * that saw it change may reference objects that were never stored. */
 uint64_t repo_failures(struct repo *r);
+/* End the read transactions of reading threads that are idle: an open one
+ * keeps the index's WAL from being checkpointed past it. The committer does
+ * it before each of its writes; the loop's own writes need it too. */
+void repo_release_readers(struct repo *r);
 /* Where reads of packs that are not local go (repo-read.h; NULL: nowhere). */
 void repo_set_fault(struct repo *r, int (*fn)(void *userdata, const struct oid *pack_id, uint64_t offset,
                                               size_t len, void *buf, unsigned skip),
