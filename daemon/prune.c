@@ -373,12 +373,14 @@ static int mark_and_repack(struct plan *pl, uint64_t *ret_epoch)
 
 /* ---- wait, check again, retire ------------------------------------------------ */
 
+/* Wait until the monotonic clock reaches until_ns: a wall clock stepped
+ * forward would end the grace at once. */
 static int grace_wait(struct prune_job *job, int64_t until_ns)
 {
-        while (now_ns() < until_ns) {
+        while (monotonic_ns() < until_ns) {
                 if (cancelled(job))
                         return -ECANCELED;
-                int64_t left = until_ns - now_ns();
+                int64_t left = until_ns - monotonic_ns();
                 struct timespec ts = { 0, left > 200000000 ? 200000000 : (left > 0 ? left : 0) };
                 nanosleep(&ts, NULL);
         }
@@ -613,7 +615,7 @@ void prune_run(struct prune_job *job)
                 k = repo_prune_wait(repo, epoch, stop_cb, job);
                 /* at least as long as a reader's pinned lookup may be stale */
                 if (k >= 0)
-                        k = grace_wait(job, now_ns() + MAX(job->opt.grace_ns, PRUNE_GRACE_MIN_NS));
+                        k = grace_wait(job, monotonic_ns() + MAX(job->opt.grace_ns, PRUNE_GRACE_MIN_NS));
                 if (k < 0) {
                         fail(job, k, "cancelled while waiting for running jobs");
                         goto out;
