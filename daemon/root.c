@@ -494,8 +494,9 @@ static void snapshot_done(void *userdata)
                 }
                 if (!cancel && gone)
                         root_gone(root);
-                else if (!cancel && run->automatic) {
-                        /* try again later, with everything it had to do */
+                else if (!cancel) {
+                        /* try again later, with everything it had to do: a
+                         * requested run took the changes seen so far too */
                         root->full = true;
                         root->pending++;
                         if (!root->first_event_ns)

@@ -4,6 +4,7 @@
 # point chunk-store stands in for EDQUOT) fails the whole snapshot with a
 # clear error, instead of a snapshot that looks fine without the file;
 # once the repository takes chunks again the next snapshot has everything.
+# The changes a failed requested snapshot took are tried again on their own.
 . "$(dirname "$0")/lib.sh"
 
 SRC=$T_TMP/src
@@ -27,4 +28,27 @@ rm -rf "$T_TMP/r"
 rc_is "its restore" 0 ctl restore "latest:$SRC" "$T_TMP/r"
 check "has every file" diff -r "$SRC" "$T_TMP/r"
 chuted_alive "chuted still runs"
+stop_chuted A
+
+# a requested snapshot that fails took the changes the watcher had seen:
+# they are tried again later on their own (max_delay), not forgotten
+SRC2=$T_TMP/src2
+mkdir -p "$SRC2"
+echo one > "$SRC2/f"
+node_init B
+node_conf B watch "quiet_period = 1h" "max_delay = 3s"
+start_chuted B || bail_out "B did not start"
+ctl add "$SRC2" >/dev/null || bail_out "add failed"
+rc_is "B's first snapshot" 0 ctl snapshot "$SRC2"
+echo two > "$SRC2/f"
+touch "$HOOK/chunk-store.fail"
+rc_is "a requested snapshot right after a change fails" 1 ctl snapshot "$SRC2"
+rm -f "$HOOK/chunk-store.fail"
+got=""
+for _ in $(seq 1 50); do
+    got=$(ctl cat "latest:$SRC2/f" 2>/dev/null)
+    [ "$got" = two ] && break
+    sleep 0.2
+done
+is "the change reaches an automatic snapshot within max_delay" "$got" two
 done_testing
