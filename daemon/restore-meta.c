@@ -133,11 +133,16 @@ void restore_meta_at(struct restore_job *job, bool root_user, int dirfd, const c
 
 int restore_remove_at(int parent, const char *name)
 {
-        struct stat st;
+        struct stat st, pst;
         if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(st.st_mode))
                 return unlinkat(parent, name, 0) < 0 ? -errno : 0;
+        /* a mount point in the way is not emptied (rm --one-file-system) */
+        if (fstat(parent, &pst) < 0)
+                return -errno;
+        if (st.st_dev != pst.st_dev)
+                return -EXDEV;
         int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;

@@ -241,6 +241,18 @@ is "restore --overwrite: rsync sees no difference" "$out" ""
 rc_is "restore of a file over an existing file without --overwrite fails (1)" 1 ctl restore latest:sizes/f3m "$T_TMP/part-file"
 check "... the existing file is untouched" cmp "$SRC/sizes/f300k" "$T_TMP/part-file"
 
+# ---- --overwrite never empties a mount point in the way -----------------------------------------
+MNT_T=$T_TMP/mount-target
+mkdir -p "$MNT_T/sizes/one"
+if [ "$ROOT_USER" = 1 ] && mount -t tmpfs chute-test "$MNT_T/sizes/one" 2>/dev/null; then
+    echo keep > "$MNT_T/sizes/one/keep"
+    rc_is "restore --overwrite over a mount point where a file was: exit 1 (an error)" 1 \
+        ctl restore latest "$MNT_T" --overwrite
+    check "... the mounted file system is untouched" grep -qx keep "$MNT_T/sizes/one/keep"
+    check "... and the rest is restored" cmp "$SRC/sizes/f300k" "$MNT_T/sizes/f300k"
+    umount "$MNT_T/sizes/one"
+else skip_case "a mount point in an --overwrite target (mount needs root)"; fi
+
 # ---- a setgid target keeps no group of its own on what is restored ----------------------------
 if [ "$ROOT_USER" = 1 ]; then
     SG=$T_TMP/setgid-target
