@@ -164,6 +164,10 @@ static int watch_tree(struct watch *w, struct root *root, const char *relpath, d
                         warn_limit(w, root);
                         return -ENOSPC;
                 }
+                /* the root itself, a directory through a symlink (IN_DONT_FOLLOW):
+                 * not watched, so it must be polled, not shown as watching */
+                if (!*relpath && errno == ENOTDIR)
+                        return -ELOOP;
                 /* vanished meanwhile, or not a directory any more: the snapshot will see */
                 return errno == ENOENT || errno == ENOTDIR || errno == EACCES ? 0 : -errno;
         }
@@ -171,13 +175,14 @@ static int watch_tree(struct watch *w, struct root *root, const char *relpath, d
         if (r < 0)
                 return r;
         _cleanup_close_ int fd = open(full, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
+        if (fd < 0) /* gone or replaced meanwhile: fine; out of fds or memory: not */
+                return errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == EACCES ? 0 : -errno;
         DIR *d = fdopendir(fd);
         if (!d)
                 return 0;
         TAKE_FD(fd);
         struct dirent *de;
+        int first_error = 0;
         r = 0;
         while (r >= 0 && (de = readdir(d))) {
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -202,10 +207,17 @@ static int watch_tree(struct watch *w, struct root *root, const char *relpath, d
                         r = -ENOMEM;
                         break;
                 }
-                r = watch_tree(w, root, child, root_dev);
+                /* one subtree that cannot be watched (too deep, say) does
+                 * not leave its later siblings unwatched: the first error is
+                 * returned once they are done, unless nothing more can be */
+                int k = watch_tree(w, root, child, root_dev);
+                if (k < 0 && first_error == 0)
+                        first_error = k;
+                if (k == -ENOSPC || k == -ENOMEM)
+                        r = k;
         }
         closedir(d);
-        return r;
+        return r < 0 ? r : first_error;
 }
 
 /* Remove the watches of relpath and everything below it. */
@@ -294,7 +306,10 @@ static void handle(struct watch *w, const struct inotify_event *ev)
                         struct stat st;
                         if (stat(root->path, &st) == 0) {
                                 int r = watch_tree(w, root, child, st.st_dev);
-                                if (r == -ENOSPC)
+                                if (r < 0 && r != -ENOSPC)
+                                        log_warning_errno(r, "Cannot watch %s/%s; %s is rescanned periodically "
+                                                          "instead", root->path, child, root->path);
+                                if (r < 0)
                                         root_set_polling(root);
                         }
                         /* its content is new to the next snapshot: list it all */
