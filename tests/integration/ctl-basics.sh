@@ -90,6 +90,9 @@ echo two > "$R2/file"
 rc_is "add a root with --exclude" 0 ctl add "$R1" --exclude '*.tmp'
 rc_is "add a second root (name with a space)" 0 ctl add "$R2"
 rc_is "add a missing directory fails (1)" 1 ctl add "$T_TMP/does-not-exist"
+rc_is "add a directory inside a root fails (1)" 1 ctl add "$R1/sub"
+rc_is "add a directory around a root fails (1)" 1 ctl add "$(dirname "$R1")"
+check "... saying which root it contains" grep -q "contains .* which is already watched" "$T_TMP/last.err"
 rc_is "paths" 0 ctl paths
 if grep -qxF "$R1" "$T_TMP/last.out" && grep -qxF "$R2" "$T_TMP/last.out"; then ok "paths lists both roots, one per line"; else not_ok "paths lists both roots, one per line"; sed 's/^/#   /' "$T_TMP/last.out"; fi
 rc_is "paths --json" 0 ctl --json paths
