@@ -608,12 +608,22 @@ void root_mark_full(struct root *root)
         note_change(root);
 }
 
+static void arm_rescan(struct root *root);
+
 static void on_rescan(evutil_socket_t fd, short what, void *arg)
 {
         struct root *root = arg;
         if (root->state == ROOT_UNAVAILABLE || root->daemon->stopping)
                 return;
         log_debug("Periodic rescan of %s", root->path);
+        /* polled: watched again once it can be (the limit raised, the deep
+         * directory gone); a try that fails leaves no watch behind */
+        if (root->polling && root->daemon->watch && watch_root_start(root->daemon->watch, root) >= 0) {
+                root->polling = false;
+                log_event(LOG_NOTICE, MSGID_ROOT_UNAVAILABLE, LOG_FIELDS(LOG_ROOT(root->path)),
+                          "%s can be watched again; no more periodic rescans in its place", root->path);
+                arm_rescan(root);
+        }
         root->full = true;
         if (root->running) {
                 root->again = true;

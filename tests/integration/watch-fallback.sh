@@ -5,14 +5,16 @@
 # - a root directory replaced by a symlink to a directory while chuted was
 #   stopped (inotify watches with IN_DONT_FOLLOW);
 # - a directory made at run time deeper than inotify can watch (a full
-#   path of PATH_MAX or more): the rest of the tree stays backed up.
+#   path of PATH_MAX or more): the rest of the tree stays backed up, and
+#   the root is watched again once that directory is gone.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/continuous-lib.sh"
 
 SRC=$(realpath -m "$T_TMP/src")
 mkdir -p "$SRC/sub"
 echo one > "$SRC/sub/f"
-node_init n # default [watch] settings
+node_init n # default [watch] settings, but a polled root is rescanned every second
+node_conf n watch "poll_interval = 1s"
 start_chuted n || bail_out "chuted did not start"
 check "add the root" ctl add "$SRC"
 waited "the first automatic snapshot" 10 cat_is "$SRC/sub/f" one || log_tail
@@ -36,16 +38,18 @@ check "... and the log says why" grep -q "Cannot watch .*rescanned periodically 
 echo two > "$SRC/sub/f"
 rc_is "a requested snapshot still works" 0 ctl snapshot "$SRC"
 is "... with the change" "$(ctl cat "latest:$SRC/sub/f")" two
-stop_chuted n
-
-# the root directory replaced by a symlink to one, chuted stopped meanwhile
+# the deep directory goes: the next rescan watches the root again
 python3 - "$SRC" <<'PY'
 import os, shutil, sys
 top = sys.argv[1]
 fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
-shutil.rmtree("ad" + "d" * 199, dir_fd=fd)
+shutil.rmtree("a" + "d" * 199, dir_fd=fd)
 os.close(fd)
 PY
+waited "once it can be, the root is watched again" 15 root_state_is "$SRC" watching || log_tail
+stop_chuted n
+
+# the root directory replaced by a symlink to one, chuted stopped meanwhile
 mv "$SRC" "$SRC.real"
 ln -s "$SRC.real" "$SRC"
 start_chuted n || bail_out "chuted did not restart"
