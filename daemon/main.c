@@ -362,6 +362,10 @@ int main(int argc, char **argv)
          * same-user ptrace can read the keys out of the process. */
         umask(077);
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* and no core file at all: with fs.suid_dumpable = 2 a crash still
+         * writes one, and per-thread key schedules live outside the
+         * keyring's locked, undumpable page */
+        (void)setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
         /* Open files: the soft limit up to the hard one, as systemd asks of
          * a service that needs more than 1024 (walks keep directories open
          * while they are listed ahead, peers and stores hold sockets). */
