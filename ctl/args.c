@@ -22,7 +22,7 @@ void args_init(struct args *a, int argc, char **argv, int first)
 static const struct args_option *find_long(const struct args_option *opts, const char *name,
                                            size_t len)
 {
-        for (; opts->id; opts++)
+        for (; opts && opts->id; opts++) /* NULL: a verb with no options */
                 if (opts->long_name && strlen(opts->long_name) == len &&
                     !strncmp(opts->long_name, name, len))
                         return opts;
@@ -31,7 +31,7 @@ static const struct args_option *find_long(const struct args_option *opts, const
 
 static const struct args_option *find_short(const struct args_option *opts, char c)
 {
-        for (; opts->id; opts++)
+        for (; opts && opts->id; opts++)
                 if (opts->short_name == c)
                         return opts;
         return NULL;

@@ -44,6 +44,7 @@ rc_is "add without PATH: exit 2" 2 ctl add
 rc_is "cat without SNAP:PATH: exit 2" 2 ctl cat
 rc_is "restore without TARGET: exit 2" 2 ctl restore latest
 rc_is "diff with one snapshot: exit 2" 2 ctl diff latest
+rc_is "recover with an option it does not take: exit 2, no crash" 2 ctl recover --force somewhere
 rc_is "key import without CODE: exit 2" 2 ctl key import
 rc_is "store remove without NAME: exit 2" 2 ctl store remove --force
 rc_is "store remove with two names: exit 2" 2 ctl store remove a b
