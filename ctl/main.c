@@ -151,6 +151,8 @@ int main(int argc, char **argv)
                 c.socket_second = socket_second;
         }
         output_progress_init(&c.progress, STDERR_FILENO);
+        if (!c.json && strcmp(rest[0], "cat") != 0)
+                (void)output_filter_terminal(); /* raw bytes only where they are asked for */
 
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (strcmp(rest[0], verbs[i].name))

@@ -309,3 +309,77 @@ void output_progress_clear(struct output_progress *p)
         fflush(stderr);
         p->shown = false;
 }
+
+/* ---- a terminal gets no control sequences from reply text ---- */
+
+struct term_filter {
+        int fd;
+        bool after_c2; /* the last byte written was 0xC2 (maybe half of a C1 control) */
+};
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -1;
+                p += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+/* C0 controls but tab and newline, DEL, and the C1 controls (U+0080 to
+ * U+009F, 0xC2 0x80..0x9F in UTF-8) become '?': a file name or a peer's
+ * error text cannot move the cursor, retitle the window or set the
+ * clipboard. */
+static ssize_t term_write(void *cookie, const char *buf, size_t size)
+{
+        struct term_filter *t = cookie;
+        char out[4096];
+        size_t n = 0;
+
+        for (size_t i = 0; i < size; i++) {
+                unsigned char c = (unsigned char)buf[i];
+                bool c1 = t->after_c2 && c >= 0x80 && c <= 0x9f;
+                if (c1 && n > 0 && out[n - 1] == (char)0xc2)
+                        n--; /* the 0xC2 of this pair, still here: replaced whole */
+                t->after_c2 = c == 0xc2;
+                out[n++] = c1 || (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : (char)c;
+                if (n == sizeof(out)) {
+                        if (write_all(t->fd, out, n) < 0)
+                                return -1;
+                        n = 0;
+                }
+        }
+        if (n > 0 && write_all(t->fd, out, n) < 0)
+                return -1;
+        return (ssize_t)size;
+}
+
+static int term_close(void *cookie)
+{
+        free(cookie);
+        return 0;
+}
+
+int output_filter_terminal(void)
+{
+        if (!isatty(STDOUT_FILENO))
+                return 0;
+        struct term_filter *t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        t->fd = STDOUT_FILENO;
+        FILE *f = fopencookie(t, "w", (cookie_io_functions_t){ .write = term_write, .close = term_close });
+        if (!f) {
+                free(t);
+                return -errno;
+        }
+        fflush(stdout);
+        stdout = f;
+        return 1;
+}
+

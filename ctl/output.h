@@ -77,3 +77,11 @@ void output_progress_clear(struct output_progress *p);
 void output_progress_format(char *buf, size_t len, const char *phase, size_t phase_len,
                             uint64_t files, uint64_t done, uint64_t total, uint64_t rate_done,
                             int64_t elapsed_ns);
+
+/* When stdout is a terminal, make it one that writes every control
+ * character of the text (C0 but tab and newline, DEL, C1) as '?': reply
+ * strings (file names, a peer's error text) cannot drive the terminal.
+ * 1 when installed, 0 when stdout is no terminal, -errno. Not for raw
+ * content (cat). */
+int output_filter_terminal(void);
+

@@ -181,6 +181,18 @@ if grep -qF junk.tmp "$T_TMP/diff.txt"; then not_ok "diff does not name unchange
 rc_is "diff --json" 0 ctl --json diff "$snap_id" "$snap3_id"
 check "diff --json parses" json_valid "$T_TMP/last.out"
 rc_is "diff of an unknown snapshot fails (1)" 1 ctl diff "$snap_id" ffffffffffffffff
+# a file name with terminal control sequences in it: on a terminal, ls and
+# diff print them as '?' (script(1) gives chutectl a pseudo-terminal)
+EVIL=$(printf 'evil\033]0;pwned\007name')
+echo x > "$R1/$EVIL"
+rc_is "snapshot of a file whose name holds escape sequences" 0 ctl snapshot "$R1"
+script -qec "$(printf '%q ' "$CHUTECTL" ls "latest:$R1")" /dev/null > "$T_TMP/tty.out" 2>&1
+check "ls on a terminal lists it" grep -q 'evil?]0;pwned?name' "$T_TMP/tty.out"
+if grep -q $'\x1b\|\x07' "$T_TMP/tty.out"; then not_ok "... without the escape and bell characters"; else
+    ok "... without the escape and bell characters"; fi
+rc_is "ls into a pipe keeps the name's bytes" 0 ctl ls "latest:$R1"
+check "... as they are" grep -qF "$EVIL" "$T_TMP/last.out"
+rm "$R1/$EVIL"
 # every kind of change, nested: exactly these entries
 mkdir -p "$R1/gone/deep" "$R1/swap"
 echo x > "$R1/gone/deep/f"; echo y > "$R1/gone/g"; echo z > "$R1/swap/inner"; echo k > "$R1/kind"
