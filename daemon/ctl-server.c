@@ -496,7 +496,9 @@ static gid_t group_resolve(const char *name)
 static void server_configure(struct ctl_server *s)
 {
         const struct settings *config = &s->daemon->config;
-        s->gid = group_resolve(config->socket_group);
+        /* members of socket_group in system mode only (chuted.conf(5)): a
+         * user's own daemon serves that user (and root) alone */
+        s->gid = config->system_mode ? group_resolve(config->socket_group) : (gid_t)-1;
         s->max_clients = config->control_max_clients;
         s->idle_timeout_ns = config->control_idle_timeout_ns;
 }
