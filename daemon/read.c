@@ -35,6 +35,8 @@
 #define READ_SEQUENTIAL_MIN (1024 * 1024)
 /* How often a file that changes while read is read again. */
 #define READ_ATTEMPTS 3
+/* The racy window for a file whose times have no sub-second part. */
+#define READ_RACY_COARSE_NS (INT64_C(3) * 1000000000)
 /* Files changed this close to being read are read again next time: file
  * systems stamp times from the coarse clock, so a change within the same
  * tick leaves them unchanged. A few ticks, at least 20 ms. */
@@ -581,6 +583,15 @@ void read_file(struct file_item *it)
                 size_t len;
                 uint64_t added = 0;
                 r = object_list_encode(&list, &buf, &len);
+                if (r == -EINVAL) {
+                        /* more extents than a list holds (a sparse file of a
+                         * million holes): this file only is left out */
+                        log_warning("%s/%s has %zu extents, more than the %u a snapshot records; it is left "
+                                    "out",
+                                    job->path, it->relpath, x.n, (unsigned)OBJECT_LIST_EXTENTS_MAX);
+                        r = -EFBIG;
+                        goto unreadable;
+                }
                 if (r >= 0)
                         r = repo_put(job->daemon->repo, OBJECT_LIST, buf, len, &e->list, &added);
                 if (r < 0) {
@@ -603,7 +614,12 @@ void read_file(struct file_item *it)
         /* "Racily clean": a file changed in the same timestamp tick as we read
          * it could change again without its times moving. Such an entry must
          * not let the next snapshot skip the file (0 never matches a ctime). */
-        if (walk_ts_ns(before.st_ctim) >= read_start - racy_ns() || walk_ts_ns(before.st_mtim) >= read_start - racy_ns())
+        int64_t racy = racy_ns();
+        /* whole-second times (ext3, ext4 with 128-byte inodes, FAT's two
+         * seconds, HFS+): the tick is the file system's, not the clock's */
+        if (before.st_mtim.tv_nsec == 0 && before.st_ctim.tv_nsec == 0)
+                racy = MAX(racy, READ_RACY_COARSE_NS);
+        if (walk_ts_ns(before.st_ctim) >= read_start - racy || walk_ts_ns(before.st_mtim) >= read_start - racy)
                 it->cache.ctime_ns = 0;
         it->cache.mode = before.st_mode;
         it->read_ok = true;
@@ -617,11 +633,11 @@ unreadable:
          * many open files, a pack that cannot be written) fails the
          * snapshot: leaving the file out would make a snapshot that looks
          * fine, and the next ones reuse its trees. Only the file's own
-         * errors leave it out. */
+         * errors (an I/O error of its disk too) leave it out. */
         int store_error = __atomic_load_n(&it->store_error, __ATOMIC_RELAXED);
         if (store_error < 0 && r != -ECANCELED)
                 r = store_error;
-        if (store_error < 0 || r == -ENOMEM || r == -ENOSPC || r == -EIO) {
+        if (store_error < 0 || r == -ENOMEM) {
                 snapshot_job_fail(job, r, "cannot store %s/%s: %s", job->path, it->relpath, strerror(-r));
                 return;
         }

@@ -324,9 +324,21 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
         }
         for (size_t i = 0; i < l.n; i++) {
                 stats[i] = l.v[i].st;
-                if (object_tree_append(dn->tree, &l.v[i].e) < 0) {
-                        for (size_t k = i; k < l.n; k++)
-                                object_entry_done(&l.v[k].e);
+                int k = object_tree_append(dn->tree, &l.v[i].e);
+                if (k == -E2BIG) {
+                        /* more entries than a tree holds: the rest of this
+                         * directory is left out, not the whole snapshot */
+                        log_warning("%s/%s has more than %u entries; the %zu past them are left out of this "
+                                    "snapshot",
+                                    w->job->path, relpath, (unsigned)OBJECT_TREE_ENTRIES_MAX, l.n - i);
+                        __atomic_add_fetch(&w->job->stats.errors, l.n - i, __ATOMIC_RELAXED);
+                        for (size_t j = i; j < l.n; j++)
+                                object_entry_done(&l.v[j].e);
+                        break;
+                }
+                if (k < 0) {
+                        for (size_t j = i; j < l.n; j++)
+                                object_entry_done(&l.v[j].e);
                         free(l.v);
                         goto oom;
                 }
