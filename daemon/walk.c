@@ -310,6 +310,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
         dn = assemble_dir(w, parent, index, relpath);
         if (!dn) {
                 walk_listing_done(&l);
+                walk_rows_done(&rows); /* moved out of l above */
                 exclude_free(here);
                 return;
         }
