@@ -469,12 +469,20 @@ static int read_content(struct file_item *it, struct reader *rd, int fd, uint64_
                         break;
                 off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
                 if (hole < 0)
-                        return -errno;
+                        return errno == ENXIO ? -EAGAIN : -errno; /* shrunk past pos meanwhile */
                 if ((uint64_t)hole > size)
                         hole = (off_t)size;
+                size_t first = x->n;
                 int r = read_region(it, rd, fd, pos, (uint64_t)hole, NULL, x);
                 if (r < 0)
                         return r;
+                /* the end of the file came before the hole did: it shrank,
+                 * and what follows would sit at the wrong offsets */
+                uint64_t got = 0;
+                for (size_t i = first; i < x->n; i++)
+                        got += x->v[i].length;
+                if (got != (uint64_t)hole - pos)
+                        return -EAGAIN;
                 pos = (uint64_t)hole;
         }
         return 0;
@@ -534,6 +542,8 @@ void read_file(struct file_item *it)
                 x.n = 0;
                 bool sparse = (uint64_t)before.st_blocks * 512 < (uint64_t)before.st_size;
                 r = read_content(it, rd, fd, (uint64_t)before.st_size, sparse, &pv, &x);
+                if (r == -EAGAIN && attempt < READ_ATTEMPTS - 1)
+                        continue; /* it changed under the read: again */
                 if (r < 0)
                         break;
                 if (fstat(fd, &after) < 0) {
