@@ -50,9 +50,16 @@ growth=$(( (during - before) / 1024 ))
 # by each of 8 clients, 100 MiB and more; flow control holds about 1 MiB
 # each (more under a sanitizer's shadow memory)
 LIMIT=32
-[ -n "${CHUTE_SANITIZER_SUITE:-}" ] && LIMIT=64
-[ "$growth" -lt "$LIMIT" ] && ok "$CLIENTS stalled ls -R of $ENTRIES entries grow chuted by $growth MiB (< $LIMIT)" ||
-    not_ok "$CLIENTS stalled ls -R of $ENTRIES entries grow chuted by $growth MiB (< $LIMIT)"
+# growth_is WHAT: the growth against LIMIT; no bound under AddressSanitizer,
+# whose quarantine keeps every freed byte of the walk's trees for a while,
+# nor under ThreadSanitizer's shadow memory
+growth_is() {
+    if grep -qa __asan_init "$CHUTED"; then ok "# SKIP $1 grow chuted by $growth MiB: no bound under AddressSanitizer"
+    elif grep -qa __tsan_init "$CHUTED"; then ok "# SKIP $1 grow chuted by $growth MiB: no bound under ThreadSanitizer"
+    elif [ "$growth" -lt "$LIMIT" ]; then ok "$1 grow chuted by $growth MiB (< $LIMIT)"
+    else not_ok "$1 grow chuted by $growth MiB (< $LIMIT)"; fi
+}
+growth_is "$CLIENTS stalled ls -R of $ENTRIES entries"
 rc_is "chutectl status works while they stall" 0 ctl status
 wait "$STALL"
 closed=$(sed -n 's/^stall-closed \([0-9]*\) after \([0-9.]*\) s$/\1 \2/p' "$T_TMP/stall.out")
@@ -73,8 +80,7 @@ for _ in $(seq 1 100); do grep -q held "$T_TMP/stall-diff.out" 2>/dev/null && br
 sleep 1.5
 during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
 growth=$(( (during - before) / 1024 ))
-[ "$growth" -lt "$LIMIT" ] && ok "$CLIENTS stalled diffs of $ENTRIES entries grow chuted by $growth MiB (< $LIMIT)" ||
-    not_ok "$CLIENTS stalled diffs of $ENTRIES entries grow chuted by $growth MiB (< $LIMIT)"
+growth_is "$CLIENTS stalled diffs of $ENTRIES entries"
 wait "$STALL"
 closed=$(sed -n 's/^stall-closed \([0-9]*\) .*/\1/p' "$T_TMP/stall-diff.out")
 is "every stalled diff client was closed" "${closed:-none}" "$CLIENTS"
