@@ -5,6 +5,7 @@
  * after use; `key import -` reads it from stdin, out of sight of ps. */
 #include "verb.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,16 +73,39 @@ static int key_export(struct verb_context *c)
         body = msg_body(reply);
         if (msg_map_get_text_dup(&body, CTL_KEY_CODE, &code) < 0 || !*code)
                 return verb_fail("malformed reply from chuted: no recovery code");
-        if (c->json) {
-                json_t *o = json_object();
-                if (o)
-                        json_object_set_new(o, "code", json_string(code));
-                explicit_bzero(code, strlen(code));
-                return verb_json(o);
+        /* Written with write(2) from a buffer wiped after: stdio's buffer,
+         * or a JSON library's copy, would keep the code until exit. A code
+         * is grouped base32 (A-Z, 2-7, '-'): nothing in it needs a JSON
+         * escape, which is checked. */
+        size_t len = strlen(code);
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char)code[i] < 0x20 || code[i] == '"' || code[i] == '\\' || code[i] == 0x7f) {
+                        explicit_bzero(code, len);
+                        return verb_fail("malformed reply from chuted: the recovery code holds %s",
+                                         "a character it cannot hold");
+                }
+        _cleanup_free_ char *out = malloc(len + 16);
+        if (!out) {
+                explicit_bzero(code, len);
+                return verb_fail("out of memory");
         }
-        printf("%s\n", code);
-        explicit_bzero(code, strlen(code));
-        ex = verb_flush();
+        int n = c->json ? snprintf(out, len + 16, "{\"code\": \"%s\"}\n", code) : snprintf(out, len + 16, "%s\n", code);
+        explicit_bzero(code, len);
+        fflush(stdout);
+        ex = EXIT_OK;
+        for (int done = 0; done < n;) {
+                ssize_t k = write(STDOUT_FILENO, out + done, (size_t)(n - done));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        ex = errno == EPIPE ? EXIT_OK : verb_fail("cannot write the output: %s", strerror(errno));
+                        break;
+                }
+                done += (int)k;
+        }
+        explicit_bzero(out, len + 16);
+        if (c->json)
+                return ex;
         if (isatty(STDOUT_FILENO))
                 fputs("Keep this code secret and safe: it restores every backup of this node.\n",
                       stderr);
@@ -103,14 +127,31 @@ static int key_read_stdin(char **ret)
         char *line = calloc(1, 258);
         if (!line)
                 return verb_fail("out of memory");
-        if (!fgets(line, 258, stdin)) {
-                free(line);
+        /* read(2) byte by byte into the wiped buffer: stdio's buffer of
+         * stdin would keep a copy of the code */
+        size_t n = 0;
+        bool eol = false;
+        while (n < 257) {
+                ssize_t k = read(STDIN_FILENO, line + n, 1);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                if (line[n] == '\n') {
+                        eol = true;
+                        break;
+                }
+                n++;
+        }
+        if (n == 0 && !eol) {
+                key_free_secret(&line);
                 return verb_usage("key import -: no recovery code on stdin");
         }
-        if (!strchr(line, '\n') && !feof(stdin)) {
+        if (!eol && n == 257) {
                 key_free_secret(&line);
                 return verb_fail("key import -: the line on stdin is too long for a recovery code");
         }
+        line[n] = '\0';
         line[strcspn(line, "\r\n")] = '\0';
         *ret = line;
         return EXIT_OK;
