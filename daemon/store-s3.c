@@ -49,7 +49,9 @@ static void curl_init_once(void)
 
 /* ---- store_ops ---------------------------------------------------------------------- */
 
-static int s3_stat(struct store *st, const struct oid *pack, uint64_t *ret_size)
+/* HEAD of pack: its size, and its ETag (without quotes, NUL-terminated, at
+ * most etag_size bytes) when etag is not NULL. */
+static int s3_stat_etag(struct store *st, const struct oid *pack, uint64_t *ret_size, char *etag, size_t etag_size)
 {
         struct store_s3 *s = s3_of(st);
         struct store_s3_call c;
@@ -66,25 +68,14 @@ static int s3_stat(struct store *st, const struct oid *pack, uint64_t *ret_size)
                 return -EPROTO;
         }
         *ret_size = c.length;
+        if (etag)
+                snprintf(etag, etag_size, "%s", c.etag);
         return 0;
 }
 
-/* s3_stat, and the object's ETag (NUL-terminated, at most etag_size). */
-static int s3_stat_etag(struct store *st, const struct oid *pack, uint64_t *ret_size, char *etag, size_t etag_size)
+static int s3_stat(struct store *st, const struct oid *pack, uint64_t *ret_size)
 {
-        struct store_s3 *s = s3_of(st);
-        struct store_s3_call c;
-        int r;
-
-        store_s3_http_init(s, &c, "HEAD", pack, NULL);
-        r = store_s3_http_call(s, &c);
-        if (r < 0)
-                return r;
-        if (!c.have_length)
-                return -EPROTO;
-        *ret_size = c.length;
-        snprintf(etag, etag_size, "%s", c.etag);
-        return 0;
+        return s3_stat_etag(st, pack, ret_size, NULL, 0);
 }
 
 static int s3_get(struct store *st, const struct oid *pack, uint64_t offset, size_t len, void *buf)
