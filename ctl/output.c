@@ -359,25 +359,17 @@ static ssize_t term_write(void *cookie, const char *buf, size_t size)
         return (ssize_t)size;
 }
 
-static int term_close(void *cookie)
-{
-        free(cookie);
-        return 0;
-}
-
 int output_filter_terminal(void)
 {
+        /* static: the stream lives until exit, which flushes but never
+         * closes it (a heap cookie would show as a leak) */
+        static struct term_filter t = { .fd = STDOUT_FILENO };
+
         if (!isatty(STDOUT_FILENO))
                 return 0;
-        struct term_filter *t = calloc(1, sizeof(*t));
-        if (!t)
-                return -ENOMEM;
-        t->fd = STDOUT_FILENO;
-        FILE *f = fopencookie(t, "w", (cookie_io_functions_t){ .write = term_write, .close = term_close });
-        if (!f) {
-                free(t);
+        FILE *f = fopencookie(&t, "w", (cookie_io_functions_t){ .write = term_write });
+        if (!f)
                 return -errno;
-        }
         fflush(stdout);
         stdout = f;
         return 1;
