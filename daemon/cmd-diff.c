@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "index.h"
+#include "path.h"
 #include "repo.h"
 #include "snaptree.h"
 
@@ -152,8 +153,8 @@ static int diff_step(struct diff_job *j)
                 }
                 const struct object_entry *e = &f->a->entries[f->i++];
                 const char *change = f->change;
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s/%s", f->prefix, (const char *)e->name) < 0)
+                _cleanup_free_ char *path = path_join(f->prefix, (const char *)e->name);
+                if (!path)
                         return -ENOMEM;
                 int k = diff_add(j, path, change, e);
                 return k >= 0 && e->kind == OBJECT_KIND_DIR ? diff_push_all(j, e, change, path) : k;
@@ -166,8 +167,8 @@ static int diff_step(struct diff_job *j)
         const struct object_entry *y = f->n < nb ? &f->b->entries[f->n] : NULL;
         int c = !x ? 1 : !y ? -1 : object_name_cmp(x->name, x->name_len, y->name, y->name_len);
         const struct object_entry *e = c <= 0 ? x : y;
-        _cleanup_free_ char *path = NULL;
-        if (asprintf(&path, "%s%s%s", f->prefix, *f->prefix ? "/" : "", (const char *)e->name) < 0)
+        _cleanup_free_ char *path = path_join(f->prefix, (const char *)e->name);
+        if (!path)
                 return -ENOMEM;
         int k = 0;
         /* the frame moves on before a push (which may move the stack) */

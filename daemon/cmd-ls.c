@@ -19,6 +19,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "index.h"
+#include "path.h"
 #include "repo.h"
 #include "snaptree.h"
 
@@ -129,8 +130,8 @@ static int ls_batch(struct ls_job *j)
                         continue;
                 }
                 const struct object_entry *e = &f->t->entries[f->next++];
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s%s%s", f->prefix, *f->prefix ? "/" : "", (const char *)e->name) < 0)
+                _cleanup_free_ char *path = path_join(f->prefix, (const char *)e->name);
+                if (!path)
                         return -ENOMEM;
                 int k = ls_add(j, path, e);
                 if (k < 0)
