@@ -86,8 +86,7 @@ static void reindex_done(void *userdata)
                 /* what the last snapshots point at may be gone with a lost
                  * pack: the next automatic runs walk and store everything
                  * rather than reuse their trees */
-                for (struct root *root = job->daemon->roots; root; root = root->next)
-                        root_mark_full(root);
+                root_mark_full_all(job->daemon);
         }
         request_unref(r);
         recover_job_free(job);

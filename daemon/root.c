@@ -608,6 +608,12 @@ void root_mark_full(struct root *root)
         note_change(root);
 }
 
+void root_mark_full_all(struct daemon *d)
+{
+        for (struct root *root = d->roots; root; root = root->next)
+                root_mark_full(root);
+}
+
 static void arm_rescan(struct root *root);
 
 static void on_rescan(evutil_socket_t fd, short what, void *arg)

@@ -84,6 +84,8 @@ int root_snapshot(struct root *root, struct request *waiter);
 void root_mark_dirty(struct root *root, const char *relpath, bool deep);
 /* Everything may have changed (event queue overflow): full rescan soon. */
 void root_mark_full(struct root *root);
+/* root_mark_full of every root. */
+void root_mark_full_all(struct daemon *d);
 /* The root directory was deleted, moved away or unmounted. */
 void root_gone(struct root *root);
 /* No more inotify watches can be had: fall back to periodic rescans. */
