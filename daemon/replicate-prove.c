@@ -158,6 +158,19 @@ static void round_finish(struct replicate_round *round)
         free(round);
 }
 
+/* The replica of pack on rs back to pending, and the pack queued there
+ * again with the size the index knows (a scheduled pick carries only the
+ * id); the reset's error. */
+static int upload_again(struct replicate_store *rs, const struct oid *pack)
+{
+        struct index_pack p;
+        int r = index_replica_reset(rs->rep->d->index, pack, rs->id);
+
+        if (r >= 0 && index_pack_lookup(rs->rep->d->index, pack, &p) >= 0)
+                replicate_store_requeue(rs, pack, p.size);
+        return r;
+}
+
 static void prove_done(void *userdata)
 {
         struct prove_job *j = userdata;
@@ -189,14 +202,9 @@ static void prove_done(void *userdata)
                           hex, j->result == -ENOENT ? "missing" : "damaged",
                           j->result == -ENOENT ? "copying it from another store if one holds it"
                                                : "its copy there is kept (objects in it that still check may be read)");
-                if (j->result == -ENOENT) {
-                        /* nothing there to lose: pending again, the upload fetches it from another store
-                         * (with the size the index knows: a scheduled pick carries only the id) */
-                        struct index_pack pack;
-                        int r = index_replica_reset(rs->rep->d->index, &j->item.id, rs->id);
-                        if (r >= 0 && index_pack_lookup(rs->rep->d->index, &j->item.id, &pack) >= 0)
-                                replicate_store_requeue(rs, &j->item.id, pack.size);
-                }
+                if (j->result == -ENOENT)
+                        /* nothing there to lose: the upload fetches it from another store */
+                        (void)upload_again(rs, &j->item.id);
         } else if (j->result == -EBADMSG || j->result == -ENOENT) {
                 round->result.errors++;
                 log_event(LOG_WARNING, MSGID_PACK_DAMAGED, LOG_FIELDS(LOG_STORE(rs->name)),
@@ -207,13 +215,10 @@ static void prove_done(void *userdata)
                 /* A copy known bad is no copy, whether or not it could be
                  * deleted: pending again, so that the evictor never counts
                  * it (it would drop the good local copy for it) */
-                struct index_pack pack;
-                int r = index_replica_reset(rs->rep->d->index, &j->item.id, rs->id);
+                int r = upload_again(rs, &j->item.id);
                 if (r < 0)
                         log_error_errno(r, "Store %s: cannot mark pack %s to upload again: %s", rs->name, hex,
                                         index_last_error(rs->rep->d->index));
-                else if (index_pack_lookup(rs->rep->d->index, &j->item.id, &pack) >= 0)
-                        replicate_store_requeue(rs, &j->item.id, pack.size);
         } else {
                 round->result.failed++;
                 log_debug("Store %s: PROVE of pack %s failed: %s", rs->name, hex, strerror(-j->result));
