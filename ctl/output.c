@@ -317,14 +317,16 @@ struct term_filter {
         bool after_c2; /* the last byte written was 0xC2 (maybe half of a C1 control) */
 };
 
-static int write_all(int fd, const char *p, size_t n)
+int output_write_all(int fd, const void *buf, size_t n)
 {
+        const char *p = buf;
+
         while (n > 0) {
                 ssize_t k = write(fd, p, n);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
-                        return -1;
+                        return -errno;
                 p += k;
                 n -= (size_t)k;
         }
@@ -349,12 +351,12 @@ static ssize_t term_write(void *cookie, const char *buf, size_t size)
                 t->after_c2 = c == 0xc2;
                 out[n++] = c1 || (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : (char)c;
                 if (n == sizeof(out)) {
-                        if (write_all(t->fd, out, n) < 0)
+                        if (output_write_all(t->fd, out, n) < 0)
                                 return -1;
                         n = 0;
                 }
         }
-        if (n > 0 && write_all(t->fd, out, n) < 0)
+        if (n > 0 && output_write_all(t->fd, out, n) < 0)
                 return -1;
         return (ssize_t)size;
 }

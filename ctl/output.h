@@ -78,6 +78,9 @@ void output_progress_format(char *buf, size_t len, const char *phase, size_t pha
                             uint64_t files, uint64_t done, uint64_t total, uint64_t rate_done,
                             int64_t elapsed_ns);
 
+/* All n bytes of buf to fd, through EINTR and short writes; 0 or -errno. */
+int output_write_all(int fd, const void *buf, size_t n);
+
 /* When stdout is a terminal, make it one that writes every control
  * character of the text (C0 but tab and newline, DEL, C1) as '?': reply
  * strings (file names, a peer's error text) cannot drive the terminal.

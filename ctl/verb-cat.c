@@ -37,23 +37,16 @@ static int cat_data(struct msg *m, void *userdata)
                          offset, s->written);
                 return -ECANCELED;
         }
-        while (len > 0) {
-                ssize_t n = write(STDOUT_FILENO, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EPIPE) {
-                        s->reader_gone = true;
-                        return -ECANCELED;
-                }
-                if (n < 0) {
-                        snprintf(s->error, sizeof(s->error), "cannot write to stdout: %s",
-                                 strerror(errno));
-                        return -ECANCELED;
-                }
-                p += n;
-                len -= (size_t)n;
-                s->written += (uint64_t)n;
+        int r = output_write_all(STDOUT_FILENO, p, len);
+        if (r == -EPIPE) {
+                s->reader_gone = true;
+                return -ECANCELED;
         }
+        if (r < 0) {
+                snprintf(s->error, sizeof(s->error), "cannot write to stdout: %s", strerror(-r));
+                return -ECANCELED;
+        }
+        s->written += len;
         return 0;
 }
 

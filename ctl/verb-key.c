@@ -92,17 +92,8 @@ static int key_export(struct verb_context *c)
         int n = c->json ? snprintf(out, len + 16, "{\"code\": \"%s\"}\n", code) : snprintf(out, len + 16, "%s\n", code);
         explicit_bzero(code, len);
         fflush(stdout);
-        ex = EXIT_OK;
-        for (int done = 0; done < n;) {
-                ssize_t k = write(STDOUT_FILENO, out + done, (size_t)(n - done));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        ex = errno == EPIPE ? EXIT_OK : verb_fail("cannot write the output: %s", strerror(errno));
-                        break;
-                }
-                done += (int)k;
-        }
+        int w = n > 0 ? output_write_all(STDOUT_FILENO, out, (size_t)n) : 0;
+        ex = w < 0 && w != -EPIPE ? verb_fail("cannot write the output: %s", strerror(-w)) : EXIT_OK;
         explicit_bzero(out, len + 16);
         if (c->json)
                 return ex;
