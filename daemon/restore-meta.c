@@ -59,7 +59,7 @@ void restore_meta_fd(struct restore_job *job, bool root_user, int fd, const char
                 restore_warn(job, -errno, "set the times of", path);
 }
 
-static mode_t kind_type(enum object_kind kind)
+mode_t restore_node_type(enum object_kind kind)
 {
         switch (kind) {
         case OBJECT_KIND_FIFO:
@@ -87,7 +87,7 @@ static void meta_node(struct restore_job *job, bool root_user, int dirfd, const 
         struct stat st;
         char proc[64];
 
-        if (fd < 0 || fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != kind_type(e->kind)) {
+        if (fd < 0 || fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != restore_node_type(e->kind)) {
                 restore_warn(job, fd < 0 ? -errno : -ESTALE, "set the metadata of (it was replaced meanwhile)",
                              path);
                 if (fd >= 0)

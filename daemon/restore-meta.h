@@ -5,10 +5,13 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "object.h"
 #include "restore.h"
 
+/* The S_IF* file type of a fifo, socket or device entry (0 for other kinds). */
+mode_t restore_node_type(enum object_kind kind);
 /* Say that what of path failed and count it. */
 void restore_warn(struct restore_job *job, int error, const char *what, const char *path);
 /* Owner (as root), xattrs, mode and times of an entry that is not a

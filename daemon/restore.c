@@ -501,11 +501,7 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
         case OBJECT_KIND_CHARDEV:
         case OBJECT_KIND_BLOCKDEV:
         case OBJECT_KIND_SOCKET: {
-                mode_t type = e->kind == OBJECT_KIND_FIFO      ? S_IFIFO
-                              : e->kind == OBJECT_KIND_CHARDEV ? S_IFCHR
-                              : e->kind == OBJECT_KIND_BLOCKDEV ? S_IFBLK
-                                                                : S_IFSOCK;
-                if (mknodat(dirfd, name, type | 0600, (dev_t)e->rdev) < 0)
+                if (mknodat(dirfd, name, restore_node_type(e->kind) | 0600, (dev_t)e->rdev) < 0)
                         return warn(job, -errno, "create special file", path), 0;
                 set_meta_path(s, dirfd, name, path, e);
                 return 0;
