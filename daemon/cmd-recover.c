@@ -154,7 +154,7 @@ void cmd_recover(struct request *r)
         rr->job = job;
         rr->timer = cmd_progress_timer(d, recover_tick, rr);
         log_notice("Recovering from store %s", name);
-        recover_claim(d, "a recovery");
+        recover_claim(d, recover_turn_recovery);
         if (workers_submit(d->workers, recover_work, recover_done, rr) < 0) {
                 job->error = -ENOMEM;
                 snprintf(job->error_text, sizeof(job->error_text), "out of memory");

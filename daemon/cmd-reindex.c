@@ -183,7 +183,7 @@ void cmd_reindex(struct request *r)
                 recover_job_free(job);
                 return;
         }
-        recover_claim(d, "a reindex");
+        recover_claim(d, recover_turn_reindex);
         rr->r = request_ref(r);
         rr->job = job;
         rr->timer = cmd_progress_timer(d, reindex_tick, rr);

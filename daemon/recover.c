@@ -450,6 +450,9 @@ static void reindex_run_held(struct recover_job *job)
 
 static const char *recover_turn;
 
+const char recover_turn_reindex[] = "a reindex";
+const char recover_turn_recovery[] = "a recovery";
+
 int recover_claim(struct daemon *d, const char *what)
 {
         (void)d;
@@ -468,9 +471,7 @@ void recover_release(struct daemon *d)
 const char *recover_rebuilding(struct daemon *d)
 {
         (void)d;
-        return recover_turn && (!strcmp(recover_turn, "a reindex") || !strcmp(recover_turn, "a recovery"))
-                       ? recover_turn
-                       : NULL;
+        return recover_turn == recover_turn_reindex || recover_turn == recover_turn_recovery ? recover_turn : NULL;
 }
 
 const char *recover_holder(struct daemon *d)
