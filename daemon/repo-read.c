@@ -225,12 +225,12 @@ void repo_read_set_touch(struct repo_read *rr, repo_read_touch_fn fn, void *user
         __atomic_store_n(&rr->touch, fn, __ATOMIC_RELEASE);
 }
 
-/* The range from the local store, else from the stores (skip: how many
- * answering stores to pass over); *ret_faulted when it came from a store. */
+/* The range from the local store, else from the first store that has it;
+ * *ret_faulted when it came from a store. */
 static int read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset, size_t len, void *buf,
-                    unsigned skip, bool *ret_faulted)
+                    bool *ret_faulted)
 {
-        int k = skip ? -ENOENT : store_get(rr->local, pack, offset, len, buf);
+        int k = store_get(rr->local, pack, offset, len, buf);
         *ret_faulted = false;
         if (k >= 0) {
                 repo_read_touch_fn touch = __atomic_load_n(&rr->touch, __ATOMIC_ACQUIRE);
@@ -239,7 +239,7 @@ static int read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offse
         } else if (k == -ENOENT) {
                 repo_read_fault_fn fault = __atomic_load_n(&rr->fault, __ATOMIC_ACQUIRE);
                 if (fault) {
-                        k = fault(rr->fault_userdata, pack, offset, len, buf, skip ? skip - 1 : 0);
+                        k = fault(rr->fault_userdata, pack, offset, len, buf, 0);
                         *ret_faulted = true;
                 }
         }
@@ -249,7 +249,7 @@ static int read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offse
 int repo_read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset, size_t len, void *buf)
 {
         bool faulted;
-        return read_raw(rr, pack, offset, len, buf, 0, &faulted);
+        return read_raw(rr, pack, offset, len, buf, &faulted);
 }
 
 int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
@@ -266,7 +266,7 @@ int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_typ
         if (!rec)
                 return -ENOMEM;
         bool faulted;
-        k = read_raw(rr, &o.pack, o.offset, o.length, rec, 0, &faulted);
+        k = read_raw(rr, &o.pack, o.offset, o.length, rec, &faulted);
         if (k < 0)
                 return k;
         /* A record read from a store that does not authenticate: its copy
@@ -293,7 +293,8 @@ int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_typ
                 if (k == -EBADMSG && faulted && skip < REPO_READ_FAULT_TRIES) {
                         free(out);
                         skip++;
-                        int r = read_raw(rr, &o.pack, o.offset, o.length, rec, skip + 1, &faulted);
+                        repo_read_fault_fn fault = __atomic_load_n(&rr->fault, __ATOMIC_ACQUIRE);
+                        int r = fault ? fault(rr->fault_userdata, &o.pack, o.offset, o.length, rec, skip) : -ENOENT;
                         if (r >= 0)
                                 continue;
                         return r == -ENOENT ? k : r; /* no other store has it */
