@@ -19,6 +19,10 @@
 #include "fdpath.h"
 #include "log.h"
 
+/* the names the kernel gives POSIX ACLs among extended attributes */
+#define ACL_ACCESS_XATTR "system.posix_acl_access"
+#define ACL_DEFAULT_XATTR "system.posix_acl_default"
+
 void restore_warn(struct restore_job *job, int error, const char *what, const char *path)
 {
         log_warning_errno(error, "Restore: cannot %s %s", what, path);
@@ -44,6 +48,34 @@ static void set_xattrs_fd(struct restore_job *job, int fd, const char *path, con
                         restore_warn(job, -errno, "set extended attribute on", path);
 }
 
+static bool has_xattr(const struct object_entry *e, const char *name)
+{
+        for (size_t i = 0; i < e->n_xattrs; i++)
+                if (!strcmp(e->xattrs[i].name, name))
+                        return true;
+        return false;
+}
+
+/* The ACLs a new inode took from a default ACL of the directory it was
+ * made in (the target's parent, or a restored directory's own default
+ * ACL), where the snapshot has none for it: removed, so that the restored
+ * entry's permissions are those recorded, not the target's. fd is the
+ * inode's fd, or -1 and proc its /proc/self/fd path (an O_PATH fd). */
+static void drop_inherited_acls(struct restore_job *job, int fd, const char *proc, const char *path,
+                                const struct object_entry *e)
+{
+        static const char *const names[] = {ACL_ACCESS_XATTR, ACL_DEFAULT_XATTR};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                if (i == 1 && e->kind != OBJECT_KIND_DIR)
+                        break; /* only directories have a default ACL */
+                if (has_xattr(e, names[i]))
+                        continue;
+                int r = fd >= 0 ? fremovexattr(fd, names[i]) : removexattr(proc, names[i]);
+                if (r < 0 && errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP)
+                        restore_warn(job, -errno, "remove the inherited ACL of", path);
+        }
+}
+
 void restore_meta_fd(struct restore_job *job, bool root_user, int fd, const char *path,
                      const struct object_entry *e)
 {
@@ -51,6 +83,7 @@ void restore_meta_fd(struct restore_job *job, bool root_user, int fd, const char
         if (root_user && fchown(fd, e->uid, e->gid) < 0)
                 restore_warn(job, -errno, "set the owner of", path);
         set_xattrs_fd(job, fd, path, e);
+        drop_inherited_acls(job, fd, NULL, path, e);
         if (fchmod(fd, e->mode) < 0)
                 restore_warn(job, -errno, "set the mode of", path);
         struct timespec ts[2];
@@ -100,6 +133,7 @@ static void meta_node(struct restore_job *job, bool root_user, int dirfd, const 
         for (size_t i = 0; i < e->n_xattrs; i++)
                 if (setxattr(proc, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].value_len, 0) < 0)
                         restore_warn(job, -errno, "set extended attribute on", path);
+        drop_inherited_acls(job, -1, proc, path, e);
         if (chmod(proc, e->mode) < 0)
                 restore_warn(job, -errno, "set the mode of", path);
         struct timespec ts[2];

@@ -86,6 +86,15 @@ if setfattr -n user.color -v blue "$SRC/xattrs/file" 2>/dev/null; then
     ln "$SRC/xattrs/linked" "$SRC/xattrs/linked2"
 else HAVE_XATTR=0; skip_case "xattrs (user.* not supported on $(df --output=fstype "$SRC" | tail -1))"; fi
 
+# POSIX ACLs: an access ACL on a file, access and default ACLs on a directory
+HAVE_ACL=1
+mkdir -p "$SRC/acls/dir"
+echo acl > "$SRC/acls/file"
+if setfacl -m u:65534:r,g:65534:rw "$SRC/acls/file" 2>/dev/null; then
+    setfacl -m u:65534:rx -d -m u:65534:rwx "$SRC/acls/dir"
+    echo inherited > "$SRC/acls/dir/inner"
+else HAVE_ACL=0; skip_case "ACLs (not supported on $(df --output=fstype "$SRC" | tail -1))"; fi
+
 mkdir -p "$SRC/hard/sub"
 echo shared > "$SRC/hard/a"
 ln "$SRC/hard/a" "$SRC/hard/b"
@@ -196,6 +205,21 @@ rc_is "restore into an existing empty directory" 0 ctl restore latest:many/d05 "
 out=$(rsync -naHAXc --delete --numeric-ids -i "$SRC/many/d05/" "$T_TMP/part-empty-target/" 2>&1)
 is "restore into an empty directory: rsync sees no difference" "$out" ""
 rc_is "restore of a missing path fails (1)" 1 ctl restore latest:no/such/path "$T_TMP/part-missing"
+
+# a target whose directory has a default ACL: what the snapshot has no ACL
+# for gets none (not the one the new inodes inherit), what it has is kept
+if [ "$HAVE_ACL" = 1 ]; then
+    mkdir "$T_TMP/acl-parent"
+    setfacl -d -m u:65534:rwx,g:65534:rwx "$T_TMP/acl-parent"
+    rc_is "restore under a directory with a default ACL" 0 ctl restore latest "$T_TMP/acl-parent/r"
+    tree_same "restore under a default ACL" "$SRC" "$T_TMP/acl-parent/r"
+    is "a file without an ACL gets none from the target's default ACL" \
+        "$(getfattr -h -m - -d "$T_TMP/acl-parent/r/sizes/one" 2>/dev/null | grep -c posix_acl)" 0
+    is "a directory without one neither (no access or default ACL)" \
+        "$(getfattr -h -m - -d "$T_TMP/acl-parent/r/names" 2>/dev/null | grep -c posix_acl)" 0
+    is "a file's own ACL is kept" "$(getfacl -cpn "$T_TMP/acl-parent/r/acls/file" 2>/dev/null | grep -c 65534)" 2
+    is "a directory's default ACL is kept" "$(getfacl -cpnd "$T_TMP/acl-parent/r/acls/dir" 2>/dev/null | grep -c 65534)" 1
+else ok "# SKIP ACLs not supported here"; fi
 
 # ---- cat -----------------------------------------------------------------------------------
 for f in sizes/f9m sizes/empty sizes/twice "names/with space" "names/$(printf '\xff\xfe')" sparse; do
