@@ -66,18 +66,14 @@ void cmd_add(struct request *r)
                 request_error(r, CTL_STATUS_EXISTS, "%s is already watched as part of %s", real, inside->path);
                 return;
         }
-        /* nor one around a root: one inotify instance gives a directory one
-         * watch, which would then tell one of the two roots only */
-        size_t rl = strlen(real);
-        for (struct root *root = r->daemon->roots; root; root = root->next)
-                if (strcmp(root->path, real) && !strncmp(root->path, real, rl) &&
-                    (root->path[rl] == '/' || (rl == 1 && real[0] == '/'))) {
-                        request_error(r, CTL_STATUS_EXISTS,
-                                      "%s contains %s, which is already watched: remove it first "
-                                      "(chutectl remove %s), then add %s",
-                                      real, root->path, root->path, real);
-                        return;
-                }
+        struct root *within = root_inside(r->daemon, real);
+        if (within) {
+                request_error(r, CTL_STATUS_EXISTS,
+                              "%s contains %s, which is already watched: remove it first "
+                              "(chutectl remove %s), then add %s",
+                              real, within->path, within->path, real);
+                return;
+        }
         k = root_add(r->daemon, real, excludes, NULL);
         if (k == -EEXIST) {
                 request_error(r, CTL_STATUS_EXISTS, "%s is already watched", real);

@@ -127,7 +127,14 @@ int root_start_all(struct daemon *d)
                         log_warning_errno(-errno, "Cannot watch %s, ignoring", d->config.watch[i]);
                         continue;
                 }
-                if (!root_find(d, abs)) {
+                struct root *outer = root_containing(d, abs), *inner = root_inside(d, abs);
+                if (outer && strcmp(outer->path, abs))
+                        log_warning("Cannot watch %s: it is inside %s, which is already watched; ignoring it", abs,
+                                    outer->path);
+                else if (inner)
+                        log_warning("Cannot watch %s: it contains %s, which is already watched; ignoring it", abs,
+                                    inner->path);
+                else if (!outer) {
                         r = root_add(d, abs, "", NULL);
                         if (r == -EPERM)
                                 log_warning("Cannot watch %s: it is inside chuted's state directory %s, which "
@@ -222,6 +229,16 @@ struct root *root_containing(struct daemon *d, const char *path)
                 }
         }
         return best;
+}
+
+struct root *root_inside(struct daemon *d, const char *path)
+{
+        size_t l = strlen(path);
+        for (struct root *root = d->roots; root; root = root->next)
+                if (strcmp(root->path, path) && !strncmp(root->path, path, l) &&
+                    (root->path[l] == '/' || (l == 1 && path[0] == '/')))
+                        return root;
+        return NULL;
 }
 
 struct root *root_by_id(struct daemon *d, int64_t id)

@@ -74,6 +74,10 @@ int root_remove(struct daemon *d, const char *path);
 struct root *root_find(struct daemon *d, const char *path);
 /* The root that contains path (longest match), or NULL. */
 struct root *root_containing(struct daemon *d, const char *path);
+/* A root strictly below path (path contains it), or NULL. Roots never nest:
+ * one inotify instance gives a directory one watch, which would then tell
+ * one of the two roots only. */
+struct root *root_inside(struct daemon *d, const char *path);
 /* The root with this index id, or NULL. */
 struct root *root_by_id(struct daemon *d, int64_t id);
 /* Human name of a state: "idle", "scanning", "backing up", "unavailable". */

@@ -273,4 +273,21 @@ rc=0; timeout 10 "$CHUTED" --config "$T_TMP/missing.conf" \
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -qF "$T_TMP/missing.conf" "$T_TMP/missing.err"; then
     ok "--config of a missing file: non-zero exit naming the file"; else not_ok "--config of a missing file: non-zero exit naming the file (exit $rc)"; fi
 
+# ---- [watch] path lines that nest: the first one listed is watched, the other is ignored with a warning
+mkdir -p "$T_TMP/nest/outer/inner" "$T_TMP/nest/solo" "$T_TMP/nest/wide/deep/er"
+node_conf nested watch "path = $T_TMP/nest/outer/inner" "path = $T_TMP/nest/outer" "path = $T_TMP/nest/solo" \
+    "path = $T_TMP/nest/wide" "path = $T_TMP/nest/wide/deep/er"
+if start_chuted nested; then
+    rc_is "paths on a daemon with nested [watch] paths" 0 ctl paths
+    is "nested [watch] paths: the first of each pair is watched, the others are not" \
+        "$(LC_ALL=C sort "$T_TMP/last.out" | tr '\n' ' ')" "$T_TMP/nest/outer/inner $T_TMP/nest/solo $T_TMP/nest/wide "
+    check "... the log says which one contains the other" \
+        grep -qF "Cannot watch $T_TMP/nest/outer: it contains $T_TMP/nest/outer/inner, which is already watched" \
+        "$T_TMP/nested/chuted.log"
+    check "... and which one is inside the other" \
+        grep -qF "Cannot watch $T_TMP/nest/wide/deep/er: it is inside $T_TMP/nest/wide, which is already watched" \
+        "$T_TMP/nested/chuted.log"
+    stop_chuted nested || true
+else not_ok "chuted starts with nested [watch] paths"; fi
+
 done_testing
