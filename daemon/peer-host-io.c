@@ -126,8 +126,7 @@ static void get_done(void *userdata)
                 struct msg *m = host_result(j->reqid);
                 host_reply(s, m, TAKE_PTR(j->data), j->len); /* the budget goes back once sent */
         } else {
-                s->get_bytes -= j->len;
-                h->get_bytes -= j->len;
+                host_get_release(s, j->len);
                 if (j->r == -ENOENT)
                         host_error(s, j->reqid, PEER_STATUS_NOT_FOUND, "no such pack");
                 else if (j->r == -ERANGE)
@@ -162,7 +161,7 @@ void host_get(struct peer_host_session *s, struct msg *req)
         }
         if (host_session_busy(s, reqid))
                 return;
-        if (s->get_bytes + length > PEER_HOST_SESSION_GET_BYTES || h->get_bytes + length > PEER_HOST_GET_BYTES) {
+        if (s->account->get_bytes + length > PEER_HOST_PEER_GET_BYTES || h->get_bytes + length > PEER_HOST_GET_BYTES) {
                 host_error(s, reqid, PEER_STATUS_BUSY, "too many GET bytes in flight; wait for their answers");
                 return;
         }
@@ -176,7 +175,7 @@ void host_get(struct peer_host_session *s, struct msg *req)
         j->len = (size_t)length;
         if (!host_job_submit_or_fail(j, get_work, get_done))
                 return;
-        s->get_bytes += length;
+        s->account->get_bytes += length;
         h->get_bytes += length;
 }
 

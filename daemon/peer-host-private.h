@@ -28,9 +28,11 @@ struct store_runner;
 /* Requests of one session waiting for a store thread; more are answered BUSY. */
 #define PEER_HOST_SESSION_JOBS 64
 /* GET reply bytes held in memory at once, over all sessions (read and not
- * yet sent), and per session; more are answered BUSY. */
+ * yet sent), and per peer over all its sessions (so that no one peer, with
+ * however many connections, holds the whole budget); more are answered
+ * BUSY. */
 #define PEER_HOST_GET_BYTES (64u * 1024 * 1024)
-#define PEER_HOST_SESSION_GET_BYTES (32u * 1024 * 1024)
+#define PEER_HOST_PEER_GET_BYTES (32u * 1024 * 1024)
 /* PUT payload bytes held (received, not yet on disk) over all sessions; per
  * session the window plus one largest PUT. More are answered BUSY: a client
  * that keeps to its window never sees it. */
@@ -67,6 +69,7 @@ struct host_account {
         struct oid *purging;    /* packs whose bytes a purge is deleting now */
         size_t n_purging;
         int64_t quota_logged_ns;
+        uint64_t get_bytes;     /* GET replies of all its sessions read and not yet sent */
         struct host_account *next;
 };
 
@@ -91,7 +94,6 @@ struct peer_host_session {
         bool hello;              /* HELLO answered: other requests allowed */
         uint64_t max_frame;      /* the peer's largest frame body */
         unsigned jobs;           /* requests on store threads */
-        uint64_t get_bytes;
         uint64_t put_held;       /* PUT payload bytes held */
         char *address;
         char *name;              /* the name it gave in HELLO ("" before) */
@@ -110,6 +112,8 @@ bool host_account_purging(const struct host_account *a, const struct oid *pack);
 struct msg *host_result(uint64_t reqid);
 /* Send reply (taken) with optional DATA when the session is still connected. */
 void host_reply(struct peer_host_session *s, struct msg *reply, void *data, size_t len);
+/* len GET reply bytes of s leave the peer's and the host's budgets. */
+void host_get_release(struct peer_host_session *s, size_t len);
 /* Send an ERROR (status, printf sentence) when still connected. */
 void host_error(struct peer_host_session *s, uint64_t reqid, uint32_t status, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));

@@ -133,14 +133,19 @@ struct msg *host_result(uint64_t reqid)
         return peer_msg_new(PEER_TYPE_RESULT, reqid);
 }
 
+void host_get_release(struct peer_host_session *s, size_t len)
+{
+        s->account->get_bytes -= len;
+        s->host->get_bytes -= len;
+}
+
 /* data_free of a GET reply: the bytes leave the host's budget. */
 static void host_data_free(const void *data, size_t len, void *arg)
 {
         struct peer_host_session *s = arg;
 
         free((void *)data);
-        s->get_bytes -= len;
-        s->host->get_bytes -= len;
+        host_get_release(s, len);
         host_session_unref(s);
 }
 
@@ -151,8 +156,7 @@ void host_reply(struct peer_host_session *s, struct msg *reply, void *data, size
         if (!reply) {
                 free(data);
                 if (data) {
-                        s->get_bytes -= len;
-                        s->host->get_bytes -= len;
+                        host_get_release(s, len);
                 }
                 if (s->conn)
                         log_warning("Cannot build a reply for peer %s: out of memory", s->account->pretty);
@@ -162,8 +166,7 @@ void host_reply(struct peer_host_session *s, struct msg *reply, void *data, size
                 msg_free(reply);
                 if (data) {
                         free(data);
-                        s->get_bytes -= len;
-                        s->host->get_bytes -= len;
+                        host_get_release(s, len);
                 }
                 return;
         }
@@ -179,8 +182,7 @@ void host_reply(struct peer_host_session *s, struct msg *reply, void *data, size
                 if (data) {
                         /* not taken: data_free will not run */
                         free(data);
-                        s->get_bytes -= len;
-                        s->host->get_bytes -= len;
+                        host_get_release(s, len);
                         host_session_unref(s);
                 }
         }

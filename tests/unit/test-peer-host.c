@@ -58,6 +58,7 @@ static struct oid owner = { .bytes = { 0xa1, 0xa2 } }, other = { .bytes = { 0xb1
 
 struct client {
         struct peer_conn *conn;
+        struct bufferevent *bev; /* the client's end */
         struct peer_host_session *session;
         int host_closed;
 };
@@ -141,6 +142,7 @@ static struct client *client_new(const struct oid *id)
         struct bufferevent *cb = bufferevent_socket_new(d.base, sv[1], BEV_OPT_CLOSE_ON_FREE);
         cr_assert_eq(peer_host_session_new(host, hb, id->bytes, "unit-test", host_closed, c, &c->session), 0);
         cr_assert_eq(peer_conn_new(d.base, cb, &h, c, &c->conn), 0);
+        c->bev = cb;
         return c;
 }
 
@@ -288,6 +290,20 @@ static struct call get(struct client *c, const struct oid *pack, uint64_t offset
         msg_map_set_uint(&b, PEER_KEY_OFFSET, offset);
         msg_map_set_uint(&b, PEER_KEY_LENGTH, length);
         return call(c, m, NULL, 0);
+}
+
+/* A GET sent without waiting: k is filled in when its answer comes. */
+static void get_async(struct client *c, const struct oid *pack, uint64_t length, struct call *k)
+{
+        struct msg *m = req_new(PEER_TYPE_GET);
+        struct msg_map b = msg_body(m);
+
+        msg_map_set_bytes(&b, PEER_KEY_PACK, pack->bytes, OID_SIZE);
+        msg_map_set_uint(&b, PEER_KEY_OFFSET, 0);
+        msg_map_set_uint(&b, PEER_KEY_LENGTH, length);
+        memset(k, 0, sizeof(*k));
+        cr_assert_eq(peer_conn_request(c->conn, m, NULL, 0, NULL, NULL, call_done, k), 0);
+        msg_free(m);
 }
 
 /* The path of peer's pack file (sub: "" or "replace/"). */
@@ -751,6 +767,64 @@ Test(peer_host, a_peer_reaches_only_its_own_packs)
         msg_map_get_count(&m, PEER_KEY_ENTRIES, &n);
         cr_assert_eq(n, 0);
         call_done_free(&k);
+        client_free(a);
+        client_free(b);
+}
+
+/* GET replies held in memory count against the peer, over all its
+ * sessions: a peer that opens a second connection gets no second share of
+ * the host's budget, and another peer still gets its own. */
+Test(peer_host, get_budget_is_per_peer, .timeout = 60)
+{
+        struct client *a = client_new(&owner), *b = client_new(&other);
+        struct oid pa, pb;
+        size_t len = PEER_DATA_MAX;
+        _cleanup_free_ uint8_t *p = make_pack(len, &pa), *q = make_pack(1000, &pb);
+
+        hello(a);
+        hello(b);
+        cr_assert_eq(put_all(a, &pa, p, len, 4 * MIB), 0);
+        cr_assert_eq(put_all(b, &pb, q, 1000, 1000), 0);
+
+        /* a's first connection asks for 32 MiB and takes none of it */
+        struct call held[2];
+        bufferevent_disable(a->bev, EV_READ);
+        get_async(a, &pa, len, &held[0]);
+        get_async(a, &pa, len, &held[1]);
+
+        /* its second connection is refused once those are read: the bytes
+         * wait in the host for the first connection's reader */
+        struct client *a2 = client_new(&owner);
+        hello(a2);
+        int err = 0;
+        int64_t end = monotonic_ns() + 10 * INT64_C(1000000000);
+        while (err != -EBUSY && monotonic_ns() < end) {
+                struct call k = get(a2, &pa, 0, 1);
+                err = k.err;
+                call_done_free(&k);
+        }
+        cr_assert_eq(err, -EBUSY, "a second connection of the same peer got a second GET budget");
+        /* another peer is not starved */
+        struct call k = get(b, &pb, 0, 1000);
+        cr_assert_eq(k.err, 0, "%s", strerror(-k.err));
+        cr_assert_eq(k.data_len, 1000);
+        call_done_free(&k);
+
+        /* once taken, the budget is back */
+        bufferevent_enable(a->bev, EV_READ);
+        end = monotonic_ns() + 20 * INT64_C(1000000000);
+        while (!(held[0].done && held[1].done) && monotonic_ns() < end)
+                loop_once();
+        for (int i = 0; i < 2; i++) {
+                cr_assert(held[i].done);
+                cr_assert_eq(held[i].err, 0);
+                cr_assert_eq(held[i].data_len, len);
+                call_done_free(&held[i]);
+        }
+        k = get(a2, &pa, 0, 1);
+        cr_assert_eq(k.err, 0, "%s", strerror(-k.err));
+        call_done_free(&k);
+        client_free(a2);
         client_free(a);
         client_free(b);
 }
