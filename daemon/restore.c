@@ -465,7 +465,10 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
         }
         switch (e->kind) {
         case OBJECT_KIND_DIR: {
-                if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+                /* an existing directory is merged into with --overwrite only:
+                 * without it the target was new or empty, so one found here
+                 * was made by someone else meanwhile */
+                if (mkdirat(dirfd, name, 0700) < 0 && (errno != EEXIST || !job->overwrite))
                         return warn(job, -errno, "create directory", path), 0;
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
