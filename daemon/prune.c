@@ -389,6 +389,7 @@ static int grace_wait(struct prune_job *job, int64_t until_ns)
 
 struct retire_ctx {
         struct prune_job *job;
+        int64_t after_ns;       /* the newest pack's created_ns, the repack's included */
         struct idset *live;
         struct index_prune_pack *condemned;
         size_t n, cap;
@@ -425,7 +426,7 @@ static int retire_cb(struct index *wr, void *userdata)
                 if (k >= 0)
                         job->st.kept_packs++;
         } else if (k >= 0) {
-                k = index_prune_retire(wr, &op->p->id);
+                k = index_prune_retire(wr, &op->p->id, op->rc->after_ns);
                 if (k >= 0) {
                         job->st.retired_packs++;
                         job->st.retired_bytes += op->p->size;
@@ -457,6 +458,8 @@ static int retire(struct prune_job *job)
                 goto out;
         }
         k = index_prune_foreach_pack(rd, 1, condemned_cb, &rc);
+        if (k >= 0)
+                k = index_pack_newest_ns(rd, &rc.after_ns);
         repo_reader_put(repo, rd);
         phase(job, "delete", rc.n);
         for (size_t i = 0; i < rc.n && k >= 0; i++) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "index.h"
 
@@ -134,13 +135,13 @@ Test(index_prune, retire_queues_every_delete_and_drops_the_rows)
 
         add_pack(1, 1, 2);
         cr_assert_eq(index_replica_set(idx, &p1, store1, INDEX_REPLICA_VERIFIED), 0);
-        cr_assert_eq(index_prune_retire(idx, &p1), -ENOENT, "only a condemned pack is retired");
+        cr_assert_eq(index_prune_retire(idx, &p1, 0), -ENOENT, "only a condemned pack is retired");
         cr_assert_eq(index_prune_condemn(idx, &p1, 7), 0);
         struct index_prune_counts c;
         cr_assert_eq(index_prune_counts(idx, -1, &c), 0);
         cr_assert_eq(c.condemned_packs, 1);
         cr_assert_eq(c.condemned_bytes, 1000);
-        cr_assert_eq(index_prune_retire(idx, &p1), 0);
+        cr_assert_eq(index_prune_retire(idx, &p1, 0), 0);
         cr_assert_eq(index_pack_lookup(idx, &p1, &p), -ENOENT);
         cr_assert_eq(index_object_lookup(idx, &obj, &o), -ENOENT);
         cr_assert_eq(index_replica_get(idx, &p1, store1), INDEX_REPLICA_PENDING);
@@ -245,7 +246,7 @@ Test(index_prune, a_store_deletes_once_older_packs_are_there)
         add_pack(1, 1, 2);
         add_pack(2, 2, 2); /* the repack's copy: older than the delete, pending on both stores */
         cr_assert_eq(index_prune_condemn(idx, &p1, 1), 0);
-        cr_assert_eq(index_prune_retire(idx, &p1), 0);
+        cr_assert_eq(index_prune_retire(idx, &p1, 0), 0);
         cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &d), 0);
         cr_assert_eq(d.n, 0, "the copy is not on the store yet");
         cr_assert_eq(index_pack_deletes_page(idx, 0, 0, 10, del_cb, &d), 0);
@@ -262,4 +263,29 @@ Test(index_prune, a_store_deletes_once_older_packs_are_there)
         struct index_prune_counts c;
         cr_assert_eq(index_prune_counts(idx, -1, &c), 0);
         cr_assert_eq(c.delete_packs, 0);
+}
+
+/* The clock was set back after the repack wrote its copy (its created_ns is
+ * ahead of the retire's clock): the old pack's delete still waits for the
+ * copy to be on the store, ordered after the newest pack. */
+Test(index_prune, a_clock_set_back_does_not_delete_before_the_copy)
+{
+        struct oid p1 = id_of(0x10, 1), q = id_of(0x10, 2);
+        struct index_pack_entry e = { .id = id_of(0xa0, 2), .type = 1, .offset = 0, .length = 100 };
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ahead = (int64_t)(ts.tv_sec + 3600) * 1000000000, newest = 0;
+        struct dels d = { 0 };
+
+        add_pack(1, 1, 2);
+        cr_assert_eq(index_pack_add(idx, &q, 2000, ahead, 1, &e, 1), 0);
+        cr_assert_eq(index_pack_newest_ns(idx, &newest), 0);
+        cr_assert_eq(newest, ahead);
+        cr_assert_eq(index_prune_condemn(idx, &p1, 1), 0);
+        cr_assert_eq(index_prune_retire(idx, &p1, newest), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &d), 0);
+        cr_assert_eq(d.n, 0, "the copy is not on the store yet");
+        cr_assert_eq(index_replica_set(idx, &q, store1, INDEX_REPLICA_UPLOADED), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &d), 0);
+        cr_assert_eq(d.n, 1, "the copy is there now");
 }
