@@ -35,6 +35,7 @@ struct wnode {
         char *relpath; /* "" for the root */
         char **own;    /* names of chuted's own files in this directory: their events are ignored */
         size_t n_own;
+        unsigned gen;  /* w->gen when watch_tree last found it in its root */
 };
 
 struct watch {
@@ -44,6 +45,7 @@ struct watch {
         struct wnode **by_wd;
         size_t cap;
         bool limit_warned;
+        unsigned gen;         /* bumped by each rescan of the watches after an overflow */
         struct own_files own; /* as of the last watch_root_start */
 };
 
@@ -94,6 +96,7 @@ static int node_set(struct watch *w, int wd, struct root *root, const char *relp
         n->wd = wd;
         n->root = root;
         n->relpath = p;
+        n->gen = w->gen;
         return 0;
 }
 
@@ -220,6 +223,13 @@ static int watch_tree(struct watch *w, struct root *root, const char *relpath, d
         return r < 0 ? r : first_error;
 }
 
+static void unwatch_node(struct watch *w, struct root *root, size_t i)
+{
+        inotify_rm_watch(w->fd, w->by_wd[i]->wd);
+        root->watches--;
+        node_free(w, (int)i);
+}
+
 /* Remove the watches of relpath and everything below it. */
 static void unwatch_tree(struct watch *w, struct root *root, const char *relpath)
 {
@@ -230,9 +240,21 @@ static void unwatch_tree(struct watch *w, struct root *root, const char *relpath
                         continue;
                 if (*relpath && (strncmp(n->relpath, relpath, len) || (n->relpath[len] && n->relpath[len] != '/')))
                         continue;
-                inotify_rm_watch(w->fd, n->wd);
-                root->watches--;
-                node_free(w, (int)i);
+                unwatch_node(w, root, i);
+        }
+}
+
+/* After a full watch_tree of root: the watches it did not find again are
+ * on directories that left the root, or were deleted, while their events
+ * were lost (a queue overflow): their events would name paths that are
+ * not there any more. */
+static void unwatch_stale(struct watch *w, struct root *root)
+{
+        for (size_t i = 0; i < w->cap; i++) {
+                struct wnode *n = w->by_wd[i];
+                if (!n || n->root != root || n->gen == w->gen)
+                        continue;
+                unwatch_node(w, root, i);
         }
 }
 
@@ -251,15 +273,20 @@ static void handle(struct watch *w, const struct inotify_event *ev)
 {
         if (ev->mask & IN_Q_OVERFLOW) {
                 log_warning("The inotify event queue overflowed: every watched root is rescanned");
+                w->gen++;
                 for (struct root *root = w->daemon->roots; root; root = root->next) {
                         if (root->state == ROOT_UNAVAILABLE || root->polling)
                                 continue;
-                        /* lost events may hide new and renamed directories: watch
-                         * the tree again (existing watches keep their descriptors
-                         * and get their current paths) */
+                        /* lost events may hide new, renamed and removed
+                         * directories: watch the tree again (existing watches
+                         * keep their descriptors and get their current paths),
+                         * then drop the ones not found in it */
                         struct stat st;
-                        if (stat(root->path, &st) == 0 && watch_tree(w, root, "", st.st_dev) == -ENOSPC)
+                        int r = stat(root->path, &st) == 0 ? watch_tree(w, root, "", st.st_dev) : -errno;
+                        if (r == -ENOSPC)
                                 root_set_polling(root);
+                        else if (r >= 0)
+                                unwatch_stale(w, root);
                         root_mark_full(root);
                 }
                 return;

@@ -15,7 +15,9 @@ SRC=$(realpath -m "$T_TMP/src")
 mkdir -p "$SRC/noise"
 echo a > "$SRC/noise/a"
 echo b > "$SRC/noise/b"
-for d in 20 21 22 23; do
+OUTSIDE=$(realpath -m "$T_TMP/outside")
+mkdir -p "$OUTSIDE"
+for d in 20 21 22 23 24; do
     mkdir -p "$SRC/flood/d$d"
     for i in 0 1 2 3 4 5 6 7 8 9; do echo "v1 $d $i" > "$SRC/flood/d$d/f$i"; done
 done
@@ -29,9 +31,9 @@ settle "$SRC" 10 || diag "the root did not settle after the first snapshot"
 BEFORE=$(snap_count "$SRC")
 QMAX=$(cat /proc/sys/fs/inotify/max_queued_events 2>/dev/null || echo 16384)
 kill -STOP "$CHUTED_PID"
-python3 - "$SRC" "$QMAX" <<'PY'
+python3 - "$SRC" "$QMAX" "$OUTSIDE" <<'PY'
 import os, sys
-top, qmax = sys.argv[1], int(sys.argv[2])
+top, qmax, outside = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 # more attribute events than the queue holds (on alternating files, so the
 # kernel cannot merge them) ...
 for i in range(qmax + 4000):
@@ -46,6 +48,7 @@ os.makedirs(os.path.join(top, "flood", "late", "deeper"))
 with open(os.path.join(top, "flood", "late", "deeper", "new"), "w") as f:
     f.write("new\n")
 os.rename(os.path.join(top, "flood", "d23"), os.path.join(top, "flood", "moved23"))
+os.rename(os.path.join(top, "flood", "d24"), os.path.join(outside, "d24"))
 PY
 kill -CONT "$CHUTED_PID"
 waited "chuted sees the queue overflow (log)" 5 grep -q 'inotify event queue overflowed' "$NODE_DIR/chuted.log"
@@ -87,7 +90,12 @@ settle "$SRC" 10 || diag "the root did not settle"
 W=$(root_status "$SRC" watches)
 D=$(find "$SRC" -type d | wc -l)
 diag "watches: $W, directories: $D"
-is "status: one watch per directory after the overflow" "$W" "$D"
+is "status: one watch per directory after the overflow (none left on the one moved out)" "$W" "$D"
+BEFORE=$(snap_count "$SRC")
+echo "outside" > "$OUTSIDE/d24/f0"
+sleep 4
+is "a change in the directory moved out of the root during the overflow makes no snapshot" \
+    "$(snap_count "$SRC")" "$BEFORE"
 
 kill -0 "$CHUTED_PID" 2>/dev/null && ok "chuted still runs" || not_ok "chuted still runs"
 done_testing
