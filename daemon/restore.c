@@ -6,7 +6,8 @@
  * object authenticated (its id recomputed too with --verify). A
  * directory's metadata is set once everything below it is done, deepest
  * first, so creating entries does not disturb the restored mtimes; then
- * its tree is freed, so memory does not grow with the tree. */
+ * its tree is freed, so memory does not grow with the tree. Hard-link
+ * groups are tracked by restore-links.c, metadata set by restore-meta.c. */
 
 #include "restore.h"
 
@@ -30,6 +31,7 @@
 #include "index.h"
 #include "log.h"
 #include "repo.h"
+#include "restore-links.h"
 #include "restore-meta.h"
 #include "snaptree.h"
 #include "test-hook.h"
@@ -61,21 +63,6 @@ struct file_item {
         struct window_item link; /* in state.writes */
 };
 
-/* A hard link to a file, made once the file has been written. */
-struct deferred_link {
-        char *path;
-        struct rnode *node;
-        size_t next; /* the next link waiting on the same file: index + 1, 0 none */
-};
-
-struct hardlink {
-        uint64_t group;
-        uint8_t content[CRYPTO_SHA256_SIZE]; /* entry_content of the first entry */
-        char *path;
-        bool pending;   /* a file queued for writing, not yet written */
-        size_t waiting; /* the first link waiting for it: deferred index + 1, 0 none */
-};
-
 /* A directory whose metadata waits for the end of the restore. */
 struct late_dir {
         char *path;
@@ -89,12 +76,7 @@ struct state {
         size_t n_late, cap_late;
         struct window *writes;      /* the test hook "restore-contents" holds them until the walk ends */
         size_t n_files;
-        struct hardlink *links;
-        size_t n_links, cap_links;
-        size_t *link_slots;      /* open addressing over links by group: index + 1, 0 empty */
-        size_t link_cap;         /* a power of two, at least twice n_links */
-        struct deferred_link *deferred;
-        size_t n_deferred, cap_deferred;
+        struct restore_links *links;
         bool root_user;
         int tfd;                    /* the directory everything is restored below */
         size_t base_len;            /* paths are "BASE/REL": REL starts here */
@@ -138,48 +120,6 @@ static void set_meta_path(struct state *s, int dirfd, const char *name, const ch
                           const struct object_entry *e)
 {
         restore_meta_at(s->job, s->root_user, dirfd, name, path, e);
-}
-
-static size_t link_slot(uint64_t group, size_t cap)
-{
-        group *= 0x9E3779B97F4A7C15ull;
-        return (size_t)(group >> 32) & (cap - 1);
-}
-
-/* The index in links of the first entry of group, or -1. */
-static ssize_t hardlink_find(struct state *s, uint64_t group)
-{
-        if (!s->link_cap)
-                return -1;
-        for (size_t i = link_slot(group, s->link_cap); s->link_slots[i]; i = (i + 1) & (s->link_cap - 1))
-                if (s->links[s->link_slots[i] - 1].group == group)
-                        return (ssize_t)s->link_slots[i] - 1;
-        return -1;
-}
-
-/* Index links[n_links - 1] by its group (growing the index as needed). */
-static int hardlink_index(struct state *s)
-{
-        if (2 * s->n_links > s->link_cap) {
-                size_t cap = s->link_cap ? 2 * s->link_cap : 256;
-                size_t *slots = calloc(cap, sizeof(*slots));
-                if (!slots)
-                        return -ENOMEM;
-                free(s->link_slots);
-                s->link_slots = slots;
-                s->link_cap = cap;
-                for (size_t k = 0; k + 1 < s->n_links; k++) {
-                        size_t i = link_slot(s->links[k].group, cap);
-                        while (slots[i])
-                                i = (i + 1) & (cap - 1);
-                        slots[i] = k + 1;
-                }
-        }
-        size_t i = link_slot(s->links[s->n_links - 1].group, s->link_cap);
-        while (s->link_slots[i])
-                i = (i + 1) & (s->link_cap - 1);
-        s->link_slots[i] = s->n_links;
-        return 0;
 }
 
 /* ---- directories being restored ---- */
@@ -273,26 +213,18 @@ static void rnode_done(struct state *s, struct rnode *n)
         }
 }
 
-/* Make the hard links that waited for links[k]'s file. */
-static void links_release(struct state *s, size_t k)
+/* Make a hard link that waited for its group's first file. */
+static void link_waiting(const char *first, const char *path, void *waiter, void *userdata)
 {
-        size_t next = s->links[k].waiting;
-        s->links[k].waiting = 0;
-        s->links[k].pending = false;
-        while (next) {
-                struct deferred_link *d = &s->deferred[next - 1];
-                next = d->next;
-                const char *from_name, *to_name;
-                _cleanup_close_ int from = fdpath_open_parent(s->tfd, rel_of(s, s->links[k].path), &from_name);
-                _cleanup_close_ int to = from < 0 ? -1 : fdpath_open_parent(s->tfd, rel_of(s, d->path), &to_name);
-                if (from < 0 || to < 0)
-                        warn(s->job, from < 0 ? from : to, "create the hard link", d->path);
-                else if (linkat(from, from_name, to, to_name, 0) < 0)
-                        warn(s->job, -errno, "create the hard link", d->path);
-                free(d->path);
-                d->path = NULL;
-                rnode_done(s, d->node);
-        }
+        struct state *s = userdata;
+        const char *from_name, *to_name;
+        _cleanup_close_ int from = fdpath_open_parent(s->tfd, rel_of(s, first), &from_name);
+        _cleanup_close_ int to = from < 0 ? -1 : fdpath_open_parent(s->tfd, rel_of(s, path), &to_name);
+        if (from < 0 || to < 0)
+                warn(s->job, from < 0 ? from : to, "create the hard link", path);
+        else if (linkat(from, from_name, to, to_name, 0) < 0)
+                warn(s->job, -errno, "create the hard link", path);
+        rnode_done(s, waiter);
 }
 
 static void item_free(struct file_item *it)
@@ -306,11 +238,8 @@ static void write_done(struct window_item *link, void *userdata)
 {
         struct state *s = userdata;
         struct file_item *it = window_entry(link, struct file_item, link);
-        if (it->first_link) {
-                ssize_t k = hardlink_find(s, it->e->hardlink);
-                if (k >= 0 && s->links[k].pending)
-                        links_release(s, (size_t)k);
-        }
+        if (it->first_link)
+                restore_links_written(s->links, it->e->hardlink, link_waiting, s);
         struct rnode *n = it->node;
         item_free(it);
         rnode_done(s, n);
@@ -358,42 +287,6 @@ static int queue_file(struct state *s, struct rnode *node, const char *path, con
 static int restore_tree(struct state *s, struct rnode *node, int dirfd, const char *dirpath,
                         const struct object_tree *t);
 
-/* What an entry's content is (kind, size, device, target, chunks), to tell
- * whether two entries of one hard-link group recorded the same content. */
-static int entry_content(const struct object_entry *e, uint8_t ret[CRYPTO_SHA256_SIZE])
-{
-        struct crypto_sha256 *h = NULL;
-        uint8_t head[2 + 3 * 8];
-        int k = crypto_sha256_new(&h);
-
-        head[0] = (uint8_t)e->kind;
-        head[1] = e->has_list;
-        for (int b = 0; b < 8; b++) {
-                head[2 + b] = (uint8_t)(e->size >> (8 * b));
-                head[10 + b] = (uint8_t)(e->rdev >> (8 * b));
-                head[18 + b] = (uint8_t)((uint64_t)e->n_extents >> (8 * b));
-        }
-        if (k >= 0)
-                k = crypto_sha256_update(h, head, sizeof(head));
-        if (k >= 0 && e->has_list)
-                k = crypto_sha256_update(h, e->list.bytes, sizeof(e->list.bytes));
-        for (size_t i = 0; k >= 0 && i < e->n_extents; i++) {
-                uint8_t ext[9];
-                ext[0] = e->extents[i].hole;
-                for (int b = 0; b < 8; b++)
-                        ext[1 + b] = (uint8_t)(e->extents[i].length >> (8 * b));
-                k = crypto_sha256_update(h, ext, sizeof(ext));
-                if (k >= 0)
-                        k = crypto_sha256_update(h, e->extents[i].id.bytes, sizeof(e->extents[i].id.bytes));
-        }
-        if (k >= 0 && e->target_len)
-                k = crypto_sha256_update(h, e->target, e->target_len);
-        if (k >= 0)
-                return crypto_sha256_final(h, ret); /* frees it */
-        crypto_sha256_free(h);
-        return k;
-}
-
 /* Create one entry named name in dirfd (full path path), of node. */
 static int restore_entry(struct state *s, struct rnode *node, int dirfd, const char *name, const char *path,
                          const struct object_entry *e)
@@ -412,55 +305,32 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
         }
         bool first_link = false;
         if (e->hardlink && e->kind != OBJECT_KIND_DIR) {
-                uint8_t content[CRYPTO_SHA256_SIZE];
-                r = entry_content(e, content);
+                enum restore_link_place place;
+                const char *first = NULL;
+                r = restore_links_place(s->links, e, path, node, &place, &first);
                 if (r < 0)
                         return r;
-                ssize_t k = hardlink_find(s, e->hardlink);
-                if (k >= 0 && memcmp(s->links[k].content, content, sizeof(content)) != 0) {
-                        /* The snapshot recorded other content for this link
-                         * than for the group's first (a change seen through
-                         * one of its paths only, before the next full walk):
-                         * each path gets what was recorded for it. */
+                switch (place) {
+                case RESTORE_LINK_FIRST:
+                        first_link = true;
+                        break;
+                case RESTORE_LINK_OWN:
                         log_warning("Restore: %s was recorded as a hard link of %s but with other content; "
                                     "restored as a file of its own",
-                                    path, s->links[k].path);
-                        k = -2;
-                } else if (k >= 0 && s->links[k].pending) {
-                        /* its file is being written: linked once it is */
-                        if (!GROW(s->deferred, s->n_deferred, s->cap_deferred, 64))
-                                return -ENOMEM;
-                        struct deferred_link *d = &s->deferred[s->n_deferred];
-                        d->path = strdup(path);
-                        if (!d->path)
-                                return -ENOMEM;
-                        d->node = node;
-                        d->next = s->links[k].waiting;
-                        s->links[k].waiting = ++s->n_deferred;
+                                    path, first);
+                        break;
+                case RESTORE_LINK_WAIT: /* its file is being written: linked once it is */
                         node->pending++;
                         return 0;
-                }
-                if (k >= 0) {
+                case RESTORE_LINK_NOW: {
                         const char *first_name;
-                        int pfd = fdpath_open_parent(s->tfd, rel_of(s, s->links[k].path), &first_name);
+                        int pfd = fdpath_open_parent(s->tfd, rel_of(s, first), &first_name);
                         if (pfd < 0 || linkat(pfd, first_name, dirfd, name, 0) < 0)
                                 warn(job, pfd < 0 ? pfd : -errno, "create the hard link", path);
                         if (pfd >= 0)
                                 close(pfd);
                         return 0;
                 }
-                if (k == -1) { /* the first of its group */
-                        if (!GROW(s->links, s->n_links, s->cap_links, 64))
-                                return -ENOMEM;
-                        s->links[s->n_links] = (struct hardlink){.group = e->hardlink, .path = strdup(path),
-                                                                 .pending = e->kind == OBJECT_KIND_FILE};
-                        memcpy(s->links[s->n_links].content, content, sizeof(content));
-                        if (!s->links[s->n_links].path)
-                                return -ENOMEM;
-                        s->n_links++;
-                        if (hardlink_index(s) < 0)
-                                return -ENOMEM;
-                        first_link = true;
                 }
         }
         switch (e->kind) {
@@ -600,9 +470,12 @@ static void restore_gated(struct restore_job *job)
         int tfd = -1, r;
 
         /* a test pausing "before file contents are written" gets exactly that */
-        r = window_new(job->daemon->workers, write_one, write_done, &s, test_hook_armed("restore-contents"),
-                       &s.writes);
+        s.links = restore_links_new();
+        r = s.links ? window_new(job->daemon->workers, write_one, write_done, &s, test_hook_armed("restore-contents"),
+                                 &s.writes)
+                    : -ENOMEM;
         if (r < 0) {
+                restore_links_free(s.links);
                 job_fail(job, r, "out of memory");
                 return;
         }
@@ -748,13 +621,7 @@ out:
         object_tree_free(holder);
         if (tfd >= 0)
                 close(tfd);
-        for (size_t i = 0; i < s.n_links; i++)
-                free(s.links[i].path);
-        free(s.links);
-        free(s.link_slots);
-        for (size_t i = 0; i < s.n_deferred; i++)
-                free(s.deferred[i].path);
-        free(s.deferred);
+        restore_links_free(s.links);
         for (size_t i = 0; i < s.n_late; i++) {
                 free(s.late[i].path);
                 object_entry_done(&s.late[i].meta);
