@@ -41,7 +41,8 @@ struct packer {
 
         pthread_mutex_t lock; /* slots' busy flags, level, sealed */
         pthread_cond_t slot_free;
-        struct open_pack slots[PACKER_MAX_SLOTS];
+        /* n_slots packs for file data, then one for everything else */
+        struct open_pack slots[PACKER_MAX_SLOTS + 1];
         size_t n_slots;
         int level;
         uint64_t sealed;
@@ -110,7 +111,7 @@ int packer_new(size_t n_slots, enum crypto_cipher cipher, const struct keys *key
         p->lost = lost;
         p->userdata = userdata;
         p->n_slots = MAX((size_t)1, MIN(n_slots, (size_t)PACKER_MAX_SLOTS));
-        for (size_t i = 0; i < PACKER_MAX_SLOTS; i++)
+        for (size_t i = 0; i <= PACKER_MAX_SLOTS; i++)
                 p->slots[i].fd = -1;
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->slot_free, NULL);
@@ -122,7 +123,7 @@ void packer_free(struct packer *p)
 {
         if (!p)
                 return;
-        for (size_t i = 0; i < PACKER_MAX_SLOTS; i++) {
+        for (size_t i = 0; i <= PACKER_MAX_SLOTS; i++) {
                 pack_writer_free(p->slots[i].pw);
                 if (p->slots[i].fd >= 0)
                         close(p->slots[i].fd);
@@ -203,9 +204,27 @@ static int slot_seal(struct packer *p, struct open_pack *s)
         return 0;
 }
 
-static struct open_pack *slot_acquire(struct packer *p)
+/* File data goes to the data slots; lists, trees, snapshots and
+ * tombstones to the metadata slot, so that a pack holds one or the other:
+ * a local cache can evict data packs and keep the few, small packs that
+ * listing and snapshotting read (and a recovery reads trees without
+ * fetching data). */
+static bool is_metadata(enum object_type type)
+{
+        return type != OBJECT_DATA;
+}
+
+static struct open_pack *slot_acquire(struct packer *p, enum object_type type)
 {
         pthread_mutex_lock(&p->lock);
+        if (is_metadata(type)) {
+                struct open_pack *s = &p->slots[p->n_slots];
+                while (s->busy)
+                        pthread_cond_wait(&p->slot_free, &p->lock);
+                s->busy = true;
+                pthread_mutex_unlock(&p->lock);
+                return s;
+        }
         for (;;) {
                 struct open_pack *best = NULL;
                 for (size_t i = 0; i < p->n_slots; i++) {
@@ -241,7 +260,7 @@ static int packer_append(struct packer *p, const struct oid *id, enum object_typ
                          size_t rlen)
 {
         int k = 0;
-        struct open_pack *s = slot_acquire(p);
+        struct open_pack *s = slot_acquire(p, type);
         if (s->pw && pack_writer_count(s->pw) > 0 && pack_writer_would_overflow(s->pw, rlen))
                 k = slot_seal(p, s);
         if (k >= 0 && !s->pw) {
@@ -304,7 +323,7 @@ int packer_add_record(struct packer *p, const struct oid *id, enum object_type t
 int packer_seal_all(struct packer *p)
 {
         int k = 0;
-        for (size_t i = 0; i < p->n_slots; i++) {
+        for (size_t i = 0; i <= p->n_slots; i++) { /* the metadata slot too */
                 struct open_pack *s = &p->slots[i];
                 pthread_mutex_lock(&p->lock);
                 while (s->busy)

@@ -2,7 +2,9 @@
 /* The packer: seals objects into records (zstd, AEAD) and appends them to
  * one of several open packs, one per thread at a time, so sealing, hashing
  * and writing run in parallel; full packs are sealed and handed to the
- * committer. It knows nothing of ids already stored (repo.c decides). */
+ * committer. File data and the rest (lists, trees, snapshots, tombstones)
+ * never share a pack: one more slot takes the latter. It knows nothing of
+ * ids already stored (repo.c decides). */
 #pragma once
 
 #include <stddef.h>
