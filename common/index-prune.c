@@ -61,29 +61,11 @@ int index_prune_release_all(struct index *idx)
         return index_row_exec(idx, INDEX_SQL("UPDATE packs SET condemned_ns = 0 WHERE condemned_ns != 0"));
 }
 
-struct ns_value {
-        int64_t ns;
-};
-static const struct index_column ns_columns[] = {
-        INDEX_COLUMN_INT64(struct ns_value, ns, 0),
-};
-static const struct index_row ns_row = INDEX_ROW(struct ns_value, ns_columns, 0, NULL);
-
-int index_pack_newest_ns(struct index *idx, int64_t *ret)
-{
-        struct ns_value v = { 0 };
-        int r = index_row_get(idx, INDEX_SQL("SELECT coalesce(max(created_ns), 0) FROM packs"), &ns_row, &v);
-        if (r < 0)
-                return r;
-        *ret = v.ns;
-        return 0;
-}
-
 int index_prune_retire(struct index *idx, const struct oid *pack, int64_t after_ns)
 {
-        /* the deletes come after every pack there is, by the clock or by
-         * after_ns: a clock set back since the repack wrote its packs must
-         * not let the old copies go before the new ones are on the store */
+        /* the deletes come after the packs the repack wrote, by the clock
+         * or by after_ns: a clock set back since then must not let the old
+         * copies go before the new ones are on the store */
         int64_t now = MAX(index_now_ns(), after_ns);
         int r = index_begin(idx);
 

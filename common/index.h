@@ -418,13 +418,10 @@ int index_prune_pack_state(struct index *idx, const struct oid *pack);
 /* Un-condemn every condemned pack (a prune that did not finish: at start);
  * how many, or -errno. */
 int index_prune_release_all(struct index *idx);
-/* The newest created_ns of all packs (0 when there are none). */
-int index_pack_newest_ns(struct index *idx, int64_t *ret);
 /* Retire a condemned pack in one transaction: queue its deletes (the local
- * file, every store), ordered after the clock and after after_ns (pass
- * index_pack_newest_ns once the repack's packs are written), and delete its
- * row with its objects and replica rows. -ENOENT if unknown or not
- * condemned. */
+ * file, every store), ordered after the clock and after after_ns (the
+ * clock when the repack's packs were committed), and delete its row with
+ * its objects and replica rows. -ENOENT if unknown or not condemned. */
 int index_prune_retire(struct index *idx, const struct oid *pack, int64_t after_ns);
 /* Call cb for at most limit queued deletes of store_id, oldest first, that
  * may go now: the pack has no row again, and (a store, not 0) no pack

@@ -314,7 +314,9 @@ static int copy_cb(const struct index_object *o, void *userdata)
         return k;
 }
 
-static int mark_and_repack(struct plan *pl, uint64_t *ret_epoch)
+/* *ret_epoch: the gate's epoch of the mark; *ret_ns: the clock once the
+ * repack's packs are committed (their created_ns are at most that). */
+static int mark_and_repack(struct plan *pl, uint64_t *ret_epoch, int64_t *ret_ns)
 {
         struct prune_job *job = pl->job;
         struct repo *repo = job->daemon->repo;
@@ -354,6 +356,7 @@ static int mark_and_repack(struct plan *pl, uint64_t *ret_epoch)
         free(cc.buf);
         if (k >= 0)
                 k = repo_flush(repo);
+        *ret_ns = now_ns();
         if (k < 0) {
                 char hex[OID_HEX_SIZE];
                 oid_to_hex(&cc.pack, hex);
@@ -389,7 +392,7 @@ static int grace_wait(struct prune_job *job, int64_t until_ns)
 
 struct retire_ctx {
         struct prune_job *job;
-        int64_t after_ns;       /* the newest pack's created_ns, the repack's included */
+        int64_t after_ns;       /* the clock once the repack's packs were committed */
         struct idset *live;
         struct index_prune_pack *condemned;
         size_t n, cap;
@@ -436,11 +439,11 @@ static int retire_cb(struct index *wr, void *userdata)
         return k;
 }
 
-static int retire(struct prune_job *job)
+static int retire(struct prune_job *job, int64_t after_ns)
 {
         struct repo *repo = job->daemon->repo;
         struct idset live;
-        struct retire_ctx rc = { .job = job, .live = &live };
+        struct retire_ctx rc = { .job = job, .after_ns = after_ns, .live = &live };
         int k;
 
         idset_init(&live);
@@ -458,8 +461,6 @@ static int retire(struct prune_job *job)
                 goto out;
         }
         k = index_prune_foreach_pack(rd, 1, condemned_cb, &rc);
-        if (k >= 0)
-                k = index_pack_newest_ns(rd, &rc.after_ns);
         repo_reader_put(repo, rd);
         phase(job, "delete", rc.n);
         for (size_t i = 0; i < rc.n && k >= 0; i++) {
@@ -601,6 +602,7 @@ void prune_run(struct prune_job *job)
         struct plan pl = { .job = job };
         struct repo *repo = job->daemon->repo;
         uint64_t epoch = 0;
+        int64_t repacked_ns = 0;
         int k;
 
         idset_init(&pl.live);
@@ -609,7 +611,7 @@ void prune_run(struct prune_job *job)
                 goto out;
         test_hook_pause("prune-mark"); /* tests: a snapshot between the plan and the mark */
         if (job->st.delete_packs + job->st.repack_packs > 0) {
-                k = mark_and_repack(&pl, &epoch);
+                k = mark_and_repack(&pl, &epoch, &repacked_ns);
                 idset_done(&pl.live); /* the check after the wait makes its own */
                 idset_init(&pl.live);
                 if (k < 0)
@@ -623,7 +625,9 @@ void prune_run(struct prune_job *job)
                         fail(job, k, "cancelled while waiting for running jobs");
                         goto out;
                 }
-                k = retire(job);
+                /* a clock set back during the wait must not order the
+                 * deletes before the packs the repack wrote */
+                k = retire(job, repacked_ns);
                 if (k < 0)
                         goto out;
         }
