@@ -77,13 +77,14 @@ static void drop_inherited_acls(struct restore_job *job, int fd, const char *pro
 }
 
 void restore_meta_fd(struct restore_job *job, bool root_user, int fd, const char *path,
-                     const struct object_entry *e)
+                     const struct object_entry *e, bool created)
 {
         /* root:root too: a file made in a setgid directory has its group */
         if (root_user && fchown(fd, e->uid, e->gid) < 0)
                 restore_warn(job, -errno, "set the owner of", path);
         set_xattrs_fd(job, fd, path, e);
-        drop_inherited_acls(job, fd, NULL, path, e);
+        if (created) /* an existing directory merged into keeps the ACLs it had */
+                drop_inherited_acls(job, fd, NULL, path, e);
         if (fchmod(fd, e->mode) < 0)
                 restore_warn(job, -errno, "set the mode of", path);
         struct timespec ts[2];

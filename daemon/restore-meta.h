@@ -15,9 +15,11 @@ mode_t restore_node_type(enum object_kind kind);
 /* Say that what of path failed and count it. */
 void restore_warn(struct restore_job *job, int error, const char *what, const char *path);
 /* Owner (as root), xattrs, mode and times of an entry that is not a
- * symlink, through its open fd. */
+ * symlink, through its open fd. created: the restore made the inode, so
+ * ACLs it inherited from a default ACL and the entry lacks are removed
+ * (an existing directory merged into keeps its own). */
 void restore_meta_fd(struct restore_job *job, bool root_user, int fd, const char *path,
-                     const struct object_entry *e);
+                     const struct object_entry *e, bool created);
 /* The same for name in dirfd (symlinks: no mode), without following it. */
 void restore_meta_at(struct restore_job *job, bool root_user, int dirfd, const char *name, const char *path,
                      const struct object_entry *e);

@@ -50,6 +50,7 @@ struct rnode {
         struct object_tree *tree;     /* its entries (file items point into it) */
         char *path;
         size_t pending;
+        bool created;                 /* made by this restore (not merged into) */
         LIST_ENTRY(rnode) live;       /* in state.live */
 };
 
@@ -66,6 +67,7 @@ struct file_item {
 /* A directory whose metadata waits for the end of the restore. */
 struct late_dir {
         char *path;
+        bool created;
         struct object_entry meta; /* mode, owner, mtime, xattrs (owned) */
 };
 
@@ -111,9 +113,9 @@ static void warn(struct restore_job *job, int error, const char *what, const cha
         restore_warn(job, error, what, path);
 }
 
-static void set_meta_fd(struct state *s, int fd, const char *path, const struct object_entry *e)
+static void set_meta_fd(struct state *s, int fd, const char *path, const struct object_entry *e, bool created)
 {
-        restore_meta_fd(s->job, s->root_user, fd, path, e);
+        restore_meta_fd(s->job, s->root_user, fd, path, e, created);
 }
 
 static void set_meta_path(struct state *s, int dirfd, const char *name, const char *path,
@@ -125,7 +127,7 @@ static void set_meta_path(struct state *s, int dirfd, const char *name, const ch
 /* ---- directories being restored ---- */
 
 static struct rnode *rnode_new(struct state *s, struct rnode *parent, const struct object_entry *e,
-                               const char *path, struct object_tree *tree)
+                               const char *path, struct object_tree *tree, bool created)
 {
         struct rnode *n = calloc(1, sizeof(*n));
         if (!n || !(n->path = strdup(path))) {
@@ -135,6 +137,7 @@ static struct rnode *rnode_new(struct state *s, struct rnode *parent, const stru
         n->parent = parent;
         n->e = e;
         n->tree = tree;
+        n->created = created;
         n->pending = 1;
         if (parent)
                 parent->pending++;
@@ -156,7 +159,7 @@ static int late_add(struct state *s, const struct rnode *n)
         if (!GROW(s->late, s->n_late, s->cap_late, 16))
                 return -ENOMEM;
         struct late_dir *l = &s->late[s->n_late];
-        *l = (struct late_dir){.path = strdup(n->path),
+        *l = (struct late_dir){.path = strdup(n->path), .created = n->created,
                                .meta = {.kind = n->e->kind, .mode = n->e->mode, .uid = n->e->uid,
                                         .gid = n->e->gid, .mtime_ns = n->e->mtime_ns}};
         if (!l->path)
@@ -204,7 +207,7 @@ static void rnode_done(struct state *s, struct rnode *n)
                         if (fd < 0) {
                                 warn(s->job, fd, "open directory", n->path);
                         } else {
-                                set_meta_fd(s, fd, n->path, n->e);
+                                set_meta_fd(s, fd, n->path, n->e, n->created);
                                 close(fd);
                         }
                 }
@@ -335,10 +338,11 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
         }
         switch (e->kind) {
         case OBJECT_KIND_DIR: {
-                /* an existing directory is merged into with --overwrite only:
-                 * without it the target was new or empty, so one found here
-                 * was made by someone else meanwhile */
-                if (mkdirat(dirfd, name, 0700) < 0 && (errno != EEXIST || !job->overwrite))
+                /* an existing directory is merged into: with --overwrite, or
+                 * on a case-insensitive target (exFAT, CIFS, casefold) where
+                 * "Foo" and "foo" of the snapshot are one directory */
+                bool created = mkdirat(dirfd, name, 0700) == 0;
+                if (!created && errno != EEXIST)
                         return warn(job, -errno, "create directory", path), 0;
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
@@ -351,7 +355,7 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
                         job_fail(job, r, "cannot read the tree of %s: %s", path, strerror(-r));
                         return r;
                 }
-                struct rnode *child = rnode_new(s, node, e, path, sub);
+                struct rnode *child = rnode_new(s, node, e, path, sub, created);
                 if (!child) {
                         object_tree_free(sub);
                         close(fd);
@@ -455,7 +459,7 @@ static void write_file(struct file_item *it)
         } else if (r < 0) {
                 warn(job, r, read_failed ? "read the backed-up data of" : "write", it->path);
         } else {
-                set_meta_fd(it->state, fd, it->path, it->e);
+                set_meta_fd(it->state, fd, it->path, it->e, true); /* O_EXCL */
                 __atomic_add_fetch(&job->files, 1, __ATOMIC_RELAXED);
         }
         close(fd);
@@ -541,7 +545,7 @@ static void restore_gated(struct restore_job *job)
                         job_fail(job, -EEXIST, "%s exists: use --overwrite to replace it", path);
                         goto out;
                 }
-                top = rnode_new(&s, NULL, NULL, dir, NULL);
+                top = rnode_new(&s, NULL, NULL, dir, NULL, false);
                 r = top ? restore_entry(&s, top, tfd, name, path, e) : -ENOMEM;
         } else {
                 if (!exists) {
@@ -576,7 +580,7 @@ static void restore_gated(struct restore_job *job)
                 }
                 s.tfd = tfd;
                 s.base_len = strlen(job->target) + 1;
-                top = rnode_new(&s, NULL, NULL, job->target, t);
+                top = rnode_new(&s, NULL, NULL, job->target, t, !exists);
                 if (!top) {
                         object_tree_free(t);
                         t = NULL;
@@ -603,13 +607,13 @@ static void restore_gated(struct restore_job *job)
                         warn(job, fd, "open directory", s.late[i].path);
                         continue;
                 }
-                set_meta_fd(&s, fd, s.late[i].path, &s.late[i].meta);
+                set_meta_fd(&s, fd, s.late[i].path, &s.late[i].meta, s.late[i].created);
                 close(fd);
         }
         if (e && e->kind == OBJECT_KIND_DIR)
-                set_meta_fd(&s, tfd, job->target, e);
+                set_meta_fd(&s, tfd, job->target, e, !exists);
         else if (!e && snap->has_root_entry)
-                set_meta_fd(&s, tfd, job->target, &snap->root_entry);
+                set_meta_fd(&s, tfd, job->target, &snap->root_entry, !exists);
         log_debug("Restore to %s: walk and contents %.3fs, the last contents %.3fs (%zu files), top %.3fs",
                   job->target, (t1 - t0) / 1e9, (t2 - t1) / 1e9, s.n_files, (monotonic_ns() - t2) / 1e9);
 out:

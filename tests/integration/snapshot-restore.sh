@@ -219,6 +219,13 @@ if [ "$HAVE_ACL" = 1 ]; then
         "$(getfattr -h -m - -d "$T_TMP/acl-parent/r/names" 2>/dev/null | grep -c posix_acl)" 0
     is "a file's own ACL is kept" "$(getfacl -cpn "$T_TMP/acl-parent/r/acls/file" 2>/dev/null | grep -c 65534)" 2
     is "a directory's default ACL is kept" "$(getfacl -cpnd "$T_TMP/acl-parent/r/acls/dir" 2>/dev/null | grep -c 65534)" 1
+    # an existing, empty target keeps the default ACL its owner gave it
+    mkdir "$T_TMP/acl-target"
+    setfacl -d -m u:65534:rwx "$T_TMP/acl-target"
+    rc_is "restore into an existing directory with a default ACL" 0 ctl restore latest:names "$T_TMP/acl-target"
+    is "... which keeps it" "$(getfacl -cpnd "$T_TMP/acl-target" 2>/dev/null | grep -c 65534)" 1
+    is "... while what the restore made there has none" \
+        "$(getfattr -h -m - -d "$T_TMP/acl-target/with space" 2>/dev/null | grep -c posix_acl)" 0
 else ok "# SKIP ACLs not supported here"; fi
 
 # ---- cat -----------------------------------------------------------------------------------
