@@ -46,6 +46,7 @@ struct watch {
         size_t cap;
         bool limit_warned;
         unsigned gen;         /* bumped by each rescan of the watches after an overflow */
+        bool incomplete;      /* watch_tree skipped a directory it could not read: no sweep */
         struct own_files own; /* as of the last watch_root_start */
 };
 
@@ -172,22 +173,35 @@ static int watch_tree(struct watch *w, struct root *root, const char *relpath, d
                 if (!*relpath && errno == ENOTDIR)
                         return -ELOOP;
                 /* vanished meanwhile, or not a directory any more: the snapshot will see */
+                if (errno == EACCES)
+                        w->incomplete = true;
                 return errno == ENOENT || errno == ENOTDIR || errno == EACCES ? 0 : -errno;
         }
         int r = node_set(w, wd, root, relpath);
         if (r < 0)
                 return r;
         _cleanup_close_ int fd = open(full, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) /* gone or replaced meanwhile: fine; out of fds or memory: not */
+        if (fd < 0) { /* gone or replaced meanwhile: fine; out of fds or memory: not */
+                if (errno == EACCES)
+                        w->incomplete = true; /* its subdirectories' watches stay as they are */
                 return errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == EACCES ? 0 : -errno;
+        }
         DIR *d = fdopendir(fd);
-        if (!d)
+        if (!d) {
+                w->incomplete = true;
                 return 0;
+        }
         TAKE_FD(fd);
         struct dirent *de;
         int first_error = 0;
         r = 0;
-        while (r >= 0 && (de = readdir(d))) {
+        while (r >= 0) {
+                errno = 0;
+                if (!(de = readdir(d))) {
+                        if (errno)
+                                w->incomplete = true; /* an I/O error part way */
+                        break;
+                }
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                         continue;
                 struct stat st;
@@ -201,7 +215,12 @@ static int watch_tree(struct watch *w, struct root *root, const char *relpath, d
                 }
                 if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
                         continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno != ENOENT)
+                                w->incomplete = true; /* a directory without search permission */
+                        continue;
+                }
+                if (!S_ISDIR(st.st_mode))
                         continue;
                 if (root->one_fs && st.st_dev != root_dev)
                         continue;
@@ -282,10 +301,11 @@ static void handle(struct watch *w, const struct inotify_event *ev)
                          * keep their descriptors and get their current paths),
                          * then drop the ones not found in it */
                         struct stat st;
+                        w->incomplete = false;
                         int r = stat(root->path, &st) == 0 ? watch_tree(w, root, "", st.st_dev) : -errno;
                         if (r == -ENOSPC)
                                 root_set_polling(root);
-                        else if (r >= 0)
+                        else if (r >= 0 && !w->incomplete) /* what could not be read keeps its watches */
                                 unwatch_stale(w, root);
                         root_mark_full(root);
                 }
