@@ -28,6 +28,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "frame.h"
+#include "listener-pause.h"
 #include "log.h"
 #include "request.h"
 
@@ -44,6 +45,7 @@ struct client;
 struct ctl_server {
         struct daemon *daemon;
         struct evconnlistener *listener;
+        struct listener_pause *pause; /* after an accept error */
         char *path;
         uid_t uid;
         gid_t gid;                /* socket_group, resolved at start and reload; -1 = none */
@@ -513,7 +515,9 @@ static int server_init(struct daemon *d, int fd, struct ctl_server **ret)
         server_configure(s);
         s->listener = evconnlistener_new(d->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                          64, fd);
-        if (!s->listener) {
+        if (!s->listener || listener_pause_new(d->base, s->listener, "control", &s->pause) < 0) {
+                if (s->listener)
+                        evconnlistener_free(s->listener);
                 free(s);
                 return -ENOMEM;
         }
@@ -592,6 +596,7 @@ void ctl_server_free(struct ctl_server *s)
                 return;
         while (s->clients)
                 client_free(s->clients);
+        listener_pause_free(s->pause);
         evconnlistener_free(s->listener);
         if (s->path) {
                 unlink(s->path);

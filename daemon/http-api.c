@@ -25,6 +25,7 @@
 #include "http-dashboard.h"
 #include "http-jobs.h"
 #include "http-private.h"
+#include "listener-pause.h"
 #include "log.h"
 
 void http_send_json(struct evhttp_request *req, int status, json_t *doc)
@@ -229,6 +230,8 @@ static int http_api_listen(struct http_api *api)
                 api->listener = NULL;
                 return log_oom();
         }
+        if (listener_pause_new(api->daemon->base, api->listener, "HTTP API", &api->pause) < 0)
+                return log_oom();
         log_info("HTTP API on http://%s/v1/", api->host);
         return 0;
 }
@@ -270,6 +273,7 @@ void http_api_free(struct http_api *api)
         if (!api)
                 return;
         http_jobs_free_all(api); /* ends their event streams while the connections are there */
+        listener_pause_free(api->pause);
         if (api->http) /* frees the listener bound to it */
                 evhttp_free(api->http);
         blob_store_free(api->blobs);

@@ -15,10 +15,13 @@
 
 #define HTTP_MAX_BODY (1024 * 1024)
 
+struct listener_pause;
+
 struct http_api {
         struct daemon *daemon;
         struct evhttp *http;
         struct evconnlistener *listener;
+        struct listener_pause *pause; /* after an accept error */
         char token[API_TOKEN_LEN + 1];
         char host[64];          /* the bound "ADDRESS:PORT" */
         unsigned port;

@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "identity.h"
 #include "index.h"
+#include "listener-pause.h"
 #include "log.h"
 #include "peer-host.h"
 #include "tls.h"
@@ -50,7 +51,7 @@ struct peer_server {
         struct tls_config *tls;
         struct evconnlistener *listener;
         struct event *reaper;   /* frees closed connections */
-        struct event *resume;   /* re-enables accepting after an accept error */
+        struct listener_pause *pause; /* after an accept error */
         struct server_conn *conns;
         unsigned n_conns;
         int64_t log_minute;     /* minute of the current log budget */
@@ -293,26 +294,6 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
         log_debug("Peer connection from %s, TLS handshake", address);
 }
 
-static void on_resume(evutil_socket_t fd, short what, void *userdata)
-{
-        struct peer_server *s = userdata;
-
-        (void)fd, (void)what;
-        evconnlistener_enable(s->listener);
-}
-
-/* accept() failed (out of file descriptors, ...): pause a second instead of spinning. */
-static void on_accept_error(struct evconnlistener *listener, void *userdata)
-{
-        struct peer_server *s = userdata;
-        struct timeval second = { 1, 0 };
-        int err = EVUTIL_SOCKET_ERROR();
-
-        log_warning_errno(-err, "Cannot accept peer connections, pausing a second");
-        evconnlistener_disable(listener);
-        evtimer_add(s->resume, &second);
-}
-
 int peer_server_new(struct daemon *d, struct peer_server **ret)
 {
         struct sockaddr_storage ss;
@@ -331,8 +312,7 @@ int peer_server_new(struct daemon *d, struct peer_server **ret)
                 return log_oom();
         s->daemon = d;
         s->reaper = event_new(d->base, -1, 0, on_reap, s);
-        s->resume = evtimer_new(d->base, on_resume, s);
-        if (!s->reaper || !s->resume) {
+        if (!s->reaper) {
                 peer_server_free(s);
                 return log_oom();
         }
@@ -351,7 +331,11 @@ int peer_server_new(struct daemon *d, struct peer_server **ret)
                                           "to host nobody)",
                                        d->config.peer_listen);
         }
-        evconnlistener_set_error_cb(s->listener, on_accept_error);
+        r = listener_pause_new(d->base, s->listener, "peer", &s->pause);
+        if (r < 0) {
+                peer_server_free(s);
+                return log_oom();
+        }
         log_info("Listening for peers on %s", d->config.peer_listen);
         *ret = s;
         return 0;
@@ -361,14 +345,13 @@ void peer_server_free(struct peer_server *s)
 {
         if (!s)
                 return;
+        listener_pause_free(s->pause);
         if (s->listener)
                 evconnlistener_free(s->listener);
         while (s->conns)
                 conn_free(s->conns);
         if (s->reaper)
                 event_free(s->reaper);
-        if (s->resume)
-                event_free(s->resume);
         tls_config_free(s->tls);
         free(s);
 }

@@ -187,6 +187,23 @@ node_api_listen() {
     API_PORT=${2:-$(free_port)}
     node_conf "$1" api "listen = 127.0.0.1:$API_PORT"
 }
+# now_ms: milliseconds since the epoch
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# wait_until SECONDS command...: run the command every 0.2 s until it
+# succeeds (0) or SECONDS have passed (1). WAITED_MS is the time it took.
+wait_until() {
+    local limit_ms start deadline
+    limit_ms=$(python3 -c 'import sys; print(int(float(sys.argv[1]) * 1000))' "$1"); shift
+    start=$(now_ms)
+    deadline=$((start + limit_ms))
+    while :; do
+        if "$@" >/dev/null 2>&1; then WAITED_MS=$(($(now_ms) - start)); return 0; fi
+        if [ "$(now_ms)" -ge "$deadline" ]; then WAITED_MS=$(($(now_ms) - start)); return 1; fi
+        sleep 0.2
+    done
+}
+
 # node_manual NAME: the node takes only the snapshots a test asks for (no
 # automatic snapshots, no automatic retention)
 node_manual() {

@@ -7,6 +7,7 @@
 # a directory open, are bounded by an eighth of the limit.
 . "$(dirname "$0")/lib.sh"
 need python3
+need curl
 
 REAL=$CHUTED
 # limited SOFT HARD: a wrapper that starts chuted with those limits on open
@@ -58,6 +59,8 @@ for n in ("big1", "big2"):
         f.write(os.urandom(3 * 1024 * 1024))
 PY
 
+node_init tight
+node_api_listen tight
 CHUTED=$(limited 64 64) start_chuted tight || bail_out "chuted did not start with 64 open files"
 is "held to 64 open files" "$(nofile "$CHUTED_PID")" "64 64"
 rc_is "add the tree" 0 ctl add "$SRC"
@@ -72,5 +75,43 @@ rc_is "restore latest" 0 ctl restore latest "$T_TMP/restored"
 check "the restored tree is the tree" diff -r "$SRC" "$T_TMP/restored"
 if grep -q "Too many open files" "$T_TMP/tight/chuted.log"; then not_ok "no EMFILE in the log"; else ok "no EMFILE in the log"; fi
 check "chuted still runs" kill -0 "$CHUTED_PID"
+
+# out of open files because of 100 idle API connections: the listeners
+# pause a second at a time instead of calling accept() in a loop, and
+# accept again once the connections go
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+python3 - "$API_PORT" "$T_TMP/flood.ready" "$T_TMP/flood.stop" <<'PY' &
+import os, socket, sys, time
+port, ready, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+held = []
+for _ in range(100):
+    s = socket.socket()
+    s.settimeout(5)
+    try:
+        s.connect(("127.0.0.1", port))
+    except OSError:
+        break
+    held.append(s)
+open(ready, "w").close()
+while not os.path.exists(stop):
+    time.sleep(0.05)
+PY
+FLOOD=$!
+T_PIDS+=("$FLOOD")
+wait_until 10 test -e "$T_TMP/flood.ready" || diag "the connections were not all made"
+sleep 1
+t0=$(cpu_ticks "$CHUTED_PID")
+sleep 3
+t1=$(cpu_ticks "$CHUTED_PID")
+tck=$(getconf CLK_TCK)
+used=$(( (t1 - t0) * 1000 / tck ))
+if [ "$used" -lt 600 ]; then ok "out of open files, chuted does not spin on accept ($used ms of CPU in 3 s)"
+else not_ok "out of open files, chuted does not spin on accept ($used ms of CPU in 3 s)"; fi
+check "... and says it pauses" grep -q "Cannot accept HTTP API connections, pausing a second" "$T_TMP/tight/chuted.log"
+touch "$T_TMP/flood.stop"
+wait "$FLOOD" 2>/dev/null
+check "with the connections gone, the API answers again" wait_until 10 \
+    curl -sf -o /dev/null -H "Authorization: Bearer $(cat "$T_TMP/tight/state/api-token")" \
+    "http://127.0.0.1:$API_PORT/v1/status"
 rc_is "chuted stops cleanly" 0 stop_chuted tight
 done_testing

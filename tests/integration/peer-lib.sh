@@ -7,19 +7,6 @@
 
 need jq python3 sha256sum
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# wait_until SECONDS command...: run the command every 0.2 s until it
-# succeeds (0) or SECONDS have passed (1)
-wait_until() {
-    local deadline=$(( $(now_ms) + $1 * 1000 )); shift
-    while :; do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        [ "$(now_ms)" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
-
 # peer_node NAME: a node that takes only requested snapshots and listens
 # for peers on a free port (in $T_TMP/NAME/port)
 peer_node() {
