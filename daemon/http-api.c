@@ -118,9 +118,9 @@ void http_api_attach(struct http_api *api, struct evhttp_connection *conn, struc
                 s->call = c;
 }
 
-/* The connection cap: a connection counts from its first request until it
- * closes; one over the cap gets a 503 and is closed. Idle ones that never
- * send a request are closed by evhttp's timeout. */
+/* The connection cap: a connection counts from its first authorized
+ * request until it closes; one over the cap gets a 503 and is closed.
+ * Idle ones that never send a request are closed by evhttp's timeout. */
 static bool conn_admit(struct http_api *api, struct evhttp_request *req)
 {
         struct evhttp_connection *conn = evhttp_request_get_connection(req);
@@ -145,10 +145,10 @@ static void http_cb(struct evhttp_request *req, void *arg)
         struct evkeyvalq *h = evhttp_request_get_input_headers(req);
         const char *length = evhttp_find_header(h, "Content-Length");
 
-        if (!conn_admit(api, req))
-                return;
-
+        /* refused requests take no connection slot and close theirs: a
+         * client without the token cannot hold the slots a real one needs */
         if (!host_ok(api, evhttp_find_header(h, "Host"))) {
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
                 http_send_error(req, 403, "forbidden", "the Host header must be %s or localhost", api->host);
                 return;
         }
@@ -160,10 +160,13 @@ static void http_cb(struct evhttp_request *req, void *arg)
         bool open_metrics = api->daemon->config.api_metrics_public && path && !strcmp(path, "/metrics");
         if (!open_metrics && !token_ok(api, evhttp_find_header(h, "Authorization"))) {
                 evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
                 http_send_error(req, 401, "unauthorized",
                                 "a valid \"Authorization: Bearer TOKEN\" header is required (chutectl api-token)");
                 return;
         }
+        if (!conn_admit(api, req))
+                return;
         /* evhttp refused bodies over the largest limit (a blob PUT's) before
          * reading them; the other routes take less, whether the body came
          * with a Content-Length or chunked (then only its length tells) */

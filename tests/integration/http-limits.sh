@@ -51,6 +51,28 @@ is "two connections at max_clients = 2 are served" "$(sed -n 1p "$T_TMP/cap.out"
 is "a third gets 503 busy" "$(sed -n 2p "$T_TMP/cap.out")" "503 busy"
 is "a slot freed is taken again, the others go on" "$(sed -n 3p "$T_TMP/cap.out")" "200 200"
 
+# clients without the token (or with a wrong Host) take no slot: each is
+# answered and its connection closed, and a client with the token is served
+python3 - "$API_PORT" "$TOKEN" > "$T_TMP/noauth.out" <<'PY'
+import http.client, sys
+port, token = int(sys.argv[1]), sys.argv[2]
+held, answers = [], []
+for i in range(6):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    hdr = {"Host": "evil.example"} if i % 2 else {}
+    c.request("GET", "/v1/status", headers=hdr)
+    r = c.getresponse()
+    r.read()
+    answers.append("%d %s" % (r.status, (r.getheader("Connection") or "").lower()))
+    held.append(c)
+print(" ".join(sorted(set(answers))))
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+c.request("GET", "/v1/status", headers={"Authorization": "Bearer " + token})
+print(c.getresponse().status)
+PY
+is "unauthorized requests are answered with Connection: close" "$(sed -n 1p "$T_TMP/noauth.out")" "401 close 403 close"
+is "... and take no slot: a client with the token is served" "$(sed -n 2p "$T_TMP/noauth.out")" "200"
+
 # ---- slow clients -------------------------------------------------------------------------
 python3 - "$API_PORT" > "$T_TMP/slow.out" <<'PY'
 import socket, sys, time
