@@ -236,11 +236,29 @@ async function snapshotNow() {
 // ---- the snapshot browser -------------------------------------------------------
 
 function join(dir, name) { return dir ? dir + '/' + name : name; }
+// A path for a query: the API writes each byte of a name that is not UTF-8
+// as U+DC80..U+DCFF (0xDC00 + the byte), which encodeURIComponent refuses
+// (a lone surrogate); those go back as that byte, %XX, the rest as UTF-8.
+function encodePath(s) {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xdc80 && c <= 0xdcff) {
+      out += '%' + (c - 0xdc00).toString(16).toUpperCase();
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      out += encodeURIComponent(s.slice(i, i + 2)); // a character outside the BMP
+      i++;
+    } else {
+      out += encodeURIComponent(s[i]);
+    }
+  }
+  return out;
+}
 // the API takes absolute paths: the snapshot's root and the path inside it
 function abs(snap, rel) { return rel ? snap.root.replace(/\/$/, '') + '/' + rel : snap.root; }
 
 async function browse(snap, dir) {
-  const q = dir ? '?path=' + encodeURIComponent(abs(snap, dir)) : '';
+  const q = dir ? '?path=' + encodePath(abs(snap, dir)) : '';
   $('browser').hidden = false;
   $('browse-id').textContent = shortId(snap.id) + ' ' + snap.root;
   const crumbs = [el('button', { type: 'button', className: 'crumb', onclick: () => browse(snap, '') }, snap.root)];
@@ -277,7 +295,7 @@ async function browse(snap, dir) {
 // it: fetch, take the body as a blob, and save that through an object URL.
 async function download(snap, rel, name) {
   try {
-    const res = await api('GET', `/v1/snapshots/${encodeURIComponent(snap.id)}/file?path=${encodeURIComponent(abs(snap, rel))}`);
+    const res = await api('GET', `/v1/snapshots/${encodeURIComponent(snap.id)}/file?path=${encodePath(abs(snap, rel))}`);
     if (!res.ok) {
       const doc = await res.json().catch(() => null);
       throw new ApiError((doc && doc.message) || String(res.status));

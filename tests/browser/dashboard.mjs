@@ -85,6 +85,21 @@ try {
     return download.suggestedFilename() === file;
   });
 
+  // a directory and a file whose names are not UTF-8 (bytes 0xff, 0xfe)
+  await step('a directory named with a byte that is not UTF-8 opens', async () => {
+    await page.locator('#crumbs button.crumb').first().click();
+    await page.locator('#entries tbody tr button.dir', { hasText: 'raw' }).click();
+    await page.locator('#entries tbody tr button.download').first().waitFor();
+  });
+  await step('... and its file (another such byte) downloads', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#entries tbody tr button.download').first().click(),
+    ]);
+    await download.saveAs(`${outdir}/downloaded-raw`);
+    return true;
+  });
+
   await page.screenshot({ path: `${outdir}/dashboard.png`, fullPage: true });
 
   check('the token is in no URL the page asked for', !seen.some((u) => u.includes(token)), seen.join('\n'));

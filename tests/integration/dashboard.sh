@@ -29,6 +29,8 @@ SRC=$T_TMP/src
 mkdir -p "$SRC/docs"
 echo "top" > "$SRC/top.txt"
 head -c 1500000 /dev/urandom > "$SRC/docs/report.bin"
+mkdir -p "$SRC/raw$(printf '\xff')dir"
+head -c 70000 /dev/urandom > "$SRC/raw$(printf '\xff')dir/f$(printf '\xfe').bin"
 ctl add "$SRC" >/dev/null
 ctl snapshot "$SRC" >/dev/null
 U=http://127.0.0.1:$API_PORT
@@ -65,6 +67,8 @@ done < "$T_TMP/browser.out"
 is "the browser script ran to its end" "$rc" 0
 is "the daemon has one snapshot more" "$(ctl --json snapshots | jq length)" $((n_before + 1))
 check "the downloaded file equals the original, byte for byte" cmp "$SRC/docs/report.bin" "$T_TMP/out/downloaded"
+check "the file named with bytes that are not UTF-8 too" \
+    cmp "$SRC/raw$(printf '\xff')dir/f$(printf '\xfe').bin" "$T_TMP/out/downloaded-raw"
 if check "a screenshot was taken" sh -c "head -c 8 '$T_TMP/out/dashboard.png' | grep -q PNG"; then
     cp "$T_TMP/out/dashboard.png" "$ARTEFACTS/dashboard.png"
     diag "screenshot: $ARTEFACTS/dashboard.png"
