@@ -89,12 +89,13 @@ try {
   await step('a directory named with a byte that is not UTF-8 opens', async () => {
     await page.locator('#crumbs button.crumb').first().click();
     await page.locator('#entries tbody tr button.dir', { hasText: 'raw' }).click();
-    await page.locator('#entries tbody tr button.download').first().waitFor();
+    await page.locator('#entries tbody tr', { hasText: '.bin' }).locator('button.download').waitFor();
+    return (await page.locator('#crumbs button.crumb', { hasText: 'raw' }).count()) === 1;
   });
   await step('... and its file (another such byte) downloads', async () => {
     const [download] = await Promise.all([
       page.waitForEvent('download'),
-      page.locator('#entries tbody tr button.download').first().click(),
+      page.locator('#entries tbody tr', { hasText: '.bin' }).locator('button.download').click(),
     ]);
     await download.saveAs(`${outdir}/downloaded-raw`);
     return true;
