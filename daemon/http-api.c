@@ -28,6 +28,21 @@
 #include "listener-pause.h"
 #include "log.h"
 
+void http_send_reply(struct evhttp_request *req, int status, const char *reason)
+{
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+
+        if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+                struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+                char len[32];
+                snprintf(len, sizeof(len), "%zu", evbuffer_get_length(out));
+                if (!evhttp_find_header(h, "Content-Length"))
+                        evhttp_add_header(h, "Content-Length", len);
+                evbuffer_drain(out, evbuffer_get_length(out));
+        }
+        evhttp_send_reply(req, status, reason, NULL);
+}
+
 void http_send_json(struct evhttp_request *req, int status, json_t *doc)
 {
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
@@ -43,7 +58,7 @@ void http_send_json(struct evhttp_request *req, int status, json_t *doc)
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
         evbuffer_add(out, text, len);
         free(text);
-        evhttp_send_reply(req, status, NULL, NULL);
+        http_send_reply(req, status, NULL);
 }
 
 void http_send_error(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)

@@ -516,7 +516,7 @@ static void get_index(struct blob *b, struct evhttp_request *req)
         struct evkeyvalq *out = evhttp_request_get_output_headers(req);
         evhttp_add_header(out, "Content-Type", "application/json");
         evbuffer_add(evhttp_request_get_output_buffer(req), text, len);
-        evhttp_send_reply(req, 200, "OK", NULL);
+        http_send_reply(req, 200, "OK");
 }
 
 /* The content is the client's, its type too: a browser must save it, never

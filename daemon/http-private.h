@@ -62,6 +62,11 @@ void http_send_error(struct evhttp_request *req, int status, const char *code, c
         __attribute__((format(printf, 4, 5)));
 /* Send doc (taken) as JSON with status. */
 void http_send_json(struct evhttp_request *req, int status, json_t *doc);
+/* evhttp_send_reply with the output buffer as the body; to a HEAD, the
+ * headers only, with the Content-Length the body has (evhttp 2.1 would
+ * send the body after a HEAD's headers, and a keep-alive client would read
+ * it as the start of the next response). */
+void http_send_reply(struct evhttp_request *req, int status, const char *reason);
 /* One byte range as a Range header writes it: "bytes=A-B" (B >= A),
  * "bytes=A-" (last = UINT64_MAX) or "bytes=-N" (suffix, last = N); decimal
  * digits only. */

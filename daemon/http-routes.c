@@ -197,7 +197,7 @@ static void call_send(struct request *r, struct msg *m, bool final)
                                   "text/plain; version=0.0.4; charset=utf-8");
                 evbuffer_add(evhttp_request_get_output_buffer(req), text, len);
                 free(text);
-                evhttp_send_reply(req, 200, "OK", NULL);
+                http_send_reply(req, 200, "OK");
                 return;
         }
         json_t *doc;

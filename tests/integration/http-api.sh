@@ -205,4 +205,24 @@ FRESH=$(ctl api-token)
 get -H "Authorization: Bearer $FRESH" "$U/v1/status"
 is "... and the new token works" "$(code)" 200
 
+# HEAD on a keep-alive connection: headers only, with the length a GET's
+# body has; the next response on the connection is read from its start
+python3 - "$API_PORT" "$FRESH" > "$T_TMP/head.out" <<'PY'
+import http.client, sys
+port, token = int(sys.argv[1]), sys.argv[2]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+out = []
+for method, path, hdr in (("HEAD", "/", {}), ("GET", "/style.css", {}), ("GET", "/", {}),
+                          ("HEAD", "/v1/status", {"Authorization": "Bearer " + token}),
+                          ("GET", "/v1/status", {"Authorization": "Bearer " + token})):
+    c.request(method, path, headers=hdr)
+    r = c.getresponse()
+    body = r.read()
+    out.append((method, path, r.status, r.getheader("Content-Length"), len(body)))
+head, css, page, shead, sget = out
+print(head[2], css[2], head[4], head[3] == str(page[4]), shead[2], sget[2], shead[4])
+PY
+is "HEAD / and HEAD /v1/status: 200 without a body, Content-Length as GET's, the next response intact" \
+    "$(cat "$T_TMP/head.out")" "200 200 0 True 200 200 0"
+
 done_testing
