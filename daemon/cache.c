@@ -114,6 +114,12 @@ void cache_mark_busy(struct cache *c, const struct oid *pack)
                 cache_touch(c, pack);
 }
 
+void cache_hold(struct cache *c, const struct oid *pack)
+{
+        if (c)
+                cache_plan_touch(&c->recency, pack, INT64_MAX); /* "used" until released */
+}
+
 /* Last read (or marked busy) at used, 0 for never: in use at now? */
 static bool in_use(int64_t used, int64_t now)
 {

@@ -28,6 +28,10 @@ void cache_kick(struct cache *c);
 
 /* Mark pack as in use now: not evicted for a while (any thread; NULL is fine). */
 void cache_mark_busy(struct cache *c, const struct oid *pack);
+/* Mark pack as in use until cache_mark_busy (or another hold) says
+ * otherwise: for work that may take longer than "a while", such as a
+ * PROVE over a slow store (any thread; NULL is fine). */
+void cache_hold(struct cache *c, const struct oid *pack);
 /* Around "is the local copy still here? then delete the damaged copy on a
  * store" (any thread): the evictor holds it from its last look at a pack to
  * the deletion of the file, so the two copies never both go. */

@@ -68,9 +68,22 @@ static void key_name(char *buf, size_t len, const struct replicate_store *rs, co
         snprintf(buf, len, "replicate.%lld.%s", (long long)rs->id, what);
 }
 
+static void prove_check(struct prove_job *j);
+
+/* The pack stays here for the whole PROVE (a slow store may take longer
+ * than the evictor's notion of "recently used"), and a while after. */
 static void prove_work(void *userdata)
 {
         struct prove_job *j = userdata;
+        struct cache *cache = j->rs->rep->d->cache;
+
+        cache_hold(cache, &j->item.id);
+        prove_check(j);
+        cache_mark_busy(cache, &j->item.id);
+}
+
+static void prove_check(struct prove_job *j)
+{
         uint8_t nonce[PROVE_NONCE_SIZE], want[CRYPTO_SHA256_SIZE], got[CRYPTO_SHA256_SIZE];
         int r;
 
@@ -78,7 +91,6 @@ static void prove_work(void *userdata)
         struct store *local = repo_store(d->repo);
         uint64_t size;
 
-        cache_mark_busy(d->cache, &j->item.id); /* the evictor leaves it alone meanwhile */
         r = crypto_random(nonce, sizeof(nonce));
         if (r >= 0)
                 r = store_prove(local, &j->item.id, nonce, sizeof(nonce), want);
