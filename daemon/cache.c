@@ -411,6 +411,11 @@ static void on_timer(evutil_socket_t fd, short what, void *userdata)
         pass_start(c);
 }
 
+bool cache_evicting(const struct cache *c)
+{
+        return c && c->running;
+}
+
 void cache_kick(struct cache *c)
 {
         if (!c || !c->cache_mode || c->stopped)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "identity.h"
@@ -340,6 +341,12 @@ int cmd_refuse_losing_packs(struct request *r, int64_t store_id, const char *nam
         (void)msg_map_get_bool(&r->args, CTL_KEY_FORCE, &force); /* absent: false */
         if (force)
                 return 0;
+        /* a pass may have deleted files whose rows still say "local": the
+         * count below would miss them */
+        if (cache_evicting(r->daemon->cache)) {
+                request_error(r, CTL_STATUS_BUSY, "the local cache is evicting packs right now; try again in a moment");
+                return -EBUSY;
+        }
         k = index_cache_only_on(r->daemon->index, store_id, &packs, &bytes);
         if (k < 0) {
                 request_error_errno(r, k, "cannot read which packs only %s holds", name);
