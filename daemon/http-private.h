@@ -42,7 +42,8 @@ struct http_call {
         struct evhttp_request *req;  /* NULL once the connection closed */
         struct request *r;
         int route;                   /* HTTP_ROUTE_* of http-routes.c */
-        json_t *items;               /* DATA items collected (snapshots, entries) */
+        json_t *items;               /* DATA items collected (snapshots; a one-message listing) */
+        size_t n_streamed;           /* entries of a listing sent so far */
         /* paging of GET /v1/snapshots */
         char *after;
         uint64_t limit;

@@ -143,6 +143,56 @@ static json_t *page(struct http_call *c)
 
 static void file_data(struct http_call *c, struct msg *m, bool final);
 
+/* A listing (tree, diff) as it comes: {"entries":[ then each DATA
+ * message's entries, chunk by chunk, then the RESULT's and ]}. The
+ * connection's output is what the command's flow control waits on, so a
+ * client that reads slowly holds a bounded part of a listing, never all
+ * of it (a listing short enough for one RESULT is one plain reply). */
+static void entries_stream(struct http_call *c, struct msg *m, bool final)
+{
+        struct evbuffer *buf = evbuffer_new();
+        struct msg_map b = msg_body(m);
+        size_t n = 0;
+
+        if (!buf) {
+                struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
+                http_call_end(c);
+                evhttp_connection_free(conn); /* the headers may be out: cut it short */
+                return;
+        }
+        if (!c->started) {
+                evhttp_add_header(evhttp_request_get_output_headers(c->req), "Content-Type", "application/json");
+                evhttp_send_reply_start(c->req, 200, "OK");
+                c->started = true;
+                evbuffer_add(buf, "{\"entries\":[", 12);
+        }
+        msg_map_get_count(&b, CTL_KEY_ENTRIES, &n);
+        for (size_t i = 0; i < n; i++) {
+                struct msg_map item;
+                char *text = NULL;
+                size_t len = 0;
+                if (msg_map_get_map_at(&b, CTL_KEY_ENTRIES, i, &item) < 0)
+                        continue;
+                json_t *j = ctl_json_from_map(&item);
+                if (j && ctl_json_dump(j, &text, &len) >= 0 && len > 0) {
+                        if (c->n_streamed++)
+                                evbuffer_add(buf, ",", 1);
+                        evbuffer_add(buf, text, len - 1); /* without its newline */
+                }
+                json_decref(j);
+                free(text);
+        }
+        if (final)
+                evbuffer_add(buf, "]}\n", 3);
+        evhttp_send_reply_chunk(c->req, buf);
+        evbuffer_free(buf);
+        if (final) {
+                struct evhttp_request *req = c->req;
+                http_call_end(c);
+                evhttp_send_reply_end(req);
+        }
+}
+
 static void call_send(struct request *r, struct msg *m, bool final)
 {
         struct http_call *c = r->frontend;
@@ -173,8 +223,13 @@ static void call_send(struct request *r, struct msg *m, bool final)
                 msg_free(m);
                 return;
         }
+        if (c->route == HTTP_ROUTE_ENTRIES && (msg_type(m) == CTL_TYPE_DATA || (final && c->started))) {
+                entries_stream(c, m, final);
+                msg_free(m);
+                return;
+        }
         if (msg_type(m) == CTL_TYPE_DATA) {
-                collect(c, m, c->route == HTTP_ROUTE_SNAPSHOTS ? CTL_KEY_SNAPSHOTS : CTL_KEY_ENTRIES);
+                collect(c, m, CTL_KEY_SNAPSHOTS);
                 msg_free(m);
                 return;
         }
