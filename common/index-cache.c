@@ -130,7 +130,7 @@ int index_cache_only_on(struct index *idx, int64_t store_id, uint64_t *ret_packs
         int r = index_row_get(idx,
                               INDEX_QUERY("SELECT count(*), coalesce(sum(p.size), 0) FROM packs p "
                                           "WHERE NOT p.local AND EXISTS (SELECT 1 FROM replicas r WHERE r.pack_id = p.id "
-                                          "AND r.store_id = ?1 AND r.state >= 1) AND NOT EXISTS (SELECT 1 "
+                                          "AND r.store_id = ?1 AND (r.state >= 1 OR r.state = -1)) AND NOT EXISTS (SELECT 1 "
                                           "FROM replicas r WHERE r.pack_id = p.id AND r.store_id <> ?1 AND r.state >= 1)",
                                           INDEX_VALUE_INT64(store_id)),
                               &only_row, &u);

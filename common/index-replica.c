@@ -24,7 +24,7 @@ int index_replica_set(struct index *idx, const struct oid *pack, int64_t store_i
         struct index_replica replica;
         int r;
 
-        if (state < INDEX_REPLICA_PENDING || state > INDEX_REPLICA_VERIFIED)
+        if (state < INDEX_REPLICA_DAMAGED || state > INDEX_REPLICA_VERIFIED)
                 return -EINVAL;
         replica = (struct index_replica){
                 .pack = *pack,
@@ -54,6 +54,18 @@ int index_replica_get(struct index *idx, const struct oid *pack, int64_t store_i
         if (r == -ENOENT)
                 return INDEX_REPLICA_PENDING;
         return r < 0 ? r : state;
+}
+
+int index_replica_damaged(struct index *idx, const struct oid *pack, int64_t store_id)
+{
+        int damaged = 0;
+        int r = index_row_get(idx,
+                              INDEX_QUERY("SELECT state = -1 FROM replicas WHERE pack_id = ?1 AND store_id = ?2",
+                                          INDEX_VALUE_OID(pack), INDEX_VALUE_INT64(store_id)),
+                              &index_row_int, &damaged);
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? r : damaged;
 }
 
 int index_replica_count(struct index *idx, const struct oid *pack, int min_state)

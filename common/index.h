@@ -20,6 +20,10 @@ enum index_open_flags {
 };
 
 enum index_replica_state {
+        /* a copy is there but failed its check: not held (never counted
+         * towards copies or eviction), to be uploaded again, the copy
+         * deleted first; kept until then for what of it still reads */
+        INDEX_REPLICA_DAMAGED = -1,
         INDEX_REPLICA_PENDING = 0, /* also what a missing row means */
         INDEX_REPLICA_UPLOADED = 1,
         INDEX_REPLICA_VERIFIED = 2,
@@ -313,8 +317,11 @@ void index_store_done(struct index_store *store);
 
 /* Set (insert or update) the state of pack on store, stamped now. */
 int index_replica_set(struct index *idx, const struct oid *pack, int64_t store_id, int state);
-/* Return the state of pack on store (PENDING if no row), or -errno. */
+/* Return the state of pack on store (PENDING if no row), or -errno
+ * (DAMAGED is -1 too: index_replica_damaged tells them apart). */
 int index_replica_get(struct index *idx, const struct oid *pack, int64_t store_id);
+/* 1 when store_id's copy of pack is INDEX_REPLICA_DAMAGED, 0 if not, -errno. */
+int index_replica_damaged(struct index *idx, const struct oid *pack, int64_t store_id);
 /* Return how many stores hold pack in at least state min_state, or -errno. */
 int index_replica_count(struct index *idx, const struct oid *pack, int min_state);
 /* Call cb for every pack not yet uploaded to store (no row or PENDING), by id. */
@@ -378,8 +385,9 @@ int index_cache_pinned_bytes(struct index *idx, uint64_t *ret);
 /* Fill ret with the local and evicted packs and bytes. */
 int index_cache_usage(struct index *idx, struct index_cache_usage *ret);
 /* Call cb for at most limit packs with id > after (NULL: from the first), by id. */
-/* Packs not here (evicted) that no store but store_id holds: what removing
- * that store would lose. */
+/* Packs not here (evicted) that no store but store_id holds, or of which
+ * store_id has the only copy left, damaged: what removing that store would
+ * lose. */
 int index_cache_only_on(struct index *idx, int64_t store_id, uint64_t *ret_packs, uint64_t *ret_bytes);
 
 /* --- prune (docs/prune.md) --- */

@@ -170,13 +170,15 @@ static void round_finish(struct replicate_round *round)
         free(round);
 }
 
-/* The replica of pack on rs back to pending, and the pack queued there
- * again with the size the index knows (a scheduled pick carries only the
- * id); the reset's error. */
-static int upload_again(struct replicate_store *rs, const struct oid *pack)
+/* The replica of pack on rs back to pending (or damaged: a copy is still
+ * there, which the upload deletes once it has a good one to put), and the
+ * pack queued there again with the size the index knows (a scheduled pick
+ * carries only the id); the reset's error. */
+static int upload_again(struct replicate_store *rs, const struct oid *pack, bool damaged)
 {
         struct index_pack p;
-        int r = index_replica_reset(rs->rep->d->index, pack, rs->id);
+        int r = damaged ? index_replica_set(rs->rep->d->index, pack, rs->id, INDEX_REPLICA_DAMAGED)
+                        : index_replica_reset(rs->rep->d->index, pack, rs->id);
 
         if (r >= 0 && index_pack_lookup(rs->rep->d->index, pack, &p) >= 0)
                 replicate_store_requeue(rs, pack, p.size);
@@ -213,10 +215,12 @@ static void prove_done(void *userdata)
                           "Store %s: pack %s is %s there and was evicted here (local_copy = cache); %s", rs->name,
                           hex, j->result == -ENOENT ? "missing" : "damaged",
                           j->result == -ENOENT ? "copying it from another store if one holds it"
-                                               : "its copy there is kept (objects in it that still check may be read)");
-                if (j->result == -ENOENT)
-                        /* nothing there to lose: the upload fetches it from another store */
-                        (void)upload_again(rs, &j->item.id);
+                                               : "it no longer counts as a copy; it is replaced from another store "
+                                                 "that holds the pack, and kept meanwhile (objects in it that still "
+                                                 "check may be read)");
+                /* the upload fetches it from another store; a damaged copy
+                 * is deleted only once a good one is at hand */
+                (void)upload_again(rs, &j->item.id, j->result == -EBADMSG);
         } else if (j->result == -EBADMSG || j->result == -ENOENT) {
                 round->result.errors++;
                 log_event(LOG_WARNING, MSGID_PACK_DAMAGED, LOG_FIELDS(LOG_STORE(rs->name)),
@@ -225,9 +229,11 @@ static void prove_done(void *userdata)
                           j->delete_result >= 0 ? "uploading it again"
                                                 : "its deletion failed (Object Lock?); uploading a good copy over it");
                 /* A copy known bad is no copy, whether or not it could be
-                 * deleted: pending again, so that the evictor never counts
-                 * it (it would drop the good local copy for it) */
-                int r = upload_again(rs, &j->item.id);
+                 * deleted: pending again (damaged while it is still there:
+                 * the upload deletes it before it puts the good one), so
+                 * that the evictor never counts it (it would drop the good
+                 * local copy for it) */
+                int r = upload_again(rs, &j->item.id, j->result == -EBADMSG && j->delete_result < 0);
                 if (r < 0)
                         log_error_errno(r, "Store %s: cannot mark pack %s to upload again: %s", rs->name, hex,
                                         index_last_error(rs->rep->d->index));

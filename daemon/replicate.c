@@ -89,6 +89,21 @@ static void upload_work(void *userdata)
                 u->result = r;
                 return;
         }
+        /* a copy there that failed its check goes first, now that a good
+         * one is at hand: a peer would answer HAVE for it, and the PUT
+         * would then send nothing */
+        struct repo *repo = u->rs->rep->d->repo;
+        struct index *rd = repo_reader_get(repo);
+        int damaged = rd ? index_replica_damaged(rd, &u->item.id, u->rs->id) : -EIO;
+        if (rd)
+                repo_reader_put(repo, rd);
+        if (damaged > 0) {
+                r = store_del(u->rs->store, &u->item.id);
+                if (r < 0 && r != -ENOENT) {
+                        u->result = r;
+                        return;
+                }
+        }
         u->result = store_put(u->rs->store, &u->item.id, fd, u->item.size, STORE_PUT_TRUSTED);
 }
 

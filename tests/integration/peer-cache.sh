@@ -94,6 +94,17 @@ else not_ok "C receives every pack of A"; diag "C has $(hosted_packs C | wc -l) 
 is "no pack C holds is damaged" "$(hosted_bad C)" ""
 is "A's store C has nothing pending" "$(store_field A C pending)" 0
 
+# an evicted pack damaged on C while B holds it: verify finds it, the copy
+# stops counting (removing B is refused meanwhile) and is replaced from B's
+fixable=$(comm -23 <(hosted_packs B) <(own_packs A) | sed -n 2p)
+flip_byte "$(hosted_files C | grep "$fixable")" 2000
+rc_is "verify --store C finds the damaged evicted pack" 1 on A verify --store C
+check "A's log says it is replaced from another store" \
+    grep -q "Store C: pack $fixable is damaged there and was evicted here (local_copy = cache); it no longer counts" \
+    "$T_TMP/A/chuted.log"
+c_good() { [ -z "$(hosted_bad C)" ] && [ "$(store_field A C pending)" = 0 ]; }
+check "C's damaged copy is replaced by B's" wait_until 30 c_good
+
 # an evicted pack damaged on B and gone from C: verify finds both, keeps B's
 # damaged copy (nothing here could replace it), and the upload to C says the
 # only copy it could fetch is damaged
