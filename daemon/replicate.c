@@ -89,14 +89,22 @@ static void upload_work(void *userdata)
                 u->result = r;
                 return;
         }
-        /* a copy there that failed its check goes first, now that a good
-         * one is at hand: a peer would answer HAVE for it, and the PUT
-         * would then send nothing */
-        struct repo *repo = u->rs->rep->d->repo;
-        struct index *rd = repo_reader_get(repo);
-        int damaged = rd ? index_replica_damaged(rd, &u->item.id, u->rs->id) : -EIO;
-        if (rd)
-                repo_reader_put(repo, rd);
+        /* a copy on a peer that failed its check goes first, now that a
+         * good one is at hand: the peer would answer HAVE for it, and the
+         * PUT would then send nothing (an S3 PUT replaces an object, or
+         * adds a version over one under Object Lock, whose delete fails) */
+        int damaged = 0;
+        if (store_is_peer(u->rs->store)) {
+                struct repo *repo = u->rs->rep->d->repo;
+                struct index *rd = repo_reader_get(repo);
+                damaged = rd ? index_replica_damaged(rd, &u->item.id, u->rs->id) : -EIO;
+                if (rd)
+                        repo_reader_put(repo, rd);
+        }
+        if (damaged < 0) {
+                u->result = damaged; /* tried again later */
+                return;
+        }
         if (damaged > 0) {
                 r = store_del(u->rs->store, &u->item.id);
                 if (r < 0 && r != -ENOENT) {
