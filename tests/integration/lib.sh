@@ -244,8 +244,6 @@ flip_byte() {
 }
 # vm_hwm_kib PID: peak resident set size of PID in KiB
 vm_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-# need CMD...: fail the whole script unless every command exists (the
-# packages are in quickstart's DEPS list)
 # sanitizer_skip REASON: skip this whole script, saying why, in the
 # sanitizer suites of .ci/run (CHUTE_SANITIZER_SUITE set): for tests whose
 # point is timing or volume, which the sanitizers' slowdown only stretches,
@@ -253,6 +251,8 @@ vm_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 sanitizer_skip() {
     if [ -n "${CHUTE_SANITIZER_SUITE:-}" ]; then echo "1..0 # SKIP $*"; exit 0; fi
 }
+# need CMD...: fail the whole script unless every command exists (the
+# packages are in quickstart's DEPS list)
 need() {
     local c
     for c in "$@"; do command -v "$c" >/dev/null 2>&1 || bail_out "$c is not installed (see DEPS in ./quickstart)"; done

@@ -9,7 +9,9 @@
 . "$(dirname "$0")/lib.sh"
 need jq sqlite3 sha256sum openssl
 
-MB=${CHUTE_SHUTDOWN_MB:-2048}
+# a quarter of it in the sanitizer suites, whose slowdown keeps the
+# snapshot running as long (TSan took 106 s over the 2 GiB)
+MB=${CHUTE_SHUTDOWN_MB:-$([ -n "${CHUTE_SANITIZER_SUITE:-}" ] && echo 512 || echo 2048)}
 SRC=$T_TMP/src
 mkdir -p "$SRC/small"
 # incompressible and fast: AES-CTR keystream (/dev/urandom is slower)
@@ -37,8 +39,8 @@ diag "SIGTERM at $((${progress:-0} / 1048576)) MiB into the snapshot (state: $st
 is "a snapshot is running when SIGTERM comes" "$state" "backing up"
 t0=$(date +%s%N)
 kill -TERM "$CHUTED_PID"
-if wait_gone "$CHUTED_PID" 5; then ok "SIGTERM during a 2 GiB snapshot: exits within 5 s"; else
-    not_ok "SIGTERM during a 2 GiB snapshot: exits within 5 s"
+if wait_gone "$CHUTED_PID" 5; then ok "SIGTERM during a $MB MiB snapshot: exits within 5 s"; else
+    not_ok "SIGTERM during a $MB MiB snapshot: exits within 5 s"
     kill -KILL "$CHUTED_PID" 2>/dev/null; wait "$CHUTED_PID" 2>/dev/null; fi
 diag "exit after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 is "... with exit status 0" "${WAIT_RC:-none}" 0
