@@ -7,7 +7,8 @@
 # connection takes the index's write lock in 0.4 s bursts (standing in for
 # a slow disk under the committer), so a write on the loop thread would
 # stall it. A small client (ctlwire.py poll-status) connects, asks status
-# and reads the answer every 50 ms; its worst time is what is asserted.
+# and reads the answer every 50 ms; its worst times are what is asserted
+# (all polls but one under 100 ms, that one under 300 ms: see judge).
 # chutectl is timed the same way alongside (process start included), and
 # its distribution is reported, not asserted.
 . "$(dirname "$0")/lib.sh"
@@ -75,21 +76,28 @@ import sys
 v = open(sys.argv[1]).read().split()
 ok = sorted(float(x) for x in v if x != "fail")
 q = lambda p: ok[min(len(ok) - 1, int(p * len(ok)))] if ok else float("nan")
-print("n=%d p50=%.1f p90=%.1f p99=%.1f max=%.1f ms failed=%d" % (len(ok), q(.5), q(.9), q(.99), ok[-1] if ok else float("nan"), len(v) - len(ok)))
+print("n=%d p50=%.1f p90=%.1f p99=%.1f second=%.1f max=%.1f ms failed=%d" % (len(ok), q(.5), q(.9), q(.99),
+      ok[-2] if len(ok) > 1 else float("nan"), ok[-1] if ok else float("nan"), len(v) - len(ok)))
 PY
 }
-# judge PHASE: assert the small client's worst time, report both
+# judge PHASE: assert the small client's worst times, report both. All but
+# one poll under LIMIT_MS, and that one under 3 x LIMIT_MS: a write on the
+# loop thread under the 0.4 s lock bursts stalls it 400 ms and more, again
+# and again, while a test running beside this one on a 2-core CI machine
+# has made a single poll take 139 ms.
 judge() {
-    local w c max failed
+    local w c max second failed
     w=$(summary "$T_TMP/$1.wire"); c=$(summary "$T_TMP/$1.chutectl")
     diag "$1: status over the socket: $w"
     diag "$1: chutectl status (process included): $c"
     max=$(echo "$w" | sed -n 's/.* max=\([0-9.]*\) ms.*/\1/p'); failed=$(echo "$w" | sed -n 's/.*failed=\([0-9]*\)/\1/p')
+    second=$(echo "$w" | sed -n 's/.* second=\([0-9.]*\) .*/\1/p')
     n=$(echo "$w" | sed -n 's/^n=\([0-9]*\) .*/\1/p')
-    if [ "${n:-0}" -ge 10 ] && [ "$failed" = 0 ] && python3 -c "import sys; sys.exit(not float('$max') < $LIMIT_MS)"; then
-        ok "$1: every status answered, the slowest in ${max} ms < ${LIMIT_MS} ms (${n} polls)"
+    if [ "${n:-0}" -ge 10 ] && [ "$failed" = 0 ] &&
+        python3 -c "import sys; sys.exit(not (float('$second') < $LIMIT_MS and float('$max') < 3 * $LIMIT_MS))"; then
+        ok "$1: every status answered, all but the slowest in < ${LIMIT_MS} ms (${second} ms), that one in ${max} ms < $((3 * LIMIT_MS)) ms (${n} polls)"
     else
-        not_ok "$1: every status answered in < ${LIMIT_MS} ms (${n:-0} polls, slowest ${max:-?} ms, ${failed:-?} failed)"
+        not_ok "$1: every status answered, all but one in < ${LIMIT_MS} ms (${n:-0} polls, slowest ${max:-?} and ${second:-?} ms, ${failed:-?} failed)"
     fi
 }
 
