@@ -7,6 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool path_within(const char *path, const char *dir)
+{
+        size_t l = strlen(dir);
+        return !strncmp(path, dir, l) && (path[l] == '\0' || path[l] == '/' || (l == 1 && dir[0] == '/'));
+}
+
 char *path_join(const char *a, const char *b)
 {
         size_t la = strlen(a), lb = strlen(b);

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Path helpers shared by the walker and the watcher: paths relative to a
- * root, where "" is the root itself. Pure string work, no I/O. */
+/* Path helpers: paths relative to a root, where "" is the root itself (the
+ * walker, the watcher, listings), and one absolute path below another (the
+ * roots). Pure string work, no I/O. */
 #pragma once
+
+#include <stdbool.h>
 
 /* "a/b" from "a" and "b"; just a copy of b when a is "" (the root). NULL on ENOMEM. */
 char *path_join(const char *a, const char *b);
+/* Absolute path is dir itself or below it ("/" holds every absolute path). */
+bool path_within(const char *path, const char *dir);

@@ -20,6 +20,7 @@
 #include "index.h"
 #include "log.h"
 #include "own-files.h"
+#include "path.h"
 #include "repo.h"
 #include "request.h"
 #include "retention-apply.h"
@@ -221,9 +222,7 @@ struct root *root_containing(struct daemon *d, const char *path)
         size_t best_len = 0;
         for (struct root *root = d->roots; root; root = root->next) {
                 size_t l = strlen(root->path);
-                bool inside = !strncmp(path, root->path, l) &&
-                              (path[l] == '\0' || path[l] == '/' || (l == 1 && root->path[0] == '/'));
-                if (inside && l >= best_len) {
+                if (path_within(path, root->path) && l >= best_len) {
                         best = root;
                         best_len = l;
                 }
@@ -233,10 +232,8 @@ struct root *root_containing(struct daemon *d, const char *path)
 
 struct root *root_inside(struct daemon *d, const char *path)
 {
-        size_t l = strlen(path);
         for (struct root *root = d->roots; root; root = root->next)
-                if (strcmp(root->path, path) && !strncmp(root->path, path, l) &&
-                    (root->path[l] == '/' || (l == 1 && path[0] == '/')))
+                if (strcmp(root->path, path) && path_within(root->path, path))
                         return root;
         return NULL;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* common/path.c: joining paths relative to a root. */
+/* common/path.c: joining paths relative to a root, and one path below another. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
@@ -16,4 +16,14 @@ Test(path, join)
         p = path_join("a", "\xff\xfe");
         cr_assert_str_eq(p, "a/\xff\xfe", "names are bytes");
         free(p);
+}
+
+Test(path, within)
+{
+        cr_assert(path_within("/home/me", "/home/me"), "a directory holds itself");
+        cr_assert(path_within("/home/me/docs", "/home/me"));
+        cr_assert_not(path_within("/home/meow", "/home/me"), "a longer name is not below");
+        cr_assert_not(path_within("/home", "/home/me"));
+        cr_assert(path_within("/etc", "/"), "/ holds every absolute path");
+        cr_assert(path_within("/", "/"));
 }
