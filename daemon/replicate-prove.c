@@ -96,9 +96,9 @@ static void prove_check(struct prove_job *j)
                 r = store_prove(local, &j->item.id, nonce, sizeof(nonce), want);
         if (r == -ENOENT) {
                 /* evicted here (local_copy = cache): no answer to compare a
-                 * PROVE with, so read the pack back and check its hash; the
-                 * store's copy stays whatever it is, as nothing here could
-                 * replace it */
+                 * PROVE with, so read the pack back and check its hash; a
+                 * damaged copy stays until the upload has a good one from
+                 * another store (prove_done) */
                 j->evicted = true;
                 j->result = replicate_fetch_check(j->rs->store, &j->item.id, j->item.size);
                 return;
@@ -116,8 +116,7 @@ static void prove_check(struct prove_job *j)
                 /* the host keeps a deleted pack marked; a new PUT replaces it.
                  * Only while the local copy is here to upload again: the
                  * evictor holds the lock from its last look to its deletion */
-                cache_delete_lock();
-                cache_mark_busy(d->cache, &j->item.id);
+                cache_delete_lock(); /* the pack is held in the cache since prove_work began */
                 if (store_stat(local, &j->item.id, &size) >= 0) {
                         j->delete_result = store_del(j->rs->store, &j->item.id);
                         if (j->delete_result == -ENOENT)
