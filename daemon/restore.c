@@ -217,16 +217,24 @@ static void rnode_done(struct state *s, struct rnode *n)
 }
 
 /* Make a hard link that waited for its group's first file. */
+/* Link name in dirfd (full path path) to first, the group's first path. */
+static void link_to_first(struct state *s, const char *first, int dirfd, const char *name, const char *path)
+{
+        const char *first_name;
+        _cleanup_close_ int from = fdpath_open_parent(s->tfd, rel_of(s, first), &first_name);
+        if (from < 0 || linkat(from, first_name, dirfd, name, 0) < 0)
+                warn(s->job, from < 0 ? from : -errno, "create the hard link", path);
+}
+
 static void link_waiting(const char *first, const char *path, void *waiter, void *userdata)
 {
         struct state *s = userdata;
-        const char *from_name, *to_name;
-        _cleanup_close_ int from = fdpath_open_parent(s->tfd, rel_of(s, first), &from_name);
-        _cleanup_close_ int to = from < 0 ? -1 : fdpath_open_parent(s->tfd, rel_of(s, path), &to_name);
-        if (from < 0 || to < 0)
-                warn(s->job, from < 0 ? from : to, "create the hard link", path);
-        else if (linkat(from, from_name, to, to_name, 0) < 0)
-                warn(s->job, -errno, "create the hard link", path);
+        const char *to_name;
+        _cleanup_close_ int to = fdpath_open_parent(s->tfd, rel_of(s, path), &to_name);
+        if (to < 0)
+                warn(s->job, to, "create the hard link", path);
+        else
+                link_to_first(s, first, to, to_name, path);
         rnode_done(s, waiter);
 }
 
@@ -325,15 +333,9 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
                 case RESTORE_LINK_WAIT: /* its file is being written: linked once it is */
                         node->pending++;
                         return 0;
-                case RESTORE_LINK_NOW: {
-                        const char *first_name;
-                        int pfd = fdpath_open_parent(s->tfd, rel_of(s, first), &first_name);
-                        if (pfd < 0 || linkat(pfd, first_name, dirfd, name, 0) < 0)
-                                warn(job, pfd < 0 ? pfd : -errno, "create the hard link", path);
-                        if (pfd >= 0)
-                                close(pfd);
+                case RESTORE_LINK_NOW:
+                        link_to_first(s, first, dirfd, name, path);
                         return 0;
-                }
                 }
         }
         switch (e->kind) {
