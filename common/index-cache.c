@@ -35,9 +35,10 @@ int index_cache_candidates(struct index *idx, unsigned min_copies, size_t limit,
                 return -EINVAL;
         r = index_row_open(idx,
                            INDEX_QUERY("SELECT p.id, p.size, p.created_ns, (SELECT count(*) FROM replicas r "
-                                       "WHERE r.pack_id = p.id AND r.state >= 2) >= ?1 AS verified "
-                                       "FROM packs p WHERE p.local AND (SELECT count(*) FROM replicas r "
-                                       "WHERE r.pack_id = p.id AND r.state >= 1) >= ?1 AND NOT " PINNED_WHERE
+                                       "WHERE r.pack_id = p.id AND r.state >= 2 AND " REPLICA_HELD("r")
+                                       ") >= ?1 AS verified FROM packs p WHERE p.local AND (SELECT count(*) "
+                                       "FROM replicas r WHERE r.pack_id = p.id AND " REPLICA_HELD("r")
+                                       ") >= ?1 AND NOT " PINNED_WHERE
                                        " ORDER BY verified DESC, p.created_ns LIMIT ?2",
                                        INDEX_VALUE_INT64(min_copies), INDEX_VALUE_INT64((int64_t)limit)),
                            &c);
@@ -51,7 +52,7 @@ int index_cache_candidates(struct index *idx, unsigned min_copies, size_t limit,
 
 int index_cache_held(struct index *idx, const struct oid *pack, unsigned min_copies)
 {
-        int n = index_replica_count(idx, pack, INDEX_REPLICA_UPLOADED);
+        int n = index_replica_held(idx, pack);
 
         if (n < 0)
                 return n;
@@ -131,7 +132,7 @@ int index_cache_only_on(struct index *idx, int64_t store_id, uint64_t *ret_packs
                               INDEX_QUERY("SELECT count(*), coalesce(sum(p.size), 0) FROM packs p "
                                           "WHERE NOT p.local AND EXISTS (SELECT 1 FROM replicas r WHERE r.pack_id = p.id "
                                           "AND r.store_id = ?1 AND (r.state >= 1 OR r.state = -1)) AND NOT EXISTS (SELECT 1 "
-                                          "FROM replicas r WHERE r.pack_id = p.id AND r.store_id <> ?1 AND r.state >= 1)",
+                                          "FROM replicas r WHERE r.pack_id = p.id AND r.store_id <> ?1 AND " REPLICA_HELD("r") ")",
                                           INDEX_VALUE_INT64(store_id)),
                               &only_row, &u);
 

@@ -81,6 +81,19 @@ int index_replica_count(struct index *idx, const struct oid *pack, int min_state
         return r < 0 ? r : count;
 }
 
+int index_replica_held(struct index *idx, const struct oid *pack)
+{
+        int count, r;
+
+        r = index_row_get(idx,
+                          INDEX_QUERY("SELECT count(*) FROM replicas r WHERE r.pack_id = ?1 AND " REPLICA_HELD("r"),
+                                      INDEX_VALUE_OID(pack)),
+                          &index_row_int, &count);
+        if (r == -ENOENT)
+                return -EIO; /* an aggregate always answers */
+        return r < 0 ? r : count;
+}
+
 int index_replica_foreach_pending(struct index *idx, int64_t store_id, index_pack_cb cb,
                                   void *userdata)
 {

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Stores (table stores): where packs are replicated, by unique name, with a
- * kind, a configuration the index does not read, and the store's own upload
- * and download limits. Removing a store drops
+ * kind, a configuration the index does not read, the store's own upload
+ * and download limits, and since when it refuses this node. Removing a store drops
  * its replica rows (ON DELETE CASCADE); index-replica.c owns those rows. */
 #include "index-private.h"
 
 #include <errno.h>
 
-#define STORE_COLUMNS "id, name, kind, config, upload_limit, download_limit"
+#define STORE_COLUMNS "id, name, kind, config, upload_limit, download_limit, refused_ns"
 
 static int store_visit(union index_visitor visitor, const void *row, void *userdata)
 {
@@ -21,6 +21,7 @@ static const struct index_column store_columns[] = {
         INDEX_COLUMN_TEXT(struct index_store, config, 0),
         INDEX_COLUMN_UINT64(struct index_store, upload_limit, 0),
         INDEX_COLUMN_UINT64(struct index_store, download_limit, 0),
+        INDEX_COLUMN_INT64(struct index_store, refused_ns, 0),
 };
 static const struct index_row store_row =
         INDEX_ROW(struct index_store, store_columns, 0, store_visit);
@@ -43,7 +44,7 @@ int index_store_add(struct index *idx, const char *name, const char *kind, const
         if (!name || !*name || !kind)
                 return -EINVAL;
         r = index_row_put(idx,
-                          INDEX_SQL("INSERT INTO stores (" STORE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                          INDEX_SQL("INSERT INTO stores (" STORE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
                           &store_row, &store);
         if (r < 0)
                 return r;
@@ -84,6 +85,24 @@ int index_store_set_config(struct index *idx, int64_t id, const char *config)
                 return -EINVAL;
         return index_row_exec_one(idx, INDEX_QUERY("UPDATE stores SET config = ?2 WHERE id = ?1",
                                                    INDEX_VALUE_INT64(id), INDEX_VALUE_TEXT(config)));
+}
+
+int index_store_set_refused(struct index *idx, int64_t id, int64_t now_ns)
+{
+        int r;
+
+        if (now_ns < 0)
+                return -EINVAL;
+        r = index_row_exec(idx, INDEX_QUERY("UPDATE stores SET refused_ns = ?2 WHERE id = ?1 AND "
+                                            "(refused_ns = 0) <> (?2 = 0)",
+                                            INDEX_VALUE_INT64(id), INDEX_VALUE_INT64(now_ns)));
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return 1;
+        /* nothing changed: the state was so already, or there is no such store */
+        r = index_row_exists(idx, INDEX_QUERY("SELECT 1 FROM stores WHERE id = ?1", INDEX_VALUE_INT64(id)));
+        return r < 0 ? r : r > 0 ? 0 : -ENOENT;
 }
 
 int index_store_foreach(struct index *idx, index_store_cb cb, void *userdata)

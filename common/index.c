@@ -118,6 +118,10 @@ static const char *const index_migrations[INDEX_SCHEMA_VERSION] = {
         "  fp BLOB PRIMARY KEY CHECK (length(fp) = 16),"
         "  id BLOB NOT NULL CHECK (length(id) = 32),"
         "  tag BLOB NOT NULL CHECK (length(tag) = 16)) WITHOUT ROWID;",
+        /* 7: a store that refuses this node (a host that removed or never
+         * approved it, an S3 bucket gone or closed to our key), since when;
+         * 0 while it accepts us. Its copies count as no copy (docs/stores.md). */
+        "ALTER TABLE stores ADD COLUMN refused_ns INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- errors: the SQLite boundary ----------------------------------------- */

@@ -13,7 +13,7 @@
 #include "oid.h"
 
 /* Highest schema version this code knows (PRAGMA user_version). */
-#define INDEX_SCHEMA_VERSION 6
+#define INDEX_SCHEMA_VERSION 7
 
 enum index_open_flags {
         INDEX_READONLY = 1 << 0, /* read-only connection (workers); no migration */
@@ -86,6 +86,7 @@ struct index_store {
         char *kind;   /* "local", "peer", "s3" */
         char *config; /* opaque to the index */
         uint64_t upload_limit, download_limit; /* bytes/s, 0 = none */
+        int64_t refused_ns; /* since when it refuses this node; 0 while it accepts us */
 };
 
 struct index_replica {
@@ -310,6 +311,13 @@ int index_store_set_limits(struct index *idx, int64_t id, uint64_t upload, uint6
 int index_store_remove(struct index *idx, int64_t id);
 /* Replace the config of store id (its replica rows stay); -ENOENT if none. */
 int index_store_set_config(struct index *idx, int64_t id, const char *config);
+/* Record that store id refuses this node since now_ns (0: it accepts us
+ * again). Only a change is written: the first refusal's time stays.
+ * 1 when the state changed, 0 when it was so already; -ENOENT if no such
+ * store. A refusing store's copies count towards no "held" or "copies"
+ * question (index_replica_held, the replicator's pending packs, the
+ * cache's evictable packs). */
+int index_store_set_refused(struct index *idx, int64_t id, int64_t now_ns);
 /* Call cb for every store, by id. */
 int index_store_foreach(struct index *idx, index_store_cb cb, void *userdata);
 /* Free the strings of a store filled by index_store_find(). */
@@ -324,6 +332,9 @@ int index_replica_get(struct index *idx, const struct oid *pack, int64_t store_i
 int index_replica_damaged(struct index *idx, const struct oid *pack, int64_t store_id);
 /* Return how many stores hold pack in at least state min_state, or -errno. */
 int index_replica_count(struct index *idx, const struct oid *pack, int min_state);
+/* The copies of pack that count: uploaded or verified, on stores that do not
+ * refuse this node (index_store_set_refused). */
+int index_replica_held(struct index *idx, const struct oid *pack);
 /* Call cb for every pack not yet uploaded to store (no row or PENDING), by id. */
 int index_replica_foreach_pending(struct index *idx, int64_t store_id, index_pack_cb cb,
                                   void *userdata);
@@ -374,18 +385,20 @@ struct index_cache_usage {
         uint64_t stores;                       /* rows of the stores table */
 };
 /* Call cb for at most limit local packs held (UPLOADED or VERIFIED) by at
- * least min_copies (>= 1) stores that hold no tree or snapshot object:
+ * least min_copies (>= 1) stores that do not refuse us, and that hold no
+ * tree or snapshot object:
  * VERIFIED ones first, then oldest first. */
 int index_cache_candidates(struct index *idx, unsigned min_copies, size_t limit,
                            index_cache_candidate_cb cb, void *userdata);
-/* 1 when at least min_copies (>= 1) stores hold pack, 0 if not, -errno. */
+/* 1 when at least min_copies (>= 1) stores that do not refuse us hold pack,
+ * 0 if not, -errno. */
 int index_cache_held(struct index *idx, const struct oid *pack, unsigned min_copies);
 /* *ret: bytes of local packs holding a tree or a snapshot object (never evicted). */
 int index_cache_pinned_bytes(struct index *idx, uint64_t *ret);
 /* Fill ret with the local and evicted packs and bytes. */
 int index_cache_usage(struct index *idx, struct index_cache_usage *ret);
-/* Call cb for at most limit packs with id > after (NULL: from the first), by id. */
-/* Packs not here (evicted) that no store but store_id holds, or of which
+/* Packs not here (evicted) that no store but store_id holds (a store that
+ * refuses us holds none), or of which
  * store_id has the only copy left, damaged: what removing that store would
  * lose. */
 int index_cache_only_on(struct index *idx, int64_t store_id, uint64_t *ret_packs, uint64_t *ret_bytes);

@@ -27,11 +27,13 @@ static bool store_limits(const struct msg_map *item, char *buf, size_t len)
         return true;
 }
 
-/* "connected", "offline" or "not running". */
+/* "refuses us", "connected", "offline" or "not running". */
 static const char *store_state(const struct msg_map *item)
 {
         bool connected = false;
 
+        if (msg_map_get_int(item, CTL_KEY_REFUSED_AT, &(int64_t){ 0 }) >= 0)
+                return "refuses us";
         msg_map_get_bool(item, CTL_KEY_CONNECTED, &connected);
         if (connected)
                 return "connected";
@@ -79,6 +81,20 @@ static void store_requests(const struct msg_map *item)
                bucket, endpoint);
 }
 
+/* "NAME: refuses this node since TIME; ..." when it does (name NULL: indented). */
+static void store_refused(const struct msg_map *item, const char *name)
+{
+        char when[OUTPUT_TIME_MAX];
+        int64_t ns;
+
+        if (msg_map_get_int(item, CTL_KEY_REFUSED_AT, &ns) < 0)
+                return;
+        output_time_local(ns, when);
+        printf("%s%srefuses this node since %s: its %" PRIu64 " packs there count as no copy (kept here, copied to "
+               "other stores) until it accepts this node again\n",
+               name ? name : "    ", name ? ": " : "", when, verb_uint(item, CTL_KEY_PACKS, 0));
+}
+
 static void store_verified(const struct msg_map *item, char *buf)
 {
         int64_t ns;
@@ -111,6 +127,7 @@ void verb_stores_lines(const struct msg_map *body)
                 printf("  %s (%s): %s, %s pending, verified %s, used %s\n", name, kind,
                        store_state(&item), pending, verified, usage);
                 store_requests(&item);
+                store_refused(&item, NULL);
                 if (*error)
                         printf("    error: %s\n", error);
                 char limits[96];
@@ -168,6 +185,7 @@ static int stores_text(struct msg *reply)
                                name, output_size(verb_uint(&item, CTL_KEY_UPLOADED, 0), size), requests,
                                verb_uint(&item, CTL_KEY_RETRIES, 0), bucket, endpoint);
                 }
+                store_refused(&item, name);
                 if (*error)
                         printf("%s: %s\n", name, error);
                 char limits[96];

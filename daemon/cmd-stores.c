@@ -2,7 +2,7 @@
 /* stores: every store packs are replicated to, with the index's counts
  * (pending, held, verified, newest PROVE) and the replicator's live view
  * (connected, usage and quota, last error, bytes sent and resumed), and its
- * own rate limits. The same maps are the STORES of status. */
+ * own rate limits, and since when it refuses this node. The same maps are the STORES of status. */
 #include <string.h>
 
 #include "cmd-util.h"
@@ -63,6 +63,8 @@ static int stores_fill_one(const struct index_store *store, void *userdata)
                 msg_map_set_int(&item, CTL_KEY_VERIFIED_AT, counts.verified_ns);
         msg_map_set_uint(&item, CTL_KEY_UPLOAD_LIMIT, store->upload_limit); /* the store's own */
         msg_map_set_uint(&item, CTL_KEY_DOWNLOAD_LIMIT, store->download_limit);
+        if (store->refused_ns > 0)
+                msg_map_set_int(&item, CTL_KEY_REFUSED_AT, store->refused_ns);
         if (!running) {
                 msg_map_set_text(&item, CTL_KEY_ERROR,
                                  f->d->repo ? "not running: chuted cannot open this kind of store"

@@ -2,7 +2,8 @@
 /* The peer listener (see peer-server.h): accept, TLS server handshake with a
  * deadline, pin the presented node id against the peers table, then either a
  * hosting session (peer-host.c) or a refusal that records the node as
- * pending. Connections are counted and bounded here; closed ones are freed
+ * pending and answers its HELLO with DENIED, so that its owner learns this
+ * host keeps nothing for it. Connections are counted and bounded here; closed ones are freed
  * from a deferred event, never inside their own callbacks. Refusals are
  * logged, at most PEER_SERVER_LOG_BURST a minute (a flood is summed up). */
 #include "peer-server.h"
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -29,12 +31,17 @@
 #include "index.h"
 #include "listener-pause.h"
 #include "log.h"
+#include "frame.h"
+#include "msg.h"
 #include "peer-host.h"
+#include "peer.h"
 #include "tls.h"
 
 /* Refusals logged per minute; the rest are counted and summed up. */
 #define PEER_SERVER_LOG_BURST 20
 #define PEER_SERVER_ADDRESS_MAX (INET6_ADDRSTRLEN + 16)
+/* The largest HELLO a refused node may send to get its DENIED. */
+#define PEER_SERVER_REFUSED_BODY_MAX 4096
 
 struct server_conn {
         struct peer_server *server;
@@ -42,6 +49,9 @@ struct server_conn {
         struct peer_host_session *session; /* once the peer is admitted */
         uint8_t id[IDENTITY_ID_SIZE];
         bool closed;                       /* waiting for the reaper */
+        bool answered;                     /* a refused node's HELLO got its DENIED */
+        char *refusal;                     /* what a refused node is told */
+        struct event *refusal_deadline;    /* ... and until when it may stay */
         char address[PEER_SERVER_ADDRESS_MAX];
         struct server_conn *next;
 };
@@ -110,6 +120,9 @@ static void conn_free(struct server_conn *c)
         peer_host_session_free(c->session);
         if (c->bev)
                 bufferevent_free(c->bev);
+        free(c->refusal);
+        if (c->refusal_deadline)
+                event_free(c->refusal_deadline);
         free(c);
 }
 
@@ -143,6 +156,85 @@ static unsigned server_sessions_of(const struct peer_server *s, const uint8_t id
                 if (c->session && !c->closed && !memcmp(c->id, id, IDENTITY_ID_SIZE))
                         n++;
         return n;
+}
+
+/* ---- a refused node's HELLO ------------------------------------------------------ */
+
+/* Its HELLO (one frame of at most PEER_SERVER_REFUSED_BODY_MAX bytes) gets
+ * DENIED with c->refusal; anything else closes the connection. The node's
+ * owner closes once it has the answer; PEER_SERVER_HANDSHAKE_TIMEOUT after
+ * the handshake, the connection closes anyway. */
+static void on_refused_read(struct bufferevent *bev, void *userdata)
+{
+        struct server_conn *c = userdata;
+        struct evbuffer *in = bufferevent_get_input(bev);
+        size_t avail = evbuffer_get_length(in), body_len = 0;
+        _cleanup_(msg_freep) struct msg *req = NULL;
+        _cleanup_(msg_freep) struct msg *m = NULL;
+        _cleanup_free_ uint8_t *out = NULL;
+        size_t out_len = 0;
+        const uint8_t *buf;
+        int r;
+
+        if (c->answered || c->closed) {
+                evbuffer_drain(in, avail);
+                return;
+        }
+        buf = evbuffer_pullup(in, (ev_ssize_t)MIN(avail, (size_t)FRAME_HEADER_SIZE + PEER_SERVER_REFUSED_BODY_MAX));
+        r = frame_peek(buf, avail, PEER_SERVER_REFUSED_BODY_MAX, &body_len);
+        if (r == 0)
+                return; /* more to come */
+        if (r > 0)
+                r = msg_decode(&peer_schema, buf + FRAME_HEADER_SIZE, body_len, &req, NULL);
+        if (r < 0 || !req || msg_type(req) != PEER_TYPE_HELLO || msg_kind(req) != MSG_KIND_REQUEST) {
+                conn_close(c);
+                return;
+        }
+        m = peer_msg_error(msg_reqid(req), PEER_STATUS_DENIED, c->refusal);
+        if (!m || msg_encode(m, &out, &out_len) < 0 || bufferevent_write(bev, out, out_len) < 0) {
+                conn_close(c);
+                return;
+        }
+        c->answered = true;
+        evbuffer_drain(in, avail);
+}
+
+static void on_refused_event(struct bufferevent *bev, short what, void *userdata)
+{
+        (void)bev, (void)what; /* EOF (the owner read its answer), an error or the timeout */
+        conn_close(userdata);
+}
+
+static void on_refused_deadline(evutil_socket_t fd, short what, void *userdata)
+{
+        (void)fd, (void)what; /* a node that trickles its HELLO, or never reads the answer */
+        conn_close(userdata);
+}
+
+/* Refuse c's node: log it, then answer its HELLO with DENIED and why. */
+static void conn_refuse(struct server_conn *c, const char *pretty)
+{
+        struct daemon *d = c->server->daemon;
+        char host[256] = "";
+
+        if (!d->config.node_name)
+                gethostname(host, sizeof(host) - 1);
+        if (asprintf(&c->refusal, "node %s is not a peer of %s (never approved there, or removed)", pretty,
+                     d->config.node_name ? d->config.node_name : host) < 0) {
+                c->refusal = NULL;
+                conn_close(c);
+                return;
+        }
+        struct timeval deadline = { PEER_SERVER_HANDSHAKE_TIMEOUT, 0 };
+        c->refusal_deadline = evtimer_new(d->base, on_refused_deadline, c);
+        if (!c->refusal_deadline || evtimer_add(c->refusal_deadline, &deadline) < 0) {
+                conn_close(c);
+                return;
+        }
+        bufferevent_setcb(c->bev, on_refused_read, NULL, on_refused_event, c);
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+        if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+                on_refused_read(c->bev, c);
 }
 
 /* The handshake is done: admit an approved peer, refuse anyone else. */
@@ -183,7 +275,7 @@ static void conn_handshake_done(struct server_conn *c)
                         log_warning_errno(r, "Cannot record pending node %s, ignoring", pretty);
                 server_refusal(s, pretty, "Refused node %s from %s: not approved (chutectl peer approve %s)", pretty,
                                c->address, pretty);
-                conn_close(c);
+                conn_refuse(c, pretty);
                 return;
         }
         if (server_sessions_of(s, c->id) >= PEER_SERVER_MAX_PER_PEER) {

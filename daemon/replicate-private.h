@@ -75,6 +75,7 @@ struct replicate_store {
         /* errors */
         struct event *retry_timer;
         uint64_t backoff_ns;
+        bool refused; /* the store refuses this node (as the index's stores row says) */
         bool quota_paused;
         uint64_t quota_need; /* the size of the pack that did not fit */
         char error[256];
@@ -124,6 +125,11 @@ void replicate_store_deletes_stop(struct replicate_store *rs);
 /* ---- replicate.c ---- */
 /* Feed rs its pending uploads (and then its deletes). */
 void replicate_store_fill(struct replicate_store *rs);
+/* rs refuses this node (why: in the store's words), or accepts it again: the
+ * index's stores row says so, so that rs's copies count as none meanwhile,
+ * and the other stores scan again for what now lacks a copy. Logged once per
+ * change; a failed index write is tried again at the next sign. */
+void replicate_store_refused(struct replicate_store *rs, bool refused, const char *why);
 /* Is pack being uploaded to rs now? */
 bool replicate_store_uploading(const struct replicate_store *rs, const struct oid *pack);
 /* The running store of that stores row, or NULL. */

@@ -200,6 +200,7 @@ static void prove_done(void *userdata)
         oid_to_hex(&j->item.id, hex);
         round->result.packs++;
         if (j->result >= 0) {
+                replicate_store_refused(rs, false, NULL);
                 int r = index_replica_set_verified(rs->rep->d->index, &j->item.id, rs->id, now_ns());
                 if (r < 0 && r != -ENOENT)
                         log_error_errno(r, "Store %s: cannot record pack %s as verified: %s", rs->name, hex,
@@ -239,6 +240,9 @@ static void prove_done(void *userdata)
         } else {
                 round->result.failed++;
                 log_debug("Store %s: PROVE of pack %s failed: %s", rs->name, hex, strerror(-j->result));
+                if (j->result == -EACCES || j->result == -ENXIO)
+                        replicate_store_refused(rs, true, j->result == -EACCES ? "access denied"
+                                                                               : "the bucket is gone");
         }
 out:
         free(j);

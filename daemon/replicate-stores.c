@@ -84,6 +84,7 @@ static int store_start(struct replicate *rep, const struct index_store *row)
         rs->rep = rep;
         rs->refs = 1;
         rs->id = row->id;
+        rs->refused = row->refused_ns != 0;
         rs->backoff_ns = REPLICATE_BACKOFF_MIN_NS;
         rs->name = strdup(row->name);
         rs->kind = strdup(row->kind);

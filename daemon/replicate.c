@@ -145,6 +145,37 @@ static void store_restart_scan(struct replicate_store *rs)
         rs->rescan = false;
 }
 
+void replicate_store_refused(struct replicate_store *rs, bool refused, const char *why)
+{
+        struct replicate_store *other;
+        int r;
+
+        if (rs->refused == refused || rs->stopped)
+                return;
+        r = index_store_set_refused(rs->rep->d->index, rs->id, refused ? now_ns() : 0);
+        if (r < 0) {
+                log_warning_errno(r, "Store %s: cannot record that it %s this node: %s", rs->name,
+                                  refused ? "refuses" : "accepts", index_last_error(rs->rep->d->index));
+                return;
+        }
+        rs->refused = refused;
+        if (refused) {
+                log_event(LOG_WARNING, MSGID_STORE_REFUSED, LOG_FIELDS(LOG_STORE(rs->name)),
+                          "Store %s refuses this node (%s): its copies there count as none until it accepts "
+                          "this node again; local copies stay, and other stores get copies",
+                          rs->name, why && *why ? why : "no reason given");
+                /* packs that had enough copies with it may lack some now */
+                for (other = rs->rep->stores; other; other = other->next)
+                        if (other != rs && !other->stopped) {
+                                store_restart_scan(other);
+                                replicate_store_fill(other);
+                        }
+        } else {
+                log_notice("Store %s accepts this node again: its copies count again", rs->name);
+                cache_kick(rs->rep->d->cache);
+        }
+}
+
 static void skip_add_for(struct replicate_store *rs, const struct oid *pack, uint64_t ns)
 {
         int64_t now = monotonic_ns();
@@ -284,6 +315,10 @@ static void upload_failed(struct replicate_store *rs, const struct upload *u)
                 if (ss.error[0])
                         set_error(rs, "%s", ss.error); /* its own words: which key file, which bucket */
         }
+        /* a host that no longer has us as a peer (DENIED), a bucket closed
+         * to our key or gone */
+        if (r == -EACCES || r == -ENXIO)
+                replicate_store_refused(rs, true, rs->error);
         if (!evtimer_pending(rs->retry_timer, NULL))
                 store_back_off(rs);
 }
@@ -319,6 +354,7 @@ static void upload_done(void *userdata)
                           (unsigned long long)u->item.size);
                 rs->uploads++;
                 rs->upload_bytes += u->item.size;
+                replicate_store_refused(rs, false, NULL);
                 cache_kick(rs->rep->d->cache); /* it may be on enough stores now */
                 rs->backoff_ns = REPLICATE_BACKOFF_MIN_NS;
                 if (!rs->quota_paused)
@@ -350,7 +386,7 @@ static bool still_pending(struct replicate_store *rs, const struct oid *pack)
                 return false; /* condemned or retired by prune since it was queued */
         if (index_replica_get(idx, pack, rs->id) >= INDEX_REPLICA_UPLOADED)
                 return false;
-        return copies == 0 || index_replica_count(idx, pack, INDEX_REPLICA_UPLOADED) < (int)copies;
+        return copies == 0 || index_replica_held(idx, pack) < (int)copies;
 }
 
 static int page_add(const struct index_pack *pack, void *userdata)
@@ -469,6 +505,7 @@ static void on_connected(void *userdata)
 {
         struct replicate_store *rs = userdata;
 
+        replicate_store_refused(rs, false, NULL); /* HELLO went through */
         if (rs->quota_paused)
                 return;
         evtimer_del(rs->retry_timer);
@@ -496,8 +533,14 @@ static void on_usage(void *userdata, uint64_t used, uint64_t quota)
         }
 }
 
+static void on_refused(void *userdata, const char *why)
+{
+        replicate_store_refused(userdata, true, why);
+}
+
 const struct store_peer_events replicate_peer_events = {
         .connected = on_connected,
+        .refused = on_refused,
         .usage = on_usage,
 };
 

@@ -438,6 +438,9 @@ static void on_hello(struct msg *reply, struct peer_payload *payload, int err, v
                 struct peer_conn *c = TAKE_PTR(p->conn);
                 link_free_conn(c);
                 link_failed(p);
+                /* DENIED: that host does not have this node as a peer */
+                if (err == -EACCES && p->events && p->events->refused)
+                        p->events->refused(p->events_userdata, p->error);
                 return;
         }
         struct msg_map body = msg_body(m);

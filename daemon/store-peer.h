@@ -46,6 +46,9 @@ struct store_peer_events {
         void (*connected)(void *userdata);
         /* the host reported usage (HELLO or USAGE) */
         void (*usage)(void *userdata, uint64_t used, uint64_t quota);
+        /* the host answered HELLO with DENIED: it does not (or no longer)
+         * have this node as a peer; why: the connection's error, in words */
+        void (*refused)(void *userdata, const char *why);
 };
 /* Set (or clear, with NULL) the events; loop thread. */
 void store_peer_set_events(struct store *s, const struct store_peer_events *events, void *userdata);

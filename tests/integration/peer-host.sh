@@ -64,7 +64,8 @@ B_ID=$(bctl id)
 
 # ---- an unknown node is refused and listed as pending --------------------------------
 run_tool hello > "$T_TMP/steps.json"
-step_is "an unknown node gets no HELLO answer: the connection is closed" 1 '.ok == false and .status == "closed"'
+step_is "an unknown node's HELLO is answered DENIED, with why" 1 \
+    '.ok == false and .status == "denied" and (.message | test("^node [A-Z0-9-]+ is not a peer of .* \\(never approved there, or removed\\)$"))'
 if grep -qF "Refused node $TOOL_ID from 127.0.0.1:" "$B_DIR/chuted.log" &&
    grep -qF "not approved (chutectl peer approve $TOOL_ID)" "$B_DIR/chuted.log"; then
     ok "B logs the refusal with the approve command"
@@ -151,7 +152,10 @@ jq_is "plain TCP garbage: closed by B" "$T_TMP/garbage.json" '.closed_by_host ==
 "$TOOL" raw bigframe "$SEED" "$B" 10 20 > "$T_TMP/big.json" 2>/dev/null
 jq_is "a frame claiming 2 GiB: closed by B at once" "$T_TMP/big.json" '.closed_by_host == 10 and .ms < 10000'
 "$TOOL" raw bigframe "$OTHER_SEED" "$B" 3 20 > "$T_TMP/big2.json" 2>/dev/null
-jq_is "an unknown node's connection is closed after the handshake" "$T_TMP/big2.json" '.closed_by_host == 3'
+jq_is "an unknown node's frame claiming 2 GiB: closed by B at once" "$T_TMP/big2.json" '.closed_by_host == 3 and .ms < 10000'
+"$TOOL" raw loris "$OTHER_SEED" "$B" 2 30 > "$T_TMP/loris2.json" 2>/dev/null
+jq_is "an unknown node trickling its HELLO: closed 10 s after the handshake" "$T_TMP/loris2.json" \
+    '.closed_by_host == 2 and .ms >= 9000 and .ms < 20000'
 # a flood past the connection limit, while the loris and stalled ones hold theirs
 "$TOOL" raw garbage "$SEED" "$B" 200 30 > "$T_TMP/flood.json" 2>/dev/null
 jq_is "a flood of 200 connections: every one closed" "$T_TMP/flood.json" '.closed_by_host == 200'
@@ -179,7 +183,7 @@ wait "$HELD"
 grep -q '"op":"closed","ok":true' "$T_TMP/held.json" && ok "its open connection is closed" || not_ok "its open connection is closed"
 [ -f "$(pack_path "$P3")" ] && ok "its packs are kept right after the removal" || not_ok "its packs are kept right after the removal"
 run_tool hello > "$T_TMP/steps.json"
-step_is "a removed peer is refused" 1 '.ok == false and .status == "closed"'
+step_is "a removed peer is refused: its HELLO is answered DENIED" 1 '.ok == false and .status == "denied"'
 for _ in $(seq 1 100); do [ -f "$(pack_path "$P3")" ] || break; sleep 0.1; done
 [ -f "$(pack_path "$P3")" ] && not_ok "... and purged after delete_delay" || ok "... and purged after delete_delay"
 

@@ -96,6 +96,7 @@ for f in "$T_TMP"/objects/*; do [ "$(sha256sum < "$f" | cut -d' ' -f1)" = "$(bas
 is "no partial or damaged object" "$bad:$(ls "$T_TMP/objects" | wc -l)" "0:$(wc -l < "$T_TMP/own.txt")"
 
 # ---- a wrong secret: a clear error and no hammering -----------------------------------
+refuses() { [ "$(store_field A "$1" refused_at)" != null ]; }
 (umask 077; echo "not-the-secret" > "$T_TMP/keys/wrong")
 check "store add WRONG with a wrong secret" on A store add WRONG s3 --endpoint "$S3_ENDPOINT" \
     --bucket "$S3_BUCKET" --prefix wrong/ --access-key-file "$S3_ACCESS_FILE" --secret-key-file "$T_TMP/keys/wrong"
@@ -108,6 +109,8 @@ req=$(store_field A WRONG requests)
 [ "$req" -gt 0 ] && [ "$req" -le 24 ] && ok "no retry storm: $req requests in 10 s" || not_ok "no retry storm: $req requests in 10 s"
 is "nothing written under wrong/" "$(s3_objects wrong/ | wc -l)" 0
 is "403s are not retried" "$(store_field A WRONG retries)" 0
+check "a store that refuses our key refuses us: its copies count as none" refuses WRONG
+is "the good store is not refused" "$(store_field A S3 refused_at)" null
 check "store remove WRONG" on A store remove WRONG
 
 # ---- a bucket that does not exist: said so, not retried ------------------------------
@@ -117,6 +120,7 @@ nobucket() { case $(store_field A NOBUCKET error) in *"bucket no-such-bucket doe
 if wait_until 15 nobucket; then ok "the error says the bucket does not exist"; else
     not_ok "the error says the bucket does not exist"; diag "error: $(store_field A NOBUCKET error)"; fi
 is "404 NoSuchBucket is not retried" "$(store_field A NOBUCKET retries)" 0
+check "a bucket that does not exist refuses us" refuses NOBUCKET
 check "store remove NOBUCKET" on A store remove NOBUCKET
 rc_is "store remove of a missing store fails" 1 on A store remove WRONG
 

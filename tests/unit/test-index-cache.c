@@ -146,6 +146,45 @@ Test(index_cache, held_sees_a_reset_replica)
         cr_assert_eq(index_cache_held(idx, &id, 0), 0, "zero copies never counts as held");
 }
 
+Test(index_cache, a_refusing_store_holds_nothing)
+{
+        struct oid id = pack_id(1), two = pack_id(2);
+        struct index_store row;
+        struct seen s = { 0 };
+        uint64_t packs = 0, bytes = 0;
+
+        add_pack(1, OBJECT_DATA);
+        add_pack(2, OBJECT_DATA);
+        set_state(1, friend1, INDEX_REPLICA_VERIFIED);
+        set_state(2, friend1, INDEX_REPLICA_UPLOADED);
+        set_state(2, friend2, INDEX_REPLICA_UPLOADED);
+        cr_assert_eq(index_pack_set_local(idx, &two, 0), 0);
+        cr_assert_eq(index_cache_only_on(idx, friend2, &packs, &bytes), 0);
+        cr_assert_eq(packs, 0, "b holds pack 2 too");
+
+        cr_assert_eq(index_store_set_refused(idx, friend1, 5), 1);
+        cr_assert_eq(index_store_set_refused(idx, friend1, 9), 0, "the first refusal's time stays");
+        cr_assert_eq(index_store_find(idx, "b", &row), 0);
+        cr_assert_eq(row.refused_ns, 5);
+        index_store_done(&row);
+        cr_assert_eq(index_cache_held(idx, &id, 1), 0, "b refuses us: its copy counts as none");
+        cr_assert_eq(index_replica_held(idx, &id), 0);
+        cr_assert_eq(index_replica_count(idx, &id, INDEX_REPLICA_UPLOADED), 1, "the row is still there");
+        cr_assert_eq(index_cache_candidates(idx, 1, 16, seen_cb, &s), 0);
+        cr_assert_eq(s.count, 0);
+        cr_assert_eq(index_cache_only_on(idx, friend2, &packs, &bytes), 0);
+        cr_assert_eq(packs, 1, "c has the only copy that counts of pack 2");
+        cr_assert_eq(bytes, 2000);
+
+        cr_assert_eq(index_store_set_refused(idx, friend1, 0), 1);
+        cr_assert_eq(index_store_set_refused(idx, friend1, 0), 0);
+        cr_assert_eq(index_cache_held(idx, &id, 1), 1, "b accepts us again");
+        cr_assert_eq(index_cache_candidates(idx, 1, 16, seen_cb, &s), 0);
+        cr_assert_eq(s.count, 1);
+        cr_assert_eq(index_store_set_refused(idx, 999, 1), -ENOENT);
+        cr_assert_eq(index_store_set_refused(idx, friend1, -1), -EINVAL);
+}
+
 Test(index_cache, usage_and_pinned_bytes)
 {
         struct index_cache_usage u;

@@ -176,6 +176,23 @@ Test(index_replica, pending_with_copies)
         cr_assert_eq(c.pending_bytes, 1000);
 }
 
+Test(index_replica, copies_on_a_refusing_store_do_not_count)
+{
+        uint32_t got[64];
+
+        add_packs(1, 3);
+        set_state(1, s3, INDEX_REPLICA_VERIFIED);
+        cr_assert_eq(pending_all(peer, 1, 10, got, 64), 2, "pack 1 has its one copy");
+        cr_assert_eq(index_store_set_refused(idx, s3, 42), 1);
+        cr_assert_eq(pending_all(peer, 1, 10, got, 64), 3, "s3 refuses us: pack 1 has no copy");
+        cr_assert_eq(got[0], 1);
+        struct oid one = pack_id(1);
+        cr_assert_eq(index_replica_held(idx, &one), 0);
+        cr_assert_eq(index_store_set_refused(idx, s3, 0), 1);
+        cr_assert_eq(pending_all(peer, 1, 10, got, 64), 2);
+        cr_assert_eq(index_replica_held(idx, &one), 1);
+}
+
 Test(index_replica, counts_by_state)
 {
         struct index_replica_counts c;

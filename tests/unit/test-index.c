@@ -69,7 +69,8 @@ Test(index, migrates_version_1_keeping_rows)
         cr_assert_eq(index_pack_commit(idx, &pack, 5000, e, 5), 0);
         index_close(idx);
         /* back to what version 1 wrote */
-        sql_exec("DROP TABLE chunk_fingerprints; ALTER TABLE packs DROP COLUMN record_bytes;"
+        sql_exec("ALTER TABLE stores DROP COLUMN refused_ns;"
+                 "DROP TABLE chunk_fingerprints; ALTER TABLE packs DROP COLUMN record_bytes;"
                  "DROP TABLE peers; ALTER TABLE hosted DROP COLUMN deleted_ns;"
                  "ALTER TABLE replicas DROP COLUMN verified_ns;"
                  "ALTER TABLE snapshots DROP COLUMN root_path;"
@@ -94,6 +95,7 @@ Test(index, migrates_version_1_keeping_rows)
         cr_assert_eq(sql_int("SELECT record_bytes FROM packs"), 100 + 101 + 102 + 103 + 104,
                      "a pack's record bytes filled in from its objects");
         cr_assert_eq(sql_int("SELECT count(*) FROM chunk_fingerprints"), 0);
+        cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info('stores') WHERE name = 'refused_ns'"), 1);
 }
 
 Test(index, newer_schema_is_refused)
