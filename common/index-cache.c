@@ -125,14 +125,33 @@ static const struct index_column only_columns[] = {
 };
 static const struct index_row only_row = INDEX_ROW(struct index_cache_usage, only_columns, 0, NULL);
 
+/* "p" is held by store ?1 (damaged included) and by no other store that counts */
+#define ONLY_ON_WHERE                                                                                  \
+        "EXISTS (SELECT 1 FROM replicas r WHERE r.pack_id = p.id AND r.store_id = ?1 AND "             \
+        "(r.state >= 1 OR r.state = -1)) AND NOT EXISTS (SELECT 1 FROM replicas r WHERE "              \
+        "r.pack_id = p.id AND r.store_id <> ?1 AND " REPLICA_HELD("r") ")"
+
+int index_cache_local_only_on_page(struct index *idx, int64_t store_id, const struct oid *after, size_t limit,
+                                   index_pack_cb cb, void *userdata)
+{
+        if (limit == 0 || limit > INT64_MAX)
+                return -EINVAL;
+        return index_row_foreach(idx,
+                                 INDEX_QUERY("SELECT " INDEX_PACK_COLUMNS_P " FROM packs p WHERE p.local AND "
+                                             "p.id > ?2 AND " ONLY_ON_WHERE " ORDER BY p.id LIMIT ?3",
+                                             INDEX_VALUE_INT64(store_id),
+                                             after ? (struct index_value)INDEX_VALUE_OID(after)
+                                                   : (struct index_value)INDEX_VALUE_BYTES("", 0),
+                                             INDEX_VALUE_INT64((int64_t)limit)),
+                                 &index_pack_row, (union index_visitor){ .pack = cb }, userdata);
+}
+
 int index_cache_only_on(struct index *idx, int64_t store_id, uint64_t *ret_packs, uint64_t *ret_bytes)
 {
         struct index_cache_usage u = { 0 };
         int r = index_row_get(idx,
                               INDEX_QUERY("SELECT count(*), coalesce(sum(p.size), 0) FROM packs p "
-                                          "WHERE NOT p.local AND EXISTS (SELECT 1 FROM replicas r WHERE r.pack_id = p.id "
-                                          "AND r.store_id = ?1 AND (r.state >= 1 OR r.state = -1)) AND NOT EXISTS (SELECT 1 "
-                                          "FROM replicas r WHERE r.pack_id = p.id AND r.store_id <> ?1 AND " REPLICA_HELD("r") ")",
+                                          "WHERE NOT p.local AND " ONLY_ON_WHERE,
                                           INDEX_VALUE_INT64(store_id)),
                               &only_row, &u);
 

@@ -402,6 +402,12 @@ int index_cache_usage(struct index *idx, struct index_cache_usage *ret);
  * store_id has the only copy left, damaged: what removing that store would
  * lose. */
 int index_cache_only_on(struct index *idx, int64_t store_id, uint64_t *ret_packs, uint64_t *ret_bytes);
+/* Call cb for at most limit packs with id > after (NULL: from the first), by
+ * id, that the index has here (local) and that no store but store_id holds:
+ * to check that their files are really here before that store goes away
+ * or moves (an eviction cut short by a crash leaves the flag behind). */
+int index_cache_local_only_on_page(struct index *idx, int64_t store_id, const struct oid *after, size_t limit,
+                                   index_pack_cb cb, void *userdata);
 
 /* --- prune (docs/prune.md) --- */
 

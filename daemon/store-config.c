@@ -17,6 +17,8 @@
 #include "daemon.h"
 #include "index.h"
 #include "log.h"
+#include "repo.h"
+#include "store.h"
 #include "store-s3-wire.h"
 #include "store-s3.h"
 
@@ -36,6 +38,55 @@ static bool moved(const char *old_text, const struct store_s3_config *c)
                     str_differs(old.prefix, c->prefix) || old.virtual_host != c->virtual_host;
         store_s3_wire_config_done(&old);
         return r;
+}
+
+#define GONE_PAGE 256
+
+struct gone_page {
+        struct oid ids[GONE_PAGE];
+        size_t n;
+};
+
+static int gone_add(const struct index_pack *pack, void *userdata)
+{
+        struct gone_page *pg = userdata;
+
+        pg->ids[pg->n++] = pack->id;
+        return 0;
+}
+
+/* The packs the index has here that no store but store_id holds: a file gone
+ * (an eviction cut short by a crash, before the cache's first pass sets the
+ * flag right) is marked evicted now, so that moving the store counts it among
+ * what only the store holds. */
+static int mark_gone_files(struct daemon *d, int64_t store_id)
+{
+        struct gone_page pg;
+        struct oid after;
+        bool first = true;
+        int r;
+
+        if (!d->repo)
+                return 0;
+        do {
+                pg.n = 0;
+                r = index_cache_local_only_on_page(d->index, store_id, first ? NULL : &after, GONE_PAGE, gone_add,
+                                                   &pg);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < pg.n; i++) {
+                        uint64_t size;
+                        if (store_stat(repo_store(d->repo), &pg.ids[i], &size) != -ENOENT)
+                                continue;
+                        r = index_pack_set_local(d->index, &pg.ids[i], 0);
+                        if (r < 0 && r != -ENOENT)
+                                return r;
+                }
+                if (pg.n > 0)
+                        after = pg.ids[pg.n - 1];
+                first = false;
+        } while (pg.n == GONE_PAGE);
+        return 0;
 }
 
 static void sync_one(struct daemon *d, const struct settings_store *s)
@@ -73,7 +124,13 @@ static void sync_one(struct daemon *d, const struct settings_store *s)
                 else if (strcmp(row.config, text)) {
                         bool where = moved(row.config, &c);
                         uint64_t packs = 0, bytes = 0;
-                        if (where && index_cache_only_on(d->index, row.id, &packs, &bytes) >= 0 && packs > 0) {
+                        int gone = where ? mark_gone_files(d, row.id) : 0;
+                        if (gone < 0) {
+                                log_error_errno(gone, "[store %s] in %s: its endpoint, bucket or prefix changed, "
+                                                "but which of its packs are here cannot be told (%s): keeping "
+                                                "its old configuration", s->name, d->config.file,
+                                                index_last_error(d->index));
+                        } else if (where && index_cache_only_on(d->index, row.id, &packs, &bytes) >= 0 && packs > 0) {
                                 log_error("[store %s] in %s: its endpoint, bucket or prefix changed, but %llu "
                                           "packs evicted here (local_copy = cache) are held by it alone: keeping "
                                           "its old configuration until another store holds them",
