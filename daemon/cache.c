@@ -413,7 +413,10 @@ static void on_timer(evutil_socket_t fd, short what, void *userdata)
 
 bool cache_evicting(const struct cache *c)
 {
-        return c && c->running;
+        /* before the first pass has compared the rows with the files, a row
+         * may still say "local" for a file an eviction cut short by a crash
+         * deleted */
+        return c && (c->running || (c->cache_mode && !c->reconciled));
 }
 
 void cache_kick(struct cache *c)

@@ -23,7 +23,8 @@ int cache_start(struct daemon *d, struct cache **ret);
 /* Stop and free (a pass in flight frees it when its done callback runs,
  * at the latest when the workers stop); NULL is fine. */
 void cache_stop(struct cache *c);
-/* A pass is on a worker: it may have deleted pack files whose rows do not
+/* A pass is on a worker, or (cache mode) the first pass has not yet
+ * compared the rows with the files: pack files may be gone whose rows do not
  * say so yet (loop thread; NULL is fine: false). */
 bool cache_evicting(const struct cache *c);
 /* Packs reached stores: run a pass soon (loop thread; NULL is fine). */

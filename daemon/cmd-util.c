@@ -344,7 +344,8 @@ int cmd_refuse_losing_packs(struct request *r, int64_t store_id, const char *nam
         /* a pass may have deleted files whose rows still say "local": the
          * count below would miss them */
         if (cache_evicting(r->daemon->cache)) {
-                request_error(r, CTL_STATUS_BUSY, "the local cache is evicting packs right now; try again in a moment");
+                request_error(r, CTL_STATUS_BUSY, "the local cache is evicting packs or checking its files right now; "
+                                                  "try again in a moment");
                 return -EBUSY;
         }
         k = index_cache_only_on(r->daemon->index, store_id, &packs, &bytes);

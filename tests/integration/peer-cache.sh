@@ -125,7 +125,7 @@ remove_b() {
     local i err rc
     for i in $(seq 1 20); do
         rc=0; err=$(on A peer remove B 2>&1 >/dev/null) || rc=$?
-        case $err in *"evicting packs right now"*) sleep 0.3 ;; *) printf '%s\n' "$err" >&2; return $rc ;; esac
+        case $err in *"evicting packs or checking its files right now"*) sleep 0.3 ;; *) printf '%s\n' "$err" >&2; return $rc ;; esac
     done
     return 1
 }
