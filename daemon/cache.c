@@ -334,13 +334,15 @@ static void pass_done(void *userdata)
                         log_notice("Local cache: pack %s is %s, unlike what the index said (an interruption)",
                                    hex, p->fixes[i].local ? "here" : "missing here");
         }
+        size_t unrecorded = 0;
         for (size_t i = 0; i < p->n_evicted; i++) {
                 oid_to_hex(&p->evicted[i], hex);
                 r = index_pack_set_local(idx, &p->evicted[i], 0);
                 if (r < 0 && r != -ENOENT) {
-                        /* the next start's reconciling pass finds the file gone */
-                        log_error_errno(r, "Local cache: cannot record pack %s as evicted: %s", hex,
+                        /* said once below; a reconciling pass sets the rows right */
+                        log_debug_errno(r, "Local cache: cannot record pack %s as evicted: %s", hex,
                                         index_last_error(idx));
+                        unrecorded++;
                         continue;
                 }
                 log_debug("Local cache: evicted pack %s (%llu bytes)", hex, (unsigned long long)p->evicted_size[i]);
@@ -350,11 +352,23 @@ static void pass_done(void *userdata)
         c->evicted_bytes += bytes;
         if (!p->reconcile)
                 c->pinned_bytes = p->pinned_bytes;
-        if (p->n_evicted > 0)
-                log_info("Local cache: evicted %zu packs (%s); %s kept here of %s allowed", p->n_evicted,
+        if (p->n_evicted > unrecorded)
+                log_info("Local cache: evicted %zu packs (%s); %s kept here of %s allowed", p->n_evicted - unrecorded,
                          format_size(bytes, size), format_size(p->local_bytes - bytes, kept),
                          format_size(p->cache_size, bound));
-        if (p->result < 0) {
+        if (unrecorded > 0) {
+                /* the index cannot be written (a full disk?): not again at once,
+                 * and the next pass compares the rows with the files first */
+                char msg[sizeof(c->error)];
+                snprintf(msg, sizeof(msg), "cannot record %zu evicted packs in the index: %s", unrecorded,
+                         index_last_error(idx));
+                if (strcmp(msg, c->error) != 0)
+                        log_error("Local cache: %s; trying again in %d s", msg, CACHE_INTERVAL_SEC);
+                memcpy(c->error, msg, sizeof(msg));
+                c->reconciled = false;
+                p->more = false;
+                c->again = false;
+        } else if (p->result < 0) {
                 set_error(c, p->result, p->what ? p->what : "eviction failed");
         } else {
                 c->error[0] = '\0';
