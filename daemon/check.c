@@ -324,10 +324,22 @@ static int check_prove(struct check_job *job, struct index *rd, struct check_pac
                                 r = crypto_random(nonce, sizeof(nonce));
                                 if (r >= 0)
                                         r = store_prove(local, &p->id, nonce, sizeof(nonce), want);
-                                if (r >= 0)
+                                if (r == -ENOENT) {
+                                        /* evicted here all the same (before the mark): nothing
+                                         * to compare with, so read the store's copy back */
+                                        p->local = false;
+                                        r = replicate_fetch_check(cs->store, &p->id, p->size);
+                                        p->tried = true;
+                                        p->fetched = r >= 0;
+                                } else if (r < 0) {
+                                        damage_add(job, p, 0, CHECK_UNANSWERED,
+                                                   "the local copy could not be proved: %s", strerror(-r));
+                                        continue;
+                                } else {
                                         r = store_prove(cs->store, &p->id, nonce, sizeof(nonce), got);
-                                if (r >= 0 && memcmp(want, got, sizeof(want)) != 0)
-                                        r = -EBADMSG;
+                                        if (r >= 0 && memcmp(want, got, sizeof(want)) != 0)
+                                                r = -EBADMSG;
+                                }
                         }
                         if (r >= 0)
                                 job->packs_proved++;
