@@ -52,34 +52,36 @@ void replicate_read_unlink(struct replicate *rep, struct replicate_store *rs)
 }
 
 /* The repository's chunk fault handler (a reading thread): the byte range
- * from the first store that has it. */
+ * from the first store, at or after position *from of the list, that has it. */
 struct fault_get {
         const struct oid *pack;
         uint64_t offset;
         size_t len;
         void *buf;
-        unsigned skip; /* answers to pass over: their copies did not authenticate */
+        unsigned from; /* stores before it were asked already (their copies did not authenticate) */
+        unsigned pos;  /* the store being asked */
 };
 
 static int fault_get(struct store *s, void *userdata)
 {
         struct fault_get *g = userdata;
-        int k = store_get(s, g->pack, g->offset, g->len, g->buf);
 
-        if (k >= 0 && g->skip > 0) {
-                g->skip--;
-                return -ENOENT; /* read before: try the next store */
-        }
-        return k;
+        if (g->pos++ < g->from)
+                return -ENOENT; /* asked before, answered or not: the next store */
+        return store_get(s, g->pack, g->offset, g->len, g->buf);
 }
 
 static int replicate_fault(void *userdata, const struct oid *pack, uint64_t offset, size_t len, void *buf,
-                           unsigned skip)
+                           unsigned *from)
 {
-        struct fault_get g = { .pack = pack, .offset = offset, .len = len, .buf = buf, .skip = skip };
+        struct fault_get g = { .pack = pack, .offset = offset, .len = len, .buf = buf, .from = *from };
+        int r;
 
         (void)userdata;
-        return replicate_stores_try(NULL, NULL, fault_get, &g);
+        r = replicate_stores_try(NULL, NULL, fault_get, &g);
+        if (r >= 0)
+                *from = g.pos;
+        return r;
 }
 
 int replicate_stores_try(struct replicate *rep, const struct replicate_store *skip,

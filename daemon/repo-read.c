@@ -226,9 +226,9 @@ void repo_read_set_touch(struct repo_read *rr, repo_read_touch_fn fn, void *user
 }
 
 /* The range from the local store, else from the first store that has it;
- * *ret_faulted when it came from a store. */
+ * *ret_faulted when it came from a store (*from: as for the fault handler). */
 static int read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset, size_t len, void *buf,
-                    bool *ret_faulted)
+                    bool *ret_faulted, unsigned *from)
 {
         int k = store_get(rr->local, pack, offset, len, buf);
         *ret_faulted = false;
@@ -239,7 +239,7 @@ static int read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offse
         } else if (k == -ENOENT) {
                 repo_read_fault_fn fault = __atomic_load_n(&rr->fault, __ATOMIC_ACQUIRE);
                 if (fault) {
-                        k = fault(rr->fault_userdata, pack, offset, len, buf, 0);
+                        k = fault(rr->fault_userdata, pack, offset, len, buf, from);
                         *ret_faulted = true;
                 }
         }
@@ -249,7 +249,8 @@ static int read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offse
 int repo_read_raw(struct repo_read *rr, const struct oid *pack, uint64_t offset, size_t len, void *buf)
 {
         bool faulted;
-        return read_raw(rr, pack, offset, len, buf, &faulted);
+        unsigned from = 0;
+        return read_raw(rr, pack, offset, len, buf, &faulted, &from);
 }
 
 int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_type type, size_t size_hint,
@@ -266,13 +267,13 @@ int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_typ
         if (!rec)
                 return -ENOMEM;
         bool faulted;
-        k = read_raw(rr, &o.pack, o.offset, o.length, rec, &faulted);
+        unsigned from = 0, tries = 0;
+        k = read_raw(rr, &o.pack, o.offset, o.length, rec, &faulted, &from);
         if (k < 0)
                 return k;
         /* A record read from a store that does not authenticate: its copy
-         * there is damaged, another store's may not be (skip counts the
-         * stores that answered before) */
-        unsigned skip = 0;
+         * there is damaged, another store's may not be (from: where the
+         * next store to ask is) */
         size_t cap = size_hint ? size_hint : MAX(record_plain_size(o.length), (size_t)4096);
         for (;;) {
                 uint8_t *out = malloc(cap ? cap : 1);
@@ -290,11 +291,11 @@ int repo_read_object(struct repo_read *rr, const struct oid *id, enum object_typ
                 }
                 if (k >= 0 && type && got != type)
                         k = -EBADMSG;
-                if (k == -EBADMSG && faulted && skip < REPO_READ_FAULT_TRIES) {
+                if (k == -EBADMSG && faulted && tries < REPO_READ_FAULT_TRIES) {
                         free(out);
-                        skip++;
+                        tries++;
                         repo_read_fault_fn fault = __atomic_load_n(&rr->fault, __ATOMIC_ACQUIRE);
-                        int r = fault ? fault(rr->fault_userdata, &o.pack, o.offset, o.length, rec, skip) : -ENOENT;
+                        int r = fault ? fault(rr->fault_userdata, &o.pack, o.offset, o.length, rec, &from) : -ENOENT;
                         if (r >= 0)
                                 continue;
                         return r == -ENOENT ? k : r; /* no other store has it */

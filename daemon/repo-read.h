@@ -23,11 +23,14 @@ int repo_read_new(const char *index_path, struct store *local, const struct keys
                   struct repo_read **ret);
 /* Reads a byte range of a pack from somewhere else than the local store
  * (a chunk fault: the pack was evicted, or not copied here yet), from the
- * first store that answers after skip others did (a copy read before did
- * not authenticate: the next one is tried); 0 or -errno, -ENOENT when no
- * (further) store holds it. Called on the reading thread. */
+ * first store that answers, in the handler's order, at or after position
+ * *from (0: the first); on success *from becomes the position after that
+ * store, where the next call starts when the copy read does not
+ * authenticate. So each store is asked at most once per read, whether it
+ * answered or failed. 0 or -errno, -ENOENT when no (further) store holds
+ * it. Called on the reading thread. */
 typedef int (*repo_read_fault_fn)(void *userdata, const struct oid *pack_id, uint64_t offset,
-                                  size_t len, void *buf, unsigned skip);
+                                  size_t len, void *buf, unsigned *from);
 /* Install (or, with NULL, remove) the chunk fault handler; set it before
  * readers run or while none does. */
 void repo_read_set_fault(struct repo_read *rr, repo_read_fault_fn fn, void *userdata);

@@ -453,7 +453,7 @@ int repo_has(struct repo *r, const struct oid *id)
 }
 
 void repo_set_fault(struct repo *r, int (*fn)(void *userdata, const struct oid *pack_id, uint64_t offset,
-                                              size_t len, void *buf, unsigned skip),
+                                              size_t len, void *buf, unsigned *from),
                     void *userdata)
 {
         repo_read_set_fault(r->read, fn, userdata);

@@ -61,7 +61,7 @@ uint64_t repo_failures(struct repo *r);
 void repo_release_readers(struct repo *r);
 /* Where reads of packs that are not local go (repo-read.h; NULL: nowhere). */
 void repo_set_fault(struct repo *r, int (*fn)(void *userdata, const struct oid *pack_id, uint64_t offset,
-                                              size_t len, void *buf, unsigned skip),
+                                              size_t len, void *buf, unsigned *from),
                     void *userdata);
 /* Who hears of reads served by local pack files (repo-read.h; NULL: nobody). */
 void repo_set_touch(struct repo *r, void (*fn)(void *userdata, const struct oid *pack_id), void *userdata);

@@ -397,19 +397,24 @@ Test(repo, committed_packs_are_told_to_the_hook, .init = setup, .fini = teardown
  * goes to the fault handler, which reads the range from another store. */
 struct fault_ctx {
         struct store *other;
-        struct store *stores[2]; /* tried in this order */
+        struct store *stores[3]; /* tried in this order; NULL: a store that fails (-EIO) */
         unsigned n_stores;
         unsigned calls;
 };
 
 static int fault_from_other(void *userdata, const struct oid *pack_id, uint64_t offset, size_t len,
-                            void *buf, unsigned skip)
+                            void *buf, unsigned *from)
 {
         struct fault_ctx *f = userdata;
         f->calls++;
-        if (skip >= f->n_stores)
-                return -ENOENT;
-        return store_get(f->stores[skip], pack_id, offset, len, buf);
+        for (unsigned i = *from; i < f->n_stores; i++) {
+                int k = f->stores[i] ? store_get(f->stores[i], pack_id, offset, len, buf) : -EIO;
+                if (k >= 0) {
+                        *from = i + 1;
+                        return 0;
+                }
+        }
+        return -ENOENT;
 }
 
 Test(repo, a_pack_not_here_is_read_through_the_fault_handler, .init = setup, .fini = teardown,
@@ -461,7 +466,20 @@ Test(repo, a_pack_not_here_is_read_through_the_fault_handler, .init = setup, .fi
         cr_assert(len == strlen(a) && memcmp(buf, a, len) == 0);
         cr_assert_eq(f.calls, 2);
         free(buf);
+        /* a store that fails, then the damaged copy: the retry starts after
+         * the damaged one, never asks a store twice, and reads the good one */
+        f.stores[0] = NULL;
+        f.stores[1] = bad;
+        f.stores[2] = f.other;
+        f.n_stores = 3;
+        f.calls = 0;
+        cr_assert_eq(repo_get(repo, &id, OBJECT_DATA, 0, &buf, &len), 0, "read from the third store");
+        cr_assert(len == strlen(a) && memcmp(buf, a, len) == 0);
+        cr_assert_eq(f.calls, 2);
+        free(buf);
         /* damaged everywhere: the record's error, not "not found" */
+        f.stores[0] = bad;
+        f.n_stores = 2;
         f.stores[1] = bad;
         cr_assert_eq(repo_get(repo, &id, OBJECT_DATA, 0, &buf, &len), -EBADMSG);
         repo_set_fault(repo, NULL, NULL);
