@@ -206,7 +206,9 @@ void host_error(struct peer_host_session *s, uint64_t reqid, uint32_t status, co
 
 void host_error_errno(struct peer_host_session *s, uint64_t reqid, int err, const char *what)
 {
-        uint32_t status = peer_status_from_errno(err);
+        /* a permission error of this host's own disk is a storage error: DENIED
+         * tells the owner it is no longer a peer here (host_peer_row) */
+        uint32_t status = err == -EACCES || err == -EPERM ? PEER_STATUS_IO : peer_status_from_errno(err);
 
         if (status == PEER_STATUS_IO || status == PEER_STATUS_INTERNAL)
                 log_warning_errno(err, "Peer %s: %s failed", s->account->pretty, what);

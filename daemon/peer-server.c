@@ -215,12 +215,10 @@ static void on_refused_deadline(evutil_socket_t fd, short what, void *userdata)
 static void conn_refuse(struct server_conn *c, const char *pretty)
 {
         struct daemon *d = c->server->daemon;
-        char host[256] = "";
 
-        if (!d->config.node_name)
-                gethostname(host, sizeof(host) - 1);
-        if (asprintf(&c->refusal, "node %s is not a peer of %s (never approved there, or removed)", pretty,
-                     d->config.node_name ? d->config.node_name : host) < 0) {
+        /* no name of this host: the node may be anyone's */
+        if (asprintf(&c->refusal, "node %s is not a peer of this host (never approved here, or removed)",
+                     pretty) < 0) {
                 c->refusal = NULL;
                 conn_close(c);
                 return;
@@ -265,11 +263,15 @@ static void conn_handshake_done(struct server_conn *c)
                 return;
         }
         r = index_peer_get(d->index, &id, &p);
+        if (r < 0 && r != -ENOENT) {
+                /* not a refusal: the node may well be a peer */
+                log_warning_errno(r, "Cannot look node %s up in the peers table, closing its connection", pretty);
+                conn_close(c);
+                return;
+        }
         if (r < 0 || !p.approved) {
                 if (r >= 0)
                         index_peer_done(&p);
-                if (r < 0 && r != -ENOENT)
-                        log_warning_errno(r, "Cannot look node %s up in the peers table", pretty);
                 r = index_peer_pending(d->index, &id, c->address, now_ns());
                 if (r < 0)
                         log_warning_errno(r, "Cannot record pending node %s, ignoring", pretty);

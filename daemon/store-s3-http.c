@@ -282,6 +282,9 @@ static void refusal_error(struct store_s3 *s, const struct store_s3_call *c, int
         else if (!strcmp(c->code, "InvalidAccessKeyId"))
                 store_s3_http_set_error(s, "%s does not know our access key (%s): check %s", s->cfg.endpoint,
                                         code, s->cfg.access_key_file);
+        else if (r == -ETIME)
+                store_s3_http_set_error(s, "%s says this machine's clock is too far from its own (%s): check the "
+                                        "time here (timedatectl)", s->cfg.endpoint, code);
         else if (r == -ENXIO)
                 store_s3_http_set_error(s, "bucket %s does not exist at %s (%s)", s->cfg.bucket,
                                         s->cfg.endpoint, code);

@@ -555,6 +555,8 @@ int store_s3_wire_status_errno(long status, const char *code)
         if (!strcmp(code, "BadDigest") || !strcmp(code, "XAmzContentSHA256Mismatch") ||
             !strcmp(code, "InvalidDigest"))
                 return -EBADMSG;
+        if (!strcmp(code, "RequestTimeTooSkewed"))
+                return -ETIME; /* our clock, not a refusal of our key */
         if (status == 403 || status == 401)
                 return -EACCES;
         if (status == 404)

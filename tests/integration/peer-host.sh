@@ -65,7 +65,7 @@ B_ID=$(bctl id)
 # ---- an unknown node is refused and listed as pending --------------------------------
 run_tool hello > "$T_TMP/steps.json"
 step_is "an unknown node's HELLO is answered DENIED, with why" 1 \
-    '.ok == false and .status == "denied" and (.message | test("^node [A-Z0-9-]+ is not a peer of .* \\(never approved there, or removed\\)$"))'
+    '.ok == false and .status == "denied" and (.message | test("^node [A-Z0-9-]+ is not a peer of this host \\(never approved here, or removed\\)$"))'
 if grep -qF "Refused node $TOOL_ID from 127.0.0.1:" "$B_DIR/chuted.log" &&
    grep -qF "not approved (chutectl peer approve $TOOL_ID)" "$B_DIR/chuted.log"; then
     ok "B logs the refusal with the approve command"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # A store that refuses this node holds no copy that counts. B removes A as
 # its peer: B answers A's HELLO with DENIED, A's store B says "refuses us"
-# (stores, the log), and it stays so across a restart. Meanwhile, with
+# (stores, the log), and it stays so across a restart (B down). Meanwhile, with
 # local_copy = cache, A evicts nothing that only B held, and with copies = 1
 # a new store C gets every pack; once C holds them, eviction goes on. When B
 # takes A back, B's copies count again.
@@ -32,7 +32,7 @@ refused() { [ "$(store_field A B refused_at)" != null ]; }
 check "A's store B refuses A" wait_until 30 refused
 check "B's log says it refused A" grep -qF "Refused node $(node_id A) from" "$T_TMP/B/chuted.log"
 check "A's log says why, in B's words" wait_until 10 \
-    grep -qE "Store B refuses this node \(B at 127.0.0.1:$(port_of B) refused our HELLO: node $(node_id A) is not a peer of .* \(never approved there, or removed\)\)" \
+    grep -qE "Store B refuses this node \(B at 127.0.0.1:$(port_of B) refused our HELLO: node $(node_id A) is not a peer of this host \(never approved here, or removed\)\)" \
     "$T_TMP/A/chuted.log"
 on A stores > "$T_TMP/stores.out"
 check "stores shows the state" grep -qE '^B +peer +refuses us ' "$T_TMP/stores.out"
@@ -41,14 +41,17 @@ check "and what it means" grep -qE '^B: refuses this node since .*: its [0-9]+ p
 on A --json status > "$T_TMP/status.json"
 jq_is "status --json carries it" "$T_TMP/status.json" '.stores[0].name == "B" and (.stores[0].refused_at | type) == "string"'
 
-# a smaller cache: nothing only B holds may go
+# a smaller cache: nothing only B holds may go. B is down meanwhile, so
+# what A knows of the refusal is what its index kept.
 stop_chuted A
+stop_chuted B
 node_conf A replication "cache_size = 1M"
 start_chuted A || bail_out "A did not restart"
-is "the refusal is remembered across a restart" "$(store_field A B refused_at | grep -c .)" 1
+check "the refusal is remembered across a restart" refused
 sleep 5 # the first cache pass runs 1 s after the start
 is "A evicts nothing B alone was to hold" "$(own_pack_bytes A)" "$BYTES"
 is "status counts nothing evicted" "$(on A --json status | jq .evicted)" 0
+start_chuted B || bail_out "B did not restart"
 
 # copies = 1: B's copies counting as none, C gets every pack
 check "A and C peer with each other" peer_both A C 1G
@@ -60,7 +63,8 @@ check "with C holding them, A's pack files shrink to cache_size" wait_until 30 l
 # B takes A back: B's copies count again
 check "B adds A again" on B peer add A "127.0.0.1:$(port_of A)" "$(node_id A)" --quota 1G
 accepted() { [ "$(store_field A B refused_at)" = null ] && store_is A B connected true; }
-check "A's store B accepts A again" wait_until 30 accepted
+# (A's link to B has been backing off, doubling to 32 s and more, since the restart)
+check "A's store B accepts A again" wait_until 90 accepted
 check "A's log says so" wait_until 10 grep -qF "Store B accepts this node again" "$T_TMP/A/chuted.log"
 check "restore is exact" on A restore latest "$T_TMP/out"
 is "the tree is the original" "$(diff -r "$SRC" "$T_TMP/out" && echo same)" same

@@ -202,6 +202,7 @@ Test(store_s3_wire, retry_rules)
         cr_assert_not(store_s3_wire_retry_curl(CURLE_WRITE_ERROR));
         cr_assert_not(store_s3_wire_retry_curl(CURLE_URL_MALFORMAT));
         cr_assert_eq(store_s3_wire_status_errno(403, "SignatureDoesNotMatch"), -EACCES);
+        cr_assert_eq(store_s3_wire_status_errno(403, "RequestTimeTooSkewed"), -ETIME, "a clock, not a refusal");
         cr_assert_eq(store_s3_wire_status_errno(404, "NoSuchBucket"), -ENXIO);
         cr_assert_eq(store_s3_wire_status_errno(404, "NoSuchKey"), -ENOENT);
         cr_assert_eq(store_s3_wire_status_errno(404, ""), -ENOENT);
