@@ -55,15 +55,18 @@ static int gone_add(const struct index_pack *pack, void *userdata)
         return 0;
 }
 
-/* The packs the index has here that no store but store_id holds: a file gone
- * (an eviction cut short by a crash, before the cache's first pass sets the
- * flag right) is marked evicted now, so that moving the store counts it among
- * what only the store holds. */
-static int mark_gone_files(struct daemon *d, int64_t store_id)
+/* The packs the index has here that no store but store_id holds, whose file
+ * is gone: their count. In cache mode (an eviction cut short by a crash,
+ * before the cache's first pass sets the flag right) they are marked
+ * evicted too, as that pass would; in full mode a missing file is damage
+ * that check reports and repairs, so the rows stay. Either way moving the
+ * store would lose them. */
+static int64_t gone_files(struct daemon *d, int64_t store_id)
 {
         struct gone_page pg;
         struct oid after;
         bool first = true;
+        int64_t gone = 0;
         int r;
 
         if (!d->repo)
@@ -78,6 +81,9 @@ static int mark_gone_files(struct daemon *d, int64_t store_id)
                         uint64_t size;
                         if (store_stat(repo_store(d->repo), &pg.ids[i], &size) != -ENOENT)
                                 continue;
+                        gone++;
+                        if (d->config.local_copy != SETTINGS_LOCAL_CACHE)
+                                continue;
                         r = index_pack_set_local(d->index, &pg.ids[i], 0);
                         if (r < 0 && r != -ENOENT)
                                 return r;
@@ -86,7 +92,7 @@ static int mark_gone_files(struct daemon *d, int64_t store_id)
                         after = pg.ids[pg.n - 1];
                 first = false;
         } while (pg.n == GONE_PAGE);
-        return 0;
+        return gone;
 }
 
 static void sync_one(struct daemon *d, const struct settings_store *s)
@@ -124,12 +130,17 @@ static void sync_one(struct daemon *d, const struct settings_store *s)
                 else if (strcmp(row.config, text)) {
                         bool where = moved(row.config, &c);
                         uint64_t packs = 0, bytes = 0;
-                        int gone = where ? mark_gone_files(d, row.id) : 0;
+                        int64_t gone = where ? gone_files(d, row.id) : 0;
                         if (gone < 0) {
-                                log_error_errno(gone, "[store %s] in %s: its endpoint, bucket or prefix changed, "
-                                                "but which of its packs are here cannot be told (%s): keeping "
-                                                "its old configuration", s->name, d->config.file,
+                                log_error_errno((int)gone, "[store %s] in %s: its endpoint, bucket or prefix "
+                                                "changed, but which of its packs are here cannot be told (%s): "
+                                                "keeping its old configuration", s->name, d->config.file,
                                                 index_last_error(d->index));
+                        } else if (where && d->config.local_copy != SETTINGS_LOCAL_CACHE && gone > 0) {
+                                log_error("[store %s] in %s: its endpoint, bucket or prefix changed, but %lld "
+                                          "packs it holds alone are missing here (chutectl check --repair "
+                                          "fetches them): keeping its old configuration",
+                                          s->name, d->config.file, (long long)gone);
                         } else if (where && index_cache_only_on(d->index, row.id, &packs, &bytes) >= 0 && packs > 0) {
                                 log_error("[store %s] in %s: its endpoint, bucket or prefix changed, but %llu "
                                           "packs evicted here (local_copy = cache) are held by it alone: keeping "
@@ -141,6 +152,8 @@ static void sync_one(struct daemon *d, const struct settings_store *s)
                                         r = index_store_set_config(d->index, row.id, text);
                                 if (r >= 0 && where)
                                         r = index_replica_clear_store(d->index, row.id);
+                                if (r >= 0 && where) /* a new place: whether it takes us is to be seen */
+                                        r = index_store_set_refused(d->index, row.id, 0);
                                 if (r >= 0)
                                         r = index_commit(d->index);
                                 else
