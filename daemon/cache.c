@@ -324,17 +324,19 @@ static void pass_done(void *userdata)
                 free(c);
                 return;
         }
+        size_t unrecorded = 0;
         for (size_t i = 0; i < p->n_fixes; i++) {
                 oid_to_hex(&p->fixes[i].id, hex);
                 r = index_pack_set_local(idx, &p->fixes[i].id, p->fixes[i].local);
-                if (r < 0 && r != -ENOENT)
-                        log_error_errno(r, "Local cache: cannot record pack %s as %s: %s", hex,
+                if (r < 0 && r != -ENOENT) {
+                        /* said once below; the pass does not count as done */
+                        log_debug_errno(r, "Local cache: cannot record pack %s as %s: %s", hex,
                                         p->fixes[i].local ? "here" : "evicted", index_last_error(idx));
-                else
+                        unrecorded++;
+                } else
                         log_notice("Local cache: pack %s is %s, unlike what the index said (an interruption)",
                                    hex, p->fixes[i].local ? "here" : "missing here");
         }
-        size_t unrecorded = 0;
         for (size_t i = 0; i < p->n_evicted; i++) {
                 oid_to_hex(&p->evicted[i], hex);
                 r = index_pack_set_local(idx, &p->evicted[i], 0);
@@ -360,8 +362,8 @@ static void pass_done(void *userdata)
                 /* the index cannot be written (a full disk?): not again at once,
                  * and the next pass compares the rows with the files first */
                 char msg[sizeof(c->error)];
-                snprintf(msg, sizeof(msg), "cannot record %zu evicted packs in the index: %s", unrecorded,
-                         index_last_error(idx));
+                snprintf(msg, sizeof(msg), "cannot record %zu %s packs in the index: %s", unrecorded,
+                         p->reconcile ? "missing or found" : "evicted", index_last_error(idx));
                 if (strcmp(msg, c->error) != 0)
                         log_error("Local cache: %s; trying again in %d s", msg, CACHE_INTERVAL_SEC);
                 memcpy(c->error, msg, sizeof(msg));
@@ -375,7 +377,7 @@ static void pass_done(void *userdata)
                 if (p->reconcile)
                         c->reconciled = true;
         }
-        bool soon = p->result >= 0 && (p->more || c->again || p->reconcile);
+        bool soon = p->result >= 0 && unrecorded == 0 && (p->more || c->again || p->reconcile);
         c->again = false;
         pass_free(p);
         arm(c, soon);
