@@ -332,8 +332,11 @@ static int check_prove(struct check_job *job, struct index *rd, struct check_pac
                                         p->tried = true;
                                         p->fetched = r >= 0;
                                 } else if (r < 0) {
-                                        damage_add(job, p, 0, CHECK_UNANSWERED,
-                                                   "the local copy could not be proved: %s", strerror(-r));
+                                        /* the local copy is the problem: once, and repair
+                                         * fetches a good copy from a store */
+                                        p->bad = true;
+                                        damage_add(job, p, 0, CHECK_DAMAGED, "the pack file cannot be read here: %s",
+                                                   strerror(-r));
                                         continue;
                                 } else {
                                         r = store_prove(cs->store, &p->id, nonce, sizeof(nonce), got);
