@@ -47,6 +47,8 @@ struct http_call {
         /* paging of GET /v1/snapshots */
         char *after;
         uint64_t limit;
+        bool after_seen; /* snapshots: the item after= names went by; those after it are kept */
+        bool more;       /* snapshots: items past the page went by (dropped) */
         /* file download */
         bool started, head_done, discard;
         bool ranged;

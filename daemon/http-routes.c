@@ -118,26 +118,40 @@ static void collect(struct http_call *c, struct msg *m, uint32_t key)
         }
 }
 
+/* Snapshots as they come, paged on the way: those up to the one after=
+ * names are dropped, then a page of limit is kept and the rest only noted,
+ * so that a page holds its own items, never the whole list. */
+static void collect_page(struct http_call *c, struct msg *m)
+{
+        struct msg_map b = msg_body(m), item;
+        size_t n = 0;
+
+        msg_map_get_count(&b, CTL_KEY_SNAPSHOTS, &n);
+        for (size_t i = 0; i < n; i++) {
+                if (msg_map_get_map_at(&b, CTL_KEY_SNAPSHOTS, i, &item) < 0)
+                        continue;
+                if (c->limit && json_array_size(c->items) >= c->limit) {
+                        c->more = true;
+                        return;
+                }
+                json_t *j = ctl_json_from_map(&item);
+                if (c->after && !c->after_seen) {
+                        const char *id = json_string_value(json_object_get(j, "id"));
+                        c->after_seen = id && !strncmp(id, c->after, strlen(c->after));
+                        json_decref(j);
+                        continue;
+                }
+                json_array_append_new(c->items, j);
+        }
+}
+
 static json_t *page(struct http_call *c)
 {
-        size_t n = json_array_size(c->items), start = 0;
-        json_t *out = json_array(), *doc;
+        size_t n = json_array_size(c->items);
+        json_t *doc = json_pack("{s:O}", "snapshots", c->items);
 
-        if (c->after) {
-                for (size_t i = 0; i < n; i++) {
-                        const char *id = json_string_value(json_object_get(json_array_get(c->items, i), "id"));
-                        if (id && !strncmp(id, c->after, strlen(c->after))) {
-                                start = i + 1;
-                                break;
-                        }
-                }
-        }
-        size_t end = c->limit && c->limit < n - start ? start + c->limit : n; /* no wrap for a huge limit */
-        for (size_t i = start; i < end; i++)
-                json_array_append(out, json_array_get(c->items, i));
-        doc = json_pack("{s:o}", "snapshots", out);
-        if (doc && end < n && end > start)
-                json_object_set(doc, "next", json_object_get(json_array_get(c->items, end - 1), "id"));
+        if (doc && c->more && n > 0)
+                json_object_set(doc, "next", json_object_get(json_array_get(c->items, n - 1), "id"));
         return doc;
 }
 
@@ -229,7 +243,7 @@ static void call_send(struct request *r, struct msg *m, bool final)
                 return;
         }
         if (msg_type(m) == CTL_TYPE_DATA) {
-                collect(c, m, CTL_KEY_SNAPSHOTS);
+                collect_page(c, m);
                 msg_free(m);
                 return;
         }
@@ -256,9 +270,20 @@ static void call_send(struct request *r, struct msg *m, bool final)
                 return;
         }
         json_t *doc;
-        if (c->route == HTTP_ROUTE_SNAPSHOTS)
+        if (c->route == HTTP_ROUTE_SNAPSHOTS) {
+                collect_page(c, m); /* a short list comes in the RESULT */
+                if (c->after && !c->after_seen) {
+                        struct evhttp_request *req = c->req;
+                        char text[160];
+                        snprintf(text, sizeof(text), "no snapshot %.64s in the list (forgotten since the last page?)",
+                                 c->after);
+                        msg_free(m);
+                        http_call_end(c);
+                        http_send_error(req, 404, "not-found", "%s", text);
+                        return;
+                }
                 doc = page(c);
-        else if (c->route == HTTP_ROUTE_ENTRIES) {
+        } else if (c->route == HTTP_ROUTE_ENTRIES) {
                 collect(c, m, CTL_KEY_ENTRIES); /* short listings come in the RESULT */
                 doc = json_pack("{s:O}", "entries", c->items);
         } else

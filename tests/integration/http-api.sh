@@ -79,6 +79,12 @@ jq_is "limit=2: the first two and where to go on" "$T_TMP/body" \
     "(.snapshots | map(.id)) == [\"${IDS[0]}\", \"${IDS[1]}\"] and .next == \"${IDS[1]}\""
 get "${H[@]}" "$U/v1/snapshots?limit=2&after=${IDS[1]:0:12}"
 jq_is "after=NEXT: the rest, no next" "$T_TMP/body" "(.snapshots | map(.id)) == [\"${IDS[2]}\"] and (has(\"next\") | not)"
+get "${H[@]}" "$U/v1/snapshots?limit=1&after=${IDS[0]:0:12}"
+jq_is "a page in the middle: one item, and where to go on" "$T_TMP/body" \
+    "(.snapshots | map(.id)) == [\"${IDS[1]}\"] and .next == \"${IDS[1]}\""
+get "${H[@]}" "$U/v1/snapshots?limit=2&after=0123456789ab"
+is "after= a snapshot not in the list: 404" "$(code)" 404
+jq_is "... saying so" "$T_TMP/body" '.error == "not-found" and (.message | test("no snapshot 0123456789ab"))'
 get "${H[@]}" "$U/v1/snapshots?limit=0"
 is "limit=0: 400" "$(code)" 400
 get "${H[@]}" "$U/v1/snapshots?limit=-1"
