@@ -163,12 +163,18 @@ static int check_index(struct check_job *job, struct index *rd, struct check_pac
                         }
                 } else {
                         r = index_replica_count(rd, &p->id, INDEX_REPLICA_UPLOADED);
+                        int held = r > 0 ? index_replica_held(rd, &p->id) : 0;
                         if (r < 0)
                                 return r;
+                        if (held < 0)
+                                return held;
                         if (r == 0) {
                                 p->bad = true;
                                 damage_add(job, p, 0, CHECK_MISSING,
                                            "evicted here and no store holds it");
+                        } else if (held == 0) {
+                                damage_add(job, p, 0, CHECK_UNANSWERED,
+                                           "evicted here, and the only stores that hold it refuse this node");
                         }
                 }
                 __atomic_add_fetch(&job->done, 1, __ATOMIC_RELAXED);
@@ -498,7 +504,7 @@ static void mark_repairable(struct check_job *job, struct index *rd)
                 struct check_damage *d = &job->damaged[i];
                 size_t len = strlen(d->message);
 
-                if (d->store_id != 0 || index_replica_count(rd, &d->pack, INDEX_REPLICA_UPLOADED) <= 0)
+                if (d->store_id != 0 || d->state == CHECK_UNANSWERED || index_replica_held(rd, &d->pack) <= 0)
                         continue;
                 d->repairable = true;
                 if (!job->repair)

@@ -26,7 +26,7 @@ struct store;
 enum check_state {
         CHECK_MISSING = 1, /* no file here and no store holds it / not on that store */
         CHECK_DAMAGED,     /* bytes differ from the id, or a record fails */
-        CHECK_UNANSWERED,  /* a store could not say (transport error) */
+        CHECK_UNANSWERED,  /* a store could not say (transport error), or only stores that refuse this node hold it */
 };
 
 struct check_damage {

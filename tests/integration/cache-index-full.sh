@@ -17,12 +17,8 @@ for i in 1 2 3 4; do head -c $((2 * 1024 * 1024 + i)) /dev/urandom > "$SRC/f$i";
 peer_node A
 node_conf A replication "local_copy = cache" "cache_size = 1G"
 peer_node B
-start_chuted A || bail_out "A did not start"
-start_chuted B || bail_out "B did not start"
-check "A and B peer with each other" peer_both A B 1G
-on A add "$SRC" >/dev/null
-check "A takes a snapshot" on A snapshot
-check "A's packs reach B" wait_until 60 replicated A B
+start_nodes A B
+backed_up A B "$SRC"
 stop_chuted A
 sqlite3 "$T_TMP/A/state/index.db" "CREATE TRIGGER full BEFORE UPDATE OF local ON packs WHEN NEW.local = 0
     BEGIN SELECT RAISE(ABORT, 'database or disk is full (test)'); END;" || bail_out "no trigger"

@@ -17,12 +17,8 @@ for i in 1 2 3 4; do head -c $((12 * 1024 * 1024 + i)) /dev/urandom > "$SRC/f$i"
 peer_node A
 node_conf A replication "local_copy = cache" "cache_size = 16M"
 peer_node B
-start_chuted A || bail_out "A did not start"
-start_chuted B || bail_out "B did not start"
-check "A and B peer with each other" peer_both A B 1G
-on A add "$SRC" >/dev/null
-check "A takes a snapshot" on A snapshot
-wait_until 60 replicated A B || bail_out "A's packs did not reach B"
+start_nodes A B
+backed_up A B "$SRC"
 ALL=$(hosted_packs B | wc -l)
 evicted() { [ "$(on A --json status | jq -r .evicted)" -ge 1 ]; }
 wait_until 30 evicted || bail_out "nothing was evicted"

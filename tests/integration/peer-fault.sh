@@ -14,12 +14,8 @@ echo "small file" > "$SRC/small"
 
 peer_node A
 peer_node B
-start_chuted A || bail_out "A did not start"
-start_chuted B || bail_out "B did not start"
-check "A and B peer with each other" peer_both A B 1G
-on A add "$SRC" >/dev/null
-check "A takes a snapshot" on A snapshot
-wait_until 60 replicated A B || bail_out "A's packs did not reach B"
+start_nodes A B
+backed_up A B "$SRC"
 
 find "$T_TMP/A/state/packs" -type f -regextype posix-extended -regex '.*/[0-9a-f]{64}' -delete
 is "A has no pack file left" "$(own_packs A | wc -l)" 0

@@ -68,3 +68,18 @@ replicated() {
     [ "$(store_field "$1" "$2" pending)" = 0 ] &&
         [ -z "$(comm -23 <(own_packs "$1") <(hosted_packs "$2"))" ]
 }
+# start_nodes NAME...: start each node's chuted; bail out when one does not
+start_nodes() {
+    local n
+    for n in "$@"; do start_chuted "$n" || bail_out "$n did not start"; done
+}
+# backed_up A B SRC: A and B peer with each other (1G each), A adds SRC and
+# takes a snapshot, and every pack of A reaches B (two checks; bails out
+# when the packs do not arrive within 60 s)
+backed_up() {
+    local a=$1 b=$2 src=$3
+    check "$a and $b peer with each other" peer_both "$a" "$b" 1G
+    on "$a" add "$src" >/dev/null
+    check "$a takes a snapshot" on "$a" snapshot
+    wait_until 60 replicated "$a" "$b" || bail_out "$a's packs did not reach $b"
+}
