@@ -7,6 +7,7 @@
 # (2 to 4 in all), not one per write and not none.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/continuous-lib.sh"
+sanitizer_skip "its checks are timings (quiet period, max_delay), which the sanitizers stretch; continuous.sh and continuous-restart.sh run the same debounce paths under them"
 
 # ---- 8. status with quiet_period = 3s
 SRC=$(realpath -m "$T_TMP/src")
