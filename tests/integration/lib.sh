@@ -111,7 +111,8 @@ start_chuted() {
     NODE_DIR=$T_TMP/$name
     CHUTE_SOCKET=$NODE_DIR/run/chuted.sock
     export CHUTE_SOCKET
-    "$CHUTED" --config "$NODE_DIR/chuted.conf" --log-level debug "$@" \
+    # CHUTED_WRAP: a command that execs chuted (the pid stays chuted's)
+    ${CHUTED_WRAP[@]+"${CHUTED_WRAP[@]}"} "$CHUTED" --config "$NODE_DIR/chuted.conf" --log-level debug "$@" \
         >>"$NODE_DIR/chuted.log" 2>&1 &
     CHUTED_PID=$!
     T_PIDS+=("$CHUTED_PID")
