@@ -35,7 +35,7 @@ static const char pack_header_aad[] = "chute pack header v1";
 
 struct pack_writer {
         enum crypto_cipher cipher;
-        uint8_t key[CRYPTO_KEY_SIZE];
+        const uint8_t *key; /* borrowed: K_pack stays in the keyring's locked page */
         int fd;
         uint8_t *buf; /* memory mode */
         size_t buf_len, buf_cap;
@@ -106,7 +106,7 @@ int pack_writer_new(enum crypto_cipher cipher, const uint8_t pack_key[CRYPTO_KEY
         if (!w)
                 return -ENOMEM;
         w->cipher = cipher;
-        memcpy(w->key, pack_key, CRYPTO_KEY_SIZE);
+        w->key = pack_key;
         w->fd = fd;
         r = crypto_sha256_new(&w->hash);
         if (r < 0) {
@@ -122,7 +122,6 @@ void pack_writer_free(struct pack_writer *w)
         if (!w)
                 return;
         crypto_sha256_free(w->hash);
-        crypto_wipe(w->key, sizeof(w->key));
         free(w->buf);
         free(w->entries);
         free(w);

@@ -30,7 +30,9 @@ struct pack_entry {
 struct pack_writer;
 
 /* Start a pack written to fd from its current position (fd < 0: in memory).
- * The writer does not own fd, never fsyncs it and never closes it. */
+ * The writer does not own fd, never fsyncs it and never closes it. It
+ * borrows pack_key (no copy of the key outside the keyring's locked page):
+ * keep it valid until pack_writer_free. */
 int pack_writer_new(enum crypto_cipher cipher, const uint8_t pack_key[CRYPTO_KEY_SIZE], int fd,
                     struct pack_writer **ret);
 /* Append one sealed record (record_seal output) of object id and type. */
