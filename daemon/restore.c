@@ -61,6 +61,7 @@ struct file_item {
         const struct object_entry *e;
         char *path; /* full path of the created file */
         bool first_link; /* the first of its hard-link group: the others wait for it */
+        bool failed;     /* not restored whole: the others are not linked to it */
         struct window_item link; /* in state.writes */
 };
 
@@ -106,6 +107,14 @@ static bool stop(const struct restore_job *job)
 {
         return job_error_get(&job->error) || __atomic_load_n(&job->gone, __ATOMIC_RELAXED) ||
                __atomic_load_n(&job->daemon->stopping, __ATOMIC_RELAXED);
+}
+
+/* The restore stops before its end: a stopping daemon is an error too, so
+ * that no client takes a cut restore for a whole one. */
+static void cut_short(struct restore_job *job)
+{
+        if (__atomic_load_n(&job->daemon->stopping, __ATOMIC_RELAXED) && !job_error_get(&job->error))
+                job_fail(job, -ECANCELED, "chuted is stopping: the restore to %s was cut short", job->target);
 }
 
 static void warn(struct restore_job *job, int error, const char *what, const char *path)
@@ -238,6 +247,18 @@ static void link_waiting(const char *first, const char *path, void *waiter, void
         rnode_done(s, waiter);
 }
 
+/* The first name of the group failed: a link to what it left would pass for
+ * the file, so each other name is an error of its own. */
+static void link_skipped(const char *first, const char *path, void *waiter, void *userdata)
+{
+        struct state *s = userdata;
+
+        log_warning("Restore: cannot create the hard link %s: its first name %s could not be restored", path,
+                    first);
+        __atomic_add_fetch(&s->job->errors, 1, __ATOMIC_RELAXED);
+        rnode_done(s, waiter);
+}
+
 static void item_free(struct file_item *it)
 {
         free(it->path);
@@ -250,7 +271,7 @@ static void write_done(struct window_item *link, void *userdata)
         struct state *s = userdata;
         struct file_item *it = window_entry(link, struct file_item, link);
         if (it->first_link)
-                restore_links_written(s->links, it->e->hardlink, link_waiting, s);
+                restore_links_written(s->links, it->e->hardlink, it->failed ? link_skipped : link_waiting, s);
         struct rnode *n = it->node;
         item_free(it);
         rnode_done(s, n);
@@ -423,7 +444,11 @@ static void write_file(struct file_item *it)
         }
         int r = snaptree_extents(job->daemon->repo, it->e, &ext, &n, &list);
         bool read_failed = r < 0; /* not a write: e.g. a pack evicted here whose stores are unreachable */
-        for (size_t i = 0; r >= 0 && i < n && !stop(job); i++) {
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                if (stop(job)) {
+                        r = -ECANCELED; /* cut short: never finished as if whole */
+                        break;
+                }
                 if (ext[i].hole) {
                         off += ext[i].length;
                         continue;
@@ -452,7 +477,10 @@ static void write_file(struct file_item *it)
         if (r >= 0 && n > 0 && ext[n - 1].hole && ftruncate(fd, (off_t)it->e->size) < 0)
                 r = -errno;
         object_list_free(list);
-        if (r == -EBADMSG || r == -ENOENT) {
+        it->failed = r < 0;
+        if (r == -ECANCELED) {
+                cut_short(job);
+        } else if (r == -EBADMSG || r == -ENOENT) {
                 job_fail(job, r, "%s: the backup data is %s", it->path,
                          r == -ENOENT ? "missing from the repository" : "damaged (verification failed)");
         } else if (r == -ENOSPC || r == -EIO || r == -EDQUOT || r == -ENOMEM) {
@@ -465,6 +493,42 @@ static void write_file(struct file_item *it)
                 __atomic_add_fetch(&job->files, 1, __ATOMIC_RELAXED);
         }
         close(fd);
+}
+
+/* mkdir TARGET (0700) and open it, both through its parent's fd, the new
+ * directory with O_NOFOLLOW: its fd, or -errno. */
+static int make_target(const char *target)
+{
+        _cleanup_free_ char *parent = strdup(target);
+        _cleanup_close_ int pfd = -1;
+        const char *name;
+        char *slash;
+        int fd;
+
+        if (!parent)
+                return -ENOMEM;
+        for (size_t n = strlen(parent); n > 1 && parent[n - 1] == '/'; n--)
+                parent[n - 1] = '\0';
+        slash = strrchr(parent, '/');
+        if (!slash) {
+                name = target;
+                pfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        } else {
+                name = target + (slash - parent) + 1;
+                *slash = '\0';
+                pfd = open(slash == parent ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+        if (pfd < 0)
+                return -errno;
+        _cleanup_free_ char *base = strndup(name, strcspn(name, "/"));
+        if (!base)
+                return -ENOMEM;
+        if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+                return -EINVAL;
+        if (mkdirat(pfd, base, 0700) < 0)
+                return -errno;
+        fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
 }
 
 static void restore_gated(struct restore_job *job)
@@ -550,22 +614,28 @@ static void restore_gated(struct restore_job *job)
                 top = rnode_new(&s, NULL, NULL, dir, NULL, false);
                 r = top ? restore_entry(&s, top, tfd, name, path, e) : -ENOMEM;
         } else {
-                if (!exists) {
-                        if (mkdir(job->target, 0700) < 0) {
-                                job_fail(job, -errno, "cannot create %s: %s", job->target, strerror(errno));
-                                goto out;
-                        }
-                } else if (!S_ISDIR(st.st_mode)) {
+                if (exists && !S_ISDIR(st.st_mode)) {
                         job_fail(job, -ENOTDIR, "%s exists and is not a directory", job->target);
                         goto out;
                 }
-                tfd = open(job->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (tfd < 0) {
-                        job_fail(job, -errno, "cannot open %s: %s", job->target, strerror(errno));
+                /* a new target is made and opened through its parent, never
+                 * by its path again: a symlink put in its place meanwhile is
+                 * not followed */
+                if (exists) {
+                        tfd = open(job->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        r = tfd < 0 ? -errno : 0;
+                } else {
+                        r = tfd = make_target(job->target);
+                }
+                if (r < 0) {
+                        tfd = -1;
+                        job_fail(job, r, "cannot %s %s: %s", exists ? "open" : "create", job->target, strerror(-r));
                         goto out;
                 }
-                if (exists && !job->overwrite && !restore_dir_empty(tfd)) {
-                        job_fail(job, -EEXIST, "%s is not empty: restore into a new or empty directory, or use --overwrite",
+                if ((!exists || !job->overwrite) && !restore_dir_empty(tfd)) {
+                        job_fail(job, -EEXIST, exists ? "%s is not empty: restore into a new or empty directory, "
+                                                        "or use --overwrite"
+                                                      : "%s changed while it was made: restore again",
                                  job->target);
                         goto out;
                 }
@@ -593,15 +663,19 @@ static void restore_gated(struct restore_job *job)
                 job_fail(job, r, "restore failed: %s", strerror(-r));
                 goto out;
         }
-        if (stop(job))
+        if (stop(job)) {
+                cut_short(job);
                 goto out;
+        }
 
         int64_t t1 = monotonic_ns();
         if (window_holding(s.writes))
                 test_hook_pause("restore-contents");
         window_finish(s.writes);
-        if (stop(job))
+        if (stop(job)) {
+                cut_short(job);
                 goto out;
+        }
         int64_t t2 = monotonic_ns();
         for (size_t i = 0; i < s.n_late; i++) { /* in the order done: deepest first */
                 int fd = fdpath_open(tfd, rel_of(&s, s.late[i].path), O_RDONLY | O_DIRECTORY, 0);
