@@ -66,7 +66,9 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
         size_t n = size * nmemb;
 
         if (c->status == 0 || c->status >= 300) {
-                /* an error body: keep what fits, it is only read for its Code */
+                /* an error body: keep what fits, it is only read for its Code;
+                 * past that, the transfer stops (a body that never ends
+                 * would hold the thread) */
                 if (!c->err_body)
                         c->err_body = malloc(ERROR_BODY_MAX);
                 if (c->err_body) {
@@ -74,8 +76,14 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
                         memcpy(c->err_body + c->err_len, data, k);
                         c->err_len += k;
                 }
+                if (c->err_len >= ERROR_BODY_MAX) {
+                        c->err_cut = true;
+                        return 0;
+                }
                 return n;
         }
+        if (c->cap == 0 && !c->grow)
+                return n; /* a body nothing asked for (PUT, DELETE): not read */
         if (n > c->cap - c->got)
                 return 0; /* more than asked for, or than we read: CURLE_WRITE_ERROR */
         if (c->grow) {
@@ -188,6 +196,7 @@ static int call_once(struct store_s3 *s, struct store_s3_call *c, bool *ret_retr
         }
         c->status = 0;
         c->got = c->err_len = 0;
+        c->err_cut = false;
         c->pos = 0;
         c->read_error = 0;
         c->retain_until[0] = c->code[0] = c->etag[0] = '\0';
@@ -223,6 +232,8 @@ static int call_once(struct store_s3 *s, struct store_s3_call *c, bool *ret_retr
         pthread_mutex_unlock(&s->lock);
         code = curl_easy_perform(h);
         curl_slist_free_all(headers);
+        if (code == CURLE_WRITE_ERROR && c->err_cut)
+                code = CURLE_OK; /* an error answer whose body we stopped reading */
         if (code == CURLE_OK) {
                 curl_off_t len = -1;
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
@@ -302,6 +313,11 @@ int store_s3_http_call(struct store_s3 *s, struct store_s3_call *c)
 {
         int r;
 
+        if (c->url_too_long) {
+                store_s3_http_set_error(s, "the URL for %s would be longer than %zu bytes: not sent", c->what,
+                                        sizeof(c->url) - 1);
+                return -ENAMETOOLONG;
+        }
         for (unsigned attempt = 1;; attempt++) {
                 bool retry;
                 r = call_once(s, c, &retry);
@@ -323,7 +339,7 @@ int store_s3_http_call(struct store_s3 *s, struct store_s3_call *c)
                 s->status.retries++;
                 pthread_mutex_unlock(&s->lock);
         }
-        if (r < 0 && c->status >= 300 && r != -ENOENT)
+        if (r < 0 && c->status >= 300 && r != -ENOENT && r != -ERANGE) /* a range past the end: an answer */
                 refusal_error(s, c, r);
         else if (r < 0 && c->status >= 300 && r == -ENOENT && !strcmp(c->code, "NoSuchBucket"))
                 refusal_error(s, c, r);
@@ -337,13 +353,16 @@ void store_s3_http_init(struct store_s3 *s, struct store_s3_call *c, const char 
 {
         char hex[OID_HEX_SIZE];
 
+        int n;
+
         *c = (struct store_s3_call){.method = method, .fd = -1, .what = "the bucket"};
         if (pack) {
                 oid_to_hex(pack, hex);
-                snprintf(c->url, sizeof(c->url), "%s/%s%s", s->bucket_url, s->cfg.prefix, hex);
+                n = snprintf(c->url, sizeof(c->url), "%s/%s%s", s->bucket_url, s->cfg.prefix, hex);
                 c->what = "a pack";
         } else {
-                snprintf(c->url, sizeof(c->url), "%s%s?%s", s->bucket_url, s->cfg.virtual_host ? "/" : "",
-                         query ? query : "");
+                n = snprintf(c->url, sizeof(c->url), "%s%s?%s", s->bucket_url, s->cfg.virtual_host ? "/" : "",
+                             query ? query : "");
         }
+        c->url_too_long = n < 0 || (size_t)n >= sizeof(c->url); /* cut: never signed and sent */
 }

@@ -49,6 +49,8 @@ struct store_s3_call {
         bool grow;
         char *err_body;
         size_t err_len;
+        bool err_cut;     /* the error body went past what we keep: the transfer was stopped */
+        bool url_too_long; /* the URL did not fit: not sent */
         /* answer */
         long status;
         uint64_t length;

@@ -106,6 +106,21 @@ int store_s3_wire_config_parse(const char *text, struct store_s3_config *ret)
         return 0;
 }
 
+/* A "." or ".." segment: an HTTP client folds it out of the path, and the
+ * listing's prefix= would then name another place than the objects. */
+static bool dot_segment(const char *prefix)
+{
+        for (const char *p = prefix; *p;) {
+                size_t n = strcspn(p, "/");
+                if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+                        return true;
+                p += n;
+                if (*p == '/')
+                        p++;
+        }
+        return false;
+}
+
 static bool only_chars(const char *s, const char *extra)
 {
         for (; *s; s++)
@@ -126,9 +141,10 @@ int store_s3_wire_config_check(const struct store_s3_config *c, const char **ret
         else if (!c->bucket || (n = strlen(c->bucket)) < 3 || n > 63 || !only_chars(c->bucket, ".-"))
                 why = "a bucket name has 3 to 63 characters: a-z, 0-9, '.' and '-'";
         else if (!c->prefix || strlen(c->prefix) > 256 ||
-                 !only_chars(c->prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZ._/-") || c->prefix[0] == '/')
+                 !only_chars(c->prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZ._/-") || c->prefix[0] == '/' ||
+                 dot_segment(c->prefix))
                 why = "a prefix has at most 256 characters: letters, digits, '.', '_', '-' and '/', "
-                      "not starting with '/'";
+                      "not starting with '/', without '.' or '..' between slashes";
         else if (!c->region || !*c->region || strlen(c->region) > 64 ||
                  !only_chars(c->region, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_"))
                 why = "a region is letters, digits, '-' and '_'";
@@ -370,6 +386,10 @@ static void on_end(void *userdata, const XML_Char *name)
                 st->have_size = true;
                 break;
         case FIELD_TRUNCATED:
+                if (strcmp(st->text, "true") && strcmp(st->text, "false")) {
+                        xml_fail(st, -EBADMSG); /* a listing must never end early by a misreading */
+                        return;
+                }
                 st->truncated = !strcmp(st->text, "true");
                 st->have_truncated = true;
                 break;

@@ -51,6 +51,18 @@ Test(store_s3_wire, config_refuses)
         free(c.prefix);
         c.prefix = strdup("a b?");
         cr_assert_eq(store_s3_wire_config_check(&c, &why), -EINVAL);
+        const char *dots[] = { "a/./", "../x/", "a/..", ".", "a/../b/" };
+        for (size_t i = 0; i < sizeof(dots) / sizeof(dots[0]); i++) {
+                free(c.prefix);
+                c.prefix = strdup(dots[i]);
+                cr_assert_eq(store_s3_wire_config_check(&c, &why), -EINVAL, "prefix %s", dots[i]);
+        }
+        const char *fine[] = { "a.b/", "..a/", "a/.b/c", "node/" };
+        for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+                free(c.prefix);
+                c.prefix = strdup(fine[i]);
+                cr_assert_eq(store_s3_wire_config_check(&c, &why), 0, "prefix %s", fine[i]);
+        }
         free(c.prefix);
         c.prefix = strdup("");
         free(c.endpoint);
@@ -132,6 +144,10 @@ Test(store_s3_wire, list_refuses_hostile)
                 LIST_HEAD "<Contents><Size>1</Size></Contents></ListBucketResult>",
                 /* truncated yet no token */
                 LIST_HEAD "<IsTruncated>true</IsTruncated></ListBucketResult>",
+                /* neither true nor false: a listing never ends by a misreading */
+                LIST_HEAD "<IsTruncated>True</IsTruncated><NextContinuationToken>t</NextContinuationToken>"
+                "</ListBucketResult>",
+                LIST_HEAD "<IsTruncated> true </IsTruncated></ListBucketResult>",
                 /* no word on whether more follows */
                 LIST_HEAD "<Contents><Key>k</Key><Size>1</Size></Contents></ListBucketResult>",
                 /* another document: an error with a 200, a page of something else */
