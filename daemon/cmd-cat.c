@@ -138,15 +138,27 @@ static void cat_work(void *userdata)
         }
         static const uint8_t zeros[64 * 1024];
         uint64_t batch = 0;
-        while (j->next_ext < j->n_ext && batch < CAT_BATCH && !j->r->gone) {
-                const struct object_extent *x = &j->ext[j->next_ext++];
+        /* gone: set on the loop; a stale read only costs one more batch */
+        while (j->next_ext < j->n_ext && batch < CAT_BATCH && !__atomic_load_n(&j->r->gone, __ATOMIC_RELAXED)) {
+                const struct object_extent *x = &j->ext[j->next_ext];
                 uint64_t trim = j->trim;
-                j->trim = 0;
                 if (x->hole) {
-                        for (uint64_t left = x->length - trim; left > 0 && k >= 0;) {
-                                size_t n = (size_t)MIN(left, (uint64_t)sizeof(zeros));
+                        /* a hole may be as long as the file (a sparse disk image):
+                         * a batch's worth of it at a time, never all at once */
+                        uint64_t left = x->length - trim, take = MIN(left, CAT_BATCH - batch);
+                        for (uint64_t done = 0; done < take && k >= 0;) {
+                                size_t n = (size_t)MIN(take - done, (uint64_t)sizeof(zeros));
                                 k = cat_emit(j, zeros, n);
-                                left -= n;
+                                done += n;
+                        }
+                        if (k < 0) {
+                                j->error = k;
+                                return;
+                        }
+                        batch += take;
+                        if (take < left) {
+                                j->trim = trim + take; /* the rest of this hole next time */
+                                break;
                         }
                 } else {
                         _cleanup_free_ uint8_t *buf = NULL;
@@ -156,12 +168,14 @@ static void cat_work(void *userdata)
                                 k = -EBADMSG;
                         if (k >= 0)
                                 k = cat_emit(j, buf + trim, len - (size_t)trim);
+                        if (k < 0) {
+                                j->error = k;
+                                return;
+                        }
+                        batch += x->length;
                 }
-                if (k < 0) {
-                        j->error = k;
-                        return;
-                }
-                batch += x->length;
+                j->trim = 0;
+                j->next_ext++;
         }
 }
 

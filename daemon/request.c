@@ -150,7 +150,7 @@ size_t request_pending(struct request *r)
 void request_cancel(struct request *r)
 {
         void (*gone)(struct request *) = r->on_gone;
-        r->gone = true;
+        __atomic_store_n(&r->gone, true, __ATOMIC_RELAXED); /* cat's worker looks at it */
         r->ops = NULL;
         r->frontend = NULL;
         r->on_writable = NULL;
