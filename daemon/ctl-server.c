@@ -34,7 +34,8 @@
 
 /* A client may have this many requests in flight; more are refused BUSY. */
 #define CLIENT_MAX_REQUESTS 16
-/* Stop reading a client's requests while this much output waits for it. */
+/* Stop reading a client's requests while this much output waits for it
+ * (reading stops: EV_READ is off until the output drains). */
 #define CLIENT_OUTPUT_HIGH (4u << 20)
 
 struct client;
@@ -67,6 +68,7 @@ struct client {
         struct event *idle; /* closes the connection when nothing happens */
         int64_t output_progress_ns; /* monotonic: output last consumed, or queued into an empty buffer */
         bool closing; /* close once the output is written */
+        bool read_paused; /* output over CLIENT_OUTPUT_HIGH: no request read until it drains */
 };
 
 static void client_free(struct client *c)
@@ -290,6 +292,14 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
         struct evbuffer *in = bufferevent_get_input(bev);
 
         while (!c->closing) {
+                if (evbuffer_get_length(bufferevent_get_output(bev)) > CLIENT_OUTPUT_HIGH) {
+                        /* a client that does not read its answers sends no more
+                         * requests (the write callback reads again; the stall
+                         * rule of the idle timer ends one that never does) */
+                        bufferevent_disable(bev, EV_READ);
+                        c->read_paused = true;
+                        break;
+                }
                 uint8_t hdr[FRAME_HEADER_SIZE];
                 size_t avail = evbuffer_get_length(in), body_len = 0;
                 if (avail < FRAME_HEADER_SIZE)
@@ -319,8 +329,6 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
                 client_dispatch(c, body, body_len);
                 explicit_bzero(body, body_len);
                 free(body);
-                if (evbuffer_get_length(bufferevent_get_output(bev)) > CLIENT_OUTPUT_HIGH)
-                        break; /* resume when the output drains (write callback) */
         }
         if (c->closing) {
                 bufferevent_disable(bev, EV_READ);
@@ -337,6 +345,10 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
                 if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
                         client_free(c);
                 return;
+        }
+        if (c->read_paused) {
+                c->read_paused = false;
+                bufferevent_enable(bev, EV_READ);
         }
         /* output drained below the low watermark: let streaming requests go on */
         for (size_t i = 0; i < CLIENT_MAX_REQUESTS; i++) {

@@ -6,8 +6,9 @@
 # connections are closed after control_idle_timeout, after which chutectl
 # works again; a client in the middle of a long request is not idle while
 # it takes its output, but one that takes none of it for the idle timeout
-# (an output stall) is closed. A key import whose code holds a NUL gets a
-# clear error.
+# (an output stall) is closed, also one that keeps sending requests (they
+# are no longer read once 4 MiB of answers wait). A key import whose code
+# holds a NUL gets a clear error.
 . "$(dirname "$0")/lib.sh"
 need python3
 WIRE="python3 $CHUTE_SRCDIR/tests/integration/ctlwire.py"
@@ -68,6 +69,18 @@ grep -q "^EOF after [0-9]* bytes" "$T_TMP/cat.out" && ok "cat with a reader sile
     { not_ok "cat with a reader silent for $((IDLE * 3)) s is closed"; diag "$(cat "$T_TMP/cat.out")"; }
 grep -q "bytes of pending output for $IDLE s, closing" "$NODE_DIR/chuted.log" &&
     ok "... and chuted says why" || not_ok "... and chuted says why"
+
+# ---- one that sends requests and reads no answer: no more are read once
+# 4 MiB of answers wait, and it is closed as stalled ----
+hwm0=$(vm_hwm_kib "$CHUTED_PID")
+$WIRE flood-unread "$CHUTE_SOCKET" $((IDLE * 5)) > "$T_TMP/flood.out" 2>&1
+diag "$(cat "$T_TMP/flood.out")"
+if grep -qE "^closed after ([0-9]|1[0-2])\.[0-9] s" "$T_TMP/flood.out"; then
+    ok "a client sending requests without reading the answers is closed as stalled"
+else not_ok "a client sending requests without reading the answers is closed as stalled"; fi
+hwm1=$(vm_hwm_kib "$CHUTED_PID")
+if [ $((hwm1 - hwm0)) -lt 65536 ]; then ok "... while chuted's peak RSS grew by less than 64 MiB ($(( (hwm1 - hwm0) / 1024 )) MiB)"
+else not_ok "... while chuted's peak RSS grew by less than 64 MiB ($(( (hwm1 - hwm0) / 1024 )) MiB)"; fi
 
 # ---- a request whose text field holds a NUL: a clear error, nothing else ----
 $WIRE key-import-nul "$CHUTE_SOCKET" > "$T_TMP/nul.out" 2>&1

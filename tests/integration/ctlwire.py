@@ -337,6 +337,41 @@ def act_key_import_nul(path):
     return 0
 
 
+def act_flood_unread(path, seconds):
+    """Send status requests as fast as chuted takes them, for up to seconds,
+    never reading an answer (a small receive buffer). Prints 'closed after S
+    s, K requests sent' when chuted closes the connection, or 'not closed,
+    K requests sent'."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(path)
+    s.setblocking(False)
+    p = select.poll()
+    p.register(s, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+    start = time.monotonic()
+    pending, rid, sent = b"", 1, 0
+    while time.monotonic() - start < seconds:
+        if not pending:
+            pending = request(T_STATUS, rid)
+            rid += 1
+        try:
+            n = s.send(pending)
+            pending = pending[n:]
+            if not pending:
+                sent += 1
+        except BlockingIOError:
+            pass
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        if p.poll(0 if pending == b"" else 10):
+            break
+    else:
+        print("not closed, %d requests sent" % sent)
+        return 0
+    print("closed after %.1f s, %d requests sent" % (time.monotonic() - start, sent))
+    return 0
+
+
 def main():
     what, path = sys.argv[1], sys.argv[2]
     if what == "stranger":
@@ -364,6 +399,8 @@ def main():
         return act_check_subset(path, sys.argv[3])
     if what == "key-import-nul":
         return act_key_import_nul(path)
+    if what == "flood-unread":
+        return act_flood_unread(path, float(sys.argv[3]))
     if what == "slow-cat":
         return act_slow_cat(path, sys.argv[3], float(sys.argv[4]))
     print("unknown action", what)
