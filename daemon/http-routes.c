@@ -220,7 +220,12 @@ static void call_send(struct request *r, struct msg *m, bool final)
                 uint64_t st = CTL_STATUS_INTERNAL;
                 msg_map_get_uint(&b, CTL_KEY_STATUS, &st);
                 if (c->started) {
-                        /* the headers are out: all we can do is cut it short */
+                        /* the headers are out: all we can do is cut it short, and say why here */
+                        const char *text = NULL;
+                        size_t len = 0;
+                        msg_map_get_text(&b, CTL_KEY_MESSAGE, &text, &len);
+                        log_notice("HTTP: %s cut short after its first part: %.*s",
+                                   evhttp_request_get_uri(c->req), text ? (int)len : 7, text ? text : "no word");
                         struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
                         http_call_end(c);
                         evhttp_connection_free(conn);
