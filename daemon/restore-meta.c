@@ -166,13 +166,15 @@ void restore_meta_at(struct restore_job *job, bool root_user, int dirfd, const c
                 restore_warn(job, -errno, "set the times of", path);
 }
 
-int restore_remove_at(int parent, const char *name)
+int restore_remove_at(int parent, const char *name, const struct stat *keep)
 {
         struct stat st, pst;
         if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(st.st_mode))
                 return unlinkat(parent, name, 0) < 0 ? -errno : 0;
+        if (keep && st.st_dev == keep->st_dev && st.st_ino == keep->st_ino)
+                return -EBUSY; /* chuted's own state dir: never emptied */
         /* a mount point in the way is not emptied (rm --one-file-system) */
         if (fstat(parent, &pst) < 0)
                 return -errno;
@@ -190,7 +192,7 @@ int restore_remove_at(int parent, const char *name)
         int r = 0;
         while ((de = readdir(d)))
                 if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && r >= 0)
-                        r = restore_remove_at(dirfd(d), de->d_name);
+                        r = restore_remove_at(dirfd(d), de->d_name, keep);
         closedir(d);
         if (r < 0)
                 return r;

@@ -4,6 +4,8 @@
  * job's errors, and never stops the restore. */
 #pragma once
 
+#include <sys/stat.h>
+
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -23,7 +25,9 @@ void restore_meta_fd(struct restore_job *job, bool root_user, int fd, const char
 /* The same for name in dirfd (symlinks: no mode), without following it. */
 void restore_meta_at(struct restore_job *job, bool root_user, int dirfd, const char *name, const char *path,
                      const struct object_entry *e);
-/* Remove what is at parent/name (recursively for a directory): 0 or -errno. */
-int restore_remove_at(int parent, const char *name);
+/* Remove what is at parent/name (recursively for a directory): 0 or -errno;
+ * -EXDEV for a mount point on the way, -EBUSY for the directory keep (chuted's
+ * state dir; NULL: none) on the way, which is never removed. */
+int restore_remove_at(int parent, const char *name, const struct stat *keep);
 /* True when the directory open as fd has no entries. */
 bool restore_dir_empty(int fd);

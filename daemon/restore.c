@@ -82,6 +82,8 @@ struct state {
         struct restore_links *links;
         bool root_user;
         int tfd;                    /* the directory everything is restored below */
+        struct stat keep;           /* chuted's state dir: never replaced, emptied nor merged into */
+        bool have_keep;
         size_t base_len;            /* paths are "BASE/REL": REL starts here */
 };
 
@@ -330,7 +332,7 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
                 struct stat st;
                 if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                     !(e->kind == OBJECT_KIND_DIR && S_ISDIR(st.st_mode))) {
-                        r = restore_remove_at(dirfd, name);
+                        r = restore_remove_at(dirfd, name, s->have_keep ? &s->keep : NULL);
                         if (r < 0)
                                 return warn(job, r, "replace", path), 0;
                 }
@@ -370,6 +372,14 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return warn(job, -errno, "open directory", path), 0;
+                struct stat st;
+                if (!created && s->have_keep && fstat(fd, &st) == 0 && st.st_dev == s->keep.st_dev &&
+                    st.st_ino == s->keep.st_ino) {
+                        /* a snapshot holding chuted's state dir path (another
+                         * node's), restored with --overwrite over it */
+                        close(fd);
+                        return warn(job, -EBUSY, "restore into chuted's own state directory", path), 0;
+                }
                 __atomic_add_fetch(&job->dirs, 1, __ATOMIC_RELAXED);
                 struct object_tree *sub = NULL;
                 r = snaptree_load(job->daemon->repo, &e->subtree, &sub);
@@ -534,6 +544,7 @@ static int make_target(const char *target)
 static void restore_gated(struct restore_job *job)
 {
         struct state s = {.job = job, .root_user = geteuid() == 0};
+        s.have_keep = stat(job->daemon->config.state_dir, &s.keep) == 0;
         struct object_tree *t = NULL, *holder = NULL; /* holder: the tree e points into */
         struct object_entry *e = NULL;
         struct rnode *top = NULL;
