@@ -23,8 +23,12 @@ is "the first 8 MiB come, all zeros" \
 sleep 1 # the jobs of the clients gone end
 after=$(vm_hwm_kib "$CHUTED_PID")
 diag "chuted's peak RSS: $((before / 1024)) MiB before the cats, $((after / 1024)) MiB after"
-if [ -n "$after" ] && [ $((after - before)) -lt 131072 ]; then ok "chuted's peak RSS grew by less than 128 MiB"
-else not_ok "chuted's peak RSS grew by less than 128 MiB"; fi
+# (the sanitizers' allocators keep freed memory for a while; before, the
+# growth was the hole's size and more: 4.7 GB)
+LIMIT_KIB=131072
+[ -n "${CHUTE_SANITIZER_SUITE:-}" ] && LIMIT_KIB=$((512 * 1024))
+if [ -n "$after" ] && [ $((after - before)) -lt "$LIMIT_KIB" ]; then ok "chuted's peak RSS grew by less than $((LIMIT_KIB / 1024)) MiB"
+else not_ok "chuted's peak RSS grew by less than $((LIMIT_KIB / 1024)) MiB"; fi
 check "chuted still answers" ctl status
 chuted_alive "chuted still runs"
 done_testing
