@@ -243,6 +243,10 @@ int msg_decode(const struct msg_schema *s, const uint8_t *buf, size_t len, struc
         *ret = m;
         return 0;
 fail:
+        /* a refused frame may be a key import: its strings are wiped, as a
+         * decoded one's are once marked secret */
+        if (root)
+                msg_wipe_item(root);
         cbor_decref(&root);
         return r;
 }

@@ -20,3 +20,6 @@ struct msg {
         bool built;        /* made by msg_new: setters allowed */
         bool secret;       /* wipe the strings on free */
 };
+
+/* Overwrite the bytes of every text and byte string under item (msg.c). */
+void msg_wipe_item(cbor_item_t *item);

@@ -115,8 +115,8 @@ struct msg *msg_new(const struct msg_schema *s, uint32_t type, uint64_t reqid)
         return m;
 }
 
-/* Overwrite the bytes of every text and byte string under item. */
-static void msg_wipe_item(cbor_item_t *item)
+/* Overwrite the bytes of every text and byte string under item (msg-private.h). */
+void msg_wipe_item(cbor_item_t *item)
 {
         switch (cbor_typeof(item)) {
         case CBOR_TYPE_BYTESTRING:
