@@ -5,6 +5,7 @@
  * Loop thread only, unless a field says otherwise. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -125,6 +126,12 @@ void replicate_store_deletes_stop(struct replicate_store *rs);
 /* ---- replicate.c ---- */
 /* Feed rs its pending uploads (and then its deletes). */
 void replicate_store_fill(struct replicate_store *rs);
+/* r, a store's answer, says it refuses this node: a host that does not have
+ * it as a peer (DENIED), a bucket closed to our key or gone. */
+static inline bool replicate_refusal(int r)
+{
+        return r == -EACCES || r == -ENXIO;
+}
 /* rs refuses this node (why: in the store's words), or accepts it again: the
  * index's stores row says so, so that rs's copies count as none meanwhile,
  * and the other stores scan again for what now lacks a copy. Logged once per

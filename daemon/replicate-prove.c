@@ -240,7 +240,7 @@ static void prove_done(void *userdata)
         } else {
                 round->result.failed++;
                 log_debug("Store %s: PROVE of pack %s failed: %s", rs->name, hex, strerror(-j->result));
-                if (j->result == -EACCES || j->result == -ENXIO)
+                if (replicate_refusal(j->result))
                         replicate_store_refused(rs, true, j->result == -EACCES ? "access denied"
                                                                                : "the bucket is gone");
         }

@@ -315,9 +315,7 @@ static void upload_failed(struct replicate_store *rs, const struct upload *u)
                 if (ss.error[0])
                         set_error(rs, "%s", ss.error); /* its own words: which key file, which bucket */
         }
-        /* a host that no longer has us as a peer (DENIED), a bucket closed
-         * to our key or gone */
-        if (r == -EACCES || r == -ENXIO)
+        if (replicate_refusal(r))
                 replicate_store_refused(rs, true, rs->error);
         if (!evtimer_pending(rs->retry_timer, NULL))
                 store_back_off(rs);
