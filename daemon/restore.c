@@ -227,7 +227,6 @@ static void rnode_done(struct state *s, struct rnode *n)
         }
 }
 
-/* Make a hard link that waited for its group's first file. */
 /* Link name in dirfd (full path path) to first, the group's first path. */
 static void link_to_first(struct state *s, const char *first, int dirfd, const char *name, const char *path)
 {
@@ -237,6 +236,7 @@ static void link_to_first(struct state *s, const char *first, int dirfd, const c
                 warn(s->job, from < 0 ? from : -errno, "create the hard link", path);
 }
 
+/* Make a hard link that waited for its group's first file. */
 static void link_waiting(const char *first, const char *path, void *waiter, void *userdata)
 {
         struct state *s = userdata;
@@ -505,39 +505,55 @@ static void write_file(struct file_item *it)
         close(fd);
 }
 
+/* target's parent directory (allocated: "/", or "." when target has no
+ * slash) and its last name (pointing into target). -ENOMEM. */
+static int split_target(const char *target, char **ret_dir, const char **ret_name)
+{
+        char *dir = strdup(target), *slash = dir ? strrchr(dir, '/') : NULL;
+
+        if (!dir)
+                return -ENOMEM;
+        if (slash == dir) {
+                dir[1] = '\0';
+                *ret_name = target + 1;
+        } else if (slash) {
+                *slash = '\0';
+                *ret_name = target + (slash - dir) + 1;
+        } else {
+                free(dir);
+                dir = strdup(".");
+                if (!dir)
+                        return -ENOMEM;
+                *ret_name = target;
+        }
+        *ret_dir = dir;
+        return 0;
+}
+
 /* mkdir TARGET (0700) and open it, both through its parent's fd, the new
  * directory with O_NOFOLLOW: its fd, or -errno. */
 static int make_target(const char *target)
 {
-        _cleanup_free_ char *parent = strdup(target);
+        _cleanup_free_ char *t = strdup(target), *parent = NULL;
         _cleanup_close_ int pfd = -1;
         const char *name;
-        char *slash;
-        int fd;
+        int fd, r;
 
-        if (!parent)
+        if (!t)
                 return -ENOMEM;
-        for (size_t n = strlen(parent); n > 1 && parent[n - 1] == '/'; n--)
-                parent[n - 1] = '\0';
-        slash = strrchr(parent, '/');
-        if (!slash) {
-                name = target;
-                pfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        } else {
-                name = target + (slash - parent) + 1;
-                *slash = '\0';
-                pfd = open(slash == parent ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        }
+        for (size_t n = strlen(t); n > 1 && t[n - 1] == '/'; n--)
+                t[n - 1] = '\0';
+        r = split_target(t, &parent, &name);
+        if (r < 0)
+                return r;
+        if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+                return -EINVAL;
+        pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (pfd < 0)
                 return -errno;
-        _cleanup_free_ char *base = strndup(name, strcspn(name, "/"));
-        if (!base)
-                return -ENOMEM;
-        if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
-                return -EINVAL;
-        if (mkdirat(pfd, base, 0700) < 0)
+        if (mkdirat(pfd, name, 0700) < 0)
                 return -errno;
-        fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
 }
 
@@ -588,24 +604,12 @@ static void restore_gated(struct restore_job *job)
                 if (exists && S_ISDIR(st.st_mode)) {
                         dir = strdup(job->target);
                         name = (const char *)e->name;
-                } else {
-                        dir = strdup(job->target);
-                        char *slash = dir ? strrchr(dir, '/') : NULL;
-                        if (!dir) {
-                                job_fail(job, -ENOMEM, "out of memory");
-                                goto out;
-                        }
-                        if (slash == dir) {
-                                name = job->target + 1;
-                                dir[1] = '\0';
-                        } else if (slash) {
-                                *slash = '\0';
-                                name = job->target + (slash - dir) + 1;
-                        } else {
-                                free(dir);
-                                dir = strdup(".");
-                                name = job->target;
-                        }
+                } else if (split_target(job->target, &dir, &name) < 0) {
+                        dir = NULL;
+                }
+                if (!dir) {
+                        job_fail(job, -ENOMEM, "out of memory");
+                        goto out;
                 }
                 tfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (tfd < 0) {
