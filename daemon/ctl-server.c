@@ -68,7 +68,6 @@ struct client {
         struct event *idle; /* closes the connection when nothing happens */
         int64_t output_progress_ns; /* monotonic: output last consumed, or queued into an empty buffer */
         bool closing; /* close once the output is written */
-        bool read_paused; /* output over CLIENT_OUTPUT_HIGH: no request read until it drains */
 };
 
 static void client_free(struct client *c)
@@ -297,7 +296,6 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
                          * requests (the write callback reads again; the stall
                          * rule of the idle timer ends one that never does) */
                         bufferevent_disable(bev, EV_READ);
-                        c->read_paused = true;
                         break;
                 }
                 uint8_t hdr[FRAME_HEADER_SIZE];
@@ -346,10 +344,9 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
                         client_free(c);
                 return;
         }
-        if (c->read_paused) {
-                c->read_paused = false;
+        /* reading stopped for the output (closing returned above) */
+        if (!(bufferevent_get_enabled(bev) & EV_READ))
                 bufferevent_enable(bev, EV_READ);
-        }
         /* output drained below the low watermark: let streaming requests go on */
         for (size_t i = 0; i < CLIENT_MAX_REQUESTS; i++) {
                 struct request *r = c->requests[i];
