@@ -248,13 +248,13 @@ extern const struct index_row index_row_text;
 /* struct index_pack as INDEX_PACK_COLUMNS (index-pack.c). */
 extern const struct index_row index_pack_row;
 
-/* "p" (a packs row) is pending for store ?1: not condemned by prune, the
- * store does not hold it and,
- * when ?2 (copies) is not 0, fewer than ?2 stores do. */
 /* Replica row "a" is a copy that counts: uploaded (or verified) to a store
  * that does not refuse this node (index_store_set_refused). */
 #define REPLICA_HELD(a) \
         a ".state >= 1 AND " a ".store_id IN (SELECT s.id FROM stores s WHERE s.refused_ns = 0)"
+/* "p" (a packs row) is pending for store ?1: not condemned by prune, the
+ * store does not hold it and,
+ * when ?2 (copies) is not 0, fewer than ?2 stores hold copies that count. */
 #define PENDING_WHERE                                                                       \
         "p.condemned_ns = 0 AND "                                                           \
         "NOT EXISTS (SELECT 1 FROM replicas r WHERE r.pack_id = p.id AND r.store_id = ?1 " \

@@ -163,9 +163,9 @@ static int check_index(struct check_job *job, struct index *rd, struct check_pac
                         }
                 } else {
                         r = index_replica_count(rd, &p->id, INDEX_REPLICA_UPLOADED);
-                        int held = r > 0 ? index_replica_held(rd, &p->id) : 0;
                         if (r < 0)
                                 return r;
+                        int held = r > 0 ? index_replica_held(rd, &p->id) : 0;
                         if (held < 0)
                                 return held;
                         if (r == 0) {
