@@ -42,15 +42,16 @@
  * tick leaves them unchanged. A few ticks, at least 20 ms. */
 static int64_t racy_ns(void)
 {
-        static int64_t ns;
-        if (!__atomic_load_n(&ns, __ATOMIC_RELAXED)) {
+        static int64_t ns; /* every worker reads it, the first ones set it: atomic both ways */
+        int64_t v = __atomic_load_n(&ns, __ATOMIC_RELAXED);
+        if (!v) {
                 struct timespec res;
-                int64_t v = 20 * 1000 * 1000;
+                v = 20 * 1000 * 1000;
                 if (clock_getres(CLOCK_REALTIME_COARSE, &res) == 0 && res.tv_sec == 0 && 4 * res.tv_nsec > v)
                         v = 4 * res.tv_nsec;
                 __atomic_store_n(&ns, v, __ATOMIC_RELAXED);
         }
-        return ns;
+        return v;
 }
 
 /* ---- reading files (worker threads) ---- */

@@ -54,6 +54,13 @@ t_cleanup() {
             [ -f "$log" ] || continue
             echo "# ---- last lines of $log"
             tail -15 "$log" | sed 's/^/#   /'
+            # a sanitizer's report, wherever it is in the log (its exit
+            # status 66 or 1 may be all a check sees of it)
+            if grep -qE '^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: |.*: runtime error: )' "$log"; then
+                echo "# ---- the first sanitizer report in $log"
+                sed -n -E '/^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: |.*: runtime error: )/,$p' "$log" |
+                    head -60 | sed 's/^/#   /'
+            fi
         done
     fi
     if [ -n "${CHUTE_KEEP_TMP:-}" ]; then echo "# kept $T_TMP"; return; fi
