@@ -33,6 +33,9 @@ t_our_child() {
     [ "$ppid" = "$$" ]
 }
 
+# the first line of a sanitizer's report (TSan, ASan, UBSan)
+T_SANITIZER_REPORT='^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: |.*: runtime error: )'
+
 t_cleanup() {
     local pid st
     for pid in "${T_PIDS[@]}"; do
@@ -48,17 +51,25 @@ t_cleanup() {
         t_our_child "$pid" && kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null || true
     done
+    # ThreadSanitizer reports and goes on (ASan and UBSan stop chuted, which
+    # a test sees): a report in any chuted's log fails the test, even one
+    # whose checks all passed (a check after the plan: the TAP driver counts
+    # that as an error too)
+    local log
+    for log in "$T_TMP"/*/chuted.log; do
+        [ -f "$log" ] && grep -qE "$T_SANITIZER_REPORT" "$log" || continue
+        not_ok "no sanitizer report in ${log#"$T_TMP"/}"
+    done
     if [ "$T_FAILED" -gt 0 ]; then
-        local log
         for log in "$T_TMP"/*/chuted.log; do
             [ -f "$log" ] || continue
             echo "# ---- last lines of $log"
             tail -15 "$log" | sed 's/^/#   /'
             # a sanitizer's report, wherever it is in the log (its exit
             # status 66 or 1 may be all a check sees of it)
-            if grep -qE '^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: |.*: runtime error: )' "$log"; then
+            if grep -qE "$T_SANITIZER_REPORT" "$log"; then
                 echo "# ---- the first sanitizer report in $log"
-                sed -n -E '/^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: |.*: runtime error: )/,$p' "$log" |
+                sed -n -E "/$T_SANITIZER_REPORT/,\$p" "$log" |
                     head -60 | sed 's/^/#   /'
             fi
         done
