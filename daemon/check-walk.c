@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cond.h"
 #include "daemon.h"
 #include "index.h"
 #include "object.h"
@@ -71,12 +72,7 @@ static int affected(struct walk *w, const struct oid *pack)
         pthread_mutex_lock(&job->lock);
         while (job->n_affected >= CHECK_QUEUE_MAX && !__atomic_load_n(&job->cancel, __ATOMIC_RELAXED)) {
                 struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += 100 * 1000 * 1000;
-                if (until.tv_nsec >= 1000000000) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000;
-                }
+                cond_deadline(&until, 100 * 1000 * 1000);
                 pthread_cond_timedwait(&job->cond, &job->lock, &until);
         }
         if (__atomic_load_n(&job->cancel, __ATOMIC_RELAXED)) {

@@ -17,6 +17,7 @@
 
 #include "cache.h"
 #include "cleanup.h"
+#include "cond.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "index.h"
@@ -571,7 +572,11 @@ struct check_job *check_job_new(struct daemon *d)
         job->daemon = d;
         idset_init(&job->bad_packs);
         pthread_mutex_init(&job->lock, NULL);
-        pthread_cond_init(&job->cond, NULL);
+        if (cond_init_monotonic(&job->cond) < 0) {
+                pthread_mutex_destroy(&job->lock);
+                free(job);
+                return NULL;
+        }
         return job;
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "cond.h"
 #include "record.h"
 #include "repo-read.h"
 
@@ -91,12 +92,7 @@ int repo_prune_wait(struct repo *r, uint64_t epoch, bool (*stop)(void *userdata)
                         break;
                 }
                 struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += 200 * 1000 * 1000;
-                if (until.tv_nsec >= 1000000000) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000;
-                }
+                cond_deadline(&until, 200 * 1000 * 1000);
                 pthread_cond_timedwait(&r->gate_cond, &r->lock, &until);
         }
         pthread_mutex_unlock(&r->lock);

@@ -19,6 +19,7 @@
 #include "bloom.h"
 #include "cleanup.h"
 #include "committer.h"
+#include "cond.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "idset.h"
@@ -135,8 +136,7 @@ int repo_open(struct daemon *d, struct repo **ret)
         bloom_init(&r->known);
         idset_init(&r->pending);
         idset_init(&r->in_flight);
-        pthread_cond_init(&r->gate_cond, NULL);
-        if (asprintf(&r->pack_dir, "%s/packs", d->config.state_dir) < 0 ||
+        if (cond_init_monotonic(&r->gate_cond) < 0 || asprintf(&r->pack_dir, "%s/packs", d->config.state_dir) < 0 ||
             asprintf(&r->staging_dir, "%s/packs/tmp", d->config.state_dir) < 0 ||
             asprintf(&r->index_path, "%s/index.db", d->config.state_dir) < 0) {
                 repo_close(r);

@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 
 #include "cleanup.h"
+#include "cond.h"
 #include "daemon.h"
 #include "identity.h"
 #include "log.h"
@@ -210,17 +211,6 @@ fail:
         return r;
 }
 
-static void deadline_after(struct timespec *ts, uint64_t ns)
-{
-        clock_gettime(CLOCK_REALTIME, ts);
-        ts->tv_sec += (time_t)(ns / 1000000000);
-        ts->tv_nsec += (long)(ns % 1000000000);
-        if (ts->tv_nsec >= 1000000000) {
-                ts->tv_sec++;
-                ts->tv_nsec -= 1000000000;
-        }
-}
-
 /* Wait until at most max_outstanding calls of b are unfinished: 0, or
  * -ETIMEDOUT after STORE_PEER_CALL_TIMEOUT_NS without any finishing, or
  * -ECANCELED when the store stops. Under p->lock. */
@@ -228,14 +218,14 @@ static int batch_wait_locked(struct store_peer *p, struct store_peer_batch *b, u
 {
         struct timespec deadline;
 
-        deadline_after(&deadline, STORE_PEER_CALL_TIMEOUT_NS);
+        cond_deadline(&deadline, STORE_PEER_CALL_TIMEOUT_NS);
         while (b->outstanding > max_outstanding) {
                 if (p->closing)
                         return -ECANCELED;
                 b->progressed = false;
                 int k = pthread_cond_timedwait(&p->cond, &p->lock, &deadline);
                 if (b->progressed)
-                        deadline_after(&deadline, STORE_PEER_CALL_TIMEOUT_NS);
+                        cond_deadline(&deadline, STORE_PEER_CALL_TIMEOUT_NS);
                 else if (k == ETIMEDOUT)
                         return -ETIMEDOUT;
         }
@@ -671,10 +661,9 @@ int store_peer_new(struct daemon *d, const char *name, const uint8_t node_id[32]
         p->waiting_tail = &p->waiting;
         memcpy(p->node_id, node_id, sizeof(p->node_id));
         pthread_mutex_init(&p->lock, NULL);
-        pthread_cond_init(&p->cond, NULL);
         p->name = strdup(name);
         p->address = strdup(address);
-        if (!p->name || !p->address || identity_format_id(node_id, &p->id_text) < 0) {
+        if (cond_init_monotonic(&p->cond) < 0 || !p->name || !p->address || identity_format_id(node_id, &p->id_text) < 0) {
                 store_peer_unref(p);
                 return -ENOMEM;
         }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cond.h"
 #include "crypto.h"
 #include "log.h"
 
@@ -170,6 +171,18 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
         return stop ? 1 : 0;
 }
 
+int store_s3_http_header(struct curl_slist **list, const char *line)
+{
+        struct curl_slist *l = curl_slist_append(*list, line);
+        if (!l) {
+                curl_slist_free_all(*list);
+                *list = NULL;
+                return -ENOMEM;
+        }
+        *list = l;
+        return 0;
+}
+
 /* One attempt of c. 0 when the service answered 2xx; *ret_retry when worth another. */
 static int call_once(struct store_s3 *s, struct store_s3_call *c, bool *ret_retry)
 {
@@ -187,12 +200,12 @@ static int call_once(struct store_s3 *s, struct store_s3_call *c, bool *ret_retr
                 handle_put(s, h);
                 return -ENOMEM;
         }
-        headers = curl_slist_append(NULL, sha_header);
-        for (struct curl_slist *x = c->headers; x && headers; x = x->next)
-                headers = curl_slist_append(headers, x->data);
-        if (!headers) {
+        r = store_s3_http_header(&headers, sha_header);
+        for (struct curl_slist *x = c->headers; x && r >= 0; x = x->next)
+                r = store_s3_http_header(&headers, x->data);
+        if (r < 0) {
                 handle_put(s, h);
-                return -ENOMEM;
+                return r;
         }
         c->status = 0;
         c->got = c->err_len = 0;
@@ -267,13 +280,7 @@ static bool backoff_sleep(struct store_s3 *s, unsigned ms)
         struct timespec until;
         bool stopping;
 
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += ms / 1000;
-        until.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-        }
+        cond_deadline(&until, (uint64_t)ms * 1000000);
         pthread_mutex_lock(&s->lock);
         while (!s->stopping && pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
                 ;

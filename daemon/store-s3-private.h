@@ -65,6 +65,9 @@ void store_s3_http_set_error(struct store_s3 *s, const char *fmt, ...) __attribu
 /* A request of method on pack's object (pack NULL: on the bucket, with the canonical query). */
 void store_s3_http_init(struct store_s3 *s, struct store_s3_call *c, const char *method,
                         const struct oid *pack, const char *query);
+/* Append a header line to *list: 0, or -ENOMEM with the whole list freed
+ * and *list NULL (curl_slist_append returns NULL and keeps the old list). */
+int store_s3_http_header(struct curl_slist **list, const char *line);
 /* Run c, retrying transport errors, 5xx and 429 (STORE_S3_ATTEMPTS in all).
  * 0 on 2xx; -errno otherwise (store_s3_wire_status_errno), the store's error set for refusals. */
 int store_s3_http_call(struct store_s3 *s, struct store_s3_call *c);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cond.h"
 #include "crypto.h"
 #include "hex.h"
 #include "log.h"
@@ -94,8 +95,7 @@ static int s3_get(struct store *st, const struct oid *pack, uint64_t offset, siz
                 return -ERANGE;
         store_s3_http_init(s, &c, "GET", pack, NULL);
         snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64, offset, offset + len - 1);
-        c.headers = curl_slist_append(NULL, range);
-        if (!c.headers)
+        if (store_s3_http_header(&c.headers, range) < 0)
                 return -ENOMEM;
         c.buf = buf;
         c.cap = len;
@@ -203,13 +203,15 @@ static int s3_put(struct store *st, const struct oid *pack, int fd, uint64_t siz
                 char date[40];
                 gmtime_r(&until, &tm);
                 strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-                c.headers = curl_slist_append(c.headers, "x-amz-object-lock-mode: COMPLIANCE");
+                r = store_s3_http_header(&c.headers, "x-amz-object-lock-mode: COMPLIANCE");
                 snprintf(header, sizeof(header), "x-amz-object-lock-retain-until-date: %s", date);
-                c.headers = c.headers ? curl_slist_append(c.headers, header) : NULL;
+                if (r >= 0)
+                        r = store_s3_http_header(&c.headers, header);
                 snprintf(header, sizeof(header), "Content-MD5: %s", md5_b64);
-                c.headers = c.headers ? curl_slist_append(c.headers, header) : NULL;
-                if (!c.headers)
-                        return -ENOMEM;
+                if (r >= 0)
+                        r = store_s3_http_header(&c.headers, header);
+                if (r < 0)
+                        return r;
         }
         test_hook_pause("s3-put"); /* a test stops the service here, mid-upload */
         r = store_s3_http_call(s, &c);
@@ -548,9 +550,8 @@ int store_s3_new(const char *name, const char *config, struct store **ret)
         if (getenv("CHUTE_TEST_HOOK_DIR") && getenv("CHUTE_TEST_S3_MAX_KEYS")) /* tests: many pages */
                 s->max_keys = (size_t)strtoul(getenv("CHUTE_TEST_S3_MAX_KEYS"), NULL, 10) ?: 1000;
         pthread_mutex_init(&s->lock, NULL);
-        pthread_cond_init(&s->cond, NULL);
         s->name = strdup(name);
-        if (!s->name) {
+        if (cond_init_monotonic(&s->cond) < 0 || !s->name) {
                 s3_free(&s->base);
                 return log_oom();
         }
