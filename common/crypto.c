@@ -96,15 +96,21 @@ void crypto_thread_done(void)
 /* Fetched once: EVP_*_fetch per call would cost a lock and a lookup. */
 static const EVP_MD *md_sha256(void)
 {
-        static EVP_MD *md;
-        if (!__atomic_load_n(&md, __ATOMIC_ACQUIRE)) {
+        static EVP_MD *md; /* any thread: never read plainly */
+        EVP_MD *cur = __atomic_load_n(&md, __ATOMIC_ACQUIRE);
+        if (!cur) {
                 EVP_MD *m = EVP_MD_fetch(NULL, "SHA256", NULL);
                 EVP_MD *expected = NULL;
-                if (m && !__atomic_compare_exchange_n(&md, &expected, m, 0, __ATOMIC_ACQ_REL,
-                                                      __ATOMIC_ACQUIRE))
+                if (!m)
+                        return NULL;
+                if (__atomic_compare_exchange_n(&md, &expected, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                        cur = m;
+                } else { /* another thread's fetch won: use it */
                         EVP_MD_free(m);
+                        cur = expected;
+                }
         }
-        return md;
+        return cur;
 }
 
 static const EVP_CIPHER *cipher_of(int cipher)
