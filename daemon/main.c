@@ -164,14 +164,17 @@ static int daemon_bring_up_repo(struct daemon *d)
         r = cache_start(d, &d->cache);
         if (r < 0)
                 goto fail;
-        r = root_start_all(d);
-        if (r < 0)
-                goto fail;
         /* friends' packs: hosting, then the listener that admits peers to it */
         r = peer_host_new(d, &d->peer_host);
         if (r < 0)
                 goto fail;
         r = peer_server_new(d, &d->peer_server);
+        if (r < 0)
+                goto fail;
+        /* last: its snapshots start on the workers at once, and the
+         * failure path below closes the repository they read (it fails
+         * only before it starts any) */
+        r = root_start_all(d);
         if (r < 0)
                 goto fail;
         /* up: the no-key connection (if any) gives way to the repository's */

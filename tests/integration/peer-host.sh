@@ -50,13 +50,24 @@ step() { sed -n "${1}p" "$T_TMP/steps.json"; }
 step_is() { local desc=$1 n=$2 filter=$3; step "$n" > "$T_TMP/step.json"; jq_is "$desc" "$T_TMP/step.json" "$filter"; }
 
 grep -q "Listening for peers on 127.0.0.1:$B_PORT" "$B_DIR/chuted.log" && ok "B listens for peers" || not_ok "B listens for peers"
-# a busy peer port stops the start with a clear error, like a busy control socket
+# a busy peer port stops the start with a clear error, like a busy control socket;
+# d watches a tree, whose start-up scan must not be left running on the
+# repository the failed start closes
 node_init d
+mkdir -p "$T_TMP/dsrc"
+for i in $(seq 1 40); do mkdir "$T_TMP/dsrc/$i" && seq 1 50 | sed "s|^|$T_TMP/dsrc/$i/f|" | xargs touch; done
+node_conf d watch "path = $T_TMP/dsrc"
+start_chuted d || bail_out "d does not start"
+stop_chuted d || bail_out "d does not stop"
+touch "$T_TMP/dsrc/1/f1" # a change while down: the next start scans at once
 node_peer_listen d "$B_PORT"
 if start_chuted d 2>/dev/null; then not_ok "a node whose peer port is taken does not start"; else
     ok "a node whose peer port is taken does not start"; fi
 grep -q "Cannot listen for peers on 127.0.0.1:$B_PORT .*Address already in use" "$T_TMP/d/chuted.log" &&
     ok "... and says why" || not_ok "... and says why"
+D_RC=0
+stop_chuted d || D_RC=$?
+is "... and exits with status 1 by itself" "$D_RC" 1
 CHUTED_PID=$B_PID NODE_DIR=$B_DIR CHUTE_SOCKET=$B_SOCK # chuted_alive's node is B
 A_ID=$(actl id)
 B_ID=$(bctl id)
