@@ -434,7 +434,9 @@ static void on_doctype(void *userdata, const XML_Char *name, const XML_Char *sys
         xml_fail(userdata, -EBADMSG); /* no DTD, no entities: S3 never sends one */
 }
 
-static int xml_run(struct xml_state *st, const char *xml, size_t len)
+/* Parse xml; with final false it may be the start of a longer document
+ * (an error body cut short), which is not an error by itself. */
+static int xml_run(struct xml_state *st, const char *xml, size_t len, bool final)
 {
         XML_Parser p;
         int r = 0;
@@ -449,7 +451,7 @@ static int xml_run(struct xml_state *st, const char *xml, size_t len)
         XML_SetElementHandler(p, on_start, on_end);
         XML_SetCharacterDataHandler(p, on_text);
         XML_SetStartDoctypeDeclHandler(p, on_doctype);
-        if (XML_Parse(p, xml, (int)len, XML_TRUE) != XML_STATUS_OK)
+        if (XML_Parse(p, xml, (int)len, final ? XML_TRUE : XML_FALSE) != XML_STATUS_OK)
                 r = st->error < 0 ? st->error : -EBADMSG;
         XML_ParserFree(p);
         return r;
@@ -465,7 +467,7 @@ int store_s3_wire_parse_list(const char *xml, size_t len, store_s3_wire_list_fn 
                 return -ENOMEM;
         st->fn = fn;
         st->userdata = userdata;
-        r = xml_run(st, xml, len);
+        r = xml_run(st, xml, len, true);
         /* Another document (an <Error> with a 200, a page of something
          * else) or no word on whether more follows is no listing: taken as
          * an empty, complete one, it would make a reindex drop every pack
@@ -497,7 +499,9 @@ void store_s3_wire_parse_error(const char *xml, size_t len, char *code, size_t s
                 return;
         st->code = code;
         st->code_size = size;
-        if (xml_run(st, xml, len) < 0)
+        /* only the first ERROR_BODY_MAX bytes of a body are kept: a Code
+         * closed before the cut counts, malformed XML before it does not */
+        if (xml_run(st, xml, len, false) < 0)
                 code[0] = '\0';
         for (char *p = code; *p; p++) /* a code is a word; keep logs clean */
                 if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||

@@ -203,6 +203,16 @@ Test(store_s3_wire, error_code)
         cr_assert_str_eq(code, "a?b");
         store_s3_wire_parse_error("garbage", 7, code, sizeof(code));
         cr_assert_str_eq(code, "");
+        /* the first bytes of a body that goes on (cut at 16 KiB): the Code
+         * counts once closed, not before, and not after malformed XML */
+        static const char cut[] = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Padding>xxxx";
+        store_s3_wire_parse_error(cut, strlen(cut), code, sizeof(code));
+        cr_assert_str_eq(code, "AccessDenied");
+        store_s3_wire_parse_error(cut, strlen("<?xml version=\"1.0\"?><Error><Code>Access"), code, sizeof(code));
+        cr_assert_str_eq(code, "");
+        static const char bad[] = "<Error><Code>AccessDenied</Code></Oops>";
+        store_s3_wire_parse_error(bad, strlen(bad), code, sizeof(code));
+        cr_assert_str_eq(code, "");
 }
 
 Test(store_s3_wire, retry_rules)

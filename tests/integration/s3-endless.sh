@@ -1,0 +1,43 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# An S3 service whose error answers never end (403, a chunked body sent on
+# and on: s3-endless.py): chuted reads the first 16 KiB of an error body for
+# its Code and then hangs up, so a store thread is never held by it. The
+# store shows the refusal within seconds, with the Code (AccessDenied) the
+# body began with; every connection is closed by chuted with under 1 MiB
+# sent, and chuted keeps answering.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/peer-lib.sh"
+need python3 jq
+
+python3 "$(dirname "$0")/s3-endless.py" "$T_TMP/port" "$T_TMP/conns" &
+T_PIDS+=($!)
+wait_until 10 test -s "$T_TMP/port" || bail_out "the endless S3 service did not start"
+PORT=$(cat "$T_TMP/port")
+
+SRC=$T_TMP/src
+mkdir -p "$SRC"
+head -c 100000 /dev/urandom > "$SRC/f"
+peer_node A
+start_chuted A || bail_out "A does not start"
+on A add "$SRC" >/dev/null
+check "A snapshots" on A snapshot
+mkdir -p "$T_TMP/keys"
+(umask 077; echo id > "$T_TMP/keys/id"; echo secret > "$T_TMP/keys/secret")
+check "store add H (the endless service)" on A store add H s3 --endpoint "http://127.0.0.1:$PORT" \
+    --bucket endless --access-key-file "$T_TMP/keys/id" --secret-key-file "$T_TMP/keys/secret"
+refused() { [ "$(store_field A H refused_at)" != null ] && [ -n "$(store_field A H error)" ]; }
+if wait_until 15 refused; then ok "the store shows the refusal within 15 s (${WAITED_MS} ms)"; else
+    not_ok "the store shows the refusal within 15 s"; diag "error: $(store_field A H error)"; fi
+err=$(store_field A H error)
+case $err in *", AccessDenied)"*) ok "the error has the Code from the first bytes of the body" ;;
+    *) not_ok "the error has the Code from the first bytes of the body"; diag "error: $err" ;; esac
+wait_until 5 test -s "$T_TMP/conns"
+diag "connections: $(sort "$T_TMP/conns" | uniq -c | tr '\n' ' ')"
+n=$(grep -c . "$T_TMP/conns" 2>/dev/null)
+cut=$(awk '$1 == "closed-by-client" && $2 < 1048576' "$T_TMP/conns" | wc -l)
+[ "${n:-0}" -gt 0 ] && [ "$cut" -eq "$n" ] && ok "chuted hung up on each endless body under 1 MiB ($n connections)" ||
+    not_ok "chuted hung up on each endless body under 1 MiB ($cut of ${n:-0} connections)"
+check "chuted still answers" on A status
+check "store remove H" on A store remove H
+done_testing
