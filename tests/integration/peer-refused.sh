@@ -5,7 +5,8 @@
 # (stores, the log), and it stays so across a restart (B down). Meanwhile, with
 # local_copy = cache, A evicts nothing that only B held, and with copies = 1
 # a new store C gets every pack; once C holds them, eviction goes on. When B
-# takes A back, B's copies count again.
+# takes A back, B's copies count again. When B and C both refuse A, check
+# calls the packs evicted here unanswered (not damage).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/peer-lib.sh"
 
@@ -66,6 +67,19 @@ check "A's store B accepts A again" wait_until 30 accepted
 check "A's log says so" wait_until 10 grep -qF "Store B accepts this node again" "$T_TMP/A/chuted.log"
 check "restore is exact" on A restore latest "$T_TMP/out"
 is "the tree is the original" "$(diff -r "$SRC" "$T_TMP/out" && echo same)" same
+
+# every store that holds the evicted packs refuses A: check calls them
+# unanswered, not damage, and says why
+check "C removes A" on C peer remove A
+check "B removes A again" on B peer remove A
+both_refuse() { [ "$(store_field A B refused_at)" != null ] && [ "$(store_field A C refused_at)" != null ]; }
+check "A's stores B and C both refuse A" wait_until 30 both_refuse
+EVICTED=$(comm -23 <(hosted_packs C) <(own_packs A) | wc -l)
+[ "$EVICTED" -gt 0 ] || bail_out "A has no evicted pack"
+rc_is "check finds no damage" 0 on A --json check
+jq_is "... and each of the $EVICTED evicted packs unanswered: its only holders refuse this node" "$T_TMP/last.out" \
+    ".errors == 0 and .unanswered == $EVICTED and ([.damaged[] | select(.state == \"unanswered\" and
+     .message == \"evicted here, and the only stores that hold it refuse this node\")] | length) == $EVICTED"
 CHUTED_PID=$(cat "$T_TMP/A/pid")
 chuted_alive "A is still running"
 done_testing
