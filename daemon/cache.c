@@ -22,6 +22,7 @@
 #include "replicate.h"
 #include "repo.h"
 #include "store.h"
+#include "test-hook.h"
 #include "workers.h"
 
 /* A pass every so often, and this soon after replication progress. */
@@ -262,6 +263,7 @@ static void pass_work(void *userdata)
         struct pass *p = userdata;
         struct index *idx = repo_reader_get(p->repo);
 
+        test_hook_pause("cache-pass"); /* tests: store remove while a pass runs */
         if (!idx) {
                 p->result = -EIO;
                 p->what = "no index connection";

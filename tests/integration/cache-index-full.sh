@@ -4,7 +4,8 @@
 # here a trigger in the real index refuses the update): the pack files are
 # gone but their rows still say "here". The cache says so once and waits
 # its interval instead of trying again every half second; its error shows
-# in status; once the index takes writes again, the first pass at start
+# in status; removing the peer that alone holds those packs is refused as
+# busy meanwhile; once the index takes writes again, the first pass at start
 # sets the rows right from the files.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/peer-lib.sh"
@@ -33,6 +34,12 @@ jq_is "status shows the cache's error" "$T_TMP/status.json" '.cache_error | test
 GONE=$(comm -13 <(own_packs A) <(sqlite3 "$T_TMP/A/state/index.db" "SELECT lower(hex(id)) FROM packs WHERE local" | sort) | wc -l)
 [ "$GONE" -gt 0 ] && ok "pack files are gone that the index has here ($GONE)" || not_ok "pack files are gone that the index has here"
 is "status counts none of them evicted yet" "$(jq .evicted "$T_TMP/status.json")" 0
+# rows that say "here" for files that are gone: B alone holds those packs,
+# and removing B is refused as busy (not counted from the wrong rows)
+rc_is "peer remove B meanwhile fails" 1 on A peer remove B
+check "... as busy: the cache has not compared its rows with the files" \
+    grep -q "the local cache is evicting packs or checking its files right now; try again in a moment" "$T_TMP/last.err"
+is "B is still a store of A" "$(store_field A B name)" B
 
 stop_chuted A
 sqlite3 "$T_TMP/A/state/index.db" "DROP TRIGGER full;" || bail_out "trigger not dropped"

@@ -4,7 +4,8 @@
 # on B. Restore faults the evicted ranges in from B; with B stopped, a no-op
 # snapshot, ls and diff still work (trees stay here) while a restore of
 # evicted data fails with an error; a pack file the index thinks evicted is
-# found at restart; a peer C added later gets every pack, the evicted ones
+# found at restart (removing a store is refused as busy until the cache's
+# first pass has looked); a peer C added later gets every pack, the evicted ones
 # fetched from B. verify reads evicted packs back; a pack no store holds
 # any more is reported.
 . "$(dirname "$0")/lib.sh"
@@ -75,7 +76,20 @@ victim=$(comm -23 <(hosted_packs B) <(own_packs A) | head -1)
 mkdir -p "$T_TMP/A/state/packs/${victim:0:2}"
 cp "$(hosted_files B | grep "$victim")" "$T_TMP/A/state/packs/${victim:0:2}/$victim"
 start_chuted B || bail_out "B did not start again"
+# the cache's first pass held (pause point cache-pass): until it has compared
+# the rows with the files, a row may say "local" for a file a crash deleted,
+# so removing a peer (or a store) is refused as busy
+export CHUTE_TEST_HOOK_DIR=$T_TMP/hooks
+mkdir -p "$CHUTE_TEST_HOOK_DIR"
+touch "$CHUTE_TEST_HOOK_DIR/cache-pass.wait"
 start_chuted A || bail_out "A did not start again"
+check "A's first cache pass is under way" wait_file 30 "$CHUTE_TEST_HOOK_DIR/cache-pass.reached"
+rc_is "peer remove B meanwhile fails" 1 on A peer remove B
+check "... as busy: the cache is checking its files" \
+    grep -q "the local cache is evicting packs or checking its files right now; try again in a moment" "$T_TMP/last.err"
+is "B is still a store of A" "$(store_field A B name)" B
+rm -f "$CHUTE_TEST_HOOK_DIR/cache-pass.wait"
+unset CHUTE_TEST_HOOK_DIR
 found() { grep -q "pack $victim is here, unlike what the index said" "$T_TMP/A/chuted.log"; }
 check "A finds the pack file the index thought evicted" wait_until 10 found
 check "and evicts it again" wait_until 20 local_fits
