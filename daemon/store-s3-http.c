@@ -77,7 +77,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
                         memcpy(c->err_body + c->err_len, data, k);
                         c->err_len += k;
                 }
-                if (c->err_len >= ERROR_BODY_MAX) {
+                if (!c->err_body || c->err_len >= ERROR_BODY_MAX) { /* nowhere to keep it: stop too */
                         c->err_cut = true;
                         return 0;
                 }
@@ -269,7 +269,7 @@ static int call_once(struct store_s3 *s, struct store_s3_call *c, bool *ret_retr
         if (c->status >= 200 && c->status < 300)
                 return 0;
         if (c->err_body)
-                store_s3_wire_parse_error(c->err_body, c->err_len, c->code, sizeof(c->code));
+                store_s3_wire_parse_error(c->err_body, c->err_len, c->err_cut, c->code, sizeof(c->code));
         *ret_retry = store_s3_wire_retry_status(c->status);
         return store_s3_wire_status_errno(c->status, c->code);
 }

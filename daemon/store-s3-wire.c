@@ -487,7 +487,7 @@ int store_s3_wire_parse_list(const char *xml, size_t len, store_s3_wire_list_fn 
         return r;
 }
 
-void store_s3_wire_parse_error(const char *xml, size_t len, char *code, size_t size)
+void store_s3_wire_parse_error(const char *xml, size_t len, bool cut, char *code, size_t size)
 {
         struct xml_state *st;
 
@@ -499,9 +499,9 @@ void store_s3_wire_parse_error(const char *xml, size_t len, char *code, size_t s
                 return;
         st->code = code;
         st->code_size = size;
-        /* only the first ERROR_BODY_MAX bytes of a body are kept: a Code
-         * closed before the cut counts, malformed XML before it does not */
-        if (xml_run(st, xml, len, false) < 0)
+        /* a body cut short (only its first bytes are kept): a Code closed
+         * before the cut counts, malformed XML before it does not */
+        if (xml_run(st, xml, len, !cut) < 0)
                 code[0] = '\0';
         for (char *p = code; *p; p++) /* a code is a word; keep logs clean */
                 if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||

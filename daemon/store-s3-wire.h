@@ -53,9 +53,9 @@ typedef int (*store_s3_wire_list_fn)(void *userdata, const char *key, uint64_t s
 int store_s3_wire_parse_list(const char *xml, size_t len, store_s3_wire_list_fn fn, void *userdata,
                              bool *ret_truncated, char **ret_token, size_t *ret_keys);
 /* The Code of an S3 error body into code[size] ("" when there is none, or
- * the XML is malformed). xml may be the first bytes of a longer body: a
- * Code element closed within them counts. */
-void store_s3_wire_parse_error(const char *xml, size_t len, char *code, size_t size);
+ * the XML is malformed). cut: xml is only the first bytes of a longer body,
+ * and a Code element closed within them counts. */
+void store_s3_wire_parse_error(const char *xml, size_t len, bool cut, char *code, size_t size);
 
 /* Whether an HTTP status is worth trying again (5xx, 429, 408). */
 bool store_s3_wire_retry_status(long status);

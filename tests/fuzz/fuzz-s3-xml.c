@@ -33,8 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         abort();
         }
         free(token);
-        store_s3_wire_parse_error((const char *)data, size, code, sizeof(code));
-        if (strlen(code) >= sizeof(code))
-                abort();
+        for (int cut = 0; cut < 2; cut++) { /* a whole body, and the first bytes of one */
+                store_s3_wire_parse_error((const char *)data, size, cut, code, sizeof(code));
+                if (strlen(code) >= sizeof(code))
+                        abort();
+        }
         return 0;
 }

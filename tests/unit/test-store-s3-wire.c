@@ -197,21 +197,27 @@ Test(store_s3_wire, error_code)
         static const char evil[] = "<Error><Code>a\nb</Code></Error>";
         char code[64];
 
-        store_s3_wire_parse_error(xml, strlen(xml), code, sizeof(code));
+        store_s3_wire_parse_error(xml, strlen(xml), false, code, sizeof(code));
         cr_assert_str_eq(code, "SignatureDoesNotMatch");
-        store_s3_wire_parse_error(evil, strlen(evil), code, sizeof(code));
+        store_s3_wire_parse_error(evil, strlen(evil), false, code, sizeof(code));
         cr_assert_str_eq(code, "a?b");
-        store_s3_wire_parse_error("garbage", 7, code, sizeof(code));
+        store_s3_wire_parse_error("garbage", 7, false, code, sizeof(code));
         cr_assert_str_eq(code, "");
         /* the first bytes of a body that goes on (cut at 16 KiB): the Code
          * counts once closed, not before, and not after malformed XML */
         static const char cut[] = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Padding>xxxx";
-        store_s3_wire_parse_error(cut, strlen(cut), code, sizeof(code));
+        store_s3_wire_parse_error(cut, strlen(cut), true, code, sizeof(code));
         cr_assert_str_eq(code, "AccessDenied");
-        store_s3_wire_parse_error(cut, strlen("<?xml version=\"1.0\"?><Error><Code>Access"), code, sizeof(code));
+        store_s3_wire_parse_error(cut, strlen("<?xml version=\"1.0\"?><Error><Code>Access"), true, code, sizeof(code));
         cr_assert_str_eq(code, "");
         static const char bad[] = "<Error><Code>AccessDenied</Code></Oops>";
-        store_s3_wire_parse_error(bad, strlen(bad), code, sizeof(code));
+        store_s3_wire_parse_error(bad, strlen(bad), true, code, sizeof(code));
+        cr_assert_str_eq(code, "");
+        /* a whole body (not cut) must be a whole document */
+        store_s3_wire_parse_error(cut, strlen(cut), false, code, sizeof(code));
+        cr_assert_str_eq(code, "");
+        static const char junk[] = "<Error><Code>AccessDenied</Code></Error>junk";
+        store_s3_wire_parse_error(junk, strlen(junk), false, code, sizeof(code));
         cr_assert_str_eq(code, "");
 }
 
