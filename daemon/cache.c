@@ -261,9 +261,9 @@ static int evict_step(struct pass *p, struct index *idx)
 static void pass_work(void *userdata)
 {
         struct pass *p = userdata;
+        test_hook_pause("cache-pass"); /* tests: store remove while a pass runs */
         struct index *idx = repo_reader_get(p->repo);
 
-        test_hook_pause("cache-pass"); /* tests: store remove while a pass runs */
         if (!idx) {
                 p->result = -EIO;
                 p->what = "no index connection";
