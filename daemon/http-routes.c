@@ -156,6 +156,7 @@ static json_t *page(struct http_call *c)
 }
 
 static void file_data(struct http_call *c, struct msg *m, bool final);
+static void chunk_written(struct evhttp_connection *conn, void *arg);
 
 /* A listing (tree, diff) as it comes: {"entries":[ then each DATA
  * message's entries, chunk by chunk, then the RESULT's and ]}. The
@@ -198,7 +199,13 @@ static void entries_stream(struct http_call *c, struct msg *m, bool final)
         }
         if (final)
                 evbuffer_add(buf, "]}\n", 3);
-        evhttp_send_reply_chunk(c->req, buf);
+        /* the stream waits (flow control) while the connection holds more
+         * than its low water; chunk_written wakes it once the output is
+         * out, or a slow reader would leave it waiting for good */
+        if (final)
+                evhttp_send_reply_chunk(c->req, buf);
+        else
+                evhttp_send_reply_chunk_with_cb(c->req, buf, chunk_written, c);
         evbuffer_free(buf);
         if (final) {
                 struct evhttp_request *req = c->req;

@@ -5,7 +5,8 @@
 # read only when the client has taken most of the last. Clients that ask
 # for it and never read make chuted hold a bounded part each, and are closed
 # once none of their output was taken for control_idle_timeout; a reader
-# gets every entry. The same diff over the HTTP API streams too.
+# gets every entry. The same diff over the HTTP API streams too, to a fast
+# reader and to a slow one.
 . "$(dirname "$0")/lib.sh"
 need python3
 need curl
@@ -98,6 +99,44 @@ curl -sSf --max-time 120 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$AP
     > "$T_TMP/http-diff.json" 2> "$T_TMP/http-diff.err" || diag "curl: $(cat "$T_TMP/http-diff.err")"
 is "GET /v1/diff: one JSON document with every entry" \
     "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["entries"]))' "$T_TMP/http-diff.json")" "$ENTRIES"
+# a slow reader (a 4 KiB receive buffer, 2 s before it reads at all): the
+# stream waits while the connection holds its output, and goes on once it
+# is out (it used to wait for good: no byte for 5 s is a stall here)
+python3 - "$API_PORT" "$TOKEN" "$DIFF_URL" > "$T_TMP/slow-diff.out" <<'PY'
+import json, socket, sys, time
+port, token, url = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", port))
+s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+           "Connection: close\r\n\r\n" % (url, port, token)).encode())
+time.sleep(2)
+s.settimeout(5)
+raw = b""
+try:
+    while True:
+        d = s.recv(16384)
+        if not d:
+            break
+        raw += d
+except socket.timeout:
+    print("stalled after %d bytes" % len(raw))
+    sys.exit()
+head, _, body = raw.partition(b"\r\n\r\n")
+doc = b""
+while body:  # chunked
+    size, _, rest = body.partition(b"\r\n")
+    n = int(size, 16)
+    if n == 0:
+        break
+    doc += rest[:n]
+    body = rest[n + 2:]
+try:
+    print("entries %d" % len(json.loads(doc)["entries"]))
+except ValueError:
+    print("not one JSON document (%d bytes)" % len(raw))
+PY
+is "GET /v1/diff read slowly: every entry, no stall" "$(cat "$T_TMP/slow-diff.out")" "entries $ENTRIES"
 python3 - "$API_PORT" "$TOKEN" "$DIFF_URL" "$CLIENTS" "$T_TMP/http-stall.ready" <<'PY' &
 import socket, sys, time
 port, token, url, n, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
