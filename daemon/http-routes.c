@@ -201,11 +201,9 @@ static void entries_stream(struct http_call *c, struct msg *m, bool final)
                 evbuffer_add(buf, "]}\n", 3);
         /* the stream waits (flow control) while the connection holds more
          * than its low water; chunk_written wakes it once the output is
-         * out, or a slow reader would leave it waiting for good */
-        if (final)
-                evhttp_send_reply_chunk(c->req, buf);
-        else
-                evhttp_send_reply_chunk_with_cb(c->req, buf, chunk_written, c);
+         * out, or a slow reader would leave it waiting for good (the last
+         * chunk's callback is replaced by the reply's end below) */
+        evhttp_send_reply_chunk_with_cb(c->req, buf, chunk_written, c);
         evbuffer_free(buf);
         if (final) {
                 struct evhttp_request *req = c->req;

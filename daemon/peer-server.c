@@ -27,9 +27,9 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "frame.h"
 #include "identity.h"
 #include "index.h"
-#include "frame.h"
 #include "listener-pause.h"
 #include "log.h"
 #include "msg.h"

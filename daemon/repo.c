@@ -136,7 +136,8 @@ int repo_open(struct daemon *d, struct repo **ret)
         bloom_init(&r->known);
         idset_init(&r->pending);
         idset_init(&r->in_flight);
-        if (cond_init_monotonic(&r->gate_cond) < 0 || asprintf(&r->pack_dir, "%s/packs", d->config.state_dir) < 0 ||
+        if (cond_init_monotonic(&r->gate_cond) < 0 ||
+            asprintf(&r->pack_dir, "%s/packs", d->config.state_dir) < 0 ||
             asprintf(&r->staging_dir, "%s/packs/tmp", d->config.state_dir) < 0 ||
             asprintf(&r->index_path, "%s/index.db", d->config.state_dir) < 0) {
                 repo_close(r);

@@ -663,7 +663,8 @@ int store_peer_new(struct daemon *d, const char *name, const uint8_t node_id[32]
         pthread_mutex_init(&p->lock, NULL);
         p->name = strdup(name);
         p->address = strdup(address);
-        if (cond_init_monotonic(&p->cond) < 0 || !p->name || !p->address || identity_format_id(node_id, &p->id_text) < 0) {
+        if (cond_init_monotonic(&p->cond) < 0 || !p->name || !p->address ||
+            identity_format_id(node_id, &p->id_text) < 0) {
                 store_peer_unref(p);
                 return -ENOMEM;
         }

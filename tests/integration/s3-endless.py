@@ -6,7 +6,7 @@
 # goes to LOG when it ends: "closed-by-client BYTES" when the client hung up
 # mid-body, "ended BYTES" when the 8 MiB went out.
 # usage: s3-endless.py PORTFILE LOG
-import socket, sys, threading, time
+import os, socket, sys, threading, time
 
 LIMIT = 8 * 1024 * 1024
 HEAD = (b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n"
@@ -50,7 +50,6 @@ def main():
     s.listen(16)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write("%d\n" % s.getsockname()[1])
-    import os
     os.rename(sys.argv[1] + ".tmp", sys.argv[1])
     while True:
         conn, _ = s.accept()
