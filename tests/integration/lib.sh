@@ -54,17 +54,20 @@ t_cleanup() {
     # ThreadSanitizer reports and goes on (ASan and UBSan stop chuted, which
     # a test sees): a report in any chuted's log fails the test, even one
     # whose checks all passed (a check after the plan: the TAP driver counts
-    # that as an error too)
+    # that as an error too). Every log a test keeps: a node's chuted.log and
+    # those of the chuteds a test starts by hand (user.log, wrong.log, ...).
     local log
-    for log in "$T_TMP"/*/chuted.log; do
+    for log in "$T_TMP"/*.log "$T_TMP"/*/*.log; do
         [ -f "$log" ] && grep -qE "$T_SANITIZER_REPORT" "$log" || continue
         not_ok "no sanitizer report in ${log#"$T_TMP"/}"
     done
     if [ "$T_FAILED" -gt 0 ]; then
-        for log in "$T_TMP"/*/chuted.log; do
+        for log in "$T_TMP"/*.log "$T_TMP"/*/*.log; do
             [ -f "$log" ] || continue
-            echo "# ---- last lines of $log"
-            tail -15 "$log" | sed 's/^/#   /'
+            if [ "${log##*/}" = chuted.log ]; then
+                echo "# ---- last lines of $log"
+                tail -15 "$log" | sed 's/^/#   /'
+            fi
             # a sanitizer's report, wherever it is in the log (its exit
             # status 66 or 1 may be all a check sees of it)
             if grep -qE "$T_SANITIZER_REPORT" "$log"; then
@@ -74,6 +77,8 @@ t_cleanup() {
             fi
         done
     fi
+    local port
+    [ -f "$T_TMP/ports" ] && while read -r port; do rmdir "$T_PORT_CLAIMS/$port" 2>/dev/null; done < "$T_TMP/ports"
     if [ -n "${CHUTE_KEEP_TMP:-}" ]; then echo "# kept $T_TMP"; return; fi
     chmod -R u+rwx "$T_TMP" 2>/dev/null || true
     rm -rf "$T_TMP"
@@ -98,7 +103,8 @@ is() {
 }
 # bail_out "reason": the whole script fails now (TAP "Bail out!"). There is
 # no skip_all: a test either runs or fails, it never stops testing silently.
-bail_out() { echo "Bail out! $*"; exit 1; }
+# (counted as a failure: t_cleanup then prints the nodes' logs)
+bail_out() { T_FAILED=$((T_FAILED + 1)); echo "Bail out! $*"; exit 1; }
 done_testing() { echo "1..$T_NUM"; [ "$T_FAILED" -eq 0 ]; }
 
 # node_init NAME: make NAME's directories and a config; sets NODE_DIR
@@ -136,7 +142,9 @@ start_chuted() {
     T_PIDS+=("$CHUTED_PID")
     echo "$CHUTED_PID" > "$NODE_DIR/pid"
     local i
-    for i in $(seq 1 100); do
+    # 30 s: a fresh node's start on a loaded two-core CI machine, under a
+    # sanitizer, can take more than the 10 s this once allowed
+    for i in $(seq 1 300); do
         if "$CHUTECTL" status >/dev/null 2>&1; then return 0; fi
         kill -0 "$CHUTED_PID" 2>/dev/null || break
         sleep 0.1
@@ -190,9 +198,49 @@ node_conf() {
     [ -d "$T_TMP/$name" ] || node_init "$name"
     { echo "[$section]"; printf '%s\n' "$@"; } >> "$T_TMP/$name/chuted.conf"
 }
-# free_port: a TCP port on 127.0.0.1 free right now (the kernel's choice)
+# free_port: a TCP port on 127.0.0.1 that is free now and stays this test's.
+# It is drawn below the kernel's ephemeral range (ip_local_port_range), where
+# no outgoing connection of a test running beside this one can take it
+# between now and the moment a chuted binds it, and claimed under
+# T_PORT_CLAIMS (one directory per port, made atomically), so two tests never
+# draw the same one; t_cleanup drops this test's claims. A claim older than
+# a day is a killed test's and is taken over.
+T_PORT_CLAIMS=${TMPDIR:-/tmp}/chute-test-ports-$(id -u)
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 - "$T_PORT_CLAIMS" "$T_TMP/ports" <<'EOP'
+import errno, os, random, socket, sys, time
+claims, mine = sys.argv[1], sys.argv[2]
+os.makedirs(claims, exist_ok=True)
+with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+    lo, hi = (int(x) for x in f.read().split())
+# below the ephemeral range if there is room there, else above it
+pool = (10000, lo) if lo - 10000 >= 2000 else (hi + 1, 65536)
+for _ in range(2000):
+    port = random.randrange(*pool)
+    path = os.path.join(claims, str(port))
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        try:
+            if time.time() - os.stat(path).st_mtime < 86400:
+                continue
+            os.utime(path)
+        except OSError:
+            continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        os.rmdir(path)  # someone outside the tests holds it
+        continue
+    s.close()
+    with open(mine, "a") as f:
+        f.write(f"{port}\n")
+    print(port)
+    sys.exit(0)
+sys.exit("free_port: no free port in %d-%d" % pool)
+EOP
 }
 # node_peer_listen NAME [PORT]: NAME's chuted listens for peers on
 # 127.0.0.1:PORT (a free port by default); sets PEER_PORT
