@@ -46,7 +46,7 @@ check "... lists every report" grep -q "report-$ROUNDS" "$T_TMP/last.out"
 rc_is "diff of the first and the last snapshot with B stopped" 0 on A diff \
     "$(on A --json snapshots | jq -r '.[0].id')" "$(on A --json snapshots | jq -r '.[-1].id')"
 start_chuted B || bail_out "B did not restart"
-check "A connects to B again" wait_until 30 store_is A B connected true
+check "A connects to B again" wait_until 90 store_is A B connected true
 rc_is "restore latest (evicted data from B)" 0 on A restore latest "$T_TMP/out"
 check "the restored tree equals the source" diff -r "$SRC" "$T_TMP/out"
 done_testing

@@ -63,7 +63,7 @@ CHUTE_SOCKET=$T_TMP/l0/run/chuted.sock
 kill -HUP "$(cat "$T_TMP/l0/pid")"
 # the reload runs whole on the daemon's loop, from this line on: a request
 # sent after the line shows is handled after the new level is set
-for _ in $(seq 1 100); do grep -q "Reloading the configuration" "$T_TMP/l0/chuted.log" && break; sleep 0.1; done
+for _ in $(seq 1 300); do grep -q "Reloading the configuration" "$T_TMP/l0/chuted.log" && break; sleep 0.1; done
 check "chuted logs the reload" grep -q "Reloading the configuration" "$T_TMP/l0/chuted.log"
 rc_is "after SIGHUP to level 19: snapshot" 0 ctl snapshot "$SRC"
 added=$(( $(pack_bytes l0) - before ))

@@ -81,11 +81,11 @@ same "the automatic snapshot equals a requested full walk" "$T_TMP/auto" "$T_TMP
 # renamed and below the new directory is seen like any other
 echo "after" > "$SRC/flood/late/deeper/new2"
 check "a file added in a directory made during the overflow reaches a snapshot within 5 s" \
-    wait_until 5 cat_is "$SRC/flood/late/deeper/new2" after
+    wait_until $((5 * T_SLOW)) cat_is "$SRC/flood/late/deeper/new2" after
 settle "$SRC" 10 || diag "the root did not settle"
 echo "after" > "$SRC/flood/moved23/f0"
 check "a change in a directory renamed during the overflow reaches a snapshot within 5 s" \
-    wait_until 5 cat_is "$SRC/flood/moved23/f0" after
+    wait_until $((5 * T_SLOW)) cat_is "$SRC/flood/moved23/f0" after
 settle "$SRC" 10 || diag "the root did not settle"
 W=$(root_status "$SRC" watches)
 D=$(find "$SRC" -type d | wc -l)

@@ -44,6 +44,6 @@ chmod 755 "$SRC/locked"
 settle "$SRC" 10 || diag "the root did not settle after the chmod"
 echo v2 > "$SRC/locked/inner/deeper/f"
 check "a change below the directory, readable again, reaches a snapshot within 5 s" \
-    wait_until 5 cat_is "$SRC/locked/inner/deeper/f" v2
+    wait_until $((5 * T_SLOW)) cat_is "$SRC/locked/inner/deeper/f" v2
 kill -0 "$CHUTED_PID" 2>/dev/null && ok "chuted still runs" || not_ok "chuted still runs"
 done_testing

@@ -153,7 +153,7 @@ is "... same code" "$(jq -r .code "$T_TMP/last.out" 2>/dev/null)" "$code_a"
 # ---- id stable across a restart; SIGTERM exits 0 within 5 s ---------------------------
 kill -TERM "$A_PID"
 t0=$(date +%s%N)
-if wait_gone "$A_PID" 5; then ok "SIGTERM: chuted exits within 5 s ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"; else not_ok "SIGTERM: chuted exits within 5 s"; fi
+if wait_gone "$A_PID" $((5 * T_SLOW)); then ok "SIGTERM: chuted exits within $((5 * T_SLOW)) s ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"; else not_ok "SIGTERM: chuted exits within $((5 * T_SLOW)) s"; fi
 is "SIGTERM: exit status 0" "${WAIT_RC:-none}" 0
 rc_is "after stop: exit 3" 3 ctl status
 if start_chuted a; then ok "restart on the same state dir"; else not_ok "restart on the same state dir"; fi
@@ -209,7 +209,7 @@ is "... names exactly what changed, in order" \
     "added fresh;added fresh/a;added fresh/a/b;added fresh/a/b/two;removed gone;removed gone/deep;removed gone/deep/f;removed gone/g;removed kind;added kind;modified swap/inner;"
 
 kill -INT "$CHUTED_PID"
-if wait_gone "$CHUTED_PID" 5; then ok "SIGINT: chuted exits within 5 s"; else not_ok "SIGINT: chuted exits within 5 s"; fi
+if wait_gone "$CHUTED_PID" $((5 * T_SLOW)); then ok "SIGINT: chuted exits within $((5 * T_SLOW)) s"; else not_ok "SIGINT: chuted exits within $((5 * T_SLOW)) s"; fi
 is "SIGINT: exit status 0" "${WAIT_RC:-none}" 0
 
 # ---- key import on a node without snapshots ----------------------------------------------
@@ -233,7 +233,7 @@ mkdir -p "$T_TMP/c/run"
     >"$T_TMP/c/log" 2>&1 &
 C_PID=$!
 T_PIDS+=("$C_PID")
-for _ in $(seq 1 100); do "$CHUTECTL" --socket "$T_TMP/c/run/c.sock" status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready "$T_TMP/c/run/c.sock" "$C_PID" || diag "chuted c did not become ready"
 rc_is "--state-dir and --socket on the command line" 0 "$CHUTECTL" --socket "$T_TMP/c/run/c.sock" status
 if [ -f "$T_TMP/c/state/master.key" ]; then ok "--state-dir holds the master secret"; else not_ok "--state-dir holds the master secret"; fi
 kill -TERM "$C_PID"; wait_gone "$C_PID" 5 || true

@@ -12,7 +12,7 @@ SCEN=$T_TMP/scenario
 echo eof > "$SCEN"
 python3 "$CHUTE_SRCDIR/tests/integration/fake-chuted.py" "$SOCK" "$SCEN" &
 T_PIDS+=($!)
-for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+for _ in $(seq 1 300); do [ -S "$SOCK" ] && break; sleep 0.05; done
 export CHUTE_SOCKET=$SOCK
 
 # run SCENARIO WANT-RC DESC chutectl-args...: output in $T_TMP/out, $T_TMP/err

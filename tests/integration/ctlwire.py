@@ -154,10 +154,13 @@ def act_hold(path, n, seconds_for_eof):
     """Open n connections without sending anything; print how many were
     refused at once (an ERROR with request id 0 and its status), then wait up
     to seconds_for_eof for chuted to close the others ('idle-closed N after
-    S s'). Prints 'held' once the connections are open, and keeps them open
-    from this side until killed when seconds_for_eof is 0."""
+    S s', S counted from the connects). Prints 'held' once the connections
+    are open, and keeps them open from this side until killed when
+    seconds_for_eof is 0. The refusals are counted CTLWIRE_SETTLE seconds (1
+    by default) after the connects."""
     socks = [connect(path) for _ in range(n)]
-    time.sleep(1.0)
+    connected = time.monotonic()
+    time.sleep(float(os.environ.get("CTLWIRE_SETTLE", "1.0")))
     refused, open_ = {}, []
     for s in socks:
         r, _, _ = select.select([s], [], [], 0)
@@ -185,7 +188,7 @@ def act_hold(path, n, seconds_for_eof):
             if read_msg(s) is None:
                 closed += 1
                 pending.remove(s)
-    print("idle-closed %d after %.0f s" % (closed, time.monotonic() - start))
+    print("idle-closed %d after %.0f s" % (closed, time.monotonic() - connected))
     return 0
 
 

@@ -200,7 +200,7 @@ chuted_alive "chuted survives the garbage"
 # (60: below the 64 connections chuted serves at once; control-limits.sh
 # tests the cap itself)
 wire hold "$CHUTE_SOCKET" 60 8 > "$T_TMP/hold.out" 2>&1 & hold=$!
-for _ in $(seq 1 50); do grep -q held "$T_TMP/hold.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 150); do grep -q held "$T_TMP/hold.out" 2>/dev/null && break; sleep 0.1; done
 is "60 connections are held" "$(cat "$T_TMP/hold.out")" held
 rc_is "status while 60 connections sit idle or half-sent" 0 timeout 5 "$CHUTECTL" status
 rc_is "snapshots while they are held" 0 timeout 5 "$CHUTECTL" snapshots

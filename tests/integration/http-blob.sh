@@ -252,7 +252,7 @@ printf '{"complete": true, "id": "%s", "sha256": "%s", "size": 3000000}' "$R3" "
 rm -f "$T_TMP/A/state/blob-staging/$R3/ranges"
 mv "$T_TMP/A/state/blob-staging/$GONE" "$T_TMP/A/state/blob-staging/$GONE.gone"
 start_chuted A || bail_out "chuted did not restart"
-for i in $(seq 1 50); do
+for i in $(seq 1 150); do
     get "${H[@]}" "$U/chute/blob/$R3/index.json"
     [ "$(code)" = 200 ] && jq -e .complete "$T_TMP/body" >/dev/null && [ ! -e "$T_TMP/A/state/blob-staging/$R3" ] && break
     sleep 0.1
@@ -260,7 +260,7 @@ done
 check "a completion cut short after its ranges file went is finished at start" \
     [ -f "$T_TMP/A/state/blobs/$R3/0" ] && [ ! -e "$T_TMP/A/state/blob-staging/$R3" ]
 check "a DELETE cut short leaves nothing after a start" [ ! -e "$T_TMP/A/state/blob-staging/$GONE.gone" ]
-for i in $(seq 1 50); do
+for i in $(seq 1 150); do
     get "${H[@]}" "$U/chute/blob/$R2/index.json"
     jq -e .complete "$T_TMP/body" >/dev/null && break
     sleep 0.1
@@ -274,7 +274,7 @@ is "... the rest completes it: 201" "$(code)" 201
 
 # ---- in a snapshot once complete, restored equal -------------------------------------------
 # completion asks for a snapshot of the blob root at once
-for i in $(seq 1 100); do
+for i in $(seq 1 300); do
     ctl ls latest:"$BLOBS" -R > "$T_TMP/ls" 2>/dev/null
     grep -q "$R/0" "$T_TMP/ls" && break
     sleep 0.2
@@ -292,7 +292,7 @@ jq_is "... and its index.json says complete" "$T_TMP/restored/$R/index.json" ".c
 KEEP=$(ctl --json snapshots --root "$BLOBS" | jq -r ".[-1].id")
 get "${H[@]}" -X DELETE "$U/chute/blob/$R"
 is "DELETE of a complete blob: 204" "$(code)" 204
-for i in $(seq 1 100); do
+for i in $(seq 1 300); do
     ctl ls latest:"$BLOBS" -R > "$T_TMP/ls2" 2>/dev/null
     grep -q "$R/0" "$T_TMP/ls2" || break
     sleep 0.2

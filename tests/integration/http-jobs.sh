@@ -51,7 +51,7 @@ jq_is "... running, with its progress" "$T_TMP/body" \
     '.state == "running" and .progress.phase == "restoring" and (.progress.done | type == "number")'
 get "$U/v1/jobs"
 jq_is "GET /v1/jobs lists it" "$T_TMP/body" "[.jobs[].id] == [\"$JOB\"]"
-curl -sS -N --max-time 1 "${H[@]}" "$U$LOC/events" > "$T_TMP/events-cut" 2>/dev/null
+curl -sS -N --max-time $((2 * T_SLOW)) "${H[@]}" "$U$LOC/events" > "$T_TMP/events-cut" 2>/dev/null
 check "a stream the client cuts short got the job's progress" grep -qx 'event: progress' "$T_TMP/events-cut"
 rm "$HOOKS/restore-contents.wait"
 if wait_gone "$EV_PID" 20; then ok "the event stream ends when the job is done"; else not_ok "the event stream ends when the job is done"; fi
@@ -72,12 +72,12 @@ is "the events of a finished job: done at once, then the end" "$(grep -c '^event
 post "$U/v1/restore" "{\"snapshot\": \"$SNAP\", \"path\": \"$SRC/sub\", \"target\": \"$T_TMP/one\"}"
 is "a restore of one path: 202" "$(code)" 202
 J2=$(jq -r .id "$T_TMP/body")
-for _ in $(seq 1 100); do get "$U/v1/jobs/$J2"; jq -e '.state != "running"' "$T_TMP/body" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 300); do get "$U/v1/jobs/$J2"; jq -e '.state != "running"' "$T_TMP/body" >/dev/null && break; sleep 0.1; done
 jq_is "... done" "$T_TMP/body" '.state == "done" and .result.files == 1'
 check "... the file is there" cmp "$SRC/sub/big" "$T_TMP/one/big"
 post "$U/v1/restore" "{\"snapshot\": \"$SNAP\", \"path\": \"$SRC/sub\", \"target\": \"$T_TMP/one\"}"
 J3=$(jq -r .id "$T_TMP/body")
-for _ in $(seq 1 100); do get "$U/v1/jobs/$J3"; jq -e '.state != "running"' "$T_TMP/body" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 300); do get "$U/v1/jobs/$J3"; jq -e '.state != "running"' "$T_TMP/body" >/dev/null && break; sleep 0.1; done
 jq_is "a restore onto existing files: the job failed, saying why" "$T_TMP/body" \
     '.state == "failed" and .error.error == "exists" and (.error.message | length > 0)'
 

@@ -37,7 +37,7 @@ else
     "$JOURNALD" >"$T_TMP/journald.log" 2>&1 &
     JOURNALD_PID=$!
     T_PIDS+=("$JOURNALD_PID")
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do
         systemd-cat true 2>/dev/null && break
         pid_gone "$JOURNALD_PID" && break
         sleep 0.1
@@ -89,11 +89,7 @@ start_journal_chuted() {
     CHUTED_PID=$!
     T_PIDS+=("$CHUTED_PID")
     echo "$CHUTED_PID" > "$NODE_DIR/pid"
-    for _ in $(seq 1 100); do
-        ctl status >/dev/null 2>&1 && return 0
-        pid_gone "$CHUTED_PID" && break
-        sleep 0.1
-    done
+    wait_ready "$CHUTE_SOCKET" "$CHUTED_PID" && return 0
     diag "chuted did not become ready; the journal has:"
     journalctl -q --no-pager _PID="$CHUTED_PID" 2>&1 | tail -20 | sed 's/^/#   /'
     return 1
@@ -103,7 +99,7 @@ start_journal_chuted() {
 # within 10 s; the newest one is left in $T_TMP/entry.json
 jfind() {
     local desc=$1; shift
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do
         journalctl -q --no-pager -o json -n 1 "$@" >"$T_TMP/entry.json" 2>"$T_TMP/journalctl.err"
         if grep -q '^{' "$T_TMP/entry.json"; then ok "$desc"; return 0; fi
         sleep 0.1

@@ -67,7 +67,7 @@ SPID=
 if command -v strace >/dev/null; then
     strace -f -qq -e trace=openat,rename,renameat,renameat2,fsync -o "$T_TMP/strace.txt" -p "$CHUTED_PID" 2>/dev/null &
     SPID=$!
-    for _ in $(seq 1 50); do
+    for _ in $(seq 1 150); do
         [ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$CHUTED_PID/status")" != 0 ] && break
         kill -0 "$SPID" 2>/dev/null || break
         sleep 0.1
@@ -127,7 +127,7 @@ ctl snapshot "$T_TMP/root2" >/dev/null 2>&1 &
 SNAP=$!
 if wait_file 60 "$HOOK/snapshot-read.reached"; then ok "a snapshot is running (paused)"; else not_ok "a snapshot is running (paused)"; fi
 kill -TERM "$(cat "$T_TMP/s/pid")"
-for _ in $(seq 1 50); do
+for _ in $(seq 1 150); do
     ctl --json status > "$T_TMP/st.json" 2>/dev/null && jq -e '.state == "stopping"' "$T_TMP/st.json" >/dev/null && break
     sleep 0.1
 done
@@ -188,7 +188,10 @@ if [ "$(id -u)" = 0 ]; then
     N=$T_TMP/nobody
     mkdir -p "$N/run"
     cp -a "$T_TMP/a/state" "$N/state"
-    printf '[daemon]\nstate_dir = %s\nsocket = %s\n' "$N/state" "$N/run/chuted.sock" > "$N/chuted.conf"
+    # no peer listener nor API: the defaults (0.0.0.0:2001, 127.0.0.1:2002) would
+    # clash with a test running beside this one
+    printf '[peer]\nlisten = none\n[api]\nlisten = none\n[daemon]\nstate_dir = %s\nsocket = %s\n' \
+        "$N/state" "$N/run/chuted.sock" > "$N/chuted.conf"
     chown -R nobody "$N"
     chmod 0711 "$T_TMP"
     PACK=$(find "$N/state/packs" -type f | head -1)
@@ -198,11 +201,7 @@ if [ "$(id -u)" = 0 ]; then
     NPID=$!
     T_PIDS+=("$NPID")
     up=0
-    for _ in $(seq 1 100); do
-        "$CHUTECTL" --socket "$N/run/chuted.sock" status >/dev/null 2>&1 && { up=1; break; }
-        kill -0 "$NPID" 2>/dev/null || break
-        sleep 0.1
-    done
+    wait_ready "$N/run/chuted.sock" "$NPID" && up=1
     if [ "$up" = 1 ]; then ok "a pack of mode 0000: chuted as nobody still starts"; else
         not_ok "a pack of mode 0000: chuted as nobody still starts"; tail -5 "$N/chuted.log" | sed 's/^/#   /'; fi
     is "... and gives the pack 0600" "$(stat -c %a "$PACK")" 600

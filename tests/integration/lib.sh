@@ -284,6 +284,18 @@ pid_gone() {
     st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
     [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
 }
+# wait_ready SOCKET PID [SECONDS]: 0 once a chuted started by hand answers
+# `status` on SOCKET (30 s at most, as start_chuted: a loaded CI machine
+# under a sanitizer); 1 at once when PID has exited, or when time runs out
+wait_ready() {
+    local sock=$1 pid=$2 i
+    for i in $(seq 1 $((${3:-30} * 10))); do
+        "$CHUTECTL" --socket "$sock" status >/dev/null 2>&1 && return 0
+        pid_gone "$pid" && return 1
+        sleep 0.1
+    done
+    return 1
+}
 # wait_gone PID SECONDS: 0 when PID exits within SECONDS; then reaps it and
 # leaves its exit status in WAIT_RC
 wait_gone() {
@@ -318,6 +330,10 @@ vm_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 sanitizer_skip() {
     if [ -n "${CHUTE_SANITIZER_SUITE:-}" ]; then echo "1..0 # SKIP $*"; exit 0; fi
 }
+# T_SLOW: the factor for a limit on how long something may take: 1, or 4 in
+# the sanitizer suites (TSan runs chuted 5-10x slower, beside another test)
+T_SLOW=1
+[ -n "${CHUTE_SANITIZER_SUITE:-}" ] && T_SLOW=4
 # need CMD...: fail the whole script unless every command exists (the
 # packages are in quickstart's DEPS list)
 need() {

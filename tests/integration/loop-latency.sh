@@ -67,37 +67,39 @@ while time.monotonic() < end:
     time.sleep(0.02)
 PY
     HOLD_PID=$!
-    for _ in $(seq 1 100); do grep -q locked "$T_TMP/hold.out" 2>/dev/null && return; sleep 0.05; done
+    for _ in $(seq 1 300); do grep -q locked "$T_TMP/hold.out" 2>/dev/null && return; sleep 0.05; done
 }
 # summary FILE: "n=N p50=.. p90=.. p99=.. max=.. (ms) failed=F"
 summary() {
-    python3 - "$1" <<'PY'
+    python3 - "$1" "$LIMIT_MS" <<'PY'
 import sys
 v = open(sys.argv[1]).read().split()
 ok = sorted(float(x) for x in v if x != "fail")
 q = lambda p: ok[min(len(ok) - 1, int(p * len(ok)))] if ok else float("nan")
-print("n=%d p50=%.1f p90=%.1f p99=%.1f second=%.1f max=%.1f ms failed=%d" % (len(ok), q(.5), q(.9), q(.99),
-      ok[-2] if len(ok) > 1 else float("nan"), ok[-1] if ok else float("nan"), len(v) - len(ok)))
+over = sum(1 for x in ok if x >= float(sys.argv[2]))
+print("n=%d p50=%.1f p90=%.1f p99=%.1f second=%.1f max=%.1f ms over=%d failed=%d" % (len(ok), q(.5), q(.9), q(.99),
+      ok[-2] if len(ok) > 1 else float("nan"), ok[-1] if ok else float("nan"), over, len(v) - len(ok)))
 PY
 }
-# judge PHASE: assert the small client's worst times, report both. All but
-# one poll under LIMIT_MS, and that one under 3 x LIMIT_MS: a write on the
-# loop thread under the 0.4 s lock bursts stalls it 400 ms and more, again
-# and again, while a test running beside this one on a 2-core CI machine
-# has made a single poll take 139 ms.
+# judge PHASE: assert the small client's worst times, report both. At most
+# ALLOWED polls (2, or one in 50) at LIMIT_MS or over, and none at 1 s: a
+# write on the loop thread under the 0.4 s lock bursts stalls it 400 ms and
+# more, again and again, while a test running beside this one on a 2-core
+# CI machine has made a single poll take 139 ms.
 judge() {
-    local w c max second failed
+    local w c max over failed allowed
     w=$(summary "$T_TMP/$1.wire"); c=$(summary "$T_TMP/$1.chutectl")
     diag "$1: status over the socket: $w"
     diag "$1: chutectl status (process included): $c"
     max=$(echo "$w" | sed -n 's/.* max=\([0-9.]*\) ms.*/\1/p'); failed=$(echo "$w" | sed -n 's/.*failed=\([0-9]*\)/\1/p')
-    second=$(echo "$w" | sed -n 's/.* second=\([0-9.]*\) .*/\1/p')
+    over=$(echo "$w" | sed -n 's/.* over=\([0-9]*\) .*/\1/p')
     n=$(echo "$w" | sed -n 's/^n=\([0-9]*\) .*/\1/p')
-    if [ "${n:-0}" -ge 10 ] && [ "$failed" = 0 ] &&
-        python3 -c "import sys; sys.exit(not (float('$second') < $LIMIT_MS and float('$max') < 3 * $LIMIT_MS))"; then
-        ok "$1: every status answered, all but the slowest in < ${LIMIT_MS} ms (${second} ms), that one in ${max} ms < $((3 * LIMIT_MS)) ms (${n} polls)"
+    allowed=$(( ${n:-0} / 50 > 2 ? ${n:-0} / 50 : 2 ))
+    if [ "${n:-0}" -ge 10 ] && [ "$failed" = 0 ] && [ "${over:-99999}" -le "$allowed" ] &&
+        python3 -c "import sys; sys.exit(not (float('$max') < 1000))"; then
+        ok "$1: every status answered, $over of $n polls at ${LIMIT_MS} ms or more (at most $allowed), the slowest in ${max} ms < 1000 ms"
     else
-        not_ok "$1: every status answered, all but one in < ${LIMIT_MS} ms (${n:-0} polls, slowest ${max:-?} and ${second:-?} ms, ${failed:-?} failed)"
+        not_ok "$1: every status answered, at most $allowed of ${n:-0} polls at ${LIMIT_MS} ms or more (${over:-?}), none at 1 s (slowest ${max:-?} ms, ${failed:-?} failed)"
     fi
 }
 

@@ -48,7 +48,7 @@ is "... ending with its RESULT" "$(tail -1 "$T_TMP/count.out")" "RESULT id=13"
 before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
 $WIRE stall-ls "$CHUTE_SOCKET" $CLIENTS 60 latest "$SRC" > "$T_TMP/stall.out" &
 STALL=$!
-for _ in $(seq 1 100); do grep -q held "$T_TMP/stall.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 300); do grep -q held "$T_TMP/stall.out" 2>/dev/null && break; sleep 0.1; done
 sleep 1.5 # the listings run as far as flow control lets them
 during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
 growth=$(( (during - before) / 1024 ))
@@ -82,7 +82,7 @@ is "chutectl diff agrees" "$(ctl --json diff "$EMPTY" latest | python3 -c 'impor
 before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
 $WIRE stall-diff "$CHUTE_SOCKET" $CLIENTS 60 "$EMPTY" latest > "$T_TMP/stall-diff.out" &
 STALL=$!
-for _ in $(seq 1 100); do grep -q held "$T_TMP/stall-diff.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 300); do grep -q held "$T_TMP/stall-diff.out" 2>/dev/null && break; sleep 0.1; done
 sleep 1.5
 during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
 growth=$(( (during - before) / 1024 ))
@@ -152,7 +152,7 @@ time.sleep(10)  # never reads, then closes them
 PY
 HSTALL=$!
 T_PIDS+=("$HSTALL")
-for _ in $(seq 1 100); do [ -e "$T_TMP/http-stall.ready" ] && break; sleep 0.1; done
+for _ in $(seq 1 300); do [ -e "$T_TMP/http-stall.ready" ] && break; sleep 0.1; done
 sleep 1.5
 during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
 growth=$(( (during - before) / 1024 ))

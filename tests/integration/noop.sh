@@ -92,7 +92,7 @@ mkdir "$SRC/d090/new"; echo fresh > "$SRC/d090/new/y"   # new
 sleep 1.2
 start_chuted n || { not_ok "chuted restarts"; done_testing; exit; }
 # the start-up scan is a full walk
-for _ in $(seq 1 100); do [ "$(n_snaps)" -gt "$BEFORE" ] && break; sleep 0.2; done
+for _ in $(seq 1 300); do [ "$(n_snaps)" -gt "$BEFORE" ] && break; sleep 0.2; done
 ctl --json snapshots --root "$SRC" | jq '[.[-1]]' > "$T_TMP/down.json"
 is "the start-up scan after changes while down: files_read is 3 (changed, new, in the new directory)" \
     "$(field "$T_TMP/down.json" files_read)" 3

@@ -36,7 +36,10 @@ node_init b
 node_manual b
 node_peer_listen b
 B_PORT=$PEER_PORT
-node_conf b peer "delete_delay = 3s"
+# the delay of deletes: the checks that a deleted pack is still there must
+# come within it (longer under a sanitizer, beside another test)
+DD=$((3 * T_SLOW))
+node_conf b peer "delete_delay = ${DD}s"
 start_chuted b || bail_out "B does not start"
 B_PID=$CHUTED_PID
 B_SOCK=$CHUTE_SOCKET
@@ -103,7 +106,7 @@ pack_path() { echo "$HOSTED/${1:0:2}/$1"; }
 
 run_tool hello put "$T_TMP/p1" 1000000 list get "$P1" 1000 5000 "$T_TMP/got" stat "$P1" have "$P1" \
     prove "$P1" "$T_TMP/p1" usage ping > "$T_TMP/steps.json"
-step_is "HELLO: quota 10 MiB, nothing used, delete delay 3 s" 1 '.ok and .quota == 10485760 and .used == 0 and .delete_delay == 3'
+step_is "HELLO: quota 10 MiB, nothing used, delete delay $DD s" 1 ".ok and .quota == 10485760 and .used == 0 and .delete_delay == $DD"
 step_is "PUT in three ranges: committed" 2 ".ok and .committed and .durable == 3000000 and .pack == \"$P1\""
 step_is "LIST shows the pack" 3 ".ok and (.entries | length) == 1 and .entries[0].pack == \"$P1\" and .entries[0].size == 3000000"
 step_is "GET answers" 4 '.ok'
@@ -126,17 +129,19 @@ jq_is "peers: friend uses 3000000 of 10 MiB" "$T_TMP/peers.json" \
 
 # ---- deferred delete, undelete, purge ----------------------------------------------------
 run_tool hello delete "$P1" usage undelete "$P1" usage > "$T_TMP/steps.json"
-step_is "DELETE answers when the bytes go: 3 s later" 2 '.ok and (.purge_at - .deleted_at) == 3000000000'
+step_is "DELETE answers when the bytes go: $DD s later" 2 ".ok and (.purge_at - .deleted_at) == ${DD}000000000"
 step_is "a marked pack still counts, as marked" 3 '.used == 3000000 and .marked == 3000000'
 step_is "UNDELETE clears the mark" 5 '.marked == 0'
-sleep 4
+sleep $((DD + 1))
 [ -f "$(pack_path "$P1")" ] && ok "an undeleted pack outlives the delay" || not_ok "an undeleted pack outlives the delay"
 run_tool hello delete "$P1" > "$T_TMP/steps.json"
 [ -f "$(pack_path "$P1")" ] && ok "right after DELETE the bytes are still there" || not_ok "right after DELETE the bytes are still there"
 bctl --json peers > "$T_TMP/peers.json"
 jq_is "peers shows the marked bytes" "$T_TMP/peers.json" 'map(select(.name == "friend"))[0].marked == 3000000'
-for _ in $(seq 1 100); do [ -f "$(pack_path "$P1")" ] || break; sleep 0.1; done
+for _ in $(seq 1 300); do [ -f "$(pack_path "$P1")" ] || break; sleep 0.1; done
 [ -f "$(pack_path "$P1")" ] && not_ok "purged after delete_delay" || ok "purged after delete_delay"
+# the file goes first (on a worker), the index and the log line after it
+for _ in $(seq 1 100); do grep -q "Purged 1 deleted packs" "$B_DIR/chuted.log" && break; sleep 0.1; done
 run_tool hello stat "$P1" undelete "$P1" usage > "$T_TMP/steps.json"
 step_is "STAT after the purge: not found" 2 '.ok == false and .status == "not-found"'
 step_is "too late to undelete" 3 '.ok == false and .status == "not-found"'
@@ -145,7 +150,9 @@ grep -q "Purged 1 deleted packs" "$B_DIR/chuted.log" && ok "B logs the purge" ||
 
 # ---- connections per peer ----------------------------------------------------------------
 MANY=()
-for i in 1 2 3 4 5; do "$TOOL" run "$SEED" "$B" hello sleep 3 ping > "$T_TMP/many.$i" 2>/dev/null & MANY+=($!); done
+# (each holds its connection long enough for the five to overlap, however
+# slowly they start)
+for i in 1 2 3 4 5; do "$TOOL" run "$SEED" "$B" hello sleep $((3 * T_SLOW)) ping > "$T_TMP/many.$i" 2>/dev/null & MANY+=($!); done
 for p in "${MANY[@]}"; do wait "$p"; done
 n_ok=$(cat "$T_TMP"/many.* | jq -s 'map(select(.op == "ping" and .ok)) | length')
 is "at most 4 connections per peer" "$n_ok" 4
@@ -181,7 +188,8 @@ jq_is "a slow loris is closed (frame timeout)" "$T_TMP/loris.json" '.closed_by_h
 chuted_alive "B survives the hostile clients"
 rss_after=$(awk '/^VmRSS:/ { print $2 }' "/proc/$B_PID/status")
 diag "B's RSS: ${rss_before} KiB before, ${rss_after} KiB after"
-if [ -n "$rss_after" ] && [ $((rss_after - rss_before)) -lt 65536 ]; then ok "B's RSS stays bounded (grew by less than 64 MiB)"; else not_ok "B's RSS stays bounded"; fi
+if [ "$T_SLOW" -gt 1 ]; then ok "# SKIP B's RSS bound: the sanitizer's allocator keeps freed memory"
+elif [ -n "$rss_after" ] && [ $((rss_after - rss_before)) -lt 65536 ]; then ok "B's RSS stays bounded (grew by less than 64 MiB)"; else not_ok "B's RSS stays bounded"; fi
 grep -q "TLS handshake failed" "$B_DIR/chuted.log" && ok "garbage is logged as a failed handshake" || not_ok "garbage is logged as a failed handshake"
 grep -q "disconnected (a frame stayed incomplete" "$B_DIR/chuted.log" && ok "the loris is logged" || not_ok "the loris is logged"
 grep -qiE "disconnected \(.*(large|2147483648)" "$B_DIR/chuted.log" && ok "the 2 GiB frame is logged" || {
@@ -190,7 +198,7 @@ grep -qiE "disconnected \(.*(large|2147483648)" "$B_DIR/chuted.log" && ok "the 2
 # ---- removing a peer ----------------------------------------------------------------------------
 "$TOOL" run "$SEED" "$B" hello closed 10 > "$T_TMP/held.json" 2>/dev/null &
 HELD=$!
-for _ in $(seq 1 50); do bctl --json peers | jq -e 'map(select(.name == "friend"))[0].connected' >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 1 150); do bctl --json peers | jq -e 'map(select(.name == "friend"))[0].connected' >/dev/null 2>&1 && break; sleep 0.1; done
 bctl --json peers > "$T_TMP/peers.json"
 jq_is "peers: friend is connected" "$T_TMP/peers.json" 'map(select(.name == "friend"))[0].connected == true'
 rc_is "peer remove friend" 0 bctl peer remove friend
@@ -199,7 +207,7 @@ grep -q '"op":"closed","ok":true' "$T_TMP/held.json" && ok "its open connection 
 [ -f "$(pack_path "$P3")" ] && ok "its packs are kept right after the removal" || not_ok "its packs are kept right after the removal"
 run_tool hello > "$T_TMP/steps.json"
 step_is "a removed peer is refused: its HELLO is answered DENIED" 1 '.ok == false and .status == "denied"'
-for _ in $(seq 1 100); do [ -f "$(pack_path "$P3")" ] || break; sleep 0.1; done
+for _ in $(seq 1 300); do [ -f "$(pack_path "$P3")" ] || break; sleep 0.1; done
 [ -f "$(pack_path "$P3")" ] && not_ok "... and purged after delete_delay" || ok "... and purged after delete_delay"
 
 # ---- A and B add each other ---------------------------------------------------------------------

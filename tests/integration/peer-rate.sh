@@ -55,6 +55,13 @@ jq_is "the refused values changed nothing" <(on A --json stores) \
     ".stores[] | select(.name == \"B\") | .upload_limit == $((2 * MIB)) and .download_limit == 0"
 
 # ---- B at 2M, C unlimited, at once ----
+# timed: what only holds while A keeps up with B's limit and C finishes well
+# inside B's 16 s (under a sanitizer, beside another test, neither is sure)
+# is checked in the plain build only; the limits themselves everywhere
+timed() {
+    local desc=$1; shift
+    if [ "$T_SLOW" -gt 1 ]; then ok "# SKIP $desc: a timing the sanitizer's slowdown decides"; else check "$desc" "$@"; fi
+}
 uploaded() { store_field A "$1" uploaded; }
 # rate_over NAME SECONDS: the bytes/s A's store NAME acknowledged over SECONDS
 rate_over() {
@@ -76,10 +83,11 @@ diag "C done after $ELAPSED ms; B has $B_DONE of $TOTAL bytes"
 # a token bucket full at the start (0.2 MiB), the range being acknowledged
 check "B is held to its limit meanwhile (at most 2 MiB/s + 2 MiB)" \
     test "$B_DONE" -le $(( 2 * MIB * ELAPSED / 1000 + 2 * MIB ))
-check "B is still far from done" test "$B_DONE" -lt "$TOTAL"
+timed "B is still far from done" test "$B_DONE" -lt "$TOTAL"
 RATE=$(rate_over B 4)
 diag "B over 4 s: $RATE bytes/s"
-check "B's rate stays near 2 MiB/s (1 to 2.75)" test "$RATE" -ge "$MIB" -a "$RATE" -le $(( 11 * MIB / 4 ))
+check "B's rate stays at most near 2 MiB/s (2.75)" test "$RATE" -le $(( 11 * MIB / 4 ))
+timed "... and near it (at least 1 MiB/s)" test "$RATE" -ge "$MIB"
 
 # ---- changed at run time ----
 HELLOS=$(grep -c "Store B: connected to" "$T_TMP/A/chuted.log")
@@ -90,7 +98,7 @@ RATE=$(rate_over B 4)
 diag "B over 4 s at 512K: $RATE bytes/s"
 # acknowledged in 1 MiB ranges: 4 s at 512K is 2 MiB, give or take a range
 check "B slows down to its new limit (at most 0.8 MiB/s)" test "$RATE" -le $(( 4 * MIB / 5 ))
-check "B has not caught up yet" test "$(uploaded B)" -lt "$TOTAL"
+timed "B has not caught up yet" test "$(uploaded B)" -lt "$TOTAL"
 LEFT=$(( TOTAL - $(uploaded B) ))
 check "peer set B --upload-limit 0 lifts it" on A peer set B --upload-limit 0
 T0=$(now_ms)

@@ -26,7 +26,13 @@ N=$(own_packs A | wc -l)
 [ "$N" -ge 2 ] || bail_out "need two packs, A has $N"
 
 verified() { [ "$(store_field A B verified_at)" != null ]; }
-check "a scheduled PROVE round passes and sets verified_at" wait_until 20 verified
+check "a scheduled PROVE round passes and sets verified_at" wait_until 60 verified
+# no more scheduled rounds: one between the damage below and the verify would
+# find it first and have it repaired before the verify looks
+stop_chuted A || diag "A did not stop cleanly"
+sed -i 's/^prove_interval = 3s$/prove_interval = 1h/' "$T_TMP/A/chuted.conf"
+start_chuted A || bail_out "A did not restart"
+wait_until 60 store_is A B connected true || diag "A is not connected to B again"
 
 mapfile -t FILES < <(hosted_files B)
 DAMAGED=${FILES[0]}

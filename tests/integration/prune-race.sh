@@ -87,7 +87,7 @@ check "a prune pauses before its mark" wait_file 30 "$HOOK/prune-mark.reached"
 kill "$P"; wait "$P" 2>/dev/null || true
 rm -f "$HOOK/prune-mark.wait"
 cancelled() { grep -q "Prune failed: cancelled" "$NODE_DIR/chuted.log"; }
-for i in $(seq 1 100); do cancelled && break; sleep 0.1; done
+for i in $(seq 1 300); do cancelled && break; sleep 0.1; done
 check "the prune is cancelled once its client is gone" cancelled
 ctl --json status > "$T_TMP/st.json"
 check "its marks are released" [ "$(jq .condemned_packs "$T_TMP/st.json")" -eq 0 ]

@@ -118,14 +118,14 @@ keep_monthly = 0
 [prune]
 interval = 1s
 EOC
-sed -i 's/^auto = no/auto = yes/' "$NODE_DIR/chuted.conf"
+sed -i 's/^auto = no/auto = yes/; s/^grace = 4s/grace = 1s/' "$NODE_DIR/chuted.conf"
 sleep 1.1 # [prune] interval since the last prune
 start_chuted n || { not_ok "chuted restarts"; done_testing; exit; }
 B0=$(stored bytes)
 head -c 300000 /dev/urandom > "$SRC/churn"
 ctl snapshot "$SRC" >/dev/null 2>&1
 auto_pruned() { grep -q "Prune (automatic):" "$NODE_DIR/chuted.log"; }
-for i in $(seq 1 100); do auto_pruned && break; sleep 0.1; done
+for i in $(seq 1 300); do auto_pruned && break; sleep 0.1; done
 check "retention forgets and an automatic prune follows" auto_pruned
 ctl --json snapshots > "$T_TMP/s.json"
 check "retention kept the last 2" [ "$(py 'len(d)' "$T_TMP/s.json")" -eq 2 ]

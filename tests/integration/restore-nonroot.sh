@@ -43,7 +43,7 @@ setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
 NPID=$!
 T_PIDS+=("$NPID")
 SOCK=$N/run/chuted.sock
-for _ in $(seq 1 100); do "$CHUTECTL" --socket "$SOCK" status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready "$SOCK" "$NPID" || diag "chuted as nobody did not become ready"
 is "chuted runs as nobody" "$(awk '/^Uid:/ { print $2 }' "/proc/$NPID/status")" "$(id -u nobody)"
 rc=0; "$CHUTECTL" --socket "$SOCK" --json restore latest "$TGT" >"$T_TMP/restore.json" 2>"$T_TMP/restore.err" || rc=$?
 is "restore as nobody" "$rc" 0

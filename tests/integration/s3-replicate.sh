@@ -80,6 +80,9 @@ rm -f "$HOOK/s3-put.wait"
 down() { [ -n "$(store_field A S3 error)" ] && [ "$(store_field A S3 error)" != null ]; }
 if wait_until 30 down; then ok "with the gateway down, status has an error"; else not_ok "with the gateway down, status has an error"; fi
 diag "error: $(store_field A S3 error)"
+# the error is set at the first failure, the retry counted after a backoff
+retried() { [ "$(store_field A S3 retries)" -gt 0 ]; }
+wait_until 10 retried
 r1=$(store_field A S3 retries)
 [ "$r1" -gt 0 ] && ok "the failures were retried ($r1 retries)" || not_ok "the failures were retried ($r1)"
 s3_rgw_start || bail_out "radosgw did not come back"

@@ -12,7 +12,7 @@ need python3
 NLOG=$T_TMP/notify.log
 python3 "$CHUTE_SRCDIR/tests/integration/notify-listen.py" "$T_TMP/notify.sock" "$NLOG" &
 T_PIDS+=("$!")
-for _ in $(seq 1 100); do grep -q LISTENING "$NLOG" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 300); do grep -q LISTENING "$NLOG" 2>/dev/null && break; sleep 0.05; done
 grep -q LISTENING "$NLOG" 2>/dev/null || bail_out "notify-listen.py did not start"
 
 # msgs PATTERN: how many datagrams so far match PATTERN (extended regex)
@@ -40,16 +40,21 @@ is "READY=1 exactly once at start" "$(msgs '^READY=1$')" 1
 # the watchdog rate: one a second (half the interval), for 4 s
 n0=$(msgs '^WATCHDOG=1$'); sleep 4; n1=$(msgs '^WATCHDOG=1$')
 rate=$((n1 - n0))
-if [ "$rate" -ge 3 ] && [ "$rate" -le 5 ]; then ok "WATCHDOG=1 every ~1 s ($rate in 4 s)"; else
-    not_ok "WATCHDOG=1 every ~1 s ($rate in 4 s, want 3..5)"; fi
+# under a sanitizer, beside another test, a stall of the loop or of the
+# listener is longer: what must hold there is the 2 s timeout itself
+RMIN=3 RMAX=5 GAP=1.6
+[ "$T_SLOW" -gt 1 ] && RMIN=2 RMAX=6 GAP=1.9
+if [ "$rate" -ge $RMIN ] && [ "$rate" -le $RMAX ]; then ok "WATCHDOG=1 every ~1 s ($rate in 4 s)"; else
+    not_ok "WATCHDOG=1 every ~1 s ($rate in 4 s, want $RMIN..$RMAX)"; fi
 # and at steady intervals: no gap near the 2 s timeout between keep-alives
-gap=$(awk -F'\t' '$2 == "WATCHDOG=1" { if (p) { d = $1 - p; if (d > m) m = d } p = $1 } END { printf "%.3f", m }' "$NLOG")
-if awk -v g="$gap" 'BEGIN { exit !(g < 1.6) }'; then ok "largest gap between keep-alives ${gap}s < 1.6 s"; else
-    not_ok "largest gap between keep-alives ${gap}s, want < 1.6 s"; fi
+# (from READY=1 on: start-up is before systemd's watchdog runs)
+gap=$(awk -F'\t' '$2 ~ /^READY=1/ { r = 1 } r && $2 == "WATCHDOG=1" { if (p) { d = $1 - p; if (d > m) m = d } p = $1 } END { printf "%.3f", m }' "$NLOG")
+if awk -v g="$gap" -v lim="$GAP" 'BEGIN { exit !(g < lim) }'; then ok "largest gap between keep-alives ${gap}s < $GAP s"; else
+    not_ok "largest gap between keep-alives ${gap}s, want < $GAP s"; fi
 
 # a stopped loop sends nothing: what a hung daemon looks like to systemd
 kill -STOP "$CHUTED_PID"
-sleep 0.3 # a datagram already in flight
+sleep 1 # a datagram already in flight, logged by a loaded listener
 n0=$(msgs '^WATCHDOG=1$'); sleep 3; n1=$(msgs '^WATCHDOG=1$')
 kill -CONT "$CHUTED_PID"
 is "no WATCHDOG=1 while the process is stopped (3 s, past the 2 s timeout)" "$((n1 - n0))" 0

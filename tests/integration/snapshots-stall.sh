@@ -43,7 +43,7 @@ is "the index holds $ROWS snapshots" "$(ctl --json snapshots | jq length)" "$ROW
 before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
 $WIRE stall-snapshots "$CHUTE_SOCKET" $CLIENTS 60 > "$T_TMP/stall.out" &
 STALL=$!
-for _ in $(seq 1 100); do grep -q held "$T_TMP/stall.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 300); do grep -q held "$T_TMP/stall.out" 2>/dev/null && break; sleep 0.1; done
 sleep 1.5 # the listings run as far as flow control lets them
 during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
 growth=$(( (during - before) / 1024 ))

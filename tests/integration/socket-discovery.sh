@@ -31,7 +31,7 @@ printf '[peer]\nlisten = none\n' > "$HOME/.config/chute/chuted.conf" # no port 2
 QS_SOCK=$HOME/.local/state/chute/chuted.sock
 "$CHUTED" --user --socket "$QS_SOCK" --watch "$T_TMP/user-dir" >"$T_TMP/user.log" 2>&1 &
 USER_PID=$!; T_PIDS+=("$USER_PID")
-for _ in $(seq 1 100); do "$CHUTECTL" --socket "$QS_SOCK" status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready "$QS_SOCK" "$USER_PID" || diag "the user-mode chuted did not become ready"
 
 check "no system daemon here (no /run/chute)" test ! -e /run/chute
 rc_is "root, no system daemon: chutectl status with no options" 0 "$CHUTECTL" --json paths
@@ -42,7 +42,7 @@ mkdir -p "$T_TMP/sys"
 printf '[peer]\nlisten = none\n[daemon]\nstate_dir = %s\n' "$T_TMP/sys/state" > "$T_TMP/sys/chuted.conf"
 "$CHUTED" --config "$T_TMP/sys/chuted.conf" --watch "$T_TMP/system-dir" >"$T_TMP/sys/chuted.log" 2>&1 &
 SYS_PID=$!; T_PIDS+=("$SYS_PID")
-for _ in $(seq 1 100); do "$CHUTECTL" --socket /run/chute/chuted.sock status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready /run/chute/chuted.sock "$SYS_PID" || diag "the system chuted did not become ready"
 is "the system daemon's socket is /run/chute/chuted.sock, root:chute 0660" \
     "$(stat -c '%U:%G %a' /run/chute/chuted.sock 2>&1)" "root:chute 660"
 rc_is "root with both running: chutectl with no options" 0 "$CHUTECTL" --json paths

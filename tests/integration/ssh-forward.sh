@@ -47,7 +47,7 @@ EOC
 "$SSHD" -D -e -f "$S/sshd_config" 2>"$S/sshd.log" &
 T_PIDS+=("$!")
 echo "[127.0.0.1]:$PORT $(cat "$S/host_key.pub")" > "$S/known_hosts"
-for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 150); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 
 node_init n
 node_manual n

@@ -50,7 +50,7 @@ fi
 CHUTED_PID=$!
 T_PIDS+=("$CHUTED_PID")
 NODE_DIR=$T_TMP/n
-for _ in $(seq 1 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready "$CHUTE_SOCKET" "$CHUTED_PID" || diag "chuted --user did not become ready"
 rc_is "chuted --user starts with its state dir, socket and key file under HOME" 0 ctl status
 is "the state dir is the user-mode default under HOME" "$(ls "$STATE"/index.db 2>/dev/null)" "$STATE/index.db"
 
@@ -94,7 +94,7 @@ fi
 # the watcher still works: a user change makes a snapshot
 echo changed >> "$H/docs/a.txt"
 now=$first
-for _ in $(seq 1 100); do now=$(n_snaps); [ "$now" -gt "$first" ] && break; sleep 0.2; done
+for _ in $(seq 1 300); do now=$(n_snaps); [ "$now" -gt "$first" ] && break; sleep 0.2; done
 if [ "$now" -gt "$first" ]; then ok "a user change still makes a snapshot"; else not_ok "a user change still makes a snapshot"; fi
 chuted_alive "chuted still runs"
 done_testing

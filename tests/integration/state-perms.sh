@@ -72,7 +72,10 @@ else
     # as root, root owns a root chuted's /proc/PID/* anyway: run one as nobody
     N=$T_TMP/nobody
     mkdir -p "$N/state" "$N/run"
-    printf '[daemon]\nstate_dir = %s\nsocket = %s\n' "$N/state" "$N/run/chuted.sock" > "$N/chuted.conf"
+    # no peer listener nor API: the defaults (0.0.0.0:2001, 127.0.0.1:2002) would
+    # clash with a test running beside this one
+    printf '[peer]\nlisten = none\n[api]\nlisten = none\n[daemon]\nstate_dir = %s\nsocket = %s\n' \
+        "$N/state" "$N/run/chuted.sock" > "$N/chuted.conf"
     chown -R nobody "$N"
     chmod 0711 "$T_TMP"
     setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
@@ -80,10 +83,7 @@ else
         >"$N/chuted.log" 2>&1 &
     NPID=$!
     T_PIDS+=("$NPID")
-    for _ in $(seq 1 100); do
-        "$CHUTECTL" --socket "$N/run/chuted.sock" status >/dev/null 2>&1 && break
-        sleep 0.1
-    done
+    wait_ready "$N/run/chuted.sock" "$NPID" || diag "chuted as nobody did not become ready"
     is "chuted as nobody: its uid" "$(awk '/^Uid:/ { print $2 }' "/proc/$NPID/status")" "$(id -u nobody)"
     # the kernel gives a non-dumpable process's /proc/PID/* files to root
     is "... but its /proc/PID/environ belongs to root: not dumpable" "$(stat -c %u "/proc/$NPID/environ")" 0
@@ -103,7 +103,7 @@ sed -i "s|^socket = .*|socket = $T_TMP/e/newrun/sub/chuted.sock|" "$T_TMP/e/chut
 E_PID=$!
 T_PIDS+=("$E_PID")
 echo "$E_PID" > "$T_TMP/e/pid"
-for _ in $(seq 1 100); do "$CHUTECTL" --socket "$T_TMP/e/newrun/sub/chuted.sock" status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready "$T_TMP/e/newrun/sub/chuted.sock" "$E_PID" || diag "chuted e did not become ready"
 is "a socket directory chuted creates is 0755 despite umask 077" \
     "$(stat -c %a "$T_TMP/e/newrun" "$T_TMP/e/newrun/sub" 2>&1 | tr '\n' ' ')" "755 755 "
 is "... the socket 0660" "$(stat -c %a "$T_TMP/e/newrun/sub/chuted.sock" 2>&1)" 660

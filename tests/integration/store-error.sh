@@ -45,7 +45,7 @@ touch "$HOOK/chunk-store.fail"
 rc_is "a requested snapshot right after a change fails" 1 ctl snapshot "$SRC2"
 rm -f "$HOOK/chunk-store.fail"
 got=""
-for _ in $(seq 1 50); do
+for _ in $(seq 1 150); do
     got=$(ctl cat "latest:$SRC2/f" 2>/dev/null)
     [ "$got" = two ] && break
     sleep 0.2
