@@ -17,7 +17,8 @@ WIRE="python3 $CHUTE_SRCDIR/tests/integration/ctlwire.py"
 # answer 36 of them, and the checks after the count must still come before
 # the idle timeout closes the rest
 IDLE=3 CTLWIRE_SETTLE=1
-[ "$T_SLOW" -gt 1 ] && IDLE=6 CTLWIRE_SETTLE=2.5
+[ "$T_SLOW" = 2 ] && IDLE=4 CTLWIRE_SETTLE=1.5
+[ "$T_SLOW" = 4 ] && IDLE=6 CTLWIRE_SETTLE=2.5
 export CTLWIRE_SETTLE
 
 SRC=$T_TMP/src
