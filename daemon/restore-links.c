@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The hard-link groups of a restore (see restore-links.h): an array of
- * groups, an open-addressing index over it by group (linear probing), and
- * the paths waiting for a group's file, chained per group. A group whose
- * names have all been met (as many as its link count) is retired: the
- * table holds the groups still open, not every group of the snapshot (a
- * tree of hard-link farms, rsnapshot's, has millions). */
+ * groups in the order met, an open-addressing index over it by group, and
+ * the paths waiting for a group's file, chained per group. */
 
 #include "restore-links.h"
 
@@ -31,8 +28,6 @@ struct group {
         char *path;
         bool pending;   /* a file queued for writing, not yet written */
         size_t waiting; /* the first path waiting for it: index + 1, 0 none */
-        uint64_t nlink; /* the largest link count its entries recorded, 0 none */
-        uint64_t seen;  /* its names met so far */
 };
 
 struct restore_links {
@@ -42,8 +37,6 @@ struct restore_links {
         size_t slots_cap; /* a power of two, at least twice n */
         struct waiting *waiting;
         size_t n_waiting, cap_waiting;
-        size_t live_waiting; /* of them, still waiting: none, and the array starts over */
-        char *retired;       /* the first path of the group retired last: valid until the next call */
 };
 
 struct restore_links *restore_links_new(void)
@@ -62,13 +55,7 @@ void restore_links_free(struct restore_links *l)
         for (size_t i = 0; i < l->n_waiting; i++)
                 free(l->waiting[i].path);
         free(l->waiting);
-        free(l->retired);
         free(l);
-}
-
-size_t restore_links_open(const struct restore_links *l)
-{
-        return l->n;
 }
 
 static size_t slot_of(uint64_t id, size_t cap)
@@ -86,55 +73,6 @@ static ssize_t find(const struct restore_links *l, uint64_t id)
                 if (l->groups[l->slots[i] - 1].id == id)
                         return (ssize_t)l->slots[i] - 1;
         return -1;
-}
-
-/* The slot of the index that holds groups[k]. */
-static size_t slot_holding(const struct restore_links *l, size_t k)
-{
-        size_t i = slot_of(l->groups[k].id, l->slots_cap);
-        while (l->slots[i] != k + 1)
-                i = (i + 1) & (l->slots_cap - 1);
-        return i;
-}
-
-/* Drop groups[k] (written, nothing waiting): its slot is emptied and the
- * slots after it in its probe run shifted back (no tombstones), the last
- * group moves into its place, and its path is kept as l->retired for the
- * caller still holding it as *ret_first. */
-static void retire(struct restore_links *l, size_t k)
-{
-        size_t mask = l->slots_cap - 1, i = slot_holding(l, k), j = i;
-
-        l->slots[i] = 0;
-        for (;;) {
-                j = (j + 1) & mask;
-                if (!l->slots[j])
-                        break;
-                size_t home = slot_of(l->groups[l->slots[j] - 1].id, l->slots_cap);
-                /* j's entry stays unless its home is outside (i, j] (cyclically) */
-                bool stays = i < j ? (home > i && home <= j) : (home > i || home <= j);
-                if (!stays) {
-                        l->slots[i] = l->slots[j];
-                        l->slots[j] = 0;
-                        i = j;
-                }
-        }
-        free(l->retired);
-        l->retired = l->groups[k].path;
-        if (k + 1 < l->n) {
-                l->slots[slot_holding(l, l->n - 1)] = k + 1;
-                l->groups[k] = l->groups[l->n - 1];
-        }
-        l->n--;
-}
-
-/* Every name of groups[k] is met and its file written: retire it. */
-static void retire_if_done(struct restore_links *l, size_t k)
-{
-        const struct group *g = &l->groups[k];
-
-        if (!g->pending && g->nlink && g->seen >= g->nlink)
-                retire(l, k);
 }
 
 /* Index groups[n - 1] by its id (growing the index as needed). */
@@ -202,8 +140,6 @@ int restore_links_place(struct restore_links *l, const struct object_entry *e, c
                         enum restore_link_place *ret, const char **ret_first)
 {
         uint8_t content[CRYPTO_SHA256_SIZE];
-        free(l->retired);
-        l->retired = NULL;
         int r = entry_content(e, content);
         if (r < 0)
                 return r;
@@ -211,20 +147,16 @@ int restore_links_place(struct restore_links *l, const struct object_entry *e, c
         if (k >= 0) {
                 struct group *g = &l->groups[k];
                 *ret_first = g->path;
-                g->seen++;
-                g->nlink = MAX(g->nlink, e->nlink);
                 if (memcmp(g->content, content, sizeof(content)) != 0) {
                         /* the snapshot recorded other content for this link than
                          * for the group's first (a change seen through one of its
                          * paths only, before the next full walk): each path gets
                          * what was recorded for it */
                         *ret = RESTORE_LINK_OWN;
-                        retire_if_done(l, (size_t)k);
                         return 0;
                 }
                 if (!g->pending) {
                         *ret = RESTORE_LINK_NOW;
-                        retire_if_done(l, (size_t)k);
                         return 0;
                 }
                 if (!GROW(l->waiting, l->n_waiting, l->cap_waiting, 64))
@@ -235,18 +167,13 @@ int restore_links_place(struct restore_links *l, const struct object_entry *e, c
                 w->waiter = waiter;
                 w->next = g->waiting;
                 g->waiting = ++l->n_waiting;
-                l->live_waiting++;
                 *ret = RESTORE_LINK_WAIT;
                 return 0;
         }
         if (!GROW(l->groups, l->n, l->cap, 64))
                 return -ENOMEM;
         struct group *g = &l->groups[l->n];
-        *g = (struct group){ .id = e->hardlink,
-                             .path = strdup(path),
-                             .pending = e->kind == OBJECT_KIND_FILE,
-                             .nlink = e->nlink,
-                             .seen = 1 };
+        *g = (struct group){ .id = e->hardlink, .path = strdup(path), .pending = e->kind == OBJECT_KIND_FILE };
         memcpy(g->content, content, sizeof(content));
         if (!g->path)
                 return -ENOMEM;
@@ -259,8 +186,6 @@ int restore_links_place(struct restore_links *l, const struct object_entry *e, c
 
 void restore_links_written(struct restore_links *l, uint64_t group, restore_link_fn fn, void *userdata)
 {
-        free(l->retired);
-        l->retired = NULL;
         ssize_t k = find(l, group);
         if (k < 0 || !l->groups[k].pending)
                 return;
@@ -274,9 +199,5 @@ void restore_links_written(struct restore_links *l, uint64_t group, restore_link
                 fn(g->path, w->path, w->waiter, userdata);
                 free(w->path);
                 w->path = NULL;
-                l->live_waiting--;
         }
-        if (!l->live_waiting)
-                l->n_waiting = 0; /* every chain is empty: the array starts over */
-        retire_if_done(l, (size_t)k);
 }

@@ -2,13 +2,9 @@
 /* The hard-link groups of one restore: the first path restored of each
  * group, what its content was recorded as, whether its file is still being
  * written, and the other paths of the group waiting for it. Making the
- * links is the caller's (restore.c): it knows the target's directory fds.
- * A group is dropped once its file is written and as many of its names as
- * its link count were met; one with names outside the restored tree (or
- * none recorded) stays to the end. */
+ * links is the caller's (restore.c): it knows the target's directory fds. */
 #pragma once
 
-#include <stddef.h>
 #include <stdint.h>
 
 #include "object.h"
@@ -28,9 +24,8 @@ void restore_links_free(struct restore_links *l);
 
 /* Where entry e (a non-directory with e->hardlink set), restored at path,
  * goes. waiter is kept with a RESTORE_LINK_WAIT entry and handed back
- * with it; *ret_first is the first path of the group for NOW and OWN,
- * valid until the next call on the table. -ENOMEM, or an error from
- * hashing the entry. */
+ * with it; *ret_first is the first path of the group for NOW and OWN.
+ * -ENOMEM, or an error from hashing the entry. */
 int restore_links_place(struct restore_links *l, const struct object_entry *e, const char *path, void *waiter,
                         enum restore_link_place *ret, const char **ret_first);
 
@@ -39,6 +34,3 @@ typedef void (*restore_link_fn)(const char *first, const char *path, void *waite
 /* The file of group's first entry is written: fn for each path waiting
  * for it, in no particular order; later entries of the group link at once. */
 void restore_links_written(struct restore_links *l, uint64_t group, restore_link_fn fn, void *userdata);
-
-/* How many groups the table holds now (tests). */
-size_t restore_links_open(const struct restore_links *l);
