@@ -230,7 +230,7 @@ stop_chuted b || true
 # ---- command line without a config file -----------------------------------------------
 mkdir -p "$T_TMP/c/run"
 "${OWN_NETNS[@]}" "$CHUTED" --state-dir "$T_TMP/c/state" --socket "$T_TMP/c/run/c.sock" --log-level info \
-    >"$T_TMP/c/log" 2>&1 &
+    >"$T_TMP/c/chuted.log" 2>&1 &
 C_PID=$!
 T_PIDS+=("$C_PID")
 wait_ready "$T_TMP/c/run/c.sock" "$C_PID" || diag "chuted c did not become ready"

@@ -96,7 +96,7 @@ start_journal_chuted() {
 }
 
 # jfind "description" MATCH...: ok when `journalctl MATCH...` finds an entry
-# within 10 s; the newest one is left in $T_TMP/entry.json
+# within 30 s; the newest one is left in $T_TMP/entry.json
 jfind() {
     local desc=$1; shift
     for _ in $(seq 1 300); do

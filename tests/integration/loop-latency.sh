@@ -8,7 +8,8 @@
 # a slow disk under the committer), so a write on the loop thread would
 # stall it. A small client (ctlwire.py poll-status) connects, asks status
 # and reads the answer every 50 ms; its worst times are what is asserted
-# (all polls but one under 100 ms, that one under 300 ms: see judge).
+# (at most 2 polls, or one in 50, at 100 ms or more; all but the slowest
+# under 300 ms, that one under 1 s: see judge).
 # chutectl is timed the same way alongside (process start included), and
 # its distribution is reported, not asserted.
 . "$(dirname "$0")/lib.sh"
@@ -82,24 +83,26 @@ print("n=%d p50=%.1f p90=%.1f p99=%.1f second=%.1f max=%.1f ms over=%d failed=%d
 PY
 }
 # judge PHASE: assert the small client's worst times, report both. At most
-# ALLOWED polls (2, or one in 50) at LIMIT_MS or over, and none at 1 s: a
-# write on the loop thread under the 0.4 s lock bursts stalls it 400 ms and
-# more, again and again, while a test running beside this one on a 2-core
-# CI machine has made a single poll take 139 ms.
+# ALLOWED polls (2, or one in 50) at LIMIT_MS or over, all but the slowest
+# under 3 x LIMIT_MS and that one under 1 s: a write on the loop thread
+# under the 0.4 s lock bursts stalls it 400 ms and more, again and again,
+# while a test running beside this one on a 2-core CI machine has made a
+# single poll take 139 ms.
 judge() {
-    local w c max over failed allowed
+    local w c max second over failed allowed
     w=$(summary "$T_TMP/$1.wire"); c=$(summary "$T_TMP/$1.chutectl")
     diag "$1: status over the socket: $w"
     diag "$1: chutectl status (process included): $c"
     max=$(echo "$w" | sed -n 's/.* max=\([0-9.]*\) ms.*/\1/p'); failed=$(echo "$w" | sed -n 's/.*failed=\([0-9]*\)/\1/p')
     over=$(echo "$w" | sed -n 's/.* over=\([0-9]*\) .*/\1/p')
+    second=$(echo "$w" | sed -n 's/.* second=\([0-9.]*\) .*/\1/p')
     n=$(echo "$w" | sed -n 's/^n=\([0-9]*\) .*/\1/p')
     allowed=$(( ${n:-0} / 50 > 2 ? ${n:-0} / 50 : 2 ))
     if [ "${n:-0}" -ge 10 ] && [ "$failed" = 0 ] && [ "${over:-99999}" -le "$allowed" ] &&
-        python3 -c "import sys; sys.exit(not (float('$max') < 1000))"; then
-        ok "$1: every status answered, $over of $n polls at ${LIMIT_MS} ms or more (at most $allowed), the slowest in ${max} ms < 1000 ms"
+        python3 -c "import sys; sys.exit(not (float('$second') < 3 * $LIMIT_MS and float('$max') < 1000))"; then
+        ok "$1: every status answered, $over of $n polls at ${LIMIT_MS} ms or more (at most $allowed), the next slowest in ${second} ms < $((3 * LIMIT_MS)) ms, the slowest in ${max} ms < 1000 ms"
     else
-        not_ok "$1: every status answered, at most $allowed of ${n:-0} polls at ${LIMIT_MS} ms or more (${over:-?}), none at 1 s (slowest ${max:-?} ms, ${failed:-?} failed)"
+        not_ok "$1: every status answered, at most $allowed of ${n:-0} polls at ${LIMIT_MS} ms or more (${over:-?}), all but one under $((3 * LIMIT_MS)) ms (${second:-?}), none at 1 s (slowest ${max:-?} ms, ${failed:-?} failed)"
     fi
 }
 
