@@ -39,7 +39,7 @@ B_PORT=$PEER_PORT
 # the delay of deletes: the checks that a deleted pack is still there must
 # come within it (longer under a sanitizer, beside another test)
 DD=3
-[ "$T_SLOW" -gt 1 ] && DD=5
+[ "$T_SLOW" -gt 1 ] && DD=4
 node_conf b peer "delete_delay = ${DD}s"
 start_chuted b || bail_out "B does not start"
 B_PID=$CHUTED_PID
@@ -153,7 +153,7 @@ grep -q "Purged 1 deleted packs" "$B_DIR/chuted.log" && ok "B logs the purge" ||
 MANY=()
 # (each holds its connection long enough for the five to overlap, however
 # slowly they start)
-for i in 1 2 3 4 5; do "$TOOL" run "$SEED" "$B" hello sleep $((T_SLOW > 1 ? 6 : 3)) ping > "$T_TMP/many.$i" 2>/dev/null & MANY+=($!); done
+for i in 1 2 3 4 5; do "$TOOL" run "$SEED" "$B" hello sleep $((T_SLOW > 1 ? 4 : 3)) ping > "$T_TMP/many.$i" 2>/dev/null & MANY+=($!); done
 for p in "${MANY[@]}"; do wait "$p"; done
 n_ok=$(cat "$T_TMP"/many.* | jq -s 'map(select(.op == "ping" and .ok)) | length')
 is "at most 4 connections per peer" "$n_ok" 4
