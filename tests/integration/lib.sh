@@ -141,14 +141,9 @@ start_chuted() {
     CHUTED_PID=$!
     T_PIDS+=("$CHUTED_PID")
     echo "$CHUTED_PID" > "$NODE_DIR/pid"
-    local i
     # 30 s: a fresh node's start on a loaded two-core CI machine, under a
     # sanitizer, can take more than the 10 s this once allowed
-    for i in $(seq 1 300); do
-        if "$CHUTECTL" status >/dev/null 2>&1; then return 0; fi
-        kill -0 "$CHUTED_PID" 2>/dev/null || break
-        sleep 0.1
-    done
+    wait_ready "$CHUTE_SOCKET" "$CHUTED_PID" && return 0
     diag "chuted $name did not become ready; log:"
     sed 's/^/#   /' "$NODE_DIR/chuted.log" | tail -30
     return 1
@@ -208,7 +203,7 @@ node_conf() {
 T_PORT_CLAIMS=${TMPDIR:-/tmp}/chute-test-ports-$(id -u)
 free_port() {
     python3 - "$T_PORT_CLAIMS" "$T_TMP/ports" <<'EOP'
-import errno, os, random, socket, sys, time
+import os, random, socket, sys, time
 claims, mine = sys.argv[1], sys.argv[2]
 os.makedirs(claims, exist_ok=True)
 with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
@@ -284,9 +279,11 @@ pid_gone() {
     st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
     [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
 }
-# wait_ready SOCKET PID [SECONDS]: 0 once a chuted started by hand answers
-# `status` on SOCKET (30 s at most, as start_chuted: a loaded CI machine
-# under a sanitizer); 1 at once when PID has exited, or when time runs out
+# wait_ready SOCKET PID [SECONDS]: 0 once a chuted answers `status` on
+# SOCKET (30 s at most: a loaded CI machine under a sanitizer); 1 at once
+# when PID has exited (a zombie too: kill -0 would wait the 30 s out), or
+# when time runs out. start_chuted waits with it; so does a test for a
+# chuted it starts by hand.
 wait_ready() {
     local sock=$1 pid=$2 i
     for i in $(seq 1 $((${3:-30} * 10))); do
