@@ -26,6 +26,7 @@
 #include "repo.h"
 #include "retention-apply.h"
 #include "store-peer.h"
+#include "store-s3.h"
 #include "store.h"
 #include "test-hook.h"
 
@@ -316,7 +317,11 @@ static void recover_run_held(struct recover_job *job)
         }
         r = store_list_all(job->store, listing_add, &l);
         if (r < 0) {
-                recover_fail(job, r, "cannot list the packs on %s: %s", job->store_name, strerror(-r));
+                struct store_s3_status ss = {0};
+                if (store_is_s3(job->store)) /* its own words: which bucket, what was wrong */
+                        store_s3_get_status(job->store, &ss);
+                recover_fail(job, r, "cannot list the packs on %s: %s", job->store_name,
+                             ss.error[0] ? ss.error : strerror(-r));
                 goto out;
         }
         /* a pack here already (same size) is not read there: only listed */

@@ -29,6 +29,7 @@ struct store_s3 {
         unsigned n_idle;
         bool stopping;
         size_t max_keys; /* per ListObjectsV2 page: 1000, fewer for tests */
+        uint64_t foreign_max; /* foreign keys in a row a listing takes (S3_LIST_FOREIGN_MAX) */
         struct store_s3_status status;
 };
 

@@ -229,6 +229,8 @@ struct list_state {
         store_list_fn fn;
         void *userdata;
         size_t max, n;
+        uint64_t foreign;  /* keys in a row that are not packs of ours */
+        uint64_t foreign_max;
         char last[STORE_S3_TEXT_MAX + 1];
         int error;
 };
@@ -243,25 +245,32 @@ static int list_one(void *userdata, const char *key, uint64_t size)
         if (strcmp(key, l->last) <= 0)
                 return -EBADMSG; /* keys must increase, or a hostile service could loop us */
         snprintf(l->last, sizeof(l->last), "%s", key);
-        if (strncmp(key, l->s->cfg.prefix, plen) || oid_from_hex(key + plen, &id) < 0)
-                return 0; /* not a pack of ours: ignore it */
-        oid_to_hex(&id, hex);
-        if (strcmp(hex, key + plen))
-                return 0; /* not the canonical (lower-case) name */
+        if (strncmp(key, l->s->cfg.prefix, plen) || oid_from_hex(key + plen, &id) < 0 ||
+            (oid_to_hex(&id, hex), strcmp(hex, key + plen))) {
+                /* not a pack of ours (or not its canonical, lower-case
+                 * name): ignored, but a service cannot page us through
+                 * foreign keys for ever */
+                return ++l->foreign > l->foreign_max ? -ELOOP : 0;
+        }
         if (l->n >= l->max)
                 return -EBADMSG; /* more than the max-keys asked for */
+        l->foreign = 0;
         l->n++;
         return l->fn(l->userdata, &id, size);
 }
 
 /* Truncated pages in a row that list nothing before a listing counts as invalid. */
 #define S3_LIST_EMPTY_MAX 16
+/* Keys in a row under the prefix that are not packs before a listing stops:
+ * a bucket shared with other data is fine, a service that pages on through
+ * made-up keys is not (keys must increase, so it cannot loop). */
+#define S3_LIST_FOREIGN_MAX 10000000
 
 static int s3_list(struct store *st, const struct oid *after, size_t max, store_list_fn fn, void *userdata,
                    int *ret_more)
 {
         struct store_s3 *s = s3_of(st);
-        struct list_state l = {.s = s, .fn = fn, .userdata = userdata, .max = max};
+        struct list_state l = {.s = s, .fn = fn, .userdata = userdata, .max = max, .foreign_max = s->foreign_max};
         _cleanup_free_ char *token = NULL, *start_after = NULL;
         char max_keys[24];
         int r;
@@ -309,9 +318,20 @@ static int s3_list(struct store *st, const struct oid *after, size_t max, store_
                 }
                 r = store_s3_wire_parse_list(c.buf ? c.buf : "", c.got, list_one, &l, &truncated, &next, &keys);
                 free(c.buf);
+                if (r >= 0 && keys > want) {
+                        free(next);
+                        r = -EBADMSG; /* more than the max-keys asked for */
+                }
                 if (r >= 0 && truncated && (keys > 0 ? (empty_pages = 0) : ++empty_pages) > S3_LIST_EMPTY_MAX) {
                         free(next);
                         r = -EBADMSG;
+                }
+                if (r == -ELOOP) {
+                        store_s3_http_set_error(s,
+                                                "%s listed more than %" PRIu64 " keys in a row under prefix \"%s\" "
+                                                "of bucket %s that are not packs; give the store a prefix of its own",
+                                                s->cfg.endpoint, l.foreign_max, s->cfg.prefix, s->cfg.bucket);
+                        return -EBADMSG;
                 }
                 if (r < 0) {
                         if (r == -EBADMSG)
@@ -549,6 +569,9 @@ int store_s3_new(const char *name, const char *config, struct store **ret)
         s->max_keys = 1000;
         if (getenv("CHUTE_TEST_HOOK_DIR") && getenv("CHUTE_TEST_S3_MAX_KEYS")) /* tests: many pages */
                 s->max_keys = (size_t)strtoul(getenv("CHUTE_TEST_S3_MAX_KEYS"), NULL, 10) ?: 1000;
+        s->foreign_max = S3_LIST_FOREIGN_MAX;
+        if (getenv("CHUTE_TEST_S3_FOREIGN_MAX")) /* tests: reach the cap with a few pages */
+                s->foreign_max = strtoull(getenv("CHUTE_TEST_S3_FOREIGN_MAX"), NULL, 10) ?: S3_LIST_FOREIGN_MAX;
         pthread_mutex_init(&s->lock, NULL);
         s->name = strdup(name);
         if (cond_init_monotonic(&s->cond) < 0 || !s->name) {

@@ -99,4 +99,20 @@ on A2 --json stores > "$T_TMP/stores.json"
 jq_is "recovered packs count as held by the bucket: nothing pending, nothing uploaded" "$T_TMP/stores.json" \
     '.stores[0].pending == 0 and .stores[0].uploaded == 0'
 chuted_alive "the recovered node is still running"
+
+# ---- a bucket that pages on through keys that are not packs ----------------------------
+# a prefix shared with other data is fine, but a listing stops (with an error
+# that says why) after S3_LIST_FOREIGN_MAX such keys in a row: lowered to 2
+# here, and three keys after every pack name
+stop_chuted A2
+for k in zz1 zz2 zz3; do "${S3CMD[@]}" put --quiet "$T_TMP/junk" "s3://$S3_BUCKET/backups/a/$k" >/dev/null; done
+CHUTE_TEST_S3_MAX_KEYS=2 CHUTE_TEST_S3_FOREIGN_MAX=2 start_chuted A2 || bail_out "A2 did not restart"
+rc_is "recover stops on a listing with 3 foreign keys in a row (the cap lowered to 2)" 1 on A2 recover S3
+err=$(cat "$T_TMP/last.err")
+case $err in *"keys in a row under prefix \"backups/a/\""*"not packs"*"prefix of its own"*) ok "... saying why" ;;
+    *) not_ok "... saying why"; diag "recover said: $err" ;; esac
+stop_chuted A2
+CHUTE_TEST_S3_MAX_KEYS=2 CHUTE_TEST_S3_FOREIGN_MAX=3 start_chuted A2 || bail_out "A2 did not restart"
+rc_is "with the cap at 3 the same listing is whole" 0 on A2 recover S3
+chuted_alive "A2 is still running"
 done_testing
