@@ -193,13 +193,22 @@ def act_hold(path, n, seconds_for_eof):
 
 
 def act_slow_cat(path, snap_path, sleep_s):
-    """Ask for cat of SNAP:PATH, read nothing for sleep_s seconds, then read
+    """Ask for cat of SNAP:PATH, read nothing for sleep_s seconds (or until
+    chuted hangs up, which poll sees without reading), then read
     everything: print the bytes received and the final reply (or 'EOF after
-    N bytes' when chuted closed the connection)."""
+    N bytes, silent S s' when chuted closed the connection)."""
     s = connect(path, timeout=30)
     snap, _, p = snap_path.partition(":")
     s.sendall(request(T_CAT, 5, {K_SNAPSHOT: snap, K_PATH: p.encode()}))
-    time.sleep(sleep_s)
+    start = time.monotonic()
+    poller = select.poll()
+    poller.register(s, select.POLLRDHUP)  # POLLHUP and POLLERR come anyway
+    while time.monotonic() - start < sleep_s:
+        left = sleep_s - (time.monotonic() - start)
+        if any(ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+               for _, ev in poller.poll(max(1, int(left * 1000)))):
+            break
+    silent = time.monotonic() - start
     got = 0
     while True:
         try:
@@ -207,7 +216,7 @@ def act_slow_cat(path, snap_path, sleep_s):
         except (EOFError, ConnectionResetError):
             m = None  # closed mid-frame
         if m is None:
-            print("EOF after %d bytes" % got)
+            print("EOF after %d bytes, silent %.1f s" % (got, silent))
             return 0
         if m[1] == T_DATA:
             got += len(m[3].get(K_DATA, b""))

@@ -3,12 +3,13 @@
 # chuted never backs up its own files (DESIGN §9). In user mode with HOME in
 # a temporary directory, the state dir (~/.local/state/chute), the control
 # socket ($XDG_RUNTIME_DIR under HOME here) and key_file all live under HOME:
-# `chutectl add $HOME` must give one snapshot and then none for 15 s without
-# a user change (max_delay is 10 s here: a change that never quiets down,
-# such as chuted's own writes, would have made one by then), and nothing of chuted's own appears in `ls -R latest`, also
+# `chutectl add $HOME` must give one snapshot and then none for 6 s without
+# a user change (quiet_period 1 s and max_delay 4 s here: a change that
+# never quiets down, such as chuted's own writes, would have made one by
+# then), and nothing of chuted's own appears in `ls -R latest`, also
 # not through a hard link to the key file or (as root) a bind mount of the
 # state dir, which only matching by device and inode catches. `add` of a
-# path inside the state dir is refused. Runs about 25 s.
+# path inside the state dir is refused. Runs about 13 s.
 . "$(dirname "$0")/lib.sh"
 need jq
 
@@ -23,7 +24,8 @@ cat > "$H/.config/chute/chuted.conf" <<EOC
 [daemon]
 key_file = $H/secret/chute.key
 [watch]
-max_delay = 10s
+quiet_period = 1s
+max_delay = 4s
 [peer]
 listen = none
 EOC
@@ -73,11 +75,11 @@ rc_is "add \$HOME" 0 ctl add "$H"
 first=0
 for _ in $(seq 1 150); do first=$(n_snaps); [ "$first" -ge 1 ] && break; sleep 0.2; done
 if [ "$first" -ge 1 ]; then ok "a first snapshot of HOME is taken"; else not_ok "a first snapshot of HOME is taken"; fi
-sleep 3   # let a possible second run, caused by the first one's own writes, start
+sleep 2   # let a possible second run, caused by the first one's own writes, start
 first=$(n_snaps)
-diag "15 s without a change under HOME (snapshots so far: $first)"
-sleep 15
-is "no further snapshot without a user change for 15 s (max_delay 10 s)" "$(n_snaps)" "$first"
+diag "6 s without a change under HOME (snapshots so far: $first)"
+sleep 6
+is "no further snapshot without a user change for 6 s (max_delay 4 s)" "$(n_snaps)" "$first"
 
 rc_is "ls -R latest" 0 ctl ls -R latest
 cp "$T_TMP/last.out" "$T_TMP/ls.out"
