@@ -20,7 +20,7 @@ struct daemon;
 #define STORE_PEER_CALL_TIMEOUT_NS (300 * UINT64_C(1000000000))
 /* Reconnect backoff: first wait, longest wait. */
 #define STORE_PEER_BACKOFF_MIN_NS (1 * UINT64_C(1000000000))
-#define STORE_PEER_BACKOFF_MAX_NS (300 * UINT64_C(1000000000))
+#define STORE_PEER_BACKOFF_MAX_NS (60 * UINT64_C(1000000000))
 /* How often a connected store asks the host for its usage. */
 #define STORE_PEER_USAGE_INTERVAL_NS (60 * UINT64_C(1000000000))
 
