@@ -22,7 +22,13 @@ backed_up A B "$SRC"
 ALL=$(hosted_packs B | wc -l)
 evicted() { [ "$(on A --json status | jq -r .evicted)" -ge 1 ]; }
 wait_until 30 evicted || bail_out "nothing was evicted"
-settled() { local n; n=$(own_packs A | wc -l); sleep 1; [ "$(own_packs A | wc -l)" = "$n" ]; }
+# settled: the pack files and the index agree, and stay so for 1 s (a pack
+# file goes on a worker, its index row on the loop after)
+local_packs() { on A --json status | jq .local_packs; }
+settled() {
+    local n; n=$(own_packs A | wc -l)
+    [ "$(local_packs)" = "$n" ] && sleep 1 && [ "$(own_packs A | wc -l)" = "$n" ] && [ "$(local_packs)" = "$n" ]
+}
 wait_until 20 settled || diag "the cache is still evicting"
 LOCAL=$(own_packs A | wc -l)
 diag "$ALL packs, $LOCAL here"

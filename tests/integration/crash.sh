@@ -116,8 +116,15 @@ if [ "$n" -gt 2 ]; then ok "snapshots listed: $n (2 before the rounds)"; else no
 is "every listed snapshot restores byte-identical to its round's content" "$bad" 0
 
 rc_is "status --json" 0 ctl --json status
-indexed_packs=$(jq -r .packs "$T_TMP/last.out" 2>/dev/null)
-is "every pack file on disk is in the index (status packs = files in packs/)" "$indexed_packs" "$(pack_files "$STATE" | wc -l)"
+# (the restart's start-up scan may still be writing packs, each linked into
+# packs/ just before its row commits: compare once the two agree)
+packs_agree() {
+    ctl --json status > "$T_TMP/st.json" &&
+        [ "$(jq -r .packs "$T_TMP/st.json")" = "$(pack_files "$STATE" | wc -l)" ]
+}
+wait_until 30 packs_agree
+is "every pack file on disk is in the index (status packs = files in packs/)" \
+    "$(jq -r .packs "$T_TMP/st.json" 2>/dev/null)" "$(pack_files "$STATE" | wc -l)"
 # each round's content is stored once however the two roots and the kills
 # interleave (records add a few bytes per chunk; small packs per snapshot)
 bytes=$(pack_files "$STATE" | tr '\n' '\0' | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)

@@ -112,7 +112,9 @@ err=$(cat "$T_TMP/last.err")
 case $err in *"keys in a row under prefix \"backups/a/\""*"not packs"*"prefix of its own"*) ok "... saying why" ;;
     *) not_ok "... saying why"; diag "recover said: $err" ;; esac
 stop_chuted A2
-CHUTE_TEST_S3_MAX_KEYS=2 CHUTE_TEST_S3_FOREIGN_MAX=3 start_chuted A2 || bail_out "A2 did not restart"
-rc_is "with the cap at 3 the same listing is whole" 0 on A2 recover S3
+# (the six foreign keys may all come in a row: README and the upper-case
+# name sort between the packs named with a digit and those with a letter)
+CHUTE_TEST_S3_MAX_KEYS=2 CHUTE_TEST_S3_FOREIGN_MAX=6 start_chuted A2 || bail_out "A2 did not restart"
+rc_is "with the cap at 6 (the foreign keys in all) the same listing is whole" 0 on A2 recover S3
 chuted_alive "A2 is still running"
 done_testing
