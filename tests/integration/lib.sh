@@ -347,11 +347,12 @@ sanitizer_skip() {
     if [ -n "${CHUTE_SANITIZER_SUITE:-}" ]; then echo "1..0 # SKIP $*"; exit 0; fi
 }
 # T_SLOW: the factor for a limit on how long something may take: 1 in the
-# plain suite, 2 in the ASan suite and 4 in the TSan one (they run chuted
-# about 2x and 5-10x slower, beside another test)
+# plain suite, 3 in the ASan suite and 6 in the TSan one (they run chuted
+# about 2x and 5-10x slower, and .ci/run runs three of their tests at a
+# time on two cores)
 T_SLOW=1
 if [ -n "${CHUTE_SANITIZER_SUITE:-}" ]; then
-    if grep -qa __tsan_init "$CHUTED" 2>/dev/null; then T_SLOW=4; else T_SLOW=2; fi
+    if grep -qa __tsan_init "$CHUTED" 2>/dev/null; then T_SLOW=6; else T_SLOW=3; fi
 fi
 # need CMD...: fail the whole script unless every command exists (the
 # packages are in quickstart's DEPS list)
