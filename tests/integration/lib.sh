@@ -23,14 +23,14 @@ T_PIDS=()
 OWN_NETNS=()
 if unshare -n true 2>/dev/null; then OWN_NETNS=(unshare -n); fi
 # t_tmp_base: where T_TMP goes: TMPDIR when set; else /dev/shm when it is a
-# tmpfs with room (12 GiB free, and as much memory available) that keeps
+# tmpfs with room (10 GiB free, and as much memory available) that keeps
 # user xattrs (Linux 6.6 on); else /tmp. On a disk file system that has just
 # deleted many files, creating one can cost half a millisecond (ext4 scans
 # for recently deleted inodes), and the suite creates and deletes hundreds
 # of thousands (docs/testing.md).
 t_tmp_base() {
     [ -n "${TMPDIR:-}" ] && { echo "$TMPDIR"; return; }
-    local shm=/dev/shm probe want=$((12 * 1024 * 1024)) free mem
+    local shm=/dev/shm probe want=$((10 * 1024 * 1024)) free mem
     free=$(df -P -k "$shm" 2>/dev/null | awk 'NR == 2 { print $4 }')
     mem=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo 2>/dev/null)
     if [ "$(stat -f -c %T "$shm" 2>/dev/null)" = tmpfs ] && [ -w "$shm" ] &&
