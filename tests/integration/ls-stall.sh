@@ -160,9 +160,10 @@ during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$CHUTED_PID/status")
 growth=$(( (during - before) / 1024 ))
 LIMIT=12 # held whole, the listings took 29 MiB here
 growth_is "a GET /v1/diff of $ENTRIES entries and $CLIENTS stalled ones"
-rc_is "the API answers while they stall" 0 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT/v1/status"
+api_status() { curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT/v1/status"; }
+rc_is "the API answers while they stall" 0 api_status
 touch "$T_TMP/http-stall.done"
 wait "$HSTALL"
-rc_is "the API still answers once they are gone" 0 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT/v1/status"
+rc_is "the API still answers once they are gone" 0 api_status
 chuted_alive "chuted still runs"
 done_testing
