@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include "crypto.h"
@@ -47,6 +48,10 @@ struct store_ops {
         int (*del)(struct store *s, const struct oid *pack_id);
         int (*prove)(struct store *s, const struct oid *pack_id, const void *nonce, size_t nonce_len,
                      uint8_t ret_digest[CRYPTO_SHA256_SIZE]);
+        /* optional: the store's own words for r, a failure one of its calls returned (which
+         * bucket, which peer, what was wrong); 1 when it wrote them to buf, 0 when it has none.
+         * Any thread. */
+        int (*explain)(struct store *s, int r, char *buf, size_t size);
         void (*free)(struct store *s);
 };
 
@@ -193,6 +198,36 @@ static inline int store_prove(struct store *s, const struct oid *pack_id, const 
                               size_t nonce_len, uint8_t ret_digest[CRYPTO_SHA256_SIZE])
 {
         return s->ops->prove(s, pack_id, nonce, nonce_len, ret_digest);
+}
+
+/* 1 when r says the store could not be reached (not what it answered): try
+ * again later. */
+static inline int store_transport_error(int r)
+{
+        return r == -ENOTCONN || r == -ECONNRESET || r == -ETIMEDOUT || r == -ECANCELED ||
+               r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH || r == -EPIPE;
+}
+
+/* The store's own words for r, a failure one of its calls returned, in buf;
+ * 0 (and buf "") when it has none. */
+static inline int store_explain(struct store *s, int r, char *buf, size_t size)
+{
+        if (size)
+                buf[0] = '\0';
+        if (r >= 0 || !size || !s->ops->explain || s->ops->explain(s, r, buf, size) <= 0) {
+                if (size)
+                        buf[0] = '\0';
+                return 0;
+        }
+        return 1;
+}
+
+/* What to tell a user about r from s: the store's own words where it has
+ * them, strerror otherwise; buf holds them (size: STORE_EXPLAIN_SIZE is enough). */
+#define STORE_EXPLAIN_SIZE 256
+static inline const char *store_strerror(struct store *s, int r, char *buf, size_t size)
+{
+        return store_explain(s, r, buf, size) ? buf : strerror(-r);
 }
 
 /* Free the store (NULL is fine). */

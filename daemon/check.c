@@ -358,9 +358,11 @@ static int check_prove(struct check_job *job, struct index *rd, struct check_pac
                         else if (r == -EBADMSG)
                                 damage_add(job, p, cs->id, CHECK_DAMAGED, "store %s holds a damaged copy",
                                            cs->name);
-                        else
+                        else {
+                                char why[STORE_EXPLAIN_SIZE];
                                 damage_add(job, p, cs->id, CHECK_UNANSWERED, "store %s did not answer: %s",
-                                           cs->name, strerror(-r));
+                                           cs->name, store_strerror(cs->store, r, why, sizeof(why)));
+                        }
                 }
         }
         /* an evicted pack no store had a good copy of is lost */

@@ -26,7 +26,6 @@
 #include "repo.h"
 #include "retention-apply.h"
 #include "store-peer.h"
-#include "store-s3.h"
 #include "store.h"
 #include "test-hook.h"
 
@@ -310,18 +309,17 @@ static void recover_run_held(struct recover_job *job)
         if (store_is_peer(job->store)) {
                 r = store_peer_undelete_all(job->store, &job->undeleted);
                 if (r < 0) {
+                        char why[STORE_EXPLAIN_SIZE];
                         recover_fail(job, r, "cannot undelete the packs marked on %s: %s", job->store_name,
-                                     strerror(-r));
+                                     store_strerror(job->store, r, why, sizeof(why)));
                         goto out;
                 }
         }
         r = store_list_all(job->store, listing_add, &l);
         if (r < 0) {
-                struct store_s3_status ss = {0};
-                if (store_is_s3(job->store)) /* its own words: which bucket, what was wrong */
-                        store_s3_get_status(job->store, &ss);
+                char why[STORE_EXPLAIN_SIZE]; /* its own words: which bucket, which address */
                 recover_fail(job, r, "cannot list the packs on %s: %s", job->store_name,
-                             ss.error[0] ? ss.error : strerror(-r));
+                             store_strerror(job->store, r, why, sizeof(why)));
                 goto out;
         }
         /* a pack here already (same size) is not read there: only listed */
@@ -346,10 +344,10 @@ static void recover_run_held(struct recover_job *job)
                         continue;
                 }
                 if (r < 0) {
-                        char hex[OID_HEX_SIZE];
+                        char hex[OID_HEX_SIZE], why[STORE_EXPLAIN_SIZE];
                         oid_to_hex(&l.ids[i], hex);
                         recover_fail(job, r, "cannot copy pack %s from %s: %s", hex, job->store_name,
-                                     strerror(-r));
+                                     store_strerror(job->store, r, why, sizeof(why)));
                         goto out;
                 }
                 job->packs_copied++;

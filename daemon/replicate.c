@@ -115,12 +115,6 @@ static void upload_work(void *userdata)
         u->result = store_put(u->rs->store, &u->item.id, fd, u->item.size, STORE_PUT_TRUSTED);
 }
 
-static bool is_transport_error(int r)
-{
-        return r == -ENOTCONN || r == -ECONNRESET || r == -ETIMEDOUT || r == -ECANCELED ||
-               r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH || r == -EPIPE;
-}
-
 /* Wait before trying rs again: its backoff, then twice as long next time. */
 static void store_back_off(struct replicate_store *rs)
 {
@@ -296,24 +290,22 @@ static void upload_failed(struct replicate_store *rs, const struct upload *u)
                 log_debug("Store %s: upload of %s failed: %s", rs->name, hex, strerror(-r));
                 return;
         }
-        if (is_transport_error(r)) {
-                struct store_peer_status ps = { 0 };
-                if (store_is_peer(rs->store))
-                        store_peer_get_status(rs->store, &ps);
-                if (ps.error[0])
-                        set_error(rs, "%s", ps.error);
+        char why[STORE_EXPLAIN_SIZE];
+        bool own = store_explain(rs->store, r, why, sizeof(why)); /* which bucket, which peer */
+        if (store_transport_error(r)) {
+                if (own)
+                        set_error(rs, "%s", why);
                 else
                         set_error(rs, "cannot reach %s: %s", rs->name, strerror(-r));
+                /* the link logs why, once per dial */
                 log_debug("Store %s: upload of %s failed: %s", rs->name, hex, strerror(-r));
         } else {
-                set_error(rs, "upload to %s failed: %s", rs->name, strerror(-r));
-                log_warning_errno(r, "Store %s: upload of pack %s failed, trying again later", rs->name, hex);
-        }
-        if (store_is_s3(rs->store)) {
-                struct store_s3_status ss;
-                store_s3_get_status(rs->store, &ss);
-                if (ss.error[0])
-                        set_error(rs, "%s", ss.error); /* its own words: which key file, which bucket */
+                if (own)
+                        set_error(rs, "%s", why);
+                else
+                        set_error(rs, "upload to %s failed: %s", rs->name, strerror(-r));
+                log_warning("Store %s: upload of pack %s failed, trying again later: %s", rs->name, hex,
+                            rs->error);
         }
         if (replicate_refusal(r))
                 replicate_store_refused(rs, true, rs->error);

@@ -236,7 +236,9 @@ static void set_error(struct store_peer *p, const char *fmt, ...)
         va_list ap;
 
         va_start(ap, fmt);
+        pthread_mutex_lock(&p->lock); /* store threads read it (peer_explain) */
         vsnprintf(p->error, sizeof(p->error), fmt, ap);
+        pthread_mutex_unlock(&p->lock);
         va_end(ap);
 }
 
@@ -448,7 +450,9 @@ static void on_hello(struct msg *reply, struct peer_payload *payload, int err, v
         p->state = STORE_PEER_UP;
         p->backoff_ns = STORE_PEER_BACKOFF_MIN_NS;
         p->failing = false;
+        pthread_mutex_lock(&p->lock);
         p->error[0] = '\0';
+        pthread_mutex_unlock(&p->lock);
         log_event(LOG_INFO, MSGID_STORE_CONNECTED, LOG_FIELDS(LOG_STORE(p->name), LOG_PEER(p->id_text)),
                   "Store %s: connected to %s (%s), protocol %llu, %s", p->name, p->address, p->id_text,
                   (unsigned long long)version, tls_ciphersuite(peer_conn_bufferevent(p->conn)) ?: "?");

@@ -95,7 +95,7 @@ struct store_peer {
         /* status */
         bool have_usage;
         uint64_t used, quota, delete_delay_s;
-        char error[256];
+        char error[256]; /* written on the loop under lock; store threads read it under lock */
         uint64_t uploaded_bytes;
 };
 

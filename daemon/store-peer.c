@@ -612,6 +612,23 @@ static void peer_free(struct store *s)
         store_peer_unref(p);
 }
 
+/* Why the connection failed (which address, what TLS or the host said), for a
+ * call that failed because of it. */
+static int peer_explain(struct store *s, int r, char *buf, size_t size)
+{
+        struct store_peer *p = to_peer(s);
+        int have;
+
+        if (!store_transport_error(r))
+                return 0;
+        pthread_mutex_lock(&p->lock);
+        have = p->error[0] != '\0';
+        if (have)
+                snprintf(buf, size, "%s", p->error);
+        pthread_mutex_unlock(&p->lock);
+        return have;
+}
+
 static const struct store_ops store_peer_ops = {
         .kind = "peer",
         .put = peer_put,
@@ -623,6 +640,7 @@ static const struct store_ops store_peer_ops = {
         .list = store_peer_read_list,
         .del = peer_del,
         .prove = store_peer_read_prove,
+        .explain = peer_explain,
         .free = peer_free,
 };
 
@@ -689,8 +707,8 @@ void store_peer_get_status(struct store *s, struct store_peer_status *ret)
                 .delete_delay_s = p->delete_delay_s,
                 .uploaded_bytes = p->uploaded_bytes,
         };
-        snprintf(ret->error, sizeof(ret->error), "%s", p->error);
         pthread_mutex_lock(&p->lock);
+        snprintf(ret->error, sizeof(ret->error), "%s", p->error);
         ret->resumed_bytes = p->resumed_bytes;
         pthread_mutex_unlock(&p->lock);
 }

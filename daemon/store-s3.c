@@ -441,6 +441,21 @@ static void s3_free(struct store *st)
         free(s);
 }
 
+/* The last error, one sentence (which bucket, which key file, what the server said). */
+static int s3_explain(struct store *st, int r, char *buf, size_t size)
+{
+        struct store_s3 *s = s3_of(st);
+        int have;
+
+        (void)r;
+        pthread_mutex_lock(&s->lock);
+        have = s->status.error[0] != '\0';
+        if (have)
+                snprintf(buf, size, "%s", s->status.error);
+        pthread_mutex_unlock(&s->lock);
+        return have;
+}
+
 static const struct store_ops s3_ops = {
         .kind = "s3",
         .put = s3_put,
@@ -449,6 +464,7 @@ static const struct store_ops s3_ops = {
         .list = s3_list,
         .del = s3_del,
         .prove = s3_prove,
+        .explain = s3_explain,
         .free = s3_free,
 };
 

@@ -8,6 +8,7 @@
 # undeletes the marked packs and rebuilds the index from them; `restore
 # latest` then equals the original, content and metadata. A third snapshot
 # that A forgot (its tombstone reached B) stays forgotten on the new node.
+# Recover from a friend nobody answers for says which address failed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/peer-lib.sh"
 need rsync getfattr setfattr
@@ -106,6 +107,15 @@ is "... with the first version of the letter" "$(cat "$T_TMP/first/docs/deep/er/
 on A2 --json stores > "$T_TMP/stores.json"
 jq_is "recovered packs count as held by B: nothing pending" "$T_TMP/stores.json" \
     '.stores[0].pending == 0 and .stores[0].uploaded == 0'
+
+# a friend that cannot be reached: recover says why in the store's own words
+GONE_PORT=$(free_port)
+check "the fresh node drops B" on A2 peer remove B
+check "... and adds it again where nobody answers" on A2 peer add gone "127.0.0.1:$GONE_PORT" "$ID_B"
+rc_is "recover from it fails" 1 on A2 recover gone
+grep -q "cannot connect to 127.0.0.1:$GONE_PORT" "$T_TMP/last.err" &&
+    ok "... and says which address it could not connect to" ||
+    { not_ok "... and says which address it could not connect to"; sed 's/^/#   /' "$T_TMP/last.err"; }
 
 CHUTED_PID=$(cat "$T_TMP/B/pid")
 chuted_alive "B is still running"
