@@ -553,6 +553,7 @@ static int make_target(const char *target)
                 return -errno;
         if (mkdirat(pfd, name, 0700) < 0)
                 return -errno;
+        test_hook_pause("restore-target"); /* tests: the new target swapped for a symlink */
         fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
 }
@@ -644,7 +645,12 @@ static void restore_gated(struct restore_job *job)
                 }
                 if (r < 0) {
                         tfd = -1;
-                        job_fail(job, r, "cannot %s %s: %s", exists ? "open" : "create", job->target, strerror(-r));
+                        if (!exists && (r == -ENOTDIR || r == -ELOOP)) /* made, then swapped */
+                                job_fail(job, r, "%s changed while it was made (it is no longer a directory): "
+                                                 "restore again", job->target);
+                        else
+                                job_fail(job, r, "cannot %s %s: %s", exists ? "open" : "create", job->target,
+                                         strerror(-r));
                         goto out;
                 }
                 if ((!exists || !job->overwrite) && !restore_dir_empty(tfd)) {

@@ -10,6 +10,8 @@
 #   written, a restored directory is swapped for a symlink to a directory
 #   outside the target; nothing may be written, linked or chmod'ed there.
 #   A symlink already in the target is replaced by --overwrite, not followed.
+#   A new target swapped for a symlink once it is made, or filled meanwhile,
+#   is not restored into.
 . "$(dirname "$0")/lib.sh"
 need jq
 
@@ -81,5 +83,31 @@ rc_is "restore --overwrite over a target holding a symlink" 0 ctl restore --over
 check "the symlink became the restored directory" test -d "$TGT2/sub" -a ! -L "$TGT2/sub"
 is "... and nothing was written outside" "$(cd "$OUT" && find . -mindepth 1 | sort | tr '\n' ' ')" "./deeper ./g "
 check "... and the files are in it" test "$(cat "$TGT2/sub/deeper/file2")" = two
+
+# a new target: made, then swapped for a symlink (or filled) before it is opened
+TGT3=$T_TMP/target3
+touch "$HOOK/restore-target.wait"
+ctl restore latest "$TGT3" > "$T_TMP/restore3.out" 2>&1 &
+RPID=$!
+if wait_file 30 "$HOOK/restore-target.reached"; then ok "the restore pauses once it has made the new target"; else
+    not_ok "the restore pauses once it has made the new target"; fi
+rmdir "$TGT3" && ln -s "$OUT" "$TGT3"
+rm -f "$HOOK/restore-target.wait" "$HOOK/restore-target.reached"
+rc=0; wait "$RPID" || rc=$?
+is "the restore into a target swapped for a symlink fails" "$rc" 1
+check "... and says why" grep -q "$TGT3 changed while it was made (it is no longer a directory): restore again" \
+    "$T_TMP/restore3.out"
+is "... and wrote nothing through it" "$(cd "$OUT" && find . -mindepth 1 | sort | tr '\n' ' ')" "./deeper ./g "
+rm -f "$TGT3"
+touch "$HOOK/restore-target.wait"
+ctl restore latest "$TGT3" > "$T_TMP/restore4.out" 2>&1 &
+RPID=$!
+wait_file 30 "$HOOK/restore-target.reached" || not_ok "the restore pauses again"
+echo planted > "$TGT3/planted"
+rm -f "$HOOK/restore-target.wait"
+rc=0; wait "$RPID" || rc=$?
+is "a new target filled meanwhile is not restored into" "$rc" 1
+check "... and says so" grep -q "$TGT3 changed while it was made: restore again" "$T_TMP/restore4.out"
+is "... leaving what was put there alone" "$(ls "$TGT3")" planted
 chuted_alive "chuted still runs"
 done_testing
