@@ -14,7 +14,7 @@
 need jq sqlite3 sha256sum openssl
 
 MB=${CHUTE_CRASH_MB:-50}
-if grep -qa __tsan_init "$CHUTED" && [ -z "${CHUTE_CRASH_MB:-}" ]; then
+if [ "$T_SANITIZER" = tsan ] && [ -z "${CHUTE_CRASH_MB:-}" ]; then
     MB=10; diag "ThreadSanitizer build (10x slower): $MB MB files"
 fi
 ROUNDS=${CHUTE_CRASH_ROUNDS:-8}
