@@ -63,16 +63,24 @@ rm -f "$SRC/d2"; mv "$SRC/d2.moved" "$SRC/d2"
 
 # ---- restore: nothing is written outside the target ----
 rc_is "snapshot with sub/" 0 ctl snapshot "$SRC"
+# restore_paused POINT TARGET OUTFILE DESC: `restore latest TARGET` in the
+# background (pid in RPID), held at pause point POINT; release POINT lets it go
+restore_paused() {
+    rm -f "$HOOK/$1.reached"
+    touch "$HOOK/$1.wait"
+    ctl restore latest "$2" > "$3" 2>&1 &
+    RPID=$!
+    check "$4" wait_file 30 "$HOOK/$1.reached"
+}
+# release POINT: let the held restore go on; its exit status in RC
+release() { rm -f "$HOOK/$1.wait"; RC=0; wait "$RPID" || RC=$?; }
+outside() { (cd "$OUT" && find . -mindepth 1 | sort | tr '\n' ' '); }
+
 TGT=$T_TMP/target
-touch "$HOOK/restore-contents.wait"
-ctl restore latest "$TGT" > "$T_TMP/restore.out" 2>&1 &
-RPID=$!
-if wait_file 30 "$HOOK/restore-contents.reached"; then ok "the restore pauses before writing file contents"; else
-    not_ok "the restore pauses before writing file contents"; fi
+restore_paused restore-contents "$TGT" "$T_TMP/restore.out" "the restore pauses before writing file contents"
 mv "$TGT/sub" "$TGT/sub.moved"; ln -s "$OUT" "$TGT/sub"
-rm -f "$HOOK/restore-contents.wait"
-wait "$RPID" || true
-is "nothing was written through the swapped-in symlink" "$(cd "$OUT" && find . -mindepth 1 | sort | tr '\n' ' ')" "./deeper ./g "
+release restore-contents
+is "nothing was written through the swapped-in symlink" "$(outside)" "./deeper ./g "
 is "the directory outside keeps its mode" "$(stat -c %a "$OUT/deeper")" 700
 is "the file outside is untouched" "$(cat "$OUT/g")" secret
 check "the rest of the restore went through" test "$(cat "$TGT/d/f")" = "new and longer"
@@ -81,32 +89,23 @@ TGT2=$T_TMP/target2
 mkdir -p "$TGT2"; ln -s "$OUT" "$TGT2/sub"
 rc_is "restore --overwrite over a target holding a symlink" 0 ctl restore --overwrite latest "$TGT2"
 check "the symlink became the restored directory" test -d "$TGT2/sub" -a ! -L "$TGT2/sub"
-is "... and nothing was written outside" "$(cd "$OUT" && find . -mindepth 1 | sort | tr '\n' ' ')" "./deeper ./g "
+is "... and nothing was written outside" "$(outside)" "./deeper ./g "
 check "... and the files are in it" test "$(cat "$TGT2/sub/deeper/file2")" = two
 
 # a new target: made, then swapped for a symlink (or filled) before it is opened
 TGT3=$T_TMP/target3
-touch "$HOOK/restore-target.wait"
-ctl restore latest "$TGT3" > "$T_TMP/restore3.out" 2>&1 &
-RPID=$!
-if wait_file 30 "$HOOK/restore-target.reached"; then ok "the restore pauses once it has made the new target"; else
-    not_ok "the restore pauses once it has made the new target"; fi
+restore_paused restore-target "$TGT3" "$T_TMP/restore3.out" "the restore pauses once it has made the new target"
 rmdir "$TGT3" && ln -s "$OUT" "$TGT3"
-rm -f "$HOOK/restore-target.wait" "$HOOK/restore-target.reached"
-rc=0; wait "$RPID" || rc=$?
-is "the restore into a target swapped for a symlink fails" "$rc" 1
+release restore-target
+is "the restore into a target swapped for a symlink fails" "$RC" 1
 check "... and says why" grep -q "$TGT3 changed while it was made (it is no longer a directory): restore again" \
     "$T_TMP/restore3.out"
-is "... and wrote nothing through it" "$(cd "$OUT" && find . -mindepth 1 | sort | tr '\n' ' ')" "./deeper ./g "
+is "... and wrote nothing through it" "$(outside)" "./deeper ./g "
 rm -f "$TGT3"
-touch "$HOOK/restore-target.wait"
-ctl restore latest "$TGT3" > "$T_TMP/restore4.out" 2>&1 &
-RPID=$!
-wait_file 30 "$HOOK/restore-target.reached" || not_ok "the restore pauses again"
+restore_paused restore-target "$TGT3" "$T_TMP/restore4.out" "... and again"
 echo planted > "$TGT3/planted"
-rm -f "$HOOK/restore-target.wait"
-rc=0; wait "$RPID" || rc=$?
-is "a new target filled meanwhile is not restored into" "$rc" 1
+release restore-target
+is "a new target filled meanwhile is not restored into" "$RC" 1
 check "... and says so" grep -q "$TGT3 changed while it was made: restore again" "$T_TMP/restore4.out"
 is "... leaving what was put there alone" "$(ls "$TGT3")" planted
 chuted_alive "chuted still runs"
