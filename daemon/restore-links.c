@@ -27,6 +27,7 @@ struct group {
         uint8_t content[CRYPTO_SHA256_SIZE]; /* entry_content of the first entry */
         char *path;
         bool pending;   /* a file queued for writing, not yet written */
+        bool failed;    /* that file could not be restored */
         size_t waiting; /* the first path waiting for it: index + 1, 0 none */
 };
 
@@ -156,7 +157,7 @@ int restore_links_place(struct restore_links *l, const struct object_entry *e, c
                         return 0;
                 }
                 if (!g->pending) {
-                        *ret = RESTORE_LINK_NOW;
+                        *ret = g->failed ? RESTORE_LINK_SKIP : RESTORE_LINK_NOW;
                         return 0;
                 }
                 if (!GROW(l->waiting, l->n_waiting, l->cap_waiting, 64))
@@ -184,7 +185,8 @@ int restore_links_place(struct restore_links *l, const struct object_entry *e, c
         return 0;
 }
 
-void restore_links_written(struct restore_links *l, uint64_t group, restore_link_fn fn, void *userdata)
+void restore_links_written(struct restore_links *l, uint64_t group, bool failed, restore_link_fn fn,
+                           void *userdata)
 {
         ssize_t k = find(l, group);
         if (k < 0 || !l->groups[k].pending)
@@ -193,6 +195,7 @@ void restore_links_written(struct restore_links *l, uint64_t group, restore_link
         size_t next = g->waiting;
         g->waiting = 0;
         g->pending = false;
+        g->failed = failed;
         while (next) {
                 struct waiting *w = &l->waiting[next - 1];
                 next = w->next;

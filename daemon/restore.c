@@ -33,6 +33,7 @@
 #include "repo.h"
 #include "restore-links.h"
 #include "restore-meta.h"
+#include "restore-target.h"
 #include "snaptree.h"
 #include "test-hook.h"
 #include "window.h"
@@ -273,7 +274,8 @@ static void write_done(struct window_item *link, void *userdata)
         struct state *s = userdata;
         struct file_item *it = window_entry(link, struct file_item, link);
         if (it->first_link)
-                restore_links_written(s->links, it->e->hardlink, it->failed ? link_skipped : link_waiting, s);
+                restore_links_written(s->links, it->e->hardlink, it->failed,
+                                      it->failed ? link_skipped : link_waiting, s);
         struct rnode *n = it->node;
         item_free(it);
         rnode_done(s, n);
@@ -328,38 +330,49 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
         struct restore_job *job = s->job;
         int r;
 
-        if (s->job->overwrite) {
-                struct stat st;
-                if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                    !(e->kind == OBJECT_KIND_DIR && S_ISDIR(st.st_mode))) {
-                        r = restore_remove_at(dirfd, name, s->have_keep ? &s->keep : NULL);
-                        if (r < 0)
-                                return warn(job, r, "replace", path), 0;
-                }
-        }
         bool first_link = false;
+        enum restore_link_place place = RESTORE_LINK_FIRST;
+        const char *first = NULL;
         if (e->hardlink && e->kind != OBJECT_KIND_DIR) {
-                enum restore_link_place place;
-                const char *first = NULL;
                 r = restore_links_place(s->links, e, path, node, &place, &first);
                 if (r < 0)
                         return r;
-                switch (place) {
-                case RESTORE_LINK_FIRST:
-                        first_link = true;
-                        break;
-                case RESTORE_LINK_OWN:
-                        log_warning("Restore: %s was recorded as a hard link of %s but with other content; "
-                                    "restored as a file of its own",
-                                    path, first);
-                        break;
-                case RESTORE_LINK_WAIT: /* its file is being written: linked once it is */
-                        node->pending++;
-                        return 0;
-                case RESTORE_LINK_NOW:
-                        link_to_first(s, first, dirfd, name, path);
+                first_link = place == RESTORE_LINK_FIRST;
+        }
+        /* --overwrite: what is in the way goes now, except before a file
+         * that is written (beside it, renamed over it once whole) and
+         * where no link can be made */
+        struct stat st;
+        if (s->job->overwrite && place != RESTORE_LINK_SKIP && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            !(e->kind == OBJECT_KIND_DIR && S_ISDIR(st.st_mode)) &&
+            !(e->kind == OBJECT_KIND_FILE && !S_ISDIR(st.st_mode) &&
+              (place == RESTORE_LINK_FIRST || place == RESTORE_LINK_OWN))) {
+                r = restore_remove_at(dirfd, name, s->have_keep ? &s->keep : NULL);
+                if (r < 0) {
+                        warn(job, r, "replace", path);
+                        if (first_link) /* its group waits for a file that will not come */
+                                restore_links_written(s->links, e->hardlink, true, link_skipped, s);
                         return 0;
                 }
+        }
+        switch (place) {
+        case RESTORE_LINK_FIRST:
+                break;
+        case RESTORE_LINK_OWN:
+                log_warning("Restore: %s was recorded as a hard link of %s but with other content; "
+                            "restored as a file of its own",
+                            path, first);
+                break;
+        case RESTORE_LINK_WAIT: /* its file is being written: linked once it is */
+                node->pending++;
+                return 0;
+        case RESTORE_LINK_NOW:
+                link_to_first(s, first, dirfd, name, path);
+                return 0;
+        case RESTORE_LINK_SKIP: /* what is there stays */
+                node->pending++;
+                link_skipped(first, path, node, s);
+                return 0;
         }
         switch (e->kind) {
         case OBJECT_KIND_DIR: {
@@ -372,9 +385,9 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return warn(job, -errno, "open directory", path), 0;
-                struct stat st;
-                if (!created && s->have_keep && fstat(fd, &st) == 0 && st.st_dev == s->keep.st_dev &&
-                    st.st_ino == s->keep.st_ino) {
+                struct stat dst;
+                if (!created && s->have_keep && fstat(fd, &dst) == 0 && dst.st_dev == s->keep.st_dev &&
+                    dst.st_ino == s->keep.st_ino) {
                         /* a snapshot holding chuted's state dir path (another
                          * node's), restored with --overwrite over it */
                         close(fd);
@@ -435,19 +448,56 @@ static int restore_tree(struct state *s, struct rnode *node, int dirfd, const ch
         return 0;
 }
 
+/* Create a file with a name of its own in dfd (in tmp): what --overwrite
+ * writes beside a file it replaces. The fd, or -errno. */
+static int open_beside(int dfd, char *tmp, size_t size)
+{
+        for (int i = 0; i < 16; i++) {
+                uint64_t rnd = 0;
+                crypto_random(&rnd, sizeof(rnd));
+                snprintf(tmp, size, ".chute-restore-%016llx", (unsigned long long)rnd);
+                int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd >= 0 || errno != EEXIST)
+                        return fd < 0 ? -errno : fd;
+        }
+        return -EEXIST;
+}
+
+/* What a failed write left goes: never at the file's name as if restored.
+ * name in dfd, or (dfd < 0) the file's own name. */
+static void drop_partial(struct file_item *it, int dfd, const char *name)
+{
+        _cleanup_close_ int own = -1;
+
+        if (dfd < 0)
+                dfd = own = fdpath_open_parent(it->state->tfd, rel_of(it->state, it->path), &name);
+        if (dfd < 0 || unlinkat(dfd, name, 0) < 0)
+                log_debug("Restore: cannot remove what the failed write of %s left: %s", it->path,
+                          strerror(dfd < 0 ? -dfd : errno));
+}
+
 static void write_file(struct file_item *it)
 {
         struct restore_job *job = it->job;
+        struct state *s = it->state;
         const struct object_extent *ext = NULL;
         size_t n = 0;
         struct object_list *list = NULL;
         uint64_t off = 0;
 
+        it->failed = true; /* until it is whole */
         if (stop(job))
                 return;
         /* below the target's fd with no symlink at any level: a restored
          * directory swapped for a symlink cannot send the write elsewhere */
-        int fd = fdpath_open(it->state->tfd, rel_of(it->state, it->path), O_WRONLY | O_CREAT | O_EXCL, 0600);
+        int fd = fdpath_open(s->tfd, rel_of(s, it->path), O_WRONLY | O_CREAT | O_EXCL, 0600);
+        _cleanup_close_ int dfd = -1; /* --overwrite over a file: written beside it, in dfd */
+        const char *name = NULL;
+        char tmp[40];
+        if (fd == -EEXIST && job->overwrite) {
+                dfd = fdpath_open_parent(s->tfd, rel_of(s, it->path), &name);
+                fd = dfd < 0 ? dfd : open_beside(dfd, tmp, sizeof(tmp));
+        }
         if (fd < 0) {
                 warn(job, fd, "create file", it->path);
                 return;
@@ -461,6 +511,7 @@ static void write_file(struct file_item *it)
                 }
                 if (ext[i].hole) {
                         off += ext[i].length;
+                        __atomic_add_fetch(&job->bytes, ext[i].length, __ATOMIC_RELAXED);
                         continue;
                 }
                 _cleanup_free_ uint8_t *buf = NULL;
@@ -481,13 +532,13 @@ static void write_file(struct file_item *it)
                         done += (size_t)w;
                 }
                 off += ext[i].length;
-                __atomic_add_fetch(&job->bytes, ext[i].length, __ATOMIC_RELAXED);
+                if (r >= 0)
+                        __atomic_add_fetch(&job->bytes, ext[i].length, __ATOMIC_RELAXED);
         }
         /* a trailing hole: set the size (data writes already did otherwise) */
         if (r >= 0 && n > 0 && ext[n - 1].hole && ftruncate(fd, (off_t)it->e->size) < 0)
                 r = -errno;
         object_list_free(list);
-        it->failed = r < 0;
         if (r == -ECANCELED) {
                 cut_short(job);
         } else if (r == -EBADMSG || r == -ENOENT) {
@@ -499,63 +550,19 @@ static void write_file(struct file_item *it)
         } else if (r < 0) {
                 warn(job, r, read_failed ? "read the backed-up data of" : "write", it->path);
         } else {
-                set_meta_fd(it->state, fd, it->path, it->e, true); /* O_EXCL */
-                __atomic_add_fetch(&job->files, 1, __ATOMIC_RELAXED);
+                set_meta_fd(s, fd, it->path, it->e, true); /* O_EXCL */
+                if (dfd >= 0 && renameat(dfd, tmp, dfd, name) < 0) {
+                        r = -errno;
+                        warn(job, r, "replace", it->path);
+                }
         }
         close(fd);
-}
-
-/* target's parent directory (allocated: "/", or "." when target has no
- * slash) and its last name (pointing into target). -ENOMEM. */
-static int split_target(const char *target, char **ret_dir, const char **ret_name)
-{
-        char *dir = strdup(target), *slash = dir ? strrchr(dir, '/') : NULL;
-
-        if (!dir)
-                return -ENOMEM;
-        if (slash == dir) {
-                dir[1] = '\0';
-                *ret_name = target + 1;
-        } else if (slash) {
-                *slash = '\0';
-                *ret_name = target + (slash - dir) + 1;
-        } else {
-                free(dir);
-                dir = strdup(".");
-                if (!dir)
-                        return -ENOMEM;
-                *ret_name = target;
+        if (r < 0) {
+                drop_partial(it, dfd, dfd >= 0 ? tmp : NULL);
+                return;
         }
-        *ret_dir = dir;
-        return 0;
-}
-
-/* mkdir TARGET (0700) and open it, both through its parent's fd, the new
- * directory with O_NOFOLLOW: its fd, or -errno. */
-static int make_target(const char *target)
-{
-        _cleanup_free_ char *t = strdup(target), *parent = NULL;
-        _cleanup_close_ int pfd = -1;
-        const char *name;
-        int fd, r;
-
-        if (!t)
-                return -ENOMEM;
-        for (size_t n = strlen(t); n > 1 && t[n - 1] == '/'; n--)
-                t[n - 1] = '\0';
-        r = split_target(t, &parent, &name);
-        if (r < 0)
-                return r;
-        if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
-                return -EINVAL;
-        pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (pfd < 0)
-                return -errno;
-        if (mkdirat(pfd, name, 0700) < 0)
-                return -errno;
-        test_hook_pause("restore-target"); /* tests: the new target swapped for a symlink */
-        fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
+        it->failed = false;
+        __atomic_add_fetch(&job->files, 1, __ATOMIC_RELAXED);
 }
 
 static void restore_gated(struct restore_job *job)
@@ -600,16 +607,21 @@ static void restore_gated(struct restore_job *job)
         bool exists = stat(job->target, &st) == 0;
         if (e && e->kind != OBJECT_KIND_DIR) {
                 /* a single entry: TARGET is its new path, or a directory to put it in */
-                _cleanup_free_ char *dir = NULL, *path = NULL;
-                const char *name;
+                _cleanup_free_ char *dir = NULL, *path = NULL, *new_name = NULL;
+                const char *name = (const char *)e->name;
                 if (exists && S_ISDIR(st.st_mode)) {
                         dir = strdup(job->target);
-                        name = (const char *)e->name;
-                } else if (split_target(job->target, &dir, &name) < 0) {
-                        dir = NULL;
+                        r = dir ? 0 : -ENOMEM;
+                } else {
+                        r = restore_target_split(job->target, &dir, &new_name);
+                        name = new_name;
                 }
-                if (!dir) {
-                        job_fail(job, -ENOMEM, "out of memory");
+                if (r == -EINVAL) {
+                        job_fail(job, -ENOTDIR, "%s names no file to restore %s to", job->target, job->relpath);
+                        goto out;
+                }
+                if (r < 0) {
+                        job_fail(job, r, "out of memory");
                         goto out;
                 }
                 tfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -641,7 +653,7 @@ static void restore_gated(struct restore_job *job)
                         tfd = open(job->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                         r = tfd < 0 ? -errno : 0;
                 } else {
-                        r = tfd = make_target(job->target);
+                        r = tfd = restore_target_make(job->target);
                 }
                 if (r < 0) {
                         tfd = -1;

@@ -194,6 +194,13 @@ is "restore by id prefix: rsync sees no difference" "$out" ""
 rc_is "restore latest:FILE TARGET" 0 ctl restore latest:sizes/f300k "$T_TMP/part-file"
 check "partial file restore: same bytes" cmp "$SRC/sizes/f300k" "$T_TMP/part-file"
 is "partial file restore: same mode and ns mtime" "$(stat -c '%f %y' "$T_TMP/part-file" 2>/dev/null)" "$(stat -c '%f %y' "$SRC/sizes/f300k")"
+rc_is "restore latest:FILE NEW/ (a trailing slash)" 0 ctl restore latest:sizes/f300k "$T_TMP/part-slash/"
+check "... restores the file as NEW" cmp "$SRC/sizes/f300k" "$T_TMP/part-slash"
+echo "was here" > "$T_TMP/part-over"; ln "$T_TMP/part-over" "$T_TMP/part-over-link"
+rc_is "restore --overwrite latest:FILE over a file" 0 ctl restore --overwrite latest:sizes/f300k "$T_TMP/part-over"
+check "... replaces it" cmp "$SRC/sizes/f300k" "$T_TMP/part-over"
+is "... as a new inode: another link to the old one keeps the old bytes" "$(cat "$T_TMP/part-over-link")" "was here"
+is "... leaving nothing beside it" "$(find "$T_TMP" -maxdepth 1 -name '.chute-restore-*' | wc -l)" 0
 rc_is "restore latest:DIR TARGET" 0 ctl restore latest:names "$T_TMP/part-dir"
 out=$(rsync -naHAXc --delete --numeric-ids -i "$SRC/names/" "$T_TMP/part-dir/" 2>&1)
 is "partial dir restore (hostile names): rsync sees no difference" "$out" ""
