@@ -195,15 +195,20 @@ static void stat_work(void *userdata)
         j->r = r;
 }
 
-/* A pack visible in a peer's store but not in the index (its commit was
- * cut before the row was written): record it now. */
+/* A pack found visible in a peer's store on a store thread: if the index
+ * still has no row for it (its commit was cut before the row was written),
+ * record it now. Looked up again here, on the loop: a commit that ended
+ * meanwhile wrote the row (and counted the bytes), and a DELETE since then
+ * marked it, which a second add would undo. */
 void host_reconcile(struct host_account *a, const struct oid *pack, uint64_t size)
 {
         struct peer_host *h = a->host;
+        struct index_hosted row;
         char hex[OID_HEX_SIZE];
         int r;
 
-        if (host_account_purging(a, pack) || host_upload_find(a, pack))
+        if (host_account_purging(a, pack) || host_upload_find(a, pack) ||
+            index_hosted_get(h->daemon->index, &a->id, pack, &row) != -ENOENT)
                 return;
         r = index_hosted_add(h->daemon->index, &a->id, pack, size);
         oid_to_hex(pack, hex);
@@ -221,11 +226,8 @@ static void stat_done(void *userdata)
         struct peer_host *h = host_job_finished(j);
         struct peer_host_session *s = j->s;
 
-        if (j->r >= 0 && j->visible && !j->deleted_ns) {
-                struct index_hosted row;
-                if (index_hosted_get(h->daemon->index, &j->a->id, &j->pack, &row) == -ENOENT)
-                        host_reconcile(j->a, &j->pack, j->size);
-        }
+        if (j->r >= 0 && j->visible && !j->deleted_ns)
+                host_reconcile(j->a, &j->pack, j->size);
         if (j->r == -ECANCELED)
                 ;
         else if (j->r < 0)

@@ -50,8 +50,13 @@ struct host_upload {
         uint64_t size;
         bool replace;    /* a marked pack uploaded again: into the replacement store */
         bool busy;       /* a PUT is on a store thread */
+        int64_t touched_ns; /* the last PUT of it queued or done */
         struct host_job *queue, *queue_tail;
         struct host_upload *next;
+};
+
+struct host_purge_mark {
+        struct oid peer, pack;
 };
 
 /* One peer whose packs we keep, shared by its sessions; lives as long as the host. */
@@ -66,8 +71,6 @@ struct host_account {
         uint64_t reserved;      /* SIZE of its new packs being uploaded */
         unsigned n_uploads;
         struct host_upload *uploads;
-        struct oid *purging;    /* packs whose bytes a purge is deleting now */
-        size_t n_purging;
         int64_t quota_logged_ns;
         uint64_t get_bytes;     /* GET replies of all its sessions read and not yet sent */
         struct host_account *next;
@@ -81,6 +84,11 @@ struct peer_host {
         struct store_runner *runner;
         struct event *purge_timer;
         bool purging;
+        /* the packs whose bytes the purge running now deletes, by peer then
+         * pack (the index's order): no undelete, no new upload of them, for
+         * accounts made while it runs too */
+        struct host_purge_mark *purge_marks;
+        size_t n_purge_marks;
         uint64_t get_bytes;     /* GET replies read and not yet sent */
         uint64_t put_bytes;     /* PUT payloads held */
         struct host_account *accounts;
@@ -203,6 +211,11 @@ struct host_upload *host_upload_find(struct host_account *a, const struct oid *p
 int host_swap_finish(struct host_account *a, const struct oid *pack);
 /* Forget the uploads of an account (host going away). */
 void host_uploads_free(struct host_account *a);
+/* Forget the uploads of h's accounts untouched since before_ns (no PUT
+ * queued or running): their SIZE is no longer held against the quota, and
+ * a later PUT of the pack starts a new upload (resuming what its partial
+ * still holds). */
+void host_uploads_expire(struct peer_host *h, int64_t before_ns);
 
 /* ---- peer-host-purge.c ---- */
 

@@ -173,14 +173,12 @@ static void purge_work(void *userdata)
 
 static void purge_schedule(struct peer_host *h, bool now);
 
-/* Clear the purging marks of every account. */
+/* Clear the marks of the packs the purge deletes. */
 static void purge_unmark(struct peer_host *h)
 {
-        for (struct host_account *a = h->accounts; a; a = a->next) {
-                free(a->purging);
-                a->purging = NULL;
-                a->n_purging = 0;
-        }
+        free(h->purge_marks);
+        h->purge_marks = NULL;
+        h->n_purge_marks = 0;
 }
 
 static void purge_done(void *userdata)
@@ -228,6 +226,9 @@ static void purge_done(void *userdata)
         if (j->partials)
                 log_info("Dropped %u partial uploads of peers untouched for %u days", j->partials,
                          PEER_HOST_PARTIAL_MAX_AGE_SEC / 86400);
+        /* and the upload records as old: no quota held, no upload slot, no
+         * pack kept from its purge by an upload nobody finishes */
+        host_uploads_expire(h, now_ns() - (int64_t)PEER_HOST_PARTIAL_MAX_AGE_SEC * (int64_t)NSEC_PER_SEC);
         if (!h->stopping)
                 purge_schedule(h, j->ran && j->n == PURGE_BATCH);
         purge_job_free(j);
@@ -256,17 +257,18 @@ void peer_host_purge(struct peer_host *h)
                 purge_schedule(h, false);
                 return;
         }
-        /* from now on these packs are going: no undelete, no new upload */
+        /* from now on these packs are going: no undelete, no new upload
+         * (the items come in the index's order, which the marks keep) */
+        h->purge_marks = j->n ? calloc(j->n, sizeof(*h->purge_marks)) : NULL;
+        if (j->n && !h->purge_marks) {
+                log_oom();
+                purge_job_free(j);
+                purge_schedule(h, false);
+                return;
+        }
         for (size_t i = 0; i < j->n; i++)
-                for (struct host_account *a = h->accounts; a; a = a->next) {
-                        if (oid_cmp(&a->id, &j->items[i].peer) != 0)
-                                continue;
-                        struct oid *v = realloc(a->purging, (a->n_purging + 1) * sizeof(*v));
-                        if (v) {
-                                a->purging = v;
-                                a->purging[a->n_purging++] = j->items[i].pack;
-                        }
-                }
+                h->purge_marks[i] = (struct host_purge_mark){ .peer = j->items[i].peer, .pack = j->items[i].pack };
+        h->n_purge_marks = j->n;
         r = store_runner_submit(h->runner, purge_work, purge_done, j);
         if (r < 0) {
                 purge_unmark(h);

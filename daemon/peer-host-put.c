@@ -55,6 +55,16 @@ void host_uploads_free(struct host_account *a)
         }
 }
 
+void host_uploads_expire(struct peer_host *h, int64_t before_ns)
+{
+        for (struct host_account *a = h->accounts; a; a = a->next)
+                for (struct host_upload *up = a->uploads, *next; up; up = next) {
+                        next = up->next;
+                        if (!up->busy && !up->queue && up->touched_ns < before_ns)
+                                upload_remove(a, up);
+                }
+}
+
 struct host_upload *host_upload_find(struct host_account *a, const struct oid *pack)
 {
         for (struct host_upload *up = a->uploads; up; up = up->next)
@@ -182,6 +192,7 @@ static void put_done(void *userdata)
         int r = j->r;
 
         up->busy = false;
+        up->touched_ns = now_ns();
         if (r >= 0)
                 s->put_bytes += j->len;
         if (r >= 0 && j->committed) {
@@ -352,6 +363,7 @@ static void put_dispatch(struct host_job *j)
                         a->reserved += j->size;
         }
         j->up = up;
+        up->touched_ns = now_ns();
         if (up->queue_tail)
                 up->queue_tail->next = j;
         else

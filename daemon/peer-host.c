@@ -40,10 +40,10 @@ static void host_destroy(struct peer_host *h)
                 host_uploads_free(a);
                 store_free(a->store);
                 store_free(a->replace);
-                free(a->purging);
                 free(a->pretty);
                 free(a);
         }
+        free(h->purge_marks);
         free(h->dir);
         free(h);
 }
@@ -78,9 +78,21 @@ void host_session_unref(struct peer_host_session *s)
 
 bool host_account_purging(const struct host_account *a, const struct oid *pack)
 {
-        for (size_t i = 0; i < a->n_purging; i++)
-                if (oid_cmp(&a->purging[i], pack) == 0)
+        const struct host_purge_mark *m = a->host->purge_marks;
+        size_t lo = 0, hi = a->host->n_purge_marks;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = oid_cmp(&m[mid].peer, &a->id);
+                if (c == 0)
+                        c = oid_cmp(&m[mid].pack, pack);
+                if (c == 0)
                         return true;
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
         return false;
 }
 
