@@ -654,6 +654,9 @@ unreadable:
         }
         log_warning_errno(r, "Cannot read %s/%s, it is left out of this snapshot", job->path, it->relpath);
         __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
+        const char *slash = strrchr(it->relpath, '/');
+        _cleanup_free_ char *dir = strndup(it->relpath, slash ? (size_t)(slash - it->relpath) : 0);
+        snapshot_job_retry(job, dir ? dir : ""); /* its directory is walked again next time */
         __atomic_sub_fetch(&job->stats.files, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&job->stats.bytes, e->size, __ATOMIC_RELAXED);
         e->kind = 0; /* dropped when the tree is assembled */

@@ -469,6 +469,10 @@ static void snapshot_done(void *userdata)
         root->running = false;
         root->state = ROOT_IDLE;
         root_count(d, job, root->cancel || d->stopping);
+        /* what an error left short is walked again by the next run (a
+         * change starts it, or the periodic rescan), not reused */
+        if (job->error == 0 && (job->retry_full || pathset_merge(&root->dirty, &job->retry) < 0))
+                root->full = true;
         if (job->error == 0 && job->unchanged) {
                 log_debug("Nothing changed in %s since its last snapshot", root->path);
         } else if (job->error == 0 && !oid_is_null(&job->id)) {

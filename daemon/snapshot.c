@@ -31,6 +31,17 @@
 #include "walk.h"
 #include "walk-list.h"
 
+/* Errors are rare: one lock for every job's retry set. */
+static pthread_mutex_t retry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void snapshot_job_retry(struct snapshot_job *job, const char *relpath)
+{
+        pthread_mutex_lock(&retry_lock);
+        if (pathset_add(&job->retry, relpath) < 0)
+                job->retry_full = true;
+        pthread_mutex_unlock(&retry_lock);
+}
+
 void snapshot_job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
 {
         va_list ap;
@@ -327,6 +338,7 @@ void snapshot_job_free(struct snapshot_job *job)
                 return;
         pathset_done(&job->dirty);
         pathset_done(&job->deep);
+        pathset_done(&job->retry);
         free(job->path);
         free(job->excludes);
         free(job);

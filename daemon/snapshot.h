@@ -38,6 +38,10 @@ struct snapshot_job {
         bool unchanged;            /* skip_if_unchanged and nothing changed: no snapshot */
         bool changed_link;         /* a partial walk read a file with other hard links: their
                                     * paths, in directories it did not walk, may be stale */
+        struct pathset retry;      /* directories recorded short of what they hold (an error
+                                    * left them empty, or left a file out): walked again next
+                                    * time, not reused (snapshot_job_retry) */
+        bool retry_full;           /* out of memory for that: the next run walks everything */
         struct oid id;             /* the new snapshot */
         struct oid tree;
         int64_t time_ns;
@@ -52,6 +56,8 @@ void snapshot_run(struct snapshot_job *job);
 /* Record the job's first error (later ones are dropped). */
 void snapshot_job_fail(struct snapshot_job *job, int error, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* Directory relpath was recorded short of what it holds (any thread). */
+void snapshot_job_retry(struct snapshot_job *job, const char *relpath);
 /* True once the job failed or was cancelled: stop early. */
 bool snapshot_cancelled(const struct snapshot_job *job);
 /* The full path of relpath ("" = the root) under the job's root; NULL on ENOMEM. */

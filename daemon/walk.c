@@ -314,7 +314,15 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                 exclude_free(here);
                 return;
         }
+        if (l.error && !parent) {
+                /* the root itself: a snapshot of nothing would pass for one
+                 * (and push good ones out of retention) */
+                snapshot_job_fail(job, l.error, "cannot list %s: %s", job->path, strerror(-l.error));
+                walk_listing_done(&l);
+                goto out;
+        }
         if (l.error) { /* said by walk_list: recorded empty */
+                snapshot_job_retry(job, relpath);
                 walk_listing_done(&l);
                 goto out;
         }
@@ -442,6 +450,7 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                                 log_warning_errno(-errno, "Cannot open directory %s/%s, recording it empty",
                                                   job->path, child_rel);
                                 __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
+                                snapshot_job_retry(job, child_rel);
                                 object_tree_free(old_tree);
                                 walk_entry_xattrs(w, dirfd, child_rel, e);
                                 walk_empty_dir(w, dn, i, child_rel);

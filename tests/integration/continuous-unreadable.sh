@@ -5,7 +5,8 @@
 # the directory has mode 000): the rescan cannot see below it, so it must
 # not drop the watches it cannot confirm. Once the directory can be read
 # again, a change below it is seen like any other. (Dropping them, a change
-# there went unseen until a full walk.)
+# there went unseen until a full walk.) A snapshot that found it unreadable
+# recorded it empty; the next one walks it again, not reusing that tree.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/continuous-lib.sh"
 need setpriv python3
@@ -45,5 +46,17 @@ settle "$SRC" 10 || diag "the root did not settle after the chmod"
 echo v2 > "$SRC/locked/inner/deeper/f"
 check "a change below the directory, readable again, reaches a snapshot within 5 s" \
     wait_until $((5 * T_SLOW)) cat_is "$SRC/locked/inner/deeper/f" v2
+
+# a snapshot that cannot read a directory records it empty; once it can be
+# read again, the next automatic snapshot walks it (nothing in it changed:
+# only the chmod's own events say so), instead of reusing the empty tree
+settle "$SRC" 10 || diag "the root did not settle after v2"
+chmod 000 "$SRC/locked"
+check "a requested snapshot with the directory unreadable" ctl snapshot "$SRC"
+if cat_is "$SRC/locked/inner/deeper/f" v2; then not_ok "... records it empty"; else ok "... records it empty"; fi
+settle "$SRC" 10 || diag "the root did not settle after the requested snapshot"
+chmod 755 "$SRC/locked"
+waited "readable again: the next automatic snapshot has what it holds" 5 \
+    cat_is "$SRC/locked/inner/deeper/f" v2 || log_tail
 kill -0 "$CHUTED_PID" 2>/dev/null && ok "chuted still runs" || not_ok "chuted still runs"
 done_testing
