@@ -39,6 +39,9 @@ struct store_runner;
 #define PEER_HOST_PUT_BYTES (256u * 1024 * 1024)
 /* Uploads of one peer in progress at once; more are answered BUSY. */
 #define PEER_HOST_UPLOADS 256
+/* Of those, uploads of marked packs again (each a second copy, outside the
+ * quota until its commit replaces the marked one). */
+#define PEER_HOST_REPLACING 8
 /* Seconds between two quota warnings in the log for one peer. */
 #define PEER_HOST_QUOTA_LOG_SEC 60
 
@@ -70,6 +73,7 @@ struct host_account {
         uint64_t used;          /* bytes of its hosted packs, marked ones included */
         uint64_t reserved;      /* SIZE of its new packs being uploaded */
         unsigned n_uploads;
+        unsigned n_replacing;   /* of those, marked packs uploaded again */
         struct host_upload *uploads;
         int64_t quota_logged_ns;
         uint64_t get_bytes;     /* GET replies of all its sessions read and not yet sent */

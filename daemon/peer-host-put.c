@@ -38,6 +38,8 @@ static void upload_remove(struct host_account *a, struct host_upload *up)
                 }
         if (!up->replace)
                 a->reserved -= up->size;
+        else
+                a->n_replacing--;
         a->n_uploads--;
         free(up);
 }
@@ -169,16 +171,17 @@ static void put_done(void *userdata);
 
 static void put_start(struct host_upload *up)
 {
-        struct host_job *j = up->queue;
-
-        if (!j || up->busy)
-                return;
-        up->queue = j->next;
-        if (!up->queue)
-                up->queue_tail = NULL;
-        j->next = NULL;
-        j->replace = up->replace;
-        up->busy = host_job_submit_or_fail(j, put_work, put_done);
+        /* a job that cannot be submitted (the host stopping) is answered
+         * BUSY, and the next one is tried: none is left unanswered */
+        while (up->queue && !up->busy) {
+                struct host_job *j = up->queue;
+                up->queue = j->next;
+                if (!up->queue)
+                        up->queue_tail = NULL;
+                j->next = NULL;
+                j->replace = up->replace;
+                up->busy = host_job_submit_or_fail(j, put_work, put_done);
+        }
 }
 
 static void put_done(void *userdata)
@@ -325,6 +328,13 @@ static void put_dispatch(struct host_job *j)
                         host_job_free(j);
                         return;
                 }
+                if (replace && a->n_replacing >= PEER_HOST_REPLACING) {
+                        /* a second copy outside the quota while it lasts: a few at a time */
+                        host_error(s, j->reqid, PEER_STATUS_BUSY,
+                                   "%u marked packs are being uploaded again; finish those first", a->n_replacing);
+                        host_job_free(j);
+                        return;
+                }
                 if (!replace) {
                         /* before the first byte of a new pack */
                         struct index_peer p;
@@ -361,6 +371,8 @@ static void put_dispatch(struct host_job *j)
                 a->n_uploads++;
                 if (!replace)
                         a->reserved += j->size;
+                else
+                        a->n_replacing++;
         }
         j->up = up;
         up->touched_ns = now_ns();

@@ -134,3 +134,40 @@ Test(peer_host_accounts, a_purge_covers_accounts_made_while_it_runs)
         cr_assert_eq(index_hosted_get(d.index, &other, &pack, &row), -ENOENT, "purged");
         cr_assert_not(host_account_purging(a, &pack), "the marks go with the purge");
 }
+
+/* Uploading marked packs again puts second copies outside the quota until
+ * they commit: a few at a time. */
+Test(peer_host_accounts, few_marked_packs_are_uploaded_again_at_once)
+{
+        struct client *c = client_new(&owner);
+        struct oid ids[PEER_HOST_REPLACING + 1];
+        uint8_t *p[PEER_HOST_REPLACING + 1];
+        size_t len = 4000;
+
+        hello(c);
+        for (size_t i = 0; i <= PEER_HOST_REPLACING; i++) {
+                p[i] = make_pack(len, &ids[i]);
+                cr_assert_eq(put_all(c, &ids[i], p[i], len, len), 0);
+                struct call k = simple(c, PEER_TYPE_DELETE, &ids[i]);
+                cr_assert_eq(k.err, 0);
+                call_done_free(&k);
+        }
+        for (size_t i = 0; i <= PEER_HOST_REPLACING; i++) {
+                struct call k = put(c, &ids[i], len, 0, p[i], len / 2, false);
+                if (i < PEER_HOST_REPLACING)
+                        cr_assert_eq(k.err, 0, "replacement %zu", i);
+                else
+                        cr_assert_eq(k.err, -EBUSY, "one more than %d at once", PEER_HOST_REPLACING);
+                call_done_free(&k);
+        }
+        /* one finished makes room */
+        struct call k = put(c, &ids[0], len, len / 2, p[0] + len / 2, len - len / 2, true);
+        cr_assert_eq(k.err, 0);
+        call_done_free(&k);
+        k = put(c, &ids[PEER_HOST_REPLACING], len, 0, p[PEER_HOST_REPLACING], len, true);
+        cr_assert_eq(k.err, 0);
+        call_done_free(&k);
+        for (size_t i = 0; i <= PEER_HOST_REPLACING; i++)
+                free(p[i]);
+        client_free(c);
+}
