@@ -166,13 +166,16 @@ void restore_meta_at(struct restore_job *job, bool root_user, int dirfd, const c
                 restore_warn(job, -errno, "set the times of", path);
 }
 
-int restore_remove_at(int parent, const char *name, const struct stat *keep)
+/* Remove name in parent, a directory with all it holds; with dry, only
+ * find whether that would meet chuted's state dir (-EBUSY) or a mount point
+ * (-EXDEV), removing nothing. */
+static int remove_at(int parent, const char *name, const struct stat *keep, bool dry)
 {
         struct stat st, pst;
         if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(st.st_mode))
-                return unlinkat(parent, name, 0) < 0 ? -errno : 0;
+                return dry ? 0 : unlinkat(parent, name, 0) < 0 ? -errno : 0;
         if (keep && st.st_dev == keep->st_dev && st.st_ino == keep->st_ino)
                 return -EBUSY; /* chuted's own state dir: never emptied */
         /* a mount point in the way is not emptied (rm --one-file-system) */
@@ -192,11 +195,18 @@ int restore_remove_at(int parent, const char *name, const struct stat *keep)
         int r = 0;
         while ((de = readdir(d)))
                 if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && r >= 0)
-                        r = restore_remove_at(dirfd(d), de->d_name, keep);
+                        r = remove_at(dirfd(d), de->d_name, keep, dry);
         closedir(d);
-        if (r < 0)
+        if (r < 0 || dry)
                 return r;
         return unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+
+int restore_remove_at(int parent, const char *name, const struct stat *keep)
+{
+        /* a directory that cannot go whole is left whole: not half emptied */
+        int r = remove_at(parent, name, keep, true);
+        return r < 0 ? r : remove_at(parent, name, keep, false);
 }
 
 bool restore_dir_empty(int fd)

@@ -27,7 +27,8 @@ void restore_meta_at(struct restore_job *job, bool root_user, int dirfd, const c
                      const struct object_entry *e);
 /* Remove what is at parent/name (recursively for a directory): 0 or -errno;
  * -EXDEV for a mount point on the way, -EBUSY for the directory keep (chuted's
- * state dir; NULL: none) on the way, which is never removed. */
+ * state dir; NULL: none) on the way, which is never removed; either is found
+ * before anything is removed, so such a directory is left as it was. */
 int restore_remove_at(int parent, const char *name, const struct stat *keep);
 /* True when the directory open as fd has no entries. */
 bool restore_dir_empty(int fd);

@@ -289,6 +289,16 @@ if [ "$ROOT_USER" = 1 ] && mount -t tmpfs chute-test "$MNT_T/sizes/one" 2>/dev/n
     check "... the mounted file system is untouched" grep -qx keep "$MNT_T/sizes/one/keep"
     check "... and the rest is restored" cmp "$SRC/sizes/f300k" "$MNT_T/sizes/f300k"
     umount "$MNT_T/sizes/one"
+    # deeper in a directory in the way: the directory is left whole, not
+    # emptied up to the mount point
+    MNT_T2=$T_TMP/mount-target2
+    mkdir -p "$MNT_T2/sizes/one/mnt"
+    for i in 1 2 3 4 5 6 7 8; do echo "mine $i" > "$MNT_T2/sizes/one/f$i"; done
+    mount -t tmpfs chute-test "$MNT_T2/sizes/one/mnt"
+    rc_is "restore --overwrite over a directory holding a mount point: exit 1" 1 \
+        ctl restore latest "$MNT_T2" --overwrite
+    is "... the directory keeps every file it had" "$(cat "$MNT_T2"/sizes/one/f* | wc -l)" 8
+    umount "$MNT_T2/sizes/one/mnt"
 else skip_case "a mount point in an --overwrite target (mount needs root)"; fi
 
 # ---- a setgid target keeps no group of its own on what is restored ----------------------------
