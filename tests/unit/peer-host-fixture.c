@@ -22,6 +22,7 @@
 #include "index.h"
 #include "parse.h"
 #include "workers.h"
+
 /* The daemon's clock (main.c, not linked here). */
 int64_t now_ns(void)
 {
