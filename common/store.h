@@ -24,6 +24,8 @@ typedef int (*store_list_fn)(void *userdata, const struct oid *pack_id, uint64_t
 /* put flags */
 enum {
         STORE_PUT_TRUSTED = 1 << 0, /* the caller computed pack_id from these very bytes */
+        STORE_PUT_REPLACE = 1 << 1, /* the store's copy failed its check: send these bytes even
+                                     * where the store seems to hold them already */
 };
 
 /* Packs per page of store_list_all. */

@@ -114,30 +114,24 @@ int replicate_stores_try(struct replicate *rep, const struct replicate_store *sk
         return r;
 }
 
+/* A borrow holds a reference, not a reader: the loop that removes the store
+ * does not wait for it (the borrower gives it back on the loop, which would
+ * wait forever); the store is shut down, its calls fail at once, and it is
+ * freed when the borrow ends. */
 struct store *replicate_store_borrow(struct daemon *d, int64_t store_id, void **ret_token)
 {
-        struct store *s = NULL;
-
-        pthread_mutex_lock(&fault_lock);
         for (struct replicate_store *rs = d->replicate ? d->replicate->stores : NULL; rs; rs = rs->next)
-                if (rs->id == store_id && !rs->fault_closed && rs->store) {
-                        rs->readers++;
-                        s = rs->store;
+                if (rs->id == store_id && !rs->fault_closed && !rs->stopped && rs->store) {
+                        rs->refs++;
                         *ret_token = rs;
-                        break;
+                        return rs->store;
                 }
-        pthread_mutex_unlock(&fault_lock);
-        return s;
+        return NULL;
 }
 
 void replicate_store_return(void *token)
 {
-        struct replicate_store *rs = token;
-
-        pthread_mutex_lock(&fault_lock);
-        if (--rs->readers == 0)
-                pthread_cond_broadcast(&fault_cond);
-        pthread_mutex_unlock(&fault_lock);
+        replicate_store_unref(token);
 }
 
 void replicate_read_attach(struct replicate *rep)

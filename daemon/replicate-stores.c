@@ -41,9 +41,7 @@ static void store_stop(struct replicate_store *rs)
         }
         store_runner_free(rs->runner); /* running jobs finish; their done sees stopped */
         rs->runner = NULL;
-        store_free(rs->store);
-        rs->store = NULL;
-        replicate_store_unref(rs);
+        replicate_store_unref(rs); /* the store goes with the last reference (a borrow may hold it) */
 }
 
 /* Open the store a stores row describes. -EPROTONOSUPPORT for a kind this
@@ -140,12 +138,14 @@ static bool store_matches(struct replicate *rep, struct replicate_store *rs, con
         return same;
 }
 
-/* Take rs off the list once no reading thread is inside it (a peer store's
- * calls in flight fail at once after its shutdown). */
+/* Take rs off the list once no reading thread is inside it (its calls in
+ * flight fail at once after the shutdown). */
 static void store_unlink(struct replicate *rep, struct replicate_store *rs)
 {
         if (rs->store && store_is_peer(rs->store))
                 store_peer_shutdown(rs->store);
+        if (rs->store && store_is_s3(rs->store))
+                store_s3_shutdown(rs->store); /* a chunk fault waiting to retry gives up */
         replicate_read_unlink(rep, rs);
 }
 
@@ -154,6 +154,14 @@ static void store_remove(struct replicate *rep, struct replicate_store *rs)
         store_unlink(rep, rs);
         log_info("Store %s: no longer replicating", rs->name);
         store_stop(rs);
+}
+
+bool replicate_deleting(struct daemon *d)
+{
+        for (struct replicate_store *rs = d->replicate ? d->replicate->stores : NULL; rs; rs = rs->next)
+                if (rs->deleting)
+                        return true;
+        return false;
 }
 
 size_t replicate_uploads(struct daemon *d, struct oid *ret, size_t max)

@@ -54,6 +54,7 @@ void replicate_store_unref(struct replicate_store *rs)
 {
         if (--rs->refs > 0)
                 return;
+        store_free(rs->store);
         free(rs->name);
         free(rs->kind);
         free(rs->config);
@@ -93,26 +94,26 @@ static void upload_work(void *userdata)
          * good one is at hand: the peer would answer HAVE for it, and the
          * PUT would then send nothing (an S3 PUT replaces an object, or
          * adds a version over one under Object Lock, whose delete fails) */
-        int damaged = 0;
-        if (store_is_peer(u->rs->store)) {
-                struct repo *repo = u->rs->rep->d->repo;
-                struct index *rd = repo_reader_get(repo);
-                damaged = rd ? index_replica_damaged(rd, &u->item.id, u->rs->id) : -EIO;
-                if (rd)
-                        repo_reader_put(repo, rd);
-        }
+        struct repo *repo = u->rs->rep->d->repo;
+        struct index *rd = repo_reader_get(repo);
+        int damaged = rd ? index_replica_damaged(rd, &u->item.id, u->rs->id) : -EIO;
+        if (rd)
+                repo_reader_put(repo, rd);
         if (damaged < 0) {
                 u->result = damaged; /* tried again later */
                 return;
         }
-        if (damaged > 0) {
+        if (damaged > 0 && store_is_peer(u->rs->store)) {
                 r = store_del(u->rs->store, &u->item.id);
                 if (r < 0 && r != -ENOENT) {
                         u->result = r;
                         return;
                 }
         }
-        u->result = store_put(u->rs->store, &u->item.id, fd, u->item.size, STORE_PUT_TRUSTED);
+        /* a damaged copy on S3 keeps its size and ETag (the MD5 of what was
+         * sent, not of what is held): the PUT must not take them for a good one */
+        u->result = store_put(u->rs->store, &u->item.id, fd, u->item.size,
+                              STORE_PUT_TRUSTED | (damaged > 0 ? STORE_PUT_REPLACE : 0));
 }
 
 /* Wait before trying rs again: its backoff, then twice as long next time. */

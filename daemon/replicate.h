@@ -34,7 +34,9 @@ void replicate_kick(struct daemon *d);
 struct store *replicate_store_borrow(struct daemon *d, int64_t store_id, void **ret_token);
 /* Up to max packs being uploaded now, into ret; how many. Loop thread. */
 size_t replicate_uploads(struct daemon *d, struct oid *ret, size_t max);
-/* Give a borrowed store back. Any thread. */
+/* True while a store deletes packs a prune retired. Loop thread. */
+bool replicate_deleting(struct daemon *d);
+/* Give a borrowed store back. Loop thread. */
 void replicate_store_return(void *token);
 
 /* What the replicator knows of one store (for status and stores). */

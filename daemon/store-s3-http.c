@@ -83,8 +83,16 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
                 }
                 return n;
         }
-        if (c->cap == 0 && !c->grow)
-                return n; /* a body nothing asked for (PUT, DELETE): not read */
+        if (c->cap == 0 && !c->grow) {
+                /* a body nothing asked for (PUT, DELETE): not kept, and not
+                 * read without end (a server sending one would hold the thread) */
+                c->discarded += n;
+                if (c->discarded > ERROR_BODY_MAX) {
+                        c->body_cut = true;
+                        return 0;
+                }
+                return n;
+        }
         if (n > c->cap - c->got)
                 return 0; /* more than asked for, or than we read: CURLE_WRITE_ERROR */
         if (c->grow) {
@@ -158,6 +166,17 @@ static size_t on_read(char *data, size_t size, size_t nmemb, void *userdata)
         return (size_t)n;
 }
 
+/* curl sends the body again (a connection closed under it, a 417): from offset. */
+static int on_seek(void *userdata, curl_off_t offset, int origin)
+{
+        struct store_s3_call *c = userdata;
+
+        if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > c->size)
+                return CURL_SEEKFUNC_CANTSEEK;
+        c->pos = (uint64_t)offset;
+        return CURL_SEEKFUNC_OK;
+}
+
 static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
@@ -209,6 +228,8 @@ static int call_once(struct store_s3 *s, struct store_s3_call *c, bool *ret_retr
         }
         c->status = 0;
         c->got = c->err_len = 0;
+        c->discarded = 0;
+        c->body_cut = false;
         c->err_cut = false;
         c->pos = 0;
         c->read_error = 0;
@@ -236,6 +257,8 @@ static int call_once(struct store_s3 *s, struct store_s3_call *c, bool *ret_retr
                 curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
                 curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
                 curl_easy_setopt(h, CURLOPT_READDATA, c);
+                curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+                curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
                 curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->size);
         } else if (strcmp(c->method, "GET")) {
                 curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
@@ -247,6 +270,12 @@ static int call_once(struct store_s3 *s, struct store_s3_call *c, bool *ret_retr
         curl_slist_free_all(headers);
         if (code == CURLE_WRITE_ERROR && c->err_cut)
                 code = CURLE_OK; /* an error answer whose body we stopped reading */
+        if (code == CURLE_WRITE_ERROR && c->body_cut) {
+                handle_put(s, h);
+                store_s3_http_set_error(s, "%s answered %s %s with a body of more than %u bytes: not trusted",
+                                        s->cfg.endpoint, c->method, c->what, (unsigned)ERROR_BODY_MAX);
+                return -EPROTO;
+        }
         if (code == CURLE_OK) {
                 curl_off_t len = -1;
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
@@ -336,6 +365,10 @@ int store_s3_http_call(struct store_s3 *s, struct store_s3_call *c)
                 }
                 if (!retry || attempt >= STORE_S3_ATTEMPTS)
                         break;
+                if (c->done_already && c->done_already(c->done_already_arg)) {
+                        r = 0; /* taken, its answer lost on the way */
+                        break;
+                }
                 uint32_t rnd = 0;
                 crypto_random(&rnd, sizeof(rnd));
                 log_debug("Store %s: %s %s failed (%s), trying again", s->name, c->method, c->what,

@@ -52,6 +52,12 @@ struct store_s3_call {
         size_t err_len;
         bool err_cut;     /* the error body went past what we keep: the transfer was stopped */
         bool url_too_long; /* the URL did not fit: not sent */
+        uint64_t discarded;  /* bytes of a success's body nothing asked for (PUT, DELETE) */
+        bool body_cut;       /* more of them than ERROR_BODY_MAX: the transfer was stopped */
+        /* optional: asked before each retry; true when what the call does
+         * is done already (a PUT the server took, its answer lost) */
+        bool (*done_already)(void *arg);
+        void *done_already_arg;
         /* answer */
         long status;
         uint64_t length;

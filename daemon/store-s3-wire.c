@@ -531,6 +531,7 @@ bool store_s3_wire_retry_curl(int curl_code)
         case CURLE_SSL_CONNECT_ERROR:
         case CURLE_HTTP2:
         case CURLE_HTTP2_STREAM:
+        case CURLE_SEND_FAIL_REWIND: /* the body could not be sent again: a new attempt can */
                 return true;
         default:
                 return false;

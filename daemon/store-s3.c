@@ -159,10 +159,39 @@ static int hash_file(int fd, uint64_t size, uint8_t sha[CRYPTO_SHA256_SIZE], cha
         return r;
 }
 
+/* 1 when the locked bucket holds pack as size bytes whose ETag is md5_hex
+ * (what a PUT of these bytes made), 0 when not, or -errno. */
+static int s3_have_locked(struct store *st, const struct oid *pack, uint64_t size, const char *md5_hex)
+{
+        char etag[80];
+        uint64_t have;
+        int r = s3_stat_etag(st, pack, &have, etag, sizeof(etag));
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        return have == size && !strcasecmp(etag, md5_hex);
+}
+
+struct s3_have {
+        struct store *st;
+        const struct oid *pack;
+        uint64_t size;
+        const char *md5_hex;
+};
+
+static bool s3_put_done_already(void *arg)
+{
+        struct s3_have *h = arg;
+
+        return s3_have_locked(h->st, h->pack, h->size, h->md5_hex) > 0;
+}
+
 static int s3_put(struct store *st, const struct oid *pack, int fd, uint64_t size, unsigned flags)
 {
         struct store_s3 *s = s3_of(st);
-        char hex[OID_HEX_SIZE], md5_b64[64], md5_hex[33], etag[80], header[160];
+        char hex[OID_HEX_SIZE], md5_b64[64], md5_hex[33], header[160];
         uint8_t sha[CRYPTO_SHA256_SIZE];
         bool lock = s->cfg.object_lock_days > 0;
         struct store_s3_call c;
@@ -175,21 +204,21 @@ static int s3_put(struct store *st, const struct oid *pack, int fd, uint64_t siz
                 if (memcmp(sha, pack->bytes, sizeof(sha)) != 0)
                         return -EBADMSG;
         }
-        if (lock) {
+        if (lock && !(flags & STORE_PUT_REPLACE)) {
                 /* A locked bucket keeps every version: add none for a pack it
                  * has. Has: the same size and, as the ETag of a single PUT is
-                 * its MD5, the same bytes; a damaged copy (a PROVE that
-                 * failed, a delete the lock refused) gets a new version,
-                 * which GET and PROVE read from then on. */
-                uint64_t have;
-                r = s3_stat_etag(st, pack, &have, etag, sizeof(etag));
-                if (r >= 0 && have == size && !strcasecmp(etag, md5_hex)) {
+                 * its MD5, the same bytes as sent. A copy found damaged since
+                 * (a PROVE that failed, a delete the lock refused) keeps that
+                 * ETag: STORE_PUT_REPLACE gives it a new version, which GET
+                 * and PROVE read from then on. */
+                r = s3_have_locked(st, pack, size, md5_hex);
+                if (r > 0) {
                         pthread_mutex_lock(&s->lock);
                         s->status.found_bytes += size;
                         pthread_mutex_unlock(&s->lock);
                         return 0;
                 }
-                if (r < 0 && r != -ENOENT)
+                if (r < 0)
                         return r;
         }
         oid_to_hex(pack, hex);
@@ -197,7 +226,13 @@ static int s3_put(struct store *st, const struct oid *pack, int fd, uint64_t siz
         c.payload_sha256 = hex; /* the pack id is its SHA-256 */
         c.fd = fd;
         c.size = size;
+        struct s3_have have = { .st = st, .pack = pack, .size = size, .md5_hex = md5_hex };
         if (lock) {
+                /* a retry after an answer lost on the way looks first: a
+                 * second locked version could not be deleted for the days
+                 * of the lock (and is billed for them) */
+                c.done_already = s3_put_done_already;
+                c.done_already_arg = &have;
                 time_t until = time(NULL) + (time_t)s->cfg.object_lock_days * 86400;
                 struct tm tm;
                 char date[40];
@@ -210,8 +245,10 @@ static int s3_put(struct store *st, const struct oid *pack, int fd, uint64_t siz
                 snprintf(header, sizeof(header), "Content-MD5: %s", md5_b64);
                 if (r >= 0)
                         r = store_s3_http_header(&c.headers, header);
-                if (r < 0)
+                if (r < 0) {
+                        curl_slist_free_all(c.headers);
                         return r;
+                }
         }
         test_hook_pause("s3-put"); /* a test stops the service here, mid-upload */
         r = store_s3_http_call(s, &c);

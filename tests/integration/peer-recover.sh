@@ -8,7 +8,8 @@
 # undeletes the marked packs and rebuilds the index from them; `restore
 # latest` then equals the original, content and metadata. A third snapshot
 # that A forgot (its tombstone reached B) stays forgotten on the new node.
-# Recover from a friend nobody answers for says which address failed.
+# A friend removed while a reindex reads from it does not stall chuted;
+# recover from a friend nobody answers for says which address failed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/peer-lib.sh"
 need rsync getfattr setfattr
@@ -71,7 +72,11 @@ jq_is "chutectl peers on B shows A's marked bytes" "$T_TMP/peers.json" \
 stop_chuted A
 rm -rf "$T_TMP/A"
 peer_node A2
+HOOK=$T_TMP/hook
+mkdir -p "$HOOK"
+export CHUTE_TEST_HOOK_DIR=$HOOK # pause points, for the end
 start_chuted A2 --no-key || bail_out "the fresh node did not start"
+unset CHUTE_TEST_HOOK_DIR
 check "the fresh node imports A's recovery code" on A2 key import --force "$CODE"
 is "... and presents A's node id" "$(node_id A2)" "$ID_A"
 check "the fresh node adds B" on A2 peer add B "127.0.0.1:$(port_of B)" "$ID_B"
@@ -110,7 +115,17 @@ jq_is "recovered packs count as held by B: nothing pending" "$T_TMP/stores.json"
 
 # a friend that cannot be reached: recover says why in the store's own words
 GONE_PORT=$(free_port)
-check "the fresh node drops B" on A2 peer remove B
+# ... after dropping B while a reindex reads from it: the reindex gives B
+# back on the loop, which must not wait for that
+touch "$HOOK/reindex.wait"
+on A2 reindex --from B > "$T_TMP/reindex.out" 2>&1 &
+RPID=$!
+check "a reindex from B pauses on its way" wait_file 30 "$HOOK/reindex.reached"
+rc_is "the fresh node drops B meanwhile, at once" 0 \
+    env CHUTE_SOCKET="$T_TMP/A2/run/chuted.sock" timeout $((10 * T_SLOW)) "$CHUTECTL" peer remove B
+rm -f "$HOOK/reindex.wait"
+wait "$RPID"; diag "the reindex, its store removed under it: exit $? ($(head -c 200 "$T_TMP/reindex.out"))"
+check "chuted still answers" on A2 status
 check "... and adds it again where nobody answers" on A2 peer add gone "127.0.0.1:$GONE_PORT" "$ID_B"
 rc_is "recover from it fails" 1 on A2 recover gone
 grep -q "cannot connect to 127.0.0.1:$GONE_PORT" "$T_TMP/last.err" &&

@@ -5,7 +5,9 @@
 # 8 MiB), the XML of an AccessDenied first. For each connection one line
 # goes to LOG when it ends: "closed-by-client BYTES" when the client hung up
 # mid-body, "ended BYTES" when the 8 MiB went out.
-# usage: s3-endless.py PORTFILE LOG
+# With MODE "ok", every request is answered 200 that way instead (a
+# success whose body never ends).
+# usage: s3-endless.py PORTFILE LOG [MODE]
 import os, socket, sys, threading, time
 
 LIMIT = 8 * 1024 * 1024
@@ -16,6 +18,12 @@ XML = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Co
 
 def chunk(data):
     return b"%x\r\n" % len(data) + data + b"\r\n"
+
+OK = len(sys.argv) > 3 and sys.argv[3] == "ok"
+if OK:
+    HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    XML = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Padding>"
 
 def serve(conn, log):
     sent = 0
