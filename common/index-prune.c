@@ -93,7 +93,7 @@ static const struct index_column delete_columns[] = {
 };
 static const struct index_row delete_row = INDEX_ROW(struct index_pack_delete, delete_columns, 0, NULL);
 
-int index_pack_deletes_page(struct index *idx, int64_t store_id, unsigned copies, size_t limit,
+int index_pack_deletes_page(struct index *idx, int64_t store_id, unsigned copies, bool any_order, size_t limit,
                             index_pack_delete_cb cb, void *userdata)
 {
         _cleanup_cursor_ struct index_cursor c = { 0 };
@@ -107,11 +107,11 @@ int index_pack_deletes_page(struct index *idx, int64_t store_id, unsigned copies
                             * older than the delete (the repacked copies) is there */
                            INDEX_QUERY("SELECT d.pack_id, d.store_id, d.size, d.created_ns FROM pack_deletes d "
                                        "WHERE d.store_id = ?1 AND NOT EXISTS (SELECT 1 FROM packs x WHERE "
-                                       "x.id = d.pack_id) AND (?1 = 0 OR NOT EXISTS (SELECT 1 FROM packs p WHERE "
-                                       "p.created_ns <= d.created_ns AND " PENDING_WHERE ")) "
+                                       "x.id = d.pack_id) AND (?1 = 0 OR ?4 OR NOT EXISTS (SELECT 1 FROM packs p "
+                                       "WHERE p.created_ns <= d.created_ns AND " PENDING_WHERE ")) "
                                        "ORDER BY d.created_ns, d.pack_id LIMIT ?3",
                                        INDEX_VALUE_INT64(store_id), INDEX_VALUE_INT64(copies),
-                                       INDEX_VALUE_INT64((int64_t)limit)),
+                                       INDEX_VALUE_INT64((int64_t)limit), INDEX_VALUE_INT64(any_order ? 1 : 0)),
                            &c);
         while (r >= 0 && (r = index_row_next(&c, &delete_row, &row)) > 0) {
                 r = cb(&row, userdata);

@@ -6,6 +6,7 @@
  * gives SQLite's message for the caller to log. Format: docs/index.md. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -453,8 +454,10 @@ int index_prune_retire(struct index *idx, const struct oid *pack, int64_t after_
 /* Call cb for at most limit queued deletes of store_id, oldest first, that
  * may go now: the pack has no row again, and (a store, not 0) no pack
  * created before the delete is still pending for it (copies as for
- * index_replica_pending_page), so a repack's packs are there first. */
-int index_pack_deletes_page(struct index *idx, int64_t store_id, unsigned copies, size_t limit,
+ * index_replica_pending_page), so a repack's packs are there first; with
+ * any_order, whatever is pending (a store too full to take those packs
+ * until the deletes make room). */
+int index_pack_deletes_page(struct index *idx, int64_t store_id, unsigned copies, bool any_order, size_t limit,
                             index_pack_delete_cb cb, void *userdata);
 /* A queued delete was carried out (or was not needed). */
 int index_pack_delete_done(struct index *idx, const struct oid *pack, int64_t store_id);

@@ -152,7 +152,15 @@ static int check_index(struct check_job *job, struct index *rd, struct check_pac
                 p->selected = job->read_data && check_subset_take(&job->subset, &sample, &p->id, rnd);
                 if (p->local) {
                         r = store_stat(local, &p->id, &size);
-                        if (r == -ENOENT) {
+                        if (r == -ENOENT && job->daemon->config.local_copy == SETTINGS_LOCAL_CACHE &&
+                            index_replica_held(rd, &p->id) > 0) {
+                                /* evicted since the rows were read: the file goes
+                                 * first, the row on the loop after */
+                                p->local = false;
+                        }
+                        if (!p->local) {
+                                /* looked at as evicted, below */
+                        } else if (r == -ENOENT) {
                                 p->bad = true;
                                 damage_add(job, p, 0, CHECK_MISSING, "the pack file is missing here");
                         } else if (r < 0) {
@@ -162,7 +170,8 @@ static int check_index(struct check_job *job, struct index *rd, struct check_pac
                                 damage_add(job, p, 0, CHECK_DAMAGED, "the pack file has %llu of its %llu bytes",
                                            (unsigned long long)size, (unsigned long long)p->size);
                         }
-                } else {
+                }
+                if (!p->local) {
                         r = index_replica_count(rd, &p->id, INDEX_REPLICA_UPLOADED);
                         if (r < 0)
                                 return r;

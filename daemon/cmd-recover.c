@@ -114,9 +114,10 @@ void cmd_recover(struct request *r)
                 request_error(r, CTL_STATUS_BAD_REQUEST, "recover needs a store name");
                 return;
         }
-        if (root_busy(d) || recover_holder(d)) {
+        const char *blocker = recover_blocker(d);
+        if (blocker) {
                 request_error(r, CTL_STATUS_BUSY, "busy: %s is running; recover when chutectl status says idle",
-                              recover_holder(d) ? recover_holder(d) : "a snapshot");
+                              blocker);
                 return;
         }
         k = index_store_find(d->index, name, &st);

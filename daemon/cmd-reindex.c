@@ -143,9 +143,10 @@ void cmd_reindex(struct request *r)
                 return;
         }
         (void)msg_map_get_text_dup(&r->args, CTL_KEY_STORE, &from);
-        if (root_busy(d) || recover_holder(d)) {
+        const char *blocker = recover_blocker(d);
+        if (blocker) {
                 request_error(r, CTL_STATUS_BUSY, "busy: %s is running; reindex when chutectl status says idle",
-                              recover_holder(d) ? recover_holder(d) : "a snapshot");
+                              blocker);
                 return;
         }
         (void)index_store_foreach(d->index, count_cb, &n_stores);

@@ -511,7 +511,7 @@ int prune_delete_local(struct daemon *d)
                 struct index *rd = repo_reader_get(repo);
                 if (!rd)
                         return -EIO;
-                k = index_pack_deletes_page(rd, 0, 0, 256, local_cb, &lc);
+                k = index_pack_deletes_page(rd, 0, 0, false, 256, local_cb, &lc);
                 repo_reader_put(repo, rd);
                 size_t done = 0;
                 for (size_t i = 0; k >= 0 && i < lc.n; i++) {

@@ -23,8 +23,10 @@
 #include "job-error.h"
 #include "object.h"
 #include "reindex.h"
+#include "replicate.h"
 #include "repo.h"
 #include "retention-apply.h"
+#include "root.h"
 #include "store-peer.h"
 #include "store.h"
 #include "test-hook.h"
@@ -481,6 +483,17 @@ const char *recover_holder(struct daemon *d)
 {
         (void)d;
         return recover_turn;
+}
+
+const char *recover_blocker(struct daemon *d)
+{
+        if (recover_turn)
+                return recover_turn;
+        if (root_busy(d))
+                return "a snapshot";
+        if (replicate_deleting(d))
+                return "a delete of pruned packs on a store";
+        return NULL;
 }
 
 void recover_job_free(struct recover_job *job)

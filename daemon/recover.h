@@ -45,6 +45,10 @@ int recover_claim(struct daemon *d, const char *what);
 void recover_release(struct daemon *d);
 /* What holds the turn ("a recovery", ...), or NULL. */
 const char *recover_holder(struct daemon *d);
+/* What stops a recover or reindex from starting now ("a snapshot", the
+ * turn's holder, "a delete of pruned packs on a store": a rebuild that
+ * listed a pack being deleted would bring its rows back), or NULL. */
+const char *recover_blocker(struct daemon *d);
 /* The turns that rebuild the snapshot rows, claimed by these very strings. */
 extern const char recover_turn_reindex[], recover_turn_recovery[];
 /* The holder when it rebuilds the snapshot rows (a reindex or a recovery:

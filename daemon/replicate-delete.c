@@ -20,6 +20,7 @@
 #include "index.h"
 #include "log.h"
 #include "parse.h"
+#include "recover.h"
 #include "store-runner.h"
 #include "store.h"
 
@@ -131,6 +132,12 @@ void replicate_store_deletes(struct replicate_store *rs)
 
         if (rs->deleting || rs->stopped)
                 return;
+        if (recover_rebuilding(rs->rep->d)) {
+                /* the index is rebuilt from what the stores list: a pack
+                 * deleted under it would come back as a row with no pack */
+                delete_retry_in(rs, DELETE_IDLE_NS);
+                return;
+        }
         if (now < rs->delete_after_ns) {
                 delete_retry_in(rs, rs->delete_after_ns - now);
                 return;
@@ -141,7 +148,10 @@ void replicate_store_deletes(struct replicate_store *rs)
                 return;
         }
         b->rs = rs;
-        k = index_pack_deletes_page(rs->rep->d->index, rs->id, rs->rep->d->config.copies, DELETE_BATCH, page_cb,
+        /* a store full to its quota takes no pack until deletes make room:
+         * its deletes cannot wait for the packs before them */
+        k = index_pack_deletes_page(rs->rep->d->index, rs->id, rs->rep->d->config.copies, rs->quota_paused,
+                                    DELETE_BATCH, page_cb,
                                     b);
         if (k < 0 || b->n == 0) {
                 if (k < 0)

@@ -145,9 +145,9 @@ Test(index_prune, retire_queues_every_delete_and_drops_the_rows)
         cr_assert_eq(index_pack_lookup(idx, &p1, &p), -ENOENT);
         cr_assert_eq(index_object_lookup(idx, &obj, &o), -ENOENT);
         cr_assert_eq(index_replica_get(idx, &p1, store1), INDEX_REPLICA_PENDING);
-        cr_assert_eq(index_pack_deletes_page(idx, 0, 0, 10, del_cb, &local), 0);
-        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &s1), 0);
-        cr_assert_eq(index_pack_deletes_page(idx, store2, 0, 10, del_cb, &s2), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, 0, 0, false, 10, del_cb, &local), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, false, 10, del_cb, &s1), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store2, 0, false, 10, del_cb, &s2), 0);
         cr_assert_eq(local.n, 1);
         cr_assert_eq(local.size, 1000);
         cr_assert_eq(s1.n, 1);
@@ -247,22 +247,39 @@ Test(index_prune, a_store_deletes_once_older_packs_are_there)
         add_pack(2, 2, 2); /* the repack's copy: older than the delete, pending on both stores */
         cr_assert_eq(index_prune_condemn(idx, &p1, 1), 0);
         cr_assert_eq(index_prune_retire(idx, &p1, 0), 0);
-        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &d), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, false, 10, del_cb, &d), 0);
         cr_assert_eq(d.n, 0, "the copy is not on the store yet");
-        cr_assert_eq(index_pack_deletes_page(idx, 0, 0, 10, del_cb, &d), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, 0, 0, false, 10, del_cb, &d), 0);
         cr_assert_eq(d.n, 1, "the local file goes at once");
         cr_assert_eq(index_replica_set(idx, &q, store1, INDEX_REPLICA_UPLOADED), 0);
         d = (struct dels){ 0 };
-        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &d), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, false, 10, del_cb, &d), 0);
         cr_assert_eq(d.n, 1, "the copy is there now");
         d = (struct dels){ 0 };
-        cr_assert_eq(index_pack_deletes_page(idx, store2, 1, 10, del_cb, &d), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store2, 1, false, 10, del_cb, &d), 0);
         cr_assert_eq(d.n, 1, "copies = 1: the copy is on enough stores already");
         /* found again by a reindex: its deletes are off */
         add_pack(1, 1, 1);
         struct index_prune_counts c;
         cr_assert_eq(index_prune_counts(idx, -1, &c), 0);
         cr_assert_eq(c.delete_packs, 0);
+}
+
+/* A store too full to take any pack (a peer at its quota) deletes all the
+ * same: the deletes are what make room for the packs before them. */
+Test(index_prune, a_full_store_deletes_in_any_order)
+{
+        struct oid p1 = id_of(0x10, 1);
+        struct dels d = { 0 };
+
+        add_pack(1, 1, 2);
+        add_pack(2, 2, 2); /* pending on the store, which takes nothing now */
+        cr_assert_eq(index_prune_condemn(idx, &p1, 1), 0);
+        cr_assert_eq(index_prune_retire(idx, &p1, 0), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, false, 10, del_cb, &d), 0);
+        cr_assert_eq(d.n, 0, "in order: after the pack before it");
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, true, 10, del_cb, &d), 0);
+        cr_assert_eq(d.n, 1, "any order: now");
 }
 
 /* The clock was set back after the repack wrote its copy (its created_ns is
@@ -281,9 +298,9 @@ Test(index_prune, a_clock_set_back_does_not_delete_before_the_copy)
         cr_assert_eq(index_pack_add(idx, &q, 2000, ahead, 1, &e, 1), 0);
         cr_assert_eq(index_prune_condemn(idx, &p1, 1), 0);
         cr_assert_eq(index_prune_retire(idx, &p1, ahead), 0);
-        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &d), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, false, 10, del_cb, &d), 0);
         cr_assert_eq(d.n, 0, "the copy is not on the store yet");
         cr_assert_eq(index_replica_set(idx, &q, store1, INDEX_REPLICA_UPLOADED), 0);
-        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, 10, del_cb, &d), 0);
+        cr_assert_eq(index_pack_deletes_page(idx, store1, 0, false, 10, del_cb, &d), 0);
         cr_assert_eq(d.n, 1, "the copy is there now");
 }
