@@ -640,15 +640,16 @@ void read_file(struct file_item *it)
 
 unreadable:
         free(x.v);
-        /* What the repository could not take (a full disk or quota, too
-         * many open files, a pack that cannot be written) fails the
-         * snapshot: leaving the file out would make a snapshot that looks
-         * fine, and the next ones reuse its trees. Only the file's own
-         * errors (an I/O error of its disk too) leave it out. */
+        /* What the repository could not take (a full disk or quota, a pack
+         * that cannot be written), and chuted's own limits (memory, too many
+         * open files, opening this one too), fail the snapshot: leaving the
+         * file out would make a snapshot that looks fine, and the next ones
+         * reuse its trees. Only the file's own errors (an I/O error of its
+         * disk too) leave it out. */
         int store_error = __atomic_load_n(&it->store_error, __ATOMIC_RELAXED);
         if (store_error < 0 && r != -ECANCELED)
                 r = store_error;
-        if (store_error < 0 || r == -ENOMEM) {
+        if (store_error < 0 || r == -ENOMEM || r == -EMFILE || r == -ENFILE) {
                 snapshot_job_fail(job, r, "cannot store %s/%s: %s", job->path, it->relpath, strerror(-r));
                 return;
         }

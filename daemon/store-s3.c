@@ -167,7 +167,10 @@ static int s3_have_locked(struct store *st, const struct oid *pack, uint64_t siz
         uint64_t have;
         int r = s3_stat_etag(st, pack, &have, etag, sizeof(etag));
 
-        if (r == -ENOENT)
+        /* AWS answers a HEAD of a missing key 403 (no body, no Code) when
+         * the key may not list the bucket (s3:ListBucket): not known to be
+         * there, and the PUT that follows says whether access is denied */
+        if (r == -ENOENT || r == -EACCES)
                 return 0;
         if (r < 0)
                 return r;

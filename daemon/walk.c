@@ -446,6 +446,14 @@ void walk_dir(struct walk *w, int dirfd, struct dnode *parent, size_t index, con
                                 cfd = openat(dirfd, (const char *)e->name,
                                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         }
+                        if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+                                /* chuted's own limit, not the directory's error: a
+                                 * snapshot missing the subtree would look fine */
+                                snapshot_job_fail(job, -errno, "cannot open directory %s/%s: %s", job->path,
+                                                  child_rel, strerror(errno));
+                                object_tree_free(old_tree);
+                                goto out;
+                        }
                         if (cfd < 0) {
                                 log_warning_errno(-errno, "Cannot open directory %s/%s, recording it empty",
                                                   job->path, child_rel);
