@@ -52,7 +52,24 @@ static void curl_init_once(void)
 
 /* HEAD of pack: its size, and its ETag (without quotes, NUL-terminated, at
  * most etag_size bytes) when etag is not NULL. */
-static int s3_stat_etag(struct store *st, const struct oid *pack, uint64_t *ret_size, char *etag, size_t etag_size)
+/* 1 when the pack is under an Object Lock retention that has not expired. */
+static int locked(const struct store_s3_call *c)
+{
+        struct tm tm = {0};
+        const char *end;
+
+        if (!c->retain_until[0])
+                return 0;
+        end = strptime(c->retain_until, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (!end)
+                return 1; /* a date we cannot read: assume it holds */
+        return timegm(&tm) > time(NULL);
+}
+
+/* HEAD of pack: its size, and (etag non-NULL) its ETag and whether it is
+ * under a retention that has not expired. */
+static int s3_stat_etag(struct store *st, const struct oid *pack, uint64_t *ret_size, char *etag, size_t etag_size,
+                        bool *ret_locked)
 {
         struct store_s3 *s = s3_of(st);
         struct store_s3_call c;
@@ -71,12 +88,14 @@ static int s3_stat_etag(struct store *st, const struct oid *pack, uint64_t *ret_
         *ret_size = c.length;
         if (etag)
                 snprintf(etag, etag_size, "%s", c.etag);
+        if (ret_locked)
+                *ret_locked = locked(&c);
         return 0;
 }
 
 static int s3_stat(struct store *st, const struct oid *pack, uint64_t *ret_size)
 {
-        return s3_stat_etag(st, pack, ret_size, NULL, 0);
+        return s3_stat_etag(st, pack, ret_size, NULL, 0, NULL);
 }
 
 static int s3_get(struct store *st, const struct oid *pack, uint64_t offset, size_t len, void *buf)
@@ -160,12 +179,15 @@ static int hash_file(int fd, uint64_t size, uint8_t sha[CRYPTO_SHA256_SIZE], cha
 }
 
 /* 1 when the locked bucket holds pack as size bytes whose ETag is md5_hex
- * (what a PUT of these bytes made), 0 when not, or -errno. */
+ * (what a PUT of these bytes made) under a retention still running, 0 when
+ * not (a version whose lock expired, or that never had one, gets a new,
+ * locked one), or -errno. */
 static int s3_have_locked(struct store *st, const struct oid *pack, uint64_t size, const char *md5_hex)
 {
         char etag[80];
         uint64_t have;
-        int r = s3_stat_etag(st, pack, &have, etag, sizeof(etag));
+        bool held = false;
+        int r = s3_stat_etag(st, pack, &have, etag, sizeof(etag), &held);
 
         /* AWS answers a HEAD of a missing key 403 (no body, no Code) when
          * the key may not list the bucket (s3:ListBucket): not known to be
@@ -174,7 +196,7 @@ static int s3_have_locked(struct store *st, const struct oid *pack, uint64_t siz
                 return 0;
         if (r < 0)
                 return r;
-        return have == size && !strcasecmp(etag, md5_hex);
+        return have == size && !strcasecmp(etag, md5_hex) && held;
 }
 
 struct s3_have {
@@ -391,20 +413,6 @@ static int s3_list(struct store *st, const struct oid *after, size_t max, store_
                         return 0;
                 }
         }
-}
-
-/* 1 when the pack is under an Object Lock retention that has not expired. */
-static int locked(const struct store_s3_call *c)
-{
-        struct tm tm = {0};
-        const char *end;
-
-        if (!c->retain_until[0])
-                return 0;
-        end = strptime(c->retain_until, "%Y-%m-%dT%H:%M:%S", &tm);
-        if (!end)
-                return 1; /* a date we cannot read: assume it holds */
-        return timegm(&tm) > time(NULL);
 }
 
 static int s3_del(struct store *st, const struct oid *pack)
