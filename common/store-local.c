@@ -365,10 +365,17 @@ static int local_put(struct store *s, const struct oid *pack_id, int fd, uint64_
         uint64_t have;
         int r;
 
-        if (!pack_id || fd < 0 || (flags & ~(unsigned) STORE_PUT_TRUSTED))
+        if (!pack_id || fd < 0 || (flags & ~(unsigned) (STORE_PUT_TRUSTED | STORE_PUT_REPLACE)))
                 return -EINVAL;
         if (size > PACK_MAX_SIZE)
                 return -EFBIG;
+        if (flags & STORE_PUT_REPLACE) {
+                /* the file here is bad: the bytes, hashed, are renamed over it
+                 * (never a moment without a pack file) */
+                r = put_copy(l, fd, pack_id, size);
+                store_local_read_forget(l, pack_id); /* no read goes on with the old file */
+                return r;
+        }
         r = local_stat(s, pack_id, &have);
         if (r >= 0)
                 return have == size ? 0 : -EEXIST;

@@ -449,9 +449,9 @@ static void check_repair(struct check_job *job, struct check_packs *packs)
                                          "; no store has a good copy");
                                 continue;
                         }
-                        r = store_del(local, &d->pack);
-                        if (r >= 0 || r == -ENOENT)
-                                r = store_put(local, &d->pack, fd, d->size, 0);
+                        /* renamed over the bad file: a crash or a full disk on
+                         * the way leaves it as it was, never no file at all */
+                        r = store_put(local, &d->pack, fd, d->size, STORE_PUT_REPLACE);
                         if (r < 0) {
                                 snprintf(d->message + strlen(d->message), sizeof(d->message) - strlen(d->message),
                                          "; writing the copy fetched failed: %s", strerror(-r));

@@ -353,6 +353,43 @@ Test(store_local, put_links_anonymous_file)
         store_free(s);
 }
 
+/* A damaged pack file is replaced by renaming the checked bytes over it;
+ * wrong bytes leave it as it was. */
+Test(store_local, put_replace_renames_over_a_bad_file)
+{
+        struct store *s;
+        struct oid id;
+        _cleanup_free_ uint8_t *b = blob_make(&id), *got = malloc(BLOB_SIZE);
+        char hex[OID_HEX_SIZE], path[512];
+        struct stat before, after;
+
+        cr_assert_eq(store_local_new(dir, &s), 0);
+        _cleanup_close_ int fd = tmpfile_with(b, BLOB_SIZE);
+        put_all(s, &id, b);
+        oid_to_hex(&id, hex);
+        snprintf(path, sizeof(path), "%s/%.2s/%s", dir, hex, hex);
+        _cleanup_close_ int rw = open(path, O_RDWR | O_CLOEXEC);
+        cr_assert_geq(rw, 0);
+        cr_assert_eq(pwrite(rw, "X", 1, 1000), 1);
+        cr_assert_eq(store_put(s, &id, fd, BLOB_SIZE, 0), 0, "a plain put takes it for there");
+
+        b[5] ^= 1; /* wrong bytes: refused, the file stays */
+        _cleanup_close_ int bad = tmpfile_with(b, BLOB_SIZE);
+        b[5] ^= 1;
+        cr_assert_eq(stat(path, &before), 0);
+        cr_assert_eq(store_put(s, &id, bad, BLOB_SIZE, STORE_PUT_REPLACE), -EBADMSG);
+        cr_assert_eq(stat(path, &after), 0);
+        cr_assert_eq(before.st_ino, after.st_ino);
+
+        cr_assert_eq(store_put(s, &id, fd, BLOB_SIZE, STORE_PUT_REPLACE), 0);
+        cr_assert_eq(stat(path, &after), 0);
+        cr_assert_neq(before.st_ino, after.st_ino, "a new file, renamed over");
+        cr_assert_eq(store_get(s, &id, 0, BLOB_SIZE, got), 0);
+        cr_assert(memcmp(got, b, BLOB_SIZE) == 0);
+        cr_assert_eq(tmp_entries(), 0);
+        store_free(s);
+}
+
 Test(store_local, put_copies_other_files)
 {
         struct store *s;
