@@ -413,10 +413,55 @@ static void prove_work(void *userdata)
         j->r = store_prove(j->a->store, &j->pack, j->nonce, j->nonce_len, j->digest);
 }
 
+static void prove_done(void *userdata);
+
+/* Hand j to a store thread (queued: it counted as its session's job while
+ * it waited; submitting counts it again). */
+static void prove_start(struct host_job *j, bool queued)
+{
+        struct host_account *a = j->a;
+
+        if (queued)
+                j->s->jobs--;
+        a->proves_running++;
+        if (!host_job_submit_or_fail(j, prove_work, prove_done))
+                a->proves_running--;
+}
+
+/* Start what a's queue holds, as far as its share allows. */
+static void prove_next(struct host_account *a)
+{
+        while (a->proves_running < PEER_HOST_PEER_PROVES && a->prove_queue) {
+                struct host_job *j = a->prove_queue;
+                a->prove_queue = j->next;
+                if (!a->prove_queue)
+                        a->prove_tail = NULL;
+                j->next = NULL;
+                if (!j->s->conn) { /* its session is gone: nobody waits for it */
+                        j->s->jobs--;
+                        host_job_free(j);
+                        continue;
+                }
+                prove_start(j, true);
+        }
+}
+
+void host_proves_free(struct host_account *a)
+{
+        while (a->prove_queue) {
+                struct host_job *j = a->prove_queue;
+                a->prove_queue = j->next;
+                j->s->jobs--;
+                host_job_free(j);
+        }
+        a->prove_tail = NULL;
+}
+
 static void prove_done(void *userdata)
 {
         struct host_job *j = userdata;
         struct peer_host *h = host_job_finished(j);
+        struct host_account *a = j->a;
 
         if (j->r >= 0) {
                 struct msg *m = host_result(j->reqid);
@@ -430,6 +475,8 @@ static void prove_done(void *userdata)
         else if (j->r != -ECANCELED)
                 host_error_errno(j->s, j->reqid, j->r, "reading the pack");
         host_job_free(j);
+        a->proves_running--;
+        prove_next(a);
         host_unref(h);
 }
 
@@ -464,5 +511,15 @@ void host_prove(struct peer_host_session *s, struct msg *req)
         j->pack = pack;
         memcpy(j->nonce, nonce, len);
         j->nonce_len = len;
-        host_job_submit_or_fail(j, prove_work, prove_done);
+        struct host_account *a = s->account;
+        if (a->proves_running >= PEER_HOST_PEER_PROVES) {
+                s->jobs++; /* waiting, within the session's share of jobs */
+                if (a->prove_tail)
+                        a->prove_tail->next = j;
+                else
+                        a->prove_queue = j;
+                a->prove_tail = j;
+                return;
+        }
+        prove_start(j, false);
 }

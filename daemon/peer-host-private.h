@@ -27,6 +27,9 @@ struct store_runner;
 #define PEER_HOST_THREADS 4
 /* Requests of one session waiting for a store thread; more are answered BUSY. */
 #define PEER_HOST_SESSION_JOBS 64
+/* PROVEs of one peer hashing at once (each reads a whole pack, up to 1 GiB);
+ * the others wait in its queue, so that one peer cannot hold every thread. */
+#define PEER_HOST_PEER_PROVES 2
 /* GET reply bytes held in memory at once, over all sessions (read and not
  * yet sent), and per peer over all its sessions (so that no one peer, with
  * however many connections, holds the whole budget); more are answered
@@ -74,6 +77,8 @@ struct host_account {
         uint64_t reserved;      /* SIZE of its new packs being uploaded */
         unsigned n_uploads;
         unsigned n_replacing;   /* of those, marked packs uploaded again */
+        unsigned proves_running; /* its PROVEs on store threads */
+        struct host_job *prove_queue, *prove_tail; /* its PROVEs waiting (each a job of its session) */
         struct host_upload *uploads;
         int64_t quota_logged_ns;
         uint64_t get_bytes;     /* GET replies of all its sessions read and not yet sent */
@@ -215,6 +220,8 @@ struct host_upload *host_upload_find(struct host_account *a, const struct oid *p
 int host_swap_finish(struct host_account *a, const struct oid *pack);
 /* Forget the uploads of an account (host going away). */
 void host_uploads_free(struct host_account *a);
+/* Forget the PROVEs an account has waiting (host going away). */
+void host_proves_free(struct host_account *a);
 /* Forget the uploads of h's accounts untouched since before_ns (no PUT
  * queued or running): their SIZE is no longer held against the quota, and
  * a later PUT of the pack starts a new upload (resuming what its partial

@@ -38,6 +38,7 @@ static void host_destroy(struct peer_host *h)
         for (a = h->accounts; a; a = next) {
                 next = a->next;
                 host_uploads_free(a);
+                host_proves_free(a);
                 store_free(a->store);
                 store_free(a->replace);
                 free(a->pretty);

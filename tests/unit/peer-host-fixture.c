@@ -128,7 +128,7 @@ void client_free(struct client *c)
         free(c);
 }
 
-static void call_done(struct msg *reply, struct peer_payload *payload, int err, void *userdata)
+void call_done(struct msg *reply, struct peer_payload *payload, int err, void *userdata)
 {
         struct call *k = userdata;
 

@@ -45,6 +45,8 @@ void loop_once(void);
 /* A client of peer id connected to a hosting session. */
 struct client *client_new(const struct oid *id);
 void client_free(struct client *c);
+/* The answer handler of calls (userdata: the struct call it fills in). */
+void call_done(struct msg *reply, struct peer_payload *payload, int err, void *userdata);
 void call_done_free(struct call *k);
 /* Send req (freed) with optional DATA and wait for its answer. */
 struct call call(struct client *c, struct msg *req, const void *data, size_t len);

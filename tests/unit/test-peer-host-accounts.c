@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cleanup.h"
 #include "index.h"
@@ -169,5 +170,57 @@ Test(peer_host_accounts, few_marked_packs_are_uploaded_again_at_once)
         call_done_free(&k);
         for (size_t i = 0; i <= PEER_HOST_REPLACING; i++)
                 free(p[i]);
+        client_free(c);
+}
+
+static void prove_async(struct client *c, const struct oid *pack, struct call *k)
+{
+        struct msg *m = req_new(PEER_TYPE_PROVE);
+        struct msg_map b = msg_body(m);
+        uint8_t nonce[16] = { 1, 2, 3 };
+
+        msg_map_set_bytes(&b, PEER_KEY_PACK, pack->bytes, OID_SIZE);
+        msg_map_set_bytes(&b, PEER_KEY_NONCE, nonce, sizeof(nonce));
+        memset(k, 0, sizeof(*k));
+        cr_assert_eq(peer_conn_request(c->conn, m, NULL, 0, NULL, NULL, call_done, k), 0);
+        msg_free(m);
+}
+
+/* A peer's PROVEs (each hashes a whole pack) take at most two of the
+ * host's threads; the rest wait their turn and are all answered. */
+Test(peer_host_accounts, a_peers_proves_take_two_threads_at_most)
+{
+        struct client *c = client_new(&owner);
+        struct oid pack;
+        size_t len = 8 * MIB;
+        _cleanup_free_ uint8_t *p = make_pack(len, &pack);
+        struct call k[6];
+        unsigned most = 0, waited = 0;
+
+        hello(c);
+        cr_assert_eq(put_all(c, &pack, p, len, 4 * MIB), 0);
+        struct host_account *a = account(&owner);
+        for (size_t i = 0; i < 6; i++)
+                prove_async(c, &pack, &k[i]);
+        int64_t end = monotonic_ns() + 30 * INT64_C(1000000000);
+        for (;;) {
+                size_t done = 0;
+                for (size_t i = 0; i < 6; i++)
+                        done += k[i].done;
+                if (done == 6 || monotonic_ns() > end)
+                        break;
+                loop_once();
+                most = MAX(most, a->proves_running);
+                if (a->prove_queue)
+                        waited = 1;
+        }
+        cr_assert_leq(most, PEER_HOST_PEER_PROVES);
+        cr_assert(waited, "some waited their turn");
+        for (size_t i = 0; i < 6; i++) {
+                cr_assert(k[i].done, "PROVE %zu answered", i);
+                cr_assert_eq(k[i].err, 0);
+                call_done_free(&k[i]);
+        }
+        cr_assert_eq(a->proves_running, 0);
         client_free(c);
 }
