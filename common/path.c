@@ -13,6 +13,12 @@ bool path_within(const char *path, const char *dir)
         return !strncmp(path, dir, l) && (path[l] == '\0' || path[l] == '/' || (l == 1 && dir[0] == '/'));
 }
 
+char *path_parent(const char *relpath)
+{
+        const char *slash = strrchr(relpath, '/');
+        return strndup(relpath, slash ? (size_t)(slash - relpath) : 0);
+}
+
 char *path_join(const char *a, const char *b)
 {
         size_t la = strlen(a), lb = strlen(b);

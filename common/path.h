@@ -8,5 +8,8 @@
 
 /* "a/b" from "a" and "b"; just a copy of b when a is "" (the root). NULL on ENOMEM. */
 char *path_join(const char *a, const char *b);
+/* The directory holding relpath: "a" from "a/b", "" (the root) from "b";
+ * allocated, of any length. NULL on ENOMEM. */
+char *path_parent(const char *relpath);
 /* Absolute path is dir itself or below it ("/" holds every absolute path). */
 bool path_within(const char *path, const char *dir);

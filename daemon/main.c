@@ -48,20 +48,6 @@
 #include "watch.h"
 #include "workers.h"
 
-int64_t now_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t monotonic_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void usage(FILE *f)
 {
         fprintf(f, "usage: chuted [OPTIONS]\n"

@@ -24,6 +24,7 @@
 #include "fdpath.h"
 #include "log.h"
 #include "object.h"
+#include "path.h"
 #include "repo.h"
 #include "snapshot.h"
 #include "test-hook.h"
@@ -655,8 +656,7 @@ unreadable:
         }
         log_warning_errno(r, "Cannot read %s/%s, it is left out of this snapshot", job->path, it->relpath);
         __atomic_add_fetch(&job->stats.errors, 1, __ATOMIC_RELAXED);
-        const char *slash = strrchr(it->relpath, '/');
-        _cleanup_free_ char *dir = strndup(it->relpath, slash ? (size_t)(slash - it->relpath) : 0);
+        _cleanup_free_ char *dir = path_parent(it->relpath);
         snapshot_job_retry(job, dir ? dir : ""); /* its directory is walked again next time */
         __atomic_sub_fetch(&job->stats.files, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&job->stats.bytes, e->size, __ATOMIC_RELAXED);

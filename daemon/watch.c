@@ -277,17 +277,6 @@ static void unwatch_stale(struct watch *w, struct root *root)
         }
 }
 
-static const char *parent_of(const char *relpath, char *buf, size_t size)
-{
-        const char *slash = strrchr(relpath, '/');
-        if (!slash)
-                return "";
-        size_t n = MIN((size_t)(slash - relpath), size - 1);
-        memcpy(buf, relpath, n);
-        buf[n] = '\0';
-        return buf;
-}
-
 static void handle(struct watch *w, const struct inotify_event *ev)
 {
         if (ev->mask & IN_Q_OVERFLOW) {
@@ -329,11 +318,12 @@ static void handle(struct watch *w, const struct inotify_event *ev)
                         return;
                 }
                 if (ev->mask & IN_ATTRIB) {
-                        char buf[4096];
-                        if (!*n->relpath)
-                                root_mark_dirty(root, "", false); /* the root entry itself */
+                        /* its entry is in its parent's listing (the root's: "") */
+                        _cleanup_free_ char *parent = path_parent(n->relpath);
+                        if (parent)
+                                root_mark_dirty(root, parent, false);
                         else
-                                root_mark_dirty(root, parent_of(n->relpath, buf, sizeof(buf)), false);
+                                root_mark_full(root); /* out of memory: a full walk */
                 }
                 return;
         }

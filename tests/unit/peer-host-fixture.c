@@ -23,23 +23,6 @@
 #include "parse.h"
 #include "workers.h"
 
-/* The daemon's clock (main.c, not linked here). */
-int64_t now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t monotonic_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 char tmpdir[64];
 struct daemon d;
 struct peer_host *host;

@@ -18,6 +18,16 @@ Test(path, join)
         free(p);
 }
 
+Test(path, parent)
+{
+        char *p = path_parent("a/b/c");
+        cr_assert_str_eq(p, "a/b");
+        free(p);
+        p = path_parent("c");
+        cr_assert_str_eq(p, "", "a name at the top: the root");
+        free(p);
+}
+
 Test(path, within)
 {
         cr_assert(path_within("/home/me", "/home/me"), "a directory holds itself");

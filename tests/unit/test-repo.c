@@ -35,14 +35,6 @@
 #include "repo.h"
 #include "store-local.h"
 
-/* main.c's clocks, which repo-read.c uses. */
-int64_t monotonic_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static char tmpdir[64];
 static struct daemon d;
 static struct keys keys;
