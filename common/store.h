@@ -214,14 +214,11 @@ static inline int store_transport_error(int r)
  * 0 (and buf "") when it has none. */
 static inline int store_explain(struct store *s, int r, char *buf, size_t size)
 {
+        if (r < 0 && size && s->ops->explain && s->ops->explain(s, r, buf, size) > 0)
+                return 1;
         if (size)
                 buf[0] = '\0';
-        if (r >= 0 || !size || !s->ops->explain || s->ops->explain(s, r, buf, size) <= 0) {
-                if (size)
-                        buf[0] = '\0';
-                return 0;
-        }
-        return 1;
+        return 0;
 }
 
 /* What to tell a user about r from s: the store's own words where it has

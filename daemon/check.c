@@ -154,12 +154,10 @@ static int check_index(struct check_job *job, struct index *rd, struct check_pac
                         r = store_stat(local, &p->id, &size);
                         if (r == -ENOENT && job->daemon->config.local_copy == SETTINGS_LOCAL_CACHE &&
                             index_replica_held(rd, &p->id) > 0) {
-                                /* evicted since the rows were read: the file goes
-                                 * first, the row on the loop after */
+                                /* evicted since the rows were read (the file goes
+                                 * first, the row on the loop after): looked at as
+                                 * evicted, below */
                                 p->local = false;
-                        }
-                        if (!p->local) {
-                                /* looked at as evicted, below */
                         } else if (r == -ENOENT) {
                                 p->bad = true;
                                 damage_add(job, p, 0, CHECK_MISSING, "the pack file is missing here");

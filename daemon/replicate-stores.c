@@ -24,6 +24,15 @@
 #include "store-runner.h"
 #include "store-s3.h"
 
+/* Calls in flight, waiting to retry, or made from now on fail at once. */
+static void store_shut_down(struct replicate_store *rs)
+{
+        if (rs->store && store_is_s3(rs->store))
+                store_s3_shutdown(rs->store);
+        if (rs->store && store_is_peer(rs->store))
+                store_peer_shutdown(rs->store);
+}
+
 static void store_stop(struct replicate_store *rs)
 {
         rs->stopped = true;
@@ -33,12 +42,9 @@ static void store_stop(struct replicate_store *rs)
                 event_free(rs->retry_timer);
                 rs->retry_timer = NULL;
         }
-        if (rs->store && store_is_s3(rs->store))
-                store_s3_shutdown(rs->store); /* retries waiting give up now */
-        if (rs->store && store_is_peer(rs->store)) {
+        if (rs->store && store_is_peer(rs->store))
                 store_peer_set_events(rs->store, NULL, NULL);
-                store_peer_shutdown(rs->store); /* blocked calls return now */
-        }
+        store_shut_down(rs); /* blocked calls and retries waiting return now */
         store_runner_free(rs->runner); /* running jobs finish; their done sees stopped */
         rs->runner = NULL;
         replicate_store_unref(rs); /* the store goes with the last reference (a borrow may hold it) */
@@ -142,10 +148,7 @@ static bool store_matches(struct replicate *rep, struct replicate_store *rs, con
  * flight fail at once after the shutdown). */
 static void store_unlink(struct replicate *rep, struct replicate_store *rs)
 {
-        if (rs->store && store_is_peer(rs->store))
-                store_peer_shutdown(rs->store);
-        if (rs->store && store_is_s3(rs->store))
-                store_s3_shutdown(rs->store); /* a chunk fault waiting to retry gives up */
+        store_shut_down(rs);
         replicate_read_unlink(rep, rs);
 }
 

@@ -292,22 +292,18 @@ static void upload_failed(struct replicate_store *rs, const struct upload *u)
                 return;
         }
         char why[STORE_EXPLAIN_SIZE];
-        bool own = store_explain(rs->store, r, why, sizeof(why)); /* which bucket, which peer */
-        if (store_transport_error(r)) {
-                if (own)
-                        set_error(rs, "%s", why);
-                else
-                        set_error(rs, "cannot reach %s: %s", rs->name, strerror(-r));
-                /* the link logs why, once per dial */
+        bool transport = store_transport_error(r);
+        if (store_explain(rs->store, r, why, sizeof(why))) /* which bucket, which peer */
+                set_error(rs, "%s", why);
+        else if (transport)
+                set_error(rs, "cannot reach %s: %s", rs->name, strerror(-r));
+        else
+                set_error(rs, "upload to %s failed: %s", rs->name, strerror(-r));
+        if (transport) /* the link logs why, once per dial */
                 log_debug("Store %s: upload of %s failed: %s", rs->name, hex, strerror(-r));
-        } else {
-                if (own)
-                        set_error(rs, "%s", why);
-                else
-                        set_error(rs, "upload to %s failed: %s", rs->name, strerror(-r));
+        else
                 log_warning("Store %s: upload of pack %s failed, trying again later: %s", rs->name, hex,
                             rs->error);
-        }
         if (replicate_refusal(r))
                 replicate_store_refused(rs, true, rs->error);
         if (!evtimer_pending(rs->retry_timer, NULL))

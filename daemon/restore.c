@@ -268,14 +268,20 @@ static void item_free(struct file_item *it)
         free(it);
 }
 
+/* Group's first file is written (or failed, or will not come): its other
+ * names are linked to it, or skipped. */
+static void links_written(struct state *s, uint64_t group, bool failed)
+{
+        restore_links_written(s->links, group, failed, failed ? link_skipped : link_waiting, s);
+}
+
 /* On the job's thread: a file is written; its directory may be done. */
 static void write_done(struct window_item *link, void *userdata)
 {
         struct state *s = userdata;
         struct file_item *it = window_entry(link, struct file_item, link);
         if (it->first_link)
-                restore_links_written(s->links, it->e->hardlink, it->failed,
-                                      it->failed ? link_skipped : link_waiting, s);
+                links_written(s, it->e->hardlink, it->failed);
         struct rnode *n = it->node;
         item_free(it);
         rnode_done(s, n);
@@ -351,7 +357,7 @@ static int restore_entry(struct state *s, struct rnode *node, int dirfd, const c
                 if (r < 0) {
                         warn(job, r, "replace", path);
                         if (first_link) /* its group waits for a file that will not come */
-                                restore_links_written(s->links, e->hardlink, true, link_skipped, s);
+                                links_written(s, e->hardlink, true);
                         return 0;
                 }
         }

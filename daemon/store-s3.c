@@ -50,8 +50,6 @@ static void curl_init_once(void)
 
 /* ---- store_ops ---------------------------------------------------------------------- */
 
-/* HEAD of pack: its size, and its ETag (without quotes, NUL-terminated, at
- * most etag_size bytes) when etag is not NULL. */
 /* 1 when the pack is under an Object Lock retention that has not expired. */
 static int locked(const struct store_s3_call *c)
 {
@@ -66,8 +64,9 @@ static int locked(const struct store_s3_call *c)
         return timegm(&tm) > time(NULL);
 }
 
-/* HEAD of pack: its size, and (etag non-NULL) its ETag and whether it is
- * under a retention that has not expired. */
+/* HEAD of pack: its size; its ETag (without quotes, NUL-terminated, at most
+ * etag_size bytes) when etag is not NULL; whether it is under a retention
+ * that has not expired when ret_locked is not NULL. */
 static int s3_stat_etag(struct store *st, const struct oid *pack, uint64_t *ret_size, char *etag, size_t etag_size,
                         bool *ret_locked)
 {
